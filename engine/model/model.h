@@ -1,0 +1,116 @@
+// The canonical model: what one inbound message says, independent of its wire format.
+// Plain value types: no I/O, no framework types. Every stage of the pipeline takes and returns
+// these. Nothing here may hold a patient's identity: a Sample's id is the lab's sample id.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/document.h"
+
+namespace labgate {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+/// Raw bytes as a connector received them, and who sent them when. Lives only in memory:
+/// it is never written anywhere before the PHI gate has passed what it says.
+struct Envelope {
+  std::string bytes;
+  std::string connectorId;
+  std::string orgId = "default";
+  std::string peer;  // "host:port"
+  TimePoint receivedAt{};
+  SourceFormat format = SourceFormat::kAstm;
+};
+
+enum class SampleKind { kUnknown, kCalibrator, kQc, kBlank, kDoubleBlank, kSystemSuitability };
+
+const char* toString(SampleKind kind);
+
+/// LC-MS/MS peak integration data for a result (filled by the export connectors).
+struct Peak {
+  std::optional<double> retentionTime;
+  std::optional<double> expectedRetentionTime;
+  std::optional<double> area;
+  std::optional<double> height;
+  std::string internalStandard;
+  std::optional<double> internalStandardArea;
+  std::optional<double> internalStandardRt;
+  std::optional<double> quantifierArea;
+  std::optional<double> qualifierArea;
+  std::optional<double> ionRatio;
+  std::optional<double> signalToNoise;
+  std::optional<double> width;
+  std::optional<double> asymmetry;
+  bool manualIntegration = false;
+  std::optional<double> calculatedConcentration;
+};
+
+enum class Severity { kInfo, kWarning, kError };
+
+const char* toString(Severity severity);
+
+/// Something a stage noticed about a result, sample or batch.
+struct Finding {
+  std::string ruleId;   // e.g. "mapping.unmapped"
+  Severity severity = Severity::kWarning;
+  std::string subject;  // "result", "sample", "batch", "analyte"
+  std::string message;  // words only, never a patient value
+  std::string measured;
+  std::string limit;
+};
+
+struct Result {
+  std::string instrumentCode;  // the instrument's test code as sent
+  std::string lisCode;         // filled by the mapping stage
+  std::string lisName;
+  std::string value;           // as sent (trimmed)
+  std::optional<double> numeric;
+  std::string units;
+  std::string referenceRange;
+  std::string flags;
+  std::string status;          // F final, P preliminary, C correction, ...
+  std::string measuredAt;      // YYYYMMDDHHMMSS as sent
+  std::string comment;         // comment records attached to the result
+  std::optional<Peak> peak;
+  std::string location;        // where it came from, e.g. "R-4" of record 7
+  int decimals = -1;           // set by mapping: digits after the point for the LIS, -1 = as sent
+  std::vector<Finding> findings;
+};
+
+struct Sample {
+  std::string sampleId;  // lab-assigned specimen id (ASTM O-3), never a patient id
+  SampleKind kind = SampleKind::kUnknown;
+  std::string level;     // calibrator/QC level
+  std::string lot;
+  std::optional<double> nominalConcentration;
+  std::optional<double> dilution;
+  std::string position;  // vial/rack position (ASTM O-4)
+  std::string acquiredAt;
+  std::vector<Result> results;
+};
+
+/// What one envelope says.
+struct Message {
+  std::string controlId;   // the sender's message control id (ASTM H-3, HL7 MSH-10)
+  std::string sender;      // instrument/software name (ASTM H-5)
+  std::string processingId;
+  std::string version;
+  std::string sentAt;      // the message's own timestamp as sent
+  std::vector<Sample> samples;
+
+  size_t resultCount() const;
+};
+
+enum class DispositionKind { kRelease, kHold, kReject };
+
+const char* toString(DispositionKind kind);
+
+struct Disposition {
+  DispositionKind kind = DispositionKind::kRelease;
+  std::vector<Finding> findings;
+};
+
+}  // namespace labgate

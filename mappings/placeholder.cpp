@@ -1,0 +1,1 @@
+// Placeholder so the target has a source; removed when the folder has real sources.
