@@ -1,0 +1,293 @@
+// Loading mapping sets from CSV and the mapping stage (see mapping_set.h for the contracts).
+#include "mappings/mapping_set.h"
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <fstream>
+#include <sstream>
+
+namespace labgate {
+namespace {
+
+constexpr std::array<std::string_view, 5> kColumns = {"instrument_code", "lis_code", "lis_name",
+                                                      "units", "decimals"};
+enum Column { kInstrumentCode, kLisCode, kLisName, kUnits, kDecimals };
+
+std::string_view trim(std::string_view s) {
+  size_t b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  size_t e = s.find_last_not_of(" \t");
+  return s.substr(b, e - b + 1);
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string joinColumns() {
+  std::string out;
+  for (std::string_view c : kColumns) out += (out.empty() ? "" : ",") + std::string(c);
+  return out;
+}
+
+// Reads RFC 4180 rows one at a time, skipping blank and comment lines and counting lines.
+class CsvReader {
+ public:
+  CsvReader(std::string_view text, const std::string& source) : text_(text), source_(source) {
+    if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);
+  }
+
+  // Reads the next row into `fields`; false at the end of the text. `columnName(i)` names the
+  // i-th column (0-based) in error messages. rowLine() is the line the row started on.
+  template <typename NameFn>
+  StatusOr<bool> next(std::vector<std::string>& fields, NameFn columnName) {
+    fields.clear();
+    skipIgnoredLines();
+    if (pos_ >= text_.size()) return false;
+    row_line_ = line_;
+    while (true) {
+      std::string value;
+      size_t column = fields.size();
+      skipBlanks();
+      if (pos_ < text_.size() && text_[pos_] == '"') {
+        Status s = readQuoted(value, columnName(column));
+        if (!s.isOk()) return s;
+      } else {
+        size_t end = text_.find_first_of(",\r\n", pos_);
+        if (end == std::string_view::npos) end = text_.size();
+        std::string_view raw = text_.substr(pos_, end - pos_);
+        if (raw.find('"') != std::string_view::npos) {
+          return error("column " + columnName(column) +
+                       ": a quote inside an unquoted value (quote the whole value and double "
+                       "the quotes inside it)");
+        }
+        value = std::string(trim(raw));
+        pos_ = end;
+      }
+      fields.push_back(std::move(value));
+      if (pos_ >= text_.size()) return true;
+      char c = text_[pos_++];
+      if (c == ',') continue;
+      endLine(c);
+      return true;
+    }
+  }
+
+  Status error(const std::string& reason) const {
+    return Status::config(source_ + ":" + std::to_string(row_line_), reason);
+  }
+  int rowLine() const { return row_line_; }
+
+ private:
+  // Consumes the rest of a line break that started with `c` (CR, LF or CRLF).
+  void endLine(char c) {
+    if (c == '\r' && pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
+    ++line_;
+  }
+
+  void skipBlanks() {
+    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
+  }
+
+  void skipIgnoredLines() {
+    while (pos_ < text_.size()) {
+      size_t end = text_.find_first_of("\r\n", pos_);
+      if (end == std::string_view::npos) end = text_.size();
+      std::string_view line = trim(text_.substr(pos_, end - pos_));
+      if (!line.empty() && line[0] != '#') return;
+      pos_ = end;
+      if (pos_ < text_.size()) endLine(text_[pos_++]);
+    }
+  }
+
+  Status readQuoted(std::string& value, const std::string& column) {
+    ++pos_;  // opening quote
+    while (true) {
+      if (pos_ >= text_.size()) {
+        return error("column " + column + ": a quoted value is not closed");
+      }
+      char c = text_[pos_++];
+      if (c == '"') {
+        if (pos_ < text_.size() && text_[pos_] == '"') {
+          value.push_back('"');
+          ++pos_;
+          continue;
+        }
+        break;
+      }
+      if (c == '\r' || c == '\n') {
+        if (c == '\r' && pos_ < text_.size() && text_[pos_] == '\n') {
+          value.push_back('\r');
+          c = text_[pos_++];
+        }
+        ++line_;
+      }
+      value.push_back(c);
+    }
+    skipBlanks();
+    if (pos_ < text_.size() && text_.find_first_of(",\r\n", pos_) != pos_) {
+      return error("column " + column + ": text after the closing quote");
+    }
+    value = std::string(trim(value));
+    return Status::ok();
+  }
+
+  std::string_view text_;
+  const std::string& source_;
+  size_t pos_ = 0;
+  int line_ = 1;
+  int row_line_ = 1;
+};
+
+// The position of each known column in the file's rows, from the header row.
+StatusOr<std::array<size_t, kColumns.size()>> readHeader(const std::vector<std::string>& names,
+                                                         const CsvReader& reader) {
+  std::array<size_t, kColumns.size()> at;
+  at.fill(SIZE_MAX);
+  std::string unknown;
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string name = lower(trim(names[i]));
+    if (name.empty())
+      return reader.error("column " + std::to_string(i + 1) + " of the header has no name");
+    auto it = std::find(kColumns.begin(), kColumns.end(), name);
+    if (it == kColumns.end()) {
+      unknown += (unknown.empty() ? "" : ", ") + names[i];
+      continue;
+    }
+    size_t k = static_cast<size_t>(it - kColumns.begin());
+    if (at[k] != SIZE_MAX) return reader.error("column " + name + " appears twice in the header");
+    at[k] = i;
+  }
+  if (!unknown.empty()) {
+    return reader.error("unknown column(s) " + unknown + " in the header; the columns are " +
+                        joinColumns());
+  }
+  std::string missing;
+  for (size_t k = 0; k < kColumns.size(); ++k) {
+    if (at[k] == SIZE_MAX) missing += (missing.empty() ? "" : ", ") + std::string(kColumns[k]);
+  }
+  if (!missing.empty()) {
+    return reader.error("missing column(s) " + missing + " in the header; the columns are " +
+                        joinColumns());
+  }
+  return at;
+}
+
+// decimals: "" -> -1, "0".."9" -> the number, anything else -> -2.
+int parseDecimals(const std::string& text) {
+  if (text.empty()) return -1;
+  if (text.size() > 2 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return -2;
+  int value = std::stoi(text);
+  return value <= 9 ? value : -2;
+}
+
+bool sameUnits(std::string_view a, std::string_view b) { return lower(trim(a)) == lower(trim(b)); }
+
+}  // namespace
+
+StatusOr<MappingSet> MappingSet::loadCsv(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::notFound(path, "the mappings file cannot be opened");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::io(path, "the mappings file cannot be read");
+  return parseCsv(text.str(), path);
+}
+
+StatusOr<MappingSet> MappingSet::parseCsv(std::string_view text, const std::string& sourceName) {
+  CsvReader reader(text, sourceName);
+  std::vector<std::string> row;
+  auto headerNames = [](size_t i) { return std::to_string(i + 1); };
+  StatusOr<bool> got = reader.next(row, headerNames);
+  if (!got.isOk()) return got.status();
+  if (!got.value()) {
+    return Status::config(sourceName + ":1", "no header row; the columns are " + joinColumns());
+  }
+  StatusOr<std::array<size_t, kColumns.size()>> header = readHeader(row, reader);
+  if (!header.isOk()) return header.status();
+  const auto& at = header.value();
+  const std::vector<std::string> names = row;
+  auto columnName = [&names](size_t i) {
+    return i < names.size() ? std::string(trim(names[i])) : std::to_string(i + 1);
+  };
+
+  MappingSet set;
+  set.source_ = sourceName;
+  std::unordered_map<std::string, int> lineOf;
+  while (true) {
+    got = reader.next(row, columnName);
+    if (!got.isOk()) return got.status();
+    if (!got.value()) break;
+    if (row.size() != names.size()) {
+      return reader.error("the row has " + std::to_string(row.size()) +
+                          " columns, the header has " + std::to_string(names.size()));
+    }
+    Mapping m;
+    m.instrumentCode = row[at[kInstrumentCode]];
+    m.lisCode = row[at[kLisCode]];
+    m.lisName = row[at[kLisName]];
+    m.units = row[at[kUnits]];
+    m.decimals = parseDecimals(row[at[kDecimals]]);
+    if (m.instrumentCode.empty()) return reader.error("column instrument_code is empty");
+    if (m.lisCode.empty()) return reader.error("column lis_code is empty");
+    if (m.decimals == -2) {
+      return reader.error("column decimals: \"" + row[at[kDecimals]] +
+                          "\" is not a whole number from 0 to 9 (leave it empty for as sent)");
+    }
+    auto [it, inserted] = lineOf.emplace(m.instrumentCode, reader.rowLine());
+    if (!inserted) {
+      return reader.error("column instrument_code: \"" + m.instrumentCode +
+                          "\" is already mapped on line " + std::to_string(it->second));
+    }
+    set.index_.emplace(m.instrumentCode, set.mappings_.size());
+    set.mappings_.push_back(std::move(m));
+  }
+  return set;
+}
+
+const Mapping* MappingSet::find(const std::string& instrumentCode) const {
+  auto it = index_.find(std::string(trim(instrumentCode)));
+  return it == index_.end() ? nullptr : &mappings_[it->second];
+}
+
+size_t MappingSet::size() const { return mappings_.size(); }
+
+const std::string& MappingSet::source() const { return source_; }
+
+void applyMappings(Message& message, const MappingSet& mappings) {
+  for (Sample& sample : message.samples) {
+    for (Result& r : sample.results) {
+      std::erase_if(r.findings,
+                    [](const Finding& f) { return f.ruleId.rfind("mapping.", 0) == 0; });
+      const Mapping* m = mappings.find(r.instrumentCode);
+      if (m == nullptr) {
+        r.lisCode.clear();
+        r.lisName.clear();
+        r.decimals = -1;
+        r.findings.push_back({"mapping.unmapped", Severity::kWarning, "result",
+                              "no mapping for the instrument code",
+                              std::string(trim(r.instrumentCode)), ""});
+        continue;
+      }
+      r.lisCode = m->lisCode;
+      r.lisName = m->lisName;
+      r.decimals = m->decimals;
+      if (trim(r.units).empty()) {
+        r.units = m->units;
+      } else if (!m->units.empty() && !sameUnits(r.units, m->units)) {
+        r.findings.push_back({"mapping.units_mismatch", Severity::kWarning, "result",
+                              "the result's units differ from the mapping's units",
+                              std::string(trim(r.units)), m->units});
+      }
+    }
+  }
+}
+
+}  // namespace labgate
