@@ -1,0 +1,275 @@
+// astm-tcp source (see astm_source.h).
+#include "connectors/astm/astm_source.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Net/TCPServerParams.h>
+#include <Poco/ThreadPool.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "connectors/astm/framing.h"
+#include "connectors/astm/options.h"
+#include "connectors/astm/records.h"
+#include "engine/store/audit.h"
+
+namespace labgate::astm {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("astm"); }
+
+constexpr int kPollMillis = 250;
+
+class AstmCodec : public FormatCodec {
+ public:
+  explicit AstmCodec(AstmOptions options) : options_(std::move(options)) {}
+  StatusOr<Document> parse(std::string_view text) const override {
+    return parseRecords(text, options_);
+  }
+  StatusOr<Message> build(const Document& document) const override {
+    return buildMessage(document, options_);
+  }
+
+ private:
+  AstmOptions options_;
+};
+
+/// State shared by the source and its connections.
+struct Shared {
+  std::string name;
+  std::string instrument;
+  AstmOptions options;
+  AstmCodec codec;
+  IntakeHandler handler;
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int64_t> refused{0};
+  std::atomic<int64_t> invalid{0};
+  std::atomic<int64_t> discarded{0};
+  std::atomic<int64_t> failed{0};
+
+  Shared(std::string n, std::string i, AstmOptions o, IntakeHandler h)
+      : name(std::move(n)),
+        instrument(std::move(i)),
+        options(o),
+        codec(o),
+        handler(std::move(h)) {}
+};
+
+class AstmConnection : public Poco::Net::TCPServerConnection {
+ public:
+  AstmConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared)
+      : TCPServerConnection(socket), shared_(std::move(shared)) {}
+
+  void run() override {
+    Poco::Net::StreamSocket& socket = this->socket();
+    std::string peer;
+    try {
+      peer = socket.peerAddress().toString();
+      socket.setNoDelay(true);
+    } catch (const Poco::Exception&) {
+      return;  // the peer is already gone
+    }
+    ++shared_->connections;
+    logger().information("connector %s: instrument connected from %s", shared_->name, peer);
+    Receiver receiver(shared_->options,
+                      [&](std::string_view text) { return onMessage(text, peer); });
+    Receiver::Stats seen = receiver.stats();
+    std::string reply;
+    char buffer[16384];
+    try {
+      while (!shared_->stopping) {
+        auto now = std::chrono::steady_clock::now();
+        if (!socket.poll(Poco::Timespan(0, kPollMillis * 1000), Poco::Net::Socket::SELECT_READ)) {
+          if (receiver.checkTimeout(now)) report(receiver, seen, peer);
+          continue;
+        }
+        int n = socket.receiveBytes(buffer, sizeof buffer);
+        if (n <= 0) break;
+        reply.clear();
+        receiver.feed(std::string_view(buffer, static_cast<size_t>(n)), now, reply);
+        if (!reply.empty()) socket.sendBytes(reply.data(), static_cast<int>(reply.size()));
+        report(receiver, seen, peer);
+      }
+    } catch (const Poco::Exception& e) {
+      logger().warning("connector %s: connection from %s failed: %s", shared_->name, peer,
+                       e.displayText());
+    }
+    if (receiver.connectionClosed()) report(receiver, seen, peer);
+    --shared_->connections;
+    logger().information("connector %s: instrument at %s disconnected", shared_->name, peer);
+  }
+
+ private:
+  /// The sink of the Receiver: runs the pipeline; true = ACK the completing frame.
+  bool onMessage(std::string_view text, const std::string& peer) {
+    std::string digest = sha256Hex(std::string(text));
+    if (digest == lastRefusedDigest_) return false;  // a retransmission of what we just refused
+    Envelope envelope;
+    envelope.bytes.assign(text);
+    envelope.connectorId = shared_->name;
+    envelope.peer = peer;
+    envelope.receivedAt = std::chrono::system_clock::now();
+    envelope.format = SourceFormat::kAstm;
+    Intake intake = shared_->handler(envelope, shared_->codec);
+    switch (intake.outcome) {
+      case Intake::Outcome::kAccepted:
+        ++shared_->accepted;
+        lastRefusedDigest_.clear();
+        return true;
+      case Intake::Outcome::kRefused:
+        ++shared_->refused;
+        lastRefusedDigest_ = digest;
+        return false;
+      case Intake::Outcome::kInvalid:
+        ++shared_->invalid;
+        lastRefusedDigest_ = digest;
+        return false;
+      case Intake::Outcome::kFailed:
+        ++shared_->failed;  // not remembered: the retransmission retries the commit
+        return false;
+    }
+    return false;
+  }
+
+  /// Logs what the receiver discarded or NAKed since the last call (words, never values).
+  void report(const Receiver& receiver, Receiver::Stats& seen, const std::string& peer) {
+    const Receiver::Stats& now = receiver.stats();
+    if (now.messagesDiscarded > seen.messagesDiscarded) {
+      shared_->discarded += static_cast<int64_t>(now.messagesDiscarded - seen.messagesDiscarded);
+      logger().warning("connector %s: partial message from %s discarded: %s", shared_->name,
+                       peer, receiver.lastProblem());
+    } else if (now.framesRejected > seen.framesRejected) {
+      logger().notice("connector %s: frame from %s rejected (NAK): %s", shared_->name, peer,
+                      receiver.lastProblem());
+    }
+    seen = now;
+  }
+
+  std::shared_ptr<Shared> shared_;
+  std::string lastRefusedDigest_;
+};
+
+class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  explicit ConnectionFactory(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  Poco::Net::TCPServerConnection* createConnection(
+      const Poco::Net::StreamSocket& socket) override {
+    return new AstmConnection(socket, shared_);
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+class AstmSource : public Source {
+ public:
+  AstmSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections)
+      : shared_(std::move(shared)),
+        host_(std::move(host)),
+        port_(port),
+        maxConnections_(maxConnections),
+        pool_(1, maxConnections + 1) {}
+
+  ~AstmSource() override { stop(); }
+
+  Status start() override {
+    const std::string key = "connector." + shared_->name + ".listen";
+    try {
+      Poco::Net::ServerSocket socket;
+      // reusePort=false: a second engine on the same port must fail loudly (POCO-NOTES trap 1).
+      socket.bind(Poco::Net::SocketAddress(host_, port_), true, false);
+      socket.listen(64);
+      auto* params = new Poco::Net::TCPServerParams;
+      params->setMaxThreads(maxConnections_);
+      params->setMaxQueued(maxConnections_);
+      server_ = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(shared_), pool_,
+                                                       socket, params);
+      server_->start();
+    } catch (const Poco::Exception& e) {
+      return Status::config(key, "cannot listen on " + host_ + ":" + std::to_string(port_) +
+                                     ": " + e.displayText());
+    }
+    logger().information("connector %s: listening for ASTM on %s:%hu", shared_->name, host_,
+                         port_);
+    return Status::ok();
+  }
+
+  void stop() override {
+    if (!server_) return;
+    shared_->stopping = true;
+    server_->stop();
+    pool_.joinAll();
+    server_.reset();
+  }
+
+  Poco::JSON::Object::Ptr health() const override {
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("name", shared_->name);
+    out->set("kind", "astm-tcp");
+    out->set("state", server_ ? "listening" : "stopped");
+    out->set("listen", host_ + ":" + std::to_string(port_));
+    out->set("connections", shared_->connections.load());
+    out->set("messages_accepted", shared_->accepted.load());
+    out->set("messages_refused", shared_->refused.load() + shared_->invalid.load());
+    out->set("messages_refused_phi", shared_->refused.load());
+    out->set("messages_invalid", shared_->invalid.load());
+    out->set("messages_discarded", shared_->discarded.load());
+    out->set("messages_failed", shared_->failed.load());
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::string host_;
+  uint16_t port_;
+  int maxConnections_;
+  Poco::ThreadPool pool_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
+};
+
+StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context) {
+  const std::string prefix = "connector." + context.name + ".";
+  AstmOptions options;
+  std::string host;
+  uint16_t port = 0;
+  int64_t maxConnections = 16;
+  bool haveListen = false;
+  for (const auto& [key, value] : context.keys) {
+    Status status;
+    if (key.rfind("astm.", 0) == 0) {
+      status = setAstmOption(options, key.substr(5), value);
+      if (!status.isOk()) return Status::config(prefix + key, status.reason());
+    } else if (key == "listen") {
+      status = parseHostPort(prefix + key, value, host, port);
+      haveListen = true;
+    } else if (key == "max_connections") {
+      status = parseInteger(prefix + key, value, 1, 1024, maxConnections);
+    } else if (key == "kind" || key == "instrument" || key == "mappings" ||
+               key == "destinations" || key == "phi.policy" || key == "org") {
+      continue;  // the engine's keys, validated there
+    } else {
+      return Status::config(prefix + key, "unknown key for a connector of kind astm-tcp");
+    }
+    if (!status.isOk()) return status;
+  }
+  if (!haveListen) return Status::config(prefix + "listen", "missing (host:port to listen on)");
+  auto shared = std::make_shared<Shared>(context.name, context.instrument, options,
+                                         context.handler);
+  return std::unique_ptr<Source>(
+      new AstmSource(shared, host, port, static_cast<int>(maxConnections)));
+}
+
+}  // namespace
+
+void registerAstmSource(Registry& registry) { registry.addSource("astm-tcp", createAstmSource); }
+
+}  // namespace labgate::astm

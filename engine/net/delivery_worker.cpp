@@ -1,0 +1,149 @@
+// DeliveryWorker implementation (see delivery_worker.h).
+#include "engine/net/delivery_worker.h"
+
+#include <Poco/Logger.h>
+
+#include <algorithm>
+
+namespace labgate {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("delivery"); }
+
+constexpr int64_t kIdlePollMillis = 1000;
+
+}  // namespace
+
+int64_t backoffMillis(const RetryPolicy& policy, int attempt) {
+  int64_t delay = std::max<int64_t>(1, policy.initialMillis);
+  for (int i = 1; i < attempt && delay < policy.maxMillis; ++i) delay *= 2;
+  return std::min(delay, policy.maxMillis);
+}
+
+DeliveryWorker::DeliveryWorker(std::string name, std::string kind,
+                               std::shared_ptr<Destination> destination,
+                               std::shared_ptr<Store> store, RetryPolicy retry)
+    : name_(std::move(name)),
+      kind_(std::move(kind)),
+      destination_(std::move(destination)),
+      store_(std::move(store)),
+      retry_(retry) {}
+
+DeliveryWorker::~DeliveryWorker() { stop(); }
+
+void DeliveryWorker::start() { thread_ = std::thread([this] { run(); }); }
+
+void DeliveryWorker::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  destination_->cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+void DeliveryWorker::wake() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    woken_ = true;
+  }
+  wake_.notify_all();
+}
+
+void DeliveryWorker::waitFor(int64_t millis) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait_for(lock, std::chrono::milliseconds(millis), [this] { return stopping_ || woken_; });
+  woken_ = false;
+}
+
+void DeliveryWorker::run() {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return;
+    }
+    std::optional<OutboundItem> item;
+    try {
+      item = store_->claimNext(name_);
+    } catch (const Poco::Exception& e) {
+      logger().error("destination %s: reading the queue failed: %s", name_, e.displayText());
+    }
+    if (!item) {
+      std::optional<int64_t> wait = store_->millisUntilNext(name_);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (!wait) state_ = consecutiveFailures_ ? "retrying" : "idle";
+      }
+      waitFor(wait ? std::clamp<int64_t>(*wait, 1, kIdlePollMillis) : kIdlePollMillis);
+      continue;
+    }
+    deliverOne(*item);
+  }
+}
+
+void DeliveryWorker::deliverOne(const OutboundItem& item) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    state_ = "delivering";
+  }
+  Delivery answer = destination_->deliver(item);
+  Status recorded;
+  switch (answer.outcome) {
+    case Delivery::Outcome::kDelivered:
+      recorded = store_->markDelivered(item, answer.ackCode);
+      logger().information("destination %s: outbound %Ld (%s) delivered, %s", name_,
+                           static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        consecutiveFailures_ = 0;
+        lastError_.clear();
+      }
+      break;
+    case Delivery::Outcome::kRejected:
+      recorded = store_->markDeadLetter(item, answer.ackCode, answer.detail);
+      logger().warning("destination %s: outbound %Ld (%s) rejected with %s, dead-lettered: %s",
+                       name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode,
+                       answer.detail);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        consecutiveFailures_ = 0;
+        lastError_ = answer.ackCode + ": " + answer.detail;
+      }
+      break;
+    case Delivery::Outcome::kRetry: {
+      int64_t delay = backoffMillis(retry_, item.attempts + 1);
+      recorded = store_->scheduleRetry(item, delay, answer.detail);
+      logger().warning("destination %s: outbound %Ld (%s) not delivered (%s); retry %d in %Ld ms",
+                       name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.detail,
+                       item.attempts + 1, static_cast<Poco::Int64>(delay));
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++consecutiveFailures_;
+      lastError_ = answer.detail;
+      state_ = "retrying";
+      break;
+    }
+  }
+  if (!recorded.isOk()) {
+    // The answer is not recorded: the item stays queued and is sent again (at-least-once).
+    logger().error("destination %s: could not record the outcome of outbound %Ld: %s", name_,
+                   static_cast<Poco::Int64>(item.id), recorded.toString());
+    waitFor(retry_.initialMillis);
+  }
+}
+
+Poco::JSON::Object::Ptr DeliveryWorker::health() const {
+  OutboundCounts counts = store_->outboundCounts(name_);
+  Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  std::lock_guard<std::mutex> lock(mutex_);
+  out->set("name", name_);
+  out->set("kind", kind_);
+  out->set("state", state_);
+  out->set("queue_depth", counts.queued);
+  out->set("delivered", counts.delivered);
+  out->set("dead_letter", counts.dead);
+  out->set("last_error", lastError_);
+  return out;
+}
+
+}  // namespace labgate

@@ -1,0 +1,63 @@
+// DeliveryWorker: drains one destination's durable queue, in order, one item at a time.
+// AA-like answers mark the item delivered; rejections dead-letter it with the reason and move on;
+// no answer, timeouts and refused connections retry the same item with capped exponential
+// backoff for as long as it takes. Every state change is committed before the next item.
+// A restart resumes exactly where it stopped: the queue is the database.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <Poco/JSON/Object.h>
+
+#include "engine/net/interfaces.h"
+#include "engine/store/store.h"
+
+namespace labgate {
+
+struct RetryPolicy {
+  int64_t initialMillis = 1000;
+  int64_t maxMillis = 60000;
+};
+
+/// Delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped. Pure.
+int64_t backoffMillis(const RetryPolicy& policy, int attempt);
+
+class DeliveryWorker {
+ public:
+  DeliveryWorker(std::string name, std::string kind, std::shared_ptr<Destination> destination,
+                 std::shared_ptr<Store> store, RetryPolicy retry);
+  ~DeliveryWorker();
+
+  void start();
+  void stop();
+  /// Something was queued: look now instead of at the next poll.
+  void wake();
+  Poco::JSON::Object::Ptr health() const;
+
+ private:
+  void run();
+  void deliverOne(const OutboundItem& item);
+  void waitFor(int64_t millis);
+
+  std::string name_;
+  std::string kind_;
+  std::shared_ptr<Destination> destination_;
+  std::shared_ptr<Store> store_;
+  RetryPolicy retry_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  bool woken_ = false;
+  std::string state_ = "idle";
+  std::string lastError_;
+  int consecutiveFailures_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace labgate

@@ -1,0 +1,121 @@
+// The two plug-in interfaces every connector implements, and the registry that creates them by
+// name from configuration (`connector.NAME.kind = astm-tcp`, `destination.NAME.kind = hl7-mllp`),
+// the way Envoy registers filters: adding a format adds one folder and one registration.
+//
+// A Source listens for instruments and hands each complete message, as an Envelope, to the
+// pipeline through the IntakeHandler it was given; it answers the instrument from the Intake.
+// A Destination renders the payload of a released message (pure) and delivers one queued item,
+// returning the peer's answer; the DeliveryWorker owns order, retries and the queue.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Poco/JSON/Object.h>
+
+#include "engine/model/document.h"
+#include "engine/model/model.h"
+#include "engine/model/status.h"
+#include "engine/store/store.h"
+
+namespace labgate {
+
+/// The parse and build steps of one wire format. Pure; thread-safe.
+class FormatCodec {
+ public:
+  virtual ~FormatCodec() = default;
+  virtual StatusOr<Document> parse(std::string_view text) const = 0;
+  virtual StatusOr<Message> build(const Document& document) const = 0;
+};
+
+/// What the pipeline did with one inbound message.
+struct Intake {
+  enum class Outcome { kAccepted, kRefused, kInvalid, kFailed };
+  Outcome outcome = Outcome::kFailed;
+  Status status;            // why not accepted; locations and pattern ids only
+  int64_t messageId = 0;    // row id when accepted
+  size_t results = 0;
+  size_t held = 0;
+  bool accepted() const { return outcome == Outcome::kAccepted; }
+};
+
+using IntakeHandler = std::function<Intake(const Envelope&, const FormatCodec&)>;
+
+/// Configuration keys of one connector or destination: the part after "connector.NAME." mapped
+/// to its value, e.g. {"listen": "127.0.0.1:9500", "astm.max_frame_bytes": "65536"}.
+using KeyValues = std::map<std::string, std::string>;
+
+struct SourceContext {
+  std::string name;
+  std::string instrument;
+  KeyValues keys;
+  IntakeHandler handler;
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  /// Binds and starts serving; a bind failure is a Status naming the listen key.
+  virtual Status start() = 0;
+  /// Stops accepting, closes connections, waits for their threads.
+  virtual void stop() = 0;
+  /// State for /health: name, kind, state, listen, counters.
+  virtual Poco::JSON::Object::Ptr health() const = 0;
+};
+
+/// The peer's answer to one delivery.
+struct Delivery {
+  enum class Outcome { kDelivered, kRejected, kRetry };
+  Outcome outcome = Outcome::kRetry;
+  std::string ackCode;  // AA, AE, AR, ...
+  std::string detail;   // why rejected or why to retry (no payload content)
+};
+
+class Destination {
+ public:
+  virtual ~Destination() = default;
+  /// Renders the payload for the released part of `message`. Pure.
+  virtual std::string render(const Message& released, const std::string& controlId,
+                             const std::string& instrument) const = 0;
+  /// Sends one payload and waits for the answer (blocking, bounded by the ack timeout).
+  virtual Delivery deliver(const OutboundItem& item) = 0;
+  /// Gives up on any blocking operation (called at shutdown).
+  virtual void cancel() {}
+};
+
+struct DestinationContext {
+  std::string name;
+  KeyValues keys;
+};
+
+using SourceFactory = std::function<StatusOr<std::unique_ptr<Source>>(const SourceContext&)>;
+using DestinationFactory =
+    std::function<StatusOr<std::unique_ptr<Destination>>(const DestinationContext&)>;
+
+/// Connector kinds by name. Factories validate their own keys and answer Status::config naming
+/// the full key ("connector.lab1.astm.max_frame_bytes") and what is wrong.
+class Registry {
+ public:
+  void addSource(const std::string& kind, SourceFactory factory);
+  void addDestination(const std::string& kind, DestinationFactory factory);
+  const SourceFactory* source(const std::string& kind) const;
+  const DestinationFactory* destination(const std::string& kind) const;
+  std::vector<std::string> sourceKinds() const;
+  std::vector<std::string> destinationKinds() const;
+
+ private:
+  std::map<std::string, SourceFactory> sources_;
+  std::map<std::string, DestinationFactory> destinations_;
+};
+
+/// Splits "host:port" (IPv4, name, or [IPv6]) into its parts; Status::config naming `key` if bad.
+Status parseHostPort(const std::string& key, const std::string& text, std::string& host,
+                     uint16_t& port);
+/// Parses a whole number in [min, max]; Status::config naming `key` if bad.
+Status parseInteger(const std::string& key, const std::string& text, int64_t min, int64_t max,
+                    int64_t& out);
+
+}  // namespace labgate

@@ -1,0 +1,70 @@
+// Registry of connector kinds and small configuration parsers shared by connectors.
+#include <charconv>
+
+#include "engine/net/interfaces.h"
+
+namespace labgate {
+
+void Registry::addSource(const std::string& kind, SourceFactory factory) {
+  sources_[kind] = std::move(factory);
+}
+
+void Registry::addDestination(const std::string& kind, DestinationFactory factory) {
+  destinations_[kind] = std::move(factory);
+}
+
+const SourceFactory* Registry::source(const std::string& kind) const {
+  auto it = sources_.find(kind);
+  return it == sources_.end() ? nullptr : &it->second;
+}
+
+const DestinationFactory* Registry::destination(const std::string& kind) const {
+  auto it = destinations_.find(kind);
+  return it == destinations_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> Registry::sourceKinds() const {
+  std::vector<std::string> kinds;
+  for (const auto& [kind, factory] : sources_) kinds.push_back(kind);
+  return kinds;
+}
+
+std::vector<std::string> Registry::destinationKinds() const {
+  std::vector<std::string> kinds;
+  for (const auto& [kind, factory] : destinations_) kinds.push_back(kind);
+  return kinds;
+}
+
+Status parseInteger(const std::string& key, const std::string& text, int64_t min, int64_t max,
+                    int64_t& out) {
+  int64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return Status::config(key, "expected a whole number, got \"" + text + "\"");
+  }
+  if (value < min || value > max) {
+    return Status::config(key, "must be between " + std::to_string(min) + " and " +
+                                   std::to_string(max) + ", got " + text);
+  }
+  out = value;
+  return Status::ok();
+}
+
+Status parseHostPort(const std::string& key, const std::string& text, std::string& host,
+                     uint16_t& port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
+    return Status::config(key, "expected host:port, got \"" + text + "\"");
+  }
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  int64_t value = 0;
+  Status status = parseInteger(key, text.substr(colon + 1), 1, 65535, value);
+  if (!status.isOk()) return Status::config(key, "bad port in \"" + text + "\"");
+  port = static_cast<uint16_t>(value);
+  return Status::ok();
+}
+
+}  // namespace labgate

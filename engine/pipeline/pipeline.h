@@ -1,0 +1,69 @@
+// The pipeline: parse -> PHI gate -> build -> map -> decide -> render -> commit, for one message.
+// Each stage is a pure function of its input and explicit state (gate patterns, mapping set);
+// the runner here does the I/O around them (the store commit, waking delivery workers).
+//
+// Nothing is written anywhere before the gate has passed the message: a refused message leaves
+// one audit event naming connector, field locations and pattern ids, never a value.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/net/interfaces.h"
+#include "engine/phi/phi_gate.h"
+#include "engine/store/store.h"
+#include "mappings/mapping_set.h"
+
+namespace labgate {
+
+/// What the pipeline needs to know about the connector a message came through.
+struct ConnectorProfile {
+  std::string name;
+  std::string instrument;
+  std::string orgId = "default";
+  phi::Policy policy = phi::Policy::kRefuse;
+  std::shared_ptr<const MappingSet> mappings;
+  std::vector<std::string> destinations;
+};
+
+/// The decide stage: a result with any finding of warning severity or above is held; the rest
+/// are released. One Disposition per result, in message order.
+std::vector<Disposition> decideDispositions(const Message& message);
+
+/// The released part of a message: samples keep only released results; samples left empty are
+/// dropped. Pure.
+Message releasedPart(const Message& message, const std::vector<Disposition>& dispositions);
+
+/// A new outbound control id, unique per engine: "LG" + time + sequence (at most 20 characters,
+/// the length of HL7 MSH-10).
+std::string newControlId();
+
+class Pipeline {
+ public:
+  using DestinationMap = std::map<std::string, std::shared_ptr<Destination>>;
+
+  Pipeline(std::shared_ptr<Store> store, std::shared_ptr<const phi::PhiGate> gate,
+           DestinationMap destinations);
+
+  /// Runs every stage on one envelope and commits what passes. Never throws for bad input.
+  Intake process(const Envelope& envelope, const ConnectorProfile& profile,
+                 const FormatCodec& codec);
+
+  /// Called after a commit that queued items for a destination (wakes its delivery worker).
+  void setQueuedListener(std::function<void(const std::string& destination)> listener);
+
+ private:
+  Intake refuse(const Envelope& envelope, const ConnectorProfile& profile, const Document& doc,
+                const phi::Screening& screening);
+
+  std::shared_ptr<Store> store_;
+  std::shared_ptr<const phi::PhiGate> gate_;
+  DestinationMap destinations_;
+  std::function<void(const std::string&)> queuedListener_;
+};
+
+}  // namespace labgate

@@ -1,0 +1,204 @@
+// EngineConfig parsing and validation (see config.h).
+#include "engine/service/config.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/File.h>
+#include <Poco/Util/PropertyFileConfiguration.h>
+
+#include <set>
+
+namespace labgate {
+namespace {
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return "";
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+void collectKeys(const Poco::Util::AbstractConfiguration& config, const std::string& base,
+                 std::map<std::string, std::string>& out) {
+  Poco::Util::AbstractConfiguration::Keys keys;
+  config.keys(base, keys);
+  for (const std::string& key : keys) {
+    std::string full = base.empty() ? key : base + "." + key;
+    if (config.hasProperty(full)) out[full] = trim(config.getRawString(full));
+    collectKeys(config, full, out);
+  }
+}
+
+Status checkName(const std::string& key, const std::string& name) {
+  if (name.empty()) return Status::config(key, "empty name in the list");
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+      return Status::config(key, "name \"" + name + "\" may hold only letters, digits, - and _");
+    }
+  }
+  return Status::ok();
+}
+
+const std::set<std::string> kTopLevelKeys = {"data.dir",    "http.listen", "phi.patterns",
+                                             "log.level",   "log.file",    "log.console",
+                                             "connectors",  "destinations"};
+const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
+                                          "notice", "information", "debug", "trace"};
+
+}  // namespace
+
+std::vector<std::string> splitList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string::npos) comma = text.size();
+    std::string item = trim(text.substr(start, comma - start));
+    if (!item.empty()) out.push_back(item);
+    start = comma + 1;
+  }
+  return out;
+}
+
+StatusOr<EngineConfig> loadEngineConfig(const std::string& path) {
+  if (!Poco::File(path).exists()) return Status::notFound(path, "configuration file not found");
+  std::map<std::string, std::string> keys;
+  try {
+    Poco::AutoPtr<Poco::Util::PropertyFileConfiguration> file(
+        new Poco::Util::PropertyFileConfiguration(path));
+    collectKeys(*file, "", keys);
+  } catch (const Poco::Exception& e) {
+    return Status::config(path, "cannot read: " + e.displayText());
+  }
+  StatusOr<EngineConfig> config = parseEngineConfig(keys);
+  if (!config.isOk()) {
+    const Status& s = config.status();
+    return Status::config(path + ": " + s.location(), s.reason());
+  }
+  return config;
+}
+
+StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string>& keys) {
+  EngineConfig config;
+  auto get = [&](const std::string& key, const std::string& fallback) {
+    auto it = keys.find(key);
+    return it == keys.end() ? fallback : it->second;
+  };
+
+  config.dataDir = get("data.dir", config.dataDir);
+  if (config.dataDir.empty()) return Status::config("data.dir", "must not be empty");
+  Status status = parseHostPort("http.listen", get("http.listen", "127.0.0.1:8480"),
+                                config.httpHost, config.httpPort);
+  if (!status.isOk()) return status;
+  config.phiPatterns = get("phi.patterns", config.phiPatterns);
+  config.logLevel = get("log.level", config.logLevel);
+  if (!kLogLevels.count(config.logLevel)) {
+    return Status::config("log.level", "must be one of fatal, critical, error, warning, notice, "
+                                       "information, debug, trace; got \"" +
+                                           config.logLevel + "\"");
+  }
+  config.logFile = get("log.file", config.dataDir + "/logs/labgated.log");
+  std::string console = get("log.console", "true");
+  if (console != "true" && console != "false") {
+    return Status::config("log.console", "must be true or false");
+  }
+  config.logConsole = console == "true";
+
+  std::vector<std::string> connectorNames = splitList(get("connectors", ""));
+  std::vector<std::string> destinationNames = splitList(get("destinations", ""));
+  std::set<std::string> connectorSet, destinationSet;
+  for (const auto& name : connectorNames) {
+    if (Status s = checkName("connectors", name); !s.isOk()) return s;
+    if (!connectorSet.insert(name).second) {
+      return Status::config("connectors", "\"" + name + "\" is listed twice");
+    }
+  }
+  for (const auto& name : destinationNames) {
+    if (Status s = checkName("destinations", name); !s.isOk()) return s;
+    if (!destinationSet.insert(name).second) {
+      return Status::config("destinations", "\"" + name + "\" is listed twice");
+    }
+  }
+
+  // Every key must be top-level, or belong to a listed connector or destination.
+  std::map<std::string, KeyValues> connectorKeys, destinationKeys;
+  for (const auto& [key, value] : keys) {
+    if (kTopLevelKeys.count(key)) continue;
+    bool isConnector = key.rfind("connector.", 0) == 0;
+    bool isDestination = key.rfind("destination.", 0) == 0;
+    if (!isConnector && !isDestination) return Status::config(key, "unknown key");
+    size_t nameStart = key.find('.') + 1;
+    size_t nameEnd = key.find('.', nameStart);
+    if (nameEnd == std::string::npos) return Status::config(key, "unknown key");
+    std::string name = key.substr(nameStart, nameEnd - nameStart);
+    std::string rest = key.substr(nameEnd + 1);
+    if (isConnector) {
+      if (!connectorSet.count(name)) {
+        return Status::config(key, "connector \"" + name + "\" is not listed in connectors");
+      }
+      connectorKeys[name][rest] = value;
+    } else {
+      if (!destinationSet.count(name)) {
+        return Status::config(key, "destination \"" + name + "\" is not listed in destinations");
+      }
+      destinationKeys[name][rest] = value;
+    }
+  }
+
+  for (const auto& name : destinationNames) {
+    DestinationConfig d;
+    d.name = name;
+    d.keys = destinationKeys[name];
+    const std::string prefix = "destination." + name + ".";
+    d.kind = d.keys.count("kind") ? d.keys["kind"] : "";
+    if (d.kind.empty()) return Status::config(prefix + "kind", "missing (e.g. hl7-mllp)");
+    if (d.keys.count("retry_initial_ms")) {
+      status = parseInteger(prefix + "retry_initial_ms", d.keys["retry_initial_ms"], 10,
+                            3600000, d.retryInitialMillis);
+      if (!status.isOk()) return status;
+    }
+    if (d.keys.count("retry_max_ms")) {
+      status = parseInteger(prefix + "retry_max_ms", d.keys["retry_max_ms"], 10, 86400000,
+                            d.retryMaxMillis);
+      if (!status.isOk()) return status;
+    }
+    if (d.retryMaxMillis < d.retryInitialMillis) {
+      return Status::config(prefix + "retry_max_ms", "must not be below retry_initial_ms");
+    }
+    config.destinations.push_back(std::move(d));
+  }
+
+  for (const auto& name : connectorNames) {
+    ConnectorConfig c;
+    c.name = name;
+    c.keys = connectorKeys[name];
+    const std::string prefix = "connector." + name + ".";
+    auto value = [&](const std::string& key) {
+      auto it = c.keys.find(key);
+      return it == c.keys.end() ? std::string() : it->second;
+    };
+    c.kind = value("kind");
+    if (c.kind.empty()) return Status::config(prefix + "kind", "missing (e.g. astm-tcp)");
+    c.instrument = value("instrument").empty() ? name : value("instrument");
+    if (!value("org").empty()) c.orgId = value("org");
+    c.mappingsPath = value("mappings");
+    if (c.mappingsPath.empty()) {
+      return Status::config(prefix + "mappings", "missing (the mapping CSV for this instrument)");
+    }
+    c.phiPolicy = value("phi.policy").empty() ? "refuse" : value("phi.policy");
+    if (c.phiPolicy != "refuse" && c.phiPolicy != "strip") {
+      return Status::config(prefix + "phi.policy",
+                            "must be refuse or strip, got \"" + c.phiPolicy + "\"");
+    }
+    c.destinations = splitList(value("destinations"));
+    for (const auto& d : c.destinations) {
+      if (!destinationSet.count(d)) {
+        return Status::config(prefix + "destinations",
+                              "\"" + d + "\" is not listed in destinations");
+      }
+    }
+    config.connectors.push_back(std::move(c));
+  }
+  return config;
+}
+
+}  // namespace labgate

@@ -1,0 +1,55 @@
+// EngineConfig: the engine's configuration file read, checked and turned into values. Every
+// key is known here or by the connector kind it belongs to; an unknown key, a bad value or a
+// missing file stops start-up with a message naming the key or file and what is wrong.
+// Relative paths are taken from the working directory.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/model/status.h"
+#include "engine/net/interfaces.h"
+
+namespace labgate {
+
+struct ConnectorConfig {
+  std::string name;
+  std::string kind;
+  std::string instrument;
+  std::string orgId = "default";
+  std::string mappingsPath;
+  std::vector<std::string> destinations;
+  std::string phiPolicy = "refuse";
+  KeyValues keys;  // everything under connector.NAME., for the connector's own factory
+};
+
+struct DestinationConfig {
+  std::string name;
+  std::string kind;
+  int64_t retryInitialMillis = 1000;
+  int64_t retryMaxMillis = 60000;
+  KeyValues keys;
+};
+
+struct EngineConfig {
+  std::string dataDir = "var";
+  std::string httpHost = "127.0.0.1";
+  uint16_t httpPort = 8480;
+  std::string phiPatterns = "config/phi-patterns.json";
+  std::string logLevel = "information";
+  std::string logFile;  // default <data.dir>/logs/labgated.log
+  bool logConsole = true;
+  std::vector<ConnectorConfig> connectors;
+  std::vector<DestinationConfig> destinations;
+};
+
+/// Reads a Java-properties file. Errors name the file or the key.
+StatusOr<EngineConfig> loadEngineConfig(const std::string& path);
+/// Checks and converts already-read key/value pairs (the file's whole content).
+StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string>& keys);
+
+/// Splits "a, b,c" into {"a","b","c"}; empty items dropped.
+std::vector<std::string> splitList(const std::string& text);
+
+}  // namespace labgate

@@ -1,0 +1,291 @@
+// Engine assembly and the /health endpoint (see engine.h).
+#include "engine/service/engine.h"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
+#include <Poco/File.h>
+#include <Poco/FileChannel.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Path.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/SplitterChannel.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+#include <Poco/JSON/Array.h>
+
+#include <sstream>
+
+#include "connectors/astm/astm_source.h"
+#include "connectors/hl7/mllp_destination.h"
+#include "engine/net/delivery_worker.h"
+#include "engine/phi/phi_gate.h"
+#include "engine/pipeline/pipeline.h"
+#include "engine/store/store.h"
+#include "labgate/version.h"
+#include "mappings/mapping_set.h"
+
+namespace labgate {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("engine"); }
+
+void sendJson(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPResponse::HTTPStatus code,
+              const Poco::JSON::Object::Ptr& body, const std::string& contentType) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::stringify(body, out);
+  std::string text = out.str();
+  response.setStatus(code);
+  response.setContentType(contentType);
+  response.setContentLength(static_cast<std::streamsize>(text.size()));
+  response.send() << text;
+}
+
+Poco::JSON::Object::Ptr problem(const std::string& title, int status, const std::string& detail) {
+  Poco::JSON::Object::Ptr p = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  p->set("type", "about:blank");
+  p->set("title", title);
+  p->set("status", status);
+  p->set("detail", detail);
+  return p;
+}
+
+class HealthHandler : public Poco::Net::HTTPRequestHandler {
+ public:
+  explicit HealthHandler(const Engine& engine) : engine_(engine) {}
+  void handleRequest(Poco::Net::HTTPServerRequest& request,
+                     Poco::Net::HTTPServerResponse& response) override {
+    using Poco::Net::HTTPResponse;
+    const std::string path = Poco::URI(request.getURI()).getPath();
+    if (path != "/health") {
+      sendJson(response, HTTPResponse::HTTP_NOT_FOUND,
+               problem("Not Found", 404, "no resource at " + path), "application/problem+json");
+    } else if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
+      response.set("Allow", "GET, HEAD");
+      sendJson(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
+               problem("Method Not Allowed", 405, "/health answers GET"),
+               "application/problem+json");
+    } else {
+      sendJson(response, HTTPResponse::HTTP_OK, engine_.health(), "application/json");
+    }
+  }
+
+ private:
+  const Engine& engine_;
+};
+
+class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
+ public:
+  explicit HandlerFactory(const Engine& engine) : engine_(engine) {}
+  Poco::Net::HTTPRequestHandler* createRequestHandler(
+      const Poco::Net::HTTPServerRequest&) override {
+    return new HealthHandler(engine_);
+  }
+
+ private:
+  const Engine& engine_;
+};
+
+}  // namespace
+
+class Engine::Impl {
+ public:
+  Impl(EngineConfig config, const Registry& registry)
+      : config_(std::move(config)), registry_(registry), httpPool_(1, 8) {}
+
+  Status start(const Engine& self) {
+    StatusOr<phi::PhiGate> gate = phi::PhiGate::loadFile(config_.phiPatterns);
+    if (!gate.isOk()) return prefixed("phi.patterns", gate.status());
+    auto sharedGate = std::make_shared<const phi::PhiGate>(std::move(gate.value()));
+
+    // Destinations first: connectors name them.
+    Pipeline::DestinationMap destinations;
+    for (const auto& d : config_.destinations) {
+      const DestinationFactory* factory = registry_.destination(d.kind);
+      if (!factory) return unknownKind("destination." + d.name + ".kind", d.kind, true);
+      StatusOr<std::unique_ptr<Destination>> made = (*factory)(DestinationContext{d.name, d.keys});
+      if (!made.isOk()) return made.status();
+      destinations[d.name] = std::shared_ptr<Destination>(std::move(made.value()));
+    }
+
+    // Profiles (mapping sets, PHI policy) before anything is opened for writing.
+    std::vector<ConnectorProfile> profiles;
+    for (const auto& c : config_.connectors) {
+      if (!registry_.source(c.kind)) return unknownKind("connector." + c.name + ".kind", c.kind, false);
+      StatusOr<MappingSet> mappings = MappingSet::loadCsv(c.mappingsPath);
+      if (!mappings.isOk()) return prefixed("connector." + c.name + ".mappings", mappings.status());
+      ConnectorProfile profile;
+      profile.name = c.name;
+      profile.instrument = c.instrument;
+      profile.orgId = c.orgId;
+      profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
+      profile.mappings = std::make_shared<const MappingSet>(std::move(mappings.value()));
+      profile.destinations = c.destinations;
+      profiles.push_back(std::move(profile));
+    }
+
+    StatusOr<std::shared_ptr<Store>> store = Store::open(config_.dataDir);
+    if (!store.isOk()) return prefixed("data.dir", store.status());
+    store_ = store.value();
+
+    pipeline_ = std::make_shared<Pipeline>(store_, sharedGate, destinations);
+    for (const auto& d : config_.destinations) {
+      workers_.push_back(std::make_unique<DeliveryWorker>(
+          d.name, d.kind, destinations[d.name], store_,
+          RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}));
+    }
+    pipeline_->setQueuedListener([this](const std::string& destination) {
+      for (auto& w : workers_) w->wake();
+      (void)destination;
+    });
+
+    for (size_t i = 0; i < config_.connectors.size(); ++i) {
+      const auto& c = config_.connectors[i];
+      auto profile = std::make_shared<ConnectorProfile>(profiles[i]);
+      auto pipeline = pipeline_;
+      IntakeHandler handler = [pipeline, profile](const Envelope& envelope,
+                                                  const FormatCodec& codec) {
+        Envelope e = envelope;
+        e.orgId = profile->orgId;
+        return pipeline->process(e, *profile, codec);
+      };
+      StatusOr<std::unique_ptr<Source>> source =
+          (*registry_.source(c.kind))(SourceContext{c.name, c.instrument, c.keys, handler});
+      if (!source.isOk()) return source.status();
+      sources_.push_back(std::move(source.value()));
+    }
+
+    try {
+      Poco::Net::ServerSocket socket;
+      socket.bind(Poco::Net::SocketAddress(config_.httpHost, config_.httpPort), true, false);
+      socket.listen(64);
+      auto* params = new Poco::Net::HTTPServerParams;
+      params->setMaxThreads(8);
+      params->setKeepAlive(true);
+      http_ = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(self), httpPool_, socket,
+                                                      params);
+      http_->start();
+    } catch (const Poco::Exception& e) {
+      return Status::config("http.listen", "cannot listen on " + config_.httpHost + ":" +
+                                               std::to_string(config_.httpPort) + ": " +
+                                               e.displayText());
+    }
+
+    for (auto& w : workers_) w->start();
+    for (auto& s : sources_) {
+      Status started = s->start();
+      if (!started.isOk()) return started;
+    }
+    store_->appendAudit({"default", "engine", "engine.started", "engine",
+                         std::string("{\"version\":\"") + kVersion + "\"}"});
+    logger().information("labgated %s started: data in %s, HTTP on %s:%hu, %z connector(s), "
+                         "%z destination(s)",
+                         std::string(kVersion), config_.dataDir, config_.httpHost,
+                         config_.httpPort, sources_.size(), workers_.size());
+    return Status::ok();
+  }
+
+  void stop() {
+    for (auto& s : sources_) s->stop();
+    for (auto& w : workers_) w->stop();
+    if (http_) {
+      http_->stopAll(true);
+      httpPool_.joinAll();
+      http_.reset();
+    }
+    if (store_) {
+      store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
+    }
+    sources_.clear();
+    workers_.clear();
+    pipeline_.reset();
+    store_.reset();
+  }
+
+  Poco::JSON::Object::Ptr health() const {
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("status", "ok");
+    out->set("version", kVersion);
+    Poco::JSON::Array::Ptr connectors = new Poco::JSON::Array;
+    for (const auto& s : sources_) connectors->add(s->health());
+    Poco::JSON::Array::Ptr destinations = new Poco::JSON::Array;
+    for (const auto& w : workers_) destinations->add(w->health());
+    out->set("connectors", connectors);
+    out->set("destinations", destinations);
+    return out;
+  }
+
+ private:
+  static Status prefixed(const std::string& key, const Status& s) {
+    return Status::config(key, s.toString());
+  }
+
+  Status unknownKind(const std::string& key, const std::string& kind, bool destination) const {
+    std::string known;
+    for (const auto& k : destination ? registry_.destinationKinds() : registry_.sourceKinds()) {
+      known += (known.empty() ? "" : ", ") + k;
+    }
+    return Status::config(key, "unknown kind \"" + kind + "\" (known: " + known + ")");
+  }
+
+  EngineConfig config_;
+  const Registry& registry_;
+  std::shared_ptr<Store> store_;
+  std::shared_ptr<Pipeline> pipeline_;
+  std::vector<std::unique_ptr<DeliveryWorker>> workers_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  Poco::ThreadPool httpPool_;
+  std::unique_ptr<Poco::Net::HTTPServer> http_;
+};
+
+Engine::Engine(EngineConfig config, const Registry& registry)
+    : impl_(std::make_unique<Impl>(std::move(config), registry)) {}
+Engine::~Engine() { stop(); }
+Status Engine::start() { return impl_->start(*this); }
+void Engine::stop() { impl_->stop(); }
+Poco::JSON::Object::Ptr Engine::health() const { return impl_->health(); }
+
+Status configureLogging(const EngineConfig& config) {
+  Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
+  Poco::AutoPtr<Poco::PatternFormatter> formatter(
+      new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
+  try {
+    Poco::File(Poco::Path(config.logFile).parent()).createDirectories();
+    Poco::AutoPtr<Poco::FileChannel> file(new Poco::FileChannel(config.logFile));
+    file->setProperty("rotation", "10 M");
+    file->setProperty("archive", "number");
+    file->setProperty("purgeCount", "10");
+    file->open();
+    splitter->addChannel(new Poco::FormattingChannel(formatter, file));
+  } catch (const Poco::Exception& e) {
+    return Status::config("log.file", "cannot open " + config.logFile + ": " + e.displayText());
+  }
+  if (config.logConsole) {
+    splitter->addChannel(new Poco::FormattingChannel(formatter, new Poco::ConsoleChannel));
+  }
+  Poco::Logger::root().setChannel(splitter);
+  Poco::Logger::root().setLevel(config.logLevel);
+  // Loggers created before this point keep their old channel: set it on all of them.
+  std::vector<std::string> names;
+  Poco::Logger::names(names);
+  for (const auto& name : names) {
+    Poco::Logger::get(name).setChannel(splitter);
+    Poco::Logger::get(name).setLevel(config.logLevel);
+  }
+  return Status::ok();
+}
+
+void registerBuiltinConnectors(Registry& registry) {
+  astm::registerAstmSource(registry);
+  hl7::registerMllpDestination(registry);
+}
+
+}  // namespace labgate

@@ -1,0 +1,42 @@
+// Engine: the running service assembled from an EngineConfig and a Registry of connector kinds.
+// Owns the store, the PHI gate, the pipeline, one delivery worker per destination, the sources
+// and the HTTP server (GET /health). start() brings everything up or returns the Status that
+// stopped it (naming the key or file); stop() takes it down in reverse order.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Poco/JSON/Object.h>
+
+#include "engine/model/status.h"
+#include "engine/net/interfaces.h"
+#include "engine/service/config.h"
+
+namespace labgate {
+
+class Engine {
+ public:
+  Engine(EngineConfig config, const Registry& registry);
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  Status start();
+  void stop();
+  /// The /health document: status, version, connectors, destinations with queue depths.
+  Poco::JSON::Object::Ptr health() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Sets up the root logger: console (stderr) and a rotating file under the data directory.
+Status configureLogging(const EngineConfig& config);
+
+/// Registers every connector kind this build has (astm-tcp, hl7-mllp).
+void registerBuiltinConnectors(Registry& registry);
+
+}  // namespace labgate

@@ -1,0 +1,104 @@
+// Migrations for the SQLite schema (see schema.h). Every customer row carries org_id.
+#include "engine/store/schema.h"
+
+namespace labgate {
+
+const std::vector<std::string_view>& schemaMigrations() {
+  static const std::vector<std::string_view> kMigrations = {
+      // 1: messages, samples, results, findings, the outbound queue, the audit log.
+      R"sql(
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  connector TEXT NOT NULL,
+  instrument TEXT NOT NULL,
+  control_id TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  format TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  received_at TEXT NOT NULL,
+  content_sha256 TEXT NOT NULL,
+  sample_count INTEGER NOT NULL,
+  result_count INTEGER NOT NULL
+);
+CREATE INDEX messages_org ON messages(org_id, received_at);
+CREATE TABLE samples (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  sample_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  position TEXT NOT NULL,
+  acquired_at TEXT NOT NULL
+);
+CREATE INDEX samples_message ON samples(message_id);
+CREATE INDEX samples_org_sample ON samples(org_id, sample_id);
+CREATE TABLE results (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  sample_row_id INTEGER NOT NULL REFERENCES samples(id),
+  instrument_code TEXT NOT NULL,
+  lis_code TEXT NOT NULL,
+  lis_name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  numeric_value REAL,
+  units TEXT NOT NULL,
+  reference_range TEXT NOT NULL,
+  flags TEXT NOT NULL,
+  status TEXT NOT NULL,
+  measured_at TEXT NOT NULL,
+  comment TEXT NOT NULL,
+  disposition TEXT NOT NULL
+);
+CREATE INDEX results_sample ON results(sample_row_id);
+CREATE INDEX results_org_disposition ON results(org_id, disposition);
+CREATE TABLE findings (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  result_id INTEGER NOT NULL REFERENCES results(id),
+  rule_id TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  message TEXT NOT NULL,
+  measured TEXT NOT NULL,
+  limit_value TEXT NOT NULL
+);
+CREATE INDEX findings_result ON findings(result_id);
+CREATE TABLE outbound (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  destination TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  control_id TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('queued', 'delivered', 'dead')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  ack_code TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  delivered_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX outbound_queue ON outbound(destination, state, id);
+CREATE TABLE audit (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql",
+  };
+  return kMigrations;
+}
+
+}  // namespace labgate

@@ -1,0 +1,438 @@
+// Store implementation on POCO Data + SQLite: one writer thread doing group commit, one reader
+// session for queue look-ups. See store.h for the contract.
+#include "engine/store/store.h"
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/Data/RecordSet.h>
+#include <Poco/Data/Statement.h>
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/File.h>
+#include <Poco/Nullable.h>
+#include <Poco/Path.h>
+#include <Poco/Timestamp.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "engine/store/audit.h"
+#include "engine/store/schema.h"
+
+using namespace Poco::Data::Keywords;
+using Poco::Data::Session;
+using Poco::Data::Statement;
+
+namespace labgate {
+namespace {
+
+int64_t nowMillis() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void configureConnection(Session& session) {
+  // synchronous is per connection (POCO-NOTES trap 9): set it on every session.
+  session << "PRAGMA journal_mode=WAL", now;
+  session << "PRAGMA synchronous=FULL", now;
+  session << "PRAGMA foreign_keys=ON", now;
+  session << "PRAGMA busy_timeout=10000", now;
+}
+
+}  // namespace
+
+std::string isoNow() {
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ");
+}
+
+class Store::Impl {
+ public:
+  using Work = std::function<void(Session&)>;
+
+  explicit Impl(const std::string& path)
+      : writer_("SQLite", path), reader_("SQLite", path) {
+    configureConnection(writer_);
+    configureConnection(reader_);
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  Status migrate() {
+    try {
+      writer_ << "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", now;
+      int version = 0;
+      writer_ << "SELECT COALESCE(MAX(version), 0) FROM schema_version", into(version), now;
+      const auto& migrations = schemaMigrations();
+      for (size_t i = static_cast<size_t>(version); i < migrations.size(); ++i) {
+        writer_ << "BEGIN IMMEDIATE", now;
+        try {
+          // POCO prepares one statement at a time; split the migration on ';' at line ends,
+          // keeping trigger bodies (which contain '; END;') whole.
+          for (const auto& sql : splitSql(migrations[i])) writer_ << sql, now;
+          int next = static_cast<int>(i + 1);
+          writer_ << "INSERT INTO schema_version (version) VALUES (?)", use(next), now;
+          writer_ << "COMMIT", now;
+        } catch (...) {
+          writer_ << "ROLLBACK", now;
+          throw;
+        }
+      }
+      lastHash_ = loadLastHash();
+    } catch (const Poco::Exception& e) {
+      return Status::io("database", "schema migration failed: " + e.displayText());
+    }
+    thread_ = std::thread([this] { writerLoop(); });
+    return Status::ok();
+  }
+
+  /// Runs `work` inside the next group transaction and waits until it is durable.
+  Status write(Work work) {
+    Job job{std::move(work), {}};
+    auto done = job.done.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return Status::unavailable("database", "the store is closing");
+      jobs_.push_back(&job);
+    }
+    wake_.notify_one();
+    return done.get();
+  }
+
+  template <typename F>
+  auto read(F&& f) {
+    std::lock_guard<std::mutex> lock(readerMutex_);
+    return f(reader_);
+  }
+
+  /// Appends an audit event inside the current write job, extending the chain.
+  void appendAudit(Session& session, const AuditEvent& event) {
+    std::string at = isoNow();
+    std::string hash = auditChainHash(lastHash_, auditCanonicalForm(at, event));
+    session << "INSERT INTO audit (org_id, at, actor, action, subject, detail, prev_hash, hash) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        bind(event.orgId), use(at), bind(event.actor), bind(event.action), bind(event.subject),
+        bind(event.detail), use(lastHash_), use(hash), now;
+    lastHash_ = hash;
+  }
+
+  std::string loadLastHash() {
+    std::string hash;
+    Statement select(writer_);
+    select << "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", into(hash);
+    return select.execute() == 0 ? std::string(kAuditGenesisHash) : hash;
+  }
+
+ private:
+  struct Job {
+    Work work;
+    std::promise<Status> done;
+  };
+
+  static std::vector<std::string> splitSql(std::string_view script) {
+    std::vector<std::string> out;
+    std::string current;
+    size_t start = 0;
+    while (start < script.size()) {
+      size_t end = script.find('\n', start);
+      if (end == std::string_view::npos) end = script.size();
+      std::string_view line = script.substr(start, end - start);
+      current.append(line).append("\n");
+      bool endsStatement = !line.empty() && line.back() == ';';
+      bool inTrigger = current.find("CREATE TRIGGER") != std::string::npos;
+      if (endsStatement && (!inTrigger || line.find("END;") != std::string_view::npos)) {
+        out.push_back(current);
+        current.clear();
+      }
+      start = end + 1;
+    }
+    if (current.find_first_not_of(" \n\t") != std::string::npos) out.push_back(current);
+    return out;
+  }
+
+  void writerLoop() {
+    for (;;) {
+      std::vector<Job*> batch;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty() && stopping_) return;
+        batch.assign(jobs_.begin(), jobs_.end());
+        jobs_.clear();
+      }
+      runBatch(batch);
+    }
+  }
+
+  void runBatch(const std::vector<Job*>& batch) {
+    std::vector<Status> results(batch.size());
+    try {
+      writer_ << "BEGIN IMMEDIATE", now;
+    } catch (const Poco::Exception& e) {
+      for (auto* job : batch)
+        job->done.set_value(Status::io("database", "begin failed: " + e.displayText()));
+      return;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::string hashBefore = lastHash_;
+      try {
+        writer_ << "SAVEPOINT job", now;
+        batch[i]->work(writer_);
+        writer_ << "RELEASE SAVEPOINT job", now;
+      } catch (const std::exception& e) {
+        lastHash_ = hashBefore;
+        results[i] = Status::io("database", describe(e));
+        try {
+          writer_ << "ROLLBACK TO SAVEPOINT job", now;
+          writer_ << "RELEASE SAVEPOINT job", now;
+        } catch (...) {
+          // The transaction is gone; COMMIT below fails and reports it for every job.
+        }
+      }
+    }
+    try {
+      writer_ << "COMMIT", now;
+    } catch (const Poco::Exception& e) {
+      try {
+        writer_ << "ROLLBACK", now;
+      } catch (...) {
+      }
+      lastHash_ = loadLastHash();
+      for (auto& r : results) r = Status::io("database", "commit failed: " + e.displayText());
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(results[i]);
+  }
+
+  static std::string describe(const std::exception& e) {
+    if (auto* p = dynamic_cast<const Poco::Exception*>(&e)) return p->displayText();
+    return e.what();
+  }
+
+  Session writer_;
+  Session reader_;
+  std::mutex readerMutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job*> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::string lastHash_;  // touched only by the writer thread (and migrate, before it starts)
+};
+
+Store::Store(std::string path) : path_(std::move(path)) {}
+Store::~Store() = default;
+
+StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir) {
+  static std::once_flag registered;
+  std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  try {
+    Poco::File(dataDir).createDirectories();
+  } catch (const Poco::Exception& e) {
+    return Status::io(dataDir, "cannot create the data directory: " + e.displayText());
+  }
+  std::string path = Poco::Path(dataDir).append("labgate.db").toString();
+  std::shared_ptr<Store> store(new Store(path));
+  try {
+    store->impl_ = std::make_unique<Impl>(path);
+  } catch (const Poco::Exception& e) {
+    return Status::io(path, "cannot open the database: " + e.displayText());
+  }
+  Status migrated = store->impl_->migrate();
+  if (!migrated.isOk()) return migrated;
+  return store;
+}
+
+StatusOr<int64_t> Store::commitInbound(const InboundCommit& c) {
+  int64_t messageId = 0;
+  Status status = impl_->write([&](Session& s) {
+    const Message& m = c.message;
+    int sampleCount = static_cast<int>(m.samples.size());
+    int resultCount = static_cast<int>(m.resultCount());
+    s << "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
+         "received_at, content_sha256, sample_count, result_count) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        bind(c.orgId), bind(c.connector), bind(c.instrument), bind(m.controlId), bind(m.sender),
+        bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256),
+        use(sampleCount), use(resultCount), now;
+    s << "SELECT last_insert_rowid()", into(messageId), now;
+    size_t resultIndex = 0;
+    for (const Sample& sample : m.samples) {
+      int64_t sampleRow = 0;
+      s << "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at) "
+           "VALUES (?, ?, ?, ?, ?, ?)",
+          bind(c.orgId), use(messageId), bind(sample.sampleId),
+          bind(std::string(toString(sample.kind))), bind(sample.position),
+          bind(sample.acquiredAt), now;
+      s << "SELECT last_insert_rowid()", into(sampleRow), now;
+      for (const Result& r : sample.results) {
+        const Disposition* d =
+            resultIndex < c.dispositions.size() ? &c.dispositions[resultIndex] : nullptr;
+        ++resultIndex;
+        std::string disposition = d ? toString(d->kind) : "hold";
+        Poco::Nullable<double> numeric;
+        if (r.numeric) numeric = *r.numeric;
+        int64_t resultRow = 0;
+        s << "INSERT INTO results (org_id, message_id, sample_row_id, instrument_code, lis_code, "
+             "lis_name, value, numeric_value, units, reference_range, flags, status, "
+             "measured_at, comment, disposition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+             "?, ?)",
+            bind(c.orgId), use(messageId), use(sampleRow), bind(r.instrumentCode),
+            bind(r.lisCode), bind(r.lisName), bind(r.value), use(numeric), bind(r.units),
+            bind(r.referenceRange), bind(r.flags), bind(r.status), bind(r.measuredAt),
+            bind(r.comment), use(disposition), now;
+        s << "SELECT last_insert_rowid()", into(resultRow), now;
+        for (const Finding& f : r.findings) {
+          s << "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
+               "measured, limit_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+              bind(c.orgId), use(resultRow), bind(f.ruleId),
+              bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
+              bind(f.measured), bind(f.limit), now;
+        }
+      }
+    }
+    std::string createdAt = isoNow();
+    for (const OutboundDraft& o : c.outbound) {
+      s << "INSERT INTO outbound (org_id, destination, message_id, control_id, payload, state, "
+           "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+          bind(c.orgId), bind(o.destination), use(messageId), bind(o.controlId), bind(o.payload),
+          use(createdAt), now;
+    }
+    AuditEvent accepted;
+    accepted.orgId = c.orgId;
+    accepted.actor = "connector:" + c.connector;
+    accepted.action = "message.accepted";
+    accepted.subject = "message:" + std::to_string(messageId);
+    accepted.detail = "{\"samples\":" + std::to_string(sampleCount) +
+                      ",\"results\":" + std::to_string(resultCount) +
+                      ",\"outbound\":" + std::to_string(c.outbound.size()) + "}";
+    impl_->appendAudit(s, accepted);
+    for (AuditEvent event : c.audit) {
+      event.subject = accepted.subject;
+      impl_->appendAudit(s, event);
+    }
+  });
+  if (!status.isOk()) return status;
+  return messageId;
+}
+
+Status Store::appendAudit(const AuditEvent& event) {
+  return impl_->write([&](Session& s) { impl_->appendAudit(s, event); });
+}
+
+std::optional<OutboundItem> Store::claimNext(const std::string& destination) {
+  return impl_->read([&](Session& s) -> std::optional<OutboundItem> {
+    OutboundItem item;
+    int64_t nextAttemptAt = 0;
+    std::string dest = destination;
+    Statement select(s);
+    select << "SELECT id, org_id, control_id, payload, attempts, next_attempt_at FROM outbound "
+              "WHERE destination = ? AND state = 'queued' ORDER BY id LIMIT 1",
+        use(dest), into(item.id), into(item.orgId), into(item.controlId), into(item.payload),
+        into(item.attempts), into(nextAttemptAt);
+    if (select.execute() == 0 || nextAttemptAt > nowMillis()) return std::nullopt;
+    item.destination = destination;
+    return item;
+  });
+}
+
+std::optional<int64_t> Store::millisUntilNext(const std::string& destination) {
+  return impl_->read([&](Session& s) -> std::optional<int64_t> {
+    int64_t nextAttemptAt = 0;
+    std::string dest = destination;
+    Statement select(s);
+    select << "SELECT next_attempt_at FROM outbound WHERE destination = ? AND state = 'queued' "
+              "ORDER BY id LIMIT 1",
+        use(dest), into(nextAttemptAt);
+    if (select.execute() == 0) return std::nullopt;
+    return std::max<int64_t>(0, nextAttemptAt - nowMillis());
+  });
+}
+
+Status Store::markDelivered(const OutboundItem& item, const std::string& ackCode) {
+  return impl_->write([&](Session& s) {
+    std::string at = isoNow();
+    int64_t id = item.id;
+    s << "UPDATE outbound SET state = 'delivered', ack_code = ?, delivered_at = ?, "
+         "attempts = attempts + 1, last_error = '' WHERE id = ?",
+        bind(ackCode), use(at), use(id), now;
+    impl_->appendAudit(s, {item.orgId, "destination:" + item.destination, "outbound.delivered",
+                           "outbound:" + std::to_string(id),
+                           "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId +
+                               "\"}"});
+  });
+}
+
+Status Store::markDeadLetter(const OutboundItem& item, const std::string& ackCode,
+                             const std::string& reason) {
+  return impl_->write([&](Session& s) {
+    int64_t id = item.id;
+    s << "UPDATE outbound SET state = 'dead', ack_code = ?, last_error = ?, "
+         "attempts = attempts + 1 WHERE id = ?",
+        bind(ackCode), bind(reason), use(id), now;
+    impl_->appendAudit(s, {item.orgId, "destination:" + item.destination, "outbound.dead_letter",
+                           "outbound:" + std::to_string(id),
+                           "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId +
+                               "\"}"});
+  });
+}
+
+Status Store::scheduleRetry(const OutboundItem& item, int64_t delayMillis,
+                            const std::string& error) {
+  return impl_->write([&](Session& s) {
+    int64_t id = item.id;
+    int64_t at = nowMillis() + delayMillis;
+    s << "UPDATE outbound SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+         "WHERE id = ?",
+        use(at), bind(error), use(id), now;
+  });
+}
+
+OutboundCounts Store::outboundCounts(const std::string& destination) {
+  return impl_->read([&](Session& s) {
+    OutboundCounts counts;
+    std::string dest = destination;
+    s << "SELECT COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'delivered'), 0), "
+         "COALESCE(SUM(state = 'dead'), 0) FROM outbound WHERE destination = ?",
+        use(dest), into(counts.queued), into(counts.delivered), into(counts.dead), now;
+    return counts;
+  });
+}
+
+Status Store::verifyAuditChain() {
+  return impl_->read([&](Session& s) -> Status {
+    Statement select(s);
+    select << "SELECT id, org_id, at, actor, action, subject, detail, prev_hash, hash "
+              "FROM audit ORDER BY id",
+        now;
+    Poco::Data::RecordSet rows(select);
+    std::string expectedPrev = kAuditGenesisHash;
+    for (bool more = rows.moveFirst(); more; more = rows.moveNext()) {
+      AuditEvent e{rows[1].convert<std::string>(), rows[3].convert<std::string>(),
+                   rows[4].convert<std::string>(), rows[5].convert<std::string>(),
+                   rows[6].convert<std::string>()};
+      std::string at = rows[2].convert<std::string>();
+      std::string prev = rows[7].convert<std::string>();
+      std::string hash = rows[8].convert<std::string>();
+      std::string where = "audit event " + rows[0].convert<std::string>();
+      if (prev != expectedPrev) return Status::invalid(where, "prev_hash does not chain");
+      if (auditChainHash(prev, auditCanonicalForm(at, e)) != hash)
+        return Status::invalid(where, "hash does not match the event's content");
+      expectedPrev = hash;
+    }
+    return Status::ok();
+  });
+}
+
+}  // namespace labgate

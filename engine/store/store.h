@@ -1,0 +1,114 @@
+// Store: the one place LabGate's durable state lives (SQLite through POCO Data; PostgreSQL later).
+// Repository-style methods with intention-revealing names; no SQL outside engine/store.
+//
+// Durability: journal_mode=WAL with synchronous=FULL on every connection; a method that returns OK
+// has committed. Throughput comes from group commit: all writes go through one writer thread, which
+// takes every job waiting at that moment into one transaction (a SAVEPOINT per job, so one failing
+// job does not undo the others) and confirms them together after a single fsync.
+//
+// Every change writes its audit event in the same transaction (see audit.h: append-only and
+// hash-chained). Thread-safety: every public method may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/model.h"
+#include "engine/model/status.h"
+
+namespace labgate {
+
+struct AuditEvent {
+  std::string orgId = "default";
+  std::string actor;    // "connector:lab1", "destination:lis", "engine"
+  std::string action;   // "message.accepted", "message.refused", "outbound.delivered", ...
+  std::string subject;  // "message:12", "outbound:7", ...
+  std::string detail;   // JSON text; never a patient value
+};
+
+/// One outbound message to queue for a destination in the inbound commit.
+struct OutboundDraft {
+  std::string destination;
+  std::string controlId;
+  std::string payload;
+};
+
+/// Everything one accepted inbound message commits, in one transaction.
+struct InboundCommit {
+  std::string orgId = "default";
+  std::string connector;
+  std::string instrument;
+  std::string format;  // "astm", "hl7", ...
+  std::string peer;
+  std::string receivedAt;      // ISO-8601 UTC
+  std::string contentSha256;   // of the received bytes, to recognise retransmissions
+  Message message;             // after the PHI gate: holds nothing identifying
+  std::vector<Disposition> dispositions;  // one per result, in message order
+  std::vector<OutboundDraft> outbound;
+  std::vector<AuditEvent> audit;  // extra events beside "message.accepted" (e.g. phi_stripped)
+};
+
+/// A queued outbound message as the delivery worker sees it.
+struct OutboundItem {
+  int64_t id = 0;
+  std::string orgId;
+  std::string destination;
+  std::string controlId;
+  std::string payload;
+  int attempts = 0;
+};
+
+struct OutboundCounts {
+  int64_t queued = 0;
+  int64_t delivered = 0;
+  int64_t dead = 0;
+};
+
+class Store {
+ public:
+  /// Opens (creating when absent) `<dataDir>/labgate.db` and runs the schema migrations.
+  static StatusOr<std::shared_ptr<Store>> open(const std::string& dataDir);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  /// Commits an accepted message: message, samples, results, findings, outbound items and the
+  /// audit events. Returns the message's row id once durable.
+  StatusOr<int64_t> commitInbound(const InboundCommit& commit);
+
+  /// Appends one audit event on its own (e.g. a refused message, an engine start).
+  Status appendAudit(const AuditEvent& event);
+
+  /// The oldest queued item of `destination` whose retry time has come, or nullopt. Strict order:
+  /// while the head waits for its retry time, nothing behind it is returned.
+  std::optional<OutboundItem> claimNext(const std::string& destination);
+  /// Milliseconds until the head of `destination` may be retried (0 = now), or nullopt if empty.
+  std::optional<int64_t> millisUntilNext(const std::string& destination);
+
+  Status markDelivered(const OutboundItem& item, const std::string& ackCode);
+  Status markDeadLetter(const OutboundItem& item, const std::string& ackCode,
+                        const std::string& reason);
+  Status scheduleRetry(const OutboundItem& item, int64_t delayMillis, const std::string& error);
+
+  OutboundCounts outboundCounts(const std::string& destination);
+
+  /// Recomputes the audit chain; OK when every event's hash matches. Location names the first
+  /// broken event.
+  Status verifyAuditChain();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  class Impl;
+  explicit Store(std::string path);
+  std::string path_;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The current UTC time as ISO-8601 with milliseconds, e.g. "2026-11-24T04:12:00.123Z".
+std::string isoNow();
+
+}  // namespace labgate

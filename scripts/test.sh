@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs LabGate's whole test suite: unit tests, integration tests against the
+# real labgated, and the corpus/reference tests when ../shared is present (they skip otherwise).
+#
+# The suite runs on a build with AddressSanitizer + UndefinedBehaviorSanitizer and warnings as
+# errors, so what passes here is also memory-clean and warning-clean.
+#   scripts/test.sh              # everything
+#   scripts/test.sh -R Store     # extra arguments go to ctest (here: only tests matching Store)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+BUILD_DIR=${BUILD_DIR:-build-test}
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+  -DLABGATE_WERROR=ON -DLABGATE_SANITIZE=ON -DLABGATE_BENCH=ON >/dev/null
+cmake --build "$BUILD_DIR" -j "$(nproc)"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+cd "$BUILD_DIR"
+ctest --output-on-failure --timeout 300 -j 2 "$@"

@@ -1,0 +1,85 @@
+// Tests for engine/service/config: every key checked, errors naming the key.
+#include "engine/service/config.h"
+
+#include <gtest/gtest.h>
+
+namespace labgate {
+namespace {
+
+std::map<std::string, std::string> valid() {
+  return {{"data.dir", "/tmp/x"},
+          {"http.listen", "127.0.0.1:8480"},
+          {"connectors", "lab1"},
+          {"connector.lab1.kind", "astm-tcp"},
+          {"connector.lab1.listen", "127.0.0.1:9500"},
+          {"connector.lab1.mappings", "m.csv"},
+          {"connector.lab1.destinations", "lis"},
+          {"destinations", "lis"},
+          {"destination.lis.kind", "hl7-mllp"},
+          {"destination.lis.host", "127.0.0.1"},
+          {"destination.lis.port", "2575"}};
+}
+
+std::string errorKey(std::map<std::string, std::string> keys) {
+  auto config = parseEngineConfig(keys);
+  return config.isOk() ? "" : config.status().location();
+}
+
+TEST(EngineConfig, ValidConfigurationParses) {
+  auto config = parseEngineConfig(valid());
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  ASSERT_EQ(config->connectors.size(), 1u);
+  EXPECT_EQ(config->connectors[0].instrument, "lab1");
+  EXPECT_EQ(config->connectors[0].phiPolicy, "refuse");
+  EXPECT_EQ(config->connectors[0].keys.at("listen"), "127.0.0.1:9500");
+  EXPECT_EQ(config->logFile, "/tmp/x/logs/labgated.log");
+  EXPECT_EQ(config->httpPort, 8480);
+}
+
+TEST(EngineConfig, ErrorsNameTheKey) {
+  auto keys = valid();
+  keys["http.listen"] = "nonsense";
+  EXPECT_EQ(errorKey(keys), "http.listen");
+  keys = valid();
+  keys["log.level"] = "loud";
+  EXPECT_EQ(errorKey(keys), "log.level");
+  keys = valid();
+  keys["data.dri"] = "oops";
+  EXPECT_EQ(errorKey(keys), "data.dri");
+  keys = valid();
+  keys["connector.lab2.kind"] = "astm-tcp";
+  EXPECT_EQ(errorKey(keys), "connector.lab2.kind");
+  keys = valid();
+  keys["connector.lab1.phi.policy"] = "ignore";
+  EXPECT_EQ(errorKey(keys), "connector.lab1.phi.policy");
+  keys = valid();
+  keys["connector.lab1.destinations"] = "nowhere";
+  EXPECT_EQ(errorKey(keys), "connector.lab1.destinations");
+  keys = valid();
+  keys.erase("connector.lab1.mappings");
+  EXPECT_EQ(errorKey(keys), "connector.lab1.mappings");
+  keys = valid();
+  keys.erase("connector.lab1.kind");
+  EXPECT_EQ(errorKey(keys), "connector.lab1.kind");
+  keys = valid();
+  keys["destination.lis.retry_initial_ms"] = "5000";
+  keys["destination.lis.retry_max_ms"] = "1000";
+  EXPECT_EQ(errorKey(keys), "destination.lis.retry_max_ms");
+  keys = valid();
+  keys["connectors"] = "lab1, lab1";
+  EXPECT_EQ(errorKey(keys), "connectors");
+}
+
+TEST(EngineConfig, MissingFileIsNamed) {
+  auto config = loadEngineConfig("/nonexistent/labgate.properties");
+  ASSERT_FALSE(config.isOk());
+  EXPECT_EQ(config.status().location(), "/nonexistent/labgate.properties");
+}
+
+TEST(SplitList, TrimsAndDropsEmpty) {
+  EXPECT_EQ(splitList(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(splitList("").empty());
+}
+
+}  // namespace
+}  // namespace labgate

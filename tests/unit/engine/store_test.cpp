@@ -1,0 +1,185 @@
+// Tests for engine/store: migrations, the inbound commit, the outbound queue's order and states,
+// group commit under concurrent writers, and the append-only hash-chained audit log.
+#include "engine/store/store.h"
+
+#include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/Session.h>
+#include <Poco/File.h>
+#include <Poco/TemporaryFile.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "engine/store/audit.h"
+
+using namespace Poco::Data::Keywords;
+
+namespace labgate {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = Poco::TemporaryFile::tempName();
+    auto opened = Store::open(dir_);
+    ASSERT_TRUE(opened.isOk()) << opened.status().toString();
+    store_ = opened.value();
+  }
+  void TearDown() override {
+    store_.reset();
+    Poco::File(dir_).remove(true);
+  }
+
+  InboundCommit sampleCommit(const std::string& sampleId, int results) {
+    InboundCommit c;
+    c.connector = "lab1";
+    c.instrument = "tq-01";
+    c.format = "astm";
+    c.peer = "127.0.0.1:5000";
+    c.receivedAt = isoNow();
+    c.contentSha256 = sha256Hex(sampleId);
+    c.message.controlId = "CTRL-" + sampleId;
+    Sample s;
+    s.sampleId = sampleId;
+    for (int i = 0; i < results; ++i) {
+      Result r;
+      r.instrumentCode = "T" + std::to_string(i);
+      r.value = std::to_string(i) + ".5";
+      r.numeric = i + 0.5;
+      s.results.push_back(r);
+      c.dispositions.push_back(Disposition{});
+    }
+    c.message.samples.push_back(s);
+    c.outbound.push_back({"lis", "OUT-" + sampleId, "payload " + sampleId});
+    return c;
+  }
+
+  Poco::Data::Session session() {
+    Poco::Data::SQLite::Connector::registerConnector();
+    return Poco::Data::Session("SQLite", store_->path());
+  }
+
+  std::string dir_;
+  std::shared_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, CommitInboundWritesEveryTableAndTheAudit) {
+  auto id = store_->commitInbound(sampleCommit("S1", 3));
+  ASSERT_TRUE(id.isOk()) << id.status().toString();
+  auto s = session();
+  int messages = 0, samples = 0, results = 0, outbound = 0, audit = 0;
+  s << "SELECT COUNT(*) FROM messages", into(messages), now;
+  s << "SELECT COUNT(*) FROM samples", into(samples), now;
+  s << "SELECT COUNT(*) FROM results", into(results), now;
+  s << "SELECT COUNT(*) FROM outbound WHERE state = 'queued'", into(outbound), now;
+  s << "SELECT COUNT(*) FROM audit WHERE action = 'message.accepted'", into(audit), now;
+  EXPECT_EQ(messages, 1);
+  EXPECT_EQ(samples, 1);
+  EXPECT_EQ(results, 3);
+  EXPECT_EQ(outbound, 1);
+  EXPECT_EQ(audit, 1);
+}
+
+TEST_F(StoreTest, FindingsAreStoredWithTheirResult) {
+  InboundCommit c = sampleCommit("S2", 1);
+  c.message.samples[0].results[0].findings.push_back(
+      {"mapping.unmapped", Severity::kWarning, "result", "no mapping", "T0", ""});
+  c.dispositions[0].kind = DispositionKind::kHold;
+  ASSERT_TRUE(store_->commitInbound(c).isOk());
+  auto s = session();
+  std::string rule, disposition;
+  s << "SELECT f.rule_id, r.disposition FROM findings f JOIN results r ON r.id = f.result_id",
+      into(rule), into(disposition), now;
+  EXPECT_EQ(rule, "mapping.unmapped");
+  EXPECT_EQ(disposition, "hold");
+}
+
+TEST_F(StoreTest, QueueIsStrictlyInOrderAndRetryBlocksTheItemsBehind) {
+  ASSERT_TRUE(store_->commitInbound(sampleCommit("A", 1)).isOk());
+  ASSERT_TRUE(store_->commitInbound(sampleCommit("B", 1)).isOk());
+  auto first = store_->claimNext("lis");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->controlId, "OUT-A");
+  ASSERT_TRUE(store_->scheduleRetry(*first, 60000, "connection refused").isOk());
+  EXPECT_FALSE(store_->claimNext("lis").has_value()) << "B must wait behind A";
+  auto wait = store_->millisUntilNext("lis");
+  ASSERT_TRUE(wait.has_value());
+  EXPECT_GT(*wait, 1000);
+  ASSERT_TRUE(store_->scheduleRetry(*first, 0, "connection refused").isOk());
+  auto again = store_->claimNext("lis");
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->controlId, "OUT-A");
+  EXPECT_EQ(again->attempts, 2);
+  ASSERT_TRUE(store_->markDelivered(*again, "AA").isOk());
+  auto second = store_->claimNext("lis");
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->controlId, "OUT-B");
+  ASSERT_TRUE(store_->markDeadLetter(*second, "AE", "unknown test code").isOk());
+  EXPECT_FALSE(store_->claimNext("lis").has_value());
+  OutboundCounts counts = store_->outboundCounts("lis");
+  EXPECT_EQ(counts.queued, 0);
+  EXPECT_EQ(counts.delivered, 1);
+  EXPECT_EQ(counts.dead, 1);
+  EXPECT_FALSE(store_->claimNext("other").has_value());
+}
+
+TEST_F(StoreTest, ConcurrentCommitsAllLand) {
+  constexpr int kThreads = 8, kEach = 25;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        if (!store_->commitInbound(sampleCommit(std::to_string(t) + "-" + std::to_string(i), 2))
+                 .isOk()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(store_->outboundCounts("lis").queued, kThreads * kEach);
+  EXPECT_TRUE(store_->verifyAuditChain().isOk()) << store_->verifyAuditChain().toString();
+}
+
+TEST_F(StoreTest, AuditChainVerifiesAndTheLogIsAppendOnly) {
+  ASSERT_TRUE(store_->commitInbound(sampleCommit("C", 1)).isOk());
+  ASSERT_TRUE(store_->appendAudit({"default", "engine", "engine.started", "engine", "{}"}).isOk());
+  EXPECT_TRUE(store_->verifyAuditChain().isOk());
+  auto s = session();
+  EXPECT_ANY_THROW(s << "UPDATE audit SET detail = 'x'", now);
+  EXPECT_ANY_THROW(s << "DELETE FROM audit", now);
+}
+
+TEST_F(StoreTest, TamperingIsDetectedByTheChain) {
+  ASSERT_TRUE(store_->appendAudit({"default", "engine", "a", "engine", "{}"}).isOk());
+  ASSERT_TRUE(store_->appendAudit({"default", "engine", "b", "engine", "{}"}).isOk());
+  auto s = session();
+  s << "DROP TRIGGER audit_no_update", now;  // an attacker with file access
+  s << "UPDATE audit SET detail = '{\"x\":1}' WHERE action = 'a'", now;
+  Status verified = store_->verifyAuditChain();
+  EXPECT_FALSE(verified.isOk());
+  EXPECT_NE(verified.location().find("audit event"), std::string::npos);
+}
+
+TEST_F(StoreTest, ReopeningKeepsDataAndTheChain) {
+  ASSERT_TRUE(store_->commitInbound(sampleCommit("D", 1)).isOk());
+  store_.reset();
+  auto reopened = Store::open(dir_);
+  ASSERT_TRUE(reopened.isOk());
+  store_ = reopened.value();
+  ASSERT_TRUE(store_->appendAudit({"default", "engine", "engine.started", "engine", "{}"}).isOk());
+  EXPECT_TRUE(store_->verifyAuditChain().isOk());
+  EXPECT_EQ(store_->outboundCounts("lis").queued, 1);
+}
+
+TEST(AuditCanonicalForm, FieldsAreLengthPrefixedSoBoundariesCannotShift) {
+  AuditEvent a{"o", "ab", "c", "s", "d"};
+  AuditEvent b{"o", "a", "bc", "s", "d"};
+  EXPECT_NE(auditCanonicalForm("t", a), auditCanonicalForm("t", b));
+  EXPECT_EQ(sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+}  // namespace
+}  // namespace labgate
