@@ -57,11 +57,7 @@ struct Shared {
   std::atomic<int64_t> failed{0};
 
   Shared(std::string n, std::string i, AstmOptions o, IntakeHandler h)
-      : name(std::move(n)),
-        instrument(std::move(i)),
-        options(o),
-        codec(o),
-        handler(std::move(h)) {}
+      : name(std::move(n)), instrument(std::move(i)), options(o), codec(o), handler(std::move(h)) {}
 };
 
 class AstmConnection : public Poco::Net::TCPServerConnection {
@@ -145,8 +141,8 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     const Receiver::Stats& now = receiver.stats();
     if (now.messagesDiscarded > seen.messagesDiscarded) {
       shared_->discarded += static_cast<int64_t>(now.messagesDiscarded - seen.messagesDiscarded);
-      logger().warning("connector %s: partial message from %s discarded: %s", shared_->name,
-                       peer, receiver.lastProblem());
+      logger().warning("connector %s: partial message from %s discarded: %s", shared_->name, peer,
+                       receiver.lastProblem());
     } else if (now.framesRejected > seen.framesRejected) {
       logger().notice("connector %s: frame from %s rejected (NAK): %s", shared_->name, peer,
                       receiver.lastProblem());
@@ -161,8 +157,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
 class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
  public:
   explicit ConnectionFactory(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
-  Poco::Net::TCPServerConnection* createConnection(
-      const Poco::Net::StreamSocket& socket) override {
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
     return new AstmConnection(socket, shared_);
   }
 
@@ -195,11 +190,10 @@ class AstmSource : public Source {
                                                        socket, params);
       server_->start();
     } catch (const Poco::Exception& e) {
-      return Status::config(key, "cannot listen on " + host_ + ":" + std::to_string(port_) +
-                                     ": " + e.displayText());
+      return Status::config(
+          key, "cannot listen on " + host_ + ":" + std::to_string(port_) + ": " + e.displayText());
     }
-    logger().information("connector %s: listening for ASTM on %s:%hu", shared_->name, host_,
-                         port_);
+    logger().information("connector %s: listening for ASTM on %s:%hu", shared_->name, host_, port_);
     return Status::ok();
   }
 
@@ -253,8 +247,8 @@ StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context)
       haveListen = true;
     } else if (key == "max_connections") {
       status = parseInteger(prefix + key, value, 1, 1024, maxConnections);
-    } else if (key == "kind" || key == "instrument" || key == "mappings" ||
-               key == "destinations" || key == "phi.policy" || key == "org") {
+    } else if (key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
+               key == "phi.policy" || key == "org") {
       continue;  // the engine's keys, validated there
     } else {
       return Status::config(prefix + key, "unknown key for a connector of kind astm-tcp");
@@ -262,8 +256,8 @@ StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context)
     if (!status.isOk()) return status;
   }
   if (!haveListen) return Status::config(prefix + "listen", "missing (host:port to listen on)");
-  auto shared = std::make_shared<Shared>(context.name, context.instrument, options,
-                                         context.handler);
+  auto shared =
+      std::make_shared<Shared>(context.name, context.instrument, options, context.handler);
   return std::unique_ptr<Source>(
       new AstmSource(shared, host, port, static_cast<int>(maxConnections)));
 }

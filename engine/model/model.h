@@ -54,7 +54,7 @@ const char* toString(Severity severity);
 
 /// Something a stage noticed about a result, sample or batch.
 struct Finding {
-  std::string ruleId;   // e.g. "mapping.unmapped"
+  std::string ruleId;  // e.g. "mapping.unmapped"
   Severity severity = Severity::kWarning;
   std::string subject;  // "result", "sample", "batch", "analyte"
   std::string message;  // words only, never a patient value
@@ -66,24 +66,24 @@ struct Result {
   std::string instrumentCode;  // the instrument's test code as sent
   std::string lisCode;         // filled by the mapping stage
   std::string lisName;
-  std::string value;           // as sent (trimmed)
+  std::string value;  // as sent (trimmed)
   std::optional<double> numeric;
   std::string units;
   std::string referenceRange;
   std::string flags;
-  std::string status;          // F final, P preliminary, C correction, ...
-  std::string measuredAt;      // YYYYMMDDHHMMSS as sent
-  std::string comment;         // comment records attached to the result
+  std::string status;      // F final, P preliminary, C correction, ...
+  std::string measuredAt;  // YYYYMMDDHHMMSS as sent
+  std::string comment;     // comment records attached to the result
   std::optional<Peak> peak;
-  std::string location;        // where it came from, e.g. "R-4" of record 7
-  int decimals = -1;           // set by mapping: digits after the point for the LIS, -1 = as sent
+  std::string location;  // where it came from, e.g. "R-4" of record 7
+  int decimals = -1;     // set by mapping: digits after the point for the LIS, -1 = as sent
   std::vector<Finding> findings;
 };
 
 struct Sample {
   std::string sampleId;  // lab-assigned specimen id (ASTM O-3), never a patient id
   SampleKind kind = SampleKind::kUnknown;
-  std::string level;     // calibrator/QC level
+  std::string level;  // calibrator/QC level
   std::string lot;
   std::optional<double> nominalConcentration;
   std::optional<double> dilution;
@@ -94,11 +94,11 @@ struct Sample {
 
 /// What one envelope says.
 struct Message {
-  std::string controlId;   // the sender's message control id (ASTM H-3, HL7 MSH-10)
-  std::string sender;      // instrument/software name (ASTM H-5)
+  std::string controlId;  // the sender's message control id (ASTM H-3, HL7 MSH-10)
+  std::string sender;     // instrument/software name (ASTM H-5)
   std::string processingId;
   std::string version;
-  std::string sentAt;      // the message's own timestamp as sent
+  std::string sentAt;  // the message's own timestamp as sent
   std::vector<Sample> samples;
 
   size_t resultCount() const;

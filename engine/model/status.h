@@ -15,14 +15,14 @@ class Status {
  public:
   enum class Code {
     kOk = 0,
-    kInvalid,       // malformed input: bad frame, bad record, unknown format
-    kPhiRefused,    // the PHI gate refused the message
-    kNotFound,      // a named thing (file, key, code) does not exist
-    kConfig,        // configuration is wrong
-    kIo,            // an I/O operation failed (socket, file, database)
-    kTooLarge,      // input exceeds a configured limit
-    kUnavailable,   // a peer is not reachable or did not answer in time
-    kRejected,      // a peer answered with a rejection (e.g. HL7 AE/AR)
+    kInvalid,      // malformed input: bad frame, bad record, unknown format
+    kPhiRefused,   // the PHI gate refused the message
+    kNotFound,     // a named thing (file, key, code) does not exist
+    kConfig,       // configuration is wrong
+    kIo,           // an I/O operation failed (socket, file, database)
+    kTooLarge,     // input exceeds a configured limit
+    kUnavailable,  // a peer is not reachable or did not answer in time
+    kRejected,     // a peer answered with a rejection (e.g. HL7 AE/AR)
   };
 
   Status() = default;

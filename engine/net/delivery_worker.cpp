@@ -31,7 +31,9 @@ DeliveryWorker::DeliveryWorker(std::string name, std::string kind,
 
 DeliveryWorker::~DeliveryWorker() { stop(); }
 
-void DeliveryWorker::start() { thread_ = std::thread([this] { run(); }); }
+void DeliveryWorker::start() {
+  thread_ = std::thread([this] { run(); });
+}
 
 void DeliveryWorker::stop() {
   {

@@ -5,14 +5,14 @@
 // A restart resumes exactly where it stopped: the queue is the database.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <Poco/JSON/Object.h>
 
 #include "engine/net/interfaces.h"
 #include "engine/store/store.h"

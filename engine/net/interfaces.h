@@ -8,13 +8,13 @@
 // returning the peer's answer; the DeliveryWorker owns order, retries and the queue.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <Poco/JSON/Object.h>
 
 #include "engine/model/document.h"
 #include "engine/model/model.h"
@@ -35,8 +35,8 @@ class FormatCodec {
 struct Intake {
   enum class Outcome { kAccepted, kRefused, kInvalid, kFailed };
   Outcome outcome = Outcome::kFailed;
-  Status status;            // why not accepted; locations and pattern ids only
-  int64_t messageId = 0;    // row id when accepted
+  Status status;          // why not accepted; locations and pattern ids only
+  int64_t messageId = 0;  // row id when accepted
   size_t results = 0;
   size_t held = 0;
   bool accepted() const { return outcome == Outcome::kAccepted; }

@@ -18,11 +18,21 @@ std::string jsonString(const std::string& text) {
   std::string out = "\"";
   for (char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           char buf[8];
@@ -71,10 +81,14 @@ std::string refusedSampleId(const Document& doc, const phi::Screening& screening
 
 const char* formatName(SourceFormat format) {
   switch (format) {
-    case SourceFormat::kAstm: return "astm";
-    case SourceFormat::kHl7: return "hl7";
-    case SourceFormat::kCsv: return "csv";
-    case SourceFormat::kXml: return "xml";
+    case SourceFormat::kAstm:
+      return "astm";
+    case SourceFormat::kHl7:
+      return "hl7";
+    case SourceFormat::kCsv:
+      return "csv";
+    case SourceFormat::kXml:
+      return "xml";
   }
   return "unknown";
 }
@@ -104,8 +118,8 @@ Message releasedPart(const Message& message, const std::vector<Disposition>& dis
     Sample kept = sample;
     kept.results.clear();
     for (const Result& result : sample.results) {
-      bool released = index < dispositions.size() &&
-                      dispositions[index].kind == DispositionKind::kRelease;
+      bool released =
+          index < dispositions.size() && dispositions[index].kind == DispositionKind::kRelease;
       ++index;
       if (released) kept.results.push_back(result);
     }
@@ -140,8 +154,8 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   if (!parsed.isOk()) {
     intake.outcome = Intake::Outcome::kInvalid;
     intake.status = parsed.status();
-    logger().warning("connector %s: message from %s not accepted: %s", profile.name,
-                     envelope.peer, intake.status.toString());
+    logger().warning("connector %s: message from %s not accepted: %s", profile.name, envelope.peer,
+                     intake.status.toString());
     return intake;
   }
   Document& doc = parsed.value();
@@ -154,8 +168,8 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   if (!built.isOk()) {
     intake.outcome = Intake::Outcome::kInvalid;
     intake.status = built.status();
-    logger().warning("connector %s: message from %s not accepted: %s", profile.name,
-                     envelope.peer, intake.status.toString());
+    logger().warning("connector %s: message from %s not accepted: %s", profile.name, envelope.peer,
+                     intake.status.toString());
     return intake;
   }
   Message& message = built.value();
@@ -185,8 +199,8 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
     stripped.orgId = profile.orgId;
     stripped.actor = "connector:" + profile.name;
     stripped.action = "message.phi_stripped";
-    stripped.detail = "{\"connector\":" + jsonString(profile.name) +
-                      ",\"removed\":" + hitsJson(screening) + "}";
+    stripped.detail =
+        "{\"connector\":" + jsonString(profile.name) + ",\"removed\":" + hitsJson(screening) + "}";
     commit.audit.push_back(std::move(stripped));
   }
   commit.message = std::move(message);
@@ -205,11 +219,10 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   }
   intake.outcome = Intake::Outcome::kAccepted;
   intake.messageId = committed.value();
-  logger().information("connector %s: message %Ld accepted from %s: %z results, %z held%s",
-                       profile.name, static_cast<Poco::Int64>(intake.messageId), envelope.peer,
-                       intake.results, intake.held,
-                       std::string(screening.clean() ? "" : ", PHI stripped at " +
-                                                                 hitsSummary(screening)));
+  logger().information(
+      "connector %s: message %Ld accepted from %s: %z results, %z held%s", profile.name,
+      static_cast<Poco::Int64>(intake.messageId), envelope.peer, intake.results, intake.held,
+      std::string(screening.clean() ? "" : ", PHI stripped at " + hitsSummary(screening)));
   if (queuedListener_) {
     for (const auto& o : commit.outbound) queuedListener_(o.destination);
   }
@@ -236,8 +249,8 @@ Intake Pipeline::refuse(const Envelope& envelope, const ConnectorProfile& profil
     logger().error("connector %s: could not record a refusal: %s", profile.name,
                    audited.toString());
   }
-  logger().warning("connector %s: message from %s refused: PHI at %s", profile.name,
-                   envelope.peer, hitsSummary(screening));
+  logger().warning("connector %s: message from %s refused: PHI at %s", profile.name, envelope.peer,
+                   hitsSummary(screening));
   return intake;
 }
 

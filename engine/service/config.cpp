@@ -38,9 +38,9 @@ Status checkName(const std::string& key, const std::string& name) {
   return Status::ok();
 }
 
-const std::set<std::string> kTopLevelKeys = {"data.dir",    "http.listen", "phi.patterns",
-                                             "log.level",   "log.file",    "log.console",
-                                             "connectors",  "destinations"};
+const std::set<std::string> kTopLevelKeys = {"data.dir",   "http.listen", "phi.patterns",
+                                             "log.level",  "log.file",    "log.console",
+                                             "connectors", "destinations"};
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
                                           "notice", "information", "debug", "trace"};
 
@@ -92,9 +92,10 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   config.phiPatterns = get("phi.patterns", config.phiPatterns);
   config.logLevel = get("log.level", config.logLevel);
   if (!kLogLevels.count(config.logLevel)) {
-    return Status::config("log.level", "must be one of fatal, critical, error, warning, notice, "
-                                       "information, debug, trace; got \"" +
-                                           config.logLevel + "\"");
+    return Status::config("log.level",
+                          "must be one of fatal, critical, error, warning, notice, "
+                          "information, debug, trace; got \"" +
+                              config.logLevel + "\"");
   }
   config.logFile = get("log.file", config.dataDir + "/logs/labgated.log");
   std::string console = get("log.console", "true");
@@ -152,8 +153,8 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     d.kind = d.keys.count("kind") ? d.keys["kind"] : "";
     if (d.kind.empty()) return Status::config(prefix + "kind", "missing (e.g. hl7-mllp)");
     if (d.keys.count("retry_initial_ms")) {
-      status = parseInteger(prefix + "retry_initial_ms", d.keys["retry_initial_ms"], 10,
-                            3600000, d.retryInitialMillis);
+      status = parseInteger(prefix + "retry_initial_ms", d.keys["retry_initial_ms"], 10, 3600000,
+                            d.retryInitialMillis);
       if (!status.isOk()) return status;
     }
     if (d.keys.count("retry_max_ms")) {

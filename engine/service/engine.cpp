@@ -6,6 +6,7 @@
 #include <Poco/File.h>
 #include <Poco/FileChannel.h>
 #include <Poco/FormattingChannel.h>
+#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -20,7 +21,6 @@
 #include <Poco/SplitterChannel.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
-#include <Poco/JSON/Array.h>
 
 #include <sstream>
 
@@ -119,7 +119,8 @@ class Engine::Impl {
     // Profiles (mapping sets, PHI policy) before anything is opened for writing.
     std::vector<ConnectorProfile> profiles;
     for (const auto& c : config_.connectors) {
-      if (!registry_.source(c.kind)) return unknownKind("connector." + c.name + ".kind", c.kind, false);
+      if (!registry_.source(c.kind))
+        return unknownKind("connector." + c.name + ".kind", c.kind, false);
       StatusOr<MappingSet> mappings = MappingSet::loadCsv(c.mappingsPath);
       if (!mappings.isOk()) return prefixed("connector." + c.name + ".mappings", mappings.status());
       ConnectorProfile profile;
@@ -138,9 +139,9 @@ class Engine::Impl {
 
     pipeline_ = std::make_shared<Pipeline>(store_, sharedGate, destinations);
     for (const auto& d : config_.destinations) {
-      workers_.push_back(std::make_unique<DeliveryWorker>(
-          d.name, d.kind, destinations[d.name], store_,
-          RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}));
+      workers_.push_back(
+          std::make_unique<DeliveryWorker>(d.name, d.kind, destinations[d.name], store_,
+                                           RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}));
     }
     pipeline_->setQueuedListener([this](const std::string& destination) {
       for (auto& w : workers_) w->wake();
@@ -186,10 +187,11 @@ class Engine::Impl {
     }
     store_->appendAudit({"default", "engine", "engine.started", "engine",
                          std::string("{\"version\":\"") + kVersion + "\"}"});
-    logger().information("labgated %s started: data in %s, HTTP on %s:%hu, %z connector(s), "
-                         "%z destination(s)",
-                         std::string(kVersion), config_.dataDir, config_.httpHost,
-                         config_.httpPort, sources_.size(), workers_.size());
+    logger().information(
+        "labgated %s started: data in %s, HTTP on %s:%hu, %z connector(s), "
+        "%z destination(s)",
+        std::string(kVersion), config_.dataDir, config_.httpHost, config_.httpPort, sources_.size(),
+        workers_.size());
     return Status::ok();
   }
 

@@ -4,11 +4,11 @@
 // stopped it (naming the key or file); stop() takes it down in reverse order.
 #pragma once
 
+#include <Poco/JSON/Object.h>
+
 #include <memory>
 #include <string>
 #include <vector>
-
-#include <Poco/JSON/Object.h>
 
 #include "engine/model/status.h"
 #include "engine/net/interfaces.h"

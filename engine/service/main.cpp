@@ -21,16 +21,17 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
  protected:
   void defineOptions(Poco::Util::OptionSet& options) override {
     ServerApplication::defineOptions(options);
-    options.addOption(Poco::Util::Option("config", "c", "configuration file (default "
-                                                          "config/labgate.properties)")
+    options.addOption(Poco::Util::Option("config", "c",
+                                         "configuration file (default "
+                                         "config/labgate.properties)")
                           .required(false)
                           .repeatable(false)
                           .argument("FILE")
                           .callback(Poco::Util::OptionCallback<LabgateDaemon>(
                               this, &LabgateDaemon::setConfigPath)));
-    options.addOption(Poco::Util::Option("help", "h", "show this help and exit")
-                          .callback(Poco::Util::OptionCallback<LabgateDaemon>(
-                              this, &LabgateDaemon::showHelp)));
+    options.addOption(
+        Poco::Util::Option("help", "h", "show this help and exit")
+            .callback(Poco::Util::OptionCallback<LabgateDaemon>(this, &LabgateDaemon::showHelp)));
     options.addOption(Poco::Util::Option("version", "v", "print the version and exit")
                           .callback(Poco::Util::OptionCallback<LabgateDaemon>(
                               this, &LabgateDaemon::showVersion)));

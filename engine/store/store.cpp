@@ -2,9 +2,9 @@
 // session for queue look-ups. See store.h for the contract.
 #include "engine/store/store.h"
 
+#include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
-#include <Poco/Data/RecordSet.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/DateTime.h>
 #include <Poco/DateTimeFormatter.h>
@@ -55,8 +55,7 @@ class Store::Impl {
  public:
   using Work = std::function<void(Session&)>;
 
-  explicit Impl(const std::string& path)
-      : writer_("SQLite", path), reader_("SQLite", path) {
+  explicit Impl(const std::string& path) : writer_("SQLite", path), reader_("SQLite", path) {
     configureConnection(writer_);
     configureConnection(reader_);
   }
@@ -264,8 +263,8 @@ StatusOr<int64_t> Store::commitInbound(const InboundCommit& c) {
          "received_at, content_sha256, sample_count, result_count) "
          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         bind(c.orgId), bind(c.connector), bind(c.instrument), bind(m.controlId), bind(m.sender),
-        bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256),
-        use(sampleCount), use(resultCount), now;
+        bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256), use(sampleCount),
+        use(resultCount), now;
     s << "SELECT last_insert_rowid()", into(messageId), now;
     size_t resultIndex = 0;
     for (const Sample& sample : m.samples) {
@@ -273,8 +272,8 @@ StatusOr<int64_t> Store::commitInbound(const InboundCommit& c) {
       s << "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at) "
            "VALUES (?, ?, ?, ?, ?, ?)",
           bind(c.orgId), use(messageId), bind(sample.sampleId),
-          bind(std::string(toString(sample.kind))), bind(sample.position),
-          bind(sample.acquiredAt), now;
+          bind(std::string(toString(sample.kind))), bind(sample.position), bind(sample.acquiredAt),
+          now;
       s << "SELECT last_insert_rowid()", into(sampleRow), now;
       for (const Result& r : sample.results) {
         const Disposition* d =
@@ -288,10 +287,10 @@ StatusOr<int64_t> Store::commitInbound(const InboundCommit& c) {
              "lis_name, value, numeric_value, units, reference_range, flags, status, "
              "measured_at, comment, disposition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
              "?, ?)",
-            bind(c.orgId), use(messageId), use(sampleRow), bind(r.instrumentCode),
-            bind(r.lisCode), bind(r.lisName), bind(r.value), use(numeric), bind(r.units),
-            bind(r.referenceRange), bind(r.flags), bind(r.status), bind(r.measuredAt),
-            bind(r.comment), use(disposition), now;
+            bind(c.orgId), use(messageId), use(sampleRow), bind(r.instrumentCode), bind(r.lisCode),
+            bind(r.lisName), bind(r.value), use(numeric), bind(r.units), bind(r.referenceRange),
+            bind(r.flags), bind(r.status), bind(r.measuredAt), bind(r.comment), use(disposition),
+            now;
         s << "SELECT last_insert_rowid()", into(resultRow), now;
         for (const Finding& f : r.findings) {
           s << "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
@@ -367,10 +366,10 @@ Status Store::markDelivered(const OutboundItem& item, const std::string& ackCode
     s << "UPDATE outbound SET state = 'delivered', ack_code = ?, delivered_at = ?, "
          "attempts = attempts + 1, last_error = '' WHERE id = ?",
         bind(ackCode), use(at), use(id), now;
-    impl_->appendAudit(s, {item.orgId, "destination:" + item.destination, "outbound.delivered",
-                           "outbound:" + std::to_string(id),
-                           "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId +
-                               "\"}"});
+    impl_->appendAudit(s,
+                       {item.orgId, "destination:" + item.destination, "outbound.delivered",
+                        "outbound:" + std::to_string(id),
+                        "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId + "\"}"});
   });
 }
 
@@ -381,10 +380,10 @@ Status Store::markDeadLetter(const OutboundItem& item, const std::string& ackCod
     s << "UPDATE outbound SET state = 'dead', ack_code = ?, last_error = ?, "
          "attempts = attempts + 1 WHERE id = ?",
         bind(ackCode), bind(reason), use(id), now;
-    impl_->appendAudit(s, {item.orgId, "destination:" + item.destination, "outbound.dead_letter",
-                           "outbound:" + std::to_string(id),
-                           "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId +
-                               "\"}"});
+    impl_->appendAudit(s,
+                       {item.orgId, "destination:" + item.destination, "outbound.dead_letter",
+                        "outbound:" + std::to_string(id),
+                        "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId + "\"}"});
   });
 }
 

@@ -43,9 +43,9 @@ struct InboundCommit {
   std::string instrument;
   std::string format;  // "astm", "hl7", ...
   std::string peer;
-  std::string receivedAt;      // ISO-8601 UTC
-  std::string contentSha256;   // of the received bytes, to recognise retransmissions
-  Message message;             // after the PHI gate: holds nothing identifying
+  std::string receivedAt;                 // ISO-8601 UTC
+  std::string contentSha256;              // of the received bytes, to recognise retransmissions
+  Message message;                        // after the PHI gate: holds nothing identifying
   std::vector<Disposition> dispositions;  // one per result, in message order
   std::vector<OutboundDraft> outbound;
   std::vector<AuditEvent> audit;  // extra events beside "message.accepted" (e.g. phi_stripped)

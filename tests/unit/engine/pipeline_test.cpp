@@ -64,7 +64,8 @@ Record record(const std::string& type, int ordinal, std::vector<std::string> fie
   Record r;
   r.type = type;
   r.ordinal = ordinal;
-  r.fields.push_back({type, type});
+  r.fields.push_back({type, type});  // fields[0]
+  r.fields.push_back({type, type});  // field 1 (the record type)
   for (auto& f : fields) r.fields.push_back({f, f});
   return r;
 }
@@ -85,7 +86,8 @@ class PipelineTest : public ::testing::Test {
   void SetUp() override {
     dir_ = Poco::TemporaryFile::tempName();
     store_ = Store::open(dir_).value();
-    auto gate = phi::PhiGate::loadFile(std::string(LABGATE_SOURCE_DIR) + "/config/phi-patterns.json");
+    auto gate =
+        phi::PhiGate::loadFile(std::string(LABGATE_SOURCE_DIR) + "/config/phi-patterns.json");
     ASSERT_TRUE(gate.isOk()) << gate.status().toString();
     auto mappings = MappingSet::parseCsv(
         "instrument_code,lis_code,lis_name,units,decimals\nTESTO,L-TES,Testosterone,ng/dL,1\n",
@@ -113,6 +115,15 @@ class PipelineTest : public ::testing::Test {
     return n;
   }
 
+  std::string firstFinding() {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::Session s("SQLite", store_->path());
+    std::string rule, measured, limit;
+    s << "SELECT rule_id, measured, limit_value FROM findings LIMIT 1", into(rule), into(measured),
+        into(limit), now;
+    return rule + " " + measured + " " + limit;
+  }
+
   Envelope envelope() {
     Envelope e;
     e.bytes = "H|\\^&";
@@ -131,12 +142,13 @@ TEST_F(PipelineTest, CleanMappedMessageIsAcceptedAndQueued) {
   Intake in = pipeline_->process(envelope(), profile_, FakeCodec(document("", {"TESTO"})));
   ASSERT_TRUE(in.accepted()) << in.status.toString();
   EXPECT_EQ(in.results, 1u);
-  EXPECT_EQ(in.held, 0u);
+  EXPECT_EQ(in.held, 0u) << firstFinding();
   EXPECT_EQ(count("SELECT COUNT(*) FROM outbound WHERE payload LIKE '%L-TES=4.2%'"), 1);
 }
 
 TEST_F(PipelineTest, PhiIsRefusedWithOneAuditEventAndNothingElse) {
-  Intake in = pipeline_->process(envelope(), profile_, FakeCodec(document(kInventedName, {"TESTO"})));
+  Intake in =
+      pipeline_->process(envelope(), profile_, FakeCodec(document(kInventedName, {"TESTO"})));
   EXPECT_EQ(in.outcome, Intake::Outcome::kRefused);
   EXPECT_EQ(in.status.location(), "P-6");
   EXPECT_EQ(in.status.toString().find(kInventedName), std::string::npos);
@@ -145,14 +157,15 @@ TEST_F(PipelineTest, PhiIsRefusedWithOneAuditEventAndNothingElse) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'message.refused' AND detail LIKE "
                   "'%P-6%' AND detail LIKE '%S-100%'"),
             1);
-  EXPECT_EQ(count(std::string("SELECT COUNT(*) FROM audit WHERE detail LIKE '%") + kInventedName +
-                  "%'"),
-            0);
+  EXPECT_EQ(
+      count(std::string("SELECT COUNT(*) FROM audit WHERE detail LIKE '%") + kInventedName + "%'"),
+      0);
 }
 
 TEST_F(PipelineTest, StripPolicyAcceptsAndRecordsWhatWasRemoved) {
   profile_.policy = phi::Policy::kStrip;
-  Intake in = pipeline_->process(envelope(), profile_, FakeCodec(document(kInventedName, {"TESTO"})));
+  Intake in =
+      pipeline_->process(envelope(), profile_, FakeCodec(document(kInventedName, {"TESTO"})));
   ASSERT_TRUE(in.accepted()) << in.status.toString();
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'message.phi_stripped' AND detail "
                   "LIKE '%P-6%'"),
@@ -169,8 +182,8 @@ TEST_F(PipelineTest, UnmappedResultsAreHeldAndNotQueued) {
 }
 
 TEST_F(PipelineTest, MixedMessageSendsOnlyTheReleasedResults) {
-  Intake in = pipeline_->process(envelope(), profile_,
-                                 FakeCodec(document("", {"TESTO", "UNKNOWN1"})));
+  Intake in =
+      pipeline_->process(envelope(), profile_, FakeCodec(document("", {"TESTO", "UNKNOWN1"})));
   ASSERT_TRUE(in.accepted());
   EXPECT_EQ(in.held, 1u);
   EXPECT_EQ(count("SELECT COUNT(*) FROM outbound WHERE payload NOT LIKE '%UNKNOWN1%'"), 1);

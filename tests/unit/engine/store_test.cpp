@@ -148,8 +148,8 @@ TEST_F(StoreTest, AuditChainVerifiesAndTheLogIsAppendOnly) {
   ASSERT_TRUE(store_->appendAudit({"default", "engine", "engine.started", "engine", "{}"}).isOk());
   EXPECT_TRUE(store_->verifyAuditChain().isOk());
   auto s = session();
-  EXPECT_ANY_THROW(s << "UPDATE audit SET detail = 'x'", now);
-  EXPECT_ANY_THROW(s << "DELETE FROM audit", now);
+  EXPECT_ANY_THROW((s << "UPDATE audit SET detail = 'x'", now));
+  EXPECT_ANY_THROW((s << "DELETE FROM audit", now));
 }
 
 TEST_F(StoreTest, TamperingIsDetectedByTheChain) {
