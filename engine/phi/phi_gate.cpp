@@ -1,0 +1,176 @@
+// The PHI gate's screening pass: structural rules by location, then the pattern set over each
+// field's decoded text, minus matches covered by the allow-list. See phi_gate.h for the contract
+// and docs/phi.md for the pattern file.
+#include "engine/phi/phi_gate.h"
+
+#include <cctype>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "engine/phi/rules.h"
+
+namespace labgate::phi {
+namespace {
+
+struct Span {
+  size_t begin;
+  size_t end;
+};
+
+bool isBlank(const std::string& text) {
+  for (char c : text) {
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+  }
+  return true;
+}
+
+bool hasAlnum(const std::string& text) {
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c >= 0x80) return true;
+  }
+  return false;
+}
+
+re2::StringPiece trimmed(re2::StringPiece text) {
+  while (!text.empty() && (text[0] == ' ' || text[0] == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text[text.size() - 1] == ' ' || text[text.size() - 1] == '\t')) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+/// Calls `visit(begin, end)` for each non-empty match of `re` in `text`, left to right. With
+/// `overlapping`, the next search starts one byte after the previous match's start (so a match
+/// hidden under an allowed one is still found); otherwise after its end. Stops when `visit`
+/// returns false.
+template <typename Visit>
+void forEachMatch(const RE2& re, const re2::StringPiece& text, bool overlapping, Visit visit) {
+  size_t pos = 0;
+  re2::StringPiece match;
+  while (pos < text.size() && re.Match(text, pos, text.size(), RE2::UNANCHORED, &match, 1)) {
+    size_t begin = static_cast<size_t>(match.data() - text.data());
+    size_t end = begin + match.size();
+    if (end > begin && !visit(begin, end)) return;
+    pos = overlapping || end == begin ? begin + 1 : end;
+  }
+}
+
+class FieldScreen {
+ public:
+  FieldScreen(const PhiGate::Rules& rules, const std::string& text) : rules_(rules), text_(text) {}
+
+  /// Id of the first pattern with a match not covered by the allow-list, or null.
+  const std::string* firstPattern() {
+    std::vector<int> candidates = rules_.patterns.matching(text_);
+    if (candidates.empty()) return nullptr;
+    bool numeric = rules_.numericValue && RE2::FullMatch(trimmed(text_), *rules_.numericValue);
+    for (int index : candidates) {
+      const CompiledPattern& pattern = rules_.patterns.items[static_cast<size_t>(index)];
+      if (pattern.numericId && numeric) continue;
+      bool uncovered = false;
+      forEachMatch(*pattern.re, text_, true, [&](size_t begin, size_t end) {
+        uncovered = !allowed(begin, end);
+        return !uncovered;
+      });
+      if (uncovered) return &pattern.id;
+    }
+    return nullptr;
+  }
+
+ private:
+  /// True when [begin, end) lies inside one allow-list match.
+  bool allowed(size_t begin, size_t end) {
+    if (!allowSpansReady_) {
+      allowSpansReady_ = true;
+      for (int index : rules_.allows.matching(text_)) {
+        forEachMatch(*rules_.allows.items[static_cast<size_t>(index)].re, text_, false,
+                     [&](size_t b, size_t e) {
+                       allowSpans_.push_back(Span{b, e});
+                       return true;
+                     });
+      }
+    }
+    for (const Span& span : allowSpans_) {
+      if (span.begin <= begin && end <= span.end) return true;
+    }
+    return false;
+  }
+
+  const PhiGate::Rules& rules_;
+  re2::StringPiece text_;
+  bool allowSpansReady_ = false;
+  std::vector<Span> allowSpans_;
+};
+
+bool isPlaceholder(const PhiGate::Rules& rules, const std::string& text) {
+  re2::StringPiece value = trimmed(text);
+  for (const auto& re : rules.placeholders) {
+    if (RE2::FullMatch(value, *re)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+StatusOr<Policy> parsePolicy(const std::string& text) {
+  if (text == "refuse") return Policy::kRefuse;
+  if (text == "strip") return Policy::kStrip;
+  return Status::config("phi.policy",
+                        "unknown PHI policy \"" + text + "\" (expected \"refuse\" or \"strip\")");
+}
+
+StatusOr<PhiGate> PhiGate::loadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::config(path, "cannot open the PHI pattern file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return Status::config(path, "cannot read the PHI pattern file");
+  return fromJson(text.str(), path);
+}
+
+StatusOr<PhiGate> PhiGate::fromJson(const std::string& json, const std::string& sourceName) {
+  auto rules = compileRules(json, sourceName);
+  if (!rules.isOk()) return rules.status();
+  return PhiGate(std::move(rules).value());
+}
+
+Screening PhiGate::screen(Document& document, Policy policy) const {
+  Screening result;
+  if (!rules_) return result;
+  const size_t format = static_cast<size_t>(document.format);
+  const FieldRules* structural = format < kFormatCount ? &rules_->structural[format] : nullptr;
+  const FieldRules* exempt = format < kFormatCount ? &rules_->exempt[format] : nullptr;
+  for (Record& record : document.records) {
+    for (size_t i = 1; i < record.fields.size(); ++i) {
+      Field& field = record.fields[i];
+      // A builder that left text empty but raw meaningful gets its raw screened (fail closed).
+      const std::string& text = field.text.empty() && hasAlnum(field.raw) ? field.raw : field.text;
+      if (isBlank(text)) continue;
+      const std::string* id = nullptr;
+      if (structural) {
+        id = findFieldRule(*structural, record.type, i);
+        if (id && isPlaceholder(*rules_, text)) id = nullptr;
+      }
+      if (!id && !(exempt && findFieldRule(*exempt, record.type, i))) {
+        id = FieldScreen(*rules_, text).firstPattern();
+      }
+      if (!id) continue;
+      result.hits.push_back(Hit{record.location(i), *id, record.ordinal, i});
+      if (policy == Policy::kStrip) {
+        field.raw.clear();
+        field.text.clear();
+        field.stripped = true;
+      }
+    }
+  }
+  return result;
+}
+
+size_t PhiGate::patternCount() const { return rules_ ? rules_->patterns.items.size() : 0; }
+
+size_t PhiGate::allowCount() const { return rules_ ? rules_->allows.items.size() : 0; }
+
+size_t PhiGate::structuralCount() const { return rules_ ? rules_->structuralCount : 0; }
+
+}  // namespace labgate::phi
