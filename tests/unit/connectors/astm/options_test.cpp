@@ -1,0 +1,102 @@
+// Tests of the ASTM option keys and their value parsing (connectors/astm/options.h).
+#include "connectors/astm/options.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "astm_test_util.h"
+
+namespace labgate::astm {
+namespace {
+
+TEST(AstmOptions, DefaultsMatchTheDocumentedContract) {
+  const AstmOptions o;
+  EXPECT_EQ(o.maxFrameBytes, 64u * 1024);
+  EXPECT_EQ(o.maxMessageBytes, 1024u * 1024);
+  EXPECT_FALSE(o.strictFrameNumbers);
+  EXPECT_TRUE(o.allowMissingChecksum);
+  EXPECT_TRUE(o.allowLowercaseChecksum);
+  EXPECT_EQ(o.receiveTimeoutSeconds, 30);
+  EXPECT_TRUE(o.acceptUnframed);
+  EXPECT_FALSE(o.deliverWithoutTerminator);
+  EXPECT_EQ(o.maxConsecutiveNaks, 6);
+  EXPECT_TRUE(o.decimalComma);
+  EXPECT_TRUE(o.skipCommentLines);
+  EXPECT_TRUE(o.stripFramePrefix);
+  EXPECT_TRUE(o.qcFromProcessingId);
+  EXPECT_EQ(o.testCodeComponent, 0);
+}
+
+TEST(AstmOptions, EveryKeyIsAccepted) {
+  const auto keys = astmOptionKeys();
+  EXPECT_EQ(keys.size(), 14u);
+  for (const auto& key : keys) {
+    AstmOptions o;
+    const bool numeric =
+        key.find("bytes") != std::string::npos || key.find("seconds") != std::string::npos ||
+        key.find("naks") != std::string::npos || key.find("component") != std::string::npos;
+    const Status s = setAstmOption(o, key, numeric ? "5" : "false");
+    const bool tooSmall = key == "max_frame_bytes" || key == "max_message_bytes";
+    EXPECT_EQ(s.isOk(), !tooSmall) << key << ": " << s.toString();
+  }
+}
+
+TEST(AstmOptions, ValuesAreParsed) {
+  AstmOptions o;
+  EXPECT_TRUE(setAstmOption(o, "max_frame_bytes", "128K").isOk());
+  EXPECT_EQ(o.maxFrameBytes, 128u * 1024);
+  EXPECT_TRUE(setAstmOption(o, "max_message_bytes", " 2M ").isOk());
+  EXPECT_EQ(o.maxMessageBytes, 2u * 1024 * 1024);
+  EXPECT_TRUE(setAstmOption(o, "strict_frame_numbers", "Yes").isOk());
+  EXPECT_TRUE(o.strictFrameNumbers);
+  EXPECT_TRUE(setAstmOption(o, "decimal_comma", "off").isOk());
+  EXPECT_FALSE(o.decimalComma);
+  EXPECT_TRUE(setAstmOption(o, "receive_timeout_seconds", "15").isOk());
+  EXPECT_EQ(o.receiveTimeoutSeconds, 15);
+  EXPECT_TRUE(setAstmOption(o, "test_code_component", "5").isOk());
+  EXPECT_EQ(o.testCodeComponent, 5);
+}
+
+TEST(AstmOptions, BadValuesAreConfigErrorsNamingTheKey) {
+  AstmOptions o;
+  const AstmOptions before = o;
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"max_frame_bytes", "lots"},
+                                                        {"max_frame_bytes", "-1"},
+                                                        {"max_frame_bytes", "3"},
+                                                        {"receive_timeout_seconds", "0"},
+                                                        {"receive_timeout_seconds", "30s"},
+                                                        {"accept_unframed", "maybe"},
+                                                        {"test_code_component", "99"}}) {
+    const Status s = setAstmOption(o, key, value);
+    ASSERT_FALSE(s.isOk()) << key << "=" << value;
+    EXPECT_EQ(s.code(), Status::Code::kConfig);
+    EXPECT_EQ(s.location(), key);
+    EXPECT_FALSE(s.reason().empty());
+  }
+  EXPECT_EQ(o.maxFrameBytes, before.maxFrameBytes);
+  EXPECT_EQ(o.receiveTimeoutSeconds, before.receiveTimeoutSeconds);
+  EXPECT_EQ(o.acceptUnframed, before.acceptUnframed);
+}
+
+TEST(AstmOptions, UnknownKeyIsRefused) {
+  AstmOptions o;
+  const Status s = setAstmOption(o, "max_frame_size", "100");
+  ASSERT_FALSE(s.isOk());
+  EXPECT_EQ(s.code(), Status::Code::kConfig);
+  EXPECT_EQ(s.location(), "max_frame_size");
+}
+
+TEST(AstmOptions, EveryKeyIsDocumented) {
+  const auto doc = testing::readFile(std::filesystem::path(LABGATE_SOURCE_DIR) / "docs" /
+                                     "connectors" / "astm.md");
+  ASSERT_FALSE(doc.empty());
+  for (const auto& key : astmOptionKeys()) {
+    EXPECT_NE(doc.find("`connector.NAME.astm." + key + "`"), std::string::npos) << key;
+  }
+}
+
+}  // namespace
+}  // namespace labgate::astm
