@@ -137,8 +137,9 @@ bool Receiver::onIdle(char c, std::string& reply) {
         probe_.clear();
         fieldDelimiter_ = c;
         message_.clear();
-        line_ = "H";
-        line_ += c;
+        line_.clear();  // (not `line_ = "H"`: GCC 12 warns falsely on that, bug 105329)
+        line_.push_back('H');
+        line_.push_back(c);
         state_ = State::kUnframed;
         return true;
       }
