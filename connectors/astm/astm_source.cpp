@@ -105,10 +105,34 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
   }
 
  private:
-  /// The sink of the Receiver: runs the pipeline; true = ACK the completing frame.
+  /// The sink of the Receiver: runs the pipeline; true = ACK the completing frame. A sender
+  /// that packs several H..L messages into one frame gets ACK only if every one is accepted.
+  /// What was refused is remembered so its retransmissions are NAKed without being processed
+  /// again; a failed commit is not, so its retransmission retries the commit.
   bool onMessage(std::string_view text, const std::string& peer) {
     std::string digest = sha256Hex(std::string(text));
     if (digest == lastRefusedDigest_) return false;  // a retransmission of what we just refused
+    std::vector<std::string> messages = splitMessages(text, shared_->options);
+    if (messages.empty()) messages.emplace_back(text);  // let the pipeline say what is wrong
+    bool refused = false, failed = false;
+    for (const std::string& one : messages) {
+      switch (process(one, peer)) {
+        case Intake::Outcome::kAccepted:
+          break;
+        case Intake::Outcome::kRefused:
+        case Intake::Outcome::kInvalid:
+          refused = true;
+          break;
+        case Intake::Outcome::kFailed:
+          failed = true;
+          break;
+      }
+    }
+    lastRefusedDigest_ = refused && !failed ? digest : std::string();
+    return !refused && !failed;
+  }
+
+  Intake::Outcome process(std::string_view text, const std::string& peer) {
     Envelope envelope;
     envelope.bytes.assign(text);
     envelope.connectorId = shared_->name;
@@ -119,21 +143,18 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     switch (intake.outcome) {
       case Intake::Outcome::kAccepted:
         ++shared_->accepted;
-        lastRefusedDigest_.clear();
-        return true;
+        break;
       case Intake::Outcome::kRefused:
         ++shared_->refused;
-        lastRefusedDigest_ = digest;
-        return false;
+        break;
       case Intake::Outcome::kInvalid:
         ++shared_->invalid;
-        lastRefusedDigest_ = digest;
-        return false;
+        break;
       case Intake::Outcome::kFailed:
-        ++shared_->failed;  // not remembered: the retransmission retries the commit
-        return false;
+        ++shared_->failed;
+        break;
     }
-    return false;
+    return intake.outcome;
   }
 
   /// Logs what the receiver discarded or NAKed since the last call (words, never values).

@@ -75,7 +75,7 @@ struct Result {
   std::string measuredAt;  // YYYYMMDDHHMMSS as sent
   std::string comment;     // comment records attached to the result
   std::optional<Peak> peak;
-  std::string location;  // where it came from, e.g. "R-4" of record 7
+  std::string location;  // the source record: "R-<n>", n = its 1-based position in the message
   int decimals = -1;     // set by mapping: digits after the point for the LIS, -1 = as sent
   std::vector<Finding> findings;
 };

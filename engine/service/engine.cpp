@@ -214,12 +214,18 @@ class Engine::Impl {
 
   Poco::JSON::Object::Ptr health() const {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    out->set("status", "ok");
-    out->set("version", kVersion);
     Poco::JSON::Array::Ptr connectors = new Poco::JSON::Array;
     for (const auto& s : sources_) connectors->add(s->health());
     Poco::JSON::Array::Ptr destinations = new Poco::JSON::Array;
-    for (const auto& w : workers_) destinations->add(w->health());
+    bool degraded = false;
+    for (const auto& w : workers_) {
+      Poco::JSON::Object::Ptr d = w->health();
+      degraded = degraded || d->getValue<std::string>("state") == "retrying";
+      destinations->add(d);
+    }
+    // "degraded": the engine accepts and stores, but some destination cannot deliver right now.
+    out->set("status", degraded ? "degraded" : "ok");
+    out->set("version", kVersion);
     out->set("connectors", connectors);
     out->set("destinations", destinations);
     return out;
