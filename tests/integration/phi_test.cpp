@@ -1,0 +1,189 @@
+// The PHI gate seen from outside: messages carrying (invented) patient-identifying values are
+// refused under phi.policy = refuse and leave no trace of those values anywhere the engine writes
+// (database, WAL, logs, stdout/stderr); under phi.policy = strip they are accepted with the values
+// removed. Every identifying value here is invented; assertions print labels, never values.
+#include <algorithm>
+#include <cstdlib>
+#include <numeric>
+
+#include "tests/integration/harness.h"
+
+namespace labgate::it {
+namespace {
+
+// Invented identity of a person who does not exist. The distinctive parts are searched for
+// separately, so a partial leak (the surname alone, the digits of a phone) is caught too.
+const char kSurname[] = "Quillbrook";
+const char kGivenName[] = "Marisol";
+const char kBirthDate[] = "19480229";
+const char kPhone[] = "(555) 014-2379";
+const char kSsn[] = "537-21-8864";
+const char kEmail[] = "marisol.quillbrook@example.net";
+
+std::vector<Secret> secrets() {
+  return {
+      {"P-6 surname", kSurname},
+      {"P-6 given name", kGivenName},
+      {"P-8 birth date", kBirthDate},
+      {"P-13 phone", kPhone},
+      {"P-13 phone digits", "014-2379"},
+      {"C SSN", kSsn},
+      {"C SSN digits", "537218864"},
+      {"C e-mail", kEmail},
+      {"C e-mail local part", "marisol.quillbrook"},
+  };
+}
+
+std::string fullName() { return std::string(kSurname) + "^" + kGivenName + "^T"; }
+
+struct PhiCase {
+  const char* label;  // printable: says where the PHI is, not what it is
+  std::map<int, std::string> patient;
+  std::vector<std::string> comments;
+};
+
+std::vector<PhiCase> phiCases() {
+  return {
+      {"name in P-6", {{6, fullName()}}, {}},
+      {"birth date in P-8", {{8, kBirthDate}}, {}},
+      {"phone in P-13", {{13, kPhone}}, {}},
+      {"SSN in a C record", {}, {std::string("patient SSN ") + kSsn + " on file"}},
+      {"e-mail in a C record", {}, {std::string("send report to ") + kEmail}},
+  };
+}
+
+class PhiTest : public EngineTest {
+ protected:
+  /// Every file the engine wrote or printed: data.dir and the stdout/stderr captures.
+  std::vector<std::string> engineOutputs() const {
+    auto files = listFilesRecursive(config_.dataDir);
+    auto captures = engine_->capturePaths();
+    files.insert(files.end(), captures.begin(), captures.end());
+    return files;
+  }
+
+  void expectNoSecretsWritten() {
+    auto files = engineOutputs();
+    EXPECT_FALSE(files.empty());
+    for (const auto& hit : findSecretsInFiles(files, secrets())) {
+      ADD_FAILURE() << "PHI leak: " << hit.label << " found in " << hit.where;
+    }
+  }
+};
+
+TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+
+  auto cases = phiCases();
+  std::vector<std::string> refusedSamples;
+  for (const auto& c : cases) {
+    const std::string sample = newSampleId("PR");
+    refusedSamples.push_back(sample);
+    TestSample s{sample, {{"GLU", "5.6", "mmol/L"}, {"K", "4.1", "mmol/L"}}, c.comments};
+    auto records = buildAstmMessage({s}, c.patient);
+    AstmInstrument instrument(astmPort());
+    ASSERT_EQ(instrument.enq(), astm::kAck) << c.label;
+    Transfer t = instrument.sendMessage(records);
+    const size_t frames = astm::splitIntoFrames(records, astm::Framing::kRecordPerFrame).size();
+    EXPECT_EQ(t.replies.size(), frames) << c.label << ": a frame before the last was not ACKed";
+    EXPECT_EQ(t.finalReply, astm::kNak)
+        << c.label << ": the final frame was answered " << astm::replyName(t.finalReply);
+    instrument.eot();
+  }
+
+  // A clean message afterwards: its delivery proves the refused ones were not queued before it.
+  const std::string clean = newSampleId("PC");
+  {
+    AstmInstrument instrument(astmPort());
+    Transfer t = instrument.sendSession(buildAstmMessage({{clean, {{"NA", "141", "mmol/L"}}, {}}}));
+    ASSERT_TRUE(t.complete) << "clean message after refusals: " << astm::replyName(t.finalReply);
+  }
+  ASSERT_TRUE(waitForSample(clean));
+  auto messages = lis_->messages();
+  for (size_t i = 0; i < refusedSamples.size(); ++i) {
+    EXPECT_EQ(timesReceived(messages, refusedSamples[i]), 0u)
+        << cases[i].label << ": a refused message was delivered";
+  }
+  for (const auto& label :
+       findSecrets(std::accumulate(messages.begin(), messages.end(), std::string()), secrets())) {
+    ADD_FAILURE() << "PHI leak into the LIS: " << label;
+  }
+  Health h = health();
+  EXPECT_EQ(h.connector("lab1", "messages_refused"), static_cast<long>(cases.size()));
+  EXPECT_EQ(h.connector("lab1", "messages_accepted"), 1);
+  EXPECT_EQ(h.destination("lis", "delivered"), 1);
+
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  expectNoSecretsWritten();
+
+  // The audit trail: one 'message.refused' row per refusal naming connector and location.
+  const std::string db = config_.dataDir + "/labgate.db";
+  if (!fileExists("/usr/bin/sqlite3") || !fileExists(db)) {
+    GTEST_SKIP() << "sqlite3 CLI or database missing; audit rows not checked";
+  }
+  ProgramRun count =
+      runProgram("/usr/bin/sqlite3",
+                 {"-readonly", db, "SELECT count(*) FROM audit WHERE action = 'message.refused';"},
+                 20000ms, tmp_->path());
+  ASSERT_EQ(count.exitCode, 0) << "sqlite3 failed on the audit table";
+  EXPECT_EQ(std::atoi(count.out.c_str()), static_cast<int>(cases.size()))
+      << "'message.refused' audit rows";
+  ProgramRun detail = runProgram(
+      "/usr/bin/sqlite3",
+      {"-readonly", db, "SELECT detail FROM audit WHERE action = 'message.refused' ORDER BY id;"},
+      20000ms, tmp_->path());
+  ASSERT_EQ(detail.exitCode, 0);
+  auto lines = hl7Segments(detail.out);  // one line per row (splits on LF too)
+  ASSERT_EQ(lines.size(), cases.size()) << "one detail line per refusal";
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_NE(lines[i].find("lab1"), std::string::npos)
+        << "refusal " << i + 1 << " (" << cases[i].label << ") detail lacks the connector";
+  }
+  EXPECT_NE(lines[0].find("P-6"), std::string::npos) << "name refusal detail lacks 'P-6'";
+  EXPECT_NE(lines[1].find("P-8"), std::string::npos) << "birth-date refusal detail lacks 'P-8'";
+  EXPECT_NE(lines[2].find("P-13"), std::string::npos) << "phone refusal detail lacks 'P-13'";
+  ProgramRun accepted =
+      runProgram("/usr/bin/sqlite3", {"-readonly", db, "SELECT count(*) FROM messages;"}, 20000ms,
+                 tmp_->path());
+  EXPECT_EQ(std::atoi(accepted.out.c_str()), 1) << "only the clean message may be stored";
+}
+
+TEST_F(PhiTest, StripPolicyAcceptsAndRemovesIdentifyingValues) {
+  config_.connectors[0].phiPolicy = "strip";
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+
+  const std::string sample = newSampleId("PS");
+  TestSample s{
+      sample,
+      {{"GLU", "5.6", "mmol/L"}, {"CREA", "0.82", "mg/dL"}},
+      {std::string("patient SSN ") + kSsn + " on file", std::string("send report to ") + kEmail}};
+  auto records = buildAstmMessage({s}, {{6, fullName()}, {8, kBirthDate}, {9, "F"}, {13, kPhone}});
+  {
+    AstmInstrument instrument(astmPort());
+    Transfer t = instrument.sendSession(records);
+    ASSERT_TRUE(t.complete) << "strip policy: frame " << t.replies.size() << " answered "
+                            << astm::replyName(t.finalReply);
+  }
+  ASSERT_TRUE(waitForSample(sample)) << "the stripped message's results were not delivered";
+  auto messages = lis_->messages();
+  ASSERT_EQ(messages.size(), 1u);
+  auto obx = observations(messages[0]);
+  ASSERT_EQ(obx.size(), 2u);
+  EXPECT_EQ(obx[0].value, "5.6");
+  EXPECT_EQ(obx[1].value, "0.82");
+  EXPECT_TRUE(segmentsNamed(messages[0], "PID").empty());
+  for (const auto& label : findSecrets(messages[0], secrets())) {
+    ADD_FAILURE() << "PHI leak into the ORU under strip policy: " << label;
+  }
+  Health h = health();
+  EXPECT_EQ(h.connector("lab1", "messages_accepted"), 1);
+  EXPECT_EQ(h.connector("lab1", "messages_refused"), 0);
+
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  expectNoSecretsWritten();
+}
+
+}  // namespace
+}  // namespace labgate::it
