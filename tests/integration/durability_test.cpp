@@ -76,6 +76,35 @@ TEST_F(DurabilityTest, AcknowledgedMessagesSurviveSigkillAndArriveInOrder) {
   // message must arrive exactly once.
   EXPECT_EQ(duplicates, 0) << "duplicates although nothing was delivered before the crash";
   ASSERT_TRUE(waitUntil([&] { return health().destination("lis", "queue_depth") == 0; }, 15000ms));
+
+  // The store agrees: N messages, N outbound rows, all delivered with AA.
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  const std::string db = config_.dataDir + "/labgate.db";
+  auto messagesStored = sqliteQuery(db, "SELECT count(*) FROM messages;", tmp_->path());
+  if (!messagesStored) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  EXPECT_EQ(*messagesStored, std::to_string(n)) << "rows in messages";
+  EXPECT_EQ(sqliteQuery(db,
+                        "SELECT count(*) FROM outbound WHERE state = 'delivered' "
+                        "AND ack_code = 'AA';",
+                        tmp_->path())
+                .value_or("?"),
+            std::to_string(n))
+      << "outbound rows delivered with AA";
+}
+
+TEST_F(DurabilityTest, CleanStopWithQueuedMessagesResumesAfterRestart) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());  // LIS down
+  auto ids = sendAcknowledged(5, "CS");
+  ASSERT_EQ(ids.size(), 5u);
+  ASSERT_TRUE(waitUntil([&] { return health().destination("lis", "queue_depth") == 5; }, 10000ms));
+  ASSERT_NO_FATAL_FAILURE(stopEngine());  // SIGTERM while the destination is retrying
+
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  ASSERT_TRUE(waitForAll(ids, 30000ms)) << "queued messages lost over a clean restart";
+  auto [order, duplicates] = firstArrivals(lis_->messages());
+  EXPECT_EQ(order, ids);
+  EXPECT_EQ(duplicates, 0);
 }
 
 TEST_F(DurabilityTest, KillDuringDeliveryLosesNothing) {

@@ -2,6 +2,8 @@
 // fake LIS over MLLP. Covers the happy path, E1381 framing variants (ETB continuation, long
 // frames), checksum errors and retransmission, unmapped codes, and the LIS's AA/AE/AR answers.
 #include <algorithm>
+#include <map>
+#include <mutex>
 
 #include "labgate/version.h"
 #include "tests/integration/harness.h"
@@ -77,11 +79,10 @@ TEST_F(FlowTest, HappyPathDeliversOneOruWithMappedCodes) {
 
   ASSERT_TRUE(waitUntil([&] { return health().destination("lis", "queue_depth") == 0; }, 10000ms))
       << "queue_depth did not return to 0";
-  Health after = health();
-  EXPECT_EQ(after.destination("lis", "delivered"), 1);
-  EXPECT_EQ(after.destination("lis", "dead_letter"), 0);
-  EXPECT_EQ(after.connector("lab1", "messages_accepted"), 1);
-  EXPECT_EQ(after.connector("lab1", "messages_refused"), 0);
+  EXPECT_EQ(settledDestination("delivered", 1), 1);
+  EXPECT_EQ(settledDestination("dead_letter", 0), 0);
+  EXPECT_EQ(settledConnector("messages_accepted", 1), 1);
+  EXPECT_EQ(settledConnector("messages_refused", 0), 0);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   EXPECT_TRUE(fileExists(config_.dataDir + "/labgate.db")) << "no database under data.dir";
@@ -91,14 +92,14 @@ TEST_F(FlowTest, EtbContinuationAndLongFramesAreAccepted) {
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
 
-  // 1. The whole message cut into 40-character frames: ETB frames split records anywhere.
+  // 1. The whole message cut into 30-character frames: ETB frames split records anywhere.
   const std::string etbSample = newSampleId("ETB");
   auto etbRecords = buildAstmMessage({{etbSample, {{"GLU", "6.1", "mmol/L"}}, {}}});
-  ASSERT_GT(astm::splitIntoFrames(etbRecords, astm::Framing::kContinuous, 40).size(), 4u);
+  ASSERT_GT(astm::splitIntoFrames(etbRecords, astm::Framing::kContinuous, 30).size(), 4u);
   {
     AstmInstrument instrument(astmPort());
     ASSERT_EQ(instrument.enq(), astm::kAck);
-    Transfer t = instrument.sendMessage(etbRecords, astm::Framing::kContinuous, false, 40);
+    Transfer t = instrument.sendMessage(etbRecords, astm::Framing::kContinuous, false, 30);
     EXPECT_TRUE(t.complete) << "ETB message: frame " << t.replies.size() << " answered "
                             << astm::replyName(t.finalReply);
     instrument.eot();
@@ -145,7 +146,7 @@ TEST_F(FlowTest, EtbContinuationAndLongFramesAreAccepted) {
       EXPECT_EQ(obx[0].value, "6.1") << "ETB frames must be joined without inserted bytes";
     }
   }
-  EXPECT_EQ(health().connector("lab1", "messages_accepted"), 3);
+  EXPECT_EQ(settledConnector("messages_accepted", 3), 3);
 }
 
 TEST_F(FlowTest, BadChecksumIsNakedAndRetransmissionAccepted) {
@@ -180,7 +181,7 @@ TEST_F(FlowTest, BadChecksumIsNakedAndRetransmissionAccepted) {
   ASSERT_TRUE(waitForSample(after));
   auto messages = lis_->messages();
   EXPECT_EQ(timesReceived(messages, sample), 1u) << "the retransmitted message, exactly once";
-  EXPECT_EQ(health().connector("lab1", "messages_accepted"), 2);
+  EXPECT_EQ(settledConnector("messages_accepted", 2), 2);
 }
 
 TEST_F(FlowTest, UnmappedResultsAreHeldAndMappedOnesStillDelivered) {
@@ -217,9 +218,8 @@ TEST_F(FlowTest, UnmappedResultsAreHeldAndMappedOnesStillDelivered) {
     EXPECT_EQ(obx[1].code, "2823-3");
     EXPECT_EQ(m.find("ZZNOTMAPPED"), std::string::npos) << "held result leaked into the ORU";
   }
-  Health h = health();
-  EXPECT_EQ(h.connector("lab1", "messages_accepted"), 3) << "held results are still accepted";
-  EXPECT_EQ(h.destination("lis", "dead_letter"), 0);
+  EXPECT_EQ(settledConnector("messages_accepted", 3), 3) << "held results are still accepted";
+  EXPECT_EQ(settledDestination("dead_letter", 0), 0);
 }
 
 TEST_F(FlowTest, ErrorAndRejectAcksDeadLetterAndTheQueueMovesOn) {
@@ -255,14 +255,62 @@ TEST_F(FlowTest, ErrorAndRejectAcksDeadLetterAndTheQueueMovesOn) {
 
   auto messages = lis_->messages();
   EXPECT_EQ(timesReceived(messages, rejected), 1u) << "an AE'd message must not be retried";
+  EXPECT_EQ(timesReceived(messages, good), 1u);
   EXPECT_EQ(timesReceived(messages, refusedByLis), 1u) << "an AR'd message must not be retried";
   EXPECT_EQ(receivedSampleIds(messages),
             (std::vector<std::string>{rejected, good, refusedByLis, last}))
       << "delivery order";
-  Health h = health();
-  EXPECT_EQ(h.destination("lis", "delivered"), 2);
-  EXPECT_EQ(h.destination("lis", "queue_depth"), 0);
-  EXPECT_EQ(h.destination("lis", "dead_letter"), 2);
+  EXPECT_EQ(settledDestination("delivered", 2), 2);
+  EXPECT_EQ(settledDestination("queue_depth", 0), 0);
+  EXPECT_EQ(settledDestination("dead_letter", 2), 2);
+
+  // The store keeps the reason: dead rows with the LIS's code, and an audit event each.
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  const std::string db = config_.dataDir + "/labgate.db";
+  auto dead = sqliteQuery(db,
+                          "SELECT ack_code || ':' || (last_error <> '') FROM outbound "
+                          "WHERE state = 'dead' ORDER BY id;",
+                          tmp_->path());
+  if (!dead) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  EXPECT_EQ(*dead, "AE:1\nAR:1") << "dead-letter rows: ack code and a non-empty reason";
+  EXPECT_EQ(sqliteQuery(db, "SELECT count(*) FROM audit WHERE action = 'outbound.dead_letter';",
+                        tmp_->path())
+                .value_or("?"),
+            "2");
+  EXPECT_EQ(sqliteQuery(db, "SELECT count(*) FROM audit WHERE action = 'outbound.delivered';",
+                        tmp_->path())
+                .value_or("?"),
+            "2");
+}
+
+TEST_F(FlowTest, SilentLisIsRetriedUntilItAnswers) {
+  config_.destinations[0].ackTimeoutSeconds = 1;
+  std::mutex mutex;
+  std::map<std::string, int> seen;
+  lis_->setPolicy([&](const std::string& message) {
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& id : obrSampleIds(message)) {
+      if (id.rfind("SIL", 0) == 0 && ++seen[id] <= 2) return AckMode::kSilent;
+    }
+    return AckMode::kAA;
+  });
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+
+  const std::string silent = newSampleId("SIL");
+  const std::string next = newSampleId("NXT");
+  ASSERT_NO_FATAL_FAILURE(
+      sendAccepted(astmPort(), buildAstmMessage({{silent, {{"GLU", "5.3", "mmol/L"}}, {}}})));
+  ASSERT_NO_FATAL_FAILURE(
+      sendAccepted(astmPort(), buildAstmMessage({{next, {{"GLU", "5.4", "mmol/L"}}, {}}})));
+  ASSERT_TRUE(waitForSample(next, 60000ms)) << "the queue did not get past an unanswered ORU";
+  EXPECT_EQ(settledDestination("delivered", 2), 2);
+  EXPECT_EQ(settledDestination("dead_letter", 0), 0) << "a missing ACK is not a rejection";
+  auto messages = lis_->messages();
+  EXPECT_EQ(timesReceived(messages, silent), 3u) << "two unanswered attempts, then the AA'd one";
+  EXPECT_EQ(timesReceived(messages, next), 1u);
+  auto ids = receivedSampleIds(messages);
+  EXPECT_EQ(ids.back(), next) << "the next message overtook the one being retried";
 }
 
 TEST_F(FlowTest, LisDownQueuesInOrderAndDeliversWhenItComesUp) {
@@ -293,7 +341,7 @@ TEST_F(FlowTest, LisDownQueuesInOrderAndDeliversWhenItComesUp) {
   auto ids = receivedSampleIds(lis_->messages());
   EXPECT_EQ(ids, sent) << "delivered out of order or with duplicates";
   ASSERT_TRUE(waitUntil([&] { return health().destination("lis", "queue_depth") == 0; }, 10000ms));
-  EXPECT_EQ(health().destination("lis", "delivered"), 6);
+  EXPECT_EQ(settledDestination("delivered", 6), 6);
 }
 
 TEST(Programs, LabgateVersionPrintsTheVersion) {

@@ -958,6 +958,16 @@ size_t timesReceived(const std::vector<std::string>& messages, const std::string
   return n;
 }
 
+std::optional<std::string> sqliteQuery(const std::string& db, const std::string& sql,
+                                       const std::string& captureDir) {
+  const std::string shell = "/usr/bin/sqlite3";
+  if (!fileExists(shell) || !fileExists(db)) return std::nullopt;
+  ProgramRun run = runProgram(shell, {"-readonly", db, sql}, 20000ms, captureDir);
+  if (!run.finished || run.exitCode != 0) return std::nullopt;
+  while (!run.out.empty() && (run.out.back() == '\n' || run.out.back() == '\r')) run.out.pop_back();
+  return run.out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Fixture
 
@@ -1013,6 +1023,20 @@ bool EngineTest::waitForSample(const std::string& sampleId, std::chrono::millise
 bool EngineTest::waitForDelivered(long delivered, std::chrono::milliseconds timeout) {
   return waitUntil([&] { return health().destination("lis", "delivered") >= delivered; }, timeout,
                    100ms);
+}
+
+long EngineTest::settledConnector(const std::string& key, long expected,
+                                  std::chrono::milliseconds timeout) {
+  long value = -1;
+  waitUntil([&] { return (value = health().connector("lab1", key)) == expected; }, timeout, 100ms);
+  return value;
+}
+
+long EngineTest::settledDestination(const std::string& key, long expected,
+                                    std::chrono::milliseconds timeout) {
+  long value = -1;
+  waitUntil([&] { return (value = health().destination("lis", key)) == expected; }, timeout, 100ms);
+  return value;
 }
 
 std::string EngineTest::newSampleId(const std::string& tag) {

@@ -423,6 +423,11 @@ struct Observation {
 };
 std::vector<Observation> observations(const std::string& message);
 
+/// Runs the sqlite3 command-line shell read-only on `db`; stdout without the final newline, or
+/// std::nullopt when the shell is missing or fails.
+std::optional<std::string> sqliteQuery(const std::string& db, const std::string& sql,
+                                       const std::string& captureDir);
+
 /// Sample ids (OBR-3) of all received messages, in order of arrival, flattened.
 std::vector<std::string> receivedSampleIds(const std::vector<std::string>& messages);
 /// How many times `sampleId` was received.
@@ -450,6 +455,13 @@ class EngineTest : public ::testing::Test {
   bool waitForSample(const std::string& sampleId, std::chrono::milliseconds timeout = 30000ms);
   /// Waits until /health destination `lis` reaches `delivered`.
   bool waitForDelivered(long delivered, std::chrono::milliseconds timeout = 30000ms);
+  /// Counters are updated a moment after the event the test observed (an ACK, a delivery), so
+  /// assertions on them wait: these return the counter of connector lab1 / destination lis once
+  /// it equals `expected`, or its value after `timeout`.
+  long settledConnector(const std::string& key, long expected,
+                        std::chrono::milliseconds timeout = 10000ms);
+  long settledDestination(const std::string& key, long expected,
+                          std::chrono::milliseconds timeout = 10000ms);
   /// A sample id unique within this test run (letters and digits only).
   std::string newSampleId(const std::string& tag = "S");
 

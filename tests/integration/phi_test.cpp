@@ -4,6 +4,7 @@
 // removed. Every identifying value here is invented; assertions print labels, never values.
 #include <algorithm>
 #include <cstdlib>
+#include <iostream>
 #include <numeric>
 
 #include "tests/integration/harness.h"
@@ -16,7 +17,7 @@ namespace {
 const char kSurname[] = "Quillbrook";
 const char kGivenName[] = "Marisol";
 const char kBirthDate[] = "19480229";
-const char kPhone[] = "(555) 014-2379";
+const char kPhone[] = "(515) 284-6173";
 const char kSsn[] = "537-21-8864";
 const char kEmail[] = "marisol.quillbrook@example.net";
 
@@ -26,7 +27,7 @@ std::vector<Secret> secrets() {
       {"P-6 given name", kGivenName},
       {"P-8 birth date", kBirthDate},
       {"P-13 phone", kPhone},
-      {"P-13 phone digits", "014-2379"},
+      {"P-13 phone digits", "284-6173"},
       {"C SSN", kSsn},
       {"C SSN digits", "537218864"},
       {"C e-mail", kEmail},
@@ -109,10 +110,10 @@ TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
        findSecrets(std::accumulate(messages.begin(), messages.end(), std::string()), secrets())) {
     ADD_FAILURE() << "PHI leak into the LIS: " << label;
   }
-  Health h = health();
-  EXPECT_EQ(h.connector("lab1", "messages_refused"), static_cast<long>(cases.size()));
-  EXPECT_EQ(h.connector("lab1", "messages_accepted"), 1);
-  EXPECT_EQ(h.destination("lis", "delivered"), 1);
+  const long refused = static_cast<long>(cases.size());
+  EXPECT_EQ(settledConnector("messages_refused", refused), refused);
+  EXPECT_EQ(settledConnector("messages_accepted", 1), 1);
+  EXPECT_EQ(settledDestination("delivered", 1), 1);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten();
@@ -143,10 +144,53 @@ TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
   EXPECT_NE(lines[0].find("P-6"), std::string::npos) << "name refusal detail lacks 'P-6'";
   EXPECT_NE(lines[1].find("P-8"), std::string::npos) << "birth-date refusal detail lacks 'P-8'";
   EXPECT_NE(lines[2].find("P-13"), std::string::npos) << "phone refusal detail lacks 'P-13'";
+  EXPECT_NE(lines[3].find("C-"), std::string::npos) << "SSN refusal detail lacks a C location";
+  EXPECT_NE(lines[3].find("ssn"), std::string::npos) << "SSN refusal detail lacks the pattern id";
+  EXPECT_NE(lines[4].find("email"), std::string::npos)
+      << "e-mail refusal detail lacks the pattern id";
   ProgramRun accepted =
       runProgram("/usr/bin/sqlite3", {"-readonly", db, "SELECT count(*) FROM messages;"}, 20000ms,
                  tmp_->path());
   EXPECT_EQ(std::atoi(accepted.out.c_str()), 1) << "only the clean message may be stored";
+}
+
+TEST_F(PhiTest, RetransmittedRefusedFrameIsRefusedAgainAndAuditedOnce) {
+  // A real instrument answers a NAK by resending the frame (up to 6 times, E1381), then EOT.
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string sample = newSampleId("RT");
+  auto records = buildAstmMessage({{sample, {{"GLU", "5.6", "mmol/L"}}, {}}}, {{6, fullName()}});
+  {
+    AstmInstrument instrument(astmPort());
+    ASSERT_EQ(instrument.enq(), astm::kAck);
+    Transfer t = instrument.sendMessage(records, astm::Framing::kRecordPerFrame, true);
+    EXPECT_FALSE(t.complete) << "a retransmission of a refused frame was ACKed";
+    const size_t frames = astm::splitIntoFrames(records, astm::Framing::kRecordPerFrame).size();
+    EXPECT_EQ(t.replies.size(), frames - 1 + 6) << "frames ACKed before the final one + 6 tries";
+    EXPECT_EQ(std::count(t.replies.end() - 6, t.replies.end(), astm::kNak), 6)
+        << "every attempt at the final frame must be NAKed";
+    instrument.eot();
+  }
+  const std::string clean = newSampleId("RC");
+  {
+    AstmInstrument instrument(astmPort());
+    ASSERT_TRUE(instrument.sendSession(buildAstmMessage({{clean, {{"NA", "141", "mmol/L"}}, {}}}))
+                    .complete);
+  }
+  ASSERT_TRUE(waitForSample(clean));
+  EXPECT_EQ(timesReceived(lis_->messages(), sample), 0u);
+  const long refused = health().connector("lab1", "messages_refused");
+  std::cout << "[ info     ] messages_refused after 6 attempts at one refused message: " << refused
+            << "\n";
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  expectNoSecretsWritten();
+  auto rows =
+      sqliteQuery(config_.dataDir + "/labgate.db",
+                  "SELECT count(*) FROM audit WHERE action = 'message.refused';", tmp_->path());
+  if (!rows) GTEST_SKIP() << "sqlite3 shell not available; audit not inspected";
+  std::cout << "[ info     ] 'message.refused' audit rows for it: " << *rows << "\n";
+  EXPECT_EQ(*rows, "1") << "one refused message (sent 6 times by a retrying instrument) should "
+                           "leave exactly one 'message.refused' audit row";
 }
 
 TEST_F(PhiTest, StripPolicyAcceptsAndRemovesIdentifyingValues) {
@@ -177,9 +221,8 @@ TEST_F(PhiTest, StripPolicyAcceptsAndRemovesIdentifyingValues) {
   for (const auto& label : findSecrets(messages[0], secrets())) {
     ADD_FAILURE() << "PHI leak into the ORU under strip policy: " << label;
   }
-  Health h = health();
-  EXPECT_EQ(h.connector("lab1", "messages_accepted"), 1);
-  EXPECT_EQ(h.connector("lab1", "messages_refused"), 0);
+  EXPECT_EQ(settledConnector("messages_accepted", 1), 1);
+  EXPECT_EQ(settledConnector("messages_refused", 0), 0);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten();
