@@ -1,5 +1,7 @@
 // Start-up validation: labgated refuses a bad configuration with a non-zero exit status and a
 // message on stderr that names the offending key or file, within a bounded time.
+#include <Poco/File.h>
+
 #include <string>
 
 #include "tests/integration/harness.h"
@@ -94,6 +96,25 @@ TEST_F(BadConfigTest, ListenPortAlreadyInUse) {
   expectRefused({"connector port in use",
                  [](EngineConfig&, const TempDir&) {},
                  {"connector.lab1.listen", std::to_string(astmPort())}});
+}
+
+TEST_F(BadConfigTest, SecondInstanceOnTheSamePortsFailsLoudly) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  // Same ports, its own data directory: it must not start and share the ports silently.
+  EngineConfig second = config_;
+  second.dataDir = tmp_->file("data2");
+  Poco::File(second.dataDir).createDirectories();
+  const std::string path = tmp_->file("second.properties");
+  second.write(path);
+  ProgramRun run = runProgram(binDir() + "/labgated", {"--config", path}, 10000ms, tmp_->path());
+  ASSERT_TRUE(run.finished) << "a second labgated on the same ports kept running";
+  EXPECT_NE(run.exitCode, 0);
+  EXPECT_TRUE(run.err.find(std::to_string(astmPort())) != std::string::npos ||
+              run.err.find(std::to_string(config_.httpPort)) != std::string::npos ||
+              run.err.find("listen") != std::string::npos)
+      << "stderr does not say which address is taken: " << run.err.substr(0, 300);
+  EXPECT_TRUE(engine_->running()) << "the first instance died";
+  EXPECT_TRUE(health().ok());
 }
 
 TEST_F(BadConfigTest, MissingMappingFile) {

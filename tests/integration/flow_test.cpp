@@ -86,6 +86,52 @@ TEST_F(FlowTest, HappyPathDeliversOneOruWithMappedCodes) {
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   EXPECT_TRUE(fileExists(config_.dataDir + "/labgate.db")) << "no database under data.dir";
+  EXPECT_TRUE(fileExists(config_.dataDir + "/logs/labgated.log")) << "no log under data.dir/logs";
+  EXPECT_TRUE(listFilesRecursive(engine_->workingDir()).empty())
+      << "labgated wrote into its working directory; data.dir is the only place it may write";
+  for (const auto& f : listFilesRecursive(config_.dataDir)) {
+    const std::string name = f.substr(config_.dataDir.size() + 1);
+    EXPECT_TRUE(name.rfind("labgate.db", 0) == 0 || name.rfind("logs/", 0) == 0)
+        << "unexpected file under data.dir: " << name;
+  }
+}
+
+TEST_F(FlowTest, SeveralMessagesInOneSessionAreDeliveredInOrder) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  std::vector<std::string> ids;
+  AstmInstrument instrument(astmPort());
+  ASSERT_EQ(instrument.enq(), astm::kAck);
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(newSampleId("SES"));
+    Transfer t =
+        instrument.sendMessage(buildAstmMessage({{ids.back(), {{"K", "4.5", "mmol/L"}}, {}}}));
+    ASSERT_TRUE(t.complete) << "message " << i + 1 << " of the session: frame " << t.replies.size()
+                            << " answered " << astm::replyName(t.finalReply);
+  }
+  instrument.eot();
+  ASSERT_TRUE(
+      lis_->waitFor([&](const auto& m) { return timesReceived(m, ids.back()) > 0; }, 30000ms));
+  EXPECT_EQ(receivedSampleIds(lis_->messages()), ids);
+  EXPECT_EQ(settledConnector("messages_accepted", 3), 3);
+}
+
+TEST_F(FlowTest, HealthCountsOpenConnections) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  EXPECT_EQ(health().connector("lab1", "connections"), 0);
+  {
+    AstmInstrument a(astmPort());
+    AstmInstrument b(astmPort());
+    EXPECT_EQ(settledConnector("connections", 2), 2) << "two instruments connected";
+  }
+  EXPECT_EQ(settledConnector("connections", 0), 0) << "both disconnected";
+}
+
+TEST_F(FlowTest, SigintStopsCleanly) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  auto code = engine_->stop(20000ms, SIGINT);
+  ASSERT_TRUE(code.has_value()) << "labgated did not exit within 20 s of SIGINT";
+  EXPECT_EQ(*code, 0);
 }
 
 TEST_F(FlowTest, EtbContinuationAndLongFramesAreAccepted) {

@@ -250,11 +250,14 @@ void EngineConfig::set(const std::string& key, const std::string& value) {
 // Processes
 
 ChildProcess::ChildProcess(std::string program, std::vector<std::string> args,
-                           std::string stdoutPath, std::string stderrPath)
+                           std::string stdoutPath, std::string stderrPath,
+                           const std::string& workingDir)
     : stdoutPath_(std::move(stdoutPath)), stderrPath_(std::move(stderrPath)) {
   Poco::Process::Args a(args.begin(), args.end());
   handle_ = std::make_unique<Poco::ProcessHandle>(
-      Poco::Process::launch(program, a, nullptr, &outPipe_, &errPipe_));
+      workingDir.empty()
+          ? Poco::Process::launch(program, a, nullptr, &outPipe_, &errPipe_)
+          : Poco::Process::launch(program, a, workingDir, nullptr, &outPipe_, &errPipe_));
   pid_ = handle_->id();
   outThread_ = std::thread(drainPipe, outPipe_, stdoutPath_);
   errThread_ = std::thread(drainPipe, errPipe_, stderrPath_);
@@ -420,10 +423,11 @@ bool EngineProcess::start(std::chrono::milliseconds timeout, std::string* why) {
     return false;
   }
   ++runs_;
+  Poco::File(workingDir()).createDirectories();
   const std::string base = captureDir_ + "/labgated-run" + std::to_string(runs_);
   child_ =
       std::make_unique<ChildProcess>(program, std::vector<std::string>{"--config", configPath_},
-                                     base + ".stdout", base + ".stderr");
+                                     base + ".stdout", base + ".stderr", workingDir());
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     if (auto code = child_->poll()) {
@@ -442,10 +446,10 @@ bool EngineProcess::start(std::chrono::milliseconds timeout, std::string* why) {
   return false;
 }
 
-std::optional<int> EngineProcess::stop(std::chrono::milliseconds timeout) {
+std::optional<int> EngineProcess::stop(std::chrono::milliseconds timeout, int sig) {
   if (!child_) return 0;
   if (auto code = child_->poll()) return code;
-  child_->signal(SIGTERM);
+  child_->signal(sig);
   auto code = child_->waitForExit(timeout);
   if (!code) {
     child_->kill();

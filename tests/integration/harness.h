@@ -17,6 +17,7 @@
 #include <Poco/Pipe.h>
 #include <Poco/Process.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <atomic>
 #include <chrono>
@@ -165,8 +166,9 @@ struct ProgramRun {
 /// A child process with stdout and stderr drained into files by background threads.
 class ChildProcess {
  public:
+  /// Starts `program` in `workingDir` (the current directory when empty).
   ChildProcess(std::string program, std::vector<std::string> args, std::string stdoutPath,
-               std::string stderrPath);
+               std::string stderrPath, const std::string& workingDir = "");
   ~ChildProcess();  // SIGKILL if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -229,7 +231,7 @@ class EngineProcess {
   bool start(std::chrono::milliseconds timeout, std::string* why);
   /// SIGTERM, wait up to `timeout`; returns the exit status, or std::nullopt if it had to be
   /// killed.
-  std::optional<int> stop(std::chrono::milliseconds timeout = 20000ms);
+  std::optional<int> stop(std::chrono::milliseconds timeout = 20000ms, int sig = SIGTERM);
   /// SIGKILL (the crash test).
   void kill();
   bool running();
@@ -237,6 +239,8 @@ class EngineProcess {
   /// stdout + stderr of every run so far (the files accumulate across restarts).
   std::vector<std::string> capturePaths() const;
   std::string stderrText() const;
+  /// The (initially empty) directory labgated runs in: it must write nothing here.
+  std::string workingDir() const { return captureDir_ + "/cwd"; }
 
  private:
   std::string configPath_;

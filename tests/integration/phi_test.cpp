@@ -226,6 +226,30 @@ TEST_F(PhiTest, StripPolicyAcceptsAndRemovesIdentifyingValues) {
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten();
+  auto stripped = sqliteQuery(config_.dataDir + "/labgate.db",
+                              "SELECT count(*) FROM audit WHERE action = 'message.phi_stripped';",
+                              tmp_->path());
+  if (!stripped) GTEST_SKIP() << "sqlite3 shell not available; audit not inspected";
+  EXPECT_EQ(*stripped, "1") << "one 'message.phi_stripped' audit event";
+}
+
+TEST_F(PhiTest, NameSplitAcrossEtbFramesIsStillRefused) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string sample = newSampleId("SPL");
+  auto records = buildAstmMessage({{sample, {{"GLU", "5.6", "mmol/L"}}, {}}}, {{6, fullName()}});
+  // 7-character frames: the surname cannot be in one piece in any frame.
+  AstmInstrument instrument(astmPort());
+  ASSERT_EQ(instrument.enq(), astm::kAck);
+  Transfer t = instrument.sendMessage(records, astm::Framing::kContinuous, false, 7);
+  EXPECT_EQ(t.finalReply, astm::kNak) << "final frame answered " << astm::replyName(t.finalReply);
+  EXPECT_FALSE(t.complete);
+  instrument.eot();
+  instrument.close();
+  EXPECT_EQ(settledConnector("messages_refused", 1), 1);
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  expectNoSecretsWritten();
+  EXPECT_EQ(timesReceived(lis_->messages(), sample), 0u);
 }
 
 }  // namespace

@@ -96,6 +96,53 @@ TEST_F(RobustnessTest, MisbehavingPeersDoNotDisturbAGoodInstrument) {
   EXPECT_TRUE(engine_->running());
 }
 
+TEST_F(RobustnessTest, ConcurrentInstrumentsAreAllDeliveredOnceInTheirOwnOrder) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const int instruments = 4, perInstrument = 5;
+  std::vector<std::vector<std::string>> ids(instruments);
+  for (int i = 0; i < instruments; ++i) {
+    for (int j = 0; j < perInstrument; ++j)
+      ids[i].push_back(newSampleId("C" + std::to_string(i) + "X"));
+  }
+  std::vector<std::future<bool>> senders;
+  for (int i = 0; i < instruments; ++i) {
+    senders.push_back(std::async(std::launch::async, [&, i] {
+      AstmInstrument instrument(astmPort());
+      for (const auto& id : ids[i]) {
+        if (!instrument.sendSession(buildAstmMessage({{id, {{"GLU", "5.8", "mmol/L"}}, {}}}))
+                 .complete) {
+          return false;
+        }
+      }
+      return true;
+    }));
+  }
+  for (int i = 0; i < instruments; ++i) EXPECT_TRUE(senders[i].get()) << "instrument " << i + 1;
+  ASSERT_TRUE(lis_->waitFor(
+      [&](const auto& m) {
+        for (const auto& list : ids) {
+          for (const auto& id : list) {
+            if (timesReceived(m, id) == 0) return false;
+          }
+        }
+        return true;
+      },
+      60000ms))
+      << "not every message of the concurrent instruments arrived";
+  auto received = receivedSampleIds(lis_->messages());
+  EXPECT_EQ(received.size(), static_cast<size_t>(instruments * perInstrument)) << "duplicates";
+  for (int i = 0; i < instruments; ++i) {
+    std::vector<std::string> mine;
+    for (const auto& id : received) {
+      if (std::find(ids[i].begin(), ids[i].end(), id) != ids[i].end()) mine.push_back(id);
+    }
+    EXPECT_EQ(mine, ids[i]) << "instrument " << i + 1 << ": its messages out of order";
+  }
+  EXPECT_EQ(settledConnector("messages_accepted", instruments * perInstrument),
+            instruments * perInstrument);
+}
+
 TEST_F(RobustnessTest, OversizedMessageIsRefusedAndNotStored) {
   config_.connectors[0].extra["astm.max_message_bytes"] = "4096";
   startLis();
