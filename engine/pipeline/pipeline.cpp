@@ -151,13 +151,7 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
                          const FormatCodec& codec) {
   Intake intake;
   StatusOr<Document> parsed = codec.parse(envelope.bytes);
-  if (!parsed.isOk()) {
-    intake.outcome = Intake::Outcome::kInvalid;
-    intake.status = parsed.status();
-    logger().warning("connector %s: message from %s not accepted: %s", profile.name, envelope.peer,
-                     intake.status.toString());
-    return intake;
-  }
+  if (!parsed.isOk()) return reject(envelope, profile, parsed.status());
   Document& doc = parsed.value();
   phi::Screening screening = gate_->screen(doc, profile.policy);
   if (!screening.clean() && profile.policy == phi::Policy::kRefuse) {
@@ -165,13 +159,7 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   }
 
   StatusOr<Message> built = codec.build(doc);
-  if (!built.isOk()) {
-    intake.outcome = Intake::Outcome::kInvalid;
-    intake.status = built.status();
-    logger().warning("connector %s: message from %s not accepted: %s", profile.name, envelope.peer,
-                     intake.status.toString());
-    return intake;
-  }
+  if (!built.isOk()) return reject(envelope, profile, built.status());
   Message& message = built.value();
   if (profile.mappings) applyMappings(message, *profile.mappings);
   std::vector<Disposition> dispositions = decideDispositions(message);
@@ -226,6 +214,30 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   if (queuedListener_) {
     for (const auto& o : commit.outbound) queuedListener_(o.destination);
   }
+  return intake;
+}
+
+Intake Pipeline::reject(const Envelope& envelope, const ConnectorProfile& profile,
+                        const Status& why) {
+  Intake intake;
+  intake.outcome = Intake::Outcome::kInvalid;
+  intake.status = why;
+  AuditEvent event;
+  event.orgId = profile.orgId;
+  event.actor = "connector:" + profile.name;
+  event.action = "message.invalid";
+  event.subject = "connector:" + profile.name;
+  event.detail = "{\"connector\":" + jsonString(profile.name) +
+                 ",\"peer\":" + jsonString(envelope.peer) +
+                 ",\"location\":" + jsonString(why.location()) +
+                 ",\"reason\":" + jsonString(why.reason()) + "}";
+  Status audited = store_->appendAudit(event);
+  if (!audited.isOk()) {
+    logger().error("connector %s: could not record an invalid message: %s", profile.name,
+                   audited.toString());
+  }
+  logger().warning("connector %s: message from %s not accepted: %s", profile.name, envelope.peer,
+                   why.toString());
   return intake;
 }
 

@@ -57,6 +57,8 @@ class Pipeline {
   void setQueuedListener(std::function<void(const std::string& destination)> listener);
 
  private:
+  /// Not a valid message: audit event (location and reason, no values) and log.
+  Intake reject(const Envelope& envelope, const ConnectorProfile& profile, const Status& why);
   Intake refuse(const Envelope& envelope, const ConnectorProfile& profile, const Document& doc,
                 const phi::Screening& screening);
 

@@ -360,30 +360,26 @@ std::optional<int64_t> Store::millisUntilNext(const std::string& destination) {
 }
 
 Status Store::markDelivered(const OutboundItem& item, const std::string& ackCode) {
-  return impl_->write([&](Session& s) {
-    std::string at = isoNow();
-    int64_t id = item.id;
-    s << "UPDATE outbound SET state = 'delivered', ack_code = ?, delivered_at = ?, "
-         "attempts = attempts + 1, last_error = '' WHERE id = ?",
-        bind(ackCode), use(at), use(id), now;
-    impl_->appendAudit(s,
-                       {item.orgId, "destination:" + item.destination, "outbound.delivered",
-                        "outbound:" + std::to_string(id),
-                        "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId + "\"}"});
-  });
+  return finishOutbound(item, "delivered", ackCode, "", "outbound.delivered");
 }
 
 Status Store::markDeadLetter(const OutboundItem& item, const std::string& ackCode,
                              const std::string& reason) {
+  return finishOutbound(item, "dead", ackCode, reason, "outbound.dead_letter");
+}
+
+Status Store::finishOutbound(const OutboundItem& item, const std::string& state,
+                             const std::string& ackCode, const std::string& reason,
+                             const std::string& action) {
   return impl_->write([&](Session& s) {
+    std::string at = state == "delivered" ? isoNow() : std::string();
     int64_t id = item.id;
-    s << "UPDATE outbound SET state = 'dead', ack_code = ?, last_error = ?, "
+    s << "UPDATE outbound SET state = ?, ack_code = ?, last_error = ?, delivered_at = ?, "
          "attempts = attempts + 1 WHERE id = ?",
-        bind(ackCode), bind(reason), use(id), now;
-    impl_->appendAudit(s,
-                       {item.orgId, "destination:" + item.destination, "outbound.dead_letter",
-                        "outbound:" + std::to_string(id),
-                        "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId + "\"}"});
+        bind(state), bind(ackCode), bind(reason), use(at), use(id), now;
+    impl_->appendAudit(
+        s, {item.orgId, "destination:" + item.destination, action, "outbound:" + std::to_string(id),
+            "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId + "\"}"});
   });
 }
 

@@ -104,6 +104,9 @@ class Store {
  private:
   class Impl;
   explicit Store(std::string path);
+  Status finishOutbound(const OutboundItem& item, const std::string& state,
+                        const std::string& ackCode, const std::string& reason,
+                        const std::string& action);
   std::string path_;
   std::unique_ptr<Impl> impl_;
 };

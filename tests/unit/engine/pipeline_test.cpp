@@ -193,6 +193,9 @@ TEST_F(PipelineTest, UnparseableInputIsInvalidAndStoresNothing) {
   Intake in = pipeline_->process(envelope(), profile_, FakeCodec(Document{}, true));
   EXPECT_EQ(in.outcome, Intake::Outcome::kInvalid);
   EXPECT_EQ(count("SELECT COUNT(*) FROM messages"), 0);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'message.invalid' AND detail LIKE "
+                  "'%record 1%'"),
+            1);
 }
 
 TEST(Decide, AnyWarningHoldsInfoReleases) {
