@@ -266,6 +266,23 @@ TEST_F(FlowTest, UnmappedResultsAreHeldAndMappedOnesStillDelivered) {
   }
   EXPECT_EQ(settledConnector("messages_accepted", 3), 3) << "held results are still accepted";
   EXPECT_EQ(settledDestination("dead_letter", 0), 0);
+
+  // The store: held results kept with their finding, released ones released.
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  const std::string db = config_.dataDir + "/labgate.db";
+  auto held = sqliteQuery(db,
+                          "SELECT count(*) FROM results r JOIN findings f ON f.result_id = r.id "
+                          "WHERE r.disposition = 'hold' AND f.rule_id = 'mapping.unmapped';",
+                          tmp_->path());
+  if (!held) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  EXPECT_EQ(*held, "3") << "held results with a mapping.unmapped finding (1 + 2)";
+  EXPECT_EQ(
+      sqliteQuery(db, "SELECT count(*) FROM results WHERE disposition = 'release';", tmp_->path())
+          .value_or("?"),
+      "3")
+      << "released results (2 + 1)";
+  EXPECT_EQ(sqliteQuery(db, "SELECT count(*) FROM outbound;", tmp_->path()).value_or("?"), "2")
+      << "no outbound row for the message whose every result is held";
 }
 
 TEST_F(FlowTest, ErrorAndRejectAcksDeadLetterAndTheQueueMovesOn) {

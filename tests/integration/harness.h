@@ -16,6 +16,7 @@
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Pipe.h>
 #include <Poco/Process.h>
+#include <Poco/Timespan.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -53,6 +54,8 @@ std::string testDataDir();
 std::string phiPatternsPath();
 /// The mapping CSV the flow tests use (tests/data/integration/mappings.csv).
 std::string defaultMappingsPath();
+
+Poco::Timespan toTimespan(std::chrono::milliseconds ms);
 
 /// Polls `done` every `interval` until it returns true or `timeout` passes. Returns its last value.
 bool waitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout,
