@@ -114,6 +114,8 @@ TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
   EXPECT_EQ(settledConnector("messages_refused", refused), refused);
   EXPECT_EQ(settledConnector("messages_accepted", 1), 1);
   EXPECT_EQ(settledDestination("delivered", 1), 1);
+  // A refused message the instrument abandons at EOT is counted as refused, not also discarded.
+  EXPECT_EQ(health().connector("lab1", "messages_discarded"), 0);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten();
