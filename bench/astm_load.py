@@ -75,6 +75,7 @@ class FakeLis(threading.Thread):
 
 def instrument(port, conn_no, count, results, latencies, errors):
     s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # as instruments sending small writes should
     for i in range(count):
         t0 = time.perf_counter()
         s.sendall(ENQ)

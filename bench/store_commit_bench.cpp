@@ -4,10 +4,20 @@
 #include <Poco/TemporaryFile.h>
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
+
 #include "engine/store/audit.h"
 #include "engine/store/store.h"
 
 namespace {
+
+// "S12": formatted, not "S" + std::to_string(i), which trips GCC 12's -Wrestrict false positive
+// (GCC bug 105329) in Release builds.
+std::string numbered(char prefix, int n) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "%c%d", prefix, n);
+  return buf;
+}
 
 labgate::InboundCommit makeCommit(int i) {
   labgate::InboundCommit c;
@@ -17,17 +27,17 @@ labgate::InboundCommit makeCommit(int i) {
   c.receivedAt = labgate::isoNow();
   c.contentSha256 = labgate::sha256Hex(std::to_string(i));
   labgate::Sample s;
-  s.sampleId = "S" + std::to_string(i);
+  s.sampleId = numbered('S', i);
   for (int r = 0; r < 5; ++r) {
     labgate::Result result;
-    result.instrumentCode = "A" + std::to_string(r);
+    result.instrumentCode = numbered('A', r);
     result.value = "12.5";
     result.numeric = 12.5;
     s.results.push_back(result);
     c.dispositions.emplace_back();
   }
   c.message.samples.push_back(s);
-  c.outbound.push_back({"lis", "C" + std::to_string(i), std::string(600, 'x')});
+  c.outbound.push_back({"lis", numbered('C', i), std::string(600, 'x')});
   return c;
 }
 

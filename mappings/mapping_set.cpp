@@ -31,7 +31,7 @@ std::string lower(std::string_view s) {
 
 std::string joinColumns() {
   std::string out;
-  for (std::string_view c : kColumns) out += (out.empty() ? "" : ",") + std::string(c);
+  for (std::string_view c : kColumns) out.append(out.empty() ? "" : ",").append(c);
   return out;
 }
 

@@ -3,7 +3,9 @@
 # real labgated, and the corpus/reference tests when ../shared is present (they skip otherwise).
 #
 # The suite runs on a build with AddressSanitizer + UndefinedBehaviorSanitizer and warnings as
-# errors, so what passes here is also memory-clean and warning-clean.
+# errors, so what passes here is also memory-clean and warning-clean. The Release build (what
+# scripts/run.sh builds) is compiled with warnings as errors too: GCC reports some warnings only
+# with optimisation on.
 #   scripts/test.sh              # everything
 #   scripts/test.sh -R Store     # extra arguments go to ctest (here: only tests matching Store)
 set -euo pipefail
@@ -15,6 +17,12 @@ BUILD_DIR=${BUILD_DIR:-build-test}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DLABGATE_WERROR=ON -DLABGATE_SANITIZE=ON -DLABGATE_BENCH=ON >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+
+if [[ $# -eq 0 ]]; then
+  cmake -S . -B build-release-check -G Ninja -DCMAKE_BUILD_TYPE=Release -DLABGATE_WERROR=ON \
+    -DBUILD_TESTING=OFF -DLABGATE_BENCH=ON >/dev/null
+  cmake --build build-release-check -j "$(nproc)"
+fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}

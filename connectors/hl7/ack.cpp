@@ -64,9 +64,10 @@ std::string describeLocation(std::string_view segment, std::string_view sequence
                              std::string_view field, std::string_view component,
                              const Hl7Delimiters& d) {
   std::string out = unescapeText(segment, d);
-  if (!sequence.empty()) out += "(" + unescapeText(sequence, d) + ")";
-  if (!field.empty()) out += "-" + unescapeText(field, d);
-  if (!component.empty()) out += "." + unescapeText(component, d);
+  // append(), not "(" + ...: GCC 12's -Wrestrict false positive (bug 105329) in Release builds.
+  if (!sequence.empty()) out.append("(").append(unescapeText(sequence, d)).append(")");
+  if (!field.empty()) out.append("-").append(unescapeText(field, d));
+  if (!component.empty()) out.append(".").append(unescapeText(component, d));
   return out;
 }
 
@@ -165,14 +166,14 @@ std::string buildAck(std::string_view code, const std::string& ackedControlId,
          escapeText(header.processingId) + "|2.5.1\r";
 
   out += "MSA|" + escapeText(code) + "|" + escapeText(ackedControlId);
-  if (!text.empty()) out += "|" + escapeText(text);
+  if (!text.empty()) out.append("|").append(escapeText(text));
   out += "\r";
 
   for (const AckError& e : errors) {
     std::string location = escapeText(e.segment);
     if (e.sequence > 0 || e.field > 0) {
-      location += "^" + (e.sequence > 0 ? std::to_string(e.sequence) : std::string());
-      if (e.field > 0) location += "^" + std::to_string(e.field);
+      location.append("^").append(e.sequence > 0 ? std::to_string(e.sequence) : std::string());
+      if (e.field > 0) location.append("^").append(std::to_string(e.field));
     }
     out += "ERR||" + location + "|" + escapeText(e.code) + "^" + escapeText(e.codeText) +
            "^HL70357|" + escapeText(e.severity) + "\r";
