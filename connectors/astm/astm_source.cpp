@@ -26,6 +26,7 @@ namespace {
 Poco::Logger& logger() { return Poco::Logger::get("astm"); }
 
 constexpr int kPollMillis = 250;
+constexpr std::chrono::seconds kBusyAfterFailure{10};
 
 class AstmCodec : public FormatCodec {
  public:
@@ -55,6 +56,15 @@ struct Shared {
   std::atomic<int64_t> invalid{0};
   std::atomic<int64_t> discarded{0};
   std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> lastFailure{0};  // steady_clock ticks of the last failed commit
+
+  /// True for a while after a commit failed: new sessions are answered NAK (busy) so the
+  /// instruments wait and bid again instead of sending messages that cannot be stored.
+  bool unableToCommit(std::chrono::steady_clock::time_point now) const {
+    int64_t last = lastFailure.load();
+    return last != 0 && now.time_since_epoch().count() - last <
+                            std::chrono::steady_clock::duration(kBusyAfterFailure).count();
+  }
 
   Shared(std::string n, std::string i, AstmOptions o, IntakeHandler h)
       : name(std::move(n)), instrument(std::move(i)), options(o), codec(o), handler(std::move(h)) {}
@@ -91,6 +101,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
         int n = socket.receiveBytes(buffer, sizeof buffer);
         if (n <= 0) break;
         reply.clear();
+        receiver.setRefuseSessions(shared_->unableToCommit(now));
         receiver.feed(std::string_view(buffer, static_cast<size_t>(n)), now, reply);
         if (!reply.empty()) socket.sendBytes(reply.data(), static_cast<int>(reply.size()));
         report(receiver, seen, peer);
@@ -153,6 +164,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
         break;
       case Intake::Outcome::kFailed:
         ++shared_->failed;
+        shared_->lastFailure = std::chrono::steady_clock::now().time_since_epoch().count();
         break;
     }
     return intake.outcome;

@@ -346,6 +346,15 @@ bool Receiver::messageComplete() const {
 
 void Receiver::beginSession(std::string& reply) {
   resetSession();
+  if (busy_) {
+    // E1381: a receiver that cannot take a message answers ENQ with NAK; the sender waits
+    // (typically 10 s) and bids again.
+    state_ = State::kIdle;
+    ++stats_.sessionsRefused;
+    lastProblem_ = "busy: session refused (NAK to ENQ)";
+    reply += kNak;
+    return;
+  }
   state_ = State::kAwaitFrame;
   reply += kAck;
 }

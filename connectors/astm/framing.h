@@ -64,6 +64,7 @@ class Receiver {
     uint64_t bytesDiscarded = 0;    // message and frame bytes thrown away
     uint64_t bytesIgnored = 0;      // bytes outside any frame or message (idle garbage)
     uint64_t framesDuplicated = 0;  // retransmissions of an accepted frame (our ACK was lost)
+    uint64_t sessionsRefused = 0;   // ENQs answered NAK while refusing sessions (busy)
   };
 
   Receiver(AstmOptions options, MessageSink sink);
@@ -92,6 +93,9 @@ class Receiver {
 
   /// True between ENQ and EOT, or while an unframed message is being received.
   bool busy() const { return state_ != State::kIdle; }
+  /// While set, a new session (ENQ) is answered NAK ("busy") instead of ACK; a session already
+  /// open is not affected. The server sets it while the engine cannot commit.
+  void setRefuseSessions(bool refuse) { busy_ = refuse; }
 
  private:
   enum class State { kIdle, kAwaitFrame, kFrameBody, kChecksum, kResync, kUnframed };
@@ -146,6 +150,7 @@ class Receiver {
   std::chrono::steady_clock::time_point lastActivity_{};
   Stats stats_;
   std::string lastProblem_;
+  bool busy_ = false;  // refuse new sessions (setRefuseSessions)
 };
 
 }  // namespace labgate::astm

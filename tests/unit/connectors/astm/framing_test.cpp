@@ -434,3 +434,29 @@ TEST(Receiver, RandomInputKeepsChunkingInvariance) {
 
 }  // namespace
 }  // namespace labgate::astm
+
+namespace labgate::astm {
+namespace {
+
+TEST(ReceiverBusy, EnqIsAnsweredNakWhileRefusingSessionsAndAckAfter) {
+  int delivered = 0;
+  Receiver receiver(AstmOptions{}, [&](std::string_view) {
+    ++delivered;
+    return true;
+  });
+  std::string reply;
+  auto now = std::chrono::steady_clock::now();
+  receiver.setRefuseSessions(true);
+  receiver.feed(std::string(1, kEnq), now, reply);
+  EXPECT_EQ(reply, std::string(1, kNak));
+  EXPECT_EQ(receiver.stats().sessionsRefused, 1u);
+  EXPECT_FALSE(receiver.busy()) << "a refused bid leaves the link idle";
+  receiver.setRefuseSessions(false);
+  reply.clear();
+  receiver.feed(std::string(1, kEnq) + buildFrame(1, "H|\\^&\rL|1|N\r", true), now, reply);
+  EXPECT_EQ(reply, std::string(1, kAck) + kAck);
+  EXPECT_EQ(delivered, 1);
+}
+
+}  // namespace
+}  // namespace labgate::astm
