@@ -129,6 +129,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     for (const std::string& one : messages) {
       switch (process(one, peer)) {
         case Intake::Outcome::kAccepted:
+        case Intake::Outcome::kDuplicate:
           break;
         case Intake::Outcome::kRefused:
         case Intake::Outcome::kInvalid:
@@ -154,6 +155,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     Intake intake = shared_->handler(envelope, shared_->codec);
     switch (intake.outcome) {
       case Intake::Outcome::kAccepted:
+      case Intake::Outcome::kDuplicate:  // (ASTM connectors do not deduplicate)
         ++shared_->accepted;
         break;
       case Intake::Outcome::kRefused:

@@ -33,13 +33,15 @@ class FormatCodec {
 
 /// What the pipeline did with one inbound message.
 struct Intake {
-  enum class Outcome { kAccepted, kRefused, kInvalid, kFailed };
+  /// kDuplicate: the same message (sender and control id) was stored before; nothing was stored
+  /// now, and the sender is told it arrived (it did, earlier).
+  enum class Outcome { kAccepted, kRefused, kInvalid, kFailed, kDuplicate };
   Outcome outcome = Outcome::kFailed;
   Status status;          // why not accepted; locations and pattern ids only
   int64_t messageId = 0;  // row id when accepted
   size_t results = 0;
   size_t held = 0;
-  bool accepted() const { return outcome == Outcome::kAccepted; }
+  bool accepted() const { return outcome == Outcome::kAccepted || outcome == Outcome::kDuplicate; }
 };
 
 using IntakeHandler = std::function<Intake(const Envelope&, const FormatCodec&)>;

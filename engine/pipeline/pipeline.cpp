@@ -193,20 +193,28 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   }
   commit.message = std::move(message);
   commit.dispositions = std::move(dispositions);
+  commit.deduplicate = profile.deduplicate;
 
   intake.results = commit.message.resultCount();
   for (const auto& d : commit.dispositions) {
     if (d.kind != DispositionKind::kRelease) ++intake.held;
   }
-  StatusOr<int64_t> committed = store_->commitInbound(commit);
+  StatusOr<InboundReceipt> committed = store_->commitInbound(commit);
   if (!committed.isOk()) {
     intake.outcome = Intake::Outcome::kFailed;
     intake.status = committed.status();
     logger().error("connector %s: commit failed: %s", profile.name, intake.status.toString());
     return intake;
   }
+  intake.messageId = committed->messageId;
+  if (committed->duplicate) {
+    intake.outcome = Intake::Outcome::kDuplicate;
+    logger().information(
+        "connector %s: message from %s is a resend of message %Ld; not stored again", profile.name,
+        envelope.peer, static_cast<Poco::Int64>(intake.messageId));
+    return intake;
+  }
   intake.outcome = Intake::Outcome::kAccepted;
-  intake.messageId = committed.value();
   logger().information(
       "connector %s: message %Ld accepted from %s: %z results, %z held%s", profile.name,
       static_cast<Poco::Int64>(intake.messageId), envelope.peer, intake.results, intake.held,

@@ -28,6 +28,8 @@ struct ConnectorProfile {
   phi::Policy policy = phi::Policy::kRefuse;
   std::shared_ptr<const MappingSet> mappings;
   std::vector<std::string> destinations;
+  /// Recognise resends by (sender, control id) and store them once (HL7 MSH-10).
+  bool deduplicate = false;
 };
 
 /// The decide stage: a result with any finding of warning severity or above is held; the rest

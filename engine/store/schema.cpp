@@ -97,6 +97,17 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql",
+      // 2: the (sender, control id) pairs already stored, so a resent message is recognised.
+      R"sql(
+CREATE TABLE inbound_keys (
+  org_id TEXT NOT NULL,
+  connector TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  control_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  PRIMARY KEY (org_id, connector, sender, control_id)
+);
+)sql",
   };
   return kMigrations;
 }

@@ -253,10 +253,25 @@ StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir) {
   return store;
 }
 
-StatusOr<int64_t> Store::commitInbound(const InboundCommit& c) {
+StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
+  InboundReceipt receipt;
   int64_t messageId = 0;
   Status status = impl_->write([&](Session& s) {
     const Message& m = c.message;
+    const bool keyed = c.deduplicate && !m.controlId.empty();
+    if (keyed) {
+      Statement select(s);
+      select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
+                "sender = ? AND control_id = ?",
+          bind(c.orgId), bind(c.connector), bind(m.sender), bind(m.controlId), into(messageId);
+      if (select.execute() > 0) {
+        receipt.duplicate = true;
+        impl_->appendAudit(s, {c.orgId, "connector:" + c.connector, "message.duplicate",
+                               "message:" + std::to_string(messageId),
+                               "{\"received_at\":\"" + c.receivedAt + "\"}"});
+        return;
+      }
+    }
     int sampleCount = static_cast<int>(m.samples.size());
     int resultCount = static_cast<int>(m.resultCount());
     s << "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
@@ -266,6 +281,11 @@ StatusOr<int64_t> Store::commitInbound(const InboundCommit& c) {
         bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256), use(sampleCount),
         use(resultCount), now;
     s << "SELECT last_insert_rowid()", into(messageId), now;
+    if (keyed) {
+      s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, message_id) "
+           "VALUES (?, ?, ?, ?, ?)",
+          bind(c.orgId), bind(c.connector), bind(m.sender), bind(m.controlId), use(messageId), now;
+    }
     size_t resultIndex = 0;
     for (const Sample& sample : m.samples) {
       int64_t sampleRow = 0;
@@ -323,7 +343,8 @@ StatusOr<int64_t> Store::commitInbound(const InboundCommit& c) {
     }
   });
   if (!status.isOk()) return status;
-  return messageId;
+  receipt.messageId = messageId;
+  return receipt;
 }
 
 Status Store::appendAudit(const AuditEvent& event) {

@@ -49,6 +49,16 @@ struct InboundCommit {
   std::vector<Disposition> dispositions;  // one per result, in message order
   std::vector<OutboundDraft> outbound;
   std::vector<AuditEvent> audit;  // extra events beside "message.accepted" (e.g. phi_stripped)
+  /// When true and message.controlId is not empty, a message whose (connector, message.sender,
+  /// controlId) was stored before is not stored again: the commit records a "message.duplicate"
+  /// audit event and reports the earlier message (HL7 resends with the same MSH-10).
+  bool deduplicate = false;
+};
+
+/// What commitInbound did.
+struct InboundReceipt {
+  int64_t messageId = 0;   // the new row, or the earlier one for a duplicate
+  bool duplicate = false;  // true: nothing was stored, the message had been stored before
 };
 
 /// A queued outbound message as the delivery worker sees it.
@@ -76,8 +86,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   /// Commits an accepted message: message, samples, results, findings, outbound items and the
-  /// audit events. Returns the message's row id once durable.
-  StatusOr<int64_t> commitInbound(const InboundCommit& commit);
+  /// audit events. Returns the message's row id once durable (see InboundCommit::deduplicate).
+  StatusOr<InboundReceipt> commitInbound(const InboundCommit& commit);
 
   /// Appends one audit event on its own (e.g. a refused message, an engine start).
   Status appendAudit(const AuditEvent& event);

@@ -183,3 +183,31 @@ TEST(AuditCanonicalForm, FieldsAreLengthPrefixedSoBoundariesCannotShift) {
 
 }  // namespace
 }  // namespace labgate
+
+namespace labgate {
+namespace {
+
+TEST_F(StoreTest, ResendWithTheSameSenderAndControlIdIsStoredOnce) {
+  InboundCommit c = sampleCommit("E", 2);
+  c.deduplicate = true;
+  c.message.sender = "LCMS^Lab";
+  auto first = store_->commitInbound(c);
+  ASSERT_TRUE(first.isOk());
+  EXPECT_FALSE(first->duplicate);
+  auto again = store_->commitInbound(c);
+  ASSERT_TRUE(again.isOk());
+  EXPECT_TRUE(again->duplicate);
+  EXPECT_EQ(again->messageId, first->messageId);
+  c.message.sender = "OTHER";  // another sender may reuse the control id
+  auto other = store_->commitInbound(c);
+  ASSERT_TRUE(other.isOk());
+  EXPECT_FALSE(other->duplicate);
+  EXPECT_EQ(store_->outboundCounts("lis").queued, 2);
+  auto s = session();
+  int duplicates = 0;
+  s << "SELECT COUNT(*) FROM audit WHERE action = 'message.duplicate'", into(duplicates), now;
+  EXPECT_EQ(duplicates, 1);
+}
+
+}  // namespace
+}  // namespace labgate
