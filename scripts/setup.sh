@@ -7,7 +7,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libpoco-dev libssl-dev libsqlite3-dev sqlite3
   libre2-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  clang-format python3
+  clang-format clang python3
+  python3-hl7 openssl
 )
 
 missing=()
@@ -16,6 +17,12 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+
+# Node.js with npm: any installed Node.js that brings npm will do (some images ship a newer one
+# than Debian's, whose separate npm package would conflict with it).
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
 
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
@@ -26,4 +33,12 @@ if ((${#missing[@]})); then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 else
   echo "setup: all dependencies present"
+fi
+
+# The independently written HL7 client (npm simple-hl7) the integration tests send through,
+# installed from the lock file into the test tree (tests/clients/node_modules, not committed).
+cd "$(dirname "$0")/../tests/clients"
+if [[ ! -d node_modules/simple-hl7 ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: installing the npm test clients"
+  npm ci --no-audit --no-fund --loglevel=error
 fi
