@@ -101,7 +101,10 @@ using DestinationFactory =
 /// the full key ("connector.lab1.astm.max_frame_bytes") and what is wrong.
 class Registry {
  public:
-  void addSource(const std::string& kind, SourceFactory factory);
+  /// `deduplicate`: the format has reliable message ids (HL7 MSH-10), so resends from the same
+  /// sender are recognised and stored once.
+  void addSource(const std::string& kind, SourceFactory factory, bool deduplicate = false);
+  bool deduplicates(const std::string& kind) const;
   void addDestination(const std::string& kind, DestinationFactory factory);
   const SourceFactory* source(const std::string& kind) const;
   const DestinationFactory* destination(const std::string& kind) const;
@@ -110,6 +113,7 @@ class Registry {
 
  private:
   std::map<std::string, SourceFactory> sources_;
+  std::map<std::string, bool> deduplicating_;
   std::map<std::string, DestinationFactory> destinations_;
 };
 

@@ -5,8 +5,14 @@
 
 namespace labgate {
 
-void Registry::addSource(const std::string& kind, SourceFactory factory) {
+void Registry::addSource(const std::string& kind, SourceFactory factory, bool deduplicate) {
   sources_[kind] = std::move(factory);
+  deduplicating_[kind] = deduplicate;
+}
+
+bool Registry::deduplicates(const std::string& kind) const {
+  auto it = deduplicating_.find(kind);
+  return it != deduplicating_.end() && it->second;
 }
 
 void Registry::addDestination(const std::string& kind, DestinationFactory factory) {

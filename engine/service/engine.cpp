@@ -130,6 +130,7 @@ class Engine::Impl {
       profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
       profile.mappings = std::make_shared<const MappingSet>(std::move(mappings.value()));
       profile.destinations = c.destinations;
+      profile.deduplicate = registry_.deduplicates(c.kind);
       profiles.push_back(std::move(profile));
     }
 
