@@ -156,14 +156,16 @@ StatusOr<AckInfo> parseAck(std::string_view message) {
 
 std::string buildAck(std::string_view code, const std::string& ackedControlId,
                      const std::string& text, const OruHeader& header,
-                     const std::vector<AckError>& errors, std::string_view triggerEvent) {
+                     const std::vector<AckError>& errors, std::string_view triggerEvent,
+                     std::string_view version) {
   std::string out = "MSH|^~\\&|";
   const std::string* mshFields[] = {&header.sendingApplication, &header.sendingFacility,
                                     &header.receivingApplication, &header.receivingFacility,
                                     &header.timestamp};
   for (const std::string* f : mshFields) out += escapeText(*f) + "|";
   out += "|ACK^" + escapeText(triggerEvent) + "^ACK|" + escapeText(header.controlId) + "|" +
-         escapeText(header.processingId) + "|2.5.1\r";
+         escapeText(header.processingId) + "|";
+  out.append(escapeText(version)).append("\r");
 
   out += "MSA|" + escapeText(code) + "|" + escapeText(ackedControlId);
   if (!text.empty()) out.append("|").append(escapeText(text));
@@ -176,7 +178,16 @@ std::string buildAck(std::string_view code, const std::string& ackedControlId,
       if (e.field > 0) location.append("^").append(std::to_string(e.field));
     }
     out += "ERR||" + location + "|" + escapeText(e.code) + "^" + escapeText(e.codeText) +
-           "^HL70357|" + escapeText(e.severity) + "\r";
+           "^HL70357|" + escapeText(e.severity);
+    if (!e.applicationCode.empty() || !e.userMessage.empty()) {
+      out.append("|");
+      if (!e.applicationCode.empty()) {
+        out.append(escapeText(e.applicationCode)).append("^");
+        out.append(escapeText(e.applicationText)).append("^99LG");
+      }
+      out.append("|||").append(escapeText(e.userMessage));
+    }
+    out += "\r";
   }
   return out;
 }

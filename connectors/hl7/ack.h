@@ -43,6 +43,11 @@ struct AckError {
   std::string segment;         // ERR-2 location: segment id, its 1-based sequence, field position
   int sequence = 0;            // 0 = not stated
   int field = 0;               // 0 = not stated
+  // ERR-5 application error code (user-defined table 0533), written as
+  // <applicationCode>^<applicationText>^99LG when applicationCode is not empty.
+  std::string applicationCode;
+  std::string applicationText;
+  std::string userMessage;  // ERR-8, a sentence for a person (never a field value)
 };
 
 /// An ACK (segments separated and terminated by CR, no MLLP framing) answering the message whose
@@ -52,12 +57,14 @@ struct AckError {
 ///       <header.processingId>|2.5.1
 ///   MSA|<code>|<ackedControlId>|<text>
 ///   ERR||<segment>^<sequence>^<field>|<code>^<codeText>^HL70357|<severity>   (one per error)
+///       [|<applicationCode>^<applicationText>^99LG|||<userMessage>]   (ERR-5, ERR-8 when set)
+/// MSH-12 is `version` (an inbound connector echoes the acknowledged message's version).
 /// `header` describes the ACK itself: its sender is whoever acknowledges (the caller swaps the
 /// acknowledged message's sending and receiving fields); header.instrumentId and service fields are
 /// not used. All text is escaped.
 std::string buildAck(std::string_view code, const std::string& ackedControlId,
                      const std::string& text, const OruHeader& header,
                      const std::vector<AckError>& errors = {},
-                     std::string_view triggerEvent = "R01");
+                     std::string_view triggerEvent = "R01", std::string_view version = "2.5.1");
 
 }  // namespace labgate::hl7

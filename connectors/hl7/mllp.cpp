@@ -60,6 +60,7 @@ std::vector<std::string> MllpDecoder::feed(std::string_view bytes) {
         size_t room = max_frame_bytes_ - frame_.size();
         if (stop - i > room) {
           ++dropped_frames_;
+          ++oversize_frames_;
           last_problem_ = "a frame exceeded the limit of " + std::to_string(max_frame_bytes_) +
                           " bytes and was dropped";
           frame_.clear();

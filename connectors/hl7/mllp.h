@@ -42,6 +42,9 @@ class MllpDecoder {
   uint64_t ignoredBytes() const { return ignored_bytes_; }
   /// Frames dropped (oversize or abandoned) since construction.
   uint64_t droppedFrames() const { return dropped_frames_; }
+  /// Of those, the frames dropped because they exceeded maxFrameBytes (the sender is owed a
+  /// rejection; an abandoned frame is not: its sender started over).
+  uint64_t oversizeFrames() const { return oversize_frames_; }
   /// True while a frame has started and not yet ended (e.g. the peer closed mid-frame).
   bool inFrame() const { return state_ == State::kInFrame || state_ == State::kDiscarding; }
   /// Forgets any partial frame (counters are kept), e.g. after the connection was reset.
@@ -58,6 +61,7 @@ class MllpDecoder {
   std::string last_problem_;
   uint64_t ignored_bytes_ = 0;
   uint64_t dropped_frames_ = 0;
+  uint64_t oversize_frames_ = 0;
 };
 
 }  // namespace labgate::hl7

@@ -1,0 +1,502 @@
+// hl7-mllp source (see mllp_source.h).
+#include "connectors/hl7/mllp_source.h"
+
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/File.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SecureStreamSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Net/TCPServerParams.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/Timestamp.h>
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <chrono>
+
+#include "connectors/hl7/ack.h"
+#include "connectors/hl7/ack_policy.h"
+#include "connectors/hl7/builder.h"
+#include "connectors/hl7/mllp.h"
+#include "connectors/hl7/parser.h"
+#include "engine/pipeline/pipeline.h"
+
+namespace labgate::hl7 {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("hl7"); }
+
+constexpr int kPollMillis = 250;
+// Bound on one blocking socket call (a TLS record in flight, a handshake, a peer that does not
+// read its ACKs): past it the connection is closed.
+constexpr int kIoTimeoutSeconds = 10;
+
+class Hl7Codec : public FormatCodec {
+ public:
+  explicit Hl7Codec(Hl7Options options) : options_(std::move(options)) {}
+  StatusOr<Document> parse(std::string_view text) const override {
+    return parseHl7(text, options_);
+  }
+  StatusOr<Message> build(const Document& document) const override {
+    return buildMessage(document, options_);
+  }
+
+ private:
+  Hl7Options options_;
+};
+
+struct Settings {
+  std::string name;
+  std::string instrument;
+  Hl7Options options;
+  size_t maxMessageBytes = 1024 * 1024;
+  std::chrono::seconds receiveTimeout{60};
+  bool tls = false;
+};
+
+/// State shared by the source and its connections.
+struct Shared {
+  Settings settings;
+  Hl7Codec codec;
+  IntakeHandler handler;
+  std::atomic<bool> stopping{false};
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int64_t> duplicate{0};
+  std::atomic<int64_t> refusedPhi{0};
+  std::atomic<int64_t> invalid{0};  // unreadable header or body, and unsupported types
+  std::atomic<int64_t> unsupported{0};
+  std::atomic<int64_t> failed{0};
+  std::atomic<int64_t> framesDropped{0};
+
+  Shared(Settings s, IntakeHandler h)
+      : settings(std::move(s)), codec(settings.options), handler(std::move(h)) {}
+
+  void count(Verdict verdict) {
+    switch (verdict) {
+      case Verdict::kAccepted:
+        ++accepted;
+        break;
+      case Verdict::kDuplicate:
+        ++duplicate;
+        break;
+      case Verdict::kRefusedPhi:
+        ++refusedPhi;
+        break;
+      case Verdict::kUnsupported:
+        ++unsupported;
+        ++invalid;
+        break;
+      case Verdict::kInvalid:
+      case Verdict::kBadHeader:
+        ++invalid;
+        break;
+      case Verdict::kFailed:
+        ++failed;
+        break;
+      case Verdict::kTooLarge:
+        break;  // counted in framesDropped
+    }
+  }
+};
+
+class MllpConnection : public Poco::Net::TCPServerConnection {
+ public:
+  MllpConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared)
+      : TCPServerConnection(socket),
+        shared_(std::move(shared)),
+        decoder_(shared_->settings.maxMessageBytes) {}
+
+  void run() override {
+    const std::string& name = shared_->settings.name;
+    try {
+      peer_ = socket().peerAddress().toString();
+      socket_ = socket();
+      if (shared_->settings.tls) {
+        // Not static_cast<SecureStreamSocket&>(socket()): undefined behaviour (POCO trap 6).
+        Poco::Net::SecureStreamSocket secure(socket());
+        socket_ = secure;
+      }
+      socket_.setNoDelay(true);
+      socket_.setReceiveTimeout(Poco::Timespan(kIoTimeoutSeconds, 0));
+      socket_.setSendTimeout(Poco::Timespan(kIoTimeoutSeconds, 0));
+    } catch (const Poco::Exception&) {
+      return;  // the peer is already gone
+    }
+    ++shared_->connections;
+    logger().information("connector %s: connection from %s%s", name, peer_,
+                         std::string(shared_->settings.tls ? " (TLS)" : ""));
+    try {
+      if (!shared_->settings.tls || handshake()) serve();
+    } catch (const Poco::Exception& e) {
+      logger().warning("connector %s: connection from %s failed: %s", name, peer_, e.displayText());
+    }
+    if (decoder_.inFrame()) {
+      ++shared_->framesDropped;
+      logger().warning(
+          "connector %s: %s closed the connection inside a frame; partial frame dropped", name,
+          peer_);
+    }
+    --shared_->connections;
+    logger().information("connector %s: %s disconnected", name, peer_);
+  }
+
+ private:
+  /// Waits for the client's hello (so stop() is not held up by an idle peer), then completes the
+  /// TLS handshake within kIoTimeoutSeconds. False (logged) when it fails.
+  bool handshake() {
+    while (!shared_->stopping) {
+      if (!socket_.poll(Poco::Timespan(0, kPollMillis * 1000), Poco::Net::Socket::SELECT_READ))
+        continue;
+      try {
+        Poco::Net::SecureStreamSocket(socket_).completeHandshake();
+        return true;
+      } catch (const Poco::Exception& e) {
+        logger().warning("connector %s: TLS handshake with %s failed: %s", shared_->settings.name,
+                         peer_, e.displayText());
+        return false;
+      }
+    }
+    return false;
+  }
+
+  void serve() {
+    char buffer[16384];
+    auto lastByte = std::chrono::steady_clock::now();
+    while (!shared_->stopping) {
+      // available(): TLS may hold decrypted bytes that poll() on the socket cannot see.
+      if (socket_.available() <= 0 &&
+          !socket_.poll(Poco::Timespan(0, kPollMillis * 1000), Poco::Net::Socket::SELECT_READ)) {
+        if (decoder_.inFrame() &&
+            std::chrono::steady_clock::now() - lastByte > shared_->settings.receiveTimeout) {
+          decoder_.reset();
+          ++shared_->framesDropped;
+          logger().warning("connector %s: partial frame from %s dropped after %Ld s without data",
+                           shared_->settings.name, peer_,
+                           static_cast<Poco::Int64>(shared_->settings.receiveTimeout.count()));
+        }
+        continue;
+      }
+      int n = socket_.receiveBytes(buffer, sizeof buffer);
+      if (n <= 0) break;
+      lastByte = std::chrono::steady_clock::now();
+      onBytes(std::string_view(buffer, static_cast<size_t>(n)));
+    }
+  }
+
+  /// Feeds the decoder one end-of-frame at a time, so that an oversize frame's AR goes out in
+  /// stream order: before the ACKs of any frame that follows it.
+  void onBytes(std::string_view bytes) {
+    while (!bytes.empty()) {
+      size_t end = bytes.find(kMllpEnd);
+      size_t take = end == std::string_view::npos ? bytes.size() : end + 1;
+      uint64_t oversizeBefore = decoder_.oversizeFrames();
+      uint64_t droppedBefore = decoder_.droppedFrames();
+      std::vector<std::string> frames = decoder_.feed(bytes.substr(0, take));
+      bytes.remove_prefix(take);
+      uint64_t oversize = decoder_.oversizeFrames() - oversizeBefore;
+      uint64_t dropped = decoder_.droppedFrames() - droppedBefore;
+      if (dropped > 0) {
+        shared_->framesDropped += static_cast<int64_t>(dropped);
+        if (dropped > oversize) {
+          logger().warning("connector %s: frame from %s dropped: %s", shared_->settings.name, peer_,
+                           decoder_.lastProblem());
+        }
+      }
+      for (uint64_t i = 0; i < oversize; ++i) answerTooLarge();
+      for (const std::string& frame : frames) onFrame(frame);
+    }
+  }
+
+  void onFrame(const std::string& frame) {
+    std::vector<std::string> messages = splitBatch(frame);
+    if (messages.empty()) messages.push_back(frame);  // let the header check say what is wrong
+    for (const std::string& message : messages) onMessage(message);
+  }
+
+  /// One message: header, pipeline, ACKs. Never throws for bad input.
+  void onMessage(const std::string& text) {
+    StatusOr<MessageHeader> header = parseHeader(text);
+    if (!header.isOk()) {
+      shared_->count(Verdict::kBadHeader);
+      answer(MessageHeader(), Verdict::kBadHeader, header.status());
+      return;
+    }
+    Envelope envelope;
+    envelope.bytes = text;
+    envelope.connectorId = shared_->settings.name;
+    envelope.peer = peer_;
+    envelope.receivedAt = std::chrono::system_clock::now();
+    envelope.format = SourceFormat::kHl7;
+    Intake intake;
+    try {
+      intake = shared_->handler(envelope, shared_->codec);
+    } catch (const std::exception& e) {  // a broken invariant below: the message is not stored
+      intake.outcome = Intake::Outcome::kFailed;
+      intake.status = Status::io("pipeline", e.what());
+    }
+    Verdict verdict = verdictOf(intake);
+    shared_->count(verdict);
+    answer(header.value(), verdict, intake.status);
+  }
+
+  void answerTooLarge() {
+    logger().warning("connector %s: frame from %s exceeded %z bytes; dropped, answered AR",
+                     shared_->settings.name, peer_, shared_->settings.maxMessageBytes);
+    answer(MessageHeader(), Verdict::kTooLarge, Status());
+  }
+
+  /// Sends the ACKs ack_policy decides for `verdict`, and logs the event (control id, outcome,
+  /// location; never a field value).
+  void answer(const MessageHeader& header, Verdict verdict, const Status& why) {
+    std::vector<std::string> codes =
+        ackCodes(header.acceptAckType, header.applicationAckType, verdict);
+    std::vector<AckError> errors = ackErrors(verdict, why, shared_->settings.maxMessageBytes);
+    std::string text = ackText(verdict, why);
+
+    OruHeader ack;
+    // parseHeader gives first components, escapes resolved; buildAck escapes them again.
+    ack.sendingApplication =
+        header.receivingApplication.empty() ? "LABGATE" : header.receivingApplication;
+    ack.sendingFacility = header.receivingFacility;
+    ack.receivingApplication = header.sendingApplication;
+    ack.receivingFacility = header.sendingFacility;
+    ack.processingId = header.processingId.empty() ? "P" : header.processingId;
+    std::string version = header.version.empty() ? "2.5.1" : header.version;
+
+    std::string reply;
+    for (const std::string& code : codes) {
+      ack.controlId = newControlId();
+      ack.timestamp = Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y%m%d%H%M%S+0000");
+      reply += frameMllp(
+          buildAck(code, header.controlId, text, ack, errors, header.triggerEvent, version));
+    }
+    std::string answered;
+    for (const std::string& code : codes) answered.append(answered.empty() ? "" : "+").append(code);
+    if (answered.empty()) answered = "no ACK (MSH-15/16)";
+    std::string where = why.location().empty() ? std::string() : " at " + why.location();
+    if (isSuccess(verdict)) {
+      logger().information("connector %s: message %s from %s %s, answered %s",
+                           shared_->settings.name, header.controlId, peer_,
+                           std::string(toString(verdict)), answered);
+    } else {
+      logger().warning("connector %s: message %s from %s %s%s, answered %s", shared_->settings.name,
+                       header.controlId.empty() ? std::string("(no control id)") : header.controlId,
+                       peer_, std::string(toString(verdict)), where, answered);
+    }
+    if (!reply.empty()) socket_.sendBytes(reply.data(), static_cast<int>(reply.size()));
+  }
+
+  std::shared_ptr<Shared> shared_;
+  MllpDecoder decoder_;
+  Poco::Net::StreamSocket socket_;
+  std::string peer_;
+};
+
+class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  explicit ConnectionFactory(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new MllpConnection(socket, shared_);
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
+class MllpSource : public Source {
+ public:
+  MllpSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections,
+             Poco::Net::Context::Ptr tls)
+      : shared_(std::move(shared)),
+        host_(std::move(host)),
+        port_(port),
+        maxConnections_(maxConnections),
+        tls_(std::move(tls)),
+        pool_(1, maxConnections + 1) {}
+
+  ~MllpSource() override { stop(); }
+
+  Status start() override {
+    const std::string key = "connector." + shared_->settings.name + ".listen";
+    try {
+      std::unique_ptr<Poco::Net::ServerSocket> socket;
+      if (tls_)
+        socket = std::make_unique<Poco::Net::SecureServerSocket>(tls_);
+      else
+        socket = std::make_unique<Poco::Net::ServerSocket>();
+      // reusePort=false: a second engine on the same port must fail loudly (POCO-NOTES trap 1).
+      socket->bind(Poco::Net::SocketAddress(host_, port_), true, false);
+      socket->listen(64);
+      boundPort_ = socket->address().port();
+      auto* params = new Poco::Net::TCPServerParams;
+      params->setMaxThreads(maxConnections_);
+      params->setMaxQueued(maxConnections_);
+      // Its own pool, joined at stop (POCO-NOTES trap 7).
+      server_ = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(shared_), pool_,
+                                                       *socket, params);
+      server_->start();
+    } catch (const Poco::Exception& e) {
+      std::string why = "cannot listen on ";
+      why.append(host_).append(":").append(std::to_string(port_)).append(": ");
+      return Status::config(key, why.append(e.displayText()));
+    }
+    shared_->stopping = false;
+    logger().information("connector %s: listening for HL7 (MLLP%s) on %s:%hu",
+                         shared_->settings.name, std::string(tls_ ? " over TLS" : ""), host_,
+                         boundPort_);
+    return Status::ok();
+  }
+
+  void stop() override {
+    if (!server_) return;
+    shared_->stopping = true;
+    server_->stop();
+    pool_.joinAll();
+    server_.reset();
+  }
+
+  Poco::JSON::Object::Ptr health() const override {
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("name", shared_->settings.name);
+    out->set("kind", "hl7-mllp");
+    out->set("state", server_ ? "listening" : "stopped");
+    out->set("listen", host_ + ":" + std::to_string(server_ ? boundPort_ : port_));
+    out->set("tls", shared_->settings.tls);
+    out->set("connections", shared_->connections.load());
+    out->set("messages_accepted", shared_->accepted.load());
+    out->set("messages_duplicate", shared_->duplicate.load());
+    out->set("messages_refused", shared_->refusedPhi.load() + shared_->invalid.load());
+    out->set("messages_refused_phi", shared_->refusedPhi.load());
+    out->set("messages_invalid", shared_->invalid.load());
+    out->set("messages_unsupported", shared_->unsupported.load());
+    out->set("messages_failed", shared_->failed.load());
+    out->set("frames_dropped", shared_->framesDropped.load());
+    return out;
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+  std::string host_;
+  uint16_t port_;
+  uint16_t boundPort_ = 0;  // the port actually bound (port 0 picks a free one)
+  int maxConnections_;
+  Poco::Net::Context::Ptr tls_;
+  Poco::ThreadPool pool_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
+};
+
+/// True when `path` names a readable regular file.
+bool readableFile(const std::string& path) {
+  try {
+    Poco::File file(path);
+    return file.exists() && file.isFile() && file.canRead();
+  } catch (const Poco::Exception&) {
+    return false;
+  }
+}
+
+/// The TLS server context: TLS 1.2 minimum (1.3 preferred: OpenSSL picks the highest both
+/// sides speak), PEM certificate and key, and with a CA the client must present a certificate
+/// it signed. Status::config naming the key at fault.
+StatusOr<Poco::Net::Context::Ptr> makeTlsContext(const std::string& prefix, const KeyValues& keys) {
+  auto get = [&keys](const char* key) {
+    auto it = keys.find(key);
+    return it == keys.end() ? std::string() : it->second;
+  };
+  std::string cert = get("tls.cert"), key = get("tls.key"), ca = get("tls.ca");
+  if (cert.empty() && key.empty()) {
+    if (!ca.empty()) return Status::config(prefix + "tls.ca", "set only with tls.cert and tls.key");
+    return Poco::Net::Context::Ptr();
+  }
+  if (cert.empty()) return Status::config(prefix + "tls.cert", "missing (tls.key is set)");
+  if (key.empty()) return Status::config(prefix + "tls.key", "missing (tls.cert is set)");
+  if (!readableFile(cert)) return Status::config(prefix + "tls.cert", "not a readable file");
+  if (!readableFile(key)) return Status::config(prefix + "tls.key", "not a readable file");
+  if (!ca.empty() && !readableFile(ca))
+    return Status::config(prefix + "tls.ca", "not a readable file");
+  Poco::Net::Context::Params params;
+  params.certificateFile = cert;
+  params.privateKeyFile = key;
+  params.caLocation = ca;
+  params.verificationMode =
+      ca.empty() ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT;
+  params.loadDefaultCAs = false;
+  params.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:@STRENGTH";  // TLS 1.2 suites only
+  Poco::Net::Context::Ptr context;
+  try {
+    context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+  } catch (const Poco::Exception& e) {
+    std::string text = e.displayText();
+    bool keyAtFault = text.find("private key") != std::string::npos ||
+                      text.find("PrivateKey") != std::string::npos;
+    std::string which = keyAtFault ? "tls.key" : "tls.cert";
+    return Status::config(prefix + which, "cannot be loaded: " + text);
+  }
+  if (SSL_CTX_check_private_key(context->sslContext()) != 1)
+    return Status::config(prefix + "tls.key", "does not match the certificate of tls.cert");
+  context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  return context;
+}
+
+StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context) {
+  const std::string prefix = "connector." + context.name + ".";
+  Settings settings;
+  settings.name = context.name;
+  settings.instrument = context.instrument;
+  std::string host;
+  uint16_t port = 0;
+  int64_t maxConnections = 16, maxMessageBytes = 1024 * 1024, receiveTimeout = 60;
+  bool haveListen = false, parserLimitSet = false;
+  for (const auto& [key, value] : context.keys) {
+    Status status;
+    if (key.rfind("hl7.", 0) == 0) {
+      status = setHl7Option(settings.options, key.substr(4), value);
+      if (!status.isOk()) return Status::config(prefix + key, status.reason());
+      parserLimitSet = parserLimitSet || key == "hl7.max_message_bytes";
+    } else if (key == "listen") {
+      status = parseHostPort(prefix + key, value, host, port);
+      haveListen = true;
+    } else if (key == "max_connections") {
+      status = parseInteger(prefix + key, value, 1, 1024, maxConnections);
+    } else if (key == "max_message_bytes") {
+      status = parseInteger(prefix + key, value, 1024, int64_t{1} << 30, maxMessageBytes);
+    } else if (key == "receive_timeout_seconds") {
+      status = parseInteger(prefix + key, value, 1, 86400, receiveTimeout);
+    } else if (key == "tls.cert" || key == "tls.key" || key == "tls.ca") {
+      continue;  // read together below
+    } else if (key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
+               key == "phi.policy" || key == "org") {
+      continue;  // the engine's keys, validated there
+    } else {
+      return Status::config(prefix + key, "unknown key for a connector of kind hl7-mllp");
+    }
+    if (!status.isOk()) return status;
+  }
+  if (!haveListen) return Status::config(prefix + "listen", "missing (host:port to listen on)");
+  StatusOr<Poco::Net::Context::Ptr> tls = makeTlsContext(prefix, context.keys);
+  if (!tls.isOk()) return tls.status();
+  settings.maxMessageBytes = static_cast<size_t>(maxMessageBytes);
+  if (!parserLimitSet) settings.options.maxMessageBytes = settings.maxMessageBytes;
+  settings.receiveTimeout = std::chrono::seconds(receiveTimeout);
+  settings.tls = !tls.value().isNull();
+  auto shared = std::make_shared<Shared>(std::move(settings), context.handler);
+  return std::unique_ptr<Source>(
+      new MllpSource(shared, host, port, static_cast<int>(maxConnections), tls.value()));
+}
+
+}  // namespace
+
+void registerMllpSource(Registry& registry) {
+  registry.addSource("hl7-mllp", createMllpSource, /*deduplicate=*/true);
+}
+
+}  // namespace labgate::hl7
