@@ -145,6 +145,8 @@ std::vector<std::string> ackCodes(std::string_view acceptAckType,
     case Verdict::kTooLarge:
       return {"AR"};  // the header was not read: original mode is all we can answer
     case Verdict::kRefusedPhi:
+      accept = "CR";  // rejected by policy, like AR in original mode; not a content error (CE)
+      break;
     case Verdict::kFailed:
       break;
   }
@@ -152,6 +154,10 @@ std::vector<std::string> ackCodes(std::string_view acceptAckType,
   std::vector<std::string> codes;
   if (wanted(ackCondition(acceptAckType), success)) codes.emplace_back(accept);
   if (wanted(ackCondition(applicationAckType), success)) codes.emplace_back(application);
+  // MLLP senders wait for an answer on the connection; a message whose MSH-15/16 ask for no ACK
+  // at all (NE/NE, or SU/ER rules that exclude this outcome) still gets the commit-level one, so
+  // no sender is left waiting and every message's fate is stated (ADR 0004).
+  if (codes.empty()) codes.emplace_back(accept);
   return codes;
 }
 

@@ -26,6 +26,7 @@
 
 #include "connectors/astm/astm_source.h"
 #include "connectors/hl7/mllp_destination.h"
+#include "connectors/hl7/mllp_source.h"
 #include "engine/net/delivery_worker.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
@@ -295,6 +296,7 @@ Status configureLogging(const EngineConfig& config) {
 void registerBuiltinConnectors(Registry& registry) {
   astm::registerAstmSource(registry);
   hl7::registerMllpDestination(registry);
+  hl7::registerMllpSource(registry);
 }
 
 }  // namespace labgate
