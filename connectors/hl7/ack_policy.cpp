@@ -142,8 +142,9 @@ std::vector<std::string> ackCodes(std::string_view acceptAckType,
       accept = "CR";
       break;
     case Verdict::kBadHeader:
+      return {"AE"};  // cannot be parsed (issue 3: AE with location); the mode is unknown
     case Verdict::kTooLarge:
-      return {"AR"};  // the header was not read: original mode is all we can answer
+      return {"AR"};  // not read at all: original mode is all we can answer
     case Verdict::kRefusedPhi:
       accept = "CR";  // rejected by policy, like AR in original mode; not a content error (CE)
       break;

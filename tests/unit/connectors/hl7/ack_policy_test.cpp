@@ -68,12 +68,12 @@ TEST(AckPolicy, EnhancedModeFollowsMsh15AndMsh16ForEveryVerdict) {
   }
 }
 
-TEST(AckPolicy, UnreadableHeaderAndOversizeFramesAreAlwaysAnsweredAr) {
+TEST(AckPolicy, UnreadableHeaderIsAnsweredAeAndOversizeFramesAr) {
   for (const ModeRow& m : kModes) {
-    EXPECT_EQ(joined(ackCodes(m.msh15, m.msh16, Verdict::kBadHeader)), "AR");
+    EXPECT_EQ(joined(ackCodes(m.msh15, m.msh16, Verdict::kBadHeader)), "AE");
     EXPECT_EQ(joined(ackCodes(m.msh15, m.msh16, Verdict::kTooLarge)), "AR");
   }
-  EXPECT_EQ(joined(ackCodes("", "", Verdict::kBadHeader)), "AR");
+  EXPECT_EQ(joined(ackCodes("", "", Verdict::kBadHeader)), "AE");
 }
 
 TEST(AckPolicy, ConditionValues) {

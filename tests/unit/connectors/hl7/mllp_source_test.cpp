@@ -309,14 +309,14 @@ TEST_F(MllpSourceTest, GarbageBetweenFramesAndSplitReadsAreHandled) {
   EXPECT_EQ(parsed(acks[1]).code, "AA");
 }
 
-TEST_F(MllpSourceTest, UnreadableHeaderGetsArWithEmptyMsa2) {
+TEST_F(MllpSourceTest, UnreadableHeaderGetsAeWithEmptyMsa2) {
   ASSERT_TRUE(start().isOk());
   auto socket = connect();
   sendAll(socket, frameMllp("this is not HL7\r") + frameMllp(oru("MSG-8")));
   auto acks = readAcks(socket, 2);
   ASSERT_EQ(acks.size(), 2u);
   AckInfo bad = parsed(acks[0]);
-  EXPECT_EQ(bad.code, "AR");
+  EXPECT_EQ(bad.code, "AE");
   EXPECT_EQ(bad.controlId, "");
   EXPECT_NE(acks[0].find("ERR||MSH"), std::string::npos) << acks[0];
   EXPECT_EQ(acks[0].find("this is not"), std::string::npos);
