@@ -2,6 +2,7 @@
 #include "connectors/hl7/ack.h"
 
 #include "connectors/hl7/escape.h"
+#include "connectors/hl7/parser.h"
 
 namespace labgate::hl7 {
 namespace {
@@ -20,37 +21,6 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 std::string_view at(const std::vector<std::string_view>& parts, size_t i) {
   return i < parts.size() ? parts[i] : std::string_view();
-}
-
-// Segments of the message: separated by CR, LF or CRLF; MLLP bytes and blank lines dropped.
-std::vector<std::string_view> segments(std::string_view message) {
-  if (message.substr(0, 3) == "\xEF\xBB\xBF") message.remove_prefix(3);
-  std::vector<std::string_view> out;
-  size_t begin = 0;
-  while (begin <= message.size()) {
-    size_t end = message.find_first_of("\r\n", begin);
-    if (end == std::string_view::npos) end = message.size();
-    std::string_view line = message.substr(begin, end - begin);
-    size_t b = line.find_first_not_of("\x0B\x1C");
-    size_t e = line.find_last_not_of("\x0B\x1C");
-    if (b != std::string_view::npos) out.push_back(line.substr(b, e - b + 1));
-    begin = end + 1;
-  }
-  return out;
-}
-
-// The delimiters declared by an MSH segment (defaults for any that are missing).
-Hl7Delimiters delimitersOf(std::string_view msh) {
-  Hl7Delimiters d;
-  if (msh.size() < 4) return d;
-  d.field = msh[3];
-  std::string_view enc = msh.substr(4);
-  enc = enc.substr(0, enc.find(d.field));
-  if (enc.size() > 0) d.component = enc[0];
-  if (enc.size() > 1) d.repetition = enc[1];
-  if (enc.size() > 2) d.escape = enc[2];
-  if (enc.size() > 3) d.subcomponent = enc[3];
-  return d;
 }
 
 // The first repetition's first component of a field, decoded.
@@ -112,33 +82,34 @@ std::string describeError(const std::vector<std::string_view>& err, const Hl7Del
 }  // namespace
 
 StatusOr<AckInfo> parseAck(std::string_view message) {
-  std::vector<std::string_view> segs = segments(message);
-  const std::string_view* msh = nullptr;
-  for (const auto& s : segs) {
-    if (s.substr(0, 3) == "MSH" && s.size() >= 4) {
-      msh = &s;
-      break;
-    }
+  // The same parser as for inbound messages (parser.h); only leftover MLLP bytes are trimmed here.
+  size_t begin = message.find_first_not_of("\x0B\x1C\r\n");
+  size_t end = message.find_last_not_of("\x0B\x1C\r\n");
+  if (begin == std::string_view::npos) {
+    return Status::invalid("MSH", "the acknowledgment has no MSH segment");
   }
-  if (msh == nullptr) return Status::invalid("MSH", "the acknowledgment has no MSH segment");
-  Hl7Delimiters d = delimitersOf(*msh);
+  std::vector<std::string> messages = splitBatch(message.substr(begin, end - begin + 1));
+  if (messages.empty()) return Status::invalid("MSH", "the acknowledgment has no MSH segment");
+  StatusOr<MessageHeader> header = parseHeader(messages.front());
+  if (!header.isOk()) return header.status();
+  StatusOr<Document> document = parseHl7(messages.front(), Hl7Options{});
+  if (!document.isOk()) return document.status();
+  const Hl7Delimiters& d = header->delimiters;
 
   AckInfo info;
-  auto mshFields = split(*msh, d.field);  // mshFields[n - 1] is MSH-n
-  info.sendingApplication = firstComponent(at(mshFields, 2), d);
-  info.version = firstComponent(at(mshFields, 11), d);
-
+  info.sendingApplication = header->sendingApplication;
+  info.version = header->version;
   bool haveMsa = false;
-  for (const auto& s : segs) {
-    std::string_view id = s.substr(0, s.find(d.field));
-    if (id == "MSA" && !haveMsa) {
+  for (const Record& record : document->records) {
+    if (record.type == "MSA" && !haveMsa) {
       haveMsa = true;
-      auto f = split(s, d.field);
-      info.code = firstComponent(at(f, 1), d);
-      info.controlId = firstComponent(at(f, 2), d);
-      info.text = unescapeText(at(f, 3), d);
-    } else if (id == "ERR") {
-      std::string summary = describeError(split(s, d.field), d);
+      info.code = firstComponent(record.raw(1), d);
+      info.controlId = firstComponent(record.raw(2), d);
+      info.text = unescapeText(record.raw(3), d);
+    } else if (record.type == "ERR") {
+      std::vector<std::string_view> fields;
+      for (const Field& f : record.fields) fields.emplace_back(f.raw);
+      std::string summary = describeError(fields, d);
       if (summary.empty()) continue;
       if (!info.error.empty()) info.error += "; ";
       info.error += summary;

@@ -86,7 +86,7 @@ TEST(ParseAck, RefusesWhatIsNotAnAck) {
   auto noMsh = parseAck("MSA|AA|LG1\r");
   ASSERT_FALSE(noMsh.isOk());
   EXPECT_EQ(noMsh.status().code(), Status::Code::kInvalid);
-  EXPECT_EQ(noMsh.status().location(), "MSH");
+  EXPECT_EQ(noMsh.status().location(), "segment 1");  // the parser's words: not an MSH first
 
   auto noMsa = parseAck(std::string(kMsh) + "\rPID|1||SECRET-MRN\r");
   ASSERT_FALSE(noMsa.isOk());
