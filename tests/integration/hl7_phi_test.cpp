@@ -213,6 +213,35 @@ TEST_F(Hl7PhiTest, EveryRefusalIsCountedOnceAndResendsStayRefused) {
   expectNoSecretsWritten();
 }
 
+TEST_F(Hl7PhiTest, EnhancedModeRefusalIsNeverACommitAccept) {
+  // CA means "safely stored": a refused message must not get it, only a commit reject or error,
+  // then the application reject naming the field.
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  OruSpec spec = cleanOru(newSampleId("ER"));
+  spec.acceptAck = "AL";
+  spec.appAck = "AL";
+  spec.patientSegments = {pid(5, std::string(kSurname) + "^" + kGivenName)};
+  MllpClient client(hl7Port());
+  client.send(buildOru(spec));
+  auto commit = client.readAck();
+  ASSERT_TRUE(commit) << "no accept acknowledgement";
+  EXPECT_TRUE(commit->code == "CR" || commit->code == "CE")
+      << "accept ACK for a refused message: " << commit->code;
+  EXPECT_EQ(commit->controlId, spec.controlId);
+  auto application = client.readAck();
+  ASSERT_TRUE(application) << "no application acknowledgement after " << commit->code;
+  EXPECT_EQ(application->code, "AR");
+  EXPECT_EQ(application->controlId, spec.controlId);
+  EXPECT_EQ(component(application->errLocation, 3), "5")
+      << "ERR-2 '" << application->errLocation << "'";
+  EXPECT_NE(application->humanText().find("PID-5"), std::string::npos);
+  EXPECT_EQ(settledHl7("messages_refused_phi", 1), 1);
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  expectNoSecretsWritten();
+  EXPECT_EQ(lis_->count(), 0u);
+}
+
 TEST_F(Hl7PhiTest, StripPolicyAcceptsAndForwardsWithoutTheValues) {
   hl7Connector().phiPolicy = "strip";
   startLis();
