@@ -240,13 +240,9 @@ TlsExchange tlsExchange(int port, const std::string& caFile, const std::string& 
   const std::string openssl = findProgram("openssl");
   if (openssl.empty()) return result;
   Poco::Pipe in, out, err;
-  Poco::Process::Args args{"s_client",
-                           "-quiet",
-                           "-connect",
-                           "127.0.0.1:" + std::to_string(port),
-                           "-CAfile",
-                           caFile,
-                           "-verify_return_error"};
+  const std::string address = std::string("127.0.0.1:").append(std::to_string(port));
+  Poco::Process::Args args{
+      "s_client", "-quiet", "-connect", address, "-CAfile", caFile, "-verify_return_error"};
   std::unique_ptr<Poco::ProcessHandle> handle;
   try {
     handle = std::make_unique<Poco::ProcessHandle>(
@@ -298,7 +294,12 @@ bool makeSelfSignedCert(const std::string& dir, const std::string& certPath,
                   "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
                  30000ms, dir);
   if (!run.finished || run.exitCode != 0 || !fileExists(certPath) || !fileExists(keyPath)) {
-    if (why) *why = "openssl req failed (status " + std::to_string(run.exitCode) + "): " + run.err;
+    if (why) {
+      why->assign("openssl req failed (status ")
+          .append(std::to_string(run.exitCode))
+          .append("): ")
+          .append(run.err);
+    }
     return false;
   }
   return true;

@@ -139,9 +139,10 @@ TEST_F(Hl7CorpusTest, EveryCorpusFileIsAnsweredAndPidBearingOnesAreRejected) {
         row.append("; ");
       }
       if (acks.empty()) {
-        row = !outcomes[i].error.empty() ? "no ACK (" + outcomes[i].error + ")"
-              : outcomes[i].closed       ? "no ACK (connection closed)"
-                                         : "no ACK (silence)";
+        row = !outcomes[i].error.empty()
+                  ? std::string("no ACK (").append(outcomes[i].error).append(")")
+              : outcomes[i].closed ? "no ACK (connection closed)"
+                                   : "no ACK (silence)";
       }
       std::cout << "[ corpus   ] " << std::left << std::setw(48) << names[i] << " " << std::setw(5)
                 << facts[i].messages << " " << row << "\n";

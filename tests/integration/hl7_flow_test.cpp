@@ -26,7 +26,8 @@ TEST_F(Hl7FlowTest, CleanOruIsAcknowledgedAndDeliveredWithMappedCodes) {
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before.connectorText(kConnector, "kind"), "hl7-mllp");
   EXPECT_EQ(before.connectorText(kConnector, "state"), "listening");
-  EXPECT_EQ(before.connectorText(kConnector, "listen"), "127.0.0.1:" + std::to_string(hl7Port()));
+  EXPECT_EQ(before.connectorText(kConnector, "listen"),
+            std::string("127.0.0.1:").append(std::to_string(hl7Port())));
   for (const char* key :
        {"connections", "messages_accepted", "messages_duplicate", "messages_refused",
         "messages_refused_phi", "messages_invalid", "messages_failed", "frames_dropped"}) {
@@ -264,7 +265,8 @@ TEST_F(Hl7FlowTest, BytesOutsideFramesAreIgnored) {
   std::string garbage = "\r\n#noise before the first frame";
   garbage.append(1, '\x01').append(1, '\0').append(1, '\x7f').append("\xff\xfe");
   client.sendRaw(garbage);
-  client.sendRaw(mllp::frame(buildOru(m1)) + "\n\n stray text \x1c\r" + mllp::frame(buildOru(m2)));
+  client.sendRaw(
+      mllp::frame(buildOru(m1)).append("\n\n stray text \x1c\r").append(mllp::frame(buildOru(m2))));
   client.sendRaw("trailing noise");
   client.send(buildOru(m3));
   std::vector<std::string> order;

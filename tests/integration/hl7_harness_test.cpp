@@ -9,7 +9,8 @@ namespace {
 
 TEST(Hl7HarnessTest, FramesAreSplitAndNoiseOutsideThemIsSkipped) {
   EXPECT_EQ(mllp::frame("MSH|x"), std::string("\x0bMSH|x\x1c\r"));
-  std::string stream = "noise\r\n" + mllp::frame("A") + "junk\x1c\r" + mllp::frame("B") + "\x0bC";
+  std::string stream = "noise\r\n";
+  stream.append(mllp::frame("A")).append("junk\x1c\r").append(mllp::frame("B")).append("\x0bC");
   EXPECT_EQ(mllp::frames(stream), (std::vector<std::string>{"A", "B"}))
       << "an unterminated frame at the end is not complete";
 }
