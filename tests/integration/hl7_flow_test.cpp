@@ -255,6 +255,25 @@ TEST_F(Hl7FlowTest, UnsupportedMessageTypeIsRejectedWithCode200) {
   EXPECT_EQ(lis_->count(), 1u) << "only the ORU reaches the LIS";
 }
 
+TEST_F(Hl7FlowTest, UnparseableMessageGetsAeWithLocationAndReason) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  // MSH-2 with five encoding characters (a doubled escape character): the delimiters cannot be
+  // read. No PID, so the PHI gate has nothing to say first.
+  OruSpec spec = cleanOru(newSampleId("INV"));
+  std::string message = buildOru(spec);
+  ASSERT_EQ(message.rfind("MSH|^~\\&|", 0), 0u);
+  message.insert(7, "\\");
+  Hl7Ack ack = sendExpecting(message, spec.controlId, "AE", "MSH-2 with five characters");
+  EXPECT_EQ(component(ack.errLocation, 1), "MSH") << "ERR-2 '" << ack.errLocation << "'";
+  EXPECT_FALSE(ack.humanText().empty()) << "AE without a reason";
+  EXPECT_EQ(settledHl7("messages_invalid", 1), 1);
+  OruSpec next = cleanOru(newSampleId("INA"));
+  sendExpecting(buildOru(next), next.controlId, "AA", "ORU after the unparseable one");
+  ASSERT_TRUE(waitForSample(next.sampleId));
+  EXPECT_EQ(deliveredCount(spec.sampleId), 0u);
+}
+
 TEST_F(Hl7FlowTest, BytesOutsideFramesAreIgnored) {
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
