@@ -222,12 +222,37 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     for (const std::string& message : messages) onMessage(message);
   }
 
+  /// MSH-10 read by position when the header as a whole is unusable (e.g. a malformed MSH-2), so
+  /// the AE still names the message it answers; "" when even that is not possible. Control ids
+  /// are the sender's message ids, not patient data.
+  static std::string controlIdByPosition(std::string_view text) {
+    if (text.size() < 4 || text.substr(0, 3) != "MSH") return "";
+    const char separator = text[3];
+    std::string_view segment = text.substr(0, text.find_first_of("\r\n"));
+    size_t at = 3;  // the separator after "MSH" starts MSH-2; MSH-10 follows eight more
+    for (int field = 2; field <= 10 && at != std::string_view::npos; ++field) {
+      at = segment.find(separator, at + 1);
+      if (field == 9 && at != std::string_view::npos) {
+        std::string_view value = segment.substr(at + 1);
+        value = value.substr(0, value.find(separator));
+        if (value.size() > 199) return "";  // not a control id
+        for (char c : value) {
+          if (static_cast<unsigned char>(c) < 0x20) return "";
+        }
+        return std::string(value);
+      }
+    }
+    return "";
+  }
+
   /// One message: header, pipeline, ACKs. Never throws for bad input.
   void onMessage(const std::string& text) {
     StatusOr<MessageHeader> header = parseHeader(text);
     if (!header.isOk()) {
       shared_->count(Verdict::kBadHeader);
-      answer(MessageHeader(), Verdict::kBadHeader, header.status());
+      MessageHeader known;
+      known.controlId = controlIdByPosition(text);
+      answer(known, Verdict::kBadHeader, header.status());
       return;
     }
     Envelope envelope;
