@@ -18,6 +18,7 @@
 #include "connectors/astm/framing.h"
 #include "connectors/astm/options.h"
 #include "connectors/astm/records.h"
+#include "engine/net/tcp_listener.h"
 #include "engine/store/audit.h"
 
 namespace labgate::astm {
@@ -28,19 +29,7 @@ Poco::Logger& logger() { return Poco::Logger::get("astm"); }
 constexpr int kPollMillis = 250;
 constexpr std::chrono::seconds kBusyAfterFailure{10};
 
-class AstmCodec : public FormatCodec {
- public:
-  explicit AstmCodec(AstmOptions options) : options_(std::move(options)) {}
-  StatusOr<Document> parse(std::string_view text) const override {
-    return parseRecords(text, options_);
-  }
-  StatusOr<Message> build(const Document& document) const override {
-    return buildMessage(document, options_);
-  }
-
- private:
-  AstmOptions options_;
-};
+using AstmCodec = CodecOf<AstmOptions, parseRecords, buildMessage>;
 
 /// State shared by the source and its connections.
 struct Shared {
@@ -214,46 +203,33 @@ class AstmSource : public Source {
       : shared_(std::move(shared)),
         host_(std::move(host)),
         port_(port),
-        maxConnections_(maxConnections),
-        pool_(1, maxConnections + 1) {}
+        listener_(maxConnections) {}
 
   ~AstmSource() override { stop(); }
 
   Status start() override {
-    const std::string key = "connector." + shared_->name + ".listen";
-    try {
-      Poco::Net::ServerSocket socket;
-      // reusePort=false: a second engine on the same port must fail loudly (POCO-NOTES trap 1).
-      socket.bind(Poco::Net::SocketAddress(host_, port_), true, false);
-      socket.listen(64);
-      auto* params = new Poco::Net::TCPServerParams;
-      params->setMaxThreads(maxConnections_);
-      params->setMaxQueued(maxConnections_);
-      server_ = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(shared_), pool_,
-                                                       socket, params);
-      server_->start();
-    } catch (const Poco::Exception& e) {
-      return Status::config(
-          key, "cannot listen on " + host_ + ":" + std::to_string(port_) + ": " + e.displayText());
-    }
-    logger().information("connector %s: listening for ASTM on %s:%hu", shared_->name, host_, port_);
+    Status started =
+        listener_.start(Poco::Net::ServerSocket(), host_, port_, new ConnectionFactory(shared_),
+                        "connector." + shared_->name + ".listen");
+    if (!started.isOk()) return started;
+    logger().information("connector %s: listening for ASTM on %s:%hu", shared_->name, host_,
+                         listener_.boundPort());
     return Status::ok();
   }
 
   void stop() override {
-    if (!server_) return;
+    if (!listener_.running()) return;
     shared_->stopping = true;
-    server_->stop();
-    pool_.joinAll();
-    server_.reset();
+    listener_.stop();
   }
 
   Poco::JSON::Object::Ptr health() const override {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     out->set("name", shared_->name);
     out->set("kind", "astm-tcp");
-    out->set("state", server_ ? "listening" : "stopped");
-    out->set("listen", host_ + ":" + std::to_string(port_));
+    out->set("state", listener_.running() ? "listening" : "stopped");
+    out->set("listen",
+             host_ + ":" + std::to_string(listener_.running() ? listener_.boundPort() : port_));
     out->set("connections", shared_->connections.load());
     out->set("messages_accepted", shared_->accepted.load());
     out->set("messages_refused", shared_->refused.load() + shared_->invalid.load());
@@ -268,9 +244,7 @@ class AstmSource : public Source {
   std::shared_ptr<Shared> shared_;
   std::string host_;
   uint16_t port_;
-  int maxConnections_;
-  Poco::ThreadPool pool_;
-  std::unique_ptr<Poco::Net::TCPServer> server_;
+  TcpListener listener_;
 };
 
 StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context) {
@@ -290,8 +264,7 @@ StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context)
       haveListen = true;
     } else if (key == "max_connections") {
       status = parseInteger(prefix + key, value, 1, 1024, maxConnections);
-    } else if (key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
-               key == "phi.policy" || key == "org") {
+    } else if (isEngineConnectorKey(key)) {
       continue;  // the engine's keys, validated there
     } else {
       return Status::config(prefix + key, "unknown key for a connector of kind astm-tcp");

@@ -27,6 +27,7 @@
 #include "connectors/hl7/builder.h"
 #include "connectors/hl7/mllp.h"
 #include "connectors/hl7/parser.h"
+#include "engine/net/tcp_listener.h"
 #include "engine/pipeline/pipeline.h"
 
 namespace labgate::hl7 {
@@ -39,19 +40,7 @@ constexpr int kPollMillis = 250;
 // read its ACKs): past it the connection is closed.
 constexpr int kIoTimeoutSeconds = 10;
 
-class Hl7Codec : public FormatCodec {
- public:
-  explicit Hl7Codec(Hl7Options options) : options_(std::move(options)) {}
-  StatusOr<Document> parse(std::string_view text) const override {
-    return parseHl7(text, options_);
-  }
-  StatusOr<Message> build(const Document& document) const override {
-    return buildMessage(document, options_);
-  }
-
- private:
-  Hl7Options options_;
-};
+using Hl7Codec = CodecOf<Hl7Options, parseHl7, buildMessage>;
 
 struct Settings {
   std::string name;
@@ -344,57 +333,41 @@ class MllpSource : public Source {
       : shared_(std::move(shared)),
         host_(std::move(host)),
         port_(port),
-        maxConnections_(maxConnections),
         tls_(std::move(tls)),
-        pool_(1, maxConnections + 1) {}
+        listener_(maxConnections) {}
 
   ~MllpSource() override { stop(); }
 
   Status start() override {
     const std::string key = "connector." + shared_->settings.name + ".listen";
+    Poco::Net::ServerSocket socket;
     try {
-      std::unique_ptr<Poco::Net::ServerSocket> socket;
-      if (tls_)
-        socket = std::make_unique<Poco::Net::SecureServerSocket>(tls_);
-      else
-        socket = std::make_unique<Poco::Net::ServerSocket>();
-      // reusePort=false: a second engine on the same port must fail loudly (POCO-NOTES trap 1).
-      socket->bind(Poco::Net::SocketAddress(host_, port_), true, false);
-      socket->listen(64);
-      boundPort_ = socket->address().port();
-      auto* params = new Poco::Net::TCPServerParams;
-      params->setMaxThreads(maxConnections_);
-      params->setMaxQueued(maxConnections_);
-      // Its own pool, joined at stop (POCO-NOTES trap 7).
-      server_ = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(shared_), pool_,
-                                                       *socket, params);
-      server_->start();
+      if (tls_) socket = Poco::Net::SecureServerSocket(tls_);
     } catch (const Poco::Exception& e) {
-      std::string why = "cannot listen on ";
-      why.append(host_).append(":").append(std::to_string(port_)).append(": ");
-      return Status::config(key, why.append(e.displayText()));
+      return Status::config(key, "cannot set up TLS: " + e.displayText());
     }
+    Status started = listener_.start(socket, host_, port_, new ConnectionFactory(shared_), key);
+    if (!started.isOk()) return started;
     shared_->stopping = false;
     logger().information("connector %s: listening for HL7 (MLLP%s) on %s:%hu",
                          shared_->settings.name, std::string(tls_ ? " over TLS" : ""), host_,
-                         boundPort_);
+                         listener_.boundPort());
     return Status::ok();
   }
 
   void stop() override {
-    if (!server_) return;
+    if (!listener_.running()) return;
     shared_->stopping = true;
-    server_->stop();
-    pool_.joinAll();
-    server_.reset();
+    listener_.stop();
   }
 
   Poco::JSON::Object::Ptr health() const override {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     out->set("name", shared_->settings.name);
     out->set("kind", "hl7-mllp");
-    out->set("state", server_ ? "listening" : "stopped");
-    out->set("listen", host_ + ":" + std::to_string(server_ ? boundPort_ : port_));
+    out->set("state", listener_.running() ? "listening" : "stopped");
+    out->set("listen",
+             host_ + ":" + std::to_string(listener_.running() ? listener_.boundPort() : port_));
     out->set("tls", shared_->settings.tls);
     out->set("connections", shared_->connections.load());
     out->set("messages_accepted", shared_->accepted.load());
@@ -412,11 +385,8 @@ class MllpSource : public Source {
   std::shared_ptr<Shared> shared_;
   std::string host_;
   uint16_t port_;
-  uint16_t boundPort_ = 0;  // the port actually bound (port 0 picks a free one)
-  int maxConnections_;
   Poco::Net::Context::Ptr tls_;
-  Poco::ThreadPool pool_;
-  std::unique_ptr<Poco::Net::TCPServer> server_;
+  TcpListener listener_;
 };
 
 /// True when `path` names a readable regular file.
@@ -498,8 +468,7 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
       status = parseInteger(prefix + key, value, 1, 86400, receiveTimeout);
     } else if (key == "tls.cert" || key == "tls.key" || key == "tls.ca") {
       continue;  // read together below
-    } else if (key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
-               key == "phi.policy" || key == "org") {
+    } else if (isEngineConnectorKey(key)) {
       continue;  // the engine's keys, validated there
     } else {
       return Status::config(prefix + key, "unknown key for a connector of kind hl7-mllp");

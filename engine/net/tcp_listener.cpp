@@ -1,0 +1,46 @@
+// TcpListener (see tcp_listener.h).
+#include "engine/net/tcp_listener.h"
+
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServerParams.h>
+
+namespace labgate {
+
+TcpListener::TcpListener(int maxConnections)
+    : maxConnections_(maxConnections), pool_(1, maxConnections + 1) {}
+
+TcpListener::~TcpListener() { stop(); }
+
+Status TcpListener::start(Poco::Net::ServerSocket socket, const std::string& host, uint16_t port,
+                          Poco::Net::TCPServerConnectionFactory* factory, const std::string& key) {
+  Poco::Net::TCPServerConnectionFactory::Ptr owned(factory);
+  try {
+    socket.bind(Poco::Net::SocketAddress(host, port), true, false);  // reuseAddress, not reusePort
+    socket.listen(64);
+    boundPort_ = socket.address().port();
+    auto* params = new Poco::Net::TCPServerParams;
+    params->setMaxThreads(maxConnections_);
+    params->setMaxQueued(maxConnections_);
+    server_ = std::make_unique<Poco::Net::TCPServer>(owned, pool_, socket, params);
+    server_->start();
+  } catch (const Poco::Exception& e) {
+    std::string why = "cannot listen on ";
+    why.append(host).append(":").append(std::to_string(port)).append(": ");
+    return Status::config(key, why.append(e.displayText()));
+  }
+  return Status::ok();
+}
+
+void TcpListener::stop() {
+  if (!server_) return;
+  server_->stop();
+  pool_.joinAll();
+  server_.reset();
+}
+
+bool isEngineConnectorKey(const std::string& key) {
+  return key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
+         key == "phi.policy" || key == "org";
+}
+
+}  // namespace labgate

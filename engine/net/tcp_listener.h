@@ -1,0 +1,65 @@
+// TcpListener: the listening half every TCP connector needs, written once. Binds without port
+// sharing (a second engine on the same port fails loudly: POCO-NOTES trap 1), serves each
+// connection on a thread of its own pool (joined at stop: trap 7), and turns bind failures into a
+// Status naming the connector's listen key.
+#pragma once
+
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/ThreadPool.h>
+
+#include <memory>
+#include <string>
+
+#include "engine/model/document.h"
+#include "engine/model/model.h"
+#include "engine/model/status.h"
+#include "engine/net/interfaces.h"
+
+namespace labgate {
+
+class TcpListener {
+ public:
+  explicit TcpListener(int maxConnections);
+  ~TcpListener();
+  TcpListener(const TcpListener&) = delete;
+  TcpListener& operator=(const TcpListener&) = delete;
+
+  /// Binds `socket` (plain or TLS) to host:port and starts serving connections made by
+  /// `factory` (owned by the listener from now on). `key` names the listen key for errors.
+  Status start(Poco::Net::ServerSocket socket, const std::string& host, uint16_t port,
+               Poco::Net::TCPServerConnectionFactory* factory, const std::string& key);
+  /// Stops accepting and waits for the connection threads (they must see their stop flag).
+  void stop();
+  bool running() const { return server_ != nullptr; }
+  /// The port actually bound (differs from the configured one when that was 0).
+  uint16_t boundPort() const { return boundPort_; }
+
+ private:
+  int maxConnections_;
+  Poco::ThreadPool pool_;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
+  uint16_t boundPort_ = 0;
+};
+
+/// True for the keys every connector has, which the engine checks (kind, instrument, mappings,
+/// destinations, phi.policy, org): connector factories skip them.
+bool isEngineConnectorKey(const std::string& key);
+
+/// A FormatCodec from a format's parse and build functions and its options.
+template <typename Options, StatusOr<Document> (*Parse)(std::string_view, const Options&),
+          StatusOr<Message> (*Build)(const Document&, const Options&)>
+class CodecOf : public FormatCodec {
+ public:
+  explicit CodecOf(Options options) : options_(std::move(options)) {}
+  StatusOr<Document> parse(std::string_view text) const override { return Parse(text, options_); }
+  StatusOr<Message> build(const Document& document) const override {
+    return Build(document, options_);
+  }
+
+ private:
+  Options options_;
+};
+
+}  // namespace labgate
