@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
 
+# House style: every C++ file as clang-format (the root .clang-format) leaves it.
+git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
+
 BUILD_DIR=${BUILD_DIR:-build-test}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
   -DLABGATE_WERROR=ON -DLABGATE_SANITIZE=ON -DLABGATE_BENCH=ON >/dev/null
