@@ -32,6 +32,12 @@ DeliveryWorker::DeliveryWorker(std::string name, std::string kind,
 DeliveryWorker::~DeliveryWorker() { stop(); }
 
 void DeliveryWorker::start() {
+  OutboundCounts counts = store_->outboundCounts(name_);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    delivered_ = counts.delivered;
+    dead_ = counts.dead;
+  }
   thread_ = std::thread([this] { run(); });
 }
 
@@ -100,6 +106,7 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
         lastError_.clear();
+        if (recorded.isOk()) ++delivered_;
       }
       break;
     case Delivery::Outcome::kRejected:
@@ -111,6 +118,7 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
         lastError_ = answer.ackCode + ": " + answer.detail;
+        if (recorded.isOk()) ++dead_;
       }
       break;
     case Delivery::Outcome::kRetry: {
@@ -135,15 +143,15 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
 }
 
 Poco::JSON::Object::Ptr DeliveryWorker::health() const {
-  OutboundCounts counts = store_->outboundCounts(name_);
+  int64_t queued = store_->queueDepth(name_);
   Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   std::lock_guard<std::mutex> lock(mutex_);
   out->set("name", name_);
   out->set("kind", kind_);
   out->set("state", state_);
-  out->set("queue_depth", counts.queued);
-  out->set("delivered", counts.delivered);
-  out->set("dead_letter", counts.dead);
+  out->set("queue_depth", queued);
+  out->set("delivered", delivered_);
+  out->set("dead_letter", dead_);
   out->set("last_error", lastError_);
   return out;
 }

@@ -415,6 +415,16 @@ Status Store::scheduleRetry(const OutboundItem& item, int64_t delayMillis,
   });
 }
 
+int64_t Store::queueDepth(const std::string& destination) {
+  return impl_->read([&](Session& s) {
+    int64_t queued = 0;
+    std::string dest = destination;
+    s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'queued'", use(dest),
+        into(queued), now;
+    return queued;
+  });
+}
+
 OutboundCounts Store::outboundCounts(const std::string& destination) {
   return impl_->read([&](Session& s) {
     OutboundCounts counts;

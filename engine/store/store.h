@@ -103,7 +103,10 @@ class Store {
                         const std::string& reason);
   Status scheduleRetry(const OutboundItem& item, int64_t delayMillis, const std::string& error);
 
+  /// Every state's count for `destination` (reads the whole queue: for start-up and tests).
   OutboundCounts outboundCounts(const std::string& destination);
+  /// Items of `destination` still queued (an index range: cheap enough for every /health).
+  int64_t queueDepth(const std::string& destination);
 
   /// Recomputes the audit chain; OK when every event's hash matches. Location names the first
   /// broken event.
