@@ -71,22 +71,26 @@ void DeliveryWorker::run() {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
     }
-    std::optional<OutboundItem> item;
+    // A database error must not end the worker: the queue is still on disk; log, wait, retry.
     try {
-      item = store_->claimNext(name_);
-    } catch (const Poco::Exception& e) {
-      logger().error("destination %s: reading the queue failed: %s", name_, e.displayText());
-    }
-    if (!item) {
+      std::optional<OutboundItem> item = store_->claimNext(name_);
+      if (item) {
+        deliverOne(*item);
+        continue;
+      }
       std::optional<int64_t> wait = store_->millisUntilNext(name_);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!wait) state_ = consecutiveFailures_ ? "retrying" : "idle";
       }
       waitFor(wait ? std::clamp<int64_t>(*wait, 1, kIdlePollMillis) : kIdlePollMillis);
-      continue;
+    } catch (const Poco::Exception& e) {
+      logger().error("destination %s: reading the queue failed: %s", name_, e.displayText());
+      waitFor(kIdlePollMillis);
+    } catch (const std::exception& e) {
+      logger().error("destination %s: reading the queue failed: %s", name_, std::string(e.what()));
+      waitFor(kIdlePollMillis);
     }
-    deliverOne(*item);
   }
 }
 
