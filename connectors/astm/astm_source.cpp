@@ -39,12 +39,8 @@ struct Shared {
   AstmCodec codec;
   IntakeHandler handler;
   std::atomic<bool> stopping{false};
-  std::atomic<int64_t> connections{0};
-  std::atomic<int64_t> accepted{0};
-  std::atomic<int64_t> refused{0};
-  std::atomic<int64_t> invalid{0};
+  IntakeCounters counters;
   std::atomic<int64_t> discarded{0};
-  std::atomic<int64_t> failed{0};
   std::atomic<int64_t> lastFailure{0};  // steady_clock ticks of the last failed commit
 
   /// True for a while after a commit failed: new sessions are answered NAK (busy) so the
@@ -73,7 +69,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     } catch (const Poco::Exception&) {
       return;  // the peer is already gone
     }
-    ++shared_->connections;
+    ++shared_->counters.connections;
     logger().information("connector %s: instrument connected from %s", shared_->name, peer);
     Receiver receiver(shared_->options,
                       [&](std::string_view text) { return onMessage(text, peer); });
@@ -100,7 +96,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
                        e.displayText());
     }
     if (receiver.connectionClosed()) report(receiver, seen, peer);
-    --shared_->connections;
+    --shared_->counters.connections;
     logger().information("connector %s: instrument at %s disconnected", shared_->name, peer);
   }
 
@@ -142,21 +138,9 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     envelope.receivedAt = std::chrono::system_clock::now();
     envelope.format = SourceFormat::kAstm;
     Intake intake = shared_->handler(envelope, shared_->codec);
-    switch (intake.outcome) {
-      case Intake::Outcome::kAccepted:
-      case Intake::Outcome::kDuplicate:  // (ASTM connectors do not deduplicate)
-        ++shared_->accepted;
-        break;
-      case Intake::Outcome::kRefused:
-        ++shared_->refused;
-        break;
-      case Intake::Outcome::kInvalid:
-        ++shared_->invalid;
-        break;
-      case Intake::Outcome::kFailed:
-        ++shared_->failed;
-        shared_->lastFailure = std::chrono::steady_clock::now().time_since_epoch().count();
-        break;
+    shared_->counters.count(intake.outcome);
+    if (intake.outcome == Intake::Outcome::kFailed) {
+      shared_->lastFailure = std::chrono::steady_clock::now().time_since_epoch().count();
     }
     return intake.outcome;
   }
@@ -225,18 +209,9 @@ class AstmSource : public Source {
 
   Poco::JSON::Object::Ptr health() const override {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    out->set("name", shared_->name);
-    out->set("kind", "astm-tcp");
-    out->set("state", listener_.running() ? "listening" : "stopped");
-    out->set("listen",
-             host_ + ":" + std::to_string(listener_.running() ? listener_.boundPort() : port_));
-    out->set("connections", shared_->connections.load());
-    out->set("messages_accepted", shared_->accepted.load());
-    out->set("messages_refused", shared_->refused.load() + shared_->invalid.load());
-    out->set("messages_refused_phi", shared_->refused.load());
-    out->set("messages_invalid", shared_->invalid.load());
+    describeListener(*out, shared_->name, "astm-tcp", listener_, host_, port_);
+    shared_->counters.describe(*out);
     out->set("messages_discarded", shared_->discarded.load());
-    out->set("messages_failed", shared_->failed.load());
     return out;
   }
 

@@ -57,13 +57,8 @@ struct Shared {
   Hl7Codec codec;
   IntakeHandler handler;
   std::atomic<bool> stopping{false};
-  std::atomic<int64_t> connections{0};
-  std::atomic<int64_t> accepted{0};
-  std::atomic<int64_t> duplicate{0};
-  std::atomic<int64_t> refusedPhi{0};
-  std::atomic<int64_t> invalid{0};  // unreadable header or body, and unsupported types
+  IntakeCounters counters;  // invalid: unreadable header or body, and unsupported types
   std::atomic<int64_t> unsupported{0};
-  std::atomic<int64_t> failed{0};
   std::atomic<int64_t> framesDropped{0};
 
   Shared(Settings s, IntakeHandler h)
@@ -72,24 +67,24 @@ struct Shared {
   void count(Verdict verdict) {
     switch (verdict) {
       case Verdict::kAccepted:
-        ++accepted;
+        counters.count(Intake::Outcome::kAccepted);
         break;
       case Verdict::kDuplicate:
-        ++duplicate;
+        counters.count(Intake::Outcome::kDuplicate);
         break;
       case Verdict::kRefusedPhi:
-        ++refusedPhi;
+        counters.count(Intake::Outcome::kRefused);
         break;
       case Verdict::kUnsupported:
         ++unsupported;
-        ++invalid;
+        counters.count(Intake::Outcome::kInvalid);
         break;
       case Verdict::kInvalid:
       case Verdict::kBadHeader:
-        ++invalid;
+        counters.count(Intake::Outcome::kInvalid);
         break;
       case Verdict::kFailed:
-        ++failed;
+        counters.count(Intake::Outcome::kFailed);
         break;
       case Verdict::kTooLarge:
         break;  // counted in framesDropped
@@ -120,7 +115,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     } catch (const Poco::Exception&) {
       return;  // the peer is already gone
     }
-    ++shared_->connections;
+    ++shared_->counters.connections;
     logger().information("connector %s: connection from %s%s", name, peer_,
                          std::string(shared_->settings.tls ? " (TLS)" : ""));
     try {
@@ -134,7 +129,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
           "connector %s: %s closed the connection inside a frame; partial frame dropped", name,
           peer_);
     }
-    --shared_->connections;
+    --shared_->counters.connections;
     logger().information("connector %s: %s disconnected", name, peer_);
   }
 
@@ -363,20 +358,10 @@ class MllpSource : public Source {
 
   Poco::JSON::Object::Ptr health() const override {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    out->set("name", shared_->settings.name);
-    out->set("kind", "hl7-mllp");
-    out->set("state", listener_.running() ? "listening" : "stopped");
-    out->set("listen",
-             host_ + ":" + std::to_string(listener_.running() ? listener_.boundPort() : port_));
+    describeListener(*out, shared_->settings.name, "hl7-mllp", listener_, host_, port_);
     out->set("tls", shared_->settings.tls);
-    out->set("connections", shared_->connections.load());
-    out->set("messages_accepted", shared_->accepted.load());
-    out->set("messages_duplicate", shared_->duplicate.load());
-    out->set("messages_refused", shared_->refusedPhi.load() + shared_->invalid.load());
-    out->set("messages_refused_phi", shared_->refusedPhi.load());
-    out->set("messages_invalid", shared_->invalid.load());
+    shared_->counters.describe(*out);
     out->set("messages_unsupported", shared_->unsupported.load());
-    out->set("messages_failed", shared_->failed.load());
     out->set("frames_dropped", shared_->framesDropped.load());
     return out;
   }

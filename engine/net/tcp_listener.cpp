@@ -38,6 +38,46 @@ void TcpListener::stop() {
   server_.reset();
 }
 
+void IntakeCounters::count(Intake::Outcome outcome) {
+  switch (outcome) {
+    case Intake::Outcome::kAccepted:
+      ++accepted;
+      break;
+    case Intake::Outcome::kDuplicate:
+      ++duplicate;
+      break;
+    case Intake::Outcome::kRefused:
+      ++refusedPhi;
+      break;
+    case Intake::Outcome::kInvalid:
+      ++invalid;
+      break;
+    case Intake::Outcome::kFailed:
+      ++failed;
+      break;
+  }
+}
+
+void IntakeCounters::describe(Poco::JSON::Object& out) const {
+  out.set("connections", connections.load());
+  out.set("messages_accepted", accepted.load());
+  out.set("messages_duplicate", duplicate.load());
+  out.set("messages_refused", refusedPhi.load() + invalid.load());
+  out.set("messages_refused_phi", refusedPhi.load());
+  out.set("messages_invalid", invalid.load());
+  out.set("messages_failed", failed.load());
+}
+
+void describeListener(Poco::JSON::Object& out, const std::string& name, const std::string& kind,
+                      const TcpListener& listener, const std::string& host, uint16_t port) {
+  out.set("name", name);
+  out.set("kind", kind);
+  out.set("state", listener.running() ? "listening" : "stopped");
+  std::string listen = host;
+  listen.append(":").append(std::to_string(listener.running() ? listener.boundPort() : port));
+  out.set("listen", listen);
+}
+
 bool isEngineConnectorKey(const std::string& key) {
   return key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
          key == "phi.policy" || key == "org";

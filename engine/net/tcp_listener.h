@@ -4,11 +4,13 @@
 // Status naming the connector's listen key.
 #pragma once
 
+#include <Poco/JSON/Object.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/TCPServer.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/ThreadPool.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -42,6 +44,25 @@ class TcpListener {
   std::unique_ptr<Poco::Net::TCPServer> server_;
   uint16_t boundPort_ = 0;
 };
+
+/// What every source counts, by pipeline outcome, and how /health shows it. Thread-safe.
+struct IntakeCounters {
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> accepted{0};
+  std::atomic<int64_t> duplicate{0};
+  std::atomic<int64_t> refusedPhi{0};
+  std::atomic<int64_t> invalid{0};
+  std::atomic<int64_t> failed{0};
+
+  void count(Intake::Outcome outcome);
+  /// Sets connections, messages_accepted, messages_duplicate, messages_refused (PHI + invalid),
+  /// messages_refused_phi, messages_invalid and messages_failed on `out`.
+  void describe(Poco::JSON::Object& out) const;
+};
+
+/// Sets name, kind, state ("listening"/"stopped") and listen (host:bound port) on `out`.
+void describeListener(Poco::JSON::Object& out, const std::string& name, const std::string& kind,
+                      const TcpListener& listener, const std::string& host, uint16_t port);
 
 /// True for the keys every connector has, which the engine checks (kind, instrument, mappings,
 /// destinations, phi.policy, org): connector factories skip them.
