@@ -309,4 +309,19 @@ std::vector<TestSample> twoSamplesThreeResults(const std::string& sample1,
   };
 }
 
+std::vector<std::string> EngineTest::engineOutputs() const {
+  auto files = listFilesRecursive(config_.dataDir);
+  auto captures = engine_->capturePaths();
+  files.insert(files.end(), captures.begin(), captures.end());
+  return files;
+}
+
+void EngineTest::expectNoSecretsWritten(const std::vector<Secret>& secrets) const {
+  auto files = engineOutputs();
+  EXPECT_FALSE(files.empty());
+  for (const auto& hit : findSecretsInFiles(files, secrets)) {
+    ADD_FAILURE() << "PHI leak: " << hit.label << " found in " << hit.where;
+  }
+}
+
 }  // namespace labgate::it

@@ -471,6 +471,11 @@ class EngineTest : public ::testing::Test {
                           std::chrono::milliseconds timeout = 10000ms);
   /// A sample id unique within this test run (letters and digits only).
   std::string newSampleId(const std::string& tag = "S");
+  /// Every file the engine wrote or printed: data.dir and the stdout/stderr captures.
+  std::vector<std::string> engineOutputs() const;
+  /// The PHI search: fails the test for every secret found in any engine output (names the
+  /// secret's label and the file, never the value).
+  void expectNoSecretsWritten(const std::vector<Secret>& secrets) const;
 
   std::unique_ptr<TempDir> tmp_;
   EngineConfig config_;

@@ -370,11 +370,4 @@ Hl7Ack Hl7EngineTest::sendExpecting(const std::string& message, const std::strin
   return *ack;
 }
 
-std::vector<std::string> Hl7EngineTest::engineOutputs() const {
-  auto files = listFilesRecursive(config_.dataDir);
-  auto captures = engine_->capturePaths();
-  files.insert(files.end(), captures.begin(), captures.end());
-  return files;
-}
-
 }  // namespace labgate::it

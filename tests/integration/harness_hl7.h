@@ -145,8 +145,6 @@ class Hl7EngineTest : public EngineTest {
   size_t deliveredCount(const std::string& sampleId) const {
     return timesReceived(lis_->messages(), sampleId);
   }
-  /// Every file the engine wrote or printed: data.dir and the stdout/stderr captures.
-  std::vector<std::string> engineOutputs() const;
   std::string databasePath() const { return config_.dataDir + "/labgate.db"; }
 
   int controlCounter_ = 0;

@@ -115,16 +115,7 @@ std::vector<PhiCase> phiCases() {
   };
 }
 
-class Hl7PhiTest : public Hl7EngineTest {
- protected:
-  void expectNoSecretsWritten() {
-    auto files = engineOutputs();
-    EXPECT_FALSE(files.empty());
-    for (const auto& hit : findSecretsInFiles(files, secrets())) {
-      ADD_FAILURE() << "PHI leak: " << hit.label << " found in " << hit.where;
-    }
-  }
-};
+class Hl7PhiTest : public Hl7EngineTest {};
 
 TEST_F(Hl7PhiTest, RefusedMessagesNameTheFieldAndLeaveNoTrace) {
   startLis();
@@ -172,7 +163,7 @@ TEST_F(Hl7PhiTest, RefusedMessagesNameTheFieldAndLeaveNoTrace) {
             << " PHI refusals: " << health().connector(kConnector, "messages_refused") << "\n";
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
 
   auto stored = sqliteQuery(databasePath(), "SELECT count(*) FROM messages;", tmp_->path());
   if (!stored) GTEST_SKIP() << "sqlite3 shell or database missing; store and audit not inspected";
@@ -210,7 +201,7 @@ TEST_F(Hl7PhiTest, EveryRefusalIsCountedOnceAndResendsStayRefused) {
   ASSERT_TRUE(waitForSample(clean.sampleId));
   EXPECT_EQ(deliveredCount(spec.sampleId), 0u);
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
 }
 
 TEST_F(Hl7PhiTest, EnhancedModeRefusalIsNeverACommitAccept) {
@@ -238,7 +229,7 @@ TEST_F(Hl7PhiTest, EnhancedModeRefusalIsNeverACommitAccept) {
   EXPECT_NE(application->humanText().find("PID-5"), std::string::npos);
   EXPECT_EQ(settledHl7("messages_refused_phi", 1), 1);
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
   EXPECT_EQ(lis_->count(), 0u);
 }
 
@@ -282,7 +273,7 @@ TEST_F(Hl7PhiTest, StripPolicyAcceptsAndForwardsWithoutTheValues) {
   EXPECT_EQ(health().connector(kConnector, "messages_refused_phi"), 0);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
   auto stripped = sqliteQuery(databasePath(),
                               "SELECT count(*) FROM audit WHERE action = 'message.phi_stripped';",
                               tmp_->path());

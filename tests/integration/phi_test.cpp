@@ -53,24 +53,7 @@ std::vector<PhiCase> phiCases() {
   };
 }
 
-class PhiTest : public EngineTest {
- protected:
-  /// Every file the engine wrote or printed: data.dir and the stdout/stderr captures.
-  std::vector<std::string> engineOutputs() const {
-    auto files = listFilesRecursive(config_.dataDir);
-    auto captures = engine_->capturePaths();
-    files.insert(files.end(), captures.begin(), captures.end());
-    return files;
-  }
-
-  void expectNoSecretsWritten() {
-    auto files = engineOutputs();
-    EXPECT_FALSE(files.empty());
-    for (const auto& hit : findSecretsInFiles(files, secrets())) {
-      ADD_FAILURE() << "PHI leak: " << hit.label << " found in " << hit.where;
-    }
-  }
-};
+class PhiTest : public EngineTest {};
 
 TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
   startLis();
@@ -118,7 +101,7 @@ TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
   EXPECT_EQ(health().connector("lab1", "messages_discarded"), 0);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
 
   // The audit trail: one 'message.refused' row per refusal naming connector and location.
   const std::string db = config_.dataDir + "/labgate.db";
@@ -185,7 +168,7 @@ TEST_F(PhiTest, RetransmittedRefusedFrameIsRefusedAgainAndAuditedOnce) {
   std::cout << "[ info     ] messages_refused after 6 attempts at one refused message: " << refused
             << "\n";
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
   auto rows =
       sqliteQuery(config_.dataDir + "/labgate.db",
                   "SELECT count(*) FROM audit WHERE action = 'message.refused';", tmp_->path());
@@ -227,7 +210,7 @@ TEST_F(PhiTest, StripPolicyAcceptsAndRemovesIdentifyingValues) {
   EXPECT_EQ(settledConnector("messages_refused", 0), 0);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
   auto stripped = sqliteQuery(config_.dataDir + "/labgate.db",
                               "SELECT count(*) FROM audit WHERE action = 'message.phi_stripped';",
                               tmp_->path());
@@ -250,7 +233,7 @@ TEST_F(PhiTest, NameSplitAcrossEtbFramesIsStillRefused) {
   instrument.close();
   EXPECT_EQ(settledConnector("messages_refused", 1), 1);
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  expectNoSecretsWritten();
+  expectNoSecretsWritten(secrets());
   EXPECT_EQ(timesReceived(lis_->messages(), sample), 0u);
 }
 
