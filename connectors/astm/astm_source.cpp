@@ -126,7 +126,6 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
       }
     }
     lastRefusedDigest_ = refused && !failed ? digest : std::string();
-    unansweredPartial_ = refused || failed;
     return !refused && !failed;
   }
 
@@ -148,13 +147,12 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
   /// Logs what the receiver discarded or NAKed since the last call (words, never values).
   void report(const Receiver& receiver, Receiver::Stats& seen, const std::string& peer) {
     const Receiver::Stats& now = receiver.stats();
-    if (now.messagesDiscarded > seen.messagesDiscarded && unansweredPartial_) {
-      // The instrument gave up on a message we NAKed (refused or not committed): it is already
-      // counted there, not a second time as discarded.
-      unansweredPartial_ = false;
+    if (now.messagesAbandoned > seen.messagesAbandoned) {
+      // Already counted as refused or failed when it was NAKed; not a second time as discarded.
       logger().information("connector %s: instrument at %s gave up on the NAKed message",
                            shared_->name, peer);
-    } else if (now.messagesDiscarded > seen.messagesDiscarded) {
+    }
+    if (now.messagesDiscarded > seen.messagesDiscarded) {
       shared_->discarded += static_cast<int64_t>(now.messagesDiscarded - seen.messagesDiscarded);
       logger().warning("connector %s: partial message from %s discarded: %s", shared_->name, peer,
                        receiver.lastProblem());
@@ -167,7 +165,6 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
 
   std::shared_ptr<Shared> shared_;
   std::string lastRefusedDigest_;
-  bool unansweredPartial_ = false;  // the last completed message was NAKed
 };
 
 class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {

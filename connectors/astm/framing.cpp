@@ -309,12 +309,14 @@ void Receiver::deliverFramed(std::string& reply, int frameNumber, size_t sizeBef
   while (!text.empty() && text.back() == kCr) text.remove_suffix(1);
   if (sink_ && sink_(text)) {
     ++stats_.messagesDelivered;
+    sinkRefused_ = false;
     message_.clear();
     acceptFrame(reply, frameNumber);
     return;
   }
   // Not taken: forget this frame's text so that the retransmission offers the message again.
   message_.resize(sizeBefore);
+  sinkRefused_ = true;
   rejectFrame(reply, "message refused by the sink");
 }
 
@@ -387,8 +389,14 @@ void Receiver::endSession() {
 }
 
 bool Receiver::discardMessage(const std::string& problem) {
-  if (message_.empty()) return false;
-  ++stats_.messagesDiscarded;
+  if (message_.empty()) {
+    sinkRefused_ = false;
+    return false;
+  }
+  // A message the sink refused is already accounted for by the sink; when the sender gives up
+  // on it (EOT, too many NAKs) it is abandoned, not a link-level loss.
+  ++(sinkRefused_ ? stats_.messagesAbandoned : stats_.messagesDiscarded);
+  sinkRefused_ = false;
   stats_.bytesDiscarded += message_.size();
   lastProblem_ = problem;
   message_.clear();

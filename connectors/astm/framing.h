@@ -60,11 +60,12 @@ class Receiver {
     uint64_t framesAccepted = 0;
     uint64_t framesRejected = 0;  // NAKed
     uint64_t messagesDelivered = 0;
-    uint64_t messagesDiscarded = 0;
-    uint64_t bytesDiscarded = 0;    // message and frame bytes thrown away
-    uint64_t bytesIgnored = 0;      // bytes outside any frame or message (idle garbage)
-    uint64_t framesDuplicated = 0;  // retransmissions of an accepted frame (our ACK was lost)
-    uint64_t sessionsRefused = 0;   // ENQs answered NAK while refusing sessions (busy)
+    uint64_t messagesDiscarded = 0;  // partial messages dropped (stall, disconnect, limits)
+    uint64_t messagesAbandoned = 0;  // messages the sink refused that the sender then gave up on
+    uint64_t bytesDiscarded = 0;     // message and frame bytes thrown away
+    uint64_t bytesIgnored = 0;       // bytes outside any frame or message (idle garbage)
+    uint64_t framesDuplicated = 0;   // retransmissions of an accepted frame (our ACK was lost)
+    uint64_t sessionsRefused = 0;    // ENQs answered NAK while refusing sessions (busy)
   };
 
   Receiver(AstmOptions options, MessageSink sink);
@@ -150,7 +151,8 @@ class Receiver {
   std::chrono::steady_clock::time_point lastActivity_{};
   Stats stats_;
   std::string lastProblem_;
-  bool busy_ = false;  // refuse new sessions (setRefuseSessions)
+  bool busy_ = false;         // refuse new sessions (setRefuseSessions)
+  bool sinkRefused_ = false;  // the pending message's final frame was NAKed by the sink
 };
 
 }  // namespace labgate::astm

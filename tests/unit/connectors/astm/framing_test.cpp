@@ -460,3 +460,21 @@ TEST(ReceiverBusy, EnqIsAnsweredNakWhileRefusingSessionsAndAckAfter) {
 
 }  // namespace
 }  // namespace labgate::astm
+
+namespace labgate::astm {
+namespace {
+
+TEST(ReceiverAbandon, ARefusedMessageTheSenderGivesUpOnIsAbandonedNotDiscarded) {
+  Receiver receiver(AstmOptions{}, [](std::string_view) { return false; });
+  std::string reply;
+  auto now = std::chrono::steady_clock::now();
+  receiver.feed(std::string(1, kEnq) + buildFrame(1, "H|\\^&\r", true) +
+                    buildFrame(2, "L|1|N\r", true) + std::string(1, kEot),
+                now, reply);
+  EXPECT_EQ(reply, std::string(1, kAck) + kAck + kNak);
+  EXPECT_EQ(receiver.stats().messagesAbandoned, 1u);
+  EXPECT_EQ(receiver.stats().messagesDiscarded, 0u);
+}
+
+}  // namespace
+}  // namespace labgate::astm
