@@ -167,16 +167,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
   std::string lastRefusedDigest_;
 };
 
-class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
- public:
-  explicit ConnectionFactory(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
-  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new AstmConnection(socket, shared_);
-  }
-
- private:
-  std::shared_ptr<Shared> shared_;
-};
+using ConnectionFactory = ConnectionFactoryOf<AstmConnection, Shared>;
 
 class AstmSource : public Source {
  public:
@@ -222,32 +213,24 @@ class AstmSource : public Source {
 StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context) {
   const std::string prefix = "connector." + context.name + ".";
   AstmOptions options;
-  std::string host;
-  uint16_t port = 0;
-  int64_t maxConnections = 16;
-  bool haveListen = false;
+  ListenSettings listen;
   for (const auto& [key, value] : context.keys) {
     Status status;
     if (key.rfind("astm.", 0) == 0) {
       status = setAstmOption(options, key.substr(5), value);
       if (!status.isOk()) return Status::config(prefix + key, status.reason());
-    } else if (key == "listen") {
-      status = parseHostPort(prefix + key, value, host, port);
-      haveListen = true;
-    } else if (key == "max_connections") {
-      status = parseInteger(prefix + key, value, 1, 1024, maxConnections);
-    } else if (isEngineConnectorKey(key)) {
-      continue;  // the engine's keys, validated there
+    } else if (listen.take(prefix, key, value, status)) {
+      // listen, max_connections, or one of the engine's keys
     } else {
       return Status::config(prefix + key, "unknown key for a connector of kind astm-tcp");
     }
     if (!status.isOk()) return status;
   }
-  if (!haveListen) return Status::config(prefix + "listen", "missing (host:port to listen on)");
+  if (Status complete = listen.complete(prefix); !complete.isOk()) return complete;
   auto shared =
       std::make_shared<Shared>(context.name, context.instrument, options, context.handler);
   return std::unique_ptr<Source>(
-      new AstmSource(shared, host, port, static_cast<int>(maxConnections)));
+      new AstmSource(shared, listen.host, listen.port, static_cast<int>(listen.maxConnections)));
 }
 
 }  // namespace

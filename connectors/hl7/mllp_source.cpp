@@ -310,16 +310,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
   std::string peer_;
 };
 
-class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
- public:
-  explicit ConnectionFactory(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
-  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
-    return new MllpConnection(socket, shared_);
-  }
-
- private:
-  std::shared_ptr<Shared> shared_;
-};
+using ConnectionFactory = ConnectionFactoryOf<MllpConnection, Shared>;
 
 class MllpSource : public Source {
  public:
@@ -432,35 +423,29 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
   Settings settings;
   settings.name = context.name;
   settings.instrument = context.instrument;
-  std::string host;
-  uint16_t port = 0;
-  int64_t maxConnections = 16, maxMessageBytes = 1024 * 1024, receiveTimeout = 60;
-  bool haveListen = false, parserLimitSet = false;
+  ListenSettings listen;
+  int64_t maxMessageBytes = 1024 * 1024, receiveTimeout = 60;
+  bool parserLimitSet = false;
   for (const auto& [key, value] : context.keys) {
     Status status;
     if (key.rfind("hl7.", 0) == 0) {
       status = setHl7Option(settings.options, key.substr(4), value);
       if (!status.isOk()) return Status::config(prefix + key, status.reason());
       parserLimitSet = parserLimitSet || key == "hl7.max_message_bytes";
-    } else if (key == "listen") {
-      status = parseHostPort(prefix + key, value, host, port);
-      haveListen = true;
-    } else if (key == "max_connections") {
-      status = parseInteger(prefix + key, value, 1, 1024, maxConnections);
+    } else if (listen.take(prefix, key, value, status)) {
+      // listen, max_connections, or one of the engine's keys
     } else if (key == "max_message_bytes") {
       status = parseInteger(prefix + key, value, 1024, int64_t{1} << 30, maxMessageBytes);
     } else if (key == "receive_timeout_seconds") {
       status = parseInteger(prefix + key, value, 1, 86400, receiveTimeout);
     } else if (key == "tls.cert" || key == "tls.key" || key == "tls.ca") {
       continue;  // read together below
-    } else if (isEngineConnectorKey(key)) {
-      continue;  // the engine's keys, validated there
     } else {
       return Status::config(prefix + key, "unknown key for a connector of kind hl7-mllp");
     }
     if (!status.isOk()) return status;
   }
-  if (!haveListen) return Status::config(prefix + "listen", "missing (host:port to listen on)");
+  if (Status complete = listen.complete(prefix); !complete.isOk()) return complete;
   StatusOr<Poco::Net::Context::Ptr> tls = makeTlsContext(prefix, context.keys);
   if (!tls.isOk()) return tls.status();
   settings.maxMessageBytes = static_cast<size_t>(maxMessageBytes);
@@ -468,8 +453,8 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
   settings.receiveTimeout = std::chrono::seconds(receiveTimeout);
   settings.tls = !tls.value().isNull();
   auto shared = std::make_shared<Shared>(std::move(settings), context.handler);
-  return std::unique_ptr<Source>(
-      new MllpSource(shared, host, port, static_cast<int>(maxConnections), tls.value()));
+  return std::unique_ptr<Source>(new MllpSource(
+      shared, listen.host, listen.port, static_cast<int>(listen.maxConnections), tls.value()));
 }
 
 }  // namespace

@@ -78,6 +78,26 @@ void describeListener(Poco::JSON::Object& out, const std::string& name, const st
   out.set("listen", listen);
 }
 
+bool ListenSettings::take(const std::string& prefix, const std::string& key,
+                          const std::string& value, Status& status) {
+  if (key == "listen") {
+    status = parseHostPort(prefix + key, value, host, port);
+    haveListen = true;
+  } else if (key == "max_connections") {
+    status = parseInteger(prefix + key, value, 1, 1024, maxConnections);
+  } else if (isEngineConnectorKey(key)) {
+    status = Status::ok();  // the engine's keys, validated there
+  } else {
+    return false;
+  }
+  return true;
+}
+
+Status ListenSettings::complete(const std::string& prefix) const {
+  if (haveListen) return Status::ok();
+  return Status::config(prefix + "listen", "missing (host:port to listen on)");
+}
+
 bool isEngineConnectorKey(const std::string& key) {
   return key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
          key == "phi.policy" || key == "org";

@@ -64,6 +64,34 @@ struct IntakeCounters {
 void describeListener(Poco::JSON::Object& out, const std::string& name, const std::string& kind,
                       const TcpListener& listener, const std::string& host, uint16_t port);
 
+/// Where and how widely a TCP source listens: the keys listen and max_connections.
+struct ListenSettings {
+  std::string host;
+  uint16_t port = 0;
+  int64_t maxConnections = 16;
+  bool haveListen = false;
+
+  /// Takes `key` if it is listen, max_connections or one of the engine's keys (skipped): returns
+  /// true and sets `status` (naming prefix + key when the value is bad). False: not such a key.
+  bool take(const std::string& prefix, const std::string& key, const std::string& value,
+            Status& status);
+  /// Status::config naming prefix + "listen" when it was not given.
+  Status complete(const std::string& prefix) const;
+};
+
+/// A connection factory that makes `Connection(socket, shared)` for every accepted socket.
+template <typename Connection, typename Shared>
+class ConnectionFactoryOf : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  explicit ConnectionFactoryOf(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new Connection(socket, shared_);
+  }
+
+ private:
+  std::shared_ptr<Shared> shared_;
+};
+
 /// True for the keys every connector has, which the engine checks (kind, instrument, mappings,
 /// destinations, phi.policy, org): connector factories skip them.
 bool isEngineConnectorKey(const std::string& key);
