@@ -106,8 +106,11 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
   /// What was refused is remembered so its retransmissions are NAKed without being processed
   /// again; a failed commit is not, so its retransmission retries the commit.
   bool onMessage(std::string_view text, const std::string& peer) {
-    std::string digest = sha256Hex(std::string(text));
-    if (digest == lastRefusedDigest_) return false;  // a retransmission of what we just refused
+    // A retransmission of what we just refused (hashed only then: the pipeline hashes every
+    // message it stores anyway).
+    if (!lastRefusedDigest_.empty() && sha256Hex(std::string(text)) == lastRefusedDigest_) {
+      return false;
+    }
     std::vector<std::string> messages = splitMessages(text, shared_->options);
     if (messages.empty()) messages.emplace_back(text);  // let the pipeline say what is wrong
     bool refused = false, failed = false;
@@ -125,7 +128,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
           break;
       }
     }
-    lastRefusedDigest_ = refused && !failed ? digest : std::string();
+    lastRefusedDigest_ = refused && !failed ? sha256Hex(std::string(text)) : std::string();
     return !refused && !failed;
   }
 
