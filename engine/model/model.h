@@ -46,6 +46,10 @@ struct Peak {
   std::optional<double> asymmetry;
   bool manualIntegration = false;
   std::optional<double> calculatedConcentration;
+  std::optional<double> expectedConcentration;  // nominal concentration of a calibrator/QC
+  std::optional<double> accuracy;       // vendor's accuracy / recovery, percent of nominal
+  std::optional<double> responseRatio;  // analyte response / IS response, as the vendor reports it
+  std::string vendorFlags;              // vendor's peak or outlier flags as sent ("MM", "!", ...)
 };
 
 enum class Severity { kInfo, kWarning, kError };
@@ -75,6 +79,9 @@ struct Result {
   std::string measuredAt;  // YYYYMMDDHHMMSS as sent
   std::string comment;     // comment records attached to the result
   std::optional<Peak> peak;
+  /// An internal standard's own peak (LC-MS/MS exports): kept for the rules (IS response), never
+  /// mapped or sent to the LIS.
+  bool internalStandard = false;
   std::string location;  // the source record: "R-<n>", n = its 1-based position in the message
   int decimals = -1;     // set by mapping: digits after the point for the LIS, -1 = as sent
   std::vector<Finding> findings;
@@ -89,6 +96,8 @@ struct Sample {
   std::optional<double> dilution;
   std::string position;  // vial/rack position (ASTM O-4)
   std::string acquiredAt;
+  std::string dataFile;   // the acquisition data file an export names (LC-MS/MS)
+  std::string location;   // where the sample starts in the source ("line 12", "SAMPLE line 40")
   std::vector<Result> results;
 };
 

@@ -19,6 +19,7 @@
 #include "engine/model/document.h"
 #include "engine/model/model.h"
 #include "engine/model/status.h"
+#include "engine/net/export.h"
 #include "engine/store/store.h"
 
 namespace labgate {
@@ -46,6 +47,9 @@ struct Intake {
 
 using IntakeHandler = std::function<Intake(const Envelope&, const FormatCodec&)>;
 
+/// Runs one batch export through the pipeline (sources of kind file-drop, the upload endpoint).
+using ExportHandler = std::function<Intake(const ExportJob&)>;
+
 /// Configuration keys of one connector or destination: the part after "connector.NAME." mapped
 /// to its value, e.g. {"listen": "127.0.0.1:9500", "astm.max_frame_bytes": "65536"}.
 using KeyValues = std::map<std::string, std::string>;
@@ -55,6 +59,10 @@ struct SourceContext {
   std::string instrument;
   KeyValues keys;
   IntakeHandler handler;
+  /// For export sources: the pipeline entry for whole files, and the formats they may name.
+  ExportHandler exportHandler;
+  const ExportFormats* exportFormats = nullptr;
+  std::string configDir;  // relative paths in the connector's keys are resolved against it
 };
 
 class Source {
@@ -110,11 +118,15 @@ class Registry {
   const DestinationFactory* destination(const std::string& kind) const;
   std::vector<std::string> sourceKinds() const;
   std::vector<std::string> destinationKinds() const;
+  /// Batch export formats (connectors/csv, connectors/xml register theirs).
+  ExportFormats& exportFormats() { return exportFormats_; }
+  const ExportFormats& exportFormats() const { return exportFormats_; }
 
  private:
   std::map<std::string, SourceFactory> sources_;
   std::map<std::string, bool> deduplicating_;
   std::map<std::string, DestinationFactory> destinations_;
+  ExportFormats exportFormats_;
 };
 
 /// Splits "host:port" (IPv4, name, or [IPv6]) into its parts; Status::config naming `key` if bad.

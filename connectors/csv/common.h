@@ -1,0 +1,92 @@
+// What the delimited export formats share: the row-to-Record plumbing of ExportParse, the
+// vocabulary of sample types, locale-aware dates and decimal separators.
+#pragma once
+
+#include <istream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connectors/csv/delimited.h"
+#include "connectors/csv/text.h"
+#include "engine/net/export.h"
+
+namespace labgate::csv {
+
+/// Settings every delimited format reads from its connector's keys (docs/connectors/exports.md):
+///   encoding    auto | utf-8 | utf-16 | utf-16le | utf-16be | latin-1   (default auto)
+///   decimal     auto | point | comma                                   (default auto)
+///   date_order  auto | mdy | dmy | ymd                                  (default auto)
+struct DelimitedSettings {
+  Encoding encoding = Encoding::kAuto;
+  enum class Decimal { kAuto, kPoint, kComma } decimal = Decimal::kAuto;
+  enum class DateOrder { kAuto, kMdy, kDmy, kYmd } dateOrder = DateOrder::kAuto;
+  size_t maxRowBytes = 4 << 20;
+};
+
+/// Reads the common keys; Status::config naming the full key when a value is bad.
+StatusOr<DelimitedSettings> parseDelimitedSettings(const ExportSettings& settings);
+/// The names of the common keys, for ExportFormatInfo::keys.
+std::vector<std::string> delimitedKeys();
+
+/// Base of every delimited format's parse: turns rows into the Records the PHI gate screens
+/// (type "column", fields[1..] = cells, line = the row's first line, names = the current header
+/// as set by setHeader()) and hands each screened row to interpret().
+class DelimitedParse : public ExportParse {
+ public:
+  DelimitedParse(std::istream& in, const DelimitedSettings& settings, char delimiter = 0);
+
+  StatusOr<bool> next(Record& record) override;
+  Status accept(const Record& record) override;
+
+ protected:
+  /// One screened row: cells are record.fields[1..].raw (stripped cells are empty).
+  virtual Status interpret(const Record& record) = 0;
+
+  /// Column names for the rows that follow (what the PHI gate classifies: a column named
+  /// "Patient Name" is refused whatever its values look like).
+  void setHeader(std::vector<std::string> names);
+
+  /// The file's decimal separator: settings, or guessed from the data seen so far.
+  bool decimalComma() const { return decimalComma_.value_or(false); }
+  /// Call with each data row before parsing its numbers (no-op once decided).
+  void observeDecimals(const Record& record);
+  std::optional<double> number(std::string_view cell) const {
+    return parseNumber(cell, decimalComma());
+  }
+
+  const DelimitedSettings& settings() const { return settings_; }
+  char delimiter() const { return reader_.delimiter(); }
+
+ private:
+  DelimitedSettings settings_;
+  TextReader text_;
+  DelimitedReader reader_;
+  Row row_;
+  int ordinal_ = 0;
+  std::shared_ptr<const std::vector<std::string>> names_;
+  std::optional<bool> decimalComma_;
+};
+
+/// A cell of a record (fields[n].raw, n 1-based), "" past the end.
+const std::string& cell(const Record& record, size_t n);
+
+/// Vendor sample-type words to SampleKind: Cal/Calibrator/Standard/Std -> calibrator; QC/CC ->
+/// qc; Blank/MatrixBlank/Solvent Blank -> blank; DoubleBlank -> double_blank; ResponseCheck/
+/// System Suitability/SST -> system_suitability; Sample/Unknown/Analyte/"" -> unknown.
+/// Case and spaces are ignored. nullopt for a word it does not know.
+std::optional<SampleKind> sampleKindFromVendor(std::string_view type);
+
+/// A date-time as the quantitation software wrote it ("4/19/2018 6:37 PM", "26/11/2024 3:05 pm",
+/// "27.06.2022 11:01", "2024-11-26 15:05:00", "1/20/25 17:00") as "YYYY-MM-DDTHH:MM[:SS]".
+/// With DateOrder::kAuto, a first number over 12 means day-first, '.' means day-first, a 4-digit
+/// first number means year-first, else month-first. nullopt if it is not a date.
+std::optional<std::string> parseDateTime(std::string_view text,
+                                         DelimitedSettings::DateOrder order);
+
+/// Lower-cases ASCII and collapses runs of spaces, for header matching.
+std::string normalizeName(std::string_view name);
+
+}  // namespace labgate::csv
