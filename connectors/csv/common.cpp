@@ -3,7 +3,6 @@
 #include <array>
 #include <cctype>
 #include <cstdio>
-#include <regex>
 
 namespace labgate::csv {
 
@@ -49,8 +48,7 @@ StatusOr<DelimitedSettings> parseDelimitedSettings(const ExportSettings& setting
   return out;
 }
 
-DelimitedParse::DelimitedParse(std::istream& in, const DelimitedSettings& settings,
-                               char delimiter)
+DelimitedParse::DelimitedParse(std::istream& in, const DelimitedSettings& settings, char delimiter)
     : settings_(settings),
       text_(in, settings.encoding),
       reader_(text_, delimiter, settings.maxRowBytes) {
@@ -114,121 +112,5 @@ void DelimitedParse::observeDecimals(const Record& record) {
 }
 
 const std::string& cell(const Record& record, size_t n) { return record.raw(n); }
-
-std::string normalizeName(std::string_view name) {
-  std::string out;
-  out.reserve(name.size());
-  bool space = false;
-  for (char c : trim(name)) {
-    if (c == ' ' || c == '\t') {
-      space = true;
-      continue;
-    }
-    if (space && !out.empty()) out.push_back(' ');
-    space = false;
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return out;
-}
-
-std::optional<SampleKind> sampleKindFromVendor(std::string_view type) {
-  std::string t;
-  for (char c : type) {
-    if (c == ' ' || c == '_' || c == '-') continue;
-    t.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  static const std::array<std::pair<std::string_view, SampleKind>, 26> kWords = {{
-      {"", SampleKind::kUnknown},
-      {"sample", SampleKind::kUnknown},
-      {"unknown", SampleKind::kUnknown},
-      {"unknownsample", SampleKind::kUnknown},
-      {"analyte", SampleKind::kUnknown},
-      {"cal", SampleKind::kCalibrator},
-      {"calibration", SampleKind::kCalibrator},
-      {"calibrator", SampleKind::kCalibrator},
-      {"standard", SampleKind::kCalibrator},
-      {"std", SampleKind::kCalibrator},
-      {"stdbracket", SampleKind::kCalibrator},
-      {"stdupdate", SampleKind::kCalibrator},
-      {"stdclear", SampleKind::kCalibrator},
-      {"qc", SampleKind::kQc},
-      {"cc", SampleKind::kQc},
-      {"qualitycontrol", SampleKind::kQc},
-      {"blank", SampleKind::kBlank},
-      {"matrixblank", SampleKind::kBlank},
-      {"solventblank", SampleKind::kBlank},
-      {"solvent", SampleKind::kBlank},
-      {"doubleblank", SampleKind::kDoubleBlank},
-      {"responsecheck", SampleKind::kSystemSuitability},
-      {"systemsuitability", SampleKind::kSystemSuitability},
-      {"sst", SampleKind::kSystemSuitability},
-      {"suitability", SampleKind::kSystemSuitability},
-      {"zero", SampleKind::kBlank},
-  }};
-  for (const auto& [word, kind] : kWords) {
-    if (t == word) return kind;
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> parseDateTime(std::string_view text,
-                                         DelimitedSettings::DateOrder order) {
-  static const std::regex kDate(
-      R"(^\s*(\d{1,4})([/.\-])(\d{1,2})\2(\d{1,4})(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?\s*([AaPp][Mm])?)?\s*$)");
-  std::string s(text);
-  std::smatch m;
-  if (!std::regex_match(s, m, kDate)) return std::nullopt;
-  int a = std::stoi(m[1]), b = std::stoi(m[3]), c = std::stoi(m[4]);
-  int year, month, day;
-  using O = DelimitedSettings::DateOrder;
-  O use = order;
-  if (use == O::kAuto) {
-    if (m[1].length() == 4) {
-      use = O::kYmd;
-    } else if (m[2] == "." || a > 12) {
-      use = O::kDmy;
-    } else {
-      use = O::kMdy;
-    }
-  }
-  if (use == O::kYmd) {
-    year = a;
-    month = b;
-    day = c;
-  } else if (use == O::kDmy) {
-    day = a;
-    month = b;
-    year = c;
-  } else {
-    month = a;
-    day = b;
-    year = c;
-  }
-  if (year < 100) year += 2000;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || year < 1900 || year > 2999) {
-    return std::nullopt;
-  }
-  char buf[96];
-  if (!m[5].matched) {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", year, month, day);
-    return std::string(buf);
-  }
-  int hour = std::stoi(m[5]), minute = std::stoi(m[6]);
-  if (m[8].matched) {
-    bool pm = m[8].str()[0] == 'P' || m[8].str()[0] == 'p';
-    if (hour < 1 || hour > 12) return std::nullopt;
-    hour = hour % 12 + (pm ? 12 : 0);
-  }
-  if (hour > 23 || minute > 59) return std::nullopt;
-  if (m[7].matched) {
-    int second = std::stoi(m[7]);
-    if (second > 59) return std::nullopt;
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d", year, month, day, hour, minute,
-                  second);
-  } else {
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d", year, month, day, hour, minute);
-  }
-  return std::string(buf);
-}
 
 }  // namespace labgate::csv

@@ -15,6 +15,10 @@
 
 namespace labgate::csv {
 
+using labgate::normalizeName;
+using labgate::parseDateTime;
+using labgate::sampleKindFromVendor;
+
 /// Settings every delimited format reads from its connector's keys (docs/connectors/exports.md):
 ///   encoding    auto | utf-8 | utf-16 | utf-16le | utf-16be | latin-1   (default auto)
 ///   decimal     auto | point | comma                                   (default auto)
@@ -22,7 +26,8 @@ namespace labgate::csv {
 struct DelimitedSettings {
   Encoding encoding = Encoding::kAuto;
   enum class Decimal { kAuto, kPoint, kComma } decimal = Decimal::kAuto;
-  enum class DateOrder { kAuto, kMdy, kDmy, kYmd } dateOrder = DateOrder::kAuto;
+  using DateOrder = labgate::DateOrder;
+  DateOrder dateOrder = DateOrder::kAuto;
   size_t maxRowBytes = 4 << 20;
 };
 
@@ -72,21 +77,5 @@ class DelimitedParse : public ExportParse {
 
 /// A cell of a record (fields[n].raw, n 1-based), "" past the end.
 const std::string& cell(const Record& record, size_t n);
-
-/// Vendor sample-type words to SampleKind: Cal/Calibrator/Standard/Std -> calibrator; QC/CC ->
-/// qc; Blank/MatrixBlank/Solvent Blank -> blank; DoubleBlank -> double_blank; ResponseCheck/
-/// System Suitability/SST -> system_suitability; Sample/Unknown/Analyte/"" -> unknown.
-/// Case and spaces are ignored. nullopt for a word it does not know.
-std::optional<SampleKind> sampleKindFromVendor(std::string_view type);
-
-/// A date-time as the quantitation software wrote it ("4/19/2018 6:37 PM", "26/11/2024 3:05 pm",
-/// "27.06.2022 11:01", "2024-11-26 15:05:00", "1/20/25 17:00") as "YYYY-MM-DDTHH:MM[:SS]".
-/// With DateOrder::kAuto, a first number over 12 means day-first, '.' means day-first, a 4-digit
-/// first number means year-first, else month-first. nullopt if it is not a date.
-std::optional<std::string> parseDateTime(std::string_view text,
-                                         DelimitedSettings::DateOrder order);
-
-/// Lower-cases ASCII and collapses runs of spaces, for header matching.
-std::string normalizeName(std::string_view name);
 
 }  // namespace labgate::csv

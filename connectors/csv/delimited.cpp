@@ -14,12 +14,6 @@ bool Row::blank() const {
                      [](const std::string& c) { return trim(c).empty(); });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
 char detectDelimiter(std::string_view line) {
   size_t tabs = 0, commas = 0, semicolons = 0;
   bool quoted = false;
@@ -67,14 +61,14 @@ StatusOr<bool> DelimitedReader::next(Row& row) {
         std::string_view(buffer_).substr(pos_, end == std::string::npos ? end : end - pos_));
   }
   std::string cell;
-  bool quoted = false;      // inside a quoted section
-  bool wasQuoted = false;   // the cell started with a quote
+  bool quoted = false;     // inside a quoted section
+  bool wasQuoted = false;  // the cell started with a quote
   size_t rowBytes = 0;
   int startLine = line_;
   auto tooLong = [&]() {
-    return Status::invalid("line " + std::to_string(startLine),
-                           "row longer than " + std::to_string(maxRowBytes_) +
-                               " bytes (an unclosed quote?)");
+    return Status::invalid(
+        "line " + std::to_string(startLine),
+        "row longer than " + std::to_string(maxRowBytes_) + " bytes (an unclosed quote?)");
   };
   while (true) {
     if (pos_ >= buffer_.size()) {
@@ -143,75 +137,6 @@ StatusOr<bool> DelimitedReader::next(Row& row) {
     ++pos_;
     if (++rowBytes > maxRowBytes_) return tooLong();
   }
-}
-
-namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-}  // namespace
-
-bool isMissingToken(std::string_view cell) {
-  std::string_view t = trim(cell);
-  if (t.empty()) return true;
-  static const std::array<std::string_view, 16> kTokens = {
-      "n/a", "na", "nf", "#n/a", "nan", "n.a.", "degenerate", "no peak", "< 0", "<0",
-      "-", "--", "not found", "null", "none", "#value!"};
-  std::string l = lower(t);
-  return std::find(kTokens.begin(), kTokens.end(), l) != kTokens.end();
-}
-
-std::optional<double> parseNumber(std::string_view cell, bool decimalComma) {
-  std::string_view t = trim(cell);
-  if (t.empty() || isMissingToken(t)) return std::nullopt;
-  char decimal = decimalComma ? ',' : '.';
-  char thousands = decimalComma ? '.' : ',';
-  std::string digits;
-  digits.reserve(t.size());
-  size_t i = 0;
-  if (t[i] == '+' || t[i] == '-') digits.push_back(t[i++]);
-  size_t groupDigits = 0;
-  bool sawDigit = false, sawDecimal = false, sawThousands = false;
-  for (; i < t.size(); ++i) {
-    char c = t[i];
-    if (c >= '0' && c <= '9') {
-      digits.push_back(c);
-      sawDigit = true;
-      ++groupDigits;
-    } else if (c == thousands && !sawDecimal && sawDigit) {
-      if (!sawThousands && digits.back() == '0' && groupDigits == 1) return std::nullopt;  // 0,056
-      if (sawThousands ? groupDigits != 3 : groupDigits > 3) return std::nullopt;
-      sawThousands = true;
-      groupDigits = 0;
-    } else if (c == decimal && !sawDecimal) {
-      if (sawThousands && groupDigits != 3) return std::nullopt;
-      digits.push_back('.');
-      sawDecimal = true;
-      sawThousands = false;
-    } else if ((c == 'e' || c == 'E') && sawDigit) {
-      if (sawThousands && groupDigits != 3) return std::nullopt;
-      sawThousands = false;
-      digits.append(t.substr(i));
-      i = t.size();
-      break;
-    } else {
-      return std::nullopt;
-    }
-  }
-  if (sawThousands && groupDigits != 3) return std::nullopt;
-  if (!sawDigit) return std::nullopt;
-  double value = 0;
-  const char* begin = digits.data();
-  if (*begin == '+') ++begin;
-  auto [ptr, ec] = std::from_chars(begin, digits.data() + digits.size(), value);
-  if (ec != std::errc() || ptr != digits.data() + digits.size() || !std::isfinite(value)) {
-    return std::nullopt;
-  }
-  return value;
 }
 
 }  // namespace labgate::csv

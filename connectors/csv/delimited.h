@@ -11,8 +11,13 @@
 
 #include "connectors/csv/text.h"
 #include "engine/model/status.h"
+#include "engine/net/export_values.h"
 
 namespace labgate::csv {
+
+using labgate::isMissingToken;
+using labgate::parseNumber;
+using labgate::trim;
 
 struct Row {
   int line = 0;  // 1-based line the row starts on
@@ -49,17 +54,5 @@ class DelimitedReader {
   bool eof_ = false;
   int line_ = 1;
 };
-
-/// A cell as a number, in the file's locale. Missing values (empty, N/A, NA, NF, #N/A, NaN, n.a.,
-/// "degenerate", "No Peak", "< 0", "-", ...) are std::nullopt, never 0. `decimalComma`: ',' is the
-/// decimal separator and '.' a thousands separator; otherwise the reverse. A thousands separator is
-/// accepted only in groups of three digits.
-std::optional<double> parseNumber(std::string_view cell, bool decimalComma = false);
-
-/// True when `cell` is one of the missing-value tokens above (or empty).
-bool isMissingToken(std::string_view cell);
-
-/// Trims ASCII spaces and tabs at both ends.
-std::string_view trim(std::string_view s);
 
 }  // namespace labgate::csv

@@ -78,8 +78,9 @@ StatusOr<Encoding> parseEncoding(const std::string& key, const std::string& text
   if (text == "latin-1" || text == "iso-8859-1" || text == "windows-1252" || text == "cp1252") {
     return Encoding::kLatin1;
   }
-  return Status::config(key, "unknown encoding \"" + text +
-                                 "\" (expected auto, utf-8, utf-16, utf-16le, utf-16be or latin-1)");
+  return Status::config(key,
+                        "unknown encoding \"" + text +
+                            "\" (expected auto, utf-8, utf-16, utf-16le, utf-16be or latin-1)");
 }
 
 const char* toString(Encoding encoding) {
@@ -177,7 +178,8 @@ void TextReader::decode(std::string_view bytes, bool last, std::string& out) {
       bool le = encoding_ == Encoding::kUtf16Le;
       size_t i = 0;
       auto unit = [&](size_t at) -> uint32_t {
-        auto a = static_cast<unsigned char>(bytes[at]), b = static_cast<unsigned char>(bytes[at + 1]);
+        auto a = static_cast<unsigned char>(bytes[at]),
+             b = static_cast<unsigned char>(bytes[at + 1]);
         return le ? (a | (b << 8)) : ((a << 8) | b);
       };
       while (i + 1 < bytes.size()) {

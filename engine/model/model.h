@@ -47,7 +47,7 @@ struct Peak {
   bool manualIntegration = false;
   std::optional<double> calculatedConcentration;
   std::optional<double> expectedConcentration;  // nominal concentration of a calibrator/QC
-  std::optional<double> accuracy;       // vendor's accuracy / recovery, percent of nominal
+  std::optional<double> accuracy;               // vendor's accuracy / recovery, percent of nominal
   std::optional<double> responseRatio;  // analyte response / IS response, as the vendor reports it
   std::string vendorFlags;              // vendor's peak or outlier flags as sent ("MM", "!", ...)
 };
@@ -96,8 +96,8 @@ struct Sample {
   std::optional<double> dilution;
   std::string position;  // vial/rack position (ASTM O-4)
   std::string acquiredAt;
-  std::string dataFile;   // the acquisition data file an export names (LC-MS/MS)
-  std::string location;   // where the sample starts in the source ("line 12", "SAMPLE line 40")
+  std::string dataFile;  // the acquisition data file an export names (LC-MS/MS)
+  std::string location;  // where the sample starts in the source ("line 12", "SAMPLE line 40")
   std::vector<Result> results;
 };
 

@@ -95,11 +95,11 @@ class ExportFormats {
 
 /// One export to process, as a file-drop source or the upload endpoint hands it to the pipeline.
 struct ExportJob {
-  std::istream* in = nullptr;     // positioned at the start of the file
+  std::istream* in = nullptr;  // positioned at the start of the file
   const ExportFormat* format = nullptr;
   std::string formatName;
-  std::string fileName;  // as dropped or uploaded; screened by the gate before it is logged
-  std::string peer;      // "file-drop" or the uploader's "host:port"
+  std::string fileName;       // as dropped or uploaded; screened by the gate before it is logged
+  std::string peer;           // "file-drop" or the uploader's "host:port"
   std::string contentSha256;  // of the whole file: recognises a copy dropped again
   int64_t sizeBytes = 0;
 };

@@ -1,0 +1,15 @@
+// STUB: replaced by the format's implementation.
+#include "connectors/csv/formats.h"
+
+namespace labgate::csv {
+
+ExportFormatInfo masshunterFormat() {
+  ExportFormatInfo info;
+  info.name = "masshunter";
+  info.factory = [](const ExportSettings& s) -> StatusOr<std::shared_ptr<const ExportFormat>> {
+    return Status::config(s.keyPrefix + "format", "format masshunter is not implemented yet");
+  };
+  return info;
+}
+
+}  // namespace labgate::csv
