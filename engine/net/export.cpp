@@ -24,4 +24,77 @@ std::vector<std::string> ExportFormats::names() const {
   return out;
 }
 
+bool ExportSelection::isExportKey(const ExportFormats& formats, const std::string& key) {
+  if (key == "format") return true;
+  for (const auto& f : formats.all()) {
+    for (const auto& k : f.keys) {
+      if (k == key) return true;
+    }
+  }
+  return false;
+}
+
+StatusOr<ExportSelection> ExportSelection::configure(const ExportFormats& formats,
+                                                     const ExportSettings& settings) {
+  ExportSelection out;
+  out.formats_ = &formats;
+  out.settings_ = settings;
+  auto it = settings.keys.find("format");
+  std::string name = it == settings.keys.end() ? "auto" : it->second;
+  if (name != "auto") {
+    const ExportFormatInfo* info = formats.find(name);
+    if (!info) {
+      std::string known;
+      for (const auto& n : formats.names()) known += (known.empty() ? "" : ", ") + n;
+      return Status::config(settings.keyPrefix + "format",
+                            "unknown format \"" + name + "\" (known: auto, " + known + ")");
+    }
+    StatusOr<std::shared_ptr<const ExportFormat>> made = info->factory(settings);
+    if (!made.isOk()) return made.status();
+    out.fixed_ = name;
+    out.configured_.push_back({name, made.value()});
+    return out;
+  }
+  for (const auto& info : formats.all()) {
+    if (!info.detect) continue;
+    StatusOr<std::shared_ptr<const ExportFormat>> made = info.factory(settings);
+    if (!made.isOk()) return made.status();
+    out.configured_.push_back({info.name, made.value()});
+  }
+  return out;
+}
+
+StatusOr<ExportSelection::Choice> ExportSelection::choose(std::string_view head,
+                                                          const std::string& requested) const {
+  if (!requested.empty()) {
+    for (const auto& c : configured_) {
+      if (c.name == requested) return c;
+    }
+    const ExportFormatInfo* info = formats_ ? formats_->find(requested) : nullptr;
+    if (!info) {
+      std::string known;
+      for (const auto& n : formats_->names()) known += (known.empty() ? "" : ", ") + n;
+      return Status::invalid("format", "unknown format \"" + requested + "\" (known: " + known +
+                                           ")");
+    }
+    StatusOr<std::shared_ptr<const ExportFormat>> made = info->factory(settings_);
+    if (!made.isOk()) {
+      return Status::invalid("format", "format \"" + requested +
+                                           "\" cannot be used by this connector: " +
+                                           made.status().toString());
+    }
+    return Choice{requested, made.value()};
+  }
+  if (!fixed_.empty()) return configured_.front();
+  for (const auto& c : configured_) {
+    const ExportFormatInfo* info = formats_->find(c.name);
+    if (info && info->detect && info->detect(head)) return c;
+  }
+  std::string tried;
+  for (const auto& c : configured_) tried += (tried.empty() ? "" : ", ") + c.name;
+  return Status::invalid("line 1", "the file is not in a format this connector recognises (tried " +
+                                       tried + "); name the format with the connector's \"format\" "
+                                       "key or a layout");
+}
+
 }  // namespace labgate

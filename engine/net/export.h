@@ -93,6 +93,37 @@ class ExportFormats {
   std::vector<ExportFormatInfo> formats_;
 };
 
+/// The formats one export connector reads, configured at start-up from its keys:
+///   format = auto | NAME   (auto: recognised by signature from each file's first bytes)
+/// plus the keys of the formats (layout, encoding, decimal, xml.schema, ...).
+class ExportSelection {
+ public:
+  /// Configures the named format, or every detectable one for "auto". Errors are Status::config
+  /// naming the full key.
+  static StatusOr<ExportSelection> configure(const ExportFormats& formats,
+                                             const ExportSettings& settings);
+  /// True when `key` (after "connector.NAME.") belongs to the export formats ("format" or a key
+  /// some registered format reads).
+  static bool isExportKey(const ExportFormats& formats, const std::string& key);
+
+  struct Choice {
+    std::string name;
+    std::shared_ptr<const ExportFormat> format;
+  };
+  /// The format for one file: `requested` if not empty (an upload's ?format=), else the
+  /// connector's own, else the first format whose signature matches `head`. Status::invalid
+  /// ("line 1", ...) when nothing recognises the file, listing what was tried.
+  StatusOr<Choice> choose(std::string_view head, const std::string& requested) const;
+
+  const std::string& configuredName() const { return fixed_; }
+
+ private:
+  const ExportFormats* formats_ = nullptr;
+  ExportSettings settings_;
+  std::string fixed_;  // "" = auto
+  std::vector<Choice> configured_;
+};
+
 /// One export to process, as a file-drop source or the upload endpoint hands it to the pipeline.
 struct ExportJob {
   std::istream* in = nullptr;  // positioned at the start of the file

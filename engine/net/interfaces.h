@@ -42,6 +42,14 @@ struct Intake {
   int64_t messageId = 0;  // row id when accepted
   size_t results = 0;
   size_t held = 0;
+  /// Every problem found, for a reason file or a problem document (locations, rule ids and
+  /// reasons only, never a value).
+  struct Problem {
+    std::string location;  // "line 12 column 4", "file name", "PID-5"
+    std::string reason;
+    std::string toString() const { return location.empty() ? reason : location + ": " + reason; }
+  };
+  std::vector<Problem> details;
   bool accepted() const { return outcome == Outcome::kAccepted || outcome == Outcome::kDuplicate; }
 };
 

@@ -148,7 +148,11 @@ Screening PhiGate::screen(Document& document, Policy policy) const {
       const std::string& text = field.text.empty() && hasAlnum(field.raw) ? field.raw : field.text;
       if (isBlank(text)) continue;
       const std::string* id = nullptr;
-      if (structural) {
+      if (record.nameRules && i < record.nameRules->size() && !(*record.nameRules)[i].empty() &&
+          !isPlaceholder(*rules_, text)) {
+        id = &(*record.nameRules)[i];
+      }
+      if (!id && structural) {
         id = findFieldRule(*structural, record.type, i);
         if (id && isPlaceholder(*rules_, text)) id = nullptr;
       }
@@ -165,6 +169,19 @@ Screening PhiGate::screen(Document& document, Policy policy) const {
     }
   }
   return result;
+}
+
+std::shared_ptr<const std::vector<std::string>> PhiGate::classifyNames(
+    const std::vector<std::string>& names) const {
+  auto out = std::make_shared<std::vector<std::string>>(names.size());
+  if (!rules_ || !rules_->columns.set) return out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    re2::StringPiece name = trimmed(names[i]);
+    if (name.empty()) continue;
+    std::vector<int> hits = rules_->columns.matching(name);
+    if (!hits.empty()) (*out)[i] = rules_->columns.items[static_cast<size_t>(hits.front())].id;
+  }
+  return out;
 }
 
 size_t PhiGate::patternCount() const { return rules_ ? rules_->patterns.items.size() : 0; }

@@ -68,6 +68,14 @@ class PhiGate {
   /// left untouched. The returned hits are the same under both policies.
   Screening screen(Document& document, Policy policy) const;
 
+  /// Exports: which names (column headers of a delimited file, attribute names of an XML file)
+  /// identify a patient by themselves ("Patient Name", "DOB", "MRN"): the rule id of the first
+  /// `columns` rule whose regex matches each name, "" for the others. The caller sets the result
+  /// as Record::nameRules; screen() then treats a non-blank, non-placeholder field under such a
+  /// name like a structural hit (refused, or emptied under strip: the column is dropped).
+  std::shared_ptr<const std::vector<std::string>> classifyNames(
+      const std::vector<std::string>& names) const;
+
   /// Number of patterns (not counting allow-list entries and structural rules).
   size_t patternCount() const;
   /// Number of allow-list entries.

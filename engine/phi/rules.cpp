@@ -264,7 +264,7 @@ StatusOr<std::shared_ptr<const PhiGate::Rules>> compileRules(const std::string& 
   const Object& top = *root.extract<Object::Ptr>();
   loader.checkKeys(top,
                    {"version", "description", "structural", "placeholders", "patterns", "allow",
-                    "exempt", "numeric_value"},
+                    "exempt", "numeric_value", "columns"},
                    "top level");
   if (loader.failed()) return loader.status();
   if (!top.has("version") || !top.get("version").isInteger() ||
@@ -281,6 +281,9 @@ StatusOr<std::shared_ptr<const PhiGate::Rules>> compileRules(const std::string& 
   loader.loadGroup(top.get("patterns"), "patterns", true, ids, rules->patterns);
   if (!loader.failed() && top.has("allow")) {
     loader.loadGroup(top.get("allow"), "allow", false, ids, rules->allows);
+  }
+  if (!loader.failed() && top.has("columns")) {
+    loader.loadGroup(top.get("columns"), "columns", false, ids, rules->columns);
   }
   if (!loader.failed() && top.has("structural")) {
     loader.loadLocations(top.get("structural"), "structural", true, ids, rules->structural,

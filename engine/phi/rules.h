@@ -50,6 +50,7 @@ using FieldRules = std::unordered_map<std::string, std::map<size_t, std::string>
 struct PhiGate::Rules {
   PatternGroup patterns;
   PatternGroup allows;
+  PatternGroup columns;  // column and attribute names that identify a patient (exports)
   std::unique_ptr<RE2> numericValue;               // may be null: no field counts as numeric
   std::vector<std::unique_ptr<RE2>> placeholders;  // full-match values structural rules ignore
   std::array<FieldRules, kFormatCount> structural;

@@ -79,6 +79,13 @@ std::string refusedSampleId(const Document& doc, const phi::Screening& screening
   return "";
 }
 
+/// Exports: the file (name only when the gate passed it) and its content hash, for the audit.
+std::string exportDetail(const Pipeline::CommitMeta& meta) {
+  if (meta.dedupeSender.empty()) return "";
+  return ",\"file\":" + jsonString(meta.sourceName) +
+         ",\"sha256\":" + jsonString(meta.contentSha256);
+}
+
 const char* formatName(SourceFormat format) {
   switch (format) {
     case SourceFormat::kAstm:
@@ -149,18 +156,130 @@ void Pipeline::setQueuedListener(std::function<void(const std::string&)> listene
 
 Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profile,
                          const FormatCodec& codec) {
-  Intake intake;
   StatusOr<Document> parsed = codec.parse(envelope.bytes);
-  if (!parsed.isOk()) return reject(envelope, profile, parsed.status());
+  CommitMeta meta;
+  meta.format = formatName(envelope.format);
+  meta.peer = envelope.peer;
+  if (!parsed.isOk()) return reject(meta, profile, parsed.status());
   Document& doc = parsed.value();
   phi::Screening screening = gate_->screen(doc, profile.policy);
   if (!screening.clean() && profile.policy == phi::Policy::kRefuse) {
-    return refuse(envelope, profile, doc, screening);
+    return refuse(meta, profile, refusedSampleId(doc, screening), screening);
   }
 
   StatusOr<Message> built = codec.build(doc);
-  if (!built.isOk()) return reject(envelope, profile, built.status());
-  Message& message = built.value();
+  if (!built.isOk()) return reject(meta, profile, built.status());
+  meta.contentSha256 = sha256Hex(envelope.bytes);
+  return commitBuilt(std::move(built).value(), profile, meta, screening);
+}
+
+Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& profile) {
+  CommitMeta meta;
+  meta.format = job.formatName;
+  meta.peer = job.peer;
+  meta.contentSha256 = job.contentSha256;
+  meta.dedupeSender = "file";
+  const std::string controlId = "sha256:" + job.contentSha256;
+
+  if (profile.deduplicate) {
+    std::optional<int64_t> earlier =
+        store_->findInbound(profile.orgId, profile.name, meta.dedupeSender, controlId);
+    if (earlier) {
+      Intake intake;
+      intake.outcome = Intake::Outcome::kDuplicate;
+      intake.messageId = *earlier;
+      intake.details.push_back(
+          {"file", "identical content was imported before as batch " + std::to_string(*earlier)});
+      AuditEvent event;
+      event.orgId = profile.orgId;
+      event.actor = "connector:" + profile.name;
+      event.action = "message.duplicate";
+      event.subject = "message:" + std::to_string(*earlier);
+      event.detail = "{\"sha256\":" + jsonString(job.contentSha256) + "}";
+      Status audited = store_->appendAudit(event);
+      if (!audited.isOk()) {
+        logger().error("connector %s: could not record a duplicate: %s", profile.name,
+                       audited.toString());
+      }
+      logger().information(
+          "connector %s: file from %s has the content of batch %Ld; not imported "
+          "again",
+          profile.name, job.peer, static_cast<Poco::Int64>(*earlier));
+      return intake;
+    }
+  }
+
+  const SourceFormat source =
+      job.formatName.find("xml") != std::string::npos ? SourceFormat::kXml : SourceFormat::kCsv;
+  phi::Screening screening;
+  constexpr size_t kMaxHits = 1000;
+  bool refused = false;
+  auto collect = [&](const phi::Screening& found) {
+    for (const auto& hit : found.hits) {
+      if (screening.hits.size() < kMaxHits) screening.hits.push_back(hit);
+    }
+    if (!found.clean() && profile.policy == phi::Policy::kRefuse) refused = true;
+  };
+
+  // The file name first: lab staff name files, and a name can carry a patient's.
+  {
+    Document name;
+    name.format = source;
+    Record record;
+    record.type = "file name";
+    record.fields.resize(2);
+    record.fields[0].raw = record.type;
+    record.fields[1].raw = job.fileName;
+    record.fields[1].text = job.fileName;
+    name.records.push_back(std::move(record));
+    phi::Screening found = gate_->screen(name, profile.policy);
+    for (auto& hit : found.hits) hit.location = "file name";
+    collect(found);
+    if (found.clean()) meta.sourceName = job.fileName;
+  }
+
+  StatusOr<std::unique_ptr<ExportParse>> opened = job.format->open(*job.in);
+  if (!opened.isOk()) {
+    if (refused) return refuse(meta, profile, "", screening);
+    return reject(meta, profile, opened.status());
+  }
+  ExportParse& parse = *opened.value();
+  Document doc;
+  doc.format = source;
+  doc.records.resize(1);
+  std::shared_ptr<const std::vector<std::string>> names;
+  std::shared_ptr<const std::vector<std::string>> nameRules;
+  while (screening.hits.size() < kMaxHits) {
+    Record& record = doc.records.front();
+    StatusOr<bool> more = parse.next(record);
+    if (!more.isOk()) {
+      if (refused) break;
+      return reject(meta, profile, more.status());
+    }
+    if (!more.value()) break;
+    if (record.names != names) {
+      names = record.names;
+      nameRules = names ? gate_->classifyNames(*names) : nullptr;
+    }
+    record.nameRules = nameRules;
+    collect(gate_->screen(doc, profile.policy));
+    if (refused) continue;  // screen on, so the refusal lists every location; interpret no more
+    Status accepted = parse.accept(record);
+    if (!accepted.isOk()) return reject(meta, profile, accepted);
+  }
+  if (refused) return refuse(meta, profile, "", screening);
+
+  StatusOr<Message> built = parse.finish();
+  if (!built.isOk()) return reject(meta, profile, built.status());
+  Message message = std::move(built).value();
+  message.controlId = controlId;
+  if (message.processingId.empty()) message.processingId = "P";
+  return commitBuilt(std::move(message), profile, meta, screening);
+}
+
+Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
+                             const CommitMeta& meta, const phi::Screening& screening) {
+  Intake intake;
   if (profile.mappings) applyMappings(message, *profile.mappings);
   std::vector<Disposition> dispositions = decideDispositions(message);
 
@@ -168,10 +287,12 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   commit.orgId = profile.orgId;
   commit.connector = profile.name;
   commit.instrument = profile.instrument;
-  commit.format = formatName(envelope.format);
-  commit.peer = envelope.peer;
+  commit.format = meta.format;
+  commit.peer = meta.peer;
   commit.receivedAt = isoNow();
-  commit.contentSha256 = sha256Hex(envelope.bytes);
+  commit.contentSha256 = meta.contentSha256;
+  commit.sourceName = meta.sourceName;
+  commit.dedupeSender = meta.dedupeSender;
   Message released = releasedPart(message, dispositions);
   if (!released.samples.empty()) {
     for (const std::string& name : profile.destinations) {
@@ -195,9 +316,17 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   commit.dispositions = std::move(dispositions);
   commit.deduplicate = profile.deduplicate;
 
-  intake.results = commit.message.resultCount();
-  for (const auto& d : commit.dispositions) {
-    if (d.kind != DispositionKind::kRelease) ++intake.held;
+  for (const Sample& sample : commit.message.samples) {
+    for (const Result& r : sample.results) {
+      if (!r.internalStandard) ++intake.results;
+    }
+  }
+  size_t index = 0;
+  for (const Sample& sample : commit.message.samples) {
+    for (const Result& r : sample.results) {
+      const Disposition& d = commit.dispositions[index++];
+      if (!r.internalStandard && d.kind != DispositionKind::kRelease) ++intake.held;
+    }
   }
   StatusOr<InboundReceipt> committed = store_->commitInbound(commit);
   if (!committed.isOk()) {
@@ -211,13 +340,13 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
     intake.outcome = Intake::Outcome::kDuplicate;
     logger().information(
         "connector %s: message from %s is a resend of message %Ld; not stored again", profile.name,
-        envelope.peer, static_cast<Poco::Int64>(intake.messageId));
+        meta.peer, static_cast<Poco::Int64>(intake.messageId));
     return intake;
   }
   intake.outcome = Intake::Outcome::kAccepted;
   logger().information(
       "connector %s: message %Ld accepted from %s: %z results, %z held%s", profile.name,
-      static_cast<Poco::Int64>(intake.messageId), envelope.peer, intake.results, intake.held,
+      static_cast<Poco::Int64>(intake.messageId), meta.peer, intake.results, intake.held,
       std::string(screening.clean() ? "" : ", PHI stripped at " + hitsSummary(screening)));
   if (queuedListener_) {
     for (const auto& o : commit.outbound) queuedListener_(o.destination);
@@ -225,7 +354,7 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   return intake;
 }
 
-Intake Pipeline::reject(const Envelope& envelope, const ConnectorProfile& profile,
+Intake Pipeline::reject(const CommitMeta& meta, const ConnectorProfile& profile,
                         const Status& why) {
   Intake intake;
   intake.outcome = Intake::Outcome::kInvalid;
@@ -236,7 +365,7 @@ Intake Pipeline::reject(const Envelope& envelope, const ConnectorProfile& profil
   event.action = "message.invalid";
   event.subject = "connector:" + profile.name;
   event.detail = "{\"connector\":" + jsonString(profile.name) +
-                 ",\"peer\":" + jsonString(envelope.peer) +
+                 ",\"peer\":" + jsonString(meta.peer) + exportDetail(meta) +
                  ",\"location\":" + jsonString(why.location()) +
                  ",\"reason\":" + jsonString(why.reason()) + "}";
   Status audited = store_->appendAudit(event);
@@ -244,13 +373,14 @@ Intake Pipeline::reject(const Envelope& envelope, const ConnectorProfile& profil
     logger().error("connector %s: could not record an invalid message: %s", profile.name,
                    audited.toString());
   }
-  logger().warning("connector %s: message from %s not accepted: %s", profile.name, envelope.peer,
-                   why.toString());
+  logger().warning("connector %s: %s from %s not accepted: %s", profile.name, meta.what(),
+                   meta.peer, why.toString());
+  intake.details.push_back({why.location(), why.reason()});
   return intake;
 }
 
-Intake Pipeline::refuse(const Envelope& envelope, const ConnectorProfile& profile,
-                        const Document& doc, const phi::Screening& screening) {
+Intake Pipeline::refuse(const CommitMeta& meta, const ConnectorProfile& profile,
+                        const std::string& sampleId, const phi::Screening& screening) {
   Intake intake;
   intake.outcome = Intake::Outcome::kRefused;
   intake.status = Status::phiRefused(screening.hits.front().location,
@@ -261,16 +391,19 @@ Intake Pipeline::refuse(const Envelope& envelope, const ConnectorProfile& profil
   event.action = "message.refused";
   event.subject = "connector:" + profile.name;
   event.detail = "{\"connector\":" + jsonString(profile.name) +
-                 ",\"peer\":" + jsonString(envelope.peer) +
-                 ",\"sample_id\":" + jsonString(refusedSampleId(doc, screening)) +
-                 ",\"hits\":" + hitsJson(screening) + "}";
+                 ",\"peer\":" + jsonString(meta.peer) + exportDetail(meta) +
+                 ",\"sample_id\":" + jsonString(sampleId) + ",\"hits\":" + hitsJson(screening) +
+                 "}";
   Status audited = store_->appendAudit(event);
   if (!audited.isOk()) {
     logger().error("connector %s: could not record a refusal: %s", profile.name,
                    audited.toString());
   }
-  logger().warning("connector %s: message from %s refused: PHI at %s", profile.name, envelope.peer,
-                   hitsSummary(screening));
+  logger().warning("connector %s: %s from %s refused: PHI at %s", profile.name, meta.what(),
+                   meta.peer, hitsSummary(screening));
+  for (const auto& hit : screening.hits) {
+    intake.details.push_back({hit.location, "patient-identifying data (" + hit.patternId + ")"});
+  }
   return intake;
 }
 

@@ -55,14 +55,34 @@ class Pipeline {
   Intake process(const Envelope& envelope, const ConnectorProfile& profile,
                  const FormatCodec& codec);
 
+  /// Runs one batch export (a whole file) through the same stages, streaming: the file name and
+  /// then every record the format reads are screened by the gate before the format interprets
+  /// them. A file whose content was stored before (same SHA-256, same connector) is recognised
+  /// before it is read and reported as kDuplicate. Under the refuse policy the rest of the file is
+  /// still screened (up to 1000 hits) so that the refusal lists every location.
+  Intake processExport(const ExportJob& job, const ConnectorProfile& profile);
+
+  /// What a commit records about where the message came from.
+  struct CommitMeta {
+    std::string format;  // "astm", "hl7", "masshunter", ...
+    std::string peer;
+    std::string contentSha256;
+    std::string sourceName;    // exports: the file name, if the gate passed it
+    std::string dedupeSender;  // exports: "file" (the dedupe key is the content hash)
+    const char* what() const { return dedupeSender.empty() ? "message" : "file"; }
+  };
+
   /// Called after a commit that queued items for a destination (wakes its delivery worker).
   void setQueuedListener(std::function<void(const std::string& destination)> listener);
 
  private:
+  /// Map, decide, render and commit a built message.
+  Intake commitBuilt(Message message, const ConnectorProfile& profile, const CommitMeta& meta,
+                     const phi::Screening& screening);
   /// Not a valid message: audit event (location and reason, no values) and log.
-  Intake reject(const Envelope& envelope, const ConnectorProfile& profile, const Status& why);
-  Intake refuse(const Envelope& envelope, const ConnectorProfile& profile, const Document& doc,
-                const phi::Screening& screening);
+  Intake reject(const CommitMeta& meta, const ConnectorProfile& profile, const Status& why);
+  Intake refuse(const CommitMeta& meta, const ConnectorProfile& profile,
+                const std::string& sampleId, const phi::Screening& screening);
 
   std::shared_ptr<Store> store_;
   std::shared_ptr<const phi::PhiGate> gate_;

@@ -34,6 +34,7 @@ struct DestinationConfig {
 
 struct EngineConfig {
   std::string dataDir = "var";
+  std::string configDir = ".";  // the configuration file's folder: export layouts are found from it
   std::string httpHost = "127.0.0.1";
   uint16_t httpPort = 8480;
   std::string phiPatterns = "config/phi-patterns.json";

@@ -25,8 +25,11 @@
 #include <sstream>
 
 #include "connectors/astm/astm_source.h"
+#include "connectors/csv/formats.h"
+#include "connectors/file/file_drop_source.h"
 #include "connectors/hl7/mllp_destination.h"
 #include "connectors/hl7/mllp_source.h"
+#include "connectors/xml/formats.h"
 #include "engine/net/delivery_worker.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
@@ -160,8 +163,18 @@ class Engine::Impl {
         e.orgId = profile->orgId;
         return pipeline->process(e, *profile, codec);
       };
-      StatusOr<std::unique_ptr<Source>> source =
-          (*registry_.source(c.kind))(SourceContext{c.name, c.instrument, c.keys, handler});
+      ExportHandler exportHandler = [pipeline, profile](const ExportJob& job) {
+        return pipeline->processExport(job, *profile);
+      };
+      SourceContext context;
+      context.name = c.name;
+      context.instrument = c.instrument;
+      context.keys = c.keys;
+      context.handler = handler;
+      context.exportHandler = exportHandler;
+      context.exportFormats = &registry_.exportFormats();
+      context.configDir = config_.configDir;
+      StatusOr<std::unique_ptr<Source>> source = (*registry_.source(c.kind))(context);
       if (!source.isOk()) return source.status();
       sources_.push_back(std::move(source.value()));
     }
@@ -297,6 +310,9 @@ void registerBuiltinConnectors(Registry& registry) {
   astm::registerAstmSource(registry);
   hl7::registerMllpDestination(registry);
   hl7::registerMllpSource(registry);
+  file::registerFileDropSource(registry);
+  csv::registerCsvFormats(registry.exportFormats());
+  xml::registerXmlFormats(registry.exportFormats());
 }
 
 }  // namespace labgate

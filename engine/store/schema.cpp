@@ -108,6 +108,40 @@ CREATE TABLE inbound_keys (
   PRIMARY KEY (org_id, connector, sender, control_id)
 );
 )sql",
+      // 3: LC-MS/MS batches: what a sample is (level, dilution, data file), which results are
+      // internal standards, and each result's peak, for the rules (calibration, QC, IS response).
+      R"sql(
+ALTER TABLE messages ADD COLUMN source_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE samples ADD COLUMN level TEXT NOT NULL DEFAULT '';
+ALTER TABLE samples ADD COLUMN lot TEXT NOT NULL DEFAULT '';
+ALTER TABLE samples ADD COLUMN nominal_concentration REAL;
+ALTER TABLE samples ADD COLUMN dilution REAL;
+ALTER TABLE samples ADD COLUMN data_file TEXT NOT NULL DEFAULT '';
+ALTER TABLE results ADD COLUMN internal_standard INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE peaks (
+  result_id INTEGER PRIMARY KEY REFERENCES results(id),
+  org_id TEXT NOT NULL,
+  retention_time REAL,
+  expected_retention_time REAL,
+  area REAL,
+  height REAL,
+  internal_standard TEXT NOT NULL,
+  internal_standard_area REAL,
+  internal_standard_rt REAL,
+  quantifier_area REAL,
+  qualifier_area REAL,
+  ion_ratio REAL,
+  signal_to_noise REAL,
+  width REAL,
+  asymmetry REAL,
+  manual_integration INTEGER NOT NULL,
+  calculated_concentration REAL,
+  expected_concentration REAL,
+  accuracy REAL,
+  response_ratio REAL,
+  vendor_flags TEXT NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

@@ -31,6 +31,39 @@ using Poco::Data::Statement;
 namespace labgate {
 namespace {
 
+Poco::Nullable<double> nullable(const std::optional<double>& v) {
+  Poco::Nullable<double> out;
+  if (v) out = *v;
+  return out;
+}
+
+void insertPeak(Poco::Data::Session& s, const std::string& orgId, int64_t resultRow,
+                const Peak& p) {
+  using Poco::Data::Keywords::bind;
+  using Poco::Data::Keywords::now;
+  using Poco::Data::Keywords::use;
+  Poco::Nullable<double> rt = nullable(p.retentionTime),
+                         expectedRt = nullable(p.expectedRetentionTime), area = nullable(p.area),
+                         height = nullable(p.height), isArea = nullable(p.internalStandardArea),
+                         isRt = nullable(p.internalStandardRt), quant = nullable(p.quantifierArea),
+                         qual = nullable(p.qualifierArea), ratio = nullable(p.ionRatio),
+                         sn = nullable(p.signalToNoise), width = nullable(p.width),
+                         asym = nullable(p.asymmetry), calc = nullable(p.calculatedConcentration),
+                         expected = nullable(p.expectedConcentration),
+                         accuracy = nullable(p.accuracy), response = nullable(p.responseRatio);
+  int manual = p.manualIntegration ? 1 : 0;
+  s << "INSERT INTO peaks (result_id, org_id, retention_time, expected_retention_time, area, "
+       "height, internal_standard, internal_standard_area, internal_standard_rt, "
+       "quantifier_area, qualifier_area, ion_ratio, signal_to_noise, width, asymmetry, "
+       "manual_integration, calculated_concentration, expected_concentration, accuracy, "
+       "response_ratio, vendor_flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+       "?, ?, ?, ?)",
+      use(resultRow), bind(orgId), use(rt), use(expectedRt), use(area), use(height),
+      bind(p.internalStandard), use(isArea), use(isRt), use(quant), use(qual), use(ratio), use(sn),
+      use(width), use(asym), use(manual), use(calc), use(expected), use(accuracy), use(response),
+      bind(p.vendorFlags), now;
+}
+
 int64_t nowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -259,11 +292,12 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
   Status status = impl_->write([&](Session& s) {
     const Message& m = c.message;
     const bool keyed = c.deduplicate && !m.controlId.empty();
+    const std::string& keySender = c.dedupeSender.empty() ? m.sender : c.dedupeSender;
     if (keyed) {
       Statement select(s);
       select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
                 "sender = ? AND control_id = ?",
-          bind(c.orgId), bind(c.connector), bind(m.sender), bind(m.controlId), into(messageId);
+          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId), into(messageId);
       if (select.execute() > 0) {
         receipt.duplicate = true;
         impl_->appendAudit(s, {c.orgId, "connector:" + c.connector, "message.duplicate",
@@ -275,24 +309,28 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
     int sampleCount = static_cast<int>(m.samples.size());
     int resultCount = static_cast<int>(m.resultCount());
     s << "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
-         "received_at, content_sha256, sample_count, result_count) "
-         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "received_at, content_sha256, sample_count, result_count, source_name) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         bind(c.orgId), bind(c.connector), bind(c.instrument), bind(m.controlId), bind(m.sender),
         bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256), use(sampleCount),
-        use(resultCount), now;
+        use(resultCount), bind(c.sourceName), now;
     s << "SELECT last_insert_rowid()", into(messageId), now;
     if (keyed) {
       s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, message_id) "
            "VALUES (?, ?, ?, ?, ?)",
-          bind(c.orgId), bind(c.connector), bind(m.sender), bind(m.controlId), use(messageId), now;
+          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId), use(messageId), now;
     }
     size_t resultIndex = 0;
     for (const Sample& sample : m.samples) {
       int64_t sampleRow = 0;
-      s << "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at) "
-           "VALUES (?, ?, ?, ?, ?, ?)",
+      Poco::Nullable<double> nominal = nullable(sample.nominalConcentration);
+      Poco::Nullable<double> dilution = nullable(sample.dilution);
+      s << "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at, "
+           "level, lot, nominal_concentration, dilution, data_file) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           bind(c.orgId), use(messageId), bind(sample.sampleId),
           bind(std::string(toString(sample.kind))), bind(sample.position), bind(sample.acquiredAt),
+          bind(sample.level), bind(sample.lot), use(nominal), use(dilution), bind(sample.dataFile),
           now;
       s << "SELECT last_insert_rowid()", into(sampleRow), now;
       for (const Result& r : sample.results) {
@@ -305,13 +343,14 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
         int64_t resultRow = 0;
         s << "INSERT INTO results (org_id, message_id, sample_row_id, instrument_code, lis_code, "
              "lis_name, value, numeric_value, units, reference_range, flags, status, "
-             "measured_at, comment, disposition) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-             "?, ?)",
+             "measured_at, comment, disposition, internal_standard) VALUES (?, ?, ?, ?, ?, ?, ?, "
+             "?, ?, ?, ?, ?, ?, ?, ?, ?)",
             bind(c.orgId), use(messageId), use(sampleRow), bind(r.instrumentCode), bind(r.lisCode),
             bind(r.lisName), bind(r.value), use(numeric), bind(r.units), bind(r.referenceRange),
             bind(r.flags), bind(r.status), bind(r.measuredAt), bind(r.comment), use(disposition),
-            now;
+            bind(r.internalStandard ? 1 : 0), now;
         s << "SELECT last_insert_rowid()", into(resultRow), now;
+        if (r.peak) insertPeak(s, c.orgId, resultRow, *r.peak);
         for (const Finding& f : r.findings) {
           s << "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
                "measured, limit_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -412,6 +451,20 @@ Status Store::scheduleRetry(const OutboundItem& item, int64_t delayMillis,
     s << "UPDATE outbound SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
          "WHERE id = ?",
         use(at), bind(error), use(id), now;
+  });
+}
+
+std::optional<int64_t> Store::findInbound(const std::string& orgId, const std::string& connector,
+                                          const std::string& sender, const std::string& controlId) {
+  return impl_->read([&](Session& s) -> std::optional<int64_t> {
+    int64_t messageId = 0;
+    std::string org = orgId, conn = connector, snd = sender, ctl = controlId;
+    Statement select(s);
+    select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
+              "sender = ? AND control_id = ?",
+        use(org), use(conn), use(snd), use(ctl), into(messageId);
+    if (select.execute() == 0) return std::nullopt;
+    return messageId;
   });
 }
 

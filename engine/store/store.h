@@ -45,6 +45,7 @@ struct InboundCommit {
   std::string peer;
   std::string receivedAt;                 // ISO-8601 UTC
   std::string contentSha256;              // of the received bytes, to recognise retransmissions
+  std::string sourceName;                 // exports: the file name, when the PHI gate passed it
   Message message;                        // after the PHI gate: holds nothing identifying
   std::vector<Disposition> dispositions;  // one per result, in message order
   std::vector<OutboundDraft> outbound;
@@ -53,6 +54,8 @@ struct InboundCommit {
   /// controlId) was stored before is not stored again: the commit records a "message.duplicate"
   /// audit event and reports the earlier message (HL7 resends with the same MSH-10).
   bool deduplicate = false;
+  /// The key's sender when not message.sender (exports key on "file" + content hash).
+  std::string dedupeSender;
 };
 
 /// What commitInbound did.
@@ -91,6 +94,11 @@ class Store {
 
   /// Appends one audit event on its own (e.g. a refused message, an engine start).
   Status appendAudit(const AuditEvent& event);
+
+  /// The message stored earlier under (connector, sender, control id) by a deduplicating commit,
+  /// if any: lets a 200 MB export dropped a second time be recognised before it is read.
+  std::optional<int64_t> findInbound(const std::string& orgId, const std::string& connector,
+                                     const std::string& sender, const std::string& controlId);
 
   /// The oldest queued item of `destination` whose retry time has come, or nullopt. Strict order:
   /// while the head waits for its retry time, nothing behind it is returned.
