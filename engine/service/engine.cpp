@@ -29,8 +29,10 @@
 #include "connectors/file/file_drop_source.h"
 #include "connectors/hl7/mllp_destination.h"
 #include "connectors/hl7/mllp_source.h"
+#include "connectors/http/upload_source.h"
 #include "connectors/xml/formats.h"
 #include "engine/net/delivery_worker.h"
+#include "engine/net/http_util.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
 #include "engine/store/store.h"
@@ -42,60 +44,40 @@ namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("engine"); }
 
-void sendJson(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPResponse::HTTPStatus code,
-              const Poco::JSON::Object::Ptr& body, const std::string& contentType) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::stringify(body, out);
-  std::string text = out.str();
-  response.setStatus(code);
-  response.setContentType(contentType);
-  response.setContentLength(static_cast<std::streamsize>(text.size()));
-  response.send() << text;
-}
+using HttpRoute =
+    std::function<void(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse&)>;
 
-Poco::JSON::Object::Ptr problem(const std::string& title, int status, const std::string& detail) {
-  Poco::JSON::Object::Ptr p = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  p->set("type", "about:blank");
-  p->set("title", title);
-  p->set("status", status);
-  p->set("detail", detail);
-  return p;
-}
-
-class HealthHandler : public Poco::Net::HTTPRequestHandler {
+class RouteHandler : public Poco::Net::HTTPRequestHandler {
  public:
-  explicit HealthHandler(const Engine& engine) : engine_(engine) {}
+  explicit RouteHandler(HttpRoute route) : route_(std::move(route)) {}
   void handleRequest(Poco::Net::HTTPServerRequest& request,
                      Poco::Net::HTTPServerResponse& response) override {
-    using Poco::Net::HTTPResponse;
-    const std::string path = Poco::URI(request.getURI()).getPath();
-    if (path != "/health") {
-      sendJson(response, HTTPResponse::HTTP_NOT_FOUND,
-               problem("Not Found", 404, "no resource at " + path), "application/problem+json");
-    } else if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
-      response.set("Allow", "GET, HEAD");
-      sendJson(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
-               problem("Method Not Allowed", 405, "/health answers GET"),
-               "application/problem+json");
-    } else {
-      sendJson(response, HTTPResponse::HTTP_OK, engine_.health(), "application/json");
+    try {
+      route_(request, response);
+    } catch (const std::exception& e) {
+      logger().error("HTTP %s %s failed: %s", request.getMethod(),
+                     Poco::URI(request.getURI()).getPath(), std::string(e.what()));
+      if (!response.sent()) {
+        sendProblem(response, Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR,
+                    "Internal Server Error", "the request could not be completed");
+      }
     }
   }
 
  private:
-  const Engine& engine_;
+  HttpRoute route_;
 };
 
 class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
-  explicit HandlerFactory(const Engine& engine) : engine_(engine) {}
+  explicit HandlerFactory(HttpRoute route) : route_(std::move(route)) {}
   Poco::Net::HTTPRequestHandler* createRequestHandler(
       const Poco::Net::HTTPServerRequest&) override {
-    return new HealthHandler(engine_);
+    return new RouteHandler(route_);
   }
 
  private:
-  const Engine& engine_;
+  HttpRoute route_;
 };
 
 }  // namespace
@@ -176,6 +158,7 @@ class Engine::Impl {
       context.configDir = config_.configDir;
       StatusOr<std::unique_ptr<Source>> source = (*registry_.source(c.kind))(context);
       if (!source.isOk()) return source.status();
+      if (auto* http = dynamic_cast<HttpSource*>(source.value().get())) uploads_[c.name] = http;
       sources_.push_back(std::move(source.value()));
     }
 
@@ -186,8 +169,12 @@ class Engine::Impl {
       auto* params = new Poco::Net::HTTPServerParams;
       params->setMaxThreads(8);
       params->setKeepAlive(true);
-      http_ = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(self), httpPool_, socket,
-                                                      params);
+      http_ = std::make_unique<Poco::Net::HTTPServer>(
+          new HandlerFactory([this, &self](Poco::Net::HTTPServerRequest& request,
+                                           Poco::Net::HTTPServerResponse& response) {
+            route(self, request, response);
+          }),
+          httpPool_, socket, params);
       http_->start();
     } catch (const Poco::Exception& e) {
       return Status::config("http.listen", "cannot listen on " + config_.httpHost + ":" +
@@ -211,16 +198,18 @@ class Engine::Impl {
   }
 
   void stop() {
-    for (auto& s : sources_) s->stop();
-    for (auto& w : workers_) w->stop();
+    // The HTTP server first: upload requests run on its threads and use the sources.
     if (http_) {
       http_->stopAll(true);
       httpPool_.joinAll();
       http_.reset();
     }
+    for (auto& s : sources_) s->stop();
+    for (auto& w : workers_) w->stop();
     if (store_) {
       store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
     }
+    uploads_.clear();
     sources_.clear();
     workers_.clear();
     pipeline_.reset();
@@ -246,6 +235,50 @@ class Engine::Impl {
     return out;
   }
 
+  void route(const Engine& self, Poco::Net::HTTPServerRequest& request,
+             Poco::Net::HTTPServerResponse& response) {
+    using Poco::Net::HTTPResponse;
+    const std::string path = Poco::URI(request.getURI()).getPath();
+    if (path == "/health") {
+      if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
+        response.set("Allow", "GET, HEAD");
+        sendProblem(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                    "/health answers GET");
+      } else {
+        sendJson(response, HTTPResponse::HTTP_OK, self.health());
+      }
+    } else if (path == "/api/v1/uploads") {
+      if (request.getMethod() != "POST") {
+        response.set("Allow", "POST");
+        sendProblem(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                    "/api/v1/uploads answers POST");
+        return;
+      }
+      std::string connector;
+      for (const auto& [name, value] : Poco::URI(request.getURI()).getQueryParameters()) {
+        if (name == "connector") connector = value;
+      }
+      HttpSource* target = nullptr;
+      if (!connector.empty()) {
+        auto it = uploads_.find(connector);
+        if (it != uploads_.end()) target = it->second;
+      } else if (uploads_.size() == 1) {
+        target = uploads_.begin()->second;
+      }
+      if (!target) {
+        sendProblem(response, HTTPResponse::HTTP_NOT_FOUND, "Not Found",
+                    uploads_.empty() ? "no connector of kind upload is configured"
+                    : connector.empty()
+                        ? "several upload connectors are configured: name one with ?connector="
+                        : "no upload connector is named \"" + connector + "\"");
+        return;
+      }
+      target->handleUpload(request, response);
+    } else {
+      sendProblem(response, HTTPResponse::HTTP_NOT_FOUND, "Not Found", "no resource at " + path);
+    }
+  }
+
  private:
   static Status prefixed(const std::string& key, const Status& s) {
     return Status::config(key, s.toString());
@@ -265,6 +298,7 @@ class Engine::Impl {
   std::shared_ptr<Pipeline> pipeline_;
   std::vector<std::unique_ptr<DeliveryWorker>> workers_;
   std::vector<std::unique_ptr<Source>> sources_;
+  std::map<std::string, HttpSource*> uploads_;  // upload connectors by name (owned by sources_)
   Poco::ThreadPool httpPool_;
   std::unique_ptr<Poco::Net::HTTPServer> http_;
 };
@@ -311,6 +345,7 @@ void registerBuiltinConnectors(Registry& registry) {
   hl7::registerMllpDestination(registry);
   hl7::registerMllpSource(registry);
   file::registerFileDropSource(registry);
+  http::registerUploadSource(registry);
   csv::registerCsvFormats(registry.exportFormats());
   xml::registerXmlFormats(registry.exportFormats());
 }

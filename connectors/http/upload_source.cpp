@@ -1,0 +1,337 @@
+// The upload source (see upload_source.h).
+#include "connectors/http/upload_source.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTMLForm.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/NameValueCollection.h>
+#include <Poco/Net/PartHandler.h>
+#include <Poco/SHA2Engine.h>
+#include <Poco/URI.h>
+
+#include <atomic>
+#include <set>
+#include <sstream>
+
+#include "engine/net/http_util.h"
+#include "engine/net/tcp_listener.h"
+
+namespace labgate::http {
+namespace {
+
+using Poco::Net::HTTPResponse;
+
+Poco::Logger& logger() { return Poco::Logger::get("upload"); }
+
+std::string sha256Hex(const std::string& bytes) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(bytes.data(), bytes.size());
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+/// Reads at most `limit` + 1 bytes of `in` into `out`; false when there was more than `limit`.
+bool readCapped(std::istream& in, int64_t limit, std::string& out) {
+  std::string buf(1 << 16, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    auto n = static_cast<size_t>(in.gcount());
+    if (n == 0) break;
+    out.append(buf.data(), n);
+    if (static_cast<int64_t>(out.size()) > limit) return false;
+  }
+  return true;
+}
+
+/// Collects the first file part of a multipart form (the part named "file", or else the first
+/// part with a filename), capped at the connector's size limit.
+class FilePart : public Poco::Net::PartHandler {
+ public:
+  explicit FilePart(int64_t limit) : limit_(limit) {}
+  void handlePart(const Poco::Net::MessageHeader& header, std::istream& stream) override {
+    std::string disposition, params;
+    Poco::Net::NameValueCollection values;
+    if (header.has("Content-Disposition")) {
+      Poco::Net::MessageHeader::splitParameters(header.get("Content-Disposition"), disposition,
+                                                values);
+    }
+    bool isFile = values.get("name", "") == "file" || values.has("filename");
+    if (!isFile || found_) {
+      std::string ignored;
+      readCapped(stream, limit_, ignored);
+      return;
+    }
+    found_ = true;
+    fileName_ = values.get("filename", "upload");
+    tooLarge_ = !readCapped(stream, limit_, body_);
+  }
+  bool found() const { return found_; }
+  bool tooLarge() const { return tooLarge_; }
+  std::string& body() { return body_; }
+  const std::string& fileName() const { return fileName_; }
+
+ private:
+  int64_t limit_;
+  bool found_ = false;
+  bool tooLarge_ = false;
+  std::string body_;
+  std::string fileName_;
+};
+
+struct Settings {
+  std::set<std::string> apiKeyDigests;
+  int64_t maxBytes = int64_t{256} << 20;
+};
+
+class UploadSource : public Source, public HttpSource {
+ public:
+  UploadSource(SourceContext context, Settings settings, ExportSelection selection)
+      : context_(std::move(context)),
+        settings_(std::move(settings)),
+        selection_(std::move(selection)) {}
+
+  Status start() override { return Status::ok(); }
+  void stop() override {}
+
+  Poco::JSON::Object::Ptr health() const override {
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("name", context_.name);
+    out->set("kind", "upload");
+    out->set("state", "ready");
+    out->set("format", selection_.configuredName().empty() ? std::string("auto")
+                                                           : selection_.configuredName());
+    out->set("uploads_imported", imported_.load());
+    out->set("uploads_rejected", rejected_.load());
+    out->set("uploads_duplicate", duplicates_.load());
+    out->set("uploads_unauthorised", unauthorised_.load());
+    out->set("results_accepted", results_.load());
+    return out;
+  }
+
+  void handleUpload(Poco::Net::HTTPServerRequest& request,
+                    Poco::Net::HTTPServerResponse& response) override {
+    // ---- PERMISSION CHECK --------------------------------------------------------------------
+    // The one place where an upload is authorised. Until accounts and roles exist (issue 5) the
+    // connector's own API keys decide; the permission table will replace this with
+    // "uploads.create" for the caller's session or API key.
+    if (!authorised(request)) {
+      ++unauthorised_;
+      logger().warning("connector %s: upload from %s refused: no valid API key", context_.name,
+                       request.clientAddress().toString());
+      response.set("WWW-Authenticate", "Bearer realm=\"labgate\"");
+      sendProblem(response, HTTPResponse::HTTP_UNAUTHORIZED, "Unauthorized",
+                  "an API key for this connector is required (Authorization: Bearer KEY)");
+      return;
+    }
+    // -------------------------------------------------------------------------------------------
+    Poco::URI uri(request.getURI());
+    std::string requestedFormat, fileName = "upload";
+    for (const auto& [name, value] : uri.getQueryParameters()) {
+      if (name == "format") requestedFormat = value;
+      if (name == "filename") fileName = value;
+    }
+    if (request.hasContentLength() && request.getContentLength64() > settings_.maxBytes) {
+      tooLarge(response);
+      return;
+    }
+    std::string body;
+    const std::string contentType = request.getContentType();
+    try {
+      if (contentType.rfind("multipart/form-data", 0) == 0) {
+        FilePart part(settings_.maxBytes);
+        Poco::Net::HTMLForm form(request, request.stream(), part);
+        if (part.tooLarge()) {
+          tooLarge(response);
+          return;
+        }
+        if (!part.found()) {
+          sendProblem(response, HTTPResponse::HTTP_BAD_REQUEST, "Bad Request",
+                      "the multipart form has no file part (name it \"file\")");
+          return;
+        }
+        body = std::move(part.body());
+        fileName = part.fileName();
+      } else if (!readCapped(request.stream(), settings_.maxBytes, body)) {
+        tooLarge(response);
+        return;
+      }
+    } catch (const Poco::Exception& e) {
+      sendProblem(response, HTTPResponse::HTTP_BAD_REQUEST, "Bad Request",
+                  "the request body could not be read as " +
+                      (contentType.empty() ? std::string("a file") : contentType) + ": " +
+                      e.name());
+      return;
+    }
+    if (body.empty()) {
+      sendProblem(response, HTTPResponse::HTTP_BAD_REQUEST, "Bad Request", "the upload is empty");
+      return;
+    }
+
+    std::string digest = sha256Hex(body);
+    StatusOr<ExportSelection::Choice> choice =
+        selection_.choose(std::string_view(body).substr(0, 65536), requestedFormat);
+    if (!choice.isOk()) {
+      ++rejected_;
+      Intake intake;
+      intake.outcome = Intake::Outcome::kInvalid;
+      intake.details.push_back({choice.status().location(), choice.status().reason()});
+      unprocessable(response, "Export not accepted", intake);
+      return;
+    }
+    std::istringstream in(body);
+    ExportJob job;
+    job.in = &in;
+    job.format = choice->format.get();
+    job.formatName = choice->name;
+    job.fileName = fileName;
+    job.peer = request.clientAddress().toString();
+    job.contentSha256 = digest;
+    job.sizeBytes = static_cast<int64_t>(body.size());
+    Intake intake = context_.exportHandler(job);
+
+    Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    switch (intake.outcome) {
+      case Intake::Outcome::kAccepted:
+        ++imported_;
+        results_ += static_cast<int64_t>(intake.results);
+        out->set("batch_id", intake.messageId);
+        out->set("status", "stored");
+        out->set("format", choice->name);
+        out->set("sha256", digest);
+        out->set("results", intake.results);
+        out->set("held", intake.held);
+        response.set("Location", "/api/v1/batches/" + std::to_string(intake.messageId));
+        sendJson(response, HTTPResponse::HTTP_ACCEPTED, out);
+        return;
+      case Intake::Outcome::kDuplicate:
+        ++duplicates_;
+        out->set("batch_id", intake.messageId);
+        out->set("status", "duplicate");
+        out->set("format", choice->name);
+        out->set("sha256", digest);
+        out->set("detail", "identical content was imported before; nothing was stored again");
+        sendJson(response, HTTPResponse::HTTP_OK, out);
+        return;
+      case Intake::Outcome::kRefused:
+        ++rejected_;
+        unprocessable(response, "Patient-identifying data refused", intake);
+        return;
+      case Intake::Outcome::kInvalid:
+        ++rejected_;
+        unprocessable(response, "Export not accepted", intake);
+        return;
+      case Intake::Outcome::kFailed:
+        response.set("Retry-After", "10");
+        sendProblem(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
+                    "the batch could not be stored; nothing was kept; send it again");
+        return;
+    }
+  }
+
+ private:
+  bool authorised(const Poco::Net::HTTPServerRequest& request) const {
+    std::string key;
+    if (request.has("Authorization")) {
+      const std::string& value = request.get("Authorization");
+      if (value.rfind("Bearer ", 0) == 0) key = value.substr(7);
+    } else if (request.has("X-API-Key")) {
+      key = request.get("X-API-Key");
+    }
+    if (key.empty()) return false;
+    return settings_.apiKeyDigests.count(sha256Hex(key)) > 0;
+  }
+
+  void tooLarge(Poco::Net::HTTPServerResponse& response) {
+    ++rejected_;
+    response.setKeepAlive(false);  // the rest of the body is not read
+    sendProblem(response, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "Payload Too Large",
+                "the upload is over this connector's limit of " +
+                    std::to_string(settings_.maxBytes) + " bytes (max_bytes)");
+  }
+
+  void unprocessable(Poco::Net::HTTPServerResponse& response, const std::string& title,
+                     const Intake& intake) {
+    Poco::JSON::Array::Ptr errors = new Poco::JSON::Array;
+    for (const auto& d : intake.details) {
+      Poco::JSON::Object::Ptr e = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      e->set("location", d.location);
+      e->set("reason", d.reason);
+      errors->add(e);
+    }
+    Poco::JSON::Object::Ptr extra = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    extra->set("errors", errors);
+    std::string detail = intake.details.empty() ? std::string("the upload was not accepted")
+                                                : intake.details.front().toString();
+    if (intake.details.size() > 1) {
+      detail += " (and " + std::to_string(intake.details.size() - 1) + " more)";
+    }
+    sendProblem(response, HTTPResponse::HTTP_UNPROCESSABLE_ENTITY, title, detail, extra);
+  }
+
+  SourceContext context_;
+  Settings settings_;
+  ExportSelection selection_;
+  std::atomic<int64_t> imported_{0}, rejected_{0}, duplicates_{0}, unauthorised_{0}, results_{0};
+};
+
+bool isHexDigest(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+StatusOr<std::unique_ptr<Source>> createUploadSource(const SourceContext& context) {
+  const std::string prefix = "connector." + context.name + ".";
+  Settings settings;
+  ExportSettings exportSettings;
+  exportSettings.keyPrefix = prefix;
+  exportSettings.configDir = context.configDir;
+  for (const auto& [key, value] : context.keys) {
+    Status status;
+    if (key == "api_keys") {
+      std::string item;
+      std::istringstream list(value);
+      while (std::getline(list, item, ',')) {
+        size_t a = item.find_first_not_of(" \t"), b = item.find_last_not_of(" \t");
+        if (a == std::string::npos) continue;
+        item = item.substr(a, b - a + 1);
+        if (!isHexDigest(item)) {
+          status = Status::config(prefix + key,
+                                  "each entry must be the SHA-256 of a key as 64 lower-case hex "
+                                  "digits (e.g. printf %s KEY | sha256sum)");
+          break;
+        }
+        settings.apiKeyDigests.insert(item);
+      }
+    } else if (key == "max_bytes") {
+      status = parseInteger(prefix + key, value, 1, int64_t{4} << 30, settings.maxBytes);
+    } else if (context.exportFormats && ExportSelection::isExportKey(*context.exportFormats, key)) {
+      exportSettings.keys[key] = value;
+    } else if (!isEngineConnectorKey(key)) {
+      status = Status::config(prefix + key, "unknown key for kind upload");
+    }
+    if (!status.isOk()) return status;
+  }
+  if (settings.apiKeyDigests.empty()) {
+    return Status::config(prefix + "api_keys",
+                          "missing (SHA-256 digests of the API keys allowed to upload)");
+  }
+  if (!context.exportFormats || !context.exportHandler) {
+    return Status::config(prefix + "kind", "upload needs the engine's export pipeline");
+  }
+  StatusOr<ExportSelection> selection =
+      ExportSelection::configure(*context.exportFormats, exportSettings);
+  if (!selection.isOk()) return selection.status();
+  return std::unique_ptr<Source>(
+      new UploadSource(context, std::move(settings), std::move(selection).value()));
+}
+
+}  // namespace
+
+void registerUploadSource(Registry& registry) {
+  registry.addSource("upload", createUploadSource, /*deduplicate=*/true);
+}
+
+}  // namespace labgate::http

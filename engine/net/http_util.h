@@ -1,0 +1,33 @@
+// HTTP answers shared by the engine's server and the sources that take requests on it: JSON
+// bodies and RFC 9457 problem documents (application/problem+json).
+#pragma once
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include <string>
+
+namespace labgate {
+
+void sendJson(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPResponse::HTTPStatus code,
+              const Poco::JSON::Object::Ptr& body,
+              const std::string& contentType = "application/json");
+
+/// A problem document: type about:blank, title, status, detail; `extra` members are added.
+Poco::JSON::Object::Ptr problem(const std::string& title, int status, const std::string& detail);
+
+void sendProblem(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPResponse::HTTPStatus code,
+                 const std::string& title, const std::string& detail,
+                 Poco::JSON::Object::Ptr body = nullptr);
+
+/// A source that takes requests on the engine's HTTP server (kind "upload").
+class HttpSource {
+ public:
+  virtual ~HttpSource() = default;
+  /// Handles one request for POST /api/v1/uploads routed to this connector.
+  virtual void handleUpload(Poco::Net::HTTPServerRequest& request,
+                            Poco::Net::HTTPServerResponse& response) = 0;
+};
+
+}  // namespace labgate
