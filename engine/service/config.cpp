@@ -38,9 +38,14 @@ Status checkName(const std::string& key, const std::string& name) {
   return Status::ok();
 }
 
-const std::set<std::string> kTopLevelKeys = {"data.dir",   "http.listen", "phi.patterns",
-                                             "log.level",  "log.file",    "log.console",
-                                             "connectors", "destinations"};
+const std::set<std::string> kTopLevelKeys = {
+    "data.dir",    "http.listen", "http.allow_remote", "https.listen", "tls.cert",
+    "tls.key",     "tls.ca",      "phi.patterns",      "log.level",    "log.file",
+    "log.console", "connectors",  "destinations"};
+
+bool isLoopback(const std::string& host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
                                           "notice", "information", "debug", "trace"};
 
@@ -89,6 +94,30 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   Status status = parseHostPort("http.listen", get("http.listen", "127.0.0.1:8480"),
                                 config.httpHost, config.httpPort);
   if (!status.isOk()) return status;
+  std::string allowRemote = get("http.allow_remote", "false");
+  if (allowRemote != "true" && allowRemote != "false") {
+    return Status::config("http.allow_remote", "must be true or false");
+  }
+  if (!isLoopback(config.httpHost) && allowRemote != "true") {
+    return Status::config("http.listen",
+                          "plain HTTP listens on loopback only (" + config.httpHost +
+                              " is not); use https.listen with tls.cert and tls.key, or set "
+                              "http.allow_remote = true behind a TLS-terminating proxy");
+  }
+  if (keys.count("https.listen")) {
+    status =
+        parseHostPort("https.listen", get("https.listen", ""), config.httpsHost, config.httpsPort);
+    if (!status.isOk()) return status;
+    if (!keys.count("tls.cert") || !keys.count("tls.key")) {
+      return Status::config(keys.count("tls.cert") ? "tls.key" : "tls.cert",
+                            "missing (https.listen is set)");
+    }
+  } else if (keys.count("tls.cert") || keys.count("tls.key") || keys.count("tls.ca")) {
+    return Status::config("https.listen", "missing (tls.* keys are set)");
+  }
+  for (const char* k : {"tls.cert", "tls.key", "tls.ca"}) {
+    if (keys.count(k)) config.tlsKeys[k] = get(k, "");
+  }
   config.phiPatterns = get("phi.patterns", config.phiPatterns);
   config.logLevel = get("log.level", config.logLevel);
   if (!kLogLevels.count(config.logLevel)) {

@@ -37,6 +37,9 @@ struct EngineConfig {
   std::string configDir = ".";  // the configuration file's folder: export layouts are found from it
   std::string httpHost = "127.0.0.1";
   uint16_t httpPort = 8480;
+  std::string httpsHost;  // empty: no HTTPS listener
+  uint16_t httpsPort = 0;
+  KeyValues tlsKeys;  // tls.cert, tls.key, tls.ca for https.listen
   std::string phiPatterns = "config/phi-patterns.json";
   std::string logLevel = "information";
   std::string logFile;  // default <data.dir>/logs/labgated.log

@@ -15,6 +15,7 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Path.h>
 #include <Poco/PatternFormatter.h>
@@ -33,6 +34,7 @@
 #include "connectors/xml/formats.h"
 #include "engine/net/delivery_worker.h"
 #include "engine/net/http_util.h"
+#include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
 #include "engine/store/store.h"
@@ -85,7 +87,7 @@ class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
 class Engine::Impl {
  public:
   Impl(EngineConfig config, const Registry& registry)
-      : config_(std::move(config)), registry_(registry), httpPool_(1, 8) {}
+      : config_(std::move(config)), registry_(registry), httpPool_(1, 16) {}
 
   Status start(const Engine& self) {
     StatusOr<phi::PhiGate> gate = phi::PhiGate::loadFile(config_.phiPatterns);
@@ -162,24 +164,38 @@ class Engine::Impl {
       sources_.push_back(std::move(source.value()));
     }
 
+    auto factory = [this, &self]() {
+      return new HandlerFactory([this, &self](Poco::Net::HTTPServerRequest& request,
+                                              Poco::Net::HTTPServerResponse& response) {
+        route(self, request, response);
+      });
+    };
     try {
       Poco::Net::ServerSocket socket;
       socket.bind(Poco::Net::SocketAddress(config_.httpHost, config_.httpPort), true, false);
       socket.listen(64);
-      auto* params = new Poco::Net::HTTPServerParams;
-      params->setMaxThreads(8);
-      params->setKeepAlive(true);
-      http_ = std::make_unique<Poco::Net::HTTPServer>(
-          new HandlerFactory([this, &self](Poco::Net::HTTPServerRequest& request,
-                                           Poco::Net::HTTPServerResponse& response) {
-            route(self, request, response);
-          }),
-          httpPool_, socket, params);
+      http_ = std::make_unique<Poco::Net::HTTPServer>(factory(), httpPool_, socket, serverParams());
       http_->start();
     } catch (const Poco::Exception& e) {
       return Status::config("http.listen", "cannot listen on " + config_.httpHost + ":" +
                                                std::to_string(config_.httpPort) + ": " +
                                                e.displayText());
+    }
+    if (!config_.httpsHost.empty()) {
+      StatusOr<Poco::Net::Context::Ptr> tls = makeTlsContext("", config_.tlsKeys);
+      if (!tls.isOk()) return tls.status();
+      try {
+        Poco::Net::SecureServerSocket socket(tls.value());
+        socket.bind(Poco::Net::SocketAddress(config_.httpsHost, config_.httpsPort), true, false);
+        socket.listen(64);
+        https_ =
+            std::make_unique<Poco::Net::HTTPServer>(factory(), httpPool_, socket, serverParams());
+        https_->start();
+      } catch (const Poco::Exception& e) {
+        return Status::config("https.listen", "cannot listen on " + config_.httpsHost + ":" +
+                                                  std::to_string(config_.httpsPort) + ": " +
+                                                  e.displayText());
+      }
     }
 
     for (auto& w : workers_) w->start();
@@ -190,20 +206,24 @@ class Engine::Impl {
     store_->appendAudit({"default", "engine", "engine.started", "engine",
                          std::string("{\"version\":\"") + kVersion + "\"}"});
     logger().information(
-        "labgated %s started: data in %s, HTTP on %s:%hu, %z connector(s), "
+        "labgated %s started: data in %s, HTTP on %s:%hu%s, %z connector(s), "
         "%z destination(s)",
-        std::string(kVersion), config_.dataDir, config_.httpHost, config_.httpPort, sources_.size(),
-        workers_.size());
+        std::string(kVersion), config_.dataDir, config_.httpHost, config_.httpPort,
+        config_.httpsHost.empty()
+            ? std::string()
+            : ", HTTPS on " + config_.httpsHost + ":" + std::to_string(config_.httpsPort),
+        sources_.size(), workers_.size());
     return Status::ok();
   }
 
   void stop() {
     // The HTTP server first: upload requests run on its threads and use the sources.
-    if (http_) {
-      http_->stopAll(true);
-      httpPool_.joinAll();
-      http_.reset();
+    for (auto* server : {&https_, &http_}) {
+      if (*server) (*server)->stopAll(true);
     }
+    httpPool_.joinAll();
+    https_.reset();
+    http_.reset();
     for (auto& s : sources_) s->stop();
     for (auto& w : workers_) w->stop();
     if (store_) {
@@ -280,6 +300,13 @@ class Engine::Impl {
   }
 
  private:
+  static Poco::Net::HTTPServerParams* serverParams() {
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(8);
+    params->setKeepAlive(true);
+    return params;
+  }
+
   static Status prefixed(const std::string& key, const Status& s) {
     return Status::config(key, s.toString());
   }
@@ -301,6 +328,7 @@ class Engine::Impl {
   std::map<std::string, HttpSource*> uploads_;  // upload connectors by name (owned by sources_)
   Poco::ThreadPool httpPool_;
   std::unique_ptr<Poco::Net::HTTPServer> http_;
+  std::unique_ptr<Poco::Net::HTTPServer> https_;
 };
 
 Engine::Engine(EngineConfig config, const Registry& registry)
