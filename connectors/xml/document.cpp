@@ -45,8 +45,7 @@ Status XmlParse::load(std::istream& in, const XmlSchema* schema) {
   Prolog prolog = scanProlog(text_);
   lines_ = LineIndex(text_);
   if (prolog.doctype) {
-    size_t at = text_.find("<!");
-    return Status::invalid("line " + std::to_string(lines_.lineAt(at)),
+    return Status::invalid("line " + std::to_string(lines_.lineAt(prolog.doctypeAt)),
                            "DOCTYPE and entity declarations are refused");
   }
   if (schema != nullptr) {

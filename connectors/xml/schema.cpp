@@ -83,7 +83,7 @@ bool keepsQuotedName(std::string_view before) {
   return word == "element" || word == "attribute" || word == "type" || word == "facet" ||
          word == "pattern" || word == "identity-constraint" || word == "declaration" ||
          word == "namespace" || word == "child" || word == "key" || word == "keyref" ||
-         word == "unique" || word == "content";
+         word == "unique" || word == "content" || word == "decl.";
 }
 
 }  // namespace
@@ -141,7 +141,12 @@ StatusOr<std::shared_ptr<const XmlSchema>> XmlSchema::load(const std::string& pa
   xmlSchemaPtr schema = xmlSchemaParse(parser);
   xmlSchemaFreeParserCtxt(parser);
   if (schema == nullptr) {
-    std::string reason = errors.seen ? sanitizeLibxmlMessage(errors.message) : "not a schema";
+    // The schema is configuration, not patient data: libxml2's reason is shown whole.
+    std::string reason = errors.seen ? errors.message : "not a schema";
+    for (char& c : reason) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    while (!reason.empty() && (reason.back() == ' ' || reason.back() == '.')) reason.pop_back();
     std::string where = errors.line > 0 ? " line " + std::to_string(errors.line) : "";
     return Status::config(key, "schema file " + path + where + ": " + reason);
   }

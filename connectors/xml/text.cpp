@@ -194,8 +194,10 @@ Prolog scanProlog(std::string_view text) {
       size_t end = text.find("?>", i + 2);
       if (end == std::string_view::npos) return prolog;
       i = end + 2;
-    } else if (text.substr(i, 9) == "<!DOCTYPE" || text.substr(i, 2) == "<!") {
-      prolog.doctype = true;  // any other markup declaration in the prolog is a DOCTYPE too
+    } else if (text.substr(i, 2) == "<!") {
+      // <!DOCTYPE, or any other markup declaration in the prolog: refused alike.
+      prolog.doctype = true;
+      prolog.doctypeAt = i;
       return prolog;
     } else if (c == '<') {
       size_t end = i + 1;

@@ -22,6 +22,7 @@ Status decodeToUtf8(std::string& bytes);
 /// What precedes the root element.
 struct Prolog {
   bool doctype = false;  // a <!DOCTYPE before the root element
+  size_t doctypeAt = 0;  // its offset
   std::string root;      // the root element's name; "" when `text` ends first
 };
 
