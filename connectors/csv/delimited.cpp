@@ -102,6 +102,9 @@ StatusOr<bool> DelimitedReader::next(Row& row) {
         }
         continue;
       }
+      if (c == '\r' && pos_ + 1 >= buffer_.size() && !eof_ && fill()) {
+        continue;  // re-examine with the next chunk: a CR LF split by the boundary is one line end
+      }
       if (c == '\n') ++line_;
       if (c == '\r' && !(pos_ + 1 < buffer_.size() && buffer_[pos_ + 1] == '\n')) ++line_;
       cell.push_back(c);
