@@ -197,6 +197,7 @@ class SciexParse : public DelimitedParse {
     p.area = number(cell(record, col_.area));
     p.height = number(cell(record, col_.height));
     p.internalStandard = trimmed(record, col_.isName);
+    if (isMissingToken(p.internalStandard)) p.internalStandard.clear();  // an IS row: "N/A"
     p.internalStandardArea = number(cell(record, col_.isArea));
     p.retentionTime = number(cell(record, col_.rt));
     p.expectedRetentionTime = number(cell(record, col_.expectedRt));

@@ -187,6 +187,15 @@ class SkylineParse : public DelimitedParse {
     return replicates_.back();
   }
 
+  /// Skyline's Accuracy is a ratio: written "104.0%" with the report's formats, "1.04" invariant.
+  std::optional<double> accuracyPercent(std::string_view text) const {
+    text = trim(text);
+    if (!text.empty() && text.back() == '%') return number(trim(text.substr(0, text.size() - 1)));
+    std::optional<double> ratio = number(text);
+    if (ratio) *ratio *= 100.0;
+    return ratio;
+  }
+
   /// The precursor key: its name, else its m/z, else adduct and charge.
   std::string precursorKey(const Record& record) const {
     std::string key = trimmed(record, col_.precursorName);
@@ -217,7 +226,7 @@ class SkylineParse : public DelimitedParse {
       r.numeric = number(r.value);
       peak.calculatedConcentration = r.numeric;
     }
-    peak.accuracy = number(cell(record, col_.accuracy));
+    peak.accuracy = accuracyPercent(cell(record, col_.accuracy));
     peak.expectedConcentration = number(cell(record, col_.analyteConc));
     peak.responseRatio = number(cell(record, col_.ratioToStandard));
     r.internalStandard =
