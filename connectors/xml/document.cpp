@@ -6,8 +6,8 @@
 namespace labgate::xml {
 namespace {
 
-// A backstop below pugixml's and the line index's limits; the connector's own limit is lower.
-constexpr size_t kMaxXmlBytes = size_t{2} << 30;
+// A backstop at libxml2's int sizes; the connector's own limit is lower.
+constexpr size_t kMaxXmlBytes = 0x7FFFFFFF;
 
 bool isWhitespace(std::string_view s) {
   return s.find_first_not_of(" \t\r\n") == std::string_view::npos;

@@ -4,11 +4,13 @@
 // attribute names and "#text"). accept() clears in the DOM every value the gate stripped, so a
 // format's finish(), which interprets the DOM, never sees stripped data.
 //
-// Memory: XML is read whole. The file is held once, decoded to UTF-8 and parsed in place; pugixml
-// adds its node and attribute structures (about 70 bytes per element and 40 per attribute), the
-// line index 8 bytes per line and the record walk 8 bytes per element. For attribute-heavy exports
-// like TargetLynx (~25 bytes of text per attribute) that is about 2.5 x the file size; for
-// text-heavy XML about 1.5 x. The connector's maximum file size bounds it.
+// Memory: XML is read whole. The file is held once, decoded to UTF-8 (a UTF-16 or single-byte file
+// briefly holds input and output together) and parsed in place, so the strings stay in that one
+// buffer; pugixml adds its node structures (~40 bytes per attribute, ~60 per element), the line
+// index 8 bytes per line and the record walk 8 bytes per element. Measured on TargetLynx exports
+// (~21 bytes of text per attribute): pugixml's structures are ~2 x the file, so the total is about
+// 3 x the file size; text-heavy XML comes to about 1.5 x. Validation streams (no second tree). The
+// connector's maximum file size bounds all of it; files over 2 GiB are refused here regardless.
 #pragma once
 
 #include <istream>

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <filesystem>
 #include <mutex>
+#include <vector>
 
 namespace labgate::xml {
 namespace {
@@ -20,6 +21,7 @@ struct ErrorCollector {
   bool seen = false;
   int line = 0;
   std::string message;
+  std::vector<std::string> inserts;  // the strings libxml2 put into the message (values, types)
 };
 
 void collectError(void* context, xmlErrorPtr error) {
@@ -33,6 +35,9 @@ void collectError(void* context, xmlErrorPtr error) {
     collector->line = static_cast<int>(xmlGetLineNo(static_cast<xmlNodePtr>(error->node)));
   }
   collector->message = error->message != nullptr ? error->message : "unknown libxml2 error";
+  for (const char* insert : {error->str1, error->str2, error->str3}) {
+    if (insert != nullptr && *insert != '\0') collector->inserts.emplace_back(insert);
+  }
 }
 
 void ignoreGenericError(void*, const char*, ...) {}
@@ -88,8 +93,10 @@ bool keepsQuotedName(std::string_view before) {
 
 }  // namespace
 
-std::string sanitizeLibxmlMessage(std::string_view message) {
+std::string sanitizeLibxmlMessage(std::string_view message,
+                                  const std::vector<std::string>& inserts) {
   std::string out;
+  std::vector<std::string_view> dropped;
   for (size_t i = 0; i < message.size();) {
     char c = message[i];
     if (c == '{') {  // an enumeration's value set
@@ -104,11 +111,25 @@ std::string sanitizeLibxmlMessage(std::string_view message) {
       ++i;
       continue;
     }
-    size_t close = message.find('\'', i + 1);
-    if (close == std::string_view::npos) break;
+    // A string libxml2 inserted decides where the quotes close, so a value with an apostrophe
+    // ("O'Brien") is dropped whole.
+    size_t close = std::string_view::npos;
+    for (const std::string& insert : inserts) {
+      if (message.substr(i + 1, insert.size()) == insert &&
+          message.substr(i + 1 + insert.size(), 1) == "'") {
+        close = std::max(close == std::string_view::npos ? 0 : close, i + 1 + insert.size());
+      }
+    }
+    if (close == std::string_view::npos) close = message.find('\'', i + 1);
+    if (close == std::string_view::npos) {  // a lone quote, as in "AttValue: \" or ' expected"
+      out += '\'';
+      ++i;
+      continue;
+    }
     if (keepsQuotedName(out)) {
       out.append(message.substr(i, close - i + 1));
     } else {
+      dropped.push_back(message.substr(i + 1, close - i - 1));
       std::string_view tail = std::string_view(out);
       size_t last = tail.find_last_not_of(' ');
       bool afterValue =
@@ -124,7 +145,17 @@ std::string sanitizeLibxmlMessage(std::string_view message) {
   }
   while (!out.empty() && (out.back() == ' ' || out.back() == '.')) out.pop_back();
   size_t first = out.find_first_not_of(' ');
-  return first == std::string::npos ? std::string() : out.substr(first);
+  out = first == std::string::npos ? std::string() : out.substr(first);
+  // Safety net: an inserted string that was not kept as a name must not survive anywhere.
+  for (const std::string& insert : inserts) {
+    bool kept = out.find("'" + insert + "'") != std::string::npos;
+    if (!kept && insert.size() > 1 && out.find(insert) != std::string::npos) {
+      size_t colon = out.find("': ");
+      return (colon == std::string::npos ? std::string() : out.substr(0, colon + 3)) +
+             "a value does not match the schema";
+    }
+  }
+  return out;
 }
 
 StatusOr<std::shared_ptr<const XmlSchema>> XmlSchema::load(const std::string& path,
@@ -175,7 +206,8 @@ Status XmlSchema::validate(std::string_view utf8) const {
   if (context != nullptr) xmlSchemaFreeValidCtxt(context);
   if (valid) return Status::ok();
   std::string where = "line " + std::to_string(errors.line > 0 ? errors.line : 1);
-  std::string reason = errors.seen ? sanitizeLibxmlMessage(errors.message) : "not valid";
+  std::string reason =
+      errors.seen ? sanitizeLibxmlMessage(errors.message, errors.inserts) : "not valid";
   return Status::invalid(where, "not valid against the schema: " + reason);
 }
 

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/model/status.h"
 #include "engine/net/export.h"
@@ -40,7 +41,11 @@ StatusOr<std::shared_ptr<const XmlSchema>> schemaFromSettings(const ExportSettin
 
 /// A libxml2 message with every quoted value removed: quoted names after "Element", "attribute",
 /// "type", "facet", "pattern" and the like stay; any other quoted text becomes "a value" (or
-/// disappears after the word "value"); "{...}" value sets are dropped. One line, no trailing dot.
-std::string sanitizeLibxmlMessage(std::string_view message);
+/// disappears after the word "value"); "{...}" value sets are dropped. `inserts` are the strings
+/// libxml2 formatted into the message (xmlError str1..str3): they decide where a quoted value ends,
+/// and if one that is not a kept name would still appear, the reason falls back to "a value does
+/// not match the schema". One line, no trailing dot.
+std::string sanitizeLibxmlMessage(std::string_view message,
+                                  const std::vector<std::string>& inserts = {});
 
 }  // namespace labgate::xml

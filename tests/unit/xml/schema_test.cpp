@@ -48,6 +48,13 @@ TEST(XmlSchema, StructuralErrorsNameElementsAndAttributes) {
   EXPECT_EQ(extra.status().toString(),
             "line 2: not valid against the schema: Element 'Injection', attribute 'secret': The "
             "attribute 'secret' is not allowed");
+  auto apostrophe = runExport(*format.value(),
+                              "<Batch><Injection kind=\"x\" volume=\"O'Brien\"><SampleName>A"
+                              "</SampleName></Injection></Batch>");
+  ASSERT_FALSE(apostrophe.isOk());
+  EXPECT_EQ(apostrophe.status().reason(),
+            "not valid against the schema: Element 'Injection', attribute 'volume': a value is not "
+            "a valid value of the atomic type 'xs:decimal'");
   auto missing = runExport(*format.value(),
                            "<Batch>\n\n<Injection><SampleName>A</SampleName>"
                            "</Injection></Batch>");
