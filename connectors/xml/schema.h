@@ -12,7 +12,7 @@
 #include "engine/model/status.h"
 #include "engine/net/export.h"
 
-struct _xmlSchema;
+struct _xmlSchema;  // NOLINT(bugprone-reserved-identifier): libxml2's own type name
 
 namespace labgate::xml {
 
