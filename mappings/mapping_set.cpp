@@ -266,6 +266,7 @@ void applyMappings(Message& message, const MappingSet& mappings) {
     for (Result& r : sample.results) {
       std::erase_if(r.findings,
                     [](const Finding& f) { return f.ruleId.rfind("mapping.", 0) == 0; });
+      if (r.internalStandard) continue;  // never reported, so never mapped
       const Mapping* m = mappings.find(r.instrumentCode);
       if (m == nullptr) {
         r.lisCode.clear();

@@ -253,30 +253,29 @@ class FileDropSource : public Source {
     setState("importing");
     currentBytes_ = static_cast<int64_t>(size);
     currentRead_ = 0;
-    Intake intake;
     StatusOr<ExportSelection::Choice> choice = selection_.choose(head, "");
     std::string tag = "sha256:" + sha256.substr(0, 12);
-    if (!choice.isOk()) {
-      intake.outcome = Intake::Outcome::kInvalid;
-      intake.details.push_back({choice.status().location(), choice.status().reason()});
-    } else {
-      std::ifstream in(path, std::ios::binary);
-      if (!in) {
-        setState("watching");
-        logger().error("connector %s: cannot open file %s; will retry", context_.name, tag);
-        return false;
-      }
-      ExportJob job;
-      job.in = &in;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      setState("watching");
+      logger().error("connector %s: cannot open file %s; will retry", context_.name, tag);
+      return false;
+    }
+    ExportJob job;
+    job.in = &in;
+    if (choice.isOk()) {
       job.format = choice->format.get();
       job.formatName = choice->name;
-      job.fileName = name;
-      job.peer = "file-drop";
-      job.contentSha256 = sha256;
-      job.sizeBytes = static_cast<int64_t>(size);
-      intake = context_.exportHandler(job);
-      currentRead_ = static_cast<int64_t>(size);
+    } else {
+      job.formatError = choice.status();
+      job.formatName = "unknown";
     }
+    job.fileName = name;
+    job.peer = "file-drop";
+    job.contentSha256 = sha256;
+    job.sizeBytes = static_cast<int64_t>(size);
+    Intake intake = context_.exportHandler(job);
+    currentRead_ = static_cast<int64_t>(size);
     setState("watching");
     currentBytes_ = 0;
     switch (intake.outcome) {

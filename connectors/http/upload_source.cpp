@@ -131,7 +131,7 @@ class UploadSource : public Source, public HttpSource {
       if (name == "filename") fileName = value;
     }
     if (request.hasContentLength() && request.getContentLength64() > settings_.maxBytes) {
-      tooLarge(response);
+      tooLarge(request, response);
       return;
     }
     std::string body;
@@ -141,7 +141,7 @@ class UploadSource : public Source, public HttpSource {
         FilePart part(settings_.maxBytes);
         Poco::Net::HTMLForm form(request, request.stream(), part);
         if (part.tooLarge()) {
-          tooLarge(response);
+          tooLarge(request, response);
           return;
         }
         if (!part.found()) {
@@ -152,7 +152,7 @@ class UploadSource : public Source, public HttpSource {
         body = std::move(part.body());
         fileName = part.fileName();
       } else if (!readCapped(request.stream(), settings_.maxBytes, body)) {
-        tooLarge(response);
+        tooLarge(request, response);
         return;
       }
     } catch (const Poco::Exception& e) {
@@ -170,19 +170,16 @@ class UploadSource : public Source, public HttpSource {
     std::string digest = sha256Hex(body);
     StatusOr<ExportSelection::Choice> choice =
         selection_.choose(std::string_view(body).substr(0, 65536), requestedFormat);
-    if (!choice.isOk()) {
-      ++rejected_;
-      Intake intake;
-      intake.outcome = Intake::Outcome::kInvalid;
-      intake.details.push_back({choice.status().location(), choice.status().reason()});
-      unprocessable(response, "Export not accepted", intake);
-      return;
-    }
     std::istringstream in(body);
     ExportJob job;
     job.in = &in;
-    job.format = choice->format.get();
-    job.formatName = choice->name;
+    if (choice.isOk()) {
+      job.format = choice->format.get();
+      job.formatName = choice->name;
+    } else {
+      job.formatError = choice.status();
+      job.formatName = "unknown";
+    }
     job.fileName = fileName;
     job.peer = request.clientAddress().toString();
     job.contentSha256 = digest;
@@ -196,7 +193,7 @@ class UploadSource : public Source, public HttpSource {
         results_ += static_cast<int64_t>(intake.results);
         out->set("batch_id", intake.messageId);
         out->set("status", "stored");
-        out->set("format", choice->name);
+        out->set("format", job.formatName);
         out->set("sha256", digest);
         out->set("results", intake.results);
         out->set("held", intake.held);
@@ -207,7 +204,7 @@ class UploadSource : public Source, public HttpSource {
         ++duplicates_;
         out->set("batch_id", intake.messageId);
         out->set("status", "duplicate");
-        out->set("format", choice->name);
+        out->set("format", job.formatName);
         out->set("sha256", digest);
         out->set("detail", "identical content was imported before; nothing was stored again");
         sendJson(response, HTTPResponse::HTTP_OK, out);
@@ -241,9 +238,20 @@ class UploadSource : public Source, public HttpSource {
     return settings_.apiKeyDigests.count(sha256Hex(key)) > 0;
   }
 
-  void tooLarge(Poco::Net::HTTPServerResponse& response) {
+  void tooLarge(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
     ++rejected_;
-    response.setKeepAlive(false);  // the rest of the body is not read
+    // Read (and drop) what the client is still sending, up to a bound, so that it reads the 413
+    // instead of a connection reset; beyond the bound the connection is simply closed.
+    std::string sink(1 << 16, '\0');
+    int64_t drained = 0;
+    const int64_t bound = settings_.maxBytes * 4 + (int64_t{16} << 20);
+    std::istream& in = request.stream();
+    while (in && drained < bound) {
+      in.read(sink.data(), static_cast<std::streamsize>(sink.size()));
+      if (in.gcount() <= 0) break;
+      drained += in.gcount();
+    }
+    response.setKeepAlive(false);
     sendProblem(response, HTTPResponse::HTTP_REQUESTENTITYTOOLARGE, "Payload Too Large",
                 "the upload is over this connector's limit of " +
                     std::to_string(settings_.maxBytes) + " bytes (max_bytes)");

@@ -90,6 +90,12 @@ StatusOr<ExportSelection::Choice> ExportSelection::choose(std::string_view head,
     const ExportFormatInfo* info = formats_->find(c.name);
     if (info && info->detect && info->detect(head)) return c;
   }
+  if (head.starts_with("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1") || head.starts_with("PK\x03\x04")) {
+    return Status::invalid("line 1",
+                           "an Excel workbook (or another binary document) is not read: export "
+                           "the results from the quantitation software as CSV or tab-separated "
+                           "text");
+  }
   std::string tried;
   for (const auto& c : configured_) tried += (tried.empty() ? "" : ", ") + c.name;
   return Status::invalid("line 1", "the file is not in a format this connector recognises (tried " +

@@ -126,8 +126,9 @@ class ExportSelection {
 
 /// One export to process, as a file-drop source or the upload endpoint hands it to the pipeline.
 struct ExportJob {
-  std::istream* in = nullptr;  // positioned at the start of the file
-  const ExportFormat* format = nullptr;
+  std::istream* in = nullptr;            // positioned at the start of the file
+  const ExportFormat* format = nullptr;  // null: no format recognised the file (formatError says)
+  Status formatError;
   std::string formatName;
   std::string fileName;       // as dropped or uploaded; screened by the gate before it is logged
   std::string peer;           // "file-drop" or the uploader's "host:port"

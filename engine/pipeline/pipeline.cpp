@@ -124,11 +124,15 @@ Message releasedPart(const Message& message, const std::vector<Disposition>& dis
   for (const Sample& sample : message.samples) {
     Sample kept = sample;
     kept.results.clear();
+    // Calibrators, QCs and blanks of an LC-MS/MS batch are the batch's own evidence (kept for the
+    // rules), not results for a patient: only unknowns go to the LIS, and never an internal
+    // standard's peak.
+    const bool reportable = sample.kind == SampleKind::kUnknown;
     for (const Result& result : sample.results) {
       bool released =
           index < dispositions.size() && dispositions[index].kind == DispositionKind::kRelease;
       ++index;
-      if (released) kept.results.push_back(result);
+      if (released && reportable && !result.internalStandard) kept.results.push_back(result);
     }
     if (!kept.results.empty()) out.samples.push_back(std::move(kept));
   }
@@ -238,6 +242,10 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
     if (found.clean()) meta.sourceName = job.fileName;
   }
 
+  if (!job.format) {
+    if (refused) return refuse(meta, profile, "", screening);
+    return reject(meta, profile, job.formatError);
+  }
   StatusOr<std::unique_ptr<ExportParse>> opened = job.format->open(*job.in);
   if (!opened.isOk()) {
     if (refused) return refuse(meta, profile, "", screening);

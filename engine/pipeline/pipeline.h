@@ -36,7 +36,8 @@ struct ConnectorProfile {
 /// are released. One Disposition per result, in message order.
 std::vector<Disposition> decideDispositions(const Message& message);
 
-/// The released part of a message: samples keep only released results; samples left empty are
+/// The released part of a message, what destinations receive: samples keep only released
+/// results; calibrators, QCs, blanks and internal standards are never sent; samples left empty are
 /// dropped. Pure.
 Message releasedPart(const Message& message, const std::vector<Disposition>& dispositions);
 

@@ -1,0 +1,417 @@
+// LC-MS/MS batch exports into the real labgated: a watched folder (connector kind file-drop) and
+// POST /api/v1/uploads (kind upload), both over the same pipeline. Covers the import and the move
+// to processed/, a copy dropped again (rejected as a duplicate), a CSV with patient columns
+// (refused, and under the strip policy the columns dropped, the values written nowhere), a
+// malformed file (rejected with a .reason naming the line), files still being written, the
+// upload's 202/200/401/413/422 answers, and the LC-MS/MS corpus dropped file by file.
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/SHA2Engine.h>
+#include <Poco/StreamCopier.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+
+#include "tests/integration/harness.h"
+
+namespace labgate::it {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kApiKey = "lg-test-upload-key-7f3a9c";
+
+std::string exportData(const std::string& name) { return testDataDir() + "/exports/" + name; }
+
+std::string sha256Hex(const std::string& text) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(text);
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+struct HttpAnswer {
+  int status = 0;
+  std::string contentType;
+  std::string body;
+  Poco::JSON::Object::Ptr json() const {
+    try {
+      return Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception&) {
+      return nullptr;
+    }
+  }
+};
+
+HttpAnswer post(int port, const std::string& uri, const std::string& body,
+                const std::string& contentType, const std::string& apiKey) {
+  HttpAnswer answer;
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+    session.setTimeout(Poco::Timespan(60, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, uri,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    request.setContentType(contentType);
+    request.setContentLength(static_cast<std::streamsize>(body.size()));
+    if (!apiKey.empty()) request.set("Authorization", "Bearer " + apiKey);
+    session.sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    answer.status = response.getStatus();
+    answer.contentType = response.getContentType();
+    std::ostringstream out;
+    Poco::StreamCopier::copyStream(in, out);
+    answer.body = out.str();
+  } catch (const Poco::Exception& e) {
+    answer.body = e.displayText();
+  }
+  return answer;
+}
+
+class ExportTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    inbox_ = tmp_->file("inbox");
+    fs::create_directories(inbox_);
+    ConnectorConfig& drop = config_.connectors.at(0);
+    drop.name = "lcms1";
+    drop.kind = "file-drop";
+    drop.instrument = "qqq-01";
+    drop.mappings = exportData("mappings-lcms.csv");
+    drop.extra = {{"inbox", inbox_}, {"poll_ms", "100"}, {"settle_ms", "300"}};
+    dropOmitted("lcms1");
+    ConnectorConfig upload = drop;
+    upload.name = "upload1";
+    upload.kind = "upload";
+    upload.extra = {{"api_keys", sha256Hex(kApiKey)}, {"max_bytes", "200000"}};
+    config_.connectors.push_back(upload);
+    dropOmitted("upload1");
+  }
+
+  void dropOmitted(const std::string& name) {
+    config_.omit("connector." + name + ".listen");
+    config_.omit("connector." + name + ".astm.receive_timeout_seconds");
+  }
+
+  /// Writes a file into the inbox the way a careful exporter does: under a temporary name,
+  /// then renamed in.
+  void drop(const std::string& name, const std::string& bytes) {
+    writeFile(inbox_ + "/." + name + ".tmp", bytes);
+    fs::rename(inbox_ + "/." + name + ".tmp", inbox_ + "/" + name);
+  }
+
+  bool waitForFile(const std::string& path, std::chrono::milliseconds timeout = 30000ms) {
+    return waitUntil([&] { return fileExists(path); }, timeout);
+  }
+
+  std::string db() const { return config_.dataDir + "/labgate.db"; }
+  std::string query(const std::string& sql) const {
+    return sqliteQuery(db(), sql, tmp_->path()).value_or("<sqlite3 failed>");
+  }
+  long dropCounter(const std::string& key, long expected) {
+    long value = -1;
+    waitUntil(
+        [&] {
+          value = health().connector("lcms1", key);
+          return value == expected;
+        },
+        10000ms);
+    return value;
+  }
+
+  std::string inbox_;
+};
+
+TEST_F(ExportTest, DroppedBatchIsImportedMovedAndOnlyUnknownsAreDelivered) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  Health before = health();
+  EXPECT_EQ(before.connectorText("lcms1", "kind"), "file-drop");
+  EXPECT_EQ(before.connectorText("lcms1", "state"), "watching");
+  EXPECT_EQ(before.connectorText("lcms1", "format"), "auto");
+  EXPECT_EQ(before.connectorText("upload1", "kind"), "upload");
+
+  drop("steroids_batch.csv", readFile(exportData("steroids_batch.csv")));
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/steroids_batch.csv"))
+      << "the batch never reached processed/; rejected/ holds: "
+      << readFile(inbox_ + "/rejected/steroids_batch.csv.reason");
+  EXPECT_FALSE(fileExists(inbox_ + "/steroids_batch.csv")) << "the file must leave the inbox";
+  EXPECT_EQ(dropCounter("files_imported", 1), 1);
+
+  // Six samples with their kinds; two analytes and the internal standard on each.
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages WHERE connector='lcms1'"), "1");
+  EXPECT_EQ(query("SELECT format || '|' || source_name FROM messages"),
+            "masshunter|steroids_batch.csv");
+  EXPECT_EQ(query("SELECT group_concat(kind, ',') FROM (SELECT kind FROM samples ORDER BY id)"),
+            "double_blank,calibrator,calibrator,qc,unknown,unknown");
+  EXPECT_EQ(query("SELECT level FROM samples WHERE sample_id='QCL1'"), "Low");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results"), "18");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results WHERE internal_standard=1"), "6");
+  // Peak data kept for the rules; a missing value stays missing, never 0.
+  EXPECT_EQ(query("SELECT p.area || '|' || p.retention_time || '|' || p.manual_integration FROM "
+                  "peaks p JOIN results r ON r.id=p.result_id JOIN samples s ON "
+                  "s.id=r.sample_row_id WHERE s.sample_id='LC250314-0007' AND "
+                  "r.instrument_code='Cortisone'"),
+            "65432.0|2.96|1");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM peaks p JOIN results r ON r.id=p.result_id JOIN "
+                  "samples s ON s.id=r.sample_row_id WHERE s.sample_id='LC250314-0008' AND "
+                  "r.instrument_code='Cortisol' AND p.area IS NULL"),
+            "1");
+
+  // Only the two unknown samples go to the LIS, with mapped codes; no calibrator, QC, blank or
+  // internal standard.
+  ASSERT_TRUE(waitForSample("LC250314-0007"));
+  ASSERT_TRUE(waitForSample("LC250314-0008"));
+  ASSERT_TRUE(waitForDelivered(1));
+  auto messages = lis_->messages();
+  ASSERT_EQ(messages.size(), 1u) << "one batch, one ORU";
+  auto ids = receivedSampleIds(messages);
+  EXPECT_EQ(ids, (std::vector<std::string>{"LC250314-0007", "LC250314-0008"}));
+  auto obx = observations(messages[0]);
+  ASSERT_FALSE(obx.empty());
+  for (const auto& o : obx) {
+    EXPECT_TRUE(o.code == "2143-6" || o.code == "9812-9") << "unexpected OBX-3 " << o.code;
+  }
+  EXPECT_TRUE(std::any_of(obx.begin(), obx.end(), [](const Observation& o) {
+    return o.code == "2143-6" && o.value == "12.2";
+  })) << "Cortisol of LC250314-0007";
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.accepted'"), "1");
+}
+
+TEST_F(ExportTest, CopyDroppedAgainIsRecognisedAndNotImportedTwice) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string bytes = readFile(exportData("steroids_batch.csv"));
+  drop("batch_monday.csv", bytes);
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/batch_monday.csv"));
+  drop("batch_monday_copy.csv", bytes);
+  ASSERT_TRUE(waitForFile(inbox_ + "/rejected/batch_monday_copy.csv.reason"));
+  std::string reason = readFile(inbox_ + "/rejected/batch_monday_copy.csv.reason");
+  EXPECT_NE(reason.find("duplicate"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("imported before as batch 1"), std::string::npos) << reason;
+  EXPECT_EQ(dropCounter("files_duplicate", 1), 1);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "1");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.duplicate'"), "1");
+  // The same name dropped again after the first left the inbox: processed/ keeps both names.
+  drop("batch_monday.csv", bytes + "\r\n");
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/batch_monday-1.csv"));
+}
+
+std::vector<Secret> patientSecrets() {
+  // The invented patients of tests/data/integration/exports/patient_column.csv.
+  return {{"patient name 1", "Quenby Harrowgate"}, {"patient name 2", "Ottoline Vesprey"},
+          {"patient name 3", "Culpepper-Fitch"},   {"patient name 4", "Isadora Quillfeather"},
+          {"patient surname 5", "Ashdown"},        {"patient surname 6", "Stroud"},
+          {"birth date 1", "1941-07-23"},          {"birth date 3", "1938-11-05"}};
+}
+
+TEST_F(ExportTest, PatientColumnsRefuseTheFileAndNoValueIsWrittenAnywhere) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  drop("patients.csv", readFile(exportData("patient_column.csv")));
+  ASSERT_TRUE(waitForFile(inbox_ + "/rejected/patients.csv.reason"));
+  std::string reason = readFile(inbox_ + "/rejected/patients.csv.reason");
+  EXPECT_NE(reason.find("refused"), std::string::npos);
+  // Every row's two patient cells are named: line 3..8, columns 6 (name) and 7 (DOB).
+  for (int line = 3; line <= 8; ++line) {
+    EXPECT_NE(reason.find("line " + std::to_string(line) +
+                          " column 6: patient-identifying data "
+                          "(column.patient)"),
+              std::string::npos)
+        << "line " << line;
+    EXPECT_NE(reason.find("line " + std::to_string(line) +
+                          " column 7: patient-identifying data "
+                          "(column.birth)"),
+              std::string::npos)
+        << "line " << line;
+  }
+  EXPECT_EQ(dropCounter("files_rejected", 1), 1);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "0");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.refused'"), "1");
+  std::vector<std::string> outputs = engineOutputs();
+  outputs.push_back(inbox_ + "/rejected/patients.csv.reason");
+  auto hits = findSecretsInFiles(outputs, patientSecrets());
+  for (const auto& h : hits) ADD_FAILURE() << h.label << " found in " << h.where;
+  stopEngine();
+  hits = findSecretsInFiles(engineOutputs(), patientSecrets());
+  for (const auto& h : hits) ADD_FAILURE() << h.label << " found in " << h.where << " after stop";
+}
+
+TEST_F(ExportTest, StripPolicyDropsThePatientColumnsAndImportsTheRest) {
+  config_.connectors.at(0).phiPolicy = "strip";
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  drop("patients.csv", readFile(exportData("patient_column.csv")));
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/patients.csv"))
+      << readFile(inbox_ + "/rejected/patients.csv.reason");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM samples"), "6");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.phi_stripped'"), "1");
+  ASSERT_TRUE(waitForSample("LC250314-0007"));
+  stopEngine();
+  auto hits = findSecretsInFiles(engineOutputs(), patientSecrets());
+  for (const auto& h : hits) ADD_FAILURE() << h.label << " found in " << h.where;
+  for (const auto& m : lis_->messages()) {
+    for (const auto& label : findSecrets(m, patientSecrets())) {
+      ADD_FAILURE() << label << " reached the LIS";
+    }
+  }
+}
+
+TEST_F(ExportTest, MalformedFileIsRejectedWithTheLineAndOthersStillImport) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  drop("broken.csv", readFile(exportData("corrupt_row.csv")));
+  drop("binary.csv", std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) + std::string(600, '\0'));
+  drop("good.csv", readFile(exportData("steroids_batch.csv")));
+  ASSERT_TRUE(waitForFile(inbox_ + "/rejected/broken.csv.reason"));
+  std::string reason = readFile(inbox_ + "/rejected/broken.csv.reason");
+  EXPECT_NE(reason.find("invalid"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("line 7"), std::string::npos) << "the short row is line 7: " << reason;
+  ASSERT_TRUE(waitForFile(inbox_ + "/rejected/binary.csv.reason"));
+  EXPECT_NE(readFile(inbox_ + "/rejected/binary.csv.reason").find("CSV"), std::string::npos)
+      << "an Excel workbook is answered with what to export instead";
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/good.csv"));
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "1");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.invalid'"), "2");
+}
+
+TEST_F(ExportTest, FileStillBeingWrittenIsWaitedFor) {
+  config_.connectors.at(0).extra["settle_ms"] = "1500";
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string bytes = readFile(exportData("steroids_batch.csv"));
+  const std::string path = inbox_ + "/slow.csv";
+  // Written in place in three pieces, 400 ms apart: the half-written file is never taken.
+  writeFile(path, bytes.substr(0, 200));
+  std::this_thread::sleep_for(400ms);
+  writeFile(path, bytes.substr(0, 500));
+  std::this_thread::sleep_for(400ms);
+  writeFile(path, bytes);
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/slow.csv"))
+      << readFile(inbox_ + "/rejected/slow.csv.reason");
+  EXPECT_FALSE(fileExists(inbox_ + "/rejected/slow.csv.reason"));
+  EXPECT_EQ(query("SELECT COUNT(*) FROM samples"), "6");
+}
+
+TEST_F(ExportTest, UploadAnswersEveryCaseWithAPreciseStatus) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const int port = config_.httpPort;
+  const std::string batch = readFile(exportData("steroids_batch.csv"));
+
+  HttpAnswer noKey = post(port, "/api/v1/uploads", batch, "text/csv", "");
+  EXPECT_EQ(noKey.status, 401);
+  EXPECT_EQ(noKey.contentType, "application/problem+json");
+  HttpAnswer wrongKey = post(port, "/api/v1/uploads", batch, "text/csv", "not-the-key");
+  EXPECT_EQ(wrongKey.status, 401);
+
+  HttpAnswer stored =
+      post(port, "/api/v1/uploads?format=masshunter&filename=run1.csv", batch, "text/csv", kApiKey);
+  ASSERT_EQ(stored.status, 202) << stored.body;
+  auto json = stored.json();
+  ASSERT_TRUE(json);
+  EXPECT_EQ(json->optValue<std::string>("status", ""), "stored");
+  EXPECT_EQ(json->optValue<std::string>("format", ""), "masshunter");
+  EXPECT_EQ(json->optValue<int>("results", -1), 12) << "internal standards are not counted";
+  const int batchId = json->optValue<int>("batch_id", 0);
+  EXPECT_GT(batchId, 0);
+  EXPECT_EQ(query("SELECT source_name FROM messages WHERE id=" + std::to_string(batchId)),
+            "run1.csv");
+  EXPECT_EQ(query("SELECT connector FROM messages WHERE id=" + std::to_string(batchId)), "upload1");
+
+  HttpAnswer again = post(port, "/api/v1/uploads", batch, "text/csv", kApiKey);
+  EXPECT_EQ(again.status, 200) << again.body;
+  ASSERT_TRUE(again.json());
+  EXPECT_EQ(again.json()->optValue<std::string>("status", ""), "duplicate");
+  EXPECT_EQ(again.json()->optValue<int>("batch_id", 0), batchId);
+
+  // Multipart, as a browser form sends it (a different file: a blank line added at the end).
+  const std::string boundary = "----labgate-boundary-51ab";
+  std::string form = "--" + boundary +
+                     "\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--" +
+                     boundary +
+                     "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"run2.csv\"\r\n"
+                     "Content-Type: text/csv\r\n\r\n" +
+                     batch + "\r\n\r\n--" + boundary + "--\r\n";
+  HttpAnswer multipart =
+      post(port, "/api/v1/uploads", form, "multipart/form-data; boundary=" + boundary, kApiKey);
+  EXPECT_EQ(multipart.status, 202) << multipart.body;
+
+  HttpAnswer refused = post(port, "/api/v1/uploads", readFile(exportData("patient_column.csv")),
+                            "text/csv", kApiKey);
+  EXPECT_EQ(refused.status, 422);
+  EXPECT_EQ(refused.contentType, "application/problem+json");
+  auto problem = refused.json();
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(problem->optValue<std::string>("title", ""), "Patient-identifying data refused");
+  auto errors = problem->getArray("errors");
+  ASSERT_TRUE(errors);
+  EXPECT_EQ(errors->size(), 12u) << "two patient cells on each of six rows";
+  for (const auto& label : findSecrets(refused.body, patientSecrets())) {
+    ADD_FAILURE() << label << " in the 422 answer";
+  }
+
+  HttpAnswer invalid =
+      post(port, "/api/v1/uploads", readFile(exportData("corrupt_row.csv")), "text/csv", kApiKey);
+  EXPECT_EQ(invalid.status, 422);
+  ASSERT_TRUE(invalid.json());
+  EXPECT_NE(invalid.body.find("line 7"), std::string::npos) << invalid.body;
+
+  HttpAnswer unknownFormat =
+      post(port, "/api/v1/uploads?format=nonesuch", batch + "\n", "text/csv", kApiKey);
+  EXPECT_EQ(unknownFormat.status, 422);
+  EXPECT_NE(unknownFormat.body.find("unknown format"), std::string::npos);
+
+  HttpAnswer tooLarge =
+      post(port, "/api/v1/uploads", std::string(300000, 'x'), "text/csv", kApiKey);
+  EXPECT_EQ(tooLarge.status, 413);
+
+  HttpAnswer wrongMethod = post(port, "/api/v1/uploads/1", batch, "text/csv", kApiKey);
+  EXPECT_EQ(wrongMethod.status, 404);
+
+  Health h = health();
+  EXPECT_EQ(h.connector("upload1", "uploads_imported"), 2);
+  EXPECT_EQ(h.connector("upload1", "uploads_duplicate"), 1);
+  EXPECT_EQ(h.connector("upload1", "uploads_unauthorised"), 2);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "2");
+}
+
+// Every LC-MS/MS corpus export dropped into the inbox: the readable ones are imported, the
+// malformed and binary ones are rejected with a reason that names a line.
+TEST_F(ExportTest, CorpusFilesDroppedIntoTheInbox) {
+  const std::string corpus = sharedDir() + "/corpus/lcms";
+  if (!fs::is_directory(corpus)) GTEST_SKIP() << "no ../shared corpus beside the checkout";
+  // Files the parsers reject on purpose (see tests/unit/csv): rows misaligned with the header,
+  // a missing header row, and Excel workbooks.
+  const std::set<std::string> rejected = {
+      "mrmhub_12_Testdata_MHQuant_DefaultSampleInfo_RT-Areas-FWHM-withQuantMsg.csv",
+      "mrmhub_14_Testdata_MHQuant_Corrupt_RowAreaDeleted.csv", "p2m2tools_data.test2.XLS",
+      "p2m2tools_resuts_inj1_Long.XLS", "p2m2tools_test_big_number_10.XLS"};
+  config_.connectors.at(0).mappings = defaultMappingsPath();
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  std::vector<std::string> names;
+  for (const auto& entry : fs::recursive_directory_iterator(corpus)) {
+    if (!entry.is_regular_file() || entry.path().filename() == "SOURCES.md") continue;
+    names.push_back(entry.path().filename().string());
+    drop(entry.path().filename().string(), readFile(entry.path().string()));
+  }
+  ASSERT_FALSE(names.empty());
+  for (const auto& name : names) {
+    if (rejected.count(name)) {
+      ASSERT_TRUE(waitForFile(inbox_ + "/rejected/" + name + ".reason", 60000ms)) << name;
+      EXPECT_NE(readFile(inbox_ + "/rejected/" + name + ".reason").find("line "), std::string::npos)
+          << name << " is rejected without a line";
+    } else {
+      EXPECT_TRUE(waitForFile(inbox_ + "/processed/" + name, 60000ms))
+          << name << ": " << readFile(inbox_ + "/rejected/" + name + ".reason");
+    }
+  }
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), std::to_string(names.size() - rejected.size()));
+}
+
+}  // namespace
+}  // namespace labgate::it
