@@ -58,7 +58,8 @@ void forEachMatch(const RE2& re, const re2::StringPiece& text, bool overlapping,
 
 class FieldScreen {
  public:
-  FieldScreen(const PhiGate::Rules& rules, const std::string& text) : rules_(rules), text_(text) {}
+  FieldScreen(const PhiGate::Rules& rules, const std::string& text, size_t format)
+      : rules_(rules), text_(text), formatBit_(1u << format) {}
 
   /// Id of the first pattern with a match not covered by the allow-list, or null.
   const std::string* firstPattern() {
@@ -68,6 +69,7 @@ class FieldScreen {
     for (int index : candidates) {
       const CompiledPattern& pattern = rules_.patterns.items[static_cast<size_t>(index)];
       if (pattern.numericId && numeric) continue;
+      if ((pattern.formats & formatBit_) == 0) continue;
       bool uncovered = false;
       forEachMatch(*pattern.re, text_, true, [&](size_t begin, size_t end) {
         uncovered = !allowed(begin, end);
@@ -99,6 +101,7 @@ class FieldScreen {
 
   const PhiGate::Rules& rules_;
   re2::StringPiece text_;
+  unsigned formatBit_;
   bool allowSpansReady_ = false;
   std::vector<Span> allowSpans_;
 };
@@ -157,7 +160,7 @@ Screening PhiGate::screen(Document& document, Policy policy) const {
         if (id && isPlaceholder(*rules_, text)) id = nullptr;
       }
       if (!id && !(exempt && findFieldRule(*exempt, record.type, i))) {
-        id = FieldScreen(*rules_, text).firstPattern();
+        id = FieldScreen(*rules_, text, format).firstPattern();
       }
       if (!id) continue;
       result.hits.push_back(Hit{record.location(i), *id, record.ordinal, i});

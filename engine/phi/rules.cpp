@@ -79,6 +79,27 @@ class Loader {
     return re;
   }
 
+  /// A list of format names as a bit mask (bit = SourceFormat).
+  unsigned formatMask(const Var& value, const std::string& where) {
+    if (value.type() != typeid(Array::Ptr)) {
+      fail(where + " must be an array of format names (astm, hl7, csv, xml)");
+      return 0;
+    }
+    unsigned mask = 0;
+    const Array& array = *value.extract<Array::Ptr>();
+    for (size_t i = 0; i < array.size(); ++i) {
+      std::string name = array.get(static_cast<unsigned>(i)).toString();
+      auto it = std::find(kFormatNames.begin(), kFormatNames.end(), name);
+      if (it == kFormatNames.end()) {
+        fail(where + ": unknown format \"" + name + "\" (expected astm, hl7, csv or xml)");
+        return 0;
+      }
+      mask |= 1u << static_cast<unsigned>(it - kFormatNames.begin());
+    }
+    if (mask == 0) fail(where + " is empty");
+    return mask;
+  }
+
   /// Compiles every entry of a "patterns"/"allow" array into `group`.
   void loadGroup(const Var& value, const std::string& key, bool allowNumericId,
                  std::set<std::string>& ids, PatternGroup& group) {
@@ -100,6 +121,7 @@ class Loader {
       const Object& object = *entry.extract<Object::Ptr>();
       std::set<std::string> allowed = {"id", "regex", "case_insensitive", "description"};
       if (allowNumericId) allowed.insert("numeric_id");
+      if (allowNumericId) allowed.insert("formats");
       checkKeys(object, allowed, where);
       std::string id, regex, description;
       if (!stringAt(object, "id", where, true, &id)) return;
@@ -113,6 +135,8 @@ class Loader {
       stringAt(object, "description", where, false, &description);
       bool caseInsensitive = boolAt(object, "case_insensitive", where);
       bool numericId = allowNumericId && boolAt(object, "numeric_id", where);
+      unsigned formats = ~0u;
+      if (object.has("formats")) formats = formatMask(object.get("formats"), where + ": \"formats\"");
       if (failed()) return;
       std::unique_ptr<RE2> re = compile(regex, caseInsensitive, where);
       if (!re) return;
@@ -122,7 +146,7 @@ class Loader {
       if (group.set->Add(wrapped, &setError) < 0) {
         return fail(where + ": regex cannot join the pattern set: " + setError);
       }
-      group.items.push_back(CompiledPattern{id, std::move(re), numericId});
+      group.items.push_back(CompiledPattern{id, std::move(re), numericId, formats});
     }
     if (failed()) return;
     if (group.items.empty()) {

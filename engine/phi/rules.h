@@ -32,6 +32,7 @@ struct CompiledPattern {
   std::string id;
   std::unique_ptr<RE2> re;
   bool numericId = false;  // skipped on fields whose whole text is a numeric value or range
+  unsigned formats = ~0u;  // bit per SourceFormat the pattern applies to (all by default)
 };
 
 /// A group of expressions with the RE2::Set that finds, in one pass, which of them match.

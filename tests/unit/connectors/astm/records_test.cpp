@@ -273,7 +273,9 @@ TEST(BuildMessage, PatientRecordNeverCopied) {
 
 TEST(BuildMessage, RefusesDocumentWithoutHeader) {
   Document doc;
-  doc.records.push_back(Record{"O", 0, {}});
+  Record order;
+  order.type = "O";
+  doc.records.push_back(order);
   const auto built = buildMessage(doc, {});
   ASSERT_FALSE(built.isOk());
   EXPECT_EQ(built.status().location(), "record 1");
