@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DLABGATE_BENCH=OFF -DBUILD_TESTING=OFF >/dev/null
 cmake --build build -j "$(nproc)" --target labgated labgate
+mkdir -p var/inbox  # the shipped configuration's watched folder
 exec build/bin/labgated "$@"

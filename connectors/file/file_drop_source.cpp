@@ -137,7 +137,6 @@ class FileDropSource : public Source {
     out->set("files_retrying", retrying_.load());
     out->set("results_accepted", results_.load());
     out->set("current_file_bytes", currentBytes_.load());
-    out->set("current_file_read", currentRead_.load());
     return out;
   }
 
@@ -252,7 +251,6 @@ class FileDropSource : public Source {
     if (!hashFile(path, sha256, head)) return false;
     setState("importing");
     currentBytes_ = static_cast<int64_t>(size);
-    currentRead_ = 0;
     StatusOr<ExportSelection::Choice> choice = selection_.choose(head, "");
     std::string tag = "sha256:" + sha256.substr(0, 12);
     std::ifstream in(path, std::ios::binary);
@@ -275,7 +273,6 @@ class FileDropSource : public Source {
     job.contentSha256 = sha256;
     job.sizeBytes = static_cast<int64_t>(size);
     Intake intake = context_.exportHandler(job);
-    currentRead_ = static_cast<int64_t>(size);
     setState("watching");
     currentBytes_ = 0;
     switch (intake.outcome) {
@@ -372,7 +369,7 @@ class FileDropSource : public Source {
   std::thread thread_;
   int inotifyFd_ = -1;
   std::atomic<int64_t> imported_{0}, rejected_{0}, duplicates_{0}, retrying_{0}, results_{0};
-  std::atomic<int64_t> currentBytes_{0}, currentRead_{0};
+  std::atomic<int64_t> currentBytes_{0};
 };
 
 StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& context) {
