@@ -5,9 +5,11 @@
 // malformed file (rejected with a .reason naming the line), files still being written, the
 // upload's 202/200/401/413/422 answers, and the LC-MS/MS corpus dropped file by file.
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/SHA2Engine.h>
 #include <Poco/StreamCopier.h>
 
@@ -16,6 +18,7 @@
 #include <sstream>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/harness_hl7.h"
 
 namespace labgate::it {
 namespace {
@@ -45,11 +48,23 @@ struct HttpAnswer {
   }
 };
 
+/// POST over plain HTTP, or over HTTPS verifying the server against `caFile` when it is set.
 HttpAnswer post(int port, const std::string& uri, const std::string& body,
-                const std::string& contentType, const std::string& apiKey) {
+                const std::string& contentType, const std::string& apiKey,
+                const std::string& caFile = "") {
   HttpAnswer answer;
   try {
-    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+    std::unique_ptr<Poco::Net::HTTPClientSession> owned;
+    if (caFile.empty()) {
+      owned = std::make_unique<Poco::Net::HTTPClientSession>("127.0.0.1",
+                                                             static_cast<Poco::UInt16>(port));
+    } else {
+      Poco::Net::Context::Ptr context = new Poco::Net::Context(
+          Poco::Net::Context::TLS_CLIENT_USE, "", "", caFile, Poco::Net::Context::VERIFY_STRICT);
+      owned = std::make_unique<Poco::Net::HTTPSClientSession>(
+          "127.0.0.1", static_cast<Poco::UInt16>(port), context);
+    }
+    Poco::Net::HTTPClientSession& session = *owned;
     session.setTimeout(Poco::Timespan(60, 0));
     Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, uri,
                                    Poco::Net::HTTPMessage::HTTP_1_1);
@@ -377,6 +392,27 @@ TEST_F(ExportTest, UploadAnswersEveryCaseWithAPreciseStatus) {
   EXPECT_EQ(h.connector("upload1", "uploads_duplicate"), 1);
   EXPECT_EQ(h.connector("upload1", "uploads_unauthorised"), 2);
   EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "2");
+}
+
+TEST_F(ExportTest, UploadOverHttps) {
+  if (findProgram("openssl").empty()) GTEST_SKIP() << "openssl CLI not installed";
+  const std::string cert = tmp_->file("cert.pem"), key = tmp_->file("key.pem");
+  std::string why;
+  ASSERT_TRUE(makeSelfSignedCert(tmp_->path(), cert, key, &why)) << why;
+  const int httpsPort = freePort();
+  config_.set("https.listen", "127.0.0.1:" + std::to_string(httpsPort));
+  config_.set("tls.cert", cert);
+  config_.set("tls.key", key);
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  HttpAnswer stored = post(httpsPort, "/api/v1/uploads?filename=tls.csv",
+                           readFile(exportData("steroids_batch.csv")), "text/csv", kApiKey, cert);
+  ASSERT_EQ(stored.status, 202) << stored.body;
+  EXPECT_EQ(query("SELECT source_name FROM messages"), "tls.csv");
+  // Plain HTTP on the TLS port gets no answer from the API.
+  HttpAnswer plain = post(httpsPort, "/api/v1/uploads", "x", "text/csv", kApiKey);
+  EXPECT_NE(plain.status, 202);
+  ASSERT_TRUE(waitForSample("LC250314-0007"));
 }
 
 // Every LC-MS/MS corpus export dropped into the inbox: the readable ones are imported, the
