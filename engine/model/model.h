@@ -54,6 +54,12 @@ struct Peak {
 
 enum class Severity { kInfo, kWarning, kError };
 
+/// What happens to a result: released (AUTO_VERIFIED), held for QA review (HOLD), or to be
+/// re-run (REJECT_RERUN). Ordered by severity: kReject > kHold > kRelease.
+enum class DispositionKind { kRelease, kHold, kReject };
+
+const char* toString(DispositionKind kind);
+
 const char* toString(Severity severity);
 
 /// Something a stage noticed about a result, sample or batch.
@@ -64,6 +70,9 @@ struct Finding {
   std::string message;  // words only, never a patient value
   std::string measured;
   std::string limit;
+  /// What the finding asks of the result it is attached to. Findings of severity kInfo never
+  /// change a disposition; the others hold by default, and a rule that needs a re-run says kReject.
+  DispositionKind action = DispositionKind::kHold;
 };
 
 struct Result {
@@ -112,10 +121,6 @@ struct Message {
 
   size_t resultCount() const;
 };
-
-enum class DispositionKind { kRelease, kHold, kReject };
-
-const char* toString(DispositionKind kind);
 
 struct Disposition {
   DispositionKind kind = DispositionKind::kRelease;

@@ -108,7 +108,7 @@ std::vector<Disposition> decideDispositions(const Message& message) {
     for (const Result& result : sample.results) {
       Disposition d;
       for (const Finding& f : result.findings) {
-        if (f.severity != Severity::kInfo) d.kind = DispositionKind::kHold;
+        if (f.severity != Severity::kInfo && f.action > d.kind) d.kind = f.action;
         d.findings.push_back(f);
       }
       out.push_back(std::move(d));

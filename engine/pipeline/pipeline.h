@@ -32,8 +32,9 @@ struct ConnectorProfile {
   bool deduplicate = false;
 };
 
-/// The decide stage: a result with any finding of warning severity or above is held; the rest
-/// are released. One Disposition per result, in message order.
+/// The decide stage: each result gets the worst action of its findings of warning severity or
+/// above (hold by default, reject for a re-run); a result without such findings is released. One
+/// Disposition per result, in message order.
 std::vector<Disposition> decideDispositions(const Message& message);
 
 /// The released part of a message, what destinations receive: samples keep only released

@@ -1,0 +1,44 @@
+// What every analytics check returns (../shared/spec/analytics.md §0): an outcome, a reason code,
+// and the numbers used, and how such an outcome becomes a Finding on a result, sample or batch.
+// Pure value types; the numeric modules (calibration, qc, peaks, trend, autoverify) return
+// CheckResults and the rule engine attaches the Findings.
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/model.h"
+
+namespace labgate::rules {
+
+/// PASS, WARN, FAIL or NOT_EVALUABLE (a value the check needs is missing: never a pass).
+enum class Outcome { kPass, kWarn, kFail, kNotEvaluable };
+
+const char* toString(Outcome outcome);
+
+/// One check's verdict. `code` is the reason code of the spec (e.g. "RT_WINDOW", "ION_RATIO",
+/// "CAL_ACCURACY", "QC_1_3S"), `ruleId` the configured rule (e.g. "peak.rt_window"); `measured`
+/// and `limit` are numbers as text (never a patient value: these are peak and QC numbers).
+struct CheckResult {
+  Outcome outcome = Outcome::kPass;
+  std::string ruleId;
+  std::string code;
+  std::string subject;  // "result", "sample", "analyte", "batch"
+  std::string message;  // words for a reviewer: what was measured against what
+  std::string measured;
+  std::string limit;
+  /// What a FAIL (or NOT_EVALUABLE on a patient result) asks for: hold or re-run.
+  DispositionKind onFail = DispositionKind::kHold;
+};
+
+/// The Finding for a check that did not pass (nullopt for a pass): WARN → warning severity,
+/// action hold only when `warnHolds`; FAIL → error severity, action `onFail`; NOT_EVALUABLE →
+/// warning severity, action hold.
+std::optional<Finding> toFinding(const CheckResult& check, bool warnHolds = false);
+
+/// A number as text with up to 6 significant digits ("0.0523", "1.25e+06"), for measured/limit.
+std::string num(double value);
+
+}  // namespace labgate::rules
