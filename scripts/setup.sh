@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
   libpoco-dev libssl-dev libsqlite3-dev sqlite3
-  libre2-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libpugixml-dev libxml2-dev
+  libre2-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libpugixml-dev libxml2-dev liblua5.4-dev
   clang-format clang python3
   python3-hl7 openssl
 )
