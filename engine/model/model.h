@@ -110,6 +110,34 @@ struct Sample {
   std::vector<Result> results;
 };
 
+/// A batch-level finding of the rules (calibration of one analyte, QC run acceptance, drift).
+struct BatchFinding {
+  std::string analyte;  // "" for the whole batch
+  Finding finding;
+};
+
+/// One QC measurement the rules evaluated, to be kept in the QC history (Westgard across runs).
+struct QcValue {
+  std::string analyte;
+  std::string level;
+  std::string lot;
+  std::string sampleId;
+  int seq = 0;  // injection order in the batch
+  double value = 0;
+  std::optional<double> targetMean;
+  std::optional<double> targetSd;
+  bool excluded = false;
+  bool runRejected = false;
+};
+
+/// A per-batch number the trend rules follow across batches (median IS area of the
+/// calibrators, mean calibrator RT, calibration slope, ...).
+struct BatchMetric {
+  std::string analyte;
+  std::string metric;  // "cal_slope", "cal_is_area_median", "cal_rt_mean", "cal_ion_ratio_mean"
+  double value = 0;
+};
+
 /// What one envelope says.
 struct Message {
   std::string controlId;  // the sender's message control id (ASTM H-3, HL7 MSH-10)
@@ -118,6 +146,12 @@ struct Message {
   std::string version;
   std::string sentAt;  // the message's own timestamp as sent
   std::vector<Sample> samples;
+
+  // Filled by the rules stage (LC-MS/MS batches); empty for messages no rule set evaluated.
+  std::string rulesVersion;  // the rule set's version, stored with every decision
+  std::vector<BatchFinding> batchFindings;
+  std::vector<QcValue> qcValues;
+  std::vector<BatchMetric> metrics;
 
   size_t resultCount() const;
 };

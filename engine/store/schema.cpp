@@ -142,6 +142,53 @@ CREATE TABLE peaks (
   vendor_flags TEXT NOT NULL
 );
 )sql",
+      // 4: the rules: the rule-set version of each decision, batch-level findings, the QC
+      // history Westgard evaluates across runs, and per-batch metrics the trend rules follow.
+      R"sql(
+ALTER TABLE messages ADD COLUMN rules_version TEXT NOT NULL DEFAULT '';
+ALTER TABLE findings ADD COLUMN action TEXT NOT NULL DEFAULT 'hold';
+CREATE TABLE batch_findings (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  analyte TEXT NOT NULL,
+  rule_id TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  message TEXT NOT NULL,
+  measured TEXT NOT NULL,
+  limit_value TEXT NOT NULL,
+  action TEXT NOT NULL
+);
+CREATE INDEX batch_findings_message ON batch_findings(message_id);
+CREATE TABLE qc_history (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  instrument TEXT NOT NULL,
+  analyte TEXT NOT NULL,
+  level TEXT NOT NULL,
+  lot TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  sample_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  value REAL NOT NULL,
+  target_mean REAL,
+  target_sd REAL,
+  excluded INTEGER NOT NULL,
+  run_rejected INTEGER NOT NULL
+);
+CREATE INDEX qc_history_series ON qc_history(org_id, instrument, analyte, lot, id);
+CREATE TABLE batch_metrics (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  instrument TEXT NOT NULL,
+  analyte TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  value REAL NOT NULL
+);
+CREATE INDEX batch_metrics_series ON batch_metrics(org_id, instrument, analyte, metric, id);
+)sql",
   };
   return kMigrations;
 }

@@ -309,11 +309,11 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
     int sampleCount = static_cast<int>(m.samples.size());
     int resultCount = static_cast<int>(m.resultCount());
     s << "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
-         "received_at, content_sha256, sample_count, result_count, source_name) "
-         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "received_at, content_sha256, sample_count, result_count, source_name, rules_version) "
+         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         bind(c.orgId), bind(c.connector), bind(c.instrument), bind(m.controlId), bind(m.sender),
         bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256), use(sampleCount),
-        use(resultCount), bind(c.sourceName), now;
+        use(resultCount), bind(c.sourceName), bind(m.rulesVersion), now;
     s << "SELECT last_insert_rowid()", into(messageId), now;
     if (keyed) {
       s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, message_id) "
@@ -353,12 +353,38 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
         if (r.peak) insertPeak(s, c.orgId, resultRow, *r.peak);
         for (const Finding& f : r.findings) {
           s << "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
-               "measured, limit_value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+               "measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
               bind(c.orgId), use(resultRow), bind(f.ruleId),
               bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
-              bind(f.measured), bind(f.limit), now;
+              bind(f.measured), bind(f.limit), bind(std::string(toString(f.action))), now;
         }
       }
+    }
+    for (const BatchFinding& b : m.batchFindings) {
+      const Finding& f = b.finding;
+      s << "INSERT INTO batch_findings (org_id, message_id, analyte, rule_id, severity, subject, "
+           "message, measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          bind(c.orgId), use(messageId), bind(b.analyte), bind(f.ruleId),
+          bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
+          bind(f.measured), bind(f.limit), bind(std::string(toString(f.action))), now;
+    }
+    for (const QcValue& q : m.qcValues) {
+      Poco::Nullable<double> mean = nullable(q.targetMean), sd = nullable(q.targetSd);
+      double value = q.value;
+      int seq = q.seq, excluded = q.excluded ? 1 : 0, rejected = q.runRejected ? 1 : 0;
+      s << "INSERT INTO qc_history (org_id, instrument, analyte, level, lot, message_id, "
+           "sample_id, seq, value, target_mean, target_sd, excluded, run_rejected) VALUES (?, ?, "
+           "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          bind(c.orgId), bind(c.instrument), bind(q.analyte), bind(q.level), bind(q.lot),
+          use(messageId), bind(q.sampleId), use(seq), use(value), use(mean), use(sd),
+          use(excluded), use(rejected), now;
+    }
+    for (const BatchMetric& metric : m.metrics) {
+      double value = metric.value;
+      s << "INSERT INTO batch_metrics (org_id, instrument, analyte, metric, message_id, value) "
+           "VALUES (?, ?, ?, ?, ?, ?)",
+          bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
+          use(messageId), use(value), now;
     }
     std::string createdAt = isoNow();
     for (const OutboundDraft& o : c.outbound) {
@@ -465,6 +491,51 @@ std::optional<int64_t> Store::findInbound(const std::string& orgId, const std::s
         use(org), use(conn), use(snd), use(ctl), into(messageId);
     if (select.execute() == 0) return std::nullopt;
     return messageId;
+  });
+}
+
+std::vector<QcValue> Store::qcHistory(const std::string& orgId, const std::string& instrument,
+                                      const std::string& analyte, size_t limit) {
+  return impl_->read([&](Session& s) {
+    std::vector<QcValue> out;
+    std::string org = orgId, inst = instrument, an = analyte;
+    Statement select(s);
+    QcValue row;
+    Poco::Nullable<double> mean, sd;
+    int excluded = 0, rejected = 0;
+    int64_t cap = static_cast<int64_t>(limit);
+    select << "SELECT level, lot, sample_id, seq, value, target_mean, target_sd, excluded, "
+              "run_rejected FROM (SELECT * FROM qc_history WHERE org_id = ? AND instrument = ? "
+              "AND analyte = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        use(org), use(inst), use(an), use(cap), into(row.level), into(row.lot),
+        into(row.sampleId), into(row.seq), into(row.value), into(mean), into(sd),
+        into(excluded), into(rejected), range(0, 1);
+    while (!select.done()) {
+      if (select.execute() == 0) break;
+      QcValue v = row;
+      v.analyte = analyte;
+      if (!mean.isNull()) v.targetMean = mean.value();
+      if (!sd.isNull()) v.targetSd = sd.value();
+      v.excluded = excluded != 0;
+      v.runRejected = rejected != 0;
+      out.push_back(std::move(v));
+    }
+    return out;
+  });
+}
+
+std::vector<double> Store::batchMetricHistory(const std::string& orgId,
+                                              const std::string& instrument,
+                                              const std::string& analyte, const std::string& metric,
+                                              size_t limit) {
+  return impl_->read([&](Session& s) {
+    std::vector<double> out;
+    std::string org = orgId, inst = instrument, an = analyte, me = metric;
+    int64_t cap = static_cast<int64_t>(limit);
+    s << "SELECT value FROM (SELECT id, value FROM batch_metrics WHERE org_id = ? AND "
+         "instrument = ? AND analyte = ? AND metric = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        use(org), use(inst), use(an), use(me), use(cap), into(out), now;
+    return out;
   });
 }
 

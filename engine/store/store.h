@@ -116,6 +116,15 @@ class Store {
   /// Items of `destination` still queued (an index range: cheap enough for every /health).
   int64_t queueDepth(const std::string& destination);
 
+  /// The last `limit` QC values of (instrument, analyte), oldest first, all levels and lots: what
+  /// Westgard evaluates across runs.
+  std::vector<QcValue> qcHistory(const std::string& orgId, const std::string& instrument,
+                                 const std::string& analyte, size_t limit);
+  /// The last `limit` values of a per-batch metric, oldest first (trends across batches).
+  std::vector<double> batchMetricHistory(const std::string& orgId, const std::string& instrument,
+                                         const std::string& analyte, const std::string& metric,
+                                         size_t limit);
+
   /// Recomputes the audit chain; OK when every event's hash matches. Location names the first
   /// broken event.
   Status verifyAuditChain();

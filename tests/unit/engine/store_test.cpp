@@ -211,3 +211,45 @@ TEST_F(StoreTest, ResendWithTheSameSenderAndControlIdIsStoredOnce) {
 
 }  // namespace
 }  // namespace labgate
+
+namespace labgate {
+namespace {
+
+TEST_F(StoreTest, RulesOutputsAreKeptAndTheHistoriesReadBackOldestFirst) {
+  for (int batch = 0; batch < 3; ++batch) {
+    InboundCommit c = sampleCommit("B" + std::to_string(batch), 1);
+    c.message.rulesVersion = "rules-v7";
+    Finding f;
+    f.ruleId = "calibration.curve";
+    f.severity = Severity::kError;
+    f.action = DispositionKind::kReject;
+    c.message.batchFindings.push_back({"CORT", f});
+    QcValue low{"CORT", "Low", "LOT1", "QCL", 3, 10.0 + batch, 10.0, 0.5, false, batch == 1};
+    QcValue high{"CORT", "High", "LOT1", "QCH", 4, 50.0 + batch, std::nullopt, std::nullopt,
+                 batch == 2, false};
+    c.message.qcValues = {low, high};
+    c.message.metrics.push_back({"CORT", "cal_slope", 1.0 + 0.1 * batch});
+    ASSERT_TRUE(store_->commitInbound(c).isOk());
+  }
+  auto history = store_->qcHistory("default", "tq-01", "CORT", 4);
+  ASSERT_EQ(history.size(), 4u) << "the limit keeps the newest values";
+  EXPECT_EQ(history[0].value, 11.0);
+  EXPECT_TRUE(history[0].runRejected);
+  EXPECT_EQ(history[1].level, "High");
+  EXPECT_FALSE(history[1].targetMean.has_value());
+  EXPECT_EQ(history[2].targetSd.value_or(0), 0.5);
+  EXPECT_TRUE(history[3].excluded);
+  EXPECT_TRUE(store_->qcHistory("default", "other", "CORT", 10).empty());
+  auto slopes = store_->batchMetricHistory("default", "tq-01", "CORT", "cal_slope", 10);
+  ASSERT_EQ(slopes.size(), 3u);
+  EXPECT_DOUBLE_EQ(slopes[2], 1.2);
+  auto s = session();
+  std::string version, action;
+  s << "SELECT rules_version FROM messages ORDER BY id DESC LIMIT 1", into(version), now;
+  s << "SELECT action FROM batch_findings LIMIT 1", into(action), now;
+  EXPECT_EQ(version, "rules-v7");
+  EXPECT_EQ(action, "reject");
+}
+
+}  // namespace
+}  // namespace labgate
