@@ -158,6 +158,8 @@ void Pipeline::setQueuedListener(std::function<void(const std::string&)> listene
   queuedListener_ = std::move(listener);
 }
 
+void Pipeline::setDryRun(DryRunSink sink) { dryRun_ = std::move(sink); }
+
 Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profile,
                          const FormatCodec& codec) {
   StatusOr<Document> parsed = codec.parse(envelope.bytes);
@@ -185,7 +187,7 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
   meta.dedupeSender = "file";
   const std::string controlId = "sha256:" + job.contentSha256;
 
-  if (profile.deduplicate) {
+  if (profile.deduplicate && !dryRun_) {
     std::optional<int64_t> earlier =
         store_->findInbound(profile.orgId, profile.name, meta.dedupeSender, controlId);
     if (earlier) {
@@ -289,7 +291,37 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
                              const CommitMeta& meta, const phi::Screening& screening) {
   Intake intake;
   if (profile.mappings) applyMappings(message, *profile.mappings);
+  if (profile.rules) {
+    RulesContext context;
+    context.orgId = profile.orgId;
+    context.instrument = profile.instrument;
+    if (store_ && !dryRun_) {
+      context.qcHistory = [this, &profile](const std::string& analyte) {
+        return store_->qcHistory(profile.orgId, profile.instrument, analyte, 200);
+      };
+      context.metricHistory = [this, &profile](const std::string& analyte,
+                                               const std::string& metric) {
+        return store_->batchMetricHistory(profile.orgId, profile.instrument, analyte, metric, 20);
+      };
+    } else {
+      context.qcHistory = [](const std::string&) { return std::vector<QcValue>{}; };
+      context.metricHistory = [](const std::string&, const std::string&) {
+        return std::vector<double>{};
+      };
+    }
+    profile.rules->evaluate(message, context);
+    message.rulesVersion = profile.rules->version();
+  }
   std::vector<Disposition> dispositions = decideDispositions(message);
+  if (dryRun_) {
+    for (const Sample& sample : message.samples) intake.results += sample.results.size();
+    for (const auto& d : dispositions) {
+      if (d.kind != DispositionKind::kRelease) ++intake.held;
+    }
+    dryRun_(message, dispositions);
+    intake.outcome = Intake::Outcome::kAccepted;
+    return intake;
+  }
 
   InboundCommit commit;
   commit.orgId = profile.orgId;
@@ -376,7 +408,7 @@ Intake Pipeline::reject(const CommitMeta& meta, const ConnectorProfile& profile,
                  ",\"peer\":" + jsonString(meta.peer) + exportDetail(meta) +
                  ",\"location\":" + jsonString(why.location()) +
                  ",\"reason\":" + jsonString(why.reason()) + "}";
-  Status audited = store_->appendAudit(event);
+  Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
     logger().error("connector %s: could not record an invalid message: %s", profile.name,
                    audited.toString());
@@ -402,7 +434,7 @@ Intake Pipeline::refuse(const CommitMeta& meta, const ConnectorProfile& profile,
                  ",\"peer\":" + jsonString(meta.peer) + exportDetail(meta) +
                  ",\"sample_id\":" + jsonString(sampleId) + ",\"hits\":" + hitsJson(screening) +
                  "}";
-  Status audited = store_->appendAudit(event);
+  Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
     logger().error("connector %s: could not record a refusal: %s", profile.name,
                    audited.toString());

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/rules_stage.h"
 #include "engine/net/interfaces.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/store/store.h"
@@ -30,6 +31,8 @@ struct ConnectorProfile {
   std::vector<std::string> destinations;
   /// Recognise resends by (sender, control id) and store them once (HL7 MSH-10).
   bool deduplicate = false;
+  /// The connector's rule set (connector.NAME.rules); null: mapping findings only.
+  std::shared_ptr<const RulesStage> rules;
 };
 
 /// The decide stage: each result gets the worst action of its findings of warning severity or
@@ -77,6 +80,12 @@ class Pipeline {
   /// Called after a commit that queued items for a destination (wakes its delivery worker).
   void setQueuedListener(std::function<void(const std::string& destination)> listener);
 
+  /// Dry run (`labgate dry-run`): nothing is stored or audited; each message that would be
+  /// committed is handed to `sink` with its dispositions instead, and counts as accepted.
+  using DryRunSink =
+      std::function<void(const Message& message, const std::vector<Disposition>& dispositions)>;
+  void setDryRun(DryRunSink sink);
+
  private:
   /// Map, decide, render and commit a built message.
   Intake commitBuilt(Message message, const ConnectorProfile& profile, const CommitMeta& meta,
@@ -90,6 +99,7 @@ class Pipeline {
   std::shared_ptr<const phi::PhiGate> gate_;
   DestinationMap destinations_;
   std::function<void(const std::string&)> queuedListener_;
+  DryRunSink dryRun_;
 };
 
 }  // namespace labgate
