@@ -1,0 +1,277 @@
+#include "rules/autoverify.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <utility>
+
+namespace labgate::rules {
+namespace {
+
+CheckResult make(const char* ruleId, const char* code, Outcome outcome, std::string message,
+                 std::optional<double> measured = std::nullopt,
+                 std::optional<double> limit = std::nullopt,
+                 DispositionKind onFail = DispositionKind::kHold) {
+  CheckResult c;
+  c.outcome = outcome;
+  c.ruleId = ruleId;
+  c.code = code;
+  c.subject = "result";
+  c.message = std::move(message);
+  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
+  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
+  c.onFail = onFail;
+  return c;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  size_t e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> flagTokens(const std::string& flags) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : flags) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == ';' || c == '|') {
+      if (!cur.empty()) out.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(cur);
+  return out;
+}
+
+std::optional<double> parseNumber(const std::string& text) {
+  std::string t = trim(text);
+  if (t.empty()) return std::nullopt;
+  char* end = nullptr;
+  double v = std::strtod(t.c_str(), &end);
+  if (end == t.c_str() || *end != '\0' || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+CheckResult gate(const char* ruleId, const char* code, const std::optional<bool>& passed,
+                 const char* what, DispositionKind onFail) {
+  if (!passed)
+    return make(ruleId, code, Outcome::kNotEvaluable, std::string(what) + " not evaluated");
+  return make(ruleId, code, *passed ? Outcome::kPass : Outcome::kFail,
+              std::string(what) + (*passed ? " accepted" : " not accepted"), std::nullopt,
+              std::nullopt, onFail);
+}
+
+void batchGates(const BatchGates& g, std::vector<CheckResult>& out) {
+  out.push_back(gate("autoverify.calibration", "CAL_REJECTED", g.calibrationAccepted, "calibration",
+                     DispositionKind::kReject));
+  out.push_back(gate("autoverify.qc", "QC_REJECTED", g.qcAccepted, "QC", DispositionKind::kReject));
+  out.push_back(gate("autoverify.qc_bracketing", "QC_NOT_BRACKETED", g.qcBracketing,
+                     "QC bracketing", DispositionKind::kHold));
+  out.push_back(gate("autoverify.blanks", "BLANK_CARRYOVER", g.blanksAccepted,
+                     "blanks and carryover", DispositionKind::kHold));
+  out.push_back(gate("autoverify.sst", "SST_FAIL", g.sstAccepted, "system suitability",
+                     DispositionKind::kHold));
+}
+
+CheckResult noValue(const char* ruleId, const char* code) {
+  return make(ruleId, code, Outcome::kNotEvaluable, "no numeric result value");
+}
+
+CheckResult measuringRange(std::optional<double> x, const AnalyteLimits& l, AutoverifyDecision& d) {
+  const char* id = "autoverify.measuring_range";
+  if (!x) return noValue(id, "MEASURING_RANGE");
+  if (!l.lloq || !l.uloq)
+    return make(id, "MEASURING_RANGE", Outcome::kNotEvaluable, "no LLOQ/ULOQ from calibration", x);
+  if (*x < *l.lloq) {
+    d.displayValue = "<" + num(*l.lloq);
+    return make(id, "BELOW_LLOQ", Outcome::kPass, "below the LLOQ: reported as <LLOQ", x, l.lloq);
+  }
+  if (*x > *l.uloq) {
+    d.displayValue = ">" + num(*l.uloq);
+    return make(id, "DILUTE_AND_RERUN", Outcome::kFail, "above the ULOQ: dilute and re-run", x,
+                l.uloq);
+  }
+  return make(id, "MEASURING_RANGE", Outcome::kPass, "within the measuring range", x, l.uloq);
+}
+
+CheckResult absurd(std::optional<double> x, const AnalyteLimits& l) {
+  const char* id = "autoverify.absurd";
+  if (!x) return noValue(id, "IMPLAUSIBLE_RESULT");
+  if (l.absurdLow && *x < *l.absurdLow)
+    return make(id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "below the absurd low limit", x,
+                l.absurdLow);
+  if (l.absurdHigh && *x > *l.absurdHigh)
+    return make(id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "above the absurd high limit", x,
+                l.absurdHigh);
+  return make(id, "IMPLAUSIBLE_RESULT", Outcome::kPass,
+              l.absurdLow || l.absurdHigh ? "plausible" : "no absurd limits configured");
+}
+
+CheckResult critical(std::optional<double> x, const AnalyteLimits& l, const AutoverifyConfig& c,
+                     AutoverifyDecision& d) {
+  const char* id = "autoverify.critical";
+  if (!x) return noValue(id, "CRITICAL_VALUE");
+  if (!l.criticalLow && !l.criticalHigh)
+    return make(id, "CRITICAL_VALUE",
+                c.requireCriticalLimits ? Outcome::kNotEvaluable : Outcome::kPass,
+                "no critical limits configured");
+  bool low = l.criticalLow && *x < *l.criticalLow;
+  bool high = l.criticalHigh && *x > *l.criticalHigh;
+  if (!low && !high) return make(id, "CRITICAL_VALUE", Outcome::kPass, "not critical");
+  d.notify = true;
+  d.flag = low ? "LL" : "HH";
+  Outcome o = c.criticalReleaseAndNotify ? Outcome::kWarn : Outcome::kFail;
+  return make(id, "CRITICAL_VALUE", o,
+              std::string(low ? "below the critical low" : "above the critical high") +
+                  " limit: notify immediately",
+              x, low ? l.criticalLow : l.criticalHigh);
+}
+
+CheckResult reference(std::optional<double> x, const Result& r, const AnalyteLimits& l,
+                      AutoverifyDecision& d) {
+  const char* id = "autoverify.reference";
+  if (!x) return noValue(id, "REFERENCE_INTERVAL");
+  auto lo = l.referenceLow, hi = l.referenceHigh;
+  if (!lo && !hi) parseReferenceRange(r.referenceRange, lo, hi);
+  if (!lo && !hi) return make(id, "REFERENCE_INTERVAL", Outcome::kPass, "no reference interval");
+  bool low = lo && *x < *lo;
+  bool high = hi && *x > *hi;
+  if (!low && !high) return make(id, "REFERENCE_INTERVAL", Outcome::kPass, "within the interval");
+  if (d.flag.empty()) d.flag = low ? "L" : "H";
+  return make(
+      id, "REFERENCE_INTERVAL", Outcome::kWarn,
+      low ? "below the reference interval (flag L)" : "above the reference interval (flag H)", x,
+      low ? lo : hi);
+}
+
+CheckResult vendorFlags(const Result& r, const AutoverifyConfig& c) {
+  const char* id = "autoverify.vendor_flags";
+  auto benign = [&](const std::string& t) {
+    return std::any_of(c.benignVendorFlags.begin(), c.benignVendorFlags.end(),
+                       [&](const std::string& b) { return upper(b) == upper(t); });
+  };
+  std::vector<std::string> open;
+  if (r.peak)
+    for (const std::string& t : flagTokens(r.peak->vendorFlags))
+      if (!benign(t)) open.push_back(t);
+  std::string comment = trim(r.comment);
+  if (c.commentIsVendorMessage && !comment.empty() && !benign(comment)) open.push_back(comment);
+  if (open.empty()) return make(id, "VENDOR_FLAG", Outcome::kPass, "no unmapped vendor flag");
+  std::string list;
+  for (const std::string& t : open) list += (list.empty() ? "'" : ", '") + t + "'";
+  return make(id, "VENDOR_FLAG", Outcome::kFail,
+              "vendor flag(s) not mapped to a benign code: " + list);
+}
+
+}  // namespace
+
+DispositionKind dispositionOf(const CheckResult& check, bool warnHolds) {
+  auto f = toFinding(check, warnHolds);
+  return f ? f->action : DispositionKind::kRelease;
+}
+
+bool parseReferenceRange(const std::string& text, std::optional<double>& low,
+                         std::optional<double>& high) {
+  std::string t = trim(text);
+  if (t.empty()) return false;
+  auto bound = [&](size_t skip) { return parseNumber(t.substr(skip)); };
+  if (t[0] == '<' || t[0] == '>') {
+    size_t skip = t.size() > 1 && t[1] == '=' ? 2 : 1;
+    auto v = bound(skip);
+    if (!v) return false;
+    (t[0] == '<' ? high : low) = v;
+    return true;
+  }
+  size_t dash = t.find('-', 1);  // after a leading minus sign
+  if (dash == std::string::npos) return false;
+  auto a = parseNumber(t.substr(0, dash));
+  auto b = parseNumber(t.substr(dash + 1));
+  if (!a || !b || *a > *b) return false;
+  low = a;
+  high = b;
+  return true;
+}
+
+CheckResult checkDelta(double value, const std::optional<PreviousResult>& previous,
+                       const DeltaConfig& config) {
+  const char* id = "autoverify.delta";
+  if (!previous) return make(id, "DELTA_CHECK", Outcome::kPass, "no previous result");
+  if (previous->ageDays > config.windowDays)
+    return make(id, "DELTA_CHECK", Outcome::kPass, "previous result outside the delta window");
+  double diff = std::fabs(value - previous->value);
+  DeltaMode mode = config.mode;
+  if (mode == DeltaMode::kAuto)
+    mode = config.cvAnalyticalPct && config.cvIntraIndividualPct ? DeltaMode::kRcv
+                                                                 : DeltaMode::kPercent;
+  if (mode == DeltaMode::kAbsolute) {
+    if (!config.absolute)
+      return make(id, "DELTA_CHECK", Outcome::kNotEvaluable, "no absolute delta configured");
+    return make(id, "DELTA_CHECK", diff > *config.absolute ? Outcome::kFail : Outcome::kPass,
+                "absolute change vs the previous result", diff, config.absolute);
+  }
+  double limit = config.pct;
+  if (mode == DeltaMode::kRcv) {
+    if (!config.cvAnalyticalPct || !config.cvIntraIndividualPct)
+      return make(id, "DELTA_CHECK", Outcome::kNotEvaluable, "RCV needs CVa and CVi");
+    double a = *config.cvAnalyticalPct, i = *config.cvIntraIndividualPct;
+    limit = std::sqrt(2.0) * config.z * std::sqrt(a * a + i * i);
+  }
+  if (previous->value == 0)
+    return make(id, "DELTA_CHECK", Outcome::kNotEvaluable,
+                "previous result is 0: no percent change");
+  double pct = 100 * diff / std::fabs(previous->value);
+  return make(
+      id, "DELTA_CHECK", pct > limit ? Outcome::kFail : Outcome::kPass,
+      std::string(mode == DeltaMode::kRcv ? "RCV" : "percent") + " change vs the previous result",
+      pct, limit);
+}
+
+AutoverifyDecision autoverify(const Result& result, const BatchGates& gates,
+                              const std::vector<CheckResult>& peakChecks,
+                              const AnalyteLimits& limits,
+                              const std::optional<PreviousResult>& previous,
+                              const AutoverifyConfig& config,
+                              const std::optional<SpecimenIntegrity>& specimen) {
+  AutoverifyDecision d;
+  std::vector<bool> warnHolds;
+  auto add = [&](CheckResult c, bool holdOnWarn = false) {
+    d.checks.push_back(std::move(c));
+    warnHolds.push_back(holdOnWarn);
+  };
+  if (!config.enabled)
+    add(make("autoverify.enabled", "AUTOVERIFY_DISABLED", Outcome::kFail,
+             "autoverification switched off"));
+  std::vector<CheckResult> gateChecks;
+  batchGates(gates, gateChecks);
+  for (CheckResult& c : gateChecks) add(std::move(c));
+  for (const CheckResult& c : peakChecks) add(c, config.holdOnPeakWarn);
+  std::optional<double> x = result.numeric;
+  if (x && !std::isfinite(*x)) x.reset();
+  add(measuringRange(x, limits, d));
+  if (specimen)
+    add(make("autoverify.specimen", "SPECIMEN_INTEGRITY",
+             specimen->acceptable ? Outcome::kPass : Outcome::kFail,
+             specimen->acceptable ? "specimen acceptable" : "specimen: " + specimen->reason));
+  add(absurd(x, limits));
+  add(critical(x, limits, config, d));
+  add(reference(x, result, limits, d));
+  add(x ? checkDelta(*x, previous, limits.delta) : noValue("autoverify.delta", "DELTA_CHECK"));
+  add(vendorFlags(result, config));
+  for (size_t i = 0; i < d.checks.size(); ++i) {
+    DispositionKind k = dispositionOf(d.checks[i], warnHolds[i]);
+    if (k != DispositionKind::kRelease && !d.firstHardFailure) d.firstHardFailure = i;
+    d.disposition = std::max(d.disposition, k);
+  }
+  return d;
+}
+
+}  // namespace labgate::rules

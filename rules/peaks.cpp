@@ -1,0 +1,491 @@
+#include "rules/peaks.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <utility>
+
+namespace labgate::rules {
+namespace {
+
+CheckResult make(const char* ruleId, const char* code, Outcome outcome, std::string message,
+                 std::optional<double> measured = std::nullopt,
+                 std::optional<double> limit = std::nullopt,
+                 DispositionKind onFail = DispositionKind::kHold) {
+  CheckResult c;
+  c.outcome = outcome;
+  c.ruleId = ruleId;
+  c.code = code;
+  c.subject = "result";
+  c.message = std::move(message);
+  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
+  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
+  c.onFail = onFail;
+  return c;
+}
+
+/// A usable number: present and finite.
+std::optional<double> usable(std::optional<double> v) {
+  if (v && std::isfinite(*v)) return v;
+  return std::nullopt;
+}
+
+std::optional<double> meanOf(const std::vector<double>& v) {
+  if (v.empty()) return std::nullopt;
+  double sum = 0;
+  for (double x : v) sum += x;
+  return sum / static_cast<double>(v.size());
+}
+
+std::optional<double> medianOf(std::vector<double> v) {
+  if (v.empty()) return std::nullopt;
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+std::optional<double> cvPercentOf(const std::vector<double>& v) {
+  if (v.size() < 2) return std::nullopt;
+  double m = *meanOf(v);
+  if (m == 0) return std::nullopt;
+  double ss = 0;
+  for (double x : v) ss += (x - m) * (x - m);
+  return 100.0 * std::sqrt(ss / static_cast<double>(v.size() - 1)) / std::fabs(m);
+}
+
+bool isCalOrQc(SampleKind kind) {
+  return kind == SampleKind::kCalibrator || kind == SampleKind::kQc;
+}
+
+/// Cal, QC and SST fail where a patient only warns (§1.4, §1.5).
+Outcome shapeOutcome(SampleKind kind) {
+  return kind == SampleKind::kUnknown ? Outcome::kWarn : Outcome::kFail;
+}
+
+std::string upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::vector<std::string> flagTokens(const std::string& flags) {
+  std::vector<std::string> out;
+  std::string cur;
+  for (char c : flags) {
+    if (std::isspace(static_cast<unsigned char>(c)) || c == ',' || c == ';' || c == '|') {
+      if (!cur.empty()) out.push_back(upper(cur));
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) out.push_back(upper(cur));
+  return out;
+}
+
+/// Relative window check shared by the RT and IS RT checks.
+CheckResult rtCheck(const char* ruleId, const char* what, std::optional<double> rt,
+                    std::optional<double> ref, const PeakConfig& config, bool absolute) {
+  rt = usable(rt);
+  ref = usable(ref);
+  if (!rt) return make(ruleId, "RT_WINDOW", Outcome::kNotEvaluable, std::string(what) + " missing");
+  if (!ref || (!absolute && *ref <= 0))
+    return make(ruleId, "RT_WINDOW", Outcome::kNotEvaluable,
+                std::string("no reference for ") + what + " (no calibrator, no expected RT)", rt);
+  if (absolute) {
+    double dev = std::fabs(*rt - *ref);
+    bool ok = dev <= config.rtAbsTolMin;
+    return make(ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
+                std::string(what) + " " + num(*rt) + " min vs reference " + num(*ref) +
+                    " min: deviation " + num(dev) + " min",
+                dev, config.rtAbsTolMin);
+  }
+  double dev = std::fabs(*rt - *ref) / *ref;
+  bool ok = dev <= config.rtRelTol;
+  return make(ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
+              std::string(what) + " " + num(*rt) + " vs reference " + num(*ref) +
+                  ": relative deviation " + num(100 * dev) + " %",
+              dev, config.rtRelTol);
+}
+
+std::optional<double> rrtOf(const Peak& peak) {
+  auto rt = usable(peak.retentionTime);
+  auto isRt = usable(peak.internalStandardRt);
+  if (!rt || !isRt || *isRt <= 0) return std::nullopt;
+  return *rt / *isRt;
+}
+
+/// Collected values of one analyte over the batch's calibrators and QCs.
+struct Collected {
+  std::vector<double> rt, isRt, rrt, ir, isArea, width;
+  std::map<double, std::vector<double>> heightByLevel;
+  std::optional<double> expectedRt, expectedIsRt;
+};
+
+std::optional<double> nominalOf(const Sample& s, const Peak& p) {
+  if (auto v = usable(p.expectedConcentration)) return v;
+  return usable(s.nominalConcentration);
+}
+
+void collect(Collected& c, const Sample& s, const Result& r, const PeakConfig& config) {
+  const Peak& p = *r.peak;
+  if (!c.expectedRt) c.expectedRt = usable(p.expectedRetentionTime);
+  if (s.kind == SampleKind::kCalibrator || s.kind == SampleKind::kQc) {
+    if (auto a = usable(p.internalStandardArea); a && *a > 0) c.isArea.push_back(*a);
+  }
+  if (s.kind != SampleKind::kCalibrator) return;
+  if (auto v = usable(p.retentionTime)) c.rt.push_back(*v);
+  if (auto v = usable(p.internalStandardRt)) c.isRt.push_back(*v);
+  if (auto v = rrtOf(p)) c.rrt.push_back(*v);
+  if (auto v = usable(p.width)) c.width.push_back(*v);
+  auto sn = usable(p.signalToNoise);
+  if (auto ir = usable(ionRatioOf(p)); ir && !(sn && *sn < config.ionRatioMinCalibratorSn))
+    c.ir.push_back(*ir);
+  auto height = usable(p.height);
+  auto level = nominalOf(s, p);
+  if (height && level) c.heightByLevel[*level].push_back(*height);
+}
+
+}  // namespace
+
+AnalyteReference BatchReferences::of(const std::string& analyte) const {
+  auto it = analytes.find(analyte);
+  return it == analytes.end() ? AnalyteReference{} : it->second;
+}
+
+BatchReferences computeBatchReferences(const Message& message, const PeakConfig& config,
+                                       const AcceptedPredicate& accepted) {
+  std::map<std::string, Collected> byAnalyte;
+  std::map<std::string, std::optional<double>> isExpectedRt;  // IS name → its expected RT
+  for (const Sample& s : message.samples) {
+    for (const Result& r : s.results) {
+      if (!r.peak) continue;
+      if (r.internalStandard) {
+        if (!isExpectedRt[r.instrumentCode])
+          isExpectedRt[r.instrumentCode] = usable(r.peak->expectedRetentionTime);
+        continue;
+      }
+      Collected& c = byAnalyte[r.instrumentCode];
+      if (isCalOrQc(s.kind) && accepted && !accepted(s, r)) continue;
+      collect(c, s, r, config);
+    }
+  }
+  BatchReferences out;
+  for (auto& [code, c] : byAnalyte) {
+    AnalyteReference ref;
+    ref.meanCalibratorRt = meanOf(c.rt);
+    ref.meanCalibratorIsRt = meanOf(c.isRt);
+    ref.meanCalibratorRrt = meanOf(c.rrt);
+    ref.meanCalibratorIonRatio = meanOf(c.ir);
+    ref.meanIsArea = meanOf(c.isArea);
+    ref.isAreaCvPct = cvPercentOf(c.isArea);
+    ref.isAreaCount = c.isArea.size();
+    ref.medianCalibratorWidth = medianOf(c.width);
+    if (!c.heightByLevel.empty())
+      ref.uloqCalibratorHeight = meanOf(c.heightByLevel.rbegin()->second);
+    ref.expectedRt = c.expectedRt;
+    out.analytes[code] = ref;
+  }
+  // The IS's expected RT, where the IS has its own result row: matched by the IS name.
+  for (const Sample& s : message.samples)
+    for (const Result& r : s.results)
+      if (!r.internalStandard && r.peak && !r.peak->internalStandard.empty()) {
+        auto it = isExpectedRt.find(r.peak->internalStandard);
+        auto& ref = out.analytes[r.instrumentCode];
+        if (it != isExpectedRt.end() && !ref.expectedIsRt) ref.expectedIsRt = it->second;
+      }
+  return out;
+}
+
+double ionRatioTolerance(double irRef, const PeakConfig& config) {
+  if (config.ionRatioFlatTol) return *config.ionRatioFlatTol;
+  if (irRef > 0.50) return 0.20;
+  if (irRef > 0.20) return 0.25;
+  if (irRef > 0.10) return 0.30;
+  return 0.50;
+}
+
+std::optional<double> ionRatioOf(const Peak& peak) {
+  if (auto v = usable(peak.ionRatio)) return v;
+  auto qual = usable(peak.qualifierArea);
+  auto quant = usable(peak.quantifierArea);
+  if (!quant) quant = usable(peak.area);
+  if (!qual || !quant || *quant <= 0) return std::nullopt;
+  return *qual / *quant;
+}
+
+CheckResult checkRtWindow(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config) {
+  const char* id = "peak.rt_window";
+  if (config.rtMode == RtMode::kRelativeRt) {
+    if (!usable(peak.internalStandardRt))
+      return make(id, "RT_WINDOW", Outcome::kNotEvaluable, "IS RT missing for relative RT");
+    return rtCheck(id, "RRT", rrtOf(peak), ref.meanCalibratorRrt, config, false);
+  }
+  auto rtRef = ref.meanCalibratorRt ? ref.meanCalibratorRt : ref.expectedRt;
+  if (!rtRef) rtRef = peak.expectedRetentionTime;
+  return rtCheck(id, "RT", peak.retentionTime, rtRef, config, config.rtMode == RtMode::kAbsolute);
+}
+
+CheckResult checkIsRtWindow(const Peak& peak, const AnalyteReference& ref,
+                            const PeakConfig& config) {
+  auto rtRef = ref.meanCalibratorIsRt ? ref.meanCalibratorIsRt : ref.expectedIsRt;
+  return rtCheck("peak.is_rt_window", "IS RT", peak.internalStandardRt, rtRef, config,
+                 config.rtMode == RtMode::kAbsolute);
+}
+
+CheckResult checkIonRatio(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config,
+                          std::optional<double> lloq) {
+  const char* id = "peak.ion_ratio";
+  auto irRef = config.ionRatioReference ? config.ionRatioReference : ref.meanCalibratorIonRatio;
+  auto ir = ionRatioOf(peak);
+  if (!ir) {
+    auto conc = usable(peak.calculatedConcentration);
+    if (!usable(peak.qualifierArea) && conc && lloq && *conc > *lloq)
+      return make(id, "ION_RATIO", Outcome::kFail,
+                  "qualifier peak missing with the quantifier above the LLOQ", conc, lloq);
+    return make(id, "ION_RATIO", Outcome::kNotEvaluable, "ion ratio not available");
+  }
+  if (!irRef || *irRef <= 0)
+    return make(id, "ION_RATIO", Outcome::kNotEvaluable,
+                "no reference ion ratio (no calibrator, none configured)", ir);
+  double tol = ionRatioTolerance(*irRef, config);
+  double dev = std::fabs(*ir - *irRef) / *irRef;
+  std::string msg = "ion ratio " + num(*ir) + " vs reference " + num(*irRef) +
+                    ": relative deviation " + num(100 * dev) + " % (tolerance " + num(100 * tol) +
+                    " %)";
+  if (dev <= tol) return make(id, "ION_RATIO", Outcome::kPass, msg, dev, tol);
+  auto height = usable(peak.height);
+  if (height && ref.uloqCalibratorHeight && *height > *ref.uloqCalibratorHeight)
+    return make(id, "POSSIBLE_SATURATION", Outcome::kFail,
+                msg +
+                    "; peak higher than the ULOQ calibrator: detector saturation, use a less "
+                    "abundant transition or dilute",
+                dev, tol);
+  return make(id, "ION_RATIO", Outcome::kFail, msg + "; possible interference", dev, tol);
+}
+
+std::optional<CheckResult> checkSignalToNoise(const Peak& peak, SampleKind kind,
+                                              bool isLloqCalibrator, const PeakConfig& config,
+                                              std::optional<double> lloq) {
+  const char* id = "peak.signal_to_noise";
+  auto sn = usable(peak.signalToNoise);
+  if (kind == SampleKind::kCalibrator && isLloqCalibrator) {
+    if (!sn) return make(id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing at the LLOQ");
+    std::string msg = "LLOQ calibrator S/N " + num(*sn);
+    if (*sn >= config.snPass)
+      return make(id, "SIGNAL_TO_NOISE", Outcome::kPass, msg, sn, config.snPass);
+    if (*sn >= config.snFail)
+      return make(id, "SIGNAL_TO_NOISE", Outcome::kWarn, msg + " below " + num(config.snPass), sn,
+                  config.snPass);
+    return make(id, "SIGNAL_TO_NOISE", Outcome::kFail,
+                msg + " below " + num(config.snFail) + ": calibrator not accepted", sn,
+                config.snFail);
+  }
+  if (kind != SampleKind::kUnknown) return std::nullopt;
+  auto conc = usable(peak.calculatedConcentration);
+  if (!conc || !lloq || *conc < *lloq) return std::nullopt;  // below the LLOQ: reported "< LLOQ"
+  if (!sn) return make(id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing");
+  std::string msg = "S/N " + num(*sn) + " of a result at or above the LLOQ";
+  return make(id, "SIGNAL_TO_NOISE", *sn >= config.snPass ? Outcome::kPass : Outcome::kWarn, msg,
+              sn, config.snPass);
+}
+
+CheckResult checkLloqOverBlank(std::optional<double> lloqArea, std::optional<double> blankArea) {
+  const char* id = "peak.lloq_over_blank";
+  lloqArea = usable(lloqArea);
+  blankArea = usable(blankArea);
+  if (!lloqArea || !blankArea)
+    return make(id, "LLOQ_RESPONSE", Outcome::kNotEvaluable, "LLOQ or blank area missing");
+  double need = 5 * *blankArea;
+  return make(id, "LLOQ_RESPONSE", *lloqArea >= need ? Outcome::kPass : Outcome::kFail,
+              "LLOQ area " + num(*lloqArea) + " vs 5 x blank area " + num(need), lloqArea, need);
+}
+
+CheckResult checkShape(const Peak& peak, SampleKind kind, const PeakConfig& config) {
+  const char* id = "peak.shape";
+  auto t = usable(peak.asymmetry);
+  if (!t) return make(id, "PEAK_SHAPE", Outcome::kNotEvaluable, "tailing/asymmetry missing");
+  if (*t > config.tailingMax)
+    return make(id, "PEAK_SHAPE", shapeOutcome(kind),
+                "tailing factor " + num(*t) + " above " + num(config.tailingMax) +
+                    " (column void/contamination, extra-column volume)",
+                t, config.tailingMax);
+  if (*t < config.tailingMin)
+    return make(id, "PEAK_FRONTING", shapeOutcome(kind),
+                "tailing factor " + num(*t) + " below " + num(config.tailingMin) +
+                    " (fronting: overload, injection-solvent mismatch)",
+                t, config.tailingMin);
+  return make(id, "PEAK_SHAPE", Outcome::kPass, "tailing factor " + num(*t), t, config.tailingMax);
+}
+
+CheckResult checkWidth(const Peak& peak, SampleKind kind, const AnalyteReference& ref,
+                       const PeakConfig& config) {
+  const char* id = "peak.width";
+  auto w = usable(peak.width);
+  if (!w) return make(id, "PEAK_WIDTH", Outcome::kNotEvaluable, "peak width missing");
+  if (!ref.medianCalibratorWidth || *ref.medianCalibratorWidth <= 0)
+    return make(id, "PEAK_WIDTH", Outcome::kNotEvaluable, "no calibrator width reference", w);
+  double ratio = *w / *ref.medianCalibratorWidth;
+  std::string msg = "width " + num(*w) + " is " + num(ratio) + " x the calibrators' median " +
+                    num(*ref.medianCalibratorWidth);
+  if (ratio > config.widthRatioMax)
+    return make(id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMax);
+  if (ratio < config.widthRatioMin)
+    return make(id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMin);
+  return make(id, "PEAK_WIDTH", Outcome::kPass, msg, ratio, config.widthRatioMax);
+}
+
+CheckResult checkIsResponse(const Peak& peak, SampleKind kind, const AnalyteReference& ref,
+                            const PeakConfig& config) {
+  const char* id = "peak.is_response";
+  auto area = usable(peak.internalStandardArea);
+  if (kind == SampleKind::kDoubleBlank) {
+    if (!area || *area == 0)
+      return make(id, "IS_RESPONSE", Outcome::kPass, "no IS in double blank");
+    if (!ref.meanIsArea || *ref.meanIsArea <= 0)
+      return make(id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area", area);
+    double pct = 100 * *area / *ref.meanIsArea;
+    return make(id, "IS_IN_DOUBLE_BLANK",
+                pct <= config.doubleBlankIsMaxPct ? Outcome::kPass : Outcome::kFail,
+                "IS in double blank at " + num(pct) + " % of the cal/QC mean", pct,
+                config.doubleBlankIsMaxPct);
+  }
+  if (!area || *area == 0)
+    return make(id, "IS_MISSING", Outcome::kFail,
+                "internal standard missing: IS not added, injection failure; re-extract or "
+                "reinject",
+                area, std::nullopt, DispositionKind::kReject);
+  if (!ref.meanIsArea || *ref.meanIsArea <= 0)
+    return make(id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area (no cal/QC)",
+                area);
+  double pct = 100 * *area / *ref.meanIsArea;
+  std::string msg =
+      "IS area " + num(*area) + " is " + num(pct) + " % of the cal/QC mean " + num(*ref.meanIsArea);
+  if (pct < config.isWindowLowPct)
+    return make(id, "IS_RESPONSE", Outcome::kFail,
+                msg + " (ion suppression, pipetting/IS addition error): re-extract or reinject",
+                pct, config.isWindowLowPct);
+  if (pct > config.isWindowHighPct)
+    return make(id, "IS_RESPONSE", Outcome::kFail,
+                msg + " (double IS addition, ion enhancement): re-extract or reinject", pct,
+                config.isWindowHighPct);
+  return make(id, "IS_RESPONSE", Outcome::kPass, msg, pct, config.isWindowLowPct);
+}
+
+CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
+  CheckResult c;
+  auto cv = ref.isAreaCvPct;
+  if (!cv) {
+    c = make("peak.is_cv", "IS_CV", Outcome::kNotEvaluable, "fewer than 2 cal/QC IS areas");
+  } else {
+    Outcome o = *cv > config.isCvFailPct   ? Outcome::kFail
+                : *cv > config.isCvWarnPct ? Outcome::kWarn
+                                           : Outcome::kPass;
+    c = make("peak.is_cv", "IS_CV", o,
+             "CV of the IS area over " + std::to_string(ref.isAreaCount) + " cal/QC injections " +
+                 num(*cv) + " %",
+             cv, o == Outcome::kFail ? config.isCvFailPct : config.isCvWarnPct);
+  }
+  c.subject = "batch";
+  return c;
+}
+
+CheckResult checkSaturation(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config,
+                            std::optional<double> uloq) {
+  const char* id = "peak.saturation";
+  for (const std::string& token : flagTokens(peak.vendorFlags))
+    for (const std::string& sat : config.saturationFlags)
+      if (token == upper(sat))
+        return make(id, "SATURATION", Outcome::kFail,
+                    "vendor saturation flag '" + token + "': report > ULOQ, dilute");
+  auto height = usable(peak.height);
+  auto conc = usable(peak.calculatedConcentration);
+  uloq = usable(uloq);
+  bool evaluated = false;
+  if (height && ref.uloqCalibratorHeight) {
+    evaluated = true;
+    double limit = config.uloqHeightFactor * *ref.uloqCalibratorHeight;
+    if (*height > limit)
+      return make(id, "DILUTE_AND_RERUN", Outcome::kFail,
+                  "height " + num(*height) + " above " + num(config.uloqHeightFactor) +
+                      " x the ULOQ calibrator's height: report > ULOQ, dilute",
+                  height, limit);
+  }
+  if (conc && uloq) {
+    evaluated = true;
+    if (*conc > *uloq)
+      return make(id, "DILUTE_AND_RERUN", Outcome::kFail,
+                  "concentration " + num(*conc) + " above the ULOQ: report > ULOQ, dilute", conc,
+                  uloq);
+  }
+  if (!evaluated)
+    return make(id, "SATURATION", Outcome::kNotEvaluable,
+                "neither height vs ULOQ calibrator nor concentration vs ULOQ available");
+  return make(id, "SATURATION", Outcome::kPass, "within the calibrated range", conc, uloq);
+}
+
+bool peakFound(const Peak& peak) { return usable(peak.retentionTime) && usable(peak.area); }
+
+CheckResult checkNotFound(const Peak& peak, SampleKind kind, bool isPassed,
+                          const PeakConfig& config) {
+  const char* id = "peak.not_found";
+  if (peakFound(peak)) return make(id, "NOT_FOUND", Outcome::kPass, "peak found");
+  switch (kind) {
+    case SampleKind::kBlank:
+    case SampleKind::kDoubleBlank:
+      return make(id, "NOT_FOUND", Outcome::kPass, "no peak in a blank");
+    case SampleKind::kUnknown:
+      if (isPassed && config.rtWindowSearched)
+        return make(id, "NOT_DETECTED", Outcome::kPass,
+                    "not detected: IS passed and the RT window was searched");
+      return make(id, "NOT_FOUND", Outcome::kNotEvaluable,
+                  isPassed ? "peak not found; RT window search not confirmed"
+                           : "peak not found and the IS did not pass");
+    default:
+      return make(id, "NOT_FOUND", Outcome::kFail,
+                  std::string("peak not found in a ") + toString(kind) + " injection");
+  }
+}
+
+CheckResult checkManualIntegration(const Peak& peak, SampleKind kind, const PeakConfig& config) {
+  const char* id = "peak.manual_integration";
+  if (!peak.manualIntegration)
+    return make(id, "MANUAL_INTEGRATION", Outcome::kPass, "automatic integration");
+  if (config.manualIntegrationHolds && kind == SampleKind::kUnknown)
+    return make(id, "MANUAL_INTEGRATION", Outcome::kFail,
+                "manual integration: second-person review and reviewer attribution required");
+  return make(id, "MANUAL_INTEGRATION", Outcome::kWarn,
+              "manual integration: reviewer attribution required");
+}
+
+std::vector<CheckResult> checkPeak(const Result& result, const AnalyteReference& ref,
+                                   const PeakConfig& config, const PeakContext& context) {
+  if (!result.peak)
+    return {make("peak.not_found", "NOT_FOUND", Outcome::kNotEvaluable, "no peak data")};
+  const Peak& p = *result.peak;
+  std::vector<CheckResult> out;
+  std::optional<CheckResult> is;
+  if (config.checkIsResponse) is = checkIsResponse(p, context.kind, ref, config);
+  if (!peakFound(p)) {
+    out.push_back(checkNotFound(p, context.kind, is && is->outcome == Outcome::kPass, config));
+    if (is) out.push_back(*is);
+    out.push_back(checkManualIntegration(p, context.kind, config));
+    return out;
+  }
+  out.push_back(checkNotFound(p, context.kind, true, config));
+  if (config.checkRt) out.push_back(checkRtWindow(p, ref, config));
+  if (config.checkIsRt && context.kind != SampleKind::kDoubleBlank)
+    out.push_back(checkIsRtWindow(p, ref, config));
+  if (config.checkIonRatio) out.push_back(checkIonRatio(p, ref, config, context.lloq));
+  if (config.checkSignalToNoise)
+    if (auto sn =
+            checkSignalToNoise(p, context.kind, context.isLloqCalibrator, config, context.lloq))
+      out.push_back(*sn);
+  if (config.checkShape) out.push_back(checkShape(p, context.kind, config));
+  if (config.checkWidth) out.push_back(checkWidth(p, context.kind, ref, config));
+  if (is) out.push_back(*is);
+  if (config.checkSaturation) out.push_back(checkSaturation(p, ref, config, context.uloq));
+  out.push_back(checkManualIntegration(p, context.kind, config));
+  return out;
+}
+
+}  // namespace labgate::rules
