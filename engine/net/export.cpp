@@ -74,14 +74,14 @@ StatusOr<ExportSelection::Choice> ExportSelection::choose(std::string_view head,
     if (!info) {
       std::string known;
       for (const auto& n : formats_->names()) known += (known.empty() ? "" : ", ") + n;
-      return Status::invalid("format", "unknown format \"" + requested + "\" (known: " + known +
-                                           ")");
+      return Status::invalid("format",
+                             "unknown format \"" + requested + "\" (known: " + known + ")");
     }
     StatusOr<std::shared_ptr<const ExportFormat>> made = info->factory(settings_);
     if (!made.isOk()) {
-      return Status::invalid("format", "format \"" + requested +
-                                           "\" cannot be used by this connector: " +
-                                           made.status().toString());
+      return Status::invalid(
+          "format", "format \"" + requested +
+                        "\" cannot be used by this connector: " + made.status().toString());
     }
     return Choice{requested, made.value()};
   }
@@ -99,7 +99,8 @@ StatusOr<ExportSelection::Choice> ExportSelection::choose(std::string_view head,
   std::string tried;
   for (const auto& c : configured_) tried += (tried.empty() ? "" : ", ") + c.name;
   return Status::invalid("line 1", "the file is not in a format this connector recognises (tried " +
-                                       tried + "); name the format with the connector's \"format\" "
+                                       tried +
+                                       "); name the format with the connector's \"format\" "
                                        "key or a layout");
 }
 

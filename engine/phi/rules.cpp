@@ -136,7 +136,8 @@ class Loader {
       bool caseInsensitive = boolAt(object, "case_insensitive", where);
       bool numericId = allowNumericId && boolAt(object, "numeric_id", where);
       unsigned formats = ~0u;
-      if (object.has("formats")) formats = formatMask(object.get("formats"), where + ": \"formats\"");
+      if (object.has("formats"))
+        formats = formatMask(object.get("formats"), where + ": \"formats\"");
       if (failed()) return;
       std::unique_ptr<RE2> re = compile(regex, caseInsensitive, where);
       if (!re) return;

@@ -376,8 +376,8 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
            "sample_id, seq, value, target_mean, target_sd, excluded, run_rejected) VALUES (?, ?, "
            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           bind(c.orgId), bind(c.instrument), bind(q.analyte), bind(q.level), bind(q.lot),
-          use(messageId), bind(q.sampleId), use(seq), use(value), use(mean), use(sd),
-          use(excluded), use(rejected), now;
+          use(messageId), bind(q.sampleId), use(seq), use(value), use(mean), use(sd), use(excluded),
+          use(rejected), now;
     }
     for (const BatchMetric& metric : m.metrics) {
       double value = metric.value;
@@ -507,9 +507,9 @@ std::vector<QcValue> Store::qcHistory(const std::string& orgId, const std::strin
     select << "SELECT level, lot, sample_id, seq, value, target_mean, target_sd, excluded, "
               "run_rejected FROM (SELECT * FROM qc_history WHERE org_id = ? AND instrument = ? "
               "AND analyte = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
-        use(org), use(inst), use(an), use(cap), into(row.level), into(row.lot),
-        into(row.sampleId), into(row.seq), into(row.value), into(mean), into(sd),
-        into(excluded), into(rejected), range(0, 1);
+        use(org), use(inst), use(an), use(cap), into(row.level), into(row.lot), into(row.sampleId),
+        into(row.seq), into(row.value), into(mean), into(sd), into(excluded), into(rejected),
+        range(0, 1);
     while (!select.done()) {
       if (select.execute() == 0) break;
       QcValue v = row;

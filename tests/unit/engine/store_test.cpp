@@ -225,8 +225,8 @@ TEST_F(StoreTest, RulesOutputsAreKeptAndTheHistoriesReadBackOldestFirst) {
     f.action = DispositionKind::kReject;
     c.message.batchFindings.push_back({"CORT", f});
     QcValue low{"CORT", "Low", "LOT1", "QCL", 3, 10.0 + batch, 10.0, 0.5, false, batch == 1};
-    QcValue high{"CORT", "High", "LOT1", "QCH", 4, 50.0 + batch, std::nullopt, std::nullopt,
-                 batch == 2, false};
+    QcValue high{"CORT",       "High",       "LOT1",       "QCH",      4,
+                 50.0 + batch, std::nullopt, std::nullopt, batch == 2, false};
     c.message.qcValues = {low, high};
     c.message.metrics.push_back({"CORT", "cal_slope", 1.0 + 0.1 * batch});
     ASSERT_TRUE(store_->commitInbound(c).isOk());
