@@ -1,0 +1,341 @@
+#include "rules/westgard.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <map>
+
+namespace labgate::rules {
+
+namespace {
+
+struct RuleInfo {
+  WestgardRule rule;
+  const char* name;
+};
+
+constexpr RuleInfo kRules[] = {
+    {WestgardRule::k1_2s, "1_2s"}, {WestgardRule::k1_3s, "1_3s"},
+    {WestgardRule::k2_2s, "2_2s"}, {WestgardRule::kR_4s, "R_4s"},
+    {WestgardRule::k4_1s, "4_1s"}, {WestgardRule::k10_x, "10_x"},
+    {WestgardRule::k8_x, "8_x"},   {WestgardRule::k12_x, "12_x"},
+    {WestgardRule::k9_x, "9_x"},   {WestgardRule::k2of3_2s, "2of3_2s"},
+    {WestgardRule::k3_1s, "3_1s"}, {WestgardRule::k6_x, "6_x"},
+};
+
+// A value that the windows see, in one scope's chronological order.
+struct Point {
+  double z;
+  int run;
+  const QcValue* value;
+};
+
+// The windowed ("count") rules: the last `n` values all beyond `limit` on one side, or, for
+// 2of3_2s, at least `need` of the last `n` beyond it with one of them from the current run.
+struct CountRule {
+  WestgardRule rule;
+  size_t n;
+  size_t need;
+  double limit;
+};
+
+constexpr CountRule kCountRules[] = {
+    {WestgardRule::k2_2s, 2, 2, 2.0},   {WestgardRule::k4_1s, 4, 4, 1.0},
+    {WestgardRule::k3_1s, 3, 3, 1.0},   {WestgardRule::k2of3_2s, 3, 2, 2.0},
+    {WestgardRule::k6_x, 6, 6, 0.0},    {WestgardRule::k8_x, 8, 8, 0.0},
+    {WestgardRule::k9_x, 9, 9, 0.0},    {WestgardRule::k10_x, 10, 10, 0.0},
+    {WestgardRule::k12_x, 12, 12, 0.0},
+};
+
+std::string zText(double z) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%+.3g", z);
+  return buf;
+}
+
+std::string describe(const Point& p) {
+  return "z " + zText(p.z) + " (run " + std::to_string(p.run) + " " + p.value->level + ")";
+}
+
+std::string limitText(int side, double limit) {
+  if (limit == 0) return side > 0 ? "above the mean" : "below the mean";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%c%g SD", side > 0 ? '>' : '<', side * limit);
+  return buf;
+}
+
+bool beyond(double z, int side, double limit) { return side > 0 ? z > limit : z < -limit; }
+
+// Hits found so far for one series, by run; the first hit of each (rule, scope) is kept.
+class HitBook {
+ public:
+  void add(int run, WestgardRule rule, const std::string& scope, std::string detail) {
+    auto& hits = byRun_[run];
+    for (const RuleHit& h : hits) {
+      if (h.rule == rule && h.scope == scope) return;
+    }
+    hits.push_back({rule, scope, std::move(detail)});
+  }
+  std::vector<RuleHit> take(int run) {
+    auto it = byRun_.find(run);
+    return it == byRun_.end() ? std::vector<RuleHit>{} : std::move(it->second);
+  }
+
+ private:
+  std::map<int, std::vector<RuleHit>> byRun_;
+};
+
+// Every window of the count rules that ends at a point of `seq` is charged to that point's run:
+// such a window always holds a value of that run, and no value of a later one.
+void scanCountRules(const std::vector<Point>& seq, const std::string& scope,
+                    const std::vector<WestgardRule>& enabled, HitBook& book) {
+  for (const CountRule& rule : kCountRules) {
+    if (std::find(enabled.begin(), enabled.end(), rule.rule) == enabled.end()) continue;
+    for (size_t end = rule.n - 1; end < seq.size(); ++end) {
+      int run = seq[end].run;
+      for (int side : {+1, -1}) {
+        size_t count = 0;
+        bool currentRunBeyond = false;
+        for (size_t i = end + 1 - rule.n; i <= end; ++i) {
+          if (beyond(seq[i].z, side, rule.limit)) {
+            ++count;
+            currentRunBeyond = currentRunBeyond || seq[i].run == run;
+          }
+        }
+        if (count < rule.need || !currentRunBeyond) continue;
+        std::string detail = std::to_string(count) + " of " + std::to_string(rule.n) + " " +
+                             limitText(side, rule.limit) + ", last " + describe(seq[end]);
+        book.add(run, rule.rule, scope, std::move(detail));
+      }
+    }
+  }
+}
+
+bool enabled(const std::vector<WestgardRule>& rules, WestgardRule rule) {
+  return std::find(rules.begin(), rules.end(), rule) != rules.end();
+}
+
+// 1_2s, 1_3s, 2_2s (two values of this run) and R_4s: the rules that look at one run alone.
+void scanRun(const std::vector<Point>& runPoints, const WestgardOptions& options, HitBook& book) {
+  if (runPoints.empty()) return;
+  int run = runPoints.front().run;
+  const Point* high = &runPoints.front();
+  const Point* low = &runPoints.front();
+  std::vector<const Point*> above2, below2;
+  for (const Point& p : runPoints) {
+    if (std::fabs(p.z) > 2) book.add(run, WestgardRule::k1_2s, "run", describe(p));
+    if (std::fabs(p.z) > 3 && enabled(options.rules, WestgardRule::k1_3s)) {
+      book.add(run, WestgardRule::k1_3s, "run", describe(p));
+    }
+    if (p.z > 2) above2.push_back(&p);
+    if (p.z < -2) below2.push_back(&p);
+    if (p.z > high->z) high = &p;
+    if (p.z < low->z) low = &p;
+  }
+  if (enabled(options.rules, WestgardRule::k2_2s)) {
+    for (const auto* pair : {&above2, &below2}) {
+      if (pair->size() >= 2) {
+        book.add(run, WestgardRule::k2_2s, "run",
+                 describe(*(*pair)[0]) + " and " + describe(*(*pair)[1]));
+      }
+    }
+  }
+  if (enabled(options.rules, WestgardRule::kR_4s)) {
+    bool fires =
+        options.r4sMode == R4sMode::kStrict ? (high->z > 2 && low->z < -2) : (high->z - low->z > 4);
+    if (fires)
+      book.add(run, WestgardRule::kR_4s, "run", describe(*high) + " and " + describe(*low));
+  }
+}
+
+ErrorHint hintFor(const std::vector<WestgardRule>& rejects) {
+  bool random = false, systematic = false;
+  for (WestgardRule r : rejects) {
+    if (r == WestgardRule::k1_3s || r == WestgardRule::kR_4s) {
+      random = true;
+    } else if (r != WestgardRule::k1_2s) {
+      systematic = true;
+    }
+  }
+  if (random && systematic) return ErrorHint::kRandomAndSystematic;
+  if (random) return ErrorHint::kRandom;
+  return systematic ? ErrorHint::kSystematic : ErrorHint::kNone;
+}
+
+RunDecision decide(const std::string& series, int run, std::vector<RuleHit> hits,
+                   const WestgardOptions& options) {
+  RunDecision d;
+  d.series = series;
+  d.run = run;
+  bool warned = std::any_of(hits.begin(), hits.end(),
+                            [](const RuleHit& h) { return h.rule == WestgardRule::k1_2s; });
+  if (options.use12sGate && !warned) hits.clear();
+  for (const RuleInfo& info : kRules) {
+    bool hit = std::any_of(hits.begin(), hits.end(),
+                           [&](const RuleHit& h) { return h.rule == info.rule; });
+    if (!hit) continue;
+    (info.rule == WestgardRule::k1_2s ? d.warnings : d.rejects).push_back(info.rule);
+  }
+  d.hits = std::move(hits);
+  d.rejected = !d.rejects.empty();
+  d.hint = hintFor(d.rejects);
+  return d;
+}
+
+// All decisions of one series, in the order its runs first appear in `history`.
+std::vector<RunDecision> evaluateSeries(std::span<const QcValue> history, const std::string& series,
+                                        const WestgardOptions& options) {
+  std::map<std::string, size_t> levelRank;
+  for (size_t i = 0; i < options.levelOrder.size(); ++i) {
+    levelRank.emplace(options.levelOrder[i], i);
+  }
+  std::vector<int> runs;
+  std::map<int, std::pair<size_t, size_t>> counts;  // run → (evaluated, invalid)
+  std::vector<Point> across;
+  for (const QcValue& v : history) {
+    if (v.series != series) continue;
+    if (std::find(runs.begin(), runs.end(), v.run) == runs.end()) runs.push_back(v.run);
+    levelRank.emplace(v.level, levelRank.size());
+    if (v.excluded) continue;
+    double z = v.z();
+    auto& [evaluated, invalid] = counts[v.run];
+    if (std::isnan(z)) {
+      ++invalid;
+      continue;
+    }
+    ++evaluated;
+    across.push_back({z, v.run, &v});
+  }
+  // Chronological: run, then level order, then seq_in_run; stable keeps input order for ties.
+  std::stable_sort(across.begin(), across.end(), [&](const Point& a, const Point& b) {
+    if (a.run != b.run) return a.run < b.run;
+    size_t ra = levelRank[a.value->level], rb = levelRank[b.value->level];
+    if (ra != rb) return ra < rb;
+    return a.value->seqInRun < b.value->seqInRun;
+  });
+  HitBook book;
+  std::map<std::pair<std::string, std::string>, std::vector<Point>> byLevel;
+  std::map<int, std::vector<Point>> byRun;
+  for (const Point& p : across) {
+    byLevel[{p.value->level, p.value->lot}].push_back(p);
+    byRun[p.run].push_back(p);
+  }
+  for (const auto& [run, points] : byRun) scanRun(points, options, book);
+  for (const auto& [key, points] : byLevel) {
+    std::string scope = "level " + key.first + (key.second.empty() ? "" : " lot " + key.second);
+    scanCountRules(points, scope, options.rules, book);
+  }
+  scanCountRules(across, "across levels", options.rules, book);
+  std::vector<RunDecision> decisions;
+  for (int run : runs) {
+    RunDecision d = decide(series, run, book.take(run), options);
+    d.valuesEvaluated = counts[run].first;
+    d.valuesInvalid = counts[run].second;
+    decisions.push_back(std::move(d));
+  }
+  return decisions;
+}
+
+}  // namespace
+
+const char* toString(WestgardRule rule) {
+  for (const RuleInfo& info : kRules) {
+    if (info.rule == rule) return info.name;
+  }
+  return "?";
+}
+
+std::optional<WestgardRule> parseWestgardRule(std::string_view name) {
+  for (const RuleInfo& info : kRules) {
+    std::string_view known = info.name;
+    if (known.size() == name.size() &&
+        std::equal(known.begin(), known.end(), name.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      return info.rule;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<WestgardRule> defaultWestgardRules() {
+  return {WestgardRule::k1_3s, WestgardRule::k2_2s, WestgardRule::kR_4s, WestgardRule::k4_1s,
+          WestgardRule::k10_x};
+}
+
+std::vector<WestgardRule> defaultWestgardRulesN3() {
+  return {WestgardRule::k1_3s, WestgardRule::k2of3_2s, WestgardRule::kR_4s, WestgardRule::k3_1s,
+          WestgardRule::k6_x};
+}
+
+double QcValue::z() const {
+  if (!std::isfinite(value) || !std::isfinite(targetMean) || !std::isfinite(targetSd) ||
+      !(targetSd > 0)) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  return (value - targetMean) / targetSd;
+}
+
+const char* toString(ErrorHint hint) {
+  switch (hint) {
+    case ErrorHint::kNone:
+      return "none";
+    case ErrorHint::kRandom:
+      return "random error";
+    case ErrorHint::kSystematic:
+      return "systematic error";
+    case ErrorHint::kRandomAndSystematic:
+      return "random and systematic error";
+  }
+  return "none";
+}
+
+std::vector<RunDecision> evaluateWestgard(std::span<const QcValue> history,
+                                          const WestgardOptions& options) {
+  std::vector<std::string> series;
+  for (const QcValue& v : history) {
+    if (std::find(series.begin(), series.end(), v.series) == series.end()) {
+      series.push_back(v.series);
+    }
+  }
+  // Runs of different series interleave in `history`; answer in order of first appearance.
+  std::map<std::pair<std::string, int>, RunDecision> all;
+  for (const std::string& s : series) {
+    for (RunDecision& d : evaluateSeries(history, s, options)) {
+      all.emplace(std::make_pair(s, d.run), std::move(d));
+    }
+  }
+  std::vector<RunDecision> decisions;
+  for (const QcValue& v : history) {
+    auto it = all.find({v.series, v.run});
+    if (it == all.end()) continue;
+    decisions.push_back(std::move(it->second));
+    all.erase(it);
+  }
+  return decisions;
+}
+
+RunDecision evaluateWestgardRun(std::span<const QcValue> history, const std::string& series,
+                                int run, const WestgardOptions& options) {
+  for (RunDecision& d : evaluateSeries(history, series, options)) {
+    if (d.run == run) return std::move(d);
+  }
+  RunDecision empty;
+  empty.series = series;
+  empty.run = run;
+  return empty;
+}
+
+std::string joinRules(const std::vector<WestgardRule>& rules, std::string_view separator) {
+  std::string out;
+  for (WestgardRule r : rules) {
+    if (!out.empty()) out += separator;
+    out += toString(r);
+  }
+  return out;
+}
+
+}  // namespace labgate::rules
