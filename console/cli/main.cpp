@@ -1,9 +1,12 @@
-// labgate: the command-line console. Sub-commands grow with the console issue; today it reports
-// its version.
+// labgate: the command-line console. Each sub-command lives in its own file
+// (console/cli/*_command.cpp) as a function of its arguments and two streams, so that tests run
+// it in-process.
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
+#include "console/cli/dry_run_command.h"
 #include "labgate/version.h"
 
 namespace {
@@ -14,6 +17,7 @@ void printHelp(std::ostream& out) {
          "The LabGate command-line console.\n"
          "\n"
          "commands:\n"
+         "  dry-run     run inputs through the gate, mapping and rules; store nothing\n"
          "  version     print the version of this console and exit\n"
          "  help        show this help\n"
          "\n"
@@ -37,6 +41,8 @@ int main(int argc, char** argv) {
     std::cout << "labgate " << labgate::kVersion << "\n";
     return 0;
   }
+  std::vector<std::string> args(argv + 2, argv + argc);
+  if (command == "dry-run") return labgate::cli::runDryRun(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 64;
 }

@@ -100,7 +100,7 @@ Status ListenSettings::complete(const std::string& prefix) const {
 
 bool isEngineConnectorKey(const std::string& key) {
   return key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
-         key == "phi.policy" || key == "org";
+         key == "phi.policy" || key == "org" || key == "rules";
 }
 
 }  // namespace labgate

@@ -210,6 +210,7 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     if (c.kind.empty()) return Status::config(prefix + "kind", "missing (e.g. astm-tcp)");
     c.instrument = value("instrument").empty() ? name : value("instrument");
     if (!value("org").empty()) c.orgId = value("org");
+    c.rulesPath = value("rules");
     c.mappingsPath = value("mappings");
     if (c.mappingsPath.empty()) {
       return Status::config(prefix + "mappings", "missing (the mapping CSV for this instrument)");

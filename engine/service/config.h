@@ -19,6 +19,7 @@ struct ConnectorConfig {
   std::string instrument;
   std::string orgId = "default";
   std::string mappingsPath;
+  std::string rulesPath;  // connector.NAME.rules: the rule set (config/rules/*.json); "" = none
   std::vector<std::string> destinations;
   std::string phiPolicy = "refuse";
   KeyValues keys;  // everything under connector.NAME., for the connector's own factory

@@ -40,6 +40,7 @@
 #include "engine/store/store.h"
 #include "labgate/version.h"
 #include "mappings/mapping_set.h"
+#include "rules/rule_set.h"
 
 namespace labgate {
 namespace {
@@ -104,23 +105,10 @@ class Engine::Impl {
       destinations[d.name] = std::shared_ptr<Destination>(std::move(made.value()));
     }
 
-    // Profiles (mapping sets, PHI policy) before anything is opened for writing.
-    std::vector<ConnectorProfile> profiles;
-    for (const auto& c : config_.connectors) {
-      if (!registry_.source(c.kind))
-        return unknownKind("connector." + c.name + ".kind", c.kind, false);
-      StatusOr<MappingSet> mappings = MappingSet::loadCsv(c.mappingsPath);
-      if (!mappings.isOk()) return prefixed("connector." + c.name + ".mappings", mappings.status());
-      ConnectorProfile profile;
-      profile.name = c.name;
-      profile.instrument = c.instrument;
-      profile.orgId = c.orgId;
-      profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
-      profile.mappings = std::make_shared<const MappingSet>(std::move(mappings.value()));
-      profile.destinations = c.destinations;
-      profile.deduplicate = registry_.deduplicates(c.kind);
-      profiles.push_back(std::move(profile));
-    }
+    // Profiles (mapping sets, rule sets, PHI policy) before anything is opened for writing.
+    StatusOr<std::vector<ConnectorProfile>> built = buildConnectorProfiles(config_, registry_);
+    if (!built.isOk()) return built.status();
+    std::vector<ConnectorProfile> profiles = std::move(built).value();
 
     StatusOr<std::shared_ptr<Store>> store = Store::open(config_.dataDir);
     if (!store.isOk()) return prefixed("data.dir", store.status());
@@ -337,6 +325,40 @@ Engine::~Engine() { stop(); }
 Status Engine::start() { return impl_->start(*this); }
 void Engine::stop() { impl_->stop(); }
 Poco::JSON::Object::Ptr Engine::health() const { return impl_->health(); }
+
+StatusOr<std::vector<ConnectorProfile>> buildConnectorProfiles(const EngineConfig& config,
+                                                               const Registry& registry) {
+  std::vector<ConnectorProfile> profiles;
+  for (const auto& c : config.connectors) {
+    if (!registry.source(c.kind)) {
+      std::string known;
+      for (const auto& k : registry.sourceKinds()) known += (known.empty() ? "" : ", ") + k;
+      return Status::config("connector." + c.name + ".kind",
+                            "unknown kind \"" + c.kind + "\" (known: " + known + ")");
+    }
+    StatusOr<MappingSet> mappings = MappingSet::loadCsv(c.mappingsPath);
+    if (!mappings.isOk()) {
+      return Status::config("connector." + c.name + ".mappings", mappings.status().toString());
+    }
+    ConnectorProfile profile;
+    profile.name = c.name;
+    profile.instrument = c.instrument;
+    profile.orgId = c.orgId;
+    profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
+    profile.mappings = std::make_shared<const MappingSet>(std::move(mappings.value()));
+    profile.destinations = c.destinations;
+    profile.deduplicate = registry.deduplicates(c.kind);
+    if (!c.rulesPath.empty()) {
+      StatusOr<std::shared_ptr<const RulesStage>> rules = rules::loadRuleSet(c.rulesPath);
+      if (!rules.isOk()) {
+        return Status::config("connector." + c.name + ".rules", rules.status().toString());
+      }
+      profile.rules = rules.value();
+    }
+    profiles.push_back(std::move(profile));
+  }
+  return profiles;
+}
 
 Status configureLogging(const EngineConfig& config) {
   Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
