@@ -116,7 +116,7 @@ std::optional<double> rrtOf(const Peak& peak) {
 
 /// Collected values of one analyte over the batch's calibrators and QCs.
 struct Collected {
-  std::vector<double> rt, isRt, rrt, ir, isArea, width;
+  std::vector<double> rt, isRt, rrt, ir, isArea, calIsArea, width;
   std::map<double, std::vector<double>> heightByLevel;
   std::optional<double> expectedRt, expectedIsRt;
 };
@@ -133,6 +133,7 @@ void collect(Collected& c, const Sample& s, const Result& r, const PeakConfig& c
     if (auto a = usable(p.internalStandardArea); a && *a > 0) c.isArea.push_back(*a);
   }
   if (s.kind != SampleKind::kCalibrator) return;
+  if (auto a = usable(p.internalStandardArea); a && *a > 0) c.calIsArea.push_back(*a);
   if (auto v = usable(p.retentionTime)) c.rt.push_back(*v);
   if (auto v = usable(p.internalStandardRt)) c.isRt.push_back(*v);
   if (auto v = rrtOf(p)) c.rrt.push_back(*v);
@@ -179,6 +180,7 @@ BatchReferences computeBatchReferences(const Message& message, const PeakConfig&
     ref.meanIsArea = meanOf(c.isArea);
     ref.isAreaCvPct = cvPercentOf(c.isArea);
     ref.isAreaCount = c.isArea.size();
+    ref.medianCalibratorIsArea = medianOf(c.calIsArea);
     ref.medianCalibratorWidth = medianOf(c.width);
     if (!c.heightByLevel.empty())
       ref.uloqCalibratorHeight = meanOf(c.heightByLevel.rbegin()->second);

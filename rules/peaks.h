@@ -73,8 +73,9 @@ struct AnalyteReference {
   std::optional<double> meanCalibratorIsRt;
   std::optional<double> meanCalibratorRrt;
   std::optional<double> meanCalibratorIonRatio;
-  std::optional<double> meanIsArea;   // accepted calibrators and QCs
-  std::optional<double> isAreaCvPct;  // CV% of the IS area over calibrators and QCs
+  std::optional<double> meanIsArea;              // accepted calibrators and QCs
+  std::optional<double> isAreaCvPct;             // CV% of the IS area over calibrators and QCs
+  std::optional<double> medianCalibratorIsArea;  // the inter-batch sensitivity metric (§4.5)
   std::optional<double> medianCalibratorWidth;
   std::optional<double> uloqCalibratorHeight;  // height at the highest calibrator level
   std::optional<double> expectedRt;            // from the method/export when the batch has none

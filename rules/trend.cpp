@@ -310,6 +310,19 @@ CheckResult checkIonRatioShift(std::optional<double> batchMeanIonRatio,
   return make(id, "ION_RATIO_SHIFT", Outcome::kPass, msg, rel, limit);
 }
 
+std::vector<BatchMetric> trendMetrics(const BatchReferences& refs) {
+  std::vector<BatchMetric> out;
+  for (const auto& [analyte, ref] : refs.analytes) {
+    auto add = [&](const char* metric, const std::optional<double>& v) {
+      if (present(v)) out.push_back({analyte, metric, *v});
+    };
+    add("cal_is_area_median", ref.medianCalibratorIsArea);
+    add("cal_rt_mean", ref.meanCalibratorRt);
+    add("cal_ion_ratio_mean", ref.meanCalibratorIonRatio);
+  }
+  return out;
+}
+
 std::vector<InjectionCheck> checkIsDropSingle(const Series& ratios, const DriftConfig& config) {
   std::vector<InjectionCheck> out;
   auto normal = [&](size_t j) { return present(ratios[j]) && *ratios[j] >= config.isDropRatio; };

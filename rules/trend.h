@@ -182,6 +182,10 @@ CheckResult checkIonRatioShift(std::optional<double> batchMeanIonRatio,
                                const std::vector<double>& history,
                                const PeakConfig& peakConfig = {}, const DriftConfig& config = {});
 
+/// This batch's per-analyte numbers for the inter-batch trends, as the history stores them:
+/// BatchMetric "cal_is_area_median", "cal_rt_mean", "cal_ion_ratio_mean" (only those present).
+std::vector<BatchMetric> trendMetrics(const BatchReferences& refs);
+
 /// A check on one injection of a series.
 struct InjectionCheck {
   size_t index = 0;  // position in the series

@@ -363,6 +363,7 @@ TEST(PeakReferences, CalibratorMeansFromTheBatch) {
   // IS_ref over cal + QC: (1000 + 1100 + 900 + 1400)/4; patient excluded.
   EXPECT_NEAR(*r.meanIsArea, 1100, 1e-9);
   EXPECT_EQ(r.isAreaCount, 4u);
+  EXPECT_NEAR(*r.medianCalibratorIsArea, 1000, 1e-9);  // calibrators only
   EXPECT_NEAR(*r.isAreaCvPct, 100 * 216.024689946929 / 1100, 1e-6);
   EXPECT_NEAR(*r.medianCalibratorWidth, 0.12, 1e-12);
   EXPECT_NEAR(*r.uloqCalibratorHeight, 1000, 1e-12);

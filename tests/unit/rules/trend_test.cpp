@@ -351,6 +351,14 @@ TEST(DriftDiagnostics, BatchFromAMessage) {
     EXPECT_NE(c.outcome, Outcome::kNotEvaluable);
   }
   EXPECT_TRUE(globalShift);  // both analytes 5 % later than expected
+
+  std::vector<BatchMetric> metrics = trendMetrics(refs);
+  ASSERT_EQ(metrics.size(), 4u);  // no qualifier: no ion-ratio metric
+  EXPECT_EQ(metrics[0].analyte, "A");
+  EXPECT_EQ(metrics[0].metric, "cal_is_area_median");
+  EXPECT_DOUBLE_EQ(metrics[0].value, 1000);
+  EXPECT_EQ(metrics[1].metric, "cal_rt_mean");
+  EXPECT_DOUBLE_EQ(metrics[1].value, 2.1);
 }
 
 }  // namespace
