@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -128,6 +129,7 @@ struct QcValue {
   std::optional<double> targetSd;
   bool excluded = false;
   bool runRejected = false;
+  int64_t batch = 0;  // read back from the history: the stored batch (message id) it came from
 };
 
 /// A per-batch number the trend rules follow across batches (median IS area of the

@@ -504,12 +504,13 @@ std::vector<QcValue> Store::qcHistory(const std::string& orgId, const std::strin
     Poco::Nullable<double> mean, sd;
     int excluded = 0, rejected = 0;
     int64_t cap = static_cast<int64_t>(limit);
-    select << "SELECT level, lot, sample_id, seq, value, target_mean, target_sd, excluded, "
-              "run_rejected FROM (SELECT * FROM qc_history WHERE org_id = ? AND instrument = ? "
+    select << "SELECT message_id, level, lot, sample_id, seq, value, target_mean, target_sd, "
+              "excluded, run_rejected FROM (SELECT * FROM qc_history WHERE org_id = ? AND "
+              "instrument = ? "
               "AND analyte = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
-        use(org), use(inst), use(an), use(cap), into(row.level), into(row.lot), into(row.sampleId),
-        into(row.seq), into(row.value), into(mean), into(sd), into(excluded), into(rejected),
-        range(0, 1);
+        use(org), use(inst), use(an), use(cap), into(row.batch), into(row.level), into(row.lot),
+        into(row.sampleId), into(row.seq), into(row.value), into(mean), into(sd), into(excluded),
+        into(rejected), range(0, 1);
     while (!select.done()) {
       if (select.execute() == 0) break;
       QcValue v = row;
