@@ -695,4 +695,56 @@ CheckResult checkReportableRange(const CalibrationReview& review,
                    "in range", limit);
 }
 
+double trackedSlope(const CalibrationFit& fit) {
+  if (!fit.ok) return std::nan("");
+  return fit.slope + fit.curvature * (fit.xMin + fit.xMax);
+}
+
+CheckResult checkSlopeShift(double slope, const std::vector<double>& history, size_t window,
+                            double maxChangeFraction) {
+  const char* rule = "calibration.slope_shift";
+  size_t from = history.size() > window ? history.size() - window : 0;
+  std::vector<double> recent(history.begin() + static_cast<std::ptrdiff_t>(from), history.end());
+  if (!std::isfinite(slope) || recent.size() < 2) {
+    return makeCheck(Outcome::kNotEvaluable, rule, "SLOPE_SHIFT",
+                     "slope or enough accepted batches missing");
+  }
+  double mean = 0;
+  for (double v : recent) mean += v;
+  mean /= static_cast<double>(recent.size());
+  double ss = 0;
+  for (double v : recent) ss += (v - mean) * (v - mean);
+  double sd = std::sqrt(ss / static_cast<double>(recent.size() - 1));
+  std::vector<double> sorted = recent;
+  std::sort(sorted.begin(), sorted.end());
+  size_t mid = sorted.size() / 2;
+  double median = sorted.size() % 2 ? sorted[mid] : 0.5 * (sorted[mid - 1] + sorted[mid]);
+  double change = median != 0 ? std::fabs(slope - median) / std::fabs(median) : HUGE_VAL;
+  bool outside = std::fabs(slope - mean) > 3 * sd;
+  bool shifted = change > maxChangeFraction;
+  std::string limit = "mean " + num(mean) + " +/- 3 SD (" + num(sd) +
+                      "), <= " + pct(100 * maxChangeFraction) + " from median " + num(median);
+  return makeCheck(outside || shifted ? Outcome::kWarn : Outcome::kPass, rule, "SLOPE_SHIFT",
+                   outside || shifted ? "slope moved against the last accepted batches"
+                                      : "slope in line with the last accepted batches",
+                   num(slope) + " (" + pct(100 * change) + " from median)", limit);
+}
+
+CheckResult checkTopCalibratorBias(const std::vector<double>& topAccuracyPct, size_t runLength,
+                                   double lowPct) {
+  const char* rule = "calibration.top_calibrator_bias";
+  const char* code = "CONSIDER_QUADRATIC_OR_SATURATION";
+  std::string limit = "not < " + pct(lowPct) + " in " + std::to_string(runLength) + " batches";
+  if (topAccuracyPct.size() < runLength || runLength == 0) {
+    return makeCheck(Outcome::kPass, rule, code, "too few batches for a run", "", limit);
+  }
+  bool allLow = std::all_of(topAccuracyPct.end() - static_cast<std::ptrdiff_t>(runLength),
+                            topAccuracyPct.end(), [&](double a) { return a < lowPct; });
+  return makeCheck(allLow ? Outcome::kWarn : Outcome::kPass, rule, code,
+                   allLow ? "top calibrator biased low in consecutive batches: consider a "
+                            "quadratic model or detector saturation"
+                          : "top calibrator not repeatedly biased low",
+                   pct(topAccuracyPct.back()), limit);
+}
+
 }  // namespace labgate::rules

@@ -181,4 +181,20 @@ CalibrationReview reviewCalibration(const Message& batch, const std::string& ana
 CheckResult checkReportableRange(const CalibrationReview& review,
                                  const std::optional<double>& concentration);
 
+/// The slope tracked between batches (§2.5): b1 for a line, the derivative b1 + 2·b2·x_mid at the
+/// middle of the calibrated range for a quadratic; NaN without a curve.
+double trackedSlope(const CalibrationFit& fit);
+
+/// §2.5 SLOPE_SHIFT: `slope` against the last accepted batches' slopes (`history`, oldest first;
+/// the last `window` are used). WARN when outside mean ± 3·SD or more than `maxChangeFraction`
+/// from their median; PASS otherwise; NOT_EVALUABLE with fewer than 2 history values (a history
+/// too short to judge, not a pass) or a missing slope.
+CheckResult checkSlopeShift(double slope, const std::vector<double>& history, size_t window = 20,
+                            double maxChangeFraction = 0.30);
+
+/// §2.5 CONSIDER_QUADRATIC_OR_SATURATION: the accuracy (%) of the top calibrator in recent linear
+/// batches, oldest first; WARN when the last `runLength` are all below `lowPct`.
+CheckResult checkTopCalibratorBias(const std::vector<double>& topAccuracyPct, size_t runLength = 3,
+                                   double lowPct = 90.0);
+
 }  // namespace labgate::rules

@@ -494,6 +494,31 @@ TEST(CalibrationReview, ReportableRange) {
   EXPECT_EQ(checkReportableRange(rv, std::nullopt).outcome, Outcome::kNotEvaluable);
 }
 
+TEST(CalibrationHistory, SlopeShift) {
+  std::vector<double> history{1.00, 1.02, 0.98, 1.01, 0.99};
+  EXPECT_EQ(checkSlopeShift(1.0, history).outcome, Outcome::kPass);
+  EXPECT_EQ(checkSlopeShift(1.10, history).outcome, Outcome::kWarn);  // beyond mean ± 3 SD
+  // A noisy history: 3 SD is wide, but 35% from the median is a shift.
+  std::vector<double> noisy{1.0, 0.6, 1.4, 0.7, 1.3, 1.0};
+  EXPECT_EQ(checkSlopeShift(1.29, noisy).outcome, Outcome::kPass);
+  EXPECT_EQ(checkSlopeShift(1.35, noisy).outcome, Outcome::kWarn);
+  EXPECT_EQ(checkSlopeShift(1.0, {1.0}).outcome, Outcome::kNotEvaluable);
+  EXPECT_EQ(checkSlopeShift(NAN, history).outcome, Outcome::kNotEvaluable);
+  CalibrationFit quad;
+  quad.ok = true;
+  quad.slope = 2;
+  quad.curvature = -0.1;
+  quad.xMin = 0;
+  quad.xMax = 10;
+  EXPECT_DOUBLE_EQ(trackedSlope(quad), 1.0);  // 2 + 2·(−0.1)·5
+}
+
+TEST(CalibrationHistory, TopCalibratorBiasedLow) {
+  EXPECT_EQ(checkTopCalibratorBias({95, 89, 88, 89.9}).outcome, Outcome::kWarn);
+  EXPECT_EQ(checkTopCalibratorBias({89, 88, 90}).outcome, Outcome::kPass);
+  EXPECT_EQ(checkTopCalibratorBias({89, 88}).outcome, Outcome::kPass);
+}
+
 TEST(CalibrationNames, ParseAndPrint) {
   EXPECT_EQ(parseCalibrationModel("linear-origin"), CalibrationModel::kLinearThroughOrigin);
   EXPECT_EQ(parseCalibrationModel("linear_through_origin"), CalibrationModel::kLinearThroughOrigin);
