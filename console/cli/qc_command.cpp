@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 
 #include "rules/westgard.h"
 
@@ -176,13 +177,10 @@ std::string csvField(const std::string& s) {
   return out + "\"";
 }
 
-class DataError {
+// A problem with the file's data: reported with exit status 1.
+class DataError : public std::runtime_error {
  public:
-  explicit DataError(std::string message) : message_(std::move(message)) {}
-  const std::string& message() const { return message_; }
-
- private:
-  std::string message_;
+  using std::runtime_error::runtime_error;
 };
 
 double parseNumber(const Record& r, size_t column, const std::string& name) {
@@ -315,7 +313,7 @@ int runQc(const std::vector<std::string>& args, std::ostream& out, std::ostream&
   try {
     history = readHistory(text.str());
   } catch (const DataError& e) {
-    err << "labgate qc: " << options.file << ": " << e.message() << "\n";
+    err << "labgate qc: " << options.file << ": " << e.what() << "\n";
     return kDataError;
   }
   out << "series,run,decision,rejects,warnings\n";
