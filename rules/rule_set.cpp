@@ -1,38 +1,808 @@
-// Rule-set loading (see rule_set.h). PLACEHOLDER until the analytics modules land: a rule set
-// with a version and nothing else.
+// Rule sets and the rule engine (see rule_set.h, docs/rules.md). The engine applies one rule set
+// to a batch in the order of the spec (analytics.md §6): peak references, calibration per
+// analyte, QC (acceptance, Westgard on the stored history, bracketing), batch diagnostics and
+// trends, then autoverification of every patient result, then the lab's Lua rules. Every check
+// that does not pass becomes a Finding on the results it concerns (and batch-level ones a
+// BatchFinding); the decide stage takes the worst action.
 #include "rules/rule_set.h"
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
+#include <cmath>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
+
+#include "rules/autoverify.h"
+#include "rules/calibration.h"
+#include "rules/lua_rule.h"
+#include "rules/peaks.h"
+#include "rules/qc.h"
+#include "rules/trend.h"
 
 namespace labgate::rules {
 namespace {
 
-class EmptyRuleSet : public RulesStage {
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+/// Per-analyte settings: the defaults with the analyte's overrides applied.
+struct AnalyteSettings {
+  PeakConfig peak;
+  CalibrationConfig calibration;
+  AnalyteLimits limits;
+  std::vector<QcTarget> targets;  // analyte filled in
+};
+
+struct RuleSetConfig {
+  std::string version;
+  std::string description;
+  bool peaks = true;
+  bool calibration = true;
+  bool qc = true;
+  bool diagnostics = true;
+  bool trends = true;
+  bool autoverify = true;
+  bool carryover = true;  // the batch design has a blank after the highest calibrator
+  AnalyteSettings defaults;
+  std::map<std::string, AnalyteSettings> analytes;
+  QcReviewOptions qcOptions;
+  AutoverifyConfig autoverifyConfig;
+  DriftConfig drift;
+  std::vector<std::shared_ptr<LuaRule>> lua;
+
+  const AnalyteSettings& settingsFor(const std::string& analyte) const {
+    auto it = analytes.find(analyte);
+    return it == analytes.end() ? defaults : it->second;
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Strict JSON reading: every error names the file and the key path.
+
+class Reader {
  public:
-  explicit EmptyRuleSet(std::string version) : version_(std::move(version)) {}
-  void evaluate(Message&, const RulesContext&) const override {}
-  const std::string& version() const override { return version_; }
+  explicit Reader(std::string source) : source_(std::move(source)) {}
+
+  bool failed() const { return !error_.empty(); }
+  Status status() const { return Status::config(source_, error_); }
+  void fail(const std::string& path, const std::string& why) {
+    if (error_.empty()) error_ = path + ": " + why;
+  }
+
+  /// Refuses keys of `object` not in `known`.
+  void keys(const Object& object, const std::string& path, const std::set<std::string>& known) {
+    std::vector<std::string> names;
+    object.getNames(names);
+    for (const auto& n : names) {
+      if (!known.count(n)) {
+        std::string list;
+        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+        fail(join(path, n), "unknown key (known: " + list + ")");
+      }
+    }
+  }
+
+  static std::string join(const std::string& path, const std::string& key) {
+    return path.empty() ? key : path + "." + key;
+  }
+
+  Object::Ptr object(const Object& parent, const std::string& path, const std::string& key) {
+    if (!parent.has(key)) return nullptr;
+    Object::Ptr o = parent.getObject(key);
+    if (!o) fail(join(path, key), "must be an object");
+    return o;
+  }
+
+  void number(const Object& o, const std::string& path, const std::string& key, double& out,
+              std::optional<double> min = std::nullopt) {
+    if (!o.has(key)) return;
+    Poco::Dynamic::Var v = o.get(key);
+    if (!v.isNumeric()) return fail(join(path, key), "must be a number");
+    double d = v.convert<double>();
+    if (!std::isfinite(d) || (min && d < *min)) {
+      return fail(join(path, key),
+                  "must be a finite number" + (min ? " ≥ " + std::to_string(*min) : std::string()));
+    }
+    out = d;
+  }
+  void number(const Object& o, const std::string& path, const std::string& key,
+              std::optional<double>& out) {
+    if (!o.has(key)) return;
+    double d = 0;
+    number(o, path, key, d);
+    out = d;
+  }
+  void count(const Object& o, const std::string& path, const std::string& key, size_t& out) {
+    if (!o.has(key)) return;
+    Poco::Dynamic::Var v = o.get(key);
+    if (!v.isInteger() || v.convert<int64_t>() < 0) {
+      return fail(join(path, key), "must be a whole number ≥ 0");
+    }
+    out = static_cast<size_t>(v.convert<int64_t>());
+  }
+  void boolean(const Object& o, const std::string& path, const std::string& key, bool& out) {
+    if (!o.has(key)) return;
+    Poco::Dynamic::Var v = o.get(key);
+    if (!v.isBoolean()) return fail(join(path, key), "must be true or false");
+    out = v.convert<bool>();
+  }
+  bool text(const Object& o, const std::string& path, const std::string& key, std::string& out) {
+    if (!o.has(key)) return false;
+    Poco::Dynamic::Var v = o.get(key);
+    if (!v.isString()) {
+      fail(join(path, key), "must be a string");
+      return false;
+    }
+    out = v.convert<std::string>();
+    return true;
+  }
+  std::vector<std::string> texts(const Object& o, const std::string& path, const std::string& key) {
+    std::vector<std::string> out;
+    if (!o.has(key)) return out;
+    Array::Ptr a = o.getArray(key);
+    if (!a) {
+      fail(join(path, key), "must be an array of strings");
+      return out;
+    }
+    for (size_t i = 0; i < a->size(); ++i) {
+      Poco::Dynamic::Var v = a->get(static_cast<unsigned>(i));
+      if (!v.isString()) {
+        fail(join(path, key) + "[" + std::to_string(i) + "]", "must be a string");
+        return out;
+      }
+      out.push_back(v.convert<std::string>());
+    }
+    return out;
+  }
 
  private:
-  std::string version_;
+  std::string source_;
+  std::string error_;
 };
+
+void readPeak(Reader& r, const Object& o, const std::string& path, PeakConfig& c) {
+  r.keys(o, path,
+         {"rt_mode",
+          "rt_rel_tol",
+          "rt_abs_tol_min",
+          "ion_ratio_reference",
+          "ion_ratio_flat_tol",
+          "ion_ratio_min_calibrator_sn",
+          "sn_pass",
+          "sn_fail",
+          "tailing_min",
+          "tailing_max",
+          "width_ratio_min",
+          "width_ratio_max",
+          "is_window_low_pct",
+          "is_window_high_pct",
+          "is_cv_warn_pct",
+          "is_cv_fail_pct",
+          "double_blank_is_max_pct",
+          "uloq_height_factor",
+          "manual_integration_holds",
+          "rt_window_searched",
+          "saturation_flags",
+          "check_rt",
+          "check_is_rt",
+          "check_ion_ratio",
+          "check_signal_to_noise",
+          "check_shape",
+          "check_width",
+          "check_is_response",
+          "check_saturation"});
+  std::string mode;
+  if (r.text(o, path, "rt_mode", mode)) {
+    if (mode == "relative") {
+      c.rtMode = RtMode::kRelative;
+    } else if (mode == "absolute") {
+      c.rtMode = RtMode::kAbsolute;
+    } else if (mode == "relative_rt") {
+      c.rtMode = RtMode::kRelativeRt;
+    } else {
+      r.fail(Reader::join(path, "rt_mode"), "must be relative, absolute or relative_rt");
+    }
+  }
+  r.number(o, path, "rt_rel_tol", c.rtRelTol, 0.0);
+  r.number(o, path, "rt_abs_tol_min", c.rtAbsTolMin, 0.0);
+  r.number(o, path, "ion_ratio_reference", c.ionRatioReference);
+  r.number(o, path, "ion_ratio_flat_tol", c.ionRatioFlatTol);
+  r.number(o, path, "ion_ratio_min_calibrator_sn", c.ionRatioMinCalibratorSn, 0.0);
+  r.number(o, path, "sn_pass", c.snPass, 0.0);
+  r.number(o, path, "sn_fail", c.snFail, 0.0);
+  r.number(o, path, "tailing_min", c.tailingMin, 0.0);
+  r.number(o, path, "tailing_max", c.tailingMax, 0.0);
+  r.number(o, path, "width_ratio_min", c.widthRatioMin, 0.0);
+  r.number(o, path, "width_ratio_max", c.widthRatioMax, 0.0);
+  r.number(o, path, "is_window_low_pct", c.isWindowLowPct, 0.0);
+  r.number(o, path, "is_window_high_pct", c.isWindowHighPct, 0.0);
+  r.number(o, path, "is_cv_warn_pct", c.isCvWarnPct, 0.0);
+  r.number(o, path, "is_cv_fail_pct", c.isCvFailPct, 0.0);
+  r.number(o, path, "double_blank_is_max_pct", c.doubleBlankIsMaxPct, 0.0);
+  r.number(o, path, "uloq_height_factor", c.uloqHeightFactor, 0.0);
+  r.boolean(o, path, "manual_integration_holds", c.manualIntegrationHolds);
+  r.boolean(o, path, "rt_window_searched", c.rtWindowSearched);
+  if (o.has("saturation_flags")) c.saturationFlags = r.texts(o, path, "saturation_flags");
+  r.boolean(o, path, "check_rt", c.checkRt);
+  r.boolean(o, path, "check_is_rt", c.checkIsRt);
+  r.boolean(o, path, "check_ion_ratio", c.checkIonRatio);
+  r.boolean(o, path, "check_signal_to_noise", c.checkSignalToNoise);
+  r.boolean(o, path, "check_shape", c.checkShape);
+  r.boolean(o, path, "check_width", c.checkWidth);
+  r.boolean(o, path, "check_is_response", c.checkIsResponse);
+  r.boolean(o, path, "check_saturation", c.checkSaturation);
+  if (c.snFail > c.snPass) r.fail(Reader::join(path, "sn_fail"), "must not exceed sn_pass");
+}
+
+void readCalibration(Reader& r, const Object& o, const std::string& path, CalibrationConfig& c) {
+  r.keys(
+      o, path,
+      {"model", "weight", "accuracy_low_pct", "accuracy_high_pct", "lloq_accuracy_low_pct",
+       "lloq_accuracy_high_pct", "min_pass_fraction", "min_pass_levels", "r2_min", "r2_fails",
+       "auto_exclude", "blank_max_lloq_fraction", "blank_is_max_fraction",
+       "carryover_max_lloq_fraction", "carryover_is_max_fraction", "vendor_mismatch_max_fraction"});
+  std::string text;
+  if (r.text(o, path, "model", text)) {
+    auto m = parseCalibrationModel(text);
+    if (!m) {
+      r.fail(Reader::join(path, "model"), "must be linear, linear-origin or quadratic");
+    } else {
+      c.model = *m;
+    }
+  }
+  if (r.text(o, path, "weight", text)) {
+    auto w = parseCalibrationWeight(text);
+    if (!w) {
+      r.fail(Reader::join(path, "weight"), "must be none, 1/x, 1/x2, 1/y or 1/y2");
+    } else {
+      c.weight = *w;
+    }
+  }
+  r.number(o, path, "accuracy_low_pct", c.accuracyLowPct, 0.0);
+  r.number(o, path, "accuracy_high_pct", c.accuracyHighPct, 0.0);
+  r.number(o, path, "lloq_accuracy_low_pct", c.lloqAccuracyLowPct, 0.0);
+  r.number(o, path, "lloq_accuracy_high_pct", c.lloqAccuracyHighPct, 0.0);
+  r.number(o, path, "min_pass_fraction", c.minPassFraction, 0.0);
+  r.count(o, path, "min_pass_levels", c.minPassLevels);
+  r.number(o, path, "r2_min", c.rSquaredMin, 0.0);
+  r.boolean(o, path, "r2_fails", c.rSquaredFails);
+  r.boolean(o, path, "auto_exclude", c.autoExclude);
+  r.number(o, path, "blank_max_lloq_fraction", c.blankMaxLloqFraction, 0.0);
+  r.number(o, path, "blank_is_max_fraction", c.blankIsMaxFraction, 0.0);
+  r.number(o, path, "carryover_max_lloq_fraction", c.carryoverMaxLloqFraction, 0.0);
+  r.number(o, path, "carryover_is_max_fraction", c.carryoverIsMaxFraction, 0.0);
+  r.number(o, path, "vendor_mismatch_max_fraction", c.vendorMismatchMaxFraction, 0.0);
+  if (c.accuracyLowPct > c.accuracyHighPct) {
+    r.fail(Reader::join(path, "accuracy_low_pct"), "must not exceed accuracy_high_pct");
+  }
+}
+
+void readLimits(Reader& r, const Object& o, const std::string& path, AnalyteLimits& l) {
+  r.keys(o, path,
+         {"reference_low", "reference_high", "critical_low", "critical_high", "absurd_low",
+          "absurd_high", "delta_pct", "delta_abs", "cv_analytical_pct", "cv_intra_individual_pct",
+          "delta_window_days"});
+  r.number(o, path, "reference_low", l.referenceLow);
+  r.number(o, path, "reference_high", l.referenceHigh);
+  r.number(o, path, "critical_low", l.criticalLow);
+  r.number(o, path, "critical_high", l.criticalHigh);
+  r.number(o, path, "absurd_low", l.absurdLow);
+  r.number(o, path, "absurd_high", l.absurdHigh);
+  r.number(o, path, "delta_pct", l.delta.pct, 0.0);
+  r.number(o, path, "delta_abs", l.delta.absolute);
+  r.number(o, path, "cv_analytical_pct", l.delta.cvAnalyticalPct);
+  r.number(o, path, "cv_intra_individual_pct", l.delta.cvIntraIndividualPct);
+  r.number(o, path, "delta_window_days", l.delta.windowDays, 0.0);
+  if (l.referenceLow && l.referenceHigh && *l.referenceLow > *l.referenceHigh) {
+    r.fail(Reader::join(path, "reference_low"), "must not exceed reference_high");
+  }
+  if (l.criticalLow && l.criticalHigh && *l.criticalLow > *l.criticalHigh) {
+    r.fail(Reader::join(path, "critical_low"), "must not exceed critical_high");
+  }
+}
+
+void readTargets(Reader& r, const Object& o, const std::string& path, const std::string& analyte,
+                 std::vector<QcTarget>& targets) {
+  std::vector<std::string> levels;
+  o.getNames(levels);
+  for (const auto& level : levels) {
+    std::string p = Reader::join(path, level);
+    Object::Ptr t = r.object(o, path, level);
+    if (!t) continue;
+    r.keys(*t, p, {"mean", "sd", "lot", "provisional"});
+    QcTarget target;
+    target.analyte = analyte;
+    target.level = level;
+    if (!t->has("mean") || !t->has("sd")) {
+      r.fail(p, "needs mean and sd");
+      continue;
+    }
+    r.number(*t, p, "mean", target.mean);
+    r.number(*t, p, "sd", target.sd, 0.0);
+    if (target.sd <= 0) r.fail(Reader::join(p, "sd"), "must be > 0");
+    r.text(*t, p, "lot", target.lot);
+    r.boolean(*t, p, "provisional", target.provisional);
+    targets.push_back(target);
+  }
+}
+
+void readAnalyte(Reader& r, const Object& o, const std::string& path, const std::string& analyte,
+                 AnalyteSettings& s) {
+  r.keys(o, path, {"peak", "calibration", "limits", "qc_targets"});
+  if (auto p = r.object(o, path, "peak")) readPeak(r, *p, Reader::join(path, "peak"), s.peak);
+  if (auto c = r.object(o, path, "calibration")) {
+    readCalibration(r, *c, Reader::join(path, "calibration"), s.calibration);
+  }
+  if (auto l = r.object(o, path, "limits")) {
+    readLimits(r, *l, Reader::join(path, "limits"), s.limits);
+  }
+  if (auto t = r.object(o, path, "qc_targets")) {
+    s.targets.clear();
+    readTargets(r, *t, Reader::join(path, "qc_targets"), analyte, s.targets);
+  }
+}
+
+void readQc(Reader& r, const Object& o, RuleSetConfig& c) {
+  const std::string path = "qc";
+  r.keys(o, path,
+         {"westgard", "rules", "use_1_2s_gate", "r4s_mode", "level_order", "accuracy_low_pct",
+          "accuracy_high_pct", "lloq_accuracy_low_pct", "lloq_accuracy_high_pct", "lloq_levels"});
+  QcReviewOptions& q = c.qcOptions;
+  r.boolean(o, path, "westgard", q.applyWestgard);
+  if (o.has("rules")) {
+    q.westgard.rules.clear();
+    for (const auto& name : r.texts(o, path, "rules")) {
+      auto rule = parseWestgardRule(name);
+      if (!rule) {
+        r.fail("qc.rules", "unknown rule \"" + name +
+                               "\" (known: 1_2s, 1_3s, 2_2s, R_4s, 4_1s, 10_x, 8_x, 12_x, 9_x, "
+                               "2of3_2s, 3_1s, 6_x)");
+      } else {
+        q.westgard.rules.push_back(*rule);
+      }
+    }
+  }
+  r.boolean(o, path, "use_1_2s_gate", q.westgard.use12sGate);
+  std::string mode;
+  if (r.text(o, path, "r4s_mode", mode)) {
+    if (mode == "strict") {
+      q.westgard.r4sMode = R4sMode::kStrict;
+    } else if (mode == "range") {
+      q.westgard.r4sMode = R4sMode::kRange;
+    } else {
+      r.fail("qc.r4s_mode", "must be strict or range");
+    }
+  }
+  if (o.has("level_order")) q.westgard.levelOrder = r.texts(o, path, "level_order");
+  r.number(o, path, "accuracy_low_pct", q.acceptance.accuracyLow, 0.0);
+  r.number(o, path, "accuracy_high_pct", q.acceptance.accuracyHigh, 0.0);
+  r.number(o, path, "lloq_accuracy_low_pct", q.acceptance.lloqAccuracyLow, 0.0);
+  r.number(o, path, "lloq_accuracy_high_pct", q.acceptance.lloqAccuracyHigh, 0.0);
+  if (o.has("lloq_levels")) q.acceptance.lloqLevels = r.texts(o, path, "lloq_levels");
+}
+
+void readAutoverify(Reader& r, const Object& o, AutoverifyConfig& a) {
+  const std::string path = "autoverify";
+  r.keys(o, path,
+         {"enabled", "critical_release_and_notify", "require_critical_limits", "hold_on_peak_warn",
+          "benign_vendor_flags", "comment_is_vendor_message"});
+  r.boolean(o, path, "enabled", a.enabled);
+  r.boolean(o, path, "critical_release_and_notify", a.criticalReleaseAndNotify);
+  r.boolean(o, path, "require_critical_limits", a.requireCriticalLimits);
+  r.boolean(o, path, "hold_on_peak_warn", a.holdOnPeakWarn);
+  if (o.has("benign_vendor_flags")) {
+    a.benignVendorFlags = r.texts(o, path, "benign_vendor_flags");
+  }
+  r.boolean(o, path, "comment_is_vendor_message", a.commentIsVendorMessage);
+}
+
+void readDrift(Reader& r, const Object& o, DriftConfig& d) {
+  const std::string path = "drift";
+  r.keys(o, path,
+         {"is_drift_warn", "is_drift_fail", "rt_drift_abs_min", "rt_drift_rel", "history_window",
+          "sensitivity_warn_pct", "sensitivity_fail_pct", "rt_shift_rel", "is_drop_ratio",
+          "is_missing_multi_max"});
+  r.number(o, path, "is_drift_warn", d.isDriftWarn, 0.0);
+  r.number(o, path, "is_drift_fail", d.isDriftFail, 0.0);
+  r.number(o, path, "rt_drift_abs_min", d.rtDriftAbsMin, 0.0);
+  r.number(o, path, "rt_drift_rel", d.rtDriftRel, 0.0);
+  r.count(o, path, "history_window", d.historyWindow);
+  r.number(o, path, "sensitivity_warn_pct", d.sensitivityWarnPct, 0.0);
+  r.number(o, path, "sensitivity_fail_pct", d.sensitivityFailPct, 0.0);
+  r.number(o, path, "rt_shift_rel", d.rtShiftRel, 0.0);
+  r.number(o, path, "is_drop_ratio", d.isDropRatio, 0.0);
+  r.count(o, path, "is_missing_multi_max", d.isMissingMultiMax);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The engine
+
+std::string analyteOf(const Result& r) { return r.instrumentCode; }
+
+void attach(Result& result, const CheckResult& check, bool warnHolds = false) {
+  if (auto f = toFinding(check, warnHolds)) result.findings.push_back(std::move(*f));
+}
+
+void attachBatch(Message& message, const std::string& analyte, const CheckResult& check) {
+  if (auto f = toFinding(check)) message.batchFindings.push_back({analyte, std::move(*f)});
+}
+
+/// The peak checks an export can support: a check whose data no injection of the analyte carries
+/// (an export without qualifier ions, widths or symmetry) is switched off for the batch rather
+/// than found NOT_EVALUABLE on every result. Data missing on some injections only still fails to
+/// evaluate there.
+PeakConfig carried(const Message& message, const std::string& analyte, PeakConfig config) {
+  bool rt = false, isRt = false, ionRatio = false, sn = false, shape = false, width = false,
+       isArea = false;
+  for (const Sample& s : message.samples) {
+    for (const Result& r : s.results) {
+      if (r.internalStandard || analyteOf(r) != analyte || !r.peak) continue;
+      const Peak& p = *r.peak;
+      rt = rt || p.retentionTime.has_value();
+      isRt = isRt || p.internalStandardRt.has_value();
+      ionRatio = ionRatio || p.ionRatio.has_value() || p.qualifierArea.has_value();
+      sn = sn || p.signalToNoise.has_value();
+      shape = shape || p.asymmetry.has_value();
+      width = width || p.width.has_value();
+      isArea = isArea || p.internalStandardArea.has_value();
+    }
+  }
+  config.checkRt = config.checkRt && rt;
+  config.checkIsRt = config.checkIsRt && isRt;
+  config.checkIonRatio = config.checkIonRatio && ionRatio;
+  config.checkSignalToNoise = config.checkSignalToNoise && sn;
+  config.checkShape = config.checkShape && shape;
+  config.checkWidth = config.checkWidth && width;
+  config.checkIsResponse = config.checkIsResponse && isArea;
+  return config;
+}
+
+class RuleEngine : public RulesStage {
+ public:
+  explicit RuleEngine(RuleSetConfig config) : config_(std::move(config)) {}
+  const std::string& version() const override { return config_.version; }
+  void evaluate(Message& message, const RulesContext& context) const override;
+
+ private:
+  RuleSetConfig config_;
+};
+
+void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
+  // Analytes in order of first appearance (internal standards are peak data, not analytes).
+  std::vector<std::string> analytes;
+  std::set<std::string> seen;
+  for (const Sample& s : message.samples) {
+    for (const Result& r : s.results) {
+      if (!r.internalStandard && seen.insert(analyteOf(r)).second) analytes.push_back(analyteOf(r));
+    }
+  }
+
+  // 1. Peak references (calibrator and QC means), with the default peak settings.
+  BatchReferences refs = computeBatchReferences(message, config_.defaults.peak);
+
+  // 2. Calibration per analyte.
+  std::map<std::string, CalibrationReview> calibration;
+  if (config_.calibration) {
+    for (const auto& analyte : analytes) {
+      bool hasCalibrators = false;
+      for (const Sample& s : message.samples) {
+        if (s.kind == SampleKind::kCalibrator && findAnalyteResult(s, analyte))
+          hasCalibrators = true;
+      }
+      if (!hasCalibrators) continue;  // not a calibrated batch for this analyte
+      CalibrationReview review =
+          reviewCalibration(message, analyte, config_.settingsFor(analyte).calibration);
+      if (!config_.carryover) {
+        std::erase_if(review.checks,
+                      [](const CheckResult& c) { return c.ruleId == "calibration.carryover"; });
+      }
+      for (const CheckResult& c : review.checks) attachBatch(message, analyte, c);
+      if (review.fit.ok) {
+        message.metrics.push_back({analyte, "cal_slope", review.fit.slope});
+        message.metrics.push_back({analyte, "cal_r_squared", review.fit.rSquared});
+      }
+      calibration.emplace(analyte, std::move(review));
+    }
+  }
+
+  // 3. QC: acceptance, Westgard on the stored history, bracketing.
+  QcReview qc;
+  bool haveQc = false;
+  if (config_.qc) {
+    for (const Sample& s : message.samples) haveQc = haveQc || s.kind == SampleKind::kQc;
+  }
+  std::map<std::string, const AnalyteQcReview*> qcByAnalyte;
+  if (haveQc) {
+    QcHistory history;
+    int64_t lastBatch = 0;
+    for (const auto& analyte : analytes) {
+      for (const QcTarget& t : config_.settingsFor(analyte).targets) {
+        QcTarget target = t;
+        target.analyte = analyte;
+        history.targets.push_back(target);
+      }
+      if (!context.qcHistory) continue;
+      for (const labgate::QcValue& v : context.qcHistory(analyte)) {
+        if (!v.targetMean || !v.targetSd) continue;
+        QcValue value;
+        value.series = qcSeriesKey(analyte, context.instrument, "");
+        value.level = v.level;
+        value.lot = v.lot;
+        value.run = static_cast<int>(v.batch);
+        value.seqInRun = v.seq;
+        value.value = v.value;
+        value.targetMean = *v.targetMean;
+        value.targetSd = *v.targetSd;
+        value.excluded = v.excluded;
+        history.values.push_back(value);
+        lastBatch = std::max(lastBatch, v.batch);
+      }
+    }
+    QcReviewOptions options = config_.qcOptions;
+    options.instrument = context.instrument;
+    options.run = static_cast<int>(lastBatch + 1);
+    qc = reviewQc(message, history, options);
+    for (const AnalyteQcReview& a : qc.analytes) {
+      qcByAnalyte[a.analyte] = &a;
+      for (const CheckResult& c : a.checks) attachBatch(message, a.analyte, c);
+      bool rejected = a.outcome == Outcome::kFail;
+      for (const QcValue& v : a.newValues) {
+        labgate::QcValue stored;
+        stored.analyte = a.analyte;
+        stored.level = v.level;
+        stored.lot = v.lot;
+        stored.seq = v.seqInRun;
+        stored.value = v.value;
+        if (v.targetSd > 0) {
+          stored.targetMean = v.targetMean;
+          stored.targetSd = v.targetSd;
+        }
+        stored.excluded = v.excluded;
+        stored.runRejected = rejected;
+        for (const QcInjection& i : a.injections) {
+          if (i.level == v.level && i.observed && *i.observed == v.value)
+            stored.sampleId = i.sampleId;
+        }
+        message.qcValues.push_back(stored);
+      }
+    }
+  }
+
+  // 4. Batch diagnostics (one batch) and trends (across batches).
+  std::map<size_t, std::vector<CheckResult>> sampleDiagnostics;
+  if (config_.diagnostics) {
+    BatchDiagnostics d = diagnoseBatch(message, refs, config_.drift);
+    for (const CheckResult& c : d.batch) attachBatch(message, "", c);
+    for (const InjectionCheck& i : d.samples) sampleDiagnostics[i.index].push_back(i.check);
+  }
+  if (config_.trends) {
+    for (const BatchMetric& m : trendMetrics(refs)) {
+      message.metrics.push_back(m);
+      if (!context.metricHistory) continue;
+      std::vector<double> history = context.metricHistory(m.analyte, m.metric);
+      if (history.empty()) continue;
+      if (m.metric == "cal_is_area_median") {
+        attachBatch(message, m.analyte, checkSensitivityLoss(m.value, history, config_.drift));
+      } else if (m.metric == "cal_rt_mean") {
+        attachBatch(message, m.analyte, checkRtShift(m.value, history, config_.drift));
+      } else if (m.metric == "cal_ion_ratio_mean") {
+        attachBatch(message, m.analyte,
+                    checkIonRatioShift(m.value, history, config_.settingsFor(m.analyte).peak,
+                                       config_.drift));
+      }
+    }
+  }
+
+  // 5. Per result: peaks, then (patients) autoverification with the batch gates.
+  for (size_t si = 0; si < message.samples.size(); ++si) {
+    Sample& sample = message.samples[si];
+    for (Result& result : sample.results) {
+      if (result.internalStandard) continue;
+      const std::string analyte = analyteOf(result);
+      const AnalyteSettings& settings = config_.settingsFor(analyte);
+      auto cal = calibration.find(analyte);
+      const CalibrationReview* review = cal == calibration.end() ? nullptr : &cal->second;
+
+      std::vector<CheckResult> peakChecks;
+      if (config_.peaks) {
+        PeakContext pc;
+        pc.kind = sample.kind;
+        if (review) {
+          pc.lloq = review->lloq;
+          pc.uloq = review->uloq;
+          for (const CalibratorReview& c : review->calibrators) {
+            if (c.sampleIndex == si && c.lloqLevel) pc.isLloqCalibrator = true;
+          }
+        }
+        peakChecks =
+            checkPeak(result, refs.of(analyte), carried(message, analyte, settings.peak), pc);
+      }
+      for (const CheckResult& c : sampleDiagnostics[si]) peakChecks.push_back(c);
+
+      if (sample.kind != SampleKind::kUnknown || !config_.autoverify) {
+        for (const CheckResult& c : peakChecks) attach(result, c);
+        continue;
+      }
+
+      BatchGates gates;
+      if (!config_.calibration) {
+        gates.calibrationAccepted = true;
+        gates.blanksAccepted = true;
+      } else if (review) {
+        gates.calibrationAccepted = review->curveAccepted;
+        bool blanks = true;
+        for (const CheckResult& c : review->checks) {
+          if ((c.ruleId == "calibration.blank" || c.ruleId == "calibration.carryover") &&
+              c.outcome == Outcome::kFail) {
+            blanks = false;
+          }
+        }
+        gates.blanksAccepted = blanks;
+      }
+      if (!config_.qc) {
+        gates.qcAccepted = true;
+        gates.qcBracketing = true;
+      } else if (auto q = qcByAnalyte.find(analyte); q != qcByAnalyte.end()) {
+        if (q->second->outcome != Outcome::kNotEvaluable) {
+          gates.qcAccepted = q->second->outcome == Outcome::kPass;
+        }
+        gates.qcBracketing = true;
+        for (const SampleDisposition& d : qc.dispositions) {
+          if (d.sampleIndex == si && d.analyte == analyte && d.kind != DispositionKind::kRelease) {
+            gates.qcBracketing = false;
+            attach(result, d.reason);
+          }
+        }
+      }
+      gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
+
+      AnalyteLimits limits = settings.limits;
+      std::optional<double> concentration = result.numeric;
+      if (review) {
+        limits.lloq = review->lloq;
+        limits.uloq = review->uloq;
+        if (const CheckResult* curve = review->curveCheck();
+            curve && curve->outcome != Outcome::kPass) {
+          attach(result, *curve);  // the curve's failure is this result's re-run
+        }
+      }
+      Result view = result;
+      view.numeric = concentration;
+      AutoverifyDecision decision =
+          autoverify(view, gates, peakChecks, limits, std::nullopt, config_.autoverifyConfig);
+      for (const CheckResult& c : decision.checks) {
+        attach(result, c,
+               c.ruleId.rfind("peak.", 0) == 0 && config_.autoverifyConfig.holdOnPeakWarn);
+      }
+      if (!decision.displayValue.empty()) result.value = decision.displayValue;
+      if (!decision.flag.empty()) result.flags = decision.flag;
+    }
+  }
+
+  // 6. The lab's own rules.
+  for (const auto& rule : config_.lua) {
+    for (Sample& sample : message.samples) {
+      for (Result& result : sample.results) {
+        if (result.internalStandard) continue;
+        attach(result, rule->evaluate(result, sample, message));
+      }
+    }
+  }
+
+  // Batch-level failures that ask for a re-run reach every patient result of the analyte (§3.6).
+  for (const BatchFinding& b : message.batchFindings) {
+    if (b.finding.severity == Severity::kInfo || b.analyte.empty()) continue;
+    if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
+    for (Sample& sample : message.samples) {
+      if (sample.kind != SampleKind::kUnknown) continue;
+      for (Result& result : sample.results) {
+        if (!result.internalStandard && analyteOf(result) == b.analyte &&
+            b.finding.action != DispositionKind::kRelease) {
+          result.findings.push_back(b.finding);
+        }
+      }
+    }
+  }
+}
 
 }  // namespace
 
 StatusOr<std::shared_ptr<const RulesStage>> parseRuleSet(const std::string& json,
                                                          const std::string& sourceName) {
+  Object::Ptr root;
   try {
     Poco::JSON::Parser parser;
-    auto root = parser.parse(json).extract<Poco::JSON::Object::Ptr>();
-    std::string version = root->optValue<std::string>("version", "");
-    if (version.empty()) return Status::config(sourceName, "version: required");
-    return std::shared_ptr<const RulesStage>(std::make_shared<EmptyRuleSet>(version));
+    root = parser.parse(json).extract<Object::Ptr>();
   } catch (const Poco::Exception& e) {
     return Status::config(sourceName, "not valid JSON: " + e.displayText());
+  } catch (const std::exception&) {
+    return Status::config(sourceName, "the top level must be a JSON object");
   }
+  Reader r(sourceName);
+  RuleSetConfig c;
+  r.keys(*root, "",
+         {"version", "description", "checks", "peak", "calibration", "qc", "autoverify", "drift",
+          "limits", "qc_targets", "analytes", "lua"});
+  if (!r.text(*root, "", "version", c.version) || c.version.empty()) {
+    r.fail("version", "required: a non-empty string stored with every decision");
+  }
+  r.text(*root, "", "description", c.description);
+  if (auto checks = r.object(*root, "", "checks")) {
+    r.keys(*checks, "checks",
+           {"peaks", "calibration", "qc", "diagnostics", "trends", "autoverify", "carryover"});
+    r.boolean(*checks, "checks", "carryover", c.carryover);
+    r.boolean(*checks, "checks", "peaks", c.peaks);
+    r.boolean(*checks, "checks", "calibration", c.calibration);
+    r.boolean(*checks, "checks", "qc", c.qc);
+    r.boolean(*checks, "checks", "diagnostics", c.diagnostics);
+    r.boolean(*checks, "checks", "trends", c.trends);
+    r.boolean(*checks, "checks", "autoverify", c.autoverify);
+  }
+  if (auto p = r.object(*root, "", "peak")) readPeak(r, *p, "peak", c.defaults.peak);
+  if (auto p = r.object(*root, "", "calibration")) {
+    readCalibration(r, *p, "calibration", c.defaults.calibration);
+  }
+  if (auto p = r.object(*root, "", "limits")) readLimits(r, *p, "limits", c.defaults.limits);
+  if (auto p = r.object(*root, "", "qc")) readQc(r, *p, c);
+  if (auto p = r.object(*root, "", "autoverify")) readAutoverify(r, *p, c.autoverifyConfig);
+  if (auto p = r.object(*root, "", "drift")) readDrift(r, *p, c.drift);
+  if (root->has("qc_targets"))
+    r.fail("qc_targets", "targets belong to an analyte: analytes.NAME.qc_targets");
+  if (auto analytes = r.object(*root, "", "analytes")) {
+    std::vector<std::string> names;
+    analytes->getNames(names);
+    for (const auto& name : names) {
+      Object::Ptr a = r.object(*analytes, "analytes", name);
+      if (!a) continue;
+      AnalyteSettings s = c.defaults;  // overrides start from the defaults
+      readAnalyte(r, *a, "analytes." + name, name, s);
+      c.analytes[name] = std::move(s);
+    }
+  }
+  if (root->has("lua")) {
+    Array::Ptr list = root->getArray("lua");
+    if (!list) r.fail("lua", "must be an array of {name, file}");
+    for (size_t i = 0; list && i < list->size() && !r.failed(); ++i) {
+      std::string path = "lua[" + std::to_string(i) + "]";
+      Object::Ptr entry = list->getObject(static_cast<unsigned>(i));
+      if (!entry) {
+        r.fail(path, "must be an object {name, file}");
+        break;
+      }
+      r.keys(*entry, path, {"name", "file", "instructions", "memory_bytes"});
+      std::string name, file;
+      if (!r.text(*entry, path, "name", name) || name.empty()) r.fail(path + ".name", "required");
+      if (!r.text(*entry, path, "file", file) || file.empty()) r.fail(path + ".file", "required");
+      LuaLimits limits;
+      double instructions = static_cast<double>(limits.instructions);
+      double memory = static_cast<double>(limits.memoryBytes);
+      r.number(*entry, path, "instructions", instructions, 1000.0);
+      r.number(*entry, path, "memory_bytes", memory, 65536.0);
+      limits.instructions = static_cast<int64_t>(instructions);
+      limits.memoryBytes = static_cast<size_t>(memory);
+      if (r.failed()) break;
+      std::ifstream in(file, std::ios::binary);
+      if (!in) {
+        r.fail(path + ".file", "cannot open " + file);
+        break;
+      }
+      std::ostringstream source;
+      source << in.rdbuf();
+      StatusOr<std::shared_ptr<LuaRule>> rule = LuaRule::load(name, source.str(), limits);
+      if (!rule.isOk()) {
+        r.fail(path, rule.status().toString());
+        break;
+      }
+      c.lua.push_back(rule.value());
+    }
+  }
+  if (r.failed()) return r.status();
+  return std::shared_ptr<const RulesStage>(std::make_shared<RuleEngine>(std::move(c)));
 }
 
 StatusOr<std::shared_ptr<const RulesStage>> loadRuleSet(const std::string& path) {
