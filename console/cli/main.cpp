@@ -6,7 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "console/cli/calibrate_command.h"
 #include "console/cli/dry_run_command.h"
+#include "console/cli/qc_command.h"
 #include "labgate/version.h"
 
 namespace {
@@ -17,7 +19,9 @@ void printHelp(std::ostream& out) {
          "The LabGate command-line console.\n"
          "\n"
          "commands:\n"
+         "  calibrate   fit a calibration curve to x,y points (CSV) and back-calculate them\n"
          "  dry-run     run inputs through the gate, mapping and rules; store nothing\n"
+         "  qc          evaluate Westgard rules over a QC history (CSV)\n"
          "  version     print the version of this console and exit\n"
          "  help        show this help\n"
          "\n"
@@ -43,6 +47,8 @@ int main(int argc, char** argv) {
   }
   std::vector<std::string> args(argv + 2, argv + argc);
   if (command == "dry-run") return labgate::cli::runDryRun(args, std::cout, std::cerr);
+  if (command == "calibrate") return labgate::cli::runCalibrate(args, std::cout, std::cerr);
+  if (command == "qc") return labgate::cli::runQc(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 64;
 }

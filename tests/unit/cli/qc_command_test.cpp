@@ -1,9 +1,6 @@
 // Tests `labgate qc` in-process through runQc, with the CSV files in tests/data/rules/qc_*.
 //
-// console/cli/qc_command.cpp is not part of a library yet (the console is one executable), so
-// this test program compiles it here. When the console gets a library target that unit_rules
-// links, drop this include and link that library instead.
-#include "console/cli/qc_command.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "console/cli/qc_command.h"
 
 #include <gtest/gtest.h>
 

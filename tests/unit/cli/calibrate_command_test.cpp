@@ -1,10 +1,6 @@
 // console/cli/calibrate_command: `labgate calibrate` run in-process on a small CSV of our own
 // (tests/data/rules/calibrate_small.csv) and on broken inputs written to a temporary folder.
-//
-// unit_rules links labgate_rules only, not the console's labgate_cli, so this test compiles the
-// command's source itself. If unit_rules ever links labgate_cli, drop this include: the archive
-// member is not pulled in while this object defines runCalibrate, but one definition is cleaner.
-#include "console/cli/calibrate_command.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "console/cli/calibrate_command.h"
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -15,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include "rules/calibration.h"
 
 namespace labgate::cli {
 namespace {
