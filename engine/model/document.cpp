@@ -10,12 +10,15 @@ const std::string& Record::raw(size_t field) const {
 
 std::string Record::location(size_t field) const {
   if (line <= 0) return type + "-" + std::to_string(field);
-  std::string out = "line " + std::to_string(line) + " " + type;
+  // append(), not "literal" + string: GCC 12's -Wrestrict misfires on the latter in Release.
+  std::string out = "line ";
+  out.append(std::to_string(line)).append(" ").append(type);
   if (namesInLocation && names && field < names->size() && !(*names)[field].empty()) {
-    out += (*names)[field].front() == '#' ? "" : "@";
-    out += (*names)[field];
+    if ((*names)[field].front() != '#') out.push_back('@');
+    out.append((*names)[field]);
   } else {
-    out += " " + std::to_string(field);
+    out.push_back(' ');
+    out.append(std::to_string(field));
   }
   return out;
 }
