@@ -556,7 +556,9 @@ CheckResult judgeBlank(const Sample& s, const Result* r, const BlankReferences& 
   double fraction = *area / *refs.lloqArea;
   std::string measured = pct(100 * fraction) + " of LLOQ area";
   bool pass = fraction <= maxLloq;
-  if (s.kind == SampleKind::kDoubleBlank) {
+  // The IS part needs IS areas; an export that carries none (refs.isRef unset because no
+  // calibrator or QC has one) is judged on the analyte alone.
+  if (s.kind == SampleKind::kDoubleBlank && (refs.isRef || isAreaOf(r))) {
     std::optional<double> is = isAreaOf(r);
     if (!is || !refs.isRef || *refs.isRef <= 0) {
       return makeCheck(Outcome::kNotEvaluable, ruleId, code,

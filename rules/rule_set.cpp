@@ -438,7 +438,7 @@ void attachBatch(Message& message, const std::string& analyte, const CheckResult
 /// evaluate there.
 PeakConfig carried(const Message& message, const std::string& analyte, PeakConfig config) {
   bool rt = false, isRt = false, ionRatio = false, sn = false, shape = false, width = false,
-       isArea = false;
+       isArea = false, height = false;
   for (const Sample& s : message.samples) {
     for (const Result& r : s.results) {
       if (r.internalStandard || analyteOf(r) != analyte || !r.peak) continue;
@@ -450,6 +450,7 @@ PeakConfig carried(const Message& message, const std::string& analyte, PeakConfi
       shape = shape || p.asymmetry.has_value();
       width = width || p.width.has_value();
       isArea = isArea || p.internalStandardArea.has_value();
+      height = height || p.height.has_value();
     }
   }
   config.checkRt = config.checkRt && rt;
@@ -459,6 +460,7 @@ PeakConfig carried(const Message& message, const std::string& analyte, PeakConfi
   config.checkShape = config.checkShape && shape;
   config.checkWidth = config.checkWidth && width;
   config.checkIsResponse = config.checkIsResponse && isArea;
+  config.checkSaturation = config.checkSaturation && height;  // over-range is the ULOQ's job
   return config;
 }
 
@@ -472,7 +474,24 @@ class RuleEngine : public RulesStage {
   RuleSetConfig config_;
 };
 
+/// Exports that give a calibrator's or QC's accuracy but not its nominal concentration (MassHunter
+/// without an "Exp. Conc." column) state it implicitly: nominal = concentration · 100 / accuracy.
+void deriveNominals(Message& message) {
+  for (Sample& sample : message.samples) {
+    if (sample.kind != SampleKind::kCalibrator && sample.kind != SampleKind::kQc) continue;
+    for (Result& r : sample.results) {
+      if (!r.peak || r.peak->expectedConcentration || !r.peak->accuracy || *r.peak->accuracy <= 0) {
+        continue;
+      }
+      std::optional<double> x =
+          r.peak->calculatedConcentration ? r.peak->calculatedConcentration : r.numeric;
+      if (x) r.peak->expectedConcentration = *x * 100.0 / *r.peak->accuracy;
+    }
+  }
+}
+
 void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
+  deriveNominals(message);
   // Analytes in order of first appearance (internal standards are peak data, not analytes).
   std::vector<std::string> analytes;
   std::set<std::string> seen;
@@ -619,8 +638,16 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
             if (c.sampleIndex == si && c.lloqLevel) pc.isLloqCalibrator = true;
           }
         }
-        peakChecks =
-            checkPeak(result, refs.of(analyte), carried(message, analyte, settings.peak), pc);
+        if (sample.kind == SampleKind::kBlank || sample.kind == SampleKind::kDoubleBlank) {
+          // A blank's peak is noise by design: its area is judged by calibration.blank; its RT,
+          // ion ratio and shape mean nothing. Only a manual integration is worth a note.
+          if (result.peak) {
+            peakChecks.push_back(checkManualIntegration(*result.peak, sample.kind, settings.peak));
+          }
+        } else {
+          peakChecks =
+              checkPeak(result, refs.of(analyte), carried(message, analyte, settings.peak), pc);
+        }
       }
       for (const CheckResult& c : sampleDiagnostics[si]) peakChecks.push_back(c);
 

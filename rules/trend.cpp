@@ -409,7 +409,11 @@ BatchDiagnostics diagnoseBatch(const Message& message, const BatchReferences& re
   for (const auto& [analyte, ref] : refs.analytes) {
     InjectionSeries s = injectionSeries(message, analyte);
     if (s.sampleIndex.empty()) continue;
-    add(analyte, checkIsMissingMulti(s.isArea, config));
+    // An export without IS areas says nothing about the IS: only a batch that carries some IS
+    // areas can show them missing.
+    bool carriesIs = std::any_of(s.isArea.begin(), s.isArea.end(),
+                                 [](const std::optional<double>& a) { return a.has_value(); });
+    if (carriesIs) add(analyte, checkIsMissingMulti(s.isArea, config));
     if (ref.meanIsArea && *ref.meanIsArea > 0) {
       Series ratios;
       for (const auto& a : s.isArea)
