@@ -20,7 +20,8 @@ bool equalsIgnoreCase(const std::string& a, const std::string& b) {
          });
 }
 
-std::string analyteOf(const Result& r) { return r.lisCode.empty() ? r.instrumentCode : r.lisCode; }
+// The instrument's code, as everywhere in the rules: the QC history is kept per instrument.
+std::string analyteOf(const Result& r) { return r.instrumentCode; }
 
 const Result* resultFor(const Sample& sample, const std::string& analyte) {
   for (const Result& r : sample.results) {

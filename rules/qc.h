@@ -108,8 +108,8 @@ struct QcReview {
 };
 
 /// Reviews the QC of a batch. QC samples are SampleKind::kQc, patient samples kUnknown; the order
-/// of Message::samples is the injection order. An analyte is a result's lisCode, else its
-/// instrumentCode; internal-standard results are skipped.
+/// of Message::samples is the injection order. An analyte is a result's instrumentCode;
+/// internal-standard results are skipped.
 ///
 /// Checks (subject "analyte"): "qc.accuracy" per QC injection (QC_ACCURACY; a FAIL holds);
 /// "qc.run_acceptance" (QC_RUN_ACCEPTANCE, FAIL → re-run; NOT_EVALUABLE QC_MISSING when an

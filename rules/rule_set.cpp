@@ -569,24 +569,25 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     for (const AnalyteQcReview& a : qc.analytes) {
       qcByAnalyte[a.analyte] = &a;
       for (const CheckResult& c : a.checks) attachBatch(message, a.analyte, c);
+      // Every QC injection with a value goes to the history, with the target it was judged
+      // against (none while the analyte has no target: the values then serve to establish one).
       bool rejected = a.outcome == Outcome::kFail;
-      for (const QcValue& v : a.newValues) {
+      for (const QcInjection& i : a.injections) {
+        if (!i.observed) continue;
         labgate::QcValue stored;
         stored.analyte = a.analyte;
-        stored.level = v.level;
-        stored.lot = v.lot;
-        stored.seq = v.seqInRun;
-        stored.value = v.value;
-        if (v.targetSd > 0) {
-          stored.targetMean = v.targetMean;
-          stored.targetSd = v.targetSd;
+        stored.level = i.level;
+        stored.lot = i.lot;
+        stored.sampleId = i.sampleId;
+        stored.seq = static_cast<int>(i.sampleIndex);
+        stored.value = *i.observed;
+        for (const QcTarget& t : history.targets) {
+          if (t.analyte == a.analyte && t.level == i.level && (t.lot.empty() || t.lot == i.lot)) {
+            stored.targetMean = t.mean;
+            stored.targetSd = t.sd;
+          }
         }
-        stored.excluded = v.excluded;
         stored.runRejected = rejected;
-        for (const QcInjection& i : a.injections) {
-          if (i.level == v.level && i.observed && *i.observed == v.value)
-            stored.sampleId = i.sampleId;
-        }
         message.qcValues.push_back(stored);
       }
     }

@@ -451,3 +451,75 @@ TEST_F(ExportTest, CorpusFilesDroppedIntoTheInbox) {
 
 }  // namespace
 }  // namespace labgate::it
+
+namespace labgate::it {
+namespace {
+
+// The MassHunter clinical batch of the corpus (corticosterone, cortisol, cortisone: 4 response
+// checks, 2 double blanks, 3 blanks, calibrators A–F, QC Low and High × 5) through the engine with
+// the shipped rule set. What a reviewer reading the file expects:
+//  - Corticosterone and cortisol: calibrator B is out (vendor accuracy 80.7 % and 77.1 %), so only
+//    5 of 6 levels pass and the curves fail the ≥ 6 levels rule (FDA 2018 / ICH M10): re-run.
+//    Cortisone's six calibrators all pass.
+//  - Cortisol QC Low: 3 of 5 outside 85–115 % (123.6, 118.8, 122.8 %): fewer than half pass at that
+//    level, so the cortisol run fails QC acceptance. Corticosterone QC Low loses 2 of 5 (115.9,
+//    122.0 %) and cortisone QC High 1 of 5 (116.1 %): single QC failures, runs accepted.
+//  - No blank follows calibrator F, so carryover cannot be assessed for any analyte.
+TEST_F(ExportTest, ClinicalBatchGetsTheFindingsAReviewerExpects) {
+  const std::string file =
+      sharedDir() + "/corpus/lcms/masshunter_quant/mrmhub_MH_ext_cal_quant_assay.csv";
+  if (!fileExists(file)) GTEST_SKIP() << "no ../shared corpus beside the checkout";
+  config_.connectors.at(0).extra["rules"] = sourceDir() + "/config/rules/lcms-default.json";
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  drop("clinical.csv", readFile(file));
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/clinical.csv"))
+      << readFile(inbox_ + "/rejected/clinical.csv.reason");
+
+  EXPECT_EQ(query("SELECT rules_version FROM messages"), "lcms-default-1");
+  auto findings = [&](const std::string& where) {
+    return query(
+        "SELECT group_concat(analyte || ':' || action, ',') FROM (SELECT analyte, action "
+        "FROM batch_findings WHERE " +
+        where + " ORDER BY analyte)");
+  };
+  EXPECT_EQ(findings("rule_id = 'calibration.curve' AND severity = 'error'"),
+            "Corticosterone:reject,Cortisol:reject");
+  EXPECT_EQ(findings("rule_id = 'qc.run_acceptance' AND severity = 'error'"), "Cortisol:reject");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM batch_findings WHERE rule_id = 'qc.accuracy' AND "
+                  "severity = 'error'"),
+            "6");
+  EXPECT_EQ(query("SELECT group_concat(analyte, ',') FROM (SELECT analyte FROM batch_findings "
+                  "WHERE rule_id = 'qc.accuracy' AND message LIKE '%QC_Low_3%' ORDER BY analyte)"),
+            "Corticosterone,Cortisol");
+  EXPECT_EQ(findings("rule_id = 'calibration.carryover'"),
+            "Corticosterone:hold,Cortisol:hold,Cortisone:hold");
+  // This run's QC values are in the history for Westgard across runs; the slopes for trends.
+  EXPECT_EQ(query("SELECT COUNT(*) FROM qc_history"), "30");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM batch_metrics WHERE metric = 'cal_slope'"), "3");
+  // A batch of calibrators and QCs alone sends nothing to the LIS.
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(lis_->messages().empty());
+}
+
+// Our own batch has only two calibrators: with the rule set on, no curve can be accepted, so its
+// patient results are held for a re-run and nothing reaches the LIS.
+TEST_F(ExportTest, RulesStopPatientResultsOfAnUnacceptableCurve) {
+  config_.connectors.at(0).extra["rules"] = sourceDir() + "/config/rules/lcms-default.json";
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  drop("steroids.csv", readFile(exportData("steroids_batch.csv")));
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/steroids.csv"));
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results r JOIN samples s ON s.id = r.sample_row_id WHERE "
+                  "s.kind = 'unknown' AND r.internal_standard = 0 AND r.disposition = 'reject'"),
+            "4");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM findings WHERE rule_id = 'calibration.curve' AND "
+                  "action = 'reject'"),
+            "4");
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(lis_->messages().empty());
+  EXPECT_EQ(health().destination("lis", "queue_depth"), 0);
+}
+
+}  // namespace
+}  // namespace labgate::it
