@@ -1,5 +1,7 @@
 #include "rules/check.h"
 
+#include <charconv>
+
 namespace labgate::rules {
 
 const char* toString(Outcome outcome) {
@@ -44,9 +46,12 @@ std::optional<Finding> toFinding(const CheckResult& check, bool warnHolds) {
 }
 
 std::string num(double value) {
+  // std::to_chars (shortest round-trip machinery) rather than snprintf: every check formats its
+  // numbers, and a plate of 96 × 50 results runs tens of thousands of checks.
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", value);
-  return buf;
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::general, 6);
+  if (ec != std::errc()) return "?";
+  return std::string(buf, end);
 }
 
 }  // namespace labgate::rules

@@ -618,7 +618,16 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     }
   }
 
-  // 5. Per result: peaks, then (patients) autoverification with the batch gates.
+  // 5. Per result: peaks, then (patients) autoverification with the batch gates. What each
+  // analyte's export carries and each patient's QC verdicts are looked up, not rescanned.
+  std::map<std::string, PeakConfig> peakConfigs;
+  for (const auto& analyte : analytes) {
+    peakConfigs.emplace(analyte, carried(message, analyte, config_.settingsFor(analyte).peak));
+  }
+  std::map<std::pair<size_t, std::string>, std::vector<const SampleDisposition*>> qcVerdicts;
+  for (const SampleDisposition& d : qc.dispositions) {
+    qcVerdicts[{d.sampleIndex, d.analyte}].push_back(&d);
+  }
   for (size_t si = 0; si < message.samples.size(); ++si) {
     Sample& sample = message.samples[si];
     for (Result& result : sample.results) {
@@ -646,8 +655,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
             peakChecks.push_back(checkManualIntegration(*result.peak, sample.kind, settings.peak));
           }
         } else {
-          peakChecks =
-              checkPeak(result, refs.of(analyte), carried(message, analyte, settings.peak), pc);
+          peakChecks = checkPeak(result, refs.of(analyte), peakConfigs.at(analyte), pc);
         }
       }
       for (const CheckResult& c : sampleDiagnostics[si]) peakChecks.push_back(c);
@@ -680,10 +688,11 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
           gates.qcAccepted = q->second->outcome == Outcome::kPass;
         }
         gates.qcBracketing = true;
-        for (const SampleDisposition& d : qc.dispositions) {
-          if (d.sampleIndex == si && d.analyte == analyte && d.kind != DispositionKind::kRelease) {
+        if (auto v = qcVerdicts.find({si, analyte}); v != qcVerdicts.end()) {
+          for (const SampleDisposition* d : v->second) {
+            if (d->kind == DispositionKind::kRelease) continue;
             gates.qcBracketing = false;
-            attach(result, d.reason);
+            attach(result, d->reason);
           }
         }
       }

@@ -17,8 +17,10 @@ CheckResult make(const char* ruleId, const char* code, Outcome outcome, std::str
   c.code = code;
   c.subject = subject;
   c.message = std::move(message);
-  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
-  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
+  // A passing check never becomes a finding: its numbers are not formatted.
+  if (outcome != Outcome::kPass && measured && std::isfinite(*measured))
+    c.measured = num(*measured);
+  if (outcome != Outcome::kPass && limit && std::isfinite(*limit)) c.limit = num(*limit);
   return c;
 }
 
