@@ -282,9 +282,107 @@ class Engine::Impl {
         return;
       }
       target->handleUpload(request, response);
+    } else if (path.rfind("/api/v1/instruments/", 0) == 0 && path.size() > 32 &&
+               path.compare(path.size() - 12, 12, "/diagnostics") == 0) {
+      diagnostics(request, response, path.substr(20, path.size() - 32));
     } else {
       sendProblem(response, HTTPResponse::HTTP_NOT_FOUND, "Not Found", "no resource at " + path);
     }
+  }
+
+  /// GET /api/v1/instruments/{instrument}/diagnostics?analyte=&batches=: the JSON series the
+  /// console charts (per-batch metrics, QC Levey-Jennings points, failures by rule).
+  void diagnostics(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
+                   const std::string& instrument) {
+    using Poco::JSON::Array;
+    using Poco::JSON::Object;
+    using Poco::Net::HTTPResponse;
+    if (request.getMethod() != "GET") {
+      response.set("Allow", "GET");
+      sendProblem(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                  "diagnostics answer GET");
+      return;
+    }
+    // ---- PERMISSION CHECK: until accounts and roles exist, loopback clients only. -----------
+    if (!request.clientAddress().host().isLoopback()) {
+      sendProblem(response, HTTPResponse::HTTP_FORBIDDEN, "Forbidden",
+                  "diagnostics are served to local clients only until accounts exist");
+      return;
+    }
+    std::string analyte;
+    int64_t batches = 20;
+    for (const auto& [name, value] : Poco::URI(request.getURI()).getQueryParameters()) {
+      if (name == "analyte") analyte = value;
+      if (name == "batches") {
+        Status ok = parseInteger("batches", value, 1, 1000, batches);
+        if (!ok.isOk()) {
+          sendProblem(response, HTTPResponse::HTTP_BAD_REQUEST, "Bad Request", ok.reason());
+          return;
+        }
+      }
+    }
+    Store::Diagnostics d =
+        store_->diagnostics("default", instrument, analyte, static_cast<size_t>(batches));
+    Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("instrument", instrument);
+    out->set("batches", batches);
+    Array::Ptr metrics = new Array;
+    Object::Ptr series;
+    Array::Ptr points;
+    std::string key;
+    for (const auto& m : d.metrics) {
+      if (m.analyte + "\n" + m.metric != key) {
+        key = m.analyte + "\n" + m.metric;
+        series = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        points = new Array;
+        series->set("analyte", m.analyte);
+        series->set("metric", m.metric);
+        series->set("points", points);
+        metrics->add(series);
+      }
+      Object::Ptr p = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      p->set("batch", m.batch);
+      p->set("received_at", m.receivedAt);
+      p->set("value", m.value);
+      points->add(p);
+    }
+    out->set("metrics", metrics);
+    Array::Ptr qc = new Array;
+    key.clear();
+    for (const auto& q : d.qc) {
+      if (q.analyte + "\n" + q.level + "\n" + q.lot != key) {
+        key = q.analyte + "\n" + q.level + "\n" + q.lot;
+        series = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+        points = new Array;
+        series->set("analyte", q.analyte);
+        series->set("level", q.level);
+        series->set("lot", q.lot);
+        series->set("points", points);
+        qc->add(series);
+      }
+      Object::Ptr p = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      p->set("batch", q.batch);
+      p->set("received_at", q.receivedAt);
+      p->set("sample_id", q.sampleId);
+      p->set("value", q.value);
+      if (q.mean && q.sd && *q.sd > 0) {
+        p->set("target_mean", *q.mean);
+        p->set("target_sd", *q.sd);
+        p->set("z", (q.value - *q.mean) / *q.sd);
+      }
+      p->set("run_rejected", q.runRejected);
+      points->add(p);
+    }
+    out->set("qc", qc);
+    Array::Ptr failures = new Array;
+    for (const auto& f : d.failuresByRule) {
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      o->set("rule", f.ruleId);
+      o->set("count", f.failures);
+      failures->add(o);
+    }
+    out->set("failures_by_rule", failures);
+    sendJson(response, HTTPResponse::HTTP_OK, out);
   }
 
  private:

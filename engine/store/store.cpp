@@ -540,6 +540,73 @@ std::vector<double> Store::batchMetricHistory(const std::string& orgId,
   });
 }
 
+Store::Diagnostics Store::diagnostics(const std::string& orgId, const std::string& instrument,
+                                      const std::string& analyte, size_t batches) {
+  return impl_->read([&](Session& s) {
+    Diagnostics out;
+    std::string org = orgId, inst = instrument, an = analyte;
+    int64_t cap = static_cast<int64_t>(batches);
+    // The batch ids in range: the instrument's last `batches` messages.
+    int64_t firstBatch = 0;
+    s << "SELECT COALESCE(MIN(id), 0) FROM (SELECT id FROM messages WHERE org_id = ? AND "
+         "instrument = ? ORDER BY id DESC LIMIT ?)",
+        use(org), use(inst), use(cap), into(firstBatch), now;
+    {
+      Diagnostics::MetricPoint row;
+      Statement select(s);
+      select << "SELECT m.analyte, m.metric, g.received_at, m.message_id, m.value FROM "
+                "batch_metrics m JOIN messages g ON g.id = m.message_id WHERE m.org_id = ? AND "
+                "m.instrument = ? AND (? = '' OR m.analyte = ?) AND m.message_id >= ? ORDER BY "
+                "m.analyte, m.metric, m.message_id",
+          use(org), use(inst), use(an), use(an), use(firstBatch), into(row.analyte),
+          into(row.metric), into(row.receivedAt), into(row.batch), into(row.value), range(0, 1);
+      while (!select.done()) {
+        if (select.execute() == 0) break;
+        out.metrics.push_back(row);
+      }
+    }
+    {
+      Diagnostics::QcPoint row;
+      Poco::Nullable<double> mean, sd;
+      int rejected = 0;
+      Statement select(s);
+      select << "SELECT q.analyte, q.level, q.lot, q.sample_id, g.received_at, q.message_id, "
+                "q.value, q.target_mean, q.target_sd, q.run_rejected FROM qc_history q JOIN "
+                "messages g ON g.id = q.message_id WHERE q.org_id = ? AND q.instrument = ? AND "
+                "(? = '' OR q.analyte = ?) AND q.message_id >= ? ORDER BY q.analyte, q.level, q.id",
+          use(org), use(inst), use(an), use(an), use(firstBatch), into(row.analyte),
+          into(row.level), into(row.lot), into(row.sampleId), into(row.receivedAt), into(row.batch),
+          into(row.value), into(mean), into(sd), into(rejected), range(0, 1);
+      while (!select.done()) {
+        if (select.execute() == 0) break;
+        Diagnostics::QcPoint p = row;
+        if (!mean.isNull()) p.mean = mean.value();
+        if (!sd.isNull()) p.sd = sd.value();
+        p.runRejected = rejected != 0;
+        out.qc.push_back(std::move(p));
+      }
+    }
+    {
+      Diagnostics::RuleCount row;
+      Statement select(s);
+      select << "SELECT rule_id, COUNT(*) FROM (SELECT f.rule_id FROM findings f JOIN results r "
+                "ON r.id = f.result_id JOIN messages g ON g.id = r.message_id WHERE g.org_id = ? "
+                "AND g.instrument = ? AND g.id >= ? AND f.severity != 'info' AND (? = '' OR "
+                "r.instrument_code = ?) UNION ALL SELECT b.rule_id FROM batch_findings b JOIN "
+                "messages g ON g.id = b.message_id WHERE g.org_id = ? AND g.instrument = ? AND "
+                "g.id >= ? AND b.severity != 'info' AND (? = '' OR b.analyte = ?)) GROUP BY "
+                "rule_id ORDER BY COUNT(*) DESC, rule_id",
+          use(org), use(inst), use(firstBatch), use(an), use(an), use(org), use(inst),
+          use(firstBatch), use(an), use(an), into(row.ruleId), into(row.failures), range(0, 1);
+      while (!select.done()) {
+        if (select.execute() == 0) break;
+        out.failuresByRule.push_back(row);
+      }
+    }
+    return out;
+  });
+}
+
 int64_t Store::queueDepth(const std::string& destination) {
   return impl_->read([&](Session& s) {
     int64_t queued = 0;

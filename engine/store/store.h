@@ -120,6 +120,33 @@ class Store {
   /// Westgard evaluates across runs.
   std::vector<QcValue> qcHistory(const std::string& orgId, const std::string& instrument,
                                  const std::string& analyte, size_t limit);
+  /// Engineering diagnostics of one instrument for the console's charts: per-batch metrics
+  /// (IS area, RT, slope ...), QC values (Levey-Jennings) and how often each rule failed.
+  struct Diagnostics {
+    struct MetricPoint {
+      std::string analyte, metric, receivedAt;
+      int64_t batch = 0;
+      double value = 0;
+    };
+    struct QcPoint {
+      std::string analyte, level, lot, sampleId, receivedAt;
+      int64_t batch = 0;
+      double value = 0;
+      std::optional<double> mean, sd;
+      bool runRejected = false;
+    };
+    struct RuleCount {
+      std::string ruleId;
+      int64_t failures = 0;
+    };
+    std::vector<MetricPoint> metrics;
+    std::vector<QcPoint> qc;
+    std::vector<RuleCount> failuresByRule;
+  };
+  /// The last `batches` batches of `instrument` (all analytes, or one).
+  Diagnostics diagnostics(const std::string& orgId, const std::string& instrument,
+                          const std::string& analyte, size_t batches);
+
   /// The last `limit` values of a per-batch metric, oldest first (trends across batches).
   std::vector<double> batchMetricHistory(const std::string& orgId, const std::string& instrument,
                                          const std::string& analyte, const std::string& metric,

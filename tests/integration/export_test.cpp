@@ -85,6 +85,27 @@ HttpAnswer post(int port, const std::string& uri, const std::string& body,
   return answer;
 }
 
+HttpAnswer get(int port, const std::string& uri) {
+  HttpAnswer answer;
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(port));
+    session.setTimeout(Poco::Timespan(30, 0));
+    Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, uri,
+                                   Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(request);
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session.receiveResponse(response);
+    answer.status = response.getStatus();
+    answer.contentType = response.getContentType();
+    std::ostringstream out;
+    Poco::StreamCopier::copyStream(in, out);
+    answer.body = out.str();
+  } catch (const Poco::Exception& e) {
+    answer.body = e.displayText();
+  }
+  return answer;
+}
+
 class ExportTest : public EngineTest {
  protected:
   void SetUp() override {
@@ -497,6 +518,30 @@ TEST_F(ExportTest, ClinicalBatchGetsTheFindingsAReviewerExpects) {
   // This run's QC values are in the history for Westgard across runs; the slopes for trends.
   EXPECT_EQ(query("SELECT COUNT(*) FROM qc_history"), "30");
   EXPECT_EQ(query("SELECT COUNT(*) FROM batch_metrics WHERE metric = 'cal_slope'"), "3");
+  // The console's charts: per-batch metrics, QC points with z, failures by rule.
+  HttpAnswer diag = get(config_.httpPort, "/api/v1/instruments/qqq-01/diagnostics?batches=5");
+  ASSERT_EQ(diag.status, 200) << diag.body;
+  auto json = diag.json();
+  ASSERT_TRUE(json);
+  size_t slopes = 0;
+  for (size_t i = 0; i < json->getArray("metrics")->size(); ++i) {
+    if (json->getArray("metrics")->getObject(i)->getValue<std::string>("metric") == "cal_slope") {
+      ++slopes;
+    }
+  }
+  EXPECT_EQ(slopes, 3u);
+  EXPECT_EQ(json->getArray("qc")->size(), 6u) << "three analytes x two QC levels";
+  auto failures = json->getArray("failures_by_rule");
+  bool curve = false;
+  for (size_t i = 0; i < failures->size(); ++i) {
+    auto o = failures->getObject(i);
+    if (o->getValue<std::string>("rule") == "calibration.curve") {
+      curve = true;
+      EXPECT_EQ(o->getValue<int>("count"), 2);
+    }
+  }
+  EXPECT_TRUE(curve);
+  EXPECT_EQ(get(config_.httpPort, "/api/v1/instruments/qqq-01/diagnostics?batches=0").status, 400);
   // A batch of calibrators and QCs alone sends nothing to the LIS.
   std::this_thread::sleep_for(500ms);
   EXPECT_TRUE(lis_->messages().empty());
