@@ -357,7 +357,8 @@ Result MassHunterParse::makeResult(const Record& record, const std::string& comp
   p.asymmetry = num(cols.symmetry);
   p.manualIntegration = cols.mi != 0 && isTrue(trim(cell(record, cols.mi)));
   p.responseRatio = num(cols.istdRatio);
-  p.ionRatio = num(cols.qualifierRatio);
+  // MassHunter's qualifier "Ratio" is a percentage of the quantifier; the model holds a fraction.
+  if (auto ratio = num(cols.qualifierRatio)) p.ionRatio = *ratio / 100.0;
   p.qualifierArea = num(cols.qualifierArea);
   p.quantifierArea = p.area;
   std::string outlier = text(outlierColumn);

@@ -41,7 +41,7 @@ struct Peak {
   std::optional<double> internalStandardRt;
   std::optional<double> quantifierArea;
   std::optional<double> qualifierArea;
-  std::optional<double> ionRatio;
+  std::optional<double> ionRatio;  // qualifier / quantifier area as a fraction (0.35, not 35 %)
   std::optional<double> signalToNoise;
   std::optional<double> width;
   std::optional<double> asymmetry;

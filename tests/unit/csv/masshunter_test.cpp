@@ -249,7 +249,8 @@ TEST(MassHunterCorpus, ExternalCalibrationAssay) {
   EXPECT_DOUBLE_EQ(*r.peak->signalToNoise, 15234);
   EXPECT_DOUBLE_EQ(*r.peak->asymmetry, 0.42);
   EXPECT_DOUBLE_EQ(*r.peak->responseRatio, 2.34);
-  EXPECT_DOUBLE_EQ(*r.peak->ionRatio, 25.3);  // first qualifier's Ratio (the second is 21.1)
+  EXPECT_DOUBLE_EQ(*r.peak->ionRatio,
+                   0.253);  // first qualifier's Ratio 25.3 % (the second is 21.1)
   EXPECT_EQ(r.location, "line 3 column 5");
   // SBLK2: empty Final Conc. stays missing.
   EXPECT_EQ(m.samples[5].sampleId, "SBLK2");
@@ -402,7 +403,7 @@ TEST(MassHunterOwn, WideSmall) {
   EXPECT_DOUBLE_EQ(*a.numeric, 9.8);
   EXPECT_DOUBLE_EQ(*a.peak->area, 1234);  // "1,234" with a point decimal
   EXPECT_DOUBLE_EQ(*a.peak->expectedConcentration, 10);
-  EXPECT_DOUBLE_EQ(*a.peak->ionRatio, 31.5);  // first qualifier only
+  EXPECT_DOUBLE_EQ(*a.peak->ionRatio, 0.315);  // first qualifier only, 31.5 % as a fraction
   EXPECT_TRUE(a.peak->manualIntegration);
   EXPECT_EQ(a.comment, "Peak outside the RT window");  // from the message-only row above
   EXPECT_EQ(a.location, "line 5 column 8");
