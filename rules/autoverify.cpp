@@ -4,26 +4,34 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <type_traits>
 #include <utility>
 
 namespace labgate::rules {
 namespace {
 
-CheckResult make(const char* ruleId, const char* code, Outcome outcome, std::string message,
+/// One step's verdict. `message` is text or a callable that builds it. With `full` false
+/// (PassingChecks::kOmitted: passes are dropped) a PASS is the bare outcome, its words and numbers
+/// neither built nor formatted; every other step, and every step with `full`, is written out.
+template <class Text>
+CheckResult make(bool full, const char* ruleId, const char* code, Outcome outcome, Text&& message,
                  std::optional<double> measured = std::nullopt,
                  std::optional<double> limit = std::nullopt,
                  DispositionKind onFail = DispositionKind::kHold) {
   CheckResult c;
   c.outcome = outcome;
+  c.onFail = onFail;
+  if (!full && outcome == Outcome::kPass) return c;
   c.ruleId = ruleId;
   c.code = code;
   c.subject = "result";
-  c.message = std::move(message);
-  // A passing check never becomes a finding: its numbers are not formatted.
-  if (outcome != Outcome::kPass && measured && std::isfinite(*measured))
-    c.measured = num(*measured);
-  if (outcome != Outcome::kPass && limit && std::isfinite(*limit)) c.limit = num(*limit);
-  c.onFail = onFail;
+  if constexpr (std::is_invocable_v<Text&>) {
+    c.message = message();
+  } else {
+    c.message = std::forward<Text>(message);
+  }
+  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
+  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
   return c;
 }
 
@@ -63,122 +71,183 @@ std::optional<double> parseNumber(const std::string& text) {
   return v;
 }
 
-CheckResult gate(const char* ruleId, const char* code, const std::optional<bool>& passed,
+CheckResult gate(bool full, const char* ruleId, const char* code, const std::optional<bool>& passed,
                  const char* what, DispositionKind onFail) {
   if (!passed)
-    return make(ruleId, code, Outcome::kNotEvaluable, std::string(what) + " not evaluated");
-  return make(ruleId, code, *passed ? Outcome::kPass : Outcome::kFail,
-              std::string(what) + (*passed ? " accepted" : " not accepted"), std::nullopt,
-              std::nullopt, onFail);
+    return make(full, ruleId, code, Outcome::kNotEvaluable, std::string(what) + " not evaluated");
+  return make(
+      full, ruleId, code, *passed ? Outcome::kPass : Outcome::kFail,
+      [&] { return std::string(what) + (*passed ? " accepted" : " not accepted"); }, std::nullopt,
+      std::nullopt, onFail);
 }
 
-void batchGates(const BatchGates& g, std::vector<CheckResult>& out) {
-  out.push_back(gate("autoverify.calibration", "CAL_REJECTED", g.calibrationAccepted, "calibration",
-                     DispositionKind::kReject));
-  out.push_back(gate("autoverify.qc", "QC_REJECTED", g.qcAccepted, "QC", DispositionKind::kReject));
-  out.push_back(gate("autoverify.qc_bracketing", "QC_NOT_BRACKETED", g.qcBracketing,
-                     "QC bracketing", DispositionKind::kHold));
-  out.push_back(gate("autoverify.blanks", "BLANK_CARRYOVER", g.blanksAccepted,
-                     "blanks and carryover", DispositionKind::kHold));
-  out.push_back(gate("autoverify.sst", "SST_FAIL", g.sstAccepted, "system suitability",
-                     DispositionKind::kHold));
+template <class Add>
+void batchGates(bool full, const BatchGates& g, Add&& add) {
+  add(gate(full, "autoverify.calibration", "CAL_REJECTED", g.calibrationAccepted, "calibration",
+           DispositionKind::kReject));
+  add(gate(full, "autoverify.qc", "QC_REJECTED", g.qcAccepted, "QC", DispositionKind::kReject));
+  add(gate(full, "autoverify.qc_bracketing", "QC_NOT_BRACKETED", g.qcBracketing, "QC bracketing",
+           DispositionKind::kHold));
+  add(gate(full, "autoverify.blanks", "BLANK_CARRYOVER", g.blanksAccepted, "blanks and carryover",
+           DispositionKind::kHold));
+  add(gate(full, "autoverify.sst", "SST_FAIL", g.sstAccepted, "system suitability",
+           DispositionKind::kHold));
 }
 
-CheckResult noValue(const char* ruleId, const char* code) {
-  return make(ruleId, code, Outcome::kNotEvaluable, "no numeric result value");
+CheckResult noValue(bool full, const char* ruleId, const char* code) {
+  return make(full, ruleId, code, Outcome::kNotEvaluable, "no numeric result value");
 }
 
-CheckResult measuringRange(std::optional<double> x, const AnalyteLimits& l, AutoverifyDecision& d) {
+CheckResult measuringRange(bool full, std::optional<double> x, const AnalyteLimits& l,
+                           AutoverifyDecision& d) {
   const char* id = "autoverify.measuring_range";
-  if (!x) return noValue(id, "MEASURING_RANGE");
+  if (!x) return noValue(full, id, "MEASURING_RANGE");
   if (!l.lloq || !l.uloq)
-    return make(id, "MEASURING_RANGE", Outcome::kNotEvaluable, "no LLOQ/ULOQ from calibration", x);
+    return make(full, id, "MEASURING_RANGE", Outcome::kNotEvaluable,
+                "no LLOQ/ULOQ from calibration", x);
   if (*x < *l.lloq) {
     d.displayValue = "<" + num(*l.lloq);
-    return make(id, "BELOW_LLOQ", Outcome::kPass, "below the LLOQ: reported as <LLOQ", x, l.lloq);
+    return make(full, id, "BELOW_LLOQ", Outcome::kPass, "below the LLOQ: reported as <LLOQ", x,
+                l.lloq);
   }
   if (*x > *l.uloq) {
     d.displayValue = ">" + num(*l.uloq);
-    return make(id, "DILUTE_AND_RERUN", Outcome::kFail, "above the ULOQ: dilute and re-run", x,
-                l.uloq);
+    return make(full, id, "DILUTE_AND_RERUN", Outcome::kFail, "above the ULOQ: dilute and re-run",
+                x, l.uloq);
   }
-  return make(id, "MEASURING_RANGE", Outcome::kPass, "within the measuring range", x, l.uloq);
+  return make(full, id, "MEASURING_RANGE", Outcome::kPass, "within the measuring range", x, l.uloq);
 }
 
-CheckResult absurd(std::optional<double> x, const AnalyteLimits& l) {
+CheckResult absurd(bool full, std::optional<double> x, const AnalyteLimits& l) {
   const char* id = "autoverify.absurd";
-  if (!x) return noValue(id, "IMPLAUSIBLE_RESULT");
+  if (!x) return noValue(full, id, "IMPLAUSIBLE_RESULT");
   if (l.absurdLow && *x < *l.absurdLow)
-    return make(id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "below the absurd low limit", x,
+    return make(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "below the absurd low limit", x,
                 l.absurdLow);
   if (l.absurdHigh && *x > *l.absurdHigh)
-    return make(id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "above the absurd high limit", x,
+    return make(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "above the absurd high limit", x,
                 l.absurdHigh);
-  return make(id, "IMPLAUSIBLE_RESULT", Outcome::kPass,
+  return make(full, id, "IMPLAUSIBLE_RESULT", Outcome::kPass,
               l.absurdLow || l.absurdHigh ? "plausible" : "no absurd limits configured");
 }
 
-CheckResult critical(std::optional<double> x, const AnalyteLimits& l, const AutoverifyConfig& c,
-                     AutoverifyDecision& d) {
+CheckResult critical(bool full, std::optional<double> x, const AnalyteLimits& l,
+                     const AutoverifyConfig& c, AutoverifyDecision& d) {
   const char* id = "autoverify.critical";
-  if (!x) return noValue(id, "CRITICAL_VALUE");
+  if (!x) return noValue(full, id, "CRITICAL_VALUE");
   if (!l.criticalLow && !l.criticalHigh)
-    return make(id, "CRITICAL_VALUE",
+    return make(full, id, "CRITICAL_VALUE",
                 c.requireCriticalLimits ? Outcome::kNotEvaluable : Outcome::kPass,
                 "no critical limits configured");
   bool low = l.criticalLow && *x < *l.criticalLow;
   bool high = l.criticalHigh && *x > *l.criticalHigh;
-  if (!low && !high) return make(id, "CRITICAL_VALUE", Outcome::kPass, "not critical");
+  if (!low && !high) return make(full, id, "CRITICAL_VALUE", Outcome::kPass, "not critical");
   d.notify = true;
   d.flag = low ? "LL" : "HH";
   Outcome o = c.criticalReleaseAndNotify ? Outcome::kWarn : Outcome::kFail;
-  return make(id, "CRITICAL_VALUE", o,
+  return make(full, id, "CRITICAL_VALUE", o,
               std::string(low ? "below the critical low" : "above the critical high") +
                   " limit: notify immediately",
               x, low ? l.criticalLow : l.criticalHigh);
 }
 
-CheckResult reference(std::optional<double> x, const Result& r, const AnalyteLimits& l,
+CheckResult reference(bool full, std::optional<double> x, const Result& r, const AnalyteLimits& l,
                       AutoverifyDecision& d) {
   const char* id = "autoverify.reference";
-  if (!x) return noValue(id, "REFERENCE_INTERVAL");
+  if (!x) return noValue(full, id, "REFERENCE_INTERVAL");
   auto lo = l.referenceLow, hi = l.referenceHigh;
   if (!lo && !hi) parseReferenceRange(r.referenceRange, lo, hi);
-  if (!lo && !hi) return make(id, "REFERENCE_INTERVAL", Outcome::kPass, "no reference interval");
+  if (!lo && !hi)
+    return make(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "no reference interval");
   bool low = lo && *x < *lo;
   bool high = hi && *x > *hi;
-  if (!low && !high) return make(id, "REFERENCE_INTERVAL", Outcome::kPass, "within the interval");
+  if (!low && !high)
+    return make(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "within the interval");
   if (d.flag.empty()) d.flag = low ? "L" : "H";
   return make(
-      id, "REFERENCE_INTERVAL", Outcome::kWarn,
+      full, id, "REFERENCE_INTERVAL", Outcome::kWarn,
       low ? "below the reference interval (flag L)" : "above the reference interval (flag H)", x,
       low ? lo : hi);
 }
 
-CheckResult vendorFlags(const Result& r, const AutoverifyConfig& c) {
+CheckResult vendorFlags(bool full, const Result& r, const AutoverifyConfig& c) {
   const char* id = "autoverify.vendor_flags";
   auto benign = [&](const std::string& t) {
     return std::any_of(c.benignVendorFlags.begin(), c.benignVendorFlags.end(),
                        [&](const std::string& b) { return upper(b) == upper(t); });
   };
   std::vector<std::string> open;
-  if (r.peak)
+  if (r.peak && !r.peak->vendorFlags.empty())
     for (const std::string& t : flagTokens(r.peak->vendorFlags))
       if (!benign(t)) open.push_back(t);
-  std::string comment = trim(r.comment);
-  if (c.commentIsVendorMessage && !comment.empty() && !benign(comment)) open.push_back(comment);
-  if (open.empty()) return make(id, "VENDOR_FLAG", Outcome::kPass, "no unmapped vendor flag");
+  if (c.commentIsVendorMessage && !r.comment.empty()) {
+    std::string comment = trim(r.comment);
+    if (!comment.empty() && !benign(comment)) open.push_back(comment);
+  }
+  if (open.empty()) return make(full, id, "VENDOR_FLAG", Outcome::kPass, "no unmapped vendor flag");
   std::string list;
   for (const std::string& t : open) list += (list.empty() ? "'" : ", '") + t + "'";
-  return make(id, "VENDOR_FLAG", Outcome::kFail,
+  return make(full, id, "VENDOR_FLAG", Outcome::kFail,
               "vendor flag(s) not mapped to a benign code: " + list);
+}
+
+CheckResult delta(bool full, double value, const std::optional<PreviousResult>& previous,
+                  const DeltaConfig& config) {
+  const char* id = "autoverify.delta";
+  if (!previous) return make(full, id, "DELTA_CHECK", Outcome::kPass, "no previous result");
+  if (previous->ageDays > config.windowDays)
+    return make(full, id, "DELTA_CHECK", Outcome::kPass,
+                "previous result outside the delta window");
+  double diff = std::fabs(value - previous->value);
+  DeltaMode mode = config.mode;
+  if (mode == DeltaMode::kAuto)
+    mode = config.cvAnalyticalPct && config.cvIntraIndividualPct ? DeltaMode::kRcv
+                                                                 : DeltaMode::kPercent;
+  if (mode == DeltaMode::kAbsolute) {
+    if (!config.absolute)
+      return make(full, id, "DELTA_CHECK", Outcome::kNotEvaluable, "no absolute delta configured");
+    return make(full, id, "DELTA_CHECK", diff > *config.absolute ? Outcome::kFail : Outcome::kPass,
+                "absolute change vs the previous result", diff, config.absolute);
+  }
+  double limit = config.pct;
+  if (mode == DeltaMode::kRcv) {
+    if (!config.cvAnalyticalPct || !config.cvIntraIndividualPct)
+      return make(full, id, "DELTA_CHECK", Outcome::kNotEvaluable, "RCV needs CVa and CVi");
+    double a = *config.cvAnalyticalPct, i = *config.cvIntraIndividualPct;
+    limit = std::sqrt(2.0) * config.z * std::sqrt(a * a + i * i);
+  }
+  if (previous->value == 0)
+    return make(full, id, "DELTA_CHECK", Outcome::kNotEvaluable,
+                "previous result is 0: no percent change");
+  double pct = 100 * diff / std::fabs(previous->value);
+  return make(
+      full, id, "DELTA_CHECK", pct > limit ? Outcome::kFail : Outcome::kPass,
+      [&] {
+        return std::string(mode == DeltaMode::kRcv ? "RCV" : "percent") +
+               " change vs the previous result";
+      },
+      pct, limit);
+}
+
+/// The action of one check, as toFinding gives it, without building the Finding.
+DispositionKind actionOf(const CheckResult& check, bool warnHolds) {
+  switch (check.outcome) {
+    case Outcome::kPass:
+      return DispositionKind::kRelease;
+    case Outcome::kWarn:
+      return warnHolds ? DispositionKind::kHold : DispositionKind::kRelease;
+    case Outcome::kFail:
+      return check.onFail;
+    case Outcome::kNotEvaluable:
+      return DispositionKind::kHold;
+  }
+  return DispositionKind::kHold;
 }
 
 }  // namespace
 
 DispositionKind dispositionOf(const CheckResult& check, bool warnHolds) {
-  auto f = toFinding(check, warnHolds);
-  return f ? f->action : DispositionKind::kRelease;
+  return actionOf(check, warnHolds);
 }
 
 bool parseReferenceRange(const std::string& text, std::optional<double>& low,
@@ -205,36 +274,7 @@ bool parseReferenceRange(const std::string& text, std::optional<double>& low,
 
 CheckResult checkDelta(double value, const std::optional<PreviousResult>& previous,
                        const DeltaConfig& config) {
-  const char* id = "autoverify.delta";
-  if (!previous) return make(id, "DELTA_CHECK", Outcome::kPass, "no previous result");
-  if (previous->ageDays > config.windowDays)
-    return make(id, "DELTA_CHECK", Outcome::kPass, "previous result outside the delta window");
-  double diff = std::fabs(value - previous->value);
-  DeltaMode mode = config.mode;
-  if (mode == DeltaMode::kAuto)
-    mode = config.cvAnalyticalPct && config.cvIntraIndividualPct ? DeltaMode::kRcv
-                                                                 : DeltaMode::kPercent;
-  if (mode == DeltaMode::kAbsolute) {
-    if (!config.absolute)
-      return make(id, "DELTA_CHECK", Outcome::kNotEvaluable, "no absolute delta configured");
-    return make(id, "DELTA_CHECK", diff > *config.absolute ? Outcome::kFail : Outcome::kPass,
-                "absolute change vs the previous result", diff, config.absolute);
-  }
-  double limit = config.pct;
-  if (mode == DeltaMode::kRcv) {
-    if (!config.cvAnalyticalPct || !config.cvIntraIndividualPct)
-      return make(id, "DELTA_CHECK", Outcome::kNotEvaluable, "RCV needs CVa and CVi");
-    double a = *config.cvAnalyticalPct, i = *config.cvIntraIndividualPct;
-    limit = std::sqrt(2.0) * config.z * std::sqrt(a * a + i * i);
-  }
-  if (previous->value == 0)
-    return make(id, "DELTA_CHECK", Outcome::kNotEvaluable,
-                "previous result is 0: no percent change");
-  double pct = 100 * diff / std::fabs(previous->value);
-  return make(
-      id, "DELTA_CHECK", pct > limit ? Outcome::kFail : Outcome::kPass,
-      std::string(mode == DeltaMode::kRcv ? "RCV" : "percent") + " change vs the previous result",
-      pct, limit);
+  return delta(true, value, previous, config);
 }
 
 AutoverifyDecision autoverify(const Result& result, const BatchGates& gates,
@@ -242,37 +282,38 @@ AutoverifyDecision autoverify(const Result& result, const BatchGates& gates,
                               const AnalyteLimits& limits,
                               const std::optional<PreviousResult>& previous,
                               const AutoverifyConfig& config,
-                              const std::optional<SpecimenIntegrity>& specimen) {
+                              const std::optional<SpecimenIntegrity>& specimen,
+                              PassingChecks passingChecks) {
   AutoverifyDecision d;
-  std::vector<bool> warnHolds;
-  auto add = [&](CheckResult c, bool holdOnWarn = false) {
-    d.checks.push_back(std::move(c));
-    warnHolds.push_back(holdOnWarn);
+  const bool full = passingChecks == PassingChecks::kReported;
+  if (full) d.checks.reserve(peakChecks.size() + 12);
+  // Each step's action is taken as it is added: the disposition is the worst, the first hard
+  // failure the first step that does not release.
+  auto add = [&](auto&& c, bool holdOnWarn = false) {
+    if (!full && c.outcome == Outcome::kPass) return;
+    DispositionKind k = actionOf(c, holdOnWarn);
+    if (k != DispositionKind::kRelease && !d.firstHardFailure) d.firstHardFailure = d.checks.size();
+    d.disposition = std::max(d.disposition, k);
+    d.checks.push_back(std::forward<decltype(c)>(c));
   };
   if (!config.enabled)
-    add(make("autoverify.enabled", "AUTOVERIFY_DISABLED", Outcome::kFail,
+    add(make(full, "autoverify.enabled", "AUTOVERIFY_DISABLED", Outcome::kFail,
              "autoverification switched off"));
-  std::vector<CheckResult> gateChecks;
-  batchGates(gates, gateChecks);
-  for (CheckResult& c : gateChecks) add(std::move(c));
+  batchGates(full, gates, add);
   for (const CheckResult& c : peakChecks) add(c, config.holdOnPeakWarn);
   std::optional<double> x = result.numeric;
   if (x && !std::isfinite(*x)) x.reset();
-  add(measuringRange(x, limits, d));
+  add(measuringRange(full, x, limits, d));
   if (specimen)
-    add(make("autoverify.specimen", "SPECIMEN_INTEGRITY",
+    add(make(full, "autoverify.specimen", "SPECIMEN_INTEGRITY",
              specimen->acceptable ? Outcome::kPass : Outcome::kFail,
              specimen->acceptable ? "specimen acceptable" : "specimen: " + specimen->reason));
-  add(absurd(x, limits));
-  add(critical(x, limits, config, d));
-  add(reference(x, result, limits, d));
-  add(x ? checkDelta(*x, previous, limits.delta) : noValue("autoverify.delta", "DELTA_CHECK"));
-  add(vendorFlags(result, config));
-  for (size_t i = 0; i < d.checks.size(); ++i) {
-    DispositionKind k = dispositionOf(d.checks[i], warnHolds[i]);
-    if (k != DispositionKind::kRelease && !d.firstHardFailure) d.firstHardFailure = i;
-    d.disposition = std::max(d.disposition, k);
-  }
+  add(absurd(full, x, limits));
+  add(critical(full, x, limits, config, d));
+  add(reference(full, x, result, limits, d));
+  add(x ? delta(full, *x, previous, limits.delta)
+        : noValue(full, "autoverify.delta", "DELTA_CHECK"));
+  add(vendorFlags(full, result, config));
   return d;
 }
 

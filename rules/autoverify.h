@@ -104,12 +104,15 @@ bool parseReferenceRange(const std::string& text, std::optional<double>& low,
 CheckResult checkDelta(double value, const std::optional<PreviousResult>& previous,
                        const DeltaConfig& config);
 
-/// Autoverifies one patient result (value: Result::numeric).
+/// Autoverifies one patient result (value: Result::numeric). With PassingChecks::kOmitted the
+/// decision's checks are only the steps (and peak checks) that did not pass; the disposition,
+/// display value, flag and notification are the same.
 AutoverifyDecision autoverify(const Result& result, const BatchGates& gates,
                               const std::vector<CheckResult>& peakChecks,
                               const AnalyteLimits& limits,
                               const std::optional<PreviousResult>& previous = std::nullopt,
                               const AutoverifyConfig& config = {},
-                              const std::optional<SpecimenIntegrity>& specimen = std::nullopt);
+                              const std::optional<SpecimenIntegrity>& specimen = std::nullopt,
+                              PassingChecks passingChecks = PassingChecks::kReported);
 
 }  // namespace labgate::rules

@@ -33,6 +33,12 @@ struct CheckResult {
   DispositionKind onFail = DispositionKind::kHold;
 };
 
+/// What a function that runs several checks returns for those that pass: every check written out
+/// (message, measured, limit: the default, for a reviewer or a test looking at the passes), or
+/// only the checks that did not pass, for a caller that keeps only findings (the rule engine: a
+/// pass never becomes a finding, and a plate of 96 × 50 results runs tens of thousands of them).
+enum class PassingChecks { kReported, kOmitted };
+
 /// The Finding for a check that did not pass (nullopt for a pass): WARN → warning severity,
 /// action hold only when `warnHolds`; FAIL → error severity, action `onFail`; NOT_EVALUABLE →
 /// warning severity, action hold.

@@ -3,26 +3,35 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <type_traits>
 #include <utility>
 
 namespace labgate::rules {
 namespace {
 
-CheckResult make(const char* ruleId, const char* code, Outcome outcome, std::string message,
+/// One check's verdict. `message` is text or a callable that builds it. With `full` false (the
+/// rule engine's checkPeak: passes are dropped) a PASS is the bare outcome: its words and numbers
+/// are neither built nor formatted, and a plate of 96 × 50 results runs tens of thousands of
+/// checks that pass. Every other check, and every check with `full`, is written out.
+template <class Text>
+CheckResult make(bool full, const char* ruleId, const char* code, Outcome outcome, Text&& message,
                  std::optional<double> measured = std::nullopt,
                  std::optional<double> limit = std::nullopt,
                  DispositionKind onFail = DispositionKind::kHold) {
   CheckResult c;
   c.outcome = outcome;
+  c.onFail = onFail;
+  if (!full && outcome == Outcome::kPass) return c;
   c.ruleId = ruleId;
   c.code = code;
   c.subject = "result";
-  c.message = std::move(message);
-  // A passing check never becomes a finding: its numbers are not formatted.
-  if (outcome != Outcome::kPass && measured && std::isfinite(*measured))
-    c.measured = num(*measured);
-  if (outcome != Outcome::kPass && limit && std::isfinite(*limit)) c.limit = num(*limit);
-  c.onFail = onFail;
+  if constexpr (std::is_invocable_v<Text&>) {
+    c.message = message();
+  } else {
+    c.message = std::forward<Text>(message);
+  }
+  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
+  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
   return c;
 }
 
@@ -85,28 +94,36 @@ std::vector<std::string> flagTokens(const std::string& flags) {
 }
 
 /// Relative window check shared by the RT and IS RT checks.
-CheckResult rtCheck(const char* ruleId, const char* what, std::optional<double> rt,
+CheckResult rtCheck(bool full, const char* ruleId, const char* what, std::optional<double> rt,
                     std::optional<double> ref, const PeakConfig& config, bool absolute) {
   rt = usable(rt);
   ref = usable(ref);
-  if (!rt) return make(ruleId, "RT_WINDOW", Outcome::kNotEvaluable, std::string(what) + " missing");
+  if (!rt) {
+    return make(full, ruleId, "RT_WINDOW", Outcome::kNotEvaluable, std::string(what) + " missing");
+  }
   if (!ref || (!absolute && *ref <= 0))
-    return make(ruleId, "RT_WINDOW", Outcome::kNotEvaluable,
+    return make(full, ruleId, "RT_WINDOW", Outcome::kNotEvaluable,
                 std::string("no reference for ") + what + " (no calibrator, no expected RT)", rt);
   if (absolute) {
     double dev = std::fabs(*rt - *ref);
     bool ok = dev <= config.rtAbsTolMin;
-    return make(ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
-                std::string(what) + " " + num(*rt) + " min vs reference " + num(*ref) +
-                    " min: deviation " + num(dev) + " min",
-                dev, config.rtAbsTolMin);
+    return make(
+        full, ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
+        [&] {
+          return std::string(what) + " " + num(*rt) + " min vs reference " + num(*ref) +
+                 " min: deviation " + num(dev) + " min";
+        },
+        dev, config.rtAbsTolMin);
   }
   double dev = std::fabs(*rt - *ref) / *ref;
   bool ok = dev <= config.rtRelTol;
-  return make(ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
-              std::string(what) + " " + num(*rt) + " vs reference " + num(*ref) +
-                  ": relative deviation " + num(100 * dev) + " %",
-              dev, config.rtRelTol);
+  return make(
+      full, ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
+      [&] {
+        return std::string(what) + " " + num(*rt) + " vs reference " + num(*ref) +
+               ": relative deviation " + num(100 * dev) + " %";
+      },
+      dev, config.rtRelTol);
 }
 
 std::optional<double> rrtOf(const Peak& peak) {
@@ -217,80 +234,259 @@ std::optional<double> ionRatioOf(const Peak& peak) {
   return *qual / *quant;
 }
 
-CheckResult checkRtWindow(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config) {
+bool peakFound(const Peak& peak) { return usable(peak.retentionTime) && usable(peak.area); }
+
+namespace {
+
+// The checks of checkPeak, with `full` as in make(); the public functions write every check out.
+
+CheckResult rtWindow(bool full, const Peak& peak, const AnalyteReference& ref,
+                     const PeakConfig& config) {
   const char* id = "peak.rt_window";
   if (config.rtMode == RtMode::kRelativeRt) {
     if (!usable(peak.internalStandardRt))
-      return make(id, "RT_WINDOW", Outcome::kNotEvaluable, "IS RT missing for relative RT");
-    return rtCheck(id, "RRT", rrtOf(peak), ref.meanCalibratorRrt, config, false);
+      return make(full, id, "RT_WINDOW", Outcome::kNotEvaluable, "IS RT missing for relative RT");
+    return rtCheck(full, id, "RRT", rrtOf(peak), ref.meanCalibratorRrt, config, false);
   }
   auto rtRef = ref.meanCalibratorRt ? ref.meanCalibratorRt : ref.expectedRt;
   if (!rtRef) rtRef = peak.expectedRetentionTime;
-  return rtCheck(id, "RT", peak.retentionTime, rtRef, config, config.rtMode == RtMode::kAbsolute);
-}
-
-CheckResult checkIsRtWindow(const Peak& peak, const AnalyteReference& ref,
-                            const PeakConfig& config) {
-  auto rtRef = ref.meanCalibratorIsRt ? ref.meanCalibratorIsRt : ref.expectedIsRt;
-  return rtCheck("peak.is_rt_window", "IS RT", peak.internalStandardRt, rtRef, config,
+  return rtCheck(full, id, "RT", peak.retentionTime, rtRef, config,
                  config.rtMode == RtMode::kAbsolute);
 }
 
-CheckResult checkIonRatio(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config,
-                          std::optional<double> lloq) {
+CheckResult isRtWindow(bool full, const Peak& peak, const AnalyteReference& ref,
+                       const PeakConfig& config) {
+  auto rtRef = ref.meanCalibratorIsRt ? ref.meanCalibratorIsRt : ref.expectedIsRt;
+  return rtCheck(full, "peak.is_rt_window", "IS RT", peak.internalStandardRt, rtRef, config,
+                 config.rtMode == RtMode::kAbsolute);
+}
+
+CheckResult ionRatio(bool full, const Peak& peak, const AnalyteReference& ref,
+                     const PeakConfig& config, std::optional<double> lloq) {
   const char* id = "peak.ion_ratio";
   auto irRef = config.ionRatioReference ? config.ionRatioReference : ref.meanCalibratorIonRatio;
   auto ir = ionRatioOf(peak);
   if (!ir) {
     auto conc = usable(peak.calculatedConcentration);
     if (!usable(peak.qualifierArea) && conc && lloq && *conc > *lloq)
-      return make(id, "ION_RATIO", Outcome::kFail,
+      return make(full, id, "ION_RATIO", Outcome::kFail,
                   "qualifier peak missing with the quantifier above the LLOQ", conc, lloq);
-    return make(id, "ION_RATIO", Outcome::kNotEvaluable, "ion ratio not available");
+    return make(full, id, "ION_RATIO", Outcome::kNotEvaluable, "ion ratio not available");
   }
   if (!irRef || *irRef <= 0)
-    return make(id, "ION_RATIO", Outcome::kNotEvaluable,
+    return make(full, id, "ION_RATIO", Outcome::kNotEvaluable,
                 "no reference ion ratio (no calibrator, none configured)", ir);
   double tol = ionRatioTolerance(*irRef, config);
   double dev = std::fabs(*ir - *irRef) / *irRef;
-  std::string msg = "ion ratio " + num(*ir) + " vs reference " + num(*irRef) +
-                    ": relative deviation " + num(100 * dev) + " % (tolerance " + num(100 * tol) +
-                    " %)";
-  if (dev <= tol) return make(id, "ION_RATIO", Outcome::kPass, msg, dev, tol);
+  auto msg = [&] {
+    return "ion ratio " + num(*ir) + " vs reference " + num(*irRef) + ": relative deviation " +
+           num(100 * dev) + " % (tolerance " + num(100 * tol) + " %)";
+  };
+  if (dev <= tol) return make(full, id, "ION_RATIO", Outcome::kPass, msg, dev, tol);
   auto height = usable(peak.height);
   if (height && ref.uloqCalibratorHeight && *height > *ref.uloqCalibratorHeight)
-    return make(id, "POSSIBLE_SATURATION", Outcome::kFail,
-                msg +
+    return make(full, id, "POSSIBLE_SATURATION", Outcome::kFail,
+                msg() +
                     "; peak higher than the ULOQ calibrator: detector saturation, use a less "
                     "abundant transition or dilute",
                 dev, tol);
-  return make(id, "ION_RATIO", Outcome::kFail, msg + "; possible interference", dev, tol);
+  return make(full, id, "ION_RATIO", Outcome::kFail, msg() + "; possible interference", dev, tol);
 }
 
-std::optional<CheckResult> checkSignalToNoise(const Peak& peak, SampleKind kind,
-                                              bool isLloqCalibrator, const PeakConfig& config,
-                                              std::optional<double> lloq) {
+std::optional<CheckResult> signalToNoise(bool full, const Peak& peak, SampleKind kind,
+                                         bool isLloqCalibrator, const PeakConfig& config,
+                                         std::optional<double> lloq) {
   const char* id = "peak.signal_to_noise";
   auto sn = usable(peak.signalToNoise);
   if (kind == SampleKind::kCalibrator && isLloqCalibrator) {
-    if (!sn) return make(id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing at the LLOQ");
-    std::string msg = "LLOQ calibrator S/N " + num(*sn);
+    if (!sn)
+      return make(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing at the LLOQ");
+    auto msg = [&] { return "LLOQ calibrator S/N " + num(*sn); };
     if (*sn >= config.snPass)
-      return make(id, "SIGNAL_TO_NOISE", Outcome::kPass, msg, sn, config.snPass);
+      return make(full, id, "SIGNAL_TO_NOISE", Outcome::kPass, msg, sn, config.snPass);
     if (*sn >= config.snFail)
-      return make(id, "SIGNAL_TO_NOISE", Outcome::kWarn, msg + " below " + num(config.snPass), sn,
-                  config.snPass);
-    return make(id, "SIGNAL_TO_NOISE", Outcome::kFail,
-                msg + " below " + num(config.snFail) + ": calibrator not accepted", sn,
+      return make(full, id, "SIGNAL_TO_NOISE", Outcome::kWarn,
+                  msg() + " below " + num(config.snPass), sn, config.snPass);
+    return make(full, id, "SIGNAL_TO_NOISE", Outcome::kFail,
+                msg() + " below " + num(config.snFail) + ": calibrator not accepted", sn,
                 config.snFail);
   }
   if (kind != SampleKind::kUnknown) return std::nullopt;
   auto conc = usable(peak.calculatedConcentration);
   if (!conc || !lloq || *conc < *lloq) return std::nullopt;  // below the LLOQ: reported "< LLOQ"
-  if (!sn) return make(id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing");
-  std::string msg = "S/N " + num(*sn) + " of a result at or above the LLOQ";
-  return make(id, "SIGNAL_TO_NOISE", *sn >= config.snPass ? Outcome::kPass : Outcome::kWarn, msg,
-              sn, config.snPass);
+  if (!sn) return make(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing");
+  return make(
+      full, id, "SIGNAL_TO_NOISE", *sn >= config.snPass ? Outcome::kPass : Outcome::kWarn,
+      [&] { return "S/N " + num(*sn) + " of a result at or above the LLOQ"; }, sn, config.snPass);
+}
+
+CheckResult shape(bool full, const Peak& peak, SampleKind kind, const PeakConfig& config) {
+  const char* id = "peak.shape";
+  auto t = usable(peak.asymmetry);
+  if (!t) return make(full, id, "PEAK_SHAPE", Outcome::kNotEvaluable, "tailing/asymmetry missing");
+  if (*t > config.tailingMax)
+    return make(full, id, "PEAK_SHAPE", shapeOutcome(kind),
+                "tailing factor " + num(*t) + " above " + num(config.tailingMax) +
+                    " (column void/contamination, extra-column volume)",
+                t, config.tailingMax);
+  if (*t < config.tailingMin)
+    return make(full, id, "PEAK_FRONTING", shapeOutcome(kind),
+                "tailing factor " + num(*t) + " below " + num(config.tailingMin) +
+                    " (fronting: overload, injection-solvent mismatch)",
+                t, config.tailingMin);
+  return make(
+      full, id, "PEAK_SHAPE", Outcome::kPass, [&] { return "tailing factor " + num(*t); }, t,
+      config.tailingMax);
+}
+
+CheckResult width(bool full, const Peak& peak, SampleKind kind, const AnalyteReference& ref,
+                  const PeakConfig& config) {
+  const char* id = "peak.width";
+  auto w = usable(peak.width);
+  if (!w) return make(full, id, "PEAK_WIDTH", Outcome::kNotEvaluable, "peak width missing");
+  if (!ref.medianCalibratorWidth || *ref.medianCalibratorWidth <= 0)
+    return make(full, id, "PEAK_WIDTH", Outcome::kNotEvaluable, "no calibrator width reference", w);
+  double ratio = *w / *ref.medianCalibratorWidth;
+  auto msg = [&] {
+    return "width " + num(*w) + " is " + num(ratio) + " x the calibrators' median " +
+           num(*ref.medianCalibratorWidth);
+  };
+  if (ratio > config.widthRatioMax)
+    return make(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMax);
+  if (ratio < config.widthRatioMin)
+    return make(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMin);
+  return make(full, id, "PEAK_WIDTH", Outcome::kPass, msg, ratio, config.widthRatioMax);
+}
+
+CheckResult isResponse(bool full, const Peak& peak, SampleKind kind, const AnalyteReference& ref,
+                       const PeakConfig& config) {
+  const char* id = "peak.is_response";
+  auto area = usable(peak.internalStandardArea);
+  if (kind == SampleKind::kDoubleBlank) {
+    if (!area || *area == 0)
+      return make(full, id, "IS_RESPONSE", Outcome::kPass, "no IS in double blank");
+    if (!ref.meanIsArea || *ref.meanIsArea <= 0)
+      return make(full, id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area", area);
+    double pct = 100 * *area / *ref.meanIsArea;
+    return make(
+        full, id, "IS_IN_DOUBLE_BLANK",
+        pct <= config.doubleBlankIsMaxPct ? Outcome::kPass : Outcome::kFail,
+        [&] { return "IS in double blank at " + num(pct) + " % of the cal/QC mean"; }, pct,
+        config.doubleBlankIsMaxPct);
+  }
+  if (!area || *area == 0)
+    return make(full, id, "IS_MISSING", Outcome::kFail,
+                "internal standard missing: IS not added, injection failure; re-extract or "
+                "reinject",
+                area, std::nullopt, DispositionKind::kReject);
+  if (!ref.meanIsArea || *ref.meanIsArea <= 0)
+    return make(full, id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area (no cal/QC)",
+                area);
+  double pct = 100 * *area / *ref.meanIsArea;
+  auto msg = [&] {
+    return "IS area " + num(*area) + " is " + num(pct) + " % of the cal/QC mean " +
+           num(*ref.meanIsArea);
+  };
+  if (pct < config.isWindowLowPct)
+    return make(full, id, "IS_RESPONSE", Outcome::kFail,
+                msg() + " (ion suppression, pipetting/IS addition error): re-extract or reinject",
+                pct, config.isWindowLowPct);
+  if (pct > config.isWindowHighPct)
+    return make(full, id, "IS_RESPONSE", Outcome::kFail,
+                msg() + " (double IS addition, ion enhancement): re-extract or reinject", pct,
+                config.isWindowHighPct);
+  return make(full, id, "IS_RESPONSE", Outcome::kPass, msg, pct, config.isWindowLowPct);
+}
+
+CheckResult saturation(bool full, const Peak& peak, const AnalyteReference& ref,
+                       const PeakConfig& config, std::optional<double> uloq) {
+  const char* id = "peak.saturation";
+  if (!peak.vendorFlags.empty()) {
+    for (const std::string& token : flagTokens(peak.vendorFlags))
+      for (const std::string& sat : config.saturationFlags)
+        if (token == upper(sat))
+          return make(full, id, "SATURATION", Outcome::kFail,
+                      "vendor saturation flag '" + token + "': report > ULOQ, dilute");
+  }
+  auto height = usable(peak.height);
+  auto conc = usable(peak.calculatedConcentration);
+  uloq = usable(uloq);
+  bool evaluated = false;
+  if (height && ref.uloqCalibratorHeight) {
+    evaluated = true;
+    double limit = config.uloqHeightFactor * *ref.uloqCalibratorHeight;
+    if (*height > limit)
+      return make(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
+                  "height " + num(*height) + " above " + num(config.uloqHeightFactor) +
+                      " x the ULOQ calibrator's height: report > ULOQ, dilute",
+                  height, limit);
+  }
+  if (conc && uloq) {
+    evaluated = true;
+    if (*conc > *uloq)
+      return make(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
+                  "concentration " + num(*conc) + " above the ULOQ: report > ULOQ, dilute", conc,
+                  uloq);
+  }
+  if (!evaluated)
+    return make(full, id, "SATURATION", Outcome::kNotEvaluable,
+                "neither height vs ULOQ calibrator nor concentration vs ULOQ available");
+  return make(full, id, "SATURATION", Outcome::kPass, "within the calibrated range", conc, uloq);
+}
+
+CheckResult notFound(bool full, const Peak& peak, SampleKind kind, bool isPassed,
+                     const PeakConfig& config) {
+  const char* id = "peak.not_found";
+  if (peakFound(peak)) return make(full, id, "NOT_FOUND", Outcome::kPass, "peak found");
+  switch (kind) {
+    case SampleKind::kBlank:
+    case SampleKind::kDoubleBlank:
+      return make(full, id, "NOT_FOUND", Outcome::kPass, "no peak in a blank");
+    case SampleKind::kUnknown:
+      if (isPassed && config.rtWindowSearched)
+        return make(full, id, "NOT_DETECTED", Outcome::kPass,
+                    "not detected: IS passed and the RT window was searched");
+      return make(full, id, "NOT_FOUND", Outcome::kNotEvaluable,
+                  isPassed ? "peak not found; RT window search not confirmed"
+                           : "peak not found and the IS did not pass");
+    default:
+      return make(full, id, "NOT_FOUND", Outcome::kFail,
+                  std::string("peak not found in a ") + toString(kind) + " injection");
+  }
+}
+
+CheckResult manualIntegration(bool full, const Peak& peak, SampleKind kind,
+                              const PeakConfig& config) {
+  const char* id = "peak.manual_integration";
+  if (!peak.manualIntegration)
+    return make(full, id, "MANUAL_INTEGRATION", Outcome::kPass, "automatic integration");
+  if (config.manualIntegrationHolds && kind == SampleKind::kUnknown)
+    return make(full, id, "MANUAL_INTEGRATION", Outcome::kFail,
+                "manual integration: second-person review and reviewer attribution required");
+  return make(full, id, "MANUAL_INTEGRATION", Outcome::kWarn,
+              "manual integration: reviewer attribution required");
+}
+
+}  // namespace
+
+CheckResult checkRtWindow(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config) {
+  return rtWindow(true, peak, ref, config);
+}
+
+CheckResult checkIsRtWindow(const Peak& peak, const AnalyteReference& ref,
+                            const PeakConfig& config) {
+  return isRtWindow(true, peak, ref, config);
+}
+
+CheckResult checkIonRatio(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config,
+                          std::optional<double> lloq) {
+  return ionRatio(true, peak, ref, config, lloq);
+}
+
+std::optional<CheckResult> checkSignalToNoise(const Peak& peak, SampleKind kind,
+                                              bool isLloqCalibrator, const PeakConfig& config,
+                                              std::optional<double> lloq) {
+  return signalToNoise(true, peak, kind, isLloqCalibrator, config, lloq);
 }
 
 CheckResult checkLloqOverBlank(std::optional<double> lloqArea, std::optional<double> blankArea) {
@@ -298,93 +494,36 @@ CheckResult checkLloqOverBlank(std::optional<double> lloqArea, std::optional<dou
   lloqArea = usable(lloqArea);
   blankArea = usable(blankArea);
   if (!lloqArea || !blankArea)
-    return make(id, "LLOQ_RESPONSE", Outcome::kNotEvaluable, "LLOQ or blank area missing");
+    return make(true, id, "LLOQ_RESPONSE", Outcome::kNotEvaluable, "LLOQ or blank area missing");
   double need = 5 * *blankArea;
-  return make(id, "LLOQ_RESPONSE", *lloqArea >= need ? Outcome::kPass : Outcome::kFail,
+  return make(true, id, "LLOQ_RESPONSE", *lloqArea >= need ? Outcome::kPass : Outcome::kFail,
               "LLOQ area " + num(*lloqArea) + " vs 5 x blank area " + num(need), lloqArea, need);
 }
 
 CheckResult checkShape(const Peak& peak, SampleKind kind, const PeakConfig& config) {
-  const char* id = "peak.shape";
-  auto t = usable(peak.asymmetry);
-  if (!t) return make(id, "PEAK_SHAPE", Outcome::kNotEvaluable, "tailing/asymmetry missing");
-  if (*t > config.tailingMax)
-    return make(id, "PEAK_SHAPE", shapeOutcome(kind),
-                "tailing factor " + num(*t) + " above " + num(config.tailingMax) +
-                    " (column void/contamination, extra-column volume)",
-                t, config.tailingMax);
-  if (*t < config.tailingMin)
-    return make(id, "PEAK_FRONTING", shapeOutcome(kind),
-                "tailing factor " + num(*t) + " below " + num(config.tailingMin) +
-                    " (fronting: overload, injection-solvent mismatch)",
-                t, config.tailingMin);
-  return make(id, "PEAK_SHAPE", Outcome::kPass, "tailing factor " + num(*t), t, config.tailingMax);
+  return shape(true, peak, kind, config);
 }
 
 CheckResult checkWidth(const Peak& peak, SampleKind kind, const AnalyteReference& ref,
                        const PeakConfig& config) {
-  const char* id = "peak.width";
-  auto w = usable(peak.width);
-  if (!w) return make(id, "PEAK_WIDTH", Outcome::kNotEvaluable, "peak width missing");
-  if (!ref.medianCalibratorWidth || *ref.medianCalibratorWidth <= 0)
-    return make(id, "PEAK_WIDTH", Outcome::kNotEvaluable, "no calibrator width reference", w);
-  double ratio = *w / *ref.medianCalibratorWidth;
-  std::string msg = "width " + num(*w) + " is " + num(ratio) + " x the calibrators' median " +
-                    num(*ref.medianCalibratorWidth);
-  if (ratio > config.widthRatioMax)
-    return make(id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMax);
-  if (ratio < config.widthRatioMin)
-    return make(id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMin);
-  return make(id, "PEAK_WIDTH", Outcome::kPass, msg, ratio, config.widthRatioMax);
+  return width(true, peak, kind, ref, config);
 }
 
 CheckResult checkIsResponse(const Peak& peak, SampleKind kind, const AnalyteReference& ref,
                             const PeakConfig& config) {
-  const char* id = "peak.is_response";
-  auto area = usable(peak.internalStandardArea);
-  if (kind == SampleKind::kDoubleBlank) {
-    if (!area || *area == 0)
-      return make(id, "IS_RESPONSE", Outcome::kPass, "no IS in double blank");
-    if (!ref.meanIsArea || *ref.meanIsArea <= 0)
-      return make(id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area", area);
-    double pct = 100 * *area / *ref.meanIsArea;
-    return make(id, "IS_IN_DOUBLE_BLANK",
-                pct <= config.doubleBlankIsMaxPct ? Outcome::kPass : Outcome::kFail,
-                "IS in double blank at " + num(pct) + " % of the cal/QC mean", pct,
-                config.doubleBlankIsMaxPct);
-  }
-  if (!area || *area == 0)
-    return make(id, "IS_MISSING", Outcome::kFail,
-                "internal standard missing: IS not added, injection failure; re-extract or "
-                "reinject",
-                area, std::nullopt, DispositionKind::kReject);
-  if (!ref.meanIsArea || *ref.meanIsArea <= 0)
-    return make(id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area (no cal/QC)",
-                area);
-  double pct = 100 * *area / *ref.meanIsArea;
-  std::string msg =
-      "IS area " + num(*area) + " is " + num(pct) + " % of the cal/QC mean " + num(*ref.meanIsArea);
-  if (pct < config.isWindowLowPct)
-    return make(id, "IS_RESPONSE", Outcome::kFail,
-                msg + " (ion suppression, pipetting/IS addition error): re-extract or reinject",
-                pct, config.isWindowLowPct);
-  if (pct > config.isWindowHighPct)
-    return make(id, "IS_RESPONSE", Outcome::kFail,
-                msg + " (double IS addition, ion enhancement): re-extract or reinject", pct,
-                config.isWindowHighPct);
-  return make(id, "IS_RESPONSE", Outcome::kPass, msg, pct, config.isWindowLowPct);
+  return isResponse(true, peak, kind, ref, config);
 }
 
 CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
   CheckResult c;
   auto cv = ref.isAreaCvPct;
   if (!cv) {
-    c = make("peak.is_cv", "IS_CV", Outcome::kNotEvaluable, "fewer than 2 cal/QC IS areas");
+    c = make(true, "peak.is_cv", "IS_CV", Outcome::kNotEvaluable, "fewer than 2 cal/QC IS areas");
   } else {
     Outcome o = *cv > config.isCvFailPct   ? Outcome::kFail
                 : *cv > config.isCvWarnPct ? Outcome::kWarn
                                            : Outcome::kPass;
-    c = make("peak.is_cv", "IS_CV", o,
+    c = make(true, "peak.is_cv", "IS_CV", o,
              "CV of the IS area over " + std::to_string(ref.isAreaCount) + " cal/QC injections " +
                  num(*cv) + " %",
              cv, o == Outcome::kFail ? config.isCvFailPct : config.isCvWarnPct);
@@ -395,100 +534,53 @@ CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
 
 CheckResult checkSaturation(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config,
                             std::optional<double> uloq) {
-  const char* id = "peak.saturation";
-  for (const std::string& token : flagTokens(peak.vendorFlags))
-    for (const std::string& sat : config.saturationFlags)
-      if (token == upper(sat))
-        return make(id, "SATURATION", Outcome::kFail,
-                    "vendor saturation flag '" + token + "': report > ULOQ, dilute");
-  auto height = usable(peak.height);
-  auto conc = usable(peak.calculatedConcentration);
-  uloq = usable(uloq);
-  bool evaluated = false;
-  if (height && ref.uloqCalibratorHeight) {
-    evaluated = true;
-    double limit = config.uloqHeightFactor * *ref.uloqCalibratorHeight;
-    if (*height > limit)
-      return make(id, "DILUTE_AND_RERUN", Outcome::kFail,
-                  "height " + num(*height) + " above " + num(config.uloqHeightFactor) +
-                      " x the ULOQ calibrator's height: report > ULOQ, dilute",
-                  height, limit);
-  }
-  if (conc && uloq) {
-    evaluated = true;
-    if (*conc > *uloq)
-      return make(id, "DILUTE_AND_RERUN", Outcome::kFail,
-                  "concentration " + num(*conc) + " above the ULOQ: report > ULOQ, dilute", conc,
-                  uloq);
-  }
-  if (!evaluated)
-    return make(id, "SATURATION", Outcome::kNotEvaluable,
-                "neither height vs ULOQ calibrator nor concentration vs ULOQ available");
-  return make(id, "SATURATION", Outcome::kPass, "within the calibrated range", conc, uloq);
+  return saturation(true, peak, ref, config, uloq);
 }
-
-bool peakFound(const Peak& peak) { return usable(peak.retentionTime) && usable(peak.area); }
 
 CheckResult checkNotFound(const Peak& peak, SampleKind kind, bool isPassed,
                           const PeakConfig& config) {
-  const char* id = "peak.not_found";
-  if (peakFound(peak)) return make(id, "NOT_FOUND", Outcome::kPass, "peak found");
-  switch (kind) {
-    case SampleKind::kBlank:
-    case SampleKind::kDoubleBlank:
-      return make(id, "NOT_FOUND", Outcome::kPass, "no peak in a blank");
-    case SampleKind::kUnknown:
-      if (isPassed && config.rtWindowSearched)
-        return make(id, "NOT_DETECTED", Outcome::kPass,
-                    "not detected: IS passed and the RT window was searched");
-      return make(id, "NOT_FOUND", Outcome::kNotEvaluable,
-                  isPassed ? "peak not found; RT window search not confirmed"
-                           : "peak not found and the IS did not pass");
-    default:
-      return make(id, "NOT_FOUND", Outcome::kFail,
-                  std::string("peak not found in a ") + toString(kind) + " injection");
-  }
+  return notFound(true, peak, kind, isPassed, config);
 }
 
 CheckResult checkManualIntegration(const Peak& peak, SampleKind kind, const PeakConfig& config) {
-  const char* id = "peak.manual_integration";
-  if (!peak.manualIntegration)
-    return make(id, "MANUAL_INTEGRATION", Outcome::kPass, "automatic integration");
-  if (config.manualIntegrationHolds && kind == SampleKind::kUnknown)
-    return make(id, "MANUAL_INTEGRATION", Outcome::kFail,
-                "manual integration: second-person review and reviewer attribution required");
-  return make(id, "MANUAL_INTEGRATION", Outcome::kWarn,
-              "manual integration: reviewer attribution required");
+  return manualIntegration(true, peak, kind, config);
 }
 
 std::vector<CheckResult> checkPeak(const Result& result, const AnalyteReference& ref,
                                    const PeakConfig& config, const PeakContext& context) {
-  if (!result.peak)
-    return {make("peak.not_found", "NOT_FOUND", Outcome::kNotEvaluable, "no peak data")};
-  const Peak& p = *result.peak;
   std::vector<CheckResult> out;
-  std::optional<CheckResult> is;
-  if (config.checkIsResponse) is = checkIsResponse(p, context.kind, ref, config);
-  if (!peakFound(p)) {
-    out.push_back(checkNotFound(p, context.kind, is && is->outcome == Outcome::kPass, config));
-    if (is) out.push_back(*is);
-    out.push_back(checkManualIntegration(p, context.kind, config));
+  if (!result.peak) {
+    out.push_back(
+        make(true, "peak.not_found", "NOT_FOUND", Outcome::kNotEvaluable, "no peak data"));
     return out;
   }
-  out.push_back(checkNotFound(p, context.kind, true, config));
-  if (config.checkRt) out.push_back(checkRtWindow(p, ref, config));
-  if (config.checkIsRt && context.kind != SampleKind::kDoubleBlank)
-    out.push_back(checkIsRtWindow(p, ref, config));
-  if (config.checkIonRatio) out.push_back(checkIonRatio(p, ref, config, context.lloq));
+  const bool full = context.passingChecks == PassingChecks::kReported;
+  auto add = [&](CheckResult&& c) {
+    if (full || c.outcome != Outcome::kPass) out.push_back(std::move(c));
+  };
+  const Peak& p = *result.peak;
+  const SampleKind kind = context.kind;
+  if (full) out.reserve(10);
+  std::optional<CheckResult> is;
+  if (config.checkIsResponse) is = isResponse(full, p, kind, ref, config);
+  if (!peakFound(p)) {
+    add(notFound(full, p, kind, is && is->outcome == Outcome::kPass, config));
+    if (is) add(std::move(*is));
+    add(manualIntegration(full, p, kind, config));
+    return out;
+  }
+  add(notFound(full, p, kind, true, config));
+  if (config.checkRt) add(rtWindow(full, p, ref, config));
+  if (config.checkIsRt && kind != SampleKind::kDoubleBlank) add(isRtWindow(full, p, ref, config));
+  if (config.checkIonRatio) add(ionRatio(full, p, ref, config, context.lloq));
   if (config.checkSignalToNoise)
-    if (auto sn =
-            checkSignalToNoise(p, context.kind, context.isLloqCalibrator, config, context.lloq))
-      out.push_back(*sn);
-  if (config.checkShape) out.push_back(checkShape(p, context.kind, config));
-  if (config.checkWidth) out.push_back(checkWidth(p, context.kind, ref, config));
-  if (is) out.push_back(*is);
-  if (config.checkSaturation) out.push_back(checkSaturation(p, ref, config, context.uloq));
-  out.push_back(checkManualIntegration(p, context.kind, config));
+    if (auto sn = signalToNoise(full, p, kind, context.isLloqCalibrator, config, context.lloq))
+      add(std::move(*sn));
+  if (config.checkShape) add(shape(full, p, kind, config));
+  if (config.checkWidth) add(width(full, p, kind, ref, config));
+  if (is) add(std::move(*is));
+  if (config.checkSaturation) add(saturation(full, p, ref, config, context.uloq));
+  add(manualIntegration(full, p, kind, config));
   return out;
 }
 

@@ -167,6 +167,8 @@ struct PeakContext {
   bool isLloqCalibrator = false;
   std::optional<double> lloq;
   std::optional<double> uloq;
+  /// kOmitted: checkPeak returns only the checks that did not pass.
+  PassingChecks passingChecks = PassingChecks::kReported;
 };
 
 /// Every enabled §1 check on one result's peak, in the spec's order; a result without a peak

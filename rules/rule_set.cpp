@@ -641,6 +641,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       if (config_.peaks) {
         PeakContext pc;
         pc.kind = sample.kind;
+        pc.passingChecks = PassingChecks::kOmitted;  // only findings are kept
         if (review) {
           pc.lloq = review->lloq;
           pc.uloq = review->uloq;
@@ -699,7 +700,6 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
 
       AnalyteLimits limits = settings.limits;
-      std::optional<double> concentration = result.numeric;
       if (review) {
         limits.lloq = review->lloq;
         limits.uloq = review->uloq;
@@ -708,10 +708,9 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
           attach(result, *curve);  // the curve's failure is this result's re-run
         }
       }
-      Result view = result;
-      view.numeric = concentration;
       AutoverifyDecision decision =
-          autoverify(view, gates, peakChecks, limits, std::nullopt, config_.autoverifyConfig);
+          autoverify(result, gates, peakChecks, limits, std::nullopt, config_.autoverifyConfig,
+                     std::nullopt, PassingChecks::kOmitted);
       for (const CheckResult& c : decision.checks) {
         attach(result, c,
                c.ruleId.rfind("peak.", 0) == 0 && config_.autoverifyConfig.holdOnPeakWarn);

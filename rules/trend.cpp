@@ -17,10 +17,9 @@ CheckResult make(const char* ruleId, const char* code, Outcome outcome, std::str
   c.code = code;
   c.subject = subject;
   c.message = std::move(message);
-  // A passing check never becomes a finding: its numbers are not formatted.
-  if (outcome != Outcome::kPass && measured && std::isfinite(*measured))
-    c.measured = num(*measured);
-  if (outcome != Outcome::kPass && limit && std::isfinite(*limit)) c.limit = num(*limit);
+  // Passes too: these checks run once per analyte and batch, and a caller may show them.
+  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
+  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
   return c;
 }
 
