@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <limits>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 namespace labgate::rules {
 
@@ -21,14 +23,7 @@ bool equalsIgnoreCase(const std::string& a, const std::string& b) {
 }
 
 // The instrument's code, as everywhere in the rules: the QC history is kept per instrument.
-std::string analyteOf(const Result& r) { return r.instrumentCode; }
-
-const Result* resultFor(const Sample& sample, const std::string& analyte) {
-  for (const Result& r : sample.results) {
-    if (!r.internalStandard && analyteOf(r) == analyte) return &r;
-  }
-  return nullptr;
-}
+const std::string& analyteOf(const Result& r) { return r.instrumentCode; }
 
 std::string percent(double value) {
   char buf[32];
@@ -131,26 +126,34 @@ CheckResult runAcceptanceCheck(const std::string& analyte, const std::vector<QcI
   return c;
 }
 
-const QcTarget* findTarget(const std::vector<QcTarget>& targets, const std::string& analyte,
-                           const QcInjection& q) {
+// `targets`: the analyte's, in the history's order.
+const QcTarget* findTarget(const std::vector<const QcTarget*>& targets, const QcInjection& q) {
   const QcTarget* anyLot = nullptr;
-  for (const QcTarget& t : targets) {
-    if (t.analyte != analyte || t.level != q.level) continue;
-    if (t.lot == q.lot) return &t;
-    if (t.lot.empty()) anyLot = &t;
+  for (const QcTarget* t : targets) {
+    if (t->level != q.level) continue;
+    if (t->lot == q.lot) return t;
+    if (t->lot.empty()) anyLot = t;
   }
   return anyLot;
 }
 
+/// What reviewQc looks up once per batch rather than per analyte: each analyte's result in each
+/// sample, its targets and its series' history values.
+struct AnalyteInputs {
+  std::vector<const Result*> results;  // by sample index; nullptr where the sample has none
+  std::vector<const QcTarget*> targets;
+  const std::vector<const QcValue*>* history = nullptr;  // the series' prior values, in order
+};
+
 // The Westgard part: this batch's values, their targets, and the decision on the history.
-void applyWestgard(const QcHistory& history, const QcReviewOptions& options,
+void applyWestgard(const AnalyteInputs& inputs, const QcReviewOptions& options,
                    AnalyteQcReview& review) {
   std::set<std::string> reported;
   int seq = 0;
   for (const QcInjection& q : review.injections) {
     ++seq;
     if (!q.observed || !std::isfinite(*q.observed)) continue;
-    const QcTarget* target = findTarget(history.targets, review.analyte, q);
+    const QcTarget* target = findTarget(inputs.targets, q);
     std::string material = q.level + (q.lot.empty() ? "" : " lot " + q.lot);
     if (!target || !(target->sd > 0) || !std::isfinite(target->mean)) {
       if (reported.insert("missing " + material).second) {
@@ -179,12 +182,13 @@ void applyWestgard(const QcHistory& history, const QcReviewOptions& options,
     review.newValues.push_back(v);
   }
   if (review.newValues.empty()) return;
-  std::vector<QcValue> series;
-  for (const QcValue& v : history.values) {
-    if (v.series == review.series) series.push_back(v);
-  }
-  series.insert(series.end(), review.newValues.begin(), review.newValues.end());
-  RunDecision d = evaluateWestgardRun(series, review.series, options.run, options.westgard);
+  // The series' history and this batch's values, by address: nothing is copied.
+  std::vector<const QcValue*> series;
+  series.reserve((inputs.history ? inputs.history->size() : 0) + review.newValues.size());
+  if (inputs.history) series = *inputs.history;
+  for (const QcValue& v : review.newValues) series.push_back(&v);
+  RunDecision d = evaluateWestgardRun(std::span<const QcValue* const>(series), review.series,
+                                      options.run, options.westgard);
   for (const RuleHit& hit : d.hits) {
     std::string name = toString(hit.rule);
     std::string code = "QC_" + name;
@@ -216,11 +220,11 @@ Outcome worstRunOutcome(const AnalyteQcReview& review) {
 }
 
 void addDispositions(const Message& batch, const AnalyteQcReview& review,
-                     std::vector<SampleDisposition>& out) {
+                     const AnalyteInputs& inputs, std::vector<SampleDisposition>& out) {
   std::vector<BracketInput> order(batch.samples.size());
   for (size_t i = 0; i < batch.samples.size(); ++i) {
     const Sample& s = batch.samples[i];
-    if (!resultFor(s, review.analyte)) continue;
+    if (!inputs.results[i]) continue;
     if (s.kind == SampleKind::kUnknown) order[i].role = InjectionRole::kPatient;
   }
   for (const QcInjection& q : review.injections) {
@@ -266,14 +270,14 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
 }
 
 AnalyteQcReview reviewAnalyte(const Message& batch, const std::string& analyte,
-                              const QcHistory& history, const QcReviewOptions& options) {
+                              const AnalyteInputs& inputs, const QcReviewOptions& options) {
   AnalyteQcReview review;
   review.analyte = analyte;
   review.series = qcSeriesKey(analyte, options.instrument, options.method);
   for (size_t i = 0; i < batch.samples.size(); ++i) {
     const Sample& s = batch.samples[i];
     if (s.kind != SampleKind::kQc) continue;
-    if (const Result* r = resultFor(s, analyte)) {
+    if (const Result* r = inputs.results[i]) {
       review.injections.push_back(measureInjection(s, i, *r, options.acceptance));
     }
   }
@@ -287,7 +291,7 @@ AnalyteQcReview reviewAnalyte(const Message& batch, const std::string& analyte,
       review.checks.push_back(accuracyCheck(analyte, q, options.acceptance));
     }
     review.checks.push_back(runAcceptanceCheck(analyte, review.injections, options.acceptance));
-    if (options.applyWestgard) applyWestgard(history, options, review);
+    if (options.applyWestgard) applyWestgard(inputs, options, review);
   }
   review.outcome = worstRunOutcome(review);
   return review;
@@ -301,20 +305,46 @@ std::string qcSeriesKey(const std::string& analyte, const std::string& instrumen
 }
 
 QcReview reviewQc(const Message& batch, const QcHistory& history, const QcReviewOptions& options) {
+  // The analytes of the QC and patient injections, in order of first appearance.
   std::vector<std::string> analytes;
+  std::unordered_map<std::string_view, size_t> index;
   for (const Sample& s : batch.samples) {
     if (s.kind != SampleKind::kQc && s.kind != SampleKind::kUnknown) continue;
     for (const Result& r : s.results) {
-      std::string a = analyteOf(r);
+      const std::string& a = r.instrumentCode;
       if (r.internalStandard || a.empty()) continue;
-      if (std::find(analytes.begin(), analytes.end(), a) == analytes.end()) analytes.push_back(a);
+      if (index.emplace(a, analytes.size()).second) analytes.push_back(a);
     }
   }
+  // One pass over the batch, the targets and the history instead of one per analyte.
+  std::vector<AnalyteInputs> inputs(analytes.size());
+  for (AnalyteInputs& in : inputs) in.results.assign(batch.samples.size(), nullptr);
+  for (size_t i = 0; i < batch.samples.size(); ++i) {
+    for (const Result& r : batch.samples[i].results) {
+      if (r.internalStandard) continue;
+      auto it = index.find(analyteOf(r));
+      if (it != index.end() && !inputs[it->second].results[i]) inputs[it->second].results[i] = &r;
+    }
+  }
+  for (const QcTarget& t : history.targets) {
+    if (auto it = index.find(t.analyte); it != index.end()) {
+      inputs[it->second].targets.push_back(&t);
+    }
+  }
+  std::unordered_map<std::string_view, std::vector<const QcValue*>> bySeries;
+  if (options.applyWestgard) {
+    for (const QcValue& v : history.values) bySeries[v.series].push_back(&v);
+  }
   QcReview out;
-  for (const std::string& analyte : analytes) {
-    AnalyteQcReview review = reviewAnalyte(batch, analyte, history, options);
+  for (size_t a = 0; a < analytes.size(); ++a) {
+    const std::string& analyte = analytes[a];
+    if (options.applyWestgard) {
+      auto it = bySeries.find(qcSeriesKey(analyte, options.instrument, options.method));
+      if (it != bySeries.end()) inputs[a].history = &it->second;
+    }
+    AnalyteQcReview review = reviewAnalyte(batch, analyte, inputs[a], options);
     out.checks.insert(out.checks.end(), review.checks.begin(), review.checks.end());
-    addDispositions(batch, review, out.dispositions);
+    addDispositions(batch, review, inputs[a], out.dispositions);
     out.analytes.push_back(std::move(review));
   }
   return out;

@@ -30,6 +30,7 @@ struct Point {
   double z;
   int run;
   const QcValue* value;
+  size_t levelRank;  // the value's level in the chronological order within a run
 };
 
 // The windowed ("count") rules: the last `n` values all beyond `limit` on one side, or, for
@@ -89,12 +90,15 @@ class HitBook {
 
 // Every window of the count rules that ends at a point of `seq` is charged to that point's run:
 // such a window always holds a value of that run, and no value of a later one.
+// With `onlyRun`, only the windows charged to that run are looked at.
 void scanCountRules(const std::vector<Point>& seq, const std::string& scope,
-                    const std::vector<WestgardRule>& enabled, HitBook& book) {
+                    const std::vector<WestgardRule>& enabled, std::optional<int> onlyRun,
+                    HitBook& book) {
   for (const CountRule& rule : kCountRules) {
     if (std::find(enabled.begin(), enabled.end(), rule.rule) == enabled.end()) continue;
     for (size_t end = rule.n - 1; end < seq.size(); ++end) {
       int run = seq[end].run;
+      if (onlyRun && run != *onlyRun) continue;
       for (int side : {+1, -1}) {
         size_t count = 0;
         bool currentRunBeyond = false;
@@ -184,20 +188,31 @@ RunDecision decide(const std::string& series, int run, std::vector<RuleHit> hits
   return d;
 }
 
-// All decisions of one series, in the order its runs first appear in `history`.
-std::vector<RunDecision> evaluateSeries(std::span<const QcValue> history, const std::string& series,
-                                        const WestgardOptions& options) {
-  std::map<std::string, size_t> levelRank;
-  for (size_t i = 0; i < options.levelOrder.size(); ++i) {
-    levelRank.emplace(options.levelOrder[i], i);
-  }
+// All decisions of one series, in the order its runs first appear in `history` (the values of
+// other series are skipped); with `onlyRun`, the decision for that run alone (none when the series
+// has no value of it): the windows charged to other runs are not scanned.
+std::vector<RunDecision> evaluateSeries(std::span<const QcValue* const> history,
+                                        const std::string& series, const WestgardOptions& options,
+                                        std::optional<int> onlyRun = std::nullopt) {
+  // Level ranks: the configured order, then the order of first appearance. A handful of levels:
+  // a linear search beats a map.
+  std::vector<std::string_view> levels(options.levelOrder.begin(), options.levelOrder.end());
+  auto rankOf = [&](const std::string& level) {
+    for (size_t i = 0; i < levels.size(); ++i) {
+      if (levels[i] == level) return i;
+    }
+    levels.push_back(level);
+    return levels.size() - 1;
+  };
   std::vector<int> runs;
   std::map<int, std::pair<size_t, size_t>> counts;  // run → (evaluated, invalid)
   std::vector<Point> across;
-  for (const QcValue& v : history) {
+  across.reserve(history.size());
+  for (const QcValue* value : history) {
+    const QcValue& v = *value;
     if (v.series != series) continue;
     if (std::find(runs.begin(), runs.end(), v.run) == runs.end()) runs.push_back(v.run);
-    levelRank.emplace(v.level, levelRank.size());
+    size_t rank = rankOf(v.level);
     if (v.excluded) continue;
     double z = v.z();
     auto& [evaluated, invalid] = counts[v.run];
@@ -206,13 +221,16 @@ std::vector<RunDecision> evaluateSeries(std::span<const QcValue> history, const 
       continue;
     }
     ++evaluated;
-    across.push_back({z, v.run, &v});
+    across.push_back({z, v.run, &v, rank});
+  }
+  if (onlyRun) {
+    if (std::find(runs.begin(), runs.end(), *onlyRun) == runs.end()) return {};
+    runs = {*onlyRun};
   }
   // Chronological: run, then level order, then seq_in_run; stable keeps input order for ties.
-  std::stable_sort(across.begin(), across.end(), [&](const Point& a, const Point& b) {
+  std::stable_sort(across.begin(), across.end(), [](const Point& a, const Point& b) {
     if (a.run != b.run) return a.run < b.run;
-    size_t ra = levelRank[a.value->level], rb = levelRank[b.value->level];
-    if (ra != rb) return ra < rb;
+    if (a.levelRank != b.levelRank) return a.levelRank < b.levelRank;
     return a.value->seqInRun < b.value->seqInRun;
   });
   HitBook book;
@@ -220,14 +238,14 @@ std::vector<RunDecision> evaluateSeries(std::span<const QcValue> history, const 
   std::map<int, std::vector<Point>> byRun;
   for (const Point& p : across) {
     byLevel[{p.value->level, p.value->lot}].push_back(p);
-    byRun[p.run].push_back(p);
+    if (!onlyRun || p.run == *onlyRun) byRun[p.run].push_back(p);
   }
   for (const auto& [run, points] : byRun) scanRun(points, options, book);
   for (const auto& [key, points] : byLevel) {
     std::string scope = "level " + key.first + (key.second.empty() ? "" : " lot " + key.second);
-    scanCountRules(points, scope, options.rules, book);
+    scanCountRules(points, scope, options.rules, onlyRun, book);
   }
-  scanCountRules(across, "across levels", options.rules, book);
+  scanCountRules(across, "across levels", options.rules, onlyRun, book);
   std::vector<RunDecision> decisions;
   for (int run : runs) {
     RunDecision d = decide(series, run, book.take(run), options);
@@ -236,6 +254,13 @@ std::vector<RunDecision> evaluateSeries(std::span<const QcValue> history, const 
     decisions.push_back(std::move(d));
   }
   return decisions;
+}
+
+std::vector<const QcValue*> addressesOf(std::span<const QcValue> history) {
+  std::vector<const QcValue*> out;
+  out.reserve(history.size());
+  for (const QcValue& v : history) out.push_back(&v);
+  return out;
 }
 
 }  // namespace
@@ -303,8 +328,9 @@ std::vector<RunDecision> evaluateWestgard(std::span<const QcValue> history,
   }
   // Runs of different series interleave in `history`; answer in order of first appearance.
   std::map<std::pair<std::string, int>, RunDecision> all;
+  const std::vector<const QcValue*> values = addressesOf(history);
   for (const std::string& s : series) {
-    for (RunDecision& d : evaluateSeries(history, s, options)) {
+    for (RunDecision& d : evaluateSeries(values, s, options)) {
       all.emplace(std::make_pair(s, d.run), std::move(d));
     }
   }
@@ -320,7 +346,12 @@ std::vector<RunDecision> evaluateWestgard(std::span<const QcValue> history,
 
 RunDecision evaluateWestgardRun(std::span<const QcValue> history, const std::string& series,
                                 int run, const WestgardOptions& options) {
-  for (RunDecision& d : evaluateSeries(history, series, options)) {
+  return evaluateWestgardRun(addressesOf(history), series, run, options);
+}
+
+RunDecision evaluateWestgardRun(std::span<const QcValue* const> history, const std::string& series,
+                                int run, const WestgardOptions& options) {
+  for (RunDecision& d : evaluateSeries(history, series, options, run)) {
     if (d.run == run) return std::move(d);
   }
   RunDecision empty;

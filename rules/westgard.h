@@ -112,6 +112,11 @@ std::vector<RunDecision> evaluateWestgard(std::span<const QcValue> history,
 RunDecision evaluateWestgardRun(std::span<const QcValue> history, const std::string& series,
                                 int run, const WestgardOptions& options = {});
 
+/// The same, on values given by address (e.g. one series picked out of a larger history without
+/// copying it).
+RunDecision evaluateWestgardRun(std::span<const QcValue* const> history, const std::string& series,
+                                int run, const WestgardOptions& options = {});
+
 /// Rule names joined by `separator` ("1_3s;R_4s").
 std::string joinRules(const std::vector<WestgardRule>& rules, std::string_view separator = ";");
 
