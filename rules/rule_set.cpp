@@ -507,13 +507,19 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   // 2. Calibration per analyte.
   std::map<std::string, CalibrationReview> calibration;
   if (config_.calibration) {
-    for (const auto& analyte : analytes) {
-      bool hasCalibrators = false;
-      for (const Sample& s : message.samples) {
-        if (s.kind == SampleKind::kCalibrator && findAnalyteResult(s, analyte))
-          hasCalibrators = true;
+    // The codes a calibrator carries (as findAnalyteResult matches them), gathered once.
+    std::set<std::string_view> calibrated;
+    for (const Sample& s : message.samples) {
+      if (s.kind != SampleKind::kCalibrator) continue;
+      for (const Result& r : s.results) {
+        if (r.internalStandard) continue;
+        calibrated.insert(r.instrumentCode);
+        if (!r.lisCode.empty()) calibrated.insert(r.lisCode);
       }
-      if (!hasCalibrators) continue;  // not a calibrated batch for this analyte
+    }
+    for (const auto& analyte : analytes) {
+      // Not a calibrated batch for this analyte.
+      if (!calibrated.count(analyte)) continue;
       CalibrationReview review =
           reviewCalibration(message, analyte, config_.settingsFor(analyte).calibration);
       if (!config_.carryover) {
@@ -546,10 +552,11 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
         history.targets.push_back(target);
       }
       if (!context.qcHistory) continue;
+      const std::string series = qcSeriesKey(analyte, context.instrument, "");
       for (const labgate::QcValue& v : context.qcHistory(analyte)) {
         if (!v.targetMean || !v.targetSd) continue;
         QcValue value;
-        value.series = qcSeriesKey(analyte, context.instrument, "");
+        value.series = series;
         value.level = v.level;
         value.lot = v.lot;
         value.run = static_cast<int>(v.batch);
@@ -572,6 +579,10 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       // Every QC injection with a value goes to the history, with the target it was judged
       // against (none while the analyte has no target: the values then serve to establish one).
       bool rejected = a.outcome == Outcome::kFail;
+      std::vector<const QcTarget*> targets;  // the analyte's, in order: the last match wins
+      for (const QcTarget& t : history.targets) {
+        if (t.analyte == a.analyte) targets.push_back(&t);
+      }
       for (const QcInjection& i : a.injections) {
         if (!i.observed) continue;
         labgate::QcValue stored;
@@ -581,10 +592,10 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
         stored.sampleId = i.sampleId;
         stored.seq = static_cast<int>(i.sampleIndex);
         stored.value = *i.observed;
-        for (const QcTarget& t : history.targets) {
-          if (t.analyte == a.analyte && t.level == i.level && (t.lot.empty() || t.lot == i.lot)) {
-            stored.targetMean = t.mean;
-            stored.targetSd = t.sd;
+        for (const QcTarget* t : targets) {
+          if (t->level == i.level && (t->lot.empty() || t->lot == i.lot)) {
+            stored.targetMean = t->mean;
+            stored.targetSd = t->sd;
           }
         }
         stored.runRejected = rejected;
@@ -619,23 +630,53 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   }
 
   // 5. Per result: peaks, then (patients) autoverification with the batch gates. What each
-  // analyte's export carries and each patient's QC verdicts are looked up, not rescanned.
-  std::map<std::string, PeakConfig> peakConfigs;
-  for (const auto& analyte : analytes) {
-    peakConfigs.emplace(analyte, carried(message, analyte, config_.settingsFor(analyte).peak));
+  // analyte's results share (settings, calibration, what the export carries, references, batch
+  // gates) is looked up once per analyte, each patient's QC verdicts by index, not rescanned.
+  struct AnalyteView {
+    const AnalyteSettings* settings = nullptr;
+    const CalibrationReview* review = nullptr;
+    PeakConfig peak;
+    AnalyteReference ref;
+    bool blanksAccepted = true;
+    const AnalyteQcReview* qc = nullptr;
+  };
+  std::map<std::string_view, size_t> analyteIndex;
+  std::vector<AnalyteView> views(analytes.size());
+  for (size_t a = 0; a < analytes.size(); ++a) {
+    const std::string& analyte = analytes[a];
+    analyteIndex.emplace(analyte, a);
+    AnalyteView& v = views[a];
+    v.settings = &config_.settingsFor(analyte);
+    if (auto cal = calibration.find(analyte); cal != calibration.end()) v.review = &cal->second;
+    v.peak = carried(message, analyte, v.settings->peak);
+    v.ref = refs.of(analyte);
+    if (v.review) {
+      for (const CheckResult& c : v.review->checks) {
+        if ((c.ruleId == "calibration.blank" || c.ruleId == "calibration.carryover") &&
+            c.outcome == Outcome::kFail) {
+          v.blanksAccepted = false;
+        }
+      }
+    }
+    if (auto q = qcByAnalyte.find(analyte); q != qcByAnalyte.end()) v.qc = q->second;
   }
-  std::map<std::pair<size_t, std::string>, std::vector<const SampleDisposition*>> qcVerdicts;
+  // (sample, analyte) → its QC dispositions, in order.
+  std::vector<std::vector<const SampleDisposition*>> qcVerdicts(message.samples.size() *
+                                                                analytes.size());
   for (const SampleDisposition& d : qc.dispositions) {
-    qcVerdicts[{d.sampleIndex, d.analyte}].push_back(&d);
+    auto a = analyteIndex.find(d.analyte);
+    if (a == analyteIndex.end() || d.sampleIndex >= message.samples.size()) continue;
+    qcVerdicts[d.sampleIndex * analytes.size() + a->second].push_back(&d);
   }
   for (size_t si = 0; si < message.samples.size(); ++si) {
     Sample& sample = message.samples[si];
+    auto diagnostics = sampleDiagnostics.find(si);
     for (Result& result : sample.results) {
       if (result.internalStandard) continue;
-      const std::string analyte = analyteOf(result);
-      const AnalyteSettings& settings = config_.settingsFor(analyte);
-      auto cal = calibration.find(analyte);
-      const CalibrationReview* review = cal == calibration.end() ? nullptr : &cal->second;
+      const size_t ai = analyteIndex.at(analyteOf(result));
+      const AnalyteView& view = views[ai];
+      const AnalyteSettings& settings = *view.settings;
+      const CalibrationReview* review = view.review;
 
       std::vector<CheckResult> peakChecks;
       if (config_.peaks) {
@@ -656,10 +697,14 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
             peakChecks.push_back(checkManualIntegration(*result.peak, sample.kind, settings.peak));
           }
         } else {
-          peakChecks = checkPeak(result, refs.of(analyte), peakConfigs.at(analyte), pc);
+          peakChecks = checkPeak(result, view.ref, view.peak, pc);
         }
       }
-      for (const CheckResult& c : sampleDiagnostics[si]) peakChecks.push_back(c);
+      if (diagnostics != sampleDiagnostics.end()) {
+        for (const CheckResult& c : diagnostics->second) {
+          if (c.outcome != Outcome::kPass) peakChecks.push_back(c);  // a pass is no finding
+        }
+      }
 
       if (sample.kind != SampleKind::kUnknown || !config_.autoverify) {
         for (const CheckResult& c : peakChecks) attach(result, c);
@@ -672,29 +717,20 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
         gates.blanksAccepted = true;
       } else if (review) {
         gates.calibrationAccepted = review->curveAccepted;
-        bool blanks = true;
-        for (const CheckResult& c : review->checks) {
-          if ((c.ruleId == "calibration.blank" || c.ruleId == "calibration.carryover") &&
-              c.outcome == Outcome::kFail) {
-            blanks = false;
-          }
-        }
-        gates.blanksAccepted = blanks;
+        gates.blanksAccepted = view.blanksAccepted;
       }
       if (!config_.qc) {
         gates.qcAccepted = true;
         gates.qcBracketing = true;
-      } else if (auto q = qcByAnalyte.find(analyte); q != qcByAnalyte.end()) {
-        if (q->second->outcome != Outcome::kNotEvaluable) {
-          gates.qcAccepted = q->second->outcome == Outcome::kPass;
+      } else if (view.qc) {
+        if (view.qc->outcome != Outcome::kNotEvaluable) {
+          gates.qcAccepted = view.qc->outcome == Outcome::kPass;
         }
         gates.qcBracketing = true;
-        if (auto v = qcVerdicts.find({si, analyte}); v != qcVerdicts.end()) {
-          for (const SampleDisposition* d : v->second) {
-            if (d->kind == DispositionKind::kRelease) continue;
-            gates.qcBracketing = false;
-            attach(result, d->reason);
-          }
+        for (const SampleDisposition* d : qcVerdicts[si * analytes.size() + ai]) {
+          if (d->kind == DispositionKind::kRelease) continue;
+          gates.qcBracketing = false;
+          attach(result, d->reason);
         }
       }
       gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
@@ -730,17 +766,22 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     }
   }
 
-  // Batch-level failures that ask for a re-run reach every patient result of the analyte (§3.6).
+  // Batch-level failures that ask for a re-run reach every patient result of the analyte (§3.6),
+  // each result getting its analyte's in the batch's order: one pass over the results.
+  std::map<std::string_view, std::vector<const Finding*>> rerun;
   for (const BatchFinding& b : message.batchFindings) {
     if (b.finding.severity == Severity::kInfo || b.analyte.empty()) continue;
     if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
+    if (b.finding.action != DispositionKind::kRelease) rerun[b.analyte].push_back(&b.finding);
+  }
+  if (!rerun.empty()) {
     for (Sample& sample : message.samples) {
       if (sample.kind != SampleKind::kUnknown) continue;
       for (Result& result : sample.results) {
-        if (!result.internalStandard && analyteOf(result) == b.analyte &&
-            b.finding.action != DispositionKind::kRelease) {
-          result.findings.push_back(b.finding);
-        }
+        if (result.internalStandard) continue;
+        auto it = rerun.find(analyteOf(result));
+        if (it == rerun.end()) continue;
+        for (const Finding* f : it->second) result.findings.push_back(*f);
       }
     }
   }
