@@ -250,10 +250,25 @@ const CheckResult* CalibrationReview::curveCheck() const {
   return nullptr;
 }
 
+namespace {
+
+// Analyte codes are a few characters: compared inline rather than through a memcmp call, as this
+// runs for every result of a sample, for every sample and analyte.
+bool sameCode(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 const Result* findAnalyteResult(const Sample& sample, const std::string& analyte) {
   for (const Result& r : sample.results) {
     if (r.internalStandard) continue;
-    if (r.instrumentCode == analyte || (!r.lisCode.empty() && r.lisCode == analyte)) return &r;
+    if (sameCode(r.instrumentCode, analyte) || (!r.lisCode.empty() && sameCode(r.lisCode, analyte)))
+      return &r;
   }
   return nullptr;
 }

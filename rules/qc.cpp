@@ -36,7 +36,9 @@ CheckResult analyteCheck(const std::string& analyte, const char* ruleId, const c
   c.ruleId = ruleId;
   c.code = code;
   c.subject = "analyte";
-  c.message = analyte + ": ";
+  c.message.reserve(analyte.size() + 64);  // room for the words the caller appends
+  c.message = analyte;
+  c.message += ": ";
   return c;
 }
 

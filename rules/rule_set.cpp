@@ -671,9 +671,13 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   for (size_t si = 0; si < message.samples.size(); ++si) {
     Sample& sample = message.samples[si];
     auto diagnostics = sampleDiagnostics.find(si);
+    size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
     for (Result& result : sample.results) {
       if (result.internalStandard) continue;
-      const size_t ai = analyteIndex.at(analyteOf(result));
+      // Samples usually list the analytes in the same order: try the next one first.
+      const std::string analyte = analyteOf(result);
+      ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
+                                                                   : analyteIndex.at(analyte);
       const AnalyteView& view = views[ai];
       const AnalyteSettings& settings = *view.settings;
       const CalibrationReview* review = view.review;

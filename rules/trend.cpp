@@ -23,6 +23,16 @@ CheckResult make(const char* ruleId, const char* code, Outcome outcome, std::str
   return c;
 }
 
+// Analyte codes are a few characters: compared inline rather than through a memcmp call, as
+// injectionSeries runs over every result of the batch for every analyte.
+bool sameCode(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i] != b[i]) return false;
+  }
+  return true;
+}
+
 std::optional<double> medianOf(std::vector<double> v) {
   if (v.empty()) return std::nullopt;
   std::sort(v.begin(), v.end());
@@ -387,7 +397,7 @@ InjectionSeries injectionSeries(const Message& message, const std::string& analy
     const Sample& sample = message.samples[i];
     if (sample.kind == SampleKind::kDoubleBlank) continue;
     for (const Result& r : sample.results) {
-      if (r.internalStandard || r.instrumentCode != analyte) continue;
+      if (r.internalStandard || !sameCode(r.instrumentCode, analyte)) continue;
       s.sampleIndex.push_back(i);
       s.isArea.push_back(r.peak ? r.peak->internalStandardArea : std::nullopt);
       s.isRt.push_back(r.peak ? r.peak->internalStandardRt : std::nullopt);

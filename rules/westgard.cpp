@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <limits>
 #include <map>
+#include <tuple>
 
 namespace labgate::rules {
 
@@ -208,13 +209,22 @@ std::vector<RunDecision> evaluateSeries(std::span<const QcValue* const> history,
   std::map<int, std::pair<size_t, size_t>> counts;  // run → (evaluated, invalid)
   std::vector<Point> across;
   across.reserve(history.size());
+  bool onlyRunSeen = false;
   for (const QcValue* value : history) {
     const QcValue& v = *value;
     if (v.series != series) continue;
-    if (std::find(runs.begin(), runs.end(), v.run) == runs.end()) runs.push_back(v.run);
+    if (onlyRun) {
+      onlyRunSeen = onlyRunSeen || v.run == *onlyRun;
+    } else if (std::find(runs.begin(), runs.end(), v.run) == runs.end()) {
+      runs.push_back(v.run);
+    }
     size_t rank = rankOf(v.level);
     if (v.excluded) continue;
     double z = v.z();
+    if (onlyRun && v.run != *onlyRun) {
+      if (!std::isnan(z)) across.push_back({z, v.run, &v, rank});
+      continue;  // only the judged run's counts are reported
+    }
     auto& [evaluated, invalid] = counts[v.run];
     if (std::isnan(z)) {
       ++invalid;
@@ -224,7 +234,7 @@ std::vector<RunDecision> evaluateSeries(std::span<const QcValue* const> history,
     across.push_back({z, v.run, &v, rank});
   }
   if (onlyRun) {
-    if (std::find(runs.begin(), runs.end(), *onlyRun) == runs.end()) return {};
+    if (!onlyRunSeen) return {};
     runs = {*onlyRun};
   }
   // Chronological: run, then level order, then seq_in_run; stable keeps input order for ties.
@@ -234,16 +244,31 @@ std::vector<RunDecision> evaluateSeries(std::span<const QcValue* const> history,
     return a.value->seqInRun < b.value->seqInRun;
   });
   HitBook book;
-  std::map<std::pair<std::string, std::string>, std::vector<Point>> byLevel;
+  // The within-level scopes, one per (level, lot), scanned in the order of (level, lot); a few
+  // materials: found by a linear search rather than a map keyed by copies of both strings.
+  struct Material {
+    const std::string* level;
+    const std::string* lot;
+    std::vector<Point> points;
+  };
+  std::vector<Material> byLevel;
   std::map<int, std::vector<Point>> byRun;
   for (const Point& p : across) {
-    byLevel[{p.value->level, p.value->lot}].push_back(p);
+    const std::string& level = p.value->level;
+    const std::string& lot = p.value->lot;
+    auto m = std::find_if(byLevel.begin(), byLevel.end(),
+                          [&](const Material& x) { return *x.level == level && *x.lot == lot; });
+    if (m == byLevel.end()) m = byLevel.insert(byLevel.end(), Material{&level, &lot, {}});
+    m->points.push_back(p);
     if (!onlyRun || p.run == *onlyRun) byRun[p.run].push_back(p);
   }
+  std::sort(byLevel.begin(), byLevel.end(), [](const Material& a, const Material& b) {
+    return std::tie(*a.level, *a.lot) < std::tie(*b.level, *b.lot);
+  });
   for (const auto& [run, points] : byRun) scanRun(points, options, book);
-  for (const auto& [key, points] : byLevel) {
-    std::string scope = "level " + key.first + (key.second.empty() ? "" : " lot " + key.second);
-    scanCountRules(points, scope, options.rules, onlyRun, book);
+  for (const Material& m : byLevel) {
+    std::string scope = "level " + *m.level + (m.lot->empty() ? "" : " lot " + *m.lot);
+    scanCountRules(m.points, scope, options.rules, onlyRun, book);
   }
   scanCountRules(across, "across levels", options.rules, onlyRun, book);
   std::vector<RunDecision> decisions;
