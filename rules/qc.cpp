@@ -235,7 +235,7 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
   std::vector<BracketVerdict> verdicts = bracketPatients(order);
   for (size_t i = 0; i < verdicts.size(); ++i) {
     if (verdicts[i] == BracketVerdict::kNotPatient) continue;
-    SampleDisposition d;
+    SampleDisposition& d = out.emplace_back();  // filled in place
     d.sampleIndex = i;
     d.sampleId = batch.samples[i].sampleId;
     d.analyte = review.analyte;
@@ -267,7 +267,6 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
     d.kind = c.outcome == Outcome::kPass   ? DispositionKind::kRelease
              : c.outcome == Outcome::kFail ? DispositionKind::kReject
                                            : DispositionKind::kHold;
-    out.push_back(std::move(d));
   }
 }
 
@@ -312,10 +311,17 @@ QcReview reviewQc(const Message& batch, const QcHistory& history, const QcReview
   std::unordered_map<std::string_view, size_t> index;
   for (const Sample& s : batch.samples) {
     if (s.kind != SampleKind::kQc && s.kind != SampleKind::kUnknown) continue;
+    size_t next = 0;  // samples usually list the analytes alike: try the next one first
     for (const Result& r : s.results) {
       const std::string& a = r.instrumentCode;
       if (r.internalStandard || a.empty()) continue;
-      if (index.emplace(a, analytes.size()).second) analytes.push_back(a);
+      if (next < analytes.size() && analytes[next] == a) {
+        ++next;
+        continue;
+      }
+      auto [it, added] = index.emplace(a, analytes.size());
+      if (added) analytes.push_back(a);
+      next = it->second + 1;
     }
   }
   // One pass over the batch, the targets and the history instead of one per analyte.
@@ -338,6 +344,11 @@ QcReview reviewQc(const Message& batch, const QcHistory& history, const QcReview
     for (const QcValue& v : history.values) bySeries[v.series].push_back(&v);
   }
   QcReview out;
+  // At most one disposition per patient injection and analyte: one allocation, no moves.
+  size_t patients = static_cast<size_t>(
+      std::count_if(batch.samples.begin(), batch.samples.end(),
+                    [](const Sample& s) { return s.kind == SampleKind::kUnknown; }));
+  out.dispositions.reserve(patients * analytes.size());
   for (size_t a = 0; a < analytes.size(); ++a) {
     const std::string& analyte = analytes[a];
     if (options.applyWestgard) {

@@ -553,9 +553,11 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       }
       if (!context.qcHistory) continue;
       const std::string series = qcSeriesKey(analyte, context.instrument, "");
-      for (const labgate::QcValue& v : context.qcHistory(analyte)) {
+      const std::vector<labgate::QcValue> stored = context.qcHistory(analyte);
+      if (history.values.empty()) history.values.reserve(stored.size() * analytes.size());
+      for (const labgate::QcValue& v : stored) {
         if (!v.targetMean || !v.targetSd) continue;
-        QcValue value;
+        QcValue& value = history.values.emplace_back();
         value.series = series;
         value.level = v.level;
         value.lot = v.lot;
@@ -565,7 +567,6 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
         value.targetMean = *v.targetMean;
         value.targetSd = *v.targetSd;
         value.excluded = v.excluded;
-        history.values.push_back(value);
         lastBatch = std::max(lastBatch, v.batch);
       }
     }
