@@ -124,9 +124,10 @@ void BM_RulesOnePlate(benchmark::State& state) {
   const Message batch = plate();
   const RulesContext context = historyContext();
   size_t findings = 0;
+  Message m;  // copied and destroyed while the timer is paused: only the evaluation is timed
   for (auto _ : state) {
     state.PauseTiming();
-    Message m = batch;
+    m = batch;
     state.ResumeTiming();
     rules.value()->evaluate(m, context);
     benchmark::DoNotOptimize(m.batchFindings.data());

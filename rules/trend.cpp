@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
+#include <string_view>
 #include <utility>
 
 namespace labgate::rules {
@@ -416,10 +418,26 @@ BatchDiagnostics diagnoseBatch(const Message& message, const BatchReferences& re
     c.message = analyte + ": " + c.message;
     out.batch.push_back(std::move(c));
   };
+  // Every analyte's injectionSeries in one pass over the batch, not one pass per analyte.
+  std::map<std::string_view, InjectionSeries> all;
+  for (size_t i = 0; i < message.samples.size(); ++i) {
+    const Sample& sample = message.samples[i];
+    if (sample.kind == SampleKind::kDoubleBlank) continue;
+    for (const Result& r : sample.results) {
+      if (r.internalStandard) continue;
+      InjectionSeries& s = all[r.instrumentCode];
+      if (!s.sampleIndex.empty() && s.sampleIndex.back() == i) continue;  // the first one counts
+      s.sampleIndex.push_back(i);
+      s.isArea.push_back(r.peak ? r.peak->internalStandardArea : std::nullopt);
+      s.isRt.push_back(r.peak ? r.peak->internalStandardRt : std::nullopt);
+      s.rt.push_back(r.peak ? r.peak->retentionTime : std::nullopt);
+    }
+  }
   std::vector<double> shifts;
   for (const auto& [analyte, ref] : refs.analytes) {
-    InjectionSeries s = injectionSeries(message, analyte);
-    if (s.sampleIndex.empty()) continue;
+    auto found = all.find(analyte);
+    if (found == all.end() || found->second.sampleIndex.empty()) continue;
+    const InjectionSeries& s = found->second;
     // An export without IS areas says nothing about the IS: only a batch that carries some IS
     // areas can show them missing.
     bool carriesIs = std::any_of(s.isArea.begin(), s.isArea.end(),
