@@ -773,20 +773,27 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
 
   // Batch-level failures that ask for a re-run reach every patient result of the analyte (§3.6),
   // each result getting its analyte's in the batch's order: one pass over the results.
-  std::map<std::string_view, std::vector<const Finding*>> rerun;
+  std::vector<std::vector<const Finding*>> rerun(analytes.size());  // by analyte index
+  bool anyRerun = false;
   for (const BatchFinding& b : message.batchFindings) {
     if (b.finding.severity == Severity::kInfo || b.analyte.empty()) continue;
     if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
-    if (b.finding.action != DispositionKind::kRelease) rerun[b.analyte].push_back(&b.finding);
+    if (b.finding.action == DispositionKind::kRelease) continue;
+    auto a = analyteIndex.find(b.analyte);
+    if (a == analyteIndex.end()) continue;  // no result of the batch has that analyte
+    rerun[a->second].push_back(&b.finding);
+    anyRerun = true;
   }
-  if (!rerun.empty()) {
+  if (anyRerun) {
     for (Sample& sample : message.samples) {
       if (sample.kind != SampleKind::kUnknown) continue;
+      size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
       for (Result& result : sample.results) {
         if (result.internalStandard) continue;
-        auto it = rerun.find(analyteOf(result));
-        if (it == rerun.end()) continue;
-        for (const Finding* f : it->second) result.findings.push_back(*f);
+        const std::string analyte = analyteOf(result);
+        ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
+                                                                     : analyteIndex.at(analyte);
+        for (const Finding* f : rerun[ai]) result.findings.push_back(*f);
       }
     }
   }
