@@ -31,7 +31,7 @@ Result analyte(int a, double x, double isArea, std::mt19937& rng, std::optional<
   p.expectedRetentionTime = 2.0 + 0.1 * a;
   p.internalStandardRt = p.retentionTime;
   p.qualifierArea = *p.area * 0.35 * noise(rng);
-  p.ionRatio = *p.qualifierArea / *p.area * 100;
+  p.ionRatio = *p.qualifierArea / *p.area;  // a fraction, as the model holds it
   p.signalToNoise = 50 + x;
   p.width = 0.09 * noise(rng);
   p.asymmetry = 1.1 * noise(rng);

@@ -564,6 +564,11 @@ CheckResult judgeBlank(const Sample& s, const Result* r, const BlankReferences& 
       "<= " + pct(100 * maxLloq) + " of LLOQ area" +
       (s.kind == SampleKind::kDoubleBlank ? ", IS <= " + pct(100 * maxIs) + " of IS_ref" : "");
   std::optional<double> area = areaOf(r);
+  if (!area && r && refs.lloqArea && *refs.lloqArea > 0) {
+    // No peak integrated in the blank ("NF", empty): nothing interferes. That is the blank's
+    // best outcome, not a missing value.
+    area = 0.0;
+  }
   if (!area || !refs.lloqArea || *refs.lloqArea <= 0) {
     return makeCheck(Outcome::kNotEvaluable, ruleId, code,
                      what + " " + s.sampleId + ": blank area or LLOQ area missing", "", limit);

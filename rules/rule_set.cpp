@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <set>
 #include <sstream>
@@ -284,9 +285,11 @@ void readCalibration(Reader& r, const Object& o, const std::string& path, Calibr
 
 void readLimits(Reader& r, const Object& o, const std::string& path, AnalyteLimits& l) {
   r.keys(o, path,
-         {"reference_low", "reference_high", "critical_low", "critical_high", "absurd_low",
-          "absurd_high", "delta_pct", "delta_abs", "cv_analytical_pct", "cv_intra_individual_pct",
-          "delta_window_days"});
+         {"lloq", "uloq", "reference_low", "reference_high", "critical_low", "critical_high",
+          "absurd_low", "absurd_high", "delta_pct", "delta_abs", "cv_analytical_pct",
+          "cv_intra_individual_pct", "delta_window_days"});
+  r.number(o, path, "lloq", l.lloq);
+  r.number(o, path, "uloq", l.uloq);
   r.number(o, path, "reference_low", l.referenceLow);
   r.number(o, path, "reference_high", l.referenceHigh);
   r.number(o, path, "critical_low", l.criticalLow);
@@ -422,7 +425,7 @@ void readDrift(Reader& r, const Object& o, DriftConfig& d) {
 // ---------------------------------------------------------------------------------------------
 // The engine
 
-std::string analyteOf(const Result& r) { return r.instrumentCode; }
+const std::string& analyteOf(const Result& r) { return r.instrumentCode; }
 
 void attach(Result& result, const CheckResult& check, bool warnHolds = false) {
   if (auto f = toFinding(check, warnHolds)) result.findings.push_back(std::move(*f));
@@ -432,6 +435,12 @@ void attachBatch(Message& message, const std::string& analyte, const CheckResult
   if (auto f = toFinding(check)) message.batchFindings.push_back({analyte, std::move(*f)});
 }
 
+/// True when the batch has calibrators (the width reference is their median width).
+bool reference(const Message& message) {
+  return std::any_of(message.samples.begin(), message.samples.end(),
+                     [](const Sample& s) { return s.kind == SampleKind::kCalibrator; });
+}
+
 /// The peak checks an export can support: a check whose data no injection of the analyte carries
 /// (an export without qualifier ions, widths or symmetry) is switched off for the batch rather
 /// than found NOT_EVALUABLE on every result. Data missing on some injections only still fails to
@@ -439,7 +448,12 @@ void attachBatch(Message& message, const std::string& analyte, const CheckResult
 PeakConfig carried(const Message& message, const std::string& analyte, PeakConfig config) {
   bool rt = false, isRt = false, ionRatio = false, sn = false, shape = false, width = false,
        isArea = false, height = false;
+  // The references the relative checks compare with come from the calibrators and QCs (or the
+  // method's expected values): a message without them cannot support those checks.
+  bool rtReference = false, ionRatioReference = config.ionRatioReference.has_value(),
+       isReference = false;
   for (const Sample& s : message.samples) {
+    const bool reference = s.kind == SampleKind::kCalibrator || s.kind == SampleKind::kQc;
     for (const Result& r : s.results) {
       if (r.internalStandard || analyteOf(r) != analyte || !r.peak) continue;
       const Peak& p = *r.peak;
@@ -451,15 +465,20 @@ PeakConfig carried(const Message& message, const std::string& analyte, PeakConfi
       width = width || p.width.has_value();
       isArea = isArea || p.internalStandardArea.has_value();
       height = height || p.height.has_value();
+      rtReference = rtReference || p.expectedRetentionTime.has_value() ||
+                    (reference && p.retentionTime.has_value());
+      ionRatioReference = ionRatioReference ||
+                          (reference && (p.ionRatio.has_value() || p.qualifierArea.has_value()));
+      isReference = isReference || (reference && p.internalStandardArea.has_value());
     }
   }
-  config.checkRt = config.checkRt && rt;
+  config.checkRt = config.checkRt && rt && rtReference;
   config.checkIsRt = config.checkIsRt && isRt;
-  config.checkIonRatio = config.checkIonRatio && ionRatio;
+  config.checkIonRatio = config.checkIonRatio && ionRatio && ionRatioReference;
   config.checkSignalToNoise = config.checkSignalToNoise && sn;
   config.checkShape = config.checkShape && shape;
-  config.checkWidth = config.checkWidth && width;
-  config.checkIsResponse = config.checkIsResponse && isArea;
+  config.checkWidth = config.checkWidth && width && reference(message);
+  config.checkIsResponse = config.checkIsResponse && isArea && isReference;
   config.checkSaturation = config.checkSaturation && height;  // over-range is the ULOQ's job
   return config;
 }
@@ -676,7 +695,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     for (Result& result : sample.results) {
       if (result.internalStandard) continue;
       // Samples usually list the analytes in the same order: try the next one first.
-      const std::string analyte = analyteOf(result);
+      const std::string& analyte = analyteOf(result);
       ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
                                                                    : analyteIndex.at(analyte);
       const AnalyteView& view = views[ai];
@@ -711,8 +730,33 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
         }
       }
 
-      if (sample.kind != SampleKind::kUnknown || !config_.autoverify) {
+      if (sample.kind != SampleKind::kUnknown) {
         for (const CheckResult& c : peakChecks) attach(result, c);
+        continue;
+      }
+      if (!config_.autoverify) {
+        // Without autoverification the batch verdicts still decide: a failed curve or QC run is
+        // a re-run, an unbracketed result a hold, and the peak findings stand.
+        for (const CheckResult& c : peakChecks) attach(result, c);
+        if (review) {
+          if (const CheckResult* curve = review->curveCheck();
+              curve && curve->outcome != Outcome::kPass) {
+            attach(result, *curve);
+          }
+        }
+        if (config_.qc && view.qc) {
+          if (view.qc->outcome == Outcome::kFail || view.qc->outcome == Outcome::kNotEvaluable) {
+            for (const CheckResult& c : view.qc->checks) {
+              if (c.ruleId == "qc.run_acceptance" || c.ruleId.rfind("qc.westgard.", 0) == 0 ||
+                  c.ruleId == "qc.target") {
+                attach(result, c);
+              }
+            }
+          }
+          for (const SampleDisposition* d : qcVerdicts[si * analytes.size() + ai]) {
+            if (d->kind != DispositionKind::kRelease) attach(result, d->reason);
+          }
+        }
         continue;
       }
 
@@ -721,8 +765,17 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
         gates.calibrationAccepted = true;
         gates.blanksAccepted = true;
       } else if (review) {
-        gates.calibrationAccepted = review->curveAccepted;
+        // A curve that could not be judged holds (NOT_EVALUABLE); only a failed one re-runs.
+        const CheckResult* curve = review->curveCheck();
+        if (!curve || curve->outcome != Outcome::kNotEvaluable) {
+          gates.calibrationAccepted = review->curveAccepted;
+        }
         gates.blanksAccepted = view.blanksAccepted;
+      } else {
+        // The batch has no calibrators for this analyte (a message with results only): nothing
+        // to judge the curve or the blanks by; the measuring range comes from the rule set.
+        gates.calibrationAccepted = true;
+        gates.blanksAccepted = true;
       }
       if (!config_.qc) {
         gates.qcAccepted = true;
@@ -741,6 +794,12 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
 
       AnalyteLimits limits = settings.limits;
+      if (!review && !limits.lloq && !limits.uloq) {
+        // No calibration and no configured range: the measuring-range step has nothing to
+        // compare with and is left out rather than holding every result.
+        limits.lloq = -std::numeric_limits<double>::infinity();
+        limits.uloq = std::numeric_limits<double>::infinity();
+      }
       if (review) {
         limits.lloq = review->lloq;
         limits.uloq = review->uloq;
@@ -790,7 +849,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
       for (Result& result : sample.results) {
         if (result.internalStandard) continue;
-        const std::string analyte = analyteOf(result);
+        const std::string& analyte = analyteOf(result);
         ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
                                                                      : analyteIndex.at(analyte);
         for (const Finding* f : rerun[ai]) result.findings.push_back(*f);

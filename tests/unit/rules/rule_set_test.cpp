@@ -214,5 +214,43 @@ TEST(RuleEngine, QcHistoryFeedsWestgard) {
   EXPECT_EQ(worst(resultOf(high, "P1")), DispositionKind::kReject);
 }
 
+TEST(RuleEngine, WithoutAutoverificationAFailedCurveStillRejects) {
+  auto rules = ruleSet(R"({"version":"x","checks":{"autoverify":false},"qc":{"westgard":false}})");
+  Message m = batch();
+  for (int i = 0; i < 3; ++i) m.samples[i].results[0].peak->responseRatio = 0.14 * (i + 1);
+  rules->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kReject) << describe(resultOf(m, "P1"));
+}
+
+TEST(RuleEngine, ResultsWithoutCalibratorsAreNotHeldForAMissingRange) {
+  // A message with patient results only (ASTM, HL7): no curve to judge, no range configured.
+  auto rules = ruleSet(R"({"version":"x","checks":{"qc":false},
+    "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false}})");
+  Message m;
+  m.samples.push_back(
+      sample("P1", SampleKind::kUnknown, "", {analyte("CORT", 2.5e5, 1e5, {}, 25)}));
+  rules->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kRelease) << describe(resultOf(m, "P1"));
+  // With a configured range the range applies.
+  auto ranged = ruleSet(R"({"version":"x","checks":{"qc":false},
+    "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
+    "analytes":{"CORT":{"limits":{"lloq":1,"uloq":20}}}})");
+  Message over;
+  over.samples.push_back(
+      sample("P1", SampleKind::kUnknown, "", {analyte("CORT", 2.5e5, 1e5, {}, 25)}));
+  ranged->evaluate(over, RulesContext{});
+  EXPECT_TRUE(hasRule(resultOf(over, "P1"), "autoverify.measuring_range"));
+  EXPECT_EQ(worst(resultOf(over, "P1")), DispositionKind::kHold);
+}
+
+TEST(RuleEngine, ACurveThatCannotBeJudgedHoldsRatherThanRejects) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  for (int i = 0; i < 6; ++i) m.samples[i].results[0].peak->responseRatio.reset();
+  for (int i = 0; i < 6; ++i) m.samples[i].results[0].peak->area.reset();
+  rules->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kHold) << describe(resultOf(m, "P1"));
+}
+
 }  // namespace
 }  // namespace labgate::rules
