@@ -547,7 +547,16 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       }
       for (const CheckResult& c : review.checks) attachBatch(message, analyte, c);
       if (review.fit.ok) {
-        message.metrics.push_back({analyte, "cal_slope", review.fit.slope});
+        // The slope is tracked as spec §2.5 says (b1, or b1 at mid-range for a quadratic) and
+        // compared with the last accepted batches: SLOPE_SHIFT (engineering, a note).
+        double slope = trackedSlope(review.fit);
+        if (config_.trends && context.metricHistory) {
+          std::vector<double> history = context.metricHistory(analyte, "cal_slope");
+          // An engineering note: a history too short to judge says nothing (no finding).
+          CheckResult shift = checkSlopeShift(slope, history);
+          if (shift.outcome == Outcome::kWarn) attachBatch(message, analyte, shift);
+        }
+        message.metrics.push_back({analyte, "cal_slope", slope});
         message.metrics.push_back({analyte, "cal_r_squared", review.fit.rSquared});
       }
       calibration.emplace(analyte, std::move(review));
