@@ -179,8 +179,21 @@ std::shared_ptr<const std::vector<std::string>> PhiGate::classifyNames(
   auto out = std::make_shared<std::vector<std::string>>(names.size());
   if (!rules_ || !rules_->columns.set) return out;
   for (size_t i = 0; i < names.size(); ++i) {
-    re2::StringPiece name = trimmed(names[i]);
-    if (name.empty()) continue;
+    re2::StringPiece trimmedName = trimmed(names[i]);
+    if (trimmedName.empty()) continue;
+    // camelCase and snake_case names ("PatientName", "DateOfBirth", "patient_id", XML attribute
+    // names) are matched as words: a space goes between a lower-case letter and an upper-case one.
+    std::string spaced;
+    spaced.reserve(trimmedName.size() + 8);
+    for (size_t k = 0; k < trimmedName.size(); ++k) {
+      char c = trimmedName[k];
+      if (k > 0 && std::isupper(static_cast<unsigned char>(c)) &&
+          std::islower(static_cast<unsigned char>(trimmedName[k - 1]))) {
+        spaced.push_back(' ');
+      }
+      spaced.push_back(c);
+    }
+    re2::StringPiece name(spaced);
     std::vector<int> hits = rules_->columns.matching(name);
     if (!hits.empty()) (*out)[i] = rules_->columns.items[static_cast<size_t>(hits.front())].id;
   }

@@ -66,6 +66,15 @@ TEST(PhiExportColumns, IdentifyingHeadersAreClassified) {
       {"ZIP", "column.address"},
       {"Phone", "column.contact"},
       {"E-mail", "column.contact"},
+      // camelCase and snake_case, as XML attributes and database exports name them
+      {"PatientName", "column.patient"},
+      {"patientId", "column.patient"},
+      {"DateOfBirth", "column.birth"},
+      {"LastName", "column.person_name"},
+      {"patient_name", "column.patient"},
+      {"PhoneNumber", "column.contact"},
+      {"ZipCode", "column.address"},
+      {"EMailAddress", "column.address"},
   };
   std::vector<std::string> names;
   for (const auto& c : cases) names.push_back(c.first);
