@@ -436,6 +436,38 @@ TEST_F(ExportTest, UploadOverHttps) {
   ASSERT_TRUE(waitForSample("LC250314-0007"));
 }
 
+// An XML export is screened element by element: an attribute named like a patient identifier
+// refuses the file whatever its value looks like, and the 422 names the element and attribute.
+TEST_F(ExportTest, XmlExportWithAPatientAttributeIsRefused) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  std::string xml = readFile(testDataDir() + "/../xml/targetlynx_small.xml");
+  ASSERT_FALSE(xml.empty());
+  const std::string marker = "<SAMPLE id=\"1\" ";
+  size_t at = xml.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  xml.insert(at + marker.size(), "patientname=\"Quenby Harrowgate\" ");
+  HttpAnswer refused =
+      post(config_.httpPort, "/api/v1/uploads?filename=b7.xml", xml, "application/xml", kApiKey);
+  EXPECT_EQ(refused.status, 422) << refused.body;
+  EXPECT_NE(refused.body.find("SAMPLE@patientname"), std::string::npos) << refused.body;
+  EXPECT_NE(refused.body.find("column.patient"), std::string::npos) << refused.body;
+  for (const auto& label : findSecrets(refused.body, patientSecrets())) {
+    ADD_FAILURE() << label << " in the 422 answer";
+  }
+  // The same file without the attribute is imported.
+  HttpAnswer clean =
+      post(config_.httpPort, "/api/v1/uploads?filename=b7.xml",
+           readFile(testDataDir() + "/../xml/targetlynx_small.xml"), "application/xml", kApiKey);
+  EXPECT_EQ(clean.status, 202) << clean.body;
+  ASSERT_TRUE(clean.json());
+  EXPECT_EQ(clean.json()->optValue<std::string>("format", ""), "targetlynx-xml");
+  stopEngine();
+  for (const auto& h : findSecretsInFiles(engineOutputs(), patientSecrets())) {
+    ADD_FAILURE() << h.label << " found in " << h.where;
+  }
+}
+
 // Every LC-MS/MS corpus export dropped into the inbox: the readable ones are imported, the
 // malformed and binary ones are rejected with a reason that names a line.
 TEST_F(ExportTest, CorpusFilesDroppedIntoTheInbox) {
