@@ -1,5 +1,6 @@
 #include "connectors/csv/common.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdio>
@@ -112,5 +113,30 @@ void DelimitedParse::observeDecimals(const Record& record) {
 }
 
 const std::string& cell(const Record& record, size_t n) { return record.raw(n); }
+
+std::string HeaderIndex::canonical(std::string_view name) {
+  std::string out = normalizeName(trim(name));
+  for (size_t at = out.find("\xC2\xBA"); at != std::string::npos; at = out.find("\xC2\xBA", at)) {
+    out.replace(at, 2, "\xC2\xB0");  // º (ordinal indicator) read as ° (degree): TargetLynx 1°/2°
+  }
+  return out;
+}
+
+HeaderIndex::HeaderIndex(const Record& record) {
+  for (size_t i = 1; i < record.fields.size(); ++i)
+    names_.push_back(canonical(record.fields[i].raw));
+}
+
+HeaderIndex::HeaderIndex(const std::vector<std::string>& cells) {
+  for (const std::string& c : cells) names_.push_back(canonical(c));
+}
+
+size_t HeaderIndex::find(std::initializer_list<std::string_view> aliases) const {
+  for (std::string_view alias : aliases) {
+    auto it = std::find(names_.begin(), names_.end(), canonical(alias));
+    if (it != names_.end()) return static_cast<size_t>(it - names_.begin()) + 1;
+  }
+  return 0;
+}
 
 }  // namespace labgate::csv

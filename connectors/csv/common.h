@@ -2,6 +2,8 @@
 // vocabulary of sample types, locale-aware dates and decimal separators.
 #pragma once
 
+#include <functional>
+#include <initializer_list>
 #include <istream>
 #include <memory>
 #include <optional>
@@ -74,6 +76,39 @@ class DelimitedParse : public ExportParse {
   std::shared_ptr<const std::vector<std::string>> names_;
   std::optional<bool> decimalComma_;
 };
+
+/// A header row's names, normalised (case, spaces; "º" read as "°"): find() gives the 1-based
+/// column of the first alias present, 0 when none is. Vendors' exports are mapped by name through
+/// alias lists, never by position.
+class HeaderIndex {
+ public:
+  explicit HeaderIndex(const Record& record);
+  explicit HeaderIndex(const std::vector<std::string>& cells);
+  size_t find(std::initializer_list<std::string_view> aliases) const;
+  size_t size() const { return names_.size(); }
+
+ private:
+  static std::string canonical(std::string_view name);
+  std::vector<std::string> names_;
+};
+
+/// The registration of a delimited format whose ExportFormat is constructed from the common
+/// DelimitedSettings (encoding, decimal, date_order).
+template <typename Format>
+ExportFormatInfo delimitedFormatInfo(std::string name, std::string description,
+                                     std::function<bool(std::string_view)> detect) {
+  ExportFormatInfo info;
+  info.name = std::move(name);
+  info.description = std::move(description);
+  info.detect = std::move(detect);
+  info.factory = [](const ExportSettings& s) -> StatusOr<std::shared_ptr<const ExportFormat>> {
+    StatusOr<DelimitedSettings> settings = parseDelimitedSettings(s);
+    if (!settings.isOk()) return settings.status();
+    return std::shared_ptr<const ExportFormat>(std::make_shared<Format>(settings.value()));
+  };
+  info.keys = delimitedKeys();
+  return info;
+}
 
 /// A cell of a record (fields[n].raw, n 1-based), "" past the end.
 const std::string& cell(const Record& record, size_t n);

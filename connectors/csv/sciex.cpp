@@ -17,27 +17,6 @@ namespace {
 
 constexpr const char* kSender = "SCIEX MultiQuant/Analyst";
 
-/// Normalised header names; find() gives the 1-based column of the first alias present, 0 if none.
-class HeaderIndex {
- public:
-  explicit HeaderIndex(const Record& record) {
-    for (size_t i = 1; i < record.fields.size(); ++i) {
-      names_.push_back(normalizeName(trim(record.fields[i].raw)));
-    }
-  }
-  size_t find(std::initializer_list<std::string_view> aliases) const {
-    for (std::string_view alias : aliases) {
-      auto it = std::find(names_.begin(), names_.end(), normalizeName(alias));
-      if (it != names_.end()) return static_cast<size_t>(it - names_.begin()) + 1;
-    }
-    return 0;
-  }
-  size_t size() const { return names_.size(); }
-
- private:
-  std::vector<std::string> names_;
-};
-
 /// Column positions (1-based, 0 = not in this export), resolved from the header by name.
 struct Columns {
   size_t sampleName = 0, sampleId = 0, sampleType = 0, component = 0, expectedConc = 0,
@@ -264,19 +243,11 @@ bool looksLikeSciex(std::string_view head) {
 }
 
 ExportFormatInfo sciexFormat() {
-  ExportFormatInfo info;
-  info.name = "sciex";
-  info.description =
+  return delimitedFormatInfo<SciexFormat>(
+      "sciex",
       "SCIEX MultiQuant / Analyst / SCIEX OS results table, tab-delimited text (one row per "
-      "sample and component)";
-  info.detect = looksLikeSciex;
-  info.factory = [](const ExportSettings& s) -> StatusOr<std::shared_ptr<const ExportFormat>> {
-    StatusOr<DelimitedSettings> settings = parseDelimitedSettings(s);
-    if (!settings.isOk()) return settings.status();
-    return std::shared_ptr<const ExportFormat>(std::make_shared<SciexFormat>(settings.value()));
-  };
-  info.keys = delimitedKeys();
-  return info;
+      "sample and component)",
+      looksLikeSciex);
 }
 
 }  // namespace labgate::csv

@@ -18,25 +18,6 @@ namespace {
 
 constexpr const char* kSender = "Skyline";
 
-/// Normalised header names; find() gives the 1-based column of the first alias present, 0 if none.
-class HeaderIndex {
- public:
-  explicit HeaderIndex(const std::vector<std::string>& cells) {
-    for (const std::string& c : cells) names_.push_back(normalizeName(trim(c)));
-  }
-  size_t find(std::initializer_list<std::string_view> aliases) const {
-    for (std::string_view alias : aliases) {
-      auto it = std::find(names_.begin(), names_.end(), normalizeName(alias));
-      if (it != names_.end()) return static_cast<size_t>(it - names_.begin()) + 1;
-    }
-    return 0;
-  }
-  size_t size() const { return names_.size(); }
-
- private:
-  std::vector<std::string> names_;
-};
-
 const std::initializer_list<std::string_view> kReplicate = {"Replicate Name", "Replicate"};
 const std::initializer_list<std::string_view> kMolecule = {
     "Molecule Name", "Molecule", "Peptide Modified Sequence", "Peptide Sequence", "Peptide"};
@@ -314,19 +295,11 @@ bool looksLikeSkyline(std::string_view head) {
 }
 
 ExportFormatInfo skylineFormat() {
-  ExportFormatInfo info;
-  info.name = "skyline";
-  info.description =
+  return delimitedFormatInfo<SkylineFormat>(
+      "skyline",
       "Skyline report CSV (one row per molecule, replicate and transition; comma or the "
-      "culture's list separator)";
-  info.detect = looksLikeSkyline;
-  info.factory = [](const ExportSettings& s) -> StatusOr<std::shared_ptr<const ExportFormat>> {
-    StatusOr<DelimitedSettings> settings = parseDelimitedSettings(s);
-    if (!settings.isOk()) return settings.status();
-    return std::shared_ptr<const ExportFormat>(std::make_shared<SkylineFormat>(settings.value()));
-  };
-  info.keys = delimitedKeys();
-  return info;
+      "culture's list separator)",
+      looksLikeSkyline);
 }
 
 }  // namespace labgate::csv

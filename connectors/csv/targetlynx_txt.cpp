@@ -25,35 +25,6 @@ constexpr const char* kSender = "Waters TargetLynx";
 constexpr std::string_view kCompoundReport = "Quantify Compound Summary Report";
 constexpr std::string_view kSampleReport = "Quantify Sample Summary Report";
 
-/// Normalised header names; find() gives the 1-based column of the first alias present, 0 if none.
-/// "All columns" reports prefix trace columns with 1º, 2º, ... (or 1°): the aliases say which.
-class HeaderIndex {
- public:
-  explicit HeaderIndex(const std::vector<std::string>& cells) {
-    for (const std::string& c : cells) names_.push_back(normalizeName(trim(c)));
-  }
-  size_t find(std::initializer_list<std::string_view> aliases) const {
-    for (std::string_view alias : aliases) {
-      std::string a = normalizeName(alias);
-      for (size_t i = 0; i < names_.size(); ++i) {
-        if (names_[i] == a || withDegree(names_[i]) == a) return i + 1;
-      }
-    }
-    return 0;
-  }
-  size_t size() const { return names_.size(); }
-
- private:
-  /// "1° area" -> "1º area": both signs are seen for the trace number.
-  static std::string withDegree(const std::string& name) {
-    std::string out = name;
-    size_t at = out.find("\xC2\xB0");                             // °
-    if (at != std::string::npos) out.replace(at, 2, "\xC2\xBA");  // º
-    return out;
-  }
-  std::vector<std::string> names_;
-};
-
 struct Columns {
   size_t name = 0, type = 0, dev = 0, flags = 0, conc = 0, stdConc = 0, rt = 0, predRt = 0,
          area = 0, height = 0, isArea = 0, isRt = 0, response = 0, signalToNoise = 0,
@@ -342,19 +313,10 @@ bool looksLikeTargetLynxTxt(std::string_view head) {
 }
 
 ExportFormatInfo targetlynxTxtFormat() {
-  ExportFormatInfo info;
-  info.name = "targetlynx-txt";
-  info.description =
-      "Waters TargetLynx Quantify Compound (or Sample) Summary Report, tab-separated text";
-  info.detect = looksLikeTargetLynxTxt;
-  info.factory = [](const ExportSettings& s) -> StatusOr<std::shared_ptr<const ExportFormat>> {
-    StatusOr<DelimitedSettings> settings = parseDelimitedSettings(s);
-    if (!settings.isOk()) return settings.status();
-    return std::shared_ptr<const ExportFormat>(
-        std::make_shared<TargetLynxFormat>(settings.value()));
-  };
-  info.keys = delimitedKeys();
-  return info;
+  return delimitedFormatInfo<TargetLynxFormat>(
+      "targetlynx-txt",
+      "Waters TargetLynx Quantify Compound (or Sample) Summary Report, tab-separated text",
+      looksLikeTargetLynxTxt);
 }
 
 }  // namespace labgate::csv

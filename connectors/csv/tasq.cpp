@@ -20,27 +20,6 @@ namespace {
 
 constexpr const char* kSender = "Bruker TASQ";
 
-/// Normalised header names; find() gives the 1-based column of the first alias present, 0 if none.
-class HeaderIndex {
- public:
-  explicit HeaderIndex(const Record& record) {
-    for (size_t i = 1; i < record.fields.size(); ++i) {
-      names_.push_back(normalizeName(trim(record.fields[i].raw)));
-    }
-  }
-  size_t find(std::initializer_list<std::string_view> aliases) const {
-    for (std::string_view alias : aliases) {
-      auto it = std::find(names_.begin(), names_.end(), normalizeName(alias));
-      if (it != names_.end()) return static_cast<size_t>(it - names_.begin()) + 1;
-    }
-    return 0;
-  }
-  size_t size() const { return names_.size(); }
-
- private:
-  std::vector<std::string> names_;
-};
-
 struct Columns {
   size_t analysis = 0, analysisPath = 0, analyte = 0, sampleType = 0, acquired = 0, area = 0,
          height = 0, rt = 0, expectedRt = 0, quantity = 0, expectedQuantity = 0, units = 0,
@@ -303,18 +282,9 @@ std::optional<std::string> parseWeekdayDateTime(std::string_view text) {
 }
 
 ExportFormatInfo tasqFormat() {
-  ExportFormatInfo info;
-  info.name = "tasq";
-  info.description =
-      "Bruker TASQ results, quoted tab-separated text (one row per analysis and analyte)";
-  info.detect = looksLikeTasq;
-  info.factory = [](const ExportSettings& s) -> StatusOr<std::shared_ptr<const ExportFormat>> {
-    StatusOr<DelimitedSettings> settings = parseDelimitedSettings(s);
-    if (!settings.isOk()) return settings.status();
-    return std::shared_ptr<const ExportFormat>(std::make_shared<TasqFormat>(settings.value()));
-  };
-  info.keys = delimitedKeys();
-  return info;
+  return delimitedFormatInfo<TasqFormat>(
+      "tasq", "Bruker TASQ results, quoted tab-separated text (one row per analysis and analyte)",
+      looksLikeTasq);
 }
 
 }  // namespace labgate::csv
