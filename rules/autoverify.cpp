@@ -10,31 +10,6 @@
 namespace labgate::rules {
 namespace {
 
-/// One step's verdict. `message` is text or a callable that builds it. With `full` false
-/// (PassingChecks::kOmitted: passes are dropped) a PASS is the bare outcome, its words and numbers
-/// neither built nor formatted; every other step, and every step with `full`, is written out.
-template <class Text>
-CheckResult make(bool full, const char* ruleId, const char* code, Outcome outcome, Text&& message,
-                 std::optional<double> measured = std::nullopt,
-                 std::optional<double> limit = std::nullopt,
-                 DispositionKind onFail = DispositionKind::kHold) {
-  CheckResult c;
-  c.outcome = outcome;
-  c.onFail = onFail;
-  if (!full && outcome == Outcome::kPass) return c;
-  c.ruleId = ruleId;
-  c.code = code;
-  c.subject = "result";
-  if constexpr (std::is_invocable_v<Text&>) {
-    c.message = message();
-  } else {
-    c.message = std::forward<Text>(message);
-  }
-  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
-  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
-  return c;
-}
-
 std::string upper(std::string s) {
   for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
@@ -74,8 +49,9 @@ std::optional<double> parseNumber(const std::string& text) {
 CheckResult gate(bool full, const char* ruleId, const char* code, const std::optional<bool>& passed,
                  const char* what, DispositionKind onFail) {
   if (!passed)
-    return make(full, ruleId, code, Outcome::kNotEvaluable, std::string(what) + " not evaluated");
-  return make(
+    return resultCheck(full, ruleId, code, Outcome::kNotEvaluable,
+                       std::string(what) + " not evaluated");
+  return resultCheck(
       full, ruleId, code, *passed ? Outcome::kPass : Outcome::kFail,
       [&] { return std::string(what) + (*passed ? " accepted" : " not accepted"); }, std::nullopt,
       std::nullopt, onFail);
@@ -95,7 +71,7 @@ void batchGates(bool full, const BatchGates& g, Add&& add) {
 }
 
 CheckResult noValue(bool full, const char* ruleId, const char* code) {
-  return make(full, ruleId, code, Outcome::kNotEvaluable, "no numeric result value");
+  return resultCheck(full, ruleId, code, Outcome::kNotEvaluable, "no numeric result value");
 }
 
 CheckResult measuringRange(bool full, std::optional<double> x, const AnalyteLimits& l,
@@ -103,32 +79,33 @@ CheckResult measuringRange(bool full, std::optional<double> x, const AnalyteLimi
   const char* id = "autoverify.measuring_range";
   if (!x) return noValue(full, id, "MEASURING_RANGE");
   if (!l.lloq || !l.uloq)
-    return make(full, id, "MEASURING_RANGE", Outcome::kNotEvaluable,
-                "no LLOQ/ULOQ from calibration", x);
+    return resultCheck(full, id, "MEASURING_RANGE", Outcome::kNotEvaluable,
+                       "no LLOQ/ULOQ from calibration", x);
   if (*x < *l.lloq) {
     d.displayValue = "<" + num(*l.lloq);
-    return make(full, id, "BELOW_LLOQ", Outcome::kPass, "below the LLOQ: reported as <LLOQ", x,
-                l.lloq);
+    return resultCheck(full, id, "BELOW_LLOQ", Outcome::kPass, "below the LLOQ: reported as <LLOQ",
+                       x, l.lloq);
   }
   if (*x > *l.uloq) {
     d.displayValue = ">" + num(*l.uloq);
-    return make(full, id, "DILUTE_AND_RERUN", Outcome::kFail, "above the ULOQ: dilute and re-run",
-                x, l.uloq);
+    return resultCheck(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
+                       "above the ULOQ: dilute and re-run", x, l.uloq);
   }
-  return make(full, id, "MEASURING_RANGE", Outcome::kPass, "within the measuring range", x, l.uloq);
+  return resultCheck(full, id, "MEASURING_RANGE", Outcome::kPass, "within the measuring range", x,
+                     l.uloq);
 }
 
 CheckResult absurd(bool full, std::optional<double> x, const AnalyteLimits& l) {
   const char* id = "autoverify.absurd";
   if (!x) return noValue(full, id, "IMPLAUSIBLE_RESULT");
   if (l.absurdLow && *x < *l.absurdLow)
-    return make(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "below the absurd low limit", x,
-                l.absurdLow);
+    return resultCheck(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "below the absurd low limit",
+                       x, l.absurdLow);
   if (l.absurdHigh && *x > *l.absurdHigh)
-    return make(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "above the absurd high limit", x,
-                l.absurdHigh);
-  return make(full, id, "IMPLAUSIBLE_RESULT", Outcome::kPass,
-              l.absurdLow || l.absurdHigh ? "plausible" : "no absurd limits configured");
+    return resultCheck(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail,
+                       "above the absurd high limit", x, l.absurdHigh);
+  return resultCheck(full, id, "IMPLAUSIBLE_RESULT", Outcome::kPass,
+                     l.absurdLow || l.absurdHigh ? "plausible" : "no absurd limits configured");
 }
 
 CheckResult critical(bool full, std::optional<double> x, const AnalyteLimits& l,
@@ -136,19 +113,19 @@ CheckResult critical(bool full, std::optional<double> x, const AnalyteLimits& l,
   const char* id = "autoverify.critical";
   if (!x) return noValue(full, id, "CRITICAL_VALUE");
   if (!l.criticalLow && !l.criticalHigh)
-    return make(full, id, "CRITICAL_VALUE",
-                c.requireCriticalLimits ? Outcome::kNotEvaluable : Outcome::kPass,
-                "no critical limits configured");
+    return resultCheck(full, id, "CRITICAL_VALUE",
+                       c.requireCriticalLimits ? Outcome::kNotEvaluable : Outcome::kPass,
+                       "no critical limits configured");
   bool low = l.criticalLow && *x < *l.criticalLow;
   bool high = l.criticalHigh && *x > *l.criticalHigh;
-  if (!low && !high) return make(full, id, "CRITICAL_VALUE", Outcome::kPass, "not critical");
+  if (!low && !high) return resultCheck(full, id, "CRITICAL_VALUE", Outcome::kPass, "not critical");
   d.notify = true;
   d.flag = low ? "LL" : "HH";
   Outcome o = c.criticalReleaseAndNotify ? Outcome::kWarn : Outcome::kFail;
-  return make(full, id, "CRITICAL_VALUE", o,
-              std::string(low ? "below the critical low" : "above the critical high") +
-                  " limit: notify immediately",
-              x, low ? l.criticalLow : l.criticalHigh);
+  return resultCheck(full, id, "CRITICAL_VALUE", o,
+                     std::string(low ? "below the critical low" : "above the critical high") +
+                         " limit: notify immediately",
+                     x, low ? l.criticalLow : l.criticalHigh);
 }
 
 CheckResult reference(bool full, std::optional<double> x, const Result& r, const AnalyteLimits& l,
@@ -158,13 +135,13 @@ CheckResult reference(bool full, std::optional<double> x, const Result& r, const
   auto lo = l.referenceLow, hi = l.referenceHigh;
   if (!lo && !hi) parseReferenceRange(r.referenceRange, lo, hi);
   if (!lo && !hi)
-    return make(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "no reference interval");
+    return resultCheck(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "no reference interval");
   bool low = lo && *x < *lo;
   bool high = hi && *x > *hi;
   if (!low && !high)
-    return make(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "within the interval");
+    return resultCheck(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "within the interval");
   if (d.flag.empty()) d.flag = low ? "L" : "H";
-  return make(
+  return resultCheck(
       full, id, "REFERENCE_INTERVAL", Outcome::kWarn,
       low ? "below the reference interval (flag L)" : "above the reference interval (flag H)", x,
       low ? lo : hi);
@@ -184,20 +161,21 @@ CheckResult vendorFlags(bool full, const Result& r, const AutoverifyConfig& c) {
     std::string comment = trim(r.comment);
     if (!comment.empty() && !benign(comment)) open.push_back(comment);
   }
-  if (open.empty()) return make(full, id, "VENDOR_FLAG", Outcome::kPass, "no unmapped vendor flag");
+  if (open.empty())
+    return resultCheck(full, id, "VENDOR_FLAG", Outcome::kPass, "no unmapped vendor flag");
   std::string list;
   for (const std::string& t : open) list += (list.empty() ? "'" : ", '") + t + "'";
-  return make(full, id, "VENDOR_FLAG", Outcome::kFail,
-              "vendor flag(s) not mapped to a benign code: " + list);
+  return resultCheck(full, id, "VENDOR_FLAG", Outcome::kFail,
+                     "vendor flag(s) not mapped to a benign code: " + list);
 }
 
 CheckResult delta(bool full, double value, const std::optional<PreviousResult>& previous,
                   const DeltaConfig& config) {
   const char* id = "autoverify.delta";
-  if (!previous) return make(full, id, "DELTA_CHECK", Outcome::kPass, "no previous result");
+  if (!previous) return resultCheck(full, id, "DELTA_CHECK", Outcome::kPass, "no previous result");
   if (previous->ageDays > config.windowDays)
-    return make(full, id, "DELTA_CHECK", Outcome::kPass,
-                "previous result outside the delta window");
+    return resultCheck(full, id, "DELTA_CHECK", Outcome::kPass,
+                       "previous result outside the delta window");
   double diff = std::fabs(value - previous->value);
   DeltaMode mode = config.mode;
   if (mode == DeltaMode::kAuto)
@@ -205,22 +183,24 @@ CheckResult delta(bool full, double value, const std::optional<PreviousResult>& 
                                                                  : DeltaMode::kPercent;
   if (mode == DeltaMode::kAbsolute) {
     if (!config.absolute)
-      return make(full, id, "DELTA_CHECK", Outcome::kNotEvaluable, "no absolute delta configured");
-    return make(full, id, "DELTA_CHECK", diff > *config.absolute ? Outcome::kFail : Outcome::kPass,
-                "absolute change vs the previous result", diff, config.absolute);
+      return resultCheck(full, id, "DELTA_CHECK", Outcome::kNotEvaluable,
+                         "no absolute delta configured");
+    return resultCheck(full, id, "DELTA_CHECK",
+                       diff > *config.absolute ? Outcome::kFail : Outcome::kPass,
+                       "absolute change vs the previous result", diff, config.absolute);
   }
   double limit = config.pct;
   if (mode == DeltaMode::kRcv) {
     if (!config.cvAnalyticalPct || !config.cvIntraIndividualPct)
-      return make(full, id, "DELTA_CHECK", Outcome::kNotEvaluable, "RCV needs CVa and CVi");
+      return resultCheck(full, id, "DELTA_CHECK", Outcome::kNotEvaluable, "RCV needs CVa and CVi");
     double a = *config.cvAnalyticalPct, i = *config.cvIntraIndividualPct;
     limit = std::sqrt(2.0) * config.z * std::sqrt(a * a + i * i);
   }
   if (previous->value == 0)
-    return make(full, id, "DELTA_CHECK", Outcome::kNotEvaluable,
-                "previous result is 0: no percent change");
+    return resultCheck(full, id, "DELTA_CHECK", Outcome::kNotEvaluable,
+                       "previous result is 0: no percent change");
   double pct = 100 * diff / std::fabs(previous->value);
-  return make(
+  return resultCheck(
       full, id, "DELTA_CHECK", pct > limit ? Outcome::kFail : Outcome::kPass,
       [&] {
         return std::string(mode == DeltaMode::kRcv ? "RCV" : "percent") +
@@ -297,17 +277,18 @@ AutoverifyDecision autoverify(const Result& result, const BatchGates& gates,
     d.checks.push_back(std::forward<decltype(c)>(c));
   };
   if (!config.enabled)
-    add(make(full, "autoverify.enabled", "AUTOVERIFY_DISABLED", Outcome::kFail,
-             "autoverification switched off"));
+    add(resultCheck(full, "autoverify.enabled", "AUTOVERIFY_DISABLED", Outcome::kFail,
+                    "autoverification switched off"));
   batchGates(full, gates, add);
   for (const CheckResult& c : peakChecks) add(c, config.holdOnPeakWarn);
   std::optional<double> x = result.numeric;
   if (x && !std::isfinite(*x)) x.reset();
   add(measuringRange(full, x, limits, d));
   if (specimen)
-    add(make(full, "autoverify.specimen", "SPECIMEN_INTEGRITY",
-             specimen->acceptable ? Outcome::kPass : Outcome::kFail,
-             specimen->acceptable ? "specimen acceptable" : "specimen: " + specimen->reason));
+    add(resultCheck(
+        full, "autoverify.specimen", "SPECIMEN_INTEGRITY",
+        specimen->acceptable ? Outcome::kPass : Outcome::kFail,
+        specimen->acceptable ? "specimen acceptable" : "specimen: " + specimen->reason));
   add(absurd(full, x, limits));
   add(critical(full, x, limits, config, d));
   add(reference(full, x, result, limits, d));

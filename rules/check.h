@@ -4,9 +4,12 @@
 // CheckResults and the rule engine attaches the Findings.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "engine/model/model.h"
@@ -44,7 +47,38 @@ enum class PassingChecks { kReported, kOmitted };
 /// warning severity, action hold.
 std::optional<Finding> toFinding(const CheckResult& check, bool warnHolds = false);
 
+/// One result-level check's verdict (subject "result"). `message` is text or a callable that
+/// builds it. With `full` false (the rule engine: passes are dropped) a PASS is the bare outcome,
+/// its words and numbers neither built nor formatted — a plate of 96 × 50 results runs tens of
+/// thousands of checks that pass; every other check, and every check with `full`, is written out.
+template <class Text>
+CheckResult resultCheck(bool full, const char* ruleId, const char* code, Outcome outcome,
+                        Text&& message, std::optional<double> measured = std::nullopt,
+                        std::optional<double> limit = std::nullopt,
+                        DispositionKind onFail = DispositionKind::kHold);
+
 /// A number as text with up to 6 significant digits ("0.0523", "1.25e+06"), for measured/limit.
 std::string num(double value);
+
+template <class Text>
+CheckResult resultCheck(bool full, const char* ruleId, const char* code, Outcome outcome,
+                        Text&& message, std::optional<double> measured, std::optional<double> limit,
+                        DispositionKind onFail) {
+  CheckResult c;
+  c.outcome = outcome;
+  c.onFail = onFail;
+  if (!full && outcome == Outcome::kPass) return c;
+  c.ruleId = ruleId;
+  c.code = code;
+  c.subject = "result";
+  if constexpr (std::is_invocable_v<Text&>) {
+    c.message = message();
+  } else {
+    c.message = std::forward<Text>(message);
+  }
+  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
+  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
+  return c;
+}
 
 }  // namespace labgate::rules

@@ -9,32 +9,6 @@
 namespace labgate::rules {
 namespace {
 
-/// One check's verdict. `message` is text or a callable that builds it. With `full` false (the
-/// rule engine's checkPeak: passes are dropped) a PASS is the bare outcome: its words and numbers
-/// are neither built nor formatted, and a plate of 96 × 50 results runs tens of thousands of
-/// checks that pass. Every other check, and every check with `full`, is written out.
-template <class Text>
-CheckResult make(bool full, const char* ruleId, const char* code, Outcome outcome, Text&& message,
-                 std::optional<double> measured = std::nullopt,
-                 std::optional<double> limit = std::nullopt,
-                 DispositionKind onFail = DispositionKind::kHold) {
-  CheckResult c;
-  c.outcome = outcome;
-  c.onFail = onFail;
-  if (!full && outcome == Outcome::kPass) return c;
-  c.ruleId = ruleId;
-  c.code = code;
-  c.subject = "result";
-  if constexpr (std::is_invocable_v<Text&>) {
-    c.message = message();
-  } else {
-    c.message = std::forward<Text>(message);
-  }
-  if (measured && std::isfinite(*measured)) c.measured = num(*measured);
-  if (limit && std::isfinite(*limit)) c.limit = num(*limit);
-  return c;
-}
-
 /// A usable number: present and finite.
 std::optional<double> usable(std::optional<double> v) {
   if (v && std::isfinite(*v)) return v;
@@ -99,15 +73,17 @@ CheckResult rtCheck(bool full, const char* ruleId, const char* what, std::option
   rt = usable(rt);
   ref = usable(ref);
   if (!rt) {
-    return make(full, ruleId, "RT_WINDOW", Outcome::kNotEvaluable, std::string(what) + " missing");
+    return resultCheck(full, ruleId, "RT_WINDOW", Outcome::kNotEvaluable,
+                       std::string(what) + " missing");
   }
   if (!ref || (!absolute && *ref <= 0))
-    return make(full, ruleId, "RT_WINDOW", Outcome::kNotEvaluable,
-                std::string("no reference for ") + what + " (no calibrator, no expected RT)", rt);
+    return resultCheck(full, ruleId, "RT_WINDOW", Outcome::kNotEvaluable,
+                       std::string("no reference for ") + what + " (no calibrator, no expected RT)",
+                       rt);
   if (absolute) {
     double dev = std::fabs(*rt - *ref);
     bool ok = dev <= config.rtAbsTolMin;
-    return make(
+    return resultCheck(
         full, ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
         [&] {
           return std::string(what) + " " + num(*rt) + " min vs reference " + num(*ref) +
@@ -117,7 +93,7 @@ CheckResult rtCheck(bool full, const char* ruleId, const char* what, std::option
   }
   double dev = std::fabs(*rt - *ref) / *ref;
   bool ok = dev <= config.rtRelTol;
-  return make(
+  return resultCheck(
       full, ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
       [&] {
         return std::string(what) + " " + num(*rt) + " vs reference " + num(*ref) +
@@ -238,14 +214,16 @@ bool peakFound(const Peak& peak) { return usable(peak.retentionTime) && usable(p
 
 namespace {
 
-// The checks of checkPeak, with `full` as in make(); the public functions write every check out.
+// The checks of checkPeak, with `full` as in resultCheck(); the public functions write every check
+// out.
 
 CheckResult rtWindow(bool full, const Peak& peak, const AnalyteReference& ref,
                      const PeakConfig& config) {
   const char* id = "peak.rt_window";
   if (config.rtMode == RtMode::kRelativeRt) {
     if (!usable(peak.internalStandardRt))
-      return make(full, id, "RT_WINDOW", Outcome::kNotEvaluable, "IS RT missing for relative RT");
+      return resultCheck(full, id, "RT_WINDOW", Outcome::kNotEvaluable,
+                         "IS RT missing for relative RT");
     return rtCheck(full, id, "RRT", rrtOf(peak), ref.meanCalibratorRrt, config, false);
   }
   auto rtRef = ref.meanCalibratorRt ? ref.meanCalibratorRt : ref.expectedRt;
@@ -269,28 +247,30 @@ CheckResult ionRatio(bool full, const Peak& peak, const AnalyteReference& ref,
   if (!ir) {
     auto conc = usable(peak.calculatedConcentration);
     if (!usable(peak.qualifierArea) && conc && lloq && *conc > *lloq)
-      return make(full, id, "ION_RATIO", Outcome::kFail,
-                  "qualifier peak missing with the quantifier above the LLOQ", conc, lloq);
-    return make(full, id, "ION_RATIO", Outcome::kNotEvaluable, "ion ratio not available");
+      return resultCheck(full, id, "ION_RATIO", Outcome::kFail,
+                         "qualifier peak missing with the quantifier above the LLOQ", conc, lloq);
+    return resultCheck(full, id, "ION_RATIO", Outcome::kNotEvaluable, "ion ratio not available");
   }
   if (!irRef || *irRef <= 0)
-    return make(full, id, "ION_RATIO", Outcome::kNotEvaluable,
-                "no reference ion ratio (no calibrator, none configured)", ir);
+    return resultCheck(full, id, "ION_RATIO", Outcome::kNotEvaluable,
+                       "no reference ion ratio (no calibrator, none configured)", ir);
   double tol = ionRatioTolerance(*irRef, config);
   double dev = std::fabs(*ir - *irRef) / *irRef;
   auto msg = [&] {
     return "ion ratio " + num(*ir) + " vs reference " + num(*irRef) + ": relative deviation " +
            num(100 * dev) + " % (tolerance " + num(100 * tol) + " %)";
   };
-  if (dev <= tol) return make(full, id, "ION_RATIO", Outcome::kPass, msg, dev, tol);
+  if (dev <= tol) return resultCheck(full, id, "ION_RATIO", Outcome::kPass, msg, dev, tol);
   auto height = usable(peak.height);
   if (height && ref.uloqCalibratorHeight && *height > *ref.uloqCalibratorHeight)
-    return make(full, id, "POSSIBLE_SATURATION", Outcome::kFail,
-                msg() +
-                    "; peak higher than the ULOQ calibrator: detector saturation, use a less "
-                    "abundant transition or dilute",
-                dev, tol);
-  return make(full, id, "ION_RATIO", Outcome::kFail, msg() + "; possible interference", dev, tol);
+    return resultCheck(
+        full, id, "POSSIBLE_SATURATION", Outcome::kFail,
+        msg() +
+            "; peak higher than the ULOQ calibrator: detector saturation, use a less "
+            "abundant transition or dilute",
+        dev, tol);
+  return resultCheck(full, id, "ION_RATIO", Outcome::kFail, msg() + "; possible interference", dev,
+                     tol);
 }
 
 std::optional<CheckResult> signalToNoise(bool full, const Peak& peak, SampleKind kind,
@@ -300,22 +280,23 @@ std::optional<CheckResult> signalToNoise(bool full, const Peak& peak, SampleKind
   auto sn = usable(peak.signalToNoise);
   if (kind == SampleKind::kCalibrator && isLloqCalibrator) {
     if (!sn)
-      return make(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing at the LLOQ");
+      return resultCheck(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable,
+                         "S/N missing at the LLOQ");
     auto msg = [&] { return "LLOQ calibrator S/N " + num(*sn); };
     if (*sn >= config.snPass)
-      return make(full, id, "SIGNAL_TO_NOISE", Outcome::kPass, msg, sn, config.snPass);
+      return resultCheck(full, id, "SIGNAL_TO_NOISE", Outcome::kPass, msg, sn, config.snPass);
     if (*sn >= config.snFail)
-      return make(full, id, "SIGNAL_TO_NOISE", Outcome::kWarn,
-                  msg() + " below " + num(config.snPass), sn, config.snPass);
-    return make(full, id, "SIGNAL_TO_NOISE", Outcome::kFail,
-                msg() + " below " + num(config.snFail) + ": calibrator not accepted", sn,
-                config.snFail);
+      return resultCheck(full, id, "SIGNAL_TO_NOISE", Outcome::kWarn,
+                         msg() + " below " + num(config.snPass), sn, config.snPass);
+    return resultCheck(full, id, "SIGNAL_TO_NOISE", Outcome::kFail,
+                       msg() + " below " + num(config.snFail) + ": calibrator not accepted", sn,
+                       config.snFail);
   }
   if (kind != SampleKind::kUnknown) return std::nullopt;
   auto conc = usable(peak.calculatedConcentration);
   if (!conc || !lloq || *conc < *lloq) return std::nullopt;  // below the LLOQ: reported "< LLOQ"
-  if (!sn) return make(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing");
-  return make(
+  if (!sn) return resultCheck(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing");
+  return resultCheck(
       full, id, "SIGNAL_TO_NOISE", *sn >= config.snPass ? Outcome::kPass : Outcome::kWarn,
       [&] { return "S/N " + num(*sn) + " of a result at or above the LLOQ"; }, sn, config.snPass);
 }
@@ -323,18 +304,19 @@ std::optional<CheckResult> signalToNoise(bool full, const Peak& peak, SampleKind
 CheckResult shape(bool full, const Peak& peak, SampleKind kind, const PeakConfig& config) {
   const char* id = "peak.shape";
   auto t = usable(peak.asymmetry);
-  if (!t) return make(full, id, "PEAK_SHAPE", Outcome::kNotEvaluable, "tailing/asymmetry missing");
+  if (!t)
+    return resultCheck(full, id, "PEAK_SHAPE", Outcome::kNotEvaluable, "tailing/asymmetry missing");
   if (*t > config.tailingMax)
-    return make(full, id, "PEAK_SHAPE", shapeOutcome(kind),
-                "tailing factor " + num(*t) + " above " + num(config.tailingMax) +
-                    " (column void/contamination, extra-column volume)",
-                t, config.tailingMax);
+    return resultCheck(full, id, "PEAK_SHAPE", shapeOutcome(kind),
+                       "tailing factor " + num(*t) + " above " + num(config.tailingMax) +
+                           " (column void/contamination, extra-column volume)",
+                       t, config.tailingMax);
   if (*t < config.tailingMin)
-    return make(full, id, "PEAK_FRONTING", shapeOutcome(kind),
-                "tailing factor " + num(*t) + " below " + num(config.tailingMin) +
-                    " (fronting: overload, injection-solvent mismatch)",
-                t, config.tailingMin);
-  return make(
+    return resultCheck(full, id, "PEAK_FRONTING", shapeOutcome(kind),
+                       "tailing factor " + num(*t) + " below " + num(config.tailingMin) +
+                           " (fronting: overload, injection-solvent mismatch)",
+                       t, config.tailingMin);
+  return resultCheck(
       full, id, "PEAK_SHAPE", Outcome::kPass, [&] { return "tailing factor " + num(*t); }, t,
       config.tailingMax);
 }
@@ -343,19 +325,22 @@ CheckResult width(bool full, const Peak& peak, SampleKind kind, const AnalyteRef
                   const PeakConfig& config) {
   const char* id = "peak.width";
   auto w = usable(peak.width);
-  if (!w) return make(full, id, "PEAK_WIDTH", Outcome::kNotEvaluable, "peak width missing");
+  if (!w) return resultCheck(full, id, "PEAK_WIDTH", Outcome::kNotEvaluable, "peak width missing");
   if (!ref.medianCalibratorWidth || *ref.medianCalibratorWidth <= 0)
-    return make(full, id, "PEAK_WIDTH", Outcome::kNotEvaluable, "no calibrator width reference", w);
+    return resultCheck(full, id, "PEAK_WIDTH", Outcome::kNotEvaluable,
+                       "no calibrator width reference", w);
   double ratio = *w / *ref.medianCalibratorWidth;
   auto msg = [&] {
     return "width " + num(*w) + " is " + num(ratio) + " x the calibrators' median " +
            num(*ref.medianCalibratorWidth);
   };
   if (ratio > config.widthRatioMax)
-    return make(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMax);
+    return resultCheck(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio,
+                       config.widthRatioMax);
   if (ratio < config.widthRatioMin)
-    return make(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio, config.widthRatioMin);
-  return make(full, id, "PEAK_WIDTH", Outcome::kPass, msg, ratio, config.widthRatioMax);
+    return resultCheck(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio,
+                       config.widthRatioMin);
+  return resultCheck(full, id, "PEAK_WIDTH", Outcome::kPass, msg, ratio, config.widthRatioMax);
 }
 
 CheckResult isResponse(bool full, const Peak& peak, SampleKind kind, const AnalyteReference& ref,
@@ -364,38 +349,40 @@ CheckResult isResponse(bool full, const Peak& peak, SampleKind kind, const Analy
   auto area = usable(peak.internalStandardArea);
   if (kind == SampleKind::kDoubleBlank) {
     if (!area || *area == 0)
-      return make(full, id, "IS_RESPONSE", Outcome::kPass, "no IS in double blank");
+      return resultCheck(full, id, "IS_RESPONSE", Outcome::kPass, "no IS in double blank");
     if (!ref.meanIsArea || *ref.meanIsArea <= 0)
-      return make(full, id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area", area);
+      return resultCheck(full, id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area",
+                         area);
     double pct = 100 * *area / *ref.meanIsArea;
-    return make(
+    return resultCheck(
         full, id, "IS_IN_DOUBLE_BLANK",
         pct <= config.doubleBlankIsMaxPct ? Outcome::kPass : Outcome::kFail,
         [&] { return "IS in double blank at " + num(pct) + " % of the cal/QC mean"; }, pct,
         config.doubleBlankIsMaxPct);
   }
   if (!area || *area == 0)
-    return make(full, id, "IS_MISSING", Outcome::kFail,
-                "internal standard missing: IS not added, injection failure; re-extract or "
-                "reinject",
-                area, std::nullopt, DispositionKind::kReject);
+    return resultCheck(full, id, "IS_MISSING", Outcome::kFail,
+                       "internal standard missing: IS not added, injection failure; re-extract or "
+                       "reinject",
+                       area, std::nullopt, DispositionKind::kReject);
   if (!ref.meanIsArea || *ref.meanIsArea <= 0)
-    return make(full, id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area (no cal/QC)",
-                area);
+    return resultCheck(full, id, "IS_RESPONSE", Outcome::kNotEvaluable,
+                       "no IS reference area (no cal/QC)", area);
   double pct = 100 * *area / *ref.meanIsArea;
   auto msg = [&] {
     return "IS area " + num(*area) + " is " + num(pct) + " % of the cal/QC mean " +
            num(*ref.meanIsArea);
   };
   if (pct < config.isWindowLowPct)
-    return make(full, id, "IS_RESPONSE", Outcome::kFail,
-                msg() + " (ion suppression, pipetting/IS addition error): re-extract or reinject",
-                pct, config.isWindowLowPct);
+    return resultCheck(
+        full, id, "IS_RESPONSE", Outcome::kFail,
+        msg() + " (ion suppression, pipetting/IS addition error): re-extract or reinject", pct,
+        config.isWindowLowPct);
   if (pct > config.isWindowHighPct)
-    return make(full, id, "IS_RESPONSE", Outcome::kFail,
-                msg() + " (double IS addition, ion enhancement): re-extract or reinject", pct,
-                config.isWindowHighPct);
-  return make(full, id, "IS_RESPONSE", Outcome::kPass, msg, pct, config.isWindowLowPct);
+    return resultCheck(full, id, "IS_RESPONSE", Outcome::kFail,
+                       msg() + " (double IS addition, ion enhancement): re-extract or reinject",
+                       pct, config.isWindowHighPct);
+  return resultCheck(full, id, "IS_RESPONSE", Outcome::kPass, msg, pct, config.isWindowLowPct);
 }
 
 CheckResult saturation(bool full, const Peak& peak, const AnalyteReference& ref,
@@ -405,8 +392,8 @@ CheckResult saturation(bool full, const Peak& peak, const AnalyteReference& ref,
     for (const std::string& token : flagTokens(peak.vendorFlags))
       for (const std::string& sat : config.saturationFlags)
         if (token == upper(sat))
-          return make(full, id, "SATURATION", Outcome::kFail,
-                      "vendor saturation flag '" + token + "': report > ULOQ, dilute");
+          return resultCheck(full, id, "SATURATION", Outcome::kFail,
+                             "vendor saturation flag '" + token + "': report > ULOQ, dilute");
   }
   auto height = usable(peak.height);
   auto conc = usable(peak.calculatedConcentration);
@@ -416,42 +403,43 @@ CheckResult saturation(bool full, const Peak& peak, const AnalyteReference& ref,
     evaluated = true;
     double limit = config.uloqHeightFactor * *ref.uloqCalibratorHeight;
     if (*height > limit)
-      return make(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
-                  "height " + num(*height) + " above " + num(config.uloqHeightFactor) +
-                      " x the ULOQ calibrator's height: report > ULOQ, dilute",
-                  height, limit);
+      return resultCheck(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
+                         "height " + num(*height) + " above " + num(config.uloqHeightFactor) +
+                             " x the ULOQ calibrator's height: report > ULOQ, dilute",
+                         height, limit);
   }
   if (conc && uloq) {
     evaluated = true;
     if (*conc > *uloq)
-      return make(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
-                  "concentration " + num(*conc) + " above the ULOQ: report > ULOQ, dilute", conc,
-                  uloq);
+      return resultCheck(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
+                         "concentration " + num(*conc) + " above the ULOQ: report > ULOQ, dilute",
+                         conc, uloq);
   }
   if (!evaluated)
-    return make(full, id, "SATURATION", Outcome::kNotEvaluable,
-                "neither height vs ULOQ calibrator nor concentration vs ULOQ available");
-  return make(full, id, "SATURATION", Outcome::kPass, "within the calibrated range", conc, uloq);
+    return resultCheck(full, id, "SATURATION", Outcome::kNotEvaluable,
+                       "neither height vs ULOQ calibrator nor concentration vs ULOQ available");
+  return resultCheck(full, id, "SATURATION", Outcome::kPass, "within the calibrated range", conc,
+                     uloq);
 }
 
 CheckResult notFound(bool full, const Peak& peak, SampleKind kind, bool isPassed,
                      const PeakConfig& config) {
   const char* id = "peak.not_found";
-  if (peakFound(peak)) return make(full, id, "NOT_FOUND", Outcome::kPass, "peak found");
+  if (peakFound(peak)) return resultCheck(full, id, "NOT_FOUND", Outcome::kPass, "peak found");
   switch (kind) {
     case SampleKind::kBlank:
     case SampleKind::kDoubleBlank:
-      return make(full, id, "NOT_FOUND", Outcome::kPass, "no peak in a blank");
+      return resultCheck(full, id, "NOT_FOUND", Outcome::kPass, "no peak in a blank");
     case SampleKind::kUnknown:
       if (isPassed && config.rtWindowSearched)
-        return make(full, id, "NOT_DETECTED", Outcome::kPass,
-                    "not detected: IS passed and the RT window was searched");
-      return make(full, id, "NOT_FOUND", Outcome::kNotEvaluable,
-                  isPassed ? "peak not found; RT window search not confirmed"
-                           : "peak not found and the IS did not pass");
+        return resultCheck(full, id, "NOT_DETECTED", Outcome::kPass,
+                           "not detected: IS passed and the RT window was searched");
+      return resultCheck(full, id, "NOT_FOUND", Outcome::kNotEvaluable,
+                         isPassed ? "peak not found; RT window search not confirmed"
+                                  : "peak not found and the IS did not pass");
     default:
-      return make(full, id, "NOT_FOUND", Outcome::kFail,
-                  std::string("peak not found in a ") + toString(kind) + " injection");
+      return resultCheck(full, id, "NOT_FOUND", Outcome::kFail,
+                         std::string("peak not found in a ") + toString(kind) + " injection");
   }
 }
 
@@ -459,12 +447,13 @@ CheckResult manualIntegration(bool full, const Peak& peak, SampleKind kind,
                               const PeakConfig& config) {
   const char* id = "peak.manual_integration";
   if (!peak.manualIntegration)
-    return make(full, id, "MANUAL_INTEGRATION", Outcome::kPass, "automatic integration");
+    return resultCheck(full, id, "MANUAL_INTEGRATION", Outcome::kPass, "automatic integration");
   if (config.manualIntegrationHolds && kind == SampleKind::kUnknown)
-    return make(full, id, "MANUAL_INTEGRATION", Outcome::kFail,
-                "manual integration: second-person review and reviewer attribution required");
-  return make(full, id, "MANUAL_INTEGRATION", Outcome::kWarn,
-              "manual integration: reviewer attribution required");
+    return resultCheck(
+        full, id, "MANUAL_INTEGRATION", Outcome::kFail,
+        "manual integration: second-person review and reviewer attribution required");
+  return resultCheck(full, id, "MANUAL_INTEGRATION", Outcome::kWarn,
+                     "manual integration: reviewer attribution required");
 }
 
 }  // namespace
@@ -494,10 +483,12 @@ CheckResult checkLloqOverBlank(std::optional<double> lloqArea, std::optional<dou
   lloqArea = usable(lloqArea);
   blankArea = usable(blankArea);
   if (!lloqArea || !blankArea)
-    return make(true, id, "LLOQ_RESPONSE", Outcome::kNotEvaluable, "LLOQ or blank area missing");
+    return resultCheck(true, id, "LLOQ_RESPONSE", Outcome::kNotEvaluable,
+                       "LLOQ or blank area missing");
   double need = 5 * *blankArea;
-  return make(true, id, "LLOQ_RESPONSE", *lloqArea >= need ? Outcome::kPass : Outcome::kFail,
-              "LLOQ area " + num(*lloqArea) + " vs 5 x blank area " + num(need), lloqArea, need);
+  return resultCheck(true, id, "LLOQ_RESPONSE", *lloqArea >= need ? Outcome::kPass : Outcome::kFail,
+                     "LLOQ area " + num(*lloqArea) + " vs 5 x blank area " + num(need), lloqArea,
+                     need);
 }
 
 CheckResult checkShape(const Peak& peak, SampleKind kind, const PeakConfig& config) {
@@ -518,15 +509,16 @@ CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
   CheckResult c;
   auto cv = ref.isAreaCvPct;
   if (!cv) {
-    c = make(true, "peak.is_cv", "IS_CV", Outcome::kNotEvaluable, "fewer than 2 cal/QC IS areas");
+    c = resultCheck(true, "peak.is_cv", "IS_CV", Outcome::kNotEvaluable,
+                    "fewer than 2 cal/QC IS areas");
   } else {
     Outcome o = *cv > config.isCvFailPct   ? Outcome::kFail
                 : *cv > config.isCvWarnPct ? Outcome::kWarn
                                            : Outcome::kPass;
-    c = make(true, "peak.is_cv", "IS_CV", o,
-             "CV of the IS area over " + std::to_string(ref.isAreaCount) + " cal/QC injections " +
-                 num(*cv) + " %",
-             cv, o == Outcome::kFail ? config.isCvFailPct : config.isCvWarnPct);
+    c = resultCheck(true, "peak.is_cv", "IS_CV", o,
+                    "CV of the IS area over " + std::to_string(ref.isAreaCount) +
+                        " cal/QC injections " + num(*cv) + " %",
+                    cv, o == Outcome::kFail ? config.isCvFailPct : config.isCvWarnPct);
   }
   c.subject = "batch";
   return c;
@@ -551,7 +543,7 @@ std::vector<CheckResult> checkPeak(const Result& result, const AnalyteReference&
   std::vector<CheckResult> out;
   if (!result.peak) {
     out.push_back(
-        make(true, "peak.not_found", "NOT_FOUND", Outcome::kNotEvaluable, "no peak data"));
+        resultCheck(true, "peak.not_found", "NOT_FOUND", Outcome::kNotEvaluable, "no peak data"));
     return out;
   }
   const bool full = context.passingChecks == PassingChecks::kReported;
