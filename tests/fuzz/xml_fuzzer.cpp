@@ -27,6 +27,7 @@
 
 #include "connectors/xml/formats.h"
 #include "engine/net/export.h"
+#include "tests/fuzz/export_fuzz_loop.h"
 
 namespace {
 
@@ -100,37 +101,6 @@ const Setup& setup() {
   return *made;
 }
 
-void runLoop(const ExportFormat& format, const std::string& bytes, int mode) {
-  std::istringstream in(bytes);
-  StatusOr<std::unique_ptr<ExportParse>> opened = format.open(in);
-  if (!opened.isOk()) return;
-  ExportParse& parse = *opened.value();
-  Record record;
-  bool accepted = true;
-  // Bounded: no input this size can honestly hold more records than bytes + a few.
-  for (size_t n = 0;; ++n) {
-    if (n > bytes.size() + 16) std::abort();  // next() does not reach the end
-    StatusOr<bool> more = parse.next(record);
-    if (!more.isOk()) return;
-    if (!more.value()) break;
-    if (mode == 2) {
-      accepted = false;
-      continue;
-    }
-    if (mode == 1) {
-      for (size_t f = 1; f < record.fields.size(); f += 3) {
-        record.fields[f].raw.clear();
-        record.fields[f].text.clear();
-        record.fields[f].stripped = true;
-      }
-    }
-    if (!parse.accept(record).isOk()) return;
-  }
-  StatusOr<Message> message = parse.finish();
-  // XmlParse::checkScreened: finish() never interprets a document the gate did not pass whole.
-  if (!accepted && message.isOk()) std::abort();
-}
-
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -146,6 +116,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const Configured& c : s.configured) {
     if (c.info->detect) (void)c.info->detect(std::string_view(bytes).substr(0, 64 * 1024));
   }
-  if (chosen.format) runLoop(*chosen.format, bytes, mode);
+  if (chosen.format) runExportLoop(*chosen.format, bytes, mode, true);
   return 0;
 }
