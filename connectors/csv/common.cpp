@@ -114,6 +114,22 @@ void DelimitedParse::observeDecimals(const Record& record) {
 
 const std::string& cell(const Record& record, size_t n) { return record.raw(n); }
 
+Status checkRowWidth(const Record& record, size_t headerWidth, const std::string& where,
+                     bool extraCellsAllowed) {
+  size_t width = record.fields.empty() ? 0 : record.fields.size() - 1;
+  if (width < headerWidth) {
+    return Status::invalid(where, "row has " + std::to_string(width) + " cells, the header " +
+                                      std::to_string(headerWidth) + ": a truncated or damaged row");
+  }
+  if (extraCellsAllowed) return Status::ok();
+  for (size_t i = headerWidth + 1; i <= width; ++i) {
+    if (!trim(cell(record, i)).empty()) {
+      return Status::invalid(where, "row has more cells than the header");
+    }
+  }
+  return Status::ok();
+}
+
 std::string HeaderIndex::canonical(std::string_view name) {
   std::string out = normalizeName(trim(name));
   for (size_t at = out.find("\xC2\xBA"); at != std::string::npos; at = out.find("\xC2\xBA", at)) {

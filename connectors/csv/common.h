@@ -92,9 +92,22 @@ class HeaderIndex {
   std::vector<std::string> names_;
 };
 
-/// The registration of a delimited format whose ExportFormat is constructed from the common
-/// DelimitedSettings (encoding, decimal, date_order).
-template <typename Format>
+/// A delimited format whose parse is `Parse(std::istream&, const DelimitedSettings&)`.
+template <typename Parse>
+class DelimitedFormat : public ExportFormat {
+ public:
+  explicit DelimitedFormat(DelimitedSettings settings) : settings_(settings) {}
+  StatusOr<std::unique_ptr<ExportParse>> open(std::istream& in) const override {
+    return std::unique_ptr<ExportParse>(std::make_unique<Parse>(in, settings_));
+  }
+
+ private:
+  DelimitedSettings settings_;
+};
+
+/// The registration of a DelimitedFormat<Parse>, configured from the common settings (encoding,
+/// decimal, date_order).
+template <typename Parse>
 ExportFormatInfo delimitedFormatInfo(std::string name, std::string description,
                                      std::function<bool(std::string_view)> detect) {
   ExportFormatInfo info;
@@ -104,11 +117,18 @@ ExportFormatInfo delimitedFormatInfo(std::string name, std::string description,
   info.factory = [](const ExportSettings& s) -> StatusOr<std::shared_ptr<const ExportFormat>> {
     StatusOr<DelimitedSettings> settings = parseDelimitedSettings(s);
     if (!settings.isOk()) return settings.status();
-    return std::shared_ptr<const ExportFormat>(std::make_shared<Format>(settings.value()));
+    return std::shared_ptr<const ExportFormat>(
+        std::make_shared<DelimitedFormat<Parse>>(settings.value()));
   };
   info.keys = delimitedKeys();
   return info;
 }
+
+/// A data row against its header's width: fewer cells is a truncated or damaged row; more
+/// non-empty cells than the header (unless `extraCellsAllowed`) is a row that does not line up.
+/// Either refuses the whole file, never a partial import. `where` is "line N".
+Status checkRowWidth(const Record& record, size_t headerWidth, const std::string& where,
+                     bool extraCellsAllowed = false);
 
 /// A cell of a record (fields[n].raw, n 1-based), "" past the end.
 const std::string& cell(const Record& record, size_t n);

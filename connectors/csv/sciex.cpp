@@ -106,16 +106,7 @@ class SciexParse : public DelimitedParse {
     size_t width = record.fields.empty() ? 0 : record.fields.size() - 1;
     if (width == 0) return Status::ok();
     std::string where = "line " + std::to_string(record.line);
-    if (width < headerWidth_) {
-      return Status::invalid(where, "row has " + std::to_string(width) + " cells, the header " +
-                                        std::to_string(headerWidth_) +
-                                        ": a truncated or damaged row");
-    }
-    for (size_t i = headerWidth_ + 1; i <= width; ++i) {
-      if (!trim(cell(record, i)).empty()) {
-        return Status::invalid(where, "row has more cells than the header");
-      }
-    }
+    if (Status fits = checkRowWidth(record, headerWidth_, where); !fits.isOk()) return fits;
     std::string name = trimmed(record, col_.sampleName);
     std::string component = trimmed(record, col_.component);
     if (name.empty() && component.empty()) return Status::ok();
@@ -203,17 +194,6 @@ class SciexParse : public DelimitedParse {
   std::set<std::string> isNames_;
 };
 
-class SciexFormat : public ExportFormat {
- public:
-  explicit SciexFormat(DelimitedSettings settings) : settings_(settings) {}
-  StatusOr<std::unique_ptr<ExportParse>> open(std::istream& in) const override {
-    return std::unique_ptr<ExportParse>(std::make_unique<SciexParse>(in, settings_));
-  }
-
- private:
-  DelimitedSettings settings_;
-};
-
 }  // namespace
 
 bool looksLikeSciex(std::string_view head) {
@@ -243,7 +223,7 @@ bool looksLikeSciex(std::string_view head) {
 }
 
 ExportFormatInfo sciexFormat() {
-  return delimitedFormatInfo<SciexFormat>(
+  return delimitedFormatInfo<SciexParse>(
       "sciex",
       "SCIEX MultiQuant / Analyst / SCIEX OS results table, tab-delimited text (one row per "
       "sample and component)",

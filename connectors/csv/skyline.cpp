@@ -104,16 +104,7 @@ class SkylineParse : public DelimitedParse {
     if (width == 0) return Status::ok();
     std::string where = "line " + std::to_string(record.line);
     if (headerWidth_ == 0) return takeHeader(record, where);
-    if (width < headerWidth_) {
-      return Status::invalid(where, "row has " + std::to_string(width) + " cells, the header " +
-                                        std::to_string(headerWidth_) +
-                                        ": a truncated or damaged row");
-    }
-    for (size_t i = headerWidth_ + 1; i <= width; ++i) {
-      if (!trim(cell(record, i)).empty()) {
-        return Status::invalid(where, "row has more cells than the header");
-      }
-    }
+    if (Status fits = checkRowWidth(record, headerWidth_, where); !fits.isOk()) return fits;
     std::string replicate = trimmed(record, col_.replicate);
     std::string molecule = trimmed(record, col_.molecule);
     if (replicate.empty()) return Status::invalid(where, "row without a Replicate Name");
@@ -257,17 +248,6 @@ class SkylineParse : public DelimitedParse {
   std::map<std::string, std::set<std::string>> precursorsOf_;  // molecule -> its precursor keys
 };
 
-class SkylineFormat : public ExportFormat {
- public:
-  explicit SkylineFormat(DelimitedSettings settings) : settings_(settings) {}
-  StatusOr<std::unique_ptr<ExportParse>> open(std::istream& in) const override {
-    return std::unique_ptr<ExportParse>(std::make_unique<SkylineParse>(in, settings_));
-  }
-
- private:
-  DelimitedSettings settings_;
-};
-
 /// Splits one header line on `delimiter`, dropping the quotes around a quoted name.
 std::vector<std::string> headerCells(std::string_view line, char delimiter) {
   std::vector<std::string> cells;
@@ -295,7 +275,7 @@ bool looksLikeSkyline(std::string_view head) {
 }
 
 ExportFormatInfo skylineFormat() {
-  return delimitedFormatInfo<SkylineFormat>(
+  return delimitedFormatInfo<SkylineParse>(
       "skyline",
       "Skyline report CSV (one row per molecule, replicate and transition; comma or the "
       "culture's list separator)",

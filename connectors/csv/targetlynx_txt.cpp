@@ -111,11 +111,8 @@ class TargetLynxParse : public DelimitedParse {
     if (headerWidth_ == 0) {
       return Status::invalid(where, "data row outside a compound or sample block with a header");
     }
-    if (width < headerWidth_) {
-      return Status::invalid(where, "row has " + std::to_string(width) + " cells, the header " +
-                                        std::to_string(headerWidth_) +
-                                        ": a truncated or damaged row");
-    }
+    // Only a short row is refused here: trailing cells past a block header are not checked.
+    if (Status fits = checkRowWidth(record, headerWidth_, where, true); !fits.isOk()) return fits;
     bool byCompound = block_ == Block::kCompound;
     std::string sampleName = byCompound ? trimmed(record, col_.name) : blockName_;
     std::string compound = byCompound ? blockName_ : trimmed(record, col_.name);
@@ -286,17 +283,6 @@ class TargetLynxParse : public DelimitedParse {
   std::map<std::string, size_t> index_;  // sample name -> samples_ position
 };
 
-class TargetLynxFormat : public ExportFormat {
- public:
-  explicit TargetLynxFormat(DelimitedSettings settings) : settings_(settings) {}
-  StatusOr<std::unique_ptr<ExportParse>> open(std::istream& in) const override {
-    return std::unique_ptr<ExportParse>(std::make_unique<TargetLynxParse>(in, settings_));
-  }
-
- private:
-  DelimitedSettings settings_;
-};
-
 }  // namespace
 
 bool looksLikeTargetLynxTxt(std::string_view head) {
@@ -313,7 +299,7 @@ bool looksLikeTargetLynxTxt(std::string_view head) {
 }
 
 ExportFormatInfo targetlynxTxtFormat() {
-  return delimitedFormatInfo<TargetLynxFormat>(
+  return delimitedFormatInfo<TargetLynxParse>(
       "targetlynx-txt",
       "Waters TargetLynx Quantify Compound (or Sample) Summary Report, tab-separated text",
       looksLikeTargetLynxTxt);

@@ -132,17 +132,7 @@ class TasqParse : public DelimitedParse {
     if (width == 0) return Status::ok();
     std::string where = "line " + std::to_string(record.line);
     if (headerWidth_ == 0) return takeHeader(record, where);
-    if (width < headerWidth_) {
-      // The export is cut off (a copy interrupted, a file truncated): refuse it whole.
-      return Status::invalid(where, "row has " + std::to_string(width) + " cells, the header " +
-                                        std::to_string(headerWidth_) +
-                                        ": a truncated or damaged row");
-    }
-    for (size_t i = headerWidth_ + 1; i <= width; ++i) {
-      if (!trim(cell(record, i)).empty()) {
-        return Status::invalid(where, "row has more cells than the header");
-      }
-    }
+    if (Status fits = checkRowWidth(record, headerWidth_, where); !fits.isOk()) return fits;
     std::string analysis = trimmed(record, col_.analysis);
     std::string analyte = trimmed(record, col_.analyte);
     if (analysis.empty()) return Status::invalid(where, "row without an AnalysisName");
@@ -229,17 +219,6 @@ class TasqParse : public DelimitedParse {
   std::set<std::string> isNames_;
 };
 
-class TasqFormat : public ExportFormat {
- public:
-  explicit TasqFormat(DelimitedSettings settings) : settings_(settings) {}
-  StatusOr<std::unique_ptr<ExportParse>> open(std::istream& in) const override {
-    return std::unique_ptr<ExportParse>(std::make_unique<TasqParse>(in, settings_));
-  }
-
- private:
-  DelimitedSettings settings_;
-};
-
 }  // namespace
 
 bool looksLikeTasq(std::string_view head) {
@@ -282,7 +261,7 @@ std::optional<std::string> parseWeekdayDateTime(std::string_view text) {
 }
 
 ExportFormatInfo tasqFormat() {
-  return delimitedFormatInfo<TasqFormat>(
+  return delimitedFormatInfo<TasqParse>(
       "tasq", "Bruker TASQ results, quoted tab-separated text (one row per analysis and analyte)",
       looksLikeTasq);
 }
