@@ -251,7 +251,6 @@ class FileDropSource : public Source {
     if (!hashFile(path, sha256, head)) return false;
     setState("importing");
     currentBytes_ = static_cast<int64_t>(size);
-    StatusOr<ExportSelection::Choice> choice = selection_.choose(head, "");
     std::string tag = "sha256:" + sha256.substr(0, 12);
     std::ifstream in(path, std::ios::binary);
     if (!in) {
@@ -261,13 +260,7 @@ class FileDropSource : public Source {
     }
     ExportJob job;
     job.in = &in;
-    if (choice.isOk()) {
-      job.format = choice->format.get();
-      job.formatName = choice->name;
-    } else {
-      job.formatError = choice.status();
-      job.formatName = "unknown";
-    }
+    selection_.assign(job, head, "");
     job.fileName = name;
     job.peer = "file-drop";
     job.contentSha256 = sha256;
@@ -412,11 +405,7 @@ StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& cont
   if (!haveInbox) return Status::config(prefix + "inbox", "missing (the folder to watch)");
   if (settings.processedDir.empty()) settings.processedDir = settings.inbox + "/processed";
   if (settings.rejectedDir.empty()) settings.rejectedDir = settings.inbox + "/rejected";
-  if (!context.exportFormats || !context.exportHandler) {
-    return Status::config(prefix + "kind", "file-drop needs the engine's export pipeline");
-  }
-  StatusOr<ExportSelection> selection =
-      ExportSelection::configure(*context.exportFormats, exportSettings);
+  StatusOr<ExportSelection> selection = exportSelectionFor(context, "file-drop", exportSettings);
   if (!selection.isOk()) return selection.status();
   return std::unique_ptr<Source>(
       new FileDropSource(context, std::move(settings), std::move(selection).value()));

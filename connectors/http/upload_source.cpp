@@ -168,18 +168,10 @@ class UploadSource : public Source, public HttpSource {
     }
 
     std::string digest = sha256Hex(body);
-    StatusOr<ExportSelection::Choice> choice =
-        selection_.choose(std::string_view(body).substr(0, 65536), requestedFormat);
     std::istringstream in(body);
     ExportJob job;
     job.in = &in;
-    if (choice.isOk()) {
-      job.format = choice->format.get();
-      job.formatName = choice->name;
-    } else {
-      job.formatError = choice.status();
-      job.formatName = "unknown";
-    }
+    selection_.assign(job, std::string_view(body).substr(0, 65536), requestedFormat);
     job.fileName = fileName;
     job.peer = request.clientAddress().toString();
     job.contentSha256 = digest;
@@ -326,11 +318,7 @@ StatusOr<std::unique_ptr<Source>> createUploadSource(const SourceContext& contex
     return Status::config(prefix + "api_keys",
                           "missing (SHA-256 digests of the API keys allowed to upload)");
   }
-  if (!context.exportFormats || !context.exportHandler) {
-    return Status::config(prefix + "kind", "upload needs the engine's export pipeline");
-  }
-  StatusOr<ExportSelection> selection =
-      ExportSelection::configure(*context.exportFormats, exportSettings);
+  StatusOr<ExportSelection> selection = exportSelectionFor(context, "upload", exportSettings);
   if (!selection.isOk()) return selection.status();
   return std::unique_ptr<Source>(
       new UploadSource(context, std::move(settings), std::move(selection).value()));

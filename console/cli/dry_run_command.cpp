@@ -272,15 +272,7 @@ int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostr
       std::istringstream in(bytes);
       ExportJob job;
       job.in = &in;
-      StatusOr<ExportSelection::Choice> choice =
-          selection->choose(std::string_view(bytes).substr(0, 65536), "");
-      if (choice.isOk()) {
-        job.format = choice->format.get();
-        job.formatName = choice->name;
-      } else {
-        job.formatError = choice.status();
-        job.formatName = "unknown";
-      }
+      selection->assign(job, std::string_view(bytes).substr(0, 65536), "");
       job.fileName = path.substr(path.find_last_of('/') + 1);
       job.peer = "dry-run";
       Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);

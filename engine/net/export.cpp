@@ -104,4 +104,17 @@ StatusOr<ExportSelection::Choice> ExportSelection::choose(std::string_view head,
                                        "key or a layout");
 }
 
+void ExportSelection::assign(ExportJob& job, std::string_view head,
+                             const std::string& requested) const {
+  StatusOr<Choice> choice = choose(head, requested);
+  if (choice.isOk()) {
+    job.format = choice->format;
+    job.formatName = choice->name;
+  } else {
+    job.format.reset();
+    job.formatError = choice.status();
+    job.formatName = "unknown";
+  }
+}
+
 }  // namespace labgate

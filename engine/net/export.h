@@ -93,6 +93,8 @@ class ExportFormats {
   std::vector<ExportFormatInfo> formats_;
 };
 
+struct ExportJob;
+
 /// The formats one export connector reads, configured at start-up from its keys:
 ///   format = auto | NAME   (auto: recognised by signature from each file's first bytes)
 /// plus the keys of the formats (layout, encoding, decimal, xml.schema, ...).
@@ -117,6 +119,11 @@ class ExportSelection {
 
   const std::string& configuredName() const { return fixed_; }
 
+  /// Sets job.format and job.formatName from choose(head, requested), or job.formatError (and
+  /// formatName "unknown") when nothing recognises the file: the pipeline then rejects it with
+  /// that reason, audited like any invalid message.
+  void assign(ExportJob& job, std::string_view head, const std::string& requested) const;
+
  private:
   const ExportFormats* formats_ = nullptr;
   ExportSettings settings_;
@@ -126,8 +133,8 @@ class ExportSelection {
 
 /// One export to process, as a file-drop source or the upload endpoint hands it to the pipeline.
 struct ExportJob {
-  std::istream* in = nullptr;            // positioned at the start of the file
-  const ExportFormat* format = nullptr;  // null: no format recognised the file (formatError says)
+  std::istream* in = nullptr;                  // positioned at the start of the file
+  std::shared_ptr<const ExportFormat> format;  // null: no format recognised it (formatError says)
   Status formatError;
   std::string formatName;
   std::string fileName;       // as dropped or uploaded; screened by the gate before it is logged

@@ -137,6 +137,11 @@ class Registry {
   ExportFormats exportFormats_;
 };
 
+/// The export formats of a source of `kind` (file-drop, upload), configured from `settings`:
+/// Status::config when the engine gave the source no export pipeline or a format key is bad.
+StatusOr<ExportSelection> exportSelectionFor(const SourceContext& context, const std::string& kind,
+                                             const ExportSettings& settings);
+
 /// Splits "host:port" (IPv4, name, or [IPv6]) into its parts; Status::config naming `key` if bad.
 Status parseHostPort(const std::string& key, const std::string& text, std::string& host,
                      uint16_t& port);

@@ -41,6 +41,15 @@ std::vector<std::string> Registry::destinationKinds() const {
   return kinds;
 }
 
+StatusOr<ExportSelection> exportSelectionFor(const SourceContext& context, const std::string& kind,
+                                             const ExportSettings& settings) {
+  if (!context.exportFormats || !context.exportHandler) {
+    return Status::config(settings.keyPrefix + "kind",
+                          kind + " needs the engine's export pipeline");
+  }
+  return ExportSelection::configure(*context.exportFormats, settings);
+}
+
 Status parseInteger(const std::string& key, const std::string& text, int64_t min, int64_t max,
                     int64_t& out) {
   int64_t value = 0;
