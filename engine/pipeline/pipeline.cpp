@@ -259,7 +259,10 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
   doc.records.resize(1);
   std::shared_ptr<const std::vector<std::string>> names;
   std::shared_ptr<const std::vector<std::string>> nameRules;
-  while (screening.hits.size() < kMaxHits) {
+  // Every record is read and screened. Only a refusal may stop early, once it has named
+  // kMaxHits locations: under strip the whole file must be read, whatever the hits, or the
+  // batch would silently lose its tail.
+  while (!(refused && screening.hits.size() >= kMaxHits)) {
     Record& record = doc.records.front();
     StatusOr<bool> more = parse.next(record);
     if (!more.isOk()) {

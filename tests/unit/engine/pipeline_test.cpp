@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <sstream>
 
 using namespace Poco::Data::Keywords;
 
@@ -196,6 +197,78 @@ TEST_F(PipelineTest, UnparseableInputIsInvalidAndStoresNothing) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'message.invalid' AND detail LIKE "
                   "'%record 1%'"),
             1);
+}
+
+// An export with a patient column on every one of 1,500 rows: under strip the column is dropped
+// on every row and every row's result is kept (the 1,000-hit cap only shortens a refusal's list).
+class ManyRowsParse : public ExportParse {
+ public:
+  StatusOr<bool> next(Record& record) override {
+    if (row_ == kRows) return false;
+    record.type = "column";
+    record.ordinal = row_;
+    record.line = row_ + 2;
+    record.names = names_;
+    record.fields.assign(3, Field{});
+    record.fields[1].raw = record.fields[1].text = "Quillfeather Marisol";
+    record.fields[2].raw = record.fields[2].text = "4.2";
+    ++row_;
+    return true;
+  }
+  Status accept(const Record& record) override {
+    if (!record.fields[1].raw.empty()) return Status::invalid("line", "a patient value got past");
+    Result r;
+    r.instrumentCode = "TESTO";
+    r.value = record.fields[2].raw;
+    sample_.results.push_back(r);
+    return Status::ok();
+  }
+  StatusOr<Message> finish() override {
+    Message m;
+    m.sender = "fake";
+    sample_.sampleId = "S-1";
+    m.samples.push_back(sample_);
+    return m;
+  }
+  static constexpr int kRows = 1500;
+
+ private:
+  int row_ = 0;
+  Sample sample_;
+  std::shared_ptr<const std::vector<std::string>> names_ =
+      std::make_shared<const std::vector<std::string>>(
+          std::vector<std::string>{"", "Patient Name", "Result"});
+};
+
+class ManyRowsFormat : public ExportFormat {
+ public:
+  StatusOr<std::unique_ptr<ExportParse>> open(std::istream&) const override {
+    return std::unique_ptr<ExportParse>(std::make_unique<ManyRowsParse>());
+  }
+};
+
+TEST_F(PipelineTest, StripReadsTheWholeExportHoweverManyHits) {
+  profile_.policy = phi::Policy::kStrip;
+  std::istringstream in("unused");
+  ExportJob job;
+  job.in = &in;
+  job.format = std::make_shared<ManyRowsFormat>();
+  job.formatName = "fake";
+  job.fileName = "batch.csv";
+  job.peer = "test";
+  job.contentSha256 = "abc";
+  Intake intake = pipeline_->processExport(job, profile_);
+  ASSERT_EQ(intake.outcome, Intake::Outcome::kAccepted) << intake.status.toString();
+  EXPECT_EQ(intake.results, static_cast<size_t>(ManyRowsParse::kRows));
+  EXPECT_EQ(count("SELECT COUNT(*) FROM results"), ManyRowsParse::kRows);
+  // Refused, the list of locations stops at 1,000.
+  profile_.policy = phi::Policy::kRefuse;
+  std::istringstream again("unused");
+  job.in = &again;
+  job.contentSha256 = "def";
+  Intake refused = pipeline_->processExport(job, profile_);
+  EXPECT_EQ(refused.outcome, Intake::Outcome::kRefused);
+  EXPECT_EQ(refused.details.size(), 1000u);
 }
 
 TEST(Decide, AnyWarningHoldsInfoReleases) {
