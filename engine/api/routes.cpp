@@ -1,0 +1,59 @@
+// The route and permission table (see routes.h).
+#include "engine/api/routes.h"
+
+namespace labgate::api {
+
+const std::vector<RouteSpec>& routeTable() {
+  static const std::vector<RouteSpec> kRoutes = {
+      // Sessions and the caller's own account.
+      {"POST", "/api/v1/sessions", kPublic, "Log in: a session token (or cookie) for a person"},
+      {"DELETE", "/api/v1/sessions/current", kSession, "Log out: end the current session"},
+      {"GET", "/api/v1/me", kAuthenticated, "Who the caller is: organisation, roles, permissions"},
+      {"POST", "/api/v1/me/password", kSession, "Change one's own password"},
+      {"POST", "/api/v1/me/totp", kSession, "Start TOTP enrolment (re-authenticates)"},
+      {"POST", "/api/v1/me/totp/confirm", kSession, "Confirm TOTP enrolment with a code"},
+      // Organisations.
+      {"GET", "/api/v1/organisations", "organisations.read", "The caller's organisation"},
+      {"POST", "/api/v1/organisations", "organisations.manage",
+       "Create an organisation and its first administrator (operator organisation only)"},
+      {"GET", "/api/v1/organisations/{id}", "organisations.read", "One organisation"},
+      {"PATCH", "/api/v1/organisations/{id}", "organisations.manage",
+       "Change name, password expiry, mandatory TOTP, IP allow-list"},
+      // Users.
+      {"GET", "/api/v1/users", "users.read", "The organisation's users"},
+      {"POST", "/api/v1/users", "users.manage", "Create a user with an initial password"},
+      {"GET", "/api/v1/users/{id}", "users.read", "One user"},
+      {"PATCH", "/api/v1/users/{id}", "users.manage", "Change printed name, roles, disabled"},
+      {"POST", "/api/v1/users/{id}/unlock", "users.manage", "Lift a lockout"},
+      {"POST", "/api/v1/users/{id}/password-reset", "users.manage",
+       "Issue a one-time temporary password that must be changed at the next login"},
+      {"DELETE", "/api/v1/users/{id}/totp", "users.manage",
+       "Remove a user's second factor (lost device): the user enrols again"},
+      // Roles.
+      {"GET", "/api/v1/roles", "roles.read", "Roles and their permissions"},
+      {"GET", "/api/v1/roles/{name}", "roles.read", "One role"},
+      // API keys.
+      {"GET", "/api/v1/api-keys", "apikeys.read", "The organisation's API keys"},
+      {"POST", "/api/v1/api-keys", "apikeys.manage", "Create an API key (shown once)"},
+      {"GET", "/api/v1/api-keys/{id}", "apikeys.read", "One API key"},
+      {"DELETE", "/api/v1/api-keys/{id}", "apikeys.manage", "Revoke an API key"},
+      // Connectors and destinations.
+      {"GET", "/api/v1/connectors", "connectors.read", "Connectors: state and counters"},
+      {"GET", "/api/v1/connectors/{name}", "connectors.read", "One connector"},
+      {"GET", "/api/v1/destinations", "destinations.read",
+       "Destinations: state, queue depth, counters"},
+      {"GET", "/api/v1/destinations/{name}", "destinations.read", "One destination"},
+      // Data.
+      {"GET", "/api/v1/samples", "results.read", "Search samples (paged)"},
+      {"GET", "/api/v1/samples/{id}", "results.read", "One sample with its results and findings"},
+      {"POST", "/api/v1/uploads", "uploads.create", "Upload an instrument export"},
+      {"GET", "/api/v1/instruments/{id}/diagnostics", "diagnostics.read",
+       "An instrument's trends and QC series"},
+      // Records.
+      {"GET", "/api/v1/audit", "audit.read", "The audit trail (filtered, paged)"},
+      {"GET", "/api/v1/logins", "logins.read", "Login records (filtered, paged)"},
+  };
+  return kRoutes;
+}
+
+}  // namespace labgate::api
