@@ -23,6 +23,8 @@ class Cidr {
   std::string toString() const;
 
  private:
+  // StatusOr<Cidr> default-constructs its value slot; nobody else may build an unparsed Cidr.
+  friend class labgate::StatusOr<Cidr>;
   Cidr() = default;
   Poco::Net::IPAddress network_;
   unsigned prefix_ = 0;
