@@ -174,11 +174,12 @@ using ConnectionFactory = ConnectionFactoryOf<AstmConnection, Shared>;
 
 class AstmSource : public Source {
  public:
-  AstmSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections)
+  AstmSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections,
+             const security::AllowList& allow)
       : shared_(std::move(shared)),
         host_(std::move(host)),
         port_(port),
-        listener_(maxConnections) {}
+        listener_(maxConnections, allow, shared_->name) {}
 
   ~AstmSource() override { stop(); }
 
@@ -232,8 +233,8 @@ StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context)
   if (Status complete = listen.complete(prefix); !complete.isOk()) return complete;
   auto shared =
       std::make_shared<Shared>(context.name, context.instrument, options, context.handler);
-  return std::unique_ptr<Source>(
-      new AstmSource(shared, listen.host, listen.port, static_cast<int>(listen.maxConnections)));
+  return std::unique_ptr<Source>(new AstmSource(
+      shared, listen.host, listen.port, static_cast<int>(listen.maxConnections), context.allow));
 }
 
 }  // namespace

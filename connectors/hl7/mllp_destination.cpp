@@ -133,7 +133,7 @@ Status parseMllpDestinationOptions(const DestinationContext& context,
     const std::string full = prefix + key;
     int64_t number = 0;
     Status status;
-    if (key == "kind" || key == "retry_initial_ms" || key == "retry_max_ms") {
+    if (key == "kind" || key == "org" || key == "retry_initial_ms" || key == "retry_max_ms") {
       continue;
     } else if (key == "host") {
       if (value.empty()) return Status::config(full, "must not be empty");

@@ -316,12 +316,12 @@ using ConnectionFactory = ConnectionFactoryOf<MllpConnection, Shared>;
 class MllpSource : public Source {
  public:
   MllpSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections,
-             Poco::Net::Context::Ptr tls)
+             Poco::Net::Context::Ptr tls, const security::AllowList& allow)
       : shared_(std::move(shared)),
         host_(std::move(host)),
         port_(port),
         tls_(std::move(tls)),
-        listener_(maxConnections) {}
+        listener_(maxConnections, allow, shared_->settings.name) {}
 
   ~MllpSource() override { stop(); }
 
@@ -401,8 +401,9 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
   settings.receiveTimeout = std::chrono::seconds(receiveTimeout);
   settings.tls = !tls.value().isNull();
   auto shared = std::make_shared<Shared>(std::move(settings), context.handler);
-  return std::unique_ptr<Source>(new MllpSource(
-      shared, listen.host, listen.port, static_cast<int>(listen.maxConnections), tls.value()));
+  return std::unique_ptr<Source>(new MllpSource(shared, listen.host, listen.port,
+                                                static_cast<int>(listen.maxConnections),
+                                                tls.value(), context.allow));
 }
 
 }  // namespace

@@ -2,7 +2,6 @@
 #include "connectors/http/upload_source.h"
 
 #include <Poco/JSON/Array.h>
-#include <Poco/Logger.h>
 #include <Poco/Net/HTMLForm.h>
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
@@ -21,8 +20,6 @@ namespace labgate::http {
 namespace {
 
 using Poco::Net::HTTPResponse;
-
-Poco::Logger& logger() { return Poco::Logger::get("upload"); }
 
 std::string sha256Hex(const std::string& bytes) {
   Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
@@ -79,7 +76,6 @@ class FilePart : public Poco::Net::PartHandler {
 };
 
 struct Settings {
-  std::set<std::string> apiKeyDigests;
   int64_t maxBytes = int64_t{256} << 20;
 };
 
@@ -103,27 +99,14 @@ class UploadSource : public Source, public HttpSource {
     out->set("uploads_imported", imported_.load());
     out->set("uploads_rejected", rejected_.load());
     out->set("uploads_duplicate", duplicates_.load());
-    out->set("uploads_unauthorised", unauthorised_.load());
     out->set("results_accepted", results_.load());
     return out;
   }
 
   void handleUpload(Poco::Net::HTTPServerRequest& request,
                     Poco::Net::HTTPServerResponse& response) override {
-    // ---- PERMISSION CHECK --------------------------------------------------------------------
-    // The one place where an upload is authorised. Until accounts and roles exist (issue 5) the
-    // connector's own API keys decide; the permission table will replace this with
-    // "uploads.create" for the caller's session or API key.
-    if (!authorised(request)) {
-      ++unauthorised_;
-      logger().warning("connector %s: upload from %s refused: no valid API key", context_.name,
-                       request.clientAddress().toString());
-      response.set("WWW-Authenticate", "Bearer realm=\"labgate\"");
-      sendProblem(response, HTTPResponse::HTTP_UNAUTHORIZED, "Unauthorized",
-                  "an API key for this connector is required (Authorization: Bearer KEY)");
-      return;
-    }
-    // -------------------------------------------------------------------------------------------
+    // Authorised by the REST API before this is called: the caller holds uploads.create, its
+    // address passed the connector's allow-list, and a connector-scoped key names this connector.
     Poco::URI uri(request.getURI());
     std::string requestedFormat, fileName = "upload";
     for (const auto& [name, value] : uri.getQueryParameters()) {
@@ -218,18 +201,6 @@ class UploadSource : public Source, public HttpSource {
   }
 
  private:
-  bool authorised(const Poco::Net::HTTPServerRequest& request) const {
-    std::string key;
-    if (request.has("Authorization")) {
-      const std::string& value = request.get("Authorization");
-      if (value.rfind("Bearer ", 0) == 0) key = value.substr(7);
-    } else if (request.has("X-API-Key")) {
-      key = request.get("X-API-Key");
-    }
-    if (key.empty()) return false;
-    return settings_.apiKeyDigests.count(sha256Hex(key)) > 0;
-  }
-
   void tooLarge(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
     ++rejected_;
     // Read (and drop) what the client is still sending, up to a bound, so that it reads the 413
@@ -271,16 +242,8 @@ class UploadSource : public Source, public HttpSource {
   SourceContext context_;
   Settings settings_;
   ExportSelection selection_;
-  std::atomic<int64_t> imported_{0}, rejected_{0}, duplicates_{0}, unauthorised_{0}, results_{0};
+  std::atomic<int64_t> imported_{0}, rejected_{0}, duplicates_{0}, results_{0};
 };
-
-bool isHexDigest(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
 
 StatusOr<std::unique_ptr<Source>> createUploadSource(const SourceContext& context) {
   const std::string prefix = "connector." + context.name + ".";
@@ -290,22 +253,7 @@ StatusOr<std::unique_ptr<Source>> createUploadSource(const SourceContext& contex
   exportSettings.configDir = context.configDir;
   for (const auto& [key, value] : context.keys) {
     Status status;
-    if (key == "api_keys") {
-      std::string item;
-      std::istringstream list(value);
-      while (std::getline(list, item, ',')) {
-        size_t a = item.find_first_not_of(" \t"), b = item.find_last_not_of(" \t");
-        if (a == std::string::npos) continue;
-        item = item.substr(a, b - a + 1);
-        if (!isHexDigest(item)) {
-          status = Status::config(prefix + key,
-                                  "each entry must be the SHA-256 of a key as 64 lower-case hex "
-                                  "digits (e.g. printf %s KEY | sha256sum)");
-          break;
-        }
-        settings.apiKeyDigests.insert(item);
-      }
-    } else if (key == "max_bytes") {
+    if (key == "max_bytes") {
       status = parseInteger(prefix + key, value, 1, int64_t{4} << 30, settings.maxBytes);
     } else if (context.exportFormats && ExportSelection::isExportKey(*context.exportFormats, key)) {
       exportSettings.keys[key] = value;
@@ -313,10 +261,6 @@ StatusOr<std::unique_ptr<Source>> createUploadSource(const SourceContext& contex
       status = Status::config(prefix + key, "unknown key for kind upload");
     }
     if (!status.isOk()) return status;
-  }
-  if (settings.apiKeyDigests.empty()) {
-    return Status::config(prefix + "api_keys",
-                          "missing (SHA-256 digests of the API keys allowed to upload)");
   }
   StatusOr<ExportSelection> selection = exportSelectionFor(context, "upload", exportSettings);
   if (!selection.isOk()) return selection.status();

@@ -3,7 +3,7 @@
 // "upload", runs it through the pipeline and answers:
 //   202 {"batch_id", "status": "stored", "format", "sha256", "results", "held"}
 //   200 {"batch_id", "status": "duplicate", ...}     the same content was imported before
-//   401 / 403 problem+json                            no or wrong API key
+//   (401 / 403 come from the REST API, which authorises the request before it gets here)
 //   413 problem+json                                  over the connector's max_bytes
 //   422 problem+json with "errors": [{location, reason}]   refused (PHI) or not a valid export
 //   503 problem+json with Retry-After                 the store could not commit; send again
@@ -13,9 +13,8 @@
 
 namespace labgate::http {
 
-/// Registers kind "upload". Keys: api_keys (SHA-256 hex digests of the accepted keys, comma
-/// separated; required), max_bytes (default 256 MiB), format (auto or a format name), and the
-/// keys of the export formats.
+/// Registers kind "upload". Keys: max_bytes (default 256 MiB), format (auto or a format name), and
+/// the keys of the export formats.
 void registerUploadSource(Registry& registry);
 
 }  // namespace labgate::http

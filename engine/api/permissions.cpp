@@ -8,11 +8,13 @@ namespace labgate::api {
 const std::map<std::string, std::string>& allPermissions() {
   static const std::map<std::string, std::string> kPermissions = {
       {"organisations.read", "read the organisation's settings"},
-      {"organisations.manage", "change the organisation's settings; in the operator "
-                               "organisation \"default\", create organisations"},
+      {"organisations.manage",
+       "change the organisation's settings; in the operator "
+       "organisation \"default\", create organisations"},
       {"users.read", "list and read user accounts"},
-      {"users.manage", "create, change, disable and unlock user accounts; reset passwords and "
-                       "second factors"},
+      {"users.manage",
+       "create, change, disable and unlock user accounts; reset passwords and "
+       "second factors"},
       {"roles.read", "list roles and their permissions"},
       {"apikeys.read", "list API keys (never the keys themselves)"},
       {"apikeys.manage", "create and revoke API keys"},
@@ -40,8 +42,8 @@ Role role(std::string name, std::string description, std::set<std::string> permi
 bool validRoleName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
-    if (!std::islower(static_cast<unsigned char>(c)) && !std::isdigit(static_cast<unsigned char>(c)) &&
-        c != '-' && c != '_')
+    if (!std::islower(static_cast<unsigned char>(c)) &&
+        !std::isdigit(static_cast<unsigned char>(c)) && c != '-' && c != '_')
       return false;
   }
   return true;
@@ -63,7 +65,8 @@ RoleTable::RoleTable() {
                 {"results.read", "results.review", "diagnostics.read"}),
            role("qa-approver", "approves and releases reviewed results",
                 {"results.read", "results.approve", "diagnostics.read"}),
-           role("auditor", "reads the audit trail and login records", {"audit.read", "logins.read"}),
+           role("auditor", "reads the audit trail and login records",
+                {"audit.read", "logins.read"}),
            role("instrument", "uploads exports (for API keys of instruments)", {"uploads.create"}),
            role("viewer", "reads results, state and diagnostics",
                 {"results.read", "connectors.read", "destinations.read", "diagnostics.read"}),

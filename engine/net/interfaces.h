@@ -20,6 +20,7 @@
 #include "engine/model/model.h"
 #include "engine/model/status.h"
 #include "engine/net/export.h"
+#include "engine/security/cidr.h"
 #include "engine/store/store.h"
 
 namespace labgate {
@@ -71,6 +72,9 @@ struct SourceContext {
   ExportHandler exportHandler;
   const ExportFormats* exportFormats = nullptr;
   std::string configDir;  // relative paths in the connector's keys are resolved against it
+  /// connector.NAME.allow: the peer addresses this connector serves (empty = any). TCP sources
+  /// close other connections at once; the REST API checks uploads against it.
+  security::AllowList allow;
 };
 
 class Source {

@@ -1,13 +1,44 @@
 // TcpListener (see tcp_listener.h).
 #include "engine/net/tcp_listener.h"
 
+#include <Poco/Logger.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/TCPServerParams.h>
 
 namespace labgate {
+namespace {
 
-TcpListener::TcpListener(int maxConnections)
-    : maxConnections_(maxConnections), pool_(1, maxConnections + 1) {}
+/// Closes connections from addresses not on the connector's allow-list.
+class AllowListFilter : public Poco::Net::TCPServerConnectionFilter {
+ public:
+  AllowListFilter(security::AllowList allow, std::string name)
+      : allow_(std::move(allow)), name_(std::move(name)) {}
+  bool accept(const Poco::Net::StreamSocket& socket) override {
+    Poco::Net::IPAddress peer;
+    try {
+      peer = socket.peerAddress().host();
+    } catch (const Poco::Exception&) {
+      return false;  // already gone
+    }
+    if (allow_.allows(peer)) return true;
+    Poco::Logger::get("net").warning(
+        "connector %s: connection from %s refused: not on connector.%s.allow", name_,
+        peer.toString(), name_);
+    return false;
+  }
+
+ private:
+  security::AllowList allow_;
+  std::string name_;
+};
+
+}  // namespace
+
+TcpListener::TcpListener(int maxConnections, security::AllowList allow, std::string name)
+    : maxConnections_(maxConnections),
+      allow_(std::move(allow)),
+      name_(std::move(name)),
+      pool_(1, maxConnections + 1) {}
 
 TcpListener::~TcpListener() { stop(); }
 
@@ -22,6 +53,7 @@ Status TcpListener::start(Poco::Net::ServerSocket socket, const std::string& hos
     params->setMaxThreads(maxConnections_);
     params->setMaxQueued(maxConnections_);
     server_ = std::make_unique<Poco::Net::TCPServer>(owned, pool_, socket, params);
+    if (!allow_.empty()) server_->setConnectionFilter(new AllowListFilter(allow_, name_));
     server_->start();
   } catch (const Poco::Exception& e) {
     std::string why = "cannot listen on ";
@@ -100,7 +132,7 @@ Status ListenSettings::complete(const std::string& prefix) const {
 
 bool isEngineConnectorKey(const std::string& key) {
   return key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
-         key == "phi.policy" || key == "org" || key == "rules";
+         key == "phi.policy" || key == "org" || key == "rules" || key == "allow";
 }
 
 }  // namespace labgate

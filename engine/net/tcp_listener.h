@@ -23,7 +23,9 @@ namespace labgate {
 
 class TcpListener {
  public:
-  explicit TcpListener(int maxConnections);
+  /// `allow` (connector.NAME.allow): connections from other addresses are closed as soon as
+  /// they are accepted, before any byte is read, and logged under `name`.
+  explicit TcpListener(int maxConnections, security::AllowList allow = {}, std::string name = "");
   ~TcpListener();
   TcpListener(const TcpListener&) = delete;
   TcpListener& operator=(const TcpListener&) = delete;
@@ -40,6 +42,8 @@ class TcpListener {
 
  private:
   int maxConnections_;
+  security::AllowList allow_;
+  std::string name_;
   Poco::ThreadPool pool_;
   std::unique_ptr<Poco::Net::TCPServer> server_;
   uint16_t boundPort_ = 0;
@@ -93,7 +97,7 @@ class ConnectionFactoryOf : public Poco::Net::TCPServerConnectionFactory {
 };
 
 /// True for the keys every connector has, which the engine checks (kind, instrument, mappings,
-/// destinations, phi.policy, org): connector factories skip them.
+/// destinations, phi.policy, org, rules, allow): connector factories skip them.
 bool isEngineConnectorKey(const std::string& key);
 
 /// A FormatCodec from a format's parse and build functions and its options.

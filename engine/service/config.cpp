@@ -38,10 +38,28 @@ Status checkName(const std::string& key, const std::string& name) {
   return Status::ok();
 }
 
-const std::set<std::string> kTopLevelKeys = {
-    "data.dir",    "http.listen", "http.allow_remote", "https.listen", "tls.cert",
-    "tls.key",     "tls.ca",      "phi.patterns",      "log.level",    "log.file",
-    "log.console", "connectors",  "destinations"};
+const std::set<std::string> kTopLevelKeys = {"data.dir",
+                                             "http.listen",
+                                             "http.allow_remote",
+                                             "https.listen",
+                                             "tls.cert",
+                                             "tls.key",
+                                             "tls.ca",
+                                             "phi.patterns",
+                                             "log.level",
+                                             "log.file",
+                                             "log.console",
+                                             "connectors",
+                                             "destinations",
+                                             "security.session.idle_seconds",
+                                             "security.session.absolute_seconds",
+                                             "security.lockout.attempts",
+                                             "security.lockout.seconds",
+                                             "security.password.min_length",
+                                             "security.password.blocklist",
+                                             "security.argon2.memory_kib",
+                                             "security.argon2.iterations",
+                                             "security.argon2.parallelism"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -133,6 +151,38 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   }
   config.logConsole = console == "true";
 
+  // security.*: sessions, lockout, passwords.
+  api::SecuritySettings& sec = config.security;
+  struct NumberKey {
+    const char* key;
+    int64_t low, high;
+    int64_t* out;
+  };
+  int64_t memoryKib = sec.argon2.memoryKib, iterations = sec.argon2.iterations,
+          parallelism = sec.argon2.parallelism;
+  for (const NumberKey& n : std::initializer_list<NumberKey>{
+           {"security.session.idle_seconds", 1, 86400, &sec.idleSeconds},
+           {"security.session.absolute_seconds", 1, 30 * 86400, &sec.absoluteSeconds},
+           {"security.lockout.attempts", 1, 1000, &sec.lockoutAttempts},
+           {"security.lockout.seconds", 1, 365 * 86400, &sec.lockoutSeconds},
+           {"security.password.min_length", 8, 128, &sec.minPasswordLength},
+           {"security.argon2.memory_kib", 8, 4 << 20, &memoryKib},
+           {"security.argon2.iterations", 1, 100, &iterations},
+           {"security.argon2.parallelism", 1, 64, &parallelism}}) {
+    if (keys.count(n.key)) {
+      status = parseInteger(n.key, get(n.key, ""), n.low, n.high, *n.out);
+      if (!status.isOk()) return status;
+    }
+  }
+  sec.argon2.memoryKib = static_cast<uint32_t>(memoryKib);
+  sec.argon2.iterations = static_cast<uint32_t>(iterations);
+  sec.argon2.parallelism = static_cast<uint32_t>(parallelism);
+  sec.blocklistPath = get("security.password.blocklist", "");
+  if (sec.absoluteSeconds < sec.idleSeconds) {
+    return Status::config("security.session.absolute_seconds",
+                          "must not be below security.session.idle_seconds");
+  }
+
   std::vector<std::string> connectorNames = splitList(get("connectors", ""));
   std::vector<std::string> destinationNames = splitList(get("destinations", ""));
   std::set<std::string> connectorSet, destinationSet;
@@ -153,6 +203,15 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   std::map<std::string, KeyValues> connectorKeys, destinationKeys;
   for (const auto& [key, value] : keys) {
     if (kTopLevelKeys.count(key)) continue;
+    if (key.rfind("role.", 0) == 0) {
+      const std::string suffix = ".permissions";
+      if (key.size() <= 5 + suffix.size() ||
+          key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        return Status::config(key, "unknown key (custom roles: role.NAME.permissions = a, b)");
+      }
+      config.security.customRoles[key.substr(5, key.size() - 5 - suffix.size())] = splitList(value);
+      continue;
+    }
     bool isConnector = key.rfind("connector.", 0) == 0;
     bool isDestination = key.rfind("destination.", 0) == 0;
     if (!isConnector && !isDestination) return Status::config(key, "unknown key");
@@ -180,6 +239,7 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     d.keys = destinationKeys[name];
     const std::string prefix = "destination." + name + ".";
     d.kind = d.keys.count("kind") ? d.keys["kind"] : "";
+    if (d.keys.count("org") && !d.keys["org"].empty()) d.orgId = d.keys["org"];
     if (d.kind.empty()) return Status::config(prefix + "kind", "missing (e.g. hl7-mllp)");
     if (d.keys.count("retry_initial_ms")) {
       status = parseInteger(prefix + "retry_initial_ms", d.keys["retry_initial_ms"], 10, 3600000,
@@ -220,11 +280,24 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
       return Status::config(prefix + "phi.policy",
                             "must be refuse or strip, got \"" + c.phiPolicy + "\"");
     }
+    if (!value("allow").empty()) {
+      StatusOr<security::AllowList> allow = security::AllowList::parse(splitList(value("allow")));
+      if (!allow.isOk()) return Status::config(prefix + "allow", allow.status().toString());
+      c.allow = std::move(allow).value();
+    }
     c.destinations = splitList(value("destinations"));
     for (const auto& d : c.destinations) {
       if (!destinationSet.count(d)) {
         return Status::config(prefix + "destinations",
                               "\"" + d + "\" is not listed in destinations");
+      }
+      for (const auto& dc : config.destinations) {
+        if (dc.name == d && dc.orgId != c.orgId) {
+          return Status::config(prefix + "destinations",
+                                "\"" + d + "\" belongs to organisation \"" + dc.orgId +
+                                    "\", this connector to \"" + c.orgId +
+                                    "\": results never cross organisations");
+        }
       }
     }
     config.connectors.push_back(std::move(c));

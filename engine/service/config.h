@@ -8,8 +8,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/api/api.h"
 #include "engine/model/status.h"
 #include "engine/net/interfaces.h"
+#include "engine/security/cidr.h"
 
 namespace labgate {
 
@@ -22,12 +24,14 @@ struct ConnectorConfig {
   std::string rulesPath;  // connector.NAME.rules: the rule set (config/rules/*.json); "" = none
   std::vector<std::string> destinations;
   std::string phiPolicy = "refuse";
-  KeyValues keys;  // everything under connector.NAME., for the connector's own factory
+  security::AllowList allow;  // connector.NAME.allow; empty = any address
+  KeyValues keys;             // everything under connector.NAME., for the connector's own factory
 };
 
 struct DestinationConfig {
   std::string name;
   std::string kind;
+  std::string orgId = "default";  // destination.NAME.org
   int64_t retryInitialMillis = 1000;
   int64_t retryMaxMillis = 60000;
   KeyValues keys;
@@ -47,6 +51,7 @@ struct EngineConfig {
   bool logConsole = true;
   std::vector<ConnectorConfig> connectors;
   std::vector<DestinationConfig> destinations;
+  api::SecuritySettings security;  // security.* and role.NAME.permissions
 };
 
 /// Reads a Java-properties file. Errors name the file or the key.

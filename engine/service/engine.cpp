@@ -23,6 +23,7 @@
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "connectors/astm/astm_source.h"
@@ -32,6 +33,7 @@
 #include "connectors/hl7/mllp_source.h"
 #include "connectors/http/upload_source.h"
 #include "connectors/xml/formats.h"
+#include "engine/api/api.h"
 #include "engine/net/delivery_worker.h"
 #include "engine/net/http_util.h"
 #include "engine/net/tls.h"
@@ -85,7 +87,7 @@ class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
 
 }  // namespace
 
-class Engine::Impl {
+class Engine::Impl : public api::EngineView {
  public:
   Impl(EngineConfig config, const Registry& registry)
       : config_(std::move(config)), registry_(registry), httpPool_(1, 16) {}
@@ -113,6 +115,12 @@ class Engine::Impl {
     StatusOr<std::shared_ptr<Store>> store = Store::open(config_.dataDir);
     if (!store.isOk()) return prefixed("data.dir", store.status());
     store_ = store.value();
+
+    StatusOr<std::unique_ptr<api::Api>> made = api::Api::create(store_, config_.security, *this);
+    if (!made.isOk()) return made.status();
+    api_ = std::move(made).value();
+    Status bootstrapped = api_->bootstrap(std::getenv("LABGATE_ADMIN_PASSWORD"));
+    if (!bootstrapped.isOk()) return bootstrapped;
 
     pipeline_ = std::make_shared<Pipeline>(store_, sharedGate, destinations);
     for (const auto& d : config_.destinations) {
@@ -146,9 +154,11 @@ class Engine::Impl {
       context.exportHandler = exportHandler;
       context.exportFormats = &registry_.exportFormats();
       context.configDir = config_.configDir;
+      context.allow = c.allow;
       StatusOr<std::unique_ptr<Source>> source = (*registry_.source(c.kind))(context);
       if (!source.isOk()) return source.status();
-      if (auto* http = dynamic_cast<HttpSource*>(source.value().get())) uploads_[c.name] = http;
+      connectorInfo_.push_back(ConnectorInfo{c.name, c.kind, c.orgId, c.allow,
+                                             dynamic_cast<HttpSource*>(source.value().get())});
       sources_.push_back(std::move(source.value()));
     }
 
@@ -217,7 +227,8 @@ class Engine::Impl {
     if (store_) {
       store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
     }
-    uploads_.clear();
+    connectorInfo_.clear();
+    api_.reset();
     sources_.clear();
     workers_.clear();
     pipeline_.reset();
@@ -243,6 +254,26 @@ class Engine::Impl {
     return out;
   }
 
+  // ---- api::EngineView -----------------------------------------------------------------------
+  std::vector<ConnectorInfo> connectorInfo() const override { return connectorInfo_; }
+  Poco::JSON::Object::Ptr connectorHealth(const std::string& name) const override {
+    for (size_t i = 0; i < connectorInfo_.size() && i < sources_.size(); ++i) {
+      if (connectorInfo_[i].name == name) return sources_[i]->health();
+    }
+    return nullptr;
+  }
+  std::map<std::string, std::string> destinationOrgs() const override {
+    std::map<std::string, std::string> out;
+    for (const auto& d : config_.destinations) out[d.name] = d.orgId;
+    return out;
+  }
+  Poco::JSON::Object::Ptr destinationHealth(const std::string& name) const override {
+    for (size_t i = 0; i < config_.destinations.size() && i < workers_.size(); ++i) {
+      if (config_.destinations[i].name == name) return workers_[i]->health();
+    }
+    return nullptr;
+  }
+
   void route(const Engine& self, Poco::Net::HTTPServerRequest& request,
              Poco::Net::HTTPServerResponse& response) {
     using Poco::Net::HTTPResponse;
@@ -255,134 +286,11 @@ class Engine::Impl {
       } else {
         sendJson(response, HTTPResponse::HTTP_OK, self.health());
       }
-    } else if (path == "/api/v1/uploads") {
-      if (request.getMethod() != "POST") {
-        response.set("Allow", "POST");
-        sendProblem(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
-                    "/api/v1/uploads answers POST");
-        return;
-      }
-      std::string connector;
-      for (const auto& [name, value] : Poco::URI(request.getURI()).getQueryParameters()) {
-        if (name == "connector") connector = value;
-      }
-      HttpSource* target = nullptr;
-      if (!connector.empty()) {
-        auto it = uploads_.find(connector);
-        if (it != uploads_.end()) target = it->second;
-      } else if (uploads_.size() == 1) {
-        target = uploads_.begin()->second;
-      }
-      if (!target) {
-        sendProblem(response, HTTPResponse::HTTP_NOT_FOUND, "Not Found",
-                    uploads_.empty() ? "no connector of kind upload is configured"
-                    : connector.empty()
-                        ? "several upload connectors are configured: name one with ?connector="
-                        : "no upload connector is named \"" + connector + "\"");
-        return;
-      }
-      target->handleUpload(request, response);
-    } else if (path.rfind("/api/v1/instruments/", 0) == 0 && path.size() > 32 &&
-               path.compare(path.size() - 12, 12, "/diagnostics") == 0) {
-      diagnostics(request, response, path.substr(20, path.size() - 32));
+    } else if (api_ && api::Api::handles(path)) {
+      api_->handle(request, response);
     } else {
       sendProblem(response, HTTPResponse::HTTP_NOT_FOUND, "Not Found", "no resource at " + path);
     }
-  }
-
-  /// GET /api/v1/instruments/{instrument}/diagnostics?analyte=&batches=: the JSON series the
-  /// console charts (per-batch metrics, QC Levey-Jennings points, failures by rule).
-  void diagnostics(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response,
-                   const std::string& instrument) {
-    using Poco::JSON::Array;
-    using Poco::JSON::Object;
-    using Poco::Net::HTTPResponse;
-    if (request.getMethod() != "GET") {
-      response.set("Allow", "GET");
-      sendProblem(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
-                  "diagnostics answer GET");
-      return;
-    }
-    // ---- PERMISSION CHECK: until accounts and roles exist, loopback clients only. -----------
-    if (!request.clientAddress().host().isLoopback()) {
-      sendProblem(response, HTTPResponse::HTTP_FORBIDDEN, "Forbidden",
-                  "diagnostics are served to local clients only until accounts exist");
-      return;
-    }
-    std::string analyte;
-    int64_t batches = 20;
-    for (const auto& [name, value] : Poco::URI(request.getURI()).getQueryParameters()) {
-      if (name == "analyte") analyte = value;
-      if (name == "batches") {
-        Status ok = parseInteger("batches", value, 1, 1000, batches);
-        if (!ok.isOk()) {
-          sendProblem(response, HTTPResponse::HTTP_BAD_REQUEST, "Bad Request", ok.reason());
-          return;
-        }
-      }
-    }
-    Store::Diagnostics d =
-        store_->diagnostics("default", instrument, analyte, static_cast<size_t>(batches));
-    Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    out->set("instrument", instrument);
-    out->set("batches", batches);
-    Array::Ptr metrics = new Array;
-    Object::Ptr series;
-    Array::Ptr points;
-    std::string key;
-    for (const auto& m : d.metrics) {
-      if (m.analyte + "\n" + m.metric != key) {
-        key = m.analyte + "\n" + m.metric;
-        series = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        points = new Array;
-        series->set("analyte", m.analyte);
-        series->set("metric", m.metric);
-        series->set("points", points);
-        metrics->add(series);
-      }
-      Object::Ptr p = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      p->set("batch", m.batch);
-      p->set("received_at", m.receivedAt);
-      p->set("value", m.value);
-      points->add(p);
-    }
-    out->set("metrics", metrics);
-    Array::Ptr qc = new Array;
-    key.clear();
-    for (const auto& q : d.qc) {
-      if (q.analyte + "\n" + q.level + "\n" + q.lot != key) {
-        key = q.analyte + "\n" + q.level + "\n" + q.lot;
-        series = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-        points = new Array;
-        series->set("analyte", q.analyte);
-        series->set("level", q.level);
-        series->set("lot", q.lot);
-        series->set("points", points);
-        qc->add(series);
-      }
-      Object::Ptr p = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      p->set("batch", q.batch);
-      p->set("received_at", q.receivedAt);
-      p->set("sample_id", q.sampleId);
-      p->set("value", q.value);
-      if (q.mean && q.sd && *q.sd > 0) {
-        p->set("target_mean", *q.mean);
-        p->set("target_sd", *q.sd);
-        p->set("z", (q.value - *q.mean) / *q.sd);
-      }
-      p->set("run_rejected", q.runRejected);
-      points->add(p);
-    }
-    out->set("qc", qc);
-    Array::Ptr failures = new Array;
-    for (const auto& f : d.failuresByRule) {
-      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      o->set("rule", f.ruleId);
-      o->set("count", f.failures);
-      failures->add(o);
-    }
-    out->set("failures_by_rule", failures);
-    sendJson(response, HTTPResponse::HTTP_OK, out);
   }
 
  private:
@@ -411,7 +319,8 @@ class Engine::Impl {
   std::shared_ptr<Pipeline> pipeline_;
   std::vector<std::unique_ptr<DeliveryWorker>> workers_;
   std::vector<std::unique_ptr<Source>> sources_;
-  std::map<std::string, HttpSource*> uploads_;  // upload connectors by name (owned by sources_)
+  std::vector<ConnectorInfo> connectorInfo_;  // in config order, parallel to sources_
+  std::unique_ptr<api::Api> api_;
   Poco::ThreadPool httpPool_;
   std::unique_ptr<Poco::Net::HTTPServer> http_;
   std::unique_ptr<Poco::Net::HTTPServer> https_;

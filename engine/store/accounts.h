@@ -204,6 +204,8 @@ class AccountStore {
   std::optional<SessionRecord> sessionByToken(const std::string& tokenSha256);
   Status touchSession(int64_t sessionId, const std::string& at);
   Status endSession(int64_t sessionId, const std::string& reason);
+  /// Ends every open session of the user except `exceptSessionId` (0 = all).
+  Status endUserSessions(int64_t userId, const std::string& reason, int64_t exceptSessionId = 0);
 
   // ---- API keys ---------------------------------------------------------------------------------
   StatusOr<int64_t> createApiKey(const ApiKeyRecord& key, const AuditEvent& event);

@@ -1,0 +1,814 @@
+// The API's core: routing, authentication, the permission check, logging in and out, and the
+// helpers the resource files share (see api.h and api_impl.h).
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPCookie.h>
+#include <Poco/Net/NameValueCollection.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/String.h>
+#include <Poco/Timestamp.h>
+#include <Poco/URI.h>
+
+#include <chrono>
+#include <sstream>
+
+#include "engine/api/api_impl.h"
+#include "engine/net/interfaces.h"
+#include "engine/security/crypto.h"
+#include "engine/security/totp.h"
+
+namespace labgate::api {
+namespace {
+
+Poco::Logger& logger() { return Poco::Logger::get("api"); }
+
+constexpr const char* kSessionCookie = "labgate_session";
+constexpr const char* kBadCredentials = "the organisation, user name or password is wrong";
+constexpr size_t kMaxBody = 1 << 20;
+
+std::vector<std::string> segmentsOf(const std::string& path) {
+  std::vector<std::string> out;
+  std::string current;
+  for (size_t i = 1; i <= path.size(); ++i) {
+    if (i == path.size() || path[i] == '/') {
+      out.push_back(current);
+      current.clear();
+    } else {
+      current += path[i];
+    }
+  }
+  return out;
+}
+
+std::string clip(const std::string& text, size_t limit) {
+  return text.size() <= limit ? text : text.substr(0, limit);
+}
+
+/// The routes a restricted session may still call.
+bool allowedWhileRestricted(const RouteSpec& route) {
+  return route.permission == std::string(kSession) ||
+         (route.method == "GET" && route.path == "/api/v1/me");
+}
+
+}  // namespace
+
+// ---- helpers --------------------------------------------------------------------------------
+
+std::string Principal::actor() const {
+  if (kind == Kind::kApiKey && key) return "apikey:" + std::to_string(key->id);
+  return user ? "user:" + user->username : "unknown";
+}
+
+void fail(HttpStatus status, const std::string& detail, Object::Ptr extra) {
+  throw ApiError{status, detail, std::move(extra)};
+}
+
+Object::Ptr Call::body() {
+  if (body_) return body_;
+  std::string text;
+  std::istream& in = request.stream();
+  char buffer[8192];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > kMaxBody)
+      fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, "the body is over 1 MiB");
+  }
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    fail(HttpStatus::HTTP_BAD_REQUEST, "a JSON object is required as the body");
+  }
+  try {
+    Poco::JSON::Parser parser;
+    Poco::Dynamic::Var parsed = parser.parse(text);
+    if (parsed.type() != typeid(Object::Ptr)) {
+      fail(HttpStatus::HTTP_BAD_REQUEST, "the body must be a JSON object");
+    }
+    body_ = parsed.extract<Object::Ptr>();
+  } catch (const Poco::Exception&) {
+    fail(HttpStatus::HTTP_BAD_REQUEST, "the body is not valid JSON");
+  }
+  return body_;
+}
+
+int64_t Call::idParam(const std::string& name) const {
+  auto it = params.find(name);
+  const std::string& text = it == params.end() ? std::string() : it->second;
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
+    fail(HttpStatus::HTTP_NOT_FOUND, "no such resource");
+  }
+  return std::stoll(text);
+}
+
+std::string Call::peer() const { return request.clientAddress().host().toString(); }
+
+std::string Call::userAgent() const { return clip(request.get("User-Agent", ""), 256); }
+
+std::optional<std::string> optString(const Object::Ptr& body, const std::string& name) {
+  if (!body->has(name) || body->isNull(name)) return std::nullopt;
+  Poco::Dynamic::Var v = body->get(name);
+  if (!v.isString()) fail(HttpStatus::HTTP_BAD_REQUEST, "\"" + name + "\" must be a string");
+  return v.extract<std::string>();
+}
+
+std::string needString(const Object::Ptr& body, const std::string& name) {
+  std::optional<std::string> v = optString(body, name);
+  if (!v) fail(HttpStatus::HTTP_BAD_REQUEST, "\"" + name + "\" is required");
+  return *v;
+}
+
+std::optional<bool> optBool(const Object::Ptr& body, const std::string& name) {
+  if (!body->has(name) || body->isNull(name)) return std::nullopt;
+  Poco::Dynamic::Var v = body->get(name);
+  if (!v.isBoolean()) fail(HttpStatus::HTTP_BAD_REQUEST, "\"" + name + "\" must be true or false");
+  return v.extract<bool>();
+}
+
+std::optional<int64_t> optInt(const Object::Ptr& body, const std::string& name) {
+  if (!body->has(name) || body->isNull(name)) return std::nullopt;
+  Poco::Dynamic::Var v = body->get(name);
+  if (!v.isInteger()) fail(HttpStatus::HTTP_BAD_REQUEST, "\"" + name + "\" must be an integer");
+  return v.convert<int64_t>();
+}
+
+std::optional<std::vector<std::string>> optStrings(const Object::Ptr& body,
+                                                   const std::string& name) {
+  if (!body->has(name) || body->isNull(name)) return std::nullopt;
+  Array::Ptr array = body->getArray(name);
+  if (!array) fail(HttpStatus::HTTP_BAD_REQUEST, "\"" + name + "\" must be an array of strings");
+  std::vector<std::string> out;
+  for (size_t i = 0; i < array->size(); ++i) {
+    Poco::Dynamic::Var v = array->get(static_cast<unsigned>(i));
+    if (!v.isString())
+      fail(HttpStatus::HTTP_BAD_REQUEST, "\"" + name + "\" must be an array of strings");
+    out.push_back(v.extract<std::string>());
+  }
+  return out;
+}
+
+int64_t unixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string isoAt(int64_t unixMillis) {
+  return Poco::DateTimeFormatter::format(Poco::Timestamp(unixMillis * 1000),
+                                         "%Y-%m-%dT%H:%M:%S.%iZ");
+}
+
+std::optional<int64_t> parseIso(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  try {
+    int tz = 0;
+    Poco::DateTime dt;
+    if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, dt, tz) &&
+        !Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FORMAT, text, dt, tz)) {
+      return std::nullopt;
+    }
+    dt.makeUTC(tz);
+    return dt.timestamp().epochMicroseconds() / 1000;
+  } catch (const Poco::Exception&) {
+    return std::nullopt;
+  }
+}
+
+std::string isoQuery(const Call& call, const std::string& name) {
+  auto it = call.query.find(name);
+  if (it == call.query.end() || it->second.empty()) return "";
+  std::optional<int64_t> at = parseIso(it->second);
+  if (!at) {
+    fail(HttpStatus::HTTP_BAD_REQUEST,
+         "?" + name + "= must be an ISO-8601 time such as 2026-11-24T08:00:00Z");
+  }
+  return isoAt(*at);
+}
+
+PageRequest pageOf(const Call& call) {
+  PageRequest page;
+  auto number = [&](const std::string& name, int64_t low, int64_t high, int64_t& out) {
+    auto it = call.query.find(name);
+    if (it == call.query.end()) return;
+    Status s = parseInteger("?" + name, it->second, low, high, out);
+    if (!s.isOk()) fail(HttpStatus::HTTP_BAD_REQUEST, s.toString());
+  };
+  int64_t limit = 50, before = 0;
+  number("limit", 1, 500, limit);
+  number("before", 1, INT64_MAX, before);
+  page.limit = static_cast<size_t>(limit);
+  page.before = before;
+  return page;
+}
+
+void sendItems(Call& call, const Array::Ptr& items) {
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("items", items);
+  out->set("next", Poco::Dynamic::Var());
+  sendJson(call.response, HttpStatus::HTTP_OK, out);
+}
+
+void sendPage(Call& call, const Array::Ptr& items, std::optional<int64_t> next) {
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("items", items);
+  if (next) {
+    Poco::URI uri(call.request.getURI());
+    Poco::URI link(uri.getPath());
+    for (const auto& [name, value] : call.query) {
+      if (name != "before") link.addQueryParameter(name, value);
+    }
+    link.addQueryParameter("before", std::to_string(*next));
+    out->set("next", link.toString());
+  } else {
+    out->set("next", Poco::Dynamic::Var());
+  }
+  sendJson(call.response, HttpStatus::HTTP_OK, out);
+}
+
+namespace {
+Poco::Dynamic::Var orNull(const std::string& text) {
+  return text.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(text);
+}
+Array::Ptr arrayOf(const std::vector<std::string>& items) {
+  Array::Ptr out = new Array;
+  for (const auto& i : items) out->add(i);
+  return out;
+}
+}  // namespace
+
+Object::Ptr userJson(const User& u) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("id", u.id);
+  o->set("org", u.orgId);
+  o->set("username", u.username);
+  o->set("printed_name", u.printedName);
+  o->set("roles", arrayOf(u.roles));
+  o->set("disabled", u.disabled);
+  std::optional<int64_t> until = parseIso(u.lockedUntil);
+  bool locked = until && *until > unixMillisNow();
+  o->set("locked", locked);
+  o->set("locked_until", locked ? Poco::Dynamic::Var(u.lockedUntil) : Poco::Dynamic::Var());
+  o->set("totp_enabled", u.totpEnabled);
+  o->set("password_change_required", u.mustChangePassword);
+  o->set("created_at", u.createdAt);
+  o->set("last_login_at", orNull(u.lastLoginAt));
+  o->set("password_changed_at", u.passwordChangedAt);
+  return o;
+}
+
+Object::Ptr organisationJson(const Organisation& org) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("id", org.id);
+  o->set("name", org.name);
+  o->set("password_expiry_days", org.passwordExpiryDays);
+  o->set("mfa_required", org.mfaRequired);
+  o->set("ip_allowlist", arrayOf(org.ipAllowList));
+  o->set("created_at", org.createdAt);
+  return o;
+}
+
+Object::Ptr apiKeyJson(const ApiKeyRecord& k) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("id", k.id);
+  o->set("name", k.name);
+  o->set("prefix", k.prefix);
+  o->set("roles", arrayOf(k.roles));
+  o->set("connector", orNull(k.connector));
+  o->set("created_by", k.createdBy);
+  o->set("created_at", k.createdAt);
+  o->set("expires_at", orNull(k.expiresAt));
+  o->set("last_used_at", orNull(k.lastUsedAt));
+  o->set("revoked_at", orNull(k.revokedAt));
+  std::optional<int64_t> expires = parseIso(k.expiresAt);
+  o->set("state", !k.revokedAt.empty()                     ? "revoked"
+                  : expires && *expires <= unixMillisNow() ? "expired"
+                                                           : "active");
+  return o;
+}
+
+Object::Ptr roleJson(const Role& r) {
+  Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("name", r.name);
+  o->set("description", r.description);
+  o->set("builtin", r.builtin);
+  o->set("permissions",
+         arrayOf(std::vector<std::string>(r.permissions.begin(), r.permissions.end())));
+  return o;
+}
+
+// ---- Api --------------------------------------------------------------------------------------
+
+StatusOr<std::unique_ptr<Api>> Api::create(std::shared_ptr<Store> store, SecuritySettings settings,
+                                           const EngineView& engine) {
+  StatusOr<security::PasswordPolicy> policy = security::PasswordPolicy::load(
+      static_cast<size_t>(settings.minPasswordLength), settings.blocklistPath);
+  if (!policy.isOk()) {
+    return Status::config("security.password.blocklist", policy.status().toString());
+  }
+  RoleTable roles;
+  Status custom = roles.addCustom(settings.customRoles);
+  if (!custom.isOk()) return custom;
+  auto impl = std::make_unique<Impl>(std::move(store), std::move(settings), engine,
+                                     std::move(policy).value(), std::move(roles));
+  return std::unique_ptr<Api>(new Api(std::move(impl)));
+}
+
+Api::Api(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Api::~Api() = default;
+Status Api::bootstrap(const char* adminPassword) { return impl_->bootstrap(adminPassword); }
+bool Api::handles(const std::string& path) { return path.rfind("/api/v1/", 0) == 0; }
+void Api::handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) {
+  impl_->handle(request, response);
+}
+
+Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
+                const EngineView& engineIn, security::PasswordPolicy policyIn, RoleTable rolesIn)
+    : store(storeIn),
+      accounts(storeIn),
+      settings(std::move(settingsIn)),
+      engine(engineIn),
+      policy(std::move(policyIn)),
+      hasher(settings.argon2),
+      roles(std::move(rolesIn)) {
+  registerSessionRoutes();
+  registerAccountRoutes();
+  registerDataRoutes();
+  // Every route of the table has a handler, and nothing else is served.
+  for (const RouteSpec& spec : routeTable()) {
+    bool bound = false;
+    for (const auto& b : routes_) bound = bound || b.spec == &spec;
+    if (!bound) throw std::logic_error("no handler for " + spec.method + " " + spec.path);
+  }
+}
+
+void Api::Impl::on(const std::string& method, const std::string& path, Handler handler) {
+  for (const RouteSpec& spec : routeTable()) {
+    if (spec.method == method && spec.path == path) {
+      routes_.push_back(Bound{&spec, segmentsOf(path), std::move(handler)});
+      return;
+    }
+  }
+  throw std::logic_error("route not in the table: " + method + " " + path);
+}
+
+Status Api::Impl::bootstrap(const char* adminPassword) {
+  if (accounts.hasUsers()) return Status::ok();
+  const std::string key = "LABGATE_ADMIN_PASSWORD";
+  if (adminPassword == nullptr || *adminPassword == '\0') {
+    return Status::config(key,
+                          "the store has no user yet: set the environment variable "
+                          "LABGATE_ADMIN_PASSWORD to create the first administrator (user "
+                          "\"admin\" of organisation \"default\") and start again");
+  }
+  Status strong = policy.check(adminPassword, "admin", "default");
+  if (!strong.isOk())
+    return Status::config(key, "refused by the password policy: " + strong.reason());
+  const std::string now = isoAt(unixMillisNow());
+  Organisation org;
+  org.id = "default";
+  org.name = "Default organisation";
+  org.createdAt = now;
+  User admin;
+  admin.orgId = "default";
+  admin.username = "admin";
+  admin.printedName = "Administrator";
+  admin.roles = {"admin"};
+  admin.passwordHash = hasher.hash(adminPassword);
+  admin.passwordChangedAt = now;
+  admin.createdAt = now;
+  Status made = accounts.bootstrap(org, admin);
+  if (!made.isOk()) return made;
+  logger().notice("first start: created organisation \"default\" and its administrator \"admin\"");
+  return Status::ok();
+}
+
+void Api::Impl::handle(Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) {
+  Poco::URI uri(request.getURI());
+  const std::string path = uri.getPath();
+  std::vector<std::string> segments = segmentsOf(path);
+  const Bound* match = nullptr;
+  std::map<std::string, std::string> params;
+  std::string allow;
+  for (const auto& b : routes_) {
+    if (b.segments.size() != segments.size()) continue;
+    std::map<std::string, std::string> found;
+    bool same = true;
+    for (size_t i = 0; i < segments.size() && same; ++i) {
+      const std::string& t = b.segments[i];
+      if (t.size() > 2 && t.front() == '{' && t.back() == '}') {
+        if (segments[i].empty()) same = false;
+        found[t.substr(1, t.size() - 2)] = segments[i];
+      } else {
+        same = t == segments[i];
+      }
+    }
+    if (!same) continue;
+    if (b.spec->method == request.getMethod()) {
+      match = &b;
+      params = std::move(found);
+      break;
+    }
+    allow += (allow.empty() ? "" : ", ") + b.spec->method;
+  }
+  if (!match) {
+    if (!allow.empty()) {
+      response.set("Allow", allow);
+      sendProblem(response, HttpStatus::HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                  path + " answers " + allow);
+    } else {
+      sendProblem(response, HttpStatus::HTTP_NOT_FOUND, "Not Found", "no resource at " + path);
+    }
+    return;
+  }
+  Call call(request, response, *match->spec, std::move(params));
+  for (const auto& [name, value] : uri.getQueryParameters()) call.query[name] = value;
+  response.set("Cache-Control", "no-store");
+  try {
+    const RouteSpec& route = *match->spec;
+    if (route.permission != std::string(kPublic)) {
+      if (route.path == "/api/v1/uploads") checkUploadAddress(call);
+      if (!authenticate(call)) return;
+      const Principal& p = call.principal;
+      if (!p.restriction.empty() && !allowedWhileRestricted(route)) {
+        Object::Ptr extra = new Object;
+        extra->set("restriction", p.restriction);
+        fail(HttpStatus::HTTP_FORBIDDEN,
+             p.restriction == "password_change"
+                 ? "change your password first (POST /api/v1/me/password)"
+                 : "your organisation requires a second factor: enrol TOTP first (POST "
+                   "/api/v1/me/totp)",
+             extra);
+      }
+      if (route.permission == std::string(kSession)) {
+        if (p.kind != Principal::Kind::kUser) {
+          fail(HttpStatus::HTTP_FORBIDDEN,
+               "this endpoint is for a person's session, not an API key");
+        }
+      } else if (route.permission != std::string(kAuthenticated) &&
+                 !p.permissions.count(route.permission)) {
+        fail(HttpStatus::HTTP_FORBIDDEN, "the permission \"" + route.permission + "\" is required");
+      }
+    }
+    match->handler(call);
+  } catch (const ApiError& e) {
+    if (response.sent()) return;
+    if (e.status == HttpStatus::HTTP_UNAUTHORIZED) {
+      response.set("WWW-Authenticate", "Bearer realm=\"labgate\"");
+    }
+    sendProblem(response, e.status, Poco::Net::HTTPResponse::getReasonForStatus(e.status), e.detail,
+                e.extra);
+  }
+}
+
+// ---- authentication ---------------------------------------------------------------------------
+
+bool Api::Impl::authenticate(Call& call) {
+  const auto& request = call.request;
+  std::string auth = request.get("Authorization", "");
+  if (!auth.empty()) {
+    if (Poco::icompare(auth.substr(0, 7), "Bearer ") != 0) {
+      fail(HttpStatus::HTTP_UNAUTHORIZED, "Authorization must be \"Bearer TOKEN\"");
+    }
+    std::string token = Poco::trim(auth.substr(7));
+    if (token.rfind("lgk_", 0) == 0) return authenticateKey(call, token);
+    return authenticateSession(call, token, false);
+  }
+  if (request.has("X-API-Key")) return authenticateKey(call, Poco::trim(request.get("X-API-Key")));
+  Poco::Net::NameValueCollection cookies;
+  request.getCookies(cookies);
+  if (cookies.has(kSessionCookie))
+    return authenticateSession(call, cookies.get(kSessionCookie), true);
+  fail(HttpStatus::HTTP_UNAUTHORIZED,
+       "credentials are required: Authorization: Bearer TOKEN (a session or an API key), "
+       "X-API-Key, or the console's session cookie");
+}
+
+bool Api::Impl::authenticateSession(Call& call, const std::string& token, bool viaCookie) {
+  std::optional<SessionRecord> session = accounts.sessionByToken(security::tokenDigest(token));
+  if (!session)
+    fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
+  const int64_t now = unixMillisNow();
+  std::optional<int64_t> lastSeen = parseIso(session->lastSeenAt);
+  std::optional<int64_t> expires = parseIso(session->expiresAt);
+  if (!lastSeen || now - *lastSeen > settings.idleSeconds * 1000) {
+    accounts.endSession(session->id, "idle timeout");
+    fail(HttpStatus::HTTP_UNAUTHORIZED, "the session ended after " +
+                                            std::to_string(settings.idleSeconds) +
+                                            " s without use: log in again");
+  }
+  if (!expires || now >= *expires) {
+    accounts.endSession(session->id, "absolute timeout");
+    fail(HttpStatus::HTTP_UNAUTHORIZED, "the session reached its time limit: log in again");
+  }
+  std::optional<User> user = accounts.user(session->orgId, session->userId);
+  if (!user || user->disabled) {
+    accounts.endSession(session->id, "user disabled");
+    fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
+  }
+  std::optional<Organisation> org = accounts.organisation(session->orgId);
+  if (!org)
+    fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
+  if (!addressAllowed(call, *org, user->username)) return false;
+  const std::string& method = call.request.getMethod();
+  if (viaCookie && method != "GET" && method != "HEAD") {
+    std::string csrf = call.request.get("X-CSRF-Token", "");
+    if (csrf.empty() || session->csrfSha256.empty() ||
+        !security::constantTimeEquals(security::tokenDigest(csrf), session->csrfSha256)) {
+      fail(HttpStatus::HTTP_FORBIDDEN,
+           "a request authenticated by the session cookie must carry the session's "
+           "X-CSRF-Token header");
+    }
+  }
+  // Record activity, but not on every request: the idle timeout loses at most a tenth.
+  if (now - *lastSeen > std::min<int64_t>(30000, settings.idleSeconds * 100)) {
+    accounts.touchSession(session->id, isoAt(now));
+  }
+  Principal& p = call.principal;
+  p.kind = Principal::Kind::kUser;
+  p.orgId = session->orgId;
+  p.roles = user->roles;
+  p.permissions = roles.permissionsOf(user->roles);
+  p.restriction = restrictionOf(*user, *org);
+  p.viaCookie = viaCookie;
+  p.user = std::move(user);
+  p.session = std::move(session);
+  return true;
+}
+
+bool Api::Impl::authenticateKey(Call& call, const std::string& key) {
+  std::optional<ApiKeyRecord> record = accounts.apiKeyByDigest(security::tokenDigest(key));
+  const int64_t now = unixMillisNow();
+  std::string refusal;
+  if (!record) {
+    refusal = "the API key is not known";
+  } else if (!record->revokedAt.empty()) {
+    refusal = "the API key was revoked";
+  } else if (std::optional<int64_t> expires = parseIso(record->expiresAt);
+             expires && *expires <= now) {
+    refusal = "the API key has expired";
+  }
+  if (!refusal.empty()) {
+    LoginRecord r;
+    r.at = isoAt(now);
+    r.orgId = record ? record->orgId : "";
+    r.username = record ? "apikey:" + record->prefix : "apikey";
+    r.method = "api_key";
+    r.peer = call.peer();
+    r.userAgent = call.userAgent();
+    r.outcome = !record ? "bad_key" : !record->revokedAt.empty() ? "revoked_key" : "expired_key";
+    accounts.recordLoginRefused(r);
+    fail(HttpStatus::HTTP_UNAUTHORIZED, refusal);
+  }
+  std::optional<Organisation> org = accounts.organisation(record->orgId);
+  if (!org) fail(HttpStatus::HTTP_UNAUTHORIZED, "the API key is not known");
+  if (!addressAllowed(call, *org, "apikey:" + record->prefix)) return false;
+  std::optional<int64_t> lastUsed = parseIso(record->lastUsedAt);
+  if (!lastUsed || now - *lastUsed > 60000) accounts.touchApiKey(record->id, isoAt(now));
+  Principal& p = call.principal;
+  p.kind = Principal::Kind::kApiKey;
+  p.orgId = record->orgId;
+  p.roles = record->roles;
+  p.permissions = roles.permissionsOf(record->roles);
+  p.key = std::move(record);
+  return true;
+}
+
+bool Api::Impl::addressAllowed(Call& call, const Organisation& org, const std::string& who) {
+  if (org.ipAllowList.empty()) return true;
+  StatusOr<security::AllowList> list = security::AllowList::parse(org.ipAllowList);
+  if (list.isOk() && list.value().allows(call.request.clientAddress().host())) return true;
+  LoginRecord r;
+  r.at = isoAt(unixMillisNow());
+  r.orgId = org.id;
+  r.username = clip(who, 128);
+  r.method = "address";
+  r.peer = call.peer();
+  r.userAgent = call.userAgent();
+  r.outcome = "address_refused";
+  accounts.recordLoginRefused(r);
+  logger().warning("SECURITY: request from %s refused: not on the allow-list of organisation %s",
+                   r.peer, org.id);
+  fail(HttpStatus::HTTP_FORBIDDEN,
+       "requests from this address are not allowed for this organisation (IP allow-list)");
+}
+
+void Api::Impl::checkUploadAddress(Call& call) {
+  // The connector's allow-list is checked before any credential is looked at.
+  std::string wanted;
+  if (auto it = call.query.find("connector"); it != call.query.end()) wanted = it->second;
+  const Poco::Net::IPAddress peer = call.request.clientAddress().host();
+  for (const auto& c : engine.connectorInfo()) {
+    if (!c.upload || (!wanted.empty() && c.name != wanted)) continue;
+    if (!c.allow.allows(peer)) {
+      logger().warning("connector %s: upload from %s refused: not on connector.%s.allow", c.name,
+                       peer.toString(), c.name);
+      fail(HttpStatus::HTTP_FORBIDDEN,
+           "uploads from this address are not allowed for connector \"" + c.name +
+               "\" (connector." + c.name + ".allow)");
+    }
+  }
+}
+
+std::string Api::Impl::restrictionOf(const User& user, const Organisation& org) const {
+  if (user.mustChangePassword) return "password_change";
+  if (org.passwordExpiryDays > 0) {
+    std::optional<int64_t> changed = parseIso(user.passwordChangedAt);
+    if (!changed || unixMillisNow() - *changed > int64_t{org.passwordExpiryDays} * 86400000) {
+      return "password_change";
+    }
+  }
+  if (org.mfaRequired && !user.totpEnabled) return "totp_enrolment";
+  return "";
+}
+
+// ---- shared by the resources --------------------------------------------------------------
+
+AuditEvent Api::Impl::event(const Call& call, const std::string& action, const std::string& subject,
+                            const Object::Ptr& detail) const {
+  std::ostringstream text;
+  if (detail) {
+    detail->stringify(text);
+  } else {
+    text << "{}";
+  }
+  return AuditEvent{call.principal.orgId, call.principal.actor(), action, subject, text.str()};
+}
+
+void Api::Impl::checkGrantable(const Call& call, const std::vector<std::string>& roleNames) const {
+  // Anyone who may manage users or keys may hand out any working role (reading results,
+  // reviewing, uploading ...), but administrative power only if they hold it themselves: a
+  // lis-admin cannot mint an admin key.
+  static const std::set<std::string> kAdministrative = {"organisations.manage", "users.manage",
+                                                        "apikeys.manage"};
+  Status known = roles.checkKnown(roleNames);
+  if (!known.isOk()) fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, known.reason());
+  for (const auto& name : roleNames) {
+    for (const auto& permission : roles.find(name)->permissions) {
+      if (kAdministrative.count(permission) && !call.principal.permissions.count(permission)) {
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+             "role \"" + name + "\" grants \"" + permission +
+                 "\", which you do not hold: administrative power is granted only by those "
+                 "who have it");
+      }
+    }
+  }
+}
+
+void Api::Impl::checkPassword(const std::string& password, const std::string& username,
+                              const std::string& orgId) const {
+  Status s = policy.check(password, username, orgId);
+  if (!s.isOk()) fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, s.reason());
+}
+
+User Api::Impl::userOf(const Call& call) const {
+  std::optional<User> u =
+      const_cast<AccountStore&>(accounts).user(call.principal.orgId, call.idParam("id"));
+  if (!u) fail(HttpStatus::HTTP_NOT_FOUND, "no such user");
+  return *u;
+}
+
+// ---- sessions -------------------------------------------------------------------------------
+
+void Api::Impl::registerSessionRoutes() {
+  on("POST", "/api/v1/sessions", [this](Call& call) { login(call); });
+  on("DELETE", "/api/v1/sessions/current", [this](Call& call) {
+    accounts.endSession(call.principal.session->id, "logout");
+    if (call.principal.viaCookie) {
+      Poco::Net::HTTPCookie cookie(kSessionCookie, "");
+      cookie.setPath("/");
+      cookie.setMaxAge(0);
+      cookie.setHttpOnly(true);
+      cookie.setSecure(true);
+      cookie.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+      call.response.addCookie(cookie);
+    }
+    call.response.setStatusAndReason(HttpStatus::HTTP_NO_CONTENT);
+    call.response.send();
+  });
+}
+
+void Api::Impl::login(Call& call) {
+  Object::Ptr body = call.body();
+  const std::string orgId = needString(body, "org");
+  const std::string username = Poco::toLower(needString(body, "user"));
+  const std::string password = needString(body, "password");
+  const std::optional<std::string> totp = optString(body, "totp");
+  const bool cookie = optBool(body, "cookie").value_or(false);
+  const int64_t now = unixMillisNow();
+
+  LoginRecord record;
+  record.at = isoAt(now);
+  record.orgId = clip(orgId, 64);
+  record.username = clip(username, 128);
+  record.method = totp ? "password+totp" : "password";
+  record.peer = call.peer();
+  record.userAgent = call.userAgent();
+  auto refuse = [&](const std::string& outcome, const std::string& detail,
+                    Object::Ptr extra = nullptr) {
+    record.outcome = outcome;
+    accounts.recordLoginRefused(record);
+    fail(HttpStatus::HTTP_UNAUTHORIZED, detail, extra);
+  };
+  auto failure = [&](const std::string& outcome, std::optional<int64_t> userId) {
+    record.outcome = outcome;
+    StatusOr<AccountStore::FailedLogin> counted =
+        accounts.recordLoginFailure(record, userId, static_cast<int>(settings.lockoutAttempts),
+                                    isoAt(now + settings.lockoutSeconds * 1000));
+    if (counted.isOk() && counted.value().lockedNow) {
+      logger().warning(
+          "SECURITY: user %s of organisation %s locked after %d failed logins (the last from %s)",
+          username, orgId, counted.value().attempts, record.peer);
+      fail(HttpStatus::HTTP_UNAUTHORIZED, "too many failed attempts: the account is locked until " +
+                                              isoAt(now + settings.lockoutSeconds * 1000) +
+                                              "; an administrator can unlock it");
+    }
+    fail(HttpStatus::HTTP_UNAUTHORIZED, kBadCredentials);
+  };
+
+  std::optional<Organisation> org = accounts.organisation(orgId);
+  if (!org) {
+    hasher.burn(password);
+    refuse("unknown_org", kBadCredentials);
+  }
+  if (!addressAllowed(call, *org, username)) return;
+  std::optional<User> user = accounts.userByName(org->id, username);
+  if (!user) {
+    hasher.burn(password);
+    failure("unknown_user", std::nullopt);
+  }
+  if (user->disabled) {
+    hasher.burn(password);
+    refuse("disabled", kBadCredentials);
+  }
+  if (std::optional<int64_t> until = parseIso(user->lockedUntil); until && *until > now) {
+    refuse("locked", "too many failed attempts: the account is locked until " + user->lockedUntil +
+                         "; an administrator can unlock it");
+  }
+  security::PasswordHasher::Verdict verdict = hasher.verify(password, user->passwordHash);
+  if (!verdict.match) failure("bad_password", user->id);
+  if (user->totpEnabled) {
+    if (!totp || totp->empty()) {
+      Object::Ptr extra = new Object;
+      extra->set("totp_required", true);
+      refuse("totp_required", "a TOTP code is required (\"totp\")", extra);
+    }
+    std::optional<std::string> secret = security::base32Decode(user->totpSecret);
+    std::optional<int64_t> step =
+        secret ? security::totpVerify(*secret, *totp, now / 1000, user->totpLastStep)
+               : std::nullopt;
+    if (!step) failure("bad_totp", user->id);
+    StatusOr<bool> fresh = accounts.useTotpStep(user->id, *step);
+    if (!fresh.isOk() || !fresh.value()) failure("bad_totp", user->id);
+  }
+  if (verdict.needsRehash) {
+    User upgraded = *user;
+    upgraded.passwordHash = hasher.hash(password);
+    accounts.updateUser(upgraded, AuditEvent{org->id, "engine", "user.password_rehashed",
+                                             "user:" + user->username, "{}"});
+  }
+
+  const std::string token = security::newToken("lgs_");
+  const std::string csrf = cookie ? security::newToken("lgc_") : "";
+  SessionRecord session;
+  session.orgId = org->id;
+  session.userId = user->id;
+  session.tokenSha256 = security::tokenDigest(token);
+  session.csrfSha256 = cookie ? security::tokenDigest(csrf) : "";
+  session.createdAt = record.at;
+  session.lastSeenAt = record.at;
+  session.expiresAt = isoAt(now + settings.absoluteSeconds * 1000);
+  session.peer = record.peer;
+  session.userAgent = record.userAgent;
+  record.outcome = "success";
+  StatusOr<int64_t> opened = accounts.recordLoginSuccess(record, user->id, session);
+  if (!opened.isOk()) {
+    fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "the session could not be stored; try again");
+  }
+  std::optional<User> fresh = accounts.user(org->id, user->id);
+  const std::string restriction = restrictionOf(fresh ? *fresh : *user, *org);
+
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  if (cookie) {
+    Poco::Net::HTTPCookie c(kSessionCookie, token);
+    c.setPath("/");
+    c.setHttpOnly(true);
+    c.setSecure(true);
+    c.setSameSite(Poco::Net::HTTPCookie::SAME_SITE_STRICT);
+    call.response.addCookie(c);
+    out->set("csrf_token", csrf);
+  } else {
+    out->set("token", token);
+  }
+  out->set("expires_at", session.expiresAt);
+  out->set("idle_timeout_seconds", settings.idleSeconds);
+  out->set("user", userJson(fresh ? *fresh : *user));
+  out->set("password_change_required", restriction == "password_change");
+  out->set("totp_enrolment_required", restriction == "totp_enrolment");
+  sendJson(call.response, HttpStatus::HTTP_CREATED, out);
+}
+
+}  // namespace labgate::api

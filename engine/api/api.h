@@ -1,0 +1,81 @@
+// The REST API under /api/v1: authentication (sessions, API keys), the permission check of the
+// route table (routes.h), organisation scoping, and the resources. docs/api.md is the behaviour;
+// docs/openapi.yaml the reference.
+//
+// Order of checks for every request: route (404/405) → credentials (401) → the organisation's IP
+// allow-list (403) → CSRF for cookie sessions (403) → restricted session (403) → permission (403)
+// → the handler, which only ever reads and writes the caller's organisation (404 otherwise).
+//
+// Thread-safety: handle() is called concurrently from the HTTP server's threads.
+#pragma once
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/status.h"
+#include "engine/net/http_util.h"
+#include "engine/security/cidr.h"
+#include "engine/security/password.h"
+#include "engine/store/store.h"
+
+namespace labgate::api {
+
+/// The security.* and role.* configuration keys.
+struct SecuritySettings {
+  int64_t idleSeconds = 900;        // security.session.idle_seconds
+  int64_t absoluteSeconds = 43200;  // security.session.absolute_seconds
+  int64_t lockoutAttempts = 5;      // security.lockout.attempts
+  int64_t lockoutSeconds = 900;     // security.lockout.seconds
+  int64_t minPasswordLength = 12;   // security.password.min_length
+  std::string blocklistPath;        // security.password.blocklist ("" = built-in list only)
+  security::Argon2Params argon2;    // security.argon2.memory_kib, .iterations, .parallelism
+  std::map<std::string, std::vector<std::string>> customRoles;  // role.NAME.permissions
+};
+
+/// What the API reads from the running engine: its connectors and destinations.
+class EngineView {
+ public:
+  struct ConnectorInfo {
+    std::string name, kind, orgId;
+    security::AllowList allow;
+    HttpSource* upload = nullptr;  // set for connectors of kind upload
+  };
+  virtual ~EngineView() = default;
+  virtual std::vector<ConnectorInfo> connectorInfo() const = 0;
+  /// The connector's /health object (state, counters), or null.
+  virtual Poco::JSON::Object::Ptr connectorHealth(const std::string& name) const = 0;
+  /// Destination name → organisation.
+  virtual std::map<std::string, std::string> destinationOrgs() const = 0;
+  virtual Poco::JSON::Object::Ptr destinationHealth(const std::string& name) const = 0;
+};
+
+class Api {
+ public:
+  /// Reads the password blocklist and custom roles (errors name the key).
+  static StatusOr<std::unique_ptr<Api>> create(std::shared_ptr<Store> store,
+                                               SecuritySettings settings, const EngineView& engine);
+  ~Api();
+
+  /// First start: with no user at all, creates organisation "default" and user "admin" with
+  /// `adminPassword` (from LABGATE_ADMIN_PASSWORD; nullptr when unset). Refuses, naming the
+  /// variable, when there is no user and no password, or the password fails the policy.
+  Status bootstrap(const char* adminPassword);
+
+  /// True for paths under /api/v1/.
+  static bool handles(const std::string& path);
+  void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+
+ private:
+  class Impl;
+  explicit Api(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace labgate::api

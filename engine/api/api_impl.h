@@ -1,0 +1,166 @@
+// Private to engine/api: the API's state, the authenticated caller (Principal), one request in
+// flight (Call) and the helpers the resource files share. See api.h for the contract.
+#pragma once
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/Net/HTTPResponse.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/api/api.h"
+#include "engine/api/permissions.h"
+#include "engine/api/routes.h"
+#include "engine/security/password.h"
+#include "engine/store/accounts.h"
+
+namespace labgate::api {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+using HttpStatus = Poco::Net::HTTPResponse::HTTPStatus;
+
+/// Who is calling: a person (through a session) or an API key.
+struct Principal {
+  enum class Kind { kUser, kApiKey };
+  Kind kind = Kind::kUser;
+  std::string orgId;
+  std::optional<User> user;
+  std::optional<SessionRecord> session;
+  std::optional<ApiKeyRecord> key;
+  bool viaCookie = false;
+  std::vector<std::string> roles;
+  std::set<std::string> permissions;
+  /// What a restricted session must do first: "" (nothing), "password_change",
+  /// "totp_enrolment".
+  std::string restriction;
+
+  /// The audit actor: "user:alice" or "apikey:7".
+  std::string actor() const;
+};
+
+/// Thrown by handlers to answer a problem document (caught in Api::handle).
+struct ApiError {
+  HttpStatus status;
+  std::string detail;
+  Object::Ptr extra;  // members added to the problem document, may be null
+};
+[[noreturn]] void fail(HttpStatus status, const std::string& detail, Object::Ptr extra = nullptr);
+
+/// One request being served.
+struct Call {
+  Call(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp,
+       const RouteSpec& spec, std::map<std::string, std::string> pathParams)
+      : request(req), response(resp), route(spec), params(std::move(pathParams)) {}
+
+  Poco::Net::HTTPServerRequest& request;
+  Poco::Net::HTTPServerResponse& response;
+  const RouteSpec& route;
+  std::map<std::string, std::string> params;  // path parameters by name
+  std::map<std::string, std::string> query;
+  Principal principal;
+
+  /// The body as a JSON object (400 when it is not one; at most 1 MiB).
+  Object::Ptr body();
+  /// A path parameter that must be a positive integer (404 otherwise: no such resource).
+  int64_t idParam(const std::string& name) const;
+  std::string peer() const;
+  std::string userAgent() const;
+
+ private:
+  Object::Ptr body_;
+};
+
+// ---- JSON member access with 400 answers naming the member ----------------------------------
+std::optional<std::string> optString(const Object::Ptr& body, const std::string& name);
+std::string needString(const Object::Ptr& body, const std::string& name);
+std::optional<bool> optBool(const Object::Ptr& body, const std::string& name);
+std::optional<int64_t> optInt(const Object::Ptr& body, const std::string& name);
+std::optional<std::vector<std::string>> optStrings(const Object::Ptr& body,
+                                                   const std::string& name);
+
+/// Paging from ?limit= (1-500, default 50) and ?before= (400 when malformed).
+PageRequest pageOf(const Call& call);
+/// {"items": items, "next": URL | null} with the request's other query parameters kept.
+void sendPage(Call& call, const Array::Ptr& items, std::optional<int64_t> next);
+void sendItems(Call& call, const Array::Ptr& items);
+
+/// ISO-8601 UTC times.
+std::string isoAt(int64_t unixMillis);
+int64_t unixMillisNow();
+/// Millis since the epoch of an ISO-8601 time; nullopt when it does not parse.
+std::optional<int64_t> parseIso(const std::string& text);
+/// ?from= / ?to=: must parse as ISO-8601 (400 naming the parameter); returned normalised.
+std::string isoQuery(const Call& call, const std::string& name);
+
+// ---- JSON forms of the records ------------------------------------------------------------
+Object::Ptr userJson(const User& user);
+Object::Ptr organisationJson(const Organisation& org);
+Object::Ptr apiKeyJson(const ApiKeyRecord& key);
+Object::Ptr roleJson(const Role& role);
+
+class Api::Impl {
+ public:
+  Impl(std::shared_ptr<Store> store, SecuritySettings settings, const EngineView& engine,
+       security::PasswordPolicy policy, RoleTable roles);
+
+  Status bootstrap(const char* adminPassword);
+  void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
+
+  // Shared by the resource files.
+  std::shared_ptr<Store> store;
+  AccountStore accounts;
+  SecuritySettings settings;
+  const EngineView& engine;
+  security::PasswordPolicy policy;
+  security::PasswordHasher hasher;
+  RoleTable roles;
+
+  using Handler = std::function<void(Call&)>;
+  /// Registers the handler of a route of the table (method + path exactly as in routes.cpp).
+  void on(const std::string& method, const std::string& path, Handler handler);
+
+  /// The audit event of a change made by the caller.
+  AuditEvent event(const Call& call, const std::string& action, const std::string& subject,
+                   const Object::Ptr& detail) const;
+  /// The caller may grant `roleNames`: they exist (422), and none carries an administrative
+  /// permission (organisations/users/apikeys.manage) the caller lacks (422).
+  void checkGrantable(const Call& call, const std::vector<std::string>& roleNames) const;
+  /// A password that passes the policy, or 422 saying why.
+  void checkPassword(const std::string& password, const std::string& username,
+                     const std::string& orgId) const;
+  /// The user of the caller's organisation with id {id} (404 otherwise).
+  User userOf(const Call& call) const;
+
+ private:
+  struct Bound {
+    const RouteSpec* spec;
+    std::vector<std::string> segments;
+    Handler handler;
+  };
+  void registerSessionRoutes();
+  void registerAccountRoutes();
+  void registerDataRoutes();
+
+  void login(Call& call);
+  /// Authenticates the request into call.principal, or answers and returns false.
+  bool authenticate(Call& call);
+  bool authenticateSession(Call& call, const std::string& token, bool viaCookie);
+  bool authenticateKey(Call& call, const std::string& key);
+  /// The organisation's allow-list admits the peer (403 and a login record otherwise).
+  bool addressAllowed(Call& call, const Organisation& org, const std::string& who);
+  /// Uploads: the connector's allow-list admits the peer (403 otherwise), before credentials.
+  void checkUploadAddress(Call& call);
+  /// "", "password_change" or "totp_enrolment" for the user now.
+  std::string restrictionOf(const User& user, const Organisation& org) const;
+
+  std::vector<Bound> routes_;
+};
+
+}  // namespace labgate::api

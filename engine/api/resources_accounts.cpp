@@ -1,0 +1,439 @@
+// Resources of accounts: the caller (me), organisations, users, roles and API keys.
+#include <Poco/String.h>
+
+#include <regex>
+
+#include "engine/api/api_impl.h"
+#include "engine/security/crypto.h"
+#include "engine/security/totp.h"
+
+namespace labgate::api {
+namespace {
+
+const std::regex kUsername("[a-z0-9][a-z0-9._@-]{0,63}");
+const std::regex kOrgId("[a-z0-9][a-z0-9-]{0,31}");
+
+Object::Ptr changes() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+void noContent(Call& call) {
+  call.response.setStatusAndReason(HttpStatus::HTTP_NO_CONTENT);
+  call.response.send();
+}
+
+std::string printedName(const std::string& text) {
+  std::string name = Poco::trim(text);
+  if (name.empty() || name.size() > 128) {
+    fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"printed_name\" must be 1 to 128 characters");
+  }
+  return name;
+}
+
+}  // namespace
+
+void Api::Impl::registerAccountRoutes() {
+  // ---- the caller ---------------------------------------------------------------------------
+  on("GET", "/api/v1/me", [this](Call& call) {
+    const Principal& p = call.principal;
+    Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("kind", p.kind == Principal::Kind::kUser ? "user" : "api_key");
+    out->set("org", p.orgId);
+    out->set("user", p.user ? Poco::Dynamic::Var(userJson(*p.user)) : Poco::Dynamic::Var());
+    out->set("api_key", p.key ? Poco::Dynamic::Var(apiKeyJson(*p.key)) : Poco::Dynamic::Var());
+    Array::Ptr roleList = new Array, permissions = new Array;
+    for (const auto& r : p.roles) roleList->add(r);
+    for (const auto& x : p.permissions) permissions->add(x);
+    out->set("roles", roleList);
+    out->set("permissions", permissions);
+    out->set("password_change_required", p.restriction == "password_change");
+    out->set("totp_enrolment_required", p.restriction == "totp_enrolment");
+    out->set("session_expires_at",
+             p.session ? Poco::Dynamic::Var(p.session->expiresAt) : Poco::Dynamic::Var());
+    sendJson(call.response, HttpStatus::HTTP_OK, out);
+  });
+
+  on("POST", "/api/v1/me/password", [this](Call& call) {
+    Object::Ptr body = call.body();
+    const std::string current = needString(body, "current_password");
+    const std::string next = needString(body, "new_password");
+    User user = *call.principal.user;
+    if (!hasher.verify(current, user.passwordHash).match) {
+      fail(HttpStatus::HTTP_FORBIDDEN, "the current password is wrong");
+    }
+    if (next == current) {
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+           "the new password must differ from the current one");
+    }
+    checkPassword(next, user.username, user.orgId);
+    user.passwordHash = hasher.hash(next);
+    user.passwordChangedAt = isoAt(unixMillisNow());
+    user.mustChangePassword = false;
+    Status saved = accounts.updateUser(
+        user, event(call, "user.password_changed", "user:" + user.username, nullptr));
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    accounts.endUserSessions(user.id, "password changed", call.principal.session->id);
+    noContent(call);
+  });
+
+  on("POST", "/api/v1/me/totp", [this](Call& call) {
+    Object::Ptr body = call.body();
+    User user = *call.principal.user;
+    if (!hasher.verify(needString(body, "password"), user.passwordHash).match) {
+      fail(HttpStatus::HTTP_FORBIDDEN, "the password is wrong");
+    }
+    if (user.totpEnabled) {
+      fail(HttpStatus::HTTP_CONFLICT,
+           "a second factor is enrolled already; an administrator removes it before a new "
+           "enrolment");
+    }
+    const std::string secret = security::newTotpSecret();
+    user.totpSecret = security::base32Encode(secret);
+    user.totpEnabled = false;
+    user.totpLastStep = 0;
+    Status saved = accounts.updateUser(
+        user, event(call, "user.totp_enrolment_started", "user:" + user.username, nullptr));
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("secret", user.totpSecret);
+    out->set("uri",
+             security::totpProvisioningUri("LabGate", user.orgId + ":" + user.username, secret));
+    sendJson(call.response, HttpStatus::HTTP_OK, out);
+  });
+
+  on("POST", "/api/v1/me/totp/confirm", [this](Call& call) {
+    Object::Ptr body = call.body();
+    const std::string code = needString(body, "code");
+    User user = *call.principal.user;
+    if (user.totpEnabled || user.totpSecret.empty()) {
+      fail(HttpStatus::HTTP_CONFLICT, "no TOTP enrolment is in progress (POST /api/v1/me/totp)");
+    }
+    std::optional<std::string> secret = security::base32Decode(user.totpSecret);
+    std::optional<int64_t> step =
+        secret ? security::totpVerify(*secret, code, unixMillisNow() / 1000, user.totpLastStep)
+               : std::nullopt;
+    if (!step) {
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+           "the code does not match: check the device's clock and enter the current code");
+    }
+    user.totpEnabled = true;
+    user.totpLastStep = *step;
+    Status saved = accounts.updateUser(
+        user, event(call, "user.totp_enrolled", "user:" + user.username, nullptr));
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    noContent(call);
+  });
+
+  // ---- organisations ------------------------------------------------------------------------
+  auto ownOrg = [this](Call& call) {
+    auto it = call.params.find("id");
+    if (it == call.params.end() || it->second != call.principal.orgId) {
+      fail(HttpStatus::HTTP_NOT_FOUND, "no such organisation");
+    }
+    std::optional<Organisation> org = accounts.organisation(call.principal.orgId);
+    if (!org) fail(HttpStatus::HTTP_NOT_FOUND, "no such organisation");
+    return *org;
+  };
+  on("GET", "/api/v1/organisations", [this](Call& call) {
+    Array::Ptr items = new Array;
+    if (std::optional<Organisation> org = accounts.organisation(call.principal.orgId)) {
+      items->add(organisationJson(*org));
+    }
+    sendItems(call, items);
+  });
+  on("GET", "/api/v1/organisations/{id}", [ownOrg](Call& call) {
+    sendJson(call.response, HttpStatus::HTTP_OK, organisationJson(ownOrg(call)));
+  });
+  on("PATCH", "/api/v1/organisations/{id}", [this, ownOrg](Call& call) {
+    Organisation org = ownOrg(call);
+    Object::Ptr body = call.body();
+    Object::Ptr before = organisationJson(org);
+    if (auto name = optString(body, "name")) {
+      org.name = Poco::trim(*name);
+      if (org.name.empty() || org.name.size() > 128) {
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"name\" must be 1 to 128 characters");
+      }
+    }
+    if (auto days = optInt(body, "password_expiry_days")) {
+      if (*days < 0 || *days > 3650) {
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+             "\"password_expiry_days\" must be 0 (never) to 3650");
+      }
+      org.passwordExpiryDays = static_cast<int>(*days);
+    }
+    if (auto mfa = optBool(body, "mfa_required")) org.mfaRequired = *mfa;
+    if (auto list = optStrings(body, "ip_allowlist")) {
+      StatusOr<security::AllowList> parsed = security::AllowList::parse(*list);
+      if (!parsed.isOk()) {
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "ip_allowlist: " + parsed.status().toString());
+      }
+      if (!parsed.value().allows(call.request.clientAddress().host())) {
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+             "this allow-list does not include your own address (" + call.peer() +
+                 "): you would be locked out");
+      }
+      org.ipAllowList = parsed.value().toStrings();
+    }
+    Object::Ptr detail = changes();
+    detail->set("before", before);
+    detail->set("after", organisationJson(org));
+    Status saved = accounts.updateOrganisation(
+        org, event(call, "organisation.updated", "organisation:" + org.id, detail));
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    sendJson(call.response, HttpStatus::HTTP_OK, organisationJson(org));
+  });
+  on("POST", "/api/v1/organisations", [this](Call& call) {
+    if (call.principal.orgId != "default") {
+      fail(HttpStatus::HTTP_FORBIDDEN,
+           "only administrators of the operator organisation \"default\" create organisations");
+    }
+    Object::Ptr body = call.body();
+    Organisation org;
+    org.id = needString(body, "id");
+    org.name = Poco::trim(needString(body, "name"));
+    if (!std::regex_match(org.id, kOrgId)) {
+      fail(
+          HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+          "\"id\" must be 1 to 32 characters of a-z, 0-9 and '-', starting with a letter or digit");
+    }
+    if (org.name.empty() || org.name.size() > 128) {
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"name\" must be 1 to 128 characters");
+    }
+    Object::Ptr admin = body->getObject("admin");
+    if (!admin)
+      fail(HttpStatus::HTTP_BAD_REQUEST,
+           "\"admin\" {username, printed_name, password} is required");
+    User first;
+    first.orgId = org.id;
+    first.username = Poco::toLower(needString(admin, "username"));
+    if (!std::regex_match(first.username, kUsername)) {
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+           "admin.username must be 1 to 64 characters of a-z, 0-9, '.', '_', '@' and '-'");
+    }
+    first.printedName = printedName(needString(admin, "printed_name"));
+    const std::string password = needString(admin, "password");
+    checkPassword(password, first.username, org.id);
+    const std::string now = isoAt(unixMillisNow());
+    org.createdAt = now;
+    first.roles = {"admin"};
+    first.passwordHash = hasher.hash(password);
+    first.passwordChangedAt = now;
+    first.mustChangePassword = true;
+    first.createdAt = now;
+    Object::Ptr detail = changes();
+    detail->set("id", org.id);
+    detail->set("name", org.name);
+    detail->set("admin", first.username);
+    StatusOr<int64_t> made = accounts.createOrganisation(
+        org, first, event(call, "organisation.created", "organisation:" + org.id, detail));
+    if (!made.isOk()) {
+      if (made.status().location() == "id") fail(HttpStatus::HTTP_CONFLICT, made.status().reason());
+      fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    }
+    Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("organisation", organisationJson(org));
+    std::optional<User> stored = accounts.userByName(org.id, first.username);
+    out->set("admin", userJson(stored ? *stored : first));
+    call.response.set("Location", "/api/v1/organisations/" + org.id);
+    sendJson(call.response, HttpStatus::HTTP_CREATED, out);
+  });
+
+  // ---- users --------------------------------------------------------------------------------
+  on("GET", "/api/v1/users", [this](Call& call) {
+    Array::Ptr items = new Array;
+    for (const auto& u : accounts.users(call.principal.orgId)) items->add(userJson(u));
+    sendItems(call, items);
+  });
+  on("GET", "/api/v1/users/{id}",
+     [this](Call& call) { sendJson(call.response, HttpStatus::HTTP_OK, userJson(userOf(call))); });
+  on("POST", "/api/v1/users", [this](Call& call) {
+    Object::Ptr body = call.body();
+    User user;
+    user.orgId = call.principal.orgId;
+    user.username = Poco::toLower(needString(body, "username"));
+    if (!std::regex_match(user.username, kUsername)) {
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+           "\"username\" must be 1 to 64 characters of a-z, 0-9, '.', '_', '@' and '-'");
+    }
+    user.printedName = printedName(needString(body, "printed_name"));
+    user.roles = optStrings(body, "roles").value_or(std::vector<std::string>{});
+    if (user.roles.empty())
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"roles\" must name at least one role");
+    checkGrantable(call, user.roles);
+    const std::string password = needString(body, "password");
+    checkPassword(password, user.username, user.orgId);
+    const std::string now = isoAt(unixMillisNow());
+    user.passwordHash = hasher.hash(password);
+    user.passwordChangedAt = now;
+    user.mustChangePassword = true;  // an initial password: the user chooses their own
+    user.createdAt = now;
+    Object::Ptr detail = changes();
+    detail->set("username", user.username);
+    detail->set("printed_name", user.printedName);
+    detail->set("roles", userJson(user)->getArray("roles"));
+    StatusOr<int64_t> made =
+        accounts.createUser(user, event(call, "user.created", "user:" + user.username, detail));
+    if (!made.isOk()) {
+      if (made.status().location() == "username")
+        fail(HttpStatus::HTTP_CONFLICT, made.status().reason());
+      fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    }
+    std::optional<User> stored = accounts.user(user.orgId, made.value());
+    call.response.set("Location", "/api/v1/users/" + std::to_string(made.value()));
+    sendJson(call.response, HttpStatus::HTTP_CREATED, userJson(stored ? *stored : user));
+  });
+  on("PATCH", "/api/v1/users/{id}", [this](Call& call) {
+    User user = userOf(call);
+    Object::Ptr body = call.body();
+    Object::Ptr before = changes(), after = changes();
+    if (auto name = optString(body, "printed_name")) {
+      before->set("printed_name", user.printedName);
+      user.printedName = printedName(*name);
+      after->set("printed_name", user.printedName);
+    }
+    if (auto roleNames = optStrings(body, "roles")) {
+      if (roleNames->empty())
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"roles\" must name at least one role");
+      checkGrantable(call, *roleNames);
+      before->set("roles", userJson(user)->getArray("roles"));
+      user.roles = *roleNames;
+      after->set("roles", userJson(user)->getArray("roles"));
+    }
+    std::string action = "user.updated";
+    if (auto disabled = optBool(body, "disabled"); disabled && *disabled != user.disabled) {
+      if (*disabled && call.principal.user && call.principal.user->id == user.id) {
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "you cannot disable your own account");
+      }
+      before->set("disabled", user.disabled);
+      user.disabled = *disabled;
+      after->set("disabled", user.disabled);
+      action = *disabled ? "user.disabled" : "user.enabled";
+    }
+    Object::Ptr detail = changes();
+    detail->set("before", before);
+    detail->set("after", after);
+    Status saved = accounts.updateUser(user, event(call, action, "user:" + user.username, detail),
+                                       user.disabled ? "user disabled" : "");
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    sendJson(call.response, HttpStatus::HTTP_OK, userJson(user));
+  });
+  on("POST", "/api/v1/users/{id}/unlock", [this](Call& call) {
+    User user = userOf(call);
+    user.failedAttempts = 0;
+    user.lockedUntil.clear();
+    Status saved =
+        accounts.updateUser(user, event(call, "user.unlocked", "user:" + user.username, nullptr));
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    noContent(call);
+  });
+  on("POST", "/api/v1/users/{id}/password-reset", [this](Call& call) {
+    User user = userOf(call);
+    // The administrator never chooses the password, and this one only allows setting a new one.
+    const std::string temporary = security::base64UrlEncode(security::randomBytes(15));
+    user.passwordHash = hasher.hash(temporary);
+    user.passwordChangedAt = isoAt(unixMillisNow());
+    user.mustChangePassword = true;
+    user.failedAttempts = 0;
+    user.lockedUntil.clear();
+    Status saved = accounts.updateUser(
+        user, event(call, "user.password_reset", "user:" + user.username, nullptr),
+        "password reset");
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    Object::Ptr out = new Object;
+    out->set("temporary_password", temporary);
+    sendJson(call.response, HttpStatus::HTTP_OK, out);
+  });
+  on("DELETE", "/api/v1/users/{id}/totp", [this](Call& call) {
+    User user = userOf(call);
+    user.totpSecret.clear();
+    user.totpEnabled = false;
+    user.totpLastStep = 0;
+    Status saved = accounts.updateUser(
+        user, event(call, "user.totp_removed", "user:" + user.username, nullptr));
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    noContent(call);
+  });
+
+  // ---- roles --------------------------------------------------------------------------------
+  on("GET", "/api/v1/roles", [this](Call& call) {
+    Array::Ptr items = new Array;
+    for (const auto& [name, role] : roles.roles()) items->add(roleJson(role));
+    sendItems(call, items);
+  });
+  on("GET", "/api/v1/roles/{name}", [this](Call& call) {
+    const Role* role = roles.find(call.params["name"]);
+    if (!role) fail(HttpStatus::HTTP_NOT_FOUND, "no such role");
+    sendJson(call.response, HttpStatus::HTTP_OK, roleJson(*role));
+  });
+
+  // ---- API keys -----------------------------------------------------------------------------
+  on("GET", "/api/v1/api-keys", [this](Call& call) {
+    Array::Ptr items = new Array;
+    for (const auto& k : accounts.apiKeys(call.principal.orgId)) items->add(apiKeyJson(k));
+    sendItems(call, items);
+  });
+  on("GET", "/api/v1/api-keys/{id}", [this](Call& call) {
+    std::optional<ApiKeyRecord> key = accounts.apiKey(call.principal.orgId, call.idParam("id"));
+    if (!key) fail(HttpStatus::HTTP_NOT_FOUND, "no such API key");
+    sendJson(call.response, HttpStatus::HTTP_OK, apiKeyJson(*key));
+  });
+  on("POST", "/api/v1/api-keys", [this](Call& call) {
+    Object::Ptr body = call.body();
+    ApiKeyRecord key;
+    key.orgId = call.principal.orgId;
+    key.name = Poco::trim(needString(body, "name"));
+    if (key.name.empty() || key.name.size() > 128) {
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"name\" must be 1 to 128 characters");
+    }
+    key.roles = optStrings(body, "roles").value_or(std::vector<std::string>{});
+    if (key.roles.empty())
+      fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"roles\" must name at least one role");
+    checkGrantable(call, key.roles);
+    if (auto connector = optString(body, "connector"); connector && !connector->empty()) {
+      bool found = false;
+      for (const auto& c : engine.connectorInfo())
+        found = found || (c.name == *connector && c.orgId == key.orgId);
+      if (!found) {
+        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+             "no connector named \"" + *connector + "\" in your organisation");
+      }
+      key.connector = *connector;
+    }
+    const int64_t now = unixMillisNow();
+    if (auto expires = optString(body, "expires_at"); expires && !expires->empty()) {
+      std::optional<int64_t> at = parseIso(*expires);
+      if (!at) fail(HttpStatus::HTTP_BAD_REQUEST, "\"expires_at\" must be an ISO-8601 time");
+      if (*at <= now) fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"expires_at\" is in the past");
+      key.expiresAt = isoAt(*at);
+    }
+    const std::string secret = security::newToken("lgk_");
+    key.prefix = secret.substr(0, 12);
+    key.keySha256 = security::tokenDigest(secret);
+    key.createdBy = call.principal.actor();
+    key.createdAt = isoAt(now);
+    Object::Ptr detail = changes();
+    detail->set("name", key.name);
+    detail->set("prefix", key.prefix);
+    detail->set("roles", apiKeyJson(key)->getArray("roles"));
+    detail->set("connector", key.connector);
+    StatusOr<int64_t> made =
+        accounts.createApiKey(key, event(call, "apikey.created", "apikey:" + key.prefix, detail));
+    if (!made.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    key.id = made.value();
+    Object::Ptr out = apiKeyJson(key);
+    out->set("key", secret);
+    call.response.set("Location", "/api/v1/api-keys/" + std::to_string(key.id));
+    sendJson(call.response, HttpStatus::HTTP_CREATED, out);
+  });
+  on("DELETE", "/api/v1/api-keys/{id}", [this](Call& call) {
+    const int64_t id = call.idParam("id");
+    std::optional<ApiKeyRecord> key = accounts.apiKey(call.principal.orgId, id);
+    if (!key) fail(HttpStatus::HTTP_NOT_FOUND, "no such API key");
+    Object::Ptr detail = changes();
+    detail->set("name", key->name);
+    Status saved = accounts.revokeApiKey(
+        call.principal.orgId, id, event(call, "apikey.revoked", "apikey:" + key->prefix, detail));
+    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    noContent(call);
+  });
+}
+
+}  // namespace labgate::api
