@@ -189,6 +189,89 @@ CREATE TABLE batch_metrics (
 );
 CREATE INDEX batch_metrics_series ON batch_metrics(org_id, instrument, analyte, metric, id);
 )sql",
+      // 5: accounts (organisations, users, sessions, API keys, login records) and the indexes
+      // the REST API's read side needs. Users and organisations are disabled, never deleted, so
+      // that a username or an organisation id is never reused: triggers refuse DELETE. Lists
+      // (roles, the IP allow list) are comma-separated text: their items never contain a comma.
+      // Usernames compare without regard to ASCII case, so "Alice" cannot sit beside "alice".
+      R"sql(
+CREATE TABLE organisations (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  password_expiry_days INTEGER NOT NULL DEFAULT 0,
+  mfa_required INTEGER NOT NULL DEFAULT 0,
+  ip_allowlist TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL
+);
+CREATE TRIGGER organisations_no_delete BEFORE DELETE ON organisations
+  BEGIN SELECT RAISE(ABORT, 'organisations are never deleted'); END;
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL REFERENCES organisations(id),
+  username TEXT NOT NULL COLLATE NOCASE,
+  printed_name TEXT NOT NULL,
+  roles TEXT NOT NULL,
+  password_hash TEXT NOT NULL,
+  password_changed_at TEXT NOT NULL,
+  must_change_password INTEGER NOT NULL DEFAULT 0,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  failed_attempts INTEGER NOT NULL DEFAULT 0,
+  locked_until TEXT NOT NULL DEFAULT '',
+  totp_secret TEXT NOT NULL DEFAULT '',
+  totp_enabled INTEGER NOT NULL DEFAULT 0,
+  totp_last_step INTEGER NOT NULL DEFAULT 0,
+  created_at TEXT NOT NULL,
+  last_login_at TEXT NOT NULL DEFAULT '',
+  UNIQUE (org_id, username)
+);
+CREATE TRIGGER users_no_delete BEFORE DELETE ON users
+  BEGIN SELECT RAISE(ABORT, 'users are disabled, never deleted'); END;
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  token_sha256 TEXT NOT NULL UNIQUE,
+  csrf_sha256 TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  last_seen_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  ended_at TEXT NOT NULL DEFAULT '',
+  end_reason TEXT NOT NULL DEFAULT '',
+  peer TEXT NOT NULL DEFAULT '',
+  user_agent TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE api_keys (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL REFERENCES organisations(id),
+  name TEXT NOT NULL,
+  prefix TEXT NOT NULL,
+  key_sha256 TEXT NOT NULL UNIQUE,
+  roles TEXT NOT NULL,
+  connector TEXT NOT NULL DEFAULT '',
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL DEFAULT '',
+  last_used_at TEXT NOT NULL DEFAULT '',
+  revoked_at TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX api_keys_org ON api_keys(org_id, id);
+CREATE TABLE logins (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  at TEXT NOT NULL,
+  username TEXT NOT NULL,
+  method TEXT NOT NULL,
+  peer TEXT NOT NULL,
+  user_agent TEXT NOT NULL,
+  outcome TEXT NOT NULL
+);
+CREATE INDEX logins_org ON logins(org_id, id);
+CREATE INDEX audit_org ON audit(org_id, id);
+CREATE INDEX samples_org ON samples(org_id, id);
+CREATE INDEX messages_org_instrument ON messages(org_id, instrument, received_at);
+CREATE INDEX results_sample_disposition ON results(sample_row_id, disposition);
+)sql",
   };
   return kMigrations;
 }

@@ -159,6 +159,7 @@ class Store {
   const std::string& path() const { return path_; }
 
  private:
+  friend class AccountStore;  // writes and reads through impl_ (engine/store/accounts.cpp)
   class Impl;
   explicit Store(std::string path);
   Status finishOutbound(const OutboundItem& item, const std::string& state,

@@ -1,0 +1,224 @@
+// Store::Impl: the SQLite machinery behind Store (one writer thread doing group commit, one reader
+// session), in a private header so that the other repositories of engine/store (AccountStore)
+// write through the same writer and audit chain. Not part of the public API: include it only from
+// engine/store/*.cpp.
+#pragma once
+
+#include <Poco/Data/Session.h>
+#include <Poco/Data/Statement.h>
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "engine/store/audit.h"
+#include "engine/store/schema.h"
+#include "engine/store/store.h"
+
+namespace labgate {
+
+inline void configureConnection(Poco::Data::Session& session) {
+  using Poco::Data::Keywords::now;
+  // synchronous is per connection (POCO-NOTES trap 9): set it on every session.
+  session << "PRAGMA journal_mode=WAL", now;
+  session << "PRAGMA synchronous=FULL", now;
+  session << "PRAGMA foreign_keys=ON", now;
+  session << "PRAGMA busy_timeout=10000", now;
+}
+
+class Store::Impl {
+ public:
+  using Session = Poco::Data::Session;
+  using Statement = Poco::Data::Statement;
+  using Work = std::function<void(Session&)>;
+
+  explicit Impl(const std::string& path) : writer_("SQLite", path), reader_("SQLite", path) {
+    configureConnection(writer_);
+    configureConnection(reader_);
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  Status migrate() {
+    using Poco::Data::Keywords::into;
+    using Poco::Data::Keywords::now;
+    using Poco::Data::Keywords::use;
+    try {
+      writer_ << "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", now;
+      int version = 0;
+      writer_ << "SELECT COALESCE(MAX(version), 0) FROM schema_version", into(version), now;
+      const auto& migrations = schemaMigrations();
+      for (size_t i = static_cast<size_t>(version); i < migrations.size(); ++i) {
+        writer_ << "BEGIN IMMEDIATE", now;
+        try {
+          // POCO prepares one statement at a time; split the migration on ';' at line ends,
+          // keeping trigger bodies (which contain '; END;') whole.
+          for (const auto& sql : splitSql(migrations[i])) writer_ << sql, now;
+          int next = static_cast<int>(i + 1);
+          writer_ << "INSERT INTO schema_version (version) VALUES (?)", use(next), now;
+          writer_ << "COMMIT", now;
+        } catch (...) {
+          writer_ << "ROLLBACK", now;
+          throw;
+        }
+      }
+      lastHash_ = loadLastHash();
+    } catch (const Poco::Exception& e) {
+      return Status::io("database", "schema migration failed: " + e.displayText());
+    }
+    thread_ = std::thread([this] { writerLoop(); });
+    return Status::ok();
+  }
+
+  /// Runs `work` inside the next group transaction and waits until it is durable.
+  Status write(Work work) {
+    Job job{std::move(work), {}};
+    auto done = job.done.get_future();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (stopping_) return Status::unavailable("database", "the store is closing");
+      jobs_.push_back(&job);
+    }
+    wake_.notify_one();
+    return done.get();
+  }
+
+  template <typename F>
+  auto read(F&& f) {
+    std::lock_guard<std::mutex> lock(readerMutex_);
+    return f(reader_);
+  }
+
+  /// Appends an audit event inside the current write job, extending the chain.
+  void appendAudit(Session& session, const AuditEvent& event) {
+    using Poco::Data::Keywords::bind;
+    using Poco::Data::Keywords::now;
+    using Poco::Data::Keywords::use;
+    std::string at = isoNow();
+    std::string hash = auditChainHash(lastHash_, auditCanonicalForm(at, event));
+    session << "INSERT INTO audit (org_id, at, actor, action, subject, detail, prev_hash, hash) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        bind(event.orgId), use(at), bind(event.actor), bind(event.action), bind(event.subject),
+        bind(event.detail), use(lastHash_), use(hash), now;
+    lastHash_ = hash;
+  }
+
+  std::string loadLastHash() {
+    using Poco::Data::Keywords::into;
+    std::string hash;
+    Statement select(writer_);
+    select << "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", into(hash);
+    return select.execute() == 0 ? std::string(kAuditGenesisHash) : hash;
+  }
+
+ private:
+  struct Job {
+    Work work;
+    std::promise<Status> done;
+  };
+
+  static std::vector<std::string> splitSql(std::string_view script) {
+    std::vector<std::string> out;
+    std::string current;
+    size_t start = 0;
+    while (start < script.size()) {
+      size_t end = script.find('\n', start);
+      if (end == std::string_view::npos) end = script.size();
+      std::string_view line = script.substr(start, end - start);
+      current.append(line).append("\n");
+      bool endsStatement = !line.empty() && line.back() == ';';
+      bool inTrigger = current.find("CREATE TRIGGER") != std::string::npos;
+      if (endsStatement && (!inTrigger || line.find("END;") != std::string_view::npos)) {
+        out.push_back(current);
+        current.clear();
+      }
+      start = end + 1;
+    }
+    if (current.find_first_not_of(" \n\t") != std::string::npos) out.push_back(current);
+    return out;
+  }
+
+  void writerLoop() {
+    for (;;) {
+      std::vector<Job*> batch;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+        if (jobs_.empty() && stopping_) return;
+        batch.assign(jobs_.begin(), jobs_.end());
+        jobs_.clear();
+      }
+      runBatch(batch);
+    }
+  }
+
+  void runBatch(const std::vector<Job*>& batch) {
+    using Poco::Data::Keywords::now;
+    std::vector<Status> results(batch.size());
+    try {
+      writer_ << "BEGIN IMMEDIATE", now;
+    } catch (const Poco::Exception& e) {
+      for (auto* job : batch)
+        job->done.set_value(Status::io("database", "begin failed: " + e.displayText()));
+      return;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      std::string hashBefore = lastHash_;
+      try {
+        writer_ << "SAVEPOINT job", now;
+        batch[i]->work(writer_);
+        writer_ << "RELEASE SAVEPOINT job", now;
+      } catch (const std::exception& e) {
+        lastHash_ = hashBefore;
+        results[i] = Status::io("database", describe(e));
+        try {
+          writer_ << "ROLLBACK TO SAVEPOINT job", now;
+          writer_ << "RELEASE SAVEPOINT job", now;
+        } catch (...) {
+          // The transaction is gone; COMMIT below fails and reports it for every job.
+        }
+      }
+    }
+    try {
+      writer_ << "COMMIT", now;
+    } catch (const Poco::Exception& e) {
+      try {
+        writer_ << "ROLLBACK", now;
+      } catch (...) {
+      }
+      lastHash_ = loadLastHash();
+      for (auto& r : results) r = Status::io("database", "commit failed: " + e.displayText());
+    }
+    for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(results[i]);
+  }
+
+  static std::string describe(const std::exception& e) {
+    if (auto* p = dynamic_cast<const Poco::Exception*>(&e)) return p->displayText();
+    return e.what();
+  }
+
+  Session writer_;
+  Session reader_;
+  std::mutex readerMutex_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job*> jobs_;
+  bool stopping_ = false;
+  std::thread thread_;
+  std::string lastHash_;  // touched only by the writer thread (and migrate, before it starts)
+};
+
+}  // namespace labgate
