@@ -42,7 +42,9 @@ StatusOr<Poco::Net::Context::Ptr> makeTlsContext(const std::string& prefix, cons
   params.verificationMode =
       ca.empty() ? Poco::Net::Context::VERIFY_NONE : Poco::Net::Context::VERIFY_STRICT;
   params.loadDefaultCAs = false;
-  params.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:@STRENGTH";  // TLS 1.2 suites only
+  // TLS 1.2 suites: forward secrecy and AEAD only (ECDHE/DHE with AES-GCM or ChaCha20-Poly1305),
+  // no CBC, SHA-1 MACs or static RSA key exchange. TLS 1.3 suites are OpenSSL's (all AEAD).
+  params.cipherList = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL:!eNULL";
   Poco::Net::Context::Ptr context;
   try {
     context = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
@@ -56,6 +58,7 @@ StatusOr<Poco::Net::Context::Ptr> makeTlsContext(const std::string& prefix, cons
   if (SSL_CTX_check_private_key(context->sslContext()) != 1)
     return Status::config(prefix + "tls.key", "does not match the certificate of tls.cert");
   context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+  context->preferServerCiphers();
   return context;
 }
 
