@@ -72,7 +72,10 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     help.setHeader(
         "LabGate engine: receives instrument results (ASTM over TCP), refuses patient-"
         "identifying data, maps codes, stores durably and forwards to the LIS (HL7 over MLLP).");
-    help.setFooter("Configuration keys: docs/configuration.md. GET /health on http.listen.");
+    help.setFooter(
+        "Configuration keys: docs/configuration.md. GET /health and the REST API (docs/api.md) on "
+        "http.listen / https.listen.\nEnvironment: LABGATE_ADMIN_PASSWORD creates the first "
+        "administrator (user admin of organisation default) when the store has no user.");
     help.format(std::cout);
     stopEarly_ = true;
     stopOptionsProcessing();
