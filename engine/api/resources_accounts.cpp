@@ -15,6 +15,14 @@ const std::regex kOrgId("[a-z0-9][a-z0-9-]{0,31}");
 
 Object::Ptr changes() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
 
+/// A write the caller waits for: 503 when the store could not commit it (nothing changed).
+void mustStore(const Status& saved) {
+  if (!saved.isOk()) {
+    fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE,
+         "the change could not be stored; nothing changed; try again");
+  }
+}
+
 void noContent(Call& call) {
   call.response.setStatusAndReason(HttpStatus::HTTP_NO_CONTENT);
   call.response.send();
@@ -67,9 +75,8 @@ void Api::Impl::registerAccountRoutes() {
     user.passwordHash = hasher.hash(next);
     user.passwordChangedAt = isoAt(unixMillisNow());
     user.mustChangePassword = false;
-    Status saved = accounts.updateUser(
-        user, event(call, "user.password_changed", "user:" + user.username, nullptr));
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(accounts.updateUser(
+        user, event(call, "user.password_changed", "user:" + user.username, nullptr)));
     accounts.endUserSessions(user.id, "password changed", call.principal.session->id);
     noContent(call);
   });
@@ -89,9 +96,8 @@ void Api::Impl::registerAccountRoutes() {
     user.totpSecret = security::base32Encode(secret);
     user.totpEnabled = false;
     user.totpLastStep = 0;
-    Status saved = accounts.updateUser(
-        user, event(call, "user.totp_enrolment_started", "user:" + user.username, nullptr));
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(accounts.updateUser(
+        user, event(call, "user.totp_enrolment_started", "user:" + user.username, nullptr)));
     Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     out->set("secret", user.totpSecret);
     out->set("uri",
@@ -116,9 +122,8 @@ void Api::Impl::registerAccountRoutes() {
     }
     user.totpEnabled = true;
     user.totpLastStep = *step;
-    Status saved = accounts.updateUser(
-        user, event(call, "user.totp_enrolled", "user:" + user.username, nullptr));
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(accounts.updateUser(
+        user, event(call, "user.totp_enrolled", "user:" + user.username, nullptr)));
     noContent(call);
   });
 
@@ -175,9 +180,8 @@ void Api::Impl::registerAccountRoutes() {
     Object::Ptr detail = changes();
     detail->set("before", before);
     detail->set("after", organisationJson(org));
-    Status saved = accounts.updateOrganisation(
-        org, event(call, "organisation.updated", "organisation:" + org.id, detail));
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(accounts.updateOrganisation(
+        org, event(call, "organisation.updated", "organisation:" + org.id, detail)));
     sendJson(call.response, HttpStatus::HTTP_OK, organisationJson(org));
   });
   on("POST", "/api/v1/organisations", [this](Call& call) {
@@ -310,18 +314,16 @@ void Api::Impl::registerAccountRoutes() {
     Object::Ptr detail = changes();
     detail->set("before", before);
     detail->set("after", after);
-    Status saved = accounts.updateUser(user, event(call, action, "user:" + user.username, detail),
-                                       user.disabled ? "user disabled" : "");
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(accounts.updateUser(user, event(call, action, "user:" + user.username, detail),
+                                  user.disabled ? "user disabled" : ""));
     sendJson(call.response, HttpStatus::HTTP_OK, userJson(user));
   });
   on("POST", "/api/v1/users/{id}/unlock", [this](Call& call) {
     User user = userOf(call);
     user.failedAttempts = 0;
     user.lockedUntil.clear();
-    Status saved =
-        accounts.updateUser(user, event(call, "user.unlocked", "user:" + user.username, nullptr));
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(
+        accounts.updateUser(user, event(call, "user.unlocked", "user:" + user.username, nullptr)));
     noContent(call);
   });
   on("POST", "/api/v1/users/{id}/password-reset", [this](Call& call) {
@@ -333,10 +335,9 @@ void Api::Impl::registerAccountRoutes() {
     user.mustChangePassword = true;
     user.failedAttempts = 0;
     user.lockedUntil.clear();
-    Status saved = accounts.updateUser(
+    mustStore(accounts.updateUser(
         user, event(call, "user.password_reset", "user:" + user.username, nullptr),
-        "password reset");
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+        "password reset"));
     Object::Ptr out = new Object;
     out->set("temporary_password", temporary);
     sendJson(call.response, HttpStatus::HTTP_OK, out);
@@ -346,9 +347,8 @@ void Api::Impl::registerAccountRoutes() {
     user.totpSecret.clear();
     user.totpEnabled = false;
     user.totpLastStep = 0;
-    Status saved = accounts.updateUser(
-        user, event(call, "user.totp_removed", "user:" + user.username, nullptr));
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(accounts.updateUser(
+        user, event(call, "user.totp_removed", "user:" + user.username, nullptr)));
     noContent(call);
   });
 
@@ -429,9 +429,8 @@ void Api::Impl::registerAccountRoutes() {
     if (!key) fail(HttpStatus::HTTP_NOT_FOUND, "no such API key");
     Object::Ptr detail = changes();
     detail->set("name", key->name);
-    Status saved = accounts.revokeApiKey(
-        call.principal.orgId, id, event(call, "apikey.revoked", "apikey:" + key->prefix, detail));
-    if (!saved.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
+    mustStore(accounts.revokeApiKey(
+        call.principal.orgId, id, event(call, "apikey.revoked", "apikey:" + key->prefix, detail)));
     noContent(call);
   });
 }
