@@ -58,6 +58,12 @@ std::optional<std::string> aesGcmOpen(std::string_view key, std::string_view sea
 class Keyring {
  public:
   explicit Keyring(KeyEncryptionKey kek);
+  /// With the previous KEK (security.previous_key_file) during a rotation: addDataKey also
+  /// unwraps data keys wrapped by `previous`, and rewrap() wraps them under `kek`.
+  Keyring(KeyEncryptionKey kek, std::optional<KeyEncryptionKey> previous);
+  ~Keyring();
+  Keyring(const Keyring&) = delete;
+  Keyring& operator=(const Keyring&) = delete;
 
   /// Unwraps a stored data key (Status::config naming the fingerprint when it was wrapped by
   /// another KEK, Status::invalid when it does not verify).
@@ -69,6 +75,10 @@ class Keyring {
   /// The data key new content is sealed with (the highest id added).
   std::optional<uint32_t> activeKeyId() const;
   const std::string& kekFingerprint() const { return kek_.fingerprint; }
+  /// The previous KEK's fingerprint, when one was given.
+  std::optional<std::string> previousKekFingerprint() const;
+  /// The data key id a sealed blob names; nullopt when it is not a sealed blob.
+  static std::optional<uint32_t> sealedKeyId(std::string_view sealed);
 
   /// Seals `plain` with the active data key. Throws std::logic_error if there is none.
   std::string seal(std::string_view plain, std::string_view aad) const;
@@ -82,6 +92,7 @@ class Keyring {
 
  private:
   KeyEncryptionKey kek_;
+  std::optional<KeyEncryptionKey> previous_;
   mutable std::mutex mutex_;
   std::map<uint32_t, std::string> dataKeys_;  // id → raw key
 };
