@@ -121,7 +121,7 @@ class Reader {
   void count(const Object& o, const std::string& path, const std::string& key, size_t& out) {
     if (!o.has(key)) return;
     Poco::Dynamic::Var v = o.get(key);
-    if (!v.isInteger() || v.convert<int64_t>() < 0) {
+    if (!v.isInteger() || !v.isSigned() || v.convert<int64_t>() < 0) {  // unsigned: > INT64_MAX
       return fail(join(path, key), "must be a whole number ≥ 0");
     }
     out = static_cast<size_t>(v.convert<int64_t>());
@@ -940,8 +940,8 @@ StatusOr<std::shared_ptr<const RulesStage>> parseRuleSet(const std::string& json
       double memory = static_cast<double>(limits.memoryBytes);
       r.number(*entry, path, "instructions", instructions, 1000.0);
       r.number(*entry, path, "memory_bytes", memory, 65536.0);
-      limits.instructions = static_cast<int64_t>(instructions);
-      limits.memoryBytes = static_cast<size_t>(memory);
+      limits.instructions = static_cast<int64_t>(std::min(instructions, 1e18));
+      limits.memoryBytes = static_cast<size_t>(std::min(memory, 1e18));
       if (r.failed()) break;
       std::ifstream in(file, std::ios::binary);
       if (!in) {

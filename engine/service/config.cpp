@@ -22,6 +22,8 @@ void collectKeys(const Poco::Util::AbstractConfiguration& config, const std::str
   Poco::Util::AbstractConfiguration::Keys keys;
   config.keys(base, keys);
   for (const std::string& key : keys) {
+    if (base.empty() && key.empty())
+      throw Poco::SyntaxException("a key is empty or starts with '.'");
     std::string full = base.empty() ? key : base + "." + key;
     if (config.hasProperty(full)) out[full] = trim(config.getRawString(full));
     collectKeys(config, full, out);
