@@ -15,6 +15,7 @@
 #include <cstring>
 #include <filesystem>
 #include <stdexcept>
+#include <vector>
 
 #include "engine/security/crypto.h"
 
@@ -28,9 +29,6 @@ constexpr char kBlobMagic[] = "LGE1";  // sealed blob
 constexpr char kFileMagic[] = "LGF1";  // sealed file
 constexpr size_t kMagicSize = 4;
 constexpr size_t kBlobHeaderSize = kMagicSize + 4;  // magic | key id
-constexpr size_t kFileIdSize = 16;
-constexpr size_t kFileHeaderSize = kMagicSize + 4 + kFileIdSize;  // magic | key id | file id
-constexpr size_t kChunkSize = size_t{1} << 20;
 
 struct CipherCtxFree {
   void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
@@ -50,11 +48,6 @@ const unsigned char* uc(std::string_view s) {
 
 void appendU32(std::string& out, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8)
-    out.push_back(static_cast<char>((v >> shift) & 0xFF));
-}
-
-void appendU64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8)
     out.push_back(static_cast<char>((v >> shift) & 0xFF));
 }
 
@@ -211,14 +204,6 @@ bool writeFull(int fd, std::string_view data) {
     done += static_cast<size_t>(w);
   }
   return true;
-}
-
-std::string chunkAad(std::string_view header, std::string_view aad, uint64_t index, bool final) {
-  std::string out(header);
-  out.append(aad);
-  appendU64(out, index);
-  out.push_back(final ? '\1' : '\0');
-  return out;
 }
 
 }  // namespace
@@ -448,6 +433,21 @@ std::string Keyring::seal(std::string_view plain, std::string_view aad) const {
   return out;
 }
 
+std::optional<std::pair<uint32_t, std::string>> Keyring::copyKey(std::optional<uint32_t> id) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (dataKeys_.empty()) return std::nullopt;
+  auto it = id ? dataKeys_.find(*id) : std::prev(dataKeys_.end());
+  if (it == dataKeys_.end()) return std::nullopt;
+  return std::make_pair(it->first, it->second);
+}
+
+std::vector<uint32_t> Keyring::dataKeyIds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<uint32_t> out;
+  for (const auto& entry : dataKeys_) out.push_back(entry.first);
+  return out;
+}
+
 std::optional<std::string> Keyring::open(std::string_view sealed, std::string_view aad) const {
   const std::optional<uint32_t> id = sealedKeyId(sealed);
   if (!id) return std::nullopt;
@@ -463,128 +463,6 @@ std::optional<std::string> Keyring::open(std::string_view sealed, std::string_vi
   std::optional<std::string> out = aesGcmOpen(key, sealed.substr(kBlobHeaderSize), inner);
   cleanse(key);
   return out;
-}
-
-// --- sealed files
-// ------------------------------------------------------------------------------------- Layout:
-// "LGF1" | DEK id (u32 BE) | 16-byte random file id, then chunks, each u32 BE plaintext length (≤ 1
-// MiB) | nonce | ciphertext | tag, with AAD header | aad | chunk index (u64 BE) | final flag. An
-// empty file is one empty final chunk.
-
-Status Keyring::sealFile(const std::string& in, const std::string& out,
-                         std::string_view aad) const {
-  std::string key;
-  std::string header(kFileMagic, kMagicSize);
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (dataKeys_.empty()) throw std::logic_error("no data key to seal with");
-    appendU32(header, dataKeys_.rbegin()->first);
-    key = dataKeys_.rbegin()->second;
-  }
-  header += randomBytes(kFileIdSize);
-  struct KeyGuard {
-    std::string& k;
-    ~KeyGuard() { cleanse(k); }
-  } guard{key};
-
-  Fd src(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
-  if (src.get() < 0) return Status::io(in, std::string("cannot open: ") + std::strerror(errno));
-  Fd dst(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (dst.get() < 0) return Status::io(out, std::string("cannot create: ") + std::strerror(errno));
-  auto fail = [&](Status s) {
-    ::unlink(out.c_str());
-    return s;
-  };
-  if (!writeFull(dst.get(), header)) return fail(Status::io(out, "write failed"));
-
-  std::string current(kChunkSize, '\0');
-  std::string next(kChunkSize, '\0');
-  ssize_t currentLen = readFull(src.get(), current.data(), kChunkSize);
-  if (currentLen < 0) return fail(Status::io(in, "read failed"));
-  for (uint64_t index = 0;; ++index) {
-    ssize_t nextLen = 0;
-    if (static_cast<size_t>(currentLen) == kChunkSize) {
-      nextLen = readFull(src.get(), next.data(), kChunkSize);
-      if (nextLen < 0) return fail(Status::io(in, "read failed"));
-    }
-    const bool final = nextLen == 0;
-    std::string record;
-    appendU32(record, static_cast<uint32_t>(currentLen));
-    record += aesGcmSeal(key, std::string_view(current.data(), static_cast<size_t>(currentLen)),
-                         chunkAad(header, aad, index, final));
-    if (!writeFull(dst.get(), record)) return fail(Status::io(out, "write failed"));
-    if (final) break;
-    std::swap(current, next);
-    currentLen = nextLen;
-  }
-  if (::fsync(dst.get()) != 0 || !dst.closeChecked()) return fail(Status::io(out, "write failed"));
-  return Status::ok();
-}
-
-Status Keyring::openFile(const std::string& in, const std::string& out,
-                         std::string_view aad) const {
-  Fd src(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
-  if (src.get() < 0) return Status::io(in, std::string("cannot open: ") + std::strerror(errno));
-  std::string header(kFileHeaderSize, '\0');
-  if (readFull(src.get(), header.data(), kFileHeaderSize) !=
-          static_cast<ssize_t>(kFileHeaderSize) ||
-      header.substr(0, kMagicSize) != kFileMagic) {
-    return Status::invalid(in, "not a sealed file");
-  }
-  const uint32_t id = readU32(std::string_view(header).substr(kMagicSize));
-  std::string key;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    auto it = dataKeys_.find(id);
-    if (it == dataKeys_.end()) {
-      return Status::notFound(
-          in, "sealed with data key " + std::to_string(id) + ", which this keyring does not hold");
-    }
-    key = it->second;
-  }
-  struct KeyGuard {
-    std::string& k;
-    ~KeyGuard() { cleanse(k); }
-  } guard{key};
-
-  Fd dst(::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (dst.get() < 0) return Status::io(out, std::string("cannot create: ") + std::strerror(errno));
-  auto fail = [&](Status s) {
-    ::unlink(out.c_str());
-    return s;
-  };
-  std::string record;
-  for (uint64_t index = 0;; ++index) {
-    char lenBytes[4];
-    const ssize_t got = readFull(src.get(), lenBytes, 4);
-    if (got < 0) return fail(Status::io(in, "read failed"));
-    if (got != 4) {
-      return fail(Status::invalid(in, "truncated: chunk " + std::to_string(index) + " is missing"));
-    }
-    const uint32_t plainLen = readU32(std::string_view(lenBytes, 4));
-    if (plainLen > kChunkSize) return fail(Status::invalid(in, "chunk length out of range"));
-    record.resize(kNonceSize + plainLen + kTagSize);
-    if (readFull(src.get(), record.data(), record.size()) != static_cast<ssize_t>(record.size())) {
-      return fail(Status::invalid(in, "truncated in chunk " + std::to_string(index)));
-    }
-    // A chunk opens either as the final chunk or as an inner one; which it is, is authenticated.
-    bool final = true;
-    std::optional<std::string> plain = aesGcmOpen(key, record, chunkAad(header, aad, index, true));
-    if (!plain) {
-      final = false;
-      plain = aesGcmOpen(key, record, chunkAad(header, aad, index, false));
-    }
-    if (!plain) {
-      return fail(Status::invalid(in, "chunk " + std::to_string(index) + " does not verify"));
-    }
-    if (!writeFull(dst.get(), *plain)) return fail(Status::io(out, "write failed"));
-    if (final) break;
-  }
-  char extra = 0;
-  const ssize_t after = readFull(src.get(), &extra, 1);
-  if (after != 0) return fail(Status::invalid(in, "data after the final chunk"));
-  if (::fsync(dst.get()) != 0 || !dst.closeChecked()) return fail(Status::io(out, "write failed"));
-  return Status::ok();
 }
 
 }  // namespace labgate::security

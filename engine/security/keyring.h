@@ -17,12 +17,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <istream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "engine/model/status.h"
 
@@ -89,8 +93,25 @@ class Keyring {
   /// index and a final flag in its AAD, so chunks cannot be reordered, dropped or truncated).
   Status sealFile(const std::string& in, const std::string& out, std::string_view aad) const;
   Status openFile(const std::string& in, const std::string& out, std::string_view aad) const;
+  /// Seals what `in` reads (to its end) into `out`, in the format of sealFile.
+  Status sealStream(std::istream& in, const std::string& out, std::string_view aad) const;
+  /// Opens the sealed file `in`, handing each verified chunk to `sink` in order; `sink` returns
+  /// false to stop (Status::io). Chunks are verified one by one: a later chunk may fail
+  /// (Status::invalid) after earlier ones were handed over.
+  Status openFileTo(const std::string& in, std::string_view aad,
+                    const std::function<bool(std::string_view)>& sink) const;
+  /// Re-seals the sealed file `in` under the active data key into `out`, chunk by chunk: no
+  /// plaintext reaches the disk and memory stays bounded.
+  Status resealFile(const std::string& in, const std::string& out, std::string_view aad) const;
+  /// The data key id a sealed file names; nullopt when it is not a sealed file.
+  static std::optional<uint32_t> sealedFileKeyId(const std::string& path);
+  /// The ids of the data keys held, ascending.
+  std::vector<uint32_t> dataKeyIds() const;
 
  private:
+  /// A copy of data key `id` (the active one when nullopt) with its id; the caller cleanses it.
+  std::optional<std::pair<uint32_t, std::string>> copyKey(std::optional<uint32_t> id) const;
+
   KeyEncryptionKey kek_;
   std::optional<KeyEncryptionKey> previous_;
   mutable std::mutex mutex_;

@@ -357,6 +357,57 @@ TEST_F(KeyringFileTamper, UnknownDataKeyIsNotFound) {
   EXPECT_EQ(s.code(), Status::Code::kNotFound);
 }
 
+TEST_F(KeyringFileTamper, OpenFileToHandsOverVerifiedChunksInOrder) {
+  std::string joined;
+  size_t pieces = 0;
+  ASSERT_TRUE(ring_
+                  .openFileTo((dir_ / "sealed").string(), "a",
+                              [&](std::string_view chunk) {
+                                joined.append(chunk);
+                                ++pieces;
+                                return true;
+                              })
+                  .isOk());
+  EXPECT_EQ(pieces, 4u);
+  EXPECT_TRUE(joined == readAll(dir_ / "in"));
+  // A sink that stops ends the reading.
+  EXPECT_EQ(
+      ring_.openFileTo((dir_ / "sealed").string(), "a", [](std::string_view) { return false; })
+          .code(),
+      Status::Code::kIo);
+}
+
+TEST_F(KeyringFileTamper, SealStreamMatchesSealFile) {
+  std::istringstream in(readAll(dir_ / "in"));
+  ASSERT_TRUE(ring_.sealStream(in, (dir_ / "streamed").string(), "a").isOk());
+  EXPECT_EQ(fs::file_size(dir_ / "streamed"), fs::file_size(dir_ / "sealed"));
+  ASSERT_TRUE(ring_.openFile((dir_ / "streamed").string(), (dir_ / "out").string(), "a").isOk());
+  EXPECT_TRUE(readAll(dir_ / "out") == readAll(dir_ / "in"));
+  std::istringstream empty("");
+  ASSERT_TRUE(ring_.sealStream(empty, (dir_ / "empty").string(), "a").isOk());
+  ASSERT_TRUE(ring_.openFile((dir_ / "empty").string(), (dir_ / "out").string(), "a").isOk());
+  EXPECT_EQ(fs::file_size(dir_ / "out"), 0u);
+}
+
+TEST_F(KeyringFileTamper, ResealFileMovesContentToTheNewDataKey) {
+  EXPECT_EQ(Keyring::sealedFileKeyId((dir_ / "sealed").string()), std::optional<uint32_t>(1));
+  ring_.newDataKey(2);
+  ASSERT_TRUE(
+      ring_.resealFile((dir_ / "sealed").string(), (dir_ / "resealed").string(), "a").isOk());
+  EXPECT_EQ(Keyring::sealedFileKeyId((dir_ / "resealed").string()), std::optional<uint32_t>(2));
+  ASSERT_TRUE(ring_.openFile((dir_ / "resealed").string(), (dir_ / "out").string(), "a").isOk());
+  EXPECT_TRUE(readAll(dir_ / "out") == readAll(dir_ / "in"));
+  EXPECT_EQ(Keyring::sealedFileKeyId((dir_ / "in").string()), std::nullopt);
+  // A tampered source leaves no output behind.
+  std::string bad = readAll(dir_ / "sealed");
+  bad[bad.size() - 3] = static_cast<char>(bad[bad.size() - 3] ^ 0x01);
+  writeAll(dir_ / "bad", bad);
+  EXPECT_EQ(ring_.resealFile((dir_ / "bad").string(), (dir_ / "re2").string(), "a").code(),
+            Status::Code::kInvalid);
+  EXPECT_FALSE(fs::exists(dir_ / "re2"));
+  EXPECT_EQ(ring_.dataKeyIds(), (std::vector<uint32_t>{1, 2}));
+}
+
 // ---- key files ----
 
 class KeyFiles : public ::testing::Test {
