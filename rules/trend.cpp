@@ -325,7 +325,8 @@ CheckResult checkIonRatioShift(std::optional<double> batchMeanIonRatio,
 
 std::vector<BatchMetric> trendMetrics(const BatchReferences& refs) {
   std::vector<BatchMetric> out;
-  for (const auto& [analyte, ref] : refs.analytes) {
+  for (const auto& [name, ref] : refs.analytes) {
+    const std::string& analyte = name;  // clang < 16 cannot capture a binding
     auto add = [&](const char* metric, const std::optional<double>& v) {
       if (present(v)) out.push_back({analyte, metric, *v});
     };
