@@ -27,6 +27,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -34,6 +35,13 @@
 namespace labgate::it {
 
 namespace {
+
+// Every labgated child inherits the first-start administrator password (see kTestAdminPassword).
+// It replaces a value from the caller's environment: the tests log in with the constant.
+[[maybe_unused]] const bool kAdminPasswordExported = [] {
+  ::setenv("LABGATE_ADMIN_PASSWORD", kTestAdminPassword, 1);
+  return true;
+}();
 
 std::string lower(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),

@@ -39,6 +39,12 @@ namespace labgate::it {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
+/// The password of the "admin" user every labgated child creates on its first start: the harness
+/// exports LABGATE_ADMIN_PASSWORD with this value into the test process at static initialisation
+/// (replacing the caller's), so children inherit it unless started with a ChildEnvironment that
+/// says otherwise. It passes the password policy of docs/api.md.
+inline constexpr const char* kTestAdminPassword = "Harbour-Lantern-Quill-2047";
+
 // ---------------------------------------------------------------------------------------------
 // Paths and small utilities
 
@@ -166,12 +172,21 @@ struct ProgramRun {
   std::string err;
 };
 
+/// Changes to the environment a child inherits from the test process.
+struct ChildEnvironment {
+  std::map<std::string, std::string> set;  // added or replaced
+  std::vector<std::string> unset;          // removed (the child is started through /usr/bin/env -u)
+  bool empty() const { return set.empty() && unset.empty(); }
+};
+
 /// A child process with stdout and stderr drained into files by background threads.
 class ChildProcess {
  public:
-  /// Starts `program` in `workingDir` (the current directory when empty).
+  /// Starts `program` in `workingDir` (the current directory when empty), with the test
+  /// process's environment changed by `environment`.
   ChildProcess(std::string program, std::vector<std::string> args, std::string stdoutPath,
-               std::string stderrPath, const std::string& workingDir = "");
+               std::string stderrPath, const std::string& workingDir = "",
+               const ChildEnvironment& environment = {});
   ~ChildProcess();  // SIGKILL if still running
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -238,6 +253,11 @@ class EngineProcess {
   /// SIGKILL (the crash test).
   void kill();
   bool running();
+  /// The exit status of the last run once it ended, std::nullopt while it runs or before a start.
+  std::optional<int> exitStatus();
+  /// The environment changes of the next start()s (the bootstrap tests: no or a weak
+  /// LABGATE_ADMIN_PASSWORD).
+  void setEnvironment(ChildEnvironment environment) { environment_ = std::move(environment); }
   Health health() const { return fetchHealth(httpPort_); }
   /// stdout + stderr of every run so far (the files accumulate across restarts).
   std::vector<std::string> capturePaths() const;
@@ -250,6 +270,7 @@ class EngineProcess {
   int httpPort_;
   std::string captureDir_;
   int runs_ = 0;
+  ChildEnvironment environment_;
   std::unique_ptr<ChildProcess> child_;
 };
 

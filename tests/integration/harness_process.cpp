@@ -62,13 +62,25 @@ void drainPipe(Poco::Pipe pipe, const std::string& path) {
 
 ChildProcess::ChildProcess(std::string program, std::vector<std::string> args,
                            std::string stdoutPath, std::string stderrPath,
-                           const std::string& workingDir)
+                           const std::string& workingDir, const ChildEnvironment& environment)
     : stdoutPath_(std::move(stdoutPath)), stderrPath_(std::move(stderrPath)) {
-  Poco::Process::Args a(args.begin(), args.end());
+  Poco::Process::Args a;
+  if (!environment.unset.empty()) {
+    // Poco can add variables to a child's environment but not remove them: env(1) does, then
+    // execs the program (same pid).
+    for (const auto& name : environment.unset) {
+      a.push_back("-u");
+      a.push_back(name);
+    }
+    a.push_back(program);
+    program = "/usr/bin/env";
+  }
+  a.insert(a.end(), args.begin(), args.end());
+  const Poco::Process::Env env(environment.set.begin(), environment.set.end());
   handle_ = std::make_unique<Poco::ProcessHandle>(
       workingDir.empty()
-          ? Poco::Process::launch(program, a, nullptr, &outPipe_, &errPipe_)
-          : Poco::Process::launch(program, a, workingDir, nullptr, &outPipe_, &errPipe_));
+          ? Poco::Process::launch(program, a, nullptr, &outPipe_, &errPipe_, env)
+          : Poco::Process::launch(program, a, workingDir, nullptr, &outPipe_, &errPipe_, env));
   pid_ = handle_->id();
   outThread_ = std::thread(drainPipe, outPipe_, stdoutPath_);
   errThread_ = std::thread(drainPipe, errPipe_, stderrPath_);
@@ -236,9 +248,9 @@ bool EngineProcess::start(std::chrono::milliseconds timeout, std::string* why) {
   ++runs_;
   Poco::File(workingDir()).createDirectories();
   const std::string base = captureDir_ + "/labgated-run" + std::to_string(runs_);
-  child_ =
-      std::make_unique<ChildProcess>(program, std::vector<std::string>{"--config", configPath_},
-                                     base + ".stdout", base + ".stderr", workingDir());
+  child_ = std::make_unique<ChildProcess>(
+      program, std::vector<std::string>{"--config", configPath_}, base + ".stdout",
+      base + ".stderr", workingDir(), environment_);
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     if (auto code = child_->poll()) {
@@ -278,6 +290,11 @@ void EngineProcess::kill() {
 }
 
 bool EngineProcess::running() { return child_ && !child_->poll(); }
+
+std::optional<int> EngineProcess::exitStatus() {
+  if (!child_) return std::nullopt;
+  return child_->poll();
+}
 
 std::vector<std::string> EngineProcess::capturePaths() const {
   std::vector<std::string> paths;
