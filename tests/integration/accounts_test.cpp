@@ -108,7 +108,15 @@ class AccountsTest : public EngineTest {
     config_.set("security.argon2.memory_kib", "1024");
     config_.set("security.argon2.iterations", "1");
     addUploadConnector("up1", "default");
-    api_ = ApiClient(config_.httpPort);
+    // The API under test is reached over real TLS on loopback (https.listen); plain HTTP stays
+    // for the harness's /health polling.
+    std::string cert, key, why;
+    ASSERT_TRUE(makeTestCertificate(tmp_->path(), &cert, &key, &why)) << why;
+    httpsPort_ = freePort();
+    config_.set("https.listen", "127.0.0.1:" + std::to_string(httpsPort_));
+    config_.set("tls.cert", cert);
+    config_.set("tls.key", key);
+    api_ = ApiClient(httpsPort_, true);
     remember("admin password", kTestAdminPassword);
   }
 
@@ -295,6 +303,7 @@ class AccountsTest : public EngineTest {
   }
 
   ApiClient api_{0};
+  int httpsPort_ = 0;
   std::vector<Secret> secrets_;
   int userCounter_ = 0;
   int uploadCounter_ = 0;
@@ -1333,12 +1342,7 @@ TEST_F(AccountsTest, ConnectorAllowListRefusesUploadsAndConnectionsFromOtherAddr
 
 TEST_F(AccountsTest, HttpsAcceptsTls13And12AndRefusesTls11) {
   if (findProgram("openssl").empty()) GTEST_SKIP() << "openssl CLI not installed";
-  std::string cert, key, why;
-  ASSERT_TRUE(makeTestCertificate(tmp_->path(), &cert, &key, &why)) << why;
-  const int httpsPort = freePort();
-  config_.set("https.listen", "127.0.0.1:" + std::to_string(httpsPort));
-  config_.set("tls.cert", cert);
-  config_.set("tls.key", key);
+  const int httpsPort = httpsPort_;  // every test of this fixture talks HTTPS (SetUp)
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
 

@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
@@ -122,12 +123,19 @@ ApiResponse apiRequest(const std::string& method, int port, const std::string& p
     std::unique_ptr<Poco::Net::HTTPClientSession> session;
     if (!sourceAddress.empty()) {
       // Poco 1.11's session cannot choose its local address: bind and connect the socket here and
-      // hand it over (one request per connection, as everywhere in this client).
+      // hand it over (one request per connection, as everywhere in this client). For TLS the
+      // connected socket is attached to a secure one and used by a plain session object, since
+      // HTTPSClientSession refuses an already connected socket.
       Poco::Net::StreamSocket socket(Poco::Net::SocketAddress::IPv4);
       socket.impl()->bind(Poco::Net::SocketAddress(sourceAddress, 0));
       socket.connect(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(port)),
                      toTimespan(timeout));
-      session = std::make_unique<Poco::Net::HTTPClientSession>(socket);
+      if (https) {
+        session = std::make_unique<Poco::Net::HTTPClientSession>(
+            Poco::Net::SecureStreamSocket::attach(socket, clientContext()));
+      } else {
+        session = std::make_unique<Poco::Net::HTTPClientSession>(socket);
+      }
     } else if (https) {
       session = std::make_unique<Poco::Net::HTTPSClientSession>(
           "127.0.0.1", static_cast<Poco::UInt16>(port), clientContext());

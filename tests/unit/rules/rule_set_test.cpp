@@ -252,5 +252,14 @@ TEST(RuleEngine, ACurveThatCannotBeJudgedHoldsRatherThanRejects) {
   EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kHold) << describe(resultOf(m, "P1"));
 }
 
+// Found by the rules fuzzer: numbers outside the integer range are errors, never a crash.
+TEST(RuleSetFile, NumbersBeyondTheIntegerRangeAreErrors) {
+  EXPECT_NE(error(R"({"version":"v","drift":{"history_window":9223372036854775808}})")
+                .find("drift.history_window"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"version":"v","drift":{"history_window":-1}})").find("drift.history_window"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace labgate::rules

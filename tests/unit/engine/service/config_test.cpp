@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <fstream>
+
 namespace labgate {
 namespace {
 
@@ -74,6 +77,37 @@ TEST(EngineConfig, MissingFileIsNamed) {
   auto config = loadEngineConfig("/nonexistent/labgate.properties");
   ASSERT_FALSE(config.isOk());
   EXPECT_EQ(config.status().location(), "/nonexistent/labgate.properties");
+}
+
+TEST(EngineConfig, FileWithAnEmptyKeyIsAnErrorNotACrash) {
+  // Found by the config fuzzer: "=x" and ".a = b" made the reader recurse for ever.
+  const std::string path = ::testing::TempDir() + "/empty_key.properties";
+  for (const char* text : {"=x\n", ".a = b\n"}) {
+    std::ofstream(path) << text;
+    auto config = loadEngineConfig(path);
+    ASSERT_FALSE(config.isOk()) << text;
+    EXPECT_NE(config.status().toString().find("empty"), std::string::npos)
+        << config.status().toString();
+  }
+  std::remove(path.c_str());
+}
+
+TEST(EngineConfig, SecurityKeysAndRolesAreChecked) {
+  auto keys = valid();
+  keys["security.session.idle_seconds"] = "0";
+  auto bad = parseEngineConfig(keys);
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_EQ(bad.status().location(), "security.session.idle_seconds");
+  keys = valid();
+  keys["role.night-shift.permissions"] = "results.read, diagnostics.read";
+  keys["security.lockout.attempts"] = "3";
+  auto good = parseEngineConfig(keys);
+  ASSERT_TRUE(good.isOk()) << good.status().toString();
+  EXPECT_EQ(good.value().security.lockoutAttempts, 3);
+  EXPECT_EQ(good.value().security.customRoles.at("night-shift").size(), 2u);
+  keys = valid();
+  keys["role.x"] = "results.read";
+  EXPECT_FALSE(parseEngineConfig(keys).isOk());
 }
 
 TEST(SplitList, TrimsAndDropsEmpty) {
