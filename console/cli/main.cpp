@@ -8,6 +8,7 @@
 
 #include "console/cli/calibrate_command.h"
 #include "console/cli/dry_run_command.h"
+#include "console/cli/keygen_command.h"
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
 #include "labgate/version.h"
@@ -22,6 +23,7 @@ void printHelp(std::ostream& out) {
          "commands:\n"
          "  calibrate   fit a calibration curve to x,y points (CSV) and back-calculate them\n"
          "  dry-run     run inputs through the gate, mapping and rules; store nothing\n"
+         "  keygen      write a new key file for security.key_file (mode 0600)\n"
          "  qc          evaluate Westgard rules over a QC history (CSV)\n"
          "  qc-targets  establish QC targets (mean, SD) from the stored QC history\n"
          "  version     print the version of this console and exit\n"
@@ -52,6 +54,7 @@ int main(int argc, char** argv) {
   if (command == "calibrate") return labgate::cli::runCalibrate(args, std::cout, std::cerr);
   if (command == "qc") return labgate::cli::runQc(args, std::cout, std::cerr);
   if (command == "qc-targets") return labgate::cli::runQcTargets(args, std::cout, std::cerr);
+  if (command == "keygen") return labgate::cli::runKeygen(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 64;
 }

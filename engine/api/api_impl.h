@@ -147,6 +147,7 @@ class Api::Impl {
   void registerSessionRoutes();
   void registerAccountRoutes();
   void registerDataRoutes();
+  void registerMessageRoutes();  // resources_messages.cpp: raw bodies, re-encryption
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

@@ -29,6 +29,9 @@ const std::map<std::string, std::string>& allPermissions() {
       {"audit.read", "read the audit trail"},
       {"logins.read", "read login records"},
       {"uploads.create", "upload instrument exports"},
+      {"messages.read_raw", "read the received bytes of a stored message"},
+      {"maintenance.manage",
+       "re-encrypt stored content under a new data key (operator organisation)"},
   };
   return kPermissions;
 }
@@ -56,11 +59,11 @@ RoleTable::RoleTable() {
            role("admin", "users, roles, API keys and the organisation's settings",
                 {"organisations.read", "organisations.manage", "users.read", "users.manage",
                  "roles.read", "apikeys.read", "apikeys.manage", "connectors.read",
-                 "destinations.read", "logins.read"}),
+                 "destinations.read", "logins.read", "maintenance.manage"}),
            role("lis-admin", "connectors, destinations, mappings, rules and instrument keys",
                 {"roles.read", "apikeys.read", "apikeys.manage", "connectors.read",
                  "destinations.read", "mappings.manage", "rules.manage", "results.read",
-                 "diagnostics.read"}),
+                 "diagnostics.read", "messages.read_raw"}),
            role("qa-reviewer", "reviews held results",
                 {"results.read", "results.review", "diagnostics.read"}),
            role("qa-approver", "approves and releases reviewed results",

@@ -49,6 +49,13 @@ const std::vector<RouteSpec>& routeTable() {
       {"POST", "/api/v1/uploads", "uploads.create", "Upload an instrument export"},
       {"GET", "/api/v1/instruments/{id}/diagnostics", "diagnostics.read",
        "An instrument's trends and QC series"},
+      {"GET", "/api/v1/messages/{id}/raw", "messages.read_raw",
+       "The received bytes of a stored message, decrypted"},
+      // Maintenance (operator organisation only).
+      {"POST", "/api/v1/maintenance/reencrypt", "maintenance.manage",
+       "Start re-encrypting stored content under a new data key"},
+      {"GET", "/api/v1/maintenance/reencrypt", "maintenance.manage",
+       "Where the re-encryption stands"},
       // Records.
       {"GET", "/api/v1/audit", "audit.read", "The audit trail (filtered, paged)"},
       {"GET", "/api/v1/logins", "logins.read", "Login records (filtered, paged)"},

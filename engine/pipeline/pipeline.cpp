@@ -176,6 +176,11 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   StatusOr<Message> built = codec.build(doc);
   if (!built.isOk()) return reject(meta, profile, built.status());
   meta.contentSha256 = sha256Hex(envelope.bytes);
+  // Encryption at rest (ADR 0008): the received bytes are kept, sealed, only when the gate passed
+  // them unchanged; bytes that held what the gate stripped are never stored.
+  if (screening.clean() && store_ && !dryRun_ && store_->encryptsAtRest()) {
+    meta.rawBody = envelope.bytes;
+  }
   return commitBuilt(std::move(built).value(), profile, meta, screening);
 }
 
@@ -287,6 +292,20 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
   Message message = std::move(built).value();
   message.controlId = controlId;
   if (message.processingId.empty()) message.processingId = "P";
+  if (screening.clean() && store_ && !dryRun_ && store_->encryptsAtRest()) {
+    // The file as received, read again from its start and sealed under data.dir/bodies in
+    // bounded memory (ADR 0008); a commit that stores nothing removes it again.
+    StatusOr<SealedBodyFile> sealed = store_->sealBodyFile(profile.orgId, *job.in);
+    if (!sealed.isOk()) {
+      Intake intake;
+      intake.outcome = Intake::Outcome::kFailed;
+      intake.status = sealed.status();
+      logger().error("connector %s: the received file could not be sealed: %s", profile.name,
+                     intake.status.toString());
+      return intake;
+    }
+    meta.bodyFile = std::move(sealed).value();
+  }
   return commitBuilt(std::move(message), profile, meta, screening);
 }
 
@@ -336,6 +355,8 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
   commit.contentSha256 = meta.contentSha256;
   commit.sourceName = meta.sourceName;
   commit.dedupeSender = meta.dedupeSender;
+  commit.rawBody = meta.rawBody;
+  commit.bodyFile = meta.bodyFile;
   Message released = releasedPart(message, dispositions);
   if (!released.samples.empty()) {
     for (const std::string& name : profile.destinations) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,8 @@ class Pipeline {
     std::string contentSha256;
     std::string sourceName;    // exports: the file name, if the gate passed it
     std::string dedupeSender;  // exports: "file" (the dedupe key is the content hash)
+    std::string rawBody;       // encryption at rest: the bytes to store sealed (gate-clean only)
+    std::optional<SealedBodyFile> bodyFile;  // exports: the received file, sealed
     const char* what() const { return dedupeSender.empty() ? "message" : "file"; }
   };
 

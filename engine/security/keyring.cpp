@@ -279,6 +279,31 @@ Status writeNewKeyFile(const std::string& path) {
   return Status::ok();
 }
 
+StatusOr<std::shared_ptr<Keyring>> openKeyring(const std::string& keyFile,
+                                               const std::string& previousKeyFile,
+                                               const std::string& dataDir) {
+  if (keyFile.empty()) {
+    if (!previousKeyFile.empty()) {
+      return Status::config("security.previous_key_file", "set, but security.key_file is not");
+    }
+    return std::shared_ptr<Keyring>();
+  }
+  StatusOr<KeyEncryptionKey> kek = loadKeyFile(keyFile, dataDir, "security.key_file");
+  if (!kek.isOk()) return kek.status();
+  std::optional<KeyEncryptionKey> previous;
+  if (!previousKeyFile.empty()) {
+    StatusOr<KeyEncryptionKey> old =
+        loadKeyFile(previousKeyFile, dataDir, "security.previous_key_file");
+    if (!old.isOk()) return old.status();
+    if (old->fingerprint == kek->fingerprint) {
+      return Status::config("security.previous_key_file",
+                            "holds the same key as security.key_file (" + kek->fingerprint + ")");
+    }
+    previous = std::move(old).value();
+  }
+  return std::make_shared<Keyring>(std::move(kek).value(), std::move(previous));
+}
+
 // --- AES-256-GCM
 // ------------------------------------------------------------------------------------
 
@@ -386,6 +411,14 @@ WrappedKey Keyring::newDataKey(uint32_t id) {
   if (!inserted) cleanse(it->second);
   it->second = std::move(raw);
   return wrapped;
+}
+
+void Keyring::forgetDataKey(uint32_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = dataKeys_.find(id);
+  if (it == dataKeys_.end()) return;
+  cleanse(it->second);
+  dataKeys_.erase(it);
 }
 
 std::optional<WrappedKey> Keyring::rewrap(uint32_t id) const {

@@ -46,6 +46,14 @@ StatusOr<KeyEncryptionKey> loadKeyFile(const std::string& path, const std::strin
 /// Writes a new key file with mode 0600 (refuses to overwrite an existing file).
 Status writeNewKeyFile(const std::string& path);
 
+class Keyring;
+/// The keyring of a configuration: null when `keyFile` is empty (no encryption at rest), else the
+/// KEK of `keyFile` (security.key_file) with, when not empty, the previous one of
+/// `previousKeyFile` (security.previous_key_file) for a rotation. Errors name the key.
+StatusOr<std::shared_ptr<Keyring>> openKeyring(const std::string& keyFile,
+                                               const std::string& previousKeyFile,
+                                               const std::string& dataDir);
+
 /// A wrapped data key as stored.
 struct WrappedKey {
   uint32_t id = 0;
@@ -74,6 +82,8 @@ class Keyring {
   Status addDataKey(const WrappedKey& key);
   /// Makes a new data key with id `id`, adds it, and returns it wrapped for storage.
   WrappedKey newDataKey(uint32_t id);
+  /// Drops data key `id` (one newDataKey made whose row could not be stored).
+  void forgetDataKey(uint32_t id);
   /// Re-wraps an unwrapped data key under this keyring's KEK (KEK rotation).
   std::optional<WrappedKey> rewrap(uint32_t id) const;
   /// The data key new content is sealed with (the highest id added).

@@ -61,7 +61,9 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "security.password.blocklist",
                                              "security.argon2.memory_kib",
                                              "security.argon2.iterations",
-                                             "security.argon2.parallelism"};
+                                             "security.argon2.parallelism",
+                                             "security.key_file",
+                                             "security.previous_key_file"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -184,6 +186,9 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     return Status::config("security.session.absolute_seconds",
                           "must not be below security.session.idle_seconds");
   }
+
+  config.keyFile = get("security.key_file", "");
+  config.previousKeyFile = get("security.previous_key_file", "");
 
   std::vector<std::string> connectorNames = splitList(get("connectors", ""));
   std::vector<std::string> destinationNames = splitList(get("destinations", ""));

@@ -52,6 +52,8 @@ struct EngineConfig {
   std::vector<ConnectorConfig> connectors;
   std::vector<DestinationConfig> destinations;
   api::SecuritySettings security;  // security.* and role.NAME.permissions
+  std::string keyFile;             // security.key_file
+  std::string previousKeyFile;     // security.previous_key_file
 };
 
 /// Reads a Java-properties file. Errors name the file or the key.

@@ -39,6 +39,7 @@
 #include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
+#include "engine/security/keyring.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 #include "mappings/mapping_set.h"
@@ -112,8 +113,18 @@ class Engine::Impl : public api::EngineView {
     if (!built.isOk()) return built.status();
     std::vector<ConnectorProfile> profiles = std::move(built).value();
 
-    StatusOr<std::shared_ptr<Store>> store = Store::open(config_.dataDir);
-    if (!store.isOk()) return prefixed("data.dir", store.status());
+    // Encryption at rest (docs/encryption.md): the key files are checked before the store opens.
+    StatusOr<std::shared_ptr<security::Keyring>> keyring =
+        security::openKeyring(config_.keyFile, config_.previousKeyFile, config_.dataDir);
+    if (!keyring.isOk()) return keyring.status();
+    if (!keyring.value()) {
+      logger().warning("content is not encrypted at rest: set security.key_file");
+    }
+    StatusOr<std::shared_ptr<Store>> store = Store::open(config_.dataDir, keyring.value());
+    if (!store.isOk()) {
+      const Status& why = store.status();
+      return why.location().rfind("security.", 0) == 0 ? why : prefixed("data.dir", why);
+    }
     store_ = store.value();
 
     StatusOr<std::unique_ptr<api::Api>> made = api::Api::create(store_, config_.security, *this);

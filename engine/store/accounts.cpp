@@ -241,8 +241,10 @@ constexpr const char* kOrganisations =
 
 // ---- users ----------------------------------------------------------------------------------
 
-/// Reads the users `select` finds (its SQL and bindings set; the columns of kUsers).
-std::vector<User> readUsers(Statement& select) {
+/// Reads the users `select` finds (its SQL and bindings set; the columns of kUsers). `impl` opens
+/// the sealed TOTP secrets (encryption at rest, engine/store/encryption.cpp).
+template <typename Impl>
+std::vector<User> readUsers(Statement& select, const Impl& impl) {
   std::vector<User> out;
   User row;
   std::string roles;
@@ -257,6 +259,7 @@ std::vector<User> readUsers(Statement& select) {
     u.mustChangePassword = mustChange != 0;
     u.disabled = disabled != 0;
     u.totpEnabled = totpEnabled != 0;
+    u.totpSecret = impl.openColumn(u.totpSecret, totpSecretAad(u.orgId, u.username));
     out.push_back(std::move(u));
   });
   return out;
@@ -272,7 +275,8 @@ std::string usernameTaken() {
 }
 
 /// Inserts `user` into `orgId` and returns its id; refuses a username taken in the organisation.
-int64_t insertUser(Session& s, const std::string& orgId, const User& user) {
+template <typename Impl>
+int64_t insertUser(Session& s, const Impl& impl, const std::string& orgId, const User& user) {
   if (user.username.empty()) {
     throw Refused(Status::invalid("username", "a username is required"));
   }
@@ -298,8 +302,9 @@ int64_t insertUser(Session& s, const std::string& orgId, const User& user) {
          "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         bind(orgId), bind(user.username), bind(user.printedName), bind(joinList(user.roles)),
         bind(user.passwordHash), bind(user.passwordChangedAt), use(mustChange), use(disabled),
-        use(failed), bind(user.lockedUntil), bind(user.totpSecret), use(totpEnabled), use(lastStep),
-        use(createdAt), bind(user.lastLoginAt), now;
+        use(failed), bind(user.lockedUntil),
+        bind(impl.sealColumn(user.totpSecret, totpSecretAad(orgId, user.username))),
+        use(totpEnabled), use(lastStep), use(createdAt), bind(user.lastLoginAt), now;
   } catch (const Poco::Data::SQLite::ConstraintViolationException& e) {
     if (e.displayText().find("UNIQUE") == std::string::npos) {
       throw;
@@ -464,7 +469,7 @@ Status AccountStore::bootstrap(const Organisation& org, const User& admin) {
       throw Refused(Status::invalid("users", "a user exists: the first start has been done"));
     }
     insertOrganisation(s, org);
-    int64_t adminId = insertUser(s, org.id, admin);
+    int64_t adminId = insertUser(s, impl, org.id, admin);
     impl.appendAudit(s, {org.id, "engine", "organisation.created", "organisation:" + org.id,
                          organisationDetail(org)});
     impl.appendAudit(s, {org.id, "engine", "user.created", "user:" + std::to_string(adminId),
@@ -478,7 +483,7 @@ StatusOr<int64_t> AccountStore::createOrganisation(const Organisation& org, cons
   int64_t adminId = 0;
   Status status = writeJob(impl, [&](Session& s) {
     insertOrganisation(s, org);
-    adminId = insertUser(s, org.id, firstAdmin);
+    adminId = insertUser(s, impl, org.id, firstAdmin);
     AuditEvent created = scoped(event, org.id, "organisation.created", "organisation:" + org.id);
     if (created.detail.empty()) {
       created.detail = organisationDetail(org);
@@ -534,7 +539,7 @@ StatusOr<int64_t> AccountStore::createUser(const User& user, const AuditEvent& e
   auto& impl = *store_->impl_;
   int64_t id = 0;
   Status status = writeJob(impl, [&](Session& s) {
-    id = insertUser(s, user.orgId, user);
+    id = insertUser(s, impl, user.orgId, user);
     AuditEvent created = scoped(event, user.orgId, "user.created", "user:" + std::to_string(id));
     if (created.detail.empty()) {
       created.detail = userDetail(user);
@@ -551,7 +556,7 @@ std::optional<User> AccountStore::user(const std::string& orgId, int64_t id) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
     select << std::string(kUsers) + "WHERE org_id = ? AND id = ?", bind(orgId), bind(id);
-    return first(readUsers(select));
+    return first(readUsers(select, *store_->impl_));
   });
 }
 
@@ -561,7 +566,7 @@ std::optional<User> AccountStore::userByName(const std::string& orgId,
     Statement select(s);
     select << std::string(kUsers) + "WHERE org_id = ? AND username = ?", bind(orgId),
         bind(username);
-    return first(readUsers(select));
+    return first(readUsers(select, *store_->impl_));
   });
 }
 
@@ -569,7 +574,7 @@ std::vector<User> AccountStore::users(const std::string& orgId) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
     select << std::string(kUsers) + "WHERE org_id = ? ORDER BY id", bind(orgId);
-    return readUsers(select);
+    return readUsers(select, *store_->impl_);
   });
 }
 
@@ -590,8 +595,10 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
          "WHERE org_id = ? AND id = ?",
         bind(user.printedName), bind(joinList(user.roles)), bind(user.passwordHash),
         bind(user.passwordChangedAt), use(mustChange), use(disabled), use(failed),
-        bind(user.lockedUntil), bind(user.totpSecret), use(totpEnabled), use(lastStep),
-        bind(user.lastLoginAt), bind(user.orgId), bind(user.id), now;
+        bind(user.lockedUntil),
+        bind(impl.sealColumn(user.totpSecret, totpSecretAad(user.orgId, user.username))),
+        use(totpEnabled), use(lastStep), bind(user.lastLoginAt), bind(user.orgId), bind(user.id),
+        now;
     if (changes(s) == 0) {
       throw Refused(Status::notFound("user", "no such user"));
     }

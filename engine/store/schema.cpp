@@ -272,6 +272,27 @@ CREATE INDEX samples_org ON samples(org_id, id);
 CREATE INDEX messages_org_instrument ON messages(org_id, instrument, received_at);
 CREATE INDEX results_sample_disposition ON results(sample_row_id, disposition);
 )sql",
+      // 6: encryption at rest (docs/adr/0008): data keys, wrapped by the key-encryption key of
+      // security.key_file, and the sealed received bytes of a message (a blob, or for an export a
+      // sealed file under data.dir/bodies). retired_at = '' while a key may hold content.
+      R"sql(
+CREATE TABLE data_keys (
+  id INTEGER PRIMARY KEY,
+  wrapped BLOB NOT NULL,
+  kek_fingerprint TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  retired_at TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE message_bodies (
+  message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+  org_id TEXT NOT NULL,
+  key_id INTEGER NOT NULL REFERENCES data_keys(id),
+  size INTEGER NOT NULL,
+  sealed BLOB,
+  file TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX message_bodies_key ON message_bodies(key_id, message_id);
+)sql",
   };
   return kMigrations;
 }

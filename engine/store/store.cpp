@@ -74,7 +74,8 @@ std::string isoNow() {
 Store::Store(std::string path) : path_(std::move(path)) {}
 Store::~Store() = default;
 
-StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir) {
+StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
+                                            std::shared_ptr<security::Keyring> keyring) {
   static std::once_flag registered;
   std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
   try {
@@ -89,8 +90,11 @@ StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir) {
   } catch (const Poco::Exception& e) {
     return Status::io(path, "cannot open the database: " + e.displayText());
   }
+  store->impl_->keyring = std::move(keyring);
   Status migrated = store->impl_->migrate();
   if (!migrated.isOk()) return migrated;
+  Status keys = store->setUpEncryption();  // engine/store/encryption.cpp
+  if (!keys.isOk()) return keys;
   return store;
 }
 
@@ -214,7 +218,9 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
       event.subject = accepted.subject;
       impl_->appendAudit(s, event);
     }
+    impl_->insertBody(s, c, messageId);  // encryption at rest: the sealed received bytes
   });
+  finishBodyFile(c, status.isOk() && !receipt.duplicate);
   if (!status.isOk()) return status;
   receipt.messageId = messageId;
   return receipt;

@@ -11,15 +11,22 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <istream>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/model/model.h"
 #include "engine/model/status.h"
 
 namespace labgate {
+
+namespace security {
+class Keyring;
+}
 
 struct AuditEvent {
   std::string orgId = "default";
@@ -34,6 +41,24 @@ struct OutboundDraft {
   std::string destination;
   std::string controlId;
   std::string payload;
+};
+
+/// An export's received file sealed under <data.dir>/bodies before its commit (encryption at rest,
+/// docs/adr/0008-encryption-at-rest.md).
+struct SealedBodyFile {
+  std::string name;  // the file's name under <data.dir>/bodies
+  uint32_t keyId = 0;
+  int64_t size = 0;  // bytes received
+};
+
+/// Where the background re-encryption stands (Store::startReencrypt).
+struct ReencryptProgress {
+  std::string state = "idle";  // idle | running | done | failed
+  int64_t total = 0;           // stored items to re-seal (bodies and TOTP secrets)
+  int64_t done = 0;
+  uint32_t keyId = 0;             // the data key the job seals with
+  std::vector<uint32_t> retired;  // data keys retired at the end
+  std::string error;              // failed: what went wrong (never content)
 };
 
 /// Everything one accepted inbound message commits, in one transaction.
@@ -56,6 +81,12 @@ struct InboundCommit {
   bool deduplicate = false;
   /// The key's sender when not message.sender (exports key on "file" + content hash).
   std::string dedupeSender;
+  /// Encryption at rest: the received bytes, stored sealed with the message. Only bytes the PHI
+  /// gate passed unchanged; ignored when the store has no keyring.
+  std::string rawBody;
+  /// Exports: the received file, sealed before the commit (Store::sealBodyFile); removed again
+  /// when the commit stores nothing.
+  std::optional<SealedBodyFile> bodyFile;
 };
 
 /// What commitInbound did.
@@ -82,8 +113,13 @@ struct OutboundCounts {
 
 class Store {
  public:
-  /// Opens (creating when absent) `<dataDir>/labgate.db` and runs the schema migrations.
-  static StatusOr<std::shared_ptr<Store>> open(const std::string& dataDir);
+  /// Opens (creating when absent) `<dataDir>/labgate.db` and runs the schema migrations. With a
+  /// keyring (security.key_file), received bytes are stored sealed: the data keys are unwrapped
+  /// (those wrapped by the previous KEK re-wrapped, audited "key.rewrapped"), the first one made
+  /// when there is none. A data key wrapped by another KEK, or data keys in the store and no
+  /// keyring, is Status::config("security.key_file", ...) naming the fingerprints.
+  static StatusOr<std::shared_ptr<Store>> open(const std::string& dataDir,
+                                               std::shared_ptr<security::Keyring> keyring = nullptr);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -156,6 +192,25 @@ class Store {
   /// broken event.
   Status verifyAuditChain();
 
+  /// True when received bytes are stored sealed (a keyring was given to open()).
+  bool encryptsAtRest() const;
+  /// Exports: seals what `in` reads, from its start, into <data.dir>/bodies, for
+  /// InboundCommit::bodyFile. Memory stays bounded whatever the size.
+  StatusOr<SealedBodyFile> sealBodyFile(const std::string& orgId, std::istream& in);
+  /// The received bytes of message `messageId` of `orgId`, decrypted: `start` is called once with
+  /// their size, then `sink` with each piece in order (false stops). Status::notFound when the
+  /// message is another organisation's or no body was stored; Status::invalid when the sealed
+  /// content does not verify (for an export file, possibly after earlier pieces were handed over).
+  Status readRawBody(const std::string& orgId, int64_t messageId,
+                     const std::function<void(int64_t size)>& start,
+                     const std::function<bool(std::string_view)>& sink);
+  /// Starts re-sealing every stored body and TOTP secret under a new data key, in batches through
+  /// the writer, then retires the data keys that hold nothing (audit "key.created",
+  /// "reencrypt.started", "reencrypt.finished"; `requestedBy` gives org and actor).
+  /// Status::rejected while a job runs, Status::unavailable without a keyring.
+  StatusOr<ReencryptProgress> startReencrypt(const AuditEvent& requestedBy);
+  ReencryptProgress reencryptProgress() const;
+
   const std::string& path() const { return path_; }
 
  private:
@@ -167,6 +222,11 @@ class Store {
                         const std::string& action);
   std::string path_;
   std::unique_ptr<Impl> impl_;
+  class Encryption;  // engine/store/encryption.cpp: keys, bodies, the re-encryption job
+  Status setUpEncryption();
+  /// After commitInbound: removes an export's sealed file that the commit did not store.
+  void finishBodyFile(const InboundCommit& commit, bool stored);
+  std::shared_ptr<Encryption> encryption_;  // after impl_: destroyed (its job joined) first
 };
 
 /// The current UTC time as ISO-8601 with milliseconds, e.g. "2026-11-24T04:12:00.123Z".

@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/security/keyring.h"
 #include "engine/store/audit.h"
 #include "engine/store/schema.h"
 #include "engine/store/store.h"
@@ -30,6 +31,11 @@ inline void configureConnection(Poco::Data::Session& session) {
   session << "PRAGMA synchronous=FULL", now;
   session << "PRAGMA foreign_keys=ON", now;
   session << "PRAGMA busy_timeout=10000", now;
+}
+
+/// What a user's sealed TOTP secret is bound to (users are never renamed).
+inline std::string totpSecretAad(const std::string& orgId, const std::string& username) {
+  return "totp-secret:" + orgId + ":" + username;
 }
 
 class Store::Impl {
@@ -115,6 +121,18 @@ class Store::Impl {
         bind(event.detail), use(lastHash_), use(hash), now;
     lastHash_ = hash;
   }
+
+  // ---- encryption at rest (engine/store/encryption.cpp) ----------------------------------------
+  /// Null without security.key_file. Set before the writer starts, never changed after.
+  std::shared_ptr<security::Keyring> keyring;
+  /// Inside a write job: stores the sealed received bytes of `commit` for message `messageId`.
+  void insertBody(Session& session, const InboundCommit& commit, int64_t messageId);
+  /// A column value as stored: "enc1:" + hex of the value sealed under `aad`; unchanged without a
+  /// keyring or when empty.
+  std::string sealColumn(const std::string& plain, const std::string& aad) const;
+  /// The clear value of a stored column: a sealed one opened ("" when it does not open), a value
+  /// stored before a key was configured unchanged.
+  std::string openColumn(const std::string& stored, const std::string& aad) const;
 
   std::string loadLastHash() {
     using Poco::Data::Keywords::into;

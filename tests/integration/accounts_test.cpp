@@ -21,6 +21,7 @@
 
 #include "engine/api/permissions.h"
 #include "engine/api/routes.h"
+#include "engine/security/keyring.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/harness_api.h"
 #include "tests/integration/harness_hl7.h"
@@ -398,6 +399,11 @@ struct Call {
 };
 
 TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
+  // Encryption at rest, so that GET /api/v1/messages/{id}/raw has a stored body to answer and
+  // the re-encryption can run (docs/encryption.md).
+  const std::string keyFile = tmp_->file("kek");
+  ASSERT_TRUE(security::writeNewKeyFile(keyFile).isOk());
+  config_.set("security.key_file", keyFile);
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
   const std::string admin = adminToken();
@@ -422,6 +428,20 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
   ASSERT_EQ(up.status, 202) << up.describe();
   const std::string sampleId = sampleRowId(users["viewer"].token, "MX1001");
   ASSERT_FALSE(sampleId.empty()) << "the viewer cannot find the ASTM sample";
+  std::string messageId;
+  const ApiResponse found =
+      api_.get("/api/v1/samples?sample_id=MX1001", withBearer(users["viewer"].token));
+  for (const auto& o : itemsOf(found)) messageId = str(o, "message_id");
+  ASSERT_FALSE(messageId.empty());
+  // One re-encryption at a time: an allowed POST waits until the one before it has ended.
+  auto reencryptionIdle = [&]() {
+    EXPECT_TRUE(waitUntil(
+        [&] {
+          return api_.get("/api/v1/maintenance/reencrypt", withBearer(admin)).text("state") !=
+                 "running";
+        },
+        60000ms, 50ms));
+  };
   // Existing resources for the callers that must be refused before anything is looked up.
   const int64_t someUser = users["viewer"].id;
   ApiResponse keyList = api_.get("/api/v1/api-keys", withBearer(admin));
@@ -561,6 +581,11 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.path = "/api/v1/instruments/qqq-01/diagnostics";
     } else if (key == "GET /api/v1/audit") {
     } else if (key == "GET /api/v1/logins") {
+    } else if (key == "GET /api/v1/messages/{id}/raw") {
+      c.path = "/api/v1/messages/" + messageId + "/raw";
+    } else if (key == "POST /api/v1/maintenance/reencrypt") {
+      if (allowed) reencryptionIdle();
+    } else if (key == "GET /api/v1/maintenance/reencrypt") {
     } else {
       ADD_FAILURE() << "no request for route " << key << ": add one to this test";
     }
