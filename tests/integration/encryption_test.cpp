@@ -16,6 +16,7 @@
 #include "engine/security/keyring.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/harness_api.h"
+#include "tests/integration/harness_hl7.h"
 
 namespace labgate::it {
 namespace {
@@ -403,6 +404,76 @@ TEST_F(EncryptionTest, AWrongKeyStopsTheStartNamingBothFingerprints) {
   ProgramRun none = refusedStart();
   EXPECT_NE(none.exitCode, 0);
   EXPECT_NE(none.err.find("security.key_file"), std::string::npos) << none.err;
+}
+
+TEST_F(EncryptionTest, TotpSecretsAreStoredSealed) {
+  config_.set("security.key_file", keygen("kek"));
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string token = api_.login("default", "admin", kTestAdminPassword);
+  ASSERT_FALSE(token.empty());
+  ApiResponse start = api_.post("/api/v1/me/totp", Json().set("password", kTestAdminPassword).str(),
+                                withBearer(token));
+  ASSERT_TRUE(start.ok()) << start.describe();
+  const std::string secret = start.text("secret");
+  ASSERT_FALSE(secret.empty());
+  // The confirmation reads the pending secret back from the store: it opens.
+  ApiResponse confirm =
+      api_.post("/api/v1/me/totp/confirm", Json().set("code", totpCode(secret, unixNow())).str(),
+                withBearer(token));
+  EXPECT_TRUE(confirm.ok()) << confirm.describe();
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  for (const auto& hit : findSecretsInFiles(dataFiles(), {{"TOTP secret", secret}})) {
+    ADD_FAILURE() << hit.label << " found in " << hit.where;
+  }
+}
+
+// HL7 v2 over MLLP: the bytes of an ORU^R01 are sealed and read back alike.
+class Hl7EncryptionTest : public Hl7EngineTest {};
+
+TEST_F(Hl7EncryptionTest, Hl7BodiesAreSealedAndReadBack) {
+  config_.set("security.argon2.memory_kib", "1024");
+  config_.set("security.argon2.iterations", "1");
+  const std::string keys = tmp_->file("keys");
+  Poco::File(keys).createDirectories();
+  ASSERT_TRUE(security::writeNewKeyFile(keys + "/kek").isOk());
+  config_.set("security.key_file", keys + "/kek");
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+
+  const std::string sampleId = newSampleId("HL7");
+  OruSpec spec = cleanOru(sampleId);
+  // A note before any OBX: part of the bytes, not of the canonical content.
+  spec.patientSegments = {std::string("NTE|1|L|") + kToken};
+  const std::string message = buildOru(spec);
+  sendExpecting(message, spec.controlId, "AA", "ORU with a note");
+
+  ApiClient api(config_.httpPort);
+  const std::string token = api.login("default", "admin", kTestAdminPassword);
+  ASSERT_FALSE(token.empty());
+  ApiResponse users = api.get("/api/v1/users", withBearer(token));
+  const std::string adminId = str(users.items()->getObject(0), "id");
+  ASSERT_EQ(api.patch("/api/v1/users/" + adminId,
+                      Json().set("roles", std::vector<std::string>{"admin", "lis-admin"}).str(),
+                      withBearer(token))
+                .status,
+            200);
+  std::string messageId;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto items = api.get("/api/v1/samples?sample_id=" + sampleId, withBearer(token)).items();
+        if (items->size() > 0) messageId = str(items->getObject(0), "message_id");
+        return !messageId.empty();
+      },
+      15000ms, 100ms));
+  ApiResponse raw = api.get("/api/v1/messages/" + messageId + "/raw", withBearer(token));
+  ASSERT_EQ(raw.status, 200) << raw.describe();
+  EXPECT_NE(raw.body.find(kToken), std::string::npos);
+  EXPECT_NE(raw.body.find("MSH|"), std::string::npos);
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  for (const auto& hit :
+       findSecretsInFiles(listFilesRecursive(config_.dataDir), {{"HL7 note token", kToken}})) {
+    ADD_FAILURE() << hit.label << " found in " << hit.where;
+  }
 }
 
 }  // namespace
