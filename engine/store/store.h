@@ -118,8 +118,8 @@ class Store {
   /// (those wrapped by the previous KEK re-wrapped, audited "key.rewrapped"), the first one made
   /// when there is none. A data key wrapped by another KEK, or data keys in the store and no
   /// keyring, is Status::config("security.key_file", ...) naming the fingerprints.
-  static StatusOr<std::shared_ptr<Store>> open(const std::string& dataDir,
-                                               std::shared_ptr<security::Keyring> keyring = nullptr);
+  static StatusOr<std::shared_ptr<Store>> open(
+      const std::string& dataDir, std::shared_ptr<security::Keyring> keyring = nullptr);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
