@@ -125,6 +125,14 @@ class Engine::Impl : public api::EngineView {
       const Status& why = store.status();
       return why.location().rfind("security.", 0) == 0 ? why : prefixed("data.dir", why);
     }
+    if (!keyring.value()) {
+      if (std::optional<std::string> kek = store.value()->encryptionKekFingerprint()) {
+        return Status::config("security.key_file",
+                              "not set, but the store holds content encrypted at rest (its data "
+                              "keys are wrapped by key-encryption key " +
+                                  *kek + "); set it to that key file");
+      }
+    }
     store_ = store.value();
 
     StatusOr<std::unique_ptr<api::Api>> made = api::Api::create(store_, config_.security, *this);

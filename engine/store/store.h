@@ -116,8 +116,9 @@ class Store {
   /// Opens (creating when absent) `<dataDir>/labgate.db` and runs the schema migrations. With a
   /// keyring (security.key_file), received bytes are stored sealed: the data keys are unwrapped
   /// (those wrapped by the previous KEK re-wrapped, audited "key.rewrapped"), the first one made
-  /// when there is none. A data key wrapped by another KEK, or data keys in the store and no
-  /// keyring, is Status::config("security.key_file", ...) naming the fingerprints.
+  /// when there is none. A data key wrapped by another KEK is Status::config("security.key_file",
+  /// ...) naming both fingerprints. Without a keyring nothing is sealed or opened (see
+  /// encryptionKekFingerprint()).
   static StatusOr<std::shared_ptr<Store>> open(
       const std::string& dataDir, std::shared_ptr<security::Keyring> keyring = nullptr);
   ~Store();
@@ -194,6 +195,9 @@ class Store {
 
   /// True when received bytes are stored sealed (a keyring was given to open()).
   bool encryptsAtRest() const;
+  /// The fingerprint of the key-encryption key wrapping the store's data keys in use; nullopt
+  /// when the store holds none. The engine refuses to start without security.key_file when set.
+  std::optional<std::string> encryptionKekFingerprint();
   /// Exports: seals what `in` reads, from its start, into <data.dir>/bodies, for
   /// InboundCommit::bodyFile. Memory stays bounded whatever the size.
   StatusOr<SealedBodyFile> sealBodyFile(const std::string& orgId, std::istream& in);
