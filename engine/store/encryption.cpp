@@ -628,9 +628,12 @@ Status Store::readRawBody(const std::string& orgId, int64_t messageId,
     wipe(*plain);
     return Status::ok();
   }
+  const std::string path = encryption_->bodyPath(row->file);
+  if (!Keyring::sealedFileKeyId(path)) {
+    return Status::io(path, "the sealed file of " + where + " is missing or unreadable");
+  }
   start(row->size);
-  return impl_->keyring->openFileTo(encryption_->bodyPath(row->file), fileAad(orgId, row->file),
-                                    sink);
+  return impl_->keyring->openFileTo(path, fileAad(orgId, row->file), sink);
 }
 
 StatusOr<ReencryptProgress> Store::startReencrypt(const AuditEvent& requestedBy) {
