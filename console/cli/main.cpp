@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "console/cli/backup_command.h"
 #include "console/cli/calibrate_command.h"
 #include "console/cli/dry_run_command.h"
 #include "console/cli/keygen_command.h"
@@ -21,11 +22,13 @@ void printHelp(std::ostream& out) {
          "The LabGate command-line console.\n"
          "\n"
          "commands:\n"
+         "  backup      take a backup now (backup now) or check a backup file (backup verify)\n"
          "  calibrate   fit a calibration curve to x,y points (CSV) and back-calculate them\n"
          "  dry-run     run inputs through the gate, mapping and rules; store nothing\n"
          "  keygen      write a new key file for security.key_file (mode 0600)\n"
          "  qc          evaluate Westgard rules over a QC history (CSV)\n"
          "  qc-targets  establish QC targets (mean, SD) from the stored QC history\n"
+         "  restore     restore a backup file into an empty data directory and verify it\n"
          "  version     print the version of this console and exit\n"
          "  help        show this help\n"
          "\n"
@@ -54,6 +57,8 @@ int main(int argc, char** argv) {
   if (command == "calibrate") return labgate::cli::runCalibrate(args, std::cout, std::cerr);
   if (command == "qc") return labgate::cli::runQc(args, std::cout, std::cerr);
   if (command == "qc-targets") return labgate::cli::runQcTargets(args, std::cout, std::cerr);
+  if (command == "backup") return labgate::cli::runBackup(args, std::cout, std::cerr);
+  if (command == "restore") return labgate::cli::runRestore(args, std::cout, std::cerr);
   if (command == "keygen") return labgate::cli::runKeygen(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 64;

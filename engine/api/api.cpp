@@ -336,6 +336,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerSessionRoutes();
   registerAccountRoutes();
   registerDataRoutes();
+  registerBackupRoutes();
   registerMessageRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {

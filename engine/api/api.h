@@ -23,6 +23,7 @@
 #include "engine/net/http_util.h"
 #include "engine/security/cidr.h"
 #include "engine/security/password.h"
+#include "engine/store/backup.h"
 #include "engine/store/store.h"
 
 namespace labgate::api {
@@ -37,6 +38,21 @@ struct SecuritySettings {
   std::string blocklistPath;        // security.password.blocklist ("" = built-in list only)
   security::Argon2Params argon2;    // security.argon2.memory_kib, .iterations, .parallelism
   std::map<std::string, std::vector<std::string>> customRoles;  // role.NAME.permissions
+};
+
+/// Backups on demand (engine/service/backup_service.h implements it).
+class BackupControl {
+ public:
+  struct Entry {
+    backup::Listing listing;
+    bool verified = false;  // verified by this engine after writing (a backup.created event)
+  };
+  virtual ~BackupControl() = default;
+  /// Takes, verifies and keeps a backup now, audited as `actor`. Status::unavailable at once while
+  /// another backup runs.
+  virtual StatusOr<backup::Created> backupNow(const std::string& actor) = 0;
+  /// The backup directory's backups, newest first.
+  virtual std::vector<Entry> list() const = 0;
 };
 
 /// What the API reads from the running engine: its connectors and destinations.
@@ -54,6 +70,8 @@ class EngineView {
   /// Destination name → organisation.
   virtual std::map<std::string, std::string> destinationOrgs() const = 0;
   virtual Poco::JSON::Object::Ptr destinationHealth(const std::string& name) const = 0;
+  /// The backups, or nullptr when security.key_file is not set (backups are always encrypted).
+  virtual BackupControl* backups() const { return nullptr; }
 };
 
 class Api {

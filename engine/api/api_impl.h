@@ -147,6 +147,7 @@ class Api::Impl {
   void registerSessionRoutes();
   void registerAccountRoutes();
   void registerDataRoutes();
+  void registerBackupRoutes();
   void registerMessageRoutes();  // resources_messages.cpp: raw bodies, re-encryption
 
   void login(Call& call);

@@ -32,6 +32,7 @@ const std::map<std::string, std::string>& allPermissions() {
       {"messages.read_raw", "read the received bytes of a stored message"},
       {"maintenance.manage",
        "re-encrypt stored content under a new data key (operator organisation)"},
+      {"backups.manage", "take and list backups"},
   };
   return kPermissions;
 }
@@ -59,7 +60,7 @@ RoleTable::RoleTable() {
            role("admin", "users, roles, API keys and the organisation's settings",
                 {"organisations.read", "organisations.manage", "users.read", "users.manage",
                  "roles.read", "apikeys.read", "apikeys.manage", "connectors.read",
-                 "destinations.read", "logins.read", "maintenance.manage"}),
+                 "destinations.read", "logins.read", "backups.manage", "maintenance.manage"}),
            role("lis-admin", "connectors, destinations, mappings, rules and instrument keys",
                 {"roles.read", "apikeys.read", "apikeys.manage", "connectors.read",
                  "destinations.read", "mappings.manage", "rules.manage", "results.read",

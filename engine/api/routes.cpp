@@ -59,6 +59,10 @@ const std::vector<RouteSpec>& routeTable() {
       // Records.
       {"GET", "/api/v1/audit", "audit.read", "The audit trail (filtered, paged)"},
       {"GET", "/api/v1/logins", "logins.read", "Login records (filtered, paged)"},
+      // Backups (operator organisation only).
+      {"POST", "/api/v1/backups", "backups.manage",
+       "Take a backup now: written, verified, kept by the retention policy"},
+      {"GET", "/api/v1/backups", "backups.manage", "The backups in the backup directory"},
   };
   return kRoutes;
 }

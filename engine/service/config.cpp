@@ -63,7 +63,11 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "security.argon2.iterations",
                                              "security.argon2.parallelism",
                                              "security.key_file",
-                                             "security.previous_key_file"};
+                                             "security.previous_key_file",
+                                             "backup.schedule",
+                                             "backup.dir",
+                                             "backup.keep.hourly",
+                                             "backup.keep.daily"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -189,6 +193,13 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
 
   config.keyFile = get("security.key_file", "");
   config.previousKeyFile = get("security.previous_key_file", "");
+  StatusOr<BackupSettings> backup = parseBackupSettings(keys);
+  if (!backup.isOk()) return backup.status();
+  config.backup = backup.value();
+  if (config.backup.schedule.on() && config.keyFile.empty()) {
+    return Status::config("backup.schedule",
+                          "needs security.key_file: backups are always encrypted");
+  }
 
   std::vector<std::string> connectorNames = splitList(get("connectors", ""));
   std::vector<std::string> destinationNames = splitList(get("destinations", ""));

@@ -12,6 +12,7 @@
 #include "engine/model/status.h"
 #include "engine/net/interfaces.h"
 #include "engine/security/cidr.h"
+#include "engine/service/backup_settings.h"
 
 namespace labgate {
 
@@ -54,6 +55,7 @@ struct EngineConfig {
   api::SecuritySettings security;  // security.* and role.NAME.permissions
   std::string keyFile;             // security.key_file
   std::string previousKeyFile;     // security.previous_key_file
+  BackupSettings backup;           // backup.*
 };
 
 /// Reads a Java-properties file. Errors name the file or the key.

@@ -3,6 +3,7 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/File.h>
 #include <Poco/FileChannel.h>
 #include <Poco/FormattingChannel.h>
@@ -40,6 +41,7 @@
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
 #include "engine/security/keyring.h"
+#include "engine/service/backup_service.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 #include "mappings/mapping_set.h"
@@ -135,6 +137,15 @@ class Engine::Impl : public api::EngineView {
     }
     store_ = store.value();
 
+    // Backups need the key file (they are always encrypted); the scheduler starts last.
+    if (!config_.keyFile.empty()) {
+      StatusOr<security::KeyEncryptionKey> kek =
+          security::loadKeyFile(config_.keyFile, config_.dataDir);
+      if (!kek.isOk()) return kek.status();
+      backups_ = std::make_unique<BackupService>(store_, std::move(kek).value(), config_.backup,
+                                                 config_.dataDir);
+    }
+
     StatusOr<std::unique_ptr<api::Api>> made = api::Api::create(store_, config_.security, *this);
     if (!made.isOk()) return made.status();
     api_ = std::move(made).value();
@@ -220,6 +231,10 @@ class Engine::Impl : public api::EngineView {
       Status started = s->start();
       if (!started.isOk()) return started;
     }
+    if (backups_) {
+      Status started = backups_->start();
+      if (!started.isOk()) return started;
+    }
     store_->appendAudit({"default", "engine", "engine.started", "engine",
                          std::string("{\"version\":\"") + kVersion + "\"}"});
     logger().information(
@@ -241,6 +256,8 @@ class Engine::Impl : public api::EngineView {
     httpPool_.joinAll();
     https_.reset();
     http_.reset();
+    if (backups_) backups_->stop();  // waits for a backup in progress
+    backups_.reset();
     for (auto& s : sources_) s->stop();
     for (auto& w : workers_) w->stop();
     if (store_) {
@@ -270,6 +287,13 @@ class Engine::Impl : public api::EngineView {
     out->set("version", kVersion);
     out->set("connectors", connectors);
     out->set("destinations", destinations);
+    if (backups_) {
+      std::optional<int64_t> last = backups_->lastSuccess();
+      out->set("last_backup_at",
+               last ? Poco::Dynamic::Var(Poco::DateTimeFormatter::format(
+                          Poco::Timestamp::fromEpochTime(*last), "%Y-%m-%dT%H:%M:%SZ"))
+                    : Poco::Dynamic::Var());
+    }
     return out;
   }
 
@@ -292,6 +316,7 @@ class Engine::Impl : public api::EngineView {
     }
     return nullptr;
   }
+  api::BackupControl* backups() const override { return backups_.get(); }
 
   void route(const Engine& self, Poco::Net::HTTPServerRequest& request,
              Poco::Net::HTTPServerResponse& response) {
@@ -340,6 +365,7 @@ class Engine::Impl : public api::EngineView {
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<ConnectorInfo> connectorInfo_;  // in config order, parallel to sources_
   std::unique_ptr<api::Api> api_;
+  std::unique_ptr<BackupService> backups_;  // when security.key_file is set
   Poco::ThreadPool httpPool_;
   std::unique_ptr<Poco::Net::HTTPServer> http_;
   std::unique_ptr<Poco::Net::HTTPServer> https_;

@@ -467,4 +467,17 @@ Status Store::verifyAuditChain() {
   });
 }
 
+Status Store::snapshotTo(const std::string& path) {
+  try {
+    // Not the reader session: a long copy must not hold up the queue look-ups.
+    Session session("SQLite", path_);
+    session << "PRAGMA busy_timeout=10000", now;
+    std::string target = path;
+    session << "VACUUM INTO ?", use(target), now;
+  } catch (const Poco::Exception& e) {
+    return Status::io(path, "snapshot failed: " + e.displayText());
+  }
+  return Status::ok();
+}
+
 }  // namespace labgate

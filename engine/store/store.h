@@ -193,6 +193,11 @@ class Store {
   /// broken event.
   Status verifyAuditChain();
 
+  /// Writes a consistent copy of the whole database to `path` (which must not exist) with
+  /// VACUUM INTO on a connection of its own: the group-commit writer goes on committing while
+  /// the copy is made (backups, engine/store/backup.h).
+  Status snapshotTo(const std::string& path);
+
   /// True when received bytes are stored sealed (a keyring was given to open()).
   bool encryptsAtRest() const;
   /// The fingerprint of the key-encryption key wrapping the store's data keys in use; nullopt

@@ -1,0 +1,170 @@
+// Backups of the store: one self-contained, encrypted file per backup, what it holds (the
+// manifest), writing one from a snapshot, verifying one, restoring one, and which old ones the
+// retention policy deletes. docs/backup.md is the operator's view, ADR 0009 the decisions.
+//
+// File format (labgate-YYYYMMDDTHHMMSSZ.lgb):
+//   "LGB1" | header length (uint32 BE) | header (JSON) | body files | the database sealed with
+//   security::Keyring::sealFile under the backup's own data key
+// The header names the key-encryption key (fingerprint), carries the backup's data key wrapped
+// under it, the manifest, and the name, size and SHA-256 of each body file. The exact header bytes
+// are the sealed database's AAD, so a changed manifest, list or key makes every chunk fail to
+// open: the header needs no signature of its own. Body files are the sealed files of exports under
+// <data.dir>/bodies that the database refers to (message_bodies.file); they are sealed already
+// (under the store's data keys, which the database holds wrapped by the same KEK) and are copied
+// as they are. Restoring needs the key file and nothing else.
+//
+// Nothing here logs, and no Status carries key material; plain copies of the database are only
+// ever written under the `workDir` the caller names (never the backup directory).
+// Thread-safety: free functions without shared state; callers serialise work on one file.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/status.h"
+#include "engine/security/keyring.h"
+
+namespace labgate {
+class Store;
+}
+
+namespace labgate::backup {
+
+inline constexpr const char* kMagic = "LGB1";
+inline constexpr const char* kExtension = ".lgb";
+
+/// What a backup holds, computed from the plain database when it was taken.
+struct Manifest {
+  std::string createdAt;  // ISO-8601 UTC, second resolution: the time in the file name
+  std::string version;    // labgated's version
+  int64_t schemaVersion = 0;
+  int64_t messages = 0;
+  int64_t results = 0;
+  int64_t audit = 0;
+  std::string auditHead;       // hash of the last audit event (64 zeros when there is none)
+  std::string databaseSha256;  // hex SHA-256 of the plain database file
+  int64_t databaseBytes = 0;
+  int64_t bodyFiles = 0;  // sealed export files under <data.dir>/bodies the database refers to
+
+  /// The manifest as JSON text, members in a fixed order (what the header stores).
+  std::string toJson() const;
+  /// Hex SHA-256 of toJson(): names this manifest in audit events.
+  std::string digest() const;
+  /// Same counts, audit head, schema and database digest.
+  bool sameContent(const Manifest& other) const;
+};
+
+/// A body file carried by a backup, in the order of the file.
+struct BodyFile {
+  std::string name;  // under <data.dir>/bodies
+  int64_t bytes = 0;
+  std::string sha256;
+};
+
+/// The header of a backup file.
+struct Header {
+  std::string kekFingerprint;
+  security::WrappedKey dataKey;
+  Manifest manifest;
+  std::vector<BodyFile> files;
+};
+
+/// "LGB1" | length | JSON: the exact bytes written before the sealed database.
+std::string encodeHeader(const Header& header);
+/// The header at the start of `bytes` (a file's first bytes; more may follow). `consumed` gets
+/// the header's length in bytes. Status::invalid naming what is wrong.
+StatusOr<Header> decodeHeader(const std::string& bytes, size_t* consumed = nullptr);
+/// Reads the header of the backup file `path`; `raw` gets its exact bytes.
+StatusOr<Header> readHeader(const std::string& path, std::string* raw = nullptr);
+
+/// Counts, audit head, schema version and SHA-256 of the plain database file `dbPath` (opened
+/// through SQLite; createdAt and version are left empty).
+StatusOr<Manifest> describeDatabase(const std::string& dbPath);
+/// The body files the database `dbPath` refers to (message_bodies.file), sorted.
+StatusOr<std::vector<std::string>> bodyFilesOf(const std::string& dbPath);
+
+/// Encrypts the plain database `snapshot` (described by `manifest`) with the body files `files`
+/// found in `bodiesDir` into the backup file `out`, under a new data key wrapped by `kek`;
+/// `workDir` holds the intermediate sealed copy. `out` is fsync'ed. On failure nothing is left
+/// behind.
+Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
+                       const std::vector<std::string>& files, const std::string& bodiesDir,
+                       const security::KeyEncryptionKey& kek, const std::string& out,
+                       const std::string& workDir);
+
+/// Decrypts the backup `file` into `plainOut` and checks its SHA-256 and size against the
+/// manifest, and every body file against the header; with `bodiesOut` the body files are written
+/// there. Errors: Status::config when `kek` is not the key the backup was made with (naming both
+/// fingerprints), Status::invalid when the file is damaged or tampered with.
+StatusOr<Manifest> decryptBackup(const std::string& file, const security::KeyEncryptionKey& kek,
+                                 const std::string& plainOut, const std::string& workDir,
+                                 const std::string& bodiesOut = "");
+
+/// Checks the plain database `dbPath` (named labgate.db) against `manifest`: PRAGMA
+/// integrity_check, counts, audit head and schema, then the audit chain and the data keys (the
+/// copy is opened as a Store with `kek`, which may run the migrations on it: use a copy that may
+/// change).
+Status checkDatabase(const std::string& dbPath, const Manifest& manifest,
+                     const security::KeyEncryptionKey& kek);
+
+/// Decrypts `file` into a private folder under `workDir` and runs checkDatabase: what "verified"
+/// means. The folder is removed afterwards.
+StatusOr<Manifest> verifyBackup(const std::string& file, const security::KeyEncryptionKey& kek,
+                                const std::string& workDir);
+
+/// What a successful backup produced.
+struct Created {
+  std::string name;  // file name in the backup directory
+  std::string path;
+  int64_t bytes = 0;
+  Manifest manifest;
+};
+
+/// Takes a backup of `store` now (an online, consistent snapshot: intake goes on) with the body
+/// files it refers to from `bodiesDir`, writes it as `<dir>/<name>.partial`, verifies it, and
+/// renames it to `<dir>/<name>`. `unixSeconds` names it; a file of that name must not exist.
+/// Plain copies go under `workDir` only.
+StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& kek,
+                               const std::string& dir, const std::string& bodiesDir,
+                               const std::string& workDir, int64_t unixSeconds);
+
+/// Restores `file` into `dataDir`, which must be empty or absent: decrypts it to
+/// `<dataDir>/labgate.db` and `<dataDir>/bodies/` and verifies it (checkDatabase). On any failure
+/// `dataDir` is left empty. Refuses a backup whose schema is newer than this program's.
+StatusOr<Manifest> restoreBackup(const std::string& file, const security::KeyEncryptionKey& kek,
+                                 const std::string& dataDir);
+
+/// "labgate-20261124T041200Z.lgb" for a time in seconds since the epoch (UTC).
+std::string fileNameFor(int64_t unixSeconds);
+/// The time a backup file name stands for; nullopt for any other name (.partial included).
+std::optional<int64_t> timeOfFileName(const std::string& name);
+
+/// How many backups the retention policy keeps (backup.keep.hourly, backup.keep.daily).
+struct Retention {
+  int64_t hourly = 24;
+  int64_t daily = 14;
+};
+
+/// The backups (by time, seconds since the epoch) that retention deletes at `now`: kept are the
+/// newest backup of each of the last `hourly` UTC hours (the current one included), the newest of
+/// each of the last `daily` UTC days, the newest backup not later than `now` (so that a clock set
+/// wrong never leaves no real backup), and anything later than `now`.
+/// Everything else is returned, oldest first.
+std::vector<int64_t> chooseBackupsToDelete(const std::vector<int64_t>& times, int64_t now,
+                                           const Retention& keep);
+
+/// A backup file found in a backup directory.
+struct Listing {
+  std::string name;
+  std::string path;
+  int64_t bytes = 0;
+  int64_t time = 0;                  // from the name
+  std::optional<Manifest> manifest;  // when the header reads
+};
+/// The backup files of `dir` (names of fileNameFor's form), newest first. Empty when `dir` does
+/// not exist.
+std::vector<Listing> listBackups(const std::string& dir);
+
+}  // namespace labgate::backup
