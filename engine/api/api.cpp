@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "engine/api/api_impl.h"
+#include "engine/metrics/metrics.h"
 #include "engine/net/interfaces.h"
 #include "engine/security/crypto.h"
 #include "engine/security/totp.h"
@@ -563,6 +564,7 @@ bool Api::Impl::authenticateKey(Call& call, const std::string& key) {
     r.userAgent = call.userAgent();
     r.outcome = !record ? "bad_key" : !record->revokedAt.empty() ? "revoked_key" : "expired_key";
     accounts.recordLoginRefused(r);
+    metrics::logins().inc({r.outcome});
     fail(HttpStatus::HTTP_UNAUTHORIZED, refusal);
   }
   std::optional<Organisation> org = accounts.organisation(record->orgId);
@@ -592,6 +594,7 @@ bool Api::Impl::addressAllowed(Call& call, const Organisation& org, const std::s
   r.userAgent = call.userAgent();
   r.outcome = "address_refused";
   accounts.recordLoginRefused(r);
+  metrics::logins().inc({r.outcome});
   logger().warning("SECURITY: request from %s refused: not on the allow-list of organisation %s",
                    r.peer, org.id);
   fail(HttpStatus::HTTP_FORBIDDEN,
@@ -713,10 +716,12 @@ void Api::Impl::login(Call& call) {
                     Object::Ptr extra = nullptr) {
     record.outcome = outcome;
     accounts.recordLoginRefused(record);
+    metrics::logins().inc({outcome});
     fail(HttpStatus::HTTP_UNAUTHORIZED, detail, extra);
   };
   auto failure = [&](const std::string& outcome, std::optional<int64_t> userId) {
     record.outcome = outcome;
+    metrics::logins().inc({outcome});
     StatusOr<AccountStore::FailedLogin> counted =
         accounts.recordLoginFailure(record, userId, static_cast<int>(settings.lockoutAttempts),
                                     isoAt(now + settings.lockoutSeconds * 1000));
@@ -787,6 +792,7 @@ void Api::Impl::login(Call& call) {
   session.userAgent = record.userAgent;
   record.outcome = "success";
   StatusOr<int64_t> opened = accounts.recordLoginSuccess(record, user->id, session);
+  if (opened.isOk()) metrics::logins().inc({"success"});
   if (!opened.isOk()) {
     fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "the session could not be stored; try again");
   }

@@ -4,6 +4,10 @@
 #include <Poco/Logger.h>
 
 #include <algorithm>
+#include <chrono>
+#include <string_view>
+
+#include "engine/metrics/metrics.h"
 
 namespace labgate {
 namespace {
@@ -11,6 +15,22 @@ namespace {
 Poco::Logger& logger() { return Poco::Logger::get("delivery"); }
 
 constexpr int64_t kIdlePollMillis = 1000;
+
+/// Counts one delivery attempt; a positive acknowledgement also observes the time from queueing.
+void countAttempt(const OutboundItem& item, const char* outcome) {
+  metrics::deliveryAttempts().inc({item.destination, outcome});
+  if (std::string_view(outcome) != "delivered") return;
+  std::optional<int64_t> queuedAt = isoToUnixMillis(item.createdAt);
+  if (!queuedAt) return;
+  const int64_t nowMillis = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+  const int64_t waited = std::max<int64_t>(0, nowMillis - *queuedAt);
+  metrics::deliveryLatency().observe({item.destination}, static_cast<double>(waited) / 1000.0);
+  logger().debug("destination %s: outbound %Ld acknowledged %Ld ms after it was queued",
+                 item.destination, static_cast<Poco::Int64>(item.id),
+                 static_cast<Poco::Int64>(waited));
+}
 
 }  // namespace
 
@@ -112,6 +132,7 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
         lastError_.clear();
         if (recorded.isOk()) ++delivered_;
       }
+      if (recorded.isOk()) countAttempt(item, "delivered");
       break;
     case Delivery::Outcome::kRejected:
       recorded = store_->markDeadLetter(item, answer.ackCode, answer.detail);
@@ -124,6 +145,7 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
         lastError_ = answer.ackCode + ": " + answer.detail;
         if (recorded.isOk()) ++dead_;
       }
+      if (recorded.isOk()) countAttempt(item, "dead_letter");
       break;
     case Delivery::Outcome::kRetry: {
       int64_t delay = backoffMillis(retry_, item.attempts + 1);
@@ -131,6 +153,7 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
       logger().warning("destination %s: outbound %Ld (%s) not delivered (%s); retry %d in %Ld ms",
                        name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.detail,
                        item.attempts + 1, static_cast<Poco::Int64>(delay));
+      countAttempt(item, "retry");
       std::lock_guard<std::mutex> lock(mutex_);
       ++consecutiveFailures_;
       lastError_ = answer.detail;

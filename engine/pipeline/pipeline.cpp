@@ -6,7 +6,9 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <set>
 
+#include "engine/metrics/metrics.h"
 #include "engine/store/audit.h"
 
 namespace labgate {
@@ -55,6 +57,29 @@ std::string hitsJson(const phi::Screening& screening) {
            ",\"pattern\":" + jsonString(screening.hits[i].patternId) + "}";
   }
   return out + "]";
+}
+
+/// Counts each distinct pattern id of `screening` once on `counter` (labels: connector, pattern).
+void countPatterns(const metrics::Counter& counter, const std::string& connector,
+                   const phi::Screening& screening) {
+  std::set<std::string> patterns;
+  for (const auto& hit : screening.hits) patterns.insert(hit.patternId);
+  for (const auto& pattern : patterns) counter.inc({connector, pattern});
+}
+
+/// Counts the findings of a stored message by rule id and severity.
+void countFindings(const std::string& connector, const Message& message) {
+  metrics::Counter findings = metrics::ruleFindings();
+  for (const Sample& sample : message.samples) {
+    for (const Result& result : sample.results) {
+      for (const Finding& f : result.findings) {
+        findings.inc({connector, f.ruleId, toString(f.severity)});
+      }
+    }
+  }
+  for (const BatchFinding& b : message.batchFindings) {
+    findings.inc({connector, b.finding.ruleId, toString(b.finding.severity)});
+  }
 }
 
 std::string hitsSummary(const phi::Screening& screening) {
@@ -408,6 +433,8 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
     return intake;
   }
   intake.outcome = Intake::Outcome::kAccepted;
+  countFindings(profile.name, commit.message);
+  if (!screening.clean()) countPatterns(metrics::phiStripped(), profile.name, screening);
   logger().information(
       "connector %s: message %Ld accepted from %s: %z results, %z held%s", profile.name,
       static_cast<Poco::Int64>(intake.messageId), meta.peer, intake.results, intake.held,
@@ -463,6 +490,7 @@ Intake Pipeline::refuse(const CommitMeta& meta, const ConnectorProfile& profile,
     logger().error("connector %s: could not record a refusal: %s", profile.name,
                    audited.toString());
   }
+  if (!dryRun_) countPatterns(metrics::phiRefusals(), profile.name, screening);
   logger().warning("connector %s: %s from %s refused: PHI at %s", profile.name, meta.what(),
                    meta.peer, hitsSummary(screening));
   for (const auto& hit : screening.hits) {

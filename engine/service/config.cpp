@@ -51,6 +51,9 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "log.level",
                                              "log.file",
                                              "log.console",
+                                             "log.format",
+                                             "log.rotation",
+                                             "log.keep",
                                              "connectors",
                                              "destinations",
                                              "security.session.idle_seconds",
@@ -74,6 +77,32 @@ bool isLoopback(const std::string& host) {
 }
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
                                           "notice", "information", "debug", "trace"};
+
+/// "10", "10 M", "daily": a whole number, optional blanks, then one of `units` ("" = no unit).
+bool numberWithUnit(const std::string& text, const std::set<std::string>& units) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  if (digits == 0 || digits > 9 || std::stol(text.substr(0, digits)) < 1) return false;
+  return units.count(trim(text.substr(digits))) > 0;
+}
+
+/// log.rotation: what Poco::FileChannel's "rotation" takes, less the day-of-week form.
+bool validRotation(const std::string& text) {
+  if (text == "never" || text == "daily" || text == "weekly" || text == "monthly") return true;
+  if (text.size() == 5 && text[2] == ':' && std::isdigit(static_cast<unsigned char>(text[0])) &&
+      std::isdigit(static_cast<unsigned char>(text[1])) &&
+      std::isdigit(static_cast<unsigned char>(text[3])) &&
+      std::isdigit(static_cast<unsigned char>(text[4]))) {
+    return std::stoi(text.substr(0, 2)) < 24 && std::stoi(text.substr(3)) < 60;
+  }
+  return numberWithUnit(text, {"", "K", "M", "minutes", "hours", "days", "weeks", "months"});
+}
+
+/// log.keep: a number of archives, an age, or none (keep every archive).
+bool validKeep(const std::string& text) {
+  return text == "none" ||
+         numberWithUnit(text, {"", "seconds", "minutes", "hours", "days", "weeks", "months"});
+}
 
 }  // namespace
 
@@ -158,6 +187,24 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     return Status::config("log.console", "must be true or false");
   }
   config.logConsole = console == "true";
+  config.logFormat = get("log.format", config.logFormat);
+  if (config.logFormat != "text" && config.logFormat != "json") {
+    return Status::config("log.format", "must be text or json, got \"" + config.logFormat + "\"");
+  }
+  config.logRotation = get("log.rotation", config.logRotation);
+  if (!validRotation(config.logRotation)) {
+    return Status::config("log.rotation",
+                          "expected never, daily, weekly, monthly, hh:mm, N (bytes), N K, N M or "
+                          "N minutes|hours|days|weeks|months; got \"" +
+                              config.logRotation + "\"");
+  }
+  config.logKeep = get("log.keep", config.logKeep);
+  if (!validKeep(config.logKeep)) {
+    return Status::config("log.keep",
+                          "expected a number of archives, N seconds|minutes|hours|days|weeks|"
+                          "months, or none; got \"" +
+                              config.logKeep + "\"");
+  }
 
   // security.*: sessions, lockout, passwords.
   api::SecuritySettings& sec = config.security;
@@ -221,6 +268,25 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   std::map<std::string, KeyValues> connectorKeys, destinationKeys;
   for (const auto& [key, value] : keys) {
     if (kTopLevelKeys.count(key)) continue;
+    if (key.rfind("log.level.", 0) == 0) {
+      const std::string component = key.substr(10);
+      for (char c : component) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+          return Status::config(key, "a logger name holds only letters, digits, -, _ and .");
+        }
+      }
+      if (component.empty() || component.front() == '.' || component.back() == '.') {
+        return Status::config(key, "unknown key (per component: log.level.NAME = level)");
+      }
+      if (!kLogLevels.count(value)) {
+        return Status::config(key,
+                              "must be one of fatal, critical, error, warning, notice, "
+                              "information, debug, trace; got \"" +
+                                  value + "\"");
+      }
+      config.logLevels[component] = value;
+      continue;
+    }
     if (key.rfind("role.", 0) == 0) {
       const std::string suffix = ".permissions";
       if (key.size() <= 5 + suffix.size() ||

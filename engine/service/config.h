@@ -50,6 +50,10 @@ struct EngineConfig {
   std::string logLevel = "information";
   std::string logFile;  // default <data.dir>/logs/labgated.log
   bool logConsole = true;
+  std::string logFormat = "text";                // log.format: text | json (one object per line)
+  std::string logRotation = "10 M";              // log.rotation: Poco FileChannel rotation
+  std::string logKeep = "10";                    // log.keep: archives kept, or their maximum age
+  std::map<std::string, std::string> logLevels;  // log.level.COMPONENT = level
   std::vector<ConnectorConfig> connectors;
   std::vector<DestinationConfig> destinations;
   api::SecuritySettings security;  // security.* and role.NAME.permissions

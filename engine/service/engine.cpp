@@ -25,7 +25,10 @@
 #include <Poco/URI.h>
 
 #include <cstdlib>
+#include <mutex>
+#include <set>
 #include <sstream>
+#include <thread>
 
 #include "connectors/astm/astm_source.h"
 #include "connectors/csv/formats.h"
@@ -35,6 +38,7 @@
 #include "connectors/http/upload_source.h"
 #include "connectors/xml/formats.h"
 #include "engine/api/api.h"
+#include "engine/metrics/metrics.h"
 #include "engine/net/delivery_worker.h"
 #include "engine/net/http_util.h"
 #include "engine/net/tls.h"
@@ -42,6 +46,8 @@
 #include "engine/pipeline/pipeline.h"
 #include "engine/security/keyring.h"
 #include "engine/service/backup_service.h"
+#include "engine/service/log_format.h"
+#include "engine/service/observability.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 #include "mappings/mapping_set.h"
@@ -76,6 +82,26 @@ class RouteHandler : public Poco::Net::HTTPRequestHandler {
   HttpRoute route_;
 };
 
+/// One connector's current profile: read for every message, replaced whole by a reload (SIGHUP).
+/// A message in progress keeps the profile it started with.
+class ProfileSlot {
+ public:
+  explicit ProfileSlot(std::shared_ptr<const ConnectorProfile> profile)
+      : profile_(std::move(profile)) {}
+  std::shared_ptr<const ConnectorProfile> get() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return profile_;
+  }
+  void set(std::shared_ptr<const ConnectorProfile> profile) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    profile_ = std::move(profile);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::shared_ptr<const ConnectorProfile> profile_;
+};
+
 class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
  public:
   explicit HandlerFactory(HttpRoute route) : route_(std::move(route)) {}
@@ -96,6 +122,7 @@ class Engine::Impl : public api::EngineView {
       : config_(std::move(config)), registry_(registry), httpPool_(1, 16) {}
 
   Status start(const Engine& self) {
+    metrics::declareEngineMetrics();
     StatusOr<phi::PhiGate> gate = phi::PhiGate::loadFile(config_.phiPatterns);
     if (!gate.isOk()) return prefixed("phi.patterns", gate.status());
     auto sharedGate = std::make_shared<const phi::PhiGate>(std::move(gate.value()));
@@ -165,16 +192,18 @@ class Engine::Impl : public api::EngineView {
 
     for (size_t i = 0; i < config_.connectors.size(); ++i) {
       const auto& c = config_.connectors[i];
-      auto profile = std::make_shared<ConnectorProfile>(profiles[i]);
+      auto slot =
+          std::make_shared<ProfileSlot>(std::make_shared<const ConnectorProfile>(profiles[i]));
+      profiles_.push_back(slot);
       auto pipeline = pipeline_;
-      IntakeHandler handler = [pipeline, profile](const Envelope& envelope,
-                                                  const FormatCodec& codec) {
+      IntakeHandler handler = [pipeline, slot](const Envelope& envelope, const FormatCodec& codec) {
+        std::shared_ptr<const ConnectorProfile> profile = slot->get();
         Envelope e = envelope;
         e.orgId = profile->orgId;
         return pipeline->process(e, *profile, codec);
       };
-      ExportHandler exportHandler = [pipeline, profile](const ExportJob& job) {
-        return pipeline->processExport(job, *profile);
+      ExportHandler exportHandler = [pipeline, slot](const ExportJob& job) {
+        return pipeline->processExport(job, *slot->get());
       };
       SourceContext context;
       context.name = c.name;
@@ -203,7 +232,6 @@ class Engine::Impl : public api::EngineView {
       socket.bind(Poco::Net::SocketAddress(config_.httpHost, config_.httpPort), true, false);
       socket.listen(64);
       http_ = std::make_unique<Poco::Net::HTTPServer>(factory(), httpPool_, socket, serverParams());
-      http_->start();
     } catch (const Poco::Exception& e) {
       return Status::config("http.listen", "cannot listen on " + config_.httpHost + ":" +
                                                std::to_string(config_.httpPort) + ": " +
@@ -218,7 +246,6 @@ class Engine::Impl : public api::EngineView {
         socket.listen(64);
         https_ =
             std::make_unique<Poco::Net::HTTPServer>(factory(), httpPool_, socket, serverParams());
-        https_->start();
       } catch (const Poco::Exception& e) {
         return Status::config("https.listen", "cannot listen on " + config_.httpsHost + ":" +
                                                   std::to_string(config_.httpsPort) + ": " +
@@ -235,6 +262,10 @@ class Engine::Impl : public api::EngineView {
       Status started = backups_->start();
       if (!started.isOk()) return started;
     }
+    // HTTP(S) last: once /health answers, every listener is up (the sockets were bound above, so
+    // a client that comes early waits in the backlog instead of being refused).
+    if (https_) https_->start();
+    http_->start();
     store_->appendAudit({"default", "engine", "engine.started", "engine",
                          std::string("{\"version\":\"") + kVersion + "\"}"});
     logger().information(
@@ -258,12 +289,18 @@ class Engine::Impl : public api::EngineView {
     http_.reset();
     if (backups_) backups_->stop();  // waits for a backup in progress
     backups_.reset();
-    for (auto& s : sources_) s->stop();
+    // Every listener stops accepting at once; each then waits for its connections to finish the
+    // message they are in (a commit in progress completes and is answered, a partial message is
+    // dropped unanswered and sent again by the instrument). The store drains its writer last.
+    std::vector<std::thread> stopping;
+    for (auto& s : sources_) stopping.emplace_back([&s] { s->stop(); });
+    for (auto& t : stopping) t.join();
     for (auto& w : workers_) w->stop();
     if (store_) {
       store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
     }
     connectorInfo_.clear();
+    profiles_.clear();
     api_.reset();
     sources_.clear();
     workers_.clear();
@@ -318,17 +355,70 @@ class Engine::Impl : public api::EngineView {
   }
   api::BackupControl* backups() const override { return backups_.get(); }
 
+  /// SIGHUP: every connector's mapping set and rule set read again from the configured files and
+  /// swapped in whole; a connector whose files fail keeps its previous profile. One audit event
+  /// "config.reloaded" per organisation names what was reloaded (rule-set versions) and kept.
+  Status reload() {
+    std::lock_guard<std::mutex> lock(reloadMutex_);
+    if (!store_) return Status::unavailable("engine", "not running");
+    Status first;
+    std::map<std::string, std::pair<std::string, std::string>> byOrg;  // reloaded, kept (JSON)
+    for (size_t i = 0; i < config_.connectors.size() && i < profiles_.size(); ++i) {
+      const ConnectorConfig& c = config_.connectors[i];
+      auto& [reloaded, kept] = byOrg[c.orgId];
+      StatusOr<ConnectorProfile> built = buildConnectorProfile(c, registry_);
+      if (!built.isOk()) {
+        logger().error("reload: connector %s keeps its previous mappings and rules: %s", c.name,
+                       built.status().toString());
+        if (first.isOk()) first = built.status();
+        kept += (kept.empty() ? "{\"connector\":" : ",{\"connector\":") + jsonLogString(c.name) +
+                ",\"error\":" + jsonLogString(built.status().toString()) + "}";
+        continue;
+      }
+      auto profile = std::make_shared<const ConnectorProfile>(std::move(built).value());
+      const std::string version = profile->rules ? profile->rules->version() : "";
+      profiles_[i]->set(profile);
+      reloaded += (reloaded.empty() ? "{\"connector\":" : ",{\"connector\":") +
+                  jsonLogString(c.name) + ",\"mappings\":" + jsonLogString(c.mappingsPath) +
+                  ",\"rules\":" + jsonLogString(c.rulesPath) +
+                  ",\"rules_version\":" + jsonLogString(version) + "}";
+    }
+    for (const auto& [org, lists] : byOrg) {
+      Status audited = store_->appendAudit(
+          {org, "engine", "config.reloaded", "engine",
+           "{\"reloaded\":[" + lists.first + "],\"kept\":[" + lists.second + "]}"});
+      if (!audited.isOk()) logger().error("reload: not audited: %s", audited.toString());
+    }
+    metrics::configReloads().inc({first.isOk() ? "ok" : "error"});
+    logger().information("reload: mapping sets and rule sets %s",
+                         std::string(first.isOk() ? "reloaded" : "reloaded in part (see above)"));
+    return first;
+  }
+
   void route(const Engine& self, Poco::Net::HTTPServerRequest& request,
              Poco::Net::HTTPServerResponse& response) {
     using Poco::Net::HTTPResponse;
     const std::string path = Poco::URI(request.getURI()).getPath();
-    if (path == "/health") {
+    // /health, /ready and /metrics need no credentials: they carry names and counts only.
+    if (path == "/health" || path == "/ready" || path == "/metrics") {
       if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
         response.set("Allow", "GET, HEAD");
         sendProblem(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed",
-                    "/health answers GET");
-      } else {
+                    path + " answers GET");
+      } else if (path == "/health") {
         sendJson(response, HTTPResponse::HTTP_OK, self.health());
+      } else if (path == "/ready") {
+        Readiness ready = checkReadiness(*self.health(), store_.get());
+        sendJson(response,
+                 ready.ready ? HTTPResponse::HTTP_OK : HTTPResponse::HTTP_SERVICE_UNAVAILABLE,
+                 ready.body);
+      } else {
+        const std::string text = renderMetrics(*self.health(), store_.get());
+        response.setStatus(HTTPResponse::HTTP_OK);
+        response.setContentType("text/plain; version=0.0.4; charset=utf-8");
+        response.set("Cache-Control", "no-store");
+        response.setContentLength(static_cast<std::streamsize>(text.size()));
+        response.send() << text;
       }
     } else if (api_ && api::Api::handles(path)) {
       api_->handle(request, response);
@@ -364,6 +454,10 @@ class Engine::Impl : public api::EngineView {
   std::vector<std::unique_ptr<DeliveryWorker>> workers_;
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<ConnectorInfo> connectorInfo_;  // in config order, parallel to sources_
+
+  // Each connector's profile, in config order: reload() swaps them.
+  std::vector<std::shared_ptr<ProfileSlot>> profiles_;
+  std::mutex reloadMutex_;
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<BackupService> backups_;  // when security.key_file is set
   Poco::ThreadPool httpPool_;
@@ -376,52 +470,69 @@ Engine::Engine(EngineConfig config, const Registry& registry)
 Engine::~Engine() { stop(); }
 Status Engine::start() { return impl_->start(*this); }
 void Engine::stop() { impl_->stop(); }
+Status Engine::reload() { return impl_->reload(); }
 Poco::JSON::Object::Ptr Engine::health() const { return impl_->health(); }
 
 StatusOr<std::vector<ConnectorProfile>> buildConnectorProfiles(const EngineConfig& config,
                                                                const Registry& registry) {
   std::vector<ConnectorProfile> profiles;
   for (const auto& c : config.connectors) {
-    if (!registry.source(c.kind)) {
-      std::string known;
-      for (const auto& k : registry.sourceKinds()) known += (known.empty() ? "" : ", ") + k;
-      return Status::config("connector." + c.name + ".kind",
-                            "unknown kind \"" + c.kind + "\" (known: " + known + ")");
-    }
-    StatusOr<MappingSet> mappings = MappingSet::loadCsv(c.mappingsPath);
-    if (!mappings.isOk()) {
-      return Status::config("connector." + c.name + ".mappings", mappings.status().toString());
-    }
-    ConnectorProfile profile;
-    profile.name = c.name;
-    profile.instrument = c.instrument;
-    profile.orgId = c.orgId;
-    profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
-    profile.mappings = std::make_shared<const MappingSet>(std::move(mappings.value()));
-    profile.destinations = c.destinations;
-    profile.deduplicate = registry.deduplicates(c.kind);
-    if (!c.rulesPath.empty()) {
-      StatusOr<std::shared_ptr<const RulesStage>> rules = rules::loadRuleSet(c.rulesPath);
-      if (!rules.isOk()) {
-        return Status::config("connector." + c.name + ".rules", rules.status().toString());
-      }
-      profile.rules = rules.value();
-    }
-    profiles.push_back(std::move(profile));
+    StatusOr<ConnectorProfile> profile = buildConnectorProfile(c, registry);
+    if (!profile.isOk()) return profile.status();
+    profiles.push_back(std::move(profile).value());
   }
   return profiles;
 }
 
+StatusOr<ConnectorProfile> buildConnectorProfile(const ConnectorConfig& c,
+                                                 const Registry& registry) {
+  if (!registry.source(c.kind)) {
+    std::string known;
+    for (const auto& k : registry.sourceKinds()) known += (known.empty() ? "" : ", ") + k;
+    return Status::config("connector." + c.name + ".kind",
+                          "unknown kind \"" + c.kind + "\" (known: " + known + ")");
+  }
+  StatusOr<MappingSet> mappings = MappingSet::loadCsv(c.mappingsPath);
+  if (!mappings.isOk()) {
+    return Status::config("connector." + c.name + ".mappings", mappings.status().toString());
+  }
+  ConnectorProfile profile;
+  profile.name = c.name;
+  profile.instrument = c.instrument;
+  profile.orgId = c.orgId;
+  profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
+  profile.mappings = std::make_shared<const MappingSet>(std::move(mappings.value()));
+  profile.destinations = c.destinations;
+  profile.deduplicate = registry.deduplicates(c.kind);
+  if (!c.rulesPath.empty()) {
+    StatusOr<std::shared_ptr<const RulesStage>> rules = rules::loadRuleSet(c.rulesPath);
+    if (!rules.isOk()) {
+      return Status::config("connector." + c.name + ".rules", rules.status().toString());
+    }
+    profile.rules = rules.value();
+  }
+  return profile;
+}
+
 Status configureLogging(const EngineConfig& config) {
   Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
-  Poco::AutoPtr<Poco::PatternFormatter> formatter(
-      new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
+  Poco::AutoPtr<Poco::Formatter> formatter;
+  if (config.logFormat == "json") {
+    formatter = new JsonLineFormatter;  // log.format = json: one object per line
+  } else {
+    formatter = new Poco::PatternFormatter(kTextLogPattern);
+  }
   try {
     Poco::File(Poco::Path(config.logFile).parent()).createDirectories();
     Poco::AutoPtr<Poco::FileChannel> file(new Poco::FileChannel(config.logFile));
-    file->setProperty("rotation", "10 M");
+    file->setProperty("rotation", config.logRotation);
     file->setProperty("archive", "number");
-    file->setProperty("purgeCount", "10");
+    file->setProperty("times", "utc");
+    // log.keep: a number of archives, or their maximum age ("30 days"); "none" keeps them all.
+    const bool count = config.logKeep.find_first_not_of("0123456789") == std::string::npos;
+    if (config.logKeep != "none") {
+      file->setProperty(count ? "purgeCount" : "purgeAge", config.logKeep);
+    }
     file->open();
     splitter->addChannel(new Poco::FormattingChannel(formatter, file));
   } catch (const Poco::Exception& e) {
@@ -438,6 +549,12 @@ Status configureLogging(const EngineConfig& config) {
   for (const auto& name : names) {
     Poco::Logger::get(name).setChannel(splitter);
     Poco::Logger::get(name).setLevel(config.logLevel);
+  }
+  // log.level.COMPONENT: that logger and the ones below it (created now if need be, so that a
+  // logger made later inherits the level).
+  for (const auto& [component, level] : config.logLevels) {
+    Poco::Logger::get(component).setLevel(level);
+    Poco::Logger::setLevel(component, Poco::Logger::parseLevel(level));
   }
   return Status::ok();
 }

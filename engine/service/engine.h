@@ -25,7 +25,14 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   Status start();
+  /// Stops in order: the HTTP server, then every connector at once (each stops accepting and lets
+  /// its connections finish the message they are in), the delivery workers (a delivery in
+  /// progress is cancelled and stays queued), and last the store (its writer drains).
   void stop();
+  /// Reads every connector's mapping set and rule set again (SIGHUP) and swaps them into the
+  /// running pipeline without touching a connection. A connector whose files fail keeps its
+  /// previous ones; the first failure is returned (naming key and file), every one is logged.
+  Status reload();
   /// The /health document: status, version, connectors, destinations with queue depths.
   Poco::JSON::Object::Ptr health() const;
 
@@ -39,6 +46,9 @@ class Engine {
 /// file is read and checked here; a problem is Status::config naming the connector's key.
 StatusOr<std::vector<ConnectorProfile>> buildConnectorProfiles(const EngineConfig& config,
                                                                const Registry& registry);
+/// The profile of one connector (see buildConnectorProfiles).
+StatusOr<ConnectorProfile> buildConnectorProfile(const ConnectorConfig& connector,
+                                                 const Registry& registry);
 
 Status configureLogging(const EngineConfig& config);
 

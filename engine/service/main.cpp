@@ -1,14 +1,17 @@
 // labgated: the LabGate engine. Reads the configuration, starts the engine, serves until
-// SIGTERM or SIGINT, then stops cleanly. Configuration errors go to stderr as one line naming
-// the key or file, with exit code 78 (EX_CONFIG).
+// SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads the mapping sets and rule sets.
+// Configuration errors go to stderr as one line naming the key or file, with exit code 78
+// (EX_CONFIG). `--check-config` validates everything and exits 0 ("configuration OK") or 1.
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
+#include <pthread.h>
 
 #include <csignal>
 #include <iostream>
 
+#include "engine/service/check_config.h"
 #include "engine/service/config.h"
 #include "engine/service/engine.h"
 #include "labgate/version.h"
@@ -32,6 +35,11 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     options.addOption(
         Poco::Util::Option("help", "h", "show this help and exit")
             .callback(Poco::Util::OptionCallback<LabgateDaemon>(this, &LabgateDaemon::showHelp)));
+    options.addOption(
+        Poco::Util::Option("check-config", "",
+                           "validate the configuration and every file it names, without "
+                           "opening listeners or the store; exit 0 when it is OK, 1 otherwise")
+            .callback(Poco::Util::OptionCallback<LabgateDaemon>(this, &LabgateDaemon::setCheck)));
     options.addOption(Poco::Util::Option("version", "v", "print the version and exit")
                           .callback(Poco::Util::OptionCallback<LabgateDaemon>(
                               this, &LabgateDaemon::showVersion)));
@@ -39,8 +47,13 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
 
   int main(const std::vector<std::string>&) override {
     if (stopEarly_) return EXIT_OK;
+    if (checkOnly_) return checkConfig();
     std::signal(SIGPIPE, SIG_IGN);  // a peer that hangs up is a socket error, not a crash
-    std::signal(SIGHUP, SIG_IGN);   // a stock ServerApplication would die on it (POCO-NOTES 2)
+    // SIGTERM, SIGINT, SIGQUIT and SIGHUP are blocked before any thread starts (threads inherit
+    // the mask) and taken by sigwait below: a stock ServerApplication would die on SIGHUP
+    // (POCO-NOTES 2), and a signal must never land on a worker thread.
+    sigset_t signals = handledSignals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
     labgate::StatusOr<labgate::EngineConfig> config = labgate::loadEngineConfig(configPath_);
     if (!config.isOk()) return fail(config.status());
@@ -55,8 +68,20 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
       engine.stop();
       return fail(started);
     }
-    waitForTerminationRequest();
-    Poco::Logger::get("engine").information("stopping on request");
+    int signal = 0;
+    siginfo_t info{};
+    for (;;) {
+      signal = sigwaitinfo(&signals, &info);
+      if (signal < 0) continue;  // EINTR
+      if (signal != SIGHUP) break;
+      Poco::Logger::get("engine").information(
+          "SIGHUP from pid %d: reloading mapping sets and rule sets",
+          static_cast<int>(info.si_pid));
+      engine.reload();  // a file that fails is logged and its connector keeps the old one
+    }
+    Poco::Logger::get("engine").information("stopping on %s from pid %d",
+                                            std::string(sigabbrev(signal)),
+                                            static_cast<int>(info.si_pid));
     engine.stop();
     Poco::Logger::get("engine").information("stopped");
     return EXIT_OK;
@@ -64,11 +89,52 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
 
  private:
   void setConfigPath(const std::string&, const std::string& value) { configPath_ = value; }
+  void setCheck(const std::string&, const std::string&) { checkOnly_ = true; }
+
+  static sigset_t handledSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&signals, s);
+    return signals;
+  }
+
+  static const char* sigabbrev(int signal) {
+    switch (signal) {
+      case SIGTERM:
+        return "SIGTERM";
+      case SIGINT:
+        return "SIGINT";
+      case SIGQUIT:
+        return "SIGQUIT";
+      default:
+        return "a signal";
+    }
+  }
+
+  /// --check-config: what start() would read, nothing opened; one line on stdout or stderr.
+  int checkConfig() {
+    labgate::StatusOr<labgate::EngineConfig> config = labgate::loadEngineConfig(configPath_);
+    labgate::Status status = config.status();
+    if (config.isOk()) {
+      labgate::Registry registry;
+      labgate::registerBuiltinConnectors(registry);
+      status = labgate::checkConfiguration(config.value(), registry);
+      if (!status.isOk()) {
+        status = labgate::Status::config(configPath_ + ": " + status.location(), status.reason());
+      }
+    }
+    if (!status.isOk()) {
+      std::cerr << "labgated: " << status.toString() << std::endl;
+      return 1;
+    }
+    std::cout << "labgated: " << configPath_ << ": configuration OK" << std::endl;
+    return EXIT_OK;
+  }
 
   void showHelp(const std::string&, const std::string&) {
     Poco::Util::HelpFormatter help(options());
     help.setCommand(commandName());
-    help.setUsage("[--config FILE]");
+    help.setUsage("[--config FILE] [--check-config]");
     help.setHeader(
         "LabGate engine: receives instrument results (ASTM over TCP), refuses patient-"
         "identifying data, maps codes, stores durably and forwards to the LIS (HL7 over MLLP).");
@@ -94,6 +160,7 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
 
   std::string configPath_ = "config/labgate.properties";
   bool stopEarly_ = false;
+  bool checkOnly_ = false;
 };
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/DateTime.h>
+#include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
 #include <Poco/File.h>
 #include <Poco/Nullable.h>
 #include <Poco/Path.h>
@@ -69,6 +71,16 @@ int64_t nowMillis() {
 
 std::string isoNow() {
   return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ");
+}
+
+std::optional<int64_t> isoToUnixMillis(const std::string& iso) {
+  Poco::DateTime parsed;
+  int tzd = 0;
+  if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, iso, parsed,
+                                      tzd)) {
+    return std::nullopt;
+  }
+  return parsed.timestamp().epochMicroseconds() / 1000 - int64_t{tzd} * 1000;
 }
 
 Store::Store(std::string path) : path_(std::move(path)) {}
@@ -236,10 +248,10 @@ std::optional<OutboundItem> Store::claimNext(const std::string& destination) {
     int64_t nextAttemptAt = 0;
     std::string dest = destination;
     Statement select(s);
-    select << "SELECT id, org_id, control_id, payload, attempts, next_attempt_at FROM outbound "
-              "WHERE destination = ? AND state = 'queued' ORDER BY id LIMIT 1",
+    select << "SELECT id, org_id, control_id, payload, attempts, next_attempt_at, created_at "
+              "FROM outbound WHERE destination = ? AND state = 'queued' ORDER BY id LIMIT 1",
         use(dest), into(item.id), into(item.orgId), into(item.controlId), into(item.payload),
-        into(item.attempts), into(nextAttemptAt);
+        into(item.attempts), into(nextAttemptAt), into(item.createdAt);
     if (select.execute() == 0 || nextAttemptAt > nowMillis()) return std::nullopt;
     item.destination = destination;
     return item;
@@ -429,6 +441,26 @@ int64_t Store::queueDepth(const std::string& destination) {
         into(queued), now;
     return queued;
   });
+}
+
+std::optional<int64_t> Store::oldestQueuedAgeMillis(const std::string& destination) {
+  std::optional<std::string> createdAt = impl_->read([&](Session& s) -> std::optional<std::string> {
+    std::string created;
+    std::string dest = destination;
+    Statement select(s);
+    select << "SELECT created_at FROM outbound WHERE destination = ? AND state = 'queued' "
+              "ORDER BY id LIMIT 1",
+        use(dest), into(created);
+    if (select.execute() == 0) return std::nullopt;
+    return created;
+  });
+  if (!createdAt) return std::nullopt;
+  std::optional<int64_t> at = isoToUnixMillis(*createdAt);
+  return at ? std::max<int64_t>(0, nowMillis() - *at) : 0;
+}
+
+Status Store::ping() {
+  return impl_->write([](Session&) {});
 }
 
 OutboundCounts Store::outboundCounts(const std::string& destination) {

@@ -103,6 +103,7 @@ struct OutboundItem {
   std::string controlId;
   std::string payload;
   int attempts = 0;
+  std::string createdAt;  // ISO-8601 UTC: when it was queued (the delivery latency's start)
 };
 
 struct OutboundCounts {
@@ -152,6 +153,12 @@ class Store {
   OutboundCounts outboundCounts(const std::string& destination);
   /// Items of `destination` still queued (an index range: cheap enough for every /health).
   int64_t queueDepth(const std::string& destination);
+  /// How long the oldest queued item of `destination` has waited, or nullopt when none waits.
+  std::optional<int64_t> oldestQueuedAgeMillis(const std::string& destination);
+
+  /// Runs an empty job through the writer (a write transaction that changes nothing): OK when
+  /// the store can take writes now (GET /ready).
+  Status ping();
 
   /// The last `limit` QC values of (instrument, analyte), oldest first, all levels and lots: what
   /// Westgard evaluates across runs.
@@ -240,5 +247,7 @@ class Store {
 
 /// The current UTC time as ISO-8601 with milliseconds, e.g. "2026-11-24T04:12:00.123Z".
 std::string isoNow();
+/// Milliseconds since the Unix epoch of an ISO-8601 time as isoNow() writes it; nullopt if bad.
+std::optional<int64_t> isoToUnixMillis(const std::string& iso);
 
 }  // namespace labgate
