@@ -4,6 +4,7 @@
 #include "engine/api/permissions.h"
 #include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
+#include "engine/security/keyring.h"
 #include "engine/security/password.h"
 #include "engine/service/engine.h"
 
@@ -40,6 +41,11 @@ Status checkConfiguration(const EngineConfig& config, const Registry& registry) 
     StatusOr<std::unique_ptr<Source>> source = (*registry.source(c.kind))(context);
     if (!source.isOk()) return source.status();
   }
+
+  // Encryption at rest: the key files (security.key_file, security.previous_key_file).
+  StatusOr<std::shared_ptr<security::Keyring>> keyring =
+      security::openKeyring(config.keyFile, config.previousKeyFile, config.dataDir);
+  if (!keyring.isOk()) return keyring.status();
 
   if (!config.httpsHost.empty()) {
     StatusOr<Poco::Net::Context::Ptr> tls = makeTlsContext("", config.tlsKeys);

@@ -11,8 +11,9 @@
 namespace labgate {
 
 /// Checks, in start()'s order: the PHI patterns, every destination's keys, every connector's
-/// mapping set and rule set, every connector's own keys (TLS files of hl7-mllp included), the TLS
-/// files of https.listen, the password blocklist and the custom roles. The first problem is a
+/// mapping set and rule set, every connector's own keys (TLS files of hl7-mllp included), the key
+/// files of encryption at rest, the TLS files of https.listen, the password blocklist and the
+/// custom roles. The first problem is a
 /// Status naming the key (and the file where one is at fault).
 Status checkConfiguration(const EngineConfig& config, const Registry& registry);
 

@@ -487,6 +487,7 @@ TEST_F(OperationsTest, CheckConfigValidatesWithoutOpeningAnything) {
       {"bad log format", "log.format", "xml", "xml"},
       {"missing PHI pattern file", "phi.patterns", tmp_->file("nope.json"), "nope.json"},
       {"bad rotation", "log.rotation", "whenever", "whenever"},
+      {"missing key file", "security.key_file", tmp_->file("no-such.key"), "no-such.key"},
   };
   for (const auto& c : cases) {
     EngineConfig bad = config_;
@@ -507,4 +508,3 @@ TEST_F(OperationsTest, CheckConfigValidatesWithoutOpeningAnything) {
 
 }  // namespace
 }  // namespace labgate::it
-

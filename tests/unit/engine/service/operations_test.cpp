@@ -135,6 +135,13 @@ TEST(MetricsDocument, ConnectorAndDestinationCountersComeFromHealth) {
   EXPECT_EQ(text.rfind("# HELP ", 0), 0u);
 }
 
+TEST(MetricsDocument, TheBackupTimeOnHealthSetsTheBackupGauge) {
+  Poco::JSON::Object::Ptr health = healthDocument();
+  health->set("last_backup_at", "2026-11-24T04:00:00Z");
+  const std::string text = renderMetrics(*health, nullptr);
+  EXPECT_TRUE(has(text, "labgate_backup_last_success_timestamp_seconds 1795492800")) << text;
+}
+
 TEST(ReadyDocument, RetryingDestinationAndMissingStoreFail) {
   Readiness ready = checkReadiness(*healthDocument(), nullptr);
   EXPECT_FALSE(ready.ready);
