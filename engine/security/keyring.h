@@ -4,7 +4,8 @@
 // - The key file (security.key_file) holds 32 random bytes, base64 on one line (`labgate keygen
 //   FILE` writes one with mode 0600). It must not be readable or writable by group or others and
 //   must not lie inside data.dir; start-up refuses otherwise, naming the key.
-// - Data keys (DEKs) are 32 random bytes, stored in the database only wrapped (AES-256-GCM under the
+// - Data keys (DEKs) are 32 random bytes, stored in the database only wrapped (AES-256-GCM under
+// the
 //   KEK, with the KEK's fingerprint). Rotating the KEK re-wraps the DEKs and re-encrypts nothing;
 //   re-encrypting content under a new DEK is a separate, background job.
 // - A sealed blob is self-describing: "LGE1" | DEK id (uint32 BE) | 12-byte random nonce |

@@ -60,8 +60,7 @@ struct PasswordPolicy {
   /// shorter than minLength or longer than maxLength (counted in UTF-8 code points); on the
   /// blocklist; equal to (or containing) the username or the organisation id, case-insensitively;
   /// one repeated character.
-  Status check(std::string_view password, std::string_view username,
-               std::string_view orgId) const;
+  Status check(std::string_view password, std::string_view username, std::string_view orgId) const;
 };
 
 }  // namespace labgate::security

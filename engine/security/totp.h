@@ -34,9 +34,8 @@ std::string totpAt(std::string_view key, int64_t unixSeconds, const TotpParams& 
 /// The step `code` matches — the current step or the one before — provided it is later than
 /// `lastUsedStep`; nullopt when refused (wrong, malformed, too old or replayed). Compared in
 /// constant time.
-std::optional<int64_t> totpVerify(std::string_view key, std::string_view code,
-                                  int64_t unixSeconds, int64_t lastUsedStep,
-                                  const TotpParams& params = {});
+std::optional<int64_t> totpVerify(std::string_view key, std::string_view code, int64_t unixSeconds,
+                                  int64_t lastUsedStep, const TotpParams& params = {});
 
 /// otpauth://totp/ISSUER:ACCOUNT?secret=BASE32&issuer=ISSUER&algorithm=SHA1&digits=6&period=30,
 /// issuer and account percent-encoded (Google Authenticator key-uri format).

@@ -25,8 +25,8 @@ namespace labgate {
 struct Organisation {
   std::string id;  // short slug, e.g. "default", "lab-north"; never reused
   std::string name;
-  int passwordExpiryDays = 0;  // 0 = passwords do not expire
-  bool mfaRequired = false;    // every user must enrol TOTP before using the API
+  int passwordExpiryDays = 0;            // 0 = passwords do not expire
+  bool mfaRequired = false;              // every user must enrol TOTP before using the API
   std::vector<std::string> ipAllowList;  // CIDR texts; empty = any address
   std::string createdAt;
 };
@@ -34,7 +34,8 @@ struct Organisation {
 struct User {
   int64_t id = 0;
   std::string orgId;
-  std::string username;  // unique within the organisation, for ever (users are disabled, not deleted)
+  std::string
+      username;  // unique within the organisation, for ever (users are disabled, not deleted)
   std::string printedName;  // shown with electronic signatures
   std::vector<std::string> roles;
   std::string passwordHash;  // Argon2id PHC string
@@ -177,14 +178,13 @@ class AccountStore {
 
   // ---- logins -----------------------------------------------------------------------------------
   struct FailedLogin {
-    int attempts = 0;     // consecutive failures after this one
+    int attempts = 0;        // consecutive failures after this one
     bool lockedNow = false;  // this failure reached the threshold: locked_until was set
   };
   /// Records a failed login. With a user: increments its failure count atomically and, when it
   /// reaches `threshold`, sets locked_until = `lockUntil` and appends a "user.locked" audit event.
-  StatusOr<FailedLogin> recordLoginFailure(const LoginRecord& record,
-                                           std::optional<int64_t> userId, int threshold,
-                                           const std::string& lockUntil);
+  StatusOr<FailedLogin> recordLoginFailure(const LoginRecord& record, std::optional<int64_t> userId,
+                                           int threshold, const std::string& lockUntil);
   /// Records a refusal that does not count towards lockout (address refused, already locked,
   /// disabled, unknown organisation, TOTP still required ...).
   Status recordLoginRefused(const LoginRecord& record);

@@ -87,7 +87,7 @@ Store::Store(std::string path) : path_(std::move(path)) {}
 Store::~Store() = default;
 
 StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
-                                            std::shared_ptr<security::Keyring> keyring) {
+                                             std::shared_ptr<security::Keyring> keyring) {
   static std::once_flag registered;
   std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
   try {
