@@ -16,6 +16,7 @@
 
 #include "engine/security/crypto.h"
 #include "engine/security/keyring.h"
+#include "engine/security/posix_file.h"
 
 namespace labgate::security {
 namespace {
@@ -52,54 +53,6 @@ std::string chunkAad(std::string_view header, std::string_view aad, uint64_t ind
   }
   out.push_back(final ? '\1' : '\0');
   return out;
-}
-
-/// A file descriptor closed on destruction.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool closeChecked() {
-    const int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
-
-/// Reads up to `n` bytes (fewer only at end of file); -1 on error.
-ssize_t readFull(int fd, char* buf, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    const ssize_t r = ::read(fd, buf + got, n - got);
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (r == 0) break;
-    got += static_cast<size_t>(r);
-  }
-  return static_cast<ssize_t>(got);
-}
-
-bool writeFull(int fd, std::string_view data) {
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t w = ::write(fd, data.data() + done, data.size() - done);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    done += static_cast<size_t>(w);
-  }
-  return true;
 }
 
 /// A key copied out of the keyring, cleansed when it goes.

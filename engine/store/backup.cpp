@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 
+#include "engine/security/posix_file.h"
 #include "engine/store/audit.h"
 #include "engine/store/backup_detail.h"
 #include "engine/store/schema.h"
@@ -32,6 +33,9 @@ namespace {
 
 using detail::hexOf;
 using detail::isBodyFileName;
+using security::Fd;
+using security::readFull;
+using security::writeFull;
 
 constexpr size_t kCopyChunk = size_t{1} << 20;
 constexpr uint32_t kDataKeyId = 1;  // a backup has one data key of its own
@@ -39,49 +43,6 @@ constexpr uint32_t kDataKeyId = 1;  // a backup has one data key of its own
 // ---- small helpers ----------------------------------------------------------------------------
 
 std::string errnoText() { return std::strerror(errno); }
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  bool close() {
-    int fd = fd_;
-    fd_ = -1;
-    return ::close(fd) == 0;
-  }
-
- private:
-  int fd_;
-};
-
-bool writeAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-/// Reads up to `size` bytes; fewer only at end of file. -1 on error.
-ssize_t readSome(int fd, char* data, size_t size) {
-  size_t got = 0;
-  while (got < size) {
-    ssize_t n = ::read(fd, data + got, size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  return static_cast<ssize_t>(got);
-}
 
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
@@ -106,13 +67,13 @@ Status pipeRange(const std::string& in, uint64_t offset, int64_t length, int out
   while (length < 0 || left > 0) {
     size_t want =
         length < 0 ? buffer.size() : static_cast<size_t>(std::min<int64_t>(left, kCopyChunk));
-    ssize_t n = readSome(src.get(), buffer.data(), want);
+    ssize_t n = readFull(src.get(), buffer.data(), want);
     if (n < 0) return Status::io(in, "read failed: " + errnoText());
     if (n == 0) {
       if (length < 0) break;
       return Status::invalid(in, "truncated");
     }
-    if (out >= 0 && !writeAll(out, buffer.data(), static_cast<size_t>(n))) {
+    if (out >= 0 && !writeFull(out, std::string_view(buffer.data(), static_cast<size_t>(n)))) {
       return Status::io(outName, "write failed: " + errnoText());
     }
     EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
@@ -201,7 +162,7 @@ StatusOr<Header> readHeader(const std::string& path, std::string* raw) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return Status::io(path, "cannot open: " + errnoText());
   std::string bytes(8, '\0');
-  if (readSome(fd.get(), bytes.data(), 8) != 8) {
+  if (readFull(fd.get(), bytes.data(), 8) != 8) {
     return Status::invalid(path, "not a LabGate backup (too short)");
   }
   if (bytes.compare(0, 4, kMagic) != 0) {
@@ -213,7 +174,7 @@ StatusOr<Header> readHeader(const std::string& path, std::string* raw) {
     return Status::invalid(path, "backup header length out of range");
   }
   bytes.resize(8 + length);
-  if (readSome(fd.get(), bytes.data() + 8, length) != static_cast<ssize_t>(length)) {
+  if (readFull(fd.get(), bytes.data() + 8, length) != static_cast<ssize_t>(length)) {
     return Status::invalid(path, "backup header truncated");
   }
   StatusOr<Header> header = decodeHeader(bytes);
@@ -347,7 +308,7 @@ Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
     ::unlink(out.c_str());
     return s;
   };
-  if (!writeAll(fd.get(), raw.data(), raw.size())) {
+  if (!writeFull(fd.get(), raw)) {
     return fail(Status::io(out, "write failed: " + errnoText()));
   }
   for (const BodyFile& f : header.files) {
@@ -359,7 +320,7 @@ Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
   }
   status = pipeRange(sealed, 0, -1, fd.get(), out, nullptr);
   if (!status.isOk()) return fail(status);
-  if (::fsync(fd.get()) != 0 || !fd.close()) {
+  if (::fsync(fd.get()) != 0 || !fd.closeChecked()) {
     return fail(Status::io(out, "write failed: " + errnoText()));
   }
   return Status::ok();
@@ -400,7 +361,7 @@ StatusOr<Manifest> decryptBackup(const std::string& file, const security::KeyEnc
     if (sha != f.sha256) {
       return Status::invalid(file, "body file " + f.name + " does not match its SHA-256");
     }
-    if (out.get() >= 0 && (::fsync(out.get()) != 0 || !out.close())) {
+    if (out.get() >= 0 && (::fsync(out.get()) != 0 || !out.closeChecked())) {
       return Status::io(target, "write failed: " + errnoText());
     }
     offset += static_cast<uint64_t>(f.bytes);
@@ -413,7 +374,7 @@ StatusOr<Manifest> decryptBackup(const std::string& file, const security::KeyEnc
     if (fd.get() < 0) return Status::io(sealed, "cannot create: " + errnoText());
     Status copied = pipeRange(file, offset, -1, fd.get(), sealed, nullptr);
     if (!copied.isOk()) return copied;
-    if (!fd.close()) return Status::io(sealed, "write failed: " + errnoText());
+    if (!fd.closeChecked()) return Status::io(sealed, "write failed: " + errnoText());
   }
   Status opened = ring.openFile(sealed, plainOut, raw);
   if (!opened.isOk()) {
