@@ -9,6 +9,7 @@
 #include <set>
 
 #include "engine/metrics/metrics.h"
+#include "engine/model/json_text.h"
 #include "engine/store/audit.h"
 
 namespace labgate {
@@ -16,45 +17,13 @@ namespace {
 
 Poco::Logger& logger() { return Poco::Logger::get("pipeline"); }
 
-std::string jsonString(const std::string& text) {
-  std::string out = "\"";
-  for (char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 /// "[{"location":"P-6","pattern":"structural.P-6"},...]": what the audit and log may say.
 std::string hitsJson(const phi::Screening& screening) {
   std::string out = "[";
   for (size_t i = 0; i < screening.hits.size(); ++i) {
     if (i) out += ",";
-    out += "{\"location\":" + jsonString(screening.hits[i].location) +
-           ",\"pattern\":" + jsonString(screening.hits[i].patternId) + "}";
+    out += "{\"location\":" + jsonQuote(screening.hits[i].location) +
+           ",\"pattern\":" + jsonQuote(screening.hits[i].patternId) + "}";
   }
   return out + "]";
 }
@@ -107,8 +76,7 @@ std::string refusedSampleId(const Document& doc, const phi::Screening& screening
 /// Exports: the file (name only when the gate passed it) and its content hash, for the audit.
 std::string exportDetail(const Pipeline::CommitMeta& meta) {
   if (meta.dedupeSender.empty()) return "";
-  return ",\"file\":" + jsonString(meta.sourceName) +
-         ",\"sha256\":" + jsonString(meta.contentSha256);
+  return ",\"file\":" + jsonQuote(meta.sourceName) + ",\"sha256\":" + jsonQuote(meta.contentSha256);
 }
 
 const char* formatName(SourceFormat format) {
@@ -231,7 +199,7 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
       event.actor = "connector:" + profile.name;
       event.action = "message.duplicate";
       event.subject = "message:" + std::to_string(*earlier);
-      event.detail = "{\"sha256\":" + jsonString(job.contentSha256) + "}";
+      event.detail = "{\"sha256\":" + jsonQuote(job.contentSha256) + "}";
       Status audited = store_->appendAudit(event);
       if (!audited.isOk()) {
         logger().error("connector %s: could not record a duplicate: %s", profile.name,
@@ -398,7 +366,7 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
     stripped.actor = "connector:" + profile.name;
     stripped.action = "message.phi_stripped";
     stripped.detail =
-        "{\"connector\":" + jsonString(profile.name) + ",\"removed\":" + hitsJson(screening) + "}";
+        "{\"connector\":" + jsonQuote(profile.name) + ",\"removed\":" + hitsJson(screening) + "}";
     commit.audit.push_back(std::move(stripped));
   }
   commit.message = std::move(message);
@@ -455,10 +423,9 @@ Intake Pipeline::reject(const CommitMeta& meta, const ConnectorProfile& profile,
   event.actor = "connector:" + profile.name;
   event.action = "message.invalid";
   event.subject = "connector:" + profile.name;
-  event.detail = "{\"connector\":" + jsonString(profile.name) +
-                 ",\"peer\":" + jsonString(meta.peer) + exportDetail(meta) +
-                 ",\"location\":" + jsonString(why.location()) +
-                 ",\"reason\":" + jsonString(why.reason()) + "}";
+  event.detail = "{\"connector\":" + jsonQuote(profile.name) + ",\"peer\":" + jsonQuote(meta.peer) +
+                 exportDetail(meta) + ",\"location\":" + jsonQuote(why.location()) +
+                 ",\"reason\":" + jsonQuote(why.reason()) + "}";
   Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
     logger().error("connector %s: could not record an invalid message: %s", profile.name,
@@ -481,10 +448,9 @@ Intake Pipeline::refuse(const CommitMeta& meta, const ConnectorProfile& profile,
   event.actor = "connector:" + profile.name;
   event.action = "message.refused";
   event.subject = "connector:" + profile.name;
-  event.detail = "{\"connector\":" + jsonString(profile.name) +
-                 ",\"peer\":" + jsonString(meta.peer) + exportDetail(meta) +
-                 ",\"sample_id\":" + jsonString(sampleId) + ",\"hits\":" + hitsJson(screening) +
-                 "}";
+  event.detail = "{\"connector\":" + jsonQuote(profile.name) + ",\"peer\":" + jsonQuote(meta.peer) +
+                 exportDetail(meta) + ",\"sample_id\":" + jsonQuote(sampleId) +
+                 ",\"hits\":" + hitsJson(screening) + "}";
   Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
     logger().error("connector %s: could not record a refusal: %s", profile.name,

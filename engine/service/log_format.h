@@ -11,6 +11,8 @@
 
 #include <string>
 
+#include "engine/model/json_text.h"
+
 namespace labgate {
 
 /// "2026-11-24T04:12:00.123Z information engine: text".
@@ -23,9 +25,8 @@ class JsonLineFormatter : public Poco::Formatter {
   void format(const Poco::Message& message, std::string& text) override;
 };
 
-/// `text` as a JSON string literal with its quotes: ", \ and control characters escaped,
-/// invalid UTF-8 sequences replaced by \ufffd.
-std::string jsonLogString(const std::string& text);
+/// `text` as a JSON string literal (engine/model/json_text.h: invalid UTF-8 becomes \ufffd).
+inline std::string jsonLogString(const std::string& text) { return jsonQuote(text); }
 
 /// Poco's priority as the level word of log.level ("information", "debug", ...).
 const char* levelName(Poco::Message::Priority priority);
