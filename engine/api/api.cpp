@@ -669,9 +669,8 @@ void Api::Impl::checkPassword(const std::string& password, const std::string& us
   if (!s.isOk()) fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, s.reason());
 }
 
-User Api::Impl::userOf(const Call& call) const {
-  std::optional<User> u =
-      const_cast<AccountStore&>(accounts).user(call.principal.orgId, call.idParam("id"));
+User Api::Impl::userOf(const Call& call) {
+  std::optional<User> u = accounts.user(call.principal.orgId, call.idParam("id"));
   if (!u) fail(HttpStatus::HTTP_NOT_FOUND, "no such user");
   return *u;
 }

@@ -136,7 +136,7 @@ class Api::Impl {
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
   /// The user of the caller's organisation with id {id} (404 otherwise).
-  User userOf(const Call& call) const;
+  User userOf(const Call& call);
 
  private:
   struct Bound {

@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 
 #include "engine/security/crypto.h"
 #include "engine/security/keyring.h"
@@ -134,24 +135,9 @@ class ChunkWriter {
 
 Status Keyring::sealFile(const std::string& in, const std::string& out,
                          std::string_view aad) const {
-  Fd src(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
-  if (src.get() < 0) return Status::io(in, std::string("cannot open: ") + std::strerror(errno));
-  std::optional<std::pair<uint32_t, std::string>> active = copyKey(std::nullopt);
-  if (!active) throw std::logic_error("no data key to seal with");
-  KeyCopy key{active->first, std::move(active->second)};
-  ChunkWriter writer(key, aad, out);
-  if (Status s = writer.open(); !s.isOk()) return s;
-  std::string buffer(kChunkSize, '\0');
-  for (;;) {
-    const ssize_t n = readFull(src.get(), buffer.data(), buffer.size());
-    if (n < 0) return Status::io(in, "read failed");
-    if (n == 0) break;
-    if (Status s = writer.add(std::string_view(buffer.data(), static_cast<size_t>(n))); !s.isOk()) {
-      return s;
-    }
-  }
-  OPENSSL_cleanse(buffer.data(), buffer.size());
-  return writer.finish();
+  std::ifstream src(in, std::ios::binary);
+  if (!src) return Status::io(in, std::string("cannot open: ") + std::strerror(errno));
+  return sealStream(src, out, aad);
 }
 
 Status Keyring::sealStream(std::istream& in, const std::string& out, std::string_view aad) const {
