@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <lua.hpp>
 
 namespace labgate::rules {
 namespace {
@@ -456,8 +457,10 @@ double luaPatternCost(const std::string& pattern, size_t subjectLength, bool anc
     if (i < m) {  // a single-character item: its quantifier
       char q = pattern[i];
       if (q == '*' || q == '+' || q == '-') {
-        paths *= n;
         ++i;
+        // The last item (closing captures aside) cannot fail once reached: it does not branch,
+        // and its scan is within the n * m term.
+        if (pattern.find_first_not_of(')', i) != std::string::npos) paths *= n;
       } else if (q == '?') {
         paths *= 2;
         ++i;

@@ -20,8 +20,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <lua.hpp>
 #include <string>
+
+struct lua_State;  // lua.hpp is private to labgate_rules
 
 namespace labgate::rules {
 
