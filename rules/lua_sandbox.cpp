@@ -218,13 +218,10 @@ int guardedPattern(lua_State* L) {
 // Lua's own insert/remove/move loop inside C over as many elements as `#t` claims, and `#t` can
 // be 2^50 for a table of 51 entries: these versions charge every element moved.
 
-lua_Integer lengthOf(lua_State* L, int index) {
-  return luaL_len(L, index);  // honours __len, like the originals
-}
-
 int guardedInsert(lua_State* L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_Integer end = lengthOf(L, 1) + 1;  // first empty slot
+  // First empty slot; wraps like Lua's own when __len claims the largest integer.
+  lua_Integer end = static_cast<lua_Integer>(static_cast<lua_Unsigned>(luaL_len(L, 1)) + 1u);
   lua_Integer pos = end;
   switch (lua_gettop(L)) {
     case 2:
@@ -233,7 +230,8 @@ int guardedInsert(lua_State* L) {
       pos = luaL_checkinteger(L, 2);
       luaL_argcheck(L, static_cast<lua_Unsigned>(pos) - 1u < static_cast<lua_Unsigned>(end), 2,
                     "position out of bounds");
-      chargeElements(L, "table.insert", static_cast<lua_Unsigned>(end - pos));
+      chargeElements(L, "table.insert",
+                     static_cast<lua_Unsigned>(end) - static_cast<lua_Unsigned>(pos));
       for (lua_Integer i = end; i > pos; --i) {
         lua_geti(L, 1, i - 1);
         lua_seti(L, 1, i);
@@ -249,14 +247,17 @@ int guardedInsert(lua_State* L) {
 
 int guardedRemove(lua_State* L) {
   luaL_checktype(L, 1, LUA_TTABLE);
-  lua_Integer size = lengthOf(L, 1);
+  lua_Integer size = luaL_len(L, 1);
   lua_Integer pos = luaL_optinteger(L, 2, size);
   if (pos != size) {
     luaL_argcheck(L, static_cast<lua_Unsigned>(pos) - 1u <= static_cast<lua_Unsigned>(size), 2,
                   "position out of bounds");
   }
   lua_geti(L, 1, pos);  // the removed element
-  if (pos < size) chargeElements(L, "table.remove", static_cast<lua_Unsigned>(size - pos));
+  if (pos < size) {
+    chargeElements(L, "table.remove",
+                   static_cast<lua_Unsigned>(size) - static_cast<lua_Unsigned>(pos));
+  }
   for (; pos < size; ++pos) {
     lua_geti(L, 1, pos + 1);
     lua_seti(L, 1, pos);

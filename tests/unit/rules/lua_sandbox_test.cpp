@@ -185,6 +185,9 @@ TEST(LuaSandbox, TableMovesAreBoundedAndCharged) {
            "table.insert(setmetatable({}, {__len = function() return 1 << 50 end}), 1, true)",
            "table.remove(setmetatable({}, {__len = function() return 1 << 50 end}), 1)",
            "table.move({}, 1, 1e15, 1)",
+           "table.insert(setmetatable({}, {__len = function() return math.maxinteger end}), 1, 0)",
+           "table.remove(setmetatable({}, {__len = function() return math.maxinteger end}), "
+           "math.mininteger)",
        }) {
     CheckResult c = run(std::string("function check(r, s, b) ") + body + " end");
     EXPECT_EQ(c.code, "LUA_LIMIT") << body << ": " << c.message;
