@@ -200,6 +200,14 @@ int guardedPattern(lua_State* L) {
   } else {
     cost = luaPatternCost(std::string(p, m), n, call != PatternCall::kGmatch);
   }
+  int replacement = lua_type(L, 3);
+  if (call == PatternCall::kGsub && (replacement == LUA_TSTRING || replacement == LUA_TNUMBER)) {
+    // The replacement text is read once per match, and an empty match writes nothing: up to
+    // n + 1 matches times its length, whatever the memory.
+    size_t r = 0;
+    lua_tolstring(L, 3, &r);
+    cost += (static_cast<double>(n) + 1) * (static_cast<double>(r) + 1);
+  }
   if (!(cost <= kLuaPatternBudget)) {
     char detail[160];
     std::snprintf(detail, sizeof detail,

@@ -146,6 +146,8 @@ TEST(LuaSandbox, BacktrackingPatternsAreBounded) {
            "string.gsub(string.rep('a', 1e5), string.rep('.-', 30) .. 'b', '')",
            "string.gmatch(string.rep('a', 1e5), string.rep('.-', 30) .. 'b')()",
            "(string.rep('a', 1e5)):find(string.rep('.-', 30) .. 'b')",
+           // an empty pattern matches everywhere; the replacement is read at every match
+           "string.gsub(string.rep('a', 1e5), '', string.rep('%0', 5e4))",
            "pcall(string.find, string.rep('a', 1e5), string.rep('.-', 30) .. 'b') while true do "
            "end",
        }) {
