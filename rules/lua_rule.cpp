@@ -330,6 +330,8 @@ CheckResult LuaRule::evaluate(const Result& result, const Sample& sample, const 
   if (!state_) {  // discarded after a time or memory limit
     Status rebuilt = build();
     if (!rebuilt.isOk()) {
+      // A top level that now runs out of time would cost that much on every result.
+      if (timedOut && rebuilt.reason().find("time limit") != std::string::npos) *timedOut = true;
       return fail("LUA_LIMIT", "the rule's interpreter could not be rebuilt: " + rebuilt.reason());
     }
   }
