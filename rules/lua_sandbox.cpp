@@ -223,8 +223,9 @@ int guardedPattern(lua_State* L) {
 }
 
 // ----- table library -----------------------------------------------------------------------
-// Lua's own insert/remove/move loop inside C over as many elements as `#t` claims, and `#t` can
-// be 2^50 for a table of 51 entries: these versions charge every element moved.
+// Lua's own insert/remove/move loop inside C over as many elements as `#t` claims, and `#t` is
+// whatever __len returns (2^50, say) without a table that large: these versions charge every
+// element moved and refuse more than the memory could hold.
 
 int guardedInsert(lua_State* L) {
   luaL_checktype(L, 1, LUA_TTABLE);
