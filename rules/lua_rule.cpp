@@ -1,18 +1,19 @@
-// The Lua sandbox for custom rules (see lua_rule.h).
+// The Lua custom rules: loading, argument tables, evaluation (see lua_rule.h); the sandbox's
+// accounting and guarded library are in lua_sandbox.cpp.
 #include "rules/lua_rule.h"
 
-#include <cstdlib>
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <lua.hpp>
+
+#include "rules/lua_sandbox.h"
 
 namespace labgate::rules {
 
 struct LuaRule::State {
+  LuaAccount account;  // outlives L: it is the allocator's user data
   lua_State* L = nullptr;
-  size_t used = 0;
-  size_t limit = 0;
-  int64_t budget = 0;     // instructions left in this call
-  bool limitHit = false;  // the hook or the allocator stopped the script
   int checkRef = LUA_NOREF;
 
   ~State() {
@@ -21,40 +22,6 @@ struct LuaRule::State {
 };
 
 namespace {
-
-constexpr int kHookEvery = 1000;  // instructions between hook calls
-
-void* limitedAlloc(void* ud, void* ptr, size_t oldSize, size_t newSize) {
-  auto* state = static_cast<LuaRule::State*>(ud);
-  size_t old = ptr ? oldSize : 0;
-  if (newSize == 0) {
-    std::free(ptr);
-    state->used -= old;
-    return nullptr;
-  }
-  if (newSize > old && state->used - old + newSize > state->limit) {
-    state->limitHit = true;
-    return nullptr;  // Lua raises a memory error
-  }
-  void* block = std::realloc(ptr, newSize);
-  if (block) state->used = state->used - old + newSize;
-  return block;
-}
-
-LuaRule::State* stateOf(lua_State* L) {
-  void* ud = nullptr;
-  lua_getallocf(L, &ud);
-  return static_cast<LuaRule::State*>(ud);
-}
-
-void countHook(lua_State* L, lua_Debug*) {
-  LuaRule::State* state = stateOf(L);
-  state->budget -= kHookEvery;
-  if (state->budget < 0) {
-    state->limitHit = true;
-    luaL_error(L, "instruction limit exceeded");
-  }
-}
 
 int readOnly(lua_State* L) { return luaL_error(L, "the rule's arguments are read-only"); }
 
@@ -147,123 +114,101 @@ void pushBatch(lua_State* L, const Message& m) {
   makeReadOnly(L);
 }
 
+/// The text of `table[key]` (a string or a number), at most 200 bytes. Runs Lua (__index):
+/// call it only inside a protected call.
 std::string fieldText(lua_State* L, int table, const char* key) {
   lua_getfield(L, table, key);
   std::string out;
   if (lua_type(L, -1) == LUA_TSTRING || lua_type(L, -1) == LUA_TNUMBER) {
     size_t len = 0;
     const char* s = lua_tolstring(L, -1, &len);
-    out.assign(s, len);
+    out.assign(s, std::min<size_t>(len, 200));
   }
   lua_pop(L, 1);
-  return out.substr(0, 200);
+  return out;
 }
 
-}  // namespace
+/// The text of the error object on top of the stack, without running Lua or allocating in it.
+std::string errorText(lua_State* L) {
+  switch (lua_type(L, -1)) {
+    case LUA_TSTRING: {
+      size_t len = 0;
+      const char* s = lua_tolstring(L, -1, &len);  // a string: no conversion, no allocation
+      return std::string(s, std::min<size_t>(len, 200));
+    }
+    case LUA_TNUMBER: {
+      char number[40];
+      std::snprintf(number, sizeof number, "%.14g", lua_tonumber(L, -1));
+      return number;
+    }
+    default:
+      return std::string("(an error object of type ") + luaL_typename(L, -1) + ")";
+  }
+}
 
-LuaRule::LuaRule(std::string name, LuaLimits limits)
-    : name_(std::move(name)), limits_(limits), state_(std::make_unique<State>()) {}
+struct LoadCall {
+  const std::string* name;
+  const std::string* source;
+  bool noCheck = false;
+  int checkRef = LUA_NOREF;
+};
 
-LuaRule::~LuaRule() = default;
-
-StatusOr<std::shared_ptr<LuaRule>> LuaRule::load(const std::string& name, const std::string& source,
-                                                 LuaLimits limits) {
-  std::shared_ptr<LuaRule> rule(new LuaRule(name, limits));
-  State& st = *rule->state_;
-  st.limit = limits.memoryBytes;
-  st.L = lua_newstate(limitedAlloc, &st);
-  if (!st.L) return Status::config(name, "cannot create a Lua interpreter");
-  lua_State* L = st.L;
-  // The safe libraries only.
-  luaL_requiref(L, LUA_GNAME, luaopen_base, 1);
-  luaL_requiref(L, LUA_STRLIBNAME, luaopen_string, 1);
-  luaL_requiref(L, LUA_TABLIBNAME, luaopen_table, 1);
-  luaL_requiref(L, LUA_MATHLIBNAME, luaopen_math, 1);
-  luaL_requiref(L, LUA_UTF8LIBNAME, luaopen_utf8, 1);
+/// Opens the sandbox, runs the script's top level and keeps check(): every step may raise, so
+/// the whole of it runs under lua_pcall.
+int loadProtected(lua_State* L) {
+  auto* call = static_cast<LoadCall*>(lua_touserdata(L, 1));
   lua_settop(L, 0);
-  for (const char* unsafe :
-       {"dofile", "loadfile", "load", "require", "collectgarbage", "print", "rawset", "rawget"}) {
-    lua_pushnil(L);
-    lua_setglobal(L, unsafe);
-  }
-  lua_getglobal(L, LUA_STRLIBNAME);
-  lua_pushnil(L);
-  lua_setfield(L, -2, "dump");  // bytecode out
-  lua_pop(L, 1);
-  lua_sethook(L, countHook, LUA_MASKCOUNT, kHookEvery);
-
-  st.budget = limits.instructions;
-  st.limitHit = false;
+  openLuaSandbox(L);
   // Text only: precompiled bytecode can crash the VM.
-  int loaded = luaL_loadbufferx(L, source.data(), source.size(), name.c_str(), "t");
-  if (loaded != LUA_OK || lua_pcall(L, 0, 0, 0) != LUA_OK) {
-    std::string why = lua_isstring(L, -1) ? lua_tostring(L, -1) : "unknown error";
-    return Status::config(name, (st.limitHit ? "exceeds its limits: " : "") + why);
+  if (luaL_loadbufferx(L, call->source->data(), call->source->size(), call->name->c_str(), "t") !=
+      LUA_OK) {
+    return lua_error(L);
   }
+  lua_call(L, 0, 0);
   lua_getglobal(L, "check");
   if (!lua_isfunction(L, -1)) {
-    return Status::config(name, "defines no function check(result, sample, batch)");
+    call->noCheck = true;
+    return 0;
   }
-  st.checkRef = luaL_ref(L, LUA_REGISTRYINDEX);
-  return rule;
+  call->checkRef = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
 }
 
-CheckResult LuaRule::evaluate(const Result& result, const Sample& sample, const Message& batch) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  CheckResult out;
-  out.ruleId = "lua." + name_;
-  out.subject = "result";
-  State& st = *state_;
-  lua_State* L = st.L;
+struct EvaluateCall {
+  const Result* result;
+  const Sample* sample;
+  const Message* batch;
+  int checkRef;
+  CheckResult* out;
+  const char* badReturn = nullptr;  // set when check() returned something unusable
+};
+
+/// Builds the arguments, calls check() and reads its answer into `out`; runs under lua_pcall
+/// (building the tables allocates, reading the answer may run the script's metamethods).
+int evaluateProtected(lua_State* L) {
+  auto* call = static_cast<EvaluateCall*>(lua_touserdata(L, 1));
   lua_settop(L, 0);
-  st.budget = limits_.instructions;
-  st.limitHit = false;
-  auto fail = [&](const char* code, const std::string& why) {
-    out.outcome = Outcome::kFail;
-    out.code = code;
-    out.message = why.substr(0, 200);
-    out.onFail = DispositionKind::kHold;
-    lua_settop(L, 0);
-    return out;
-  };
-  // Building the arguments allocates: a script that exhausted memory fails here too.
-  auto push = [&](lua_State* S) -> int {
-    lua_rawgeti(S, LUA_REGISTRYINDEX, st.checkRef);
-    pushResult(S, result);
-    pushSample(S, sample);
-    pushBatch(S, batch);
-    return lua_pcall(S, 3, 1, 0);
-  };
-  int status = LUA_OK;
-  try {
-    status = push(L);
-  } catch (...) {
-    return fail("LUA_LIMIT", "the script's arguments could not be built (memory limit)");
+  lua_rawgeti(L, LUA_REGISTRYINDEX, call->checkRef);
+  pushResult(L, *call->result);
+  pushSample(L, *call->sample);
+  pushBatch(L, *call->batch);
+  lua_call(L, 3, 1);
+  if (lua_isnil(L, -1)) return 0;  // pass
+  if (!lua_istable(L, -1)) {
+    call->badReturn = "check() must return nil or a table";
+    return 0;
   }
-  if (status != LUA_OK) {
-    std::string why = lua_isstring(L, -1) ? lua_tostring(L, -1) : "unknown error";
-    if (st.limitHit || status == LUA_ERRMEM) {
-      return fail("LUA_LIMIT", "the script exceeded its instruction or memory limit: " + why);
-    }
-    return fail("LUA_ERROR", "the script failed: " + why);
-  }
-  if (lua_isnil(L, -1)) {
-    lua_settop(L, 0);
-    return out;  // pass
-  }
-  if (!lua_istable(L, -1)) return fail("LUA_ERROR", "check() must return nil or a table");
   int t = lua_gettop(L);
+  CheckResult& out = *call->out;
   std::string outcome = fieldText(L, t, "outcome");
-  if (outcome == "PASS" || outcome.empty()) {
-    lua_settop(L, 0);
-    return out;
-  }
+  if (outcome == "PASS" || outcome.empty()) return 0;
   if (outcome == "WARN") {
     out.outcome = Outcome::kWarn;
   } else if (outcome == "FAIL") {
     out.outcome = Outcome::kFail;
   } else {
-    return fail("LUA_ERROR", "outcome must be \"PASS\", \"WARN\" or \"FAIL\"");
+    call->badReturn = "outcome must be \"PASS\", \"WARN\" or \"FAIL\"";
+    return 0;
   }
   out.code = fieldText(L, t, "code");
   out.message = fieldText(L, t, "message");
@@ -271,7 +216,165 @@ CheckResult LuaRule::evaluate(const Result& result, const Sample& sample, const 
   out.limit = fieldText(L, t, "limit");
   std::string action = fieldText(L, t, "action");
   out.onFail = action == "rerun" ? DispositionKind::kReject : DispositionKind::kHold;
+  return 0;
+}
+
+Status checkLimits(const std::string& name, const LuaLimits& limits) {
+  auto outside = [&](const char* key, int64_t value, int64_t min, int64_t max) {
+    return Status::config(name, std::string(key) + " is " + std::to_string(value) +
+                                    "; it must be from " + std::to_string(min) + " to " +
+                                    std::to_string(max));
+  };
+  if (limits.instructions < LuaLimits::kMinInstructions ||
+      limits.instructions > LuaLimits::kMaxInstructions) {
+    return outside("instructions", limits.instructions, LuaLimits::kMinInstructions,
+                   LuaLimits::kMaxInstructions);
+  }
+  if (limits.memoryBytes < LuaLimits::kMinMemoryBytes ||
+      limits.memoryBytes > LuaLimits::kMaxMemoryBytes) {
+    return outside("memory_bytes", static_cast<int64_t>(limits.memoryBytes),
+                   static_cast<int64_t>(LuaLimits::kMinMemoryBytes),
+                   static_cast<int64_t>(LuaLimits::kMaxMemoryBytes));
+  }
+  if (limits.timeout.count() < LuaLimits::kMinTimeoutMs ||
+      limits.timeout.count() > LuaLimits::kMaxTimeoutMs) {
+    return outside("timeout_ms", limits.timeout.count(), LuaLimits::kMinTimeoutMs,
+                   LuaLimits::kMaxTimeoutMs);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+LuaRule::LuaRule(std::string name, std::string source, LuaLimits limits)
+    : name_(std::move(name)), source_(std::move(source)), limits_(limits) {}
+
+LuaRule::~LuaRule() = default;
+
+StatusOr<std::shared_ptr<LuaRule>> LuaRule::load(const std::string& name, const std::string& source,
+                                                 LuaLimits limits) {
+  if (Status limitsOk = checkLimits(name, limits); !limitsOk.isOk()) return limitsOk;
+  std::shared_ptr<LuaRule> rule(new LuaRule(name, source, limits));
+  if (Status built = rule->build(); !built.isOk()) return built;
+  return rule;
+}
+
+Status LuaRule::build() {
+  state_.reset();
+  auto st = std::make_unique<State>();
+  st->account.memoryLimit = limits_.memoryBytes;
+  st->account.startCall(limits_.instructions, limits_.timeout);
+  st->L = lua_newstate(luaAccountedAlloc, &st->account);
+  if (!st->L) return Status::config(name_, "cannot create a Lua interpreter (memory limit)");
+  lua_State* L = st->L;
+  armLuaHook(L);
+  LoadCall call{&name_, &source_};
+  lua_pushcfunction(L, loadProtected);
+  lua_pushlightuserdata(L, &call);
+  int status = lua_pcall(L, 1, 0, 0);
+  LuaAccount& account = st->account;
+  if (status != LUA_OK) {
+    std::string why = errorText(L);
+    if (account.stop == LuaStop::kInstructions) {
+      why = "exceeds its instruction limit at its top level";
+    } else if (account.stop == LuaStop::kTime) {
+      why = "exceeds its time limit at its top level";
+    } else if (account.stop == LuaStop::kCost) {
+      why = "exceeds a cost bound at its top level: " + account.costDetail;
+    } else if (account.memoryRefused || status == LUA_ERRMEM) {
+      why = "exceeds its memory limit at its top level: " + why;
+    }
+    return Status::config(name_, why);
+  }
+  if (call.noCheck) {
+    return Status::config(name_, "defines no function check(result, sample, batch)");
+  }
+  st->checkRef = call.checkRef;
   lua_settop(L, 0);
+  state_ = std::move(st);
+  return Status::ok();
+}
+
+CheckResult LuaRule::limitFinding(const std::string& why) const {
+  CheckResult out;
+  out.ruleId = "lua." + name_;
+  out.subject = "result";
+  out.outcome = Outcome::kFail;
+  out.code = "LUA_LIMIT";
+  out.message = why.substr(0, 200);
+  out.onFail = DispositionKind::kHold;
+  return out;
+}
+
+CheckResult LuaRule::notRunAfterTimeout() const {
+  return limitFinding("not run: the script exceeded its time limit (" +
+                      std::to_string(limits_.timeout.count()) + " ms) earlier in this batch");
+}
+
+CheckResult LuaRule::evaluate(const Result& result, const Sample& sample, const Message& batch,
+                              bool* timedOut) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (timedOut) *timedOut = false;
+  CheckResult out;
+  out.ruleId = "lua." + name_;
+  out.subject = "result";
+  auto fail = [&](const char* code, const std::string& why) {
+    out.outcome = Outcome::kFail;
+    out.code = code;
+    out.message = why.substr(0, 200);
+    out.measured.clear();
+    out.limit.clear();
+    out.onFail = DispositionKind::kHold;
+    return out;
+  };
+  if (!state_) {  // discarded after a time or memory limit
+    Status rebuilt = build();
+    if (!rebuilt.isOk()) {
+      // A top level that now runs out of time would cost that much on every result.
+      if (timedOut && rebuilt.reason().find("time limit") != std::string::npos) *timedOut = true;
+      return fail("LUA_LIMIT", "the rule's interpreter could not be rebuilt: " + rebuilt.reason());
+    }
+  }
+  State& st = *state_;
+  lua_State* L = st.L;
+  lua_settop(L, 0);
+  st.account.startCall(limits_.instructions, limits_.timeout);
+  armLuaHook(L);
+  EvaluateCall call{&result, &sample, &batch, st.checkRef, &out};
+  lua_pushcfunction(L, evaluateProtected);
+  lua_pushlightuserdata(L, &call);
+  int status = lua_pcall(L, 1, 0, 0);
+  const LuaAccount& account = st.account;
+  if (account.stop == LuaStop::kTime) {
+    if (timedOut) *timedOut = true;
+    state_.reset();  // whatever it was doing, it starts afresh
+    return fail("LUA_LIMIT", "the script exceeded its time limit (" +
+                                 std::to_string(limits_.timeout.count()) +
+                                 " ms per call); its interpreter was discarded");
+  }
+  if (status != LUA_OK) {
+    if (account.stop == LuaStop::kInstructions) {
+      lua_settop(L, 0);
+      return fail("LUA_LIMIT", "the script exceeded its instruction limit (" +
+                                   std::to_string(limits_.instructions) + " per call)");
+    }
+    if (account.stop == LuaStop::kCost) {
+      std::string why = "the script exceeded a cost bound: " + account.costDetail;
+      lua_settop(L, 0);
+      return fail("LUA_LIMIT", why);
+    }
+    if (account.memoryRefused || status == LUA_ERRMEM) {
+      state_.reset();  // it may hold its memory in globals: start afresh
+      return fail("LUA_LIMIT", "the script exceeded its memory limit (" +
+                                   std::to_string(limits_.memoryBytes) +
+                                   " bytes); its interpreter was discarded");
+    }
+    std::string why = errorText(L);
+    lua_settop(L, 0);
+    return fail("LUA_ERROR", "the script failed: " + why);
+  }
+  lua_settop(L, 0);
+  if (call.badReturn) return fail("LUA_ERROR", call.badReturn);
   return out;
 }
 

@@ -118,6 +118,18 @@ class Reader {
     number(o, path, key, d);
     out = d;
   }
+  /// A whole number from `min` to `max` (written as 200000 or 2e5).
+  void whole(const Object& o, const std::string& path, const std::string& key, int64_t& out,
+             int64_t min, int64_t max) {
+    if (!o.has(key)) return;
+    Poco::Dynamic::Var v = o.get(key);
+    double d = v.isNumeric() ? v.convert<double>() : std::nan("");
+    if (!(d >= static_cast<double>(min) && d <= static_cast<double>(max)) || d != std::floor(d)) {
+      return fail(join(path, key), "must be a whole number from " + std::to_string(min) + " to " +
+                                       std::to_string(max));
+    }
+    out = static_cast<int64_t>(d);
+  }
   void count(const Object& o, const std::string& path, const std::string& key, size_t& out) {
     if (!o.has(key)) return;
     Poco::Dynamic::Var v = o.get(key);
@@ -829,12 +841,18 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     }
   }
 
-  // 6. The lab's own rules.
+  // 6. The lab's own rules. A rule that ran out of time is not run again in this batch: the rest
+  // of its results hold at once, so one batch costs at most one time limit per rule.
   for (const auto& rule : config_.lua) {
+    bool timedOut = false;
     for (Sample& sample : message.samples) {
       for (Result& result : sample.results) {
         if (result.internalStandard) continue;
-        attach(result, rule->evaluate(result, sample, message));
+        if (timedOut) {
+          attach(result, rule->notRunAfterTimeout());
+        } else {
+          attach(result, rule->evaluate(result, sample, message, &timedOut));
+        }
       }
     }
   }
@@ -931,17 +949,22 @@ StatusOr<std::shared_ptr<const RulesStage>> parseRuleSet(const std::string& json
         r.fail(path, "must be an object {name, file}");
         break;
       }
-      r.keys(*entry, path, {"name", "file", "instructions", "memory_bytes"});
+      r.keys(*entry, path, {"name", "file", "instructions", "memory_bytes", "timeout_ms"});
       std::string name, file;
       if (!r.text(*entry, path, "name", name) || name.empty()) r.fail(path + ".name", "required");
       if (!r.text(*entry, path, "file", file) || file.empty()) r.fail(path + ".file", "required");
       LuaLimits limits;
-      double instructions = static_cast<double>(limits.instructions);
-      double memory = static_cast<double>(limits.memoryBytes);
-      r.number(*entry, path, "instructions", instructions, 1000.0);
-      r.number(*entry, path, "memory_bytes", memory, 65536.0);
-      limits.instructions = static_cast<int64_t>(std::min(instructions, 1e18));
-      limits.memoryBytes = static_cast<size_t>(std::min(memory, 1e18));
+      int64_t timeoutMs = limits.timeout.count();
+      int64_t memory = static_cast<int64_t>(limits.memoryBytes);
+      r.whole(*entry, path, "instructions", limits.instructions, LuaLimits::kMinInstructions,
+              LuaLimits::kMaxInstructions);
+      r.whole(*entry, path, "memory_bytes", memory,
+              static_cast<int64_t>(LuaLimits::kMinMemoryBytes),
+              static_cast<int64_t>(LuaLimits::kMaxMemoryBytes));
+      r.whole(*entry, path, "timeout_ms", timeoutMs, LuaLimits::kMinTimeoutMs,
+              LuaLimits::kMaxTimeoutMs);
+      limits.memoryBytes = static_cast<size_t>(memory);
+      limits.timeout = std::chrono::milliseconds(timeoutMs);
       if (r.failed()) break;
       std::ifstream in(file, std::ios::binary);
       if (!in) {
