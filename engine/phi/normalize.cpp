@@ -152,4 +152,31 @@ std::string foldedForm(std::string_view nfkc) {
   return out;
 }
 
+std::string latin1Reread(std::string_view utf8) {
+  if (utf8.size() > static_cast<size_t>(INT32_MAX)) return "";
+  std::string bytes;
+  bytes.reserve(utf8.size());
+  const auto* in = reinterpret_cast<const uint8_t*>(utf8.data());
+  const int32_t length = static_cast<int32_t>(utf8.size());
+  int32_t i = 0;
+  bool high = false;
+  while (i < length) {
+    UChar32 c = 0;
+    U8_NEXT(in, i, length, c);
+    if (c < 0 || c > 0xFF) return "";
+    high = high || c >= 0x80;
+    bytes.push_back(static_cast<char>(c));
+  }
+  if (!high) return "";
+  const auto* out = reinterpret_cast<const uint8_t*>(bytes.data());
+  const int32_t outLength = static_cast<int32_t>(bytes.size());
+  int32_t k = 0;
+  while (k < outLength) {
+    UChar32 c = 0;
+    U8_NEXT(out, k, outLength, c);
+    if (c < 0) return "";
+  }
+  return bytes;
+}
+
 }  // namespace labgate::phi

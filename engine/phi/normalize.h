@@ -14,6 +14,9 @@
 //     changed: a skeleton also maps ASCII to ASCII (`0` -> `O`, `1` -> `l`, `m` -> `rn`), which
 //     would break the digit patterns.
 //
+// A third source: text that is UTF-8 read as Latin-1 (latin1Reread) is screened again as the UTF-8
+// it was, with its own NFKC form and fold.
+//
 // Pure ASCII text has no other form: the caller checks isAscii() first and skips all of this (the
 // gate's common case costs one scan of the bytes). Text that is not valid UTF-8 is read with
 // U+FFFD for each bad sequence (the field as sent is still screened byte for byte).
@@ -35,5 +38,11 @@ std::string nfkcForm(std::string_view utf8);
 
 /// The folded form of `nfkc` (the output of nfkcForm): see the file comment.
 std::string foldedForm(std::string_view nfkc);
+
+/// UTF-8 text that was read as Latin-1 by mistake (a sender's UTF-8 bytes in a message declared,
+/// or defaulted to, ISO 8859-1: U+2010 arrives as `â` U+0080 U+0090), read again as UTF-8; "" when
+/// `utf8` holds a character above U+00FF or its Latin-1 bytes are not valid UTF-8 with at least
+/// one non-ASCII character (it was not such text).
+std::string latin1Reread(std::string_view utf8);
 
 }  // namespace labgate::phi

@@ -112,22 +112,29 @@ class FieldScreen {
 
 /// The first pattern that fires on `text` as sent or, when it holds anything but ASCII, on its
 /// NFKC form or its ASCII fold (normalize.h): look-alike characters do not hide an identifier.
-/// Each form is screened on its own, with its own allow-list spans.
+/// UTF-8 that was read as Latin-1 is screened again as the UTF-8 it was (with its forms). Each
+/// form is screened on its own, with its own allow-list spans.
 const std::string* firstPatternInForms(const PhiGate::Rules& rules, const std::string& text,
                                        size_t format, bool exemptOnly) {
-  if (const std::string* id = FieldScreen(rules, text, format, exemptOnly).firstPattern()) {
-    return id;
-  }
+  auto screenOne = [&](const std::string& form) {
+    return FieldScreen(rules, form, format, exemptOnly).firstPattern();
+  };
+  if (const std::string* id = screenOne(text)) return id;
   if (isAscii(text)) return nullptr;
-  const std::string nfkc = nfkcForm(text);
-  if (nfkc != text) {
-    if (const std::string* id = FieldScreen(rules, nfkc, format, exemptOnly).firstPattern()) {
-      return id;
+  auto screenNormalised = [&](const std::string& source) -> const std::string* {
+    const std::string nfkc = nfkcForm(source);
+    if (nfkc != source) {
+      if (const std::string* id = screenOne(nfkc)) return id;
     }
-  }
-  const std::string folded = foldedForm(nfkc);
-  if (folded == nfkc || folded == text) return nullptr;
-  return FieldScreen(rules, folded, format, exemptOnly).firstPattern();
+    const std::string folded = foldedForm(nfkc);
+    if (folded == nfkc || folded == source) return nullptr;
+    return screenOne(folded);
+  };
+  if (const std::string* id = screenNormalised(text)) return id;
+  const std::string reread = latin1Reread(text);
+  if (reread.empty()) return nullptr;
+  if (const std::string* id = screenOne(reread)) return id;
+  return screenNormalised(reread);
 }
 
 bool isPlaceholder(const PhiGate::Rules& rules, const std::string& text) {
@@ -231,6 +238,8 @@ std::shared_ptr<const std::vector<std::string>> PhiGate::classifyNames(
     // classified by its ASCII fold as well.
     if ((*out)[i].empty() && !isAscii(names[i])) {
       (*out)[i] = classifyName(*rules_, foldedForm(nfkcForm(names[i])));
+      const std::string reread = (*out)[i].empty() ? latin1Reread(names[i]) : std::string();
+      if (!reread.empty()) (*out)[i] = classifyName(*rules_, foldedForm(nfkcForm(reread)));
     }
   }
   return out;

@@ -106,6 +106,12 @@ const std::vector<Evasion>& evasions() {
       {"Arabic-Indic digits in an SSN",
        "\xD9\xA2\xD9\xA1\xD9\xA9-\xD9\xA0\xD9\xA9-\xD9\xA9\xD9\xA9\xD9\xA9\xD9\xA6",
        "ssn.delimited"},
+      {"UTF-8 hyphens read as Latin-1 (a message without its character set)",
+       "219\xC3\xA2\xC2\x80\xC2\x90"
+       "09\xC3\xA2\xC2\x80\xC2\x90"
+       "9996",
+       "ssn.delimited"},
+      {"soft hyphens inside an SSN", "219\xC2\xAD-09-9996", "ssn.delimited"},
       {"no-break spaces around a birth date",
        "DOB\xC2\xA0"
        "07/22/1941",
@@ -383,6 +389,14 @@ TEST(PhiEvasion, NormalisedForms) {
                        "c"),
             "ab\xFF"
             "c");  // not UTF-8: kept as sent
+  // UTF-8 read as Latin-1 is read again as UTF-8; anything else has no such form.
+  EXPECT_EQ(latin1Reread("1\xC3\xA2\xC2\x80\xC2\x90"
+                         "2"),
+            "1\xE2\x80\x90"
+            "2");
+  EXPECT_EQ(latin1Reread("M\xC3\xBCller"), "");  // ü as Latin-1 is not UTF-8
+  EXPECT_EQ(latin1Reread("\xD0\xA2"), "");       // above U+00FF
+  EXPECT_EQ(latin1Reread("plain"), "");
 }
 
 // Pattern-file keys added for this finding: "screen_exempt" and "exempt_all".
