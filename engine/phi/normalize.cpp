@@ -1,10 +1,10 @@
 // Normalised screening forms of a field (see normalize.h): NFKC and the ASCII fold.
 #include "engine/phi/normalize.h"
 
+#include <unicode/bytestream.h>
 #include <unicode/localpointer.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
-#include <unicode/unistr.h>
 #include <unicode/uspoof.h>
 #include <unicode/utf16.h>
 #include <unicode/utf8.h>
@@ -117,12 +117,15 @@ std::string nfkcForm(std::string_view utf8) {
   UErrorCode status = U_ZERO_ERROR;
   const icu::Normalizer2* nfkc = icu::Normalizer2::getNFKCInstance(status);
   if (U_FAILURE(status) || !nfkc) return std::string(utf8);
-  const icu::UnicodeString text = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(utf8.data(), static_cast<int32_t>(utf8.size())));
-  const icu::UnicodeString normalised = nfkc->normalize(text, status);
-  if (U_FAILURE(status)) return std::string(utf8);
+  const icu::StringPiece piece(utf8.data(), static_cast<int32_t>(utf8.size()));
+  // Most text is NFKC already (accents, dashes, CJK): checked on the UTF-8 itself.
+  if (nfkc->isNormalizedUTF8(piece, status) && U_SUCCESS(status)) return std::string(utf8);
+  status = U_ZERO_ERROR;
   std::string out;
-  normalised.toUTF8String(out);
+  out.reserve(utf8.size());
+  icu::StringByteSink<std::string> sink(&out);
+  nfkc->normalizeUTF8(0, piece, sink, nullptr, status);
+  if (U_FAILURE(status)) return std::string(utf8);
   return out;
 }
 
