@@ -326,6 +326,8 @@ TEST(PhiEvasion, TrapsWrittenWithUnicodeCharactersStillPass) {
       "C|5|I|patient mean 5.4 mmol/L; Patient mean within 2 SD|G",
       "C|6|I|PATIENT MEAN shift \xE2\x88\x92"
       "0.3|G",
+      // a lower-case "ms." is mass spectrometry, not a title
+      "C|9|I|confirmed by lc-ms/ms. no interference seen|G",
       // plus signs that are not phone numbers
       "R|10|^^^DELTA|+12.5|%",
       "R|11|^^^RATIO|+1.2345678",
