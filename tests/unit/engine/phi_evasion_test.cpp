@@ -111,6 +111,11 @@ const std::vector<Evasion>& evasions() {
        "09\xC3\xA2\xC2\x80\xC2\x90"
        "9996",
        "ssn.delimited"},
+      {"combining strokes over the digits of an SSN",
+       "2\xCC\xB6"
+       "19-09-99\xCC\xB6"
+       "96",
+       "ssn.delimited"},
       {"soft hyphens inside an SSN", "219\xC2\xAD-09-9996", "ssn.delimited"},
       {"no-break spaces around a birth date",
        "DOB\xC2\xA0"
