@@ -60,6 +60,25 @@ std::string chemistry(int results) {
   return text + "L|1|N\n";
 }
 
+/// As chemistry(), with the non-ASCII text real instruments send: micro signs, en-dash ranges,
+/// a degree sign, an umlaut in a comment. Every such field is also screened in its NFKC form and
+/// ASCII fold (the cost of issue 18, finding 6); pure-ASCII fields skip that work.
+std::string unicodeChemistry(int results) {
+  std::string text = "H|\\^&|||ChemBench 700^2.1^CB7-88213|||||LIS||P|LIS2-A2|20250611083000\n";
+  text += "P|1\nO|1|240612-0087|S123456789^12^3|^^^NA|R|20250611080000|20250611075500\n";
+  for (int i = 1; i <= results; ++i) {
+    text += "R|" + std::to_string(i) + "|^^^A" + std::to_string(i) +
+            "|82.4|\xC2\xB5mol/L|59\xE2\x80\x93"
+            "104|N||F||OP17^JSMITH||20250611082955|CB7-88213\n";
+    if (i % 5 == 0)
+      text +=
+          "C|1|I|Sj\xC3\xB6gren screen at 37 \xC2\xB0"
+          "C; LOT 2025\xE2\x80\x93"
+          "0931|G\n";
+  }
+  return text + "L|1|N\n";
+}
+
 std::string qcWithBlobs() {
   std::string text = "H|\\^&|||H500^910YOXH02826^2.2.2.2b|||||||Q|LIS2-A2|20230329110749\n";
   text += "P|1\nO|1|PX440N||^^^DIF|R|20230329110631|||||||||CTRL^^CTRL MEDIUM\n";
@@ -118,6 +137,11 @@ void BM_ScreenCleanChemistry(benchmark::State& state) {
   screenBench(state, chemistry(static_cast<int>(state.range(0))));
 }
 BENCHMARK(BM_ScreenCleanChemistry)->Arg(10)->Arg(100);
+
+void BM_ScreenUnicodeChemistry(benchmark::State& state) {
+  screenBench(state, unicodeChemistry(static_cast<int>(state.range(0))));
+}
+BENCHMARK(BM_ScreenUnicodeChemistry)->Arg(10)->Arg(100);
 
 void BM_ScreenQcWithBase64(benchmark::State& state) { screenBench(state, qcWithBlobs()); }
 BENCHMARK(BM_ScreenQcWithBase64);

@@ -8,6 +8,7 @@
 #include <sstream>
 #include <utility>
 
+#include "engine/phi/normalize.h"
 #include "engine/phi/rules.h"
 
 namespace labgate::phi {
@@ -58,8 +59,9 @@ void forEachMatch(const RE2& re, const re2::StringPiece& text, bool overlapping,
 
 class FieldScreen {
  public:
-  FieldScreen(const PhiGate::Rules& rules, const std::string& text, size_t format)
-      : rules_(rules), text_(text), formatBit_(1u << format) {}
+  /// `exemptOnly`: the field is listed under `exempt`; only screen_exempt patterns run.
+  FieldScreen(const PhiGate::Rules& rules, const std::string& text, size_t format, bool exemptOnly)
+      : rules_(rules), text_(text), formatBit_(1u << format), exemptOnly_(exemptOnly) {}
 
   /// Id of the first pattern with a match not covered by the allow-list, or null.
   const std::string* firstPattern() {
@@ -70,6 +72,7 @@ class FieldScreen {
       const CompiledPattern& pattern = rules_.patterns.items[static_cast<size_t>(index)];
       if (pattern.numericId && numeric) continue;
       if ((pattern.formats & formatBit_) == 0) continue;
+      if (exemptOnly_ && !pattern.screenExempt) continue;
       bool uncovered = false;
       forEachMatch(*pattern.re, text_, true, [&](size_t begin, size_t end) {
         uncovered = !allowed(begin, end);
@@ -102,9 +105,37 @@ class FieldScreen {
   const PhiGate::Rules& rules_;
   re2::StringPiece text_;
   unsigned formatBit_;
+  bool exemptOnly_;
   bool allowSpansReady_ = false;
   std::vector<Span> allowSpans_;
 };
+
+/// The first pattern that fires on `text` as sent or, when it holds anything but ASCII, on its
+/// NFKC form or its ASCII fold (normalize.h): look-alike characters do not hide an identifier.
+/// UTF-8 that was read as Latin-1 is screened again as the UTF-8 it was (with its forms). Each
+/// form is screened on its own, with its own allow-list spans.
+const std::string* firstPatternInForms(const PhiGate::Rules& rules, const std::string& text,
+                                       size_t format, bool exemptOnly) {
+  auto screenOne = [&](const std::string& form) {
+    return FieldScreen(rules, form, format, exemptOnly).firstPattern();
+  };
+  if (const std::string* id = screenOne(text)) return id;
+  if (isAscii(text)) return nullptr;
+  auto screenNormalised = [&](const std::string& source) -> const std::string* {
+    const std::string nfkc = nfkcForm(source);
+    if (nfkc != source) {
+      if (const std::string* id = screenOne(nfkc)) return id;
+    }
+    const std::string folded = foldedForm(nfkc);
+    if (folded == nfkc || folded == source) return nullptr;
+    return screenOne(folded);
+  };
+  if (const std::string* id = screenNormalised(text)) return id;
+  const std::string reread = latin1Reread(text);
+  if (reread.empty()) return nullptr;
+  if (const std::string* id = screenOne(reread)) return id;
+  return screenNormalised(reread);
+}
 
 bool isPlaceholder(const PhiGate::Rules& rules, const std::string& text) {
   re2::StringPiece value = trimmed(text);
@@ -112,6 +143,27 @@ bool isPlaceholder(const PhiGate::Rules& rules, const std::string& text) {
     if (RE2::FullMatch(value, *re)) return true;
   }
   return false;
+}
+
+/// The id of the first `columns` rule that matches `rawName`, or "".
+std::string classifyName(const PhiGate::Rules& rules, const std::string& rawName) {
+  re2::StringPiece trimmedName = trimmed(rawName);
+  if (trimmedName.empty()) return "";
+  // camelCase and snake_case names ("PatientName", "DateOfBirth", "patient_id", XML attribute
+  // names) are matched as words: a space goes between a lower-case letter and an upper-case one.
+  std::string spaced;
+  spaced.reserve(trimmedName.size() + 8);
+  for (size_t k = 0; k < trimmedName.size(); ++k) {
+    char c = trimmedName[k];
+    if (k > 0 && std::isupper(static_cast<unsigned char>(c)) &&
+        std::islower(static_cast<unsigned char>(trimmedName[k - 1]))) {
+      spaced.push_back(' ');
+    }
+    spaced.push_back(c);
+  }
+  re2::StringPiece name(spaced);
+  std::vector<int> hits = rules.columns.matching(name);
+  return hits.empty() ? "" : rules.columns.items[static_cast<size_t>(hits.front())].id;
 }
 
 }  // namespace
@@ -144,6 +196,7 @@ Screening PhiGate::screen(Document& document, Policy policy) const {
   const size_t format = static_cast<size_t>(document.format);
   const FieldRules* structural = format < kFormatCount ? &rules_->structural[format] : nullptr;
   const FieldRules* exempt = format < kFormatCount ? &rules_->exempt[format] : nullptr;
+  const FieldRules* exemptAll = format < kFormatCount ? &rules_->exemptAll[format] : nullptr;
   for (Record& record : document.records) {
     for (size_t i = 1; i < record.fields.size(); ++i) {
       Field& field = record.fields[i];
@@ -159,8 +212,9 @@ Screening PhiGate::screen(Document& document, Policy policy) const {
         id = findFieldRule(*structural, record.type, i);
         if (id && isPlaceholder(*rules_, text)) id = nullptr;
       }
-      if (!id && !(exempt && findFieldRule(*exempt, record.type, i))) {
-        id = FieldScreen(*rules_, text, format).firstPattern();
+      if (!id && !(exemptAll && findFieldRule(*exemptAll, record.type, i))) {
+        const bool exemptOnly = exempt && findFieldRule(*exempt, record.type, i);
+        id = firstPatternInForms(*rules_, text, format, exemptOnly);
       }
       if (!id) continue;
       result.hits.push_back(Hit{record.location(i), *id, record.ordinal, i});
@@ -179,23 +233,14 @@ std::shared_ptr<const std::vector<std::string>> PhiGate::classifyNames(
   auto out = std::make_shared<std::vector<std::string>>(names.size());
   if (!rules_ || !rules_->columns.set) return out;
   for (size_t i = 0; i < names.size(); ++i) {
-    re2::StringPiece trimmedName = trimmed(names[i]);
-    if (trimmedName.empty()) continue;
-    // camelCase and snake_case names ("PatientName", "DateOfBirth", "patient_id", XML attribute
-    // names) are matched as words: a space goes between a lower-case letter and an upper-case one.
-    std::string spaced;
-    spaced.reserve(trimmedName.size() + 8);
-    for (size_t k = 0; k < trimmedName.size(); ++k) {
-      char c = trimmedName[k];
-      if (k > 0 && std::isupper(static_cast<unsigned char>(c)) &&
-          std::islower(static_cast<unsigned char>(trimmedName[k - 1]))) {
-        spaced.push_back(' ');
-      }
-      spaced.push_back(c);
+    (*out)[i] = classifyName(*rules_, names[i]);
+    // A name written with look-alike characters ("Ｐatient Ｎame", Cyrillic letters) is
+    // classified by its ASCII fold as well.
+    if ((*out)[i].empty() && !isAscii(names[i])) {
+      (*out)[i] = classifyName(*rules_, foldedForm(nfkcForm(names[i])));
+      const std::string reread = (*out)[i].empty() ? latin1Reread(names[i]) : std::string();
+      if (!reread.empty()) (*out)[i] = classifyName(*rules_, foldedForm(nfkcForm(reread)));
     }
-    re2::StringPiece name(spaced);
-    std::vector<int> hits = rules_->columns.matching(name);
-    if (!hits.empty()) (*out)[i] = rules_->columns.items[static_cast<size_t>(hits.front())].id;
   }
   return out;
 }

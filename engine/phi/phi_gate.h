@@ -3,10 +3,14 @@
 // (config/phi-patterns.json, documented key by key in docs/phi.md):
 //   - structural rules: field locations that identify a patient by their position (ASTM P-6, HL7
 //     PID-5, ...); they fire when the field has any non-blank content;
-//   - patterns: RE2 regular expressions run over the decoded text of every field that is not exempt
-//     (one RE2::Set pass per field, then the individual expressions for the spans), minus matches
-//     that lie entirely inside an allow-list match in the same field (sample ids, eponymous
-//     analytes, lot numbers, ...).
+//   - patterns: RE2 regular expressions run over the decoded text of every field (one RE2::Set
+//     pass per field, then the individual expressions for the spans), minus matches that lie
+//     entirely inside an allow-list match in the same field (sample ids, eponymous analytes, lot
+//     numbers, ...). Fields under `exempt_all` are not scanned; fields under `exempt` (provider
+//     and facility fields) only by patterns marked `screen_exempt` (SSN, phone, e-mail, DOB).
+//     A field holding non-ASCII text is also screened in its NFKC form and its ASCII fold
+//     (look-alike characters, Unicode dashes, fullwidth forms; normalize.h), and UTF-8 that was
+//     read as Latin-1 as the UTF-8 it was; the field itself is never changed by that.
 //
 // The gate never copies a field value into anything it returns: a Hit names the location and the
 // rule id, nothing else. Screening is linear in the size of the document (RE2 guarantees
@@ -62,7 +66,8 @@ class PhiGate {
   /// Screens every field of `document` (fields[1..]; fields[0] is the record type).
   /// Structural rules for the document's format fire when the field has non-blank content that is
   /// not a configured placeholder; patterns run over Field::text (Field::raw when text is empty) of
-  /// every field that is not exempt. A field is reported at most once, with the first rule that
+  /// every field not under exempt_all (and its normalised forms), only the screen_exempt ones on
+  /// exempt fields. A field is reported at most once, with the first rule that
   /// fired (structural rules first, then patterns in file order).
   /// Under kStrip every hit field is cleared and marked stripped; under kRefuse the document is
   /// left untouched. The returned hits are the same under both policies.
@@ -72,7 +77,8 @@ class PhiGate {
   /// identify a patient by themselves ("Patient Name", "DOB", "MRN"): the rule id of the first
   /// `columns` rule whose regex matches each name, "" for the others. The caller sets the result
   /// as Record::nameRules; screen() then treats a non-blank, non-placeholder field under such a
-  /// name like a structural hit (refused, or emptied under strip: the column is dropped).
+  /// name like a structural hit (refused, or emptied under strip: the column is dropped). A name
+  /// with non-ASCII characters is classified by its ASCII fold as well ("Ｐatient Ｎame").
   std::shared_ptr<const std::vector<std::string>> classifyNames(
       const std::vector<std::string>& names) const;
 

@@ -120,8 +120,11 @@ class Loader {
       }
       const Object& object = *entry.extract<Object::Ptr>();
       std::set<std::string> allowed = {"id", "regex", "case_insensitive", "description"};
-      if (allowNumericId) allowed.insert("numeric_id");
-      if (allowNumericId) allowed.insert("formats");
+      if (allowNumericId) {
+        allowed.insert("numeric_id");
+        allowed.insert("formats");
+        allowed.insert("screen_exempt");
+      }
       checkKeys(object, allowed, where);
       std::string id, regex, description;
       if (!stringAt(object, "id", where, true, &id)) return;
@@ -135,6 +138,7 @@ class Loader {
       stringAt(object, "description", where, false, &description);
       bool caseInsensitive = boolAt(object, "case_insensitive", where);
       bool numericId = allowNumericId && boolAt(object, "numeric_id", where);
+      bool screenExempt = allowNumericId && boolAt(object, "screen_exempt", where);
       unsigned formats = ~0u;
       if (object.has("formats"))
         formats = formatMask(object.get("formats"), where + ": \"formats\"");
@@ -147,7 +151,7 @@ class Loader {
       if (group.set->Add(wrapped, &setError) < 0) {
         return fail(where + ": regex cannot join the pattern set: " + setError);
       }
-      group.items.push_back(CompiledPattern{id, std::move(re), numericId, formats});
+      group.items.push_back(CompiledPattern{id, std::move(re), numericId, formats, screenExempt});
     }
     if (failed()) return;
     if (group.items.empty()) {
@@ -289,7 +293,7 @@ StatusOr<std::shared_ptr<const PhiGate::Rules>> compileRules(const std::string& 
   const Object& top = *root.extract<Object::Ptr>();
   loader.checkKeys(top,
                    {"version", "description", "structural", "placeholders", "patterns", "allow",
-                    "exempt", "numeric_value", "columns"},
+                    "exempt", "exempt_all", "numeric_value", "columns"},
                    "top level");
   if (loader.failed()) return loader.status();
   if (!top.has("version") || !top.get("version").isInteger() ||
@@ -317,6 +321,11 @@ StatusOr<std::shared_ptr<const PhiGate::Rules>> compileRules(const std::string& 
   if (!loader.failed() && top.has("exempt")) {
     size_t exemptCount = 0;
     loader.loadLocations(top.get("exempt"), "exempt", false, ids, rules->exempt, &exemptCount);
+  }
+  if (!loader.failed() && top.has("exempt_all")) {
+    size_t exemptCount = 0;
+    loader.loadLocations(top.get("exempt_all"), "exempt_all", false, ids, rules->exemptAll,
+                         &exemptCount);
   }
   if (!loader.failed() && top.has("numeric_value")) {
     rules->numericValue = loader.loadFullMatch(top.get("numeric_value"), "numeric_value");

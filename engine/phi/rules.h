@@ -31,8 +31,9 @@ inline constexpr size_t kFormatCount = 4;
 struct CompiledPattern {
   std::string id;
   std::unique_ptr<RE2> re;
-  bool numericId = false;  // skipped on fields whose whole text is a numeric value or range
-  unsigned formats = ~0u;  // bit per SourceFormat the pattern applies to (all by default)
+  bool numericId = false;     // skipped on fields whose whole text is a numeric value or range
+  unsigned formats = ~0u;     // bit per SourceFormat the pattern applies to (all by default)
+  bool screenExempt = false;  // also runs on `exempt` fields (SSN, phone, e-mail, birth dates)
 };
 
 /// A group of expressions with the RE2::Set that finds, in one pass, which of them match.
@@ -45,7 +46,7 @@ struct PatternGroup {
   std::vector<int> matching(const re2::StringPiece& text) const;
 };
 
-/// Per record type: field index -> rule id (structural) or -> "" (exempt).
+/// Per record type: field index -> rule id (structural) or -> "" (exempt, exempt_all).
 using FieldRules = std::unordered_map<std::string, std::map<size_t, std::string>>;
 
 struct PhiGate::Rules {
@@ -55,7 +56,8 @@ struct PhiGate::Rules {
   std::unique_ptr<RE2> numericValue;               // may be null: no field counts as numeric
   std::vector<std::unique_ptr<RE2>> placeholders;  // full-match values structural rules ignore
   std::array<FieldRules, kFormatCount> structural;
-  std::array<FieldRules, kFormatCount> exempt;
+  std::array<FieldRules, kFormatCount> exempt;     // only screen_exempt patterns run here
+  std::array<FieldRules, kFormatCount> exemptAll;  // no pattern runs here
   size_t structuralCount = 0;
 };
 

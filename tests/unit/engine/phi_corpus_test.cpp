@@ -209,12 +209,13 @@ const std::map<std::string, Outcome>& hl7Table() {
        {"OBX-5=url", "PID-11=structural.PID-11", "PID-13=structural.PID-13",
         "PID-19=structural.PID-19", "PID-3=structural.PID-3", "PID-4=structural.PID-4",
         "PID-5=structural.PID-5", "PID-7=structural.PID-7", "PRT-14=address.street"}},
-      // also an SSN-shaped id in OBR-31
+      // also SSN-shaped ids in OBR-31 and in the ordering provider's id (OBR-16: provider fields
+      // are exempt from name patterns only, still screened for SSNs, phones, e-mail, birth dates)
       {"hl7spec_glucose_oru_sn_value_LF.hl7",
-       {"OBR-31=ssn.delimited", "PID-11=structural.PID-11", "PID-13=structural.PID-13",
-        "PID-14=structural.PID-14", "PID-18=structural.PID-18", "PID-20=structural.PID-20",
-        "PID-3=structural.PID-3", "PID-5=structural.PID-5", "PID-6=structural.PID-6",
-        "PID-7=structural.PID-7"}},
+       {"OBR-16=ssn.delimited", "OBR-31=ssn.delimited", "PID-11=structural.PID-11",
+        "PID-13=structural.PID-13", "PID-14=structural.PID-14", "PID-18=structural.PID-18",
+        "PID-20=structural.PID-20", "PID-3=structural.PID-3", "PID-5=structural.PID-5",
+        "PID-6=structural.PID-6", "PID-7=structural.PID-7"}},
       {"invalid_siu_bad_phone_LF.hl7",
        {"PID-11=structural.PID-11", "PID-13=structural.PID-13", "PID-19=structural.PID-19",
         "PID-2=structural.PID-2", "PID-5=structural.PID-5", "PID-7=structural.PID-7"}},

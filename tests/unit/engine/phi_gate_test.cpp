@@ -130,6 +130,7 @@ const std::vector<Sample>& patternSamples() {
       {"ssn.context", "social security no 512489027", "512489027"},
       {"phone.nanp", "call (414) 555-0178 with results", "555-0178"},
       {"phone.context", "Tel. 608 555 0133 for the ward", "555 0133"},
+      {"phone.e164", "call +44 20 7946 0958 with results", "7946 0958"},
       {"email", "contact hwillowby@examplemail.org", "hwillowby"},
       {"url", "see https://portal.example.org/chart/88123", "portal.example.org"},
       {"ip.context", "client IP 10.44.7.129 on portal", "10.44.7.129"},
