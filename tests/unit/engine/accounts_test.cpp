@@ -586,10 +586,10 @@ TEST_F(AccountsTest, TheLastAdministratorKeepsTheRoleAndStaysEnabled) {
   demoted.roles = {"reviewer"};
   auto refused = accounts_->updateUser(demoted, event());
   ASSERT_FALSE(refused.isOk());
-  EXPECT_EQ(refused.status().location(), "administrator");
+  EXPECT_EQ(refused.location(), "administrator");
   User disabled = root;
   disabled.disabled = true;
-  EXPECT_EQ(accounts_->updateUser(disabled, event()).status().location(), "administrator");
+  EXPECT_EQ(accounts_->updateUser(disabled, event()).location(), "administrator");
   EXPECT_EQ(accounts_->userByName("default", "root")->roles, root.roles) << "nothing changed";
   EXPECT_FALSE(accounts_->userByName("default", "root")->disabled);
   // Other changes of the last administrator, and another organisation's, are not affected.
@@ -601,7 +601,7 @@ TEST_F(AccountsTest, TheLastAdministratorKeepsTheRoleAndStaysEnabled) {
   EXPECT_TRUE(accounts_->updateUser(demoted, event()).isOk());
   User second = *accounts_->userByName("default", "second");
   second.disabled = true;
-  EXPECT_EQ(accounts_->updateUser(second, event()).status().location(), "administrator");
+  EXPECT_EQ(accounts_->updateUser(second, event()).location(), "administrator");
 }
 
 TEST_F(AccountsTest, DisablingAUserRevokesTheKeysItCreated) {
