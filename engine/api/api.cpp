@@ -55,6 +55,17 @@ bool allowedWhileRestricted(const RouteSpec& route) {
          (route.method == "GET" && route.path == "/api/v1/me");
 }
 
+/// The address the login throttle counts: the peer, or for IPv6 its /64 (one host usually holds
+/// a whole /64, and must not get a fresh count per address).
+std::string throttleSource(const Call& call) {
+  Poco::Net::IPAddress peer = call.request.clientAddress().host();
+  if (peer.family() == Poco::Net::IPAddress::IPv6 && !peer.isIPv4Mapped()) {
+    peer = peer & Poco::Net::IPAddress(64, Poco::Net::IPAddress::IPv6);
+    return peer.toString() + "/64";
+  }
+  return peer.toString();
+}
+
 /// Marks one evaluation of an account in flight for the life of the scope.
 class Evaluation {
  public:
@@ -772,7 +783,7 @@ void Api::Impl::reauthenticate(Call& call, const std::string& password, const st
   record.peer = call.peer();
   record.userAgent = call.userAgent();
   const security::LoginThrottle::Admission admission =
-      throttle.admit(record.orgId + "/" + record.username, record.peer, now);
+      throttle.admit(record.orgId + "/" + record.username, throttleSource(call), now);
   if (!admission.admitted) throttled(call, record, admission);
   Evaluation evaluation(throttle, user.orgId + "/" + user.username);
   // The stored row, not the session's copy: failures of other requests count.
@@ -893,7 +904,7 @@ void Api::Impl::login(Call& call) {
   // The attempt is reserved (counted as a failure) before anything is checked, so that
   // concurrent attempts cannot all pass before the first failure is stored.
   const security::LoginThrottle::Admission admission =
-      throttle.admit(record.orgId + "/" + record.username, record.peer, now);
+      throttle.admit(record.orgId + "/" + record.username, throttleSource(call), now);
   if (!admission.admitted) throttled(call, record, admission);
 
   std::optional<Organisation> org = accounts.organisation(orgId);
