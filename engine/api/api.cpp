@@ -55,6 +55,35 @@ bool allowedWhileRestricted(const RouteSpec& route) {
          (route.method == "GET" && route.path == "/api/v1/me");
 }
 
+/// The address the login throttle counts: the peer, or for IPv6 its /64 (one host usually holds
+/// a whole /64, and must not get a fresh count per address).
+std::string throttleSource(const Call& call) {
+  Poco::Net::IPAddress peer = call.request.clientAddress().host();
+  if (peer.family() == Poco::Net::IPAddress::IPv6 && !peer.isIPv4Mapped()) {
+    peer = peer & Poco::Net::IPAddress(64, Poco::Net::IPAddress::IPv6);
+    return peer.toString() + "/64";
+  }
+  return peer.toString();
+}
+
+/// Marks one evaluation of an account in flight for the life of the scope.
+class Evaluation {
+ public:
+  Evaluation(security::LoginThrottle& throttle, std::string account)
+      : throttle_(throttle), account_(std::move(account)) {
+    others_ = throttle_.beginEvaluation(account_);
+  }
+  ~Evaluation() { throttle_.endEvaluation(account_); }
+  Evaluation(const Evaluation&) = delete;
+  Evaluation& operator=(const Evaluation&) = delete;
+  int64_t others() const { return others_; }
+
+ private:
+  security::LoginThrottle& throttle_;
+  std::string account_;
+  int64_t others_ = 0;
+};
+
 }  // namespace
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -333,7 +362,8 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
       engine(engineIn),
       policy(std::move(policyIn)),
       hasher(settings.argon2),
-      roles(std::move(rolesIn)) {
+      roles(std::move(rolesIn)),
+      throttle(settings.throttle) {
   registerSessionRoutes();
   registerAccountRoutes();
   registerDataRoutes();
@@ -554,6 +584,27 @@ bool Api::Impl::authenticateKey(Call& call, const std::string& key) {
              expires && *expires <= now) {
     refusal = "the API key has expired";
   }
+  std::string outcome;
+  if (refusal.empty() && record) {
+    // A key stops working with its creator: a disabled user's keys (revoked with the user since
+    // issue 18; this also covers keys of users disabled before) and keys made by a revoked key.
+    const std::string& by = record->createdBy;
+    if (by.rfind("user:", 0) == 0) {
+      std::optional<User> creator = accounts.userByName(record->orgId, by.substr(5));
+      if (creator && creator->disabled) {
+        refusal = "the API key's creator is disabled: the key no longer works";
+      }
+    } else if (by.rfind("apikey:", 0) == 0) {
+      int64_t parent = 0;
+      if (parseInteger("created_by", by.substr(7), 1, INT64_MAX, parent).isOk()) {
+        std::optional<ApiKeyRecord> maker = accounts.apiKey(record->orgId, parent);
+        if (maker && !maker->revokedAt.empty()) {
+          refusal = "the API key that created this key was revoked: the key no longer works";
+        }
+      }
+    }
+    if (!refusal.empty()) outcome = "creator_disabled";
+  }
   if (!refusal.empty()) {
     LoginRecord r;
     r.at = isoAt(now);
@@ -562,7 +613,10 @@ bool Api::Impl::authenticateKey(Call& call, const std::string& key) {
     r.method = "api_key";
     r.peer = call.peer();
     r.userAgent = call.userAgent();
-    r.outcome = !record ? "bad_key" : !record->revokedAt.empty() ? "revoked_key" : "expired_key";
+    r.outcome = !outcome.empty()             ? outcome
+                : !record                    ? "bad_key"
+                : !record->revokedAt.empty() ? "revoked_key"
+                                             : "expired_key";
     accounts.recordLoginRefused(r);
     metrics::logins().inc({r.outcome});
     fail(HttpStatus::HTTP_UNAUTHORIZED, refusal);
@@ -602,18 +656,21 @@ bool Api::Impl::addressAllowed(Call& call, const Organisation& org, const std::s
 }
 
 void Api::Impl::checkUploadAddress(Call& call) {
-  // The connector's allow-list is checked before any credential is looked at.
+  // The named connector's allow-list is checked before any credential is looked at. Without a
+  // name the connector is only known after authentication (the caller's organisation's one, see
+  // the upload handler), so nothing is checked here: another organisation's list must never
+  // answer, nor its connector's name appear in the answer.
   std::string wanted;
   if (auto it = call.query.find("connector"); it != call.query.end()) wanted = it->second;
+  if (wanted.empty()) return;
   const Poco::Net::IPAddress peer = call.request.clientAddress().host();
   for (const auto& c : engine.connectorInfo()) {
-    if (!c.upload || (!wanted.empty() && c.name != wanted)) continue;
+    if (!c.upload || c.name != wanted) continue;
     if (!c.allow.allows(peer)) {
       logger().warning("connector %s: upload from %s refused: not on connector.%s.allow", c.name,
                        peer.toString(), c.name);
       fail(HttpStatus::HTTP_FORBIDDEN,
-           "uploads from this address are not allowed for connector \"" + c.name +
-               "\" (connector." + c.name + ".allow)");
+           "uploads from this address are not allowed for the named connector (its allow-list)");
     }
   }
 }
@@ -644,21 +701,61 @@ AuditEvent Api::Impl::event(const Call& call, const std::string& action, const s
 }
 
 void Api::Impl::checkGrantable(const Call& call, const std::vector<std::string>& roleNames) const {
-  // Anyone who may manage users or keys may hand out any working role (reading results,
-  // reviewing, uploading ...), but administrative power only if they hold it themselves: a
-  // lis-admin cannot mint an admin key.
-  static const std::set<std::string> kAdministrative = {"organisations.manage", "users.manage",
-                                                        "apikeys.manage"};
+  // Nobody grants what they do not hold, working permissions included: a lis-admin cannot mint
+  // an auditor or approver key (ADR 0007).
+  for (const auto& name : roleNames) refuseControlCharacters("roles", name);
   Status known = roles.checkKnown(roleNames);
   if (!known.isOk()) fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, known.reason());
   for (const auto& name : roleNames) {
     for (const auto& permission : roles.find(name)->permissions) {
-      if (kAdministrative.count(permission) && !call.principal.permissions.count(permission)) {
-        fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+      if (!call.principal.permissions.count(permission)) {
+        Object::Ptr extra = new Object;
+        extra->set("role", name);
+        extra->set("missing_permission", permission);
+        fail(HttpStatus::HTTP_FORBIDDEN,
              "role \"" + name + "\" grants \"" + permission +
-                 "\", which you do not hold: administrative power is granted only by those "
-                 "who have it");
+                 "\", which you do not hold: a role can only be "
+                 "granted by someone who holds all its permissions",
+             extra);
       }
+    }
+  }
+}
+
+void Api::Impl::checkManageable(const Call& call, const User& target) const {
+  for (const auto& permission : roles.permissionsOf(target.roles)) {
+    if (!call.principal.permissions.count(permission)) {
+      Object::Ptr extra = new Object;
+      extra->set("missing_permission", permission);
+      fail(HttpStatus::HTTP_FORBIDDEN,
+           "user \"" + target.username + "\" holds \"" + permission +
+               "\", which you do not hold: only someone who holds all of a user's permissions "
+               "may change, reset or disable that user",
+           extra);
+    }
+  }
+}
+
+void refuseControlCharacters(const std::string& field, const std::string& text) {
+  const auto* b = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  for (size_t i = 0; i < n; ++i) {
+    bool bad = b[i] < 0x20 || b[i] == 0x7F;
+    // C1 controls: U+0080-U+009F (C2 80-9F).
+    if (b[i] == 0xC2 && i + 1 < n && b[i + 1] >= 0x80 && b[i + 1] <= 0x9F) bad = true;
+    // U+200E/F marks, U+2028/9 separators, U+202A-E embeddings and overrides (E2 80 8E-AE),
+    // U+2066-9 isolates (E2 81 A6-A9).
+    if (b[i] == 0xE2 && i + 2 < n && b[i + 1] == 0x80 &&
+        (b[i + 2] == 0x8E || b[i + 2] == 0x8F || (b[i + 2] >= 0xA8 && b[i + 2] <= 0xAE))) {
+      bad = true;
+    }
+    if (b[i] == 0xE2 && i + 2 < n && b[i + 1] == 0x81 && b[i + 2] >= 0xA6 && b[i + 2] <= 0xA9) {
+      bad = true;
+    }
+    if (bad) {
+      fail(HttpStatus::HTTP_BAD_REQUEST,
+           "\"" + field +
+               "\" must not contain control characters, line separators or direction overrides");
     }
   }
 }
@@ -673,6 +770,43 @@ User Api::Impl::userOf(const Call& call) {
   std::optional<User> u = accounts.user(call.principal.orgId, call.idParam("id"));
   if (!u) fail(HttpStatus::HTTP_NOT_FOUND, "no such user");
   return *u;
+}
+
+void Api::Impl::reauthenticate(Call& call, const std::string& password, const std::string& what) {
+  const User& user = *call.principal.user;
+  const int64_t now = unixMillisNow();
+  LoginRecord record;
+  record.at = isoAt(now);
+  record.orgId = user.orgId;
+  record.username = user.username;
+  record.method = "reauthentication";
+  record.peer = call.peer();
+  record.userAgent = call.userAgent();
+  const security::LoginThrottle::Admission admission =
+      throttle.admit(record.orgId + "/" + record.username, throttleSource(call), now);
+  if (!admission.admitted) throttled(call, record, admission);
+  Evaluation evaluation(throttle, user.orgId + "/" + user.username);
+  // The stored row, not the session's copy: failures of other requests count.
+  std::optional<User> fresh = accounts.user(user.orgId, user.id);
+  const bool locked = !fresh || lockedNow(*fresh, evaluation.others(), now);
+  bool match = false;
+  if (locked) {
+    hasher.burn(password);
+  } else {
+    match = hasher.verify(password, fresh->passwordHash).match;
+  }
+  if (match) {
+    throttle.succeeded(admission);
+    return;
+  }
+  Object::Ptr detail = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  detail->set("endpoint", call.route.method + " " + call.route.path);
+  detail->set("peer", record.peer);
+  AuditEvent audit =
+      event(call, "user.reauthentication_failed", "user:" + std::to_string(user.id), detail);
+  countFailure(record, locked ? "locked" : "bad_password",
+               locked ? std::nullopt : std::optional<int64_t>(user.id), user.username, &audit);
+  fail(HttpStatus::HTTP_FORBIDDEN, what + " is wrong");
 }
 
 // ---- sessions -------------------------------------------------------------------------------
@@ -695,6 +829,55 @@ void Api::Impl::registerSessionRoutes() {
   });
 }
 
+void Api::Impl::throttled(Call& call, LoginRecord record,
+                          const security::LoginThrottle::Admission& admission) {
+  record.outcome = "throttled";
+  metrics::logins().inc({record.outcome});
+  // One record per delay, not one per refused request: a flood must not become a flood of writes.
+  if (admission.firstRefusal) {
+    accounts.recordLoginRefused(record);
+    logger().warning(
+        "SECURITY: login attempts for %s/%s from %s are delayed after repeated "
+        "failures (next in %d s)",
+        record.orgId, record.username, record.peer, static_cast<int>(admission.retryAfterSeconds));
+  }
+  call.response.set("Retry-After", std::to_string(admission.retryAfterSeconds));
+  Object::Ptr extra = new Object;
+  extra->set("retry_after_seconds", admission.retryAfterSeconds);
+  fail(HttpStatus::HTTP_TOO_MANY_REQUESTS,
+       "too many failed attempts from this address: try again in " +
+           std::to_string(admission.retryAfterSeconds) + " s",
+       extra);
+}
+
+bool Api::Impl::lockedNow(const User& user, int64_t others, int64_t nowMillis) const {
+  if (std::optional<int64_t> until = parseIso(user.lockedUntil); until && *until > nowMillis) {
+    return true;
+  }
+  if (settings.lockoutAttempts <= 0 || others == 0) return false;
+  // Failures still to go before the lock (a lock that ran out relocks at the next failure).
+  const int64_t left = std::max<int64_t>(1, settings.lockoutAttempts - user.failedAttempts);
+  return others >= left;
+}
+
+void Api::Impl::countFailure(LoginRecord& record, const std::string& outcome,
+                             std::optional<int64_t> userId, const std::string& username,
+                             const AuditEvent* audit) {
+  record.outcome = outcome;
+  metrics::logins().inc({outcome});
+  const int64_t now = unixMillisNow();
+  StatusOr<AccountStore::FailedLogin> counted =
+      accounts.recordLoginFailure(record, userId, static_cast<int>(settings.lockoutAttempts),
+                                  isoAt(now + settings.lockoutSeconds * 1000), audit);
+  if (counted.isOk() && counted.value().lockedNow) {
+    logger().warning(
+        "SECURITY: user %s of organisation %s locked for %d s after %d failed logins (the last "
+        "from %s); an administrator can unlock it (POST /api/v1/users/{id}/unlock)",
+        username, record.orgId, static_cast<int>(settings.lockoutSeconds), counted.value().attempts,
+        record.peer);
+  }
+}
+
 void Api::Impl::login(Call& call) {
   Object::Ptr body = call.body();
   const std::string orgId = needString(body, "org");
@@ -711,36 +894,26 @@ void Api::Impl::login(Call& call) {
   record.method = totp ? "password+totp" : "password";
   record.peer = call.peer();
   record.userAgent = call.userAgent();
-  auto refuse = [&](const std::string& outcome, const std::string& detail,
-                    Object::Ptr extra = nullptr) {
-    record.outcome = outcome;
-    accounts.recordLoginRefused(record);
-    metrics::logins().inc({outcome});
-    fail(HttpStatus::HTTP_UNAUTHORIZED, detail, extra);
-  };
+  // Every failure answers the same, after the same work (one Argon2id verification): unknown
+  // organisation or user, disabled, locked, wrong password or code.
   auto failure = [&](const std::string& outcome, std::optional<int64_t> userId) {
-    record.outcome = outcome;
-    metrics::logins().inc({outcome});
-    StatusOr<AccountStore::FailedLogin> counted =
-        accounts.recordLoginFailure(record, userId, static_cast<int>(settings.lockoutAttempts),
-                                    isoAt(now + settings.lockoutSeconds * 1000));
-    if (counted.isOk() && counted.value().lockedNow) {
-      logger().warning(
-          "SECURITY: user %s of organisation %s locked after %d failed logins (the last from %s)",
-          username, orgId, counted.value().attempts, record.peer);
-      fail(HttpStatus::HTTP_UNAUTHORIZED, "too many failed attempts: the account is locked until " +
-                                              isoAt(now + settings.lockoutSeconds * 1000) +
-                                              "; an administrator can unlock it");
-    }
+    countFailure(record, outcome, userId, username);
     fail(HttpStatus::HTTP_UNAUTHORIZED, kBadCredentials);
   };
+
+  // The attempt is reserved (counted as a failure) before anything is checked, so that
+  // concurrent attempts cannot all pass before the first failure is stored.
+  const security::LoginThrottle::Admission admission =
+      throttle.admit(record.orgId + "/" + record.username, throttleSource(call), now);
+  if (!admission.admitted) throttled(call, record, admission);
 
   std::optional<Organisation> org = accounts.organisation(orgId);
   if (!org) {
     hasher.burn(password);
-    refuse("unknown_org", kBadCredentials);
+    failure("unknown_org", std::nullopt);
   }
   if (!addressAllowed(call, *org, username)) return;
+  Evaluation evaluation(throttle, org->id + "/" + username);
   std::optional<User> user = accounts.userByName(org->id, username);
   if (!user) {
     hasher.burn(password);
@@ -748,19 +921,24 @@ void Api::Impl::login(Call& call) {
   }
   if (user->disabled) {
     hasher.burn(password);
-    refuse("disabled", kBadCredentials);
+    failure("disabled", std::nullopt);
   }
-  if (std::optional<int64_t> until = parseIso(user->lockedUntil); until && *until > now) {
-    refuse("locked", "too many failed attempts: the account is locked until " + user->lockedUntil +
-                         "; an administrator can unlock it");
+  if (lockedNow(*user, evaluation.others(), now)) {
+    hasher.burn(password);
+    failure("locked", std::nullopt);
   }
   security::PasswordHasher::Verdict verdict = hasher.verify(password, user->passwordHash);
   if (!verdict.match) failure("bad_password", user->id);
   if (user->totpEnabled) {
     if (!totp || totp->empty()) {
+      // The password was right: not a failure, but no session yet.
+      throttle.released(admission);
+      record.outcome = "totp_required";
+      accounts.recordLoginRefused(record);
+      metrics::logins().inc({record.outcome});
       Object::Ptr extra = new Object;
       extra->set("totp_required", true);
-      refuse("totp_required", "a TOTP code is required (\"totp\")", extra);
+      fail(HttpStatus::HTTP_UNAUTHORIZED, "a TOTP code is required (\"totp\")", extra);
     }
     std::optional<std::string> secret = security::base32Decode(user->totpSecret);
     std::optional<int64_t> step =
@@ -770,6 +948,7 @@ void Api::Impl::login(Call& call) {
     StatusOr<bool> fresh = accounts.useTotpStep(user->id, *step);
     if (!fresh.isOk() || !fresh.value()) failure("bad_totp", user->id);
   }
+  throttle.succeeded(admission);
   if (verdict.needsRehash) {
     User upgraded = *user;
     upgraded.passwordHash = hasher.hash(password);

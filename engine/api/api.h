@@ -22,6 +22,7 @@
 #include "engine/model/status.h"
 #include "engine/net/http_util.h"
 #include "engine/security/cidr.h"
+#include "engine/security/login_throttle.h"
 #include "engine/security/password.h"
 #include "engine/store/backup.h"
 #include "engine/store/store.h"
@@ -30,13 +31,14 @@ namespace labgate::api {
 
 /// The security.* and role.* configuration keys.
 struct SecuritySettings {
-  int64_t idleSeconds = 900;        // security.session.idle_seconds
-  int64_t absoluteSeconds = 43200;  // security.session.absolute_seconds
-  int64_t lockoutAttempts = 5;      // security.lockout.attempts
-  int64_t lockoutSeconds = 900;     // security.lockout.seconds
-  int64_t minPasswordLength = 12;   // security.password.min_length
-  std::string blocklistPath;        // security.password.blocklist ("" = built-in list only)
-  security::Argon2Params argon2;    // security.argon2.memory_kib, .iterations, .parallelism
+  int64_t idleSeconds = 900;            // security.session.idle_seconds
+  int64_t absoluteSeconds = 43200;      // security.session.absolute_seconds
+  int64_t lockoutAttempts = 50;         // security.lockout.attempts (per account, all addresses)
+  int64_t lockoutSeconds = 900;         // security.lockout.seconds
+  security::ThrottleSettings throttle;  // security.throttle.*
+  int64_t minPasswordLength = 12;       // security.password.min_length
+  std::string blocklistPath;            // security.password.blocklist ("" = built-in list only)
+  security::Argon2Params argon2;        // security.argon2.memory_kib, .iterations, .parallelism
   std::map<std::string, std::vector<std::string>> customRoles;  // role.NAME.permissions
 };
 

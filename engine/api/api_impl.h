@@ -91,6 +91,11 @@ PageRequest pageOf(const Call& call);
 void sendPage(Call& call, const Array::Ptr& items, std::optional<int64_t> next);
 void sendItems(Call& call, const Array::Ptr& items);
 
+/// Refuses (400 naming `field`) a name with a control character (C0, DEL, C1), a line or
+/// paragraph separator or a bidirectional override: names are printed with signatures and in the
+/// audit trail, and must read the same everywhere.
+void refuseControlCharacters(const std::string& field, const std::string& text);
+
 /// ISO-8601 UTC times.
 std::string isoAt(int64_t unixMillis);
 int64_t unixMillisNow();
@@ -121,6 +126,7 @@ class Api::Impl {
   security::PasswordPolicy policy;
   security::PasswordHasher hasher;
   RoleTable roles;
+  security::LoginThrottle throttle;
 
   using Handler = std::function<void(Call&)>;
   /// Registers the handler of a route of the table (method + path exactly as in routes.cpp).
@@ -129,9 +135,17 @@ class Api::Impl {
   /// The audit event of a change made by the caller.
   AuditEvent event(const Call& call, const std::string& action, const std::string& subject,
                    const Object::Ptr& detail) const;
-  /// The caller may grant `roleNames`: they exist (422), and none carries an administrative
-  /// permission (organisations/users/apikeys.manage) the caller lacks (422).
+  /// The caller may grant `roleNames`: they exist (422), and the caller holds every permission
+  /// of each (403 naming the role and the first missing permission).
   void checkGrantable(const Call& call, const std::vector<std::string>& roleNames) const;
+  /// The caller may change, reset or disable `target`: the caller holds every permission the
+  /// target holds (403 otherwise), so that nobody takes over a more powerful account.
+  void checkManageable(const Call& call, const User& target) const;
+  /// Re-authentication inside a session (password change, TOTP enrolment): `password` is the
+  /// caller's. A wrong one is a failed login (throttled, counted towards the lock, recorded and
+  /// audited as `user.reauthentication_failed`) and answers 403 "`what` is wrong"; while a delay
+  /// runs the answer is 429 and nothing is checked.
+  void reauthenticate(Call& call, const std::string& password, const std::string& what);
   /// A password that passes the policy, or 422 saying why.
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
@@ -159,6 +173,17 @@ class Api::Impl {
   bool addressAllowed(Call& call, const Organisation& org, const std::string& who);
   /// Uploads: the connector's allow-list admits the peer (403 otherwise), before credentials.
   void checkUploadAddress(Call& call);
+  /// Answers 429 with Retry-After for a throttled login attempt (recorded once per delay).
+  [[noreturn]] void throttled(Call& call, LoginRecord record,
+                              const security::LoginThrottle::Admission& admission);
+  /// Records a failed password or code check of `userId` (nullopt: no such account) and counts
+  /// it towards the persistent lock; logs SECURITY when it locks. `audit`: an extra audit event
+  /// in the same transaction (may be empty).
+  void countFailure(LoginRecord& record, const std::string& outcome, std::optional<int64_t> userId,
+                    const std::string& username, const AuditEvent* audit = nullptr);
+  /// True when the account counts as locked: locked_until is in the future, or the evaluations in
+  /// flight (`others`) could reach the threshold before this one is stored.
+  bool lockedNow(const User& user, int64_t others, int64_t nowMillis) const;
   /// "", "password_change" or "totp_enrolment" for the user now.
   std::string restrictionOf(const User& user, const Organisation& org) const;
 

@@ -56,15 +56,19 @@ bool validRoleName(const std::string& name) {
 }  // namespace
 
 RoleTable::RoleTable() {
+  // The administrator holds every permission: nobody grants a role whose permissions they do
+  // not all hold (ADR 0007), so the organisation's administrator, who creates reviewers,
+  // approvers and auditors, must hold theirs. (Holding users.manage already meant being able to
+  // become any user of the organisation through a password reset.)
+  std::set<std::string> everything;
+  for (const auto& [permission, what] : allPermissions()) everything.insert(permission);
   for (Role r : {
-           role("admin", "users, roles, API keys and the organisation's settings",
-                {"organisations.read", "organisations.manage", "users.read", "users.manage",
-                 "roles.read", "apikeys.read", "apikeys.manage", "connectors.read",
-                 "destinations.read", "logins.read", "backups.manage", "maintenance.manage"}),
+           role("admin", "every permission: users, roles, API keys, the organisation's settings",
+                everything),
            role("lis-admin", "connectors, destinations, mappings, rules and instrument keys",
                 {"roles.read", "apikeys.read", "apikeys.manage", "connectors.read",
                  "destinations.read", "mappings.manage", "rules.manage", "results.read",
-                 "diagnostics.read", "messages.read_raw"}),
+                 "diagnostics.read", "messages.read_raw", "uploads.create"}),
            role("qa-reviewer", "reviews held results",
                 {"results.read", "results.review", "diagnostics.read"}),
            role("qa-approver", "approves and releases reviewed results",

@@ -29,6 +29,7 @@ void noContent(Call& call) {
 }
 
 std::string printedName(const std::string& text) {
+  refuseControlCharacters("printed_name", text);
   std::string name = Poco::trim(text);
   if (name.empty() || name.size() > 128) {
     fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"printed_name\" must be 1 to 128 characters");
@@ -64,9 +65,7 @@ void Api::Impl::registerAccountRoutes() {
     const std::string current = needString(body, "current_password");
     const std::string next = needString(body, "new_password");
     User user = *call.principal.user;
-    if (!hasher.verify(current, user.passwordHash).match) {
-      fail(HttpStatus::HTTP_FORBIDDEN, "the current password is wrong");
-    }
+    reauthenticate(call, current, "the current password");
     if (next == current) {
       fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
            "the new password must differ from the current one");
@@ -84,9 +83,7 @@ void Api::Impl::registerAccountRoutes() {
   on("POST", "/api/v1/me/totp", [this](Call& call) {
     Object::Ptr body = call.body();
     User user = *call.principal.user;
-    if (!hasher.verify(needString(body, "password"), user.passwordHash).match) {
-      fail(HttpStatus::HTTP_FORBIDDEN, "the password is wrong");
-    }
+    reauthenticate(call, needString(body, "password"), "the password");
     if (user.totpEnabled) {
       fail(HttpStatus::HTTP_CONFLICT,
            "a second factor is enrolled already; an administrator removes it before a new "
@@ -152,6 +149,7 @@ void Api::Impl::registerAccountRoutes() {
     Object::Ptr body = call.body();
     Object::Ptr before = organisationJson(org);
     if (auto name = optString(body, "name")) {
+      refuseControlCharacters("name", *name);
       org.name = Poco::trim(*name);
       if (org.name.empty() || org.name.size() > 128) {
         fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"name\" must be 1 to 128 characters");
@@ -192,6 +190,8 @@ void Api::Impl::registerAccountRoutes() {
     Object::Ptr body = call.body();
     Organisation org;
     org.id = needString(body, "id");
+    refuseControlCharacters("id", org.id);
+    refuseControlCharacters("name", needString(body, "name"));
     org.name = Poco::trim(needString(body, "name"));
     if (!std::regex_match(org.id, kOrgId)) {
       fail(
@@ -207,6 +207,7 @@ void Api::Impl::registerAccountRoutes() {
            "\"admin\" {username, printed_name, password} is required");
     User first;
     first.orgId = org.id;
+    refuseControlCharacters("admin.username", needString(admin, "username"));
     first.username = Poco::toLower(needString(admin, "username"));
     if (!std::regex_match(first.username, kUsername)) {
       fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
@@ -218,6 +219,7 @@ void Api::Impl::registerAccountRoutes() {
     const std::string now = isoAt(unixMillisNow());
     org.createdAt = now;
     first.roles = {"admin"};
+    checkGrantable(call, first.roles);
     first.passwordHash = hasher.hash(password);
     first.passwordChangedAt = now;
     first.mustChangePassword = true;
@@ -252,6 +254,7 @@ void Api::Impl::registerAccountRoutes() {
     Object::Ptr body = call.body();
     User user;
     user.orgId = call.principal.orgId;
+    refuseControlCharacters("username", needString(body, "username"));
     user.username = Poco::toLower(needString(body, "username"));
     if (!std::regex_match(user.username, kUsername)) {
       fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
@@ -286,6 +289,7 @@ void Api::Impl::registerAccountRoutes() {
   });
   on("PATCH", "/api/v1/users/{id}", [this](Call& call) {
     User user = userOf(call);
+    checkManageable(call, user);
     Object::Ptr body = call.body();
     Object::Ptr before = changes(), after = changes();
     if (auto name = optString(body, "printed_name")) {
@@ -314,12 +318,17 @@ void Api::Impl::registerAccountRoutes() {
     Object::Ptr detail = changes();
     detail->set("before", before);
     detail->set("after", after);
-    mustStore(accounts.updateUser(user, event(call, action, "user:" + user.username, detail),
-                                  user.disabled ? "user disabled" : ""));
+    Status saved = accounts.updateUser(user, event(call, action, "user:" + user.username, detail),
+                                       user.disabled ? "user disabled" : "");
+    if (!saved.isOk() && saved.location() == "administrator") {
+      fail(HttpStatus::HTTP_CONFLICT, saved.reason());
+    }
+    mustStore(saved);
     sendJson(call.response, HttpStatus::HTTP_OK, userJson(user));
   });
   on("POST", "/api/v1/users/{id}/unlock", [this](Call& call) {
     User user = userOf(call);
+    checkManageable(call, user);
     user.failedAttempts = 0;
     user.lockedUntil.clear();
     mustStore(
@@ -328,6 +337,7 @@ void Api::Impl::registerAccountRoutes() {
   });
   on("POST", "/api/v1/users/{id}/password-reset", [this](Call& call) {
     User user = userOf(call);
+    checkManageable(call, user);
     // The administrator never chooses the password, and this one only allows setting a new one.
     const std::string temporary = security::base64UrlEncode(security::randomBytes(15));
     user.passwordHash = hasher.hash(temporary);
@@ -344,6 +354,7 @@ void Api::Impl::registerAccountRoutes() {
   });
   on("DELETE", "/api/v1/users/{id}/totp", [this](Call& call) {
     User user = userOf(call);
+    checkManageable(call, user);
     user.totpSecret.clear();
     user.totpEnabled = false;
     user.totpLastStep = 0;
@@ -379,6 +390,7 @@ void Api::Impl::registerAccountRoutes() {
     Object::Ptr body = call.body();
     ApiKeyRecord key;
     key.orgId = call.principal.orgId;
+    refuseControlCharacters("name", needString(body, "name"));
     key.name = Poco::trim(needString(body, "name"));
     if (key.name.empty() || key.name.size() > 128) {
       fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"name\" must be 1 to 128 characters");

@@ -157,6 +157,13 @@ void Api::Impl::registerDataRoutes() {
       fail(HttpStatus::HTTP_NOT_FOUND,
            "several upload connectors are configured: name one with ?connector=");
     }
+    // Without ?connector= the allow-list was not checked before the credentials (which
+    // organisation's connector was meant is known only now).
+    if (wanted.empty() && !mine.front().allow.allows(call.request.clientAddress().host())) {
+      fail(HttpStatus::HTTP_FORBIDDEN,
+           "uploads from this address are not allowed for connector \"" + mine.front().name +
+               "\" (connector." + mine.front().name + ".allow)");
+    }
     const Principal& p = call.principal;
     if (p.key && !p.key->connector.empty() && p.key->connector != mine.front().name) {
       fail(HttpStatus::HTTP_FORBIDDEN,

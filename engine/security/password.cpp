@@ -39,6 +39,45 @@ constexpr const char* kBuiltInBlocklist[] = {
     "qazwsxedcrfv",  "football1234",   "labgate12345",     "laboratory123",
 };
 
+// Passphrases everybody has seen (comics, films, examples in password advice). Like every entry
+// they are compared without case, spaces and separators.
+constexpr const char* kBuiltInPassphrases[] = {
+    "correcthorsebatterystaple",
+    "trustnoone123",
+    "iloveyouforever",
+    "letmeinplease",
+    "opensesame123",
+    "maytheforcebewithyou",
+    "thequickbrownfox",
+    "thequickbrownfoxjumpsoverthelazydog",
+    "itsasecrettoeverybody",
+    "tobeornottobe",
+    "thisismypassword",
+    "mypasswordispassword",
+    "ilovemydog",
+    "ilovemycat",
+    "iloveyoutoo",
+    "iamtheadmin",
+    "letmein123456",
+    "youshallnotpass",
+    "winteriscoming",
+    "hellohello123",
+    "whatever12345",
+    "nopasswordhere",
+};
+
+// The form in which passwords and list entries are compared: ASCII lower case, without spaces
+// and the separators people put between words ("Correct-Horse battery.staple").
+std::string squashed(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if (c == ' ' || c == '\t' || c == '-' || c == '_' || c == '.') continue;
+    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  }
+  return out;
+}
+
 // Case folding is ASCII only: the lists are ASCII, and folding other scripts would need locale
 // tables for no gain in what is refused.
 std::string lowerAscii(std::string_view s) {
@@ -169,7 +208,14 @@ void PasswordHasher::burn(std::string_view password) const { (void)verify(passwo
 StatusOr<PasswordPolicy> PasswordPolicy::load(size_t minLength, const std::string& blocklistPath) {
   PasswordPolicy policy;
   policy.minLength = minLength;
-  for (const char* entry : kBuiltInBlocklist) policy.blocklist.insert(entry);
+  for (const char* entry : kBuiltInBlocklist) {
+    policy.blocklist.insert(entry);
+    policy.squashedBlocklist.insert(squashed(entry));
+  }
+  for (const char* entry : kBuiltInPassphrases) {
+    policy.blocklist.insert(entry);
+    policy.squashedBlocklist.insert(squashed(entry));
+  }
   if (blocklistPath.empty()) return policy;
 
   std::error_code ignored;
@@ -191,6 +237,7 @@ StatusOr<PasswordPolicy> PasswordPolicy::load(size_t minLength, const std::strin
     entry = trim(entry);
     if (entry.empty() || entry.front() == '#') continue;
     policy.blocklist.insert(lowerAscii(entry));
+    policy.squashedBlocklist.insert(squashed(entry));
   }
   if (file.bad()) return Status::config(blocklistPath, "reading the password blocklist failed");
   return policy;
@@ -212,7 +259,9 @@ Status PasswordPolicy::check(std::string_view password, std::string_view usernam
     return Status::invalid("password", "is one character repeated");
   }
   const std::string lowered = lowerAscii(password);
-  if (blocklist.count(lowered) != 0) {
+  const std::string folded = squashed(password);
+  if (blocklist.count(lowered) != 0 || blocklist.count(folded) != 0 ||
+      squashedBlocklist.count(folded) != 0) {
     return Status::invalid("password", "is on the list of commonly used passwords");
   }
   // Names shorter than three characters would refuse half the passwords that happen to

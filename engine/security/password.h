@@ -50,6 +50,9 @@ struct PasswordPolicy {
   size_t minLength = 12;
   size_t maxLength = 256;
   std::unordered_set<std::string> blocklist;  // lower-case
+  // The same entries without spaces, '-', '_' and '.': a password is refused when its own such
+  // form is on either list ("Correct Horse Battery-Staple").
+  std::unordered_set<std::string> squashedBlocklist;
 
   /// The policy with the list read from `blocklistPath` (one password per line, '#' comments,
   /// compared case-insensitively). An empty path means the built-in list only. An unreadable
@@ -58,8 +61,8 @@ struct PasswordPolicy {
 
   /// OK, or Status::invalid("password", reason). The reason never repeats the password. Refuses:
   /// shorter than minLength or longer than maxLength (counted in UTF-8 code points); on the
-  /// blocklist; equal to (or containing) the username or the organisation id, case-insensitively;
-  /// one repeated character.
+  /// blocklist (case-insensitively, ignoring spaces, '-', '_' and '.'); equal to (or containing)
+  /// the username or the organisation id, case-insensitively; one repeated character.
   Status check(std::string_view password, std::string_view username, std::string_view orgId) const;
 };
 

@@ -60,6 +60,10 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "security.session.absolute_seconds",
                                              "security.lockout.attempts",
                                              "security.lockout.seconds",
+                                             "security.throttle.free_attempts",
+                                             "security.throttle.source_free_attempts",
+                                             "security.throttle.delay_seconds",
+                                             "security.throttle.max_delay_seconds",
                                              "security.password.min_length",
                                              "security.password.blocklist",
                                              "security.argon2.memory_kib",
@@ -218,7 +222,11 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   for (const NumberKey& n : std::initializer_list<NumberKey>{
            {"security.session.idle_seconds", 1, 86400, &sec.idleSeconds},
            {"security.session.absolute_seconds", 1, 30 * 86400, &sec.absoluteSeconds},
-           {"security.lockout.attempts", 1, 1000, &sec.lockoutAttempts},
+           {"security.lockout.attempts", 0, 100000, &sec.lockoutAttempts},
+           {"security.throttle.free_attempts", 0, 1000, &sec.throttle.freeAttempts},
+           {"security.throttle.source_free_attempts", 0, 100000, &sec.throttle.sourceFreeAttempts},
+           {"security.throttle.delay_seconds", 1, 3600, &sec.throttle.delaySeconds},
+           {"security.throttle.max_delay_seconds", 1, 86400, &sec.throttle.maxDelaySeconds},
            {"security.lockout.seconds", 1, 365 * 86400, &sec.lockoutSeconds},
            {"security.password.min_length", 8, 128, &sec.minPasswordLength},
            {"security.argon2.memory_kib", 8, 4 << 20, &memoryKib},
@@ -233,6 +241,10 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   sec.argon2.iterations = static_cast<uint32_t>(iterations);
   sec.argon2.parallelism = static_cast<uint32_t>(parallelism);
   sec.blocklistPath = get("security.password.blocklist", "");
+  if (sec.throttle.maxDelaySeconds < sec.throttle.delaySeconds) {
+    return Status::config("security.throttle.max_delay_seconds",
+                          "must not be below security.throttle.delay_seconds");
+  }
   if (sec.absoluteSeconds < sec.idleSeconds) {
     return Status::config("security.session.absolute_seconds",
                           "must not be below security.session.idle_seconds");

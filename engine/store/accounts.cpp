@@ -446,6 +446,33 @@ std::vector<ResultRecord> selectResults(Session& s, const std::string& orgId, in
   return out;
 }
 
+bool hasRole(const std::vector<std::string>& roles, const std::string& role) {
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+/// Revokes, in the running transaction, every active key created by `creator` ("user:alice")
+/// and every key those keys created, each with an "apikey.revoked" audit event.
+template <typename Impl>
+void revokeKeysOf(Session& s, Impl& impl, const std::string& orgId, const std::string& creator,
+                  const std::string& actor) {
+  std::vector<std::string> creators{creator};
+  const std::string at = isoNow();
+  while (!creators.empty()) {
+    const std::string by = creators.back();
+    creators.pop_back();
+    std::vector<int64_t> ids;
+    s << "SELECT id FROM api_keys WHERE org_id = ? AND created_by = ? AND revoked_at = ''",
+        bind(orgId), bind(by), into(ids), now;
+    for (int64_t id : ids) {
+      s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?", bind(at), bind(orgId),
+          bind(id), now;
+      impl.appendAudit(s, {orgId, actor, "apikey.revoked", "apikey:" + std::to_string(id),
+                           "{\"reason\":\"its creator " + by + " was disabled or revoked\"}"});
+      creators.push_back("apikey:" + std::to_string(id));
+    }
+  }
+}
+
 }  // namespace
 
 AccountStore::AccountStore(std::shared_ptr<Store> store) : store_(std::move(store)) {}
@@ -586,6 +613,12 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
     int mustChange = user.mustChangePassword ? 1 : 0, disabled = user.disabled ? 1 : 0,
         totpEnabled = user.totpEnabled ? 1 : 0, failed = user.failedAttempts;
     int64_t lastStep = user.totpLastStep;
+    std::string rolesBefore;
+    int disabledBefore = 0;
+    s << "SELECT roles, disabled FROM users WHERE org_id = ? AND id = ?", bind(user.orgId),
+        bind(user.id), into(rolesBefore), into(disabledBefore), now;
+    const bool wasDisabled = disabledBefore != 0;
+    const bool wasAdmin = !wasDisabled && hasRole(splitList(rolesBefore), "admin");
     // totp_last_step and last_login_at only move forward: a User read before a login must not
     // make a used TOTP step usable again.
     s << "UPDATE users SET printed_name = ?, roles = ?, password_hash = ?, "
@@ -601,6 +634,22 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
         now;
     if (changes(s) == 0) {
       throw Refused(Status::notFound("user", "no such user"));
+    }
+    const bool adminNow = !user.disabled && hasRole(user.roles, "admin");
+    if (wasAdmin && !adminNow) {
+      int64_t admins = 0;
+      s << "SELECT COUNT(*) FROM users WHERE org_id = ? AND disabled = 0 AND "
+           "(',' || roles || ',') LIKE '%,admin,%'",
+          bind(user.orgId), into(admins), now;
+      if (admins == 0) {
+        throw Refused(Status::rejected(
+            "administrator",
+            "this is the organisation's last administrator: give another user the role admin "
+            "first"));
+      }
+    }
+    if (user.disabled && !wasDisabled) {
+      revokeKeysOf(s, impl, user.orgId, "user:" + user.username, event.actor);
     }
     if (user.disabled || !endSessionsReason.empty()) {
       endOpenSessions(s, user.orgId, user.id,
@@ -620,11 +669,15 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
 StatusOr<AccountStore::FailedLogin> AccountStore::recordLoginFailure(const LoginRecord& record,
                                                                      std::optional<int64_t> userId,
                                                                      int threshold,
-                                                                     const std::string& lockUntil) {
+                                                                     const std::string& lockUntil,
+                                                                     const AuditEvent* audit) {
   auto& impl = *store_->impl_;
   FailedLogin failed;
   Status status = writeJob(impl, [&](Session& s) {
     insertLogin(s, record);
+    if (audit != nullptr) {
+      impl.appendAudit(s, *audit);
+    }
     if (!userId) {
       return;
     }

@@ -172,7 +172,10 @@ class AccountStore {
   std::vector<User> users(const std::string& orgId);
   /// Writes every mutable column of `user` (matched by org and id) and the audit event. When the
   /// user becomes disabled, or `endSessionsReason` is not empty, every open session of the user
-  /// ends in the same transaction.
+  /// ends in the same transaction; when the user becomes disabled, every API key the user created
+  /// (and every key those keys created) is revoked with it, each audited "apikey.revoked".
+  /// Taking the role admin from, or disabling, the organisation's last enabled administrator is
+  /// Status::rejected("administrator", ...) and changes nothing.
   Status updateUser(const User& user, const AuditEvent& event,
                     const std::string& endSessionsReason = "");
 
@@ -183,8 +186,10 @@ class AccountStore {
   };
   /// Records a failed login. With a user: increments its failure count atomically and, when it
   /// reaches `threshold`, sets locked_until = `lockUntil` and appends a "user.locked" audit event.
+  /// `audit`, when given, is appended in the same transaction (a failed re-authentication).
   StatusOr<FailedLogin> recordLoginFailure(const LoginRecord& record, std::optional<int64_t> userId,
-                                           int threshold, const std::string& lockUntil);
+                                           int threshold, const std::string& lockUntil,
+                                           const AuditEvent* audit = nullptr);
   /// Records a refusal that does not count towards lockout (address refused, already locked,
   /// disabled, unknown organisation, TOTP still required ...).
   Status recordLoginRefused(const LoginRecord& record);

@@ -579,5 +579,59 @@ TEST_F(AccountsTest, UsersAndOrganisationsCannotBeDeleted) {
   EXPECT_EQ(count("SELECT COUNT(*) FROM organisations"), 2);
 }
 
+TEST_F(AccountsTest, TheLastAdministratorKeepsTheRoleAndStaysEnabled) {
+  twoOrganisations();
+  User root = *accounts_->userByName("default", "root");
+  User demoted = root;
+  demoted.roles = {"reviewer"};
+  auto refused = accounts_->updateUser(demoted, event());
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.location(), "administrator");
+  User disabled = root;
+  disabled.disabled = true;
+  EXPECT_EQ(accounts_->updateUser(disabled, event()).location(), "administrator");
+  EXPECT_EQ(accounts_->userByName("default", "root")->roles, root.roles) << "nothing changed";
+  EXPECT_FALSE(accounts_->userByName("default", "root")->disabled);
+  // Other changes of the last administrator, and another organisation's, are not affected.
+  User renamed = root;
+  renamed.printedName = "Root R.";
+  EXPECT_TRUE(accounts_->updateUser(renamed, event()).isOk());
+  // With a second administrator the first may go.
+  createUser("default", "second");
+  EXPECT_TRUE(accounts_->updateUser(demoted, event()).isOk());
+  User second = *accounts_->userByName("default", "second");
+  second.disabled = true;
+  EXPECT_EQ(accounts_->updateUser(second, event()).location(), "administrator");
+}
+
+TEST_F(AccountsTest, DisablingAUserRevokesTheKeysItCreated) {
+  twoOrganisations();
+  createUser("default", "alice");
+  auto makeKey = [&](const std::string& name, const std::string& by) {
+    ApiKeyRecord key;
+    key.orgId = "default";
+    key.name = name;
+    key.prefix = "lgk_" + name;
+    key.keySha256 = sha256Hex("secret-" + name);
+    key.roles = {"instrument"};
+    key.createdBy = by;
+    auto id = accounts_->createApiKey(key, event());
+    EXPECT_TRUE(id.isOk()) << id.status().toString();
+    return id.isOk() ? id.value() : 0;
+  };
+  const int64_t own = makeKey("own", "user:alice");
+  const int64_t child = makeKey("child", "apikey:" + std::to_string(own));
+  const int64_t other = makeKey("other", "user:root");
+  User alice = *accounts_->userByName("default", "alice");
+  alice.disabled = true;
+  ASSERT_TRUE(accounts_->updateUser(alice, event("user:root")).isOk());
+  EXPECT_NE(accounts_->apiKey("default", own)->revokedAt, "");
+  EXPECT_NE(accounts_->apiKey("default", child)->revokedAt, "") << "made by a revoked key";
+  EXPECT_EQ(accounts_->apiKey("default", other)->revokedAt, "");
+  EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'apikey.revoked' AND actor = "
+                  "'user:root'"),
+            2);
+}
+
 }  // namespace
 }  // namespace labgate

@@ -142,7 +142,7 @@ void expectRefused(const PasswordPolicy& policy, const std::string& password,
 
 TEST(PasswordPolicy, AcceptsALongUncommonPassword) {
   const auto policy = builtIn();
-  EXPECT_TRUE(policy.check("correct horse battery staple", "alice", "stmarys").isOk());
+  EXPECT_TRUE(policy.check("violet kettle harbour drum", "alice", "stmarys").isOk());
   EXPECT_TRUE(policy.check("exactly12chr", "", "").isOk());
 }
 
@@ -242,6 +242,19 @@ TEST_F(PolicyFile, UnreadableFileIsAConfigError) {
   const auto directory = PasswordPolicy::load(12, std::filesystem::temp_directory_path().string());
   ASSERT_FALSE(directory.isOk());
   EXPECT_EQ(directory.status().code(), Status::Code::kConfig);
+}
+
+TEST(PasswordPolicy, RefusesWellKnownPassphrasesWhateverTheCaseAndSpacing) {
+  const auto loaded = PasswordPolicy::load(12, "");
+  ASSERT_TRUE(loaded.isOk());
+  const PasswordPolicy& policy = loaded.value();
+  for (const char* p :
+       {"correcthorsebatterystaple", "CorrectHorseBatteryStaple", "correct horse battery staple",
+        "Correct-Horse-Battery-Staple", "correct_horse.battery staple", "Pass Word 1234",
+        "P-A-S-S-W-O-R-D-1-2-3-4"}) {
+    expectRefused(policy, p, "common");
+  }
+  EXPECT_TRUE(policy.check("Correct horse battery Zebra-41", "alice", "lab").isOk());
 }
 
 TEST(PasswordPolicy, TheShippedListLoads) {

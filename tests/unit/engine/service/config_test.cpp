@@ -110,6 +110,40 @@ TEST(EngineConfig, SecurityKeysAndRolesAreChecked) {
   EXPECT_FALSE(parseEngineConfig(keys).isOk());
 }
 
+TEST(EngineConfig, ThrottleKeysAreParsedAndChecked) {
+  auto keys = valid();
+  auto defaults = parseEngineConfig(keys);
+  ASSERT_TRUE(defaults.isOk()) << defaults.status().toString();
+  EXPECT_EQ(defaults.value().security.lockoutAttempts, 50);
+  EXPECT_EQ(defaults.value().security.throttle.freeAttempts, 3);
+  EXPECT_EQ(defaults.value().security.throttle.sourceFreeAttempts, 20);
+  EXPECT_EQ(defaults.value().security.throttle.delaySeconds, 1);
+  EXPECT_EQ(defaults.value().security.throttle.maxDelaySeconds, 900);
+  keys["security.throttle.free_attempts"] = "5";
+  keys["security.throttle.source_free_attempts"] = "0";
+  keys["security.throttle.delay_seconds"] = "2";
+  keys["security.throttle.max_delay_seconds"] = "60";
+  keys["security.lockout.attempts"] = "0";
+  auto good = parseEngineConfig(keys);
+  ASSERT_TRUE(good.isOk()) << good.status().toString();
+  EXPECT_EQ(good.value().security.throttle.freeAttempts, 5);
+  EXPECT_EQ(good.value().security.throttle.sourceFreeAttempts, 0);
+  EXPECT_EQ(good.value().security.throttle.delaySeconds, 2);
+  EXPECT_EQ(good.value().security.throttle.maxDelaySeconds, 60);
+  EXPECT_EQ(good.value().security.lockoutAttempts, 0);
+  for (const auto& [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"security.throttle.free_attempts", "-1"},
+           {"security.throttle.delay_seconds", "0"},
+           {"security.throttle.max_delay_seconds", "1"},  // below delay_seconds = 2
+           {"security.throttle.free_attempts", "three"}}) {
+    auto bad = keys;
+    bad[key] = value;
+    auto refused = parseEngineConfig(bad);
+    ASSERT_FALSE(refused.isOk()) << key << " = " << value;
+    EXPECT_EQ(refused.status().location(), key) << refused.status().toString();
+  }
+}
+
 TEST(SplitList, TrimsAndDropsEmpty) {
   EXPECT_EQ(splitList(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(splitList("").empty());
