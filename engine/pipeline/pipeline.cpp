@@ -412,6 +412,7 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
     return intake;
   }
   if (committed->reusedControlIdOf != 0) {
+    metrics::controlIdReused().inc({profile.name});
     logger().warning(
         "connector %s: %s %s from %s reuses the control id of message %Ld with different "
         "content; stored as new message %Ld (did the instrument restart its message counter?)",

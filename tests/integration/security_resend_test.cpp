@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "tests/integration/harness_api.h"
 #include "tests/integration/harness_hl7.h"
 
 namespace labgate::it {
@@ -131,6 +132,12 @@ TEST_F(SecurityResendHl7Test, ReusedControlIdWithOtherContentIsStoredDeliveredAu
   EXPECT_NE(warnings.front().find("stored as new message"), std::string::npos) << warnings.front();
   EXPECT_FALSE(linesWith(log, "is a resend of message").empty())
       << "the exact resend is logged as a resend";
+  ApiResponse metrics = apiRequest("GET", config_.httpPort, "/metrics");
+  EXPECT_EQ(metrics.status, 200);
+  EXPECT_NE(
+      metrics.body.find("\nlabgate_messages_control_id_reused_total{connector=\"hl7in\"} 1\n"),
+      std::string::npos)
+      << "/metrics counts the reused control id";
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   auto stored = sqliteQuery(databasePath(), "SELECT count(*) FROM messages;", tmp_->path());
