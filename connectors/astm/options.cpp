@@ -99,6 +99,18 @@ Setter intSetter(int AstmOptions::*member, int minimum, int maximum) {
   };
 }
 
+Status setCharset(AstmOptions& options, const std::string& key, const std::string& value) {
+  const std::string v = lowered(trimmed(value));
+  if (v == "utf-8" || v == "utf8") {
+    options.charset = AstmOptions::Charset::kUtf8;
+  } else if (v == "latin-1" || v == "latin1" || v == "iso-8859-1") {
+    options.charset = AstmOptions::Charset::kLatin1;
+  } else {
+    return Status::config(key, "expected utf-8 or latin-1 (ISO 8859-1), got \"" + value + "\"");
+  }
+  return Status::ok();
+}
+
 struct OptionEntry {
   const char* key;
   Setter set;
@@ -121,6 +133,7 @@ const std::vector<OptionEntry>& optionTable() {
       {"strip_frame_prefix", boolSetter(&AstmOptions::stripFramePrefix)},
       {"qc_from_processing_id", boolSetter(&AstmOptions::qcFromProcessingId)},
       {"test_code_component", intSetter(&AstmOptions::testCodeComponent, 0, 32)},
+      {"charset", setCharset},
   };
   return kTable;
 }

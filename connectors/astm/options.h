@@ -50,6 +50,11 @@ struct AstmOptions {
   // Which R-3 component (1-based) holds the instrument's test code; 0 = automatic (component 4,
   // else the first non-empty one: Sysmex uses 5, Mindray 1).
   int testCodeComponent = 0;
+  // The character set the instrument writes in (astm.charset): kUtf8 takes valid UTF-8 only (a
+  // message with other bytes is refused with a NAK, never forwarded); kLatin1 reads every byte as
+  // ISO 8859-1 and converts it to UTF-8. Either way what leaves the parser is valid UTF-8.
+  enum class Charset { kUtf8, kLatin1 };
+  Charset charset = Charset::kUtf8;
 };
 
 /// Applies one option given as `key` (the part after "connector.NAME.astm.", e.g.

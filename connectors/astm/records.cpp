@@ -4,6 +4,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "engine/model/utf8.h"
+
 namespace labgate::astm {
 namespace {
 
@@ -201,6 +203,27 @@ Result makeResult(const Record& result, const Delimiters& d, const AstmOptions& 
   return out;
 }
 
+// Every field of `document` as valid UTF-8, or Status::invalid naming the first field that is not
+// (its location, never its bytes). Field::text is checked too: an &X..& escape can decode to any
+// byte.
+Status checkUtf8(const Document& document, const AstmOptions& options) {
+  for (const Record& record : document.records) {
+    for (size_t i = 1; i < record.fields.size(); ++i) {
+      const Field& field = record.fields[i];
+      if (isValidUtf8(field.raw) && isValidUtf8(field.text)) continue;
+      if (options.charset == AstmOptions::Charset::kLatin1 || isValidUtf8(field.raw)) {
+        return Status::invalid(record.location(i),
+                               "an &X..& escape decodes to bytes that are not valid UTF-8");
+      }
+      return Status::invalid(record.location(i),
+                             "bytes that are not valid UTF-8 (the connector reads UTF-8, "
+                             "astm.charset = utf-8; if the instrument sends ISO 8859-1 text, set "
+                             "its astm.charset = latin-1)");
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 std::optional<Delimiters> delimitersFromDefinition(std::string_view definition, char field) {
@@ -320,6 +343,12 @@ std::vector<std::string> splitMessages(std::string_view text, const AstmOptions&
 }
 
 StatusOr<Document> parseRecords(std::string_view messageText, const AstmOptions& options) {
+  // astm.charset: what leaves the parser (and goes into an ORU declaring UTF-8) is valid UTF-8.
+  std::string converted;
+  if (options.charset == AstmOptions::Charset::kLatin1) {
+    converted = latin1ToUtf8(messageText);
+    messageText = converted;
+  }
   const std::vector<std::string_view> lines = splitLines(messageText);
   size_t first = 0;
   while (first < lines.size() &&
@@ -373,6 +402,7 @@ StatusOr<Document> parseRecords(std::string_view messageText, const AstmOptions&
     }
     document.records.push_back(std::move(record));
   }
+  if (Status valid = checkUtf8(document, options); !valid.isOk()) return valid;
   return document;
 }
 

@@ -40,7 +40,9 @@ std::vector<std::string> splitMessages(std::string_view text, const AstmOptions&
 /// space, and is trimmed. Unknown record types are kept; a line that does not start with a letter
 /// gets type "?". Errors: empty text or a first record that is not a header ->
 /// Status::invalid("record 1", "not an ASTM message: ..."); a header without a usable delimiter
-/// definition -> Status::invalid("H-2", ...).
+/// definition -> Status::invalid("H-2", ...). Text is read in options.charset: Latin-1 is
+/// converted to UTF-8; a field that is still not valid UTF-8 (raw, or text after its escapes) ->
+/// Status::invalid(its location, ...), so nothing downstream ever carries invalid UTF-8.
 StatusOr<Document> parseRecords(std::string_view messageText, const AstmOptions& options);
 
 /// Builds the canonical Message from a parsed Document (see docs/connectors/astm.md for the field

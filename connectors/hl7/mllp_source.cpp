@@ -30,6 +30,7 @@
 #include "engine/net/tcp_listener.h"
 #include "engine/net/tls.h"
 #include "engine/pipeline/pipeline.h"
+#include "engine/store/audit.h"
 
 namespace labgate::hl7 {
 namespace {
@@ -232,12 +233,15 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
 
   /// One message: header, pipeline, ACKs. Never throws for bad input.
   void onMessage(const std::string& text) {
+    // Log lines name the message by a digest prefix (the pipeline's lines use the same), never by
+    // MSH-10: the sender's control id is a field the PHI gate screens and may refuse.
+    const std::string reference = "sha256:" + sha256Hex(text).substr(0, 12);
     StatusOr<MessageHeader> header = parseHeader(text);
     if (!header.isOk()) {
       shared_->count(Verdict::kBadHeader);
       MessageHeader known;
       known.controlId = controlIdByPosition(text);
-      answer(known, Verdict::kBadHeader, header.status());
+      answer(known, Verdict::kBadHeader, header.status(), reference);
       return;
     }
     Envelope envelope;
@@ -255,18 +259,21 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     }
     Verdict verdict = verdictOf(intake);
     shared_->count(verdict);
-    answer(header.value(), verdict, intake.status);
+    answer(header.value(), verdict, intake.status,
+           isSuccess(verdict) ? reference + " (message " + std::to_string(intake.messageId) + ")"
+                              : reference);
   }
 
   void answerTooLarge() {
     logger().warning("connector %s: frame from %s exceeded %z bytes; dropped, answered AR",
                      shared_->settings.name, peer_, shared_->settings.maxMessageBytes);
-    answer(MessageHeader(), Verdict::kTooLarge, Status());
+    answer(MessageHeader(), Verdict::kTooLarge, Status(), "(unread)");
   }
 
-  /// Sends the ACKs ack_policy decides for `verdict`, and logs the event (control id, outcome,
-  /// location; never a field value).
-  void answer(const MessageHeader& header, Verdict verdict, const Status& why) {
+  /// Sends the ACKs ack_policy decides for `verdict`, and logs the event (`reference`, outcome,
+  /// location; never a field value: the ACK echoes MSH-10 to its sender, the log does not).
+  void answer(const MessageHeader& header, Verdict verdict, const Status& why,
+              const std::string& reference) {
     std::vector<std::string> codes =
         ackCodes(header.acceptAckType, header.applicationAckType, verdict);
     std::vector<AckError> errors = ackErrors(verdict, why, shared_->settings.maxMessageBytes);
@@ -295,12 +302,11 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     std::string where = why.location().empty() ? std::string() : " at " + why.location();
     if (isSuccess(verdict)) {
       logger().information("connector %s: message %s from %s %s, answered %s",
-                           shared_->settings.name, header.controlId, peer_,
-                           std::string(toString(verdict)), answered);
+                           shared_->settings.name, reference, peer_, std::string(toString(verdict)),
+                           answered);
     } else {
       logger().warning("connector %s: message %s from %s %s%s, answered %s", shared_->settings.name,
-                       header.controlId.empty() ? std::string("(no control id)") : header.controlId,
-                       peer_, std::string(toString(verdict)), where, answered);
+                       reference, peer_, std::string(toString(verdict)), where, answered);
     }
     if (!reply.empty()) socket_.sendBytes(reply.data(), static_cast<int>(reply.size()));
   }

@@ -309,6 +309,14 @@ Gauge backupLastSuccess() {
                           "Unix time of the last successful backup (absent until one succeeded).");
 }
 
+Counter controlIdReused() {
+  return registry().counter("labgate_messages_control_id_reused_total",
+                            "Messages stored as new although their sender had used their control "
+                            "id before for other content (an instrument that restarted its "
+                            "message counter; nothing was lost).",
+                            {"connector"});
+}
+
 void declareEngineMetrics() {
   phiRefusals();
   phiStripped();
@@ -318,6 +326,7 @@ void declareEngineMetrics() {
   deliveryLatency();
   configReloads();
   backupLastSuccess();
+  controlIdReused();
 }
 
 }  // namespace labgate::metrics

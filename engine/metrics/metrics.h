@@ -160,6 +160,9 @@ Counter configReloads();
 /// labgate_backup_last_success_timestamp_seconds: Unix time of the last successful backup; no
 /// series until a backup has succeeded in this process.
 Gauge backupLastSuccess();
+/// labgate_messages_control_id_reused_total{connector}: messages stored as new although their
+/// sender had used their control id before for other content (ADR 0010).
+Counter controlIdReused();
 /// Declares every family above, so that /metrics shows their HELP and TYPE from the start.
 void declareEngineMetrics();
 

@@ -73,6 +73,14 @@ std::string refusedSampleId(const Document& doc, const phi::Screening& screening
   return "";
 }
 
+/// How log lines name a message or file: a prefix of the SHA-256 of the bytes received, never a
+/// field of it (a control id or file name may be what the gate refused). The same reference is
+/// in the connector's own log line about the message.
+std::string reference(const Pipeline::CommitMeta& meta) {
+  if (meta.contentSha256.empty()) return "(unhashed)";
+  return "sha256:" + meta.contentSha256.substr(0, 12);
+}
+
 /// Exports: the file (name only when the gate passed it) and its content hash, for the audit.
 std::string exportDetail(const Pipeline::CommitMeta& meta) {
   if (meta.dedupeSender.empty()) return "";
@@ -159,6 +167,8 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   CommitMeta meta;
   meta.format = formatName(envelope.format);
   meta.peer = envelope.peer;
+  // Hashed first: a refusal's log line names the message by this digest (never by a field).
+  meta.contentSha256 = sha256Hex(envelope.bytes);
   if (!parsed.isOk()) return reject(meta, profile, parsed.status());
   Document& doc = parsed.value();
   phi::Screening screening = gate_->screen(doc, profile.policy);
@@ -168,7 +178,6 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
 
   StatusOr<Message> built = codec.build(doc);
   if (!built.isOk()) return reject(meta, profile, built.status());
-  meta.contentSha256 = sha256Hex(envelope.bytes);
   // Encryption at rest (ADR 0008): the received bytes are kept, sealed, only when the gate passed
   // them unchanged; bytes that held what the gate stripped are never stored.
   if (screening.clean() && store_ && !dryRun_ && store_->encryptsAtRest()) {
@@ -186,8 +195,8 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
   const std::string controlId = "sha256:" + job.contentSha256;
 
   if (profile.deduplicate && !dryRun_) {
-    std::optional<int64_t> earlier =
-        store_->findInbound(profile.orgId, profile.name, meta.dedupeSender, controlId);
+    std::optional<int64_t> earlier = store_->findInbound(
+        profile.orgId, profile.name, meta.dedupeSender, controlId, job.contentSha256);
     if (earlier) {
       Intake intake;
       intake.outcome = Intake::Outcome::kDuplicate;
@@ -396,16 +405,28 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
   if (committed->duplicate) {
     intake.outcome = Intake::Outcome::kDuplicate;
     logger().information(
-        "connector %s: message from %s is a resend of message %Ld; not stored again", profile.name,
-        meta.peer, static_cast<Poco::Int64>(intake.messageId));
+        "connector %s: %s %s from %s is a resend of message %Ld (same sender, control id and "
+        "content); acknowledged, not stored again",
+        profile.name, std::string(meta.what()), reference(meta), meta.peer,
+        static_cast<Poco::Int64>(intake.messageId));
     return intake;
+  }
+  if (committed->reusedControlIdOf != 0) {
+    metrics::controlIdReused().inc({profile.name});
+    logger().warning(
+        "connector %s: %s %s from %s reuses the control id of message %Ld with different "
+        "content; stored as new message %Ld (did the instrument restart its message counter?)",
+        profile.name, std::string(meta.what()), reference(meta), meta.peer,
+        static_cast<Poco::Int64>(committed->reusedControlIdOf),
+        static_cast<Poco::Int64>(intake.messageId));
   }
   intake.outcome = Intake::Outcome::kAccepted;
   countFindings(profile.name, commit.message);
   if (!screening.clean()) countPatterns(metrics::phiStripped(), profile.name, screening);
   logger().information(
-      "connector %s: message %Ld accepted from %s: %z results, %z held%s", profile.name,
-      static_cast<Poco::Int64>(intake.messageId), meta.peer, intake.results, intake.held,
+      "connector %s: message %Ld (%s) accepted from %s: %z results, %z held%s", profile.name,
+      static_cast<Poco::Int64>(intake.messageId), reference(meta), meta.peer, intake.results,
+      intake.held,
       std::string(screening.clean() ? "" : ", PHI stripped at " + hitsSummary(screening)));
   if (queuedListener_) {
     for (const auto& o : commit.outbound) queuedListener_(o.destination);
@@ -431,8 +452,8 @@ Intake Pipeline::reject(const CommitMeta& meta, const ConnectorProfile& profile,
     logger().error("connector %s: could not record an invalid message: %s", profile.name,
                    audited.toString());
   }
-  logger().warning("connector %s: %s from %s not accepted: %s", profile.name, meta.what(),
-                   meta.peer, why.toString());
+  logger().warning("connector %s: %s %s from %s not accepted: %s", profile.name,
+                   std::string(meta.what()), reference(meta), meta.peer, why.toString());
   intake.details.push_back({why.location(), why.reason()});
   return intake;
 }
@@ -457,8 +478,8 @@ Intake Pipeline::refuse(const CommitMeta& meta, const ConnectorProfile& profile,
                    audited.toString());
   }
   if (!dryRun_) countPatterns(metrics::phiRefusals(), profile.name, screening);
-  logger().warning("connector %s: %s from %s refused: PHI at %s", profile.name, meta.what(),
-                   meta.peer, hitsSummary(screening));
+  logger().warning("connector %s: %s %s from %s refused: PHI at %s", profile.name,
+                   std::string(meta.what()), reference(meta), meta.peer, hitsSummary(screening));
   for (const auto& hit : screening.hits) {
     intake.details.push_back({hit.location, "patient-identifying data (" + hit.patternId + ")"});
   }

@@ -293,6 +293,28 @@ CREATE TABLE message_bodies (
 );
 CREATE INDEX message_bodies_key ON message_bodies(key_id, message_id);
 )sql",
+      // 7: a resend is the same sender, the same control id and the same content
+      // (docs/adr/0010-resend-is-same-content.md): the key of a stored message gains the SHA-256
+      // of its received bytes, so that a reused control id with other content is stored as a new
+      // message while an exact resend is still recognised. Existing keys take the digest their
+      // message was stored with.
+      R"sql(
+CREATE TABLE inbound_keys_v7 (
+  org_id TEXT NOT NULL,
+  connector TEXT NOT NULL,
+  sender TEXT NOT NULL,
+  control_id TEXT NOT NULL,
+  content_sha256 TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  PRIMARY KEY (org_id, connector, sender, control_id, content_sha256)
+);
+INSERT INTO inbound_keys_v7 (org_id, connector, sender, control_id, content_sha256, message_id)
+  SELECT k.org_id, k.connector, k.sender, k.control_id, COALESCE(m.content_sha256, ''),
+         k.message_id
+  FROM inbound_keys k LEFT JOIN messages m ON m.id = k.message_id;
+DROP TABLE inbound_keys;
+ALTER TABLE inbound_keys_v7 RENAME TO inbound_keys;
+)sql",
   };
   return kMigrations;
 }

@@ -118,10 +118,12 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
     const bool keyed = c.deduplicate && !m.controlId.empty();
     const std::string& keySender = c.dedupeSender.empty() ? m.sender : c.dedupeSender;
     if (keyed) {
+      // A resend: the same sender, control id and content (ADR 0010).
       Statement select(s);
       select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
-                "sender = ? AND control_id = ?",
-          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId), into(messageId);
+                "sender = ? AND control_id = ? AND content_sha256 = ?",
+          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId),
+          bind(c.contentSha256), into(messageId);
       if (select.execute() > 0) {
         receipt.duplicate = true;
         impl_->appendAudit(s, {c.orgId, "connector:" + c.connector, "message.duplicate",
@@ -129,6 +131,13 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
                                "{\"received_at\":\"" + c.receivedAt + "\"}"});
         return;
       }
+      // The same control id with other content: a new message (the sender reused the id).
+      Statement reused(s);
+      reused << "SELECT MAX(message_id) FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
+                "sender = ? AND control_id = ? HAVING COUNT(*) > 0",
+          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId),
+          into(receipt.reusedControlIdOf);
+      reused.execute();
     }
     int sampleCount = static_cast<int>(m.samples.size());
     int resultCount = static_cast<int>(m.resultCount());
@@ -140,9 +149,10 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
         use(resultCount), bind(c.sourceName), bind(m.rulesVersion), now;
     s << "SELECT last_insert_rowid()", into(messageId), now;
     if (keyed) {
-      s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, message_id) "
-           "VALUES (?, ?, ?, ?, ?)",
-          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId), use(messageId), now;
+      s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, content_sha256, "
+           "message_id) VALUES (?, ?, ?, ?, ?, ?)",
+          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId),
+          bind(c.contentSha256), use(messageId), now;
     }
     size_t resultIndex = 0;
     for (const Sample& sample : m.samples) {
@@ -226,6 +236,13 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
                       ",\"results\":" + std::to_string(resultCount) +
                       ",\"outbound\":" + std::to_string(c.outbound.size()) + "}";
     impl_->appendAudit(s, accepted);
+    if (receipt.reusedControlIdOf != 0) {
+      // Names the earlier message, not the control id: the rows hold it for those allowed to see.
+      impl_->appendAudit(
+          s, {c.orgId, "connector:" + c.connector, "message.control_id_reused", accepted.subject,
+              "{\"earlier_message\":" + std::to_string(receipt.reusedControlIdOf) +
+                  ",\"content_sha256\":\"" + c.contentSha256 + "\"}"});
+    }
     for (AuditEvent event : c.audit) {
       event.subject = accepted.subject;
       impl_->appendAudit(s, event);
@@ -307,14 +324,15 @@ Status Store::scheduleRetry(const OutboundItem& item, int64_t delayMillis,
 }
 
 std::optional<int64_t> Store::findInbound(const std::string& orgId, const std::string& connector,
-                                          const std::string& sender, const std::string& controlId) {
+                                          const std::string& sender, const std::string& controlId,
+                                          const std::string& contentSha256) {
   return impl_->read([&](Session& s) -> std::optional<int64_t> {
     int64_t messageId = 0;
-    std::string org = orgId, conn = connector, snd = sender, ctl = controlId;
+    std::string org = orgId, conn = connector, snd = sender, ctl = controlId, sha = contentSha256;
     Statement select(s);
     select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
-              "sender = ? AND control_id = ?",
-        use(org), use(conn), use(snd), use(ctl), into(messageId);
+              "sender = ? AND control_id = ? AND content_sha256 = ?",
+        use(org), use(conn), use(snd), use(ctl), use(sha), into(messageId);
     if (select.execute() == 0) return std::nullopt;
     return messageId;
   });

@@ -76,8 +76,11 @@ struct InboundCommit {
   std::vector<OutboundDraft> outbound;
   std::vector<AuditEvent> audit;  // extra events beside "message.accepted" (e.g. phi_stripped)
   /// When true and message.controlId is not empty, a message whose (connector, message.sender,
-  /// controlId) was stored before is not stored again: the commit records a "message.duplicate"
-  /// audit event and reports the earlier message (HL7 resends with the same MSH-10).
+  /// controlId, contentSha256) was stored before is a resend and is not stored again: the commit
+  /// records a "message.duplicate" audit event and reports the earlier message (an HL7 sender
+  /// that lost our ACK). The same sender and control id with other content is a new message
+  /// (instruments restart their counters): it is stored, with a "message.control_id_reused"
+  /// audit event naming the earlier message (docs/adr/0010-resend-is-same-content.md).
   bool deduplicate = false;
   /// The key's sender when not message.sender (exports key on "file" + content hash).
   std::string dedupeSender;
@@ -93,6 +96,9 @@ struct InboundCommit {
 struct InboundReceipt {
   int64_t messageId = 0;   // the new row, or the earlier one for a duplicate
   bool duplicate = false;  // true: nothing was stored, the message had been stored before
+  /// Stored as new although an earlier message (this id) had the same sender and control id with
+  /// other content; 0 when not.
+  int64_t reusedControlIdOf = 0;
 };
 
 /// A queued outbound message as the delivery worker sees it.
@@ -133,10 +139,12 @@ class Store {
   /// Appends one audit event on its own (e.g. a refused message, an engine start).
   Status appendAudit(const AuditEvent& event);
 
-  /// The message stored earlier under (connector, sender, control id) by a deduplicating commit,
-  /// if any: lets a 200 MB export dropped a second time be recognised before it is read.
+  /// The message stored earlier under (connector, sender, control id, content digest) by a
+  /// deduplicating commit, if any: lets a 200 MB export dropped a second time be recognised
+  /// before it is read.
   std::optional<int64_t> findInbound(const std::string& orgId, const std::string& connector,
-                                     const std::string& sender, const std::string& controlId);
+                                     const std::string& sender, const std::string& controlId,
+                                     const std::string& contentSha256);
 
   /// The oldest queued item of `destination` whose retry time has come, or nullopt. Strict order:
   /// while the head waits for its retry time, nothing behind it is returned.

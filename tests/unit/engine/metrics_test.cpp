@@ -129,7 +129,8 @@ TEST(Metrics, EngineFamiliesAreDeclaredInTheProcessRegistry) {
        {"labgate_phi_refusals_total", "labgate_phi_stripped_total", "labgate_rule_findings_total",
         "labgate_logins_total", "labgate_delivery_attempts_total",
         "labgate_delivery_latency_seconds", "labgate_config_reloads_total",
-        "labgate_backup_last_success_timestamp_seconds"}) {
+        "labgate_backup_last_success_timestamp_seconds",
+        "labgate_messages_control_id_reused_total"}) {
     EXPECT_NE(text.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
   }
 }

@@ -31,13 +31,13 @@ TEST(AstmOptions, DefaultsMatchTheDocumentedContract) {
 
 TEST(AstmOptions, EveryKeyIsAccepted) {
   const auto keys = astmOptionKeys();
-  EXPECT_EQ(keys.size(), 14u);
+  EXPECT_EQ(keys.size(), 15u);
   for (const auto& key : keys) {
     AstmOptions o;
     const bool numeric =
         key.find("bytes") != std::string::npos || key.find("seconds") != std::string::npos ||
         key.find("naks") != std::string::npos || key.find("component") != std::string::npos;
-    const Status s = setAstmOption(o, key, numeric ? "5" : "false");
+    const Status s = setAstmOption(o, key, key == "charset" ? "latin-1" : numeric ? "5" : "false");
     const bool tooSmall = key == "max_frame_bytes" || key == "max_message_bytes";
     EXPECT_EQ(s.isOk(), !tooSmall) << key << ": " << s.toString();
   }
@@ -57,6 +57,11 @@ TEST(AstmOptions, ValuesAreParsed) {
   EXPECT_EQ(o.receiveTimeoutSeconds, 15);
   EXPECT_TRUE(setAstmOption(o, "test_code_component", "5").isOk());
   EXPECT_EQ(o.testCodeComponent, 5);
+  EXPECT_EQ(AstmOptions().charset, AstmOptions::Charset::kUtf8) << "the default";
+  EXPECT_TRUE(setAstmOption(o, "charset", "ISO-8859-1").isOk());
+  EXPECT_EQ(o.charset, AstmOptions::Charset::kLatin1);
+  EXPECT_TRUE(setAstmOption(o, "charset", "utf-8").isOk());
+  EXPECT_EQ(o.charset, AstmOptions::Charset::kUtf8);
 }
 
 TEST(AstmOptions, BadValuesAreConfigErrorsNamingTheKey) {
@@ -69,7 +74,8 @@ TEST(AstmOptions, BadValuesAreConfigErrorsNamingTheKey) {
                                                         {"receive_timeout_seconds", "0"},
                                                         {"receive_timeout_seconds", "30s"},
                                                         {"accept_unframed", "maybe"},
-                                                        {"test_code_component", "99"}}) {
+                                                        {"test_code_component", "99"},
+                                                        {"charset", "windows-1250"}}) {
     const Status s = setAstmOption(o, key, value);
     ASSERT_FALSE(s.isOk()) << key << "=" << value;
     EXPECT_EQ(s.code(), Status::Code::kConfig);
