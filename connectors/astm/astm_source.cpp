@@ -57,8 +57,9 @@ struct Shared {
 
 class AstmConnection : public Poco::Net::TCPServerConnection {
  public:
-  AstmConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared)
-      : TCPServerConnection(socket), shared_(std::move(shared)) {}
+  AstmConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared,
+                 ConnectionSlot slot)
+      : TCPServerConnection(socket), shared_(std::move(shared)), slot_(std::move(slot)) {}
 
   void run() override {
     Poco::Net::StreamSocket& socket = this->socket();
@@ -81,14 +82,18 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
         auto now = std::chrono::steady_clock::now();
         if (!socket.poll(Poco::Timespan(0, kPollMillis * 1000), Poco::Net::Socket::SELECT_READ)) {
           if (receiver.checkTimeout(now)) report(receiver, seen, peer);
+          slot_.setInTransfer(receiver.busy());  // a session: E1381's timeout, not the idle rule
           continue;
         }
         int n = socket.receiveBytes(buffer, sizeof buffer);
         if (n <= 0) break;
+        slot_.touch();
         reply.clear();
         receiver.setRefuseSessions(shared_->unableToCommit(now));
         receiver.feed(std::string_view(buffer, static_cast<size_t>(n)), now, reply);
+        slot_.setInTransfer(receiver.busy());
         if (!reply.empty()) socket.sendBytes(reply.data(), static_cast<int>(reply.size()));
+        slot_.touch();
         report(receiver, seen, peer);
       }
     } catch (const Poco::Exception& e) {
@@ -167,6 +172,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
   }
 
   std::shared_ptr<Shared> shared_;
+  ConnectionSlot slot_;
   std::string lastRefusedDigest_;
 };
 
@@ -174,12 +180,12 @@ using ConnectionFactory = ConnectionFactoryOf<AstmConnection, Shared>;
 
 class AstmSource : public Source {
  public:
-  AstmSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections,
-             const security::AllowList& allow)
+  AstmSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port,
+             ConnectionLimits limits, const security::AllowList& allow)
       : shared_(std::move(shared)),
         host_(std::move(host)),
         port_(port),
-        listener_(maxConnections, allow, shared_->name) {}
+        listener_(limits, allow, shared_->name) {}
 
   ~AstmSource() override { stop(); }
 
@@ -233,8 +239,8 @@ StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context)
   if (Status complete = listen.complete(prefix); !complete.isOk()) return complete;
   auto shared =
       std::make_shared<Shared>(context.name, context.instrument, options, context.handler);
-  return std::unique_ptr<Source>(new AstmSource(
-      shared, listen.host, listen.port, static_cast<int>(listen.maxConnections), context.allow));
+  return std::unique_ptr<Source>(
+      new AstmSource(shared, listen.host, listen.port, listen.limits(), context.allow));
 }
 
 }  // namespace
