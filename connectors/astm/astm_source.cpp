@@ -13,6 +13,7 @@
 #include <Poco/ThreadPool.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 
 #include "connectors/astm/framing.h"
@@ -88,6 +89,9 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
         int n = socket.receiveBytes(buffer, sizeof buffer);
         if (n <= 0) break;
         slot_.touch();
+        slot_.setInTransfer(true);  // what arrived is being handled (the pipeline may run)
+        if (!receiver.busy())
+          noticeUnframed(std::string_view(buffer, static_cast<size_t>(n)), peer);
         reply.clear();
         receiver.setRefuseSessions(shared_->unableToCommit(now));
         receiver.feed(std::string_view(buffer, static_cast<size_t>(n)), now, reply);
@@ -152,6 +156,26 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     return intake.outcome;
   }
 
+  /// Once per connection, when accept_unframed is off and what arrived outside a session looks
+  /// like the start of unframed records (a line beginning "H" and a delimiter): says that they are
+  /// ignored and which key takes them, so that an instrument that sends them is not lost silently.
+  void noticeUnframed(std::string_view bytes, const std::string& peer) {
+    if (shared_->options.acceptUnframed || unframedNoticed_) return;
+    for (size_t i = 0; i + 1 < bytes.size(); ++i) {
+      const bool lineStart = i == 0 || bytes[i - 1] == '\r' || bytes[i - 1] == '\n';
+      const auto next = static_cast<unsigned char>(bytes[i + 1]);
+      if (lineStart && bytes[i] == 'H' && std::ispunct(next)) {
+        unframedNoticed_ = true;
+        logger().warning(
+            "connector %s: records without E1381 framing from %s ignored: "
+            "connector.%s.astm.accept_unframed is off; set it to true if this instrument sends "
+            "unframed records (with connector.%s.allow naming it)",
+            shared_->name, peer, shared_->name, shared_->name);
+        return;
+      }
+    }
+  }
+
   /// Logs what the receiver discarded or NAKed since the last call (words, never values).
   void report(const Receiver& receiver, Receiver::Stats& seen, const std::string& peer) {
     const Receiver::Stats& now = receiver.stats();
@@ -174,6 +198,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
   std::shared_ptr<Shared> shared_;
   ConnectionSlot slot_;
   std::string lastRefusedDigest_;
+  bool unframedNoticed_ = false;
 };
 
 using ConnectionFactory = ConnectionFactoryOf<AstmConnection, Shared>;

@@ -181,6 +181,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
       int n = socket_.receiveBytes(buffer, sizeof buffer);
       if (n <= 0) break;
       slot_.touch();
+      slot_.setInTransfer(true);  // what arrived is being handled (the pipeline may run)
       lastByte = std::chrono::steady_clock::now();
       onBytes(std::string_view(buffer, static_cast<size_t>(n)));
       slot_.setInTransfer(decoder_.inFrame());

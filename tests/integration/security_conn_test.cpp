@@ -148,6 +148,25 @@ TEST_F(SecurityConnAstmTest, IdleConnectionsBeyondMaxConnectionsDoNotLockOutAnIn
   EXPECT_TRUE(health().ok());
 }
 
+TEST_F(SecurityConnAstmTest, ThirtyTwoIdleConnectionsAtTheDefaultLimitDoNotLockOutAnInstrument) {
+  // The probe: 32 idle sockets against the default 16 places (and TCPServer's queue).
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  Sockets idle = openIdleConnections(astmPort(), 32);
+  const std::string sample = newSampleId("PROBE");
+  {
+    AstmInstrument instrument(astmPort());
+    Transfer transfer =
+        instrument.sendSession(buildAstmMessage({{sample, {{"GLU", "5.5", "mmol/L"}}, {}}}));
+    EXPECT_TRUE(transfer.complete)
+        << "the instrument was locked out: frame " << transfer.replies.size() << " answered "
+        << astm::replyName(transfer.finalReply);
+  }
+  EXPECT_TRUE(waitForSample(sample));
+  EXPECT_GE(countClosed(idle, 17, 15000ms), 17);  // 33 arrivals on 16 places
+  EXPECT_TRUE(health().ok());
+}
+
 TEST_F(SecurityConnAstmTest, SilentConnectionIsClosedButASessionThatPausesIsNot) {
   config_.connectors[0].extra["idle_timeout_seconds"] = "1";
   startLis();
@@ -417,6 +436,10 @@ TEST_F(SecurityConnDefaultsTest, UnframedRecordsAreIgnoredUnlessAskedFor) {
   EXPECT_TRUE(waitForSample(framed));
   EXPECT_EQ(settledConnector("messages_accepted", 1), 1)
       << "an unframed message was taken without accept_unframed";
+  EXPECT_NE(engineLog(*engine_, config_.dataDir)
+                .find("ignored: connector.lab1.astm.accept_unframed is off"),
+            std::string::npos)
+      << "ignoring unframed records is not logged";
 }
 
 TEST_F(SecurityConnDefaultsTest, UnframedRecordsAreTakenWhenAskedFor) {
