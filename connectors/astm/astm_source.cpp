@@ -13,6 +13,7 @@
 #include <Poco/ThreadPool.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 
 #include "connectors/astm/framing.h"
@@ -57,8 +58,9 @@ struct Shared {
 
 class AstmConnection : public Poco::Net::TCPServerConnection {
  public:
-  AstmConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared)
-      : TCPServerConnection(socket), shared_(std::move(shared)) {}
+  AstmConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared,
+                 ConnectionSlot slot)
+      : TCPServerConnection(socket), shared_(std::move(shared)), slot_(std::move(slot)) {}
 
   void run() override {
     Poco::Net::StreamSocket& socket = this->socket();
@@ -81,14 +83,21 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
         auto now = std::chrono::steady_clock::now();
         if (!socket.poll(Poco::Timespan(0, kPollMillis * 1000), Poco::Net::Socket::SELECT_READ)) {
           if (receiver.checkTimeout(now)) report(receiver, seen, peer);
+          slot_.setInTransfer(receiver.busy());  // a session: E1381's timeout, not the idle rule
           continue;
         }
         int n = socket.receiveBytes(buffer, sizeof buffer);
         if (n <= 0) break;
+        slot_.touch();
+        slot_.setInTransfer(true);  // what arrived is being handled (the pipeline may run)
+        if (!receiver.busy())
+          noticeUnframed(std::string_view(buffer, static_cast<size_t>(n)), peer);
         reply.clear();
         receiver.setRefuseSessions(shared_->unableToCommit(now));
         receiver.feed(std::string_view(buffer, static_cast<size_t>(n)), now, reply);
+        slot_.setInTransfer(receiver.busy());
         if (!reply.empty()) socket.sendBytes(reply.data(), static_cast<int>(reply.size()));
+        slot_.touch();
         report(receiver, seen, peer);
       }
     } catch (const Poco::Exception& e) {
@@ -147,6 +156,26 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     return intake.outcome;
   }
 
+  /// Once per connection, when accept_unframed is off and what arrived outside a session looks
+  /// like the start of unframed records (a line beginning "H" and a delimiter): says that they are
+  /// ignored and which key takes them, so that an instrument that sends them is not lost silently.
+  void noticeUnframed(std::string_view bytes, const std::string& peer) {
+    if (shared_->options.acceptUnframed || unframedNoticed_) return;
+    for (size_t i = 0; i + 1 < bytes.size(); ++i) {
+      const bool lineStart = i == 0 || bytes[i - 1] == '\r' || bytes[i - 1] == '\n';
+      const auto next = static_cast<unsigned char>(bytes[i + 1]);
+      if (lineStart && bytes[i] == 'H' && std::ispunct(next)) {
+        unframedNoticed_ = true;
+        logger().warning(
+            "connector %s: records without E1381 framing from %s ignored: "
+            "connector.%s.astm.accept_unframed is off; set it to true if this instrument sends "
+            "unframed records (with connector.%s.allow naming it)",
+            shared_->name, peer, shared_->name, shared_->name);
+        return;
+      }
+    }
+  }
+
   /// Logs what the receiver discarded or NAKed since the last call (words, never values).
   void report(const Receiver& receiver, Receiver::Stats& seen, const std::string& peer) {
     const Receiver::Stats& now = receiver.stats();
@@ -167,19 +196,21 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
   }
 
   std::shared_ptr<Shared> shared_;
+  ConnectionSlot slot_;
   std::string lastRefusedDigest_;
+  bool unframedNoticed_ = false;
 };
 
 using ConnectionFactory = ConnectionFactoryOf<AstmConnection, Shared>;
 
 class AstmSource : public Source {
  public:
-  AstmSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections,
-             const security::AllowList& allow)
+  AstmSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port,
+             ConnectionLimits limits, const security::AllowList& allow)
       : shared_(std::move(shared)),
         host_(std::move(host)),
         port_(port),
-        listener_(maxConnections, allow, shared_->name) {}
+        listener_(limits, allow, shared_->name) {}
 
   ~AstmSource() override { stop(); }
 
@@ -233,8 +264,8 @@ StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context)
   if (Status complete = listen.complete(prefix); !complete.isOk()) return complete;
   auto shared =
       std::make_shared<Shared>(context.name, context.instrument, options, context.handler);
-  return std::unique_ptr<Source>(new AstmSource(
-      shared, listen.host, listen.port, static_cast<int>(listen.maxConnections), context.allow));
+  return std::unique_ptr<Source>(
+      new AstmSource(shared, listen.host, listen.port, listen.limits(), context.allow));
 }
 
 }  // namespace

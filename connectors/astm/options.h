@@ -30,8 +30,10 @@ struct AstmOptions {
   bool allowLowercaseChecksum = true;
   // After our ACK/NAK, no byte within this many seconds: the partial message is discarded.
   int receiveTimeoutSeconds = 30;
-  // Records sent without E1381 framing ("H|..." lines) are accepted on the link.
-  bool acceptUnframed = true;
+  // Records sent without E1381 framing ("H|..." lines) are accepted on the link. Off unless asked
+  // for: unframed records get no acknowledgement, and any peer that reaches the port could inject
+  // a message with a bare line of text (issue 18, finding 9).
+  bool acceptUnframed = false;
   // At EOT (or end of text), a message with H but no L is delivered (true) or discarded (false).
   bool deliverWithoutTerminator = false;
   // Consecutive NAKs on the same frame before the partial message is discarded (E1381: 6 retries).

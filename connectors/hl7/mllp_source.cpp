@@ -96,9 +96,11 @@ struct Shared {
 
 class MllpConnection : public Poco::Net::TCPServerConnection {
  public:
-  MllpConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared)
+  MllpConnection(const Poco::Net::StreamSocket& socket, std::shared_ptr<Shared> shared,
+                 ConnectionSlot slot)
       : TCPServerConnection(socket),
         shared_(std::move(shared)),
+        slot_(std::move(slot)),
         decoder_(shared_->settings.maxMessageBytes) {}
 
   void run() override {
@@ -137,17 +139,22 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
 
  private:
   /// Waits for the client's hello (so stop() is not held up by an idle peer), then completes the
-  /// TLS handshake within kIoTimeoutSeconds. False (logged) when it fails.
+  /// TLS handshake. The listener closes the connection when the whole handshake takes longer than
+  /// tls_handshake_timeout_seconds. False (logged) when it fails.
   bool handshake() {
+    slot_.beginHandshake();
     while (!shared_->stopping) {
       if (!socket_.poll(Poco::Timespan(0, kPollMillis * 1000), Poco::Net::Socket::SELECT_READ))
         continue;
       try {
         Poco::Net::SecureStreamSocket(socket_).completeHandshake();
+        slot_.endHandshake();
         return true;
       } catch (const Poco::Exception& e) {
-        logger().warning("connector %s: TLS handshake with %s failed: %s", shared_->settings.name,
-                         peer_, e.displayText());
+        if (!slot_.closedByListener()) {  // else the listener logged why it closed it
+          logger().warning("connector %s: TLS handshake with %s failed: %s", shared_->settings.name,
+                           peer_, e.displayText());
+        }
         return false;
       }
     }
@@ -161,6 +168,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
       // available(): TLS may hold decrypted bytes that poll() on the socket cannot see.
       if (socket_.available() <= 0 &&
           !socket_.poll(Poco::Timespan(0, kPollMillis * 1000), Poco::Net::Socket::SELECT_READ)) {
+        slot_.setInTransfer(decoder_.inFrame());  // a partial frame: receive_timeout_seconds
         if (decoder_.inFrame() &&
             std::chrono::steady_clock::now() - lastByte > shared_->settings.receiveTimeout) {
           decoder_.reset();
@@ -173,8 +181,12 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
       }
       int n = socket_.receiveBytes(buffer, sizeof buffer);
       if (n <= 0) break;
+      slot_.touch();
+      slot_.setInTransfer(true);  // what arrived is being handled (the pipeline may run)
       lastByte = std::chrono::steady_clock::now();
       onBytes(std::string_view(buffer, static_cast<size_t>(n)));
+      slot_.setInTransfer(decoder_.inFrame());
+      slot_.touch();  // the ACKs went out
     }
   }
 
@@ -312,6 +324,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
   }
 
   std::shared_ptr<Shared> shared_;
+  ConnectionSlot slot_;
   MllpDecoder decoder_;
   Poco::Net::StreamSocket socket_;
   std::string peer_;
@@ -321,13 +334,13 @@ using ConnectionFactory = ConnectionFactoryOf<MllpConnection, Shared>;
 
 class MllpSource : public Source {
  public:
-  MllpSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port, int maxConnections,
-             Poco::Net::Context::Ptr tls, const security::AllowList& allow)
+  MllpSource(std::shared_ptr<Shared> shared, std::string host, uint16_t port,
+             ConnectionLimits limits, Poco::Net::Context::Ptr tls, const security::AllowList& allow)
       : shared_(std::move(shared)),
         host_(std::move(host)),
         port_(port),
         tls_(std::move(tls)),
-        listener_(maxConnections, allow, shared_->settings.name) {}
+        listener_(limits, allow, shared_->settings.name) {}
 
   ~MllpSource() override { stop(); }
 
@@ -358,6 +371,8 @@ class MllpSource : public Source {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     describeListener(*out, shared_->settings.name, "hl7-mllp", listener_, host_, port_);
     out->set("tls", shared_->settings.tls);
+    if (shared_->settings.tls)
+      out->set("tls_handshake_timeouts", listener_.counters().handshakeTimeouts);
     shared_->counters.describe(*out);
     out->set("messages_unsupported", shared_->unsupported.load());
     out->set("frames_dropped", shared_->framesDropped.load());
@@ -378,7 +393,7 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
   settings.name = context.name;
   settings.instrument = context.instrument;
   ListenSettings listen;
-  int64_t maxMessageBytes = 1024 * 1024, receiveTimeout = 60;
+  int64_t maxMessageBytes = 1024 * 1024, receiveTimeout = 60, handshakeTimeout = 10;
   bool parserLimitSet = false;
   for (const auto& [key, value] : context.keys) {
     Status status;
@@ -392,6 +407,8 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
       status = parseInteger(prefix + key, value, 1024, int64_t{1} << 30, maxMessageBytes);
     } else if (key == "receive_timeout_seconds") {
       status = parseInteger(prefix + key, value, 1, 86400, receiveTimeout);
+    } else if (key == "tls_handshake_timeout_seconds") {
+      status = parseInteger(prefix + key, value, 1, 300, handshakeTimeout);
     } else if (key == "tls.cert" || key == "tls.key" || key == "tls.ca") {
       continue;  // read together below
     } else {
@@ -407,9 +424,10 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
   settings.receiveTimeout = std::chrono::seconds(receiveTimeout);
   settings.tls = !tls.value().isNull();
   auto shared = std::make_shared<Shared>(std::move(settings), context.handler);
-  return std::unique_ptr<Source>(new MllpSource(shared, listen.host, listen.port,
-                                                static_cast<int>(listen.maxConnections),
-                                                tls.value(), context.allow));
+  ConnectionLimits limits = listen.limits();
+  limits.handshakeTimeout = std::chrono::seconds(handshakeTimeout);
+  return std::unique_ptr<Source>(
+      new MllpSource(shared, listen.host, listen.port, limits, tls.value(), context.allow));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/File.h>
+#include <Poco/Net/IPAddress.h>
 #include <Poco/Util/PropertyFileConfiguration.h>
 
 #include <set>
@@ -79,6 +80,20 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
 }
+
+/// A connector's listen host that only this machine can reach: a loopback address or
+/// "localhost". Anything else (0.0.0.0, ::, an interface address, another host name) is taken as
+/// reachable from the network.
+bool isLoopbackListenHost(const std::string& host) {
+  if (host == "localhost") return true;
+  Poco::Net::IPAddress address;
+  return Poco::Net::IPAddress::tryParse(host, address) && address.isLoopback();
+}
+
+std::string lowered(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
 const std::set<std::string> kLogLevels = {"fatal",  "critical",    "error", "warning",
                                           "notice", "information", "debug", "trace"};
 
@@ -106,6 +121,55 @@ bool validRotation(const std::string& text) {
 bool validKeep(const std::string& text) {
   return text == "none" ||
          numberWithUnit(text, {"", "seconds", "minutes", "hours", "days", "weeks", "months"});
+}
+
+/// connector.NAME.allow: addresses and CIDR blocks, or "any" alone (every address, on purpose).
+Status parseConnectorAllow(const std::string& prefix, const std::string& text, ConnectorConfig& c) {
+  if (text.empty()) return Status::ok();
+  std::vector<std::string> entries = splitList(text);
+  bool any = false;
+  for (const auto& entry : entries) any = any || lowered(entry) == "any";
+  if (any) {
+    if (entries.size() > 1) {
+      return Status::config(prefix + "allow",
+                            "\"any\" cannot be combined with addresses: either list the "
+                            "addresses and blocks to serve, or write any alone");
+    }
+    c.allowAny = true;
+    return Status::ok();
+  }
+  StatusOr<security::AllowList> allow = security::AllowList::parse(entries);
+  if (!allow.isOk()) return Status::config(prefix + "allow", allow.status().toString());
+  c.allow = std::move(allow).value();
+  return Status::ok();
+}
+
+/// A connector listening on an address other hosts can reach must say whom it serves: a
+/// non-loopback connector.NAME.listen without connector.NAME.allow is refused; allow = any is
+/// accepted with a warning. A listen value that does not parse is left to the connector's own
+/// check (which names it).
+Status checkListenExposure(const std::string& prefix, const std::string& listen,
+                           const ConnectorConfig& c, std::vector<std::string>& warnings) {
+  if (listen.empty()) return Status::ok();
+  std::string host;
+  uint16_t port = 0;
+  if (!parseHostPort(prefix + "listen", listen, host, port).isOk()) return Status::ok();
+  if (isLoopbackListenHost(host)) return Status::ok();
+  if (c.allowAny) {
+    warnings.push_back(prefix + "allow = any: connector " + c.name + " listens on " + listen +
+                       " and serves every address that can reach it; list the instruments' "
+                       "addresses or CIDR blocks in " +
+                       prefix + "allow instead");
+    return Status::ok();
+  }
+  if (!c.allow.empty()) return Status::ok();
+  return Status::config(prefix + "allow",
+                        "missing: " + prefix + "listen = " + listen +
+                            " is reachable from the network, so any host could send results; set " +
+                            prefix +
+                            "allow to the instruments' addresses or CIDR blocks (e.g. "
+                            "10.1.4.0/24, 10.1.5.7), or to any to serve every address, or listen "
+                            "on 127.0.0.1");
 }
 
 }  // namespace
@@ -376,10 +440,12 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
       return Status::config(prefix + "phi.policy",
                             "must be refuse or strip, got \"" + c.phiPolicy + "\"");
     }
-    if (!value("allow").empty()) {
-      StatusOr<security::AllowList> allow = security::AllowList::parse(splitList(value("allow")));
-      if (!allow.isOk()) return Status::config(prefix + "allow", allow.status().toString());
-      c.allow = std::move(allow).value();
+    if (Status allow = parseConnectorAllow(prefix, value("allow"), c); !allow.isOk()) {
+      return allow;
+    }
+    if (Status listen = checkListenExposure(prefix, value("listen"), c, config.warnings);
+        !listen.isOk()) {
+      return listen;
     }
     c.destinations = splitList(value("destinations"));
     for (const auto& d : c.destinations) {

@@ -26,6 +26,7 @@ struct ConnectorConfig {
   std::vector<std::string> destinations;
   std::string phiPolicy = "refuse";
   security::AllowList allow;  // connector.NAME.allow; empty = any address
+  bool allowAny = false;      // connector.NAME.allow = any: every address, on purpose
   KeyValues keys;             // everything under connector.NAME., for the connector's own factory
 };
 
@@ -60,6 +61,9 @@ struct EngineConfig {
   std::string keyFile;             // security.key_file
   std::string previousKeyFile;     // security.previous_key_file
   BackupSettings backup;           // backup.*
+  /// Accepted but worth an operator's attention (e.g. connector.NAME.allow = any on a network
+  /// address): logged at start-up, printed by --check-config.
+  std::vector<std::string> warnings;
 };
 
 /// Reads a Java-properties file. Errors name the file or the key.

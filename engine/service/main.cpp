@@ -59,6 +59,9 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     if (!config.isOk()) return fail(config.status());
     labgate::Status logging = labgate::configureLogging(config.value());
     if (!logging.isOk()) return fail(logging);
+    for (const std::string& warning : config.value().warnings) {
+      Poco::Logger::get("engine").warning("configuration: %s", warning);
+    }
 
     labgate::Registry registry;
     labgate::registerBuiltinConnectors(registry);
@@ -126,6 +129,9 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     if (!status.isOk()) {
       std::cerr << "labgated: " << status.toString() << std::endl;
       return 1;
+    }
+    for (const std::string& warning : config.value().warnings) {
+      std::cerr << "labgated: warning: " << configPath_ << ": " << warning << std::endl;
     }
     std::cout << "labgated: " << configPath_ << ": configuration OK" << std::endl;
     return EXIT_OK;

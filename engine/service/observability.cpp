@@ -71,12 +71,24 @@ void addConnectors(metrics::Registry& scrape, const Poco::JSON::Object& health) 
       {"connector"});
   auto results = scrape.counter("labgate_results_accepted_total",
                                 "Results of accepted export files.", {"connector"});
+  auto closedConnections = scrape.counter(
+      "labgate_connections_closed_total",
+      "Connections a TCP connector closed on its own, by reason: idle (silent for "
+      "idle_timeout_seconds outside a transfer), evicted (the longest idle, to make room for a new "
+      "connection when max_connections were taken), tls_handshake_timeout.",
+      {"connector", "reason"});
 
   for (const auto& c : objects(health, "connectors")) {
     const std::string name = text(*c, "name");
     const std::string state = text(*c, "state");
     up.set({name, text(*c, "kind")}, state == "stopped" || state.empty() ? 0 : 1);
     if (auto v = number(*c, "connections")) connections.set({name}, *v);
+    for (const auto& [field, reason] :
+         {std::pair<const char*, const char*>{"connections_closed_idle", "idle"},
+          {"connections_evicted", "evicted"},
+          {"tls_handshake_timeouts", "tls_handshake_timeout"}}) {
+      if (auto v = number(*c, field)) closedConnections.inc({name, reason}, *v);
+    }
     if (auto accepted = number(*c, "messages_accepted")) {
       const double phi = number(*c, "messages_refused_phi").value_or(0);
       const double invalid = number(*c, "messages_invalid").value_or(0);

@@ -102,9 +102,11 @@ void checkUnframed(const std::string& text) {
       EXPECT_GT(results, 0u);
     }
   }
-  // The same records sent on the link without framing.
-  Harness whole;
-  Harness bytewise;
+  // The same records sent on the link without framing (accept_unframed asked for).
+  AstmOptions unframed;
+  unframed.acceptUnframed = true;
+  Harness whole(unframed);
+  Harness bytewise(unframed);
   EXPECT_EQ(whole.feed(text), "");
   whole.receiver.connectionClosed();
   bytewise.feedBytewise(text);

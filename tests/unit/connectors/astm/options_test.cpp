@@ -19,7 +19,7 @@ TEST(AstmOptions, DefaultsMatchTheDocumentedContract) {
   EXPECT_TRUE(o.allowMissingChecksum);
   EXPECT_TRUE(o.allowLowercaseChecksum);
   EXPECT_EQ(o.receiveTimeoutSeconds, 30);
-  EXPECT_TRUE(o.acceptUnframed);
+  EXPECT_FALSE(o.acceptUnframed);  // issue 18 finding 9: unframed records only when asked for
   EXPECT_FALSE(o.deliverWithoutTerminator);
   EXPECT_EQ(o.maxConsecutiveNaks, 6);
   EXPECT_TRUE(o.decimalComma);
@@ -85,6 +85,15 @@ TEST(AstmOptions, BadValuesAreConfigErrorsNamingTheKey) {
   EXPECT_EQ(o.maxFrameBytes, before.maxFrameBytes);
   EXPECT_EQ(o.receiveTimeoutSeconds, before.receiveTimeoutSeconds);
   EXPECT_EQ(o.acceptUnframed, before.acceptUnframed);
+}
+
+TEST(AstmOptions, UnframedRecordsOnlyWhenAskedFor) {
+  AstmOptions o;
+  ASSERT_FALSE(o.acceptUnframed);
+  ASSERT_TRUE(setAstmOption(o, "accept_unframed", "true").isOk());
+  EXPECT_TRUE(o.acceptUnframed);
+  ASSERT_TRUE(setAstmOption(o, "accept_unframed", "false").isOk());
+  EXPECT_FALSE(o.acceptUnframed);
 }
 
 TEST(AstmOptions, UnknownKeyIsRefused) {

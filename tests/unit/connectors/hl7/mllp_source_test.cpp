@@ -378,6 +378,15 @@ TEST_F(MllpSourceTest, ConfigurationErrorsNameTheKey) {
   fails({{"listen", "127.0.0.1:9"}, {"max_message_bytes", "ten"}}, "max_message_bytes");
   fails({{"listen", "127.0.0.1:9"}, {"receive_timeout_seconds", "0"}}, "receive_timeout_seconds");
   fails({{"listen", "127.0.0.1:9"}, {"max_connections", "0"}}, "max_connections");
+  fails({{"listen", "127.0.0.1:9"}, {"idle_timeout_seconds", "-1"}}, "idle_timeout_seconds");
+  fails({{"listen", "127.0.0.1:9"}, {"idle_timeout_seconds", "86401"}}, "idle_timeout_seconds");
+  fails({{"listen", "127.0.0.1:9"}, {"tls_handshake_timeout_seconds", "0"}},
+        "tls_handshake_timeout_seconds");
+  EXPECT_TRUE(create({{"kind", "hl7-mllp"},
+                      {"listen", "127.0.0.1:9"},
+                      {"idle_timeout_seconds", "0"},
+                      {"tls_handshake_timeout_seconds", "300"}})
+                  .isOk());
   fails({{"listen", "127.0.0.1:9"}, {"tls.cert", "/nonexistent/cert.pem"}}, "tls.key");
   fails({{"listen", "127.0.0.1:9"}, {"tls.key", "/nonexistent/key.pem"}}, "tls.cert");
   fails({{"listen", "127.0.0.1:9"}, {"tls.cert", "/nonexistent/c.pem"}, {"tls.key", "/x/k.pem"}},

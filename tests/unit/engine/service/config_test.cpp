@@ -144,6 +144,56 @@ TEST(EngineConfig, ThrottleKeysAreParsedAndChecked) {
   }
 }
 
+// Issue 18, finding 9: a connector reachable from the network must say whom it serves.
+TEST(EngineConfig, NetworkListenerNeedsAnAllowList) {
+  for (const std::string host : {"0.0.0.0", "[::]", "10.1.4.20", "lab-gw.example"}) {
+    auto keys = valid();
+    keys["connector.lab1.listen"] = host + ":9500";
+    auto config = parseEngineConfig(keys);
+    ASSERT_FALSE(config.isOk()) << host;
+    EXPECT_EQ(config.status().location(), "connector.lab1.allow") << host;
+    EXPECT_NE(config.status().reason().find("connector.lab1.listen = " + host + ":9500"),
+              std::string::npos)
+        << config.status().reason();
+    EXPECT_NE(config.status().reason().find("or to any to serve every address"), std::string::npos)
+        << config.status().reason();
+  }
+  for (const std::string host : {"127.0.0.1", "127.0.0.2", "localhost", "[::1]"}) {
+    auto keys = valid();
+    keys["connector.lab1.listen"] = host + ":9500";
+    auto config = parseEngineConfig(keys);
+    ASSERT_TRUE(config.isOk()) << host << ": " << config.status().toString();
+    EXPECT_TRUE(config->warnings.empty()) << host;
+  }
+  auto keys = valid();
+  keys["connector.lab1.listen"] = "0.0.0.0:9500";
+  keys["connector.lab1.allow"] = "10.1.4.0/24";
+  auto listed = parseEngineConfig(keys);
+  ASSERT_TRUE(listed.isOk()) << listed.status().toString();
+  EXPECT_TRUE(listed->warnings.empty());
+  EXPECT_FALSE(listed->connectors[0].allowAny);
+}
+
+TEST(EngineConfig, AllowAnyIsAcceptedWithAWarning) {
+  auto keys = valid();
+  keys["connector.lab1.listen"] = "0.0.0.0:9500";
+  keys["connector.lab1.allow"] = "ANY";
+  auto config = parseEngineConfig(keys);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_TRUE(config->connectors[0].allowAny);
+  EXPECT_TRUE(config->connectors[0].allow.empty());
+  ASSERT_EQ(config->warnings.size(), 1u);
+  EXPECT_NE(config->warnings[0].find("connector.lab1.allow = any"), std::string::npos);
+  // On loopback, any is simply every local address: no warning.
+  keys["connector.lab1.listen"] = "127.0.0.1:9500";
+  config = parseEngineConfig(keys);
+  ASSERT_TRUE(config.isOk());
+  EXPECT_TRUE(config->warnings.empty());
+  // any with addresses is a mistake, not a wider list.
+  keys["connector.lab1.allow"] = "any, 10.0.0.0/8";
+  EXPECT_EQ(errorKey(keys), "connector.lab1.allow");
+}
+
 TEST(SplitList, TrimsAndDropsEmpty) {
   EXPECT_EQ(splitList(" a, b ,,c "), (std::vector<std::string>{"a", "b", "c"}));
   EXPECT_TRUE(splitList("").empty());
