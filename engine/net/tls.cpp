@@ -168,8 +168,8 @@ StatusOr<Poco::Net::Context::Ptr> makeTlsContext(const std::string& prefix, cons
       return Status::config(
           prefix + "tls.key",
           key +
-              " is encrypted with a passphrase, which labgated cannot be given; store the key "
-              "without one (openssl pkey -in " +
+              " is encrypted with a passphrase, and labgated runs unattended with none to give; "
+              "store the key without one (openssl pkey -in " +
               key + " -out NEW.key, then chmod 600 NEW.key) and name NEW.key");
     }
     return Status::config(prefix + "tls.key",

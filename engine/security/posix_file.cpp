@@ -118,10 +118,13 @@ std::string describeUid(uid_t uid) {
 std::string ownerProblem(const struct stat& st, const std::string& path) {
   const uid_t self = ::geteuid();
   if (st.st_uid == self || st.st_uid == 0) return "";
+  const std::string user = describeUid(self);
+  const size_t paren = user.find(" (");
+  const std::string chownTo =
+      paren == std::string::npos ? user : user.substr(paren + 2, user.size() - paren - 3);
   return path + " is owned by uid " + describeUid(st.st_uid) +
-         "; it must be owned by the user that runs labgated (here uid " + describeUid(self) +
-         ") or by root, because its owner can read or replace it: chown " + std::to_string(self) +
-         " " + path;
+         "; it must be owned by root or by the user labgated runs as, uid " + user +
+         ", because its owner can read or replace it: chown " + chownTo + " " + path;
 }
 
 }  // namespace labgate::security
