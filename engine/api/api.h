@@ -47,7 +47,9 @@ class BackupControl {
  public:
   struct Entry {
     backup::Listing listing;
-    bool verified = false;  // verified by this engine after writing (a backup.created event)
+    // Verified by this engine after writing (a backup.created event) and still the file that was
+    // verified (the SHA-256 that event recorded).
+    bool verified = false;
   };
   virtual ~BackupControl() = default;
   /// Takes, verifies and keeps a backup now, audited as `actor`. Status::unavailable at once while

@@ -166,25 +166,34 @@ std::string dekAad(uint32_t id) {
 StatusOr<KeyEncryptionKey> loadKeyFile(const std::string& path, const std::string& dataDir,
                                        const std::string& key) {
   if (path.empty()) return Status::config(key, "no key file named");
+  // One descriptor for every check and the read: what is checked is what is read. O_NONBLOCK so
+  // that a FIFO planted under the name cannot block the start.
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+  if (fd.get() < 0) {
+    return Status::config(key, "key file " + path + " cannot be read: " + std::strerror(errno));
+  }
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
+  if (::fstat(fd.get(), &st) != 0) {
     return Status::config(key, "key file " + path + " cannot be read: " + std::strerror(errno));
   }
   if (!S_ISREG(st.st_mode))
     return Status::config(key, "key file " + path + " is not a regular file");
-  if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-    return Status::config(key, "key file " + path +
-                                   " is accessible by group or others (mode must be 0600 or "
-                                   "0400: chmod 600 " +
-                                   path + ")");
+  const std::string mode = groupOrOtherAccess(st, path);
+  if (!mode.empty()) return Status::config(key, "key file " + mode);
+  const std::string owner = ownerProblem(st, path);
+  if (!owner.empty()) return Status::config(key, "key file " + owner);
+  if (st.st_nlink > 1) {
+    // Another name for the same key may lie inside data.dir or its backups, which a comparison of
+    // paths cannot see: a key file has exactly one name.
+    return Status::config(key, "key file " + path + " has " + std::to_string(st.st_nlink) +
+                                   " hard links: another name for the key may lie inside data.dir "
+                                   "or be carried into a backup; remove the other names (find / "
+                                   "-xdev -samefile " +
+                                   path + " lists them) so that the key has one name only");
   }
   if (!dataDir.empty() && isInside(path, dataDir)) {
     return Status::config(key, "key file " + path + " lies inside data.dir (" + dataDir +
                                    "); keep it outside the data directory and its backups");
-  }
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    return Status::config(key, "key file " + path + " cannot be opened: " + std::strerror(errno));
   }
   std::string text(256, '\0');
   const ssize_t n = readFull(fd.get(), text.data(), text.size());

@@ -2,8 +2,9 @@
 // key-encryption key (KEK) read from a key file outside the data directory.
 //
 // - The key file (security.key_file) holds 32 random bytes, base64 on one line (`labgate keygen
-//   FILE` writes one with mode 0600). It must not be readable or writable by group or others and
-//   must not lie inside data.dir; start-up refuses otherwise, naming the key.
+//   FILE` writes one with mode 0600). It must not be readable or writable by group or others, must
+//   be owned by root or the user labgated runs as, must have no other name (hard link) and must
+//   not lie inside data.dir; start-up refuses otherwise, naming the key.
 // - Data keys (DEKs) are 32 random bytes, stored in the database only wrapped (AES-256-GCM under
 // the
 //   KEK, with the KEK's fingerprint). Rotating the KEK re-wraps the DEKs and re-encrypts nothing;
@@ -39,8 +40,11 @@ struct KeyEncryptionKey {
   std::string fingerprint;  // hex SHA-256 of the bytes, first 16 hex digits: names the KEK
 };
 
-/// Reads and checks a key file: exists, regular file, mode without group/other bits, not inside
-/// `dataDir` (when not empty), base64 of exactly 32 bytes. Errors are Status::config(`key`, ...).
+/// Reads and checks a key file (all checks on the one descriptor that is read): exists, regular
+/// file, mode without group/other bits, owned by root or by this process's user, one name only
+/// (st_nlink 1: a hard link inside `dataDir` is invisible to a path comparison), not inside
+/// `dataDir` (when not empty), base64 of exactly 32 bytes. Errors are Status::config(`key`, ...)
+/// naming the file, what is wrong and the fix.
 StatusOr<KeyEncryptionKey> loadKeyFile(const std::string& path, const std::string& dataDir,
                                        const std::string& key = "security.key_file");
 

@@ -4,6 +4,7 @@
 #include <Poco/DirectoryIterator.h>
 #include <Poco/File.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Logger.h>
 #include <Poco/Path.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "engine/security/posix_file.h"
 #include "engine/store/accounts.h"
 
 namespace labgate {
@@ -47,7 +49,46 @@ int64_t periodOf(const BackupSchedule& s) {
 constexpr const char* kOperatorOrg = "default";
 constexpr const char* kSubjectPrefix = "backup:";
 
+Poco::JSON::Object::Ptr stampJson(const backup::FileStamp& s) {
+  Poco::JSON::Object::Ptr o = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  o->set("device", s.device);
+  o->set("inode", s.inode);
+  o->set("bytes", s.bytes);
+  o->set("mtime_ns", s.mtimeNs);
+  o->set("ctime_ns", s.ctimeNs);
+  return o;
+}
+
+bool isHexSha256(const std::string& text) {
+  return text.size() == 64 && text.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
 }  // namespace
+
+std::optional<BackupService::Verification> BackupService::verificationOf(
+    const std::string& detail) {
+  try {
+    Poco::JSON::Parser parser;
+    Poco::JSON::Object::Ptr o = parser.parse(detail).extract<Poco::JSON::Object::Ptr>();
+    if (!o || !o->has("sha256") || !o->has("bytes")) return std::nullopt;  // an older event
+    Verification v;
+    v.sha256 = o->getValue<std::string>("sha256");
+    v.bytes = o->getValue<int64_t>("bytes");
+    if (!isHexSha256(v.sha256)) return std::nullopt;
+    if (Poco::JSON::Object::Ptr s = o->getObject("stamp")) {
+      backup::FileStamp stamp;
+      stamp.device = s->getValue<uint64_t>("device");
+      stamp.inode = s->getValue<uint64_t>("inode");
+      stamp.bytes = s->getValue<int64_t>("bytes");
+      stamp.mtimeNs = s->getValue<int64_t>("mtime_ns");
+      stamp.ctimeNs = s->getValue<int64_t>("ctime_ns");
+      v.good = stamp;
+    }
+    return v;
+  } catch (const Poco::Exception&) {
+    return std::nullopt;  // not what this version writes: binds nothing
+  }
+}
 
 BackupService::BackupService(std::shared_ptr<Store> store, security::KeyEncryptionKey kek,
                              BackupSettings settings, const std::string& dataDir)
@@ -60,8 +101,9 @@ BackupService::BackupService(std::shared_ptr<Store> store, security::KeyEncrypti
 BackupService::~BackupService() { stop(); }
 
 Status BackupService::start() {
+  const std::string made = security::createPrivateDirectories(dir_);  // 0700 when created
+  if (!made.empty()) return Status::config("backup.dir", made);
   try {
-    Poco::File(dir_).createDirectories();
     Poco::File work(workDir_);
     if (work.exists()) work.remove(true);  // plain snapshots a crash left behind
     for (Poco::DirectoryIterator it(dir_), end; it != end; ++it) {
@@ -75,26 +117,30 @@ Status BackupService::start() {
   } catch (const Poco::Exception& e) {
     return Status::config("backup.dir", "cannot create " + dir_ + ": " + e.displayText());
   }
-  // Which of the files were verified after writing: each has its backup.created event.
+  // Which of the files were verified after writing: each has its backup.created event, which
+  // since this version records the file's digest and stamp (newest event first: it wins).
   AccountStore accounts(store_);
   AuditFilter filter;
   filter.action = "backup.created";
   PageRequest page;
   page.limit = 500;
-  std::set<std::string> verified;
+  std::map<std::string, Verification> verified;
+  std::set<std::string> named;  // every name with an event, digest or not (lastSuccess)
   for (;;) {
     Page<AuditRecord> records = accounts.audit(kOperatorOrg, filter, page);
     for (const auto& r : records.items) {
-      if (r.subject.rfind(kSubjectPrefix, 0) == 0) {
-        verified.insert(r.subject.substr(std::string(kSubjectPrefix).size()));
-      }
+      if (r.subject.rfind(kSubjectPrefix, 0) != 0) continue;
+      const std::string name = r.subject.substr(std::string(kSubjectPrefix).size());
+      if (!named.insert(name).second) continue;  // an older event of the same name
+      std::optional<Verification> v = verificationOf(r.detail);
+      if (v) verified.emplace(name, std::move(*v));
     }
     if (!records.next) break;
     page.before = *records.next;
   }
   std::optional<int64_t> last;
   for (const auto& l : backup::listBackups(dir_)) {
-    if (verified.count(l.name) && (!last || l.time > *last)) last = l.time;
+    if (named.count(l.name) && (!last || l.time > *last)) last = l.time;
   }
   {
     std::lock_guard<std::mutex> lock(stateMutex_);
@@ -150,10 +196,16 @@ StatusOr<backup::Created> BackupService::takeBackup(const std::string& actor) {
   detail.set("file", c.name);
   detail.set("bytes", c.bytes);
   detail.set("manifest_sha256", c.manifest.digest());
+  detail.set("sha256", c.sha256);
+  detail.set("stamp", stampJson(c.stamp));
   audit(actor, "backup.created", kSubjectPrefix + c.name, json(detail));
   {
     std::lock_guard<std::mutex> lock(stateMutex_);
-    verified_.insert(c.name);
+    Verification v;
+    v.sha256 = c.sha256;
+    v.bytes = c.bytes;
+    v.good = c.stamp;
+    verified_[c.name] = std::move(v);
     if (!lastSuccess_ || at > *lastSuccess_) lastSuccess_ = at;
   }
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -190,15 +242,59 @@ void BackupService::applyRetention(const std::string& actor, int64_t now) {
 }
 
 std::vector<api::BackupControl::Entry> BackupService::list() const {
+  std::map<std::string, Verification> verified;
+  {
+    std::lock_guard<std::mutex> lock(stateMutex_);
+    verified = verified_;
+  }
   std::vector<Entry> out;
-  std::lock_guard<std::mutex> lock(stateMutex_);
-  for (auto& l : backup::listBackups(dir_)) {
+  for (auto& l : backup::listBackups(dir_)) {  // files are read (if at all) without the lock
     Entry e;
-    e.verified = verified_.count(l.name) > 0;
+    auto it = verified.find(l.name);
+    e.verified = it != verified.end() && stillVerified(l, it->second);
     e.listing = std::move(l);
     out.push_back(std::move(e));
   }
   return out;
+}
+
+bool BackupService::stillVerified(const backup::Listing& listing, Verification v) const {
+  const std::optional<backup::FileStamp> now = backup::stampOf(listing.path);
+  if (!now) return false;  // gone, or no longer a regular file
+  if (v.good && *now == *v.good) return true;
+  if (v.bad && *now == *v.bad) return false;
+  bool matches = false;
+  std::string found;
+  backup::FileStamp hashed = *now;
+  if (now->bytes == v.bytes) {
+    StatusOr<std::string> sha = backup::fileSha256(listing.path, &hashed);
+    if (sha.isOk()) {
+      matches = sha.value() == v.sha256;
+      found = sha.value();
+    } else {
+      found = sha.status().toString();
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(stateMutex_);
+    auto it = verified_.find(listing.name);
+    if (it != verified_.end() && it->second.sha256 == v.sha256) {
+      (matches ? it->second.good : it->second.bad) = hashed;
+    }
+  }
+  if (!matches) {
+    // Logged once per change (the stamp is remembered as bad): the file is no longer what was
+    // verified, whether damaged, replaced or tampered with.
+    logger().warning(
+        "backup %s is listed unverified: it is no longer the file that was verified (%s; "
+        "verified: %?d bytes, SHA-256 %s). Check it with `labgate backup verify %s --key-file "
+        "KEY` and take a new backup",
+        listing.name,
+        now->bytes != v.bytes ? "now " + std::to_string(now->bytes) + " bytes"
+                              : "its SHA-256 is now " + found,
+        v.bytes, v.sha256, listing.path);
+  }
+  return matches;
 }
 
 std::optional<int64_t> BackupService::lastSuccess() const {

@@ -4,12 +4,21 @@
 // name; then applies the retention policy. Every outcome is an audit event of the operator
 // organisation "default": backup.created, backup.deleted, backup.failed.
 //
+// "Verified" is bound to the file's content, not to its name: backup.created records the SHA-256
+// of the whole file as written and verified, and the file's stamp (device, inode, size, mtime,
+// ctime). list() shows a file as verified only while it still has that digest: while the stamp
+// is unchanged the content is (no program can set ctime back), so nothing is read; when the stamp
+// differs (a write, a touch, a copy) the file is read and hashed once, and a file whose digest
+// differs is listed unverified and logged as a warning. Events written before the digest was
+// recorded bind nothing: those files are listed unverified (`labgate backup verify` checks them).
+//
 // Thread-safety: every public method may be called from any thread; a second backupNow() while one
 // runs answers Status::unavailable at once instead of queueing.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -71,9 +80,25 @@ class BackupService : public api::BackupControl {
   std::string workDir_;
   std::string bodiesDir_;  // <data.dir>/bodies: sealed export files the database refers to
 
+  /// What a backup.created event bound "verified" to.
+  struct Verification {
+    std::string sha256;  // of the whole file, as written and verified
+    int64_t bytes = 0;
+    /// Stamps the file had when last hashed: `good` had the digest, `bad` did not (each hashed
+    /// once, not at every listing).
+    std::optional<backup::FileStamp> good;
+    std::optional<backup::FileStamp> bad;
+  };
+  /// The Verification a backup.created event's detail records; nullopt for an event written
+  /// before digests were recorded (or one that does not parse).
+  static std::optional<Verification> verificationOf(const std::string& detail);
+  /// Whether the file of `listing` still has the digest of `v` (hashing it only when its stamp is
+  /// neither known good nor known bad); updates the stamps of verified_[name]. Not under a lock.
+  bool stillVerified(const backup::Listing& listing, Verification v) const;
+
   std::mutex runMutex_;  // held while a backup runs
   mutable std::mutex stateMutex_;
-  std::set<std::string> verified_;
+  mutable std::map<std::string, Verification> verified_;  // by file name
   std::optional<int64_t> lastSuccess_;
   std::condition_variable wake_;
   bool stopping_ = false;

@@ -45,6 +45,7 @@
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
 #include "engine/security/keyring.h"
+#include "engine/security/posix_file.h"
 #include "engine/service/backup_service.h"
 #include "engine/service/log_format.h"
 #include "engine/service/observability.h"
@@ -522,8 +523,21 @@ Status configureLogging(const EngineConfig& config) {
   } else {
     formatter = new Poco::PatternFormatter(kTextLogPattern);
   }
+  // The log directory and file are the owner's only (0700, 0600) whatever the umask; an existing
+  // log file with group/other bits is tightened, said once the log is open.
+  std::string notice;
+  {
+    const std::string dir = Poco::Path(config.logFile).parent().toString();
+    const std::string made = security::createPrivateDirectories(dir);
+    if (!made.empty())
+      return Status::config("log.file", "cannot open " + config.logFile + ": " + made);
+    security::PrivateFile privateFile = security::ensurePrivateFile(config.logFile);
+    if (!privateFile.error.empty()) {
+      return Status::config("log.file", privateFile.error);
+    }
+    notice = privateFile.notice;
+  }
   try {
-    Poco::File(Poco::Path(config.logFile).parent()).createDirectories();
     Poco::AutoPtr<Poco::FileChannel> file(new Poco::FileChannel(config.logFile));
     file->setProperty("rotation", config.logRotation);
     file->setProperty("archive", "number");
@@ -556,6 +570,7 @@ Status configureLogging(const EngineConfig& config) {
     Poco::Logger::get(component).setLevel(level);
     Poco::Logger::setLevel(component, Poco::Logger::parseLevel(level));
   }
+  if (!notice.empty()) Poco::Logger::get("engine").warning("log file: " + notice);
   return Status::ok();
 }
 

@@ -2,11 +2,13 @@
 // SIGTERM or SIGINT, then stops cleanly; SIGHUP reloads the mapping sets and rule sets.
 // Configuration errors go to stderr as one line naming the key or file, with exit code 78
 // (EX_CONFIG). `--check-config` validates everything and exits 0 ("configuration OK") or 1.
+// The umask is 077: every file and directory it creates is the service user's only.
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <iostream>
@@ -172,6 +174,11 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Everything labgated creates (the database and its -wal/-shm, logs, backups, spool and body
+  // files, the watched folder's processed/ and rejected/) is the service user's only, also when
+  // it is started outside systemd (whose unit sets UMask=0077 as well). First, before anything
+  // is created.
+  ::umask(077);
   LabgateDaemon daemon;
   try {
     return daemon.run(argc, argv);

@@ -49,10 +49,11 @@ struct MdCtxFree {
 };
 
 /// Reads `length` bytes of `in` from `offset` (to its end when `length` < 0), feeding them to the
-/// open file `out` (when >= 0) and to a SHA-256 whose hex goes to `sha` (when not null). A short
-/// file is Status::invalid.
+/// open file `out` (when >= 0) and to a SHA-256 whose hex goes to `sha` (when not null), and to
+/// `written` (when not null: the running digest of everything written to `out`). A short file is
+/// Status::invalid.
 Status pipeRange(const std::string& in, uint64_t offset, int64_t length, int out,
-                 const std::string& outName, std::string* sha) {
+                 const std::string& outName, std::string* sha, EVP_MD_CTX* written = nullptr) {
   Fd src(::open(in.c_str(), O_RDONLY | O_CLOEXEC));
   if (src.get() < 0) return Status::io(in, "cannot open: " + errnoText());
   if (::lseek(src.get(), static_cast<off_t>(offset), SEEK_SET) < 0) {
@@ -77,6 +78,7 @@ Status pipeRange(const std::string& in, uint64_t offset, int64_t length, int out
       return Status::io(outName, "write failed: " + errnoText());
     }
     EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+    if (written) EVP_DigestUpdate(written, buffer.data(), static_cast<size_t>(n));
     left -= n;
   }
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -84,6 +86,33 @@ Status pipeRange(const std::string& in, uint64_t offset, int64_t length, int out
   EVP_DigestFinal_ex(ctx.get(), digest, &size);
   if (sha) *sha = hexOf(std::string(reinterpret_cast<const char*>(digest), size));
   return Status::ok();
+}
+
+using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
+
+/// A SHA-256 context, null when OpenSSL cannot make one.
+MdCtx newSha256() {
+  MdCtx ctx(EVP_MD_CTX_new());
+  if (ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1) ctx.reset();
+  return ctx;
+}
+
+/// The hex digest of `ctx` (finished).
+std::string finishHex(EVP_MD_CTX* ctx) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(ctx, digest, &size);
+  return hexOf(std::string(reinterpret_cast<const char*>(digest), size));
+}
+
+FileStamp stampFrom(const struct stat& st) {
+  FileStamp stamp;
+  stamp.device = static_cast<uint64_t>(st.st_dev);
+  stamp.inode = static_cast<uint64_t>(st.st_ino);
+  stamp.bytes = static_cast<int64_t>(st.st_size);
+  stamp.mtimeNs = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+  stamp.ctimeNs = static_cast<int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec;
+  return stamp;
 }
 
 Status syncDirectory(const std::string& dir) {
@@ -108,11 +137,8 @@ class TempFolder {
  public:
   static StatusOr<std::shared_ptr<TempFolder>> make(const std::string& parent,
                                                     const std::string& prefix) {
-    try {
-      Poco::File(parent).createDirectories();
-    } catch (const Poco::Exception& e) {
-      return Status::io(parent, "cannot create: " + e.displayText());
-    }
+    const std::string made = security::createPrivateDirectories(parent);
+    if (!made.empty()) return Status::io(parent, made);
     std::string pattern = Poco::Path(parent).append(prefix + "XXXXXX").toString();
     std::vector<char> buffer(pattern.begin(), pattern.end());
     buffer.push_back('\0');
@@ -157,6 +183,31 @@ std::string isoSeconds(int64_t unixSeconds) {
 }
 
 }  // namespace
+
+std::optional<FileStamp> stampOf(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return stampFrom(st);
+}
+
+StatusOr<std::string> fileSha256(const std::string& path, FileStamp* stamp) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (fd.get() < 0) return Status::io(path, "cannot open: " + errnoText());
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return Status::io(path, "cannot stat: " + errnoText());
+  if (!S_ISREG(st.st_mode)) return Status::invalid(path, "not a regular file");
+  if (stamp) *stamp = stampFrom(st);
+  MdCtx ctx = newSha256();
+  if (!ctx) return Status::io(path, "SHA-256 unavailable");
+  std::string buffer(kCopyChunk, '\0');
+  for (;;) {
+    const ssize_t n = readFull(fd.get(), buffer.data(), buffer.size());
+    if (n < 0) return Status::io(path, "read failed: " + errnoText());
+    if (n == 0) break;
+    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(n));
+  }
+  return finishHex(ctx.get());
+}
 
 StatusOr<Header> readHeader(const std::string& path, std::string* raw) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -283,7 +334,7 @@ Status checkDatabase(const std::string& dbPath, const Manifest& manifest,
 Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
                        const std::vector<std::string>& files, const std::string& bodiesDir,
                        const security::KeyEncryptionKey& kek, const std::string& out,
-                       const std::string& workDir) {
+                       const std::string& workDir, std::string* sha256) {
   StatusOr<std::shared_ptr<TempFolder>> folder = TempFolder::make(workDir, "seal-");
   if (!folder.isOk()) return folder.status();
   security::Keyring ring(kek);
@@ -308,21 +359,25 @@ Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
     ::unlink(out.c_str());
     return s;
   };
+  MdCtx written = newSha256();  // every byte of `out`, as written
+  if (!written) return fail(Status::io(out, "SHA-256 unavailable"));
   if (!writeFull(fd.get(), raw)) {
     return fail(Status::io(out, "write failed: " + errnoText()));
   }
+  EVP_DigestUpdate(written.get(), raw.data(), raw.size());
   for (const BodyFile& f : header.files) {
     std::string sha;
-    status =
-        pipeRange(Poco::Path(bodiesDir).append(f.name).toString(), 0, f.bytes, fd.get(), out, &sha);
+    status = pipeRange(Poco::Path(bodiesDir).append(f.name).toString(), 0, f.bytes, fd.get(), out,
+                       &sha, written.get());
     if (!status.isOk()) return fail(status);
     if (sha != f.sha256) return fail(Status::io(f.name, "body file changed while copied"));
   }
-  status = pipeRange(sealed, 0, -1, fd.get(), out, nullptr);
+  status = pipeRange(sealed, 0, -1, fd.get(), out, nullptr, written.get());
   if (!status.isOk()) return fail(status);
   if (::fsync(fd.get()) != 0 || !fd.closeChecked()) {
     return fail(Status::io(out, "write failed: " + errnoText()));
   }
+  if (sha256) *sha256 = finishHex(written.get());
   return Status::ok();
 }
 
@@ -412,8 +467,9 @@ StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& k
   created.name = fileNameFor(unixSeconds);
   created.path = Poco::Path(dir).append(created.name).toString();
   const std::string partial = created.path + ".partial";
+  const std::string made = security::createPrivateDirectories(dir);
+  if (!made.empty()) return Status::io(dir, "cannot create the backup directory: " + made);
   try {
-    Poco::File(dir).createDirectories();
     if (Poco::File(created.path).exists()) {
       return Status::io(created.path, "a backup of this name exists already");
     }
@@ -435,7 +491,7 @@ StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& k
     StatusOr<std::vector<std::string>> files = bodyFilesOf(snapshot);
     if (!files.isOk()) return files.status();
     status = writeBackupFile(snapshot, created.manifest, files.value(), bodiesDir, kek, partial,
-                             folder.value()->path());
+                             folder.value()->path(), &created.sha256);
     if (!status.isOk()) return status;
   }  // the plain snapshot is gone before verification starts
   StatusOr<Manifest> verified = verifyBackup(partial, kek, workDir);
@@ -453,7 +509,17 @@ StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& k
   }
   Status synced = syncDirectory(dir);
   if (!synced.isOk()) return synced;
-  created.bytes = static_cast<int64_t>(Poco::File(created.path).getSize());
+  // What was verified is what was written, and still is: the file's digest binds "verified".
+  StatusOr<std::string> final = fileSha256(created.path, &created.stamp);
+  if (!final.isOk() || final.value() != created.sha256) {
+    removeQuietly(created.path);
+    return Status::invalid(created.name,
+                           final.isOk()
+                               ? "changed on disk while it was verified (its SHA-256 "
+                                 "is not that of the bytes written); deleted"
+                               : "cannot be read after verification: " + final.status().toString());
+  }
+  created.bytes = created.stamp.bytes;
   return created;
 }
 
@@ -469,10 +535,11 @@ StatusOr<Manifest> restoreBackup(const std::string& file, const security::KeyEnc
                                "only, so that nothing is overwritten or mixed");
       }
     }
-    target.createDirectories();
   } catch (const Poco::Exception& e) {
-    return Status::io(dataDir, "cannot create: " + e.displayText());
+    return Status::io(dataDir, "cannot read: " + e.displayText());
   }
+  const std::string made = security::createPrivateDirectories(dataDir);  // 0700 when created
+  if (!made.empty()) return Status::io(dataDir, made);
   auto emptyAgain = [&] {
     try {
       for (Poco::DirectoryIterator it(dataDir), end; it != end; ++it) removeQuietly(it->path());
@@ -484,11 +551,8 @@ StatusOr<Manifest> restoreBackup(const std::string& file, const security::KeyEnc
     StatusOr<std::shared_ptr<TempFolder>> folder = TempFolder::make(dataDir, ".restore-");
     if (!folder.isOk()) return folder.status();
     const std::string bodies = Poco::Path(dataDir).append("bodies").toString();
-    try {
-      Poco::File(bodies).createDirectories();
-    } catch (const Poco::Exception& e) {
-      return Status::io(bodies, "cannot create: " + e.displayText());
-    }
+    const std::string madeBodies = security::createPrivateDirectories(bodies);
+    if (!madeBodies.empty()) return Status::io(bodies, madeBodies);
     return decryptBackup(file, kek, db, folder.value()->path(), bodies);
   }();
   if (!manifest.isOk()) {

@@ -88,11 +88,11 @@ StatusOr<std::vector<std::string>> bodyFilesOf(const std::string& dbPath);
 /// Encrypts the plain database `snapshot` (described by `manifest`) with the body files `files`
 /// found in `bodiesDir` into the backup file `out`, under a new data key wrapped by `kek`;
 /// `workDir` holds the intermediate sealed copy. `out` is fsync'ed. On failure nothing is left
-/// behind.
+/// behind. `sha256` (when not null) gets the hex SHA-256 of every byte written to `out`.
 Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
                        const std::vector<std::string>& files, const std::string& bodiesDir,
                        const security::KeyEncryptionKey& kek, const std::string& out,
-                       const std::string& workDir);
+                       const std::string& workDir, std::string* sha256 = nullptr);
 
 /// Decrypts the backup `file` into `plainOut` and checks its SHA-256 and size against the
 /// manifest, and every body file against the header; with `bodiesOut` the body files are written
@@ -114,18 +114,45 @@ Status checkDatabase(const std::string& dbPath, const Manifest& manifest,
 StatusOr<Manifest> verifyBackup(const std::string& file, const security::KeyEncryptionKey& kek,
                                 const std::string& workDir);
 
+/// What stat(2) says of a file, to tell cheaply whether it may have changed: while device, inode,
+/// size, mtime and ctime are all the same, so is the content (the kernel sets ctime on every
+/// change, and no program can set it back, unlike mtime). A different stamp means "read it again",
+/// not "changed": a copy (rsync -a, a restore of the backup disk) has new ones.
+struct FileStamp {
+  uint64_t device = 0;
+  uint64_t inode = 0;
+  int64_t bytes = 0;
+  int64_t mtimeNs = 0;
+  int64_t ctimeNs = 0;
+  bool operator==(const FileStamp& o) const {
+    return device == o.device && inode == o.inode && bytes == o.bytes && mtimeNs == o.mtimeNs &&
+           ctimeNs == o.ctimeNs;
+  }
+  bool operator!=(const FileStamp& o) const { return !(*this == o); }
+};
+/// The stamp of `path` (following no symbolic link); nullopt when it cannot be stat'ed.
+std::optional<FileStamp> stampOf(const std::string& path);
+/// Hex SHA-256 of the whole file `path`, read from one descriptor; `stamp` (when not null) gets
+/// the file's stamp as it was before the read.
+StatusOr<std::string> fileSha256(const std::string& path, FileStamp* stamp = nullptr);
+
 /// What a successful backup produced.
 struct Created {
   std::string name;  // file name in the backup directory
   std::string path;
   int64_t bytes = 0;
   Manifest manifest;
+  /// Hex SHA-256 of the whole backup file as written, verified and renamed: what "verified"
+  /// stays bound to (BackupService lists a file as verified only while it still has this digest).
+  std::string sha256;
+  FileStamp stamp;  // of the final file, when its digest was taken
 };
 
 /// Takes a backup of `store` now (an online, consistent snapshot: intake goes on) with the body
 /// files it refers to from `bodiesDir`, writes it as `<dir>/<name>.partial`, verifies it, and
-/// renames it to `<dir>/<name>`. `unixSeconds` names it; a file of that name must not exist.
-/// Plain copies go under `workDir` only.
+/// renames it to `<dir>/<name>`; then reads the final file once more: its SHA-256 must be that of
+/// the bytes written (else it changed while verified, and is deleted). `unixSeconds` names it; a
+/// file of that name must not exist. Plain copies go under `workDir` only.
 StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& kek,
                                const std::string& dir, const std::string& bodiesDir,
                                const std::string& workDir, int64_t unixSeconds);

@@ -11,6 +11,7 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/DateTimeParser.h>
 #include <Poco/File.h>
+#include <Poco/Logger.h>
 #include <Poco/Nullable.h>
 #include <Poco/Path.h>
 #include <Poco/Timestamp.h>
@@ -18,6 +19,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "engine/security/posix_file.h"
 #include "engine/store/audit.h"
 #include "engine/store/store_impl.h"
 
@@ -90,12 +92,19 @@ StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
                                              std::shared_ptr<security::Keyring> keyring) {
   static std::once_flag registered;
   std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
-  try {
-    Poco::File(dataDir).createDirectories();
-  } catch (const Poco::Exception& e) {
-    return Status::io(dataDir, "cannot create the data directory: " + e.displayText());
-  }
+  // The data directory and the database are the owner's only (0700, 0600) whatever the umask:
+  // SQLite gives the -wal and -shm files the database file's mode.
+  const std::string made = security::createPrivateDirectories(dataDir);
+  if (!made.empty()) return Status::io(dataDir, "cannot create the data directory: " + made);
   std::string path = Poco::Path(dataDir).append("labgate.db").toString();
+  for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    if (file != path && !Poco::File(file).exists()) continue;
+    security::PrivateFile privateFile = security::ensurePrivateFile(file);
+    if (!privateFile.error.empty()) {
+      return Status::io(file, "cannot open the database: " + privateFile.error);
+    }
+    if (!privateFile.notice.empty()) Poco::Logger::get("store").warning(privateFile.notice);
+  }
   std::shared_ptr<Store> store(new Store(path));
   try {
     store->impl_ = std::make_unique<Impl>(path);

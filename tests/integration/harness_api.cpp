@@ -12,6 +12,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cctype>
@@ -279,7 +280,8 @@ bool makeTestCertificate(const std::string& dir, std::string* certPath, std::str
     if (why) *why = "openssl req failed (status " + std::to_string(run.exitCode) + "): " + run.err;
     return false;
   }
-  return true;
+  // labgated refuses a private key group or others may read (whatever openssl's version did).
+  return ::chmod(keyPath->c_str(), 0600) == 0;
 }
 
 TlsProbe probeTls(int port, const std::vector<std::string>& args, const std::string& captureDir) {

@@ -6,6 +6,7 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Pipe.h>
 #include <Poco/Process.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <mutex>
@@ -302,7 +303,8 @@ bool makeSelfSignedCert(const std::string& dir, const std::string& certPath,
     }
     return false;
   }
-  return true;
+  // labgated refuses a private key group or others may read (whatever openssl's version did).
+  return ::chmod(keyPath.c_str(), 0600) == 0;
 }
 
 std::string findProgram(const std::string& name) {

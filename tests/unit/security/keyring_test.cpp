@@ -1,6 +1,6 @@
 // Tests for engine/security/keyring: AES-256-GCM sealing of blobs and chunked files under wrapped
-// data keys, tamper and misuse detection, key files (mode, place, length, no overwrite), and KEK
-// rotation by re-wrapping.
+// data keys, tamper and misuse detection, key files (mode, owner, hard links, place, length, no
+// overwrite), and KEK rotation by re-wrapping.
 #include "engine/security/keyring.h"
 
 #include <gtest/gtest.h>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/security/crypto.h"
+#include "engine/security/posix_file.h"
 
 namespace labgate::security {
 namespace {
@@ -477,6 +478,70 @@ TEST_F(KeyFiles, InsideDataDirIsRefused) {
   EXPECT_TRUE(loadKeyFile(sibling, data).isOk());
 }
 
+TEST_F(KeyFiles, ModeMessageNamesTheFileTheModeAndTheFix) {
+  const std::string path = (dir_ / "kek").string();
+  ASSERT_TRUE(writeNewKeyFile(path).isOk());
+  ASSERT_EQ(::chmod(path.c_str(), 0604), 0);
+  const StatusOr<KeyEncryptionKey> kek = loadKeyFile(path, dataDir());
+  ASSERT_FALSE(kek.isOk());
+  EXPECT_NE(kek.status().reason().find(path + " is accessible by group or others (mode 0604"),
+            std::string::npos)
+      << kek.status().toString();
+  EXPECT_NE(kek.status().reason().find("chmod 600 " + path), std::string::npos);
+}
+
+// A hard link is another name for the same file, which a comparison of paths cannot see: a second
+// name inside data.dir would put the key beside the data (and into copies of the directory).
+TEST_F(KeyFiles, AHardLinkedKeyFileIsRefusedWhereverTheOtherNameIs) {
+  const std::string data = dataDir();
+  const std::string path = (dir_ / "kek").string();
+  ASSERT_TRUE(writeNewKeyFile(path).isOk());
+  ASSERT_TRUE(loadKeyFile(path, data).isOk());
+  const std::string inside = (fs::path(data) / "innocent.txt").string();
+  ASSERT_EQ(::link(path.c_str(), inside.c_str()), 0);
+  for (const std::string& name : {path, inside}) {
+    const StatusOr<KeyEncryptionKey> kek = loadKeyFile(name, data, "security.previous_key_file");
+    ASSERT_FALSE(kek.isOk()) << name;
+    EXPECT_EQ(kek.status().code(), Status::Code::kConfig);
+    EXPECT_EQ(kek.status().location(), "security.previous_key_file");
+    EXPECT_NE(kek.status().reason().find(name + " has 2 hard links"), std::string::npos)
+        << kek.status().toString();
+    EXPECT_NE(kek.status().reason().find("find / -xdev -samefile " + name), std::string::npos)
+        << kek.status().toString();
+  }
+  // With the other name gone, the key loads again.
+  ASSERT_EQ(::unlink(inside.c_str()), 0);
+  EXPECT_TRUE(loadKeyFile(path, data).isOk());
+}
+
+// Whoever owns the key file can read it or replace it (chmod is theirs): it must belong to the
+// user reading it or to root.
+TEST_F(KeyFiles, AKeyFileOwnedByAnotherUserIsRefusedNamingTheOwner) {
+  if (::geteuid() != 0) GTEST_SKIP() << "chown to another user needs root";
+  const std::string path = (dir_ / "kek").string();
+  ASSERT_TRUE(writeNewKeyFile(path).isOk());
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  const StatusOr<KeyEncryptionKey> kek = loadKeyFile(path, dataDir());
+  ASSERT_FALSE(kek.isOk());
+  EXPECT_EQ(kek.status().location(), "security.key_file");
+  const std::string reason = kek.status().reason();
+  EXPECT_NE(reason.find(path + " is owned by uid 65534"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("must be owned by root or by the user labgated runs as"), std::string::npos)
+      << reason;
+  EXPECT_NE(reason.find("chown root " + path), std::string::npos) << reason;
+  // Owned by root (the user reading it here) it loads.
+  ASSERT_EQ(::chown(path.c_str(), 0, 0), 0);
+  EXPECT_TRUE(loadKeyFile(path, dataDir()).isOk());
+}
+
+TEST_F(KeyFiles, AFifoUnderTheKeyNameDoesNotBlock) {
+  const std::string path = (dir_ / "fifo").string();
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  const StatusOr<KeyEncryptionKey> kek = loadKeyFile(path, "");
+  ASSERT_FALSE(kek.isOk());
+  EXPECT_NE(kek.status().reason().find("not a regular file"), std::string::npos);
+}
+
 TEST_F(KeyFiles, WrongLengthOrNotBase64IsRefusedWithoutEchoingTheContent) {
   const std::string path = (dir_ / "kek").string();
   for (const std::string& text :
@@ -501,6 +566,65 @@ TEST_F(KeyFiles, MissingOrNotARegularFileIsRefused) {
   fs::create_directories(dir_ / "adir");
   ::chmod((dir_ / "adir").c_str(), 0700);
   EXPECT_FALSE(loadKeyFile((dir_ / "adir").string(), "").isOk());
+}
+
+// ---- private files and directories (posix_file.h) ----
+
+mode_t modeOf(const fs::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+/// Sets the process umask for the scope (the tests run with the caller's, often 022).
+class ScopedUmask {
+ public:
+  explicit ScopedUmask(mode_t mask) : old_(::umask(mask)) {}
+  ~ScopedUmask() { ::umask(old_); }
+  ScopedUmask(const ScopedUmask&) = delete;
+  ScopedUmask& operator=(const ScopedUmask&) = delete;
+
+ private:
+  mode_t old_;
+};
+
+TEST(PrivateFiles, DirectoriesAreCreated0700WhateverTheUmask) {
+  TempDir dir;
+  ScopedUmask mask(022);
+  const fs::path deep = dir / "a/b/c";
+  EXPECT_EQ(createPrivateDirectories(deep.string()), "");
+  for (const fs::path& p : {dir / "a", dir / "a/b", deep}) EXPECT_EQ(modeOf(p), 0700u) << p;
+  // What exists is left alone; a file in the way is named.
+  fs::create_directories(dir / "shared");
+  ::chmod((dir / "shared").c_str(), 0755);
+  EXPECT_EQ(createPrivateDirectories((dir / "shared").string()), "");
+  EXPECT_EQ(modeOf(dir / "shared"), 0755u);
+  writeAll(dir / "file", "x");
+  const std::string error = createPrivateDirectories((dir / "file/sub").string());
+  EXPECT_NE(error.find((dir / "file").string()), std::string::npos) << error;
+}
+
+TEST(PrivateFiles, AFileIsCreated0600AndAnOpenOneTightened) {
+  TempDir dir;
+  ScopedUmask mask(022);
+  const fs::path fresh = dir / "fresh.db";
+  PrivateFile made = ensurePrivateFile(fresh.string());
+  EXPECT_EQ(made.error, "");
+  EXPECT_EQ(made.notice, "");
+  EXPECT_EQ(modeOf(fresh), 0600u);
+  EXPECT_EQ(fs::file_size(fresh), 0u);
+  const fs::path loose = dir / "loose.log";
+  writeAll(loose, "kept");
+  ASSERT_EQ(::chmod(loose.c_str(), 0664), 0);
+  PrivateFile tightened = ensurePrivateFile(loose.string());
+  EXPECT_EQ(tightened.error, "");
+  EXPECT_NE(tightened.notice.find(loose.string() + " had mode 0664; set to 0600"),
+            std::string::npos)
+      << tightened.notice;
+  EXPECT_EQ(modeOf(loose), 0600u);
+  EXPECT_EQ(readAll(loose), "kept");
+  fs::create_directories(dir / "adir");
+  EXPECT_NE(ensurePrivateFile((dir / "adir").string()).error, "");
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <Poco/Path.h>
 #include <Poco/TemporaryFile.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -41,6 +42,9 @@ class TlsFiles {
           run("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out " +
               path("other.key.pem"));
     std::ofstream(path("garbage.pem")) << "not a PEM file\n";
+    // labgated refuses a private key group or others may read (whatever openssl's version did).
+    for (const char* key : {"key.pem", "other.key.pem", "garbage.pem"})
+      ::chmod(path(key).c_str(), 0600);
   }
   bool ok() const { return ok_; }
   std::string path(const std::string& name) const {

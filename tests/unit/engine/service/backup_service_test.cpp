@@ -1,16 +1,20 @@
 // Tests for engine/service/backup_settings.h and backup_service: the backup.* keys, when the
 // scheduler runs next, and the service on a real store (audit events, retention, what it lists as
-// verified, also after a restart).
+// verified, also after a restart, and no longer once the file changed).
 #include "engine/service/backup_service.h"
 
 #include <Poco/DateTime.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
 #include <Poco/TemporaryFile.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
+#include "engine/security/crypto.h"
 #include "engine/service/config.h"
 #include "engine/store/accounts.h"
 
@@ -199,6 +203,89 @@ TEST_F(BackupServiceTest, TakesAuditsRetainsAndRemembersWhatItVerified) {
   EXPECT_TRUE(listed[0].verified) << listed[0].listing.name;
   EXPECT_FALSE(listed[1].verified) << listed[1].listing.name;
   EXPECT_EQ(again.lastSuccess(), backup::timeOfFileName(made.value().name));
+}
+
+// "Verified" is bound to the file's SHA-256 (recorded in backup.created), not to its name: a file
+// overwritten afterwards, whatever its size and even with its old mtime put back, is listed
+// unverified, by this service and by the next one (an engine restart).
+TEST_F(BackupServiceTest, AFileChangedAfterVerificationIsListedUnverified) {
+  BackupSettings settings;
+  settings.dir = file("backups");
+  auto service = std::make_unique<BackupService>(store_, kek_, settings, dataDir_);
+  ASSERT_TRUE(service->start().isOk());
+  StatusOr<backup::Created> made = service->backupNow("user:admin");
+  ASSERT_TRUE(made.isOk()) << made.status().toString();
+  const backup::Created& c = made.value();
+  EXPECT_EQ(c.sha256.size(), 64u);
+  StatusOr<std::string> onDisk = backup::fileSha256(c.path);
+  ASSERT_TRUE(onDisk.isOk()) << onDisk.status().toString();
+  EXPECT_EQ(onDisk.value(), c.sha256);
+  auto created = auditOf("backup.created");
+  ASSERT_EQ(created.size(), 1u);
+  EXPECT_NE(created[0].detail.find("\"sha256\":\"" + c.sha256 + "\""), std::string::npos)
+      << created[0].detail;
+
+  auto verified = [&c](const std::vector<api::BackupControl::Entry>& list) {
+    return list.size() == 1 && list[0].listing.name == c.name ? (list[0].verified ? 1 : 0) : -1;
+  };
+  EXPECT_EQ(verified(service->list()), 1);
+
+  // A new ctime, the same content (chmod): read again, still verified.
+  ASSERT_EQ(::chmod(c.path.c_str(), 0600), 0);
+  EXPECT_EQ(verified(service->list()), 1);
+
+  // Overwritten in place with random bytes of the same size, its mtime put back: unverified, at
+  // every listing, and after a restart (the audit trail's digest decides).
+  const std::string original = [&] {
+    std::ifstream in(c.path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  }();
+  struct stat before {};
+  ASSERT_EQ(::stat(c.path.c_str(), &before), 0);
+  auto overwrite = [&](const std::string& bytes) {
+    std::fstream out(c.path, std::ios::binary | std::ios::in | std::ios::out);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.close();
+    const struct timespec times[2] = {before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, c.path.c_str(), times, 0), 0);
+  };
+  overwrite(security::randomBytes(original.size()));
+  EXPECT_EQ(verified(service->list()), 0);
+  EXPECT_EQ(verified(service->list()), 0);
+  service.reset();
+  BackupService again(store_, kek_, settings, dataDir_);
+  ASSERT_TRUE(again.start().isOk());
+  EXPECT_EQ(verified(again.list()), 0);
+
+  // The verified bytes put back: verified again (it is the same file as verified).
+  overwrite(original);
+  EXPECT_EQ(verified(again.list()), 1);
+
+  // Truncated: unverified (the size alone tells).
+  ASSERT_EQ(::truncate(c.path.c_str(), 100), 0);
+  EXPECT_EQ(verified(again.list()), 0);
+}
+
+// A backup.created event of an older version carries no digest: it binds nothing, and the file is
+// listed unverified (labgate backup verify checks it).
+TEST_F(BackupServiceTest, AnEventWithoutADigestVerifiesNothing) {
+  BackupSettings settings;
+  settings.dir = file("backups");
+  Poco::File(settings.dir).createDirectories();
+  const std::string name = backup::fileNameFor(at(2026, 1, 1, 0));
+  std::ofstream(Poco::Path(settings.dir).append(name).toString()) << "named only";
+  ASSERT_TRUE(
+      store_
+          ->appendAudit({"default", "engine", "backup.created", "backup:" + name,
+                         "{\"file\":\"" + name + "\",\"bytes\":10,\"manifest_sha256\":\"00\"}"})
+          .isOk());
+  BackupService service(store_, kek_, settings, dataDir_);
+  ASSERT_TRUE(service.start().isOk());
+  auto listed = service.list();
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_FALSE(listed[0].verified);
+  // last_backup_at still reports when the newest backup was made.
+  EXPECT_EQ(service.lastSuccess(), at(2026, 1, 1, 0));
 }
 
 TEST_F(BackupServiceTest, AFailedBackupIsAuditedAndLeavesNoFile) {
