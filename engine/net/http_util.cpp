@@ -11,7 +11,7 @@ void sendJson(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPResponse::
   std::ostringstream out;
   Poco::JSON::Stringifier::stringify(body, out);
   std::string text = out.str();
-  response.setStatus(code);
+  response.setStatusAndReason(code);
   response.setContentType(contentType);
   response.setContentLength(static_cast<std::streamsize>(text.size()));
   response.send() << text;

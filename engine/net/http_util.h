@@ -21,6 +21,12 @@ void sendProblem(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPRespons
                  const std::string& title, const std::string& detail,
                  Poco::JSON::Object::Ptr body = nullptr);
 
+/// Called by a request handler once it has read the request body to its end (the stream is at
+/// EOF). Until then an answer carries "Connection: close" and the connection ends after it, so
+/// that unread body bytes are never taken for the next request; the body deadline
+/// (http.request_body_timeout_seconds) stops counting. Does nothing outside the engine's server.
+void requestBodyRead();
+
 /// A source that takes requests on the engine's HTTP server (kind "upload").
 class HttpSource {
  public:
