@@ -431,6 +431,8 @@ class HttpServer::Impl {
   Impl(std::string name, Poco::Net::HTTPRequestHandlerFactory::Ptr factory, Poco::ThreadPool& pool,
        const Poco::Net::ServerSocket& socket, HttpLimits limits, bool tls)
       : name_(name), tracker_(std::make_shared<Tracker>(name, limits)) {
+    closedConnections();  // declared now, so that /metrics lists the families from the start
+    openConnections().set({name_}, 0);
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(limits.maxConnections);
     params->setMaxQueued(std::max(64, limits.maxConnections / 4));
