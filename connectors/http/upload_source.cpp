@@ -7,20 +7,17 @@
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/PartHandler.h>
-#include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
 #include <errno.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <vector>
 
+#include "connectors/http/spool_file.h"
 #include "engine/net/http_util.h"
 #include "engine/net/tcp_listener.h"
 
@@ -31,90 +28,6 @@ using Poco::Net::HTTPResponse;
 namespace fs = std::filesystem;
 
 Poco::Logger& logger() { return Poco::Logger::get("upload"); }
-
-/// One upload's body on disk while it is received and processed: a file under
-/// <data.dir>/spool/<connector>/ created 0600 (mkstemp), hashed and measured as it is written,
-/// with its first 64 KiB kept for format detection. The file is unlinked as soon as it has been
-/// opened for reading, and in any case when this object dies; files a crash left behind are
-/// removed when the connector starts.
-class SpoolFile {
- public:
-  static constexpr size_t kHeadBytes = 65536;
-
-  /// Creates the spool file in `dir`; Status::io naming the directory when it cannot.
-  static StatusOr<std::unique_ptr<SpoolFile>> create(const std::string& dir) {
-    std::string path = dir + "/upload-XXXXXX";
-    int fd = ::mkstemp(path.data());
-    if (fd < 0) {
-      return Status::io(dir, std::string("cannot create an upload spool file: ") +
-                                 std::strerror(errno) + "; check that data.dir is writable");
-    }
-    return std::unique_ptr<SpoolFile>(new SpoolFile(std::move(path), fd));
-  }
-
-  ~SpoolFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!unlinked_) ::unlink(path_.c_str());
-  }
-  SpoolFile(const SpoolFile&) = delete;
-  SpoolFile& operator=(const SpoolFile&) = delete;
-
-  /// Appends `n` bytes; false on a write error (disk full).
-  bool write(const char* data, size_t n) {
-    sha_.update(data, n);
-    if (head_.size() < kHeadBytes) head_.append(data, std::min(n, kHeadBytes - head_.size()));
-    size_ += static_cast<int64_t>(n);
-    while (n > 0) {
-      ssize_t written = ::write(fd_, data, n);
-      if (written < 0 && errno == EINTR) continue;
-      if (written <= 0) return false;
-      data += written;
-      n -= static_cast<size_t>(written);
-    }
-    return true;
-  }
-
-  /// Copies `in` to the file, at most `limit` bytes. kTooLarge when `in` had more; kFailed when
-  /// the file could not be written.
-  enum class Copy { kDone, kTooLarge, kFailed };
-  Copy copyFrom(std::istream& in, int64_t limit) {
-    std::vector<char> buffer(1 << 16);
-    while (in) {
-      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      auto n = static_cast<size_t>(in.gcount());
-      if (n == 0) break;
-      if (size_ + static_cast<int64_t>(n) > limit) return Copy::kTooLarge;
-      if (!write(buffer.data(), n)) return Copy::kFailed;
-    }
-    return Copy::kDone;
-  }
-
-  /// Closes the writing side and opens `in` on the file from its start, then unlinks the name.
-  bool openForReading(std::ifstream& in) {
-    if (::fsync(fd_) != 0 || ::close(fd_) != 0) {
-      fd_ = -1;
-      return false;
-    }
-    fd_ = -1;
-    in.open(path_, std::ios::binary);
-    if (!in) return false;
-    unlinked_ = ::unlink(path_.c_str()) == 0;
-    return true;
-  }
-
-  std::string sha256Hex() { return Poco::DigestEngine::digestToHex(sha_.digest()); }
-  const std::string& head() const { return head_; }
-  int64_t size() const { return size_; }
-
- private:
-  SpoolFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
-  std::string path_;
-  int fd_;
-  bool unlinked_ = false;
-  Poco::SHA2Engine sha_{Poco::SHA2Engine::SHA_256};
-  std::string head_;
-  int64_t size_ = 0;
-};
 
 /// Reads and drops what is left of `in` (a multipart epilogue), at most `limit` bytes; true when
 /// the stream ended within it.
@@ -269,8 +182,7 @@ class UploadSource : public Source, public HttpSource {
                       e.name());
       return;
     }
-    std::ifstream in;
-    if (failed || !spool.openForReading(in)) {
+    if (failed || !spool.finish()) {
       logger().error("connector %s: upload not received: cannot write the spool file in %s: %s",
                      context_.name, spoolDir_, std::string(std::strerror(errno)));
       response.set("Retry-After", "10");
@@ -285,7 +197,7 @@ class UploadSource : public Source, public HttpSource {
 
     std::string digest = spool.sha256Hex();
     ExportJob job;
-    job.in = &in;
+    job.in = &spool.reader();
     selection_.assign(job, spool.head(), requestedFormat);
     job.fileName = fileName;
     job.peer = request.clientAddress().toString();

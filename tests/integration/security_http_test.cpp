@@ -440,6 +440,23 @@ TEST_F(SecurityHttpTest, AnAnswerThatLeavesBodyUnreadClosesTheConnection) {
   EXPECT_EQ(headerOf(answer, "Connection"), "Close");
   EXPECT_TRUE(closed) << "the connection stayed open after an answer that left body unread";
   EXPECT_EQ(health().httpStatus, 200);
+
+  // A body the handler read to its end keeps the connection: two logins on one connection.
+  const std::string login =
+      Json().set("org", "default").set("user", "admin").set("password", kTestAdminPassword).str();
+  const std::string request =
+      "POST /api/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(login.size()) + "\r\n\r\n" + login;
+  RawSocket keepAlive(config_.httpPort);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(keepAlive.sendAll(request)) << "request " << i;
+    std::string reply = keepAlive.readOneAnswer(15000ms);
+    lines = statusLines(reply);
+    ASSERT_EQ(lines.size(), 1u) << "request " << i;
+    EXPECT_EQ(lines[0], "HTTP/1.1 201 Created") << "request " << i;
+    EXPECT_EQ(headerOf(reply, "Connection"), "Keep-Alive") << "request " << i;
+  }
 }
 
 TEST_F(SecurityHttpTest, AmbiguousFramingIsRefusedAndTheConnectionClosed) {
@@ -580,6 +597,12 @@ TEST_F(SecurityHttpTest, AnswersCarryNosniffAndHttpsAnswersCarryHsts) {
 TEST_F(SecurityHttpTest, UploadIsSpooledToAPrivateFileNotHeldInMemory) {
   constexpr size_t kSize = size_t{64} << 20;
   addUploadConnector(int64_t{128} << 20);
+  // With encryption at rest, so that the pipeline also reads the spool back from its start to
+  // seal the received bytes.
+  const std::string keyFile = tmp_->file("kek");
+  ProgramRun keygen = runProgram(binDir() + "/labgate", {"keygen", keyFile}, 20000ms, tmp_->path());
+  ASSERT_TRUE(keygen.finished && keygen.exitCode == 0) << "labgate keygen: " << keygen.err;
+  config_.set("security.key_file", keyFile);
   ASSERT_NO_FATAL_FAILURE(startEngine());
   const std::string key = uploadKey();
   ASSERT_FALSE(key.empty());
