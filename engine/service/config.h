@@ -47,8 +47,8 @@ struct EngineConfig {
   std::string httpsHost;  // empty: no HTTPS listener
   uint16_t httpsPort = 0;
   KeyValues tlsKeys;  // tls.cert, tls.key, tls.ca for https.listen
-  HttpLimits
-      httpLimits;  // http.max_connections, http.*_timeout_seconds, https.hsts_max_age_seconds
+  // http.max_connections, http.*_timeout_seconds, https.hsts_max_age_seconds
+  HttpLimits httpLimits;
   std::string phiPatterns = "config/phi-patterns.json";
   std::string logLevel = "information";
   std::string logFile;  // default <data.dir>/logs/labgated.log
