@@ -306,11 +306,15 @@ class Connection : public Poco::Net::TCPServerConnection {
         return;  // closed (or cut) before a request started
       } catch (const Poco::Net::MessageException&) {
         answerBare(session, HTTPResponse::HTTP_BAD_REQUEST);
+        lingerClose(session);
         return;
       } catch (const Poco::Exception&) {
         // A malformed head that POCO refused while parsing it (e.g. a Content-Length it cannot
         // read) is answered; a network failure (timeout, reset, cut by the watchdog) is not.
-        if (!session.networkException()) answerBare(session, HTTPResponse::HTTP_BAD_REQUEST);
+        if (!session.networkException()) {
+          answerBare(session, HTTPResponse::HTTP_BAD_REQUEST);
+          lingerClose(session);
+        }
         return;
       }
       if (!again) return;
@@ -338,6 +342,7 @@ class Connection : public Poco::Net::TCPServerConnection {
       tracker.set(id_, Phase::kHandling);
       response.setKeepAlive(false);
       sendProblem(response, status, HTTPResponse::getReasonForStatus(status), problem);
+      lingerClose(session);
       return false;
     }
     bodyPending_ = request.getChunkedTransferEncoding() ||
@@ -379,6 +384,25 @@ class Connection : public Poco::Net::TCPServerConnection {
         in.read(buffer, sizeof buffer);
         if (in.gcount() <= 0) break;
         dropped += in.gcount();
+      }
+    } catch (const Poco::Exception&) {
+      // Closed anyway.
+    }
+  }
+
+  /// After an answer to a request whose length is unknown: ends the sending side and reads what
+  /// the client still sends (at most 64 KiB, a few seconds by the watchdog), so that the answer is
+  /// not lost to a reset when the connection closes with unread bytes.
+  void lingerClose(Poco::Net::HTTPServerSession& session) {
+    shared_.tracker->set(id_, Phase::kDrain);
+    try {
+      session.socket().shutdownSend();
+      char buffer[8192];
+      int total = 0;
+      while (total < 65536) {
+        int n = session.socket().receiveBytes(buffer, sizeof buffer);
+        if (n <= 0) break;
+        total += n;
       }
     } catch (const Poco::Exception&) {
       // Closed anyway.

@@ -14,7 +14,7 @@ void sendJson(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPResponse::
   response.setStatusAndReason(code);
   response.setContentType(contentType);
   response.setContentLength(static_cast<std::streamsize>(text.size()));
-  response.send() << text;
+  response.send() << text << std::flush;  // on the wire now, even if the connection then closes
 }
 
 Poco::JSON::Object::Ptr problem(const std::string& title, int status, const std::string& detail) {
