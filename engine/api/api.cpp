@@ -83,6 +83,10 @@ Object::Ptr Call::body() {
     fail(HttpStatus::HTTP_UNSUPPORTEDMEDIATYPE,
          "the body must be JSON sent as Content-Type: application/json");
   }
+  if (request.hasContentLength() && request.getContentLength64() > static_cast<int64_t>(kMaxBody)) {
+    fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, "the body is over 1 MiB");
+  }
+  limitRequestBodyTime(static_cast<int64_t>(kMaxBody));
   std::string text;
   std::istream& in = request.stream();
   char buffer[8192];

@@ -54,6 +54,8 @@ enum class Phase { kHead, kBody, kHandling, kIdle, kDrain };
 constexpr auto kDrainTime = std::chrono::seconds(3);
 /// Body bytes read and dropped after an answer that left them unread.
 constexpr int64_t kDrainBytes = int64_t{4} << 20;
+/// The slowest body transfer limitRequestBodyTime() allows for (64 KiB/s).
+constexpr int64_t kMinBodyBytesPerSecond = 65536;
 /// Under pressure, a head that has been arriving for longer than this may be closed.
 constexpr auto kSlowHead = std::chrono::seconds(2);
 
@@ -67,7 +69,7 @@ class Tracker {
     std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) return 0;
     uint64_t id = ++next_;
-    entries_[id] = Entry{fd, Phase::kHead, Clock::now(), false};
+    entries_[id] = Entry{fd, Phase::kHead, Clock::now(), false, limits_.bodyTimeoutSeconds};
     return id;
   }
   void set(uint64_t id, Phase phase) {
@@ -76,6 +78,16 @@ class Tracker {
     if (it == entries_.end() || it->second.phase == phase) return;
     it->second.phase = phase;
     it->second.since = Clock::now();
+    if (phase == Phase::kBody) it->second.bodySeconds = limits_.bodyTimeoutSeconds;
+  }
+  /// The body of connection `id`'s current request must arrive within `seconds` (counted from
+  /// the end of its head), when that is shorter than http.request_body_timeout_seconds.
+  void limitBody(uint64_t id, int64_t seconds) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = entries_.find(id);
+    if (it == entries_.end()) return;
+    it->second.bodySeconds =
+        static_cast<int>(std::min<int64_t>(seconds, limits_.bodyTimeoutSeconds));
   }
   void remove(uint64_t id) {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -106,8 +118,7 @@ class Tracker {
         const char* reason = nullptr;
         if (e.phase == Phase::kHead && age >= std::chrono::seconds(limits_.headTimeoutSeconds)) {
           reason = "head_timeout";
-        } else if (e.phase == Phase::kBody &&
-                   age >= std::chrono::seconds(limits_.bodyTimeoutSeconds)) {
+        } else if (e.phase == Phase::kBody && age >= std::chrono::seconds(e.bodySeconds)) {
           reason = "body_timeout";
         } else if (e.phase == Phase::kIdle &&
                    age >= std::chrono::seconds(limits_.keepAliveTimeoutSeconds)) {
@@ -163,6 +174,7 @@ class Tracker {
     Phase phase;
     Clock::time_point since;
     bool cut;
+    int bodySeconds;  // the current request's body deadline
   };
 
   static void cut(Entry& e) {
@@ -187,9 +199,9 @@ class Tracker {
     part("head_timeout", "that sent no complete request head within " +
                              std::to_string(limits_.headTimeoutSeconds) +
                              " s (http.request_head_timeout_seconds)");
-    part("body_timeout", "that sent no complete request body within " +
+    part("body_timeout", "that sent no complete request body in time (at most " +
                              std::to_string(limits_.bodyTimeoutSeconds) +
-                             " s (http.request_body_timeout_seconds)");
+                             " s, http.request_body_timeout_seconds; less for JSON bodies)");
     part("idle_timeout", "idle keep-alive for " + std::to_string(limits_.keepAliveTimeoutSeconds) +
                              " s (http.keep_alive_timeout_seconds)");
     part("pressure", "idle or slow while all " + std::to_string(limits_.maxConnections) +
@@ -279,6 +291,13 @@ class Connection : public Poco::Net::TCPServerConnection {
     }
     tCurrent = nullptr;
     tracker.remove(id_);
+  }
+
+  /// limitRequestBodyTime(): the handler reads at most `maxBytes` of the body.
+  void limitBody(int64_t maxBytes) {
+    if (!bodyPending_) return;
+    shared_.tracker->limitBody(
+        id_, shared_.limits.headTimeoutSeconds + maxBytes / kMinBodyBytesPerSecond);
   }
 
   /// requestBodyRead(): the handler has read the body to its end.
@@ -448,6 +467,10 @@ class ConnectionFactory : public Poco::Net::TCPServerConnectionFactory {
 
 void requestBodyRead() {
   if (tCurrent) tCurrent->bodyRead();
+}
+
+void limitRequestBodyTime(int64_t maxBytes) {
+  if (tCurrent) tCurrent->limitBody(maxBytes);
 }
 
 class HttpServer::Impl {

@@ -7,8 +7,10 @@
 //   head      receiving a request head (for the first request: from the moment it was accepted,
 //             the TLS handshake included): closed after `headTimeoutSeconds` in total, however
 //             slowly the bytes trickle in;
-//   body      receiving a request body: closed after `bodyTimeoutSeconds` in total, unless the
-//             handler has read the body to its end (requestBodyRead());
+//   body      receiving a request body: closed after `bodyTimeoutSeconds` in total, or for a
+//             handler that caps the body (limitRequestBodyTime()) after the head deadline plus
+//             the cap at 64 KiB/s, unless the handler has read the body to its end
+//             (requestBodyRead());
 //   handling  the handler works and answers: never cut;
 //   idle      a keep-alive connection between requests: closed after `keepAliveTimeoutSeconds`;
 //   drain     after an answer that left body bytes unread: read and dropped for a few seconds so

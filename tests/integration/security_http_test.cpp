@@ -416,6 +416,33 @@ TEST_F(SecurityHttpTest, WhenEverySlotIsTakenIdleKeepAliveConnectionsAreClosedFi
             std::string::npos);
 }
 
+TEST_F(SecurityHttpTest, ATrickledLoginBodyIsCutLongBeforeTheUploadDeadline) {
+  config_.set("http.request_head_timeout_seconds", "5");
+  config_.set("http.request_body_timeout_seconds", "600");
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  // A complete head announcing a 200-byte JSON body, then one byte every 500 ms: the login's
+  // body may take the head deadline plus 1 MiB at 64 KiB/s (21 s), not 600 s.
+  RawSocket socket(config_.httpPort);
+  ASSERT_TRUE(
+      socket.sendAll("POST /api/v1/sessions HTTP/1.1\r\nHost: a\r\n"
+                     "Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{"));
+  const auto started = Clock::now();
+  bool closed = false;
+  for (int i = 0; i < 198 && !closed; ++i) {
+    std::this_thread::sleep_for(500ms);
+    closed = socket.peerClosed() || !socket.sendAll(" ");
+  }
+  const auto lived = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - started);
+  EXPECT_TRUE(closed) << "a login body trickled for 99 s was not cut";
+  EXPECT_LT(lived.count(), 60) << "cut only after " << lived.count() << " s";
+  EXPECT_GE(lived.count(), 20) << "cut before the body deadline";
+  ApiResponse metrics = ApiClient(config_.httpPort).get("/metrics");
+  EXPECT_NE(metrics.body.find("labgate_http_connections_closed_total{listener=\"http\",reason="
+                              "\"body_timeout\"} 1"),
+            std::string::npos);
+  EXPECT_EQ(health().httpStatus, 200);
+}
+
 // ---- Finding 7: request desync -------------------------------------------------------------
 
 TEST_F(SecurityHttpTest, AnAnswerThatLeavesBodyUnreadClosesTheConnection) {
