@@ -2,17 +2,22 @@
 #include "connectors/http/upload_source.h"
 
 #include <Poco/JSON/Array.h>
+#include <Poco/Logger.h>
 #include <Poco/Net/HTMLForm.h>
 #include <Poco/Net/MessageHeader.h>
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/PartHandler.h>
-#include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
+#include <errno.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstring>
+#include <filesystem>
 #include <set>
-#include <sstream>
+#include <vector>
 
+#include "connectors/http/spool_file.h"
 #include "engine/net/http_util.h"
 #include "engine/net/tcp_listener.h"
 
@@ -20,31 +25,28 @@ namespace labgate::http {
 namespace {
 
 using Poco::Net::HTTPResponse;
+namespace fs = std::filesystem;
 
-std::string sha256Hex(const std::string& bytes) {
-  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-  engine.update(bytes.data(), bytes.size());
-  return Poco::DigestEngine::digestToHex(engine.digest());
-}
+Poco::Logger& logger() { return Poco::Logger::get("upload"); }
 
-/// Reads at most `limit` + 1 bytes of `in` into `out`; false when there was more than `limit`.
-bool readCapped(std::istream& in, int64_t limit, std::string& out) {
-  std::string buf(1 << 16, '\0');
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    auto n = static_cast<size_t>(in.gcount());
-    if (n == 0) break;
-    out.append(buf.data(), n);
-    if (static_cast<int64_t>(out.size()) > limit) return false;
+/// Reads and drops what is left of `in` (a multipart epilogue), at most `limit` bytes; true when
+/// the stream ended within it.
+bool skipRest(std::istream& in, int64_t limit) {
+  char buffer[4096];
+  int64_t dropped = 0;
+  while (in && dropped <= limit) {
+    in.read(buffer, sizeof buffer);
+    if (in.gcount() <= 0) break;
+    dropped += in.gcount();
   }
-  return true;
+  return dropped <= limit && !in.bad();
 }
 
-/// Collects the first file part of a multipart form (the part named "file", or else the first
-/// part with a filename), capped at the connector's size limit.
+/// Streams the first file part of a multipart form (the part named "file", or else the first
+/// part with a filename) into the spool file, capped at the connector's size limit.
 class FilePart : public Poco::Net::PartHandler {
  public:
-  explicit FilePart(int64_t limit) : limit_(limit) {}
+  FilePart(SpoolFile& spool, int64_t limit) : spool_(spool), limit_(limit) {}
   void handlePart(const Poco::Net::MessageHeader& header, std::istream& stream) override {
     std::string disposition, params;
     Poco::Net::NameValueCollection values;
@@ -53,25 +55,27 @@ class FilePart : public Poco::Net::PartHandler {
                                                 values);
     }
     bool isFile = values.get("name", "") == "file" || values.has("filename");
-    if (!isFile || found_) {
-      std::string ignored;
-      readCapped(stream, limit_, ignored);
+    if (!isFile || found_ || tooLarge_ || failed_) {
+      skipRest(stream, limit_);
       return;
     }
     found_ = true;
     fileName_ = values.get("filename", "upload");
-    tooLarge_ = !readCapped(stream, limit_, body_);
+    SpoolFile::Copy copied = spool_.copyFrom(stream, limit_);
+    tooLarge_ = copied == SpoolFile::Copy::kTooLarge;
+    failed_ = copied == SpoolFile::Copy::kFailed;
   }
   bool found() const { return found_; }
   bool tooLarge() const { return tooLarge_; }
-  std::string& body() { return body_; }
+  bool failed() const { return failed_; }
   const std::string& fileName() const { return fileName_; }
 
  private:
+  SpoolFile& spool_;
   int64_t limit_;
   bool found_ = false;
   bool tooLarge_ = false;
-  std::string body_;
+  bool failed_ = false;
   std::string fileName_;
 };
 
@@ -84,9 +88,26 @@ class UploadSource : public Source, public HttpSource {
   UploadSource(SourceContext context, Settings settings, ExportSelection selection)
       : context_(std::move(context)),
         settings_(std::move(settings)),
-        selection_(std::move(selection)) {}
+        selection_(std::move(selection)),
+        spoolDir_(
+            (fs::path(context_.dataDir.empty() ? "." : context_.dataDir) / "spool" / context_.name)
+                .string()) {}
 
-  Status start() override { return Status::ok(); }
+  /// Creates the spool directory (0700) and removes what a crash left in it.
+  Status start() override {
+    std::error_code error;
+    fs::create_directories(spoolDir_, error);
+    if (error) {
+      return Status::io(spoolDir_, "cannot create the upload spool directory: " + error.message() +
+                                       "; check that data.dir is writable");
+    }
+    fs::permissions(spoolDir_, fs::perms::owner_all, fs::perm_options::replace, error);
+    for (const auto& entry : fs::directory_iterator(spoolDir_, error)) {
+      std::error_code ignored;
+      if (entry.path().filename().string().rfind("upload-", 0) == 0) fs::remove(entry, ignored);
+    }
+    return Status::ok();
+  }
   void stop() override {}
 
   Poco::JSON::Object::Ptr health() const override {
@@ -117,11 +138,21 @@ class UploadSource : public Source, public HttpSource {
       tooLarge(request, response);
       return;
     }
-    std::string body;
+    StatusOr<std::unique_ptr<SpoolFile>> made = SpoolFile::create(spoolDir_);
+    if (!made.isOk()) {
+      logger().error("connector %s: upload not received: %s", context_.name,
+                     made.status().toString());
+      response.set("Retry-After", "10");
+      sendProblem(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
+                  "the upload could not be received (no room to spool it); send it again");
+      return;
+    }
+    SpoolFile& spool = *made.value();
     const std::string contentType = request.getContentType();
+    bool failed = false;
     try {
       if (contentType.rfind("multipart/form-data", 0) == 0) {
-        FilePart part(settings_.maxBytes);
+        FilePart part(spool, settings_.maxBytes);
         Poco::Net::HTMLForm form(request, request.stream(), part);
         if (part.tooLarge()) {
           tooLarge(request, response);
@@ -132,11 +163,17 @@ class UploadSource : public Source, public HttpSource {
                       "the multipart form has no file part (name it \"file\")");
           return;
         }
-        body = std::move(part.body());
+        failed = part.failed();
         fileName = part.fileName();
-      } else if (!readCapped(request.stream(), settings_.maxBytes, body)) {
-        tooLarge(request, response);
-        return;
+        if (!failed && skipRest(request.stream(), 65536)) requestBodyRead();
+      } else {
+        SpoolFile::Copy copied = spool.copyFrom(request.stream(), settings_.maxBytes);
+        if (copied == SpoolFile::Copy::kTooLarge) {
+          tooLarge(request, response);
+          return;
+        }
+        failed = copied == SpoolFile::Copy::kFailed;
+        if (!failed) requestBodyRead();
       }
     } catch (const Poco::Exception& e) {
       sendProblem(response, HTTPResponse::HTTP_BAD_REQUEST, "Bad Request",
@@ -145,20 +182,27 @@ class UploadSource : public Source, public HttpSource {
                       e.name());
       return;
     }
-    if (body.empty()) {
+    if (failed || !spool.finish()) {
+      logger().error("connector %s: upload not received: cannot write the spool file in %s: %s",
+                     context_.name, spoolDir_, std::string(std::strerror(errno)));
+      response.set("Retry-After", "10");
+      sendProblem(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
+                  "the upload could not be received (no room to spool it); send it again");
+      return;
+    }
+    if (spool.size() == 0) {
       sendProblem(response, HTTPResponse::HTTP_BAD_REQUEST, "Bad Request", "the upload is empty");
       return;
     }
 
-    std::string digest = sha256Hex(body);
-    std::istringstream in(body);
+    std::string digest = spool.sha256Hex();
     ExportJob job;
-    job.in = &in;
-    selection_.assign(job, std::string_view(body).substr(0, 65536), requestedFormat);
+    job.in = &spool.reader();
+    selection_.assign(job, spool.head(), requestedFormat);
     job.fileName = fileName;
     job.peer = request.clientAddress().toString();
     job.contentSha256 = digest;
-    job.sizeBytes = static_cast<int64_t>(body.size());
+    job.sizeBytes = spool.size();
     Intake intake = context_.exportHandler(job);
 
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -242,6 +286,7 @@ class UploadSource : public Source, public HttpSource {
   SourceContext context_;
   Settings settings_;
   ExportSelection selection_;
+  std::string spoolDir_;  // <data.dir>/spool/<connector>
   std::atomic<int64_t> imported_{0}, rejected_{0}, duplicates_{0}, results_{0};
 };
 

@@ -1,6 +1,8 @@
 // The upload source: POST /api/v1/uploads on the engine's HTTP(S) server takes one batch export
 // (multipart/form-data with a "file" part, or the raw file as the body) for a connector of kind
-// "upload", runs it through the pipeline and answers:
+// "upload", runs it through the pipeline and answers (the body is streamed to a 0600 spool file
+// under <data.dir>/spool/<connector>/ as it arrives, never held in memory, and the pipeline reads
+// it from there; the file is gone once the answer is sent):
 //   202 {"batch_id", "status": "stored", "format", "sha256", "results", "held"}
 //   200 {"batch_id", "status": "duplicate", ...}     the same content was imported before
 //   (401 / 403 come from the REST API, which authorises the request before it gets here)

@@ -13,6 +13,7 @@
 #include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 
+#include <cctype>
 #include <chrono>
 #include <sstream>
 
@@ -84,6 +85,12 @@ class Evaluation {
   int64_t others_ = 0;
 };
 
+/// "application/json", with or without parameters (charset), in any letter case.
+bool isJsonMediaType(const std::string& contentType) {
+  std::string type = Poco::toLower(Poco::trim(contentType.substr(0, contentType.find(';'))));
+  return type == "application/json";
+}
+
 }  // namespace
 
 // ---- helpers --------------------------------------------------------------------------------
@@ -99,6 +106,16 @@ void fail(HttpStatus status, const std::string& detail, Object::Ptr extra) {
 
 Object::Ptr Call::body() {
   if (body_) return body_;
+  const bool hasBody = request.getChunkedTransferEncoding() ||
+                       (request.hasContentLength() && request.getContentLength64() > 0);
+  if (hasBody && !isJsonMediaType(request.get("Content-Type", ""))) {
+    fail(HttpStatus::HTTP_UNSUPPORTEDMEDIATYPE,
+         "the body must be JSON sent as Content-Type: application/json");
+  }
+  if (request.hasContentLength() && request.getContentLength64() > static_cast<int64_t>(kMaxBody)) {
+    fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, "the body is over 1 MiB");
+  }
+  limitRequestBodyTime(static_cast<int64_t>(kMaxBody));
   std::string text;
   std::istream& in = request.stream();
   char buffer[8192];
@@ -108,6 +125,7 @@ Object::Ptr Call::body() {
     if (text.size() > kMaxBody)
       fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, "the body is over 1 MiB");
   }
+  requestBodyRead();
   if (text.find_first_not_of(" \t\r\n") == std::string::npos) {
     fail(HttpStatus::HTTP_BAD_REQUEST, "a JSON object is required as the body");
   }
@@ -191,6 +209,42 @@ std::string isoAt(int64_t unixMillis) {
                                          "%Y-%m-%dT%H:%M:%S.%iZ");
 }
 
+/// The shape of an ISO-8601 UTC or offset time, checked before POCO's lenient parser (which skips
+/// what is not a digit and reads "notadate" as the year 0): YYYY-MM-DD, optionally followed by
+/// Thh:mm[:ss[.fraction]] and Z or +hh:mm / -hh:mm.
+static bool looksLikeIsoTime(const std::string& text) {
+  auto digits = [&](size_t at, size_t n) {
+    if (at + n > text.size()) return false;
+    for (size_t i = at; i < at + n; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
+    }
+    return true;
+  };
+  if (!digits(0, 4) || text.size() < 10 || text[4] != '-' || !digits(5, 2) || text[7] != '-' ||
+      !digits(8, 2)) {
+    return false;
+  }
+  if (text.size() == 10) return true;
+  if (text[10] != 'T' || !digits(11, 2) || text.size() < 16 || text[13] != ':' || !digits(14, 2)) {
+    return false;
+  }
+  size_t at = 16;
+  if (at < text.size() && text[at] == ':') {
+    if (!digits(at + 1, 2)) return false;
+    at += 3;
+    if (at < text.size() && text[at] == '.') {
+      size_t end = at + 1;
+      while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
+      if (end == at + 1 || end - at - 1 > 9) return false;
+      at = end;
+    }
+  }
+  if (at == text.size()) return true;
+  if (text[at] == 'Z') return at + 1 == text.size();
+  if (text[at] != '+' && text[at] != '-') return false;
+  return text.size() == at + 6 && digits(at + 1, 2) && text[at + 3] == ':' && digits(at + 4, 2);
+}
+
 std::optional<int64_t> parseIso(const std::string& text) {
   if (text.empty()) return std::nullopt;
   try {
@@ -210,10 +264,13 @@ std::optional<int64_t> parseIso(const std::string& text) {
 std::string isoQuery(const Call& call, const std::string& name) {
   auto it = call.query.find(name);
   if (it == call.query.end() || it->second.empty()) return "";
-  std::optional<int64_t> at = parseIso(it->second);
+  std::optional<int64_t> at =
+      looksLikeIsoTime(it->second) ? parseIso(it->second) : std::optional<int64_t>();
   if (!at) {
+    Object::Ptr extra = new Object;
+    extra->set("parameter", name);
     fail(HttpStatus::HTTP_BAD_REQUEST,
-         "?" + name + "= must be an ISO-8601 time such as 2026-11-24T08:00:00Z");
+         "?" + name + "= must be an ISO-8601 time such as 2026-11-24T08:00:00Z", extra);
   }
   return isoAt(*at);
 }

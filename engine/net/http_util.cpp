@@ -11,10 +11,10 @@ void sendJson(Poco::Net::HTTPServerResponse& response, Poco::Net::HTTPResponse::
   std::ostringstream out;
   Poco::JSON::Stringifier::stringify(body, out);
   std::string text = out.str();
-  response.setStatus(code);
+  response.setStatusAndReason(code);
   response.setContentType(contentType);
   response.setContentLength(static_cast<std::streamsize>(text.size()));
-  response.send() << text;
+  response.send() << text << std::flush;  // on the wire now, even if the connection then closes
 }
 
 Poco::JSON::Object::Ptr problem(const std::string& title, int status, const std::string& detail) {

@@ -72,6 +72,7 @@ struct SourceContext {
   ExportHandler exportHandler;
   const ExportFormats* exportFormats = nullptr;
   std::string configDir;  // relative paths in the connector's keys are resolved against it
+  std::string dataDir;    // data.dir: the upload source spools request bodies below it
   /// connector.NAME.allow: the peer addresses this connector serves (empty = any). TCP sources
   /// close other connections at once; the REST API checks uploads against it.
   security::AllowList allow;

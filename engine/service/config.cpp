@@ -44,6 +44,11 @@ Status checkName(const std::string& key, const std::string& name) {
 const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "http.listen",
                                              "http.allow_remote",
+                                             "http.max_connections",
+                                             "http.request_head_timeout_seconds",
+                                             "http.request_body_timeout_seconds",
+                                             "http.keep_alive_timeout_seconds",
+                                             "https.hsts_max_age_seconds",
                                              "https.listen",
                                              "tls.cert",
                                              "tls.key",
@@ -172,6 +177,33 @@ Status checkListenExposure(const std::string& prefix, const std::string& listen,
                             "on 127.0.0.1");
 }
 
+/// http.max_connections, http.*_timeout_seconds, https.hsts_max_age_seconds (see HttpLimits).
+Status parseHttpLimits(const std::map<std::string, std::string>& keys, HttpLimits& limits) {
+  struct NumberKey {
+    const char* key;
+    int64_t low, high;
+    int64_t value;
+  };
+  NumberKey numbers[] = {
+      {"http.max_connections", 8, 4096, limits.maxConnections},
+      {"http.request_head_timeout_seconds", 1, 3600, limits.headTimeoutSeconds},
+      {"http.request_body_timeout_seconds", 1, 86400, limits.bodyTimeoutSeconds},
+      {"http.keep_alive_timeout_seconds", 1, 3600, limits.keepAliveTimeoutSeconds},
+      {"https.hsts_max_age_seconds", 0, int64_t{2} * 365 * 86400, limits.hstsMaxAgeSeconds}};
+  for (NumberKey& n : numbers) {
+    auto it = keys.find(n.key);
+    if (it == keys.end()) continue;
+    Status status = parseInteger(n.key, it->second, n.low, n.high, n.value);
+    if (!status.isOk()) return status;
+  }
+  limits.maxConnections = static_cast<int>(numbers[0].value);
+  limits.headTimeoutSeconds = static_cast<int>(numbers[1].value);
+  limits.bodyTimeoutSeconds = static_cast<int>(numbers[2].value);
+  limits.keepAliveTimeoutSeconds = static_cast<int>(numbers[3].value);
+  limits.hstsMaxAgeSeconds = numbers[4].value;
+  return Status::ok();
+}
+
 }  // namespace
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -241,6 +273,8 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   for (const char* k : {"tls.cert", "tls.key", "tls.ca"}) {
     if (keys.count(k)) config.tlsKeys[k] = get(k, "");
   }
+  status = parseHttpLimits(keys, config.httpLimits);
+  if (!status.isOk()) return status;
   config.phiPatterns = get("phi.patterns", config.phiPatterns);
   config.logLevel = get("log.level", config.logLevel);
   if (!kLogLevels.count(config.logLevel)) {

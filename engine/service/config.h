@@ -10,6 +10,7 @@
 
 #include "engine/api/api.h"
 #include "engine/model/status.h"
+#include "engine/net/http_server.h"
 #include "engine/net/interfaces.h"
 #include "engine/security/cidr.h"
 #include "engine/service/backup_settings.h"
@@ -47,6 +48,8 @@ struct EngineConfig {
   std::string httpsHost;  // empty: no HTTPS listener
   uint16_t httpsPort = 0;
   KeyValues tlsKeys;  // tls.cert, tls.key, tls.ca for https.listen
+  // http.max_connections, http.*_timeout_seconds, https.hsts_max_age_seconds
+  HttpLimits httpLimits;
   std::string phiPatterns = "config/phi-patterns.json";
   std::string logLevel = "information";
   std::string logFile;  // default <data.dir>/logs/labgated.log

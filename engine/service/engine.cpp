@@ -12,8 +12,6 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/SecureServerSocket.h>
@@ -40,6 +38,7 @@
 #include "engine/api/api.h"
 #include "engine/metrics/metrics.h"
 #include "engine/net/delivery_worker.h"
+#include "engine/net/http_server.h"
 #include "engine/net/http_util.h"
 #include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
@@ -120,7 +119,10 @@ class HandlerFactory : public Poco::Net::HTTPRequestHandlerFactory {
 class Engine::Impl : public api::EngineView {
  public:
   Impl(EngineConfig config, const Registry& registry)
-      : config_(std::move(config)), registry_(registry), httpPool_(1, 16) {}
+      : config_(std::move(config)),
+        registry_(registry),
+        // One thread per connection being served, on each listener (http.max_connections).
+        httpPool_(2, config_.httpLimits.maxConnections * (config_.httpsHost.empty() ? 1 : 2) + 2) {}
 
   Status start(const Engine& self) {
     metrics::declareEngineMetrics();
@@ -214,6 +216,7 @@ class Engine::Impl : public api::EngineView {
       context.exportHandler = exportHandler;
       context.exportFormats = &registry_.exportFormats();
       context.configDir = config_.configDir;
+      context.dataDir = config_.dataDir;
       context.allow = c.allow;
       StatusOr<std::unique_ptr<Source>> source = (*registry_.source(c.kind))(context);
       if (!source.isOk()) return source.status();
@@ -231,8 +234,9 @@ class Engine::Impl : public api::EngineView {
     try {
       Poco::Net::ServerSocket socket;
       socket.bind(Poco::Net::SocketAddress(config_.httpHost, config_.httpPort), true, false);
-      socket.listen(64);
-      http_ = std::make_unique<Poco::Net::HTTPServer>(factory(), httpPool_, socket, serverParams());
+      socket.listen(128);
+      http_ = std::make_unique<HttpServer>("http", factory(), httpPool_, socket, config_.httpLimits,
+                                           /*tls=*/false);
     } catch (const Poco::Exception& e) {
       return Status::config("http.listen", "cannot listen on " + config_.httpHost + ":" +
                                                std::to_string(config_.httpPort) + ": " +
@@ -244,9 +248,9 @@ class Engine::Impl : public api::EngineView {
       try {
         Poco::Net::SecureServerSocket socket(tls.value());
         socket.bind(Poco::Net::SocketAddress(config_.httpsHost, config_.httpsPort), true, false);
-        socket.listen(64);
-        https_ =
-            std::make_unique<Poco::Net::HTTPServer>(factory(), httpPool_, socket, serverParams());
+        socket.listen(128);
+        https_ = std::make_unique<HttpServer>("https", factory(), httpPool_, socket,
+                                              config_.httpLimits, /*tls=*/true);
       } catch (const Poco::Exception& e) {
         return Status::config("https.listen", "cannot listen on " + config_.httpsHost + ":" +
                                                   std::to_string(config_.httpsPort) + ": " +
@@ -283,7 +287,7 @@ class Engine::Impl : public api::EngineView {
   void stop() {
     // The HTTP server first: upload requests run on its threads and use the sources.
     for (auto* server : {&https_, &http_}) {
-      if (*server) (*server)->stopAll(true);
+      if (*server) (*server)->stop();
     }
     httpPool_.joinAll();
     https_.reset();
@@ -429,13 +433,6 @@ class Engine::Impl : public api::EngineView {
   }
 
  private:
-  static Poco::Net::HTTPServerParams* serverParams() {
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(8);
-    params->setKeepAlive(true);
-    return params;
-  }
-
   static Status prefixed(const std::string& key, const Status& s) {
     return Status::config(key, s.toString());
   }
@@ -462,8 +459,8 @@ class Engine::Impl : public api::EngineView {
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<BackupService> backups_;  // when security.key_file is set
   Poco::ThreadPool httpPool_;
-  std::unique_ptr<Poco::Net::HTTPServer> http_;
-  std::unique_ptr<Poco::Net::HTTPServer> https_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<HttpServer> https_;
 };
 
 Engine::Engine(EngineConfig config, const Registry& registry)
