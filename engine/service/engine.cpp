@@ -213,6 +213,7 @@ class Engine::Impl : public api::EngineView {
       context.exportHandler = exportHandler;
       context.exportFormats = &registry_.exportFormats();
       context.configDir = config_.configDir;
+      context.dataDir = config_.dataDir;
       context.allow = c.allow;
       StatusOr<std::unique_ptr<Source>> source = (*registry_.source(c.kind))(context);
       if (!source.isOk()) return source.status();
@@ -311,15 +312,22 @@ class Engine::Impl : public api::EngineView {
   Poco::JSON::Object::Ptr health() const {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     Poco::JSON::Array::Ptr connectors = new Poco::JSON::Array;
-    for (const auto& s : sources_) connectors->add(s->health());
     Poco::JSON::Array::Ptr destinations = new Poco::JSON::Array;
     bool degraded = false;
+    for (const auto& s : sources_) {
+      Poco::JSON::Object::Ptr c = s->health();
+      // A connector with a fault (e.g. a watched folder's processed/ replaced by a link) takes
+      // nothing until it is mended; the others serve on.
+      degraded = degraded || c->optValue<std::string>("state", "") == "fault";
+      connectors->add(c);
+    }
     for (const auto& w : workers_) {
       Poco::JSON::Object::Ptr d = w->health();
       degraded = degraded || d->getValue<std::string>("state") == "retrying";
       destinations->add(d);
     }
-    // "degraded": the engine accepts and stores, but some destination cannot deliver right now.
+    // "degraded": the engine accepts and stores, but some destination cannot deliver right now,
+    // or some connector has a fault.
     out->set("status", degraded ? "degraded" : "ok");
     out->set("version", kVersion);
     out->set("connectors", connectors);
