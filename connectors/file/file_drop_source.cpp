@@ -329,22 +329,18 @@ class FileDropSource : public Source {
     if (!S_ISREG(info.st_mode)) return true;
     const FileId id = FileId::of(info);
     if (info.st_nlink > 1) {
-      refuseBeforeReading(folders, name, id, "hard link", hardLinkReason(info.st_nlink));
-      return true;
+      return refuseBeforeReading(folders, name, id, "hard link", hardLinkReason(info.st_nlink));
     }
     if (id.size > settings_.maxBytes) {
       Intake::Problem tooLarge{
           "file", std::to_string(id.size) + " bytes is over the connector's limit of " +
                       std::to_string(settings_.maxBytes) + " bytes (max_bytes)"};
+      if (!moveFileOut(folders, name, id, "too large", {tooLarge})) return false;
       ++rejected_;
-      moveFileOut(folders, name, id, "too large", {tooLarge});
       return true;
     }
     const int before = attempts_.attempts(id);
-    if (before >= kMaxAttempts) {
-      quarantine(folders, name, id, before);
-      return true;
-    }
+    if (before >= kMaxAttempts) return quarantine(folders, name, id, before);
     if (Status recorded = attempts_.record(id, before + 1); !recorded.isOk()) {
       logger().warning(
           "connector %s: cannot record the import attempt (%s); a file that stops the engine "
@@ -399,8 +395,7 @@ class FileDropSource : public Source {
       ++retrying_;
       logger().error("connector %s: importing file %s failed unexpectedly (%s), attempt %d of %d",
                      context_.name, tag, thrown, attempt, kMaxAttempts);
-      if (attempt >= kMaxAttempts) quarantine(folders, name, id, attempt);
-      return attempt >= kMaxAttempts;
+      return attempt >= kMaxAttempts && quarantine(folders, name, id, attempt);
     }
     switch (intake.outcome) {
       case Intake::Outcome::kAccepted:
@@ -410,20 +405,17 @@ class FileDropSource : public Source {
         logger().information("connector %s: file %s imported as batch %Ld: %z results, %z held",
                              context_.name, tag, static_cast<Poco::Int64>(intake.messageId),
                              intake.results, intake.held);
-        moveFileOut(folders, name, id, "", {});
-        return true;
+        return moveFileOut(folders, name, id, "", {});
       case Intake::Outcome::kDuplicate:
         attempts_.record(id, 0);
         ++duplicates_;
-        moveFileOut(folders, name, id, "duplicate", intake.details);
-        return true;
+        return moveFileOut(folders, name, id, "duplicate", intake.details);
       case Intake::Outcome::kRefused:
       case Intake::Outcome::kInvalid: {
         attempts_.record(id, 0);
         ++rejected_;
         const std::string why = intake.outcome == Intake::Outcome::kRefused ? "refused" : "invalid";
-        moveFileOut(folders, name, id, why, intake.details);
-        return true;
+        return moveFileOut(folders, name, id, why, intake.details);
       }
       case Intake::Outcome::kFailed:
         // The store could not commit: not the file's fault (a full disk, a locked database), so
@@ -442,8 +434,8 @@ class FileDropSource : public Source {
   /// Moves the file `name` out of the inbox: to processed/ when `why` is empty, else to
   /// rejected/ with NAME.reason ("rejected: WHY" and one line per problem). Only the file that
   /// was examined (`id`) is moved: a new file written under the same name meanwhile stays for its
-  /// own turn.
-  void moveFileOut(const Folders& folders, const std::string& name, const FileId& id,
+  /// own turn. False when the move failed (logged, shown as the fault): try again later.
+  bool moveFileOut(const Folders& folders, const std::string& name, const FileId& id,
                    const std::string& why, const std::vector<Intake::Problem>& details) {
     const bool toProcessed = why.empty();
     const OutputFolder& to = toProcessed ? settings_.processed : settings_.rejected;
@@ -455,37 +447,41 @@ class FileDropSource : public Source {
           "connector %s: a file was replaced in the inbox while it was examined; the new file "
           "stays there and is taken on its own",
           context_.name);
-      return;
+      return true;
     }
     const std::string reason = toProcessed ? std::string() : reasonText(why, details);
     Status moved = file::moveOut(folders.inbox->get(), name, toFd, to.label,
                                  toProcessed ? nullptr : &reason, nullptr);
     if (!moved.isOk()) {
       logger().error("connector %s: %s", context_.name, moved.toString());
-      if (moved.code() != Status::Code::kNotFound) setFault(moved.reason());
-      return;
+      if (moved.code() == Status::Code::kNotFound) return true;
+      setFault(moved.reason());
+      return false;
     }
     if (!toProcessed) {
       logger().warning("connector %s: file moved to %s (%s): %s", context_.name, to.label, why,
                        details.empty() ? std::string() : details.front().toString());
     }
+    return true;
   }
 
   /// Refuses a link without reading it: moved (the link itself, not what it names) to rejected/.
-  void refuseBeforeReading(const Folders& folders, const std::string& name, const FileId& id,
+  /// False when it could not be moved.
+  bool refuseBeforeReading(const Folders& folders, const std::string& name, const FileId& id,
                            const std::string& why, const std::string& explanation) {
+    if (!moveFileOut(folders, name, id, why, {{"file", explanation}})) return false;
     ++rejected_;
-    moveFileOut(folders, name, id, why, {{"file", explanation}});
+    return true;
   }
 
   /// Moves a file whose import was attempted `attempts` times without an outcome to quarantine/.
-  void quarantine(const Folders& folders, const std::string& name, const FileId& id, int attempts) {
-    attempts_.record(id, 0);
-    ++quarantined_;
+  /// False when it could not be moved (the attempts stay recorded: it is not tried again).
+  bool quarantine(const Folders& folders, const std::string& name, const FileId& id, int attempts) {
     struct stat now {};
     if (::fstatat(folders.inbox->get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
         !id.sameFile(now)) {
-      return;
+      attempts_.record(id, 0);  // gone, or another file under its name now
+      return true;
     }
     const std::string reason =
         "quarantined: not imported\n"
@@ -504,12 +500,15 @@ class FileDropSource : public Source {
           "quarantined: %s",
           context_.name, attempts, moved.toString());
       if (moved.code() != Status::Code::kNotFound) setFault(moved.reason());
-      return;
+      return moved.code() == Status::Code::kNotFound;
     }
+    attempts_.record(id, 0);
+    ++quarantined_;
     logger().error(
         "connector %s: a file whose import was attempted %d times without finishing was moved "
         "to %s with a .reason; nothing from it was stored. Keep it for support.",
         context_.name, attempts, settings_.quarantine.label);
+    return true;
   }
 
   void setState(const char* state) {
