@@ -3,30 +3,44 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
-#include <Poco/SHA2Engine.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <poll.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
-#include <filesystem>
-#include <fstream>
+#include <cstdio>
+#include <cstring>
+#include <istream>
 #include <map>
 #include <mutex>
 #include <thread>
 
+#include "connectors/file/inbox_folder.h"
 #include "engine/net/tcp_listener.h"
 
 namespace labgate::file {
 namespace {
 
-namespace fs = std::filesystem;
-
 Poco::Logger& logger() { return Poco::Logger::get("file-drop"); }
+
+/// A file whose import was attempted this many times without an outcome (the engine stopped
+/// during it, or it threw) is quarantined instead of being tried again.
+constexpr int kMaxAttempts = 2;
+
+/// A folder the connector moves files into: the inbox's own subfolder `path` (relative), or a
+/// configured path; `label` names it in messages.
+struct OutputFolder {
+  std::string path;
+  bool inInbox = true;
+  std::string label;
+};
 
 struct Settings {
   std::string inbox;
@@ -35,14 +49,16 @@ struct Settings {
   int64_t pollMillis = 2000;
   int64_t settleMillis = 1000;
   int64_t maxBytes = int64_t{2} << 30;  // 2 GiB
-  std::string processedDir;
-  std::string rejectedDir;
+  OutputFolder processed{"processed", true, "processed/"};
+  OutputFolder rejected{"rejected", true, "rejected/"};
+  OutputFolder quarantine{"quarantine", true, "quarantine/"};
+  std::string workDir;  // <data.dir>/file-drop: private copies and the attempt log
 };
 
 /// What was last seen of a candidate file, to tell when it stopped changing.
 struct Seen {
-  uintmax_t size = 0;
-  fs::file_time_type mtime;
+  int64_t size = 0;
+  int64_t mtimeNs = 0;
   std::chrono::steady_clock::time_point stableSince;
   std::chrono::steady_clock::time_point retryAfter{};
 };
@@ -56,14 +72,28 @@ bool temporaryName(const std::string& name) {
          endsWith(".part") || endsWith(".crdownload") || endsWith(".reason");
 }
 
-/// A destination name in `dir` that does not exist yet: NAME, then NAME-1.ext, NAME-2.ext, ...
-fs::path freeName(const fs::path& dir, const std::string& name) {
-  fs::path candidate = dir / name;
-  std::string stem = fs::path(name).stem().string(), ext = fs::path(name).extension().string();
-  for (int n = 1; fs::exists(candidate); ++n) {
-    candidate = dir / (stem + "-" + std::to_string(n) + ext);
-  }
-  return candidate;
+/// The folders of one scan, opened through descriptors.
+struct Folders {
+  FdPtr inbox, processed, rejected, quarantine;
+};
+
+/// The .reason text of a file refused before it was read.
+std::string reasonText(const std::string& why, const std::vector<Intake::Problem>& details) {
+  std::string text = "rejected: " + why + "\n";
+  for (const auto& d : details) text += d.toString() + "\n";
+  return text;
+}
+
+const char* kLinkReason =
+    "this is a symbolic link to a file elsewhere, not a file written into the inbox. LabGate "
+    "imports only files written into the inbox itself: a link could make it import another "
+    "organisation's batch or a system file. Copy the export into the inbox instead.";
+
+std::string hardLinkReason(nlink_t links) {
+  return "this file also has " + std::to_string(links - 1) +
+         " other name(s) (hard links) elsewhere on the disk. LabGate imports only files written "
+         "into the inbox itself, with no other name: a link could make it import another "
+         "organisation's batch. Copy the export into the inbox instead.";
 }
 
 class FileDropSource : public Source {
@@ -71,20 +101,29 @@ class FileDropSource : public Source {
   FileDropSource(SourceContext context, Settings settings, ExportSelection selection)
       : context_(std::move(context)),
         settings_(std::move(settings)),
-        selection_(std::move(selection)) {}
+        selection_(std::move(selection)),
+        attempts_(settings_.workDir.empty()
+                      ? std::string()
+                      : settings_.workDir + "/" + context_.name + ".attempts") {}
 
   ~FileDropSource() override { stop(); }
 
   Status start() override {
-    std::error_code ec;
-    fs::create_directories(settings_.processedDir, ec);
-    if (!ec) fs::create_directories(settings_.rejectedDir, ec);
-    if (ec || !fs::is_directory(settings_.inbox)) {
+    StatusOr<FdPtr> inbox = openInbox(settings_.inbox);
+    if (!inbox.isOk()) {
       return Status::config("connector." + context_.name + ".inbox",
                             "cannot use " + settings_.inbox +
                                 " as an inbox (it must be a folder LabGate can write to): " +
-                                (ec ? ec.message() : "not a folder"));
+                                inbox.status().reason());
     }
+    if (!settings_.workDir.empty() && ::mkdir(settings_.workDir.c_str(), 0700) != 0 &&
+        errno != EEXIST) {
+      return Status::config("data.dir", "cannot create " + settings_.workDir +
+                                            " (the file-drop connectors' working folder): " +
+                                            std::string(std::strerror(errno)));
+    }
+    // processed/, rejected/ and quarantine/ are checked on every scan: one that is wrong now is a
+    // fault on /health, not a reason to stop the engine.
     if (settings_.inotify) {
       inotifyFd_ = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
       if (inotifyFd_ >= 0 &&
@@ -125,7 +164,8 @@ class FileDropSource : public Source {
     out->set("kind", "file-drop");
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      out->set("state", state_);
+      out->set("state", fault_.empty() ? state_ : std::string("fault"));
+      if (!fault_.empty()) out->set("fault", fault_);
     }
     out->set("inbox", settings_.inbox);
     out->set("watch", inotifyFd_ >= 0 ? "inotify" : "poll");
@@ -135,6 +175,7 @@ class FileDropSource : public Source {
     out->set("files_rejected", rejected_.load());
     out->set("files_duplicate", duplicates_.load());
     out->set("files_retrying", retrying_.load());
+    out->set("files_quarantined", quarantined_.load());
     out->set("results_accepted", results_.load());
     out->set("current_file_bytes", currentBytes_.load());
     return out;
@@ -143,7 +184,14 @@ class FileDropSource : public Source {
  private:
   void run() {
     while (true) {
-      scan();
+      // Nothing a file or a folder does may end this thread (it would end the engine).
+      try {
+        scan();
+      } catch (const std::exception& e) {
+        setFault(std::string("the scan of the inbox failed: ") + e.what());
+      } catch (...) {
+        setFault("the scan of the inbox failed (unknown error)");
+      }
       std::unique_lock<std::mutex> lock(mutex_);
       if (!running_) return;
       lock.unlock();
@@ -182,28 +230,52 @@ class FileDropSource : public Source {
     }
   }
 
+  /// Opens the inbox and the folders files are moved into. Status: the fault to show.
+  Status openFolders(Folders& folders) {
+    StatusOr<FdPtr> inbox = openInbox(settings_.inbox);
+    if (!inbox.isOk()) return inbox.status();
+    folders.inbox = std::move(inbox).value();
+    auto open = [&](const OutputFolder& folder, FdPtr& out) -> Status {
+      StatusOr<FdPtr> opened = openOutputFolder(folder.inInbox ? folders.inbox->get() : AT_FDCWD,
+                                                folder.path, folder.label, folders.inbox->get());
+      if (!opened.isOk()) return opened.status();
+      out = std::move(opened).value();
+      return Status::ok();
+    };
+    if (Status s = open(settings_.processed, folders.processed); !s.isOk()) return s;
+    if (Status s = open(settings_.rejected, folders.rejected); !s.isOk()) return s;
+    return open(settings_.quarantine, folders.quarantine);
+  }
+
   void scan() {
-    std::vector<fs::directory_entry> candidates;
-    std::error_code ec;
-    for (fs::directory_iterator it(settings_.inbox, ec), end; !ec && it != end; it.increment(ec)) {
-      const fs::directory_entry& entry = *it;
-      std::error_code fileEc;
-      if (!entry.is_regular_file(fileEc)) continue;
-      std::string name = entry.path().filename().string();
-      if (temporaryName(name)) continue;
-      if (::fnmatch(settings_.pattern.c_str(), name.c_str(), 0) != 0) continue;
-      candidates.push_back(entry);
-    }
-    if (ec) {
-      logger().error("connector %s: cannot list the inbox: %s", context_.name, ec.message());
+    Folders folders;
+    if (Status opened = openFolders(folders); !opened.isOk()) {
+      setFault(opened.reason() + " (no file is taken until this is mended)");
       return;
+    }
+    std::vector<FolderEntry> entries;
+    if (Status listed = listFolder(folders.inbox->get(), entries); !listed.isOk()) {
+      setFault(listed.reason());
+      return;
+    }
+    clearFault();
+    std::vector<FolderEntry> candidates;
+    for (auto& entry : entries) {
+      if (temporaryName(entry.name)) continue;
+      if (::fnmatch(settings_.pattern.c_str(), entry.name.c_str(), 0) != 0) continue;
+      if (S_ISLNK(entry.info.st_mode)) {
+        refuseBeforeReading(folders, entry.name, FileId::of(entry.info), "symbolic link",
+                            kLinkReason);
+        continue;
+      }
+      if (!S_ISREG(entry.info.st_mode)) continue;  // folders (processed/ ...), pipes, devices
+      candidates.push_back(std::move(entry));
     }
     // Oldest first: batches are imported in the order they were written.
     std::sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
-      std::error_code e1, e2;
-      auto ta = a.last_write_time(e1), tb = b.last_write_time(e2);
+      const int64_t ta = FileId::of(a.info).mtimeNs, tb = FileId::of(b.info).mtimeNs;
       if (ta != tb) return ta < tb;
-      return a.path().filename() < b.path().filename();
+      return a.name < b.name;
     });
     std::map<std::string, Seen> still;
     auto now = std::chrono::steady_clock::now();
@@ -212,82 +284,143 @@ class FileDropSource : public Source {
         std::lock_guard<std::mutex> lock(mutex_);
         if (!running_) return;
       }
-      std::string key = entry.path().filename().string();
-      std::error_code e1, e2;
-      uintmax_t size = entry.file_size(e1);
-      fs::file_time_type mtime = entry.last_write_time(e2);
-      if (e1 || e2) continue;
-      auto it = pending_.find(key);
-      if (it == pending_.end() || it->second.size != size || it->second.mtime != mtime) {
-        still[key] = Seen{size, mtime, now, it == pending_.end() ? now : it->second.retryAfter};
+      const FileId id = FileId::of(entry.info);
+      auto it = pending_.find(entry.name);
+      if (it == pending_.end() || it->second.size != id.size || it->second.mtimeNs != id.mtimeNs) {
+        still[entry.name] =
+            Seen{id.size, id.mtimeNs, now, it == pending_.end() ? now : it->second.retryAfter};
         continue;
       }
       Seen seen = it->second;
       if (now - seen.stableSince < std::chrono::milliseconds(settings_.settleMillis) ||
           now < seen.retryAfter) {
-        still[key] = seen;
+        still[entry.name] = seen;
         continue;
       }
-      if (!take(entry.path(), size)) {
+      if (!take(folders, entry.name)) {
         seen.retryAfter = now + std::chrono::seconds(10);
-        still[key] = seen;
+        still[entry.name] = seen;
       }
     }
     pending_ = std::move(still);
   }
 
-  /// Processes one complete file. False: leave it for a retry (the store could not commit).
-  bool take(const fs::path& path, uintmax_t size) {
-    std::string name = path.filename().string();
-    if (static_cast<int64_t>(size) > settings_.maxBytes) {
-      Intake::Problem tooLarge{"file",
-                               std::to_string(size) + " bytes is over the connector's limit of " +
-                                   std::to_string(settings_.maxBytes) + " bytes (max_bytes)"};
-      moveRejected(path, {tooLarge}, "too large");
+  /// Processes one complete file. False: leave it for a retry in 10 s.
+  bool take(const Folders& folders, const std::string& name) {
+    const int raw = ::openat(folders.inbox->get(), name.c_str(),
+                             O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (raw < 0) {
+      const int err = errno;
+      if (err == ENOENT) return true;  // gone
+      if (err == ELOOP) {              // replaced by a link since the listing
+        struct stat info {};
+        if (::fstatat(folders.inbox->get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW) == 0) {
+          refuseBeforeReading(folders, name, FileId::of(info), "symbolic link", kLinkReason);
+        }
+        return true;
+      }
+      logger().error("connector %s: cannot open a file in the inbox (%s); will retry",
+                     context_.name, std::string(std::strerror(err)));
+      return false;
+    }
+    security::Fd file(raw);
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) return false;
+    if (!S_ISREG(info.st_mode)) return true;
+    const FileId id = FileId::of(info);
+    if (info.st_nlink > 1) {
+      return refuseBeforeReading(folders, name, id, "hard link", hardLinkReason(info.st_nlink));
+    }
+    if (id.size > settings_.maxBytes) {
+      Intake::Problem tooLarge{
+          "file", std::to_string(id.size) + " bytes is over the connector's limit of " +
+                      std::to_string(settings_.maxBytes) + " bytes (max_bytes)"};
+      if (!moveFileOut(folders, name, id, "too large", {tooLarge})) return false;
       ++rejected_;
       return true;
     }
-    std::string sha256, head;
-    if (!hashFile(path, sha256, head)) return false;
-    setState("importing");
-    currentBytes_ = static_cast<int64_t>(size);
-    std::string tag = "sha256:" + sha256.substr(0, 12);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      setState("watching");
-      logger().error("connector %s: cannot open file %s; will retry", context_.name, tag);
-      return false;
+    const int before = attempts_.attempts(id);
+    if (before >= kMaxAttempts) return quarantine(folders, name, id, before);
+    if (Status recorded = attempts_.record(id, before + 1); !recorded.isOk()) {
+      logger().warning(
+          "connector %s: cannot record the import attempt (%s); a file that stops the engine "
+          "would not be recognised after a restart",
+          context_.name, recorded.toString());
     }
+    const std::string spool = settings_.workDir.empty() ? std::string(P_tmpdir) : settings_.workDir;
+    StatusOr<Snapshot> snapshot = snapshotFile(file.get(), spool, settings_.maxBytes);
+    struct stat after {};
+    const bool unchanged = snapshot.isOk() && ::fstat(file.get(), &after) == 0 &&
+                           FileId::of(after) == id && snapshot->size == id.size;
+    if (!unchanged) {
+      attempts_.record(id, before);  // not an attempt: nothing was handed to the pipeline
+      if (!snapshot.isOk()) {
+        logger().error("connector %s: a file in the inbox could not be read (%s); will retry",
+                       context_.name, snapshot.status().toString());
+        return false;
+      }
+      // Written to while it was read: it is waited for again, like a file still being written.
+      return true;
+    }
+    return importSnapshot(folders, name, id, before + 1, snapshot.value());
+  }
+
+  /// Runs the private copy of a file through the pipeline and moves the file by the outcome.
+  bool importSnapshot(const Folders& folders, const std::string& name, const FileId& id,
+                      int attempt, Snapshot& snapshot) {
+    const std::string tag = "sha256:" + snapshot.sha256.substr(0, 12);
+    setState("importing");
+    currentBytes_ = snapshot.size;
+    FdReadBuffer buffer(snapshot.copy->get());
+    std::istream in(&buffer);
     ExportJob job;
     job.in = &in;
-    selection_.assign(job, head, "");
+    selection_.assign(job, snapshot.head, "");
     job.fileName = name;
     job.peer = "file-drop";
-    job.contentSha256 = sha256;
-    job.sizeBytes = static_cast<int64_t>(size);
-    Intake intake = context_.exportHandler(job);
+    job.contentSha256 = snapshot.sha256;
+    job.sizeBytes = snapshot.size;
+    Intake intake;
+    std::string thrown;
+    try {
+      intake = context_.exportHandler(job);
+    } catch (const std::exception& e) {
+      thrown = e.what();
+    } catch (...) {
+      thrown = "unknown error";
+    }
     setState("watching");
     currentBytes_ = 0;
+    if (!thrown.empty()) {
+      ++retrying_;
+      logger().error("connector %s: importing file %s failed unexpectedly (%s), attempt %d of %d",
+                     context_.name, tag, thrown, attempt, kMaxAttempts);
+      return attempt >= kMaxAttempts && quarantine(folders, name, id, attempt);
+    }
     switch (intake.outcome) {
       case Intake::Outcome::kAccepted:
+        attempts_.record(id, 0);
         ++imported_;
         results_ += static_cast<int64_t>(intake.results);
-        moveTo(path, settings_.processedDir);
         logger().information("connector %s: file %s imported as batch %Ld: %z results, %z held",
                              context_.name, tag, static_cast<Poco::Int64>(intake.messageId),
                              intake.results, intake.held);
-        return true;
+        return moveFileOut(folders, name, id, "", {});
       case Intake::Outcome::kDuplicate:
+        attempts_.record(id, 0);
         ++duplicates_;
-        moveRejected(path, intake.details, "duplicate");
-        return true;
+        return moveFileOut(folders, name, id, "duplicate", intake.details);
       case Intake::Outcome::kRefused:
-      case Intake::Outcome::kInvalid:
+      case Intake::Outcome::kInvalid: {
+        attempts_.record(id, 0);
         ++rejected_;
-        moveRejected(path, intake.details,
-                     intake.outcome == Intake::Outcome::kRefused ? "refused" : "invalid");
-        return true;
+        const std::string why = intake.outcome == Intake::Outcome::kRefused ? "refused" : "invalid";
+        return moveFileOut(folders, name, id, why, intake.details);
+      }
       case Intake::Outcome::kFailed:
+        // The store could not commit: not the file's fault (a full disk, a locked database), so
+        // not counted as an attempt; the file stays and is tried again.
+        attempts_.record(id, attempt - 1);
         ++retrying_;
         logger().error(
             "connector %s: file %s not imported (%s); it stays in the inbox and is "
@@ -298,52 +431,84 @@ class FileDropSource : public Source {
     return false;
   }
 
-  bool hashFile(const fs::path& path, std::string& sha256, std::string& head) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      logger().error("connector %s: cannot open a file in the inbox; will retry", context_.name);
+  /// Moves the file `name` out of the inbox: to processed/ when `why` is empty, else to
+  /// rejected/ with NAME.reason ("rejected: WHY" and one line per problem). Only the file that
+  /// was examined (`id`) is moved: a new file written under the same name meanwhile stays for its
+  /// own turn. False when the move failed (logged, shown as the fault): try again later.
+  bool moveFileOut(const Folders& folders, const std::string& name, const FileId& id,
+                   const std::string& why, const std::vector<Intake::Problem>& details) {
+    const bool toProcessed = why.empty();
+    const OutputFolder& to = toProcessed ? settings_.processed : settings_.rejected;
+    const int toFd = toProcessed ? folders.processed->get() : folders.rejected->get();
+    struct stat now {};
+    if (::fstatat(folders.inbox->get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !id.sameFile(now)) {
+      logger().warning(
+          "connector %s: a file was replaced in the inbox while it was examined; the new file "
+          "stays there and is taken on its own",
+          context_.name);
+      return true;
+    }
+    const std::string reason = toProcessed ? std::string() : reasonText(why, details);
+    Status moved = file::moveOut(folders.inbox->get(), name, toFd, to.label,
+                                 toProcessed ? nullptr : &reason, nullptr);
+    if (!moved.isOk()) {
+      logger().error("connector %s: %s", context_.name, moved.toString());
+      if (moved.code() == Status::Code::kNotFound) return true;
+      setFault(moved.reason());
       return false;
     }
-    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-    std::string buf(1 << 20, '\0');
-    while (in) {
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      auto n = static_cast<size_t>(in.gcount());
-      if (n == 0) break;
-      if (head.size() < 65536) head.append(buf.data(), std::min<size_t>(n, 65536 - head.size()));
-      engine.update(buf.data(), n);
+    if (!toProcessed) {
+      logger().warning("connector %s: file moved to %s (%s): %s", context_.name, to.label, why,
+                       details.empty() ? std::string() : details.front().toString());
     }
-    if (in.bad()) return false;
-    sha256 = Poco::DigestEngine::digestToHex(engine.digest());
     return true;
   }
 
-  void moveTo(const fs::path& path, const std::string& dir) {
-    std::error_code ec;
-    fs::path target = freeName(dir, path.filename().string());
-    fs::rename(path, target, ec);
-    if (ec) {
-      logger().error("connector %s: cannot move a file out of the inbox: %s", context_.name,
-                     ec.message());
-    }
+  /// Refuses a link without reading it: moved (the link itself, not what it names) to rejected/.
+  /// False when it could not be moved.
+  bool refuseBeforeReading(const Folders& folders, const std::string& name, const FileId& id,
+                           const std::string& why, const std::string& explanation) {
+    if (!moveFileOut(folders, name, id, why, {{"file", explanation}})) return false;
+    ++rejected_;
+    return true;
   }
 
-  void moveRejected(const fs::path& path, const std::vector<Intake::Problem>& details,
-                    const std::string& why) {
-    std::error_code ec;
-    fs::path target = freeName(settings_.rejectedDir, path.filename().string());
-    fs::rename(path, target, ec);
-    if (ec) {
-      logger().error("connector %s: cannot move a rejected file out of the inbox: %s",
-                     context_.name, ec.message());
-      return;
+  /// Moves a file whose import was attempted `attempts` times without an outcome to quarantine/.
+  /// False when it could not be moved (the attempts stay recorded: it is not tried again).
+  bool quarantine(const Folders& folders, const std::string& name, const FileId& id, int attempts) {
+    struct stat now {};
+    if (::fstatat(folders.inbox->get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !id.sameFile(now)) {
+      attempts_.record(id, 0);  // gone, or another file under its name now
+      return true;
     }
-    std::ofstream reason(target.string() + ".reason", std::ios::trunc);
-    reason << "rejected: " << why << "\n";
-    for (const auto& d : details) reason << d.toString() << "\n";
-    logger().warning("connector %s: file moved to %s (%s): %s", context_.name,
-                     settings_.rejectedDir, why,
-                     details.empty() ? std::string() : details.front().toString());
+    const std::string reason =
+        "quarantined: not imported\n"
+        "file: importing this file was attempted " +
+        std::to_string(attempts) +
+        " times and no attempt finished: the engine stopped during it (a crash or a kill) or the "
+        "import failed unexpectedly. It is kept here so that it cannot stop the engine again, "
+        "and nothing from it was stored. Keep it for LabGate support; to try it once more, copy "
+        "it back into the inbox.\n";
+    std::string movedAs;
+    Status moved = file::moveOut(folders.inbox->get(), name, folders.quarantine->get(),
+                                 settings_.quarantine.label, &reason, &movedAs);
+    if (!moved.isOk()) {
+      logger().error(
+          "connector %s: a file that could not be imported (%d attempts) cannot be "
+          "quarantined: %s",
+          context_.name, attempts, moved.toString());
+      if (moved.code() != Status::Code::kNotFound) setFault(moved.reason());
+      return moved.code() == Status::Code::kNotFound;
+    }
+    attempts_.record(id, 0);
+    ++quarantined_;
+    logger().error(
+        "connector %s: a file whose import was attempted %d times without finishing was moved "
+        "to %s with a .reason; nothing from it was stored. Keep it for support.",
+        context_.name, attempts, settings_.quarantine.label);
+    return true;
   }
 
   void setState(const char* state) {
@@ -351,17 +516,39 @@ class FileDropSource : public Source {
     state_ = state;
   }
 
+  /// Shows `fault` on /health (state "fault") and logs it once.
+  void setFault(const std::string& fault) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (fault_ == fault) return;
+      fault_ = fault;
+    }
+    logger().error("connector %s: %s", context_.name, fault);
+  }
+
+  void clearFault() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (fault_.empty()) return;
+      fault_.clear();
+    }
+    logger().information("connector %s: the inbox and its folders are usable again", context_.name);
+  }
+
   SourceContext context_;
   Settings settings_;
   ExportSelection selection_;
+  AttemptLog attempts_;
   std::map<std::string, Seen> pending_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   bool running_ = false;
   std::string state_ = "stopped";
+  std::string fault_;  // "": none
   std::thread thread_;
   int inotifyFd_ = -1;
   std::atomic<int64_t> imported_{0}, rejected_{0}, duplicates_{0}, retrying_{0}, results_{0};
+  std::atomic<int64_t> quarantined_{0};
   std::atomic<int64_t> currentBytes_{0};
 };
 
@@ -372,6 +559,12 @@ StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& cont
   exportSettings.keyPrefix = prefix;
   exportSettings.configDir = context.configDir;
   bool haveInbox = false;
+  auto configured = [&](OutputFolder& folder, const std::string& key, const std::string& value) {
+    if (value.empty())
+      return Status::config(prefix + key, "empty (leave the key out for the default)");
+    folder = OutputFolder{value, false, key + " " + value};
+    return Status::ok();
+  };
   for (const auto& [key, value] : context.keys) {
     Status status;
     if (key == "inbox") {
@@ -392,9 +585,11 @@ StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& cont
     } else if (key == "max_bytes") {
       status = parseInteger(prefix + key, value, 1, int64_t{1} << 40, settings.maxBytes);
     } else if (key == "processed_dir") {
-      settings.processedDir = value;
+      status = configured(settings.processed, key, value);
     } else if (key == "rejected_dir") {
-      settings.rejectedDir = value;
+      status = configured(settings.rejected, key, value);
+    } else if (key == "quarantine_dir") {
+      status = configured(settings.quarantine, key, value);
     } else if (context.exportFormats && ExportSelection::isExportKey(*context.exportFormats, key)) {
       exportSettings.keys[key] = value;
     } else if (!isEngineConnectorKey(key)) {
@@ -403,8 +598,7 @@ StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& cont
     if (!status.isOk()) return status;
   }
   if (!haveInbox) return Status::config(prefix + "inbox", "missing (the folder to watch)");
-  if (settings.processedDir.empty()) settings.processedDir = settings.inbox + "/processed";
-  if (settings.rejectedDir.empty()) settings.rejectedDir = settings.inbox + "/rejected";
+  if (!context.dataDir.empty()) settings.workDir = context.dataDir + "/file-drop";
   StatusOr<ExportSelection> selection = exportSelectionFor(context, "file-drop", exportSettings);
   if (!selection.isOk()) return selection.status();
   return std::unique_ptr<Source>(

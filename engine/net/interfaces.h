@@ -72,7 +72,10 @@ struct SourceContext {
   ExportHandler exportHandler;
   const ExportFormats* exportFormats = nullptr;
   std::string configDir;  // relative paths in the connector's keys are resolved against it
-  std::string dataDir;    // data.dir: the upload source spools request bodies below it
+  /// data.dir: a source's private working files (file-drop: copies being read, import attempts;
+  /// uploads: request bodies spooled as they arrive).
+  /// Empty when the source is only checked (--check-config), not run.
+  std::string dataDir;
   /// connector.NAME.allow: the peer addresses this connector serves (empty = any). TCP sources
   /// close other connections at once; the REST API checks uploads against it.
   security::AllowList allow;

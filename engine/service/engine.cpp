@@ -316,15 +316,22 @@ class Engine::Impl : public api::EngineView {
   Poco::JSON::Object::Ptr health() const {
     Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     Poco::JSON::Array::Ptr connectors = new Poco::JSON::Array;
-    for (const auto& s : sources_) connectors->add(s->health());
     Poco::JSON::Array::Ptr destinations = new Poco::JSON::Array;
     bool degraded = false;
+    for (const auto& s : sources_) {
+      Poco::JSON::Object::Ptr c = s->health();
+      // A connector with a fault (e.g. a watched folder's processed/ replaced by a link) takes
+      // nothing until it is mended; the others serve on.
+      degraded = degraded || c->optValue<std::string>("state", "") == "fault";
+      connectors->add(c);
+    }
     for (const auto& w : workers_) {
       Poco::JSON::Object::Ptr d = w->health();
       degraded = degraded || d->getValue<std::string>("state") == "retrying";
       destinations->add(d);
     }
-    // "degraded": the engine accepts and stores, but some destination cannot deliver right now.
+    // "degraded": the engine accepts and stores, but some destination cannot deliver right now,
+    // or some connector has a fault.
     out->set("status", degraded ? "degraded" : "ok");
     out->set("version", kVersion);
     out->set("connectors", connectors);

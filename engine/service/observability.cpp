@@ -43,9 +43,11 @@ std::vector<Poco::JSON::Object::Ptr> objects(const Poco::JSON::Object& health,
 /// count files_* or uploads_*: each mapped to received, stored, refused (by reason), duplicate,
 /// failed.
 void addConnectors(metrics::Registry& scrape, const Poco::JSON::Object& health) {
-  auto up = scrape.gauge("labgate_connector_up",
-                         "1 while the connector serves (listening, watching or ready), else 0.",
-                         {"connector", "kind"});
+  auto up = scrape.gauge(
+      "labgate_connector_up",
+      "1 while the connector serves (listening, watching or ready), else 0 (stopped, or a fault "
+      "such as a watched folder's processed/ that is not a real folder).",
+      {"connector", "kind"});
   auto connections = scrape.gauge("labgate_connector_connections",
                                   "Open connections of a TCP connector.", {"connector"});
   auto received = scrape.counter(
@@ -81,7 +83,8 @@ void addConnectors(metrics::Registry& scrape, const Poco::JSON::Object& health) 
   for (const auto& c : objects(health, "connectors")) {
     const std::string name = text(*c, "name");
     const std::string state = text(*c, "state");
-    up.set({name, text(*c, "kind")}, state == "stopped" || state.empty() ? 0 : 1);
+    up.set({name, text(*c, "kind")},
+           state == "stopped" || state == "fault" || state.empty() ? 0 : 1);
     if (auto v = number(*c, "connections")) connections.set({name}, *v);
     for (const auto& [field, reason] :
          {std::pair<const char*, const char*>{"connections_closed_idle", "idle"},

@@ -135,6 +135,17 @@ TEST(MetricsDocument, ConnectorAndDestinationCountersComeFromHealth) {
   EXPECT_EQ(text.rfind("# HELP ", 0), 0u);
 }
 
+TEST(MetricsDocument, AConnectorWithAFaultIsNotUp) {
+  Poco::JSON::Object::Ptr health = healthDocument();
+  Poco::JSON::Object::Ptr drop = health->getArray("connectors")->getObject(1);
+  drop->set("state", "fault");
+  drop->set("fault", "processed/ is a symbolic link");
+  const std::string text = renderMetrics(*health, nullptr);
+  EXPECT_TRUE(has(text, "labgate_connector_up{connector=\"drop\\\"x\",kind=\"file-drop\"} 0"))
+      << text;
+  EXPECT_TRUE(has(text, "labgate_connector_up{connector=\"lab1\",kind=\"astm-tcp\"} 1"));
+}
+
 TEST(MetricsDocument, TheBackupTimeOnHealthSetsTheBackupGauge) {
   Poco::JSON::Object::Ptr health = healthDocument();
   health->set("last_backup_at", "2026-11-24T04:00:00Z");
