@@ -33,6 +33,14 @@ Object::Ptr sampleJson(const SampleSummary& s) {
 }  // namespace
 
 void Api::Impl::registerDataRoutes() {
+  registerConnectorRoutes();
+  registerSampleRoutes();
+  registerUploadRoutes();
+  registerDiagnosticsRoutes();
+  registerRecordRoutes();
+}
+
+void Api::Impl::registerConnectorRoutes() {
   // ---- connectors and destinations ----------------------------------------------------------
   auto connectorJson = [this](const EngineView::ConnectorInfo& c) {
     Object::Ptr health = engine.connectorHealth(c.name);
@@ -90,7 +98,9 @@ void Api::Impl::registerDataRoutes() {
     }
     sendJson(call.response, HttpStatus::HTTP_OK, destinationJson(it->first, it->second));
   });
+}
 
+void Api::Impl::registerSampleRoutes() {
   // ---- samples and results ------------------------------------------------------------------
   on("GET", "/api/v1/samples", [this](Call& call) {
     SampleFilter filter;
@@ -137,7 +147,9 @@ void Api::Impl::registerDataRoutes() {
     out->set("results", results);
     sendJson(call.response, HttpStatus::HTTP_OK, out);
   });
+}
 
+void Api::Impl::registerUploadRoutes() {
   // ---- uploads ------------------------------------------------------------------------------
   on("POST", "/api/v1/uploads", [this](Call& call) {
     const std::string wanted = queryValue(call, "connector");
@@ -171,7 +183,9 @@ void Api::Impl::registerDataRoutes() {
     }
     mine.front().upload->handleUpload(call.request, call.response);
   });
+}
 
+void Api::Impl::registerDiagnosticsRoutes() {
   // ---- diagnostics --------------------------------------------------------------------------
   // GET /api/v1/instruments/{id}/diagnostics?analyte=&batches=: the JSON series the console
   // charts (per-batch metrics, QC Levey-Jennings points, failures by rule).
@@ -251,7 +265,9 @@ void Api::Impl::registerDataRoutes() {
     out->set("failures_by_rule", failures);
     sendJson(call.response, HttpStatus::HTTP_OK, out);
   });
+}
 
+void Api::Impl::registerRecordRoutes() {
   // ---- records ------------------------------------------------------------------------------
   on("GET", "/api/v1/audit", [this](Call& call) {
     AuditFilter filter;
