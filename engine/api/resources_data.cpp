@@ -2,6 +2,7 @@
 // instrument diagnostics, the audit trail and login records. Everything is scoped to the caller's
 // organisation.
 #include <Poco/JSON/Parser.h>
+#include <Poco/String.h>
 
 #include "engine/api/api_impl.h"
 #include "engine/net/interfaces.h"
@@ -106,7 +107,13 @@ void Api::Impl::registerSampleRoutes() {
     SampleFilter filter;
     filter.sampleId = queryValue(call, "sample_id");
     filter.instrument = queryValue(call, "instrument");
-    filter.state = queryValue(call, "state");
+    // A result disposition as the API shows it (release, hold, reject), in any case.
+    filter.state = Poco::toLower(queryValue(call, "state"));
+    if (!filter.state.empty() && filter.state != "release" && filter.state != "hold" &&
+        filter.state != "reject") {
+      fail(HttpStatus::HTTP_BAD_REQUEST,
+           "\"state\" must be a result disposition: release, hold or reject (any case)");
+    }
     filter.from = isoQuery(call, "from");
     filter.to = isoQuery(call, "to");
     Page<SampleSummary> page = accounts.samples(call.principal.orgId, filter, pageOf(call));
