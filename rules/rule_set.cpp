@@ -495,6 +495,17 @@ PeakConfig carried(const Message& message, const std::string& analyte, PeakConfi
   return config;
 }
 
+/// What each analyte's results share (settings, calibration, what the export carries, references,
+/// batch gates), looked up once per analyte.
+struct AnalyteView {
+  const AnalyteSettings* settings = nullptr;
+  const CalibrationReview* review = nullptr;
+  PeakConfig peak;
+  AnalyteReference ref;
+  bool blanksAccepted = true;
+  const AnalyteQcReview* qc = nullptr;
+};
+
 class RuleEngine : public RulesStage {
  public:
   explicit RuleEngine(RuleSetConfig config) : config_(std::move(config)) {}
@@ -502,6 +513,39 @@ class RuleEngine : public RulesStage {
   void evaluate(Message& message, const RulesContext& context) const override;
 
  private:
+  /// Step 2: the calibration of every calibrated analyte, its slope tracked.
+  std::map<std::string, CalibrationReview> reviewCalibrations(
+      Message& message, const std::vector<std::string>& analytes,
+      const RulesContext& context) const;
+  /// Step 3: QC acceptance, Westgard on the stored history, bracketing; the QC values kept.
+  void reviewBatchQc(Message& message, const std::vector<std::string>& analytes,
+                     const RulesContext& context, QcReview& qc,
+                     std::map<std::string, const AnalyteQcReview*>& qcByAnalyte) const;
+  /// Step 4: batch diagnostics and trends; answers the diagnostics per sample index.
+  std::map<size_t, std::vector<CheckResult>> diagnoseBatchAndTrends(
+      Message& message, const BatchReferences& refs, const RulesContext& context) const;
+  /// Step 5, per analyte: what its results share.
+  std::vector<AnalyteView> analyteViews(
+      const Message& message, const std::vector<std::string>& analytes,
+      const std::map<std::string, CalibrationReview>& calibration, const BatchReferences& refs,
+      const std::map<std::string, const AnalyteQcReview*>& qcByAnalyte) const;
+  /// Step 5, per result: its peak checks, then its verdict.
+  void judgeResult(Result& result, const Sample& sample, size_t si, const AnalyteView& view,
+                   const std::vector<CheckResult>* diagnostics,
+                   const std::vector<const SampleDisposition*>& qcVerdicts) const;
+  std::vector<CheckResult> peakChecksOf(const Result& result, const Sample& sample, size_t si,
+                                        const AnalyteView& view,
+                                        const std::vector<CheckResult>* diagnostics) const;
+  /// Without autoverification the batch verdicts still decide.
+  void judgeWithoutAutoverify(Result& result, const AnalyteView& view,
+                              const std::vector<CheckResult>& peakChecks,
+                              const std::vector<const SampleDisposition*>& qcVerdicts) const;
+  void autoverifyResult(Result& result, const AnalyteView& view,
+                        const std::vector<CheckResult>& peakChecks,
+                        const std::vector<const SampleDisposition*>& qcVerdicts) const;
+  /// Step 6: the lab's own rules.
+  void runLabRules(Message& message) const;
+
   RuleSetConfig config_;
 };
 
@@ -521,9 +565,8 @@ void deriveNominals(Message& message) {
   }
 }
 
-void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
-  deriveNominals(message);
-  // Analytes in order of first appearance (internal standards are peak data, not analytes).
+/// Analytes in order of first appearance (internal standards are peak data, not analytes).
+std::vector<std::string> analytesInOrder(const Message& message) {
   std::vector<std::string> analytes;
   std::set<std::string> seen;
   for (const Sample& s : message.samples) {
@@ -531,121 +574,208 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       if (!r.internalStandard && seen.insert(analyteOf(r)).second) analytes.push_back(analyteOf(r));
     }
   }
+  return analytes;
+}
+
+/// Batch-level failures that ask for a re-run reach every patient result of the analyte (§3.6),
+/// each result getting its analyte's in the batch's order: one pass over the results.
+void spreadReruns(Message& message, const std::vector<std::string>& analytes,
+                  const std::map<std::string_view, size_t>& analyteIndex) {
+  std::vector<std::vector<const Finding*>> rerun(analytes.size());  // by analyte index
+  bool anyRerun = false;
+  for (const BatchFinding& b : message.batchFindings) {
+    if (b.finding.severity == Severity::kInfo || b.analyte.empty()) continue;
+    if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
+    if (b.finding.action == DispositionKind::kRelease) continue;
+    auto a = analyteIndex.find(b.analyte);
+    if (a == analyteIndex.end()) continue;  // no result of the batch has that analyte
+    rerun[a->second].push_back(&b.finding);
+    anyRerun = true;
+  }
+  if (anyRerun) {
+    for (Sample& sample : message.samples) {
+      if (sample.kind != SampleKind::kUnknown) continue;
+      size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
+      for (Result& result : sample.results) {
+        if (result.internalStandard) continue;
+        const std::string& analyte = analyteOf(result);
+        ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
+                                                                     : analyteIndex.at(analyte);
+        for (const Finding* f : rerun[ai]) result.findings.push_back(*f);
+      }
+    }
+  }
+}
+
+void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
+  deriveNominals(message);
+  const std::vector<std::string> analytes = analytesInOrder(message);
 
   // 1. Peak references (calibrator and QC means), with the default peak settings.
   BatchReferences refs = computeBatchReferences(message, config_.defaults.peak);
 
   // 2. Calibration per analyte.
   std::map<std::string, CalibrationReview> calibration;
-  if (config_.calibration) {
-    // The codes a calibrator carries (as findAnalyteResult matches them), gathered once.
-    std::set<std::string_view> calibrated;
-    for (const Sample& s : message.samples) {
-      if (s.kind != SampleKind::kCalibrator) continue;
-      for (const Result& r : s.results) {
-        if (r.internalStandard) continue;
-        calibrated.insert(r.instrumentCode);
-        if (!r.lisCode.empty()) calibrated.insert(r.lisCode);
-      }
-    }
-    for (const auto& analyte : analytes) {
-      // Not a calibrated batch for this analyte.
-      if (!calibrated.count(analyte)) continue;
-      CalibrationReview review =
-          reviewCalibration(message, analyte, config_.settingsFor(analyte).calibration);
-      if (!config_.carryover) {
-        std::erase_if(review.checks,
-                      [](const CheckResult& c) { return c.ruleId == "calibration.carryover"; });
-      }
-      for (const CheckResult& c : review.checks) attachBatch(message, analyte, c);
-      if (review.fit.ok) {
-        // The slope is tracked as spec §2.5 says (b1, or b1 at mid-range for a quadratic) and
-        // compared with the last accepted batches: SLOPE_SHIFT (engineering, a note).
-        double slope = trackedSlope(review.fit);
-        if (config_.trends && context.metricHistory) {
-          std::vector<double> history = context.metricHistory(analyte, "cal_slope");
-          // An engineering note: a history too short to judge says nothing (no finding).
-          CheckResult shift = checkSlopeShift(slope, history);
-          if (shift.outcome == Outcome::kWarn) attachBatch(message, analyte, shift);
-        }
-        message.metrics.push_back({analyte, "cal_slope", slope});
-        message.metrics.push_back({analyte, "cal_r_squared", review.fit.rSquared});
-      }
-      calibration.emplace(analyte, std::move(review));
-    }
-  }
+  if (config_.calibration) calibration = reviewCalibrations(message, analytes, context);
 
   // 3. QC: acceptance, Westgard on the stored history, bracketing.
   QcReview qc;
+  std::map<std::string, const AnalyteQcReview*> qcByAnalyte;
+  reviewBatchQc(message, analytes, context, qc, qcByAnalyte);
+
+  // 4. Batch diagnostics (one batch) and trends (across batches).
+  std::map<size_t, std::vector<CheckResult>> sampleDiagnostics =
+      diagnoseBatchAndTrends(message, refs, context);
+
+  // 5. Per result: peaks, then (patients) autoverification with the batch gates. What each
+  // analyte's results share (settings, calibration, what the export carries, references, batch
+  // gates) is looked up once per analyte, each patient's QC verdicts by index, not rescanned.
+  std::map<std::string_view, size_t> analyteIndex;
+  for (size_t a = 0; a < analytes.size(); ++a) analyteIndex.emplace(analytes[a], a);
+  std::vector<AnalyteView> views = analyteViews(message, analytes, calibration, refs, qcByAnalyte);
+  // (sample, analyte) → its QC dispositions, in order.
+  std::vector<std::vector<const SampleDisposition*>> qcVerdicts(message.samples.size() *
+                                                                analytes.size());
+  for (const SampleDisposition& d : qc.dispositions) {
+    auto a = analyteIndex.find(d.analyte);
+    if (a == analyteIndex.end() || d.sampleIndex >= message.samples.size()) continue;
+    qcVerdicts[d.sampleIndex * analytes.size() + a->second].push_back(&d);
+  }
+  for (size_t si = 0; si < message.samples.size(); ++si) {
+    Sample& sample = message.samples[si];
+    auto diagnostics = sampleDiagnostics.find(si);
+    size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
+    for (Result& result : sample.results) {
+      if (result.internalStandard) continue;
+      // Samples usually list the analytes in the same order: try the next one first.
+      const std::string& analyte = analyteOf(result);
+      ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
+                                                                   : analyteIndex.at(analyte);
+      judgeResult(result, sample, si, views[ai],
+                  diagnostics != sampleDiagnostics.end() ? &diagnostics->second : nullptr,
+                  qcVerdicts[si * analytes.size() + ai]);
+    }
+  }
+
+  // 6. The lab's own rules.
+  runLabRules(message);
+
+  spreadReruns(message, analytes, analyteIndex);
+}
+
+std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(
+    Message& message, const std::vector<std::string>& analytes, const RulesContext& context) const {
+  std::map<std::string, CalibrationReview> calibration;
+  // The codes a calibrator carries (as findAnalyteResult matches them), gathered once.
+  std::set<std::string_view> calibrated;
+  for (const Sample& s : message.samples) {
+    if (s.kind != SampleKind::kCalibrator) continue;
+    for (const Result& r : s.results) {
+      if (r.internalStandard) continue;
+      calibrated.insert(r.instrumentCode);
+      if (!r.lisCode.empty()) calibrated.insert(r.lisCode);
+    }
+  }
+  for (const auto& analyte : analytes) {
+    // Not a calibrated batch for this analyte.
+    if (!calibrated.count(analyte)) continue;
+    CalibrationReview review =
+        reviewCalibration(message, analyte, config_.settingsFor(analyte).calibration);
+    if (!config_.carryover) {
+      std::erase_if(review.checks,
+                    [](const CheckResult& c) { return c.ruleId == "calibration.carryover"; });
+    }
+    for (const CheckResult& c : review.checks) attachBatch(message, analyte, c);
+    if (review.fit.ok) {
+      // The slope is tracked as spec §2.5 says (b1, or b1 at mid-range for a quadratic) and
+      // compared with the last accepted batches: SLOPE_SHIFT (engineering, a note).
+      double slope = trackedSlope(review.fit);
+      if (config_.trends && context.metricHistory) {
+        std::vector<double> history = context.metricHistory(analyte, "cal_slope");
+        // An engineering note: a history too short to judge says nothing (no finding).
+        CheckResult shift = checkSlopeShift(slope, history);
+        if (shift.outcome == Outcome::kWarn) attachBatch(message, analyte, shift);
+      }
+      message.metrics.push_back({analyte, "cal_slope", slope});
+      message.metrics.push_back({analyte, "cal_r_squared", review.fit.rSquared});
+    }
+    calibration.emplace(analyte, std::move(review));
+  }
+  return calibration;
+}
+
+void RuleEngine::reviewBatchQc(Message& message, const std::vector<std::string>& analytes,
+                               const RulesContext& context, QcReview& qc,
+                               std::map<std::string, const AnalyteQcReview*>& qcByAnalyte) const {
   bool haveQc = false;
   if (config_.qc) {
     for (const Sample& s : message.samples) haveQc = haveQc || s.kind == SampleKind::kQc;
   }
-  std::map<std::string, const AnalyteQcReview*> qcByAnalyte;
-  if (haveQc) {
-    QcHistory history;
-    int64_t lastBatch = 0;
-    for (const auto& analyte : analytes) {
-      for (const QcTarget& t : config_.settingsFor(analyte).targets) {
-        QcTarget target = t;
-        target.analyte = analyte;
-        history.targets.push_back(target);
-      }
-      if (!context.qcHistory) continue;
-      const std::string series = qcSeriesKey(analyte, context.instrument, "");
-      const std::vector<labgate::QcValue> stored = context.qcHistory(analyte);
-      if (history.values.empty()) history.values.reserve(stored.size() * analytes.size());
-      for (const labgate::QcValue& v : stored) {
-        if (!v.targetMean || !v.targetSd) continue;
-        QcValue& value = history.values.emplace_back();
-        value.series = series;
-        value.level = v.level;
-        value.lot = v.lot;
-        value.run = static_cast<int>(v.batch);
-        value.seqInRun = v.seq;
-        value.value = v.value;
-        value.targetMean = *v.targetMean;
-        value.targetSd = *v.targetSd;
-        value.excluded = v.excluded;
-        lastBatch = std::max(lastBatch, v.batch);
-      }
+  if (!haveQc) return;
+  QcHistory history;
+  int64_t lastBatch = 0;
+  for (const auto& analyte : analytes) {
+    for (const QcTarget& t : config_.settingsFor(analyte).targets) {
+      QcTarget target = t;
+      target.analyte = analyte;
+      history.targets.push_back(target);
     }
-    QcReviewOptions options = config_.qcOptions;
-    options.instrument = context.instrument;
-    options.run = static_cast<int>(lastBatch + 1);
-    qc = reviewQc(message, history, options);
-    for (const AnalyteQcReview& a : qc.analytes) {
-      qcByAnalyte[a.analyte] = &a;
-      for (const CheckResult& c : a.checks) attachBatch(message, a.analyte, c);
-      // Every QC injection with a value goes to the history, with the target it was judged
-      // against (none while the analyte has no target: the values then serve to establish one).
-      bool rejected = a.outcome == Outcome::kFail;
-      std::vector<const QcTarget*> targets;  // the analyte's, in order: the last match wins
-      for (const QcTarget& t : history.targets) {
-        if (t.analyte == a.analyte) targets.push_back(&t);
-      }
-      for (const QcInjection& i : a.injections) {
-        if (!i.observed) continue;
-        labgate::QcValue stored;
-        stored.analyte = a.analyte;
-        stored.level = i.level;
-        stored.lot = i.lot;
-        stored.sampleId = i.sampleId;
-        stored.seq = static_cast<int>(i.sampleIndex);
-        stored.value = *i.observed;
-        for (const QcTarget* t : targets) {
-          if (t->level == i.level && (t->lot.empty() || t->lot == i.lot)) {
-            stored.targetMean = t->mean;
-            stored.targetSd = t->sd;
-          }
-        }
-        stored.runRejected = rejected;
-        message.qcValues.push_back(stored);
-      }
+    if (!context.qcHistory) continue;
+    const std::string series = qcSeriesKey(analyte, context.instrument, "");
+    const std::vector<labgate::QcValue> stored = context.qcHistory(analyte);
+    if (history.values.empty()) history.values.reserve(stored.size() * analytes.size());
+    for (const labgate::QcValue& v : stored) {
+      if (!v.targetMean || !v.targetSd) continue;
+      QcValue& value = history.values.emplace_back();
+      value.series = series;
+      value.level = v.level;
+      value.lot = v.lot;
+      value.run = static_cast<int>(v.batch);
+      value.seqInRun = v.seq;
+      value.value = v.value;
+      value.targetMean = *v.targetMean;
+      value.targetSd = *v.targetSd;
+      value.excluded = v.excluded;
+      lastBatch = std::max(lastBatch, v.batch);
     }
   }
+  QcReviewOptions options = config_.qcOptions;
+  options.instrument = context.instrument;
+  options.run = static_cast<int>(lastBatch + 1);
+  qc = reviewQc(message, history, options);
+  for (const AnalyteQcReview& a : qc.analytes) {
+    qcByAnalyte[a.analyte] = &a;
+    for (const CheckResult& c : a.checks) attachBatch(message, a.analyte, c);
+    // Every QC injection with a value goes to the history, with the target it was judged
+    // against (none while the analyte has no target: the values then serve to establish one).
+    bool rejected = a.outcome == Outcome::kFail;
+    std::vector<const QcTarget*> targets;  // the analyte's, in order: the last match wins
+    for (const QcTarget& t : history.targets) {
+      if (t.analyte == a.analyte) targets.push_back(&t);
+    }
+    for (const QcInjection& i : a.injections) {
+      if (!i.observed) continue;
+      labgate::QcValue stored;
+      stored.analyte = a.analyte;
+      stored.level = i.level;
+      stored.lot = i.lot;
+      stored.sampleId = i.sampleId;
+      stored.seq = static_cast<int>(i.sampleIndex);
+      stored.value = *i.observed;
+      for (const QcTarget* t : targets) {
+        if (t->level == i.level && (t->lot.empty() || t->lot == i.lot)) {
+          stored.targetMean = t->mean;
+          stored.targetSd = t->sd;
+        }
+      }
+      stored.runRejected = rejected;
+      message.qcValues.push_back(stored);
+    }
+  }
+}
 
-  // 4. Batch diagnostics (one batch) and trends (across batches).
+std::map<size_t, std::vector<CheckResult>> RuleEngine::diagnoseBatchAndTrends(
+    Message& message, const BatchReferences& refs, const RulesContext& context) const {
   std::map<size_t, std::vector<CheckResult>> sampleDiagnostics;
   if (config_.diagnostics) {
     BatchDiagnostics d = diagnoseBatch(message, refs, config_.drift);
@@ -669,23 +799,16 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
       }
     }
   }
+  return sampleDiagnostics;
+}
 
-  // 5. Per result: peaks, then (patients) autoverification with the batch gates. What each
-  // analyte's results share (settings, calibration, what the export carries, references, batch
-  // gates) is looked up once per analyte, each patient's QC verdicts by index, not rescanned.
-  struct AnalyteView {
-    const AnalyteSettings* settings = nullptr;
-    const CalibrationReview* review = nullptr;
-    PeakConfig peak;
-    AnalyteReference ref;
-    bool blanksAccepted = true;
-    const AnalyteQcReview* qc = nullptr;
-  };
-  std::map<std::string_view, size_t> analyteIndex;
+std::vector<AnalyteView> RuleEngine::analyteViews(
+    const Message& message, const std::vector<std::string>& analytes,
+    const std::map<std::string, CalibrationReview>& calibration, const BatchReferences& refs,
+    const std::map<std::string, const AnalyteQcReview*>& qcByAnalyte) const {
   std::vector<AnalyteView> views(analytes.size());
   for (size_t a = 0; a < analytes.size(); ++a) {
     const std::string& analyte = analytes[a];
-    analyteIndex.emplace(analyte, a);
     AnalyteView& v = views[a];
     v.settings = &config_.settingsFor(analyte);
     if (auto cal = calibration.find(analyte); cal != calibration.end()) v.review = &cal->second;
@@ -701,148 +824,153 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     }
     if (auto q = qcByAnalyte.find(analyte); q != qcByAnalyte.end()) v.qc = q->second;
   }
-  // (sample, analyte) → its QC dispositions, in order.
-  std::vector<std::vector<const SampleDisposition*>> qcVerdicts(message.samples.size() *
-                                                                analytes.size());
-  for (const SampleDisposition& d : qc.dispositions) {
-    auto a = analyteIndex.find(d.analyte);
-    if (a == analyteIndex.end() || d.sampleIndex >= message.samples.size()) continue;
-    qcVerdicts[d.sampleIndex * analytes.size() + a->second].push_back(&d);
+  return views;
+}
+
+void RuleEngine::judgeResult(Result& result, const Sample& sample, size_t si,
+                             const AnalyteView& view, const std::vector<CheckResult>* diagnostics,
+                             const std::vector<const SampleDisposition*>& qcVerdicts) const {
+  std::vector<CheckResult> peakChecks = peakChecksOf(result, sample, si, view, diagnostics);
+  if (sample.kind != SampleKind::kUnknown) {
+    for (const CheckResult& c : peakChecks) attach(result, c);
+    return;
   }
-  for (size_t si = 0; si < message.samples.size(); ++si) {
-    Sample& sample = message.samples[si];
-    auto diagnostics = sampleDiagnostics.find(si);
-    size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
-    for (Result& result : sample.results) {
-      if (result.internalStandard) continue;
-      // Samples usually list the analytes in the same order: try the next one first.
-      const std::string& analyte = analyteOf(result);
-      ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
-                                                                   : analyteIndex.at(analyte);
-      const AnalyteView& view = views[ai];
-      const AnalyteSettings& settings = *view.settings;
-      const CalibrationReview* review = view.review;
+  if (!config_.autoverify) {
+    judgeWithoutAutoverify(result, view, peakChecks, qcVerdicts);
+    return;
+  }
+  autoverifyResult(result, view, peakChecks, qcVerdicts);
+}
 
-      std::vector<CheckResult> peakChecks;
-      if (config_.peaks) {
-        PeakContext pc;
-        pc.kind = sample.kind;
-        pc.passingChecks = PassingChecks::kOmitted;  // only findings are kept
-        if (review) {
-          pc.lloq = review->lloq;
-          pc.uloq = review->uloq;
-          for (const CalibratorReview& c : review->calibrators) {
-            if (c.sampleIndex == si && c.lloqLevel) pc.isLloqCalibrator = true;
-          }
-        }
-        if (sample.kind == SampleKind::kBlank || sample.kind == SampleKind::kDoubleBlank) {
-          // A blank's peak is noise by design: its area is judged by calibration.blank; its RT,
-          // ion ratio and shape mean nothing. Only a manual integration is worth a note.
-          if (result.peak) {
-            peakChecks.push_back(checkManualIntegration(*result.peak, sample.kind, settings.peak));
-          }
-        } else {
-          peakChecks = checkPeak(result, view.ref, view.peak, pc);
-        }
+std::vector<CheckResult> RuleEngine::peakChecksOf(
+    const Result& result, const Sample& sample, size_t si, const AnalyteView& view,
+    const std::vector<CheckResult>* diagnostics) const {
+  const AnalyteSettings& settings = *view.settings;
+  const CalibrationReview* review = view.review;
+  std::vector<CheckResult> peakChecks;
+  if (config_.peaks) {
+    PeakContext pc;
+    pc.kind = sample.kind;
+    pc.passingChecks = PassingChecks::kOmitted;  // only findings are kept
+    if (review) {
+      pc.lloq = review->lloq;
+      pc.uloq = review->uloq;
+      for (const CalibratorReview& c : review->calibrators) {
+        if (c.sampleIndex == si && c.lloqLevel) pc.isLloqCalibrator = true;
       }
-      if (diagnostics != sampleDiagnostics.end()) {
-        for (const CheckResult& c : diagnostics->second) {
-          if (c.outcome != Outcome::kPass) peakChecks.push_back(c);  // a pass is no finding
-        }
+    }
+    if (sample.kind == SampleKind::kBlank || sample.kind == SampleKind::kDoubleBlank) {
+      // A blank's peak is noise by design: its area is judged by calibration.blank; its RT,
+      // ion ratio and shape mean nothing. Only a manual integration is worth a note.
+      if (result.peak) {
+        peakChecks.push_back(checkManualIntegration(*result.peak, sample.kind, settings.peak));
       }
-
-      if (sample.kind != SampleKind::kUnknown) {
-        for (const CheckResult& c : peakChecks) attach(result, c);
-        continue;
-      }
-      if (!config_.autoverify) {
-        // Without autoverification the batch verdicts still decide: a failed curve or QC run is
-        // a re-run, an unbracketed result a hold, and the peak findings stand.
-        for (const CheckResult& c : peakChecks) attach(result, c);
-        if (review) {
-          if (const CheckResult* curve = review->curveCheck();
-              curve && curve->outcome != Outcome::kPass) {
-            attach(result, *curve);
-          }
-        }
-        if (config_.qc && view.qc) {
-          if (view.qc->outcome == Outcome::kFail || view.qc->outcome == Outcome::kNotEvaluable) {
-            for (const CheckResult& c : view.qc->checks) {
-              if (c.ruleId == "qc.run_acceptance" || c.ruleId.rfind("qc.westgard.", 0) == 0 ||
-                  c.ruleId == "qc.target") {
-                attach(result, c);
-              }
-            }
-          }
-          for (const SampleDisposition* d : qcVerdicts[si * analytes.size() + ai]) {
-            if (d->kind != DispositionKind::kRelease) attach(result, d->reason);
-          }
-        }
-        continue;
-      }
-
-      BatchGates gates;
-      if (!config_.calibration) {
-        gates.calibrationAccepted = true;
-        gates.blanksAccepted = true;
-      } else if (review) {
-        // A curve that could not be judged holds (NOT_EVALUABLE); only a failed one re-runs.
-        const CheckResult* curve = review->curveCheck();
-        if (!curve || curve->outcome != Outcome::kNotEvaluable) {
-          gates.calibrationAccepted = review->curveAccepted;
-        }
-        gates.blanksAccepted = view.blanksAccepted;
-      } else {
-        // The batch has no calibrators for this analyte (a message with results only): nothing
-        // to judge the curve or the blanks by; the measuring range comes from the rule set.
-        gates.calibrationAccepted = true;
-        gates.blanksAccepted = true;
-      }
-      if (!config_.qc) {
-        gates.qcAccepted = true;
-        gates.qcBracketing = true;
-      } else if (view.qc) {
-        if (view.qc->outcome != Outcome::kNotEvaluable) {
-          gates.qcAccepted = view.qc->outcome == Outcome::kPass;
-        }
-        gates.qcBracketing = true;
-        for (const SampleDisposition* d : qcVerdicts[si * analytes.size() + ai]) {
-          if (d->kind == DispositionKind::kRelease) continue;
-          gates.qcBracketing = false;
-          attach(result, d->reason);
-        }
-      }
-      gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
-
-      AnalyteLimits limits = settings.limits;
-      if (!review && !limits.lloq && !limits.uloq) {
-        // No calibration and no configured range: the measuring-range step has nothing to
-        // compare with and is left out rather than holding every result.
-        limits.lloq = -std::numeric_limits<double>::infinity();
-        limits.uloq = std::numeric_limits<double>::infinity();
-      }
-      if (review) {
-        limits.lloq = review->lloq;
-        limits.uloq = review->uloq;
-        if (const CheckResult* curve = review->curveCheck();
-            curve && curve->outcome != Outcome::kPass) {
-          attach(result, *curve);  // the curve's failure is this result's re-run
-        }
-      }
-      AutoverifyDecision decision =
-          autoverify(result, gates, peakChecks, limits, std::nullopt, config_.autoverifyConfig,
-                     std::nullopt, PassingChecks::kOmitted);
-      for (const CheckResult& c : decision.checks) {
-        attach(result, c,
-               c.ruleId.rfind("peak.", 0) == 0 && config_.autoverifyConfig.holdOnPeakWarn);
-      }
-      if (!decision.displayValue.empty()) result.value = decision.displayValue;
-      if (!decision.flag.empty()) result.flags = decision.flag;
+    } else {
+      peakChecks = checkPeak(result, view.ref, view.peak, pc);
     }
   }
+  if (diagnostics) {
+    for (const CheckResult& c : *diagnostics) {
+      if (c.outcome != Outcome::kPass) peakChecks.push_back(c);  // a pass is no finding
+    }
+  }
+  return peakChecks;
+}
 
-  // 6. The lab's own rules. A rule that ran out of time is not run again in this batch: the rest
-  // of its results hold at once, so one batch costs at most one time limit per rule.
+void RuleEngine::judgeWithoutAutoverify(
+    Result& result, const AnalyteView& view, const std::vector<CheckResult>& peakChecks,
+    const std::vector<const SampleDisposition*>& qcVerdicts) const {
+  // Without autoverification the batch verdicts still decide: a failed curve or QC run is
+  // a re-run, an unbracketed result a hold, and the peak findings stand.
+  const CalibrationReview* review = view.review;
+  for (const CheckResult& c : peakChecks) attach(result, c);
+  if (review) {
+    if (const CheckResult* curve = review->curveCheck();
+        curve && curve->outcome != Outcome::kPass) {
+      attach(result, *curve);
+    }
+  }
+  if (config_.qc && view.qc) {
+    if (view.qc->outcome == Outcome::kFail || view.qc->outcome == Outcome::kNotEvaluable) {
+      for (const CheckResult& c : view.qc->checks) {
+        if (c.ruleId == "qc.run_acceptance" || c.ruleId.rfind("qc.westgard.", 0) == 0 ||
+            c.ruleId == "qc.target") {
+          attach(result, c);
+        }
+      }
+    }
+    for (const SampleDisposition* d : qcVerdicts) {
+      if (d->kind != DispositionKind::kRelease) attach(result, d->reason);
+    }
+  }
+}
+
+void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
+                                  const std::vector<CheckResult>& peakChecks,
+                                  const std::vector<const SampleDisposition*>& qcVerdicts) const {
+  const AnalyteSettings& settings = *view.settings;
+  const CalibrationReview* review = view.review;
+  BatchGates gates;
+  if (!config_.calibration) {
+    gates.calibrationAccepted = true;
+    gates.blanksAccepted = true;
+  } else if (review) {
+    // A curve that could not be judged holds (NOT_EVALUABLE); only a failed one re-runs.
+    const CheckResult* curve = review->curveCheck();
+    if (!curve || curve->outcome != Outcome::kNotEvaluable) {
+      gates.calibrationAccepted = review->curveAccepted;
+    }
+    gates.blanksAccepted = view.blanksAccepted;
+  } else {
+    // The batch has no calibrators for this analyte (a message with results only): nothing
+    // to judge the curve or the blanks by; the measuring range comes from the rule set.
+    gates.calibrationAccepted = true;
+    gates.blanksAccepted = true;
+  }
+  if (!config_.qc) {
+    gates.qcAccepted = true;
+    gates.qcBracketing = true;
+  } else if (view.qc) {
+    if (view.qc->outcome != Outcome::kNotEvaluable) {
+      gates.qcAccepted = view.qc->outcome == Outcome::kPass;
+    }
+    gates.qcBracketing = true;
+    for (const SampleDisposition* d : qcVerdicts) {
+      if (d->kind == DispositionKind::kRelease) continue;
+      gates.qcBracketing = false;
+      attach(result, d->reason);
+    }
+  }
+  gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
+
+  AnalyteLimits limits = settings.limits;
+  if (!review && !limits.lloq && !limits.uloq) {
+    // No calibration and no configured range: the measuring-range step has nothing to
+    // compare with and is left out rather than holding every result.
+    limits.lloq = -std::numeric_limits<double>::infinity();
+    limits.uloq = std::numeric_limits<double>::infinity();
+  }
+  if (review) {
+    limits.lloq = review->lloq;
+    limits.uloq = review->uloq;
+    if (const CheckResult* curve = review->curveCheck();
+        curve && curve->outcome != Outcome::kPass) {
+      attach(result, *curve);  // the curve's failure is this result's re-run
+    }
+  }
+  AutoverifyDecision decision =
+      autoverify(result, gates, peakChecks, limits, std::nullopt, config_.autoverifyConfig,
+                 std::nullopt, PassingChecks::kOmitted);
+  for (const CheckResult& c : decision.checks) {
+    attach(result, c, c.ruleId.rfind("peak.", 0) == 0 && config_.autoverifyConfig.holdOnPeakWarn);
+  }
+  if (!decision.displayValue.empty()) result.value = decision.displayValue;
+  if (!decision.flag.empty()) result.flags = decision.flag;
+}
+
+// A rule that ran out of time is not run again in this batch: the rest of its results hold at
+// once, so one batch costs at most one time limit per rule.
+void RuleEngine::runLabRules(Message& message) const {
   for (const auto& rule : config_.lua) {
     bool timedOut = false;
     for (Sample& sample : message.samples) {
@@ -853,33 +981,6 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
         } else {
           attach(result, rule->evaluate(result, sample, message, &timedOut));
         }
-      }
-    }
-  }
-
-  // Batch-level failures that ask for a re-run reach every patient result of the analyte (§3.6),
-  // each result getting its analyte's in the batch's order: one pass over the results.
-  std::vector<std::vector<const Finding*>> rerun(analytes.size());  // by analyte index
-  bool anyRerun = false;
-  for (const BatchFinding& b : message.batchFindings) {
-    if (b.finding.severity == Severity::kInfo || b.analyte.empty()) continue;
-    if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
-    if (b.finding.action == DispositionKind::kRelease) continue;
-    auto a = analyteIndex.find(b.analyte);
-    if (a == analyteIndex.end()) continue;  // no result of the batch has that analyte
-    rerun[a->second].push_back(&b.finding);
-    anyRerun = true;
-  }
-  if (anyRerun) {
-    for (Sample& sample : message.samples) {
-      if (sample.kind != SampleKind::kUnknown) continue;
-      size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
-      for (Result& result : sample.results) {
-        if (result.internalStandard) continue;
-        const std::string& analyte = analyteOf(result);
-        ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
-                                                                     : analyteIndex.at(analyte);
-        for (const Finding* f : rerun[ai]) result.findings.push_back(*f);
       }
     }
   }

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -552,6 +553,19 @@ class FileDropSource : public Source {
   std::atomic<int64_t> currentBytes_{0};
 };
 
+/// A folder key holds a Linux path. A Windows path is refused rather than taken as a relative
+/// name: in a properties file a backslash is an escape character, so `C:\Exports\quant` reads
+/// as `C:Exportsquant`, which would quietly become a folder of that name in the working folder.
+Status linuxFolder(const std::string& key, const std::string& value) {
+  const bool drive =
+      value.size() >= 2 && std::isalpha(static_cast<unsigned char>(value[0])) && value[1] == ':';
+  if (!drive && value.find('\\') == std::string::npos) return Status::ok();
+  return Status::config(key, "\"" + value +
+                                 "\" looks like a Windows path (a drive letter or backslashes): "
+                                 "name the folder as a Linux path, e.g. /srv/labgate/inbox/quant1 "
+                                 "(in this file a backslash is an escape character)");
+}
+
 StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& context) {
   const std::string prefix = "connector." + context.name + ".";
   Settings settings;
@@ -563,13 +577,14 @@ StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& cont
     if (value.empty())
       return Status::config(prefix + key, "empty (leave the key out for the default)");
     folder = OutputFolder{value, false, key + " " + value};
-    return Status::ok();
+    return linuxFolder(prefix + key, value);
   };
   for (const auto& [key, value] : context.keys) {
     Status status;
     if (key == "inbox") {
       settings.inbox = value;
       haveInbox = !value.empty();
+      status = linuxFolder(prefix + key, value);
     } else if (key == "pattern") {
       if (value.empty()) status = Status::config(prefix + key, "empty (use * for every file)");
       settings.pattern = value;

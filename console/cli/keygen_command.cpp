@@ -12,7 +12,10 @@ void usage(std::ostream& out) {
          "\n"
          "Writes a new key-encryption key for security.key_file into FILE (mode 0600). FILE must\n"
          "not exist and should lie outside data.dir; keep a copy somewhere safe: without it the\n"
-         "encrypted content and the backups cannot be read.\n";
+         "encrypted content and the backups cannot be read.\n"
+         "\n"
+         "exit status: 0 written; 1 FILE could not be written (it exists, or no such directory);\n"
+         "2 usage error.\n";
 }
 
 }  // namespace
@@ -24,7 +27,7 @@ int runKeygen(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   if (args.size() != 1 || args[0].empty() || args[0][0] == '-') {
     usage(err);
-    return 64;
+    return 2;  // a usage error, as every labgate command
   }
   const std::string& path = args[0];
   Status written = security::writeNewKeyFile(path);

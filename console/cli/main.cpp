@@ -33,7 +33,10 @@ void printHelp(std::ostream& out) {
          "  help        show this help\n"
          "\n"
          "options:\n"
-         "  -h, --help  show this help\n";
+         "  -h, --help  show this help\n"
+         "\n"
+         "Each command takes -h or --help. Exit status: 0 done, 1 the command failed, 2 usage\n"
+         "error (no or an unknown command, a bad option); each command's help says more.\n";
 }
 
 }  // namespace
@@ -41,7 +44,7 @@ void printHelp(std::ostream& out) {
 int main(int argc, char** argv) {
   if (argc < 2) {
     printHelp(std::cerr);
-    return 64;
+    return 2;
   }
   std::string command = argv[1];
   if (command == "-h" || command == "--help" || command == "help") {
@@ -49,6 +52,14 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "version" || command == "--version") {
+    if (argc == 3 && (std::strcmp(argv[2], "-h") == 0 || std::strcmp(argv[2], "--help") == 0)) {
+      std::cout << "usage: labgate version\n\nPrints the version of this console.\n";
+      return 0;
+    }
+    if (argc > 2) {
+      std::cerr << "labgate version: takes no arguments (try labgate version --help)\n";
+      return 2;
+    }
     std::cout << "labgate " << labgate::kVersion << "\n";
     return 0;
   }
@@ -61,5 +72,5 @@ int main(int argc, char** argv) {
   if (command == "restore") return labgate::cli::runRestore(args, std::cout, std::cerr);
   if (command == "keygen") return labgate::cli::runKeygen(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
-  return 64;
+  return 2;
 }

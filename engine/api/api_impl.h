@@ -159,8 +159,19 @@ class Api::Impl {
     Handler handler;
   };
   void registerSessionRoutes();
-  void registerAccountRoutes();
-  void registerDataRoutes();
+  void registerAccountRoutes();  // resources_accounts.cpp: calls the six below
+  void registerCallerRoutes();
+  void registerOrganisationRoutes();
+  void registerUserRoutes();
+  void registerUserActionRoutes();
+  void registerRoleRoutes();
+  void registerApiKeyRoutes();
+  void registerDataRoutes();  // resources_data.cpp: calls the five below
+  void registerConnectorRoutes();
+  void registerSampleRoutes();
+  void registerUploadRoutes();
+  void registerDiagnosticsRoutes();
+  void registerRecordRoutes();
   void registerBackupRoutes();
   void registerMessageRoutes();  // resources_messages.cpp: raw bodies, re-encryption
 

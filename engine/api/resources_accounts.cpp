@@ -40,6 +40,15 @@ std::string printedName(const std::string& text) {
 }  // namespace
 
 void Api::Impl::registerAccountRoutes() {
+  registerCallerRoutes();
+  registerOrganisationRoutes();
+  registerUserRoutes();
+  registerUserActionRoutes();
+  registerRoleRoutes();
+  registerApiKeyRoutes();
+}
+
+void Api::Impl::registerCallerRoutes() {
   // ---- the caller ---------------------------------------------------------------------------
   on("GET", "/api/v1/me", [this](Call& call) {
     const Principal& p = call.principal;
@@ -123,7 +132,9 @@ void Api::Impl::registerAccountRoutes() {
         user, event(call, "user.totp_enrolled", "user:" + user.username, nullptr)));
     noContent(call);
   });
+}
 
+void Api::Impl::registerOrganisationRoutes() {
   // ---- organisations ------------------------------------------------------------------------
   auto ownOrg = [this](Call& call) {
     auto it = call.params.find("id");
@@ -241,7 +252,9 @@ void Api::Impl::registerAccountRoutes() {
     call.response.set("Location", "/api/v1/organisations/" + org.id);
     sendJson(call.response, HttpStatus::HTTP_CREATED, out);
   });
+}
 
+void Api::Impl::registerUserRoutes() {
   // ---- users --------------------------------------------------------------------------------
   on("GET", "/api/v1/users", [this](Call& call) {
     Array::Ptr items = new Array;
@@ -326,6 +339,10 @@ void Api::Impl::registerAccountRoutes() {
     mustStore(saved);
     sendJson(call.response, HttpStatus::HTTP_OK, userJson(user));
   });
+}
+
+/// What an administrator does to one account: unlock, password reset, second factor removal.
+void Api::Impl::registerUserActionRoutes() {
   on("POST", "/api/v1/users/{id}/unlock", [this](Call& call) {
     User user = userOf(call);
     checkManageable(call, user);
@@ -362,7 +379,9 @@ void Api::Impl::registerAccountRoutes() {
         user, event(call, "user.totp_removed", "user:" + user.username, nullptr)));
     noContent(call);
   });
+}
 
+void Api::Impl::registerRoleRoutes() {
   // ---- roles --------------------------------------------------------------------------------
   on("GET", "/api/v1/roles", [this](Call& call) {
     Array::Ptr items = new Array;
@@ -374,7 +393,9 @@ void Api::Impl::registerAccountRoutes() {
     if (!role) fail(HttpStatus::HTTP_NOT_FOUND, "no such role");
     sendJson(call.response, HttpStatus::HTTP_OK, roleJson(*role));
   });
+}
 
+void Api::Impl::registerApiKeyRoutes() {
   // ---- API keys -----------------------------------------------------------------------------
   on("GET", "/api/v1/api-keys", [this](Call& call) {
     Array::Ptr items = new Array;

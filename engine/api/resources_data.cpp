@@ -2,6 +2,7 @@
 // instrument diagnostics, the audit trail and login records. Everything is scoped to the caller's
 // organisation.
 #include <Poco/JSON/Parser.h>
+#include <Poco/String.h>
 
 #include "engine/api/api_impl.h"
 #include "engine/net/interfaces.h"
@@ -33,6 +34,14 @@ Object::Ptr sampleJson(const SampleSummary& s) {
 }  // namespace
 
 void Api::Impl::registerDataRoutes() {
+  registerConnectorRoutes();
+  registerSampleRoutes();
+  registerUploadRoutes();
+  registerDiagnosticsRoutes();
+  registerRecordRoutes();
+}
+
+void Api::Impl::registerConnectorRoutes() {
   // ---- connectors and destinations ----------------------------------------------------------
   auto connectorJson = [this](const EngineView::ConnectorInfo& c) {
     Object::Ptr health = engine.connectorHealth(c.name);
@@ -90,13 +99,21 @@ void Api::Impl::registerDataRoutes() {
     }
     sendJson(call.response, HttpStatus::HTTP_OK, destinationJson(it->first, it->second));
   });
+}
 
+void Api::Impl::registerSampleRoutes() {
   // ---- samples and results ------------------------------------------------------------------
   on("GET", "/api/v1/samples", [this](Call& call) {
     SampleFilter filter;
     filter.sampleId = queryValue(call, "sample_id");
     filter.instrument = queryValue(call, "instrument");
-    filter.state = queryValue(call, "state");
+    // A result disposition as the API shows it (release, hold, reject), in any case.
+    filter.state = Poco::toLower(queryValue(call, "state"));
+    if (!filter.state.empty() && filter.state != "release" && filter.state != "hold" &&
+        filter.state != "reject") {
+      fail(HttpStatus::HTTP_BAD_REQUEST,
+           "\"state\" must be a result disposition: release, hold or reject (any case)");
+    }
     filter.from = isoQuery(call, "from");
     filter.to = isoQuery(call, "to");
     Page<SampleSummary> page = accounts.samples(call.principal.orgId, filter, pageOf(call));
@@ -137,7 +154,9 @@ void Api::Impl::registerDataRoutes() {
     out->set("results", results);
     sendJson(call.response, HttpStatus::HTTP_OK, out);
   });
+}
 
+void Api::Impl::registerUploadRoutes() {
   // ---- uploads ------------------------------------------------------------------------------
   on("POST", "/api/v1/uploads", [this](Call& call) {
     const std::string wanted = queryValue(call, "connector");
@@ -171,7 +190,9 @@ void Api::Impl::registerDataRoutes() {
     }
     mine.front().upload->handleUpload(call.request, call.response);
   });
+}
 
+void Api::Impl::registerDiagnosticsRoutes() {
   // ---- diagnostics --------------------------------------------------------------------------
   // GET /api/v1/instruments/{id}/diagnostics?analyte=&batches=: the JSON series the console
   // charts (per-batch metrics, QC Levey-Jennings points, failures by rule).
@@ -251,7 +272,9 @@ void Api::Impl::registerDataRoutes() {
     out->set("failures_by_rule", failures);
     sendJson(call.response, HttpStatus::HTTP_OK, out);
   });
+}
 
+void Api::Impl::registerRecordRoutes() {
   // ---- records ------------------------------------------------------------------------------
   on("GET", "/api/v1/audit", [this](Call& call) {
     AuditFilter filter;

@@ -7,12 +7,34 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
 
 namespace labgate {
+
+std::string listenFailure(const std::string& host, int port, const Poco::Exception& e) {
+  const std::string where = host + ":" + std::to_string(port);
+  std::string why;
+  switch (e.code()) {
+    case EADDRINUSE:
+      why =
+          "the port is in use by another program (another labgated?); stop it or choose "
+          "another port (`ss -ltnp` shows which program listens)";
+      break;
+    case EACCES:
+      why = "permission denied (ports below 1024 need privileges; choose a port from 1024)";
+      break;
+    case EADDRNOTAVAIL:
+      why = "this machine has no address " + host + " (use 127.0.0.1, 0.0.0.0 or one of its own)";
+      break;
+    default:
+      why = e.displayText();
+  }
+  return "cannot listen on " + where + ": " + why;
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -298,9 +320,7 @@ Status TcpListener::start(Poco::Net::ServerSocket socket, const std::string& hos
   } catch (const Poco::Exception& e) {
     server_.reset();
     tracker_->stopSweeping();
-    std::string why = "cannot listen on ";
-    why.append(host).append(":").append(std::to_string(port)).append(": ");
-    return Status::config(key, why.append(e.displayText()));
+    return Status::config(key, listenFailure(host, port, e));
   }
   return Status::ok();
 }

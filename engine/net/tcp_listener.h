@@ -35,6 +35,10 @@
 
 namespace labgate {
 
+/// Why binding `host`:`port` failed, in words a person acts on: "cannot listen on H:P: the port is
+/// in use by another program ..." (the common causes by name, else the socket library's text).
+std::string listenFailure(const std::string& host, int port, const Poco::Exception& e);
+
 /// The limits a TcpListener enforces on its connections.
 struct ConnectionLimits {
   /// connector.NAME.max_connections: connections served at once.

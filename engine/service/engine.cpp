@@ -40,6 +40,7 @@
 #include "engine/net/delivery_worker.h"
 #include "engine/net/http_server.h"
 #include "engine/net/http_util.h"
+#include "engine/net/tcp_listener.h"
 #include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
@@ -238,9 +239,7 @@ class Engine::Impl : public api::EngineView {
       http_ = std::make_unique<HttpServer>("http", factory(), httpPool_, socket, config_.httpLimits,
                                            /*tls=*/false);
     } catch (const Poco::Exception& e) {
-      return Status::config("http.listen", "cannot listen on " + config_.httpHost + ":" +
-                                               std::to_string(config_.httpPort) + ": " +
-                                               e.displayText());
+      return Status::config("http.listen", listenFailure(config_.httpHost, config_.httpPort, e));
     }
     if (!config_.httpsHost.empty()) {
       StatusOr<Poco::Net::Context::Ptr> tls = makeTlsContext("", config_.tlsKeys);
@@ -252,9 +251,8 @@ class Engine::Impl : public api::EngineView {
         https_ = std::make_unique<HttpServer>("https", factory(), httpPool_, socket,
                                               config_.httpLimits, /*tls=*/true);
       } catch (const Poco::Exception& e) {
-        return Status::config("https.listen", "cannot listen on " + config_.httpsHost + ":" +
-                                                  std::to_string(config_.httpsPort) + ": " +
-                                                  e.displayText());
+        return Status::config("https.listen",
+                              listenFailure(config_.httpsHost, config_.httpsPort, e));
       }
     }
 

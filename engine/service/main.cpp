@@ -5,6 +5,8 @@
 // The umask is 077: every file and directory it creates is the service user's only.
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
+#include <Poco/Util/OptionException.h>
+#include <Poco/Util/OptionProcessor.h>
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 #include <pthread.h>
@@ -23,6 +25,26 @@ namespace {
 constexpr int kExitConfig = 78;
 
 class LabgateDaemon : public Poco::Util::ServerApplication {
+ public:
+  /// A usage error in the arguments (an unknown option, a missing argument), "" when none.
+  /// POCO would log it without a prefix and exit 78 (EX_CONFIG); a usage error is 64.
+  std::string usageError(int argc, char** argv) {
+    Poco::Util::OptionSet options;
+    defineOptions(options);
+    Poco::Util::OptionProcessor processor(options);
+    processor.setUnixStyle(true);
+    try {
+      for (int i = 1; i < argc; ++i) {
+        std::string name, value;
+        processor.process(argv[i], name, value);
+      }
+      processor.checkRequired();
+    } catch (const Poco::Util::OptionException& e) {
+      return e.displayText();
+    }
+    return {};
+  }
+
  protected:
   void defineOptions(Poco::Util::OptionSet& options) override {
     ServerApplication::defineOptions(options);
@@ -71,6 +93,11 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     labgate::Status started = engine.start();
     if (!started.isOk()) {
       engine.stop();
+      // Start-up errors name the configuration file and the key, as loading errors do.
+      if (started.code() == labgate::Status::Code::kConfig) {
+        started =
+            labgate::Status::config(configPath_ + ": " + started.location(), started.reason());
+      }
       return fail(started);
     }
     int signal = 0;
@@ -144,12 +171,22 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     help.setCommand(commandName());
     help.setUsage("[--config FILE] [--check-config]");
     help.setHeader(
-        "LabGate engine: receives instrument results (ASTM over TCP), refuses patient-"
-        "identifying data, maps codes, stores durably and forwards to the LIS (HL7 over MLLP).");
+        "LabGate engine: receives instrument results, refuses patient-identifying data, maps "
+        "codes, applies the rule sets, stores durably and forwards to the LIS. Connector kinds "
+        "(connector.NAME.kind): astm-tcp (ASTM E1381/E1394 over TCP), hl7-mllp (HL7 v2 ORU^R01 "
+        "and OUL^R22 over MLLP, plain or TLS), file-drop (LC-MS/MS batch exports from a watched "
+        "folder) and upload (batch exports by POST /api/v1/uploads). Destination kind: hl7-mllp "
+        "(HL7 v2.5.1 ORU^R01 to the LIS).");
     help.setFooter(
-        "Configuration keys: docs/configuration.md. GET /health and the REST API (docs/api.md) on "
-        "http.listen / https.listen.\nEnvironment: LABGATE_ADMIN_PASSWORD creates the first "
-        "administrator (user admin of organisation default) when the store has no user.");
+        "REST API (docs/api.md, docs/openapi.yaml): accounts, sessions, API keys, samples and "
+        "results, uploads, diagnostics, audit trail, backups; with GET /health, /ready and "
+        "/metrics on http.listen / https.listen. Configuration keys: docs/configuration.md. "
+        "SIGHUP reloads the mapping sets and rule sets; SIGTERM stops cleanly.\n"
+        "Environment: LABGATE_ADMIN_PASSWORD creates the first administrator (user admin of "
+        "organisation default) when the store has no user.\n"
+        "Exit status: 0 stopped cleanly (--check-config: the configuration is OK); 1 "
+        "--check-config found an error; 64 usage error (an unknown option); 78 configuration "
+        "error at start-up (one line naming the file and key).");
     help.format(std::cout);
     stopEarly_ = true;
     stopOptionsProcessing();
@@ -180,6 +217,10 @@ int main(int argc, char** argv) {
   // is created.
   ::umask(077);
   LabgateDaemon daemon;
+  if (std::string usage = daemon.usageError(argc, argv); !usage.empty()) {
+    std::cerr << "labgated: " << usage << " (try labgated --help)" << std::endl;
+    return 64;  // EX_USAGE
+  }
   try {
     return daemon.run(argc, argv);
   } catch (const Poco::Exception& e) {
