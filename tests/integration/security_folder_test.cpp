@@ -377,8 +377,9 @@ TEST_F(FolderSecurityTest, FileReplacedDuringImportIsImportedOnItsOwn) {
 // next start the file is quarantined with a .reason instead of being tried a third time, nothing
 // from it is stored, and the engine serves and imports other files.
 TEST_F(FolderSecurityTest, FileTheEngineDoesNotSurviveTwiceIsQuarantined) {
-  // A longer settle time: after each restart the test takes the lock before the file is taken.
-  config_.connectors.at(1).extra["settle_ms"] = "3000";
+  // A long settle time: after each restart the test takes the lock before the file is taken, and
+  // a loaded machine may need seconds to start the engine (a short settle made the test flaky).
+  config_.connectors.at(1).extra["settle_ms"] = "10000";
   ASSERT_NO_FATAL_FAILURE(startAll());
   std::unique_ptr<WriteLock> lock = lockDatabase();
   drop("poison.csv", batch_);
