@@ -261,6 +261,8 @@ size_t MappingSet::size() const { return mappings_.size(); }
 
 const std::string& MappingSet::source() const { return source_; }
 
+void MappingSet::apply(Message& message) const { applyMappings(message, *this); }
+
 void applyMappings(Message& message, const MappingSet& mappings) {
   for (Sample& sample : message.samples) {
     for (Result& r : sample.results) {

@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "engine/model/mapping_stage.h"
 #include "engine/model/model.h"
 #include "engine/model/status.h"
 
@@ -20,7 +21,7 @@ struct Mapping {
   int decimals = -1;  // digits after the point sent to the LIS; -1 = the value as sent
 };
 
-class MappingSet {
+class MappingSet : public MappingStage {
  public:
   /// An empty set (every code unmapped).
   MappingSet() = default;
@@ -48,6 +49,8 @@ class MappingSet {
   const std::string& source() const;
   /// All mappings in file order.
   const std::vector<Mapping>& mappings() const { return mappings_; }
+  /// The pipeline's map stage: applyMappings(message, *this).
+  void apply(Message& message) const override;
 
  private:
   std::string source_;

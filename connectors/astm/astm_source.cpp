@@ -30,7 +30,73 @@ Poco::Logger& logger() { return Poco::Logger::get("astm"); }
 constexpr int kPollMillis = 250;
 constexpr std::chrono::seconds kBusyAfterFailure{10};
 
-using AstmCodec = CodecOf<AstmOptions, parseRecords, buildMessage>;
+/// The ASTM codec with a connector's astm.* options: what the source parses with, and what
+/// `labgate dry-run` gets from the registry for the same connector.
+class AstmCodec : public FormatCodec {
+ public:
+  explicit AstmCodec(AstmOptions options) : options_(std::move(options)) {}
+  StatusOr<Document> parse(std::string_view text) const override {
+    return parseRecords(text, options_);
+  }
+  StatusOr<Message> build(const Document& document) const override {
+    return buildMessage(document, options_);
+  }
+  const std::string& formatTag() const override {
+    static const std::string tag = "astm";
+    return tag;
+  }
+  /// A capture as the wire carried it (ENQ, STX frames with checksums, EOT) goes through the
+  /// E1381 receiver the source uses, which removes the framing and checks every checksum; records
+  /// without framing (a text file) are split as the receiver's messages are.
+  StatusOr<std::vector<std::string>> split(std::string_view capture) const override {
+    if (capture.find(kEnq) == std::string_view::npos &&
+        capture.find(kStx) == std::string_view::npos) {
+      return splitMessages(capture, options_);
+    }
+    std::vector<std::string> messages;
+    Receiver receiver(options_, [&](std::string_view text) {
+      for (std::string& one : splitMessages(text, options_)) messages.push_back(std::move(one));
+      return true;
+    });
+    // Fed byte by byte so that the first problem is the one reported (after a refused frame the
+    // frames that follow fail too when the capture holds no retransmission of it).
+    std::string reply, problem;
+    const auto now = std::chrono::steady_clock::now();
+    for (char c : capture) {
+      receiver.feed(std::string_view(&c, 1), now, reply);
+      const Receiver::Stats& stats = receiver.stats();
+      if (problem.empty() && (stats.framesRejected > 0 || stats.messagesDiscarded > 0)) {
+        problem = receiver.lastProblem().empty() ? "a frame was refused" : receiver.lastProblem();
+      }
+    }
+    receiver.connectionClosed();
+    if (problem.empty()) problem = receiver.lastProblem();
+    // As on the link: a refused frame that the capture then holds again (the instrument's
+    // retransmission) costs nothing; a message thrown away, or none at all, is what went wrong.
+    if (messages.empty() || receiver.stats().messagesDiscarded > 0) {
+      return Status::invalid(
+          "E1381 framing",
+          problem.empty() ? std::string("no complete message (ENQ, frames, EOT) in the capture")
+                          : problem);
+    }
+    return messages;
+  }
+
+ private:
+  AstmOptions options_;
+};
+
+/// The codec of a connector's astm.* keys (other keys are the source's).
+StatusOr<std::shared_ptr<const FormatCodec>> makeAstmCodec(const std::string& prefix,
+                                                           const KeyValues& keys) {
+  AstmOptions options;
+  for (const auto& [key, value] : keys) {
+    if (key.rfind("astm.", 0) != 0) continue;
+    Status status = setAstmOption(options, key.substr(5), value);
+    if (!status.isOk()) return Status::config(prefix + key, status.reason());
+  }
+  return std::shared_ptr<const FormatCodec>(std::make_shared<AstmCodec>(options));
+}
 
 /// State shared by the source and its connections.
 struct Shared {
@@ -147,7 +213,6 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     envelope.connectorId = shared_->name;
     envelope.peer = peer;
     envelope.receivedAt = std::chrono::system_clock::now();
-    envelope.format = SourceFormat::kAstm;
     Intake intake = shared_->handler(envelope, shared_->codec);
     shared_->counters.count(intake.outcome);
     if (intake.outcome == Intake::Outcome::kFailed) {
@@ -270,6 +335,12 @@ StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context)
 
 }  // namespace
 
-void registerAstmSource(Registry& registry) { registry.addSource("astm-tcp", createAstmSource); }
+void registerAstmSource(Registry& registry) {
+  SourceKind kind;
+  kind.factory = createAstmSource;
+  kind.codec = makeAstmCodec;
+  kind.formatTag = "astm";
+  registry.addSource("astm-tcp", std::move(kind));
+}
 
 }  // namespace labgate::astm

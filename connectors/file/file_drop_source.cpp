@@ -624,7 +624,10 @@ StatusOr<std::unique_ptr<Source>> createFileDropSource(const SourceContext& cont
 
 void registerFileDropSource(Registry& registry) {
   // Exports are recognised by content hash: a copy dropped again is not imported twice.
-  registry.addSource("file-drop", createFileDropSource, /*deduplicate=*/true);
+  SourceKind kind;
+  kind.factory = createFileDropSource;
+  kind.deduplicate = true;  // the dedupe key is the file's content hash
+  registry.addSource("file-drop", std::move(kind));
 }
 
 }  // namespace labgate::file

@@ -176,13 +176,15 @@ Status parseMllpDestinationOptions(const DestinationContext& context,
 }
 
 void registerMllpDestination(Registry& registry) {
-  registry.addDestination(
-      "hl7-mllp", [](const DestinationContext& context) -> StatusOr<std::unique_ptr<Destination>> {
-        MllpDestinationOptions options;
-        Status status = parseMllpDestinationOptions(context, options);
-        if (!status.isOk()) return status;
-        return std::unique_ptr<Destination>(new MllpDestination(std::move(options)));
-      });
+  DestinationKind kind;
+  kind.factory = [](const DestinationContext& context) -> StatusOr<std::unique_ptr<Destination>> {
+    MllpDestinationOptions options;
+    Status status = parseMllpDestinationOptions(context, options);
+    if (!status.isOk()) return status;
+    return std::unique_ptr<Destination>(new MllpDestination(std::move(options)));
+  };
+  kind.formatTag = "hl7";
+  registry.addDestination("hl7-mllp", std::move(kind));
 }
 
 }  // namespace labgate::hl7

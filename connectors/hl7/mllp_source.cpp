@@ -42,7 +42,29 @@ constexpr int kPollMillis = 250;
 // read its ACKs): past it the connection is closed.
 constexpr int kIoTimeoutSeconds = 10;
 
-using Hl7Codec = CodecOf<Hl7Options, parseHl7, buildMessage>;
+/// The HL7 codec with a connector's hl7.* options (hl7.sample_id_field, ...): what the source
+/// parses with, and what `labgate dry-run` gets from the registry for the same connector.
+class Hl7Codec : public FormatCodec {
+ public:
+  explicit Hl7Codec(Hl7Options options) : options_(std::move(options)) {}
+  StatusOr<Document> parse(std::string_view text) const override {
+    return parseHl7(text, options_);
+  }
+  StatusOr<Message> build(const Document& document) const override {
+    return buildMessage(document, options_);
+  }
+  const std::string& formatTag() const override {
+    static const std::string tag = "hl7";
+    return tag;
+  }
+  /// A capture (one message, a batch file, MLLP leftovers) as splitBatch() reads it.
+  StatusOr<std::vector<std::string>> split(std::string_view capture) const override {
+    return splitBatch(capture);
+  }
+
+ private:
+  Hl7Options options_;
+};
 
 struct Settings {
   std::string name;
@@ -261,7 +283,6 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     envelope.connectorId = shared_->settings.name;
     envelope.peer = peer_;
     envelope.receivedAt = std::chrono::system_clock::now();
-    envelope.format = SourceFormat::kHl7;
     Intake intake;
     try {
       intake = shared_->handler(envelope, shared_->codec);
@@ -432,8 +453,35 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
 
 }  // namespace
 
+/// The codec of a connector's hl7.* keys, as createMllpSource() configures it (the parser's
+/// limit follows max_message_bytes unless hl7.max_message_bytes is set).
+StatusOr<std::shared_ptr<const FormatCodec>> makeHl7Codec(const std::string& prefix,
+                                                          const KeyValues& keys) {
+  Hl7Options options;
+  int64_t maxMessageBytes = 1024 * 1024;
+  bool parserLimitSet = false;
+  for (const auto& [key, value] : keys) {
+    Status status;
+    if (key.rfind("hl7.", 0) == 0) {
+      status = setHl7Option(options, key.substr(4), value);
+      if (!status.isOk()) return Status::config(prefix + key, status.reason());
+      parserLimitSet = parserLimitSet || key == "hl7.max_message_bytes";
+    } else if (key == "max_message_bytes") {
+      status = parseInteger(prefix + key, value, 1024, int64_t{1} << 30, maxMessageBytes);
+      if (!status.isOk()) return status;
+    }
+  }
+  if (!parserLimitSet) options.maxMessageBytes = static_cast<size_t>(maxMessageBytes);
+  return std::shared_ptr<const FormatCodec>(std::make_shared<Hl7Codec>(options));
+}
+
 void registerMllpSource(Registry& registry) {
-  registry.addSource("hl7-mllp", createMllpSource, /*deduplicate=*/true);
+  SourceKind kind;
+  kind.factory = createMllpSource;
+  kind.codec = makeHl7Codec;
+  kind.formatTag = "hl7";
+  kind.deduplicate = true;
+  registry.addSource("hl7-mllp", std::move(kind));
 }
 
 }  // namespace labgate::hl7

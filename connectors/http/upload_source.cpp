@@ -316,7 +316,10 @@ StatusOr<std::unique_ptr<Source>> createUploadSource(const SourceContext& contex
 }  // namespace
 
 void registerUploadSource(Registry& registry) {
-  registry.addSource("upload", createUploadSource, /*deduplicate=*/true);
+  SourceKind kind;
+  kind.factory = createUploadSource;
+  kind.deduplicate = true;  // the dedupe key is the file's content hash
+  registry.addSource("upload", std::move(kind));
 }
 
 }  // namespace labgate::http

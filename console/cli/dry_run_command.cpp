@@ -9,14 +9,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "connectors/astm/records.h"
-#include "connectors/hl7/builder.h"
-#include "connectors/hl7/parser.h"
-#include "engine/net/tcp_listener.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
 #include "engine/service/config.h"
-#include "engine/service/engine.h"
+#include "engine/service/profiles.h"
 
 namespace labgate::cli {
 namespace {
@@ -24,52 +20,41 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-using AstmCodec = CodecOf<astm::AstmOptions, astm::parseRecords, astm::buildMessage>;
-using Hl7Codec = CodecOf<hl7::Hl7Options, hl7::parseHl7, hl7::buildMessage>;
-
 const char* kUsage =
     "usage: labgate dry-run [--config FILE] [--connector NAME] INPUT...\n"
     "\n"
-    "Runs each input (an ASTM message, plain or as captured from the wire (E1381 frames), an\n"
-    "HL7 message or batch, or an LC-MS/MS export in any supported format) through the PHI gate,\n"
-    "mapping and the rules exactly as the engine would, and prints one JSON object per message\n"
-    "with its findings and dispositions. Nothing is stored, audited or sent.\n"
+    "Runs each input (an ASTM message as text or as an E1381-framed capture, an HL7 message or\n"
+    "batch, or an LC-MS/MS export in any supported format) through the connector's parser with\n"
+    "its own options, the PHI gate, mapping and the rules exactly as the engine would, and\n"
+    "prints one JSON object per message with its findings and dispositions. Nothing is stored,\n"
+    "audited or sent.\n"
     "\n"
     "options:\n"
     "  --config FILE     the engine configuration (default config/labgate.properties)\n"
-    "  --connector NAME  the connector whose mapping set, rule set and PHI policy apply\n"
+    "  --connector NAME  the connector whose kind, options, mapping set, rule set and PHI\n"
+    "                    policy apply\n"
     "                    (default: the first connector of a kind that takes the input)\n"
     "  -h, --help        show this help\n"
     "\n"
     "exit status: 0 every input was accepted; 1 some input was refused or invalid; 2 usage or\n"
     "configuration error.\n";
 
-enum class InputKind { kAstm, kHl7, kExport };
-
-InputKind sniff(const std::string& bytes) {
+/// The format tag of a message input ("astm", "hl7"), or "" for an export file: used to choose
+/// a connector when none is named.
+std::string sniffTag(const std::string& bytes) {
   size_t i = bytes.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;
   while (i < bytes.size() && (bytes[i] == ' ' || bytes[i] == '\r' || bytes[i] == '\n')) ++i;
   std::string_view head = std::string_view(bytes).substr(i, 4);
   if (head.starts_with("MSH") || head.starts_with("FHS") || head.starts_with("BHS") ||
       head.starts_with("\x0bMSH")) {
-    return InputKind::kHl7;
+    return "hl7";
   }
+  // An E1381 capture starts with ENQ (or a frame's STX); records as text with "H" and a delimiter.
+  if (head.starts_with("\x05") || head.starts_with("\x02")) return "astm";
   if (head.size() >= 2 && head[0] == 'H' && !std::isalnum(static_cast<unsigned char>(head[1]))) {
-    return InputKind::kAstm;
+    return "astm";
   }
-  return InputKind::kExport;
-}
-
-bool takes(const std::string& kind, InputKind input) {
-  switch (input) {
-    case InputKind::kAstm:
-      return kind == "astm-tcp";
-    case InputKind::kHl7:
-      return kind == "hl7-mllp";
-    case InputKind::kExport:
-      return kind == "file-drop" || kind == "upload";
-  }
-  return false;
+  return "";
 }
 
 Object::Ptr findingJson(const Finding& f) {
@@ -140,7 +125,8 @@ void printJson(std::ostream& out, const Object::Ptr& o) {
 
 }  // namespace
 
-int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+              const Registry& registry) {
   std::string configPath = "config/labgate.properties", connector;
   std::vector<std::string> inputs;
   for (size_t i = 0; i < args.size(); ++i) {
@@ -167,8 +153,6 @@ int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostr
     err << "labgate dry-run: " << config.status().toString() << "\n";
     return 2;
   }
-  Registry registry;
-  registerBuiltinConnectors(registry);
   StatusOr<std::vector<ConnectorProfile>> profiles =
       buildConnectorProfiles(config.value(), registry);
   if (!profiles.isOk()) {
@@ -207,15 +191,17 @@ int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostr
     std::ostringstream buffer;
     buffer << file.rdbuf();
     const std::string bytes = buffer.str();
-    InputKind kind = sniff(bytes);
+    // The named connector, or the first whose kind reads this input (by its format tag).
+    const std::string tag = sniffTag(bytes);
     const ConnectorProfile* profile = nullptr;
-    std::string profileKind;
+    const ConnectorConfig* connectorConfig = nullptr;
     for (size_t i = 0; i < profiles.value().size(); ++i) {
       const auto& p = profiles.value()[i];
-      const std::string& k = config.value().connectors[i].kind;
-      if (connector.empty() ? takes(k, kind) : p.name == connector) {
+      const ConnectorConfig& c = config.value().connectors[i];
+      const SourceKind* k = registry.sourceKind(c.kind);
+      if (connector.empty() ? k && k->formatTag == tag : p.name == connector) {
         profile = &p;
-        profileKind = k;
+        connectorConfig = &c;
         break;
       }
     }
@@ -224,6 +210,34 @@ int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostr
       fallback.name = "dry-run";
       fallback.instrument = "dry-run";
       profile = &fallback;
+    }
+    // The codec, built through the registry from the connector's own keys (astm.*, hl7.*), or
+    // with the defaults of the kind that reads the input when no connector takes it. None: an
+    // export connector, whose format is chosen per file.
+    std::shared_ptr<const FormatCodec> codec;
+    {
+      const SourceKind* k = connectorConfig ? registry.sourceKind(connectorConfig->kind) : nullptr;
+      KeyValues keys;
+      if (k) {
+        keys = connectorConfig->keys;
+      } else {
+        for (const std::string& name : registry.sourceKinds()) {
+          const SourceKind* candidate = registry.sourceKind(name);
+          if (!tag.empty() && candidate->formatTag == tag) {
+            k = candidate;
+            break;
+          }
+        }
+      }
+      if (k && k->codec) {
+        StatusOr<std::shared_ptr<const FormatCodec>> made =
+            k->codec("connector." + profile->name + ".", keys);
+        if (!made.isOk()) {
+          err << "labgate dry-run: " << configPath << ": " << made.status().toString() << "\n";
+          return 2;
+        }
+        codec = made.value();
+      }
     }
     auto report = [&](size_t n, const Intake& intake) {
       Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -253,10 +267,10 @@ int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostr
       printJson(out, o);
       lastMessage = nullptr;
     };
-    if (kind == InputKind::kExport) {
+    if (!codec) {
       ExportSettings settings;
       settings.keyPrefix = "connector." + profile->name + ".";
-      settings.configDir = ".";
+      settings.configDir = config.value().configDir;  // as the engine resolves layout paths
       for (size_t i = 0; i < config.value().connectors.size(); ++i) {
         if (config.value().connectors[i].name != profile->name) continue;
         for (const auto& [k, v] : config.value().connectors[i].keys) {
@@ -280,28 +294,22 @@ int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostr
       job.contentSha256 = Poco::DigestEngine::digestToHex(sha.digest());
       job.sizeBytes = static_cast<int64_t>(bytes.size());
       report(1, pipeline.processExport(job, *profile));
-    } else if (kind == InputKind::kHl7) {
-      Hl7Codec codec{hl7::Hl7Options{}};
-      std::vector<std::string> messages = hl7::splitBatch(bytes);
-      for (size_t n = 0; n < messages.size(); ++n) {
-        Envelope e;
-        e.bytes = messages[n];
-        e.connectorId = profile->name;
-        e.peer = "dry-run";
-        e.format = SourceFormat::kHl7;
-        report(n + 1, pipeline.process(e, *profile, codec));
-      }
     } else {
-      astm::AstmOptions options;
-      AstmCodec codec{options};
-      std::vector<std::string> messages = astm::splitMessages(bytes, options);
-      for (size_t n = 0; n < messages.size(); ++n) {
+      // As the source hands them to the pipeline: framing removed, a batch split into messages.
+      StatusOr<std::vector<std::string>> messages = codec->split(bytes);
+      if (!messages.isOk()) {
+        Intake intake;
+        intake.outcome = Intake::Outcome::kInvalid;
+        intake.details.push_back({messages.status().location(), messages.status().reason()});
+        report(1, intake);
+        continue;
+      }
+      for (size_t n = 0; n < messages.value().size(); ++n) {
         Envelope e;
-        e.bytes = messages[n];
+        e.bytes = messages.value()[n];
         e.connectorId = profile->name;
         e.peer = "dry-run";
-        e.format = SourceFormat::kAstm;
-        report(n + 1, pipeline.process(e, *profile, codec));
+        report(n + 1, pipeline.process(e, *profile, *codec));
       }
     }
   }

@@ -13,6 +13,7 @@
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
 #include "labgate/version.h"
+#include "server/plugins.h"
 
 namespace {
 
@@ -64,7 +65,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   std::vector<std::string> args(argv + 2, argv + argc);
-  if (command == "dry-run") return labgate::cli::runDryRun(args, std::cout, std::cerr);
+  if (command == "dry-run") {
+    labgate::Registry registry;
+    labgate::registerPlugins(registry);
+    return labgate::cli::runDryRun(args, std::cout, std::cerr, registry);
+  }
   if (command == "calibrate") return labgate::cli::runCalibrate(args, std::cout, std::cerr);
   if (command == "qc") return labgate::cli::runQc(args, std::cout, std::cerr);
   if (command == "qc-targets") return labgate::cli::runQcTargets(args, std::cout, std::cerr);

@@ -23,7 +23,6 @@ struct Envelope {
   std::string orgId = "default";
   std::string peer;  // "host:port"
   TimePoint receivedAt{};
-  SourceFormat format = SourceFormat::kAstm;
 };
 
 enum class SampleKind { kUnknown, kCalibrator, kQc, kBlank, kDoubleBlank, kSystemSuitability };

@@ -110,6 +110,8 @@ void ExportSelection::assign(ExportJob& job, std::string_view head,
   if (choice.isOk()) {
     job.format = choice->format;
     job.formatName = choice->name;
+    const ExportFormatInfo* info = formats_ ? formats_->find(choice->name) : nullptr;
+    job.syntax = info ? info->syntax : SourceFormat::kCsv;
   } else {
     job.format.reset();
     job.formatError = choice.status();

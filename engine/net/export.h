@@ -77,6 +77,8 @@ struct ExportFormatInfo {
   /// The connector keys this format reads beyond the common ones, e.g. {"layout"}: the connector
   /// refuses keys no part of it knows.
   std::vector<std::string> keys;
+  /// The syntax of its records, which selects the PHI gate's per-format rules (csv or xml).
+  SourceFormat syntax = SourceFormat::kCsv;
 };
 
 /// Export formats by name, in registration order (auto-detection tries them in that order).
@@ -119,9 +121,9 @@ class ExportSelection {
 
   const std::string& configuredName() const { return fixed_; }
 
-  /// Sets job.format and job.formatName from choose(head, requested), or job.formatError (and
-  /// formatName "unknown") when nothing recognises the file: the pipeline then rejects it with
-  /// that reason, audited like any invalid message.
+  /// Sets job.format, job.formatName and job.syntax from choose(head, requested), or
+  /// job.formatError (and formatName "unknown") when nothing recognises the file: the pipeline then
+  /// rejects it with that reason, audited like any invalid message.
   void assign(ExportJob& job, std::string_view head, const std::string& requested) const;
 
  private:
@@ -136,7 +138,8 @@ struct ExportJob {
   std::istream* in = nullptr;                  // positioned at the start of the file
   std::shared_ptr<const ExportFormat> format;  // null: no format recognised it (formatError says)
   Status formatError;
-  std::string formatName;
+  std::string formatName;                    // the chosen format's tag, stored with the batch
+  SourceFormat syntax = SourceFormat::kCsv;  // the chosen format's (ExportFormatInfo::syntax)
   std::string fileName;       // as dropped or uploaded; screened by the gate before it is logged
   std::string peer;           // "file-drop" or the uploader's "host:port"
   std::string contentSha256;  // of the whole file: recognises a copy dropped again

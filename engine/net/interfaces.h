@@ -1,6 +1,7 @@
 // The two plug-in interfaces every connector implements, and the registry that creates them by
 // name from configuration (`connector.NAME.kind = astm-tcp`, `destination.NAME.kind = hl7-mllp`),
-// the way Envoy registers filters: adding a format adds one folder and one registration.
+// the way Envoy registers filters: adding a format adds one folder and one line in
+// server/plugins.cpp (docs/adding-a-connector.md).
 //
 // A Source listens for instruments and hands each complete message, as an Envelope, to the
 // pipeline through the IntakeHandler it was given; it answers the instrument from the Intake.
@@ -17,11 +18,13 @@
 #include <vector>
 
 #include "engine/model/document.h"
+#include "engine/model/mapping_stage.h"
 #include "engine/model/model.h"
+#include "engine/model/outbound.h"
+#include "engine/model/rules_stage.h"
 #include "engine/model/status.h"
 #include "engine/net/export.h"
 #include "engine/security/cidr.h"
-#include "engine/store/store.h"
 
 namespace labgate {
 
@@ -31,6 +34,14 @@ class FormatCodec {
   virtual ~FormatCodec() = default;
   virtual StatusOr<Document> parse(std::string_view text) const = 0;
   virtual StatusOr<Message> build(const Document& document) const = 0;
+  /// The format's tag, stored with each message ("astm", "hl7").
+  virtual const std::string& formatTag() const = 0;
+  /// The messages of a capture as a file holds it (`labgate dry-run`): wire framing removed and
+  /// a batch split into single messages, each then given to parse(). Status::invalid (location,
+  /// reason) when the framing is broken.
+  virtual StatusOr<std::vector<std::string>> split(std::string_view capture) const {
+    return std::vector<std::string>{std::string(capture)};
+  }
 };
 
 /// What the pipeline did with one inbound message.
@@ -120,29 +131,76 @@ struct DestinationContext {
 using SourceFactory = std::function<StatusOr<std::unique_ptr<Source>>(const SourceContext&)>;
 using DestinationFactory =
     std::function<StatusOr<std::unique_ptr<Destination>>(const DestinationContext&)>;
+/// Builds a message source's codec from the connector's own keys (the part after
+/// "connector.NAME."), reading the keys of its format (astm.*, hl7.*) and ignoring the others;
+/// errors are Status::config naming the full key (`keyPrefix` + key).
+using CodecFactory = std::function<StatusOr<std::shared_ptr<const FormatCodec>>(
+    const std::string& keyPrefix, const KeyValues& keys)>;
+/// Loads a connector's mapping set (connector.NAME.mappings) or rule set (connector.NAME.rules)
+/// from its file; the error names the file and line, the caller adds the key.
+using MappingLoader =
+    std::function<StatusOr<std::shared_ptr<const MappingStage>>(const std::string& path)>;
+using RulesLoader =
+    std::function<StatusOr<std::shared_ptr<const RulesStage>>(const std::string& path)>;
 
-/// Connector kinds by name. Factories validate their own keys and answer Status::config naming
-/// the full key ("connector.lab1.astm.max_frame_bytes") and what is wrong.
+/// What a connector kind says about itself: one registration per kind.
+struct SourceKind {
+  SourceFactory factory;
+  /// Message sources (astm-tcp, hl7-mllp): the codec built from the connector's keys, exactly
+  /// the one the source parses with. Null for export sources (file-drop, upload), whose format
+  /// is chosen per file from the export formats.
+  CodecFactory codec;
+  /// The format tag of the messages ("astm", "hl7"); "" for export sources (each file's format
+  /// name is its tag).
+  std::string formatTag;
+  /// The format has reliable message ids (HL7 MSH-10, an export's content hash), so resends from
+  /// the same sender are recognised and stored once.
+  bool deduplicate = false;
+};
+
+struct DestinationKind {
+  DestinationFactory factory;
+  std::string formatTag;  // what it sends ("hl7")
+};
+
+/// Plug-ins by kind: connector kinds (`connector.NAME.kind = astm-tcp`), destination kinds
+/// (`destination.NAME.kind = hl7-mllp`), export formats, and the mapping and rules stages.
+/// server/plugins.cpp fills one at start-up; the engine, `labgated --check-config` and `labgate
+/// dry-run` look everything up here. Factories validate their own keys and answer Status::config
+/// naming the full key ("connector.lab1.astm.max_frame_bytes") and what is wrong.
 class Registry {
  public:
-  /// `deduplicate`: the format has reliable message ids (HL7 MSH-10), so resends from the same
-  /// sender are recognised and stored once.
-  void addSource(const std::string& kind, SourceFactory factory, bool deduplicate = false);
-  bool deduplicates(const std::string& kind) const;
-  void addDestination(const std::string& kind, DestinationFactory factory);
+  /// Registers `kind`; a kind registered twice is a programming error (std::logic_error).
+  void addSource(const std::string& kind, SourceKind info);
+  void addDestination(const std::string& kind, DestinationKind info);
+  const SourceKind* sourceKind(const std::string& kind) const;
+  const DestinationKind* destinationKind(const std::string& kind) const;
   const SourceFactory* source(const std::string& kind) const;
   const DestinationFactory* destination(const std::string& kind) const;
+  bool deduplicates(const std::string& kind) const;
   std::vector<std::string> sourceKinds() const;
   std::vector<std::string> destinationKinds() const;
+  /// The connector kind `kind` of connector `name`, or Status::config naming the key
+  /// connector.NAME.kind and listing the known kinds.
+  StatusOr<const SourceKind*> requireSource(const std::string& name, const std::string& kind) const;
+  /// The same for destination.NAME.kind.
+  StatusOr<const DestinationKind*> requireDestination(const std::string& name,
+                                                      const std::string& kind) const;
   /// Batch export formats (connectors/csv, connectors/xml register theirs).
   ExportFormats& exportFormats() { return exportFormats_; }
   const ExportFormats& exportFormats() const { return exportFormats_; }
+  /// The stages a connector profile loads (mappings/, rules/ register them).
+  void setMappingLoader(MappingLoader loader) { mappingLoader_ = std::move(loader); }
+  void setRulesLoader(RulesLoader loader) { rulesLoader_ = std::move(loader); }
+  const MappingLoader& mappingLoader() const { return mappingLoader_; }
+  const RulesLoader& rulesLoader() const { return rulesLoader_; }
 
  private:
-  std::map<std::string, SourceFactory> sources_;
-  std::map<std::string, bool> deduplicating_;
-  std::map<std::string, DestinationFactory> destinations_;
+  std::map<std::string, SourceKind> sources_;
+  std::map<std::string, DestinationKind> destinations_;
   ExportFormats exportFormats_;
+  MappingLoader mappingLoader_;
+  RulesLoader rulesLoader_;
 };
 
 /// The export formats of a source of `kind` (file-drop, upload), configured from `settings`:

@@ -1,44 +1,83 @@
 // Registry of connector kinds and small configuration parsers shared by connectors.
 #include <charconv>
+#include <stdexcept>
 
 #include "engine/net/interfaces.h"
 
 namespace labgate {
 
-void Registry::addSource(const std::string& kind, SourceFactory factory, bool deduplicate) {
-  sources_[kind] = std::move(factory);
-  deduplicating_[kind] = deduplicate;
+void Registry::addSource(const std::string& kind, SourceKind info) {
+  if (sources_.count(kind)) throw std::logic_error("connector kind " + kind + " registered twice");
+  sources_[kind] = std::move(info);
 }
 
-bool Registry::deduplicates(const std::string& kind) const {
-  auto it = deduplicating_.find(kind);
-  return it != deduplicating_.end() && it->second;
+void Registry::addDestination(const std::string& kind, DestinationKind info) {
+  if (destinations_.count(kind)) {
+    throw std::logic_error("destination kind " + kind + " registered twice");
+  }
+  destinations_[kind] = std::move(info);
 }
 
-void Registry::addDestination(const std::string& kind, DestinationFactory factory) {
-  destinations_[kind] = std::move(factory);
-}
-
-const SourceFactory* Registry::source(const std::string& kind) const {
+const SourceKind* Registry::sourceKind(const std::string& kind) const {
   auto it = sources_.find(kind);
   return it == sources_.end() ? nullptr : &it->second;
 }
 
-const DestinationFactory* Registry::destination(const std::string& kind) const {
+const DestinationKind* Registry::destinationKind(const std::string& kind) const {
   auto it = destinations_.find(kind);
   return it == destinations_.end() ? nullptr : &it->second;
 }
 
+const SourceFactory* Registry::source(const std::string& kind) const {
+  const SourceKind* info = sourceKind(kind);
+  return info ? &info->factory : nullptr;
+}
+
+const DestinationFactory* Registry::destination(const std::string& kind) const {
+  const DestinationKind* info = destinationKind(kind);
+  return info ? &info->factory : nullptr;
+}
+
+bool Registry::deduplicates(const std::string& kind) const {
+  const SourceKind* info = sourceKind(kind);
+  return info && info->deduplicate;
+}
+
 std::vector<std::string> Registry::sourceKinds() const {
   std::vector<std::string> kinds;
-  for (const auto& [kind, factory] : sources_) kinds.push_back(kind);
+  for (const auto& [kind, info] : sources_) kinds.push_back(kind);
   return kinds;
 }
 
 std::vector<std::string> Registry::destinationKinds() const {
   std::vector<std::string> kinds;
-  for (const auto& [kind, factory] : destinations_) kinds.push_back(kind);
+  for (const auto& [kind, info] : destinations_) kinds.push_back(kind);
   return kinds;
+}
+
+namespace {
+
+Status unknownKind(const std::string& key, const std::string& kind,
+                   const std::vector<std::string>& known) {
+  std::string list;
+  for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+  return Status::config(key, "unknown kind \"" + kind + "\" (known: " + list + ")");
+}
+
+}  // namespace
+
+StatusOr<const SourceKind*> Registry::requireSource(const std::string& name,
+                                                    const std::string& kind) const {
+  const SourceKind* info = sourceKind(kind);
+  if (!info) return unknownKind("connector." + name + ".kind", kind, sourceKinds());
+  return info;
+}
+
+StatusOr<const DestinationKind*> Registry::requireDestination(const std::string& name,
+                                                              const std::string& kind) const {
+  const DestinationKind* info = destinationKind(kind);
+  if (!info) return unknownKind("destination." + name + ".kind", kind, destinationKinds());
+  return info;
 }
 
 StatusOr<ExportSelection> exportSelectionFor(const SourceContext& context, const std::string& kind,

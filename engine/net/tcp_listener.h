@@ -196,19 +196,4 @@ class ConnectionFactoryOf : public TrackingConnectionFactory {
 /// destinations, phi.policy, org, rules, allow): connector factories skip them.
 bool isEngineConnectorKey(const std::string& key);
 
-/// A FormatCodec from a format's parse and build functions and its options.
-template <typename Options, StatusOr<Document> (*Parse)(std::string_view, const Options&),
-          StatusOr<Message> (*Build)(const Document&, const Options&)>
-class CodecOf : public FormatCodec {
- public:
-  explicit CodecOf(Options options) : options_(std::move(options)) {}
-  StatusOr<Document> parse(std::string_view text) const override { return Parse(text, options_); }
-  StatusOr<Message> build(const Document& document) const override {
-    return Build(document, options_);
-  }
-
- private:
-  Options options_;
-};
-
 }  // namespace labgate

@@ -87,20 +87,6 @@ std::string exportDetail(const Pipeline::CommitMeta& meta) {
   return ",\"file\":" + jsonQuote(meta.sourceName) + ",\"sha256\":" + jsonQuote(meta.contentSha256);
 }
 
-const char* formatName(SourceFormat format) {
-  switch (format) {
-    case SourceFormat::kAstm:
-      return "astm";
-    case SourceFormat::kHl7:
-      return "hl7";
-    case SourceFormat::kCsv:
-      return "csv";
-    case SourceFormat::kXml:
-      return "xml";
-  }
-  return "unknown";
-}
-
 }  // namespace
 
 std::vector<Disposition> decideDispositions(const Message& message) {
@@ -165,7 +151,7 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
                          const FormatCodec& codec) {
   StatusOr<Document> parsed = codec.parse(envelope.bytes);
   CommitMeta meta;
-  meta.format = formatName(envelope.format);
+  meta.format = codec.formatTag();
   meta.peer = envelope.peer;
   // Hashed first: a refusal's log line names the message by this digest (never by a field).
   meta.contentSha256 = sha256Hex(envelope.bytes);
@@ -222,8 +208,9 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
     }
   }
 
-  const SourceFormat source =
-      job.formatName.find("xml") != std::string::npos ? SourceFormat::kXml : SourceFormat::kCsv;
+  // The syntax the gate's per-format rules apply to: the chosen format's own (no format was
+  // recognised: the file name is screened as delimited text).
+  const SourceFormat source = job.syntax;
   phi::Screening screening;
   constexpr size_t kMaxHits = 1000;
   bool refused = false;
@@ -314,7 +301,7 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
 Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
                              const CommitMeta& meta, const phi::Screening& screening) {
   Intake intake;
-  if (profile.mappings) applyMappings(message, *profile.mappings);
+  if (profile.mappings) profile.mappings->apply(message);
   if (profile.rules) {
     RulesContext context;
     context.orgId = profile.orgId;

@@ -14,11 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/mapping_stage.h"
 #include "engine/model/rules_stage.h"
 #include "engine/net/interfaces.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/store/store.h"
-#include "mappings/mapping_set.h"
 
 namespace labgate {
 
@@ -28,7 +28,8 @@ struct ConnectorProfile {
   std::string instrument;
   std::string orgId = "default";
   phi::Policy policy = phi::Policy::kRefuse;
-  std::shared_ptr<const MappingSet> mappings;
+  /// The connector's mapping set (connector.NAME.mappings); null: codes pass unmapped.
+  std::shared_ptr<const MappingStage> mappings;
   std::vector<std::string> destinations;
   /// Recognise resends by (sender, control id) and store them once (HL7 MSH-10).
   bool deduplicate = false;

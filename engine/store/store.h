@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/model/model.h"
+#include "engine/model/outbound.h"
 #include "engine/model/status.h"
 
 namespace labgate {
@@ -99,17 +100,6 @@ struct InboundReceipt {
   /// Stored as new although an earlier message (this id) had the same sender and control id with
   /// other content; 0 when not.
   int64_t reusedControlIdOf = 0;
-};
-
-/// A queued outbound message as the delivery worker sees it.
-struct OutboundItem {
-  int64_t id = 0;
-  std::string orgId;
-  std::string destination;
-  std::string controlId;
-  std::string payload;
-  int attempts = 0;
-  std::string createdAt;  // ISO-8601 UTC: when it was queued (the delivery latency's start)
 };
 
 struct OutboundCounts {

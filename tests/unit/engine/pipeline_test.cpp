@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "mappings/mapping_set.h"
+
 using namespace Poco::Data::Keywords;
 
 namespace labgate {
@@ -27,6 +29,10 @@ class FakeCodec : public FormatCodec {
   StatusOr<Document> parse(std::string_view) const override {
     if (parseFails_) return Status::invalid("record 1", "not an ASTM message");
     return doc_;
+  }
+  const std::string& formatTag() const override {
+    static const std::string tag = "astm";
+    return tag;
   }
   StatusOr<Message> build(const Document& document) const override {
     Message m;

@@ -46,6 +46,7 @@ uint16_t freePort() {
 struct FakePipeline {
   std::mutex mutex;
   std::vector<Envelope> seen;
+  std::vector<std::string> tags;  // the format tag of the codec each envelope came with
 
   std::vector<std::string> builtControlIds;  // what the connector's codec made of MSG-* messages
 
@@ -53,6 +54,7 @@ struct FakePipeline {
     {
       std::lock_guard<std::mutex> lock(mutex);
       seen.push_back(envelope);
+      tags.push_back(codec.formatTag());
     }
     size_t at = envelope.bytes.find("ORU_R01|");
     std::string id = at == std::string::npos ? "" : envelope.bytes.substr(at + 8, 4);
@@ -188,7 +190,7 @@ TEST_F(MllpSourceTest, AcceptedMessageGetsAaAfterThePipeline) {
   EXPECT_NE(acks[0].find("|ANALYZER|LABFAC|"), std::string::npos) << acks[0];
   EXPECT_NE(acks[0].find("|ACK^R01^ACK|"), std::string::npos);
   ASSERT_EQ(fake_.seen.size(), 1u);
-  EXPECT_EQ(fake_.seen[0].format, SourceFormat::kHl7);
+  EXPECT_EQ(fake_.tags[0], "hl7") << "the pipeline stores the codec's format tag";
   EXPECT_EQ(fake_.seen[0].bytes, oru("MSG-1"));
   EXPECT_EQ(fake_.seen[0].connectorId, "hl7in");
   ASSERT_EQ(fake_.builtControlIds.size(), 1u);

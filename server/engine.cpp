@@ -1,5 +1,5 @@
 // Engine assembly and the /health endpoint (see engine.h).
-#include "engine/service/engine.h"
+#include "server/engine.h"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
@@ -28,13 +28,6 @@
 #include <sstream>
 #include <thread>
 
-#include "connectors/astm/astm_source.h"
-#include "connectors/csv/formats.h"
-#include "connectors/file/file_drop_source.h"
-#include "connectors/hl7/mllp_destination.h"
-#include "connectors/hl7/mllp_source.h"
-#include "connectors/http/upload_source.h"
-#include "connectors/xml/formats.h"
 #include "engine/api/api.h"
 #include "engine/metrics/metrics.h"
 #include "engine/net/delivery_worker.h"
@@ -49,10 +42,9 @@
 #include "engine/service/backup_service.h"
 #include "engine/service/log_format.h"
 #include "engine/service/observability.h"
+#include "engine/service/profiles.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
-#include "mappings/mapping_set.h"
-#include "rules/rule_set.h"
 
 namespace labgate {
 namespace {
@@ -134,9 +126,10 @@ class Engine::Impl : public api::EngineView {
     // Destinations first: connectors name them.
     Pipeline::DestinationMap destinations;
     for (const auto& d : config_.destinations) {
-      const DestinationFactory* factory = registry_.destination(d.kind);
-      if (!factory) return unknownKind("destination." + d.name + ".kind", d.kind, true);
-      StatusOr<std::unique_ptr<Destination>> made = (*factory)(DestinationContext{d.name, d.keys});
+      StatusOr<const DestinationKind*> kind = registry_.requireDestination(d.name, d.kind);
+      if (!kind.isOk()) return kind.status();
+      StatusOr<std::unique_ptr<Destination>> made =
+          kind.value()->factory(DestinationContext{d.name, d.keys});
       if (!made.isOk()) return made.status();
       destinations[d.name] = std::shared_ptr<Destination>(std::move(made.value()));
     }
@@ -442,14 +435,6 @@ class Engine::Impl : public api::EngineView {
     return Status::config(key, s.toString());
   }
 
-  Status unknownKind(const std::string& key, const std::string& kind, bool destination) const {
-    std::string known;
-    for (const auto& k : destination ? registry_.destinationKinds() : registry_.sourceKinds()) {
-      known += (known.empty() ? "" : ", ") + k;
-    }
-    return Status::config(key, "unknown kind \"" + kind + "\" (known: " + known + ")");
-  }
-
   EngineConfig config_;
   const Registry& registry_;
   std::shared_ptr<Store> store_;
@@ -475,47 +460,6 @@ Status Engine::start() { return impl_->start(*this); }
 void Engine::stop() { impl_->stop(); }
 Status Engine::reload() { return impl_->reload(); }
 Poco::JSON::Object::Ptr Engine::health() const { return impl_->health(); }
-
-StatusOr<std::vector<ConnectorProfile>> buildConnectorProfiles(const EngineConfig& config,
-                                                               const Registry& registry) {
-  std::vector<ConnectorProfile> profiles;
-  for (const auto& c : config.connectors) {
-    StatusOr<ConnectorProfile> profile = buildConnectorProfile(c, registry);
-    if (!profile.isOk()) return profile.status();
-    profiles.push_back(std::move(profile).value());
-  }
-  return profiles;
-}
-
-StatusOr<ConnectorProfile> buildConnectorProfile(const ConnectorConfig& c,
-                                                 const Registry& registry) {
-  if (!registry.source(c.kind)) {
-    std::string known;
-    for (const auto& k : registry.sourceKinds()) known += (known.empty() ? "" : ", ") + k;
-    return Status::config("connector." + c.name + ".kind",
-                          "unknown kind \"" + c.kind + "\" (known: " + known + ")");
-  }
-  StatusOr<MappingSet> mappings = MappingSet::loadCsv(c.mappingsPath);
-  if (!mappings.isOk()) {
-    return Status::config("connector." + c.name + ".mappings", mappings.status().toString());
-  }
-  ConnectorProfile profile;
-  profile.name = c.name;
-  profile.instrument = c.instrument;
-  profile.orgId = c.orgId;
-  profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
-  profile.mappings = std::make_shared<const MappingSet>(std::move(mappings.value()));
-  profile.destinations = c.destinations;
-  profile.deduplicate = registry.deduplicates(c.kind);
-  if (!c.rulesPath.empty()) {
-    StatusOr<std::shared_ptr<const RulesStage>> rules = rules::loadRuleSet(c.rulesPath);
-    if (!rules.isOk()) {
-      return Status::config("connector." + c.name + ".rules", rules.status().toString());
-    }
-    profile.rules = rules.value();
-  }
-  return profile;
-}
 
 Status configureLogging(const EngineConfig& config) {
   Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
@@ -574,16 +518,6 @@ Status configureLogging(const EngineConfig& config) {
   }
   if (!notice.empty()) Poco::Logger::get("engine").warning("log file: " + notice);
   return Status::ok();
-}
-
-void registerBuiltinConnectors(Registry& registry) {
-  astm::registerAstmSource(registry);
-  hl7::registerMllpDestination(registry);
-  hl7::registerMllpSource(registry);
-  file::registerFileDropSource(registry);
-  http::registerUploadSource(registry);
-  csv::registerCsvFormats(registry.exportFormats());
-  xml::registerXmlFormats(registry.exportFormats());
 }
 
 }  // namespace labgate

@@ -14,6 +14,7 @@
 #include "engine/net/interfaces.h"
 #include "engine/pipeline/pipeline.h"
 #include "engine/service/config.h"
+#include "engine/service/profiles.h"
 
 namespace labgate {
 
@@ -42,17 +43,6 @@ class Engine {
 };
 
 /// Sets up the root logger: console (stderr) and a rotating file under the data directory.
-/// The pipeline's view of each configured connector: mapping set, rule set, PHI policy. Every
-/// file is read and checked here; a problem is Status::config naming the connector's key.
-StatusOr<std::vector<ConnectorProfile>> buildConnectorProfiles(const EngineConfig& config,
-                                                               const Registry& registry);
-/// The profile of one connector (see buildConnectorProfiles).
-StatusOr<ConnectorProfile> buildConnectorProfile(const ConnectorConfig& connector,
-                                                 const Registry& registry);
-
 Status configureLogging(const EngineConfig& config);
-
-/// Registers every connector kind this build has (astm-tcp, hl7-mllp).
-void registerBuiltinConnectors(Registry& registry);
 
 }  // namespace labgate

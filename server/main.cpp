@@ -15,10 +15,11 @@
 #include <csignal>
 #include <iostream>
 
-#include "engine/service/check_config.h"
 #include "engine/service/config.h"
-#include "engine/service/engine.h"
 #include "labgate/version.h"
+#include "server/check_config.h"
+#include "server/engine.h"
+#include "server/plugins.h"
 
 namespace {
 
@@ -88,7 +89,7 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     }
 
     labgate::Registry registry;
-    labgate::registerBuiltinConnectors(registry);
+    labgate::registerPlugins(registry);
     labgate::Engine engine(config.value(), registry);
     labgate::Status started = engine.start();
     if (!started.isOk()) {
@@ -149,7 +150,7 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     labgate::Status status = config.status();
     if (config.isOk()) {
       labgate::Registry registry;
-      labgate::registerBuiltinConnectors(registry);
+      labgate::registerPlugins(registry);
       status = labgate::checkConfiguration(config.value(), registry);
       if (!status.isOk()) {
         status = labgate::Status::config(configPath_ + ": " + status.location(), status.reason());

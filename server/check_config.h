@@ -11,7 +11,8 @@
 namespace labgate {
 
 /// Checks, in start()'s order: the PHI patterns, every destination's keys, every connector's
-/// mapping set and rule set, every connector's own keys (TLS files of hl7-mllp included), the key
+/// mapping set and rule set, every connector's own keys (TLS files of hl7-mllp included) and the
+/// codec they configure (looked up by kind in the registry), the key
 /// files of encryption at rest, the TLS files of https.listen, the password blocklist and the
 /// custom roles. The first problem is a
 /// Status naming the key (and the file where one is at fault).

@@ -1,12 +1,12 @@
 // labgated --check-config (see check_config.h).
-#include "engine/service/check_config.h"
+#include "server/check_config.h"
 
 #include "engine/api/permissions.h"
 #include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/security/keyring.h"
 #include "engine/security/password.h"
-#include "engine/service/engine.h"
+#include "engine/service/profiles.h"
 
 namespace labgate {
 
@@ -15,11 +15,10 @@ Status checkConfiguration(const EngineConfig& config, const Registry& registry) 
   if (!gate.isOk()) return Status::config("phi.patterns", gate.status().toString());
 
   for (const auto& d : config.destinations) {
-    const DestinationFactory* factory = registry.destination(d.kind);
-    if (!factory) {
-      return Status::config("destination." + d.name + ".kind", "unknown kind \"" + d.kind + "\"");
-    }
-    StatusOr<std::unique_ptr<Destination>> made = (*factory)(DestinationContext{d.name, d.keys});
+    StatusOr<const DestinationKind*> kind = registry.requireDestination(d.name, d.kind);
+    if (!kind.isOk()) return kind.status();
+    StatusOr<std::unique_ptr<Destination>> made =
+        kind.value()->factory(DestinationContext{d.name, d.keys});
     if (!made.isOk()) return made.status();
   }
 
@@ -38,8 +37,15 @@ Status checkConfiguration(const EngineConfig& config, const Registry& registry) 
     context.exportFormats = &registry.exportFormats();
     context.configDir = config.configDir;
     context.allow = c.allow;
-    StatusOr<std::unique_ptr<Source>> source = (*registry.source(c.kind))(context);
+    const SourceKind& kind = *registry.sourceKind(c.kind);  // known: the profiles checked it
+    StatusOr<std::unique_ptr<Source>> source = kind.factory(context);
     if (!source.isOk()) return source.status();
+    // The codec the connector's messages are parsed with, from its own keys (astm.*, hl7.*).
+    if (kind.codec) {
+      StatusOr<std::shared_ptr<const FormatCodec>> codec =
+          kind.codec("connector." + c.name + ".", c.keys);
+      if (!codec.isOk()) return codec.status();
+    }
   }
 
   // Encryption at rest: the key files (security.key_file, security.previous_key_file).
