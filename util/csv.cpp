@@ -37,13 +37,13 @@ CsvReader::CsvReader(Source source, CsvOptions options)
 
 CsvReader CsvReader::fromText(std::string_view text, CsvOptions options) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
-  bool given = false;
+  // The reader keeps its own copy, so that it may outlive the caller's text.
   return CsvReader(
-      [text, given](std::string& out) mutable {
+      [copy = std::string(text), given = false](std::string& out) mutable {
         if (given) return false;
         given = true;
-        out.append(text);
-        return !text.empty();
+        out.append(copy);
+        return !copy.empty();
       },
       options);
 }

@@ -48,7 +48,7 @@ class CsvReader {
   using Source = std::function<bool(std::string& out)>;
 
   CsvReader(Source source, CsvOptions options = {});
-  /// Reads the whole of `text` (a leading UTF-8 byte order mark is dropped).
+  /// Reads the whole of `text`, copied (a leading UTF-8 byte order mark is dropped).
   static CsvReader fromText(std::string_view text, CsvOptions options = {});
 
   enum class Result { kRow, kEnd, kError };
