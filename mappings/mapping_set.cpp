@@ -7,6 +7,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/csv.h"
+#include "util/text.h"
+
 namespace labgate {
 namespace {
 
@@ -14,20 +17,9 @@ constexpr std::array<std::string_view, 5> kColumns = {"instrument_code", "lis_co
                                                       "units", "decimals"};
 enum Column { kInstrumentCode, kLisCode, kLisName, kUnits, kDecimals };
 
-std::string_view trim(std::string_view s) {
-  size_t b = s.find_first_not_of(" \t");
-  if (b == std::string_view::npos) return {};
-  size_t e = s.find_last_not_of(" \t");
-  return s.substr(b, e - b + 1);
-}
+std::string_view trim(std::string_view s) { return util::trimmed(s); }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+std::string lower(std::string_view s) { return util::lowered(s); }
 
 std::string joinColumns() {
   std::string out;
@@ -35,47 +27,32 @@ std::string joinColumns() {
   return out;
 }
 
-// Reads RFC 4180 rows one at a time, skipping blank and comment lines and counting lines.
+// Reads the rows through the one RFC 4180 reader (util/csv.h), strict about quotes, skipping
+// blank and comment lines; values are trimmed.
 class CsvReader {
  public:
-  CsvReader(std::string_view text, const std::string& source) : text_(text), source_(source) {
-    if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);
-  }
+  CsvReader(std::string_view text, const std::string& source)
+      : reader_(util::CsvReader::fromText(text, options())), source_(source) {}
 
   // Reads the next row into `fields`; false at the end of the text. `columnName(i)` names the
   // i-th column (0-based) in error messages. rowLine() is the line the row started on.
   template <typename NameFn>
   StatusOr<bool> next(std::vector<std::string>& fields, NameFn columnName) {
     fields.clear();
-    skipIgnoredLines();
-    if (pos_ >= text_.size()) return false;
-    row_line_ = line_;
-    while (true) {
-      std::string value;
-      size_t column = fields.size();
-      skipBlanks();
-      if (pos_ < text_.size() && text_[pos_] == '"') {
-        Status s = readQuoted(value, columnName(column));
-        if (!s.isOk()) return s;
-      } else {
-        size_t end = text_.find_first_of(",\r\n", pos_);
-        if (end == std::string_view::npos) end = text_.size();
-        std::string_view raw = text_.substr(pos_, end - pos_);
-        if (raw.find('"') != std::string_view::npos) {
-          return error("column " + columnName(column) +
-                       ": a quote inside an unquoted value (quote the whole value and double "
-                       "the quotes inside it)");
-        }
-        value = std::string(trim(raw));
-        pos_ = end;
-      }
-      fields.push_back(std::move(value));
-      if (pos_ >= text_.size()) return true;
-      char c = text_[pos_++];
-      if (c == ',') continue;
-      endLine(c);
-      return true;
+    util::CsvRow row;
+    switch (reader_.next(row)) {
+      case util::CsvReader::Result::kEnd:
+        return false;
+      case util::CsvReader::Result::kError:
+        row_line_ = reader_.error().line;
+        return error("column " + columnName(reader_.error().column) + ": " +
+                     reader_.error().message);
+      case util::CsvReader::Result::kRow:
+        break;
     }
+    row_line_ = row.line;
+    for (const std::string& cell : row.cells) fields.emplace_back(trim(cell));
+    return true;
   }
 
   Status error(const std::string& reason) const {
@@ -84,63 +61,15 @@ class CsvReader {
   int rowLine() const { return row_line_; }
 
  private:
-  // Consumes the rest of a line break that started with `c` (CR, LF or CRLF).
-  void endLine(char c) {
-    if (c == '\r' && pos_ < text_.size() && text_[pos_] == '\n') ++pos_;
-    ++line_;
+  static util::CsvOptions options() {
+    util::CsvOptions options;
+    options.strictQuotes = true;
+    options.comment = '#';
+    return options;
   }
 
-  void skipBlanks() {
-    while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t')) ++pos_;
-  }
-
-  void skipIgnoredLines() {
-    while (pos_ < text_.size()) {
-      size_t end = text_.find_first_of("\r\n", pos_);
-      if (end == std::string_view::npos) end = text_.size();
-      std::string_view line = trim(text_.substr(pos_, end - pos_));
-      if (!line.empty() && line[0] != '#') return;
-      pos_ = end;
-      if (pos_ < text_.size()) endLine(text_[pos_++]);
-    }
-  }
-
-  Status readQuoted(std::string& value, const std::string& column) {
-    ++pos_;  // opening quote
-    while (true) {
-      if (pos_ >= text_.size()) {
-        return error("column " + column + ": a quoted value is not closed");
-      }
-      char c = text_[pos_++];
-      if (c == '"') {
-        if (pos_ < text_.size() && text_[pos_] == '"') {
-          value.push_back('"');
-          ++pos_;
-          continue;
-        }
-        break;
-      }
-      if (c == '\r' || c == '\n') {
-        if (c == '\r' && pos_ < text_.size() && text_[pos_] == '\n') {
-          value.push_back('\r');
-          c = text_[pos_++];
-        }
-        ++line_;
-      }
-      value.push_back(c);
-    }
-    skipBlanks();
-    if (pos_ < text_.size() && text_.find_first_of(",\r\n", pos_) != pos_) {
-      return error("column " + column + ": text after the closing quote");
-    }
-    value = std::string(trim(value));
-    return Status::ok();
-  }
-
-  std::string_view text_;
+  util::CsvReader reader_;
   const std::string& source_;
-  size_t pos_ = 0;
-  int line_ = 1;
   int row_line_ = 1;
 };
 

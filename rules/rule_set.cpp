@@ -24,6 +24,7 @@
 #include "rules/peaks.h"
 #include "rules/qc.h"
 #include "rules/trend.h"
+#include "util/json_object.h"
 
 namespace labgate::rules {
 namespace {
@@ -75,17 +76,11 @@ class Reader {
     if (error_.empty()) error_ = path + ": " + why;
   }
 
-  /// Refuses keys of `object` not in `known`.
+  /// Refuses keys of `object` not in `known` (util/json_object.h: "PATH: KEY: unknown key; known
+  /// keys are ...").
   void keys(const Object& object, const std::string& path, const std::set<std::string>& known) {
-    std::vector<std::string> names;
-    object.getNames(names);
-    for (const auto& n : names) {
-      if (!known.count(n)) {
-        std::string list;
-        for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-        fail(join(path, n), "unknown key (known: " + list + ")");
-      }
-    }
+    std::optional<std::string> unknown = util::unknownKey(object, known, path);
+    if (unknown && error_.empty()) error_ = *unknown;
   }
 
   static std::string join(const std::string& path, const std::string& key) {

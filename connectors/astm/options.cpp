@@ -8,22 +8,14 @@
 #include <functional>
 #include <optional>
 
+#include "util/text.h"
+
 namespace labgate::astm {
 namespace {
 
-std::string trimmed(const std::string& text) {
-  size_t begin = 0;
-  size_t end = text.size();
-  while (begin < end && std::isspace(static_cast<unsigned char>(text[begin]))) ++begin;
-  while (end > begin && std::isspace(static_cast<unsigned char>(text[end - 1]))) --end;
-  return text.substr(begin, end - begin);
-}
+std::string trimmed(const std::string& text) { return std::string(util::trimmed(text)); }
 
-std::string lowered(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
+std::string lowered(const std::string& text) { return util::lowered(text); }
 
 std::optional<bool> parseBool(const std::string& value) {
   const std::string v = lowered(trimmed(value));

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <cstdio>
 
+#include "util/text.h"
+
 namespace labgate::csv {
 
 std::vector<std::string> delimitedKeys() { return {"encoding", "decimal", "date_order"}; }
@@ -113,6 +115,10 @@ void DelimitedParse::observeDecimals(const Record& record) {
 }
 
 const std::string& cell(const Record& record, size_t n) { return record.raw(n); }
+
+std::string trimmed(const Record& record, size_t n) {
+  return std::string(util::trimmed(cell(record, n)));
+}
 
 Status checkRowWidth(const Record& record, size_t headerWidth, const std::string& where,
                      bool extraCellsAllowed) {

@@ -133,4 +133,7 @@ Status checkRowWidth(const Record& record, size_t headerWidth, const std::string
 /// A cell of a record (fields[n].raw, n 1-based), "" past the end.
 const std::string& cell(const Record& record, size_t n);
 
+/// That cell without leading and trailing white space (util::trimmed).
+std::string trimmed(const Record& record, size_t n);
+
 }  // namespace labgate::csv

@@ -1,6 +1,7 @@
-// Delimited text (CSV, TSV, semicolon-separated) read row by row from a TextReader: RFC 4180
-// quoting ("" inside a quoted cell, delimiters and line breaks inside quotes), CR, LF and CRLF line
-// ends. Memory is the current row plus one decoded chunk, whatever the file's size.
+// Delimited text (CSV, TSV, semicolon-separated) read row by row from a TextReader through the one
+// RFC 4180 reader (util/csv.h): "" inside a quoted cell, delimiters and line breaks inside quotes,
+// CR, LF and CRLF line ends. Memory is the current row plus one decoded chunk, whatever the file's
+// size.
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,7 @@
 #include "connectors/csv/text.h"
 #include "engine/model/status.h"
 #include "engine/net/export_values.h"
+#include "util/csv.h"
 
 namespace labgate::csv {
 
@@ -25,9 +27,8 @@ struct Row {
   bool blank() const;  // no cells, or only empty/whitespace cells
 };
 
-/// Picks the delimiter of a header line: tab if it has any, else ';' if it has more semicolons
-/// than commas, else ','. Quoted text is not counted.
-char detectDelimiter(std::string_view line);
+/// Picks the delimiter of a header line (util/csv.h).
+using util::detectDelimiter;
 
 class DelimitedReader {
  public:
@@ -39,20 +40,14 @@ class DelimitedReader {
   /// The next row (blank lines are returned as rows with no cells). False at the end. An
   /// unterminated quote or an over-long row is Status::invalid("line N", ...).
   StatusOr<bool> next(Row& row);
-  char delimiter() const { return delimiter_; }
+  char delimiter() const { return reader_.delimiter(); }
   /// Bytes of the input consumed so far (for progress).
   size_t bytesRead() const { return text_.bytesRead(); }
 
  private:
-  bool fill();  // reads another chunk into buffer_; false at the end
-
   TextReader& text_;
-  char delimiter_;
-  size_t maxRowBytes_;
-  std::string buffer_;
-  size_t pos_ = 0;
-  bool eof_ = false;
-  int line_ = 1;
+  util::CsvReader reader_;
+  util::CsvRow row_;
 };
 
 }  // namespace labgate::csv

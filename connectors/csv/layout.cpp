@@ -12,6 +12,8 @@
 #include <unordered_map>
 
 #include "connectors/csv/formats.h"
+#include "util/flags.h"
+#include "util/json_object.h"
 
 namespace labgate::csv {
 namespace {
@@ -31,37 +33,6 @@ std::string lineOf(int line) { return "line " + std::to_string(line); }
 
 }  // namespace
 
-const std::vector<std::string>& layoutFields() {
-  static const std::vector<std::string> kFields = {"sample_id",
-                                                   "sample_type",
-                                                   "level",
-                                                   "analyte",
-                                                   "value",
-                                                   "units",
-                                                   "rt",
-                                                   "expected_rt",
-                                                   "area",
-                                                   "height",
-                                                   "is_name",
-                                                   "is_area",
-                                                   "is_rt",
-                                                   "quantifier_area",
-                                                   "qualifier_area",
-                                                   "ion_ratio",
-                                                   "signal_to_noise",
-                                                   "width",
-                                                   "symmetry",
-                                                   "manual_integration",
-                                                   "calculated_concentration",
-                                                   "expected_concentration",
-                                                   "accuracy",
-                                                   "dilution",
-                                                   "position",
-                                                   "acquired_at",
-                                                   "data_file"};
-  return kFields;
-}
-
 StatusOr<Layout> parseLayout(const std::string& path, const std::string& json) {
   auto bad = [&](const std::string& key, const std::string& reason) {
     return Status::config(path, key + ": " + reason);
@@ -75,13 +46,11 @@ StatusOr<Layout> parseLayout(const std::string& path, const std::string& json) {
   } catch (const Poco::Exception& e) {
     return bad("(file)", "not valid JSON: " + e.message());
   }
-  static const std::vector<std::string> kKeys = {"version",     "delimiter",    "header_line",
-                                                 "columns",     "sample_kinds", "decimal",
-                                                 "date_format", "encoding"};
-  for (const auto& [key, value] : *root) {
-    if (std::find(kKeys.begin(), kKeys.end(), key) == kKeys.end()) {
-      return bad(key, "unknown key");
-    }
+  static const std::set<std::string> kKeys = {"version",     "delimiter",    "header_line",
+                                              "columns",     "sample_kinds", "decimal",
+                                              "date_format", "encoding"};
+  if (std::optional<std::string> unknown = util::unknownKey(*root, kKeys, "")) {
+    return Status::config(path, *unknown);
   }
   Layout layout;
   layout.path = path;
@@ -304,8 +273,7 @@ class LayoutParse : public DelimitedParse {
     p.signalToNoise = num(r, "signal_to_noise");
     p.width = num(r, "width");
     p.asymmetry = num(r, "symmetry");
-    std::string mi = normalizeName(text(r, "manual_integration"));
-    p.manualIntegration = mi == "true" || mi == "yes" || mi == "1" || mi == "mm";
+    p.manualIntegration = util::saysYes(text(r, "manual_integration"));
     p.calculatedConcentration = num(r, "calculated_concentration");
     p.expectedConcentration = num(r, "expected_concentration");
     p.accuracy = num(r, "accuracy");

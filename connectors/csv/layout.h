@@ -9,6 +9,7 @@
 
 #include "connectors/csv/common.h"
 #include "engine/model/status.h"
+#include "util/layout_fields.h"
 
 namespace labgate::csv {
 
@@ -24,8 +25,8 @@ struct Layout {
   std::optional<Encoding> encoding;
 };
 
-/// The canonical fields `columns` may name.
-const std::vector<std::string>& layoutFields();
+/// The canonical fields `columns` may name (util/layout_fields.h; the XML layouts' too).
+using util::layoutFields;
 
 /// Parses and validates layout JSON; every error is Status::config(`path`, "<key>: <reason>").
 StatusOr<Layout> parseLayout(const std::string& path, const std::string& json);

@@ -19,6 +19,7 @@
 
 #include "connectors/csv/common.h"
 #include "connectors/csv/formats.h"
+#include "util/flags.h"
 
 namespace labgate::csv {
 namespace {
@@ -104,11 +105,6 @@ bool assignSampleColumn(SampleColumns& s, const std::string& name, size_t col) {
   if (name == "dil.") return set(s.dilution);
   if (name == "quantitation message") return set(s.message);
   return false;
-}
-
-bool isTrue(std::string_view cell) {
-  std::string v = normalizeName(cell);
-  return v == "true" || v == "yes" || v == "1";
 }
 
 // A compound group: "<X> Results" or "<X> Method" -> X, with which suffix it had.
@@ -355,7 +351,7 @@ Result MassHunterParse::makeResult(const Record& record, const std::string& comp
   p.accuracy = num(cols.accuracy);
   p.signalToNoise = num(cols.signalToNoise);
   p.asymmetry = num(cols.symmetry);
-  p.manualIntegration = cols.mi != 0 && isTrue(trim(cell(record, cols.mi)));
+  p.manualIntegration = cols.mi != 0 && util::saysYes(cell(record, cols.mi));
   p.responseRatio = num(cols.istdRatio);
   // MassHunter's qualifier "Ratio" is a percentage of the quantifier; the model holds a fraction.
   if (auto ratio = num(cols.qualifierRatio)) p.ionRatio = *ratio / 100.0;

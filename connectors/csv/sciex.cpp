@@ -10,6 +10,7 @@
 
 #include "connectors/csv/common.h"
 #include "connectors/csv/formats.h"
+#include "util/flags.h"
 
 namespace labgate::csv {
 
@@ -59,15 +60,6 @@ struct Columns {
 bool isHeader(const Record& record) {
   HeaderIndex h(record);
   return h.find({"Sample Name"}) != 0 && h.find({"Component Name", "Analyte Peak Name"}) != 0;
-}
-
-bool saysYes(std::string_view cellText) {
-  std::string v = normalizeName(trim(cellText));
-  return v == "true" || v == "yes" || v == "1" || v == "y";
-}
-
-std::string trimmed(const Record& record, size_t column) {
-  return std::string(trim(cell(record, column)));
 }
 
 class SciexParse : public DelimitedParse {
@@ -178,10 +170,10 @@ class SciexParse : public DelimitedParse {
     p.ionRatio = number(cell(record, col_.ionRatio));
     p.responseRatio = number(cell(record, col_.areaRatio));
     std::string integration = normalizeName(trim(cell(record, col_.integrationType)));
-    p.manualIntegration =
-        integration.find("manual") != std::string::npos || saysYes(cell(record, col_.modified));
+    p.manualIntegration = integration.find("manual") != std::string::npos ||
+                          util::saysYes(cell(record, col_.modified));
     if (!p.internalStandard.empty()) isNames_.insert(p.internalStandard);
-    if (col_.isFlag && saysYes(cell(record, col_.isFlag))) r.internalStandard = true;
+    if (col_.isFlag && util::saysYes(cell(record, col_.isFlag))) r.internalStandard = true;
     r.peak = std::move(p);
     return r;
   }

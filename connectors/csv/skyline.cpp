@@ -54,10 +54,6 @@ struct Columns {
   }
 };
 
-std::string trimmed(const Record& record, size_t column) {
-  return std::string(trim(cell(record, column)));
-}
-
 /// One transition row, kept until finish() picks the quantifier and qualifier.
 struct Transition {
   std::optional<double> area, height, rt, fwhm;

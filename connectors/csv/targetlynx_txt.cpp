@@ -54,10 +54,6 @@ struct Columns {
   }
 };
 
-std::string trimmed(const Record& record, size_t column) {
-  return std::string(trim(cell(record, column)));
-}
-
 bool startsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }

@@ -13,6 +13,7 @@
 
 #include "connectors/csv/common.h"
 #include "connectors/csv/formats.h"
+#include "util/flags.h"
 
 namespace labgate::csv {
 
@@ -68,15 +69,6 @@ struct Columns {
     }
   }
 };
-
-std::string trimmed(const Record& record, size_t column) {
-  return std::string(trim(cell(record, column)));
-}
-
-bool saysYes(std::string_view text) {
-  std::string v = normalizeName(trim(text));
-  return v == "yes" || v == "true" || v == "1" || v == "y";
-}
 
 /// TASQ writes "no", "false" and "0" into flag columns that are not set.
 bool flagSet(std::string_view text) {
@@ -199,7 +191,7 @@ class TasqParse : public DelimitedParse {
     if (std::optional<double> fwhm = number(cell(record, col_.fwhmSeconds))) {
       p.width = *fwhm / 60.0;  // TASQ gives seconds; widths are in minutes like retention times
     }
-    p.manualIntegration = saysYes(cell(record, col_.manual)) ||
+    p.manualIntegration = util::saysYes(cell(record, col_.manual)) ||
                           normalizeName(trim(cell(record, col_.status))) == "manuallyintegrated";
     for (const auto& [column, label] : col_.flags) {
       std::string_view v = trim(cell(record, column));

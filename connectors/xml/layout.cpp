@@ -15,31 +15,13 @@
 #include "connectors/xml/document.h"
 #include "connectors/xml/formats.h"
 #include "engine/net/export_values.h"
+#include "util/flags.h"
+#include "util/json_object.h"
+#include "util/layout_fields.h"
 
 namespace labgate::xml {
 namespace {
 
-const std::set<std::string> kSampleFields = {"sample_id", "sample_type", "level",    "dilution",
-                                             "position",  "acquired_at", "data_file"};
-const std::set<std::string> kResultFields = {"analyte",
-                                             "value",
-                                             "units",
-                                             "rt",
-                                             "expected_rt",
-                                             "area",
-                                             "height",
-                                             "is_name",
-                                             "is_area",
-                                             "is_rt",
-                                             "qualifier_area",
-                                             "ion_ratio",
-                                             "signal_to_noise",
-                                             "width",
-                                             "symmetry",
-                                             "manual_integration",
-                                             "calculated_concentration",
-                                             "expected_concentration",
-                                             "accuracy"};
 const std::set<std::string> kTopLevel = {"version",      "sample",  "result",      "fields",
                                          "sample_kinds", "decimal", "date_format", "sender"};
 
@@ -74,8 +56,8 @@ class LayoutReader {
     }
     if (root.isNull()) return fail("not a JSON object");
     auto layout = std::make_shared<Layout>();
-    for (const auto& [name, value] : *root) {
-      if (!kTopLevel.count(name)) return fail("unknown key '" + name + "'");
+    if (std::optional<std::string> unknown = util::unknownKey(*root, kTopLevel, "")) {
+      return fail(*unknown);
     }
     if (!root->has("version") || root->getValue<std::string>("version") != "1") {
       return fail("version: must be 1");
@@ -146,7 +128,7 @@ class LayoutReader {
     Poco::JSON::Object::Ptr fields = root->getObject("fields");
     if (fields.isNull()) return fail("fields: required (an object)");
     for (const auto& [name, value] : *fields) {
-      if (!kSampleFields.count(name) && !kResultFields.count(name)) {
+      if (!util::isLayoutField(name)) {
         return fail("fields." + name + ": not a known field");
       }
       if (!value.isString()) return fail("fields." + name + ": must be an XPath string");
@@ -186,12 +168,6 @@ class LayoutReader {
   std::string file_;
   Status error_;
 };
-
-bool isTrue(std::string_view text) {
-  std::string t = normalizeName(trim(text));
-  return t == "true" || t == "yes" || t == "y" || t == "1" || t == "manual" || t == "m" ||
-         t == "mm" || t == "x";
-}
 
 class LayoutParse : public XmlParse {
  public:
@@ -274,21 +250,23 @@ class LayoutParse : public XmlParse {
     peak.internalStandard = field("is_name", node);
     peak.internalStandardArea = number("is_area", node);
     peak.internalStandardRt = number("is_rt", node);
+    peak.quantifierArea = number("quantifier_area", node);
     peak.qualifierArea = number("qualifier_area", node);
     peak.ionRatio = number("ion_ratio", node);
     peak.signalToNoise = number("signal_to_noise", node);
     peak.width = number("width", node);
     peak.asymmetry = number("symmetry", node);
     std::string manual = field("manual_integration", node);
-    peak.manualIntegration = isTrue(manual);
+    peak.manualIntegration = util::saysYes(manual);
     peak.calculatedConcentration = number("calculated_concentration", node);
     peak.expectedConcentration = number("expected_concentration", node);
     peak.accuracy = number("accuracy", node);
     bool any = peak.retentionTime || peak.expectedRetentionTime || peak.area || peak.height ||
                !peak.internalStandard.empty() || peak.internalStandardArea ||
-               peak.internalStandardRt || peak.qualifierArea || peak.ionRatio ||
-               peak.signalToNoise || peak.width || peak.asymmetry || !manual.empty() ||
-               peak.calculatedConcentration || peak.expectedConcentration || peak.accuracy;
+               peak.internalStandardRt || peak.quantifierArea || peak.qualifierArea ||
+               peak.ionRatio || peak.signalToNoise || peak.width || peak.asymmetry ||
+               !manual.empty() || peak.calculatedConcentration || peak.expectedConcentration ||
+               peak.accuracy;
     if (any) result.peak = std::move(peak);
     return result;
   }

@@ -6,9 +6,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string_view>
 
 #include "rules/calibration.h"
+#include "util/csv.h"
+#include "util/text.h"
 
 namespace labgate::cli {
 
@@ -33,33 +36,6 @@ void printUsage(std::ostream& out) {
          "exit status: 0 fitted, 1 the data cannot be fitted, 2 usage error\n";
 }
 
-std::string trim(std::string_view s) {
-  size_t b = 0, e = s.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
-  s = s.substr(b, e - b);
-  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
-  return std::string(s);
-}
-
-/// Splits a CSV line on commas; cells are trimmed and lose their surrounding quotes.
-std::vector<std::string> splitCsv(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  bool quoted = false;
-  for (char c : line) {
-    if (c == '"') quoted = !quoted;
-    if (c == ',' && !quoted) {
-      cells.push_back(trim(cell));
-      cell.clear();
-    } else {
-      cell += c;
-    }
-  }
-  cells.push_back(trim(cell));
-  return cells;
-}
-
 std::optional<double> parseNumber(const std::string& text) {
   if (text.empty()) return std::nullopt;
   char* end = nullptr;
@@ -75,15 +51,22 @@ std::optional<std::vector<rules::CalPoint>> readPoints(const std::string& path, 
     err << "labgate calibrate: cannot read " << path << "\n";
     return std::nullopt;
   }
-  std::string line;
-  size_t lineNo = 0;
+  std::ostringstream text;
+  text << in.rdbuf();
+  util::CsvReader reader = util::CsvReader::fromText(text.str());  // RFC 4180 (util/csv.h)
+  util::CsvRow row;
+  util::CsvReader::Result result;
   std::optional<size_t> xCol, yCol;
   std::vector<rules::CalPoint> points;
-  while (std::getline(in, line)) {
-    ++lineNo;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (trim(line).empty()) continue;
-    std::vector<std::string> cells = splitCsv(line);
+  while ((result = reader.next(row)) == util::CsvReader::Result::kRow) {
+    const int lineNo = row.line;
+    std::vector<std::string> cells;
+    bool blank = true;
+    for (const std::string& cell : row.cells) {
+      cells.emplace_back(util::trimmed(cell));
+      if (!cells.back().empty()) blank = false;
+    }
+    if (blank) continue;
     if (!xCol) {  // the header
       for (size_t i = 0; i < cells.size(); ++i) {
         if (cells[i] == "x" || cells[i] == "X") xCol = i;
@@ -109,6 +92,11 @@ std::optional<std::vector<rules::CalPoint>> readPoints(const std::string& path, 
       xy[k] = *v;
     }
     points.push_back({xy[0], xy[1]});
+  }
+  if (result == util::CsvReader::Result::kError) {
+    err << "labgate calibrate: " << path << ":" << reader.error().line << ": "
+        << reader.error().message << "\n";
+    return std::nullopt;
   }
   if (!xCol) {
     err << "labgate calibrate: " << path << " is empty (no header with x and y)\n";

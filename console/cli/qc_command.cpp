@@ -12,6 +12,9 @@
 #include <stdexcept>
 
 #include "rules/westgard.h"
+#include "util/csv.h"
+#include "util/flags.h"
+#include "util/text.h"
 
 namespace labgate::cli {
 
@@ -30,18 +33,9 @@ struct Options {
   bool help = false;
 };
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos) return "";
-  size_t e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
-}
+std::string trim(const std::string& s) { return std::string(util::trimmed(s)); }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
+std::string lower(const std::string& s) { return util::lowered(s); }
 
 std::vector<std::string> splitList(const std::string& list) {
   std::vector<std::string> items;
@@ -125,63 +119,32 @@ struct Record {
   std::vector<std::string> fields;
 };
 
-std::vector<Record> parseCsv(const std::string& text) {
-  std::vector<Record> records;
-  Record current{1, {}};
-  std::string field;
-  bool quoted = false, anything = false;
-  size_t line = 1;
-  auto endRecord = [&]() {
-    if (anything) {
-      current.fields.push_back(field);
-      records.push_back(std::move(current));
-    }
-    current = Record{line, {}};
-    field.clear();
-    anything = false;
-  };
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
-        field += '"';
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        if (c == '\n') ++line;
-        field += c;
-      }
-    } else if (c == '"') {
-      quoted = anything = true;
-    } else if (c == ',') {
-      current.fields.push_back(field);
-      field.clear();
-      anything = true;
-    } else if (c == '\n') {
-      ++line;
-      endRecord();
-    } else if (c != '\r') {
-      field += c;
-      if (c != ' ' && c != '\t') anything = true;
-    }
-  }
-  endRecord();
-  return records;
-}
-
-std::string csvField(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return out + "\"";
-}
-
 // A problem with the file's data: reported with exit status 1.
 class DataError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
+
+// The file's records through the one RFC 4180 reader (util/csv.h); lines with nothing on them are
+// skipped. Throws DataError for a quoted cell that is never closed.
+std::vector<Record> parseCsv(const std::string& text) {
+  std::vector<Record> records;
+  util::CsvReader reader = util::CsvReader::fromText(text);
+  util::CsvRow row;
+  util::CsvReader::Result result;
+  while ((result = reader.next(row)) == util::CsvReader::Result::kRow) {
+    if (row.cells.empty() || (row.cells.size() == 1 && util::trimmed(row.cells[0]).empty())) {
+      continue;
+    }
+    records.push_back(Record{static_cast<size_t>(row.line), std::move(row.cells)});
+  }
+  if (result == util::CsvReader::Result::kError) {
+    throw DataError("line " + std::to_string(reader.error().line) + ": " + reader.error().message);
+  }
+  return records;
+}
+
+std::string csvField(const std::string& s) { return util::csvQuote(s); }
 
 double parseNumber(const Record& r, size_t column, const std::string& name) {
   std::string text = trim(r.fields[column]);
@@ -206,9 +169,7 @@ int parseInteger(const Record& r, size_t column, const std::string& name) {
 }
 
 bool parseFlag(const Record& r, size_t column) {
-  std::string text = lower(trim(r.fields[column]));
-  if (text.empty() || text == "0" || text == "false" || text == "no" || text == "n") return false;
-  if (text == "1" || text == "true" || text == "yes" || text == "y" || text == "x") return true;
+  if (std::optional<bool> flag = util::flagWord(r.fields[column])) return *flag;  // util/flags.h
   throw DataError("line " + std::to_string(r.line) + ": excluded \"" + r.fields[column] +
                   "\" is not 0/1, true/false or yes/no");
 }

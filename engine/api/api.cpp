@@ -22,6 +22,7 @@
 #include "engine/net/interfaces.h"
 #include "engine/security/crypto.h"
 #include "engine/security/totp.h"
+#include "util/iso8601.h"
 
 namespace labgate::api {
 namespace {
@@ -204,68 +205,15 @@ int64_t unixMillisNow() {
       .count();
 }
 
-std::string isoAt(int64_t unixMillis) {
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(unixMillis * 1000),
-                                         "%Y-%m-%dT%H:%M:%S.%iZ");
-}
+std::string isoAt(int64_t unixMillis) { return util::formatIso8601(unixMillis); }
 
-/// The shape of an ISO-8601 UTC or offset time, checked before POCO's lenient parser (which skips
-/// what is not a digit and reads "notadate" as the year 0): YYYY-MM-DD, optionally followed by
-/// Thh:mm[:ss[.fraction]] and Z or +hh:mm / -hh:mm.
-static bool looksLikeIsoTime(const std::string& text) {
-  auto digits = [&](size_t at, size_t n) {
-    if (at + n > text.size()) return false;
-    for (size_t i = at; i < at + n; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(text[i]))) return false;
-    }
-    return true;
-  };
-  if (!digits(0, 4) || text.size() < 10 || text[4] != '-' || !digits(5, 2) || text[7] != '-' ||
-      !digits(8, 2)) {
-    return false;
-  }
-  if (text.size() == 10) return true;
-  if (text[10] != 'T' || !digits(11, 2) || text.size() < 16 || text[13] != ':' || !digits(14, 2)) {
-    return false;
-  }
-  size_t at = 16;
-  if (at < text.size() && text[at] == ':') {
-    if (!digits(at + 1, 2)) return false;
-    at += 3;
-    if (at < text.size() && text[at] == '.') {
-      size_t end = at + 1;
-      while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end]))) ++end;
-      if (end == at + 1 || end - at - 1 > 9) return false;
-      at = end;
-    }
-  }
-  if (at == text.size()) return true;
-  if (text[at] == 'Z') return at + 1 == text.size();
-  if (text[at] != '+' && text[at] != '-') return false;
-  return text.size() == at + 6 && digits(at + 1, 2) && text[at + 3] == ':' && digits(at + 4, 2);
-}
-
-std::optional<int64_t> parseIso(const std::string& text) {
-  if (text.empty()) return std::nullopt;
-  try {
-    int tz = 0;
-    Poco::DateTime dt;
-    if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, text, dt, tz) &&
-        !Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FORMAT, text, dt, tz)) {
-      return std::nullopt;
-    }
-    dt.makeUTC(tz);
-    return dt.timestamp().epochMicroseconds() / 1000;
-  } catch (const Poco::Exception&) {
-    return std::nullopt;
-  }
-}
+/// The one ISO-8601 parser (util/iso8601.h documents what it accepts), also for stored times.
+std::optional<int64_t> parseIso(const std::string& text) { return util::parseIso8601(text); }
 
 std::string isoQuery(const Call& call, const std::string& name) {
   auto it = call.query.find(name);
   if (it == call.query.end() || it->second.empty()) return "";
-  std::optional<int64_t> at =
-      looksLikeIsoTime(it->second) ? parseIso(it->second) : std::optional<int64_t>();
+  std::optional<int64_t> at = parseIso(it->second);
   if (!at) {
     Object::Ptr extra = new Object;
     extra->set("parameter", name);

@@ -1,13 +1,10 @@
-// JSON string literals written by hand (audit details, JSON log lines): one escaper, so that every
-// such text is valid JSON whatever bytes it is given.
+// JSON string quoting lives in util/json_quote.h; this header keeps the engine's name for it.
 #pragma once
 
-#include <string>
+#include "util/json_quote.h"
 
 namespace labgate {
 
-/// `text` as a JSON string literal with its quotes: ", \ and control characters escaped,
-/// invalid UTF-8 sequences replaced by \ufffd.
-std::string jsonQuote(const std::string& text);
+using util::jsonQuote;
 
 }  // namespace labgate

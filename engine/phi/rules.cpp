@@ -12,6 +12,8 @@
 #include <set>
 #include <string_view>
 
+#include "util/json_object.h"
+
 namespace labgate::phi {
 namespace {
 
@@ -32,11 +34,12 @@ class Loader {
     if (error_.empty()) error_ = reason;
   }
 
-  /// Fails when `object` has a key outside `allowed`.
+  /// Fails when `object` has a key outside `allowed` (util/json_object.h: "WHERE: KEY: unknown
+  /// key; known keys are ...").
   void checkKeys(const Object& object, const std::set<std::string>& allowed,
                  const std::string& where) {
-    for (const std::string& name : object.getNames()) {
-      if (allowed.count(name) == 0) fail(where + ": unknown key \"" + name + "\"");
+    if (std::optional<std::string> unknown = util::unknownKey(object, allowed, where)) {
+      fail(*unknown);
     }
   }
 
@@ -294,7 +297,7 @@ StatusOr<std::shared_ptr<const PhiGate::Rules>> compileRules(const std::string& 
   loader.checkKeys(top,
                    {"version", "description", "structural", "placeholders", "patterns", "allow",
                     "exempt", "exempt_all", "numeric_value", "columns"},
-                   "top level");
+                   "");
   if (loader.failed()) return loader.status();
   if (!top.has("version") || !top.get("version").isInteger() ||
       top.get("version").convert<int>() != 1) {

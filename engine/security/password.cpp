@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/security/crypto.h"
+#include "util/text.h"
 
 namespace labgate::security {
 namespace {
@@ -80,13 +81,7 @@ std::string squashed(std::string_view s) {
 
 // Case folding is ASCII only: the lists are ASCII, and folding other scripts would need locale
 // tables for no gain in what is refused.
-std::string lowerAscii(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+std::string lowerAscii(std::string_view s) { return util::lowered(s); }
 
 std::string_view trim(std::string_view s) {
   const auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };

@@ -21,7 +21,6 @@
 #include <Poco/Data/SQLite/SQLiteException.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
-#include <Poco/JSONString.h>
 
 #include <algorithm>
 #include <limits>
@@ -30,6 +29,7 @@
 #include <utility>
 
 #include "engine/store/store_impl.h"
+#include "util/json_quote.h"
 
 using namespace Poco::Data::Keywords;  // NOLINT(google-build-using-namespace): SQL binding keywords
 using Poco::Data::Session;
@@ -106,7 +106,8 @@ void checkList(const std::vector<std::string>& items, const std::string& field) 
 }
 
 /// A JSON string literal (for audit details).
-std::string jsonString(const std::string& text) { return Poco::toJSON(text, true); }
+/// The one JSON string quoting (util/json_quote.h).
+std::string jsonString(const std::string& text) { return util::jsonQuote(text); }
 
 std::string jsonList(const std::vector<std::string>& items) {
   std::string out = "[";

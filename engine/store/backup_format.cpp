@@ -15,6 +15,7 @@
 #include "engine/store/audit.h"
 #include "engine/store/backup.h"
 #include "engine/store/backup_detail.h"
+#include "util/json_quote.h"
 
 namespace labgate::backup {
 namespace {
@@ -25,23 +26,8 @@ using detail::isBodyFileName;
 constexpr const char* kFormat = "labgate-backup";
 constexpr int kFormatVersion = 1;
 
-std::string jsonString(const std::string& text) {
-  static const char* kHex = "0123456789abcdef";
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c < 0x20) {
-      out += "\\u00";
-      out += kHex[c >> 4];
-      out += kHex[c & 0x0F];
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  return out + "\"";
-}
+/// The one JSON string quoting (util/json_quote.h).
+std::string jsonString(const std::string& text) { return util::jsonQuote(text); }
 
 std::optional<std::string> bytesOfHex(const std::string& hex) {
   if (hex.size() % 2 != 0) return std::nullopt;

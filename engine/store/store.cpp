@@ -22,6 +22,7 @@
 #include "engine/security/posix_file.h"
 #include "engine/store/audit.h"
 #include "engine/store/store_impl.h"
+#include "util/iso8601.h"
 
 using namespace Poco::Data::Keywords;
 using Poco::Data::Session;
@@ -71,19 +72,9 @@ int64_t nowMillis() {
 
 }  // namespace
 
-std::string isoNow() {
-  return Poco::DateTimeFormatter::format(Poco::Timestamp(), "%Y-%m-%dT%H:%M:%S.%iZ");
-}
+std::string isoNow() { return util::isoNow(); }
 
-std::optional<int64_t> isoToUnixMillis(const std::string& iso) {
-  Poco::DateTime parsed;
-  int tzd = 0;
-  if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FRAC_FORMAT, iso, parsed,
-                                      tzd)) {
-    return std::nullopt;
-  }
-  return parsed.timestamp().epochMicroseconds() / 1000 - int64_t{tzd} * 1000;
-}
+std::optional<int64_t> isoToUnixMillis(const std::string& iso) { return util::parseIso8601(iso); }
 
 Store::Store(std::string path) : path_(std::move(path)) {}
 Store::~Store() = default;

@@ -245,7 +245,8 @@ class Store {
 
 /// The current UTC time as ISO-8601 with milliseconds, e.g. "2026-11-24T04:12:00.123Z".
 std::string isoNow();
-/// Milliseconds since the Unix epoch of an ISO-8601 time as isoNow() writes it; nullopt if bad.
+/// Milliseconds since the Unix epoch of an ISO-8601 time (util::parseIso8601, the parser the API
+/// uses too); nullopt if it is not one of the forms util/iso8601.h accepts.
 std::optional<int64_t> isoToUnixMillis(const std::string& iso);
 
 }  // namespace labgate

@@ -8,13 +8,16 @@
 
 #include <cctype>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/api/api_impl.h"
 #include "engine/api/permissions.h"
 #include "engine/api/routes.h"
+#include "engine/store/store.h"
 
 namespace labgate::api {
 namespace {
@@ -324,6 +327,31 @@ TEST_F(OpenApiTest, SecuritySchemesAndPublicOperations) {
   auto health = ops.find("GET /health");
   ASSERT_NE(health, ops.end()) << "GET /health is not in docs/openapi.yaml";
   EXPECT_EQ(permissionOf(health->second), kPublic);
+}
+
+// The API's times (?since=, ?until=, session and key expiry) and the store's (queue ages) are read
+// by the one parser, util/iso8601.h: both former parsers now accept and refuse the same inputs
+// (before, the store's refused a date alone and times without seconds that the API accepted).
+TEST(IsoTimes, ApiAndStoreAcceptAndRefuseTheSameInputs) {
+  const std::vector<std::pair<std::string, std::optional<int64_t>>> cases = {
+      {"2026-11-24", 1795478400000},
+      {"2026-11-24T08:00Z", 1795507200000},
+      {"2026-11-24T08:00:00.123Z", 1795507200123},
+      {"2026-11-24T09:00:00+01:00", 1795507200000},
+      {"2026-11-24T08:00:00", 1795507200000},
+      {"notadate", std::nullopt},
+      {"2026-11-24 08:00:00Z", std::nullopt},
+      {"2026-02-30T08:00:00Z", std::nullopt},
+      {"2026-11-24T08:00:00.Z", std::nullopt},
+      {"2026-11-24T08:00:00+0100", std::nullopt},
+      {"", std::nullopt},
+  };
+  for (const auto& [text, expected] : cases) {
+    EXPECT_EQ(parseIso(text), expected) << text;
+    EXPECT_EQ(isoToUnixMillis(text), expected) << text;
+  }
+  EXPECT_EQ(isoAt(1795507200123), "2026-11-24T08:00:00.123Z");
+  EXPECT_EQ(parseIso(isoNow()).has_value(), true);
 }
 
 }  // namespace

@@ -137,5 +137,24 @@ TEST_F(CalibrateCommandFiles, ZeroConcentrationHasNoAccuracy) {
   EXPECT_NE(r.out.find("\"accuracy_pct\": null"), std::string::npos);
 }
 
+// The file is read by the one RFC 4180 reader (util/csv.h): a quoted cell may hold a comma or a
+// line break, and line numbers in messages count from the line each row starts on. (The old
+// line-by-line splitter read the second line of a quoted cell as a row of its own.)
+TEST_F(CalibrateCommandFiles, QuotedCellsFollowRfc4180) {
+  CommandRun r = calibrate({writeTemp(
+      "quoted.csv",
+      "\"level, as\nlabelled\",x,y\r\n\"L1\",1,2\r\n\"L \"\"2\"\"\",2,4\r\nL3,4,8.1\r\n")});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("\"x\": 4, \"y\": 8.0999999999999996"), std::string::npos) << r.out;
+  r = calibrate({writeTemp("quoted_bad.csv", "\"a\nb\",x,y\n\"L1\",1,2\nL2,2,abc\n")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(":4: y is not a number: \"abc\""), std::string::npos) << r.err;
+  r = calibrate({writeTemp("unclosed.csv", "x,y\n1,2\n\"2,4\n")});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find(":3: quoted cell never closed before the end of the file"),
+            std::string::npos)
+      << r.err;
+}
+
 }  // namespace
 }  // namespace labgate::cli

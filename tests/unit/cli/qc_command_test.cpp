@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
@@ -154,6 +155,26 @@ TEST(QcCommand, DataErrorsNameTheProblemAndTheLine) {
   EXPECT_EQ(sd.code, 1);
   EXPECT_NE(sd.err.find("line 2: target_sd must be > 0"), std::string::npos) << sd.err;
   EXPECT_EQ(sd.out, "");
+}
+
+// The one flag vocabulary (util/flags.h) and the one CSV reader (util/csv.h): an "excluded" cell
+// reads like every other flag, and a quoted cell that is never closed is a data error naming the
+// line instead of swallowing the rest of the file.
+TEST(QcCommand, FlagWordsAndUnclosedQuotes) {
+  const std::string dir = ::testing::TempDir();
+  const std::string header = "series,run,seq_in_run,level,target_mean,target_sd,value,excluded\n";
+  std::ofstream(dir + "/qc_flags.csv") << header << "A,1,1,L1,10,1,10.5,No\nA,2,1,L1,10,1,30,yes\n"
+                                       << "A,3,1,L1,10,1,10.2,maybe\n";
+  QcRun flags = qc({dir + "/qc_flags.csv"});
+  EXPECT_EQ(flags.code, 1);
+  EXPECT_NE(flags.err.find("line 4: excluded \"maybe\""), std::string::npos) << flags.err;
+  std::ofstream(dir + "/qc_unclosed.csv")
+      << header << "A,1,1,L1,10,1,10.5,0\n\"A,2,1,L1,10,1,9,0\n";
+  QcRun unclosed = qc({dir + "/qc_unclosed.csv"});
+  EXPECT_EQ(unclosed.code, 1);
+  EXPECT_NE(unclosed.err.find("line 3: quoted cell never closed before the end of the file"),
+            std::string::npos)
+      << unclosed.err;
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "connectors/csv/formats.h"
 #include "tests/unit/csv/export_test_util.h"
+#include "util/layout_fields.h"
 
 namespace labgate::csv {
 namespace {
@@ -82,7 +83,8 @@ TEST(Layout, FactoryValidatesStrictly) {
       {R"({"version":1,"sample_kinds":{"X":"patient"},"columns":{"sample_id":"S","analyte":"A"}})",
        "sample_kinds.X: must be"},
       {R"({"version":1,"wide":true,"columns":{"sample_id":"S","analyte":"A"}})",
-       "wide: unknown key"},
+       "wide: unknown key; known keys are columns, date_format, decimal, delimiter, encoding, "
+       "header_line, sample_kinds, version"},
       {R"({"version":1,)", "(file): not valid JSON"},
   };
   for (const BadLayout& c : cases) {
@@ -92,6 +94,35 @@ TEST(Layout, FactoryValidatesStrictly) {
     EXPECT_EQ(l.status().location(), "config/layouts/x.json");
     EXPECT_EQ(l.status().reason().rfind(c.reason, 0), 0u) << l.status().reason();
   }
+}
+
+// The CSV and XML layouts read one list of fields and one vocabulary of flag words
+// (util/layout_fields.h, util/flags.h); xml/layout_test.cpp pins the same for the XML layout.
+TEST(Layout, AcceptsEveryCanonicalFieldTheXmlLayoutAccepts) {
+  for (const std::string& field : util::layoutFields()) {
+    StatusOr<Layout> l =
+        parseLayout("x.json", R"({"version":1,"columns":{"sample_id":"S","analyte":"A",")" + field +
+                                  R"(":"C"}})");
+    EXPECT_TRUE(l.isOk()) << field << ": " << l.status().toString();
+  }
+}
+
+TEST(Layout, ManualIsAManualIntegrationAsInTheXmlLayout) {
+  std::string path = ::testing::TempDir() + "/manual.json";
+  {
+    std::ofstream(path) << R"({"version":1,"columns":{"sample_id":"Sample","analyte":"Analyte",
+      "quantifier_area":"Q","manual_integration":"MI"}})";
+  }
+  StatusOr<Message> m = parseExportText(
+      layoutFormat(), "Sample,Analyte,Q,MI\nS1,A,10,manual\nS1,B,20,auto\n", {{"layout", path}});
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  ASSERT_EQ(m.value().samples.size(), 1u);
+  const std::vector<Result>& results = m.value().samples[0].results;
+  ASSERT_EQ(results.size(), 2u);
+  ASSERT_TRUE(results[0].peak);
+  EXPECT_TRUE(results[0].peak->manualIntegration);  // was automatic before util/flags.h
+  ASSERT_TRUE(results[1].peak);
+  EXPECT_FALSE(results[1].peak->manualIntegration);
 }
 
 TEST(Layout, FactoryNeedsTheLayoutKeyAndFile) {

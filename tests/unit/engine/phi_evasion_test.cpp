@@ -436,7 +436,7 @@ TEST(PhiEvasion, ExemptFieldsRunOnlyScreenExemptPatternsAndExemptAllNone) {
   bad = custom(R"({"version": 1, "patterns": [],
     "allow": [{"id": "b", "regex": "y", "screen_exempt": true}]})");
   ASSERT_FALSE(bad.isOk());
-  EXPECT_NE(bad.status().reason().find("allow[0]: unknown key \"screen_exempt\""),
+  EXPECT_NE(bad.status().reason().find("allow[0]: screen_exempt: unknown key; known keys are"),
             std::string::npos)
       << bad.status().reason();
 }

@@ -363,7 +363,9 @@ TEST(PhiGateRules, MalformedFilesGivePreciseErrors) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"{", "not valid JSON"},
       {"[]", "top level must be a JSON object"},
-      {R"({"version": 1, "patterns": [], "colour": 1})", "unknown key \"colour\""},
+      {R"({"version": 1, "patterns": [], "colour": 1})",
+       "colour: unknown key; known keys are allow, columns, description, exempt, exempt_all, "
+       "numeric_value, patterns, placeholders, structural, version"},
       {R"({"patterns": []})", "\"version\" must be present and equal to 1"},
       {R"({"version": 2, "patterns": []})", "\"version\" must be present"},
       {R"({"version": 1})", "missing key \"patterns\""},
@@ -372,7 +374,8 @@ TEST(PhiGateRules, MalformedFilesGivePreciseErrors) {
       {R"({"version": 1, "patterns": [{"id": "", "regex": "a"}]})", "\"id\" is empty"},
       {R"({"version": 1, "patterns": [{"id": "a"}]})", "(id \"a\"): missing key \"regex\""},
       {R"({"version": 1, "patterns": [{"id": "a", "regex": "x", "flavour": 1}]})",
-       "patterns[0]: unknown key \"flavour\""},
+       "patterns[0]: flavour: unknown key; known keys are case_insensitive, description, formats, "
+       "id, numeric_id, regex, screen_exempt"},
       {R"({"version": 1, "patterns": [{"id": "a", "regex": "x"}, {"id": "a", "regex": "y"}]})",
        "patterns[1] (id \"a\"): duplicate id"},
       {R"({"version": 1, "patterns": [{"id": "a", "regex": "x"}],
@@ -387,7 +390,7 @@ TEST(PhiGateRules, MalformedFilesGivePreciseErrors) {
       {R"({"version": 1, "patterns": [{"id": "structural.x", "regex": "x"}]})", "reserved"},
       {R"({"version": 1, "patterns": [{"id": "a", "regex": "x"}], "allow": [{"id": "b",
            "regex": "y", "numeric_id": true}]})",
-       "allow[0]: unknown key \"numeric_id\""},
+       "allow[0]: numeric_id: unknown key; known keys are"},
       {R"({"version": 1, "patterns": [], "structural": {"astm": ["P6"]}})",
        "structural.astm[0]: bad location \"P6\""},
       {R"({"version": 1, "patterns": [], "structural": {"fhir": ["P-6"]}})",

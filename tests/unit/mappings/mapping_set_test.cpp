@@ -116,7 +116,7 @@ TEST(MappingSetErrors, NameFileLineColumnAndProblem) {
   expectError(h + "A,LA,N,u\n", "m.csv:2", "the row has 4 columns, the header has 5");
   expectError(h + "A,LA,N,u,1,extra\n", "m.csv:2", "the row has 6 columns, the header has 5");
   expectError(h + "A,LA,\"open,u,1\nB,LB,N,u,1\n", "m.csv:2",
-              "column lis_name: a quoted value is not closed");
+              "column lis_name: quoted cell never closed before the end of the file");
   expectError(h + "A,LA,\"N\"x,u,1\n", "m.csv:2", "column lis_name: text after the closing quote");
   expectError(h + "A,LA,5\" vial,u,1\n", "m.csv:2", "column lis_name: a quote inside");
 }

@@ -4,6 +4,7 @@
 
 #include "connectors/xml/formats.h"
 #include "tests/unit/xml/export_loop.h"
+#include "util/layout_fields.h"
 
 namespace labgate::xml {
 namespace {
@@ -98,7 +99,8 @@ TEST(XmlLayout, LayoutContentIsCheckedStrictly) {
         "sample: XPath must select elements");
   check(R"({"version":1,"sample":"//S",)" + fields + "}", "result: required");
   check(R"({"version":1,"sample":"//S","result":"R","colour":"red",)" + fields + "}",
-        "unknown key 'colour'");
+        "colour: unknown key; known keys are date_format, decimal, fields, result, sample, "
+        "sample_kinds, sender, version");
   check(
       R"({"version":1,"sample":"//S","result":"R","fields":{"sample_id":"@id","analyte":"@n","patient":"@p"}})",
       "fields.patient: not a known field");
@@ -109,6 +111,40 @@ TEST(XmlLayout, LayoutContentIsCheckedStrictly) {
         "decimal: must be point or comma");
   check(R"({"version":1,"sample":"//S","result":"R","date_format":"iso",)" + fields + "}",
         "date_format: must be");
+}
+
+// The XML and CSV layouts read one list of fields and one vocabulary of flag words
+// (util/layout_fields.h, util/flags.h); csv/layout_test.cpp pins the same for the CSV layout.
+TEST(XmlLayout, AcceptsEveryCanonicalFieldTheCsvLayoutAccepts) {
+  std::string dir = ::testing::TempDir();
+  for (const std::string& field : util::layoutFields()) {
+    std::ofstream(dir + "/field.json")
+        << R"({"version":1,"sample":"//S","result":"R","fields":{"sample_id":"@id",)"
+        << R"("analyte":"@n",")" << field << R"(":"@f"}})";
+    auto format = makeFormat(xmlLayoutFormat(), {{"layout", "field.json"}}, dir);
+    EXPECT_TRUE(format.isOk()) << field << ": " << format.status().toString();
+  }
+}
+
+TEST(XmlLayout, ManualIsAManualIntegrationAsInTheCsvLayout) {
+  std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "/manual.json")
+      << R"({"version":1,"sample":"//S","result":"R","fields":{"sample_id":"@id",)"
+      << R"("analyte":"@n","quantifier_area":"@q","manual_integration":"@mi"}})";
+  auto format = makeFormat(xmlLayoutFormat(), {{"layout", "manual.json"}}, dir);
+  ASSERT_TRUE(format.isOk()) << format.status().toString();
+  auto message = runExport(*format.value(),
+                           "<B><S id=\"S1\"><R n=\"A\" q=\"10\" mi=\"manual\"/>"
+                           "<R n=\"B\" q=\"20\" mi=\"auto\"/></S></B>");
+  ASSERT_TRUE(message.isOk()) << message.status().toString();
+  ASSERT_EQ(message->samples.size(), 1u);
+  ASSERT_EQ(message->samples[0].results.size(), 2u);
+  const Result& manual = message->samples[0].results[0];
+  ASSERT_TRUE(manual.peak);
+  EXPECT_TRUE(manual.peak->manualIntegration);
+  EXPECT_DOUBLE_EQ(*manual.peak->quantifierArea, 10.0);  // read, as in the CSV layout
+  ASSERT_TRUE(message->samples[0].results[1].peak);
+  EXPECT_FALSE(message->samples[0].results[1].peak->manualIntegration);
 }
 
 TEST(XmlLayout, UnknownSampleTypeAndEmptySelectionAreRefused) {

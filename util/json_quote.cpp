@@ -1,11 +1,11 @@
-// JSON string literals (see json_text.h).
-#include "engine/model/json_text.h"
+// JSON string literals (see json_quote.h).
+#include "util/json_quote.h"
 
 #include <cstdio>
 
-#include "engine/model/utf8.h"
+#include "util/utf8.h"
 
-namespace labgate {
+namespace labgate::util {
 
 std::string jsonQuote(const std::string& text) {
   std::string out;
@@ -55,4 +55,4 @@ std::string jsonQuote(const std::string& text) {
   return out;
 }
 
-}  // namespace labgate
+}  // namespace labgate::util

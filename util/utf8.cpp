@@ -1,7 +1,7 @@
 // UTF-8 checks and the Latin-1 conversion (see utf8.h).
-#include "engine/model/utf8.h"
+#include "util/utf8.h"
 
-namespace labgate {
+namespace labgate::util {
 
 size_t utf8SequenceLength(std::string_view text, size_t at) {
   const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
@@ -57,4 +57,4 @@ std::string latin1ToUtf8(std::string_view text) {
   return out;
 }
 
-}  // namespace labgate
+}  // namespace labgate::util
