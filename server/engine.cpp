@@ -29,6 +29,7 @@
 #include <thread>
 
 #include "engine/api/api.h"
+#include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
 #include "engine/net/delivery_worker.h"
 #include "engine/net/http_server.h"
@@ -62,8 +63,8 @@ class RouteHandler : public Poco::Net::HTTPRequestHandler {
     try {
       route_(request, response);
     } catch (const std::exception& e) {
-      logger().error("HTTP %s %s failed: %s", request.getMethod(),
-                     Poco::URI(request.getURI()).getPath(), std::string(e.what()));
+      logError(logger(), "HTTP {} {} failed: {}", request.getMethod(),
+               Poco::URI(request.getURI()).getPath(), std::string(e.what()));
       if (!response.sent()) {
         sendProblem(response, Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR,
                     "Internal Server Error", "the request could not be completed");
@@ -144,7 +145,7 @@ class Engine::Impl : public api::EngineView {
         security::openKeyring(config_.keyFile, config_.previousKeyFile, config_.dataDir);
     if (!keyring.isOk()) return keyring.status();
     if (!keyring.value()) {
-      logger().warning("content is not encrypted at rest: set security.key_file");
+      logWarning(logger(), "content is not encrypted at rest: set security.key_file");
     }
     StatusOr<std::shared_ptr<Store>> store = Store::open(config_.dataDir, keyring.value());
     if (!store.isOk()) {
@@ -262,16 +263,17 @@ class Engine::Impl : public api::EngineView {
     // a client that comes early waits in the backlog instead of being refused).
     if (https_) https_->start();
     http_->start();
-    store_->appendAudit({"default", "engine", "engine.started", "engine",
-                         std::string("{\"version\":\"") + kVersion + "\"}"});
-    logger().information(
-        "labgated %s started: data in %s, HTTP on %s:%hu%s, %z connector(s), "
-        "%z destination(s)",
-        std::string(kVersion), config_.dataDir, config_.httpHost, config_.httpPort,
-        config_.httpsHost.empty()
-            ? std::string()
-            : ", HTTPS on " + config_.httpsHost + ":" + std::to_string(config_.httpsPort),
-        sources_.size(), workers_.size());
+    Status audited = store_->appendAudit({"default", "engine", "engine.started", "engine",
+                                          std::string("{\"version\":\"") + kVersion + "\"}"});
+    if (!audited.isOk()) logError(logger(), "start: not audited: {}", audited.toString());
+    logInfo(logger(),
+            "labgated {} started: data in {}, HTTP on {}:{}{}, {} connector(s), "
+            "{} destination(s)",
+            std::string(kVersion), config_.dataDir, config_.httpHost, config_.httpPort,
+            config_.httpsHost.empty()
+                ? std::string()
+                : ", HTTPS on " + config_.httpsHost + ":" + std::to_string(config_.httpsPort),
+            sources_.size(), workers_.size());
     return Status::ok();
   }
 
@@ -293,7 +295,8 @@ class Engine::Impl : public api::EngineView {
     for (auto& t : stopping) t.join();
     for (auto& w : workers_) w->stop();
     if (store_) {
-      store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
+      Status audited = store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
+      if (!audited.isOk()) logError(logger(), "stop: not audited: {}", audited.toString());
     }
     connectorInfo_.clear();
     profiles_.clear();
@@ -371,8 +374,8 @@ class Engine::Impl : public api::EngineView {
       auto& [reloaded, kept] = byOrg[c.orgId];
       StatusOr<ConnectorProfile> built = buildConnectorProfile(c, registry_);
       if (!built.isOk()) {
-        logger().error("reload: connector %s keeps its previous mappings and rules: %s", c.name,
-                       built.status().toString());
+        logError(logger(), "reload: connector {} keeps its previous mappings and rules: {}", c.name,
+                 built.status().toString());
         if (first.isOk()) first = built.status();
         kept += (kept.empty() ? "{\"connector\":" : ",{\"connector\":") + jsonLogString(c.name) +
                 ",\"error\":" + jsonLogString(built.status().toString()) + "}";
@@ -390,11 +393,11 @@ class Engine::Impl : public api::EngineView {
       Status audited = store_->appendAudit(
           {org, "engine", "config.reloaded", "engine",
            "{\"reloaded\":[" + lists.first + "],\"kept\":[" + lists.second + "]}"});
-      if (!audited.isOk()) logger().error("reload: not audited: %s", audited.toString());
+      if (!audited.isOk()) logError(logger(), "reload: not audited: {}", audited.toString());
     }
     metrics::configReloads().inc({first.isOk() ? "ok" : "error"});
-    logger().information("reload: mapping sets and rule sets %s",
-                         std::string(first.isOk() ? "reloaded" : "reloaded in part (see above)"));
+    logInfo(logger(), "reload: mapping sets and rule sets {}",
+            std::string(first.isOk() ? "reloaded" : "reloaded in part (see above)"));
     return first;
   }
 
@@ -467,7 +470,7 @@ Status configureLogging(const EngineConfig& config) {
   if (config.logFormat == "json") {
     formatter = new JsonLineFormatter;  // log.format = json: one object per line
   } else {
-    formatter = new Poco::PatternFormatter(kTextLogPattern);
+    formatter = new TextLineFormatter;
   }
   // The log directory and file are the owner's only (0700, 0600) whatever the umask; an existing
   // log file with group/other bits is tightened, said once the log is open.
@@ -516,7 +519,7 @@ Status configureLogging(const EngineConfig& config) {
     Poco::Logger::get(component).setLevel(level);
     Poco::Logger::setLevel(component, Poco::Logger::parseLevel(level));
   }
-  if (!notice.empty()) Poco::Logger::get("engine").warning("log file: " + notice);
+  if (!notice.empty()) logWarning(Poco::Logger::get("engine"), "{}", "log file: " + notice);
   return Status::ok();
 }
 

@@ -15,6 +15,7 @@
 #include <csignal>
 #include <iostream>
 
+#include "engine/log/log.h"
 #include "engine/service/config.h"
 #include "labgate/version.h"
 #include "server/check_config.h"
@@ -85,7 +86,7 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
     labgate::Status logging = labgate::configureLogging(config.value());
     if (!logging.isOk()) return fail(logging);
     for (const std::string& warning : config.value().warnings) {
-      Poco::Logger::get("engine").warning("configuration: %s", warning);
+      labgate::logWarning(Poco::Logger::get("engine"), "configuration: {}", warning);
     }
 
     labgate::Registry registry;
@@ -107,16 +108,17 @@ class LabgateDaemon : public Poco::Util::ServerApplication {
       signal = sigwaitinfo(&signals, &info);
       if (signal < 0) continue;  // EINTR
       if (signal != SIGHUP) break;
-      Poco::Logger::get("engine").information(
-          "SIGHUP from pid %d: reloading mapping sets and rule sets",
-          static_cast<int>(info.si_pid));
-      engine.reload();  // a file that fails is logged and its connector keeps the old one
+      labgate::logInfo(Poco::Logger::get("engine"),
+                       "SIGHUP from pid {}: reloading mapping sets and rule sets",
+                       static_cast<int>(info.si_pid));
+      // Ignored on purpose: reload() logs every file that fails, and that connector keeps the old
+      // one.
+      (void)engine.reload();
     }
-    Poco::Logger::get("engine").information("stopping on %s from pid %d",
-                                            std::string(sigabbrev(signal)),
-                                            static_cast<int>(info.si_pid));
+    labgate::logInfo(Poco::Logger::get("engine"), "stopping on {} from pid {}",
+                     std::string(sigabbrev(signal)), static_cast<int>(info.si_pid));
     engine.stop();
-    Poco::Logger::get("engine").information("stopped");
+    labgate::logInfo(Poco::Logger::get("engine"), "stopped");
     return EXIT_OK;
   }
 

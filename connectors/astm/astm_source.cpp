@@ -19,6 +19,7 @@
 #include "connectors/astm/framing.h"
 #include "connectors/astm/options.h"
 #include "connectors/astm/records.h"
+#include "engine/log/log.h"
 #include "engine/net/tcp_listener.h"
 #include "engine/store/audit.h"
 
@@ -138,7 +139,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
       return;  // the peer is already gone
     }
     ++shared_->counters.connections;
-    logger().information("connector %s: instrument connected from %s", shared_->name, peer);
+    logInfo(logger(), "connector {}: instrument connected from {}", shared_->name, peer);
     Receiver receiver(shared_->options,
                       [&](std::string_view text) { return onMessage(text, peer); });
     Receiver::Stats seen = receiver.stats();
@@ -167,12 +168,12 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
         report(receiver, seen, peer);
       }
     } catch (const Poco::Exception& e) {
-      logger().warning("connector %s: connection from %s failed: %s", shared_->name, peer,
-                       e.displayText());
+      logWarning(logger(), "connector {}: connection from {} failed: {}", shared_->name, peer,
+                 e.displayText());
     }
     if (receiver.connectionClosed()) report(receiver, seen, peer);
     --shared_->counters.connections;
-    logger().information("connector %s: instrument at %s disconnected", shared_->name, peer);
+    logInfo(logger(), "connector {}: instrument at {} disconnected", shared_->name, peer);
   }
 
  private:
@@ -231,10 +232,11 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
       const auto next = static_cast<unsigned char>(bytes[i + 1]);
       if (lineStart && bytes[i] == 'H' && std::ispunct(next)) {
         unframedNoticed_ = true;
-        logger().warning(
-            "connector %s: records without E1381 framing from %s ignored: "
-            "connector.%s.astm.accept_unframed is off; set it to true if this instrument sends "
-            "unframed records (with connector.%s.allow naming it)",
+        logWarning(
+            logger(),
+            "connector {}: records without E1381 framing from {} ignored: "
+            "connector.{}.astm.accept_unframed is off; set it to true if this instrument sends "
+            "unframed records (with connector.{}.allow naming it)",
             shared_->name, peer, shared_->name, shared_->name);
         return;
       }
@@ -246,16 +248,16 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     const Receiver::Stats& now = receiver.stats();
     if (now.messagesAbandoned > seen.messagesAbandoned) {
       // Already counted as refused or failed when it was NAKed; not a second time as discarded.
-      logger().information("connector %s: instrument at %s gave up on the NAKed message",
-                           shared_->name, peer);
+      logInfo(logger(), "connector {}: instrument at {} gave up on the NAKed message",
+              shared_->name, peer);
     }
     if (now.messagesDiscarded > seen.messagesDiscarded) {
       shared_->discarded += static_cast<int64_t>(now.messagesDiscarded - seen.messagesDiscarded);
-      logger().warning("connector %s: partial message from %s discarded: %s", shared_->name, peer,
-                       receiver.lastProblem());
+      logWarning(logger(), "connector {}: partial message from {} discarded: {}", shared_->name,
+                 peer, receiver.lastProblem());
     } else if (now.framesRejected > seen.framesRejected) {
-      logger().notice("connector %s: frame from %s rejected (NAK): %s", shared_->name, peer,
-                      receiver.lastProblem());
+      logNotice(logger(), "connector {}: frame from {} rejected (NAK): {}", shared_->name, peer,
+                receiver.lastProblem());
     }
     seen = now;
   }
@@ -284,8 +286,8 @@ class AstmSource : public Source {
         listener_.start(Poco::Net::ServerSocket(), host_, port_, new ConnectionFactory(shared_),
                         "connector." + shared_->name + ".listen");
     if (!started.isOk()) return started;
-    logger().information("connector %s: listening for ASTM on %s:%hu", shared_->name, host_,
-                         listener_.boundPort());
+    logInfo(logger(), "connector {}: listening for ASTM on {}:{}", shared_->name, host_,
+            listener_.boundPort());
     return Status::ok();
   }
 

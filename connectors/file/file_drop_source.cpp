@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "connectors/file/inbox_folder.h"
+#include "engine/log/log.h"
 #include "engine/net/tcp_listener.h"
 
 namespace labgate::file {
@@ -134,15 +135,15 @@ class FileDropSource : public Source {
         inotifyFd_ = -1;
       }
       if (inotifyFd_ < 0) {
-        logger().warning("connector %s: inotify unavailable; polling the inbox every %Ld ms",
-                         context_.name, static_cast<Poco::Int64>(settings_.pollMillis));
+        logWarning(logger(), "connector {}: inotify unavailable; polling the inbox every {} ms",
+                   context_.name, static_cast<Poco::Int64>(settings_.pollMillis));
       }
     }
     running_ = true;
     state_ = "watching";
     thread_ = std::thread([this] { run(); });
-    logger().information("connector %s: watching %s for %s (%s)", context_.name, settings_.inbox,
-                         settings_.pattern, std::string(inotifyFd_ >= 0 ? "inotify" : "polling"));
+    logInfo(logger(), "connector {}: watching {} for {} ({})", context_.name, settings_.inbox,
+            settings_.pattern, std::string(inotifyFd_ >= 0 ? "inotify" : "polling"));
     return Status::ok();
   }
 
@@ -320,8 +321,8 @@ class FileDropSource : public Source {
         }
         return true;
       }
-      logger().error("connector %s: cannot open a file in the inbox (%s); will retry",
-                     context_.name, std::string(std::strerror(err)));
+      logError(logger(), "connector {}: cannot open a file in the inbox ({}); will retry",
+               context_.name, std::string(std::strerror(err)));
       return false;
     }
     security::Fd file(raw);
@@ -343,8 +344,9 @@ class FileDropSource : public Source {
     const int before = attempts_.attempts(id);
     if (before >= kMaxAttempts) return quarantine(folders, name, id, before);
     if (Status recorded = attempts_.record(id, before + 1); !recorded.isOk()) {
-      logger().warning(
-          "connector %s: cannot record the import attempt (%s); a file that stops the engine "
+      logWarning(
+          logger(),
+          "connector {}: cannot record the import attempt ({}); a file that stops the engine "
           "would not be recognised after a restart",
           context_.name, recorded.toString());
     }
@@ -354,10 +356,10 @@ class FileDropSource : public Source {
     const bool unchanged = snapshot.isOk() && ::fstat(file.get(), &after) == 0 &&
                            FileId::of(after) == id && snapshot->size == id.size;
     if (!unchanged) {
-      attempts_.record(id, before);  // not an attempt: nothing was handed to the pipeline
+      settleAttempts(id, before);  // not an attempt: nothing was handed to the pipeline
       if (!snapshot.isOk()) {
-        logger().error("connector %s: a file in the inbox could not be read (%s); will retry",
-                       context_.name, snapshot.status().toString());
+        logError(logger(), "connector {}: a file in the inbox could not be read ({}); will retry",
+                 context_.name, snapshot.status().toString());
         return false;
       }
       // Written to while it was read: it is waited for again, like a file still being written.
@@ -394,26 +396,27 @@ class FileDropSource : public Source {
     currentBytes_ = 0;
     if (!thrown.empty()) {
       ++retrying_;
-      logger().error("connector %s: importing file %s failed unexpectedly (%s), attempt %d of %d",
-                     context_.name, tag, thrown, attempt, kMaxAttempts);
+      logError(logger(),
+               "connector {}: importing file {} failed unexpectedly ({}), attempt {} of {}",
+               context_.name, tag, thrown, attempt, kMaxAttempts);
       return attempt >= kMaxAttempts && quarantine(folders, name, id, attempt);
     }
     switch (intake.outcome) {
       case Intake::Outcome::kAccepted:
-        attempts_.record(id, 0);
+        settleAttempts(id, 0);
         ++imported_;
         results_ += static_cast<int64_t>(intake.results);
-        logger().information("connector %s: file %s imported as batch %Ld: %z results, %z held",
-                             context_.name, tag, static_cast<Poco::Int64>(intake.messageId),
-                             intake.results, intake.held);
+        logInfo(logger(), "connector {}: file {} imported as batch {}: {} results, {} held",
+                context_.name, tag, static_cast<Poco::Int64>(intake.messageId), intake.results,
+                intake.held);
         return moveFileOut(folders, name, id, "", {});
       case Intake::Outcome::kDuplicate:
-        attempts_.record(id, 0);
+        settleAttempts(id, 0);
         ++duplicates_;
         return moveFileOut(folders, name, id, "duplicate", intake.details);
       case Intake::Outcome::kRefused:
       case Intake::Outcome::kInvalid: {
-        attempts_.record(id, 0);
+        settleAttempts(id, 0);
         ++rejected_;
         const std::string why = intake.outcome == Intake::Outcome::kRefused ? "refused" : "invalid";
         return moveFileOut(folders, name, id, why, intake.details);
@@ -421,12 +424,12 @@ class FileDropSource : public Source {
       case Intake::Outcome::kFailed:
         // The store could not commit: not the file's fault (a full disk, a locked database), so
         // not counted as an attempt; the file stays and is tried again.
-        attempts_.record(id, attempt - 1);
+        settleAttempts(id, attempt - 1);
         ++retrying_;
-        logger().error(
-            "connector %s: file %s not imported (%s); it stays in the inbox and is "
-            "retried in 10 s",
-            context_.name, tag, intake.status.toString());
+        logError(logger(),
+                 "connector {}: file {} not imported ({}); it stays in the inbox and is "
+                 "retried in 10 s",
+                 context_.name, tag, intake.status.toString());
         return false;
     }
     return false;
@@ -444,8 +447,9 @@ class FileDropSource : public Source {
     struct stat now {};
     if (::fstatat(folders.inbox->get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
         !id.sameFile(now)) {
-      logger().warning(
-          "connector %s: a file was replaced in the inbox while it was examined; the new file "
+      logWarning(
+          logger(),
+          "connector {}: a file was replaced in the inbox while it was examined; the new file "
           "stays there and is taken on its own",
           context_.name);
       return true;
@@ -454,14 +458,14 @@ class FileDropSource : public Source {
     Status moved = file::moveOut(folders.inbox->get(), name, toFd, to.label,
                                  toProcessed ? nullptr : &reason, nullptr);
     if (!moved.isOk()) {
-      logger().error("connector %s: %s", context_.name, moved.toString());
+      logError(logger(), "connector {}: {}", context_.name, moved.toString());
       if (moved.code() == Status::Code::kNotFound) return true;
       setFault(moved.reason());
       return false;
     }
     if (!toProcessed) {
-      logger().warning("connector %s: file moved to %s (%s): %s", context_.name, to.label, why,
-                       details.empty() ? std::string() : details.front().toString());
+      logWarning(logger(), "connector {}: file moved to {} ({}): {}", context_.name, to.label, why,
+                 details.empty() ? std::string() : details.front().toString());
     }
     return true;
   }
@@ -475,13 +479,25 @@ class FileDropSource : public Source {
     return true;
   }
 
+  /// Records `count` import attempts for `id` once an attempt is settled. A failure is logged and
+  /// changes nothing else: the file's outcome stands; the attempt log keeps its old count, so a
+  /// file with this identity may at worst be quarantined sooner.
+  void settleAttempts(const FileId& id, int count) {
+    if (Status recorded = attempts_.record(id, count); !recorded.isOk()) {
+      logWarning(logger(),
+                 "connector {}: cannot update the import attempts ({}); a file with the same "
+                 "identity may be quarantined after fewer attempts",
+                 context_.name, recorded.toString());
+    }
+  }
+
   /// Moves a file whose import was attempted `attempts` times without an outcome to quarantine/.
   /// False when it could not be moved (the attempts stay recorded: it is not tried again).
   bool quarantine(const Folders& folders, const std::string& name, const FileId& id, int attempts) {
     struct stat now {};
     if (::fstatat(folders.inbox->get(), name.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
         !id.sameFile(now)) {
-      attempts_.record(id, 0);  // gone, or another file under its name now
+      settleAttempts(id, 0);  // gone, or another file under its name now
       return true;
     }
     const std::string reason =
@@ -496,19 +512,19 @@ class FileDropSource : public Source {
     Status moved = file::moveOut(folders.inbox->get(), name, folders.quarantine->get(),
                                  settings_.quarantine.label, &reason, &movedAs);
     if (!moved.isOk()) {
-      logger().error(
-          "connector %s: a file that could not be imported (%d attempts) cannot be "
-          "quarantined: %s",
-          context_.name, attempts, moved.toString());
+      logError(logger(),
+               "connector {}: a file that could not be imported ({} attempts) cannot be "
+               "quarantined: {}",
+               context_.name, attempts, moved.toString());
       if (moved.code() != Status::Code::kNotFound) setFault(moved.reason());
       return moved.code() == Status::Code::kNotFound;
     }
-    attempts_.record(id, 0);
+    settleAttempts(id, 0);
     ++quarantined_;
-    logger().error(
-        "connector %s: a file whose import was attempted %d times without finishing was moved "
-        "to %s with a .reason; nothing from it was stored. Keep it for support.",
-        context_.name, attempts, settings_.quarantine.label);
+    logError(logger(),
+             "connector {}: a file whose import was attempted {} times without finishing was moved "
+             "to {} with a .reason; nothing from it was stored. Keep it for support.",
+             context_.name, attempts, settings_.quarantine.label);
     return true;
   }
 
@@ -524,7 +540,7 @@ class FileDropSource : public Source {
       if (fault_ == fault) return;
       fault_ = fault;
     }
-    logger().error("connector %s: %s", context_.name, fault);
+    logError(logger(), "connector {}: {}", context_.name, fault);
   }
 
   void clearFault() {
@@ -533,7 +549,7 @@ class FileDropSource : public Source {
       if (fault_.empty()) return;
       fault_.clear();
     }
-    logger().information("connector %s: the inbox and its folders are usable again", context_.name);
+    logInfo(logger(), "connector {}: the inbox and its folders are usable again", context_.name);
   }
 
   SourceContext context_;

@@ -27,6 +27,7 @@
 #include "connectors/hl7/builder.h"
 #include "connectors/hl7/mllp.h"
 #include "connectors/hl7/parser.h"
+#include "engine/log/log.h"
 #include "engine/net/tcp_listener.h"
 #include "engine/net/tls.h"
 #include "engine/pipeline/pipeline.h"
@@ -142,21 +143,22 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
       return;  // the peer is already gone
     }
     ++shared_->counters.connections;
-    logger().information("connector %s: connection from %s%s", name, peer_,
-                         std::string(shared_->settings.tls ? " (TLS)" : ""));
+    logInfo(logger(), "connector {}: connection from {}{}", name, peer_,
+            std::string(shared_->settings.tls ? " (TLS)" : ""));
     try {
       if (!shared_->settings.tls || handshake()) serve();
     } catch (const Poco::Exception& e) {
-      logger().warning("connector %s: connection from %s failed: %s", name, peer_, e.displayText());
+      logWarning(logger(), "connector {}: connection from {} failed: {}", name, peer_,
+                 e.displayText());
     }
     if (decoder_.inFrame()) {
       ++shared_->framesDropped;
-      logger().warning(
-          "connector %s: %s closed the connection inside a frame; partial frame dropped", name,
-          peer_);
+      logWarning(logger(),
+                 "connector {}: {} closed the connection inside a frame; partial frame dropped",
+                 name, peer_);
     }
     --shared_->counters.connections;
-    logger().information("connector %s: %s disconnected", name, peer_);
+    logInfo(logger(), "connector {}: {} disconnected", name, peer_);
   }
 
  private:
@@ -174,8 +176,8 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
         return true;
       } catch (const Poco::Exception& e) {
         if (!slot_.closedByListener()) {  // else the listener logged why it closed it
-          logger().warning("connector %s: TLS handshake with %s failed: %s", shared_->settings.name,
-                           peer_, e.displayText());
+          logWarning(logger(), "connector {}: TLS handshake with {} failed: {}",
+                     shared_->settings.name, peer_, e.displayText());
         }
         return false;
       }
@@ -195,9 +197,10 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
             std::chrono::steady_clock::now() - lastByte > shared_->settings.receiveTimeout) {
           decoder_.reset();
           ++shared_->framesDropped;
-          logger().warning("connector %s: partial frame from %s dropped after %Ld s without data",
-                           shared_->settings.name, peer_,
-                           static_cast<Poco::Int64>(shared_->settings.receiveTimeout.count()));
+          logWarning(logger(),
+                     "connector {}: partial frame from {} dropped after {} s without data",
+                     shared_->settings.name, peer_,
+                     static_cast<Poco::Int64>(shared_->settings.receiveTimeout.count()));
         }
         continue;
       }
@@ -227,8 +230,8 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
       if (dropped > 0) {
         shared_->framesDropped += static_cast<int64_t>(dropped);
         if (dropped > oversize) {
-          logger().warning("connector %s: frame from %s dropped: %s", shared_->settings.name, peer_,
-                           decoder_.lastProblem());
+          logWarning(logger(), "connector {}: frame from {} dropped: {}", shared_->settings.name,
+                     peer_, decoder_.lastProblem());
         }
       }
       for (uint64_t i = 0; i < oversize; ++i) answerTooLarge();
@@ -298,8 +301,8 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
   }
 
   void answerTooLarge() {
-    logger().warning("connector %s: frame from %s exceeded %z bytes; dropped, answered AR",
-                     shared_->settings.name, peer_, shared_->settings.maxMessageBytes);
+    logWarning(logger(), "connector {}: frame from {} exceeded {} bytes; dropped, answered AR",
+               shared_->settings.name, peer_, shared_->settings.maxMessageBytes);
     answer(MessageHeader(), Verdict::kTooLarge, Status(), "(unread)");
   }
 
@@ -333,13 +336,21 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     for (const std::string& code : codes) answered.append(answered.empty() ? "" : "+").append(code);
     if (answered.empty()) answered = "no ACK (MSH-15/16)";
     std::string where = why.location().empty() ? std::string() : " at " + why.location();
+    // A refusal says why in words (such a Status names locations and rules, never a value; the
+    // text of an internal failure stays out of this line, the pipeline logs it).
+    const Status::Code kind = why.code();
+    if ((kind == Status::Code::kPhiRefused || kind == Status::Code::kInvalid ||
+         kind == Status::Code::kRejected) &&
+        !why.reason().empty()) {
+      where += " (" + why.reason() + ")";
+    }
     if (isSuccess(verdict)) {
-      logger().information("connector %s: message %s from %s %s, answered %s",
-                           shared_->settings.name, reference, peer_, std::string(toString(verdict)),
-                           answered);
+      logInfo(logger(), "connector {}: message {} from {} {}, answered {}", shared_->settings.name,
+              reference, peer_, std::string(toString(verdict)), answered);
     } else {
-      logger().warning("connector %s: message %s from %s %s%s, answered %s", shared_->settings.name,
-                       reference, peer_, std::string(toString(verdict)), where, answered);
+      logWarning(logger(), "connector {}: message {} from {} {}{}, answered {}",
+                 shared_->settings.name, reference, peer_, std::string(toString(verdict)), where,
+                 answered);
     }
     if (!reply.empty()) socket_.sendBytes(reply.data(), static_cast<int>(reply.size()));
   }
@@ -376,9 +387,8 @@ class MllpSource : public Source {
     Status started = listener_.start(socket, host_, port_, new ConnectionFactory(shared_), key);
     if (!started.isOk()) return started;
     shared_->stopping = false;
-    logger().information("connector %s: listening for HL7 (MLLP%s) on %s:%hu",
-                         shared_->settings.name, std::string(tls_ ? " over TLS" : ""), host_,
-                         listener_.boundPort());
+    logInfo(logger(), "connector {}: listening for HL7 (MLLP{}) on {}:{}", shared_->settings.name,
+            std::string(tls_ ? " over TLS" : ""), host_, listener_.boundPort());
     return Status::ok();
   }
 

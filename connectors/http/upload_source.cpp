@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "connectors/http/spool_file.h"
+#include "engine/log/log.h"
 #include "engine/net/http_util.h"
 #include "engine/net/tcp_listener.h"
 
@@ -140,8 +141,8 @@ class UploadSource : public Source, public HttpSource {
     }
     StatusOr<std::unique_ptr<SpoolFile>> made = SpoolFile::create(spoolDir_);
     if (!made.isOk()) {
-      logger().error("connector %s: upload not received: %s", context_.name,
-                     made.status().toString());
+      logError(logger(), "connector {}: upload not received: {}", context_.name,
+               made.status().toString());
       response.set("Retry-After", "10");
       sendProblem(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
                   "the upload could not be received (no room to spool it); send it again");
@@ -183,8 +184,8 @@ class UploadSource : public Source, public HttpSource {
       return;
     }
     if (failed || !spool.finish()) {
-      logger().error("connector %s: upload not received: cannot write the spool file in %s: %s",
-                     context_.name, spoolDir_, std::string(std::strerror(errno)));
+      logError(logger(), "connector {}: upload not received: cannot write the spool file in {}: {}",
+               context_.name, spoolDir_, std::string(std::strerror(errno)));
       response.set("Retry-After", "10");
       sendProblem(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, "Service Unavailable",
                   "the upload could not be received (no room to spool it); send it again");

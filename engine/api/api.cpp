@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "engine/api/api_impl.h"
+#include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
 #include "engine/net/interfaces.h"
 #include "engine/security/crypto.h"
@@ -90,6 +91,38 @@ class Evaluation {
 bool isJsonMediaType(const std::string& contentType) {
   std::string type = Poco::toLower(Poco::trim(contentType.substr(0, contentType.find(';'))));
   return type == "application/json";
+}
+
+/// A refused attempt the store could not record: logged, and the caller is answered 503 instead
+/// of the refusal. The lockout and the login list depend on these records, so a refusal that left
+/// none must not pass for an ordinary one.
+[[noreturn]] void unrecorded(const LoginRecord& record, const Status& why) {
+  logError(logger(),
+           "SECURITY: a refused login ({}, {}) for {}/{} from {} could not be recorded: {}; "
+           "answered 503. Check the database (disk space, permissions of data.dir).",
+           record.outcome, record.method, record.orgId, record.username, record.peer,
+           why.toString());
+  fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE,
+       "the refused attempt could not be recorded; try again later");
+}
+
+/// Records a refusal that does not count towards the lockout, or answers 503 (unrecorded()).
+void recordRefusal(AccountStore& accounts, const LoginRecord& record) {
+  Status recorded = accounts.recordLoginRefused(record);
+  if (!recorded.isOk()) unrecorded(record, recorded);
+}
+
+/// Ends the session a request was refused on (timed out, user disabled). The request is refused
+/// either way: a session that could not be marked ended fails the same checks at its next use.
+void endRefusedSession(AccountStore& accounts, const SessionRecord& session,
+                       const std::string& reason) {
+  Status ended = accounts.endSession(session.id, reason);
+  if (!ended.isOk()) {
+    logError(logger(),
+             "session {} of organisation {} is over ({}) but could not be marked ended: {}; it "
+             "is refused all the same",
+             session.id, session.orgId, reason, ended.toString());
+  }
 }
 
 }  // namespace
@@ -419,7 +452,8 @@ Status Api::Impl::bootstrap(const char* adminPassword) {
   admin.createdAt = now;
   Status made = accounts.bootstrap(org, admin);
   if (!made.isOk()) return made;
-  logger().notice("first start: created organisation \"default\" and its administrator \"admin\"");
+  logNotice(logger(),
+            "first start: created organisation \"default\" and its administrator \"admin\"");
   return Status::ok();
 }
 
@@ -533,18 +567,18 @@ bool Api::Impl::authenticateSession(Call& call, const std::string& token, bool v
   std::optional<int64_t> lastSeen = parseIso(session->lastSeenAt);
   std::optional<int64_t> expires = parseIso(session->expiresAt);
   if (!lastSeen || now - *lastSeen > settings.idleSeconds * 1000) {
-    accounts.endSession(session->id, "idle timeout");
+    endRefusedSession(accounts, *session, "idle timeout");
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session ended after " +
                                             std::to_string(settings.idleSeconds) +
                                             " s without use: log in again");
   }
   if (!expires || now >= *expires) {
-    accounts.endSession(session->id, "absolute timeout");
+    endRefusedSession(accounts, *session, "absolute timeout");
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session reached its time limit: log in again");
   }
   std::optional<User> user = accounts.user(session->orgId, session->userId);
   if (!user || user->disabled) {
-    accounts.endSession(session->id, "user disabled");
+    endRefusedSession(accounts, *session, "user disabled");
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
   }
   std::optional<Organisation> org = accounts.organisation(session->orgId);
@@ -563,7 +597,8 @@ bool Api::Impl::authenticateSession(Call& call, const std::string& token, bool v
   }
   // Record activity, but not on every request: the idle timeout loses at most a tenth.
   if (now - *lastSeen > std::min<int64_t>(30000, settings.idleSeconds * 100)) {
-    accounts.touchSession(session->id, isoAt(now));
+    // Ignored on purpose: a touch that fails only lets the idle timeout end the session sooner.
+    (void)accounts.touchSession(session->id, isoAt(now));
   }
   Principal& p = call.principal;
   p.kind = Principal::Kind::kUser;
@@ -622,15 +657,16 @@ bool Api::Impl::authenticateKey(Call& call, const std::string& key) {
                 : !record                    ? "bad_key"
                 : !record->revokedAt.empty() ? "revoked_key"
                                              : "expired_key";
-    accounts.recordLoginRefused(r);
     metrics::logins().inc({r.outcome});
+    recordRefusal(accounts, r);
     fail(HttpStatus::HTTP_UNAUTHORIZED, refusal);
   }
   std::optional<Organisation> org = accounts.organisation(record->orgId);
   if (!org) fail(HttpStatus::HTTP_UNAUTHORIZED, "the API key is not known");
   if (!addressAllowed(call, *org, "apikey:" + record->prefix)) return false;
   std::optional<int64_t> lastUsed = parseIso(record->lastUsedAt);
-  if (!lastUsed || now - *lastUsed > 60000) accounts.touchApiKey(record->id, isoAt(now));
+  // Ignored on purpose: last_used_at is information only; a touch that fails is tried next minute.
+  if (!lastUsed || now - *lastUsed > 60000) (void)accounts.touchApiKey(record->id, isoAt(now));
   Principal& p = call.principal;
   p.kind = Principal::Kind::kApiKey;
   p.orgId = record->orgId;
@@ -652,10 +688,11 @@ bool Api::Impl::addressAllowed(Call& call, const Organisation& org, const std::s
   r.peer = call.peer();
   r.userAgent = call.userAgent();
   r.outcome = "address_refused";
-  accounts.recordLoginRefused(r);
   metrics::logins().inc({r.outcome});
-  logger().warning("SECURITY: request from %s refused: not on the allow-list of organisation %s",
-                   r.peer, org.id);
+  recordRefusal(accounts, r);
+  logWarning(logger(),
+             "SECURITY: request from {} refused: not on the allow-list of organisation {}", r.peer,
+             org.id);
   fail(HttpStatus::HTTP_FORBIDDEN,
        "requests from this address are not allowed for this organisation (IP allow-list)");
 }
@@ -672,8 +709,8 @@ void Api::Impl::checkUploadAddress(Call& call) {
   for (const auto& c : engine.connectorInfo()) {
     if (!c.upload || c.name != wanted) continue;
     if (!c.allow.allows(peer)) {
-      logger().warning("connector %s: upload from %s refused: not on connector.%s.allow", c.name,
-                       peer.toString(), c.name);
+      logWarning(logger(), "connector {}: upload from {} refused: not on connector.{}.allow",
+                 c.name, peer.toString(), c.name);
       fail(HttpStatus::HTTP_FORBIDDEN,
            "uploads from this address are not allowed for the named connector (its allow-list)");
     }
@@ -819,7 +856,17 @@ void Api::Impl::reauthenticate(Call& call, const std::string& password, const st
 void Api::Impl::registerSessionRoutes() {
   on("POST", "/api/v1/sessions", [this](Call& call) { login(call); });
   on("DELETE", "/api/v1/sessions/current", [this](Call& call) {
-    accounts.endSession(call.principal.session->id, "logout");
+    const SessionRecord& session = *call.principal.session;
+    Status ended = accounts.endSession(session.id, "logout");
+    if (!ended.isOk()) {
+      logError(logger(),
+               "SECURITY: logout of session {} of user {} of organisation {} from {} failed: {}; "
+               "the session stays valid until it times out. Check the database (disk space, "
+               "permissions of data.dir).",
+               session.id, call.principal.actor(), session.orgId, call.peer(), ended.toString());
+      fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE,
+           "the session could not be ended and is still valid; try again");
+    }
     if (call.principal.viaCookie) {
       Poco::Net::HTTPCookie cookie(kSessionCookie, "");
       cookie.setPath("/");
@@ -840,11 +887,12 @@ void Api::Impl::throttled(Call& call, LoginRecord record,
   metrics::logins().inc({record.outcome});
   // One record per delay, not one per refused request: a flood must not become a flood of writes.
   if (admission.firstRefusal) {
-    accounts.recordLoginRefused(record);
-    logger().warning(
-        "SECURITY: login attempts for %s/%s from %s are delayed after repeated "
-        "failures (next in %d s)",
-        record.orgId, record.username, record.peer, static_cast<int>(admission.retryAfterSeconds));
+    recordRefusal(accounts, record);
+    logWarning(logger(),
+               "SECURITY: login attempts for {}/{} from {} are delayed after repeated "
+               "failures (next in {} s)",
+               record.orgId, record.username, record.peer,
+               static_cast<int>(admission.retryAfterSeconds));
   }
   call.response.set("Retry-After", std::to_string(admission.retryAfterSeconds));
   Object::Ptr extra = new Object;
@@ -874,10 +922,12 @@ void Api::Impl::countFailure(LoginRecord& record, const std::string& outcome,
   StatusOr<AccountStore::FailedLogin> counted =
       accounts.recordLoginFailure(record, userId, static_cast<int>(settings.lockoutAttempts),
                                   isoAt(now + settings.lockoutSeconds * 1000), audit);
-  if (counted.isOk() && counted.value().lockedNow) {
-    logger().warning(
-        "SECURITY: user %s of organisation %s locked for %d s after %d failed logins (the last "
-        "from %s); an administrator can unlock it (POST /api/v1/users/{id}/unlock)",
+  if (!counted.isOk()) unrecorded(record, counted.status());
+  if (counted.value().lockedNow) {
+    logWarning(
+        logger(),
+        "SECURITY: user {} of organisation {} locked for {} s after {} failed logins (the last "
+        "from {}); an administrator can unlock it (POST /api/v1/users/{{id}}/unlock)",
         username, record.orgId, static_cast<int>(settings.lockoutSeconds), counted.value().attempts,
         record.peer);
   }
@@ -939,8 +989,8 @@ void Api::Impl::login(Call& call) {
       // The password was right: not a failure, but no session yet.
       throttle.released(admission);
       record.outcome = "totp_required";
-      accounts.recordLoginRefused(record);
       metrics::logins().inc({record.outcome});
+      recordRefusal(accounts, record);
       Object::Ptr extra = new Object;
       extra->set("totp_required", true);
       fail(HttpStatus::HTTP_UNAUTHORIZED, "a TOTP code is required (\"totp\")", extra);
@@ -957,8 +1007,9 @@ void Api::Impl::login(Call& call) {
   if (verdict.needsRehash) {
     User upgraded = *user;
     upgraded.passwordHash = hasher.hash(password);
-    accounts.updateUser(upgraded, AuditEvent{org->id, "engine", "user.password_rehashed",
-                                             "user:" + user->username, "{}"});
+    // Ignored on purpose: the stored hash still verifies; the upgrade is tried at the next login.
+    (void)accounts.updateUser(upgraded, AuditEvent{org->id, "engine", "user.password_rehashed",
+                                                   "user:" + user->username, "{}"});
   }
 
   const std::string token = security::newToken("lgs_");

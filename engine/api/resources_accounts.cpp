@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "engine/api/api_impl.h"
+#include "engine/log/log.h"
 #include "engine/security/crypto.h"
 #include "engine/security/totp.h"
 
@@ -83,9 +84,17 @@ void Api::Impl::registerCallerRoutes() {
     user.passwordHash = hasher.hash(next);
     user.passwordChangedAt = isoAt(unixMillisNow());
     user.mustChangePassword = false;
-    mustStore(accounts.updateUser(
-        user, event(call, "user.password_changed", "user:" + user.username, nullptr)));
-    accounts.endUserSessions(user.id, "password changed", call.principal.session->id);
+    // The other sessions end in the same transaction: the change stands only with them ended.
+    Status changed = accounts.updateUser(
+        user, event(call, "user.password_changed", "user:" + user.username, nullptr),
+        "password changed", call.principal.session->id);
+    if (!changed.isOk()) {
+      logError(Poco::Logger::get("api"),
+               "SECURITY: the password change of user {} of organisation {} was not stored ({}); "
+               "the password and the user's sessions are as they were",
+               user.username, user.orgId, changed.toString());
+    }
+    mustStore(changed);
     noContent(call);
   });
 

@@ -9,6 +9,7 @@
 #include <Poco/Logger.h>
 
 #include "engine/api/api_impl.h"
+#include "engine/log/log.h"
 #include "engine/net/http_util.h"
 
 namespace labgate::api {
@@ -71,13 +72,13 @@ void Api::Impl::registerMessageRoutes() {
       if (read.code() == Status::Code::kNotFound) {
         fail(HttpStatus::HTTP_NOT_FOUND, "no received bytes are stored for this message");
       }
-      logger().error("GET raw body of message %Ld: %s", static_cast<Poco::Int64>(id),
-                     read.toString());
+      logError(logger(), "GET raw body of message {}: {}", static_cast<Poco::Int64>(id),
+               read.toString());
       fail(HttpStatus::HTTP_INTERNAL_SERVER_ERROR, "the stored body cannot be read");
     }
     if (!read.isOk()) {
-      logger().error("GET raw body of message %Ld stopped: %s", static_cast<Poco::Int64>(id),
-                     read.toString());
+      logError(logger(), "GET raw body of message {} stopped: {}", static_cast<Poco::Int64>(id),
+               read.toString());
     }
   });
 

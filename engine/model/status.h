@@ -4,14 +4,21 @@
 //
 // A Status never carries a field value from a message: `location` names where ("P-6", "line 4",
 // "connector.lab1.listen"), `reason` says what is wrong in words that contain no patient data.
+//
+// Status and StatusOr are [[nodiscard]]: a result that is dropped is a compile error under
+// -Werror. Where ignoring one is right (best-effort cleanup), cast it to void and say why.
 #pragma once
 
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 namespace labgate {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -74,25 +81,75 @@ class Status {
   std::string reason_;
 };
 
-/// A value or the Status that says why there is none.
-template <typename T>
-class StatusOr {
+/// Thrown in release builds when a StatusOr is used wrongly (see StatusOr::value()); the request
+/// or connection boundary catches it like any other std::exception.
+class BadStatusOrAccess : public std::logic_error {
  public:
-  StatusOr(T value) : value_(std::move(value)), has_value_(true) {}  // NOLINT: implicit by design
-  StatusOr(Status status) : status_(std::move(status)) {}            // NOLINT: implicit by design
+  using std::logic_error::logic_error;
+};
 
-  bool isOk() const { return has_value_; }
+namespace status_internal {
+/// A StatusOr was misused (a bug in the caller, never bad input): debug builds print what happened
+/// and abort so that the tests show it; release builds throw BadStatusOrAccess.
+[[noreturn]] inline void misuse(const char* what, const Status& status) {
+  const std::string message =
+      std::string("StatusOr misuse: ") + what + " (" + status.toString() + ")";
+#ifdef NDEBUG
+  throw BadStatusOrAccess(message);
+#else
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+  std::abort();
+#endif
+}
+}  // namespace status_internal
+
+/// A value or the Status that says why there is none. T needs no default constructor.
+/// value() and operator-> on a StatusOr without a value are a misuse (status_internal::misuse).
+template <typename T>
+class [[nodiscard]] StatusOr {
+ public:
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
+  StatusOr(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
+    if (status_.isOk()) {
+#ifndef NDEBUG
+      status_internal::misuse("constructed from an OK Status without a value", status_);
+#else
+      status_ = Status::invalid("StatusOr", "internal error: an OK status without a value");
+#endif
+    }
+  }
+
+  bool isOk() const { return value_.has_value(); }
   const Status& status() const { return status_; }
-  T& value() & { return value_; }
-  const T& value() const& { return value_; }
-  T&& value() && { return std::move(value_); }
-  T* operator->() { return &value_; }
-  const T* operator->() const { return &value_; }
+  T& value() & {
+    check();
+    return *value_;
+  }
+  const T& value() const& {
+    check();
+    return *value_;
+  }
+  T&& value() && {
+    check();
+    return std::move(*value_);
+  }
+  T* operator->() {
+    check();
+    return &*value_;
+  }
+  const T* operator->() const {
+    check();
+    return &*value_;
+  }
 
  private:
+  void check() const {
+    if (!value_.has_value()) status_internal::misuse("value() on an error", status_);
+  }
+
   Status status_;
-  T value_{};
-  bool has_value_ = false;
+  std::optional<T> value_;
 };
 
 }  // namespace labgate

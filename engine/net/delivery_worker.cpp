@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string_view>
 
+#include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
 
 namespace labgate {
@@ -27,9 +28,8 @@ void countAttempt(const OutboundItem& item, const char* outcome) {
                                 .count();
   const int64_t waited = std::max<int64_t>(0, nowMillis - *queuedAt);
   metrics::deliveryLatency().observe({item.destination}, static_cast<double>(waited) / 1000.0);
-  logger().debug("destination %s: outbound %Ld acknowledged %Ld ms after it was queued",
-                 item.destination, static_cast<Poco::Int64>(item.id),
-                 static_cast<Poco::Int64>(waited));
+  logDebug(logger(), "destination {}: outbound {} acknowledged {} ms after it was queued",
+           item.destination, static_cast<Poco::Int64>(item.id), static_cast<Poco::Int64>(waited));
 }
 
 }  // namespace
@@ -105,10 +105,11 @@ void DeliveryWorker::run() {
       }
       waitFor(wait ? std::clamp<int64_t>(*wait, 1, kIdlePollMillis) : kIdlePollMillis);
     } catch (const Poco::Exception& e) {
-      logger().error("destination %s: reading the queue failed: %s", name_, e.displayText());
+      logError(logger(), "destination {}: reading the queue failed: {}", name_, e.displayText());
       waitFor(kIdlePollMillis);
     } catch (const std::exception& e) {
-      logger().error("destination %s: reading the queue failed: %s", name_, std::string(e.what()));
+      logError(logger(), "destination {}: reading the queue failed: {}", name_,
+               std::string(e.what()));
       waitFor(kIdlePollMillis);
     }
   }
@@ -124,8 +125,8 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
   switch (answer.outcome) {
     case Delivery::Outcome::kDelivered:
       recorded = store_->markDelivered(item, answer.ackCode);
-      logger().information("destination %s: outbound %Ld (%s) delivered, %s", name_,
-                           static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode);
+      logInfo(logger(), "destination {}: outbound {} ({}) delivered, {}", name_,
+              static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
@@ -136,9 +137,9 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
       break;
     case Delivery::Outcome::kRejected:
       recorded = store_->markDeadLetter(item, answer.ackCode, answer.detail);
-      logger().warning("destination %s: outbound %Ld (%s) rejected with %s, dead-lettered: %s",
-                       name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode,
-                       answer.detail);
+      logWarning(logger(), "destination {}: outbound {} ({}) rejected with {}, dead-lettered: {}",
+                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode,
+                 answer.detail);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
@@ -150,9 +151,9 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
     case Delivery::Outcome::kRetry: {
       int64_t delay = backoffMillis(retry_, item.attempts + 1);
       recorded = store_->scheduleRetry(item, delay, answer.detail);
-      logger().warning("destination %s: outbound %Ld (%s) not delivered (%s); retry %d in %Ld ms",
-                       name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.detail,
-                       item.attempts + 1, static_cast<Poco::Int64>(delay));
+      logWarning(logger(), "destination {}: outbound {} ({}) not delivered ({}); retry {} in {} ms",
+                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.detail,
+                 item.attempts + 1, static_cast<Poco::Int64>(delay));
       countAttempt(item, "retry");
       std::lock_guard<std::mutex> lock(mutex_);
       ++consecutiveFailures_;
@@ -163,8 +164,8 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
   }
   if (!recorded.isOk()) {
     // The answer is not recorded: the item stays queued and is sent again (at-least-once).
-    logger().error("destination %s: could not record the outcome of outbound %Ld: %s", name_,
-                   static_cast<Poco::Int64>(item.id), recorded.toString());
+    logError(logger(), "destination {}: could not record the outcome of outbound {}: {}", name_,
+             static_cast<Poco::Int64>(item.id), recorded.toString());
     waitFor(retry_.initialMillis);
   }
 }

@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
 #include "engine/net/http_util.h"
 
@@ -207,8 +208,9 @@ class Tracker {
     part("pressure", "idle or slow while all " + std::to_string(limits_.maxConnections) +
                          " connection slots were taken (http.max_connections)");
     pending_.clear();
-    logger().warning(
-        "%s listener closed connection(s): %s. Many of these at once may be a slow-client "
+    logWarning(
+        logger(),
+        "{} listener closed connection(s): {}. Many of these at once may be a slow-client "
         "attack or a misbehaving client; see labgate_http_connections_closed_total in /metrics",
         name_, text);
   }
@@ -287,7 +289,7 @@ class Connection : public Poco::Net::TCPServerConnection {
     try {
       serve();
     } catch (const std::exception& e) {
-      logger().debug("%s connection ended: %s", shared_.name, std::string(e.what()));
+      logDebug(logger(), "{} connection ended: {}", shared_.name, std::string(e.what()));
     }
     tCurrent = nullptr;
     tracker.remove(id_);

@@ -13,6 +13,8 @@
 #include <mutex>
 #include <thread>
 
+#include "engine/log/log.h"
+
 namespace labgate {
 
 std::string listenFailure(const std::string& host, int port, const Poco::Exception& e) {
@@ -81,18 +83,18 @@ class ConnectionTracker {
       return false;  // already gone
     }
     if (!allow_.empty() && !allow_.allows(peer.host())) {
-      logger().warning("connector %s: connection from %s refused: not on connector.%s.allow", name_,
-                       peer.host().toString(), name_);
+      logWarning(logger(), "connector {}: connection from {} refused: not on connector.{}.allow",
+                 name_, peer.host().toString(), name_);
       return false;
     }
     const Clock::time_point now = Clock::now();
     std::lock_guard<std::mutex> lock(mutex_);
     if (connections_.size() + 1 >= static_cast<size_t>(queueLimit())) {
       ++counters_.refusedFull;
-      logger().warning(
-          "connector %s: connection from %s refused: %z connections are open or closing; "
-          "connector.%s.max_connections is %d",
-          name_, peer.toString(), connections_.size(), name_, limits_.maxConnections);
+      logWarning(logger(),
+                 "connector {}: connection from {} refused: {} connections are open or closing; "
+                 "connector.{}.max_connections is {}",
+                 name_, peer.toString(), connections_.size(), name_, limits_.maxConnections);
       return false;
     }
     int open = 0;
@@ -100,17 +102,18 @@ class ConnectionTracker {
     if (open >= limits_.maxConnections) {
       if (TrackedConnection* victim = longestIdle(now)) {
         ++counters_.evicted;
-        logger().warning(
-            "connector %s: connection from %s closed after %Ld s without data to make room for a "
-            "new connection from %s: all %d connections (connector.%s.max_connections) were taken",
+        logWarning(
+            logger(),
+            "connector {}: connection from {} closed after {} s without data to make room for a "
+            "new connection from {}: all {} connections (connector.{}.max_connections) were taken",
             name_, victim->peer, static_cast<Poco::Int64>(victim->idleSeconds(now)),
             peer.toString(), limits_.maxConnections, name_);
         close(*victim);
       } else {
-        logger().notice(
-            "connector %s: connection from %s waits: all %d connections "
-            "(connector.%s.max_connections) are in the middle of transfers",
-            name_, peer.toString(), limits_.maxConnections, name_);
+        logNotice(logger(),
+                  "connector {}: connection from {} waits: all {} connections "
+                  "(connector.{}.max_connections) are in the middle of transfers",
+                  name_, peer.toString(), limits_.maxConnections, name_);
       }
     }
     auto tracked = std::make_shared<TrackedConnection>();
@@ -204,18 +207,19 @@ class ConnectionTracker {
         if (c->handshaking) {
           if (now < c->handshakeDeadline) continue;
           ++counters_.handshakeTimeouts;
-          logger().warning(
-              "connector %s: TLS handshake with %s not completed within %Ld s "
-              "(connector.%s.tls_handshake_timeout_seconds); connection closed",
-              name_, c->peer, static_cast<Poco::Int64>(limits_.handshakeTimeout.count()), name_);
+          logWarning(logger(),
+                     "connector {}: TLS handshake with {} not completed within {} s "
+                     "(connector.{}.tls_handshake_timeout_seconds); connection closed",
+                     name_, c->peer, static_cast<Poco::Int64>(limits_.handshakeTimeout.count()),
+                     name_);
           close(*c);
         } else if (limits_.idleTimeout.count() > 0 && !c->inTransfer &&
                    c->idleSeconds(now) >= limits_.idleTimeout.count()) {
           ++counters_.closedIdle;
-          logger().information(
-              "connector %s: connection from %s closed after %Ld s without data outside a "
-              "transfer (connector.%s.idle_timeout_seconds)",
-              name_, c->peer, static_cast<Poco::Int64>(c->idleSeconds(now)), name_);
+          logInfo(logger(),
+                  "connector {}: connection from {} closed after {} s without data outside a "
+                  "transfer (connector.{}.idle_timeout_seconds)",
+                  name_, c->peer, static_cast<Poco::Int64>(c->idleSeconds(now)), name_);
           close(*c);
         }
       }

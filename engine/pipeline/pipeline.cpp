@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <set>
 
+#include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
 #include "engine/model/json_text.h"
 #include "engine/store/audit.h"
@@ -197,13 +198,13 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
       event.detail = "{\"sha256\":" + jsonQuote(job.contentSha256) + "}";
       Status audited = store_->appendAudit(event);
       if (!audited.isOk()) {
-        logger().error("connector %s: could not record a duplicate: %s", profile.name,
-                       audited.toString());
+        logError(logger(), "connector {}: could not record a duplicate: {}", profile.name,
+                 audited.toString());
       }
-      logger().information(
-          "connector %s: file from %s has the content of batch %Ld; not imported "
-          "again",
-          profile.name, job.peer, static_cast<Poco::Int64>(*earlier));
+      logInfo(logger(),
+              "connector {}: file from {} has the content of batch {}; not imported "
+              "again",
+              profile.name, job.peer, static_cast<Poco::Int64>(*earlier));
       return intake;
     }
   }
@@ -289,8 +290,8 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
       Intake intake;
       intake.outcome = Intake::Outcome::kFailed;
       intake.status = sealed.status();
-      logger().error("connector %s: the received file could not be sealed: %s", profile.name,
-                     intake.status.toString());
+      logError(logger(), "connector {}: the received file could not be sealed: {}", profile.name,
+               intake.status.toString());
       return intake;
     }
     meta.bodyFile = std::move(sealed).value();
@@ -385,24 +386,25 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
   if (!committed.isOk()) {
     intake.outcome = Intake::Outcome::kFailed;
     intake.status = committed.status();
-    logger().error("connector %s: commit failed: %s", profile.name, intake.status.toString());
+    logError(logger(), "connector {}: commit failed: {}", profile.name, intake.status.toString());
     return intake;
   }
   intake.messageId = committed->messageId;
   if (committed->duplicate) {
     intake.outcome = Intake::Outcome::kDuplicate;
-    logger().information(
-        "connector %s: %s %s from %s is a resend of message %Ld (same sender, control id and "
-        "content); acknowledged, not stored again",
-        profile.name, std::string(meta.what()), reference(meta), meta.peer,
-        static_cast<Poco::Int64>(intake.messageId));
+    logInfo(logger(),
+            "connector {}: {} {} from {} is a resend of message {} (same sender, control id and "
+            "content); acknowledged, not stored again",
+            profile.name, std::string(meta.what()), reference(meta), meta.peer,
+            static_cast<Poco::Int64>(intake.messageId));
     return intake;
   }
   if (committed->reusedControlIdOf != 0) {
     metrics::controlIdReused().inc({profile.name});
-    logger().warning(
-        "connector %s: %s %s from %s reuses the control id of message %Ld with different "
-        "content; stored as new message %Ld (did the instrument restart its message counter?)",
+    logWarning(
+        logger(),
+        "connector {}: {} {} from {} reuses the control id of message {} with different "
+        "content; stored as new message {} (did the instrument restart its message counter?)",
         profile.name, std::string(meta.what()), reference(meta), meta.peer,
         static_cast<Poco::Int64>(committed->reusedControlIdOf),
         static_cast<Poco::Int64>(intake.messageId));
@@ -410,11 +412,10 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
   intake.outcome = Intake::Outcome::kAccepted;
   countFindings(profile.name, commit.message);
   if (!screening.clean()) countPatterns(metrics::phiStripped(), profile.name, screening);
-  logger().information(
-      "connector %s: message %Ld (%s) accepted from %s: %z results, %z held%s", profile.name,
-      static_cast<Poco::Int64>(intake.messageId), reference(meta), meta.peer, intake.results,
-      intake.held,
-      std::string(screening.clean() ? "" : ", PHI stripped at " + hitsSummary(screening)));
+  logInfo(logger(), "connector {}: message {} ({}) accepted from {}: {} results, {} held{}",
+          profile.name, static_cast<Poco::Int64>(intake.messageId), reference(meta), meta.peer,
+          intake.results, intake.held,
+          std::string(screening.clean() ? "" : ", PHI stripped at " + hitsSummary(screening)));
   if (queuedListener_) {
     for (const auto& o : commit.outbound) queuedListener_(o.destination);
   }
@@ -436,11 +437,11 @@ Intake Pipeline::reject(const CommitMeta& meta, const ConnectorProfile& profile,
                  ",\"reason\":" + jsonQuote(why.reason()) + "}";
   Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
-    logger().error("connector %s: could not record an invalid message: %s", profile.name,
-                   audited.toString());
+    logError(logger(), "connector {}: could not record an invalid message: {}", profile.name,
+             audited.toString());
   }
-  logger().warning("connector %s: %s %s from %s not accepted: %s", profile.name,
-                   std::string(meta.what()), reference(meta), meta.peer, why.toString());
+  logWarning(logger(), "connector {}: {} {} from {} not accepted: {}", profile.name,
+             std::string(meta.what()), reference(meta), meta.peer, why.toString());
   intake.details.push_back({why.location(), why.reason()});
   return intake;
 }
@@ -461,12 +462,12 @@ Intake Pipeline::refuse(const CommitMeta& meta, const ConnectorProfile& profile,
                  ",\"hits\":" + hitsJson(screening) + "}";
   Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
-    logger().error("connector %s: could not record a refusal: %s", profile.name,
-                   audited.toString());
+    logError(logger(), "connector {}: could not record a refusal: {}", profile.name,
+             audited.toString());
   }
   if (!dryRun_) countPatterns(metrics::phiRefusals(), profile.name, screening);
-  logger().warning("connector %s: %s %s from %s refused: PHI at %s", profile.name,
-                   std::string(meta.what()), reference(meta), meta.peer, hitsSummary(screening));
+  logWarning(logger(), "connector {}: {} {} from {} refused: PHI at {}", profile.name,
+             std::string(meta.what()), reference(meta), meta.peer, hitsSummary(screening));
   for (const auto& hit : screening.hits) {
     intake.details.push_back({hit.location, "patient-identifying data (" + hit.patternId + ")"});
   }

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <sstream>
 
+#include "engine/log/log.h"
 #include "engine/security/posix_file.h"
 #include "engine/store/accounts.h"
 
@@ -149,9 +150,9 @@ Status BackupService::start() {
     stopping_ = false;
   }
   if (settings_.schedule.on()) thread_ = std::thread([this] { schedulerLoop(); });
-  logger().information("backups in %s, schedule %s, keeping %?d hourly and %?d daily", dir_,
-                       std::string(settings_.schedule.on() ? "on" : "off"), settings_.keep.hourly,
-                       settings_.keep.daily);
+  logInfo(logger(), "backups in {}, schedule {}, keeping {} hourly and {} daily", dir_,
+          std::string(settings_.schedule.on() ? "on" : "off"), settings_.keep.hourly,
+          settings_.keep.daily);
   return Status::ok();
 }
 
@@ -184,7 +185,7 @@ StatusOr<backup::Created> BackupService::takeBackup(const std::string& actor) {
   StatusOr<backup::Created> made =
       backup::createBackup(*store_, kek_, dir_, bodiesDir_, workDir_, at);
   if (!made.isOk()) {
-    logger().error("backup failed: %s", made.status().toString());
+    logError(logger(), "backup failed: {}", made.status().toString());
     Poco::JSON::Object detail(Poco::JSON_PRESERVE_KEY_ORDER);
     detail.set("file", backup::fileNameFor(at));
     detail.set("reason", made.status().toString());
@@ -211,8 +212,8 @@ StatusOr<backup::Created> BackupService::takeBackup(const std::string& actor) {
   const auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now() - started)
                           .count();
-  logger().information("backup %s written and verified: %?d bytes, %?d messages, %?d ms", c.name,
-                       c.bytes, c.manifest.messages, static_cast<int64_t>(millis));
+  logInfo(logger(), "backup {} written and verified: {} bytes, {} messages, {} ms", c.name, c.bytes,
+          c.manifest.messages, static_cast<int64_t>(millis));
   applyRetention(actor, at);
   return made;
 }
@@ -228,14 +229,14 @@ void BackupService::applyRetention(const std::string& actor, int64_t now) {
     try {
       Poco::File(l.path).remove();
     } catch (const Poco::Exception& e) {
-      logger().error("retention could not delete backup %s: %s", l.name, e.displayText());
+      logError(logger(), "retention could not delete backup {}: {}", l.name, e.displayText());
       continue;
     }
     Poco::JSON::Object detail(Poco::JSON_PRESERVE_KEY_ORDER);
     detail.set("file", l.name);
     detail.set("reason", "retention");
     audit(actor, "backup.deleted", kSubjectPrefix + l.name, json(detail));
-    logger().information("backup %s deleted by the retention policy", l.name);
+    logInfo(logger(), "backup {} deleted by the retention policy", l.name);
     std::lock_guard<std::mutex> lock(stateMutex_);
     verified_.erase(l.name);
   }
@@ -285,9 +286,10 @@ bool BackupService::stillVerified(const backup::Listing& listing, Verification v
   if (!matches) {
     // Logged once per change (the stamp is remembered as bad): the file is no longer what was
     // verified, whether damaged, replaced or tampered with.
-    logger().warning(
-        "backup %s is listed unverified: it is no longer the file that was verified (%s; "
-        "verified: %?d bytes, SHA-256 %s). Check it with `labgate backup verify %s --key-file "
+    logWarning(
+        logger(),
+        "backup {} is listed unverified: it is no longer the file that was verified ({}; "
+        "verified: {} bytes, SHA-256 {}). Check it with `labgate backup verify {} --key-file "
         "KEY` and take a new backup",
         listing.name,
         now->bytes != v.bytes ? "now " + std::to_string(now->bytes) + " bytes"
@@ -349,7 +351,7 @@ void BackupService::schedulerLoop() {
 void BackupService::audit(const std::string& actor, const std::string& action,
                           const std::string& subject, const std::string& detail) {
   Status s = store_->appendAudit({kOperatorOrg, actor, action, subject, detail});
-  if (!s.isOk()) logger().error("audit event %s not written: %s", action, s.toString());
+  if (!s.isOk()) logError(logger(), "audit event {} not written: {}", action, s.toString());
 }
 
 }  // namespace labgate

@@ -30,6 +30,16 @@ const char* levelName(Poco::Message::Priority priority) {
   return "information";
 }
 
+TextLineFormatter::TextLineFormatter() : Poco::PatternFormatter(kTextLogPattern) {
+  // POCO's priorities 1 (fatal) to 8 (trace), in order.
+  std::string names;
+  for (int p = Poco::Message::PRIO_FATAL; p <= Poco::Message::PRIO_TRACE; ++p) {
+    if (!names.empty()) names += ",";
+    names += levelName(static_cast<Poco::Message::Priority>(p));
+  }
+  setProperty(PROP_PRIORITY_NAMES, names);
+}
+
 void JsonLineFormatter::format(const Poco::Message& message, std::string& text) {
   text += "{\"time\":";
   text += jsonQuote(Poco::DateTimeFormatter::format(message.getTime(), "%Y-%m-%dT%H:%M:%S.%iZ"));

@@ -8,6 +8,7 @@
 
 #include <Poco/Formatter.h>
 #include <Poco/Message.h>
+#include <Poco/PatternFormatter.h>
 
 #include <string>
 
@@ -17,6 +18,13 @@ namespace labgate {
 
 /// "2026-11-24T04:12:00.123Z information engine: text".
 inline constexpr const char* kTextLogPattern = "%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t";
+
+/// log.format = text: kTextLogPattern, the level printed as the word log.level takes and the JSON
+/// lines show ("information", "warning"), not POCO's capitalised names.
+class TextLineFormatter : public Poco::PatternFormatter {
+ public:
+  TextLineFormatter();
+};
 
 class JsonLineFormatter : public Poco::Formatter {
  public:

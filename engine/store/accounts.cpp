@@ -322,11 +322,11 @@ std::string userDetail(const User& user) {
 }
 
 void endOpenSessions(Session& s, const std::string& orgId, int64_t userId,
-                     const std::string& reason) {
+                     const std::string& reason, int64_t keepSessionId = 0) {
   std::string at = isoNow();
   s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE org_id = ? AND user_id = ? AND "
-       "ended_at = ''",
-      use(at), bind(reason), bind(orgId), bind(userId), now;
+       "id <> ? AND ended_at = ''",
+      use(at), bind(reason), bind(orgId), bind(userId), bind(keepSessionId), now;
 }
 
 void insertLogin(Session& s, const LoginRecord& r) {
@@ -607,7 +607,7 @@ std::vector<User> AccountStore::users(const std::string& orgId) {
 }
 
 Status AccountStore::updateUser(const User& user, const AuditEvent& event,
-                                const std::string& endSessionsReason) {
+                                const std::string& endSessionsReason, int64_t keepSessionId) {
   auto& impl = *store_->impl_;
   return writeJob(impl, [&](Session& s) {
     checkList(user.roles, "roles");
@@ -654,7 +654,8 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
     }
     if (user.disabled || !endSessionsReason.empty()) {
       endOpenSessions(s, user.orgId, user.id,
-                      endSessionsReason.empty() ? "user disabled" : endSessionsReason);
+                      endSessionsReason.empty() ? "user disabled" : endSessionsReason,
+                      user.disabled ? 0 : keepSessionId);
     }
     AuditEvent updated =
         scoped(event, user.orgId, "user.updated", "user:" + std::to_string(user.id));

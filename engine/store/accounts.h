@@ -172,12 +172,14 @@ class AccountStore {
   std::vector<User> users(const std::string& orgId);
   /// Writes every mutable column of `user` (matched by org and id) and the audit event. When the
   /// user becomes disabled, or `endSessionsReason` is not empty, every open session of the user
-  /// ends in the same transaction; when the user becomes disabled, every API key the user created
+  /// but `keepSessionId` (0: none is kept; a disabled user keeps none) ends in the same
+  /// transaction, so that a password change never stands while other sessions stay open; when
+  /// the user becomes disabled, every API key the user created
   /// (and every key those keys created) is revoked with it, each audited "apikey.revoked".
   /// Taking the role admin from, or disabling, the organisation's last enabled administrator is
   /// Status::rejected("administrator", ...) and changes nothing.
   Status updateUser(const User& user, const AuditEvent& event,
-                    const std::string& endSessionsReason = "");
+                    const std::string& endSessionsReason = "", int64_t keepSessionId = 0);
 
   // ---- logins -----------------------------------------------------------------------------------
   struct FailedLogin {

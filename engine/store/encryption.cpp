@@ -19,6 +19,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/log/log.h"
 #include "engine/security/crypto.h"
 #include "engine/security/keyring.h"
 #include "engine/store/store.h"
@@ -218,13 +219,13 @@ Status Store::Encryption::setUp() {
                                 "\",\"to\":\"" + keyring->kekFingerprint() + "\"}"});
     });
     if (!rewrapped.isOk()) return rewrapped;
-    logger().notice("re-wrapped %z data key(s) from key-encryption key %s to %s", ids.size(),
-                    *previous, keyring->kekFingerprint());
+    logNotice(logger(), "re-wrapped {} data key(s) from key-encryption key {} to {}", ids.size(),
+              *previous, keyring->kekFingerprint());
   } else if (previous) {
-    logger().notice(
-        "security.previous_key_file (%s) wraps no data key any more: it may be removed from "
-        "the configuration",
-        *previous);
+    logNotice(logger(),
+              "security.previous_key_file ({}) wraps no data key any more: it may be removed from "
+              "the configuration",
+              *previous);
   }
   if (active.empty()) {
     Status created =
@@ -292,7 +293,8 @@ void Store::Encryption::sweepOrphans() {
       ++removed;
     }
   }
-  if (removed > 0) logger().notice("removed %z unreferenced sealed file(s) from bodies/", removed);
+  if (removed > 0)
+    logNotice(logger(), "removed {} unreferenced sealed file(s) from bodies/", removed);
 }
 
 StatusOr<ReencryptProgress> Store::Encryption::start(const AuditEvent& by) {
@@ -314,7 +316,8 @@ StatusOr<ReencryptProgress> Store::Encryption::start(const AuditEvent& by) {
     s << "SELECT COUNT(*) FROM message_bodies", into(bodies), now;
     s << "SELECT COUNT(*) FROM users WHERE totp_secret != ''", into(secrets), now;
     total = bodies + secrets;
-    createDataKey(keyId, by, &s);
+    // Within a transaction a failure throws (and rolls back all of it): the Status is always OK.
+    (void)createDataKey(keyId, by, &s);
     impl_.appendAudit(
         s, {by.orgId, by.actor, "reencrypt.started", "data_key:" + std::to_string(keyId),
             "{\"key_id\":" + std::to_string(keyId) + ",\"total\":" + std::to_string(total) + "}"});
@@ -350,17 +353,17 @@ void Store::Encryption::run(uint32_t keyId, AuditEvent by) {
   if (!status.isOk()) {
     progress_.state = "failed";
     progress_.error = status.toString();
-    logger().error("re-encryption under data key %u stopped: %s", keyId, status.toString());
+    logError(logger(), "re-encryption under data key {} stopped: {}", keyId, status.toString());
   } else if (failed > 0) {
     progress_.state = "failed";
     progress_.error = std::to_string(failed) +
                       " stored item(s) did not verify and were left as "
                       "they are";
-    logger().error("re-encryption under data key %u: %s", keyId, progress_.error);
+    logError(logger(), "re-encryption under data key {}: {}", keyId, progress_.error);
   } else {
     progress_.state = "done";
-    logger().notice("re-encryption under data key %u done: %Ld item(s), %z key(s) retired", keyId,
-                    static_cast<Poco::Int64>(progress_.done), retired.size());
+    logNotice(logger(), "re-encryption under data key {} done: {} item(s), {} key(s) retired",
+              keyId, static_cast<Poco::Int64>(progress_.done), retired.size());
   }
 }
 
@@ -387,8 +390,8 @@ Status Store::Encryption::resealBlobs(uint32_t keyId, int64_t& failed) {
         std::optional<std::string> plain = impl_.keyring->open(stringOf(blobs[i]), aad);
         if (!plain) {
           ++failed;
-          logger().error("re-encryption: the stored body of message %Ld does not verify",
-                         static_cast<Poco::Int64>(ids[i]));
+          logError(logger(), "re-encryption: the stored body of message {} does not verify",
+                   static_cast<Poco::Int64>(ids[i]));
           continue;
         }
         Poco::Data::BLOB blob = blobOf(impl_.keyring->seal(*plain, aad));
@@ -428,9 +431,9 @@ Status Store::Encryption::resealFiles(uint32_t keyId, int64_t& failed) {
       if (resealed.isOk()) fs::rename(path + ".tmp", path, ec);
       if (!resealed.isOk() || ec) {
         ++failed;
-        logger().error("re-encryption: the stored file of message %Ld: %s",
-                       static_cast<Poco::Int64>(ids[i]),
-                       resealed.isOk() ? ec.message() : resealed.toString());
+        logError(logger(), "re-encryption: the stored file of message {}: {}",
+                 static_cast<Poco::Int64>(ids[i]),
+                 resealed.isOk() ? ec.message() : resealed.toString());
         continue;
       }
       moved.push_back(ids[i]);
@@ -537,7 +540,7 @@ std::string Store::Impl::openColumn(const std::string& stored, const std::string
   std::optional<std::string> plain;
   if (sealed && keyring) plain = keyring->open(*sealed, aad);
   if (!plain) {
-    logger().error("a sealed column value does not open (%s)", aad.substr(0, aad.find(':')));
+    logError(logger(), "a sealed column value does not open ({})", aad.substr(0, aad.find(':')));
     return "";
   }
   return *plain;

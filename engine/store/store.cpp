@@ -19,6 +19,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "engine/log/log.h"
 #include "engine/security/posix_file.h"
 #include "engine/store/audit.h"
 #include "engine/store/store_impl.h"
@@ -94,7 +95,8 @@ StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
     if (!privateFile.error.empty()) {
       return Status::io(file, "cannot open the database: " + privateFile.error);
     }
-    if (!privateFile.notice.empty()) Poco::Logger::get("store").warning(privateFile.notice);
+    if (!privateFile.notice.empty())
+      logWarning(Poco::Logger::get("store"), "{}", privateFile.notice);
   }
   std::shared_ptr<Store> store(new Store(path));
   try {

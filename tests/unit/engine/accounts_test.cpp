@@ -258,6 +258,28 @@ TEST_F(AccountsTest, PasswordChangeEndsSessionsWithItsReason) {
       << "no TOTP secret in an audit detail";
 }
 
+TEST_F(AccountsTest, PasswordChangeKeepsOnlyTheSessionThatMadeItInTheSameTransaction) {
+  twoOrganisations();
+  int64_t alice = createUser("default", "alice");
+  StatusOr<int64_t> mine =
+      accounts_->recordLoginSuccess(login("default", "alice", "success"), alice, session("t1"));
+  ASSERT_TRUE(mine.isOk());
+  ASSERT_TRUE(
+      accounts_->recordLoginSuccess(login("default", "alice", "success"), alice, session("t2"))
+          .isOk());
+  User u = *accounts_->user("default", alice);
+  u.passwordHash = "$argon2id$new";
+  ASSERT_TRUE(accounts_->updateUser(u, event(), "password changed", mine.value()).isOk());
+  EXPECT_TRUE(accounts_->sessionByToken(sha256Hex("t1")).has_value()) << "the session kept";
+  EXPECT_FALSE(accounts_->sessionByToken(sha256Hex("t2")).has_value()) << "the other session";
+  EXPECT_EQ(accounts_->user("default", alice)->passwordHash, "$argon2id$new");
+
+  // A disabled user keeps no session, whatever the caller asks.
+  u.disabled = true;
+  ASSERT_TRUE(accounts_->updateUser(u, event(), "", mine.value()).isOk());
+  EXPECT_FALSE(accounts_->sessionByToken(sha256Hex("t1")).has_value());
+}
+
 TEST_F(AccountsTest, LockoutCountsToTheThresholdAndIsAuditedOnce) {
   twoOrganisations();
   int64_t alice = createUser("default", "alice");
