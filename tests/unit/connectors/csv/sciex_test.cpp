@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "connectors/csv/formats.h"
-#include "tests/unit/csv/export_test_util.h"
+#include "tests/unit/connectors/csv/export_test_util.h"
 
 namespace labgate::csv {
 namespace {

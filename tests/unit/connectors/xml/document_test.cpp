@@ -4,7 +4,7 @@
 
 #include "connectors/xml/formats.h"
 #include "connectors/xml/text.h"
-#include "tests/unit/xml/export_loop.h"
+#include "tests/unit/connectors/xml/export_loop.h"
 
 namespace labgate::xml {
 namespace {

@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "connectors/xml/formats.h"
-#include "tests/unit/xml/export_loop.h"
+#include "tests/unit/connectors/xml/export_loop.h"
 
 namespace labgate::xml {
 namespace {

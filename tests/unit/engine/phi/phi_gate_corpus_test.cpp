@@ -11,7 +11,7 @@
 #include <string>
 
 #include "engine/phi/phi_gate.h"
-#include "tests/unit/engine/phi_test_support.h"
+#include "tests/unit/engine/phi/phi_test_support.h"
 
 namespace labgate::phi {
 namespace {

@@ -19,7 +19,7 @@
 
 #include "engine/phi/normalize.h"
 #include "engine/phi/phi_gate.h"
-#include "tests/unit/engine/phi_test_support.h"
+#include "tests/unit/engine/phi/phi_test_support.h"
 
 namespace labgate::phi {
 namespace {

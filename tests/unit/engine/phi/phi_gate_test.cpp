@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/unit/engine/phi_test_support.h"
+#include "tests/unit/engine/phi/phi_test_support.h"
 
 namespace labgate::phi {
 namespace {
