@@ -62,10 +62,10 @@ class BackupTest : public EngineTest {
   }
 
   std::string query(const std::string& db, const std::string& sql) const {
-    return sqliteQuery(db, sql, tmp_->path()).value_or("<sqlite3 failed>");
+    return storeQuery(db, sql).value_or("<store unreadable>");
   }
   std::string liveDb() const { return config_.dataDir + "/labgate.db"; }
-  /// A COUNT(*) of the live store, -1 when sqlite3 fails.
+  /// A COUNT(*) of the live store, -1 when the store cannot be read.
   long count(const std::string& sql) const {
     std::string text = query(liveDb(), sql);
     return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos

@@ -57,7 +57,8 @@ class TlsContextTest : public ::testing::Test {
     files_ = nullptr;
   }
   void SetUp() override {
-    if (!files_->ok()) GTEST_SKIP() << "the openssl CLI could not make a test certificate";
+    ASSERT_TRUE(files_->ok())
+        << "the openssl CLI could not make a test certificate (scripts/setup.sh installs openssl)";
   }
   static std::string path(const std::string& name) { return files_->path(name); }
 
