@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs LabGate's whole test suite: unit tests, integration tests against the
-# real labgated, and the corpus/reference tests when ../shared is present (they skip otherwise).
+# real labgated, clang-tidy over every C++ file, and the corpus/reference tests when ../shared is
+# present (the numeric reference tests also run on our own data in tests/data/reference).
 #
 # The suite runs on a build with AddressSanitizer + UndefinedBehaviorSanitizer and warnings as
 # errors, so what passes here is also memory-clean and warning-clean. The Release build (what
@@ -17,7 +18,7 @@ bash scripts/setup.sh
 git ls-files '*.cpp' '*.h' | xargs clang-format --dry-run --Werror
 
 BUILD_DIR=${BUILD_DIR:-build-test}
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_EXPORT_COMPILE_COMMANDS=ON \
   -DLABGATE_WERROR=ON -DLABGATE_SANITIZE=ON -DLABGATE_BENCH=ON >/dev/null
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 
@@ -25,6 +26,9 @@ if [[ $# -eq 0 ]]; then
   cmake -S . -B build-release-check -G Ninja -DCMAKE_BUILD_TYPE=Release -DLABGATE_WERROR=ON \
     -DBUILD_TESTING=OFF -DLABGATE_BENCH=ON >/dev/null
   cmake --build build-release-check -j "$(nproc)"
+  # clang-tidy (the root .clang-tidy: naming, bugprone, performance) over every C++ file, warnings
+  # as errors, with the compile commands of the build above.
+  scripts/clang_tidy.sh "$BUILD_DIR"
 fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
