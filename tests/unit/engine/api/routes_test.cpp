@@ -3,6 +3,8 @@
 // the document describes no /api/v1 operation the engine does not route. The table's permissions
 // must be known words that some built-in role holds, and the document's security must match
 // docs/api.md (three schemes; public operations need no credentials).
+#include "engine/api/routes.h"
+
 #include <gtest/gtest.h>
 #include <yaml-cpp/yaml.h>
 
@@ -14,7 +16,6 @@
 #include <vector>
 
 #include "engine/api/permissions.h"
-#include "engine/api/routes.h"
 
 namespace labgate::api {
 namespace {
