@@ -122,6 +122,7 @@ TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedSample) {
     return acked.size();
   };
   std::vector<std::thread> senders;
+  senders.reserve(2);
   for (int lane = 0; lane < 2; ++lane) senders.emplace_back(sender, lane);
 
   EXPECT_TRUE(waitUntil([&] { return ackedCount() >= 30 || failures > 0; }, 120000ms));

@@ -38,6 +38,7 @@ TEST(XmlDocument, OneRecordPerElementWithAttributesThenText) {
   ASSERT_TRUE(message.isOk()) << message.status().toString();
   ASSERT_EQ(records.size(), 5u);
   std::vector<std::string> types;
+  types.reserve(records.size());
   for (const Record& r : records) types.push_back(r.type);
   EXPECT_EQ(types, (std::vector<std::string>{"QUANDATASET", "SAMPLE", "NOTE", "COMPOUND", "PEAK"}));
   const Record& sample = records[1];

@@ -295,6 +295,7 @@ TEST(PhiEvasion, ProviderAndFacilityFieldsAreStillScreenedForNumbersAndAddresses
 TEST(PhiEvasion, TrapsWrittenWithUnicodeCharactersStillPass) {
   const std::vector<std::string> records = {
       // reference ranges with en dashes and minus signs
+      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): split only to end the \x escape
       "R|1|^^^NA|140|mmol/L|135\xE2\x80\x93"
       "145|N||F||OP17||20250611082956",
       "R|2|^^^K|4.1|mmol/L|3.5\xE2\x80\x93"

@@ -83,6 +83,7 @@ TEST(LoginThrottle, ConcurrentAttemptsAreCountedBeforeTheyAreEvaluated) {
   LoginThrottle t(settings(5, 0));
   std::atomic<int> admitted{0};
   std::vector<std::thread> threads;
+  threads.reserve(64);
   for (int i = 0; i < 64; ++i) {
     threads.emplace_back([&] {
       if (t.admit("o/u", "a", 42).admitted) ++admitted;

@@ -198,8 +198,8 @@ TEST_F(EncryptionTest, RotationRewrapsAndContentStaysReadable) {
   const KeyEncryptionKey oldKek = newKek();
   ASSERT_TRUE(open(ring(oldKek)).isOk());
   const int64_t id = store("default", std::string("O|1|") + kToken);
-  const KeyEncryptionKey newKek_ = newKek();
-  ASSERT_TRUE(open(ring(newKek_, oldKek)).isOk());
+  const KeyEncryptionKey rotatedKek = newKek();
+  ASSERT_TRUE(open(ring(rotatedKek, oldKek)).isOk());
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'key.rewrapped'"), 1);
   std::string detail, fingerprint;
   {
@@ -208,11 +208,11 @@ TEST_F(EncryptionTest, RotationRewrapsAndContentStaysReadable) {
     s << "SELECT kek_fingerprint FROM data_keys WHERE id = 1", into(fingerprint), now;
   }
   EXPECT_NE(detail.find(oldKek.fingerprint), std::string::npos);
-  EXPECT_NE(detail.find(newKek_.fingerprint), std::string::npos);
-  EXPECT_EQ(fingerprint, newKek_.fingerprint);
+  EXPECT_NE(detail.find(rotatedKek.fingerprint), std::string::npos);
+  EXPECT_EQ(fingerprint, rotatedKek.fingerprint);
   ASSERT_TRUE(raw("default", id).isOk());
   // Only the new key from now on; the old one no longer opens the store.
-  ASSERT_TRUE(open(ring(newKek_)).isOk());
+  ASSERT_TRUE(open(ring(rotatedKek)).isOk());
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'key.rewrapped'"), 1);
   EXPECT_EQ(raw("default", id).value(), std::string("O|1|") + kToken);
   EXPECT_FALSE(open(ring(oldKek)).isOk());
@@ -310,6 +310,7 @@ TEST_F(EncryptionTest, ReencryptMovesEverythingToANewKeyAndRetiresTheOld) {
   const KeyEncryptionKey kek = newKek();
   ASSERT_TRUE(open(ring(kek)).isOk());
   std::vector<int64_t> ids;
+  ids.reserve(150);
   for (int i = 0; i < 150; ++i) ids.push_back(store("default", "O|" + std::to_string(i) + "|"));
   std::istringstream in(std::string(3 << 20, 'x'));
   StatusOr<SealedBodyFile> sealed = store_->sealBodyFile("default", in);
