@@ -13,7 +13,7 @@ namespace {
 /// A small database like the engine's: two tables, text, numbers, a NULL and a BLOB.
 std::string makeDatabase(const TempDir& dir) {
   Poco::Data::SQLite::Connector::registerConnector();
-  const std::string path = dir.file("store.db");
+  std::string path = dir.file("store.db");
   Poco::Data::Session session("SQLite", path);
   session << "PRAGMA journal_mode=WAL", Poco::Data::Keywords::now;
   session << "CREATE TABLE audit (id INTEGER PRIMARY KEY, action TEXT, detail TEXT)",

@@ -74,7 +74,7 @@ TEST(PasswordHasher, NeedsRehashWhenTheParametersRise) {
 TEST(PasswordHasher, MalformedStoredStringIsNoMatch) {
   const PasswordHasher hasher(kFast);
   const std::string good = hasher.hash("secret words here");
-  const std::string salt_and_hash = good.substr(good.find("$", good.find("p=")));
+  const std::string saltAndHash = good.substr(good.find('$', good.find("p=")));
   const std::vector<std::string> malformed = {
       "",
       "not a hash",
@@ -82,14 +82,14 @@ TEST(PasswordHasher, MalformedStoredStringIsNoMatch) {
       "$argon2id$v=19$m=1024,t=1,p=1$",
       good.substr(0, good.size() - 5),
       good + "$extra",
-      "$argon2i$v=19$m=1024,t=1,p=1" + salt_and_hash,
-      "$argon2d$v=19$m=1024,t=1,p=1" + salt_and_hash,
-      "$argon2id$v=19$m=abc,t=1,p=1" + salt_and_hash,
-      "$argon2id$v=19$m=1024,t=1" + salt_and_hash,
-      "$argon2id$v=19$t=1,m=1024,p=1" + salt_and_hash,
-      "$argon2id$v=19$m=99999999999,t=1,p=1" + salt_and_hash,
+      "$argon2i$v=19$m=1024,t=1,p=1" + saltAndHash,
+      "$argon2d$v=19$m=1024,t=1,p=1" + saltAndHash,
+      "$argon2id$v=19$m=abc,t=1,p=1" + saltAndHash,
+      "$argon2id$v=19$m=1024,t=1" + saltAndHash,
+      "$argon2id$v=19$t=1,m=1024,p=1" + saltAndHash,
+      "$argon2id$v=19$m=99999999999,t=1,p=1" + saltAndHash,
       "$argon2id$v=19$m=1024,t=1,p=1$!!!$???",
-      "$argon2id$m=1024,t=1,p=1" + salt_and_hash,
+      "$argon2id$m=1024,t=1,p=1" + saltAndHash,
   };
   for (const std::string& phc : malformed) {
     PasswordHasher::Verdict verdict;
