@@ -8,7 +8,7 @@ PACKAGES=(
   libpoco-dev libssl-dev libsqlite3-dev sqlite3
   libre2-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libpugixml-dev libxml2-dev liblua5.4-dev
   libargon2-dev libyaml-cpp-dev libicu-dev libfmt-dev
-  clang-format clang python3
+  clang-format clang clang-tidy python3
   python3-hl7 openssl
 )
 

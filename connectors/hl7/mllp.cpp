@@ -13,9 +13,9 @@ std::string frameMllp(std::string_view message) {
   return out;
 }
 
-MllpDecoder::MllpDecoder(size_t maxFrameBytes) : max_frame_bytes_(maxFrameBytes) {}
+MllpDecoder::MllpDecoder(size_t maxFrameBytes) : maxFrameBytes_(maxFrameBytes) {}
 
-const std::string& MllpDecoder::lastProblem() const { return last_problem_; }
+const std::string& MllpDecoder::lastProblem() const { return lastProblem_; }
 
 void MllpDecoder::reset() {
   state_ = State::kBetween;
@@ -24,8 +24,8 @@ void MllpDecoder::reset() {
 
 void MllpDecoder::startFrame() {
   if (state_ == State::kInFrame) {
-    ++dropped_frames_;
-    last_problem_ =
+    ++droppedFrames_;
+    lastProblem_ =
         "a frame started before the previous one ended; the unfinished frame was discarded";
   }
   frame_.clear();
@@ -34,7 +34,7 @@ void MllpDecoder::startFrame() {
 
 std::vector<std::string> MllpDecoder::feed(std::string_view bytes) {
   std::vector<std::string> frames;
-  last_problem_.clear();
+  lastProblem_.clear();
   size_t i = 0;
   while (i < bytes.size()) {
     char c = bytes[i];
@@ -50,19 +50,19 @@ std::vector<std::string> MllpDecoder::feed(std::string_view bytes) {
         if (c == kMllpStart)
           startFrame();
         else
-          ++ignored_bytes_;
+          ++ignoredBytes_;
         ++i;
         break;
       case State::kInFrame: {
         // Copy the run of content bytes up to the next control byte in one go.
         size_t stop = bytes.find_first_of(std::string_view("\x0B\x1C", 2), i);
         if (stop == std::string_view::npos) stop = bytes.size();
-        size_t room = max_frame_bytes_ - frame_.size();
+        size_t room = maxFrameBytes_ - frame_.size();
         if (stop - i > room) {
-          ++dropped_frames_;
-          ++oversize_frames_;
-          last_problem_ = "a frame exceeded the limit of " + std::to_string(max_frame_bytes_) +
-                          " bytes and was dropped";
+          ++droppedFrames_;
+          ++oversizeFrames_;
+          lastProblem_ = "a frame exceeded the limit of " + std::to_string(maxFrameBytes_) +
+                         " bytes and was dropped";
           frame_.clear();
           frame_.shrink_to_fit();
           state_ = State::kDiscarding;

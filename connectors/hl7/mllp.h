@@ -39,12 +39,12 @@ class MllpDecoder {
   const std::string& lastProblem() const;
 
   /// Bytes seen outside any frame since construction.
-  uint64_t ignoredBytes() const { return ignored_bytes_; }
+  uint64_t ignoredBytes() const { return ignoredBytes_; }
   /// Frames dropped (oversize or abandoned) since construction.
-  uint64_t droppedFrames() const { return dropped_frames_; }
+  uint64_t droppedFrames() const { return droppedFrames_; }
   /// Of those, the frames dropped because they exceeded maxFrameBytes (the sender is owed a
   /// rejection; an abandoned frame is not: its sender started over).
-  uint64_t oversizeFrames() const { return oversize_frames_; }
+  uint64_t oversizeFrames() const { return oversizeFrames_; }
   /// True while a frame has started and not yet ended (e.g. the peer closed mid-frame).
   bool inFrame() const { return state_ == State::kInFrame || state_ == State::kDiscarding; }
   /// Forgets any partial frame (counters are kept), e.g. after the connection was reset.
@@ -55,13 +55,13 @@ class MllpDecoder {
 
   void startFrame();
 
-  size_t max_frame_bytes_;
+  size_t maxFrameBytes_;
   State state_ = State::kBetween;
   std::string frame_;
-  std::string last_problem_;
-  uint64_t ignored_bytes_ = 0;
-  uint64_t dropped_frames_ = 0;
-  uint64_t oversize_frames_ = 0;
+  std::string lastProblem_;
+  uint64_t ignoredBytes_ = 0;
+  uint64_t droppedFrames_ = 0;
+  uint64_t oversizeFrames_ = 0;
 };
 
 }  // namespace labgate::hl7

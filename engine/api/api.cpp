@@ -370,7 +370,7 @@ Object::Ptr roleJson(const Role& r) {
 // ---- Api --------------------------------------------------------------------------------------
 
 StatusOr<std::unique_ptr<Api>> Api::create(std::shared_ptr<Store> store, SecuritySettings settings,
-                                           const EngineView& engine) {
+                                           const EngineView& engine, const WallClock& clock) {
   StatusOr<security::PasswordPolicy> policy = security::PasswordPolicy::load(
       static_cast<size_t>(settings.minPasswordLength), settings.blocklistPath);
   if (!policy.isOk()) {
@@ -380,7 +380,7 @@ StatusOr<std::unique_ptr<Api>> Api::create(std::shared_ptr<Store> store, Securit
   Status custom = roles.addCustom(settings.customRoles);
   if (!custom.isOk()) return custom;
   auto impl = std::make_unique<Impl>(std::move(store), std::move(settings), engine,
-                                     std::move(policy).value(), std::move(roles));
+                                     std::move(policy).value(), std::move(roles), clock);
   return std::unique_ptr<Api>(new Api(std::move(impl)));
 }
 
@@ -393,11 +393,13 @@ void Api::handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerRes
 }
 
 Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
-                const EngineView& engineIn, security::PasswordPolicy policyIn, RoleTable rolesIn)
+                const EngineView& engineIn, security::PasswordPolicy policyIn, RoleTable rolesIn,
+                const WallClock& clockIn)
     : store(storeIn),
       accounts(storeIn),
       settings(std::move(settingsIn)),
       engine(engineIn),
+      clock(clockIn),
       policy(std::move(policyIn)),
       hasher(settings.argon2),
       roles(std::move(rolesIn)),
@@ -437,7 +439,7 @@ Status Api::Impl::bootstrap(const char* adminPassword) {
   Status strong = policy.check(adminPassword, "admin", "default");
   if (!strong.isOk())
     return Status::config(key, "refused by the password policy: " + strong.reason());
-  const std::string now = isoAt(unixMillisNow());
+  const std::string now = isoAt(clock.nowMillis());
   Organisation org;
   org.id = "default";
   org.name = "Default organisation";
@@ -563,7 +565,7 @@ bool Api::Impl::authenticateSession(Call& call, const std::string& token, bool v
   std::optional<SessionRecord> session = accounts.sessionByToken(security::tokenDigest(token));
   if (!session)
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
-  const int64_t now = unixMillisNow();
+  const int64_t now = clock.nowMillis();
   std::optional<int64_t> lastSeen = parseIso(session->lastSeenAt);
   std::optional<int64_t> expires = parseIso(session->expiresAt);
   if (!lastSeen || now - *lastSeen > settings.idleSeconds * 1000) {
@@ -614,7 +616,7 @@ bool Api::Impl::authenticateSession(Call& call, const std::string& token, bool v
 
 bool Api::Impl::authenticateKey(Call& call, const std::string& key) {
   std::optional<ApiKeyRecord> record = accounts.apiKeyByDigest(security::tokenDigest(key));
-  const int64_t now = unixMillisNow();
+  const int64_t now = clock.nowMillis();
   std::string refusal;
   if (!record) {
     refusal = "the API key is not known";
@@ -681,7 +683,7 @@ bool Api::Impl::addressAllowed(Call& call, const Organisation& org, const std::s
   StatusOr<security::AllowList> list = security::AllowList::parse(org.ipAllowList);
   if (list.isOk() && list.value().allows(call.request.clientAddress().host())) return true;
   LoginRecord r;
-  r.at = isoAt(unixMillisNow());
+  r.at = isoAt(clock.nowMillis());
   r.orgId = org.id;
   r.username = clip(who, 128);
   r.method = "address";
@@ -721,7 +723,7 @@ std::string Api::Impl::restrictionOf(const User& user, const Organisation& org) 
   if (user.mustChangePassword) return "password_change";
   if (org.passwordExpiryDays > 0) {
     std::optional<int64_t> changed = parseIso(user.passwordChangedAt);
-    if (!changed || unixMillisNow() - *changed > int64_t{org.passwordExpiryDays} * 86400000) {
+    if (!changed || clock.nowMillis() - *changed > int64_t{org.passwordExpiryDays} * 86400000) {
       return "password_change";
     }
   }
@@ -816,7 +818,7 @@ User Api::Impl::userOf(const Call& call) {
 
 void Api::Impl::reauthenticate(Call& call, const std::string& password, const std::string& what) {
   const User& user = *call.principal.user;
-  const int64_t now = unixMillisNow();
+  const int64_t now = clock.nowMillis();
   LoginRecord record;
   record.at = isoAt(now);
   record.orgId = user.orgId;
@@ -918,7 +920,7 @@ void Api::Impl::countFailure(LoginRecord& record, const std::string& outcome,
                              const AuditEvent* audit) {
   record.outcome = outcome;
   metrics::logins().inc({outcome});
-  const int64_t now = unixMillisNow();
+  const int64_t now = clock.nowMillis();
   StatusOr<AccountStore::FailedLogin> counted =
       accounts.recordLoginFailure(record, userId, static_cast<int>(settings.lockoutAttempts),
                                   isoAt(now + settings.lockoutSeconds * 1000), audit);
@@ -940,7 +942,7 @@ void Api::Impl::login(Call& call) {
   const std::string password = needString(body, "password");
   const std::optional<std::string> totp = optString(body, "totp");
   const bool cookie = optBool(body, "cookie").value_or(false);
-  const int64_t now = unixMillisNow();
+  const int64_t now = clock.nowMillis();
 
   LoginRecord record;
   record.at = isoAt(now);

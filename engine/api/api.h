@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/clock.h"
 #include "engine/model/status.h"
 #include "engine/net/http_util.h"
 #include "engine/security/cidr.h"
@@ -80,9 +81,11 @@ class EngineView {
 
 class Api {
  public:
-  /// Reads the password blocklist and custom roles (errors name the key).
+  /// Reads the password blocklist and custom roles (errors name the key). Session and API-key
+  /// timeouts, logins and lockouts are judged against `clock` (it must outlive the Api).
   static StatusOr<std::unique_ptr<Api>> create(std::shared_ptr<Store> store,
-                                               SecuritySettings settings, const EngineView& engine);
+                                               SecuritySettings settings, const EngineView& engine,
+                                               const WallClock& clock = systemClock());
   ~Api();
 
   /// First start: with no user at all, creates organisation "default" and user "admin" with

@@ -113,7 +113,7 @@ Object::Ptr roleJson(const Role& role);
 class Api::Impl {
  public:
   Impl(std::shared_ptr<Store> store, SecuritySettings settings, const EngineView& engine,
-       security::PasswordPolicy policy, RoleTable roles);
+       security::PasswordPolicy policy, RoleTable roles, const WallClock& clock);
 
   Status bootstrap(const char* adminPassword);
   void handle(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response);
@@ -123,6 +123,8 @@ class Api::Impl {
   AccountStore accounts;
   SecuritySettings settings;
   const EngineView& engine;
+  /// The time sessions, API keys and lockouts are judged against (systemClock() in labgated).
+  const WallClock& clock;
   security::PasswordPolicy policy;
   security::PasswordHasher hasher;
   RoleTable roles;

@@ -62,10 +62,10 @@ class BackupTest : public EngineTest {
   }
 
   std::string query(const std::string& db, const std::string& sql) const {
-    return sqliteQuery(db, sql, tmp_->path()).value_or("<sqlite3 failed>");
+    return storeQuery(db, sql).value_or("<store unreadable>");
   }
   std::string liveDb() const { return config_.dataDir + "/labgate.db"; }
-  /// A COUNT(*) of the live store, -1 when sqlite3 fails.
+  /// A COUNT(*) of the live store, -1 when the store cannot be read.
   long count(const std::string& sql) const {
     std::string text = query(liveDb(), sql);
     return !text.empty() && text.find_first_not_of("0123456789") == std::string::npos
@@ -122,6 +122,7 @@ TEST_F(BackupTest, BackupUnderLoadRestoresEveryAcknowledgedSample) {
     return acked.size();
   };
   std::vector<std::thread> senders;
+  senders.reserve(2);
   for (int lane = 0; lane < 2; ++lane) senders.emplace_back(sender, lane);
 
   EXPECT_TRUE(waitUntil([&] { return ackedCount() >= 30 || failures > 0; }, 120000ms));

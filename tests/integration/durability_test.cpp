@@ -80,13 +80,12 @@ TEST_F(DurabilityTest, AcknowledgedMessagesSurviveSigkillAndArriveInOrder) {
   // The store agrees: N messages, N outbound rows, all delivered with AA.
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   const std::string db = config_.dataDir + "/labgate.db";
-  auto messagesStored = sqliteQuery(db, "SELECT count(*) FROM messages;", tmp_->path());
-  if (!messagesStored) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  auto messagesStored = storeQuery(db, "SELECT count(*) FROM messages;");
+  ASSERT_TRUE(messagesStored.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*messagesStored, std::to_string(n)) << "rows in messages";
-  EXPECT_EQ(sqliteQuery(db,
-                        "SELECT count(*) FROM outbound WHERE state = 'delivered' "
-                        "AND ack_code = 'AA';",
-                        tmp_->path())
+  EXPECT_EQ(storeQuery(db,
+                       "SELECT count(*) FROM outbound WHERE state = 'delivered' "
+                       "AND ack_code = 'AA';")
                 .value_or("?"),
             std::to_string(n))
       << "outbound rows delivered with AA";

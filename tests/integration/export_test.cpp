@@ -158,7 +158,7 @@ class ExportTest : public EngineTest {
 
   std::string db() const { return config_.dataDir + "/labgate.db"; }
   std::string query(const std::string& sql) const {
-    return sqliteQuery(db(), sql, tmp_->path()).value_or("<sqlite3 failed>");
+    return storeQuery(db(), sql).value_or("<store unreadable>");
   }
   long dropCounter(const std::string& key, long expected) {
     long value = -1;
@@ -433,7 +433,8 @@ TEST_F(ExportTest, UploadAnswersEveryCaseWithAPreciseStatus) {
 }
 
 TEST_F(ExportTest, UploadOverHttps) {
-  if (findProgram("openssl").empty()) GTEST_SKIP() << "openssl CLI not installed";
+  if (findProgram("openssl").empty())
+    GTEST_FAIL() << "the openssl CLI is not installed; scripts/setup.sh installs it";
   const std::string cert = tmp_->file("cert.pem"), key = tmp_->file("key.pem");
   std::string why;
   ASSERT_TRUE(makeSelfSignedCert(tmp_->path(), cert, key, &why)) << why;

@@ -270,18 +270,16 @@ TEST_F(FlowTest, UnmappedResultsAreHeldAndMappedOnesStillDelivered) {
   // The store: held results kept with their finding, released ones released.
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   const std::string db = config_.dataDir + "/labgate.db";
-  auto held = sqliteQuery(db,
-                          "SELECT count(*) FROM results r JOIN findings f ON f.result_id = r.id "
-                          "WHERE r.disposition = 'hold' AND f.rule_id = 'mapping.unmapped';",
-                          tmp_->path());
-  if (!held) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  auto held = storeQuery(db,
+                         "SELECT count(*) FROM results r JOIN findings f ON f.result_id = r.id "
+                         "WHERE r.disposition = 'hold' AND f.rule_id = 'mapping.unmapped';");
+  ASSERT_TRUE(held.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*held, "3") << "held results with a mapping.unmapped finding (1 + 2)";
   EXPECT_EQ(
-      sqliteQuery(db, "SELECT count(*) FROM results WHERE disposition = 'release';", tmp_->path())
-          .value_or("?"),
+      storeQuery(db, "SELECT count(*) FROM results WHERE disposition = 'release';").value_or("?"),
       "3")
       << "released results (2 + 1)";
-  EXPECT_EQ(sqliteQuery(db, "SELECT count(*) FROM outbound;", tmp_->path()).value_or("?"), "2")
+  EXPECT_EQ(storeQuery(db, "SELECT count(*) FROM outbound;").value_or("?"), "2")
       << "no outbound row for the message whose every result is held";
 }
 
@@ -330,18 +328,15 @@ TEST_F(FlowTest, ErrorAndRejectAcksDeadLetterAndTheQueueMovesOn) {
   // The store keeps the reason: dead rows with the LIS's code, and an audit event each.
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   const std::string db = config_.dataDir + "/labgate.db";
-  auto dead = sqliteQuery(db,
-                          "SELECT ack_code || ':' || (last_error <> '') FROM outbound "
-                          "WHERE state = 'dead' ORDER BY id;",
-                          tmp_->path());
-  if (!dead) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  auto dead = storeQuery(db,
+                         "SELECT ack_code || ':' || (last_error <> '') FROM outbound "
+                         "WHERE state = 'dead' ORDER BY id;");
+  ASSERT_TRUE(dead.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*dead, "AE:1\nAR:1") << "dead-letter rows: ack code and a non-empty reason";
-  EXPECT_EQ(sqliteQuery(db, "SELECT count(*) FROM audit WHERE action = 'outbound.dead_letter';",
-                        tmp_->path())
+  EXPECT_EQ(storeQuery(db, "SELECT count(*) FROM audit WHERE action = 'outbound.dead_letter';")
                 .value_or("?"),
             "2");
-  EXPECT_EQ(sqliteQuery(db, "SELECT count(*) FROM audit WHERE action = 'outbound.delivered';",
-                        tmp_->path())
+  EXPECT_EQ(storeQuery(db, "SELECT count(*) FROM audit WHERE action = 'outbound.delivered';")
                 .value_or("?"),
             "2");
 }

@@ -330,6 +330,15 @@ void EngineTest::expectNoSecretsWritten(const std::vector<Secret>& secrets) cons
   for (const auto& hit : findSecretsInFiles(files, secrets)) {
     ADD_FAILURE() << "PHI leak: " << hit.label << " found in " << hit.where;
   }
+  const std::string db = config_.dataDir + "/labgate.db";
+  if (!fileExists(db)) return;
+  StoreReader store(db);
+  ASSERT_TRUE(store.ok()) << store.error();
+  for (const auto& secret : secrets) {
+    for (const auto& column : store.columnsContaining(secret.value)) {
+      ADD_FAILURE() << "PHI leak: " << secret.label << " found in the store at " << column;
+    }
+  }
 }
 
 }  // namespace labgate::it

@@ -34,6 +34,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/integration/harness_store.h"
+
 namespace labgate::it {
 
 using namespace std::chrono_literals;
@@ -451,11 +453,6 @@ struct Observation {
 };
 std::vector<Observation> observations(const std::string& message);
 
-/// Runs the sqlite3 command-line shell read-only on `db`; stdout without the final newline, or
-/// std::nullopt when the shell is missing or fails.
-std::optional<std::string> sqliteQuery(const std::string& db, const std::string& sql,
-                                       const std::string& captureDir);
-
 /// Sample ids (OBR-3) of all received messages, in order of arrival, flattened.
 std::vector<std::string> receivedSampleIds(const std::vector<std::string>& messages);
 /// How many times `sampleId` was received.
@@ -495,7 +492,8 @@ class EngineTest : public ::testing::Test {
   /// Every file the engine wrote or printed: data.dir and the stdout/stderr captures.
   std::vector<std::string> engineOutputs() const;
   /// The PHI search: fails the test for every secret found in any engine output (names the
-  /// secret's label and the file, never the value).
+  /// secret's label and the file, never the value), and in any column of any table of the store
+  /// as StoreReader reads it (so also values the file search misses: WAL pages, overflow pages).
   void expectNoSecretsWritten(const std::vector<Secret>& secrets) const;
 
   std::unique_ptr<TempDir> tmp_;

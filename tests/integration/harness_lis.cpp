@@ -280,14 +280,4 @@ size_t timesReceived(const std::vector<std::string>& messages, const std::string
   return n;
 }
 
-std::optional<std::string> sqliteQuery(const std::string& db, const std::string& sql,
-                                       const std::string& captureDir) {
-  const std::string shell = "/usr/bin/sqlite3";
-  if (!fileExists(shell) || !fileExists(db)) return std::nullopt;
-  ProgramRun run = runProgram(shell, {"-readonly", db, sql}, 20000ms, captureDir);
-  if (!run.finished || run.exitCode != 0) return std::nullopt;
-  while (!run.out.empty() && (run.out.back() == '\n' || run.out.back() == '\r')) run.out.pop_back();
-  return run.out;
-}
-
 }  // namespace labgate::it

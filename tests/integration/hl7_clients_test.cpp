@@ -64,7 +64,7 @@ MllpSendResult mllpSend(const std::string& program, int port, const std::string&
 TEST_F(Hl7ClientsTest, PythonHl7MllpSend) {
   const std::string program = findProgram("mllp_send");
   if (program.empty())
-    GTEST_SKIP() << "mllp_send (Debian python3-hl7) is not installed; scripts/setup.sh installs it";
+    GTEST_FAIL() << "mllp_send (Debian python3-hl7) is not installed; scripts/setup.sh installs it";
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
 
@@ -107,9 +107,9 @@ TEST_F(Hl7ClientsTest, PythonHl7MllpSend) {
 
 TEST_F(Hl7ClientsTest, NodeSimpleHl7TcpClient) {
   const std::string node = findProgram("node");
-  if (node.empty()) GTEST_SKIP() << "node is not installed; scripts/setup.sh installs it";
+  if (node.empty()) GTEST_FAIL() << "node is not installed; scripts/setup.sh installs it";
   if (!fileExists(simpleHl7Dir() + "/package.json"))
-    GTEST_SKIP() << "simple-hl7 is not installed at tests/clients/node_modules; run "
+    GTEST_FAIL() << "simple-hl7 is not installed at tests/clients/node_modules; run "
                     "scripts/setup.sh (npm install in tests/clients)";
   ASSERT_TRUE(fileExists(nodeScript())) << "missing " << nodeScript();
   startLis();

@@ -120,12 +120,11 @@ TEST_F(Hl7FlowTest, ResendWithSameControlIdIsAcknowledgedButForwardedOnce) {
   EXPECT_EQ(settledDestination("delivered", 3), 3);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  auto stored = sqliteQuery(databasePath(), "SELECT count(*) FROM messages;", tmp_->path());
-  if (!stored) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  auto stored = storeQuery(databasePath(), "SELECT count(*) FROM messages;");
+  ASSERT_TRUE(stored.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*stored, "3") << "stored messages: original, other sender's, sentinel";
   auto audited =
-      sqliteQuery(databasePath(), "SELECT count(*) FROM audit WHERE action = 'message.duplicate';",
-                  tmp_->path());
+      storeQuery(databasePath(), "SELECT count(*) FROM audit WHERE action = 'message.duplicate';");
   ASSERT_TRUE(audited);
   EXPECT_EQ(*audited, "3") << "one 'message.duplicate' audit row per resend";
 }
@@ -366,7 +365,8 @@ class Hl7TlsTest : public Hl7EngineTest {
  protected:
   void SetUp() override {
     Hl7EngineTest::SetUp();
-    if (findProgram("openssl").empty()) GTEST_SKIP() << "openssl CLI not installed";
+    if (findProgram("openssl").empty())
+      GTEST_FAIL() << "the openssl CLI is not installed; scripts/setup.sh installs it";
     cert_ = tmp_->file("server-cert.pem");
     key_ = tmp_->file("server-key.pem");
     std::string why;

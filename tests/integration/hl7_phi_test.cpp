@@ -165,12 +165,11 @@ TEST_F(Hl7PhiTest, RefusedMessagesNameTheFieldAndLeaveNoTrace) {
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten(secrets());
 
-  auto stored = sqliteQuery(databasePath(), "SELECT count(*) FROM messages;", tmp_->path());
-  if (!stored) GTEST_SKIP() << "sqlite3 shell or database missing; store and audit not inspected";
+  auto stored = storeQuery(databasePath(), "SELECT count(*) FROM messages;");
+  ASSERT_TRUE(stored.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*stored, "1") << "only the clean message may be stored";
-  auto details = sqliteQuery(
-      databasePath(), "SELECT detail FROM audit WHERE action = 'message.refused' ORDER BY id;",
-      tmp_->path());
+  auto details = storeQuery(
+      databasePath(), "SELECT detail FROM audit WHERE action = 'message.refused' ORDER BY id;");
   ASSERT_TRUE(details);
   auto lines = hl7Segments(*details);  // one line per row
   ASSERT_EQ(lines.size(), cases.size()) << "one 'message.refused' audit row per refusal";
@@ -274,10 +273,9 @@ TEST_F(Hl7PhiTest, StripPolicyAcceptsAndForwardsWithoutTheValues) {
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten(secrets());
-  auto stripped = sqliteQuery(databasePath(),
-                              "SELECT count(*) FROM audit WHERE action = 'message.phi_stripped';",
-                              tmp_->path());
-  if (!stripped) GTEST_SKIP() << "sqlite3 shell not available; audit not inspected";
+  auto stripped = storeQuery(databasePath(),
+                             "SELECT count(*) FROM audit WHERE action = 'message.phi_stripped';");
+  ASSERT_TRUE(stripped.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*stripped, "1") << "one 'message.phi_stripped' audit event";
 }
 

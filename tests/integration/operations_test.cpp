@@ -441,19 +441,16 @@ TEST_F(OperationsTest, SighupSwapsMappingsAndRulesUnderAConnectedInstrument) {
   EXPECT_EQ(*code, 0);
 
   const std::string db = config_.dataDir + "/labgate.db";
-  auto reloads =
-      sqliteQuery(db, "SELECT count(*) FROM audit WHERE action = 'config.reloaded';", tmp_->path());
-  if (!reloads) GTEST_SKIP() << "sqlite3 shell not available; audit not inspected";
+  auto reloads = storeQuery(db, "SELECT count(*) FROM audit WHERE action = 'config.reloaded';");
+  ASSERT_TRUE(reloads.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*reloads, "2") << "one config.reloaded event per reload";
-  auto detail = sqliteQuery(
-      db, "SELECT detail FROM audit WHERE action = 'config.reloaded' ORDER BY id LIMIT 1;",
-      tmp_->path());
+  auto detail = storeQuery(
+      db, "SELECT detail FROM audit WHERE action = 'config.reloaded' ORDER BY id LIMIT 1;");
   EXPECT_NE(detail.value_or("").find("\"rules_version\":\"ops-2\""), std::string::npos)
       << "the audit event does not carry the new rule-set version";
   EXPECT_EQ(
-      sqliteQuery(
-          db, "SELECT group_concat(v) FROM (SELECT rules_version AS v FROM messages ORDER BY id);",
-          tmp_->path())
+      storeQuery(
+          db, "SELECT group_concat(v) FROM (SELECT rules_version AS v FROM messages ORDER BY id);")
           .value_or(""),
       "ops-1,ops-2,ops-2")
       << "rule-set version stored with each message";

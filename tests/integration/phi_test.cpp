@@ -105,22 +105,17 @@ TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
 
   // The audit trail: one 'message.refused' row per refusal naming connector and location.
   const std::string db = config_.dataDir + "/labgate.db";
-  if (!fileExists("/usr/bin/sqlite3") || !fileExists(db)) {
-    GTEST_SKIP() << "sqlite3 CLI or database missing; audit rows not checked";
-  }
-  ProgramRun count =
-      runProgram("/usr/bin/sqlite3",
-                 {"-readonly", db, "SELECT count(*) FROM audit WHERE action = 'message.refused';"},
-                 20000ms, tmp_->path());
-  ASSERT_EQ(count.exitCode, 0) << "sqlite3 failed on the audit table";
-  EXPECT_EQ(std::atoi(count.out.c_str()), static_cast<int>(cases.size()))
+  StoreReader store(db);
+  ASSERT_TRUE(store.ok()) << store.error();
+  auto count = store.scalar("SELECT count(*) FROM audit WHERE action = 'message.refused';");
+  ASSERT_TRUE(count.has_value()) << store.error();
+  EXPECT_EQ(std::atoi(count->c_str()), static_cast<int>(cases.size()))
       << "'message.refused' audit rows";
-  ProgramRun detail = runProgram(
-      "/usr/bin/sqlite3",
-      {"-readonly", db, "SELECT detail FROM audit WHERE action = 'message.refused' ORDER BY id;"},
-      20000ms, tmp_->path());
-  ASSERT_EQ(detail.exitCode, 0);
-  auto lines = hl7Segments(detail.out);  // one line per row (splits on LF too)
+  auto details =
+      store.rows("SELECT detail FROM audit WHERE action = 'message.refused' ORDER BY id;");
+  ASSERT_TRUE(details.has_value()) << store.error();
+  std::vector<std::string> lines;  // one detail per row
+  for (const auto& row : *details) lines.push_back(row.at(0));
   ASSERT_EQ(lines.size(), cases.size()) << "one detail line per refusal";
   for (size_t i = 0; i < lines.size(); ++i) {
     EXPECT_NE(lines[i].find("lab1"), std::string::npos)
@@ -133,10 +128,8 @@ TEST_F(PhiTest, RefusedMessagesAreNakedAndLeaveNoTrace) {
   EXPECT_NE(lines[3].find("ssn"), std::string::npos) << "SSN refusal detail lacks the pattern id";
   EXPECT_NE(lines[4].find("email"), std::string::npos)
       << "e-mail refusal detail lacks the pattern id";
-  ProgramRun accepted =
-      runProgram("/usr/bin/sqlite3", {"-readonly", db, "SELECT count(*) FROM messages;"}, 20000ms,
-                 tmp_->path());
-  EXPECT_EQ(std::atoi(accepted.out.c_str()), 1) << "only the clean message may be stored";
+  EXPECT_EQ(store.scalar("SELECT count(*) FROM messages;").value_or("?"), "1")
+      << "only the clean message may be stored";
 }
 
 TEST_F(PhiTest, RetransmittedRefusedFrameIsRefusedAgainAndAuditedOnce) {
@@ -169,10 +162,9 @@ TEST_F(PhiTest, RetransmittedRefusedFrameIsRefusedAgainAndAuditedOnce) {
             << "\n";
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten(secrets());
-  auto rows =
-      sqliteQuery(config_.dataDir + "/labgate.db",
-                  "SELECT count(*) FROM audit WHERE action = 'message.refused';", tmp_->path());
-  if (!rows) GTEST_SKIP() << "sqlite3 shell not available; audit not inspected";
+  auto rows = storeQuery(config_.dataDir + "/labgate.db",
+                         "SELECT count(*) FROM audit WHERE action = 'message.refused';");
+  ASSERT_TRUE(rows.has_value()) << "the store could not be read through StoreReader";
   std::cout << "[ info     ] 'message.refused' audit rows for it: " << *rows << "\n";
   EXPECT_EQ(*rows, "1") << "one refused message (sent 6 times by a retrying instrument) should "
                            "leave exactly one 'message.refused' audit row";
@@ -211,10 +203,9 @@ TEST_F(PhiTest, StripPolicyAcceptsAndRemovesIdentifyingValues) {
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten(secrets());
-  auto stripped = sqliteQuery(config_.dataDir + "/labgate.db",
-                              "SELECT count(*) FROM audit WHERE action = 'message.phi_stripped';",
-                              tmp_->path());
-  if (!stripped) GTEST_SKIP() << "sqlite3 shell not available; audit not inspected";
+  auto stripped = storeQuery(config_.dataDir + "/labgate.db",
+                             "SELECT count(*) FROM audit WHERE action = 'message.phi_stripped';");
+  ASSERT_TRUE(stripped.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*stripped, "1") << "one 'message.phi_stripped' audit event";
 }
 

@@ -167,7 +167,7 @@ class SecurityAccountsTest : public EngineTest {
     ApiResponse start =
         api_.post("/api/v1/me/totp", Json().set("password", a.password).str(), withBearer(a.token));
     EXPECT_TRUE(start.ok()) << start.describe();
-    const std::string secret = start.text("secret");
+    std::string secret = start.text("secret");
     ApiResponse confirm =
         api_.post("/api/v1/me/totp/confirm", Json().set("code", totpCode(secret, unixNow())).str(),
                   withBearer(a.token));

@@ -267,7 +267,8 @@ class SecurityConnTlsTest : public SecurityConnMllpTest {
  protected:
   void SetUp() override {
     SecurityConnMllpTest::SetUp();
-    if (findProgram("openssl").empty()) GTEST_SKIP() << "openssl CLI not installed";
+    if (findProgram("openssl").empty())
+      GTEST_FAIL() << "the openssl CLI is not installed; scripts/setup.sh installs it";
     cert_ = tmp_->file("server-cert.pem");
     key_ = tmp_->file("server-key.pem");
     std::string why;

@@ -95,8 +95,7 @@ class FolderSecurityTest : public EngineTest {
   }
 
   std::string query(const std::string& sql) const {
-    return sqliteQuery(config_.dataDir + "/labgate.db", sql, tmp_->path())
-        .value_or("<sqlite3 failed>");
+    return storeQuery(config_.dataDir + "/labgate.db", sql).value_or("<store unreadable>");
   }
 
   /// The engine still serves: /health 200 and an ASTM message accepted and delivered.
@@ -111,61 +110,13 @@ class FolderSecurityTest : public EngineTest {
     EXPECT_TRUE(waitForSample(sample)) << "the ASTM message was not delivered";
   }
 
-  /// Holds the database's write lock (sqlite3 BEGIN IMMEDIATE) until release(): an import reaches
-  /// its commit and waits there, so the test can act while the engine is inside it. The sqlite3
-  /// shell reads its commands from a FIFO the test writes; closing it ends the shell.
-  class WriteLock {
-   public:
-    WriteLock(const std::string& db, const std::string& captureDir, int n) {
-      const std::string base = captureDir + "/lock" + std::to_string(n);
-      fifo_ = base + ".fifo";
-      EXPECT_EQ(::mkfifo(fifo_.c_str(), 0600), 0);
-      child_ = std::make_unique<ChildProcess>(
-          "/bin/sh",
-          std::vector<std::string>{"-c", "exec /usr/bin/sqlite3 '" + db + "' < '" + fifo_ + "'"},
-          base + ".out", base + ".err");
-      // Opened once the shell has opened the FIFO for reading.
-      waitUntil(
-          [&] {
-            fd_ = ::open(fifo_.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-            return fd_ >= 0;
-          },
-          20000ms, 20ms);
-      EXPECT_GE(fd_, 0) << "the sqlite3 shell did not open its FIFO";
-      send(".timeout 10000\nBEGIN IMMEDIATE;\n");
-    }
-    ~WriteLock() { release(); }
-    void release() {
-      if (fd_ < 0) return;
-      send("ROLLBACK;\n");
-      ::close(fd_);
-      fd_ = -1;
-      EXPECT_TRUE(child_->waitForExit(20000ms).has_value()) << "sqlite3 did not end";
-    }
-
-   private:
-    void send(const std::string& text) {
-      if (fd_ < 0) return;
-      EXPECT_EQ(::write(fd_, text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    }
-    std::string fifo_;
-    std::unique_ptr<ChildProcess> child_;
-    int fd_ = -1;
-  };
-  /// Takes the write lock and waits until the database is seen locked.
-  std::unique_ptr<WriteLock> lockDatabase() {
-    auto lock =
-        std::make_unique<WriteLock>(config_.dataDir + "/labgate.db", tmp_->path(), ++locks_);
-    // Another writer now fails at once (timeout 0): the lock is held.
-    EXPECT_TRUE(waitUntil(
-        [&] {
-          ProgramRun probe = runProgram(
-              "/usr/bin/sqlite3", {config_.dataDir + "/labgate.db", "BEGIN IMMEDIATE; ROLLBACK;"},
-              20000ms, tmp_->path());
-          return probe.finished && probe.exitCode != 0;
-        },
-        20000ms))
-        << "the test could not take the database's write lock";
+  /// Takes the database's write lock (BEGIN IMMEDIATE through StoreWriteLock, in the test
+  /// process) until the lock is released: an import reaches its commit and waits there, so the
+  /// test can act while the engine is inside it.
+  std::unique_ptr<StoreWriteLock> lockDatabase() {
+    auto lock = std::make_unique<StoreWriteLock>(config_.dataDir + "/labgate.db");
+    EXPECT_TRUE(lock->held()) << "the test could not take the database's write lock: "
+                              << lock->error();
     return lock;
   }
 
@@ -204,7 +155,6 @@ class FolderSecurityTest : public EngineTest {
   std::string inbox_;
   std::string outside_;
   std::string batch_;
-  int locks_ = 0;
   int drops_ = 0;
 };
 
@@ -351,7 +301,7 @@ TEST_F(FolderSecurityTest, LongNamesCollidingInProcessedAndRejectedDoNotStopTheE
 // hashed, and the file put in its place is not moved away unread but imported on its own.
 TEST_F(FolderSecurityTest, FileReplacedDuringImportIsImportedOnItsOwn) {
   ASSERT_NO_FATAL_FAILURE(startAll());
-  std::unique_ptr<WriteLock> lock = lockDatabase();
+  std::unique_ptr<StoreWriteLock> lock = lockDatabase();
   drop("batch.csv", batch_);
   ASSERT_TRUE(waitForState("importing")) << "the import did not start";
   const std::string replacement = batch_ + "\n";
@@ -381,7 +331,7 @@ TEST_F(FolderSecurityTest, FileTheEngineDoesNotSurviveTwiceIsQuarantined) {
   // a loaded machine may need seconds to start the engine (a short settle made the test flaky).
   config_.connectors.at(1).extra["settle_ms"] = "10000";
   ASSERT_NO_FATAL_FAILURE(startAll());
-  std::unique_ptr<WriteLock> lock = lockDatabase();
+  std::unique_ptr<StoreWriteLock> lock = lockDatabase();
   drop("poison.csv", batch_);
   for (int attempt = 1; attempt <= 2; ++attempt) {
     SCOPED_TRACE("attempt " + std::to_string(attempt));

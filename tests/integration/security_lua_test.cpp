@@ -63,8 +63,7 @@ class SecurityLuaTest : public EngineTest {
   }
 
   std::string query(const std::string& sql) const {
-    return sqliteQuery(config_.dataDir + "/labgate.db", sql, tmp_->path())
-        .value_or("<sqlite3 failed>");
+    return storeQuery(config_.dataDir + "/labgate.db", sql).value_or("<store unreadable>");
   }
 
   std::string inbox_;

@@ -187,11 +187,11 @@ TEST_F(SecurityPhiHl7Test, EvasionsAreAnsweredArAndNeitherStoredNorForwarded) {
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   expectNoSecretsWritten(hl7Secrets());
-  auto stored = sqliteQuery(databasePath(), "SELECT count(*) FROM messages;", tmp_->path());
-  if (!stored) GTEST_SKIP() << "sqlite3 shell or database missing; the store was not inspected";
+  auto stored = storeQuery(databasePath(), "SELECT count(*) FROM messages;");
+  ASSERT_TRUE(stored.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*stored, "1") << "only the clean message may be stored";
-  auto refusals = sqliteQuery(
-      databasePath(), "SELECT count(*) FROM audit WHERE action = 'message.refused';", tmp_->path());
+  auto refusals =
+      storeQuery(databasePath(), "SELECT count(*) FROM audit WHERE action = 'message.refused';");
   ASSERT_TRUE(refusals);
   EXPECT_EQ(*refusals, std::to_string(cases.size())) << "one 'message.refused' row per evasion";
 }
@@ -237,7 +237,7 @@ class SecurityPhiExportTest : public EngineTest {
 
   std::string db() const { return config_.dataDir + "/labgate.db"; }
   std::string query(const std::string& sql) const {
-    return sqliteQuery(db(), sql, tmp_->path()).value_or("<sqlite3 failed>");
+    return storeQuery(db(), sql).value_or("<store unreadable>");
   }
 
   std::string inbox_;

@@ -140,17 +140,15 @@ TEST_F(SecurityResendHl7Test, ReusedControlIdWithOtherContentIsStoredDeliveredAu
       << "/metrics counts the reused control id";
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  auto stored = sqliteQuery(databasePath(), "SELECT count(*) FROM messages;", tmp_->path());
-  if (!stored) GTEST_SKIP() << "sqlite3 shell not available; store not inspected";
+  auto stored = storeQuery(databasePath(), "SELECT count(*) FROM messages;");
+  ASSERT_TRUE(stored.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*stored, "3") << "first, second (same MSH-10) and the sentinel";
-  EXPECT_EQ(sqliteQuery(databasePath(),
-                        "SELECT count(*) FROM audit WHERE action = 'message.control_id_reused';",
-                        tmp_->path())
+  EXPECT_EQ(storeQuery(databasePath(),
+                       "SELECT count(*) FROM audit WHERE action = 'message.control_id_reused';")
                 .value_or("?"),
             "1");
   EXPECT_EQ(
-      sqliteQuery(databasePath(), "SELECT count(*) FROM audit WHERE action = 'message.duplicate';",
-                  tmp_->path())
+      storeQuery(databasePath(), "SELECT count(*) FROM audit WHERE action = 'message.duplicate';")
           .value_or("?"),
       "1");
 }

@@ -1,5 +1,7 @@
 // rules/calibration: curve fitting against published examples (Massart 1997, DIN 32645, read at
-// run time from ../shared/reference/calibration), weighted fits against closed forms, the
+// run time from ../shared/reference/calibration when it is there) and against our own data sets
+// (tests/data/reference/calibration, expected values computed in exact rationals by
+// tests/data/reference/generate.py; always run), weighted fits against closed forms, the
 // quadratic back-calculation, and the batch review (§2.2–2.4 of the analytics spec).
 #include "rules/calibration.h"
 
@@ -7,6 +9,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -17,8 +20,12 @@ namespace {
 const char* kAnalyte = "TESTO";
 
 /// The (x, y) pairs of a two-column reference CSV with a quoted header line.
-bool loadReference(const std::string& name, std::vector<CalPoint>& points) {
-  std::ifstream in(std::string(LABGATE_SHARED_DIR) + "/reference/calibration/" + name);
+const std::string kSharedCalibration = std::string(LABGATE_SHARED_DIR) + "/reference/calibration/";
+const std::string kOwnCalibration = std::string(LABGATE_TEST_DATA_DIR) + "/reference/calibration/";
+
+bool loadReference(const std::string& name, std::vector<CalPoint>& points,
+                   const std::string& dir = kSharedCalibration) {
+  std::ifstream in(dir + name);
   if (!in) return false;
   std::string line;
   std::getline(in, line);  // header
@@ -116,12 +123,9 @@ void closedFormLine(const std::vector<CalPoint>& pts, CalibrationWeight weight, 
   b0 = static_cast<double>(ybar - sxy / sxx * xbar);
 }
 
-// DIN 38402-51 b6 (LC-MS/MS carbamazepine, 12 levels): no published fit; every weighting agrees
-// with the closed form, and weighting changes which levels back-calculate within 85–115%
-// (80–120% at the lowest): unweighted, the low levels are lost.
-TEST(CalibrationReference, Din38402b6WeightingDecidesWhichLevelsPass) {
-  std::vector<CalPoint> pts;
-  if (!loadReference("din38402b6.csv", pts)) GTEST_SKIP() << "din38402b6.csv not found";
+/// Every weighting agrees with the closed form, and weighting changes which levels back-calculate
+/// within 85–115% (80–120% at the lowest): unweighted, the low levels are lost.
+void expectWeightingDecidesWhichLevelsPass(const std::vector<CalPoint>& pts) {
   CalibrationConfig cfg;
   std::vector<int> passing;
   for (CalibrationWeight w :
@@ -142,6 +146,81 @@ TEST(CalibrationReference, Din38402b6WeightingDecidesWhichLevelsPass) {
     passing.push_back(pass);
   }
   EXPECT_LT(passing[0], passing[2]) << "1/x² should keep more levels than no weighting";
+}
+
+// DIN 38402-51 b6 (LC-MS/MS carbamazepine, 12 levels): no published fit.
+TEST(CalibrationReference, Din38402b6WeightingDecidesWhichLevelsPass) {
+  std::vector<CalPoint> pts;
+  if (!loadReference("din38402b6.csv", pts)) GTEST_SKIP() << "din38402b6.csv not found";
+  expectWeightingDecidesWhichLevelsPass(pts);
+}
+
+// ---- Our own data sets (tests/data/reference/calibration): run without ../shared ----------------
+
+/// expected.txt: "key value..." lines written by generate.py.
+std::map<std::string, std::string> ownExpected() {
+  std::map<std::string, std::string> out;
+  std::ifstream in(kOwnCalibration + "expected.txt");
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.find(' ');
+    if (space != std::string::npos) out[line.substr(0, space)] = line.substr(space + 1);
+  }
+  return out;
+}
+
+double number(const std::map<std::string, std::string>& values, const std::string& key) {
+  auto it = values.find(key);
+  if (it == values.end()) {
+    ADD_FAILURE() << key << " missing from tests/data/reference/calibration/expected.txt";
+    return NAN;
+  }
+  return std::stod(it->second);
+}
+
+TEST(OwnCalibration, UnweightedLine) {
+  std::vector<CalPoint> pts;
+  ASSERT_TRUE(loadReference("own_line.csv", pts, kOwnCalibration));
+  const auto want = ownExpected();
+  CalibrationFit fit = fitCalibration(pts, CalibrationModel::kLinear, CalibrationWeight::kNone);
+  ASSERT_TRUE(fit.ok) << fit.error;
+  expectRelative(fit.intercept, number(want, "line.b0"), 1e-12, "b0");
+  expectRelative(fit.slope, number(want, "line.b1"), 1e-12, "b1");
+  expectRelative(fit.rSquared, number(want, "line.r2"), 1e-12, "R²");
+  expectRelative(fit.residualSd, number(want, "line.syx"), 1e-11, "s(y.x)");
+  expectRelative(*backCalculate(fit, 50).concentration, number(want, "line.x0_50"), 1e-12,
+                 "x0(50)");
+  expectRelative(*backCalculate(fit, 150).concentration, number(want, "line.x0_150"), 1e-12,
+                 "x0(150)");
+}
+
+TEST(OwnCalibration, ExplicitAndInverseXSquaredWeights) {
+  std::vector<CalPoint> pts;
+  ASSERT_TRUE(loadReference("own_weighted.csv", pts, kOwnCalibration));
+  const auto want = ownExpected();
+  std::vector<double> weights;
+  std::istringstream listed(want.count("weighted.weights") ? want.at("weighted.weights") : "");
+  for (double w = 0; listed >> w;) weights.push_back(w);
+  ASSERT_EQ(weights.size(), pts.size());
+  CalibrationFit fit = fitCalibration(pts, CalibrationModel::kLinear, weights);
+  ASSERT_TRUE(fit.ok) << fit.error;
+  expectRelative(fit.intercept, number(want, "weighted.b0"), 1e-11, "b0");
+  expectRelative(fit.slope, number(want, "weighted.b1"), 1e-12, "b1");
+  expectRelative(*backCalculate(fit, 1).concentration, number(want, "weighted.x0_1"), 1e-12,
+                 "x0(1)");
+  expectRelative(*backCalculate(fit, 15).concentration, number(want, "weighted.x0_15"), 1e-12,
+                 "x0(15)");
+  CalibrationFit x2 = fitCalibration(pts, CalibrationModel::kLinear, CalibrationWeight::kInverseX2);
+  ASSERT_TRUE(x2.ok) << x2.error;
+  expectRelative(x2.intercept, number(want, "weighted_x2.b0"), 1e-11, "b0 (1/x²)");
+  expectRelative(x2.slope, number(want, "weighted_x2.b1"), 1e-12, "b1 (1/x²)");
+}
+
+TEST(OwnCalibration, WeightingDecidesWhichLevelsPass) {
+  std::vector<CalPoint> pts;
+  ASSERT_TRUE(loadReference("own_heteroscedastic.csv", pts, kOwnCalibration));
+  ASSERT_EQ(pts.size(), 12u);
+  expectWeightingDecidesWhichLevelsPass(pts);
 }
 
 TEST(CalibrationFitting, ThroughOriginAndItsUncentredRSquared) {

@@ -1,6 +1,8 @@
 // rules/linalg: the least-squares engine against the NIST StRD linear least-squares datasets
 // (certified coefficients, their standard deviations, the residual SD and R²), read at run time
-// from ../shared/reference/nist-strd/lls, plus small hand-checked cases.
+// from ../shared/reference/nist-strd/lls when it is there, against our own data sets in the same
+// layout (tests/data/reference/lls, certified by tests/data/reference/generate.py in exact
+// rationals), which always run, plus small hand-checked cases.
 #include "rules/linalg.h"
 
 #include <gtest/gtest.h>
@@ -31,8 +33,11 @@ bool startsWith(const std::string& s, const std::string& prefix) {
 
 /// Parses the certified block (lines "B<k> estimate sd", "Standard Deviation <v>" after
 /// "Residual", "R-Squared <v>") and the data after the last line that starts with "Data:".
-bool loadStrd(const std::string& name, StrdSet& set) {
-  std::ifstream in(std::string(LABGATE_SHARED_DIR) + "/reference/nist-strd/lls/" + name + ".dat");
+const std::string kSharedLls = std::string(LABGATE_SHARED_DIR) + "/reference/nist-strd/lls/";
+const std::string kOwnLls = std::string(LABGATE_TEST_DATA_DIR) + "/reference/lls/";
+
+bool loadStrd(const std::string& name, StrdSet& set, const std::string& dir) {
+  std::ifstream in(dir + name + ".dat");
   if (!in) return false;
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) {
@@ -85,9 +90,17 @@ double lre(double computed, double certified) {
 enum class Design { kPolynomialWithIntercept, kPolynomialNoIntercept, kMultipleWithIntercept };
 
 /// Fits a dataset and checks every certified number to at least `digits` significant digits.
-void checkStrd(const std::string& name, Design design, double digits) {
+/// `dir` is kSharedLls (skipped when ../shared is absent) or kOwnLls (must be there).
+void checkStrd(const std::string& name, Design design, double digits,
+               const std::string& dir = kSharedLls) {
   StrdSet set;
-  if (!loadStrd(name, set)) GTEST_SKIP() << name << ".dat not found under LABGATE_SHARED_DIR";
+  if (!loadStrd(name, set, dir)) {
+    if (dir == kOwnLls) {
+      ADD_FAILURE() << name << ".dat missing from " << dir;
+      return;
+    }
+    GTEST_SKIP() << name << ".dat not found under LABGATE_SHARED_DIR";
+  }
   const size_t n = set.y.size();
   Matrix x;
   bool intercept = design != Design::kPolynomialNoIntercept;
@@ -146,6 +159,20 @@ TEST(NistStrd, Wampler3) { checkStrd("Wampler3", Design::kPolynomialWithIntercep
 TEST(NistStrd, Wampler4) { checkStrd("Wampler4", Design::kPolynomialWithIntercept, 7); }
 TEST(NistStrd, Wampler5) { checkStrd("Wampler5", Design::kPolynomialWithIntercept, 6); }
 TEST(NistStrd, FilipDegreeTen) { checkStrd("Filip", Design::kPolynomialWithIntercept, 6); }
+
+// Our own data sets (tests/data/reference/lls): well conditioned, so every certified number is
+// reproduced to 12 digits or more; they run whether or not ../shared is there.
+TEST(OwnLls, Line) { checkStrd("OwnLine", Design::kPolynomialWithIntercept, 12, kOwnLls); }
+TEST(OwnLls, Quadratic) {
+  checkStrd("OwnQuadratic", Design::kPolynomialWithIntercept, 12, kOwnLls);
+}
+TEST(OwnLls, ThroughOrigin) { checkStrd("OwnNoInt", Design::kPolynomialNoIntercept, 12, kOwnLls); }
+TEST(OwnLls, ThreePredictors) {
+  checkStrd("OwnMultiple", Design::kMultipleWithIntercept, 12, kOwnLls);
+}
+TEST(OwnLls, ExactQuartic) {
+  checkStrd("OwnExactQuartic", Design::kPolynomialWithIntercept, 11, kOwnLls);
+}
 
 TEST(Linalg, WeightedLineMatchesHandComputation) {
   // y = 1 + 2x exactly at x = 1, 2 and an off point at x = 4 with weights 1, 1, 2:

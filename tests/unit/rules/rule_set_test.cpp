@@ -145,7 +145,7 @@ TEST(RuleEngine, CleanBatchReleasesInRangeAndReportsTheRange) {
   EXPECT_EQ(worst(p1), DispositionKind::kRelease)
       << (p1.findings.empty() ? "" : p1.findings[0].message);
   const Result& p2 = resultOf(m, "P2");  // below the LLOQ (1): reported as "<1", releasable
-  EXPECT_EQ(p2.value.rfind("<", 0), 0u) << p2.value;
+  EXPECT_EQ(p2.value.rfind('<', 0), 0u) << p2.value;
   EXPECT_EQ(worst(p2), DispositionKind::kRelease) << describe(p2);
   EXPECT_EQ(p2.flags, "L") << "below the reference interval";
   const Result& p3 = resultOf(m, "P3");  // above the ULOQ (100): dilute and re-run

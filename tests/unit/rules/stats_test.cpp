@@ -14,7 +14,8 @@ namespace labgate::rules {
 namespace {
 
 // A NIST StRD univariate file: the certified values from its header and the data after the
-// "Data: Y" line (read from ../shared at run time).
+// "Data: Y" line (read from ../shared at run time), or one of our own in the same layout
+// (tests/data/reference/univariate, certified by tests/data/reference/generate.py).
 struct StrdUnivariate {
   double mean = NAN;
   double sd = NAN;
@@ -27,9 +28,11 @@ double lastNumber(const std::string& line) {
   return std::stod(token);
 }
 
-std::optional<StrdUnivariate> loadStrd(const std::string& name) {
-  std::filesystem::path path = std::filesystem::path(LABGATE_SHARED_DIR) /
-                               "reference/nist-strd/univariate" / (name + ".dat");
+std::optional<StrdUnivariate> loadStrd(const std::string& name, bool own) {
+  std::filesystem::path path =
+      own ? std::filesystem::path(LABGATE_TEST_DATA_DIR) / "reference/univariate" / (name + ".dat")
+          : std::filesystem::path(LABGATE_SHARED_DIR) / "reference/nist-strd/univariate" /
+                (name + ".dat");
   std::ifstream in(path);
   if (!in) return std::nullopt;
   StrdUnivariate d;
@@ -72,6 +75,8 @@ struct StrdCase {
   // The SD of the data as doubles, computed in exact rational arithmetic (Python fractions), when
   // the decimal input is not exactly representable; 0 when the certified SD is that value.
   double binarySd = 0;
+  // Our own data set (tests/data/reference/univariate): never skipped.
+  bool own = false;
 };
 
 // The digits demanded (achieved: mean 15 everywhere; SD 15 on Lew, Lottery, NumAcc1/2, 13.1 on
@@ -83,7 +88,8 @@ class StatsStrd : public ::testing::TestWithParam<StrdCase> {};
 
 TEST_P(StatsStrd, ReproducesTheCertifiedMeanSdAndAutocorrelation) {
   const StrdCase& c = GetParam();
-  auto data = loadStrd(c.name);
+  auto data = loadStrd(c.name, c.own);
+  if (!data && c.own) FAIL() << "tests/data/reference/univariate/" << c.name << ".dat missing";
   if (!data) GTEST_SKIP() << "shared/reference/nist-strd/univariate/" << c.name << ".dat absent";
   ASSERT_EQ(data->y.size(), c.n);
   Summary s = summarize(data->y);
@@ -112,6 +118,14 @@ INSTANTIATE_TEST_SUITE_P(
                       StrdCase{"NumAcc3", 1001, 14, 9, 14, 0.10000000003492459655},
                       StrdCase{"NumAcc4", 1001, 14, 8, 14, 0.10000000055879354477}),
     [](const auto& info) { return std::string(info.param.name); });
+
+// Our own data sets run without ../shared: exact in binary (so the certified values are those of
+// the doubles read), the same plus 1e6 (cancellation), and decimals that binary cannot hold.
+INSTANTIATE_TEST_SUITE_P(StatsOwn, StatsStrd,
+                         ::testing::Values(StrdCase{"OwnSmall", 12, 14, 14, 14, 0, true},
+                                           StrdCase{"OwnOffset", 12, 14, 10, 12, 0, true},
+                                           StrdCase{"OwnDecimal", 10, 14, 14, 14, 0, true}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(Stats, EmptyAndSingleValueAreNaNNotZero) {
   std::vector<double> none;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace labgate::rules {
 namespace {
@@ -67,6 +69,51 @@ TEST(EwmaNist, ReproducesThePublishedValuesAndLimits) {
   cfg.steadyState = true;
   EwmaRun steady = ewma(x, 50.0, s, cfg);
   EXPECT_DOUBLE_EQ(steady.points[0].ucl, run.steadyUcl);
+}
+
+// Our own EWMA series (tests/data/reference/trend/own_ewma.csv, exact values from
+// tests/data/reference/generate.py): target 10, σ 0.5, λ 0.2, L 3; a drift upwards crosses the UCL
+// at the tenth point. Runs without ../shared.
+TEST(EwmaOwn, ReproducesTheExactValuesLimitsAndSignals) {
+  const std::string path = std::string(LABGATE_TEST_DATA_DIR) + "/reference/trend/own_ewma.csv";
+  std::ifstream in(path);
+  ASSERT_TRUE(in) << "missing " << path;
+  struct Row {
+    double x, ewma, ucl, lcl;
+    bool signal;
+  };
+  std::vector<Row> rows;
+  std::string line;
+  std::getline(in, line);  // header: i,x,ewma_exact,ucl_exact,lcl_exact,signal
+  while (std::getline(in, line)) {
+    if (line.empty() || line[0] == '#') continue;
+    std::stringstream ss(line);
+    std::vector<std::string> cells;
+    for (std::string cell; std::getline(ss, cell, ',');) cells.push_back(cell);
+    ASSERT_EQ(cells.size(), 6u) << line;
+    rows.push_back({std::stod(cells[1]), std::stod(cells[2]), std::stod(cells[3]),
+                    std::stod(cells[4]), cells[5] == "1"});
+  }
+  ASSERT_EQ(rows.size(), 12u);
+  std::vector<double> x;
+  for (const auto& r : rows) x.push_back(r.x);
+  EwmaConfig cfg;
+  cfg.lambda = 0.2;
+  cfg.L = 3;
+  EwmaRun run = ewma(x, 10.0, 0.5, cfg);
+  ASSERT_EQ(run.points.size(), rows.size());
+  std::vector<size_t> signals;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_NEAR(run.points[i].ewma, rows[i].ewma, 1e-12) << i + 1;
+    EXPECT_NEAR(run.points[i].ucl, rows[i].ucl, 1e-12) << i + 1;
+    EXPECT_NEAR(run.points[i].lcl, rows[i].lcl, 1e-12) << i + 1;
+    EXPECT_EQ(run.points[i].signal, rows[i].signal) << i + 1;
+    if (rows[i].signal) signals.push_back(i);
+  }
+  EXPECT_EQ(run.signals, signals);
+  // Steady state: 10 ± 3·0.5·√(0.2/1.8) = 10 ± 0.5.
+  EXPECT_NEAR(run.steadyUcl, 10.5, 1e-12);
+  EXPECT_NEAR(run.steadyLcl, 9.5, 1e-12);
 }
 
 TEST(EwmaSignals, ShiftCrossesTheLimit) {

@@ -67,7 +67,8 @@ class MllpSourceTlsTest : public ::testing::Test {
     files_ = nullptr;
   }
   void SetUp() override {
-    if (!files_->ok()) GTEST_SKIP() << "the openssl CLI could not make a test certificate";
+    ASSERT_TRUE(files_->ok())
+        << "the openssl CLI could not make a test certificate (scripts/setup.sh installs openssl)";
   }
   void TearDown() override {
     if (source_) source_->stop();
