@@ -46,10 +46,12 @@ LoginThrottle::Admission LoginThrottle::admit(const std::string& account, const 
   std::lock_guard<std::mutex> lock(mutex_);
   Counter& pair = counter(a.pairKey, nowMillis);
   Counter& src = counter(a.sourceKey, nowMillis);
-  const int64_t pairReady =
-      pair.lastMillis + delayAfter(pair.failures, settings_.freeAttempts) * 1000;
-  const int64_t sourceReady =
-      src.lastMillis + delayAfter(src.failures, settings_.sourceFreeAttempts) * 1000;
+  // No delay due means admitted, whatever the times: callers read their clock before the lock,
+  // so a concurrent attempt may have stored a later time than this one's `nowMillis`.
+  const int64_t pairDelay = delayAfter(pair.failures, settings_.freeAttempts);
+  const int64_t sourceDelay = delayAfter(src.failures, settings_.sourceFreeAttempts);
+  const int64_t pairReady = pairDelay > 0 ? pair.lastMillis + pairDelay * 1000 : 0;
+  const int64_t sourceReady = sourceDelay > 0 ? src.lastMillis + sourceDelay * 1000 : 0;
   const int64_t ready = std::max(pairReady, sourceReady);
   if (nowMillis < ready) {
     a.retryAfterSeconds = (ready - nowMillis + 999) / 1000;
@@ -60,7 +62,7 @@ LoginThrottle::Admission LoginThrottle::admit(const std::string& account, const 
   a.admitted = true;
   for (Counter* c : {&pair, &src}) {
     ++c->failures;
-    c->lastMillis = nowMillis;
+    c->lastMillis = std::max(c->lastMillis, nowMillis);
     c->refusedSinceAdmit = false;
   }
   return a;

@@ -127,7 +127,7 @@ TEST_F(SecurityResendHl7Test, ReusedControlIdWithOtherContentIsStoredDeliveredAu
   const std::string log = engineLogText(config_, *engine_);
   auto warnings = linesWith(log, "reuses the control id of message");
   ASSERT_FALSE(warnings.empty()) << "no log line about the reused control id";
-  EXPECT_NE(warnings.front().find(" Warning "), std::string::npos)
+  EXPECT_NE(warnings.front().find(" warning "), std::string::npos)
       << "the reused control id is logged as a warning: " << warnings.front();
   EXPECT_NE(warnings.front().find("stored as new message"), std::string::npos) << warnings.front();
   EXPECT_FALSE(linesWith(log, "is a resend of message").empty())

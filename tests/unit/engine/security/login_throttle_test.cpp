@@ -32,6 +32,17 @@ TEST(LoginThrottle, DelaysDoubleAfterTheFreeAttemptsUpToTheCap) {
   EXPECT_EQ(t.delayAfter(1000, 0), 0) << "0 free attempts switches the counter off";
 }
 
+// Concurrent requests read the clock before the throttle's lock: an attempt stamped a moment
+// before one already admitted is not delayed while no delay is due (a spurious 429 before).
+TEST(LoginThrottle, AnAttemptStampedBeforeTheLastOneIsAdmittedWhileNoDelayIsDue) {
+  LoginThrottle t(settings(1000, 0));
+  EXPECT_TRUE(t.admit("default/a", "127.0.0.1", 10'000).admitted);
+  EXPECT_TRUE(t.admit("default/a", "127.0.0.1", 9'990).admitted);
+  LoginThrottle delayed(settings(1, 0));
+  EXPECT_TRUE(delayed.admit("default/a", "127.0.0.1", 10'000).admitted);
+  EXPECT_FALSE(delayed.admit("default/a", "127.0.0.1", 9'990).admitted) << "a delay is due";
+}
+
 TEST(LoginThrottle, RefusesDuringTheDelayAndAdmitsAfterIt) {
   LoginThrottle t(settings(3, 0));
   int64_t now = 1'000'000;
