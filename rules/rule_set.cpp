@@ -434,6 +434,16 @@ void readDrift(Reader& r, const Object& o, DriftConfig& d) {
 
 const std::string& analyteOf(const Result& r) { return r.instrumentCode; }
 
+/// The index of `analyte` in `analytes`, given `previous`, the index of the sample's previous
+/// result's analyte (SIZE_MAX before the first): samples usually list the analytes in the same
+/// order, so the next one is tried before the map.
+size_t nextAnalyteIndex(size_t previous, const std::string& analyte,
+                        const std::vector<std::string>& analytes,
+                        const std::map<std::string_view, size_t>& analyteIndex) {
+  if (previous + 1 < analytes.size() && analytes[previous + 1] == analyte) return previous + 1;
+  return analyteIndex.at(analyte);
+}
+
 void attach(Result& result, const CheckResult& check, bool warnHolds = false) {
   if (auto f = toFinding(check, warnHolds)) result.findings.push_back(std::move(*f));
 }
@@ -593,9 +603,7 @@ void spreadReruns(Message& message, const std::vector<std::string>& analytes,
       size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
       for (Result& result : sample.results) {
         if (result.internalStandard) continue;
-        const std::string& analyte = analyteOf(result);
-        ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
-                                                                     : analyteIndex.at(analyte);
+        ai = nextAnalyteIndex(ai, analyteOf(result), analytes, analyteIndex);
         for (const Finding* f : rerun[ai]) result.findings.push_back(*f);
       }
     }
@@ -642,10 +650,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     size_t ai = static_cast<size_t>(-1);  // the previous result's analyte
     for (Result& result : sample.results) {
       if (result.internalStandard) continue;
-      // Samples usually list the analytes in the same order: try the next one first.
-      const std::string& analyte = analyteOf(result);
-      ai = ai + 1 < analytes.size() && analytes[ai + 1] == analyte ? ai + 1
-                                                                   : analyteIndex.at(analyte);
+      ai = nextAnalyteIndex(ai, analyteOf(result), analytes, analyteIndex);
       judgeResult(result, sample, si, views[ai],
                   diagnostics != sampleDiagnostics.end() ? &diagnostics->second : nullptr,
                   qcVerdicts[si * analytes.size() + ai]);
