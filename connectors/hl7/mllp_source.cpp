@@ -272,7 +272,8 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
   void onMessage(const std::string& text) {
     // Log lines name the message by a digest prefix (the pipeline's lines use the same), never by
     // MSH-10: the sender's control id is a field the PHI gate screens and may refuse.
-    const std::string reference = "sha256:" + sha256Hex(text).substr(0, 12);
+    const std::string digest = sha256Hex(text);  // handed to the pipeline: hashed once
+    const std::string reference = "sha256:" + digest.substr(0, 12);
     StatusOr<MessageHeader> header = parseHeader(text);
     if (!header.isOk()) {
       shared_->count(Verdict::kBadHeader);
@@ -286,6 +287,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     envelope.connectorId = shared_->settings.name;
     envelope.peer = peer_;
     envelope.receivedAt = std::chrono::system_clock::now();
+    envelope.contentSha256 = digest;
     Intake intake;
     try {
       intake = shared_->handler(envelope, shared_->codec);

@@ -23,6 +23,9 @@ struct Envelope {
   std::string orgId = "default";
   std::string peer;  // "host:port"
   TimePoint receivedAt{};
+  /// SHA-256 (hex) of `bytes` when the source already computed it (for its log lines); empty
+  /// otherwise. The pipeline hashes the bytes only when this is empty.
+  std::string contentSha256;
 };
 
 enum class SampleKind { kUnknown, kCalibrator, kQc, kBlank, kDoubleBlank, kSystemSuitability };

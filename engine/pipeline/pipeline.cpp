@@ -155,7 +155,8 @@ Intake Pipeline::process(const Envelope& envelope, const ConnectorProfile& profi
   meta.format = codec.formatTag();
   meta.peer = envelope.peer;
   // Hashed first: a refusal's log line names the message by this digest (never by a field).
-  meta.contentSha256 = sha256Hex(envelope.bytes);
+  meta.contentSha256 =
+      envelope.contentSha256.empty() ? sha256Hex(envelope.bytes) : envelope.contentSha256;
   if (!parsed.isOk()) return reject(meta, profile, parsed.status());
   Document& doc = parsed.value();
   phi::Screening screening = gate_->screen(doc, profile.policy);
