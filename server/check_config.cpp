@@ -37,15 +37,10 @@ Status checkConfiguration(const EngineConfig& config, const Registry& registry) 
     context.exportFormats = &registry.exportFormats();
     context.configDir = config.configDir;
     context.allow = c.allow;
-    const SourceKind& kind = *registry.sourceKind(c.kind);  // known: the profiles checked it
-    StatusOr<std::unique_ptr<Source>> source = kind.factory(context);
+    // As the engine makes it: the codec from the connector's own keys (astm.*, hl7.*), then
+    // the source with that codec.
+    StatusOr<std::unique_ptr<Source>> source = registry.createSource(c.kind, context);
     if (!source.isOk()) return source.status();
-    // The codec the connector's messages are parsed with, from its own keys (astm.*, hl7.*).
-    if (kind.codec) {
-      StatusOr<std::shared_ptr<const FormatCodec>> codec =
-          kind.codec("connector." + c.name + ".", c.keys);
-      if (!codec.isOk()) return codec.status();
-    }
   }
 
   // Encryption at rest: the key files (security.key_file, security.previous_key_file).

@@ -213,7 +213,7 @@ class Engine::Impl : public api::EngineView {
       context.configDir = config_.configDir;
       context.dataDir = config_.dataDir;
       context.allow = c.allow;
-      StatusOr<std::unique_ptr<Source>> source = (*registry_.source(c.kind))(context);
+      StatusOr<std::unique_ptr<Source>> source = registry_.createSource(c.kind, context);
       if (!source.isOk()) return source.status();
       connectorInfo_.push_back(ConnectorInfo{c.name, c.kind, c.orgId, c.allow,
                                              dynamic_cast<HttpSource*>(source.value().get())});

@@ -36,6 +36,7 @@ constexpr std::chrono::seconds kBusyAfterFailure{10};
 class AstmCodec : public FormatCodec {
  public:
   explicit AstmCodec(AstmOptions options) : options_(std::move(options)) {}
+  const AstmOptions& options() const { return options_; }
   StatusOr<Document> parse(std::string_view text) const override {
     return parseRecords(text, options_);
   }
@@ -103,8 +104,8 @@ StatusOr<std::shared_ptr<const FormatCodec>> makeAstmCodec(const std::string& pr
 struct Shared {
   std::string name;
   std::string instrument;
-  AstmOptions options;
-  AstmCodec codec;
+  std::shared_ptr<const AstmCodec> codec;  // the connector's codec (SourceContext::codec)
+  const AstmOptions& options;              // its astm.* options, for framing and splitting
   IntakeHandler handler;
   std::atomic<bool> stopping{false};
   IntakeCounters counters;
@@ -119,8 +120,12 @@ struct Shared {
                             std::chrono::steady_clock::duration(kBusyAfterFailure).count();
   }
 
-  Shared(std::string n, std::string i, AstmOptions o, IntakeHandler h)
-      : name(std::move(n)), instrument(std::move(i)), options(o), codec(o), handler(std::move(h)) {}
+  Shared(std::string n, std::string i, std::shared_ptr<const AstmCodec> c, IntakeHandler h)
+      : name(std::move(n)),
+        instrument(std::move(i)),
+        codec(std::move(c)),
+        options(codec->options()),
+        handler(std::move(h)) {}
 };
 
 class AstmConnection : public Poco::Net::TCPServerConnection {
@@ -214,7 +219,7 @@ class AstmConnection : public Poco::Net::TCPServerConnection {
     envelope.connectorId = shared_->name;
     envelope.peer = peer;
     envelope.receivedAt = std::chrono::system_clock::now();
-    Intake intake = shared_->handler(envelope, shared_->codec);
+    Intake intake = shared_->handler(envelope, *shared_->codec);
     shared_->counters.count(intake.outcome);
     if (intake.outcome == Intake::Outcome::kFailed) {
       shared_->lastFailure = std::chrono::steady_clock::now().time_since_epoch().count();
@@ -314,23 +319,20 @@ class AstmSource : public Source {
 
 StatusOr<std::unique_ptr<Source>> createAstmSource(const SourceContext& context) {
   const std::string prefix = "connector." + context.name + ".";
-  AstmOptions options;
+  // The astm.* keys are the codec's, which Registry::createSource() built from them.
+  auto codec = std::dynamic_pointer_cast<const AstmCodec>(context.codec);
+  if (!codec) return Status::config(prefix + "kind", "astm-tcp source made without its codec");
   ListenSettings listen;
   for (const auto& [key, value] : context.keys) {
-    Status status;
-    if (key.rfind("astm.", 0) == 0) {
-      status = setAstmOption(options, key.substr(5), value);
-      if (!status.isOk()) return Status::config(prefix + key, status.reason());
-    } else if (listen.take(prefix, key, value, status)) {
-      // listen, max_connections, or one of the engine's keys
-    } else {
+    if (key.rfind("astm.", 0) == 0) continue;
+    Status status;  // listen, max_connections, or one of the engine's keys
+    if (!listen.take(prefix, key, value, status)) {
       return Status::config(prefix + key, "unknown key for a connector of kind astm-tcp");
     }
     if (!status.isOk()) return status;
   }
   if (Status complete = listen.complete(prefix); !complete.isOk()) return complete;
-  auto shared =
-      std::make_shared<Shared>(context.name, context.instrument, options, context.handler);
+  auto shared = std::make_shared<Shared>(context.name, context.instrument, codec, context.handler);
   return std::unique_ptr<Source>(
       new AstmSource(shared, listen.host, listen.port, listen.limits(), context.allow));
 }

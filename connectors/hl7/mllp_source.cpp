@@ -70,7 +70,6 @@ class Hl7Codec : public FormatCodec {
 struct Settings {
   std::string name;
   std::string instrument;
-  Hl7Options options;
   size_t maxMessageBytes = 1024 * 1024;
   std::chrono::seconds receiveTimeout{60};
   bool tls = false;
@@ -79,15 +78,15 @@ struct Settings {
 /// State shared by the source and its connections.
 struct Shared {
   Settings settings;
-  Hl7Codec codec;
+  std::shared_ptr<const FormatCodec> codec;  // the connector's codec (SourceContext::codec)
   IntakeHandler handler;
   std::atomic<bool> stopping{false};
   IntakeCounters counters;  // invalid: unreadable header or body, and unsupported types
   std::atomic<int64_t> unsupported{0};
   std::atomic<int64_t> framesDropped{0};
 
-  Shared(Settings s, IntakeHandler h)
-      : settings(std::move(s)), codec(settings.options), handler(std::move(h)) {}
+  Shared(Settings s, std::shared_ptr<const FormatCodec> c, IntakeHandler h)
+      : settings(std::move(s)), codec(std::move(c)), handler(std::move(h)) {}
 
   void count(Verdict verdict) {
     switch (verdict) {
@@ -290,7 +289,7 @@ class MllpConnection : public Poco::Net::TCPServerConnection {
     envelope.contentSha256 = digest;
     Intake intake;
     try {
-      intake = shared_->handler(envelope, shared_->codec);
+      intake = shared_->handler(envelope, *shared_->codec);
     } catch (const std::exception& e) {  // a broken invariant below: the message is not stored
       intake.outcome = Intake::Outcome::kFailed;
       intake.status = Status::io("pipeline", e.what());
@@ -425,16 +424,15 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
   Settings settings;
   settings.name = context.name;
   settings.instrument = context.instrument;
+  // The hl7.* keys are the codec's, which Registry::createSource() built from them.
+  if (!context.codec)
+    return Status::config(prefix + "kind", "hl7-mllp source made without its codec");
   ListenSettings listen;
   int64_t maxMessageBytes = 1024 * 1024, receiveTimeout = 60, handshakeTimeout = 10;
-  bool parserLimitSet = false;
   for (const auto& [key, value] : context.keys) {
+    if (key.rfind("hl7.", 0) == 0) continue;
     Status status;
-    if (key.rfind("hl7.", 0) == 0) {
-      status = setHl7Option(settings.options, key.substr(4), value);
-      if (!status.isOk()) return Status::config(prefix + key, status.reason());
-      parserLimitSet = parserLimitSet || key == "hl7.max_message_bytes";
-    } else if (listen.take(prefix, key, value, status)) {
+    if (listen.take(prefix, key, value, status)) {
       // listen, max_connections, or one of the engine's keys
     } else if (key == "max_message_bytes") {
       status = parseInteger(prefix + key, value, 1024, int64_t{1} << 30, maxMessageBytes);
@@ -453,10 +451,9 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
   StatusOr<Poco::Net::Context::Ptr> tls = makeTlsContext(prefix, context.keys);
   if (!tls.isOk()) return tls.status();
   settings.maxMessageBytes = static_cast<size_t>(maxMessageBytes);
-  if (!parserLimitSet) settings.options.maxMessageBytes = settings.maxMessageBytes;
   settings.receiveTimeout = std::chrono::seconds(receiveTimeout);
   settings.tls = !tls.value().isNull();
-  auto shared = std::make_shared<Shared>(std::move(settings), context.handler);
+  auto shared = std::make_shared<Shared>(std::move(settings), context.codec, context.handler);
   ConnectionLimits limits = listen.limits();
   limits.handshakeTimeout = std::chrono::seconds(handshakeTimeout);
   return std::unique_ptr<Source>(
@@ -465,8 +462,8 @@ StatusOr<std::unique_ptr<Source>> createMllpSource(const SourceContext& context)
 
 }  // namespace
 
-/// The codec of a connector's hl7.* keys, as createMllpSource() configures it (the parser's
-/// limit follows max_message_bytes unless hl7.max_message_bytes is set).
+/// The codec of a connector's hl7.* keys, which its source parses with (the parser's limit
+/// follows max_message_bytes unless hl7.max_message_bytes is set).
 StatusOr<std::shared_ptr<const FormatCodec>> makeHl7Codec(const std::string& prefix,
                                                           const KeyValues& keys) {
   Hl7Options options;

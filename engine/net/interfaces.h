@@ -90,6 +90,10 @@ struct SourceContext {
   /// connector.NAME.allow: the peer addresses this connector serves (empty = any). TCP sources
   /// close other connections at once; the REST API checks uploads against it.
   security::AllowList allow;
+  /// Message sources: the codec Registry::createSource() built through the kind's CodecFactory
+  /// from `keys`. The source parses with it and hands it to `handler`, so what the engine, `labgate
+  /// dry-run` and `--check-config` build is what runs. Null for export sources.
+  std::shared_ptr<const FormatCodec> codec;
 };
 
 class Source {
@@ -175,7 +179,11 @@ class Registry {
   void addDestination(const std::string& kind, DestinationKind info);
   const SourceKind* sourceKind(const std::string& kind) const;
   const DestinationKind* destinationKind(const std::string& kind) const;
-  const SourceFactory* source(const std::string& kind) const;
+  /// Creates a source of `kind` (unknown: requireSource's error): builds its codec through the
+  /// kind's CodecFactory (when it has one) from context.keys into context.codec, then calls its
+  /// factory. The one way the engine and `--check-config` make sources.
+  StatusOr<std::unique_ptr<Source>> createSource(const std::string& kind,
+                                                 SourceContext context) const;
   const DestinationFactory* destination(const std::string& kind) const;
   bool deduplicates(const std::string& kind) const;
   std::vector<std::string> sourceKinds() const;

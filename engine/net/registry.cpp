@@ -28,14 +28,23 @@ const DestinationKind* Registry::destinationKind(const std::string& kind) const 
   return it == destinations_.end() ? nullptr : &it->second;
 }
 
-const SourceFactory* Registry::source(const std::string& kind) const {
-  const SourceKind* info = sourceKind(kind);
-  return info ? &info->factory : nullptr;
-}
-
 const DestinationFactory* Registry::destination(const std::string& kind) const {
   const DestinationKind* info = destinationKind(kind);
   return info ? &info->factory : nullptr;
+}
+
+StatusOr<std::unique_ptr<Source>> Registry::createSource(const std::string& kind,
+                                                         SourceContext context) const {
+  StatusOr<const SourceKind*> found = requireSource(context.name, kind);
+  if (!found.isOk()) return found.status();
+  const SourceKind* info = found.value();
+  if (info->codec) {
+    StatusOr<std::shared_ptr<const FormatCodec>> codec =
+        info->codec("connector." + context.name + ".", context.keys);
+    if (!codec.isOk()) return codec.status();
+    context.codec = std::move(codec).value();
+  }
+  return info->factory(context);
 }
 
 bool Registry::deduplicates(const std::string& kind) const {

@@ -59,7 +59,7 @@ class FileDropSourceTest : public ::testing::Test {
     context.exportHandler = std::move(handler);
     context.exportFormats = &registry_.exportFormats();
     context.dataDir = (root_ / "data").string();
-    StatusOr<std::unique_ptr<Source>> made = (*registry_.source("file-drop"))(context);
+    StatusOr<std::unique_ptr<Source>> made = registry_.createSource("file-drop", context);
     ASSERT_TRUE(made.isOk()) << made.status().toString();
     source_ = std::move(made).value();
     ASSERT_TRUE(source_->start().isOk());

@@ -118,10 +118,8 @@ class MllpSourceTest : public ::testing::Test {
     context.instrument = "analyzer1";
     context.keys = keys;
     context.handler = [this](const Envelope& e, const FormatCodec& c) { return fake_(e, c); };
-    const SourceFactory* factory = registry.source("hl7-mllp");
-    if (factory == nullptr) return Status::notFound("hl7-mllp", "not registered");
     EXPECT_TRUE(registry.deduplicates("hl7-mllp"));
-    return (*factory)(context);
+    return registry.createSource("hl7-mllp", context);
   }
 
   Poco::Net::StreamSocket connect() {

@@ -87,7 +87,7 @@ class MllpSourceTlsTest : public ::testing::Test {
       intake.outcome = Intake::Outcome::kAccepted;
       return intake;
     };
-    return (*registry.source("hl7-mllp"))(context);
+    return registry.createSource("hl7-mllp", context);
   }
 
   void start(KeyValues keys) {
