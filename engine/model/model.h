@@ -48,11 +48,20 @@ struct Peak {
   std::optional<double> width;
   std::optional<double> asymmetry;
   bool manualIntegration = false;
-  std::optional<double> calculatedConcentration;
+  std::optional<double> calculatedConcentration;  // the vendor's calculated concentration
+  /// The vendor's final concentration ("Final Conc."): calculated × dilution, reported instead of
+  /// (or beside) the calculated one by some exports.
+  std::optional<double> finalConcentration;
   std::optional<double> expectedConcentration;  // nominal concentration of a calibrator/QC
   std::optional<double> accuracy;               // vendor's accuracy / recovery, percent of nominal
   std::optional<double> responseRatio;  // analyte response / IS response, as the vendor reports it
   std::string vendorFlags;              // vendor's peak or outlier flags as sent ("MM", "!", ...)
+  /// How the peak was integrated, as the vendor codes it (TargetLynx "bb", "bd", "dd", "MM"):
+  /// routine information, not a flag; a manual integration also sets manualIntegration.
+  std::string integrationCode;
+  /// The analyst excluded this calibrator point from the curve (TargetLynx "X", MassHunter
+  /// "Outlier"/excluded): the curve is fitted without it, and it counts as not accepted.
+  bool excludedFromCurve = false;
 };
 
 enum class Severity { kInfo, kWarning, kError };
@@ -108,6 +117,9 @@ struct Sample {
   std::optional<double> dilution;
   std::string position;  // vial/rack position (ASTM O-4)
   std::string acquiredAt;
+  /// The injection number the export gives (TargetLynx "#", an injection or acquisition sequence
+  /// column), 1-based; the rules put the batch in this order before any order-dependent check.
+  std::optional<int64_t> injection;
   std::string dataFile;  // the acquisition data file an export names (LC-MS/MS)
   std::string location;  // where the sample starts in the source ("line 12", "SAMPLE line 40")
   std::vector<Result> results;
@@ -142,6 +154,16 @@ struct BatchMetric {
   double value = 0;
 };
 
+/// The calibration curve the vendor's software fitted for one analyte, as the export states it
+/// (TargetLynx "Curve type"/"Weighting", a MassHunter method column). Texts as the vendor wrote
+/// them, trimmed ("Quadratic", "1/x^2", "Exclude"); the rules parse them.
+struct ExportCurve {
+  std::string analyte;  // the instrument code of the analyte's results
+  std::string model;
+  std::string weighting;
+  std::string origin;  // "Include", "Exclude", "Force" or ""
+};
+
 /// What one envelope says.
 struct Message {
   std::string controlId;  // the sender's message control id (ASTM H-3, HL7 MSH-10)
@@ -150,6 +172,13 @@ struct Message {
   std::string version;
   std::string sentAt;  // the message's own timestamp as sent
   std::vector<Sample> samples;
+  /// Batch exports: the samples are listed in the order they were injected (a batch table read
+  /// top to bottom). False when the format sorts them otherwise (TargetLynx summaries are sorted
+  /// by name) or nothing says; the rules then order by Sample::injection or acquiredAt, and treat
+  /// order-dependent checks as not evaluable when neither is there.
+  bool listedInRunOrder = false;
+  /// The curves the export states (one per analyte at most).
+  std::vector<ExportCurve> curves;
 
   // Filled by the rules stage (LC-MS/MS batches); empty for messages no rule set evaluated.
   std::string rulesVersion;  // the rule set's version, stored with every decision
