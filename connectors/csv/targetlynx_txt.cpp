@@ -11,6 +11,10 @@
 // in which the samples were acquired: it is Sample::injection, and Message::listedInRunOrder
 // stays false. In a sample block that first column and "#" number the compounds, not injections.
 //
+// Levels: the report has no Level column; a calibrator's or QC's "Sample Text" names its level
+// ("Cal 3", "QC 2": msparser_TRY_..., where QC 1-4 are four nominal concentrations) and becomes
+// Sample::level. A patient's Sample Text (a study code) is never read.
+//
 // Flags: "Primary Flags" holds the integration code ("bb", "bd", "MM"), the analyst's calibrator
 // exclusion "X" and other flags, taken apart by splitTargetLynxFlags() (engine/net).
 #include "connectors/csv/targetlynx_txt.h"
@@ -36,13 +40,15 @@ constexpr std::string_view kCompoundReport = "Quantify Compound Summary Report";
 constexpr std::string_view kSampleReport = "Quantify Sample Summary Report";
 
 struct Columns {
-  size_t injection = 0, name = 0, type = 0, dev = 0, flags = 0, conc = 0, stdConc = 0, rt = 0,
-         predRt = 0, area = 0, height = 0, isArea = 0, isRt = 0, response = 0, signalToNoise = 0,
-         qualifierArea = 0, qualifierRatio = 0, width = 0, vial = 0, acqDate = 0, acqTime = 0;
+  size_t injection = 0, name = 0, sampleText = 0, type = 0, dev = 0, flags = 0, conc = 0,
+         stdConc = 0, rt = 0, predRt = 0, area = 0, height = 0, isArea = 0, isRt = 0, response = 0,
+         signalToNoise = 0, qualifierArea = 0, qualifierRatio = 0, width = 0, vial = 0, acqDate = 0,
+         acqTime = 0;
 
   void resolve(const HeaderIndex& h) {
     injection = h.find({"#"});
     name = h.find({"Name"});
+    sampleText = h.find({"Sample Text"});
     type = h.find({"Type"});
     dev = h.find({"%Dev"});
     flags = h.find({"Primary Flags", "Detection Flags", "1º Det. Flags"});
@@ -208,6 +214,9 @@ class TargetLynxParse : public DelimitedParse {
     s.kind = sampleKindFromVendor(trim(cell(record, col_.type))).value_or(SampleKind::kUnknown);
     s.position = trimmed(record, col_.vial);
     if (col_.injection) s.injection = parseInjectionNumber(cell(record, col_.injection));
+    if (col_.sampleText && (s.kind == SampleKind::kCalibrator || s.kind == SampleKind::kQc)) {
+      s.level = trimmed(record, col_.sampleText);
+    }
     if (col_.acqDate) {
       s.acquiredAt =
           acquisitionTime(cell(record, col_.acqDate), cell(record, col_.acqTime)).value_or("");

@@ -57,6 +57,12 @@ TEST(TargetLynxTxtFormat, CorpusTryptophanCompoundSummary) {
 
   const Sample& blank = m->samples[0];
   EXPECT_EQ(blank.sampleId, "coeliac_C1_SER_MS-TRY_PAT01_COEp11_070721_BlankShutdown");
+  EXPECT_EQ(blank.level, "");  // Sample Text is read for calibrators and QCs only
+  for (const Sample& s : m->samples) {
+    if (s.kind == SampleKind::kUnknown) {
+      EXPECT_EQ(s.level, "") << s.sampleId;  // a patient's Sample Text is a study code
+    }
+  }
   EXPECT_EQ(blank.kind, SampleKind::kBlank);
   EXPECT_EQ(blank.position, "V:1");
   EXPECT_EQ(blank.location, "line 8");
@@ -137,6 +143,7 @@ TEST(TargetLynxTxtFormat, CorpusTryptophanFlagsAreCodesExclusionsAndFlags) {
                            [](const Sample& s) { return s.injection == 5; });
   ASSERT_NE(cal4, m->samples.end());
   EXPECT_EQ(cal4->sampleId, "coeliac_C1_SER_MS-TRY_PAT01_COEp11_070721_Cal 4_8");
+  EXPECT_EQ(cal4->level, "Cal 4");
   const Result* trp = find(*cal4, "tryptophan");
   ASSERT_NE(trp, nullptr);
   EXPECT_EQ(trp->peak->integrationCode, "bd");
@@ -148,6 +155,7 @@ TEST(TargetLynxTxtFormat, CorpusTryptophanFlagsAreCodesExclusionsAndFlags) {
   });
   ASSERT_NE(qc4, m->samples.end());
   EXPECT_EQ(qc4->kind, SampleKind::kQc);
+  EXPECT_EQ(qc4->level, "QC 4");  // issue 20: the QC's Sample Text names its level
   EXPECT_EQ(qc4->position, "2:A,12");
   const Result* mel = find(*qc4, "Melatonin");
   ASSERT_NE(mel, nullptr);
@@ -243,6 +251,8 @@ TEST(TargetLynxTxtFormat, CorpusAllColumnsCompoundAndSampleReportsAgree) {
   for (const Sample& s : bySample->samples) {
     EXPECT_FALSE(s.injection.has_value()) << s.sampleId;
   }
+  // It gives the acquisition time, which the rules order by.
+  EXPECT_EQ(bySample->samples[0].acquiredAt, "2020-01-07T15:05:51");
 
   const Result* cat = find(byCompound->samples[0], "CAT");
   ASSERT_NE(cat, nullptr);
@@ -280,6 +290,7 @@ TEST(TargetLynxTxtFormat, OwnCompoundReport) {
   const Sample& cal = m->samples[0];
   EXPECT_EQ(cal.sampleId, "STD 5 " + kMicro + "g");
   EXPECT_EQ(cal.kind, SampleKind::kCalibrator);
+  EXPECT_EQ(cal.level, "cal five");  // its Sample Text
   EXPECT_EQ(cal.acquiredAt, "2024-03-04T10:01:00");
   EXPECT_EQ(cal.injection, 1);
   EXPECT_EQ(m->samples[2].injection, 3);
