@@ -16,7 +16,11 @@
 // Sample::level. A patient's Sample Text (a study code) is never read.
 //
 // Flags: "Primary Flags" holds the integration code ("bb", "bd", "MM"), the analyst's calibrator
-// exclusion "X" and other flags, taken apart by splitTargetLynxFlags() (engine/net).
+// exclusion "X" and other flags, taken apart by splitTargetLynxFlags() (engine/net). The QC flag
+// columns of an "all columns" report ("Peak Missing Flag", "R.T. Tolerance Flag", "Asymmetry
+// Flagged", "1º Ratio Flag", ...) that say yes are flags too ("peak-missing-flag=YES"); "NO" or
+// empty is none. "Det. Flags" (a trace's integration code) and "Dev. Flagging Required" (a
+// method setting) are not flags.
 #include "connectors/csv/targetlynx_txt.h"
 
 #include <algorithm>
@@ -30,6 +34,7 @@
 #include "connectors/csv/common.h"
 #include "connectors/csv/formats.h"
 #include "connectors/csv/tasq.h"
+#include "util/flags.h"
 
 namespace labgate::csv {
 
@@ -200,6 +205,15 @@ class TargetLynxParse : public DelimitedParse {
     } else if (col_.injection == 0 && !names.empty() && names.front().empty()) {
       col_.injection = 1;
     }
+    flagColumns_.clear();
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::string n = normalizeName(names[i]);
+      if (n.find("flag") == std::string::npos || n.find("det. flags") != std::string::npos ||
+          n == "primary flags" || n == "detection flags" || n == "dev. flagging required") {
+        continue;
+      }
+      flagColumns_.emplace_back(i + 1, flagLabel(n));
+    }
     headerWidth_ = h.size();
     setHeader(std::move(names));
     return Status::ok();
@@ -244,6 +258,13 @@ class TargetLynxParse : public DelimitedParse {
     p.manualIntegration = flags.manual;  // "MM"
     p.excludedFromCurve = flags.excludedFromCurve;
     p.vendorFlags = std::move(flags.flags);
+    for (const auto& [column, label] : flagColumns_) {
+      std::string value = trimmed(record, column);
+      // NO or empty: none; YES or a word we do not know: raised (fail closed).
+      if (!util::flagWord(value).value_or(true)) continue;
+      if (!p.vendorFlags.empty()) p.vendorFlags += ' ';
+      p.vendorFlags += label + "=" + value;
+    }
     p.retentionTime = number(cell(record, col_.rt));
     p.expectedRetentionTime = number(cell(record, col_.predRt));
     p.area = number(cell(record, col_.area));
@@ -303,7 +324,22 @@ class TargetLynxParse : public DelimitedParse {
     }
   }
 
+  /// "1º Ratio Flag" as one flag token: "1-ratio-flag" (letters and digits, '-' between words).
+  static std::string flagLabel(const std::string& normalised) {
+    std::string out;
+    for (char c : normalised) {
+      if (std::isalnum(static_cast<unsigned char>(c))) {
+        out.push_back(c);
+      } else if (!out.empty() && out.back() != '-') {
+        out.push_back('-');
+      }
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+  }
+
   Columns col_;
+  std::vector<std::pair<size_t, std::string>> flagColumns_;  // QC flag columns: column, label
   size_t headerWidth_ = 0;
   bool sawTitle_ = false;
   std::string printed_;

@@ -16,7 +16,11 @@
 //            response (-> responseRatio), signoise, pkwidth, peakasymmetryvalue, ionratio,
 //            pkflags taken apart by splitTargetLynxFlags(): the integration code ("bb", "MM":
 //            manual) -> integrationCode, a calibrator's "X" -> excludedFromCurve, any other
-//            letter -> vendorFlags; accuracy =
+//            letter -> vendorFlags; the QC flag attributes (rtflag, signoiseflag, snloqflag,
+//            ionratioflag, qcionratioflag, qcrettimeflag, qcpeakshapeflag, devflag, recovlimflag,
+//            replimflag, matrixblankflag, solventblankflag, peakmissing) that are not 0 ->
+//            vendorFlags as "name=value" (belowrl is not one: the rules judge the LLOQ);
+//            accuracy =
 //            100 + concdevperc when the compound has a nominal and a concentration, else
 //            percrecovery when > 0.
 //   ISPEAK   area, foundrt -> internalStandardArea/Rt. A COMPOUND whose own peak is another
@@ -29,6 +33,7 @@
 #include "connectors/xml/document.h"
 #include "connectors/xml/formats.h"
 #include "engine/net/export_values.h"
+#include "util/flags.h"
 
 namespace labgate::xml {
 namespace {
@@ -96,6 +101,18 @@ Peak peakOf(pugi::xml_node peak, const Result& result, bool nominal, bool calibr
   p.manualIntegration = flags.manual;
   p.excludedFromCurve = flags.excludedFromCurve;
   p.vendorFlags = std::move(flags.flags);
+  static constexpr const char* kQcFlags[] = {
+      "rtflag",          "signoiseflag",     "snloqflag",  "ionratioflag", "qcionratioflag",
+      "qcrettimeflag",   "qcpeakshapeflag",  "devflag",    "recovlimflag", "replimflag",
+      "matrixblankflag", "solventblankflag", "peakmissing"};
+  for (const char* name : kQcFlags) {
+    std::string_view value = trim(peak.attribute(name).value());
+    std::optional<double> n = parseNumber(value);
+    bool raised = n ? *n != 0 : util::flagWord(value).value_or(true);  // unknown word: raised
+    if (!raised) continue;
+    if (!p.vendorFlags.empty()) p.vendorFlags += ' ';
+    p.vendorFlags += std::string(name) + "=" + std::string(value);
+  }
   p.calculatedConcentration = result.numeric;
   std::optional<double> deviation = number(peak, "concdevperc");
   if (nominal && result.numeric && deviation) {

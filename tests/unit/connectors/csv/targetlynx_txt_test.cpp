@@ -329,7 +329,8 @@ TEST(TargetLynxTxtFormat, OwnSampleReportWithTracePrefixes) {
 }
 
 // Issue 20: a compound block sorted by name, without a "#" column: the unnamed first column gives
-// the injection; "Primary Flags" are taken apart into integration code, exclusion and flags.
+// the injection; "Primary Flags" are taken apart into integration code, exclusion and flags; the
+// report's QC flag columns that say YES are kept as flags.
 TEST(TargetLynxTxtFormat, OwnFlagsAndInjectionNumbers) {
   StatusOr<Message> m =
       parseExportFile(targetlynxTxtFormat(), testDataPath("csv/b_targetlynx_flags.txt"));
@@ -344,8 +345,11 @@ TEST(TargetLynxTxtFormat, OwnFlagsAndInjectionNumbers) {
     const char* flags;
   };
   const Expected expected[] = {
-      {"CAL high", 3, "bd", false, true, ""}, {"CAL low", 1, "MM", true, true, "I"},
-      {"CAL mid", 2, "bb", false, false, ""}, {"S-0001", 4, "dd", false, false, ""},
+      {"CAL high", 3, "bd", false, true, ""},
+      {"CAL low", 1, "MM", true, true, "I"},
+      {"CAL mid", 2, "bb", false, false, ""},
+      // QC flag columns that say YES are flags; "Dev. Flagging Required" and "Det. Flags" are not.
+      {"S-0001", 4, "dd", false, false, "peak-missing-flag=YES 1-ratio-flag=YES"},
       {"S-0002", 5, "bb", false, false, "X"},  // an "X" outside a calibrator stays a flag
   };
   for (size_t i = 0; i < 5; ++i) {

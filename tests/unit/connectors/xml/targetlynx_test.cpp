@@ -164,7 +164,8 @@ TEST(TargetLynxXml, InventedBatchWithStandardsQcInternalStandardAndMissingValues
   EXPECT_EQ(patient.kind, SampleKind::kUnknown);
   EXPECT_TRUE(patient.results[0].peak->manualIntegration);  // pkflags="bM": end placed by hand
   EXPECT_EQ(patient.results[0].peak->integrationCode, "bM");
-  EXPECT_EQ(patient.results[0].peak->vendorFlags, "");
+  // A raised QC flag attribute is a vendor flag; 0 is none, and belowrl is not a flag.
+  EXPECT_EQ(patient.results[0].peak->vendorFlags, "rtflag=1");
   EXPECT_EQ(patient.injection, 5);
   EXPECT_FALSE(patient.results[0].peak->accuracy.has_value());
 
