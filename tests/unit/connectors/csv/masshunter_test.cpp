@@ -16,6 +16,7 @@ namespace {
 
 using labgate::testing::detectFile;
 using labgate::testing::parseExportFile;
+using labgate::testing::parseExportText;
 using labgate::testing::sharedPath;
 using labgate::testing::testDataPath;
 
@@ -490,6 +491,29 @@ TEST(MassHunterOwn, PerCompoundOutliersFinalConcentrationAndCurves) {
   EXPECT_EQ(m.curves[1].model, "Linear");
   EXPECT_EQ(m.curves[1].weighting, "");
   EXPECT_EQ(m.curves[1].origin, "");
+}
+
+// Issue 20: in the compound-table form the curve columns sit in the "Compound Method" group.
+TEST(MassHunterOwn, CompoundTableCurves) {
+  StatusOr<Message> parsed =
+      parseExportText(masshunterFormat(),
+                      "Compound Method,,,,S-1,,S-2,\n"
+                      "Name,Curve Fit,Curve Fit Weight,Curve Fit Origin,Data File,Area,Data File,"
+                      "Area\n"
+                      "Drug A,Quadratic,1/x,Include,s1.d,100,s2.d,200\n"
+                      "Drug B,Linear,None,Force,s1.d,50,s2.d,60\n");
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const Message& m = parsed.value();
+  ASSERT_EQ(m.samples.size(), 2u);
+  EXPECT_EQ(m.samples[0].results.size(), 2u);
+  ASSERT_EQ(m.curves.size(), 2u);
+  EXPECT_EQ(m.curves[0].analyte, "Drug A");
+  EXPECT_EQ(m.curves[0].model, "Quadratic");
+  EXPECT_EQ(m.curves[0].weighting, "1/x");
+  EXPECT_EQ(m.curves[0].origin, "Include");
+  EXPECT_EQ(m.curves[1].analyte, "Drug B");
+  EXPECT_EQ(m.curves[1].weighting, "None");
+  EXPECT_EQ(m.curves[1].origin, "Force");
 }
 
 // Issue 20: the corpus MassHunter exports state no curve (no "Curve Fit" column in any of them).
