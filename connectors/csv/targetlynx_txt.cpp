@@ -263,7 +263,7 @@ class TargetLynxParse : public DelimitedParse {
       // NO or empty: none; YES or a word we do not know: raised (fail closed).
       if (!util::flagWord(value).value_or(true)) continue;
       if (!p.vendorFlags.empty()) p.vendorFlags += ' ';
-      p.vendorFlags += label + "=" + value;
+      p.vendorFlags.append(label).append("=").append(value);
     }
     p.retentionTime = number(cell(record, col_.rt));
     p.expectedRetentionTime = number(cell(record, col_.predRt));

@@ -111,7 +111,7 @@ Peak peakOf(pugi::xml_node peak, const Result& result, bool nominal, bool calibr
     bool raised = n ? *n != 0 : util::flagWord(value).value_or(true);  // unknown word: raised
     if (!raised) continue;
     if (!p.vendorFlags.empty()) p.vendorFlags += ' ';
-    p.vendorFlags += std::string(name) + "=" + std::string(value);
+    p.vendorFlags.append(name).append("=").append(value);
   }
   p.calculatedConcentration = result.numeric;
   std::optional<double> deviation = number(peak, "concdevperc");
