@@ -7,8 +7,9 @@
 namespace labgate::util {
 namespace {
 
-constexpr std::array<std::string_view, 7> kSampleFields = {
-    "sample_id", "sample_type", "level", "dilution", "position", "acquired_at", "data_file"};
+constexpr std::array<std::string_view, 8> kSampleFields = {
+    "sample_id", "sample_type", "level",     "dilution",
+    "position",  "acquired_at", "data_file", "injection"};
 
 }  // namespace
 
@@ -34,12 +35,15 @@ const std::vector<std::string>& layoutFields() {
                                                    "symmetry",
                                                    "manual_integration",
                                                    "calculated_concentration",
+                                                   "final_concentration",
                                                    "expected_concentration",
                                                    "accuracy",
+                                                   "excluded_from_curve",
                                                    "dilution",
                                                    "position",
                                                    "acquired_at",
-                                                   "data_file"};
+                                                   "data_file",
+                                                   "injection"};
   return kFields;
 }
 

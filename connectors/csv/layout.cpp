@@ -48,7 +48,7 @@ StatusOr<Layout> parseLayout(const std::string& path, const std::string& json) {
   }
   static const std::set<std::string> kKeys = {"version",     "delimiter",    "header_line",
                                               "columns",     "sample_kinds", "decimal",
-                                              "date_format", "encoding"};
+                                              "date_format", "encoding",     "listed_in_run_order"};
   if (std::optional<std::string> unknown = util::unknownKey(*root, kKeys, "")) {
     return Status::config(path, *unknown);
   }
@@ -129,6 +129,12 @@ StatusOr<Layout> parseLayout(const std::string& path, const std::string& json) {
     if (!dates.empty() && !layout.dateOrder)
       return bad("date_format", "must be mdy, dmy, ymd or auto");
 
+    if (root->has("listed_in_run_order")) {
+      Poco::Dynamic::Var v = root->get("listed_in_run_order");
+      if (!v.isBoolean()) return bad("listed_in_run_order", "must be true or false");
+      layout.listedInRunOrder = v.convert<bool>();
+    }
+
     std::string encoding;
     if (Status s = str("encoding", encoding); !s) return s;
     if (!encoding.empty()) {
@@ -165,6 +171,7 @@ class LayoutParse : public DelimitedParse {
     }
     if (message_.samples.empty()) return Status::invalid(lineOf(lastLine_), "no sample rows");
     message_.sender = "layout " + layout_.path.substr(layout_.path.find_last_of('/') + 1);
+    message_.listedInRunOrder = layout_.listedInRunOrder;
     return std::move(message_);
   }
 
@@ -246,6 +253,7 @@ class LayoutParse : public DelimitedParse {
       s.dilution = num(r, "dilution");
       s.position = text(r, "position");
       s.dataFile = text(r, "data_file");
+      s.injection = parseInjectionNumber(text(r, "injection"));
       std::string at = text(r, "acquired_at");
       if (!at.empty()) s.acquiredAt = parseDateTime(at, settings().dateOrder).value_or(at);
       message_.samples.push_back(std::move(s));
@@ -275,6 +283,10 @@ class LayoutParse : public DelimitedParse {
     p.asymmetry = num(r, "symmetry");
     p.manualIntegration = util::saysYes(text(r, "manual_integration"));
     p.calculatedConcentration = num(r, "calculated_concentration");
+    p.finalConcentration = num(r, "final_concentration");
+    // Only a calibrator point can be left out of a curve.
+    p.excludedFromCurve = message_.samples[it->second].kind == SampleKind::kCalibrator &&
+                          util::saysYes(text(r, "excluded_from_curve"));
     p.expectedConcentration = num(r, "expected_concentration");
     p.accuracy = num(r, "accuracy");
     res.peak = p;

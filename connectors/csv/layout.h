@@ -23,6 +23,9 @@ struct Layout {
   std::optional<DelimitedSettings::Decimal> decimal;
   std::optional<DateOrder> dateOrder;
   std::optional<Encoding> encoding;
+  /// The lab declares that its export lists the injections in the order they were run
+  /// ("listed_in_run_order": true); otherwise the rules need an injection or acquisition column.
+  bool listedInRunOrder = false;
 };
 
 /// The canonical fields `columns` may name (util/layout_fields.h; the XML layouts' too).

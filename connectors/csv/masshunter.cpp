@@ -9,6 +9,22 @@
 // Compound-table form: row 1 starts "Compound Method" and names a sample over each group of
 // columns, row 2 the column names, then one row per compound. The samples are complete only after
 // the last row, so the results (not the text) are kept until finish().
+//
+// Outlier marks and quantitation messages apply per compound: a message "<compound>: text" (on a
+// message-only row above the injection, or in the row's own message column) is that compound's
+// comment, and the "!" on its row is that compound's vendor flag. The row's outlier summary "!"
+// (column 1 of a data row, as in mrmhub_9_..., mrmhub_MHQuant_demo.csv) names no compound: it is
+// not a flag of any of them (each compound's own peak is judged by the rules), and a message that
+// names no compound of the row is no result's comment or flag either.
+//
+// Concentrations: "Calc. Conc." -> calculatedConcentration, "Final Conc." -> finalConcentration;
+// the reported value is the final one where the export has it, else the calculated one.
+// The curve the lab fitted ("Curve Fit", "Curve Fit Weight", "Curve Fit Origin" in a compound's
+// Method group) -> Message::curves, as written.
+//
+// Run order: the batch table can be sorted in MassHunter before it is exported, so its rows are
+// not taken to be in injection order (listedInRunOrder stays false); the rules order the batch by
+// "Acq. Date-Time", which most exports carry. No corpus file has an injection-number column.
 #include "connectors/csv/masshunter.h"
 
 #include <algorithm>
@@ -36,7 +52,8 @@ std::string lineOf(int line) { return "line " + std::to_string(line); }
 struct PeakColumns {
   size_t rt = 0, expectedRt = 0, area = 0, height = 0, fwhm = 0, width = 0, calcConc = 0,
          finalConc = 0, expConc = 0, accuracy = 0, signalToNoise = 0, symmetry = 0, mi = 0,
-         istdRatio = 0, qualifierRatio = 0, qualifierArea = 0;
+         istdRatio = 0, qualifierRatio = 0, qualifierArea = 0, curveFit = 0, curveWeight = 0,
+         curveOrigin = 0;
   int qualifiers = 0;  // qualifier groups seen for this compound (only the first is read)
 };
 
@@ -73,6 +90,12 @@ void assignCompoundColumn(PeakColumns& p, const std::string& name, bool methodGr
     set(p.mi);
   } else if (name == "istd resp. ratio") {
     set(p.istdRatio);
+  } else if (name == "curve fit") {
+    set(p.curveFit);
+  } else if (name == "curve fit weight") {
+    set(p.curveWeight);
+  } else if (name == "curve fit origin") {
+    set(p.curveOrigin);
   }
 }
 
@@ -156,9 +179,15 @@ class MassHunterParse : public DelimitedParse {
   Status readWideRow(const Record& record);
   Status readCompoundTableRow(const Record& record);
   Result makeResult(const Record& record, const std::string& compound, size_t firstColumn,
-                    const PeakColumns& cols, size_t outlierColumn) const;
+                    const PeakColumns& cols) const;
   void fillSample(Sample& sample, const Record& record, const SampleColumns& cols) const;
-  void attachMessages(Sample& sample, const std::vector<std::string>& messages) const;
+  /// A quantitation message and whether its row carried the outlier mark "!".
+  struct QuantMessage {
+    std::string text;
+    bool outlier = false;
+  };
+  static void attachMessages(Sample& sample, const std::vector<QuantMessage>& messages);
+  void noteCurve(const Record& record, const std::string& compound, const PeakColumns& cols);
 
   enum class State { kGroups, kNames, kData } state_ = State::kGroups;
   bool compoundTable_ = false;
@@ -177,7 +206,7 @@ class MassHunterParse : public DelimitedParse {
   SampleColumns sampleCols_;
   std::vector<Compound> compounds_;
   std::vector<bool> compoundColumn_;  // [c]: column c is in a compound or qualifier group
-  std::vector<std::string> pendingMessages_;
+  std::vector<QuantMessage> pendingMessages_;
 
   // Compound-table form: one block of columns per sample.
   struct Block {
@@ -190,6 +219,7 @@ class MassHunterParse : public DelimitedParse {
   };
   std::vector<Block> blocks_;
   size_t compoundNameCol_ = 0;
+  PeakColumns compoundMethod_;  // the curve columns of the "Compound Method" group
   int lastLine_ = 0;
 };
 
@@ -326,8 +356,7 @@ void MassHunterParse::fillSample(Sample& sample, const Record& record,
 }
 
 Result MassHunterParse::makeResult(const Record& record, const std::string& compound,
-                                   size_t firstColumn, const PeakColumns& cols,
-                                   size_t outlierColumn) const {
+                                   size_t firstColumn, const PeakColumns& cols) const {
   auto num = [&](size_t col) -> std::optional<double> {
     if (col == 0) return std::nullopt;
     return number(cell(record, col));
@@ -347,6 +376,7 @@ Result MassHunterParse::makeResult(const Record& record, const std::string& comp
   p.height = num(cols.height);
   p.width = cols.fwhm ? num(cols.fwhm) : num(cols.width);
   p.calculatedConcentration = num(cols.calcConc);
+  p.finalConcentration = num(cols.finalConc);
   p.expectedConcentration = num(cols.expConc);
   p.accuracy = num(cols.accuracy);
   p.signalToNoise = num(cols.signalToNoise);
@@ -357,31 +387,48 @@ Result MassHunterParse::makeResult(const Record& record, const std::string& comp
   if (auto ratio = num(cols.qualifierRatio)) p.ionRatio = *ratio / 100.0;
   p.qualifierArea = num(cols.qualifierArea);
   p.quantifierArea = p.area;
-  std::string outlier = text(outlierColumn);
-  if (!outlier.empty()) p.vendorFlags = outlier;
   r.peak = p;
   return r;
 }
 
-void MassHunterParse::attachMessages(Sample& sample,
-                                     const std::vector<std::string>& messages) const {
-  for (const std::string& m : messages) {
+void MassHunterParse::attachMessages(Sample& sample, const std::vector<QuantMessage>& messages) {
+  for (const QuantMessage& m : messages) {
+    // The longest compound name the message starts with ("X:" and "X d5:" both exist).
     Result* target = nullptr;
-    std::string text = m;
     for (Result& r : sample.results) {
-      if (m.size() > r.instrumentCode.size() + 1 && m.starts_with(r.instrumentCode + ":")) {
+      const std::string& code = r.instrumentCode;
+      if (m.text.size() > code.size() + 1 && m.text.compare(0, code.size(), code) == 0 &&
+          m.text[code.size()] == ':' &&
+          (target == nullptr || code.size() > target->instrumentCode.size())) {
         target = &r;
-        text = std::string(trim(std::string_view(m).substr(r.instrumentCode.size() + 1)));
-        break;
       }
     }
-    auto add = [&](Result& r) { r.comment += (r.comment.empty() ? "" : "; ") + text; };
-    if (target) {
-      add(*target);
-    } else {
-      for (Result& r : sample.results) add(r);
+    if (target == nullptr) continue;  // names no compound of the row: no result's comment
+    std::string_view text =
+        trim(std::string_view(m.text).substr(target->instrumentCode.size() + 1));
+    if (!text.empty()) {
+      if (!target->comment.empty()) target->comment += "; ";
+      target->comment += text;
+    }
+    if (m.outlier && target->peak) {
+      Peak& p = *target->peak;
+      if (p.vendorFlags.find('!') == std::string::npos) {
+        p.vendorFlags += p.vendorFlags.empty() ? "!" : " !";
+      }
     }
   }
+}
+
+void MassHunterParse::noteCurve(const Record& record, const std::string& compound,
+                                const PeakColumns& cols) {
+  if (cols.curveFit == 0 && cols.curveWeight == 0 && cols.curveOrigin == 0) return;
+  auto text = [&](size_t col) { return std::string(col ? trim(cell(record, col)) : ""); };
+  ExportCurve curve{compound, text(cols.curveFit), text(cols.curveWeight), text(cols.curveOrigin)};
+  if (curve.model.empty() && curve.weighting.empty() && curve.origin.empty()) return;
+  for (const ExportCurve& known : message_.curves) {
+    if (known.analyte == compound) return;  // the first row that states it
+  }
+  message_.curves.push_back(std::move(curve));
 }
 
 Status MassHunterParse::readWideRow(const Record& record) {
@@ -395,11 +442,18 @@ Status MassHunterParse::readWideRow(const Record& record) {
     if (anyValue) {
       return Status::invalid(lineOf(record.line), "data row has no Name or Data File value");
     }
-    // A message-only row: its text belongs to the next injection.
+    // A message-only row ("!", "<compound>: text"): it belongs to the next injection.
+    bool outlier = false;
+    std::vector<std::string> texts;
     for (size_t i = 1; i < record.fields.size(); ++i) {
       std::string t(trim(record.fields[i].raw));
-      if (!t.empty() && t != "!") pendingMessages_.push_back(std::move(t));
+      if (t == "!") {
+        outlier = true;
+      } else if (!t.empty()) {
+        texts.push_back(std::move(t));
+      }
     }
+    for (std::string& t : texts) pendingMessages_.push_back(QuantMessage{std::move(t), outlier});
     return Status::ok();
   }
   if (has(sampleCols_.acquired) && number(cell(record, sampleCols_.acquired))) {
@@ -413,13 +467,16 @@ Status MassHunterParse::readWideRow(const Record& record) {
   sample.location = lineOf(record.line);
   acquiredRaw_.emplace_back(sampleCols_.acquired ? trim(cell(record, sampleCols_.acquired)) : "");
   for (const Compound& c : compounds_) {
-    sample.results.push_back(
-        makeResult(record, c.name, c.firstColumn, c.cols, sampleCols_.outlier));
+    sample.results.push_back(makeResult(record, c.name, c.firstColumn, c.cols));
+    noteCurve(record, c.name, c.cols);
   }
-  std::vector<std::string> messages = std::move(pendingMessages_);
+  std::vector<QuantMessage> messages = std::move(pendingMessages_);
   pendingMessages_.clear();
   std::string own(sampleCols_.message ? trim(cell(record, sampleCols_.message)) : "");
-  if (!own.empty() && own != "!") messages.push_back(std::move(own));
+  if (!own.empty() && own != "!") {
+    bool outlier = sampleCols_.outlier != 0 && trim(cell(record, sampleCols_.outlier)) == "!";
+    messages.push_back(QuantMessage{std::move(own), outlier});
+  }
   attachMessages(sample, messages);
   message_.samples.push_back(std::move(sample));
   return Status::ok();
@@ -432,7 +489,9 @@ Status MassHunterParse::readCompoundTableHeader(const Record& record) {
     GroupName g = splitGroup(span.group);
     if (span.group == "Compound Method") {
       for (size_t c = span.first; c <= span.last; ++c) {
-        if (normalizeName(cell(record, c)) == "name" && compoundNameCol_ == 0) compoundNameCol_ = c;
+        std::string name = normalizeName(cell(record, c));
+        if (name == "name" && compoundNameCol_ == 0) compoundNameCol_ = c;
+        if (name.starts_with("curve fit")) assignCompoundColumn(compoundMethod_, name, true, c);
       }
       continue;
     }
@@ -480,6 +539,7 @@ Status MassHunterParse::readCompoundTableRow(const Record& record) {
   if (compound.empty()) {
     return Status::invalid(record.location(compoundNameCol_), "compound row has no Name");
   }
+  noteCurve(record, compound, compoundMethod_);
   for (size_t b = 0; b < blocks_.size(); ++b) {
     Block& block = blocks_[b];
     Sample& sample = message_.samples[b];
@@ -494,7 +554,7 @@ Status MassHunterParse::readCompoundTableRow(const Record& record) {
       }
       block.sampleFilled = !sample.dataFile.empty() || block.sampleCols.dataFile == 0;
     }
-    sample.results.push_back(makeResult(record, compound, block.firstColumn, block.peak, 0));
+    sample.results.push_back(makeResult(record, compound, block.firstColumn, block.peak));
   }
   return Status::ok();
 }
@@ -526,6 +586,7 @@ StatusOr<Message> MassHunterParse::finish() {
     message_.samples[i].acquiredAt = parseDateTime(raw, order).value_or(raw);
   }
   message_.sender = kSender;
+  message_.listedInRunOrder = false;  // a sortable batch table: see the top of this file
   return std::move(message_);
 }
 

@@ -1,6 +1,11 @@
 // SCIEX MultiQuant / Analyst / SCIEX OS results exported as tab-delimited text: one row per
 // (sample, component), columns named by the software (MultiQuant and Analyst name them
 // differently), a header line that Analyst may precede with metadata lines.
+//
+// A calibrator row whose "Used" (MultiQuant) or "Use Record" (Analyst) says no was left out of the
+// curve by the analyst: Peak::excludedFromCurve. Run order: the results table can be sorted before
+// it is exported, so the rows are not taken to be in injection order (listedInRunOrder stays
+// false); the rules order the batch by "Acquisition Date" where the export has it.
 #include "connectors/csv/sciex.h"
 
 #include <algorithm>
@@ -24,7 +29,7 @@ struct Columns {
          calculatedConc = 0, units = 0, accuracy = 0, area = 0, height = 0, isName = 0, isArea = 0,
          rt = 0, expectedRt = 0, isRt = 0, width = 0, signalToNoise = 0, asymmetry = 0,
          ionRatio = 0, areaRatio = 0, integrationType = 0, modified = 0, isFlag = 0, dilution = 0,
-         vial = 0, acquired = 0, fileName = 0;
+         vial = 0, acquired = 0, fileName = 0, used = 0;
 
   void resolve(const HeaderIndex& h) {
     sampleName = h.find({"Sample Name"});
@@ -54,6 +59,7 @@ struct Columns {
     vial = h.find({"Vial Position"});
     acquired = h.find({"Acquisition Date"});
     fileName = h.find({"File Name"});
+    used = h.find({"Used", "Use Record"});
   }
 };
 
@@ -85,6 +91,7 @@ class SciexParse : public DelimitedParse {
     Message m;
     m.sender = kSender;
     m.samples = std::move(samples_);
+    m.listedInRunOrder = false;  // a sortable results table: see the top of this file
     return m;
   }
 
@@ -107,6 +114,11 @@ class SciexParse : public DelimitedParse {
     observeDecimals(record);
     Sample& sample = sampleFor(record, name, where);
     sample.results.push_back(resultFrom(record, component, where));
+    if (col_.used && sample.kind == SampleKind::kCalibrator &&
+        util::flagWord(cell(record, col_.used)) == false &&
+        !trim(cell(record, col_.used)).empty()) {
+      sample.results.back().peak->excludedFromCurve = true;  // "Used" False: not in the curve
+    }
     return Status::ok();
   }
 

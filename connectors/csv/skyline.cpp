@@ -1,6 +1,11 @@
 // Skyline report CSV ("Molecule Transition Results" and custom reports): one row per (molecule,
 // replicate, transition). A replicate is a Sample; a molecule's precursor is a Result whose peak is
 // its quantifier transition (best Peak Rank), with the next-ranked transition as the qualifier.
+//
+// A calibrator replicate marked "Exclude From Calibration" is left out of the curve by the
+// analyst: Peak::excludedFromCurve on its results. Run order: replicates can be reordered in the
+// document, so they are not taken to be listed in injection order (listedInRunOrder stays false);
+// the rules order them by "Acquired Time" where the report has that column.
 #include "connectors/csv/skyline.h"
 
 #include <algorithm>
@@ -11,6 +16,7 @@
 
 #include "connectors/csv/common.h"
 #include "connectors/csv/formats.h"
+#include "util/flags.h"
 
 namespace labgate::csv {
 
@@ -26,7 +32,8 @@ struct Columns {
   size_t molecule = 0, replicate = 0, precursorName = 0, precursorMz = 0, precursorAdduct = 0,
          precursorCharge = 0, rt = 0, area = 0, height = 0, fwhm = 0, peakRank = 0,
          quantitative = 0, calculatedConc = 0, accuracy = 0, sampleType = 0, standardType = 0,
-         analyteConc = 0, units = 0, ratioToStandard = 0, fileName = 0, acquired = 0, dilution = 0;
+         analyteConc = 0, units = 0, ratioToStandard = 0, fileName = 0, acquired = 0, dilution = 0,
+         excluded = 0;
 
   void resolve(const HeaderIndex& h) {
     molecule = h.find(kMolecule);
@@ -51,6 +58,7 @@ struct Columns {
     fileName = h.find({"File Name"});
     acquired = h.find({"Acquired Time"});
     dilution = h.find({"Sample Dilution Factor", "Dilution Factor"});
+    excluded = h.find({"Exclude From Calibration"});
   }
 };
 
@@ -87,6 +95,7 @@ class SkylineParse : public DelimitedParse {
     if (replicates_.empty()) return Status::invalid("line 2", "no sample rows");
     Message m;
     m.sender = kSender;
+    m.listedInRunOrder = false;  // replicates can be reordered: see the top of this file
     for (Replicate& rep : replicates_) {
       for (Precursor& p : rep.precursors) rep.sample.results.push_back(build(p));
       m.samples.push_back(std::move(rep.sample));
@@ -199,6 +208,8 @@ class SkylineParse : public DelimitedParse {
     peak.responseRatio = number(cell(record, col_.ratioToStandard));
     r.internalStandard =
         normalizeName(trim(cell(record, col_.standardType))) == "internal standard";
+    peak.excludedFromCurve = rep.sample.kind == SampleKind::kCalibrator && col_.excluded != 0 &&
+                             util::saysYes(cell(record, col_.excluded));
     r.peak = peak;
     rep.precursors.push_back(std::move(p));
     return rep.precursors.back();

@@ -3,6 +3,24 @@
 // "Compound N:  <name>" and a table of samples; a sample block is "Sample Name: <name>  Sample ID:"
 // and a table of compounds. Each block has its own header line (starting with a tab), so the
 // column names are set again for every block.
+//
+// Run order: a compound block lists its samples sorted by name, not in the order they were
+// injected (p2m2tools_SortieMassLynxCompoundToutesColonnes.txt lists sample-list rows 3, 4, 1, 2,
+// whose Acq.Time says 1, 2, 3, 4 is the run order). Its first, unnamed column (repeated as "#"
+// where the report shows that column) is the sample's row in the MassLynx sample list, the order
+// in which the samples were acquired: it is Sample::injection, and Message::listedInRunOrder
+// stays false. In a sample block that first column and "#" number the compounds, not injections.
+//
+// Levels: the report has no Level column; a calibrator's or QC's "Sample Text" names its level
+// ("Cal 3", "QC 2": msparser_TRY_..., where QC 1-4 are four nominal concentrations) and becomes
+// Sample::level. A patient's Sample Text (a study code) is never read.
+//
+// Flags: "Primary Flags" holds the integration code ("bb", "bd", "MM"), the analyst's calibrator
+// exclusion "X" and other flags, taken apart by splitTargetLynxFlags() (engine/net). The QC flag
+// columns of an "all columns" report ("Peak Missing Flag", "R.T. Tolerance Flag", "Asymmetry
+// Flagged", "1º Ratio Flag", ...) that say yes are flags too ("peak-missing-flag=YES"); "NO" or
+// empty is none. "Det. Flags" (a trace's integration code) and "Dev. Flagging Required" (a
+// method setting) are not flags.
 #include "connectors/csv/targetlynx_txt.h"
 
 #include <algorithm>
@@ -16,6 +34,7 @@
 #include "connectors/csv/common.h"
 #include "connectors/csv/formats.h"
 #include "connectors/csv/tasq.h"
+#include "util/flags.h"
 
 namespace labgate::csv {
 
@@ -26,12 +45,15 @@ constexpr std::string_view kCompoundReport = "Quantify Compound Summary Report";
 constexpr std::string_view kSampleReport = "Quantify Sample Summary Report";
 
 struct Columns {
-  size_t name = 0, type = 0, dev = 0, flags = 0, conc = 0, stdConc = 0, rt = 0, predRt = 0,
-         area = 0, height = 0, isArea = 0, isRt = 0, response = 0, signalToNoise = 0,
-         qualifierArea = 0, qualifierRatio = 0, width = 0, vial = 0, acqDate = 0, acqTime = 0;
+  size_t injection = 0, name = 0, sampleText = 0, type = 0, dev = 0, flags = 0, conc = 0,
+         stdConc = 0, rt = 0, predRt = 0, area = 0, height = 0, isArea = 0, isRt = 0, response = 0,
+         signalToNoise = 0, qualifierArea = 0, qualifierRatio = 0, width = 0, vial = 0, acqDate = 0,
+         acqTime = 0;
 
   void resolve(const HeaderIndex& h) {
+    injection = h.find({"#"});
     name = h.find({"Name"});
+    sampleText = h.find({"Sample Text"});
     type = h.find({"Type"});
     dev = h.find({"%Dev"});
     flags = h.find({"Primary Flags", "Detection Flags", "1º Det. Flags"});
@@ -91,6 +113,7 @@ class TargetLynxParse : public DelimitedParse {
     m.sender = kSender;
     m.sentAt = printed_;
     m.samples = std::move(samples_);
+    m.listedInRunOrder = false;  // sorted by sample name: see the top of this file
     return m;
   }
 
@@ -116,7 +139,7 @@ class TargetLynxParse : public DelimitedParse {
     if (compound.empty()) return Status::invalid(where, "row without a compound name");
     observeDecimals(record);
     Sample& sample = sampleFor(record, sampleName, where);
-    sample.results.push_back(resultFrom(record, compound, where));
+    sample.results.push_back(resultFrom(record, compound, where, sample.kind));
     return Status::ok();
   }
 
@@ -175,6 +198,22 @@ class TargetLynxParse : public DelimitedParse {
     HeaderIndex h(names);
     col_.resolve(h);
     if (col_.name == 0) return Status::invalid(where, "block header without a Name column");
+    // The sample-list row: "#" or, where the report does not show that column, the unnamed first
+    // one. Only a compound block's rows are samples; a sample block's rows are compounds.
+    if (block_ != Block::kCompound) {
+      col_.injection = 0;
+    } else if (col_.injection == 0 && !names.empty() && names.front().empty()) {
+      col_.injection = 1;
+    }
+    flagColumns_.clear();
+    for (size_t i = 0; i < names.size(); ++i) {
+      std::string n = normalizeName(names[i]);
+      if (n.find("flag") == std::string::npos || n.find("det. flags") != std::string::npos ||
+          n == "primary flags" || n == "detection flags" || n == "dev. flagging required") {
+        continue;
+      }
+      flagColumns_.emplace_back(i + 1, flagLabel(n));
+    }
     headerWidth_ = h.size();
     setHeader(std::move(names));
     return Status::ok();
@@ -188,6 +227,10 @@ class TargetLynxParse : public DelimitedParse {
     s.location = where;
     s.kind = sampleKindFromVendor(trim(cell(record, col_.type))).value_or(SampleKind::kUnknown);
     s.position = trimmed(record, col_.vial);
+    if (col_.injection) s.injection = parseInjectionNumber(cell(record, col_.injection));
+    if (col_.sampleText && (s.kind == SampleKind::kCalibrator || s.kind == SampleKind::kQc)) {
+      s.level = trimmed(record, col_.sampleText);
+    }
     if (col_.acqDate) {
       s.acquiredAt =
           acquisitionTime(cell(record, col_.acqDate), cell(record, col_.acqTime)).value_or("");
@@ -196,7 +239,8 @@ class TargetLynxParse : public DelimitedParse {
     return samples_.back();
   }
 
-  Result resultFrom(const Record& record, const std::string& compound, const std::string& where) {
+  Result resultFrom(const Record& record, const std::string& compound, const std::string& where,
+                    SampleKind kind) {
     Result r;
     r.instrumentCode = compound;
     r.location = where;
@@ -208,8 +252,19 @@ class TargetLynxParse : public DelimitedParse {
     }
     p.expectedConcentration = number(cell(record, col_.stdConc));
     if (std::optional<double> dev = number(cell(record, col_.dev))) p.accuracy = 100.0 + *dev;
-    p.vendorFlags = trimmed(record, col_.flags);
-    p.manualIntegration = p.vendorFlags.find('M') != std::string::npos;  // "MM": manual
+    TargetLynxFlags flags =
+        splitTargetLynxFlags(cell(record, col_.flags), kind == SampleKind::kCalibrator);
+    p.integrationCode = std::move(flags.integrationCode);
+    p.manualIntegration = flags.manual;  // "MM"
+    p.excludedFromCurve = flags.excludedFromCurve;
+    p.vendorFlags = std::move(flags.flags);
+    for (const auto& [column, label] : flagColumns_) {
+      std::string value = trimmed(record, column);
+      // NO or empty: none; YES or a word we do not know: raised (fail closed).
+      if (!util::flagWord(value).value_or(true)) continue;
+      if (!p.vendorFlags.empty()) p.vendorFlags += ' ';
+      p.vendorFlags.append(label).append("=").append(value);
+    }
     p.retentionTime = number(cell(record, col_.rt));
     p.expectedRetentionTime = number(cell(record, col_.predRt));
     p.area = number(cell(record, col_.area));
@@ -269,7 +324,22 @@ class TargetLynxParse : public DelimitedParse {
     }
   }
 
+  /// "1º Ratio Flag" as one flag token: "1-ratio-flag" (letters and digits, '-' between words).
+  static std::string flagLabel(const std::string& normalised) {
+    std::string out;
+    for (char c : normalised) {
+      if (std::isalnum(static_cast<unsigned char>(c))) {
+        out.push_back(c);
+      } else if (!out.empty() && out.back() != '-') {
+        out.push_back('-');
+      }
+    }
+    while (!out.empty() && out.back() == '-') out.pop_back();
+    return out;
+  }
+
   Columns col_;
+  std::vector<std::pair<size_t, std::string>> flagColumns_;  // QC flag columns: column, label
   size_t headerWidth_ = 0;
   bool sawTitle_ = false;
   std::string printed_;

@@ -1,5 +1,8 @@
 // Bruker TASQ results exported as quoted tab-separated text: a header of about 150 columns, then
 // one row per (analysis, analyte). Columns are mapped by name; internal standards are rows too.
+// Run order: nothing says the rows are in injection order (listedInRunOrder stays false); the
+// rules order the batch by "Acquisition Date". The export states its curve only as an equation
+// ("0.03506x - 0.01464"), with no model or weighting words: no Message::curves.
 #include "connectors/csv/tasq.h"
 
 #include <algorithm>
@@ -115,6 +118,7 @@ class TasqParse : public DelimitedParse {
     Message m;
     m.sender = kSender;
     m.samples = std::move(samples_);
+    m.listedInRunOrder = false;  // see the top of this file
     return m;
   }
 

@@ -22,8 +22,9 @@
 namespace labgate::xml {
 namespace {
 
-const std::set<std::string> kTopLevel = {"version",      "sample",  "result",      "fields",
-                                         "sample_kinds", "decimal", "date_format", "sender"};
+const std::set<std::string> kTopLevel = {"version",     "sample",       "result",
+                                         "fields",      "sample_kinds", "decimal",
+                                         "date_format", "sender",       "listed_in_run_order"};
 
 struct Layout {
   pugi::xpath_query sample;
@@ -33,6 +34,7 @@ struct Layout {
   bool decimalComma = false;
   DateOrder dateOrder = DateOrder::kAuto;
   std::string sender = "xml-layout";
+  bool listedInRunOrder = false;  // the lab declares its samples are listed in run order
 };
 
 // Reads and checks a layout file; `fail(reason)` makes the Status::config naming file and key.
@@ -77,6 +79,11 @@ class LayoutReader {
     if (!kOrders.count(order)) return fail("date_format: must be mdy, dmy, ymd or auto");
     layout->dateOrder = kOrders.at(order);
     layout->sender = optionalString(root, "sender", layout->sender);
+    if (root->has("listed_in_run_order")) {
+      Poco::Dynamic::Var ordered = root->get("listed_in_run_order");
+      if (!ordered.isBoolean()) return fail("listed_in_run_order: must be true or false");
+      layout->listedInRunOrder = ordered.convert<bool>();
+    }
     if (!error_.isOk()) return error_;
     return std::shared_ptr<const Layout>(std::move(layout));
   }
@@ -177,6 +184,7 @@ class LayoutParse : public XmlParse {
     if (Status screened = checkScreened(); !screened) return screened;
     Message message;
     message.sender = layout_->sender;
+    message.listedInRunOrder = layout_->listedInRunOrder;
     for (pugi::xpath_node found : layout_->sample.evaluate_node_set(document())) {
       if (!found.node()) continue;  // an attribute selected as a sample
       StatusOr<Sample> sample = sampleOf(found.node());
@@ -223,16 +231,17 @@ class LayoutParse : public XmlParse {
     std::optional<std::string> parsed = parseDateTime(acquired, layout_->dateOrder);
     sample.acquiredAt = parsed ? *parsed : acquired;
     sample.dataFile = field("data_file", node);
+    sample.injection = parseInjectionNumber(field("injection", node));
     for (pugi::xpath_node found : layout_->result.evaluate_node_set(node)) {
       if (!found.node()) continue;
-      StatusOr<Result> result = resultOf(found.node());
+      StatusOr<Result> result = resultOf(found.node(), sample.kind == SampleKind::kCalibrator);
       if (!result.isOk()) return result.status();
       sample.results.push_back(std::move(result.value()));
     }
     return sample;
   }
 
-  StatusOr<Result> resultOf(pugi::xml_node node) const {
+  StatusOr<Result> resultOf(pugi::xml_node node, bool calibrator) const {
     Result result;
     result.location = locationOf(node);
     result.instrumentCode = field("analyte", node);
@@ -259,6 +268,10 @@ class LayoutParse : public XmlParse {
     std::string manual = field("manual_integration", node);
     peak.manualIntegration = util::saysYes(manual);
     peak.calculatedConcentration = number("calculated_concentration", node);
+    peak.finalConcentration = number("final_concentration", node);
+    std::string excluded = field("excluded_from_curve", node);
+    // Only a calibrator point can be left out of a curve.
+    peak.excludedFromCurve = calibrator && util::saysYes(excluded);
     peak.expectedConcentration = number("expected_concentration", node);
     peak.accuracy = number("accuracy", node);
     bool any = peak.retentionTime || peak.expectedRetentionTime || peak.area || peak.height ||
@@ -266,7 +279,7 @@ class LayoutParse : public XmlParse {
                peak.internalStandardRt || peak.quantifierArea || peak.qualifierArea ||
                peak.ionRatio || peak.signalToNoise || peak.width || peak.asymmetry ||
                !manual.empty() || peak.calculatedConcentration || peak.expectedConcentration ||
-               peak.accuracy;
+               peak.accuracy || peak.finalConcentration || peak.excludedFromCurve;
     if (any) result.peak = std::move(peak);
     return result;
   }

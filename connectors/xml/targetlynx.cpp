@@ -5,11 +5,22 @@
 //   SAMPLE   name -> sampleId and dataFile (MassLynx names a sample by its raw file), type
 //            (Analyte/Standard/QC/Blank) -> kind, stdconc > 0 -> nominalConcentration,
 //            dilutionfac > 0 -> dilution (MassLynx writes 0 when unset), vial -> position,
-//            createdate + createtime -> acquiredAt. TargetLynx has no level attribute.
+//            createdate + createtime -> acquiredAt, samplenumber -> injection (the sample's row
+//            in the MassLynx sample list, the order of acquisition: the same number the TXT
+//            summary shows in its first column; p2m2tools_quandata.xml and
+//            p2m2tools_190522_97.txt are the same batch). TargetLynx has no level attribute.
+//            The samples are not taken to be listed in run order (listedInRunOrder stays false):
+//            the rules order them by injection.
 //   COMPOUND name -> instrumentCode; stdconc > 0 -> expectedConcentration.
 //   PEAK     analconc -> value, numeric, calculatedConcentration; foundrt, predrt, area, height,
 //            response (-> responseRatio), signoise, pkwidth, peakasymmetryvalue, ionratio,
-//            pkflags (-> vendorFlags; an 'M' end marks a manual integration); accuracy =
+//            pkflags taken apart by splitTargetLynxFlags(): the integration code ("bb", "MM":
+//            manual) -> integrationCode, a calibrator's "X" -> excludedFromCurve, any other
+//            letter -> vendorFlags; the QC flag attributes (rtflag, signoiseflag, snloqflag,
+//            ionratioflag, qcionratioflag, qcrettimeflag, qcpeakshapeflag, devflag, recovlimflag,
+//            replimflag, matrixblankflag, solventblankflag, peakmissing) that are not 0 ->
+//            vendorFlags as "name=value" (belowrl is not one: the rules judge the LLOQ);
+//            accuracy =
 //            100 + concdevperc when the compound has a nominal and a concentration, else
 //            percrecovery when > 0.
 //   ISPEAK   area, foundrt -> internalStandardArea/Rt. A COMPOUND whose own peak is another
@@ -22,6 +33,7 @@
 #include "connectors/xml/document.h"
 #include "connectors/xml/formats.h"
 #include "engine/net/export_values.h"
+#include "util/flags.h"
 
 namespace labgate::xml {
 namespace {
@@ -73,7 +85,7 @@ bool isInternalStandardType(std::string_view type) {
   return t == "is" || t == "istd" || t == "internal standard" || t == "internalstandard";
 }
 
-Peak peakOf(pugi::xml_node peak, const Result& result, bool nominal) {
+Peak peakOf(pugi::xml_node peak, const Result& result, bool nominal, bool calibrator) {
   Peak p;
   p.retentionTime = number(peak, "foundrt");
   p.expectedRetentionTime = number(peak, "predrt");
@@ -84,8 +96,23 @@ Peak peakOf(pugi::xml_node peak, const Result& result, bool nominal) {
   p.width = number(peak, "pkwidth");
   p.asymmetry = number(peak, "peakasymmetryvalue");
   p.ionRatio = number(peak, "ionratio");
-  p.vendorFlags = std::string(trim(peak.attribute("pkflags").value()));
-  p.manualIntegration = p.vendorFlags.find('M') != std::string::npos;
+  TargetLynxFlags flags = splitTargetLynxFlags(peak.attribute("pkflags").value(), calibrator);
+  p.integrationCode = std::move(flags.integrationCode);
+  p.manualIntegration = flags.manual;
+  p.excludedFromCurve = flags.excludedFromCurve;
+  p.vendorFlags = std::move(flags.flags);
+  static constexpr const char* kQcFlags[] = {
+      "rtflag",          "signoiseflag",     "snloqflag",  "ionratioflag", "qcionratioflag",
+      "qcrettimeflag",   "qcpeakshapeflag",  "devflag",    "recovlimflag", "replimflag",
+      "matrixblankflag", "solventblankflag", "peakmissing"};
+  for (const char* name : kQcFlags) {
+    std::string_view value = trim(peak.attribute(name).value());
+    std::optional<double> n = parseNumber(value);
+    bool raised = n ? *n != 0 : util::flagWord(value).value_or(true);  // unknown word: raised
+    if (!raised) continue;
+    if (!p.vendorFlags.empty()) p.vendorFlags += ' ';
+    p.vendorFlags.append(name).append("=").append(value);
+  }
   p.calculatedConcentration = result.numeric;
   std::optional<double> deviation = number(peak, "concdevperc");
   if (nominal && result.numeric && deviation) {
@@ -143,6 +170,7 @@ class TargetLynxParse : public XmlParse {
       message.samples.push_back(std::move(sample.value()));
     }
     if (message.samples.empty()) return Status::invalid(locationOf(root), "no SAMPLE elements");
+    message.listedInRunOrder = false;  // ordered by samplenumber in the rules, see the top
     return message;
   }
 
@@ -162,6 +190,7 @@ class TargetLynxParse : public XmlParse {
     sample.nominalConcentration = positive(node, "stdconc");
     sample.dilution = positive(node, "dilutionfac");
     sample.position = trim(node.attribute("vial").value());
+    sample.injection = parseInjectionNumber(node.attribute("samplenumber").value());
     sample.acquiredAt =
         dateTime(node.attribute("createdate").value(), node.attribute("createtime").value());
     for (pugi::xml_node compound : node.children("COMPOUND")) {
@@ -176,7 +205,8 @@ class TargetLynxParse : public XmlParse {
       if (pugi::xml_node peak = compound.child("PEAK")) {
         result.value = trim(peak.attribute("analconc").value());
         result.numeric = parseNumber(result.value);
-        result.peak = peakOf(peak, result, nominal.has_value());
+        result.peak =
+            peakOf(peak, result, nominal.has_value(), sample.kind == SampleKind::kCalibrator);
         result.peak->expectedConcentration = nominal;
       }
       sample.results.push_back(std::move(result));

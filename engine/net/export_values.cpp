@@ -200,4 +200,29 @@ std::optional<std::string> parseDateTime(std::string_view text, DateOrder order)
   return std::string(buf);
 }
 
+TargetLynxFlags splitTargetLynxFlags(std::string_view text, bool calibrator) {
+  TargetLynxFlags out;
+  std::string_view t = trim(text);
+  auto codeLetter = [](char c) { return (c >= 'a' && c <= 'z') || c == 'M'; };
+  if (t.size() >= 2 && codeLetter(t[0]) && codeLetter(t[1])) {
+    out.integrationCode = std::string(t.substr(0, 2));
+    out.manual = out.integrationCode.find('M') != std::string::npos;
+    t.remove_prefix(2);
+  }
+  for (char c : t) {
+    if (c == 'X' && calibrator) {
+      out.excludedFromCurve = true;
+    } else if (c != ' ' && c != '\t') {
+      out.flags.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::optional<int64_t> parseInjectionNumber(std::string_view cell) {
+  std::optional<double> n = parseNumber(cell);
+  if (!n || *n < 1 || *n > 1e12 || std::floor(*n) != *n) return std::nullopt;
+  return static_cast<int64_t>(*n);
+}
+
 }  // namespace labgate

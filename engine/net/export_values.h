@@ -3,6 +3,7 @@
 // connectors/xml (a connector never includes another connector). Pure functions.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -39,5 +40,24 @@ std::optional<std::string> parseDateTime(std::string_view text, DateOrder order)
 
 /// Lower-cases ASCII and collapses runs of spaces, for header matching.
 std::string normalizeName(std::string_view name);
+
+/// A Waters TargetLynx (MassLynx) peak-flag text as the TXT "Primary Flags" column and the XML
+/// `pkflags` attribute write it, taken apart: "bb", "bdX", "MMXI" (msparser_TRY corpus file).
+/// The first two letters are the integration code, lower case for the automatic baseline start
+/// and end (b, d, v, ...), "MM" for a manual integration: routine information, not a flag. An "X"
+/// after it on a calibrator is the analyst's exclusion of the point from the curve. Every other
+/// letter (e.g. "I") stays a flag: its meaning is not documented to us, so it holds for review.
+struct TargetLynxFlags {
+  std::string integrationCode;  // "bb", "bd", "MM" or ""
+  bool manual = false;          // the code holds an 'M'
+  bool excludedFromCurve = false;
+  std::string flags;  // what is left, as sent ("I", "X" on a non-calibrator, ...)
+};
+/// `calibrator`: the row is a calibrator (only there does "X" mean excluded from the curve).
+TargetLynxFlags splitTargetLynxFlags(std::string_view text, bool calibrator);
+
+/// A positive whole number (an injection or sample-list number: "17", "17.000"); nullopt for
+/// anything else (missing, zero, negative, fractional).
+std::optional<int64_t> parseInjectionNumber(std::string_view cell);
 
 }  // namespace labgate

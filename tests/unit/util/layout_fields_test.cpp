@@ -16,12 +16,16 @@ TEST(LayoutFields, EveryFieldOnceWithQuantifierArea) {
 }
 
 TEST(LayoutFields, SampleFieldsAreLayoutFields) {
-  for (const char* name :
-       {"sample_id", "sample_type", "level", "dilution", "position", "acquired_at", "data_file"}) {
+  for (const char* name : {"sample_id", "sample_type", "level", "dilution", "position",
+                           "acquired_at", "data_file", "injection"}) {
     EXPECT_TRUE(isSampleLayoutField(name)) << name;
     EXPECT_TRUE(isLayoutField(name)) << name;
   }
   EXPECT_FALSE(isSampleLayoutField("analyte"));
+  // Issue 20: what autoverification needs from a generic export.
+  EXPECT_TRUE(isLayoutField("final_concentration"));
+  EXPECT_TRUE(isLayoutField("excluded_from_curve"));
+  EXPECT_FALSE(isSampleLayoutField("final_concentration"));
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ TEST(Layout, FactoryValidatesStrictly) {
        "sample_kinds.X: must be"},
       {R"({"version":1,"wide":true,"columns":{"sample_id":"S","analyte":"A"}})",
        "wide: unknown key; known keys are columns, date_format, decimal, delimiter, encoding, "
-       "header_line, sample_kinds, version"},
+       "header_line, listed_in_run_order, sample_kinds, version"},
       {R"({"version":1,)", "(file): not valid JSON"},
   };
   for (const BadLayout& c : cases) {
@@ -123,6 +123,47 @@ TEST(Layout, ManualIsAManualIntegrationAsInTheXmlLayout) {
   EXPECT_TRUE(results[0].peak->manualIntegration);  // was automatic before util/flags.h
   ASSERT_TRUE(results[1].peak);
   EXPECT_FALSE(results[1].peak->manualIntegration);
+}
+
+// Issue 20: a generic export can give the injection number, the final concentration and the
+// analyst's calibrator exclusions, and the lab can declare that its rows are in run order.
+TEST(Layout, InjectionFinalConcentrationExclusionAndRunOrder) {
+  std::string path = ::testing::TempDir() + "/ordered.json";
+  {
+    std::ofstream(path) << R"({"version":1,"listed_in_run_order":true,"columns":{
+      "sample_id":"Sample","sample_type":"Type","analyte":"Analyte","value":"Conc",
+      "injection":"Inj","final_concentration":"Final","calculated_concentration":"Calc",
+      "excluded_from_curve":"Excl"}})";
+  }
+  StatusOr<Message> m = parseExportText(layoutFormat(),
+                                        "Sample,Type,Analyte,Conc,Inj,Final,Calc,Excl\n"
+                                        "C1,Cal,A,1.1,7,1.1,1.1,yes\n"
+                                        "C2,Cal,A,2.0,8,2.0,2.0,no\n"
+                                        "P1,Sample,A,8.0,9,8.0,4.0,yes\n",
+                                        {{"layout", path}});
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  EXPECT_TRUE(m->listedInRunOrder);
+  ASSERT_EQ(m->samples.size(), 3u);
+  EXPECT_EQ(m->samples[0].injection, 7);
+  EXPECT_EQ(m->samples[2].injection, 9);
+  EXPECT_TRUE(m->samples[0].results[0].peak->excludedFromCurve);
+  EXPECT_FALSE(m->samples[1].results[0].peak->excludedFromCurve);
+  EXPECT_FALSE(m->samples[2].results[0].peak->excludedFromCurve);  // not a calibrator
+  EXPECT_DOUBLE_EQ(*m->samples[2].results[0].peak->finalConcentration, 8.0);
+  EXPECT_DOUBLE_EQ(*m->samples[2].results[0].peak->calculatedConcentration, 4.0);
+
+  // Without the key, nothing says the rows are in run order.
+  StatusOr<Layout> plain =
+      parseLayout("x.json", R"({"version":1,"columns":{"sample_id":"S","analyte":"A"}})");
+  ASSERT_TRUE(plain.isOk());
+  EXPECT_FALSE(plain->listedInRunOrder);
+  StatusOr<Layout> bad = parseLayout(
+      "x.json",
+      R"({"version":1,"listed_in_run_order":"yes","columns":{"sample_id":"S","analyte":"A"}})");
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().reason().find("listed_in_run_order: must be true or false"),
+            std::string::npos)
+      << bad.status().reason();
 }
 
 TEST(Layout, FactoryNeedsTheLayoutKeyAndFile) {

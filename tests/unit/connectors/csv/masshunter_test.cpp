@@ -16,6 +16,7 @@ namespace {
 
 using labgate::testing::detectFile;
 using labgate::testing::parseExportFile;
+using labgate::testing::parseExportText;
 using labgate::testing::sharedPath;
 using labgate::testing::testDataPath;
 
@@ -59,7 +60,15 @@ TEST(MassHunterCorpus, AreaOnly_1) {
   const Result& r = result(s, "S1P d16:1 [M>113]");
   EXPECT_EQ(*r.peak->area, 71);
   EXPECT_FALSE(r.peak->retentionTime);
-  EXPECT_EQ(r.peak->vendorFlags, "!");
+  // Issue 20: the row's outlier summary "!" names no compound: no result's flag (it held all 16).
+  EXPECT_EQ(r.peak->vendorFlags, "");
+  for (const Sample& each : m.samples) {
+    for (const Result& x : each.results) {
+      EXPECT_EQ(x.peak->vendorFlags, "") << each.sampleId;
+    }
+  }
+  EXPECT_FALSE(m.listedInRunOrder);  // a sortable batch table; ordered by Acq. Date-Time
+  EXPECT_FALSE(s.injection.has_value());
   EXPECT_EQ(r.location, "line 3 column 8");
   EXPECT_TRUE(result(s, "S1P d18:1 13C2D2 (ISTD) [M>60]").internalStandard);
   EXPECT_EQ(*result(s, "S1P d18:1 13C2D2 (ISTD) [M>60]").peak->area, 43545);
@@ -100,7 +109,8 @@ TEST(MassHunterCorpus, QualifierMethodResults_9) {
   EXPECT_DOUBLE_EQ(*r.peak->area, 29);
   EXPECT_DOUBLE_EQ(*r.peak->qualifierArea, 155);  // Qualifier (408.3 -> 113.0) Results Area
   EXPECT_EQ(r.location, "line 4 column 8");       // the Method group opens the compound
-  EXPECT_EQ(r.comment, "");                       // "!" summaries are flags, not messages
+  EXPECT_EQ(r.comment, "");                       // "!" summaries are no messages
+  EXPECT_EQ(r.peak->vendorFlags, "");             // nor flags of any compound (issue 20)
 }
 
 TEST(MassHunterCorpus, NoAcqDateTime_11) {
@@ -252,6 +262,9 @@ TEST(MassHunterCorpus, ExternalCalibrationAssay) {
   EXPECT_DOUBLE_EQ(*r.peak->ionRatio,
                    0.253);  // first qualifier's Ratio 25.3 % (the second is 21.1)
   EXPECT_EQ(r.location, "line 3 column 5");
+  // Issue 20: "Final Conc." is the final concentration, not the calculated one.
+  EXPECT_DOUBLE_EQ(*r.peak->finalConcentration, 3.601);
+  EXPECT_FALSE(r.peak->calculatedConcentration);
   // SBLK2: empty Final Conc. stays missing.
   EXPECT_EQ(m.samples[5].sampleId, "SBLK2");
   EXPECT_EQ(result(m.samples[5], "Corticosterone").value, "");
@@ -277,6 +290,7 @@ TEST(MassHunterCorpus, QuantLcmsExample) {
   EXPECT_EQ(cal.position, "P1-A9");
   const Result& r = result(cal, "Corticosterone");
   EXPECT_EQ(r.value, "567362");  // Final Conc. column as labelled
+  EXPECT_DOUBLE_EQ(*r.peak->finalConcentration, 567362);
   EXPECT_DOUBLE_EQ(*r.peak->calculatedConcentration, 3471713);
   EXPECT_DOUBLE_EQ(*r.peak->expectedConcentration, 14.6);
   EXPECT_DOUBLE_EQ(*r.peak->signalToNoise, 10360.68);
@@ -300,6 +314,7 @@ TEST(MassHunterCorpus, QuantLcmsExampleFinalConc) {
   const Result& r = result(m.samples[1], "Aldosterone");
   EXPECT_EQ(r.value, "40");
   EXPECT_FALSE(r.peak->calculatedConcentration);
+  EXPECT_DOUBLE_EQ(*r.peak->finalConcentration, 40);  // issue 20: it was read as nothing
 }
 
 TEST(MassHunterCorpus, QuantLcmsExampleNoSampleName) {
@@ -377,6 +392,8 @@ TEST(MassHunterCorpus, Senaite) {
   const Result& r = result(m.samples[0], "Ca");
   EXPECT_EQ(r.value, "0.0");
   EXPECT_DOUBLE_EQ(*r.peak->calculatedConcentration, 0.1034);
+  EXPECT_DOUBLE_EQ(*r.peak->finalConcentration, 0.0);
+  EXPECT_EQ(r.peak->vendorFlags, "");  // the row's "!" summaries name no compound
   EXPECT_DOUBLE_EQ(*r.peak->ionRatio, 0);
   EXPECT_EQ(m.samples[0].acquiredAt, "2019-02-28T00:14");  // "2/28/2019 12:14 AM"
   EXPECT_TRUE(result(m.samples[0], "Triphenylphosphate(TPP-IS) (ISTD)").internalStandard);
@@ -406,10 +423,14 @@ TEST(MassHunterOwn, WideSmall) {
   EXPECT_DOUBLE_EQ(*a.peak->ionRatio, 0.315);  // first qualifier only, 31.5 % as a fraction
   EXPECT_TRUE(a.peak->manualIntegration);
   EXPECT_EQ(a.comment, "Peak outside the RT window");  // from the message-only row above
+  EXPECT_EQ(a.peak->vendorFlags, "!");                 // that row's "!" concerns Drug A only
+  EXPECT_DOUBLE_EQ(*a.peak->calculatedConcentration, 9.8);
+  EXPECT_DOUBLE_EQ(*a.peak->finalConcentration, 9.8);
   EXPECT_EQ(a.location, "line 5 column 8");
   const Result& is = cal.results[1];
   EXPECT_TRUE(is.internalStandard);
   EXPECT_EQ(is.comment, "");
+  EXPECT_EQ(is.peak->vendorFlags, "");
   EXPECT_DOUBLE_EQ(*is.peak->area, 50000);
 
   const Sample& qc = m.value().samples[1];
@@ -419,7 +440,7 @@ TEST(MassHunterOwn, WideSmall) {
   EXPECT_FALSE(qc.results[0].numeric);           // No Peak
   EXPECT_EQ(qc.results[0].value, "No Peak");
   EXPECT_FALSE(qc.results[0].peak->signalToNoise);  // degenerate
-  EXPECT_EQ(qc.results[0].peak->vendorFlags, "!");
+  EXPECT_EQ(qc.results[0].peak->vendorFlags, "");   // issue 20: a row-level "!" flags none
   EXPECT_EQ(qc.results[0].comment, "");
 
   const Sample& unnamed = m.value().samples[2];
@@ -427,6 +448,78 @@ TEST(MassHunterOwn, WideSmall) {
   EXPECT_EQ(unnamed.kind, SampleKind::kUnknown);  // "Patient": not a type word we know
   EXPECT_EQ(unnamed.results[0].value, "< 0");
   EXPECT_FALSE(unnamed.results[0].numeric);
+}
+
+// Issue 20: quantitation messages and their "!" apply to the compound they name only; a message
+// naming no compound is nobody's comment or flag; Calc. and Final Conc. are kept apart; the
+// curve the lab fitted comes from the Method group's "Curve Fit" columns.
+TEST(MassHunterOwn, PerCompoundOutliersFinalConcentrationAndCurves) {
+  std::string path = testDataPath("csv/mh_outliers_curves.csv");
+  EXPECT_TRUE(detectFile(masshunterFormat(), path));
+  StatusOr<Message> parsed = parseExportFile(masshunterFormat(), path);
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const Message& m = parsed.value();
+  EXPECT_FALSE(m.listedInRunOrder);
+  ASSERT_EQ(m.samples.size(), 2u);
+  const Sample& cal = m.samples[0];
+  EXPECT_EQ(result(cal, "Drug A").peak->vendorFlags, "");
+  EXPECT_EQ(result(cal, "Drug A").comment, "");
+  EXPECT_EQ(result(cal, "Drug B").peak->vendorFlags, "!");
+  EXPECT_EQ(result(cal, "Drug B").comment, "Integrator did not find any peaks");
+  EXPECT_EQ(result(cal, "Drug B-d4 (ISTD)").peak->vendorFlags, "");
+  EXPECT_EQ(result(cal, "Drug B-d4 (ISTD)").comment, "");
+
+  const Sample& patient = m.samples[1];
+  for (const Result& r : patient.results) {
+    EXPECT_EQ(r.peak->vendorFlags, "") << r.instrumentCode;  // row-level "!" names no compound
+    EXPECT_EQ(r.comment, "") << r.instrumentCode;
+  }
+  const Result& a = result(patient, "Drug A");
+  EXPECT_EQ(a.value, "8.0");  // the final concentration is the reported value
+  EXPECT_DOUBLE_EQ(*a.peak->calculatedConcentration, 4.0);
+  EXPECT_DOUBLE_EQ(*a.peak->finalConcentration, 8.0);
+  const Result& b = result(patient, "Drug B");
+  EXPECT_FALSE(b.peak->calculatedConcentration);
+  EXPECT_DOUBLE_EQ(*b.peak->finalConcentration, 2.5);
+
+  ASSERT_EQ(m.curves.size(), 2u);
+  EXPECT_EQ(m.curves[0].analyte, "Drug A");
+  EXPECT_EQ(m.curves[0].model, "Quadratic");
+  EXPECT_EQ(m.curves[0].weighting, "1/x^2");
+  EXPECT_EQ(m.curves[0].origin, "Exclude");
+  EXPECT_EQ(m.curves[1].analyte, "Drug B");
+  EXPECT_EQ(m.curves[1].model, "Linear");
+  EXPECT_EQ(m.curves[1].weighting, "");
+  EXPECT_EQ(m.curves[1].origin, "");
+}
+
+// Issue 20: in the compound-table form the curve columns sit in the "Compound Method" group.
+TEST(MassHunterOwn, CompoundTableCurves) {
+  StatusOr<Message> parsed =
+      parseExportText(masshunterFormat(),
+                      "Compound Method,,,,S-1,,S-2,\n"
+                      "Name,Curve Fit,Curve Fit Weight,Curve Fit Origin,Data File,Area,Data File,"
+                      "Area\n"
+                      "Drug A,Quadratic,1/x,Include,s1.d,100,s2.d,200\n"
+                      "Drug B,Linear,None,Force,s1.d,50,s2.d,60\n");
+  ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+  const Message& m = parsed.value();
+  ASSERT_EQ(m.samples.size(), 2u);
+  EXPECT_EQ(m.samples[0].results.size(), 2u);
+  ASSERT_EQ(m.curves.size(), 2u);
+  EXPECT_EQ(m.curves[0].analyte, "Drug A");
+  EXPECT_EQ(m.curves[0].model, "Quadratic");
+  EXPECT_EQ(m.curves[0].weighting, "1/x");
+  EXPECT_EQ(m.curves[0].origin, "Include");
+  EXPECT_EQ(m.curves[1].analyte, "Drug B");
+  EXPECT_EQ(m.curves[1].weighting, "None");
+  EXPECT_EQ(m.curves[1].origin, "Force");
+}
+
+// Issue 20: the corpus MassHunter exports state no curve (no "Curve Fit" column in any of them).
+TEST(MassHunterCorpus, NoCurveColumnsNoCurves) {
+  PARSE_CORPUS(m, "mrmhub_MH_ext_cal_quant_assay.csv");
+  EXPECT_TRUE(m.curves.empty());
 }
 
 TEST(MassHunterOwn, CompoundTableSmall) {

@@ -144,6 +144,34 @@ TEST(SciexFormat, AnalystNamingMetadataLinesAndStatusTokens) {
   EXPECT_FALSE(solvent.results[0].peak->area.has_value());
 }
 
+// Issue 20: a calibrator the analyst did not use for the curve ("Used" False in MultiQuant, "Use
+// Record" 0 in Analyst) is excluded from it; the flag means nothing on other samples.
+TEST(SciexFormat, UnusedCalibratorsAreExcludedFromTheCurve) {
+  const std::string multiQuant =
+      "Sample Name\tSample Type\tComponent Name\tActual Concentration\tArea\tUsed\n"
+      "Cal 1\tStandard\tDrug\t1\t100\tTrue\n"
+      "Cal 2\tStandard\tDrug\t2\t210\tFalse\n"
+      "Cal 3\tStandard\tDrug\t4\t400\t\n"
+      "S-1\tUnknown\tDrug\tN/A\t300\tFalse\n";
+  StatusOr<Message> m = parseExportText(sciexFormat(), multiQuant);
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  EXPECT_FALSE(m->listedInRunOrder);
+  ASSERT_EQ(m->samples.size(), 4u);
+  EXPECT_FALSE(m->samples[0].results[0].peak->excludedFromCurve);
+  EXPECT_TRUE(m->samples[1].results[0].peak->excludedFromCurve);
+  EXPECT_FALSE(m->samples[2].results[0].peak->excludedFromCurve);  // empty: nothing said
+  EXPECT_FALSE(m->samples[3].results[0].peak->excludedFromCurve);  // not a calibrator
+
+  const std::string analyst =
+      "Sample Name\tSample Type\tAnalyte Peak Name\tAnalyte Peak Area\tUse Record\n"
+      "Cal 1\tStandard\tDrug\t100\t1\n"
+      "Cal 2\tStandard\tDrug\t210\t0\n";
+  StatusOr<Message> a = parseExportText(sciexFormat(), analyst);
+  ASSERT_TRUE(a.isOk()) << a.status().toString();
+  EXPECT_FALSE(a->samples[0].results[0].peak->excludedFromCurve);
+  EXPECT_TRUE(a->samples[1].results[0].peak->excludedFromCurve);
+}
+
 TEST(SciexFormat, TruncatedFileIsRefusedWhole) {
   StatusOr<Message> m = parseExportFile(sciexFormat(), testDataPath("csv/b_sciex_truncated.txt"));
   ASSERT_FALSE(m.isOk());

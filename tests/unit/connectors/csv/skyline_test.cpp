@@ -133,6 +133,24 @@ TEST(SkylineFormat, ShortRowIsRefused) {
   EXPECT_EQ(m.status().location(), "line 3");
 }
 
+// Issue 20: "Exclude From Calibration" on a calibrator replicate excludes its points from the
+// curve.
+TEST(SkylineFormat, ExcludedCalibratorReplicates) {
+  const std::string report =
+      "Molecule Name,Replicate Name,Sample Type,Area,Analyte Concentration,"
+      "Exclude From Calibration\n"
+      "Drug,Cal_1,Standard,100,1,False\n"
+      "Drug,Cal_2,Standard,180,2,True\n"
+      "Drug,S-1,Unknown,150,,True\n";
+  StatusOr<Message> m = parseExportText(skylineFormat(), report);
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  EXPECT_FALSE(m->listedInRunOrder);
+  ASSERT_EQ(m->samples.size(), 3u);
+  EXPECT_FALSE(m->samples[0].results.at(0).peak->excludedFromCurve);
+  EXPECT_TRUE(m->samples[1].results.at(0).peak->excludedFromCurve);
+  EXPECT_FALSE(m->samples[2].results.at(0).peak->excludedFromCurve);  // not a calibrator
+}
+
 TEST(SkylineFormat, DetectsBySignatureOnly) {
   EXPECT_TRUE(looksLikeSkyline("Molecule Name,Replicate Name,Area\r\n"));
   EXPECT_TRUE(looksLikeSkyline("\xEF\xBB\xBFPeptide Sequence;Replicate Name;Area\n"));

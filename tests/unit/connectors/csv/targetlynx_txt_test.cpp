@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "connectors/csv/formats.h"
 #include "tests/unit/connectors/csv/export_test_util.h"
@@ -56,13 +57,23 @@ TEST(TargetLynxTxtFormat, CorpusTryptophanCompoundSummary) {
 
   const Sample& blank = m->samples[0];
   EXPECT_EQ(blank.sampleId, "coeliac_C1_SER_MS-TRY_PAT01_COEp11_070721_BlankShutdown");
+  EXPECT_EQ(blank.level, "");  // Sample Text is read for calibrators and QCs only
+  for (const Sample& s : m->samples) {
+    if (s.kind == SampleKind::kUnknown) {
+      EXPECT_EQ(s.level, "") << s.sampleId;  // a patient's Sample Text is a study code
+    }
+  }
   EXPECT_EQ(blank.kind, SampleKind::kBlank);
   EXPECT_EQ(blank.position, "V:1");
   EXPECT_EQ(blank.location, "line 8");
   const Result& trp = blank.results[0];
   EXPECT_EQ(trp.instrumentCode, "tryptophan");
   EXPECT_EQ(trp.value, "");
-  EXPECT_EQ(trp.peak->vendorFlags, "bdI");
+  // Issue 20: "bdI" is the integration code "bd" (routine, not a flag) and the flag "I".
+  EXPECT_EQ(trp.peak->integrationCode, "bd");
+  EXPECT_EQ(trp.peak->vendorFlags, "I");
+  EXPECT_FALSE(trp.peak->excludedFromCurve);
+  EXPECT_EQ(blank.injection, 109);  // "#" (and the first column): the sample-list row
   EXPECT_DOUBLE_EQ(*trp.peak->area, 2);
   EXPECT_DOUBLE_EQ(*trp.peak->internalStandardArea, 2564);
   EXPECT_DOUBLE_EQ(*trp.peak->responseRatio, 0.009);
@@ -81,13 +92,70 @@ TEST(TargetLynxTxtFormat, CorpusTryptophanCompoundSummary) {
   }
   EXPECT_EQ(standards, 16u * 119u);
   EXPECT_EQ(manual, 271u);  // flags MM, MMX, MMXI, MMI
+  // A summary sorted by name is not in run order; every sample has its injection number.
+  EXPECT_FALSE(m->listedInRunOrder);
+  std::set<int64_t> injections;
+  for (const Sample& s : m->samples) {
+    ASSERT_TRUE(s.injection.has_value()) << s.sampleId;
+    injections.insert(*s.injection);
+  }
+  EXPECT_EQ(injections.size(), 119u);
+  EXPECT_EQ(*injections.begin(), 1);
+  EXPECT_EQ(*injections.rbegin(), 119);
+}
 
+// Issue 20: the "Primary Flags" of the tryptophan summary held 497 of 506 VENDOR_FLAG findings on
+// the corpus, all ordinary integration codes; the analyst's "X" excludes 17 of tryptophan's 24
+// calibrators from its curve.
+TEST(TargetLynxTxtFormat, CorpusTryptophanFlagsAreCodesExclusionsAndFlags) {
+  std::string path;
+  StatusOr<Message> m = corpus("msparser_TRY_QuantifyCompoundSummary.TXT", &path);
+  if (path.empty()) GTEST_SKIP() << "shared corpus not available";
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  std::map<std::string, int> codes, flags;
+  int calibrators = 0, excluded = 0;
+  for (const Sample& s : m->samples) {
+    for (const Result& r : s.results) {
+      ++codes[r.peak->integrationCode];
+      if (!r.peak->vendorFlags.empty()) ++flags[r.peak->vendorFlags];
+      if (r.instrumentCode == "tryptophan" && s.kind == SampleKind::kCalibrator) {
+        ++calibrators;
+        excluded += r.peak->excludedFromCurve ? 1 : 0;
+      }
+      if (s.kind != SampleKind::kCalibrator) {
+        EXPECT_FALSE(r.peak->excludedFromCurve);
+      }
+    }
+  }
+  EXPECT_EQ(calibrators, 24);
+  EXPECT_EQ(excluded, 17);
+  // Only letters the report does not explain remain flags ("I"); no "X" outside calibrators.
+  for (const auto& [text, n] : flags) {
+    EXPECT_EQ(text, "I") << n;
+  }
+  EXPECT_EQ(codes.count("bdX"), 0u);
+  EXPECT_GT(codes["bd"], 0);
+  EXPECT_GT(codes["dd"], 0);
+  EXPECT_GT(codes["db"], 0);
+  EXPECT_GT(codes["MM"], 0);
+  // Cal 4 at injection 5 ("bdX"): code bd, excluded.
+  auto cal4 = std::find_if(m->samples.begin(), m->samples.end(),
+                           [](const Sample& s) { return s.injection == 5; });
+  ASSERT_NE(cal4, m->samples.end());
+  EXPECT_EQ(cal4->sampleId, "coeliac_C1_SER_MS-TRY_PAT01_COEp11_070721_Cal 4_8");
+  EXPECT_EQ(cal4->level, "Cal 4");
+  const Result* trp = find(*cal4, "tryptophan");
+  ASSERT_NE(trp, nullptr);
+  EXPECT_EQ(trp->peak->integrationCode, "bd");
+  EXPECT_TRUE(trp->peak->excludedFromCurve);
+  EXPECT_EQ(trp->peak->vendorFlags, "");
   // Line 4308: melatonin in "QC 4": Conc. 1586.789, Std. Conc 1000, %Dev 58.7.
   auto qc4 = std::find_if(m->samples.begin(), m->samples.end(), [](const Sample& s) {
     return s.sampleId == "coeliac_C1_SER_MS-TRY_PAT01_COEp11_070721_QC 4_24";
   });
   ASSERT_NE(qc4, m->samples.end());
   EXPECT_EQ(qc4->kind, SampleKind::kQc);
+  EXPECT_EQ(qc4->level, "QC 4");  // issue 20: the QC's Sample Text names its level
   EXPECT_EQ(qc4->position, "2:A,12");
   const Result* mel = find(*qc4, "Melatonin");
   ASSERT_NE(mel, nullptr);
@@ -100,7 +168,9 @@ TEST(TargetLynxTxtFormat, CorpusTryptophanCompoundSummary) {
   EXPECT_DOUBLE_EQ(*mel->peak->area, 4782255);
   EXPECT_DOUBLE_EQ(*mel->peak->internalStandardArea, 9799);
   EXPECT_DOUBLE_EQ(*mel->peak->responseRatio, 97610.437);
-  EXPECT_EQ(mel->peak->vendorFlags, "bb");
+  EXPECT_EQ(mel->peak->integrationCode, "bb");
+  EXPECT_EQ(mel->peak->vendorFlags, "");
+  EXPECT_EQ(qc4->injection, 21);  // "#" 21 (the name's suffix is not the injection)
   // Line 4185: an internal standard with its own concentration.
   const Result* nmn = find(*qc4, "SIL beta-nicotinamide mononucleotide D3");
   ASSERT_NE(nmn, nullptr);
@@ -168,6 +238,21 @@ TEST(TargetLynxTxtFormat, CorpusAllColumnsCompoundAndSampleReportsAgree) {
   EXPECT_EQ(byCompound->samples[0].sampleId, "070120_CQA_500" + kMicro + "gmL");
   EXPECT_EQ(bySample->samples[0].sampleId, "070120_CQA_22,18" + kMicro + "gmL");
   EXPECT_EQ(byCompound->samples[0].position, "1:A,5");
+  // Issue 20: the compound report is sorted by name; its unnamed first column is the sample-list
+  // row, which Acq.Time confirms is the run order (3 = 15:45, 4 = 16:05, 1 = 15:05, 2 = 15:25).
+  EXPECT_FALSE(byCompound->listedInRunOrder);
+  ASSERT_EQ(byCompound->samples[0].injection, 3);
+  EXPECT_EQ(byCompound->samples[0].acquiredAt, "2020-01-07T15:45:44");
+  EXPECT_EQ(byCompound->samples[1].injection, 4);
+  EXPECT_EQ(byCompound->samples[2].injection, 1);
+  EXPECT_EQ(byCompound->samples[2].acquiredAt, "2020-01-07T15:05:51");
+  EXPECT_EQ(byCompound->samples[3].injection, 2);
+  // The sample report's "#" numbers compounds, not injections.
+  for (const Sample& s : bySample->samples) {
+    EXPECT_FALSE(s.injection.has_value()) << s.sampleId;
+  }
+  // It gives the acquisition time, which the rules order by.
+  EXPECT_EQ(bySample->samples[0].acquiredAt, "2020-01-07T15:05:51");
 
   const Result* cat = find(byCompound->samples[0], "CAT");
   ASSERT_NE(cat, nullptr);
@@ -176,7 +261,8 @@ TEST(TargetLynxTxtFormat, CorpusAllColumnsCompoundAndSampleReportsAgree) {
   EXPECT_DOUBLE_EQ(*cat->peak->signalToNoise, 50.015);
   EXPECT_DOUBLE_EQ(*cat->peak->width, 0.439);
   EXPECT_DOUBLE_EQ(*cat->peak->expectedRetentionTime, 3.22);
-  EXPECT_EQ(cat->peak->vendorFlags, "bb");
+  EXPECT_EQ(cat->peak->integrationCode, "bb");
+  EXPECT_EQ(cat->peak->vendorFlags, "");
 
   // Both reports carry the same peaks for every (sample, compound).
   for (const Sample& s : bySample->samples) {
@@ -190,6 +276,7 @@ TEST(TargetLynxTxtFormat, CorpusAllColumnsCompoundAndSampleReportsAgree) {
       EXPECT_EQ(r.peak->retentionTime, o->peak->retentionTime);
       EXPECT_EQ(r.peak->height, o->peak->height);
       EXPECT_EQ(r.peak->manualIntegration, o->peak->manualIntegration);
+      EXPECT_EQ(r.peak->integrationCode, o->peak->integrationCode);
     }
   }
 }
@@ -203,7 +290,11 @@ TEST(TargetLynxTxtFormat, OwnCompoundReport) {
   const Sample& cal = m->samples[0];
   EXPECT_EQ(cal.sampleId, "STD 5 " + kMicro + "g");
   EXPECT_EQ(cal.kind, SampleKind::kCalibrator);
+  EXPECT_EQ(cal.level, "cal five");  // its Sample Text
   EXPECT_EQ(cal.acquiredAt, "2024-03-04T10:01:00");
+  EXPECT_EQ(cal.injection, 1);
+  EXPECT_EQ(m->samples[2].injection, 3);
+  EXPECT_FALSE(m->listedInRunOrder);
   ASSERT_EQ(cal.results.size(), 2u);
   EXPECT_DOUBLE_EQ(*cal.results[0].peak->accuracy, 98.0);  // %Dev -2.0
   EXPECT_EQ(cal.results[0].peak->internalStandard, "Testosterone-d3");
@@ -228,12 +319,50 @@ TEST(TargetLynxTxtFormat, OwnSampleReportWithTracePrefixes) {
   EXPECT_EQ(m->samples[0].sampleId, "QC low");
   const Result& t = m->samples[0].results[0];
   EXPECT_EQ(t.instrumentCode, "Testosterone");
-  EXPECT_EQ(t.peak->vendorFlags, "MM");  // "1° Det. Flags"
+  EXPECT_EQ(t.peak->integrationCode, "MM");  // "1° Det. Flags": a manual integration, no flag
+  EXPECT_EQ(t.peak->vendorFlags, "");
   EXPECT_TRUE(t.peak->manualIntegration);
   EXPECT_DOUBLE_EQ(*t.peak->qualifierArea, 310);  // "2° Area"
   EXPECT_DOUBLE_EQ(*t.peak->ionRatio, 0.449);
   EXPECT_TRUE(m->samples[0].results[1].internalStandard);
   EXPECT_EQ(m->samples[1].location, "line 14");
+}
+
+// Issue 20: a compound block sorted by name, without a "#" column: the unnamed first column gives
+// the injection; "Primary Flags" are taken apart into integration code, exclusion and flags; the
+// report's QC flag columns that say YES are kept as flags.
+TEST(TargetLynxTxtFormat, OwnFlagsAndInjectionNumbers) {
+  StatusOr<Message> m =
+      parseExportFile(targetlynxTxtFormat(), testDataPath("csv/b_targetlynx_flags.txt"));
+  ASSERT_TRUE(m.isOk()) << m.status().toString();
+  EXPECT_FALSE(m->listedInRunOrder);
+  ASSERT_EQ(m->samples.size(), 5u);
+  struct Expected {
+    const char* name;
+    int64_t injection;
+    const char* code;
+    bool manual, excluded;
+    const char* flags;
+  };
+  const Expected expected[] = {
+      {"CAL high", 3, "bd", false, true, ""},
+      {"CAL low", 1, "MM", true, true, "I"},
+      {"CAL mid", 2, "bb", false, false, ""},
+      // QC flag columns that say YES are flags; "Dev. Flagging Required" and "Det. Flags" are not.
+      {"S-0001", 4, "dd", false, false, "peak-missing-flag=YES 1-ratio-flag=YES"},
+      {"S-0002", 5, "bb", false, false, "X"},  // an "X" outside a calibrator stays a flag
+  };
+  for (size_t i = 0; i < 5; ++i) {
+    const Sample& s = m->samples[i];
+    const Expected& e = expected[i];
+    EXPECT_EQ(s.sampleId, e.name);
+    EXPECT_EQ(s.injection, e.injection) << e.name;
+    const Peak& p = *s.results.at(0).peak;
+    EXPECT_EQ(p.integrationCode, e.code) << e.name;
+    EXPECT_EQ(p.manualIntegration, e.manual) << e.name;
+    EXPECT_EQ(p.excludedFromCurve, e.excluded) << e.name;
+    EXPECT_EQ(p.vendorFlags, e.flags) << e.name;
+  }
 }
 
 TEST(TargetLynxTxtFormat, MalformedReportsAreRefused) {

@@ -99,8 +99,8 @@ TEST(XmlLayout, LayoutContentIsCheckedStrictly) {
         "sample: XPath must select elements");
   check(R"({"version":1,"sample":"//S",)" + fields + "}", "result: required");
   check(R"({"version":1,"sample":"//S","result":"R","colour":"red",)" + fields + "}",
-        "colour: unknown key; known keys are date_format, decimal, fields, result, sample, "
-        "sample_kinds, sender, version");
+        "colour: unknown key; known keys are date_format, decimal, fields, listed_in_run_order, "
+        "result, sample, sample_kinds, sender, version");
   check(
       R"({"version":1,"sample":"//S","result":"R","fields":{"sample_id":"@id","analyte":"@n","patient":"@p"}})",
       "fields.patient: not a known field");
@@ -124,6 +124,41 @@ TEST(XmlLayout, AcceptsEveryCanonicalFieldTheCsvLayoutAccepts) {
     auto format = makeFormat(xmlLayoutFormat(), {{"layout", "field.json"}}, dir);
     EXPECT_TRUE(format.isOk()) << field << ": " << format.status().toString();
   }
+}
+
+// Issue 20: injection, final concentration, calibrator exclusion and the lab's run-order
+// declaration, as in the CSV layout.
+TEST(XmlLayout, InjectionFinalConcentrationExclusionAndRunOrder) {
+  std::string dir = ::testing::TempDir();
+  std::ofstream(dir + "/ordered.json")
+      << R"({"version":1,"sample":"//S","result":"R","listed_in_run_order":true,)"
+      << R"("fields":{"sample_id":"@id","sample_type":"@t","injection":"@inj","analyte":"@n",)"
+      << R"("final_concentration":"@final","excluded_from_curve":"@x"}})";
+  auto format = makeFormat(xmlLayoutFormat(), {{"layout", "ordered.json"}}, dir);
+  ASSERT_TRUE(format.isOk()) << format.status().toString();
+  auto message =
+      runExport(*format.value(),
+                "<B><S id=\"C1\" t=\"Cal\" inj=\"4\"><R n=\"A\" final=\"1.5\" x=\"true\"/></S>"
+                "<S id=\"P1\" t=\"Sample\" inj=\"5\"><R n=\"A\" final=\"3\" x=\"true\"/></S></B>");
+  ASSERT_TRUE(message.isOk()) << message.status().toString();
+  EXPECT_TRUE(message->listedInRunOrder);
+  ASSERT_EQ(message->samples.size(), 2u);
+  EXPECT_EQ(message->samples[0].injection, 4);
+  EXPECT_EQ(message->samples[1].injection, 5);
+  ASSERT_TRUE(message->samples[0].results.at(0).peak);
+  EXPECT_TRUE(message->samples[0].results[0].peak->excludedFromCurve);
+  EXPECT_DOUBLE_EQ(*message->samples[0].results[0].peak->finalConcentration, 1.5);
+  ASSERT_TRUE(message->samples[1].results.at(0).peak);
+  EXPECT_FALSE(message->samples[1].results[0].peak->excludedFromCurve);  // not a calibrator
+
+  std::ofstream(dir + "/badorder.json")
+      << R"({"version":1,"sample":"//S","result":"R","listed_in_run_order":1,)"
+      << R"("fields":{"sample_id":"@id","analyte":"@n"}})";
+  auto bad = makeFormat(xmlLayoutFormat(), {{"layout", "badorder.json"}}, dir);
+  ASSERT_FALSE(bad.isOk());
+  EXPECT_NE(bad.status().reason().find("listed_in_run_order: must be true or false"),
+            std::string::npos)
+      << bad.status().reason();
 }
 
 TEST(XmlLayout, ManualIsAManualIntegrationAsInTheCsvLayout) {

@@ -51,6 +51,9 @@ TEST(TargetLynxXml, CorpusQuandataGivesOneAnalyteSampleWithSixCompounds) {
   EXPECT_FALSE(s.dilution.has_value());            // dilutionfac="0.0000000000": unset
   EXPECT_FALSE(s.nominalConcentration.has_value());
   EXPECT_EQ(s.location, "line 2");  // the export is one long line after the declaration
+  EXPECT_EQ(s.injection, 1);        // samplenumber="1"
+  EXPECT_FALSE(message->listedInRunOrder);
+  EXPECT_TRUE(message->curves.empty());  // this export has no CALIBRATIONDATA
   ASSERT_EQ(s.results.size(), 6u);
   std::vector<std::string> codes;
   for (const Result& r : s.results) codes.push_back(r.instrumentCode);
@@ -68,7 +71,9 @@ TEST(TargetLynxXml, CorpusQuandataGivesOneAnalyteSampleWithSixCompounds) {
   EXPECT_DOUBLE_EQ(*cat->peak->width, 3.376);
   EXPECT_DOUBLE_EQ(*cat->peak->asymmetry, 1.8650000095);
   EXPECT_DOUBLE_EQ(*cat->peak->responseRatio, 1728.543);
-  EXPECT_EQ(cat->peak->vendorFlags, "MM");
+  // Issue 20: pkflags is the integration code (routine), not a vendor flag.
+  EXPECT_EQ(cat->peak->integrationCode, "MM");
+  EXPECT_EQ(cat->peak->vendorFlags, "");
   EXPECT_TRUE(cat->peak->manualIntegration);
   EXPECT_FALSE(cat->peak->accuracy.has_value());  // no nominal: stdconc 0
   EXPECT_FALSE(cat->peak->expectedConcentration.has_value());
@@ -77,7 +82,8 @@ TEST(TargetLynxXml, CorpusQuandataGivesOneAnalyteSampleWithSixCompounds) {
 
   const Result* ec = find(s, "EC");
   ASSERT_TRUE(ec && ec->peak);
-  EXPECT_EQ(ec->peak->vendorFlags, "bb");
+  EXPECT_EQ(ec->peak->integrationCode, "bb");
+  EXPECT_EQ(ec->peak->vendorFlags, "");
   EXPECT_FALSE(ec->peak->manualIntegration);
   EXPECT_DOUBLE_EQ(*ec->peak->area, 1574.581);
 
@@ -117,6 +123,7 @@ TEST(TargetLynxXml, InventedBatchWithStandardsQcInternalStandardAndMissingValues
   EXPECT_EQ(cal.position, "1:A,3");
   EXPECT_EQ(cal.acquiredAt, "2024-02-01T22:10:05");
   EXPECT_EQ(cal.location, "line 9");
+  EXPECT_EQ(cal.injection, 12);  // samplenumber: the sample-list row (issue 20)
   ASSERT_EQ(cal.results.size(), 2u);
   const Result& testo = cal.results[0];
   EXPECT_EQ(testo.location, "line 11");
@@ -132,6 +139,10 @@ TEST(TargetLynxXml, InventedBatchWithStandardsQcInternalStandardAndMissingValues
   EXPECT_DOUBLE_EQ(*testo.peak->internalStandardRt, 3.4000000954);
   EXPECT_EQ(testo.peak->internalStandard, "Testosterone-d3");
   EXPECT_FALSE(testo.peak->manualIntegration);
+  // pkflags="bdX" on a calibrator: integration code "bd", excluded from the curve, no flag.
+  EXPECT_EQ(testo.peak->integrationCode, "bd");
+  EXPECT_TRUE(testo.peak->excludedFromCurve);
+  EXPECT_EQ(testo.peak->vendorFlags, "");
   const Result& d3 = cal.results[1];
   EXPECT_TRUE(d3.internalStandard);  // its peak is Testosterone's ISPEAK
   EXPECT_EQ(d3.value, "NaN");
@@ -143,18 +154,25 @@ TEST(TargetLynxXml, InventedBatchWithStandardsQcInternalStandardAndMissingValues
   EXPECT_EQ(qc.dilution, 2.0);
   ASSERT_EQ(qc.results.size(), 1u);
   EXPECT_DOUBLE_EQ(*qc.results[0].peak->accuracy, 95.0);
-  EXPECT_TRUE(qc.results[0].peak->manualIntegration);           // pkflags="MM"
+  EXPECT_TRUE(qc.results[0].peak->manualIntegration);  // pkflags="MM"
+  EXPECT_EQ(qc.results[0].peak->integrationCode, "MM");
+  EXPECT_EQ(qc.injection, 3);
   EXPECT_FALSE(qc.results[0].peak->signalToNoise.has_value());  // "N/A"
   EXPECT_TRUE(qc.results[0].peak->internalStandard.empty());    // no compound has that peak
 
   const Sample& patient = message->samples[2];
   EXPECT_EQ(patient.kind, SampleKind::kUnknown);
   EXPECT_TRUE(patient.results[0].peak->manualIntegration);  // pkflags="bM": end placed by hand
+  EXPECT_EQ(patient.results[0].peak->integrationCode, "bM");
+  // A raised QC flag attribute is a vendor flag; 0 is none, and belowrl is not a flag.
+  EXPECT_EQ(patient.results[0].peak->vendorFlags, "rtflag=1");
+  EXPECT_EQ(patient.injection, 5);
   EXPECT_FALSE(patient.results[0].peak->accuracy.has_value());
 
   const Sample& blank = message->samples[3];
   EXPECT_EQ(blank.kind, SampleKind::kBlank);
   EXPECT_EQ(blank.acquiredAt, "");
+  EXPECT_FALSE(blank.injection.has_value());  // no samplenumber
   const Peak& none = *blank.results[0].peak;
   EXPECT_FALSE(none.retentionTime.has_value());
   EXPECT_FALSE(none.area.has_value());
