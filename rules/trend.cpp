@@ -346,12 +346,14 @@ std::vector<InjectionCheck> checkIsDropSingle(const Series& ratios, const DriftC
     bool hasAfter = i + 1 < ratios.size() && present(ratios[i + 1]);
     if (!hasBefore && !hasAfter) continue;
     if ((hasBefore && !normal(i - 1)) || (hasAfter && !normal(i + 1))) continue;
-    out.push_back({i, make("trend.is_drop_single", "IS_DROP_SINGLE", Outcome::kFail,
-                           "IS at " + num(100 * *ratios[i]) + " % of IS_ref in injection " +
-                               std::to_string(i + 1) +
-                               " with normal neighbours (injection failure, pipetting/IS "
-                               "addition error, matrix effect)",
-                           *ratios[i], config.isDropRatio, "sample")});
+    out.push_back({i,
+                   make("trend.is_drop_single", "IS_DROP_SINGLE", Outcome::kFail,
+                        "IS at " + num(100 * *ratios[i]) + "% of the IS reference, below " +
+                            num(100 * config.isDropRatio) +
+                            "%, while the injections before and after it are normal "
+                            "(injection failure, pipetting/IS addition error, matrix effect)",
+                        100 * *ratios[i], 100 * config.isDropRatio, "sample"),
+                   std::string()});
   }
   return out;
 }
@@ -417,8 +419,9 @@ BatchDiagnostics diagnoseBatch(const Message& message, const BatchReferences& re
   auto add = [&](const std::string& analyte, CheckResult c) {
     if (c.outcome == Outcome::kNotEvaluable) return;  // diagnostics only where computable
     c.message = analyte + ": " + c.message;
-    out.batch.push_back(std::move(c));
+    out.batch.push_back({analyte, std::move(c)});
   };
+  const bool inOrder = message.listedInRunOrder;
   // Every analyte's injectionSeries in one pass over the batch, not one pass per analyte.
   std::map<std::string_view, InjectionSeries> all;
   for (size_t i = 0; i < message.samples.size(); ++i) {
@@ -444,24 +447,38 @@ BatchDiagnostics diagnoseBatch(const Message& message, const BatchReferences& re
     bool carriesIs = std::any_of(s.isArea.begin(), s.isArea.end(),
                                  [](const std::optional<double>& a) { return a.has_value(); });
     if (carriesIs) add(analyte, checkIsMissingMulti(s.isArea, config));
-    if (ref.meanIsArea && *ref.meanIsArea > 0) {
+    if (inOrder && ref.meanIsArea && *ref.meanIsArea > 0) {
       Series ratios;
       for (const auto& a : s.isArea)
         ratios.push_back(present(a) && *a > 0 ? std::optional<double>(*a / *ref.meanIsArea)
                                               : std::nullopt);
-      add(analyte, checkIsDrift(ratios, config));
+      std::vector<size_t> fallen;
+      CheckResult drift = checkIsDrift(ratios, config, &fallen);
+      for (size_t k : fallen) {
+        const Sample& sample = message.samples[s.sampleIndex[k]];
+        CheckResult held =
+            make("trend.is_drift", "IS_DRIFT", Outcome::kFail,
+                 analyte + ": " + injectionOf(sample) + ": IS at " + num(100 * *ratios[k]) +
+                     "% of the IS reference, below " + num(100 * config.holdBelowRatio) +
+                     "%, in a batch whose IS response drifts (IS_DRIFT)",
+                 100 * *ratios[k], 100 * config.holdBelowRatio, "sample");
+        out.samples.push_back({s.sampleIndex[k], std::move(held), analyte});
+      }
+      add(analyte, std::move(drift));
       for (InjectionCheck ic : checkIsDropSingle(ratios, config)) {
-        ic.check.message = analyte + ": " + ic.check.message;
         ic.index = s.sampleIndex[ic.index];
+        ic.analyte = analyte;
+        ic.check.message =
+            analyte + ": " + injectionOf(message.samples[ic.index]) + ": " + ic.check.message;
         out.samples.push_back(std::move(ic));
       }
     }
     auto isRtRef = ref.meanCalibratorIsRt ? ref.meanCalibratorIsRt : ref.expectedIsRt;
-    if (isRtRef) add(analyte, checkRtDrift(s.isRt, *isRtRef, config));
+    if (inOrder && isRtRef) add(analyte, checkRtDrift(s.isRt, *isRtRef, config));
     if (ref.meanCalibratorRt && ref.expectedRt && *ref.expectedRt > 0)
       shifts.push_back((*ref.meanCalibratorRt - *ref.expectedRt) / *ref.expectedRt);
   }
-  if (shifts.size() >= 2) out.batch.push_back(checkRtShiftGlobal(shifts, config));
+  if (shifts.size() >= 2) out.batch.push_back({"", checkRtShiftGlobal(shifts, config)});
   return out;
 }
 

@@ -57,8 +57,19 @@ std::string zText(double z) {
   return buf;
 }
 
+// "z +3.2 (run 8, QC Low, injection 17)": the run, the level as the batch names it, and the
+// injection when the value is this batch's.
 std::string describe(const Point& p) {
-  return "z " + zText(p.z) + " (run " + std::to_string(p.run) + " " + p.value->level + ")";
+  std::string text = "z " + zText(p.z) + " (run " + std::to_string(p.run) + ", ";
+  const std::string& level = p.value->level;
+  if (level.rfind("QC ", 0) != 0) text += "QC ";
+  text += level;
+  if (!p.value->injection.empty()) {
+    text += ", ";
+    text += p.value->injection;
+  }
+  text += ")";
+  return text;
 }
 
 std::string limitText(int side, double limit) {

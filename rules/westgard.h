@@ -51,6 +51,8 @@ struct QcValue {
   std::string lot;     // control material lot: a new lot starts a new within-level history
   int run = 0;         // chronological run index
   int seqInRun = 0;    // order within the run (replicates of one level)
+  /// Where the value was measured, for a reviewer ("injection 17"); empty for a stored value.
+  std::string injection;
   double value = 0;
   double targetMean = 0;
   double targetSd = 0;

@@ -13,6 +13,7 @@ namespace {
 // A batch built injection by injection, one analyte ("TESTO") unless told otherwise.
 class Batch {
  public:
+  Batch() { message_.listedInRunOrder = true; }  // injections are added in run order
   /// A QC injection: `observed` against `nominal` (the sample's nominal concentration).
   Batch& qc(const std::string& level, double observed, double nominal = 100,
             const std::string& analyte = "TESTO") {
@@ -97,7 +98,7 @@ TEST(QcAccuracy, LimitsAreInclusiveAndWiderAtTheLloq) {
   EXPECT_EQ(fail->outcome, Outcome::kFail);
   EXPECT_EQ(fail->code, "QC_ACCURACY");
   EXPECT_EQ(fail->subject, "analyte");
-  EXPECT_EQ(fail->measured, "115.1%");
+  EXPECT_EQ(fail->measured, num(115.1) + "%");
   EXPECT_EQ(fail->limit, "85–115%");
   EXPECT_EQ(find(r.checks, "qc.accuracy", 4)->limit, "80–120%");
 }
@@ -145,7 +146,7 @@ TEST(QcRunAcceptance, TwoThirdsOverallAndHalfPerLevel) {
   c = acceptance(level);
   EXPECT_EQ(c.outcome, Outcome::kFail);
   EXPECT_EQ(c.onFail, kReject);
-  EXPECT_NE(c.message.find("fewer than half pass at L2"), std::string::npos);
+  EXPECT_NE(c.message.find("fewer than half pass at QC L2"), std::string::npos);
   // 3/6 pass, every level at half: rejected overall.
   Batch overall;
   overall.qc("L1", 100).qc("L2", 130).qc("L3", 100).qc("L1", 70).qc("L2", 100).qc("L3", 150);

@@ -352,6 +352,7 @@ TEST(DriftDiagnostics, GlobalRtShiftNeedsOneDirection) {
 
 Message driftBatch() {
   Message m;
+  m.listedInRunOrder = true;  // the samples below are in injection order
   auto add = [&](SampleKind kind, const std::string& code, double is, double rt, double expRt) {
     Sample s;
     s.kind = kind;
@@ -390,7 +391,7 @@ TEST(DriftDiagnostics, BatchFromAMessage) {
   EXPECT_EQ(d.samples[0].index, 5u);
   EXPECT_EQ(d.samples[0].check.code, "IS_DROP_SINGLE");
   bool globalShift = false;
-  for (const CheckResult& c : d.batch) {
+  for (const auto& [analyteName, c] : d.batch) {
     if (c.code == "RT_SHIFT_GLOBAL") globalShift = c.outcome == Outcome::kWarn;
     if (c.code == "IS_MISSING_MULTI") {
       EXPECT_EQ(c.outcome, Outcome::kPass);
