@@ -331,6 +331,100 @@ TEST(QcWestgard, AMissingTargetIsNotEvaluableAndAProvisionalOneWarns) {
   EXPECT_EQ(r.dispositions[0].reason.code, "QC_NOT_EVALUABLE");
 }
 
+// --- Issue 20: injection order, levels from the nominal, readable findings
+// ---------------------------------------------------------------------------
+
+TEST(QcIssue20, AnUnknownInjectionOrderHoldsEveryPatientForBracketing) {
+  Batch b;
+  b.qc("L1", 100).patient().qc("L1", 100).patient();
+  b.message().listedInRunOrder = false;  // nothing says which QC ran before which patient
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  EXPECT_EQ(r.analytes[0].outcome, Outcome::kPass) << "the QC itself passed";
+  EXPECT_EQ(kinds(r), (std::vector<DispositionKind>{kHold, kHold}));
+  EXPECT_EQ(r.dispositions[0].reason.code, "QC_NOT_BRACKETED");
+  EXPECT_EQ(r.dispositions[0].reason.outcome, Outcome::kNotEvaluable);
+  EXPECT_NE(r.dispositions[0].reason.message.find("injection order is unknown"), std::string::npos);
+  // A rejected run still rejects, whatever the order.
+  Batch rejected;
+  rejected.qc("L1", 150).patient().qc("L1", 150);
+  rejected.message().listedInRunOrder = false;
+  QcReview x = reviewQc(rejected.message(), {}, noWestgard());
+  EXPECT_EQ(kinds(x), std::vector<DispositionKind>{kReject});
+  EXPECT_EQ(x.dispositions[0].reason.code, "QC_RUN_REJECTED");
+}
+
+TEST(QcIssue20, WithoutALevelColumnEachNominalIsItsOwnLevel) {
+  // Two low QCs (nominal 3) fail, four high ones (nominal 80) pass: 4/6 overall is enough, but
+  // the low level has 0/2. Lumped into one level (the old behaviour) the run passed.
+  Batch b;
+  b.qc("", 4.5, 3).qc("", 80, 80).qc("", 81, 80).patient().qc("", 4.4, 3).qc("", 79, 80);
+  b.qc("", 80, 80);
+  for (Sample& s : b.message().samples) {
+    if (!s.results.empty()) s.results[0].units = "ng/mL";
+  }
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  const auto& inj = r.analytes[0].injections;
+  ASSERT_EQ(inj.size(), 6u);
+  EXPECT_EQ(inj[0].level, "QC 3 ng/mL");
+  EXPECT_EQ(inj[1].level, "QC 80 ng/mL");
+  const CheckResult* c = find(r.checks, "qc.run_acceptance");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->outcome, Outcome::kFail);
+  EXPECT_EQ(c->measured, "4/6 pass; QC 3 ng/mL 0/2; QC 80 ng/mL 4/4");
+  EXPECT_NE(c->message.find("fewer than half pass at QC 3 ng/mL (0/2 pass)"), std::string::npos)
+      << c->message;
+  EXPECT_EQ(kinds(r), std::vector<DispositionKind>{kReject});
+  // A nominal derived from a rounded accuracy (24.98 for 25) falls in the same level.
+  Batch derived;
+  derived.qc("", 25, 24.98).qc("", 25, 25.01);
+  QcReview d = reviewQc(derived.message(), {}, noWestgard());
+  EXPECT_EQ(d.analytes[0].injections[0].level, d.analytes[0].injections[1].level);
+  EXPECT_EQ(d.analytes[0].injections[0].level, "QC 25");
+}
+
+TEST(QcIssue20, FindingsNameTheLevelTheInjectionAndTheLimit) {
+  Batch b;
+  b.qc("Low", 100).qc("Low", 120);
+  b.message().samples[0].injection = 16;
+  b.message().samples[1].injection = 17;
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  const CheckResult* fail = find(r.checks, "qc.accuracy", 1);
+  ASSERT_TRUE(fail);
+  EXPECT_EQ(fail->message, "TESTO: QC Low (injection 17) accuracy " + num(120) +
+                               "% of nominal 100, outside 85–115%");
+  EXPECT_EQ(fail->measured, num(120) + "%");
+  const CheckResult* run = find(r.checks, "qc.run_acceptance");
+  EXPECT_EQ(run->message,
+            "TESTO: QC run acceptance FAILED: 1/2 pass; Low 1/2; fewer than 2/3 of all QC "
+            "injections pass");
+}
+
+TEST(QcIssue20, WestgardWithoutTargetsNamesTheMissingTargetAndHolds) {
+  Batch b;
+  b.qc("Low", 100).patient().qc("Low", 100);
+  b.message().samples[0].injection = 3;
+  QcReview r = reviewQc(b.message(), {}, westgardRun(1));
+  const CheckResult* missing = find(r.checks, "qc.target");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->code, "QC_TARGET_MISSING");
+  EXPECT_EQ(missing->outcome, Outcome::kNotEvaluable);
+  EXPECT_NE(missing->message.find("Westgard rules not evaluated"), std::string::npos);
+  EXPECT_NE(missing->message.find("analytes.TESTO.qc_targets.\"Low\""), std::string::npos)
+      << missing->message;
+  EXPECT_NE(missing->message.find("injection 3"), std::string::npos) << missing->message;
+  EXPECT_EQ(kinds(r), std::vector<DispositionKind>{kHold});
+}
+
+TEST(QcIssue20, WestgardFindingsNameTheInjection) {
+  Batch b;
+  b.qc("L1", 116, 100).qc("L2", 300, 300).patient().qc("L1", 100, 100);
+  b.message().samples[0].injection = 12;
+  QcReview r = reviewQc(b.message(), historyWithTargets(), westgardRun(1));
+  const CheckResult* c = find(r.checks, "qc.westgard.1_3s");
+  ASSERT_TRUE(c);
+  EXPECT_NE(c->message.find("(run 1, QC L1, injection 12)"), std::string::npos) << c->message;
+}
+
 // --- Targets (§3.3)
 // ---------------------------------------------------------------------------------
 

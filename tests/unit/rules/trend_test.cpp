@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -407,6 +409,67 @@ TEST(DriftDiagnostics, BatchFromAMessage) {
   EXPECT_DOUBLE_EQ(metrics[0].value, 1000);
   EXPECT_EQ(metrics[1].metric, "cal_rt_mean");
   EXPECT_DOUBLE_EQ(metrics[1].value, 2.1);
+}
+
+TEST(DriftDiagnostics, AnIsDropConcernsItsOwnAnalyteAndNamesTheInjection) {
+  Message m = driftBatch();
+  for (size_t i = 0; i < m.samples.size(); ++i) m.samples[i].injection = int64_t(i) + 20;
+  // Only analyte B's IS drops in sample 5; A's stays normal.
+  m.samples[5].results[0].peak->internalStandardArea = 1000;
+  m.samples[5].results[1].peak->internalStandardArea = 200;
+  BatchDiagnostics d = diagnoseBatch(m, computeBatchReferences(m));
+  ASSERT_EQ(d.samples.size(), 1u);
+  EXPECT_EQ(d.samples[0].index, 5u);
+  EXPECT_EQ(d.samples[0].analyte, "B");
+  EXPECT_EQ(d.samples[0].check.message.rfind("B: injection 25: IS at 20% of the IS reference", 0),
+            0u)
+      << d.samples[0].check.message;
+  EXPECT_EQ(d.samples[0].check.measured, num(20));
+  EXPECT_EQ(d.samples[0].check.limit, num(50));
+}
+
+TEST(DriftDiagnostics, WithoutAnInjectionOrderTheOrderDependentChecksDoNotRun) {
+  Message m = driftBatch();
+  m.listedInRunOrder = false;
+  BatchDiagnostics d = diagnoseBatch(m, computeBatchReferences(m));
+  EXPECT_TRUE(d.samples.empty()) << "no neighbours without an order";
+  for (const auto& [analyteName, c] : d.batch) {
+    EXPECT_NE(c.code, "IS_DRIFT");
+    EXPECT_NE(c.code, "RT_DRIFT");
+  }
+  bool missingMulti = std::any_of(d.batch.begin(), d.batch.end(), [](const AnalyteCheck& c) {
+    return c.check.code == "IS_MISSING_MULTI" && c.analyte == "A";
+  });
+  EXPECT_TRUE(missingMulti) << "order-free checks still run, named by analyte";
+}
+
+TEST(DriftDiagnostics, AFailedIsDriftHoldsTheInjectionsWhoseIsFell) {
+  Message m;
+  m.listedInRunOrder = true;
+  const double is[] = {1000, 1000, 1000, 900, 700, 500, 300, 200};
+  for (size_t i = 0; i < std::size(is); ++i) {
+    Sample s;
+    s.kind = i < 3 ? SampleKind::kCalibrator : SampleKind::kUnknown;
+    s.sampleId = "S" + std::to_string(i);
+    s.injection = int64_t(i) + 1;
+    Result r;
+    r.instrumentCode = "A";
+    r.peak = Peak{};
+    r.peak->internalStandardArea = is[i];
+    r.peak->area = 100;
+    s.results.push_back(r);
+    m.samples.push_back(s);
+  }
+  BatchDiagnostics d = diagnoseBatch(m, computeBatchReferences(m));
+  bool driftFail = std::any_of(d.batch.begin(), d.batch.end(), [](const AnalyteCheck& c) {
+    return c.check.code == "IS_DRIFT" && c.check.outcome == Outcome::kFail && c.analyte == "A";
+  });
+  EXPECT_TRUE(driftFail);
+  std::vector<size_t> held;
+  for (const InjectionCheck& i : d.samples) {
+    if (i.check.code == "IS_DRIFT") held.push_back(i.index);
+  }
+  EXPECT_EQ(held, (std::vector<size_t>{6, 7})) << "the injections below 50 % of the reference";
 }
 
 }  // namespace
