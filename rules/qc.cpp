@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <set>
 #include <string_view>
@@ -100,8 +101,10 @@ CheckResult accuracyCheck(const std::string& analyte, const QcInjection& q,
 void levelsFromNominals(std::vector<QcInjection>& qcs, const std::vector<const Result*>& results) {
   for (QcInjection& q : qcs) {
     if (!q.level.empty() || !q.nominal || !std::isfinite(*q.nominal) || *q.nominal <= 0) continue;
-    char buf[32];
+    // Rounded to 3 significant figures, then written out in full ("QC 20000", not "2e+04").
+    char buf[64];
     std::snprintf(buf, sizeof buf, "%.3g", *q.nominal);
+    std::snprintf(buf, sizeof buf, "%.15g", std::strtod(buf, nullptr));
     q.level = "QC ";
     q.level += buf;
     const Result* r = results[q.sampleIndex];

@@ -417,7 +417,7 @@ void readDrift(Reader& r, const Object& o, DriftConfig& d) {
   r.keys(o, path,
          {"is_drift_warn", "is_drift_fail", "rt_drift_abs_min", "rt_drift_rel", "history_window",
           "sensitivity_warn_pct", "sensitivity_fail_pct", "rt_shift_rel", "is_drop_ratio",
-          "is_missing_multi_max"});
+          "is_missing_multi_max", "is_drift_hold_ratio"});
   r.number(o, path, "is_drift_warn", d.isDriftWarn, 0.0);
   r.number(o, path, "is_drift_fail", d.isDriftFail, 0.0);
   r.number(o, path, "rt_drift_abs_min", d.rtDriftAbsMin, 0.0);
@@ -427,6 +427,7 @@ void readDrift(Reader& r, const Object& o, DriftConfig& d) {
   r.number(o, path, "sensitivity_fail_pct", d.sensitivityFailPct, 0.0);
   r.number(o, path, "rt_shift_rel", d.rtShiftRel, 0.0);
   r.number(o, path, "is_drop_ratio", d.isDropRatio, 0.0);
+  r.number(o, path, "is_drift_hold_ratio", d.holdBelowRatio, 0.0);
   r.count(o, path, "is_missing_multi_max", d.isMissingMultiMax);
 }
 

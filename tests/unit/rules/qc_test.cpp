@@ -380,6 +380,11 @@ TEST(QcIssue20, WithoutALevelColumnEachNominalIsItsOwnLevel) {
   QcReview d = reviewQc(derived.message(), {}, noWestgard());
   EXPECT_EQ(d.analytes[0].injections[0].level, d.analytes[0].injections[1].level);
   EXPECT_EQ(d.analytes[0].injections[0].level, "QC 25");
+  Batch large;
+  large.qc("", 20000, 20000).qc("", 12, 12.345);
+  QcReview l = reviewQc(large.message(), {}, noWestgard());
+  EXPECT_EQ(l.analytes[0].injections[0].level, "QC 20000");
+  EXPECT_EQ(l.analytes[0].injections[1].level, "QC 12.3");
 }
 
 TEST(QcIssue20, FindingsNameTheLevelTheInjectionAndTheLimit) {

@@ -376,6 +376,35 @@ TEST(RuleEngineTrend, AnIsDropHoldsOnlyTheAnalyteWhoseIsDropped) {
       0u);
 }
 
+TEST(RuleEngineTrend, IsMissingInManyInjectionsHoldsTheAnalytesPatients) {
+  // Spec §5: IS_MISSING_MULTI is a batch HOLD. It used to be a batch finding with no analyte,
+  // which held nothing.
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  for (int i = 4; i <= 6; ++i) {
+    m.samples.push_back(sample("P" + std::to_string(i), SampleKind::kUnknown, "",
+                               {analyte("CORT", 2.5e5, 1e5, {}, 25)}));
+    m.samples.back().results[0].peak->internalStandardArea.reset();
+  }
+  std::swap(m.samples[m.samples.size() - 4], m.samples.back());  // QCL9 closes the bracket again
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  const Finding* missing = findingOf(p1, "trend.is_missing_multi");
+  ASSERT_TRUE(missing) << describe(p1);
+  EXPECT_EQ(missing->action, DispositionKind::kHold);
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+}
+
+TEST(RuleSetFile, TheIsDriftHoldRatioIsReadStrictly) {
+  EXPECT_NE(error(R"({"version":"v","drift":{"is_drift_hold_ratio":-1}})")
+                .find("drift.is_drift_hold_ratio"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"version":"v","drift":{"is_drift_hold_ratio":"x"}})")
+                .find("drift.is_drift_hold_ratio: must be a number"),
+            std::string::npos);
+  EXPECT_TRUE(ruleSet(R"({"version":"v","drift":{"is_drift_hold_ratio":0.4}})"));
+}
+
 // Found by the rules fuzzer: numbers outside the integer range are errors, never a crash.
 TEST(RuleSetFile, NumbersBeyondTheIntegerRangeAreErrors) {
   EXPECT_NE(error(R"({"version":"v","drift":{"history_window":9223372036854775808}})")
