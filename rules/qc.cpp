@@ -42,7 +42,10 @@ QcInjection measureInjection(const Sample& sample, size_t index, const Result& r
   QcInjection q;
   q.sampleIndex = index;
   q.sampleId = sample.sampleId;
-  q.injection = injectionOf(sample);
+  // A QC's sample name is the lab's control material ("QC_Low_3"), never a patient's: named
+  // beside the injection number so that a reviewer finds it in the export either way.
+  q.injection = "sample " + sample.sampleId;
+  if (sample.injection) q.injection += ", " + injectionOf(sample);
   q.level = sample.level;
   q.lot = sample.lot;
   q.lloq = std::any_of(options.lloqLevels.begin(), options.lloqLevels.end(),

@@ -70,7 +70,8 @@ std::string qcSeriesKey(const std::string& analyte, const std::string& instrumen
 struct QcInjection {
   size_t sampleIndex = 0;
   std::string sampleId;
-  std::string injection;  // injectionOf(sample): "injection 17", or "sample <id>"
+  std::string
+      injection;  // "sample QC_Low_3, injection 17" (no injection number: "sample QC_Low_3")
   /// The sample's Level; without one, the level its nominal concentration names ("QC 25 ng/mL":
   /// QCs of one analyte with the same nominal, to 3 significant figures, are one level).
   std::string level;

@@ -395,7 +395,7 @@ TEST(QcIssue20, FindingsNameTheLevelTheInjectionAndTheLimit) {
   QcReview r = reviewQc(b.message(), {}, noWestgard());
   const CheckResult* fail = find(r.checks, "qc.accuracy", 1);
   ASSERT_TRUE(fail);
-  EXPECT_EQ(fail->message, "TESTO: QC Low (injection 17) accuracy " + num(120) +
+  EXPECT_EQ(fail->message, "TESTO: QC Low (sample QC2, injection 17) accuracy " + num(120) +
                                "% of nominal 100, outside 85–115%");
   EXPECT_EQ(fail->measured, num(120) + "%");
   const CheckResult* run = find(r.checks, "qc.run_acceptance");
@@ -427,7 +427,8 @@ TEST(QcIssue20, WestgardFindingsNameTheInjection) {
   QcReview r = reviewQc(b.message(), historyWithTargets(), westgardRun(1));
   const CheckResult* c = find(r.checks, "qc.westgard.1_3s");
   ASSERT_TRUE(c);
-  EXPECT_NE(c->message.find("(run 1, QC L1, injection 12)"), std::string::npos) << c->message;
+  EXPECT_NE(c->message.find("(run 1, QC L1, sample QC1, injection 12)"), std::string::npos)
+      << c->message;
 }
 
 // --- Targets (§3.3)

@@ -251,6 +251,21 @@ TEST(DriftIs, BoundaryOfThirtyPercentPasses) {
   EXPECT_EQ(checkIsDrift(linearRatios(11, 1.0, -0.4)).outcome, Outcome::kWarn);
 }
 
+TEST(DriftIs, NumbersAreInThePercentTheMessageSays) {
+  CheckResult warn = checkIsDrift(linearRatios(11, 1.0, 0.40));
+  EXPECT_EQ(warn.measured, num(40));
+  EXPECT_EQ(warn.limit, num(30));
+  EXPECT_NE(warn.message.find("% of the IS reference"), std::string::npos) << warn.message;
+  EXPECT_NE(warn.message.find("more than 30%"), std::string::npos) << warn.message;
+  CheckResult shift = checkRtShift(4.2, {4.0, 4.0, 4.0});
+  EXPECT_EQ(shift.measured, num(5));
+  EXPECT_EQ(shift.limit, num(2.5));
+  EXPECT_NE(shift.message.find("shift 5%, limit 2.5%"), std::string::npos) << shift.message;
+  CheckResult global = checkRtShiftGlobal({0.03, 0.04});
+  EXPECT_EQ(global.limit, num(2.5));
+  EXPECT_NE(global.message.find("by more than 2.5%"), std::string::npos) << global.message;
+}
+
 TEST(DriftIs, FailHoldsTheLowLaterSamples) {
   Series r = linearRatios(11, 1.1, 0.7);  // 1.1 → 0.4
   r[3].reset();                           // a missing IS does not break the fit
