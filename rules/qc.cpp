@@ -276,6 +276,18 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
     order[q.sampleIndex] = {InjectionRole::kQc, q.outcome};
   }
   std::vector<BracketVerdict> verdicts = bracketPatients(order);
+  // Why the run is not evaluable, once for all its patients: the codes of the batch findings.
+  std::string whyNotEvaluable;
+  if (review.outcome == Outcome::kNotEvaluable) {
+    std::set<std::string> codes;
+    for (const CheckResult& check : review.checks) {
+      if (check.outcome != Outcome::kNotEvaluable || check.ruleId == "qc.accuracy") continue;
+      if (!codes.insert(check.code).second) continue;
+      whyNotEvaluable += whyNotEvaluable.empty() ? " (see " : ", ";
+      whyNotEvaluable += check.code;
+    }
+    if (!whyNotEvaluable.empty()) whyNotEvaluable += ")";
+  }
   for (size_t i = 0; i < verdicts.size(); ++i) {
     if (verdicts[i] == BracketVerdict::kNotPatient) continue;
     SampleDisposition& d = out.emplace_back();  // filled in place
@@ -313,6 +325,7 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
       c.code = "QC_NOT_EVALUABLE";
       c.outcome = Outcome::kNotEvaluable;
       c.message += "the QC of this run could not be evaluated";
+      c.message += whyNotEvaluable;
     } else {
       c.message += "bracketed by passing QC";
     }

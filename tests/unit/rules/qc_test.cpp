@@ -329,6 +329,8 @@ TEST(QcWestgard, AMissingTargetIsNotEvaluableAndAProvisionalOneWarns) {
   EXPECT_EQ(r.analytes[0].outcome, Outcome::kNotEvaluable);
   EXPECT_EQ(kinds(r), std::vector<DispositionKind>{kHold});
   EXPECT_EQ(r.dispositions[0].reason.code, "QC_NOT_EVALUABLE");
+  EXPECT_NE(r.dispositions[0].reason.message.find("(see QC_TARGET_MISSING)"), std::string::npos)
+      << r.dispositions[0].reason.message;
 }
 
 // --- Issue 20: injection order, levels from the nominal, readable findings
