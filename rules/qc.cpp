@@ -246,9 +246,11 @@ void applyWestgard(const AnalyteInputs& inputs, const QcReviewOptions& options,
     c.onFail = DispositionKind::kReject;
     c.measured = hit.detail;
     c.limit = name + " (" + hit.scope + ")";
-    c.message += "Westgard " + name + " " + (warning ? "warning" : "violation") + " in " +
-                 hit.scope + ": " + hit.detail;
-    if (!warning) c.message += std::string("; likely ") + toString(d.hint);
+    c.message += "Westgard " + name + " " + (warning ? "warning" : "violation") + " (" +
+                 meaningOf(hit.rule) + ") in " + hit.scope + ": " + hit.detail;
+    if (!warning) {
+      c.message += std::string("; likely ") + toString(d.hint) + ": the run is rejected";
+    }
     review.checks.push_back(c);
   }
   review.westgard = std::move(d);
@@ -313,13 +315,13 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
     } else if (verdicts[i] == BracketVerdict::kAfterFailure) {
       c.code = "QC_BRACKET_FAILED";
       c.outcome = Outcome::kFail;
-      c.message += batch.samples[i].injection ? injectionOf(batch.samples[i]) : "this injection";
+      c.message += injectionOf(batch.samples[i]);
       c.message += " ran after the last passing QC before a failed QC: re-run from that QC";
     } else if (verdicts[i] == BracketVerdict::kNotBracketed) {
       c.code = "QC_NOT_BRACKETED";
       c.outcome = Outcome::kNotEvaluable;
-      c.message += "not bracketed by passing QC before and after ";
       c.message += injectionOf(batch.samples[i]);
+      c.message += " is not bracketed: no passing QC evaluation both before and after it";
     } else if (review.outcome == Outcome::kNotEvaluable) {
       c.ruleId = "qc.run";
       c.code = "QC_NOT_EVALUABLE";

@@ -35,6 +35,9 @@ enum class WestgardRule {
 /// The rule's name as Westgard writes it: "1_2s", "R_4s", "2of3_2s", "10_x".
 const char* toString(WestgardRule rule);
 
+/// What the rule asks, in a reviewer's words: "one value beyond ±3 SD".
+const char* meaningOf(WestgardRule rule);
+
 /// The rule for a name as toString writes it (case-insensitive: "r_4s" works); nullopt otherwise.
 std::optional<WestgardRule> parseWestgardRule(std::string_view name);
 

@@ -429,8 +429,26 @@ TEST(QcIssue20, WestgardFindingsNameTheInjection) {
   QcReview r = reviewQc(b.message(), historyWithTargets(), westgardRun(1));
   const CheckResult* c = find(r.checks, "qc.westgard.1_3s");
   ASSERT_TRUE(c);
-  EXPECT_NE(c->message.find("(run 1, QC L1, sample QC1, injection 12)"), std::string::npos)
-      << c->message;
+  EXPECT_EQ(c->message,
+            "TESTO: Westgard 1_3s violation (one value beyond ±3 SD) in run: z +3.2 (run 1, QC "
+            "L1, sample QC1, injection 12); likely random error: the run is rejected");
+}
+
+TEST(QcIssue20, BracketingFindingsNameTheInjection) {
+  Batch b;
+  b.patient().qc("L1", 100).patient().qc("L1", 130).patient().qc("L1", 100);
+  for (size_t i = 0; i < b.message().samples.size(); ++i) {
+    b.message().samples[i].injection = static_cast<int64_t>(i) + 31;
+  }
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  ASSERT_EQ(r.dispositions.size(), 3u);
+  EXPECT_NE(r.dispositions[0].reason.message.find("injection 31 is not bracketed"),
+            std::string::npos)
+      << r.dispositions[0].reason.message;
+  EXPECT_NE(r.dispositions[1].reason.message.find(
+                "injection 33 ran after the last passing QC before a failed QC"),
+            std::string::npos)
+      << r.dispositions[1].reason.message;
 }
 
 // --- Targets (§3.3)
