@@ -54,4 +54,11 @@ std::string num(double value) {
   return std::string(buf, end);
 }
 
+std::string injectionOf(const Sample& sample) {
+  if (sample.injection) return "injection " + std::to_string(*sample.injection);
+  std::string text = "sample ";
+  text += sample.sampleId;
+  return text;
+}
+
 }  // namespace labgate::rules

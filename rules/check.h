@@ -60,6 +60,10 @@ CheckResult resultCheck(bool full, const char* ruleId, const char* code, Outcome
 /// A number as text with up to 6 significant digits ("0.0523", "1.25e+06"), for measured/limit.
 std::string num(double value);
 
+/// Which injection a finding concerns, in a reviewer's words: "injection 17" (the export's
+/// injection number, Sample::injection) or "sample <sampleId>" when the export gives none.
+std::string injectionOf(const Sample& sample);
+
 template <class Text>
 CheckResult resultCheck(bool full, const char* ruleId, const char* code, Outcome outcome,
                         Text&& message, std::optional<double> measured, std::optional<double> limit,

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <set>
 #include <string_view>
@@ -25,12 +26,6 @@ bool equalsIgnoreCase(const std::string& a, const std::string& b) {
 // The instrument's code, as everywhere in the rules: the QC history is kept per instrument.
 const std::string& analyteOf(const Result& r) { return r.instrumentCode; }
 
-std::string percent(double value) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f%%", value);
-  return buf;
-}
-
 CheckResult analyteCheck(const std::string& analyte, const char* ruleId, const char* code) {
   CheckResult c;
   c.ruleId = ruleId;
@@ -47,6 +42,10 @@ QcInjection measureInjection(const Sample& sample, size_t index, const Result& r
   QcInjection q;
   q.sampleIndex = index;
   q.sampleId = sample.sampleId;
+  // A QC's sample name is the lab's control material ("QC_Low_3"), never a patient's: named
+  // beside the injection number so that a reviewer finds it in the export either way.
+  q.injection = "sample " + sample.sampleId;
+  if (sample.injection) q.injection += ", " + injectionOf(sample);
   q.level = sample.level;
   q.lot = sample.lot;
   q.lloq = std::any_of(options.lloqLevels.begin(), options.lloqLevels.end(),
@@ -71,6 +70,13 @@ QcInjection measureInjection(const Sample& sample, size_t index, const Result& r
   return q;
 }
 
+/// "QC Low" for a named level, the derived name as is ("QC 25 ng/mL"), "QC (no level)".
+std::string levelText(const std::string& level) {
+  if (level.empty()) return "QC (no level)";
+  if (level.rfind("QC ", 0) == 0) return level;
+  return "QC " + level;
+}
+
 CheckResult accuracyCheck(const std::string& analyte, const QcInjection& q,
                           const QcAcceptanceOptions& options) {
   CheckResult c = analyteCheck(analyte, "qc.accuracy", "QC_ACCURACY");
@@ -78,11 +84,13 @@ CheckResult accuracyCheck(const std::string& analyte, const QcInjection& q,
   double low = q.lloq ? options.lloqAccuracyLow : options.accuracyLow;
   double high = q.lloq ? options.lloqAccuracyHigh : options.accuracyHigh;
   c.limit = num(low) + "–" + num(high) + "%";
-  c.message += "QC " + q.level + " (sample " + q.sampleId + ") ";
+  c.message += levelText(q.level) + " (" + q.injection + ") ";
   if (q.accuracy) {
-    c.measured = percent(*q.accuracy);
+    c.measured = num(*q.accuracy) + "%";
     c.message += "accuracy " + c.measured + " of nominal";
     if (q.nominal) c.message += " " + num(*q.nominal);
+    c.message += q.outcome == Outcome::kFail ? ", outside " : ", within ";
+    c.message += c.limit;
   } else {
     c.message += "accuracy not evaluable (missing concentration or nominal)";
   }
@@ -90,13 +98,34 @@ CheckResult accuracyCheck(const std::string& analyte, const QcInjection& q,
   return c;
 }
 
+/// QC injections without a Level take one from their nominal concentration: equal nominals (to 3
+/// significant figures, which absorbs a nominal derived from a rounded accuracy) are one level,
+/// named "QC <nominal> <units>".
+void levelsFromNominals(std::vector<QcInjection>& qcs, const std::vector<const Result*>& results) {
+  for (QcInjection& q : qcs) {
+    if (!q.level.empty() || !q.nominal || !std::isfinite(*q.nominal) || *q.nominal <= 0) continue;
+    // Rounded to 3 significant figures, then written out in full ("QC 20000", not "2e+04").
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3g", *q.nominal);
+    std::snprintf(buf, sizeof buf, "%.15g", std::strtod(buf, nullptr));
+    q.level = "QC ";
+    q.level += buf;
+    const Result* r = results[q.sampleIndex];
+    if (r && !r->units.empty()) {
+      q.level += ' ';
+      q.level += r->units;
+    }
+  }
+}
+
 // ≥ 2/3 of all QC injections and ≥ 50% at each level pass.
 CheckResult runAcceptanceCheck(const std::string& analyte, const std::vector<QcInjection>& qcs,
                                const QcAcceptanceOptions& options) {
   CheckResult c = analyteCheck(analyte, "qc.run_acceptance", "QC_RUN_ACCEPTANCE");
   c.onFail = DispositionKind::kReject;
-  c.limit = "≥ " + std::to_string(options.minPassNumerator) + "/" +
-            std::to_string(options.minPassDenominator) + " overall, ≥ 50% per level";
+  const std::string overallLimit =
+      std::to_string(options.minPassNumerator) + "/" + std::to_string(options.minPassDenominator);
+  c.limit = "≥ " + overallLimit + " overall, ≥ 50% per level";
   std::vector<std::string> levels;
   for (const QcInjection& q : qcs) {
     if (std::find(levels.begin(), levels.end(), q.level) == levels.end()) levels.push_back(q.level);
@@ -111,7 +140,8 @@ CheckResult runAcceptanceCheck(const std::string& analyte, const std::vector<QcI
     return n;
   };
   auto [pass, all] = passing(nullptr);
-  bool ok = pass * options.minPassDenominator >= all * options.minPassNumerator;
+  const bool overallOk = pass * options.minPassDenominator >= all * options.minPassNumerator;
+  bool ok = overallOk;
   c.measured = std::to_string(pass) + "/" + std::to_string(all) + " pass";
   std::string failedLevels;
   for (const std::string& level : levels) {
@@ -119,12 +149,19 @@ CheckResult runAcceptanceCheck(const std::string& analyte, const std::vector<QcI
     c.measured += "; " + level + " " + std::to_string(lp) + "/" + std::to_string(la);
     if (2 * lp < la) {
       ok = false;
-      failedLevels += (failedLevels.empty() ? "" : ", ") + level;
+      if (!failedLevels.empty()) failedLevels += ", ";
+      failedLevels +=
+          levelText(level) + " (" + std::to_string(lp) + "/" + std::to_string(la) + " pass)";
     }
   }
   c.outcome = ok ? Outcome::kPass : Outcome::kFail;
-  c.message += "QC run acceptance: " + c.measured;
-  if (!failedLevels.empty()) c.message += " (fewer than half pass at " + failedLevels + ")";
+  c.message += "QC run acceptance ";
+  c.message += ok ? "passed: " : "FAILED: ";
+  c.message += c.measured;
+  if (!overallOk) c.message += "; fewer than " + overallLimit + " of all QC injections pass";
+  if (!failedLevels.empty()) {
+    c.message += "; fewer than half pass at " + failedLevels + " (each level needs ≥ 50%)";
+  }
   return c;
 }
 
@@ -156,12 +193,17 @@ void applyWestgard(const AnalyteInputs& inputs, const QcReviewOptions& options,
     ++seq;
     if (!q.observed || !std::isfinite(*q.observed)) continue;
     const QcTarget* target = findTarget(inputs.targets, q);
-    std::string material = q.level + (q.lot.empty() ? "" : " lot " + q.lot);
+    std::string material = levelText(q.level) + (q.lot.empty() ? "" : " lot " + q.lot);
     if (!target || !(target->sd > 0) || !std::isfinite(target->mean)) {
       if (reported.insert("missing " + material).second) {
         CheckResult c = analyteCheck(review.analyte, "qc.target", "QC_TARGET_MISSING");
         c.outcome = Outcome::kNotEvaluable;
-        c.message += "no usable QC target (mean, SD > 0) for " + material;
+        c.message += "Westgard rules not evaluated: no QC target (mean and SD > 0) for " +
+                     material + " (" + q.injection + "); add analytes." + review.analyte +
+                     ".qc_targets.\"" + q.level +
+                     "\" to the rule set (labgate qc-targets "
+                     "establishes it)";
+        c.limit = "a target mean and SD for " + material;
         review.checks.push_back(c);
       }
       continue;
@@ -178,6 +220,7 @@ void applyWestgard(const AnalyteInputs& inputs, const QcReviewOptions& options,
     v.lot = q.lot;
     v.run = options.run;
     v.seqInRun = seq;
+    v.injection = q.injection;
     v.value = *q.observed;
     v.targetMean = target->mean;
     v.targetSd = target->sd;
@@ -203,9 +246,11 @@ void applyWestgard(const AnalyteInputs& inputs, const QcReviewOptions& options,
     c.onFail = DispositionKind::kReject;
     c.measured = hit.detail;
     c.limit = name + " (" + hit.scope + ")";
-    c.message += "Westgard " + name + " " + (warning ? "warning" : "violation") + " in " +
-                 hit.scope + ": " + hit.detail;
-    if (!warning) c.message += std::string("; likely ") + toString(d.hint);
+    c.message += "Westgard " + name + " " + (warning ? "warning" : "violation") + " (" +
+                 meaningOf(hit.rule) + ") in " + hit.scope + ": " + hit.detail;
+    if (!warning) {
+      c.message += std::string("; likely ") + toString(d.hint) + ": the run is rejected";
+    }
     review.checks.push_back(c);
   }
   review.westgard = std::move(d);
@@ -233,6 +278,18 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
     order[q.sampleIndex] = {InjectionRole::kQc, q.outcome};
   }
   std::vector<BracketVerdict> verdicts = bracketPatients(order);
+  // Why the run is not evaluable, once for all its patients: the codes of the batch findings.
+  std::string whyNotEvaluable;
+  if (review.outcome == Outcome::kNotEvaluable) {
+    std::set<std::string> codes;
+    for (const CheckResult& check : review.checks) {
+      if (check.outcome != Outcome::kNotEvaluable || check.ruleId == "qc.accuracy") continue;
+      if (!codes.insert(check.code).second) continue;
+      whyNotEvaluable += whyNotEvaluable.empty() ? " (see " : ", ";
+      whyNotEvaluable += check.code;
+    }
+    if (!whyNotEvaluable.empty()) whyNotEvaluable += ")";
+  }
   for (size_t i = 0; i < verdicts.size(); ++i) {
     if (verdicts[i] == BracketVerdict::kNotPatient) continue;
     SampleDisposition& d = out.emplace_back();  // filled in place
@@ -248,19 +305,29 @@ void addDispositions(const Message& batch, const AnalyteQcReview& review,
       c.code = "QC_RUN_REJECTED";
       c.outcome = Outcome::kFail;
       c.message += "the QC of this run was rejected";
+    } else if (!batch.listedInRunOrder) {
+      // Which QC came before and after this patient is unknown: one batch finding
+      // (RUN_ORDER_UNKNOWN) explains why; this short one holds the result.
+      c.code = "QC_NOT_BRACKETED";
+      c.outcome = Outcome::kNotEvaluable;
+      c.message +=
+          "QC bracketing not evaluated: the injection order is unknown (RUN_ORDER_UNKNOWN)";
     } else if (verdicts[i] == BracketVerdict::kAfterFailure) {
       c.code = "QC_BRACKET_FAILED";
       c.outcome = Outcome::kFail;
-      c.message += "injected after the last passing QC before a failed QC";
+      c.message += injectionOf(batch.samples[i]);
+      c.message += " ran after the last passing QC before a failed QC: re-run from that QC";
     } else if (verdicts[i] == BracketVerdict::kNotBracketed) {
       c.code = "QC_NOT_BRACKETED";
       c.outcome = Outcome::kNotEvaluable;
-      c.message += "not bracketed by passing QC before and after";
+      c.message += injectionOf(batch.samples[i]);
+      c.message += " is not bracketed: no passing QC evaluation both before and after it";
     } else if (review.outcome == Outcome::kNotEvaluable) {
       c.ruleId = "qc.run";
       c.code = "QC_NOT_EVALUABLE";
       c.outcome = Outcome::kNotEvaluable;
       c.message += "the QC of this run could not be evaluated";
+      c.message += whyNotEvaluable;
     } else {
       c.message += "bracketed by passing QC";
     }
@@ -282,6 +349,7 @@ AnalyteQcReview reviewAnalyte(const Message& batch, const std::string& analyte,
       review.injections.push_back(measureInjection(s, i, *r, options.acceptance));
     }
   }
+  levelsFromNominals(review.injections, inputs.results);
   if (review.injections.empty()) {
     CheckResult c = analyteCheck(analyte, "qc.run_acceptance", "QC_MISSING");
     c.outcome = Outcome::kNotEvaluable;

@@ -70,6 +70,10 @@ std::string qcSeriesKey(const std::string& analyte, const std::string& instrumen
 struct QcInjection {
   size_t sampleIndex = 0;
   std::string sampleId;
+  std::string
+      injection;  // "sample QC_Low_3, injection 17" (no injection number: "sample QC_Low_3")
+  /// The sample's Level; without one, the level its nominal concentration names ("QC 25 ng/mL":
+  /// QCs of one analyte with the same nominal, to 3 significant figures, are one level).
   std::string level;
   std::string lot;
   bool lloq = false;
@@ -108,8 +112,11 @@ struct QcReview {
 };
 
 /// Reviews the QC of a batch. QC samples are SampleKind::kQc, patient samples kUnknown; the order
-/// of Message::samples is the injection order. An analyte is a result's instrumentCode;
-/// internal-standard results are skipped.
+/// of Message::samples is the injection order when Message::listedInRunOrder is true (the rule
+/// engine sorts the batch first); when it is false bracketing is not evaluable and every patient
+/// not already re-run for a rejected run is held (QC_NOT_BRACKETED). An analyte is a result's
+/// instrumentCode; internal-standard results are skipped. A QC sample without a Level takes the
+/// level of its nominal concentration (QcInjection::level), so each level is judged on its own.
 ///
 /// Checks (subject "analyte"): "qc.accuracy" per QC injection (QC_ACCURACY; a FAIL holds);
 /// "qc.run_acceptance" (QC_RUN_ACCEPTANCE, FAIL → re-run; NOT_EVALUABLE QC_MISSING when an

@@ -23,6 +23,7 @@
 #include "rules/lua_rule.h"
 #include "rules/peaks.h"
 #include "rules/qc.h"
+#include "rules/run_order.h"
 #include "rules/trend.h"
 #include "util/json_object.h"
 
@@ -416,7 +417,7 @@ void readDrift(Reader& r, const Object& o, DriftConfig& d) {
   r.keys(o, path,
          {"is_drift_warn", "is_drift_fail", "rt_drift_abs_min", "rt_drift_rel", "history_window",
           "sensitivity_warn_pct", "sensitivity_fail_pct", "rt_shift_rel", "is_drop_ratio",
-          "is_missing_multi_max"});
+          "is_missing_multi_max", "is_drift_hold_ratio"});
   r.number(o, path, "is_drift_warn", d.isDriftWarn, 0.0);
   r.number(o, path, "is_drift_fail", d.isDriftFail, 0.0);
   r.number(o, path, "rt_drift_abs_min", d.rtDriftAbsMin, 0.0);
@@ -426,6 +427,7 @@ void readDrift(Reader& r, const Object& o, DriftConfig& d) {
   r.number(o, path, "sensitivity_fail_pct", d.sensitivityFailPct, 0.0);
   r.number(o, path, "rt_shift_rel", d.rtShiftRel, 0.0);
   r.number(o, path, "is_drop_ratio", d.isDropRatio, 0.0);
+  r.number(o, path, "is_drift_hold_ratio", d.holdBelowRatio, 0.0);
   r.count(o, path, "is_missing_multi_max", d.isMissingMultiMax);
 }
 
@@ -527,7 +529,7 @@ class RuleEngine : public RulesStage {
                      const RulesContext& context, QcReview& qc,
                      std::map<std::string, const AnalyteQcReview*>& qcByAnalyte) const;
   /// Step 4: batch diagnostics and trends; answers the diagnostics per sample index.
-  std::map<size_t, std::vector<CheckResult>> diagnoseBatchAndTrends(
+  std::map<size_t, std::vector<InjectionCheck>> diagnoseBatchAndTrends(
       Message& message, const BatchReferences& refs, const RulesContext& context) const;
   /// Step 5, per analyte: what its results share.
   std::vector<AnalyteView> analyteViews(
@@ -536,11 +538,11 @@ class RuleEngine : public RulesStage {
       const std::map<std::string, const AnalyteQcReview*>& qcByAnalyte) const;
   /// Step 5, per result: its peak checks, then its verdict.
   void judgeResult(Result& result, const Sample& sample, size_t si, const AnalyteView& view,
-                   const std::vector<CheckResult>* diagnostics,
+                   const std::vector<InjectionCheck>* diagnostics,
                    const std::vector<const SampleDisposition*>& qcVerdicts) const;
   std::vector<CheckResult> peakChecksOf(const Result& result, const Sample& sample, size_t si,
                                         const AnalyteView& view,
-                                        const std::vector<CheckResult>* diagnostics) const;
+                                        const std::vector<InjectionCheck>* diagnostics) const;
   /// Without autoverification the batch verdicts still decide.
   void judgeWithoutAutoverify(Result& result, const AnalyteView& view,
                               const std::vector<CheckResult>& peakChecks,
@@ -591,6 +593,8 @@ void spreadReruns(Message& message, const std::vector<std::string>& analytes,
   for (const BatchFinding& b : message.batchFindings) {
     if (b.finding.severity == Severity::kInfo || b.analyte.empty()) continue;
     if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
+    // An IS drift holds the injections whose IS fell (their own IS_DRIFT finding), not all.
+    if (b.finding.ruleId == "trend.is_drift") continue;
     if (b.finding.action == DispositionKind::kRelease) continue;
     auto a = analyteIndex.find(b.analyte);
     if (a == analyteIndex.end()) continue;  // no result of the batch has that analyte
@@ -611,6 +615,11 @@ void spreadReruns(Message& message, const std::vector<std::string>& analytes,
 }
 
 void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
+  // 0. Injection order: the samples sorted by injection number or acquisition time; every
+  // order-dependent check below reads message.listedInRunOrder, and an unknown order is said
+  // once for the batch.
+  putInInjectionOrder(message);
+  if (std::optional<CheckResult> order = runOrderCheck(message)) attachBatch(message, "", *order);
   deriveNominals(message);
   const std::vector<std::string> analytes = analytesInOrder(message);
 
@@ -627,7 +636,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   reviewBatchQc(message, analytes, context, qc, qcByAnalyte);
 
   // 4. Batch diagnostics (one batch) and trends (across batches).
-  std::map<size_t, std::vector<CheckResult>> sampleDiagnostics =
+  std::map<size_t, std::vector<InjectionCheck>> sampleDiagnostics =
       diagnoseBatchAndTrends(message, refs, context);
 
   // 5. Per result: peaks, then (patients) autoverification with the batch gates. What each
@@ -774,13 +783,13 @@ void RuleEngine::reviewBatchQc(Message& message, const std::vector<std::string>&
   }
 }
 
-std::map<size_t, std::vector<CheckResult>> RuleEngine::diagnoseBatchAndTrends(
+std::map<size_t, std::vector<InjectionCheck>> RuleEngine::diagnoseBatchAndTrends(
     Message& message, const BatchReferences& refs, const RulesContext& context) const {
-  std::map<size_t, std::vector<CheckResult>> sampleDiagnostics;
+  std::map<size_t, std::vector<InjectionCheck>> sampleDiagnostics;
   if (config_.diagnostics) {
     BatchDiagnostics d = diagnoseBatch(message, refs, config_.drift);
-    for (const CheckResult& c : d.batch) attachBatch(message, "", c);
-    for (const InjectionCheck& i : d.samples) sampleDiagnostics[i.index].push_back(i.check);
+    for (const AnalyteCheck& c : d.batch) attachBatch(message, c.analyte, c.check);
+    for (InjectionCheck& i : d.samples) sampleDiagnostics[i.index].push_back(std::move(i));
   }
   if (config_.trends) {
     for (const BatchMetric& m : trendMetrics(refs)) {
@@ -828,7 +837,8 @@ std::vector<AnalyteView> RuleEngine::analyteViews(
 }
 
 void RuleEngine::judgeResult(Result& result, const Sample& sample, size_t si,
-                             const AnalyteView& view, const std::vector<CheckResult>* diagnostics,
+                             const AnalyteView& view,
+                             const std::vector<InjectionCheck>* diagnostics,
                              const std::vector<const SampleDisposition*>& qcVerdicts) const {
   std::vector<CheckResult> peakChecks = peakChecksOf(result, sample, si, view, diagnostics);
   if (sample.kind != SampleKind::kUnknown) {
@@ -844,7 +854,7 @@ void RuleEngine::judgeResult(Result& result, const Sample& sample, size_t si,
 
 std::vector<CheckResult> RuleEngine::peakChecksOf(
     const Result& result, const Sample& sample, size_t si, const AnalyteView& view,
-    const std::vector<CheckResult>* diagnostics) const {
+    const std::vector<InjectionCheck>* diagnostics) const {
   const AnalyteSettings& settings = *view.settings;
   const CalibrationReview* review = view.review;
   std::vector<CheckResult> peakChecks;
@@ -870,8 +880,11 @@ std::vector<CheckResult> RuleEngine::peakChecksOf(
     }
   }
   if (diagnostics) {
-    for (const CheckResult& c : *diagnostics) {
-      if (c.outcome != Outcome::kPass) peakChecks.push_back(c);  // a pass is no finding
+    // Only the diagnostics of this result's analyte: another analyte's IS drop is not this one's.
+    for (const InjectionCheck& i : *diagnostics) {
+      if (i.check.outcome != Outcome::kPass && i.analyte == analyteOf(result)) {
+        peakChecks.push_back(i.check);  // a pass is no finding
+      }
     }
   }
   return peakChecks;

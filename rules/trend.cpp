@@ -203,20 +203,23 @@ CheckResult checkIsDrift(const Series& ratios, const DriftConfig& config,
     return make("trend.is_drift", "IS_DRIFT", Outcome::kNotEvaluable, "fewer than 2 IS ratios");
   double change = fit->slope * static_cast<double>(ratios.size() - 1);
   double a = std::fabs(change);
-  std::string msg = "IS response changes by " + num(100 * change) + " % of IS_ref over the batch";
+  // Measured and limit in percent of IS_ref, as the message says.
+  std::string msg = "IS response changes by " + num(100 * change) +
+                    "% of the IS reference over the batch (in injection order)";
+  const char* hint = " (source/cone contamination, ion suppression build-up)";
   if (a > config.isDriftFail) {
     if (hold)
       for (size_t i = 0; i < ratios.size(); ++i)
         if (present(ratios[i]) && *ratios[i] < config.holdBelowRatio) hold->push_back(i);
     return make("trend.is_drift", "IS_DRIFT", Outcome::kFail,
-                msg + " (source/cone contamination, ion suppression build-up)", a,
-                config.isDriftFail);
+                msg + ", more than " + num(100 * config.isDriftFail) + "%" + hint, 100 * a,
+                100 * config.isDriftFail);
   }
   if (a > config.isDriftWarn)
     return make("trend.is_drift", "IS_DRIFT", Outcome::kWarn,
-                msg + " (source/cone contamination, ion suppression build-up)", a,
-                config.isDriftWarn);
-  return make("trend.is_drift", "IS_DRIFT", Outcome::kPass, msg, a, config.isDriftWarn);
+                msg + ", more than " + num(100 * config.isDriftWarn) + "%" + hint, 100 * a,
+                100 * config.isDriftWarn);
+  return make("trend.is_drift", "IS_DRIFT", Outcome::kPass, msg, 100 * a, 100 * config.isDriftWarn);
 }
 
 CheckResult checkIsDriftOnset(const Series& ratios, std::optional<double> sdLogRatio,
@@ -298,11 +301,13 @@ CheckResult checkRtShift(std::optional<double> batchMeanRt, const std::vector<do
   if (!present(batchMeanRt) || !med || !(*med > 0))
     return make(id, "RT_SHIFT", Outcome::kNotEvaluable, "no batch RT or no batch history");
   double rel = std::fabs(*batchMeanRt - *med) / *med;
-  std::string msg = "calibrator mean RT " + num(*batchMeanRt) + " vs rolling median " + num(*med);
+  std::string msg = "calibrator mean RT " + num(*batchMeanRt) + " min vs the rolling median " +
+                    num(*med) + " min of the last batches: shift " + num(100 * rel) + "%, limit " +
+                    num(100 * config.rtShiftRel) + "%";
   if (rel > config.rtShiftRel)
-    return make(id, "RT_SHIFT", Outcome::kWarn, msg + " (column, mobile phase)", rel,
-                config.rtShiftRel);
-  return make(id, "RT_SHIFT", Outcome::kPass, msg, rel, config.rtShiftRel);
+    return make(id, "RT_SHIFT", Outcome::kWarn, msg + " (column, mobile phase)", 100 * rel,
+                100 * config.rtShiftRel);
+  return make(id, "RT_SHIFT", Outcome::kPass, msg, 100 * rel, 100 * config.rtShiftRel);
 }
 
 CheckResult checkIonRatioShift(std::optional<double> batchMeanIonRatio,
@@ -315,12 +320,13 @@ CheckResult checkIonRatioShift(std::optional<double> batchMeanIonRatio,
                 "no batch ion ratio or no batch history");
   double rel = std::fabs(*batchMeanIonRatio - *med) / *med;
   double limit = ionRatioTolerance(*med, peakConfig) / 2;
-  std::string msg =
-      "calibrator mean ion ratio " + num(*batchMeanIonRatio) + " vs rolling median " + num(*med);
+  std::string msg = "calibrator mean ion ratio " + num(*batchMeanIonRatio) +
+                    " vs the rolling median " + num(*med) + " of the last batches: shift " +
+                    num(100 * rel) + "%, limit " + num(100 * limit) + "%";
   if (rel > limit)
     return make(id, "ION_RATIO_SHIFT", Outcome::kWarn, msg + " (collision energy or tune changed)",
-                rel, limit);
-  return make(id, "ION_RATIO_SHIFT", Outcome::kPass, msg, rel, limit);
+                100 * rel, 100 * limit);
+  return make(id, "ION_RATIO_SHIFT", Outcome::kPass, msg, 100 * rel, 100 * limit);
 }
 
 std::vector<BatchMetric> trendMetrics(const BatchReferences& refs) {
@@ -346,12 +352,14 @@ std::vector<InjectionCheck> checkIsDropSingle(const Series& ratios, const DriftC
     bool hasAfter = i + 1 < ratios.size() && present(ratios[i + 1]);
     if (!hasBefore && !hasAfter) continue;
     if ((hasBefore && !normal(i - 1)) || (hasAfter && !normal(i + 1))) continue;
-    out.push_back({i, make("trend.is_drop_single", "IS_DROP_SINGLE", Outcome::kFail,
-                           "IS at " + num(100 * *ratios[i]) + " % of IS_ref in injection " +
-                               std::to_string(i + 1) +
-                               " with normal neighbours (injection failure, pipetting/IS "
-                               "addition error, matrix effect)",
-                           *ratios[i], config.isDropRatio, "sample")});
+    out.push_back({i,
+                   make("trend.is_drop_single", "IS_DROP_SINGLE", Outcome::kFail,
+                        "IS at " + num(100 * *ratios[i]) + "% of the IS reference, below " +
+                            num(100 * config.isDropRatio) +
+                            "%, while the injections before and after it are normal "
+                            "(injection failure, pipetting/IS addition error, matrix effect)",
+                        100 * *ratios[i], 100 * config.isDropRatio, "sample"),
+                   std::string()});
   }
   return out;
 }
@@ -387,11 +395,12 @@ CheckResult checkRtShiftGlobal(const std::vector<double>& relativeShifts,
   std::string msg = "RT of " + std::to_string(relativeShifts.size()) + " analytes shifted";
   if (allUp || allDown)
     return make(id, "RT_SHIFT_GLOBAL", Outcome::kWarn,
-                msg + (allUp ? " later" : " earlier") +
-                    " together (mobile phase composition, flow, column temperature)",
-                minAbs, config.rtGlobalShiftRel);
-  return make(id, "RT_SHIFT_GLOBAL", Outcome::kPass, msg + " not all in one direction", minAbs,
-              config.rtGlobalShiftRel);
+                msg + (allUp ? " later" : " earlier") + " together, each by more than " +
+                    num(100 * config.rtGlobalShiftRel) + "% (the least by " + num(100 * minAbs) +
+                    "%) from the expected RT (mobile phase composition, flow, column temperature)",
+                100 * minAbs, 100 * config.rtGlobalShiftRel);
+  return make(id, "RT_SHIFT_GLOBAL", Outcome::kPass, msg + " not all in one direction",
+              100 * minAbs, 100 * config.rtGlobalShiftRel);
 }
 
 InjectionSeries injectionSeries(const Message& message, const std::string& analyte) {
@@ -417,8 +426,9 @@ BatchDiagnostics diagnoseBatch(const Message& message, const BatchReferences& re
   auto add = [&](const std::string& analyte, CheckResult c) {
     if (c.outcome == Outcome::kNotEvaluable) return;  // diagnostics only where computable
     c.message = analyte + ": " + c.message;
-    out.batch.push_back(std::move(c));
+    out.batch.push_back({analyte, std::move(c)});
   };
+  const bool inOrder = message.listedInRunOrder;
   // Every analyte's injectionSeries in one pass over the batch, not one pass per analyte.
   std::map<std::string_view, InjectionSeries> all;
   for (size_t i = 0; i < message.samples.size(); ++i) {
@@ -444,24 +454,38 @@ BatchDiagnostics diagnoseBatch(const Message& message, const BatchReferences& re
     bool carriesIs = std::any_of(s.isArea.begin(), s.isArea.end(),
                                  [](const std::optional<double>& a) { return a.has_value(); });
     if (carriesIs) add(analyte, checkIsMissingMulti(s.isArea, config));
-    if (ref.meanIsArea && *ref.meanIsArea > 0) {
+    if (inOrder && ref.meanIsArea && *ref.meanIsArea > 0) {
       Series ratios;
       for (const auto& a : s.isArea)
         ratios.push_back(present(a) && *a > 0 ? std::optional<double>(*a / *ref.meanIsArea)
                                               : std::nullopt);
-      add(analyte, checkIsDrift(ratios, config));
+      std::vector<size_t> fallen;
+      CheckResult drift = checkIsDrift(ratios, config, &fallen);
+      for (size_t k : fallen) {
+        const Sample& sample = message.samples[s.sampleIndex[k]];
+        CheckResult held =
+            make("trend.is_drift", "IS_DRIFT", Outcome::kFail,
+                 analyte + ": " + injectionOf(sample) + ": IS at " + num(100 * *ratios[k]) +
+                     "% of the IS reference, below " + num(100 * config.holdBelowRatio) +
+                     "%, in a batch whose IS response drifts (IS_DRIFT)",
+                 100 * *ratios[k], 100 * config.holdBelowRatio, "sample");
+        out.samples.push_back({s.sampleIndex[k], std::move(held), analyte});
+      }
+      add(analyte, std::move(drift));
       for (InjectionCheck ic : checkIsDropSingle(ratios, config)) {
-        ic.check.message = analyte + ": " + ic.check.message;
         ic.index = s.sampleIndex[ic.index];
+        ic.analyte = analyte;
+        ic.check.message =
+            analyte + ": " + injectionOf(message.samples[ic.index]) + ": " + ic.check.message;
         out.samples.push_back(std::move(ic));
       }
     }
     auto isRtRef = ref.meanCalibratorIsRt ? ref.meanCalibratorIsRt : ref.expectedIsRt;
-    if (isRtRef) add(analyte, checkRtDrift(s.isRt, *isRtRef, config));
+    if (inOrder && isRtRef) add(analyte, checkRtDrift(s.isRt, *isRtRef, config));
     if (ref.meanCalibratorRt && ref.expectedRt && *ref.expectedRt > 0)
       shifts.push_back((*ref.meanCalibratorRt - *ref.expectedRt) / *ref.expectedRt);
   }
-  if (shifts.size() >= 2) out.batch.push_back(checkRtShiftGlobal(shifts, config));
+  if (shifts.size() >= 2) out.batch.push_back({"", checkRtShiftGlobal(shifts, config)});
   return out;
 }
 

@@ -190,6 +190,13 @@ std::vector<BatchMetric> trendMetrics(const BatchReferences& refs);
 struct InjectionCheck {
   size_t index = 0;  // position in the series
   CheckResult check;
+  std::string analyte;  // the analyte it concerns (diagnoseBatch): only that result is held
+};
+
+/// A batch-level check of one analyte ("" for a check across analytes).
+struct AnalyteCheck {
+  std::string analyte;
+  CheckResult check;
 };
 
 /// IS_DROP_SINGLE (§5): r_t < 0.5 while its neighbours (those present) are ≥ 0.5 → FAIL, HOLD
@@ -217,10 +224,13 @@ InjectionSeries injectionSeries(const Message& message, const std::string& analy
 
 /// The batch diagnostics of §4.5/§5 that one batch allows: per analyte IS_DRIFT, RT_DRIFT,
 /// IS_DROP_SINGLE, IS_MISSING_MULTI, and across analytes RT_SHIFT_GLOBAL (calibrator mean RT vs
-/// the expected RT).
+/// the expected RT). The order-dependent ones (IS_DRIFT, RT_DRIFT, IS_DROP_SINGLE) run only when
+/// Message::listedInRunOrder says the samples are in injection order; otherwise they are not
+/// evaluated (the rule engine reports RUN_ORDER_UNKNOWN once for the batch). On an IS_DRIFT FAIL
+/// the injections whose IS fell below DriftConfig::holdBelowRatio are held (samples, IS_DRIFT).
 struct BatchDiagnostics {
-  std::vector<CheckResult> batch;
-  std::vector<InjectionCheck> samples;  // index = Message::samples index
+  std::vector<AnalyteCheck> batch;
+  std::vector<InjectionCheck> samples;  // index = Message::samples index; analyte filled in
 };
 
 BatchDiagnostics diagnoseBatch(const Message& message, const BatchReferences& refs,

@@ -15,15 +15,23 @@ namespace {
 struct RuleInfo {
   WestgardRule rule;
   const char* name;
+  const char* meaning;
 };
 
 constexpr RuleInfo kRules[] = {
-    {WestgardRule::k1_2s, "1_2s"}, {WestgardRule::k1_3s, "1_3s"},
-    {WestgardRule::k2_2s, "2_2s"}, {WestgardRule::kR_4s, "R_4s"},
-    {WestgardRule::k4_1s, "4_1s"}, {WestgardRule::k10_x, "10_x"},
-    {WestgardRule::k8_x, "8_x"},   {WestgardRule::k12_x, "12_x"},
-    {WestgardRule::k9_x, "9_x"},   {WestgardRule::k2of3_2s, "2of3_2s"},
-    {WestgardRule::k3_1s, "3_1s"}, {WestgardRule::k6_x, "6_x"},
+    {WestgardRule::k1_2s, "1_2s", "one value beyond ±2 SD"},
+    {WestgardRule::k1_3s, "1_3s", "one value beyond ±3 SD"},
+    {WestgardRule::k2_2s, "2_2s", "two consecutive values beyond 2 SD on the same side"},
+    {WestgardRule::kR_4s, "R_4s", "one value above +2 SD and another below −2 SD in one run"},
+    {WestgardRule::k4_1s, "4_1s", "four consecutive values beyond 1 SD on the same side"},
+    {WestgardRule::k10_x, "10_x", "ten consecutive values on the same side of the mean"},
+    {WestgardRule::k8_x, "8_x", "eight consecutive values on the same side of the mean"},
+    {WestgardRule::k12_x, "12_x", "twelve consecutive values on the same side of the mean"},
+    {WestgardRule::k9_x, "9_x", "nine consecutive values on the same side of the mean"},
+    {WestgardRule::k2of3_2s, "2of3_2s",
+     "two of three consecutive values beyond 2 SD on the same side"},
+    {WestgardRule::k3_1s, "3_1s", "three consecutive values beyond 1 SD on the same side"},
+    {WestgardRule::k6_x, "6_x", "six consecutive values on the same side of the mean"},
 };
 
 // A value that the windows see, in one scope's chronological order.
@@ -57,8 +65,19 @@ std::string zText(double z) {
   return buf;
 }
 
+// "z +3.2 (run 8, QC Low, injection 17)": the run, the level as the batch names it, and the
+// injection when the value is this batch's.
 std::string describe(const Point& p) {
-  return "z " + zText(p.z) + " (run " + std::to_string(p.run) + " " + p.value->level + ")";
+  std::string text = "z " + zText(p.z) + " (run " + std::to_string(p.run) + ", ";
+  const std::string& level = p.value->level;
+  if (level.rfind("QC ", 0) != 0) text += "QC ";
+  text += level;
+  if (!p.value->injection.empty()) {
+    text += ", ";
+    text += p.value->injection;
+  }
+  text += ")";
+  return text;
 }
 
 std::string limitText(int side, double limit) {
@@ -293,6 +312,13 @@ std::vector<const QcValue*> addressesOf(std::span<const QcValue> history) {
 const char* toString(WestgardRule rule) {
   for (const RuleInfo& info : kRules) {
     if (info.rule == rule) return info.name;
+  }
+  return "?";
+}
+
+const char* meaningOf(WestgardRule rule) {
+  for (const RuleInfo& info : kRules) {
+    if (info.rule == rule) return info.meaning;
   }
   return "?";
 }

@@ -35,6 +35,9 @@ enum class WestgardRule {
 /// The rule's name as Westgard writes it: "1_2s", "R_4s", "2of3_2s", "10_x".
 const char* toString(WestgardRule rule);
 
+/// What the rule asks, in a reviewer's words: "one value beyond ±3 SD".
+const char* meaningOf(WestgardRule rule);
+
 /// The rule for a name as toString writes it (case-insensitive: "r_4s" works); nullopt otherwise.
 std::optional<WestgardRule> parseWestgardRule(std::string_view name);
 
@@ -51,6 +54,8 @@ struct QcValue {
   std::string lot;     // control material lot: a new lot starts a new within-level history
   int run = 0;         // chronological run index
   int seqInRun = 0;    // order within the run (replicates of one level)
+  /// Where the value was measured, for a reviewer ("injection 17"); empty for a stored value.
+  std::string injection;
   double value = 0;
   double targetMean = 0;
   double targetSd = 0;

@@ -5,6 +5,14 @@
 namespace labgate::rules {
 namespace {
 
+TEST(Check, InjectionOfNamesTheExportsInjectionNumberElseTheSample) {
+  Sample s;
+  s.sampleId = "QC-L1";
+  EXPECT_EQ(injectionOf(s), "sample QC-L1");
+  s.injection = 17;
+  EXPECT_EQ(injectionOf(s), "injection 17");
+}
+
 TEST(Check, PassMakesNoFinding) { EXPECT_FALSE(toFinding(CheckResult{}).has_value()); }
 
 TEST(Check, FailUsesItsActionAndWarnIsANoteUnlessItHolds) {

@@ -13,6 +13,7 @@ namespace {
 // A batch built injection by injection, one analyte ("TESTO") unless told otherwise.
 class Batch {
  public:
+  Batch() { message_.listedInRunOrder = true; }  // injections are added in run order
   /// A QC injection: `observed` against `nominal` (the sample's nominal concentration).
   Batch& qc(const std::string& level, double observed, double nominal = 100,
             const std::string& analyte = "TESTO") {
@@ -97,7 +98,7 @@ TEST(QcAccuracy, LimitsAreInclusiveAndWiderAtTheLloq) {
   EXPECT_EQ(fail->outcome, Outcome::kFail);
   EXPECT_EQ(fail->code, "QC_ACCURACY");
   EXPECT_EQ(fail->subject, "analyte");
-  EXPECT_EQ(fail->measured, "115.1%");
+  EXPECT_EQ(fail->measured, num(115.1) + "%");
   EXPECT_EQ(fail->limit, "85–115%");
   EXPECT_EQ(find(r.checks, "qc.accuracy", 4)->limit, "80–120%");
 }
@@ -145,7 +146,7 @@ TEST(QcRunAcceptance, TwoThirdsOverallAndHalfPerLevel) {
   c = acceptance(level);
   EXPECT_EQ(c.outcome, Outcome::kFail);
   EXPECT_EQ(c.onFail, kReject);
-  EXPECT_NE(c.message.find("fewer than half pass at L2"), std::string::npos);
+  EXPECT_NE(c.message.find("fewer than half pass at QC L2"), std::string::npos);
   // 3/6 pass, every level at half: rejected overall.
   Batch overall;
   overall.qc("L1", 100).qc("L2", 130).qc("L3", 100).qc("L1", 70).qc("L2", 100).qc("L3", 150);
@@ -328,6 +329,126 @@ TEST(QcWestgard, AMissingTargetIsNotEvaluableAndAProvisionalOneWarns) {
   EXPECT_EQ(r.analytes[0].outcome, Outcome::kNotEvaluable);
   EXPECT_EQ(kinds(r), std::vector<DispositionKind>{kHold});
   EXPECT_EQ(r.dispositions[0].reason.code, "QC_NOT_EVALUABLE");
+  EXPECT_NE(r.dispositions[0].reason.message.find("(see QC_TARGET_MISSING)"), std::string::npos)
+      << r.dispositions[0].reason.message;
+}
+
+// --- Issue 20: injection order, levels from the nominal, readable findings
+// ---------------------------------------------------------------------------
+
+TEST(QcIssue20, AnUnknownInjectionOrderHoldsEveryPatientForBracketing) {
+  Batch b;
+  b.qc("L1", 100).patient().qc("L1", 100).patient();
+  b.message().listedInRunOrder = false;  // nothing says which QC ran before which patient
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  EXPECT_EQ(r.analytes[0].outcome, Outcome::kPass) << "the QC itself passed";
+  EXPECT_EQ(kinds(r), (std::vector<DispositionKind>{kHold, kHold}));
+  EXPECT_EQ(r.dispositions[0].reason.code, "QC_NOT_BRACKETED");
+  EXPECT_EQ(r.dispositions[0].reason.outcome, Outcome::kNotEvaluable);
+  EXPECT_NE(r.dispositions[0].reason.message.find("injection order is unknown"), std::string::npos);
+  // A rejected run still rejects, whatever the order.
+  Batch rejected;
+  rejected.qc("L1", 150).patient().qc("L1", 150);
+  rejected.message().listedInRunOrder = false;
+  QcReview x = reviewQc(rejected.message(), {}, noWestgard());
+  EXPECT_EQ(kinds(x), std::vector<DispositionKind>{kReject});
+  EXPECT_EQ(x.dispositions[0].reason.code, "QC_RUN_REJECTED");
+}
+
+TEST(QcIssue20, WithoutALevelColumnEachNominalIsItsOwnLevel) {
+  // Two low QCs (nominal 3) fail, four high ones (nominal 80) pass: 4/6 overall is enough, but
+  // the low level has 0/2. Lumped into one level (the old behaviour) the run passed.
+  Batch b;
+  b.qc("", 4.5, 3).qc("", 80, 80).qc("", 81, 80).patient().qc("", 4.4, 3).qc("", 79, 80);
+  b.qc("", 80, 80);
+  for (Sample& s : b.message().samples) {
+    if (!s.results.empty()) s.results[0].units = "ng/mL";
+  }
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  const auto& inj = r.analytes[0].injections;
+  ASSERT_EQ(inj.size(), 6u);
+  EXPECT_EQ(inj[0].level, "QC 3 ng/mL");
+  EXPECT_EQ(inj[1].level, "QC 80 ng/mL");
+  const CheckResult* c = find(r.checks, "qc.run_acceptance");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->outcome, Outcome::kFail);
+  EXPECT_EQ(c->measured, "4/6 pass; QC 3 ng/mL 0/2; QC 80 ng/mL 4/4");
+  EXPECT_NE(c->message.find("fewer than half pass at QC 3 ng/mL (0/2 pass)"), std::string::npos)
+      << c->message;
+  EXPECT_EQ(kinds(r), std::vector<DispositionKind>{kReject});
+  // A nominal derived from a rounded accuracy (24.98 for 25) falls in the same level.
+  Batch derived;
+  derived.qc("", 25, 24.98).qc("", 25, 25.01);
+  QcReview d = reviewQc(derived.message(), {}, noWestgard());
+  EXPECT_EQ(d.analytes[0].injections[0].level, d.analytes[0].injections[1].level);
+  EXPECT_EQ(d.analytes[0].injections[0].level, "QC 25");
+  Batch large;
+  large.qc("", 20000, 20000).qc("", 12, 12.345);
+  QcReview l = reviewQc(large.message(), {}, noWestgard());
+  EXPECT_EQ(l.analytes[0].injections[0].level, "QC 20000");
+  EXPECT_EQ(l.analytes[0].injections[1].level, "QC 12.3");
+}
+
+TEST(QcIssue20, FindingsNameTheLevelTheInjectionAndTheLimit) {
+  Batch b;
+  b.qc("Low", 100).qc("Low", 120);
+  b.message().samples[0].injection = 16;
+  b.message().samples[1].injection = 17;
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  const CheckResult* fail = find(r.checks, "qc.accuracy", 1);
+  ASSERT_TRUE(fail);
+  EXPECT_EQ(fail->message, "TESTO: QC Low (sample QC2, injection 17) accuracy " + num(120) +
+                               "% of nominal 100, outside 85–115%");
+  EXPECT_EQ(fail->measured, num(120) + "%");
+  const CheckResult* run = find(r.checks, "qc.run_acceptance");
+  EXPECT_EQ(run->message,
+            "TESTO: QC run acceptance FAILED: 1/2 pass; Low 1/2; fewer than 2/3 of all QC "
+            "injections pass");
+}
+
+TEST(QcIssue20, WestgardWithoutTargetsNamesTheMissingTargetAndHolds) {
+  Batch b;
+  b.qc("Low", 100).patient().qc("Low", 100);
+  b.message().samples[0].injection = 3;
+  QcReview r = reviewQc(b.message(), {}, westgardRun(1));
+  const CheckResult* missing = find(r.checks, "qc.target");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->code, "QC_TARGET_MISSING");
+  EXPECT_EQ(missing->outcome, Outcome::kNotEvaluable);
+  EXPECT_NE(missing->message.find("Westgard rules not evaluated"), std::string::npos);
+  EXPECT_NE(missing->message.find("analytes.TESTO.qc_targets.\"Low\""), std::string::npos)
+      << missing->message;
+  EXPECT_NE(missing->message.find("injection 3"), std::string::npos) << missing->message;
+  EXPECT_EQ(kinds(r), std::vector<DispositionKind>{kHold});
+}
+
+TEST(QcIssue20, WestgardFindingsNameTheInjection) {
+  Batch b;
+  b.qc("L1", 116, 100).qc("L2", 300, 300).patient().qc("L1", 100, 100);
+  b.message().samples[0].injection = 12;
+  QcReview r = reviewQc(b.message(), historyWithTargets(), westgardRun(1));
+  const CheckResult* c = find(r.checks, "qc.westgard.1_3s");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->message,
+            "TESTO: Westgard 1_3s violation (one value beyond ±3 SD) in run: z +3.2 (run 1, QC "
+            "L1, sample QC1, injection 12); likely random error: the run is rejected");
+}
+
+TEST(QcIssue20, BracketingFindingsNameTheInjection) {
+  Batch b;
+  b.patient().qc("L1", 100).patient().qc("L1", 130).patient().qc("L1", 100);
+  for (size_t i = 0; i < b.message().samples.size(); ++i) {
+    b.message().samples[i].injection = static_cast<int64_t>(i) + 31;
+  }
+  QcReview r = reviewQc(b.message(), {}, noWestgard());
+  ASSERT_EQ(r.dispositions.size(), 3u);
+  EXPECT_NE(r.dispositions[0].reason.message.find("injection 31 is not bracketed"),
+            std::string::npos)
+      << r.dispositions[0].reason.message;
+  EXPECT_NE(r.dispositions[1].reason.message.find(
+                "injection 33 ran after the last passing QC before a failed QC"),
+            std::string::npos)
+      << r.dispositions[1].reason.message;
 }
 
 // --- Targets (§3.3)

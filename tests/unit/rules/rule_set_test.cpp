@@ -78,6 +78,7 @@ Sample sample(const std::string& id, SampleKind kind, const std::string& level,
 /// Six calibrators on y = 0.1·x (IS area 1e5), two QCs per level, and patients.
 Message batch(double qcLowFactor = 1.0) {
   Message m;
+  m.listedInRunOrder = true;  // listed in injection order (a batch table read top to bottom)
   const double levels[] = {1, 2, 5, 10, 50, 100};
   for (double x : levels) {
     m.samples.push_back(sample("CAL" + std::to_string(int(x)), SampleKind::kCalibrator, "",
@@ -250,6 +251,158 @@ TEST(RuleEngine, ACurveThatCannotBeJudgedHoldsRatherThanRejects) {
   for (int i = 0; i < 6; ++i) m.samples[i].results[0].peak->area.reset();
   rules->evaluate(m, RulesContext{});
   EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kHold) << describe(resultOf(m, "P1"));
+}
+
+// --- Issue 20: injection order, QC levels, Westgard targets, IS findings on their analyte --------
+
+size_t countBatch(const Message& m, const std::string& code) {
+  return static_cast<size_t>(std::count_if(
+      m.batchFindings.begin(), m.batchFindings.end(),
+      [&](const BatchFinding& b) { return b.finding.message.rfind(code + ":", 0) == 0; }));
+}
+
+const Finding* findingOf(const Result& r, const std::string& rule) {
+  for (const Finding& f : r.findings) {
+    if (f.ruleId == rule) return &f;
+  }
+  return nullptr;
+}
+
+TEST(RuleEngineOrder, ANameSortedExportIsJudgedInInjectionOrder) {
+  // The batch as a TargetLynx summary lists it (sorted by name), with the "#" column. In
+  // injection order P1 runs after the failed mid-batch QC and must be re-run; in the listed
+  // order it sat between two passing QCs.
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  m.listedInRunOrder = false;
+  int64_t n = 0;
+  for (Sample& s : m.samples) s.injection = ++n;  // CAL1..CAL100, BLK, QCL0, QCH0, QCL1, QCH1, P..
+  // Move P1 after a failing low QC: QCL1 fails, P1 is injected right after it.
+  for (Sample& s : m.samples) {
+    if (s.sampleId == "QCL1") {
+      s.results[0].numeric = 4.5;
+      s.results[0].peak->calculatedConcentration = 4.5;
+    }
+    if (s.sampleId == "P1") s.injection = 11;    // after QCL1 (injection 10)
+    if (s.sampleId == "QCH1") s.injection = 12;  // QCH1 closes that evaluation
+  }
+  std::sort(m.samples.begin(), m.samples.end(),
+            [](const Sample& a, const Sample& b) { return a.sampleId < b.sampleId; });
+  rules->evaluate(m, RulesContext{});
+  EXPECT_TRUE(m.listedInRunOrder);
+  EXPECT_EQ(countBatch(m, "RUN_ORDER_UNKNOWN"), 0u);
+  for (size_t i = 1; i < m.samples.size(); ++i) {
+    EXPECT_LT(*m.samples[i - 1].injection, *m.samples[i].injection) << "sorted by injection";
+  }
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kReject) << describe(p1);
+  const Finding* bracket = findingOf(p1, "qc.bracketing");
+  ASSERT_TRUE(bracket) << describe(p1);
+  EXPECT_NE(bracket->message.find("injection 11"), std::string::npos) << bracket->message;
+}
+
+TEST(RuleEngineOrder, AnUnknownOrderIsReportedOnceAndHoldsThePatients) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  m.listedInRunOrder = false;  // no injection number, no acquisition time, no run-order listing
+  rules->evaluate(m, RulesContext{});
+  EXPECT_FALSE(m.listedInRunOrder);
+  EXPECT_EQ(countBatch(m, "RUN_ORDER_UNKNOWN"), 1u);
+  const Result& p1 = resultOf(m, "P1");  // released when the order is known (CleanBatch…)
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  const Finding* bracket = findingOf(p1, "qc.bracketing");
+  ASSERT_TRUE(bracket) << describe(p1);
+  EXPECT_NE(bracket->message.find("injection order is unknown"), std::string::npos);
+  size_t orderFindings = 0;
+  for (const Finding& f : p1.findings) {
+    if (f.message.find("order") != std::string::npos) ++orderFindings;
+  }
+  EXPECT_EQ(orderFindings, 1u) << "one short finding per held result: " << describe(p1);
+}
+
+TEST(RuleEngineQc, AFailedQcLevelFailsTheRunWithoutALevelColumn) {
+  auto rules = ruleSet(kRules);
+  Message m = batch(1.5);  // both low QCs at 150 %, the high ones pass; the closing low passes
+  m.samples.push_back(sample("QCH9", SampleKind::kQc, "High", {analyte("CORT", 8e5, 1e5, 80, 80)}));
+  for (Sample& s : m.samples) s.level.clear();  // an export without a Level column
+  rules->evaluate(m, RulesContext{});
+  // 4/6 pass overall (enough), but the QC at nominal 3 passes 1 of 3.
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kReject) << describe(resultOf(m, "P1"));
+  auto run =
+      std::find_if(m.batchFindings.begin(), m.batchFindings.end(),
+                   [](const BatchFinding& b) { return b.finding.ruleId == "qc.run_acceptance"; });
+  ASSERT_NE(run, m.batchFindings.end());
+  EXPECT_NE(run->finding.message.find("fewer than half pass at QC 3"), std::string::npos)
+      << run->finding.message;
+}
+
+TEST(RuleEngineQc, WestgardWithoutTargetsHoldsAndNamesWhatIsMissing) {
+  auto rules = ruleSet(R"({"version":"w","qc":{"westgard":true},
+    "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false}})");
+  Message m = batch();
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  auto missing =
+      std::find_if(m.batchFindings.begin(), m.batchFindings.end(),
+                   [](const BatchFinding& b) { return b.finding.ruleId == "qc.target"; });
+  ASSERT_NE(missing, m.batchFindings.end());
+  EXPECT_EQ(missing->analyte, "CORT");
+  EXPECT_NE(missing->finding.message.find("analytes.CORT.qc_targets"), std::string::npos)
+      << missing->finding.message;
+}
+
+TEST(RuleEngineTrend, AnIsDropHoldsOnlyTheAnalyteWhoseIsDropped) {
+  // Two analytes in every injection; the melatonin IS drops in P1 only. The tryptophan result
+  // of P1 must not carry melatonin's IS_DROP_SINGLE.
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  for (Sample& s : m.samples) {
+    Result mel = s.results[0];
+    mel.instrumentCode = "MEL";
+    if (s.sampleId == "P1") mel.peak->internalStandardArea = 1e4;  // 10 % of 1e5
+    s.results.push_back(mel);
+  }
+  rules->evaluate(m, RulesContext{});
+  const Sample* p1 = nullptr;
+  for (const Sample& s : m.samples) {
+    if (s.sampleId == "P1") p1 = &s;
+  }
+  ASSERT_TRUE(p1);
+  EXPECT_FALSE(hasRule(p1->results[0], "trend.is_drop_single")) << describe(p1->results[0]);
+  EXPECT_TRUE(hasRule(p1->results[1], "trend.is_drop_single")) << describe(p1->results[1]);
+  EXPECT_EQ(
+      findingOf(p1->results[1], "trend.is_drop_single")->message.rfind("IS_DROP_SINGLE: MEL:", 0),
+      0u);
+}
+
+TEST(RuleEngineTrend, IsMissingInManyInjectionsHoldsTheAnalytesPatients) {
+  // Spec §5: IS_MISSING_MULTI is a batch HOLD. It used to be a batch finding with no analyte,
+  // which held nothing.
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  for (int i = 4; i <= 6; ++i) {
+    m.samples.push_back(sample("P" + std::to_string(i), SampleKind::kUnknown, "",
+                               {analyte("CORT", 2.5e5, 1e5, {}, 25)}));
+    m.samples.back().results[0].peak->internalStandardArea.reset();
+  }
+  std::swap(m.samples[m.samples.size() - 4], m.samples.back());  // QCL9 closes the bracket again
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  const Finding* missing = findingOf(p1, "trend.is_missing_multi");
+  ASSERT_TRUE(missing) << describe(p1);
+  EXPECT_EQ(missing->action, DispositionKind::kHold);
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+}
+
+TEST(RuleSetFile, TheIsDriftHoldRatioIsReadStrictly) {
+  EXPECT_NE(error(R"({"version":"v","drift":{"is_drift_hold_ratio":-1}})")
+                .find("drift.is_drift_hold_ratio"),
+            std::string::npos);
+  EXPECT_NE(error(R"({"version":"v","drift":{"is_drift_hold_ratio":"x"}})")
+                .find("drift.is_drift_hold_ratio: must be a number"),
+            std::string::npos);
+  EXPECT_TRUE(ruleSet(R"({"version":"v","drift":{"is_drift_hold_ratio":0.4}})"));
 }
 
 // Found by the rules fuzzer: numbers outside the integer range are errors, never a crash.

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -249,6 +251,21 @@ TEST(DriftIs, BoundaryOfThirtyPercentPasses) {
   EXPECT_EQ(checkIsDrift(linearRatios(11, 1.0, -0.4)).outcome, Outcome::kWarn);
 }
 
+TEST(DriftIs, NumbersAreInThePercentTheMessageSays) {
+  CheckResult warn = checkIsDrift(linearRatios(11, 1.0, 0.40));
+  EXPECT_EQ(warn.measured, num(40));
+  EXPECT_EQ(warn.limit, num(30));
+  EXPECT_NE(warn.message.find("% of the IS reference"), std::string::npos) << warn.message;
+  EXPECT_NE(warn.message.find("more than 30%"), std::string::npos) << warn.message;
+  CheckResult shift = checkRtShift(4.2, {4.0, 4.0, 4.0});
+  EXPECT_EQ(shift.measured, num(5));
+  EXPECT_EQ(shift.limit, num(2.5));
+  EXPECT_NE(shift.message.find("shift 5%, limit 2.5%"), std::string::npos) << shift.message;
+  CheckResult global = checkRtShiftGlobal({0.03, 0.04});
+  EXPECT_EQ(global.limit, num(2.5));
+  EXPECT_NE(global.message.find("by more than 2.5%"), std::string::npos) << global.message;
+}
+
 TEST(DriftIs, FailHoldsTheLowLaterSamples) {
   Series r = linearRatios(11, 1.1, 0.7);  // 1.1 → 0.4
   r[3].reset();                           // a missing IS does not break the fit
@@ -352,6 +369,7 @@ TEST(DriftDiagnostics, GlobalRtShiftNeedsOneDirection) {
 
 Message driftBatch() {
   Message m;
+  m.listedInRunOrder = true;  // the samples below are in injection order
   auto add = [&](SampleKind kind, const std::string& code, double is, double rt, double expRt) {
     Sample s;
     s.kind = kind;
@@ -390,7 +408,7 @@ TEST(DriftDiagnostics, BatchFromAMessage) {
   EXPECT_EQ(d.samples[0].index, 5u);
   EXPECT_EQ(d.samples[0].check.code, "IS_DROP_SINGLE");
   bool globalShift = false;
-  for (const CheckResult& c : d.batch) {
+  for (const auto& [analyteName, c] : d.batch) {
     if (c.code == "RT_SHIFT_GLOBAL") globalShift = c.outcome == Outcome::kWarn;
     if (c.code == "IS_MISSING_MULTI") {
       EXPECT_EQ(c.outcome, Outcome::kPass);
@@ -406,6 +424,67 @@ TEST(DriftDiagnostics, BatchFromAMessage) {
   EXPECT_DOUBLE_EQ(metrics[0].value, 1000);
   EXPECT_EQ(metrics[1].metric, "cal_rt_mean");
   EXPECT_DOUBLE_EQ(metrics[1].value, 2.1);
+}
+
+TEST(DriftDiagnostics, AnIsDropConcernsItsOwnAnalyteAndNamesTheInjection) {
+  Message m = driftBatch();
+  for (size_t i = 0; i < m.samples.size(); ++i) m.samples[i].injection = int64_t(i) + 20;
+  // Only analyte B's IS drops in sample 5; A's stays normal.
+  m.samples[5].results[0].peak->internalStandardArea = 1000;
+  m.samples[5].results[1].peak->internalStandardArea = 200;
+  BatchDiagnostics d = diagnoseBatch(m, computeBatchReferences(m));
+  ASSERT_EQ(d.samples.size(), 1u);
+  EXPECT_EQ(d.samples[0].index, 5u);
+  EXPECT_EQ(d.samples[0].analyte, "B");
+  EXPECT_EQ(d.samples[0].check.message.rfind("B: injection 25: IS at 20% of the IS reference", 0),
+            0u)
+      << d.samples[0].check.message;
+  EXPECT_EQ(d.samples[0].check.measured, num(20));
+  EXPECT_EQ(d.samples[0].check.limit, num(50));
+}
+
+TEST(DriftDiagnostics, WithoutAnInjectionOrderTheOrderDependentChecksDoNotRun) {
+  Message m = driftBatch();
+  m.listedInRunOrder = false;
+  BatchDiagnostics d = diagnoseBatch(m, computeBatchReferences(m));
+  EXPECT_TRUE(d.samples.empty()) << "no neighbours without an order";
+  for (const auto& [analyteName, c] : d.batch) {
+    EXPECT_NE(c.code, "IS_DRIFT");
+    EXPECT_NE(c.code, "RT_DRIFT");
+  }
+  bool missingMulti = std::any_of(d.batch.begin(), d.batch.end(), [](const AnalyteCheck& c) {
+    return c.check.code == "IS_MISSING_MULTI" && c.analyte == "A";
+  });
+  EXPECT_TRUE(missingMulti) << "order-free checks still run, named by analyte";
+}
+
+TEST(DriftDiagnostics, AFailedIsDriftHoldsTheInjectionsWhoseIsFell) {
+  Message m;
+  m.listedInRunOrder = true;
+  const double is[] = {1000, 1000, 1000, 900, 700, 500, 300, 200};
+  for (size_t i = 0; i < std::size(is); ++i) {
+    Sample s;
+    s.kind = i < 3 ? SampleKind::kCalibrator : SampleKind::kUnknown;
+    s.sampleId = "S" + std::to_string(i);
+    s.injection = int64_t(i) + 1;
+    Result r;
+    r.instrumentCode = "A";
+    r.peak = Peak{};
+    r.peak->internalStandardArea = is[i];
+    r.peak->area = 100;
+    s.results.push_back(r);
+    m.samples.push_back(s);
+  }
+  BatchDiagnostics d = diagnoseBatch(m, computeBatchReferences(m));
+  bool driftFail = std::any_of(d.batch.begin(), d.batch.end(), [](const AnalyteCheck& c) {
+    return c.check.code == "IS_DRIFT" && c.check.outcome == Outcome::kFail && c.analyte == "A";
+  });
+  EXPECT_TRUE(driftFail);
+  std::vector<size_t> held;
+  for (const InjectionCheck& i : d.samples) {
+    if (i.check.code == "IS_DRIFT") held.push_back(i.index);
+  }
+  EXPECT_EQ(held, (std::vector<size_t>{6, 7})) << "the injections below 50 % of the reference";
 }
 
 }  // namespace

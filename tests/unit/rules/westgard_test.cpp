@@ -463,5 +463,24 @@ TEST(WestgardRules, OnlyTheConfiguredRulesReject) {
   EXPECT_FALSE(History().run(1, {{"L1", 2.5}}).decide(1, only({R::k1_2s})).rejected);
 }
 
+TEST(WestgardWords, EveryRuleSaysWhatItAsksAndValuesNameTheirInjection) {
+  for (WestgardRule r : {R::k1_2s, R::k1_3s, R::k2_2s, R::kR_4s, R::k4_1s, R::k10_x, R::k8_x,
+                         R::k12_x, R::k9_x, R::k2of3_2s, R::k3_1s, R::k6_x}) {
+    EXPECT_STRNE(meaningOf(r), "?") << toString(r);
+  }
+  EXPECT_STREQ(meaningOf(R::k1_3s), "one value beyond ±3 SD");
+  QcValue v;
+  v.series = "S";
+  v.level = "Low";
+  v.run = 4;
+  v.value = 116;
+  v.targetMean = 100;
+  v.targetSd = 5;
+  v.injection = "sample QC_L, injection 9";
+  RunDecision d = evaluateWestgardRun(std::vector<QcValue>{v}, "S", 4);
+  ASSERT_FALSE(d.hits.empty());
+  EXPECT_EQ(d.hits[0].detail, "z +3.2 (run 4, QC Low, sample QC_L, injection 9)");
+}
+
 }  // namespace
 }  // namespace labgate::rules
