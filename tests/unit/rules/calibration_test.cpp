@@ -365,8 +365,10 @@ Sample patient(const std::string& id, double ratio, std::optional<double> vendor
 }
 
 /// Calibrators at 1..8 on y = x; `ratios` overrides the ratio (response / nominal) per level.
+/// Listed in injection order.
 Message batchOf(const std::vector<double>& ratios) {
   Message m;
+  m.listedInRunOrder = true;
   for (size_t i = 0; i < ratios.size(); ++i) {
     double x = static_cast<double>(i + 1);
     m.samples.push_back(calibrator(x, ratios[i] * x));

@@ -75,9 +75,11 @@ Sample sample(const std::string& id, SampleKind kind, const std::string& level,
   return s;
 }
 
-/// Six calibrators on y = 0.1·x (IS area 1e5), two QCs per level, and patients.
+/// Six calibrators on y = 0.1·x (IS area 1e5), two QCs per level, and patients, listed in
+/// injection order.
 Message batch(double qcLowFactor = 1.0) {
   Message m;
+  m.listedInRunOrder = true;
   const double levels[] = {1, 2, 5, 10, 50, 100};
   for (double x : levels) {
     m.samples.push_back(sample("CAL" + std::to_string(int(x)), SampleKind::kCalibrator, "",
