@@ -2,9 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
-#include <map>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "rules/linalg.h"
@@ -89,19 +89,23 @@ VendorCurve readVendorCurve(const ExportCurve& curve) {
   } else if (!weight.empty()) {
     out.weight = parseCalibrationWeight(weight);
     if (!out.weight && out.problem.empty()) {
-      out.problem = "the export's weighting \"" + curve.weighting + "\" is not one this engine uses";
+      out.problem =
+          "the export's weighting \"" + curve.weighting + "\" is not one this engine uses";
     }
   }
   if (origin == "force" || origin == "forced") {
-    if (out.model == CalibrationModel::kLinear || out.model == CalibrationModel::kLinearThroughOrigin) {
+    if (out.model == CalibrationModel::kLinear ||
+        out.model == CalibrationModel::kLinearThroughOrigin) {
       out.model = CalibrationModel::kLinearThroughOrigin;
     } else if (out.problem.empty()) {
-      out.problem = "the export forces the curve through the origin, which this engine fits for a "
-                    "linear curve only";
+      out.problem =
+          "the export forces the curve through the origin, which this engine fits for a "
+          "linear curve only";
     }
   } else if (origin == "include" && out.problem.empty()) {
-    out.problem = "the export includes the origin as a calibration point, which this engine does "
-                  "not fit";
+    out.problem =
+        "the export includes the origin as a calibration point, which this engine does "
+        "not fit";
   } else if (!origin.empty() && origin != "exclude" && origin != "ignore" && out.problem.empty()) {
     out.problem = "the export's origin setting \"" + curve.origin + "\" is unknown";
   }
@@ -525,7 +529,8 @@ std::string exclusionWords(const Work& w, const Counts& n) {
     if (i > 0) words += ", ";
     words += injectionOf(w.batch.samples[n.excluded[i]->sampleIndex]);
   }
-  if (shown < n.excluded.size()) words += ", and " + std::to_string(n.excluded.size() - shown) + " more";
+  if (shown < n.excluded.size())
+    words += ", and " + std::to_string(n.excluded.size() - shown) + " more";
   return words + ")";
 }
 
@@ -550,8 +555,9 @@ void reviewCurve(Work& w) {
       }
     }
   }
-  const std::string limit = ">= " + pct(100 * w.config.minPassFraction) + " of calibrators, >= " +
-                            std::to_string(w.config.minPassLevels) + " levels";
+  const std::string limit = ">= " + pct(100 * w.config.minPassFraction) +
+                            " of calibrators, >= " + std::to_string(w.config.minPassLevels) +
+                            " levels";
   const Counts n = countCalibrators(w);
   Outcome outcome;
   std::string message;
@@ -878,13 +884,13 @@ void addNonlinearityCheck(Work& w) {
   const double moved = std::fabs(linAcc - quadAcc);
   const double limit = 100 * w.config.nonlinearityMaxFraction;
   if (moved <= limit) return;
-  w.review.checks.push_back(makeCheck(
-      Outcome::kWarn, "calibration.nonlinearity", "CAL_NONLINEAR",
-      "the curve bends at the top: with a quadratic term the top calibrator (" + num(top) +
-          ") back-calculates to " + pct(quadAcc) + " instead of " + pct(linAcc) + " (" +
-          num(moved) + " points, limit " + num(limit) +
-          "); check the method's curve type, or detector saturation",
-      pct(moved), "<= " + pct(limit)));
+  w.review.checks.push_back(
+      makeCheck(Outcome::kWarn, "calibration.nonlinearity", "CAL_NONLINEAR",
+                "the curve bends at the top: with a quadratic term the top calibrator (" +
+                    num(top) + ") back-calculates to " + pct(quadAcc) + " instead of " +
+                    pct(linAcc) + " (" + num(moved) + " points, limit " + num(limit) +
+                    "); check the method's curve type, or detector saturation",
+                pct(moved), "<= " + pct(limit)));
 }
 
 std::optional<double> isAreaOrDerived(const Result* r) {
@@ -924,13 +930,13 @@ void addTopIsCheck(Work& w) {
   if (ref <= 0) return;
   const double ratio = median(topAreas) / ref;
   if (ratio >= w.config.topIsMinFraction) return;
-  w.review.checks.push_back(makeCheck(
-      Outcome::kWarn, "calibration.top_is", "CAL_TOP_IS_SUPPRESSED",
-      "the internal standard at the top calibrator (" + num(*top) + ") is at " + pct(100 * ratio) +
-          " of the other calibrators' median IS area, limit " +
-          pct(100 * w.config.topIsMinFraction) +
-          ": ion suppression or saturation at the top of the curve",
-      pct(100 * ratio), ">= " + pct(100 * w.config.topIsMinFraction)));
+  w.review.checks.push_back(
+      makeCheck(Outcome::kWarn, "calibration.top_is", "CAL_TOP_IS_SUPPRESSED",
+                "the internal standard at the top calibrator (" + num(*top) + ") is at " +
+                    pct(100 * ratio) + " of the other calibrators' median IS area, limit " +
+                    pct(100 * w.config.topIsMinFraction) +
+                    ": ion suppression or saturation at the top of the curve",
+                pct(100 * ratio), ">= " + pct(100 * w.config.topIsMinFraction)));
 }
 
 /// An export whose calibrator concentrations lie a factor ≥ kImplausibleFactor from their
@@ -955,11 +961,10 @@ void addPlausibilityCheck(Work& w) {
                           num(m) + "× their nominal concentration (median of " +
                           std::to_string(ratios.size()) +
                           "): the column probably holds areas or another quantity";
-  w.review.checks.push_back(makeCheck(Outcome::kNotEvaluable, "calibration.export",
-                                      "EXPORT_IMPLAUSIBLE",
-                                      why + "; re-export from the quantitation software",
-                                      num(m) + "x nominal",
-                                      "within " + num(kImplausibleFactor) + "x of nominal"));
+  w.review.checks.push_back(
+      makeCheck(Outcome::kNotEvaluable, "calibration.export", "EXPORT_IMPLAUSIBLE",
+                why + "; re-export from the quantitation software", num(m) + "x nominal",
+                "within " + num(kImplausibleFactor) + "x of nominal"));
   // The values the LIS would receive come from that column: nothing is judged, nothing released.
   markReexport(w.review, why, true);
 }
@@ -1039,7 +1044,8 @@ void markReexport(CalibrationReview& review, const std::string& why, bool evenIf
     if (c.outcome == Outcome::kPass && !evenIfAccepted) return;
     c.outcome = Outcome::kNotEvaluable;
     c.onFail = DispositionKind::kHold;
-    c.message += "; not judged: " + why + ": re-export from the quantitation software (a re-run "
+    c.message += "; not judged: " + why +
+                 ": re-export from the quantitation software (a re-run "
                  "would not help)";
   }
   review.curveAccepted = false;

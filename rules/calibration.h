@@ -41,8 +41,8 @@ struct VendorCurve {
 
 /// Reads the vendor's words, case-insensitively: model "Linear", "Quadratic" ("Linear through
 /// zero"/"through origin" too); weighting "None"/"Equal", "1/X", "1/X^2" ("1/x2", "1/x²"), "1/Y",
-/// "1/Y^2"; origin "Exclude"/"Ignore"/"" (the curve has its intercept), "Force" (through the origin:
-/// linear only). "Include" (the origin as an extra point) is not fitted: a problem.
+/// "1/Y^2"; origin "Exclude"/"Ignore"/"" (the curve has its intercept), "Force" (through the
+/// origin: linear only). "Include" (the origin as an extra point) is not fitted: a problem.
 VendorCurve readVendorCurve(const ExportCurve& curve);
 
 /// One calibration point: nominal concentration x and response y.
@@ -151,11 +151,11 @@ struct CalibratorReview {
   std::optional<double> nominal;   // Peak::expectedConcentration, else Sample::nominalConcentration
   std::optional<double> response;  // see calibrationResponse()
   std::optional<double> backCalculated;
-  std::optional<double> accuracyPct;         // 100·x̂/nominal
-  bool lloqLevel = false;                    // at the lowest non-zero nominal level
-  bool excluded = false;         // left out of the final fit (the analyst's or auto_exclude)
-  bool analystExcluded = false;  // Peak::excludedFromCurve: counts as not accepted
-  std::optional<int64_t> injection;  // Sample::injection
+  std::optional<double> accuracyPct;  // 100·x̂/nominal
+  bool lloqLevel = false;             // at the lowest non-zero nominal level
+  bool excluded = false;              // left out of the final fit (the analyst's or auto_exclude)
+  bool analystExcluded = false;       // Peak::excludedFromCurve: counts as not accepted
+  std::optional<int64_t> injection;   // Sample::injection
   Outcome outcome = Outcome::kNotEvaluable;  // its accuracy check
 };
 

@@ -727,8 +727,8 @@ std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(
     for (const CheckResult& c : review.checks) {
       std::optional<Finding> f = toFinding(c);
       if (!f) continue;
-      if (c.outcome == Outcome::kNotEvaluable && (c.ruleId == "calibration.carryover" ||
-                                                  c.ruleId == "calibration.carryover_suspect")) {
+      if (c.outcome == Outcome::kNotEvaluable &&
+          (c.ruleId == "calibration.carryover" || c.ruleId == "calibration.carryover_suspect")) {
         // For the reviewer, once: it holds no result by itself (a missing blank after the top
         // calibrator is a batch design matter; the results carryover may concern are held one
         // by one by calibration.carryover_suspect).
