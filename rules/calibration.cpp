@@ -979,6 +979,8 @@ void addCarryoverSuspects(Work& w) {
   std::vector<const SampleConcentration*> above;
   for (const SampleConcentration& sc : rv.samples) {
     bySample[sc.sampleIndex] = &sc;
+    // A calibrator's carryover is what the blank after the top calibrator measures.
+    if (sc.kind == SampleKind::kCalibrator) continue;
     const std::optional<double> x =
         sc.backCalculated.concentration ? sc.backCalculated.concentration : sc.vendor;
     if (x && *x > *rv.uloq) above.push_back(&sc);
@@ -1000,6 +1002,7 @@ void addCarryoverSuspects(Work& w) {
                      "order is unknown (see the batch finding)",
                      "", limit)});
     }
+    if (held == 0) return;  // nobody to hold: nothing for the reviewer either
     rv.checks.push_back(makeCheck(
         Outcome::kNotEvaluable, rule, code,
         std::to_string(above.size()) +

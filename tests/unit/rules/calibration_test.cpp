@@ -871,6 +871,12 @@ TEST(CalibrationCarryover, AResultRightAfterOneAboveTheUloqIsSuspect) {
   EXPECT_TRUE(suspectOf(rv, 10));
   EXPECT_FALSE(suspectOf(rv, 12)) << "below the LLOQ";
   EXPECT_EQ(countChecks(rv, "calibration.carryover_suspect", Outcome::kNotEvaluable), 1u);
+  // The top calibrator reading above its nominal is no source: the blank after it measures that.
+  Message topCal = batchOf({1, 1, 1, 1, 1, 1, 1, 1.05});
+  topCal.samples.push_back(patient("AFTER", 4.0));
+  rv = reviewCalibration(topCal, kAnalyte, originConfig());
+  ASSERT_GT(*rv.calibrators.back().backCalculated, 8.0);
+  EXPECT_TRUE(rv.sampleChecks.empty());
   // Nothing above the ULOQ: nothing to suspect, whatever the order.
   Message calm = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
   calm.samples.push_back(patient("P", 4.0));
