@@ -1076,17 +1076,17 @@ CheckResult checkExportComplete(const Message& batch) {
   // Exactly one injection short of analytes that every other injection carries.
   size_t most = 0;
   for (const auto& a : analytesOf) most = std::max(most, a.second);
-  std::vector<const std::pair<const Sample*, size_t>*> short_;
+  std::vector<const std::pair<const Sample*, size_t>*> shortSamples;
   for (const auto& a : analytesOf) {
-    if (a.second < most) short_.push_back(&a);
+    if (a.second < most) shortSamples.push_back(&a);
   }
-  if (short_.size() == 1) {
+  if (shortSamples.size() == 1) {
     ok.outcome = Outcome::kNotEvaluable;
-    ok.message = injectionOf(*short_[0]->first) + " carries " + std::to_string(short_[0]->second) +
-                 " of the " + std::to_string(most) +
+    ok.message = injectionOf(*shortSamples[0]->first) + " carries " +
+                 std::to_string(shortSamples[0]->second) + " of the " + std::to_string(most) +
                  " analytes every other injection carries: the export looks cut off or "
                  "incomplete";
-    ok.measured = std::to_string(short_[0]->second) + " analytes";
+    ok.measured = std::to_string(shortSamples[0]->second) + " analytes";
     ok.limit = std::to_string(most) + " analytes";
     return ok;
   }
