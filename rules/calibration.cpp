@@ -1045,11 +1045,17 @@ void markReexport(CalibrationReview& review, const std::string& why, bool evenIf
   for (CheckResult& c : review.checks) {
     if (c.ruleId != "calibration.curve") continue;
     if (c.outcome == Outcome::kPass && !evenIfAccepted) return;
+    // "calibration curve FAIL (…): why" becomes "calibration curve NOT_EVALUABLE: <export>; …
+    // As exported: FAIL (…): why".
+    const std::string prefix = "calibration curve ";
+    std::string asExported =
+        c.message.rfind(prefix, 0) == 0 ? c.message.substr(prefix.size()) : c.message;
     c.outcome = Outcome::kNotEvaluable;
     c.onFail = DispositionKind::kHold;
-    c.message += "; not judged: " + why +
-                 ": re-export from the quantitation software (a re-run "
-                 "would not help)";
+    c.message = prefix + toString(Outcome::kNotEvaluable) + ": " + why +
+                "; re-export from the quantitation software (a re-run would not help). As "
+                "exported: " +
+                asExported;
   }
   review.curveAccepted = false;
   review.lloq.reset();

@@ -807,7 +807,12 @@ TEST(CalibrationExport, ACutOffExportIsFound) {
   markReexport(rv, c.message);
   EXPECT_EQ(curveOf(rv).outcome, Outcome::kNotEvaluable);
   EXPECT_EQ(curveOf(rv).onFail, DispositionKind::kHold);
-  EXPECT_TRUE(contains(curveOf(rv).message, "re-export")) << curveOf(rv).message;
+  EXPECT_EQ(curveOf(rv).message.rfind("calibration curve NOT_EVALUABLE: " + c.message +
+                                          "; re-export from the quantitation software",
+                                      0),
+            0u)
+      << curveOf(rv).message;
+  EXPECT_TRUE(contains(curveOf(rv).message, "As exported: FAIL (")) << curveOf(rv).message;
   // A curve that passed on what the file holds stands.
   rv = reviewCalibration(batchOf({1, 1, 1, 1, 1, 1, 1, 1}), kAnalyte, originConfig());
   markReexport(rv, c.message);
