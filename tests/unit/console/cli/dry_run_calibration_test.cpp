@@ -2,7 +2,9 @@
 // ../shared at run time; skipped without it): the curve judged is the lab's. Corticosterone's
 // vendor accuracies (Cal F 97.6 %, Cal B 80.7 %) come from a quadratic 1/x² fit; a linear 1/x²
 // refit puts Cal F at 112.7 %. The engine says which model it judged and where that came from,
-// and flags the bend (CAL_NONLINEAR) when it judges a line.
+// and flags the bend (CAL_NONLINEAR) when it judges a line. The same checks run on a small
+// MassHunter batch of our own (tests/data/rules/bent_curve_masshunter.csv: an exact quadratic,
+// response 0.1·x·(1 − 0.004·x)), which needs no ../shared.
 #include <Poco/File.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -20,13 +22,14 @@
 namespace labgate::cli {
 namespace {
 
+const std::string kOwnBatch =
+    std::string(LABGATE_TEST_DATA_DIR) + "/rules/bent_curve_masshunter.csv";
 const std::string kBatch = std::string(LABGATE_SHARED_DIR) +
                            "/corpus/lcms/masshunter_quant/mrmhub_MH_ext_cal_quant_assay.csv";
 
 class DryRunCalibration : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!std::ifstream(kBatch)) GTEST_SKIP() << kBatch << " not found (../shared missing)";
     dir_ = Poco::TemporaryFile::tempName();
     Poco::File(dir_).createDirectories();
     registerPlugins(registry_);
@@ -35,9 +38,10 @@ class DryRunCalibration : public ::testing::Test {
     if (!dir_.empty()) Poco::File(dir_).remove(true);
   }
 
-  /// The batch through dry-run with `rules` as the connector's rule set: its batch findings for
-  /// Corticosterone, "CODE: message" each.
-  std::vector<std::string> corticosterone(const std::string& rules) {
+  /// `file` through dry-run with `rules` as the connector's rule set: its batch findings for
+  /// `analyte`, "CODE: message" each.
+  std::vector<std::string> findingsOf(const std::string& file, const std::string& analyte,
+                                      const std::string& rules) {
     std::ofstream(dir_ + "/rules.json") << rules;
     std::string config = "data.dir = " + dir_ + "/data\nhttp.listen = 127.0.0.1:18481\n";
     config += "phi.patterns = " + std::string(LABGATE_SOURCE_DIR) + "/config/phi-patterns.json\n";
@@ -51,7 +55,7 @@ class DryRunCalibration : public ::testing::Test {
     config += "destination.lis.host = 127.0.0.1\ndestination.lis.port = 2575\n";
     std::ofstream(dir_ + "/labgate.properties") << config;
     std::ostringstream out, err;
-    EXPECT_EQ(runDryRun({"--config", dir_ + "/labgate.properties", "--connector", "quant1", kBatch},
+    EXPECT_EQ(runDryRun({"--config", dir_ + "/labgate.properties", "--connector", "quant1", file},
                         out, err, registry_),
               0)
         << err.str();
@@ -62,13 +66,19 @@ class DryRunCalibration : public ::testing::Test {
       auto batch = o->getArray("batch_findings");
       for (size_t i = 0; batch && i < batch->size(); ++i) {
         auto f = batch->getObject(static_cast<unsigned>(i));
-        if (f->optValue<std::string>("analyte", "") == "Corticosterone") {
+        if (f->optValue<std::string>("analyte", "") == analyte) {
           findings.push_back(f->getValue<std::string>("message"));
         }
       }
     }
     return findings;
   }
+
+  std::vector<std::string> corticosterone(const std::string& rules) {
+    return findingsOf(kBatch, "Corticosterone", rules);
+  }
+
+  static bool haveCorpus() { return static_cast<bool>(std::ifstream(kBatch)); }
 
   static std::string find(const std::vector<std::string>& findings, const std::string& code) {
     for (const std::string& f : findings) {
@@ -81,7 +91,21 @@ class DryRunCalibration : public ::testing::Test {
   Registry registry_;
 };
 
+TEST_F(DryRunCalibration, OurOwnBentBatchIsJudgedWithTheLabsModel) {
+  auto linear = findingsOf(kOwnBatch, "Testosterone", R"({"version":"l","qc":{"westgard":false}})");
+  const std::string curve = find(linear, "CAL_CURVE");
+  EXPECT_NE(curve.find("FAIL (linear, 1/x², from the rule set's default)"), std::string::npos)
+      << curve;
+  EXPECT_FALSE(find(linear, "CAL_NONLINEAR").empty());
+  auto quadratic = findingsOf(kOwnBatch, "Testosterone", R"({"version":"q","qc":{"westgard":false},
+    "analytes":{"Testosterone":{"calibration":{"model":"quadratic"}}}})");
+  EXPECT_TRUE(find(quadratic, "CAL_CURVE").empty()) << "the curve passes: no finding";
+  EXPECT_TRUE(find(quadratic, "CAL_ACCURACY").empty());
+  EXPECT_TRUE(find(quadratic, "CAL_NONLINEAR").empty());
+}
+
 TEST_F(DryRunCalibration, ALinearRefitOfTheCorticosteroneCurveIsFlaggedAsBent) {
+  if (!haveCorpus()) GTEST_SKIP() << kBatch << " not found (../shared missing)";
   auto findings = corticosterone(R"({"version":"lin","qc":{"westgard":false}})");
   const std::string curve = find(findings, "CAL_CURVE");
   EXPECT_NE(curve.find("(linear, 1/x², from the rule set's default)"), std::string::npos) << curve;
@@ -95,6 +119,7 @@ TEST_F(DryRunCalibration, ALinearRefitOfTheCorticosteroneCurveIsFlaggedAsBent) {
 }
 
 TEST_F(DryRunCalibration, JudgedWithTheLabsQuadraticTheAccuraciesAreTheVendors) {
+  if (!haveCorpus()) GTEST_SKIP() << kBatch << " not found (../shared missing)";
   auto findings = corticosterone(R"({"version":"quad","qc":{"westgard":false},
     "analytes":{"Corticosterone":{"calibration":{"model":"quadratic","weight":"1/x^2"}}}})");
   const std::string curve = find(findings, "CAL_CURVE");
