@@ -616,6 +616,33 @@ void spreadReruns(Message& message, const std::vector<std::string>& analytes,
   }
 }
 
+/// An analyte whose export holds something else in its concentration column (calibration.export,
+/// EXPORT_IMPLAUSIBLE) cannot support a re-run order: its QC verdicts come from the same column.
+/// Every re-run among its batch findings and results becomes a hold that says "re-export".
+void holdImplausibleExports(Message& message) {
+  std::set<std::string, std::less<>> implausible;
+  for (const BatchFinding& b : message.batchFindings) {
+    if (b.finding.ruleId == "calibration.export" && !b.analyte.empty()) {
+      implausible.insert(b.analyte);
+    }
+  }
+  if (implausible.empty()) return;
+  auto hold = [](Finding& f) {
+    if (f.action != DispositionKind::kReject) return;
+    f.action = DispositionKind::kHold;
+    f.message += " (held, not re-run: the export is implausible; re-export)";
+  };
+  for (BatchFinding& b : message.batchFindings) {
+    if (implausible.count(b.analyte)) hold(b.finding);
+  }
+  for (Sample& sample : message.samples) {
+    for (Result& result : sample.results) {
+      if (result.internalStandard || !implausible.count(analyteOf(result))) continue;
+      for (Finding& f : result.findings) hold(f);
+    }
+  }
+}
+
 void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   deriveNominals(message);
   const std::vector<std::string> analytes = analytesInOrder(message);
@@ -667,6 +694,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   runLabRules(message);
 
   spreadReruns(message, analytes, analyteIndex);
+  holdImplausibleExports(message);
 }
 
 std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(

@@ -411,6 +411,27 @@ TEST(RuleEngineCurve, ACutOffExportSaysReExportInsteadOfARerun) {
   EXPECT_NE(cut->finding.message.find("EXPORT_INCOMPLETE"), std::string::npos);
 }
 
+TEST(RuleEngineCurve, ConcentrationsThatAreAreasHoldForAReExportInsteadOfARerun) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  // The concentration column holds areas: calibrators, QCs (whose run then fails) and patients.
+  for (Sample& s : m.samples) {
+    Result& r = s.results[0];
+    if (r.peak->calculatedConcentration) r.peak->calculatedConcentration = *r.peak->area;
+    if (r.numeric) r.numeric = *r.peak->area;
+  }
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  EXPECT_NE(describe(p1).find("re-export"), std::string::npos) << describe(p1);
+  const BatchFinding* implausible = batchFinding(m, "calibration.export");
+  ASSERT_TRUE(implausible);
+  EXPECT_NE(implausible->finding.message.find("EXPORT_IMPLAUSIBLE"), std::string::npos);
+  for (const BatchFinding& b : m.batchFindings) {
+    EXPECT_NE(b.finding.action, DispositionKind::kReject) << b.finding.message;
+  }
+}
+
 TEST(RuleSetFile, CalibrationCurveKeys) {
   EXPECT_EQ(error(R"({"version":"1","calibration":{"nonlinearity_max_fraction":0.2,
     "top_is_min_fraction":0.6,"carryover_suspect_factor":4}})"),
