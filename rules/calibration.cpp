@@ -985,12 +985,12 @@ void addCarryoverSuspects(Work& w) {
         sc.backCalculated.concentration ? sc.backCalculated.concentration : sc.vendor;
     if (x && *x > *rv.uloq) above.push_back(&sc);
   }
-  if (above.empty()) return;
   const std::string limit = "ULOQ " + num(*rv.uloq);
   auto patientAtRisk = [](const SampleConcentration& sc) {
     return sc.kind == SampleKind::kUnknown && sc.range != RangePosition::kBelowLloq;
   };
   if (!w.batch.listedInRunOrder) {
+    if (above.empty()) return;
     size_t held = 0;
     for (const SampleConcentration& sc : rv.samples) {
       if (!patientAtRisk(sc)) continue;
@@ -1036,6 +1036,26 @@ void addCarryoverSuspects(Work& w) {
     rv.sampleChecks.push_back(
         {sc.sampleIndex, makeCheck(Outcome::kFail, rule, code, why,
                                    num(cPrev / *rv.uloq) + "x ULOQ before", limit)});
+  }
+  if (rv.carryoverFraction) return;
+  // No blank after the top calibrator measured carryover: a patient right after a top-level
+  // calibrator is the one result that carryover from it could reach unseen.
+  std::optional<double> top;
+  for (const CalibratorReview& c : rv.calibrators) {
+    if (c.nominal && (!top || *c.nominal > *top)) top = c.nominal;
+  }
+  for (const CalibratorReview& c : rv.calibrators) {
+    if (!top || c.nominal != top) continue;
+    auto next = bySample.find(c.sampleIndex + 1);
+    if (next == bySample.end() || !patientAtRisk(*next->second)) continue;
+    rv.sampleChecks.push_back(
+        {next->second->sampleIndex,
+         makeCheck(Outcome::kFail, rule, code,
+                   "injected right after " + injectionOf(w.batch.samples[c.sampleIndex]) +
+                       ", the top calibrator (" + num(*top) +
+                       "), and no blank after the top calibrator measured carryover in this "
+                       "batch: possible carryover; reinject",
+                   "top calibrator before", limit)});
   }
 }
 

@@ -857,7 +857,8 @@ TEST(CalibrationCarryover, AResultRightAfterOneAboveTheUloqIsSuspect) {
       << s->check.message;
   EXPECT_FALSE(suspectOf(rv, 10));
   EXPECT_FALSE(suspectOf(rv, 12));
-  EXPECT_EQ(rv.sampleChecks.size(), 1u);
+  EXPECT_TRUE(suspectOf(rv, 8)) << "right after the top calibrator, no carryover measured";
+  EXPECT_EQ(rv.sampleChecks.size(), 2u);
   // With a measured carryover fraction (blank after the ULOQ: 150/8000), a result the predicted
   // carryover (12 · 0.01875 · 5 = 1.125) cannot make up 20 % of is not suspect.
   Message withBlank = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
@@ -876,11 +877,26 @@ TEST(CalibrationCarryover, AResultRightAfterOneAboveTheUloqIsSuspect) {
   EXPECT_TRUE(suspectOf(rv, 10));
   EXPECT_FALSE(suspectOf(rv, 12)) << "below the LLOQ";
   EXPECT_EQ(countChecks(rv, "calibration.carryover_suspect", Outcome::kNotEvaluable), 1u);
-  // The top calibrator reading above its nominal is no source: the blank after it measures that.
+  // The top calibrator reading above its nominal is no "above the ULOQ" source: the blank after
+  // it measures its carryover (here 150/8400 with 20 % of the LLOQ area allowed).
   Message topCal = batchOf({1, 1, 1, 1, 1, 1, 1, 1.05});
+  topCal.samples.push_back(blank(SampleKind::kBlank, 150.0, 1000.0));
   topCal.samples.push_back(patient("AFTER", 4.0));
   rv = reviewCalibration(topCal, kAnalyte, originConfig());
   ASSERT_GT(*rv.calibrators.back().backCalculated, 8.0);
+  EXPECT_TRUE(rv.sampleChecks.empty());
+  // No carryover measured: the patient right after the top calibrator is suspect too.
+  Message afterTop = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
+  afterTop.samples[7].injection = 8;
+  afterTop.samples.push_back(patient("AFTER", 4.0));
+  rv = reviewCalibration(afterTop, kAnalyte, originConfig());
+  ASSERT_TRUE(suspectOf(rv, 8));
+  EXPECT_TRUE(contains(suspectOf(rv, 8)->check.message,
+                       "right after injection 8, the top calibrator (8), and no blank"))
+      << suspectOf(rv, 8)->check.message;
+  // With the blank after it (carryover measured and passing) it is not.
+  afterTop.samples.insert(afterTop.samples.begin() + 8, blank(SampleKind::kBlank, 150.0, 1000.0));
+  rv = reviewCalibration(afterTop, kAnalyte, originConfig());
   EXPECT_TRUE(rv.sampleChecks.empty());
   // Nothing above the ULOQ: nothing to suspect, whatever the order.
   Message calm = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
