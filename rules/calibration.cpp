@@ -32,9 +32,10 @@ CheckResult makeCheck(Outcome outcome, const char* ruleId, const char* code, std
 
 std::string pct(double value) { return num(value) + "%"; }
 
-/// "injection 17", or "sample <id>" when the export gives no injection number (the same words as
-/// rules::injectionOf, which av-order adds to rules/check.h).
-std::string injectionOf(const Sample& s) {
+/// "injection 17", or "sample <id>" when the export gives no injection number: the same words as
+/// rules::injectionOf (rules/check.h, issue 20), which this stands in for until it lands; named
+/// apart so that the two do not collide (replace the calls by injectionOf then).
+std::string injectionWords(const Sample& s) {
   if (s.injection) return "injection " + std::to_string(*s.injection);
   return "sample " + s.sampleId;
 }
@@ -527,7 +528,7 @@ std::string exclusionWords(const Work& w, const Counts& n) {
   const size_t shown = std::min<size_t>(n.excluded.size(), 8);
   for (size_t i = 0; i < shown; ++i) {
     if (i > 0) words += ", ";
-    words += injectionOf(w.batch.samples[n.excluded[i]->sampleIndex]);
+    words += injectionWords(w.batch.samples[n.excluded[i]->sampleIndex]);
   }
   if (shown < n.excluded.size())
     words += ", and " + std::to_string(n.excluded.size() - shown) + " more";
@@ -821,7 +822,7 @@ void addVendorCheck(Work& w) {
                                  : HUGE_VAL;
     if (rel > worst) {
       worst = rel;
-      worstId = injectionOf(w.batch.samples[sc.sampleIndex]);
+      worstId = injectionWords(w.batch.samples[sc.sampleIndex]);
       worstColumn = sc.vendorColumn;
     }
   }
@@ -1024,7 +1025,7 @@ void addCarryoverSuspects(Work& w) {
     // With a measured carryover fraction, only a result the predicted carryover could make up
     // ≥ 1/k of is suspect; without one, every result at or above the LLOQ is.
     if (rv.carryoverFraction && x && *x >= cPrev * *rv.carryoverFraction * k) continue;
-    std::string why = "injected right after " + injectionOf(w.batch.samples[prev->sampleIndex]) +
+    std::string why = "injected right after " + injectionWords(w.batch.samples[prev->sampleIndex]) +
                       ", which is " + num(cPrev / *rv.uloq) +
                       "x the ULOQ: possible carryover; reinject";
     if (rv.carryoverFraction) {
@@ -1051,7 +1052,7 @@ void addCarryoverSuspects(Work& w) {
     rv.sampleChecks.push_back(
         {next->second->sampleIndex,
          makeCheck(Outcome::kFail, rule, code,
-                   "injected right after " + injectionOf(w.batch.samples[c.sampleIndex]) +
+                   "injected right after " + injectionWords(w.batch.samples[c.sampleIndex]) +
                        ", the top calibrator (" + num(*top) +
                        "), and no blank after the top calibrator measured carryover in this "
                        "batch: possible carryover; reinject",
@@ -1108,7 +1109,7 @@ CheckResult checkExportComplete(const Message& batch) {
   }
   if (shortSamples.size() == 1) {
     ok.outcome = Outcome::kNotEvaluable;
-    ok.message = injectionOf(*shortSamples[0]->first) + " carries " +
+    ok.message = injectionWords(*shortSamples[0]->first) + " carries " +
                  std::to_string(shortSamples[0]->second) + " of the " + std::to_string(most) +
                  " analytes every other injection carries: the export looks cut off or "
                  "incomplete";
