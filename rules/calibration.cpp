@@ -8,6 +8,7 @@
 #include <set>
 
 #include "rules/linalg.h"
+#include "rules/stats.h"
 
 namespace labgate::rules {
 
@@ -40,7 +41,7 @@ std::string injectionWords(const Sample& s) {
   return "sample " + s.sampleId;
 }
 
-std::string lower(std::string_view text) {
+std::string trimmedLower(std::string_view text) {
   std::string out;
   size_t b = 0, e = text.size();
   while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
@@ -72,9 +73,9 @@ std::string weightWords(CalibrationWeight weight) {
 
 VendorCurve readVendorCurve(const ExportCurve& curve) {
   VendorCurve out;
-  const std::string model = lower(curve.model);
-  const std::string weight = lower(curve.weighting);
-  const std::string origin = lower(curve.origin);
+  const std::string model = trimmedLower(curve.model);
+  const std::string weight = trimmedLower(curve.weighting);
+  const std::string origin = trimmedLower(curve.origin);
   if (model == "linear") {
     out.model = CalibrationModel::kLinear;
   } else if (model == "quadratic") {
@@ -903,12 +904,6 @@ std::optional<double> isAreaOrDerived(const Result* r) {
     return *p.area / *p.responseRatio;
   }
   return std::nullopt;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  size_t mid = v.size() / 2;
-  return v.size() % 2 ? v[mid] : 0.5 * (v[mid - 1] + v[mid]);
 }
 
 /// CAL_TOP_IS_SUPPRESSED: the median IS area of the top-level calibrators against the median of
