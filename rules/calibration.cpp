@@ -1068,10 +1068,13 @@ void markReexport(CalibrationReview& review, const std::string& why, bool evenIf
         c.message.rfind(prefix, 0) == 0 ? c.message.substr(prefix.size()) : c.message;
     c.outcome = Outcome::kNotEvaluable;
     c.onFail = DispositionKind::kHold;
-    c.message = prefix + toString(Outcome::kNotEvaluable) + ": " + why +
-                "; re-export from the quantitation software (a re-run would not help). As "
-                "exported: " +
-                asExported;
+    c.message = prefix;
+    c.message += toString(Outcome::kNotEvaluable);
+    c.message += ": ";
+    c.message += why;
+    c.message += "; re-export from the quantitation software (a re-run would not help). ";
+    c.message += "As exported: ";
+    c.message += asExported;
   }
   review.curveAccepted = false;
   review.lloq.reset();
