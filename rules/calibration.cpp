@@ -1,11 +1,14 @@
 #include "rules/calibration.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "rules/linalg.h"
+#include "rules/stats.h"
 
 namespace labgate::rules {
 
@@ -30,7 +33,86 @@ CheckResult makeCheck(Outcome outcome, const char* ruleId, const char* code, std
 
 std::string pct(double value) { return num(value) + "%"; }
 
+/// "injection 17", or "sample <id>" when the export gives no injection number: the same words as
+/// rules::injectionOf (rules/check.h, issue 20), which this stands in for until it lands; named
+/// apart so that the two do not collide (replace the calls by injectionOf then).
+std::string injectionWords(const Sample& s) {
+  if (s.injection) return "injection " + std::to_string(*s.injection);
+  return "sample " + s.sampleId;
+}
+
+std::string trimmedLower(std::string_view text) {
+  std::string out;
+  size_t b = 0, e = text.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
+  for (size_t i = b; i < e; ++i) {
+    out += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  }
+  return out;
+}
+
+/// "1/x²" for a reviewer (toString says "1/x2", the rule-set spelling).
+std::string weightWords(CalibrationWeight weight) {
+  switch (weight) {
+    case CalibrationWeight::kNone:
+      return "no weighting";
+    case CalibrationWeight::kInverseX:
+      return "1/x";
+    case CalibrationWeight::kInverseX2:
+      return "1/x²";
+    case CalibrationWeight::kInverseY:
+      return "1/y";
+    case CalibrationWeight::kInverseY2:
+      return "1/y²";
+  }
+  return "no weighting";
+}
+
 }  // namespace
+
+VendorCurve readVendorCurve(const ExportCurve& curve) {
+  VendorCurve out;
+  const std::string model = trimmedLower(curve.model);
+  const std::string weight = trimmedLower(curve.weighting);
+  const std::string origin = trimmedLower(curve.origin);
+  if (model == "linear") {
+    out.model = CalibrationModel::kLinear;
+  } else if (model == "quadratic") {
+    out.model = CalibrationModel::kQuadratic;
+  } else if (model == "linear through zero" || model == "linear through origin" ||
+             model == "linear-origin") {
+    out.model = CalibrationModel::kLinearThroughOrigin;
+  } else if (!model.empty()) {
+    out.problem = "the export's curve type \"" + curve.model + "\" is not one this engine fits";
+  }
+  if (weight == "none" || weight == "equal" || weight == "1") {
+    out.weight = CalibrationWeight::kNone;
+  } else if (!weight.empty()) {
+    out.weight = parseCalibrationWeight(weight);
+    if (!out.weight && out.problem.empty()) {
+      out.problem =
+          "the export's weighting \"" + curve.weighting + "\" is not one this engine uses";
+    }
+  }
+  if (origin == "force" || origin == "forced") {
+    if (out.model == CalibrationModel::kLinear ||
+        out.model == CalibrationModel::kLinearThroughOrigin) {
+      out.model = CalibrationModel::kLinearThroughOrigin;
+    } else if (out.problem.empty()) {
+      out.problem =
+          "the export forces the curve through the origin, which this engine fits for a "
+          "linear curve only";
+    }
+  } else if (origin == "include" && out.problem.empty()) {
+    out.problem =
+        "the export includes the origin as a calibration point, which this engine does "
+        "not fit";
+  } else if (!origin.empty() && origin != "exclude" && origin != "ignore" && out.problem.empty()) {
+    out.problem = "the export's origin setting \"" + curve.origin + "\" is unknown";
+  }
+  return out;
+}
 
 const char* toString(CalibrationModel model) {
   switch (model) {
@@ -328,8 +410,12 @@ void collectCalibrators(Work& w) {
     c.sampleIndex = i;
     c.sampleId = s.sampleId;
     c.level = s.level;
+    c.injection = s.injection;
     c.nominal = nominalOf(s, *r);
     if (c.nominal && *c.nominal == 0.0) continue;
+    // The analyst left this point out of the vendor's curve: we fit without it too, and it counts
+    // as not accepted.
+    c.analystExcluded = c.excluded = r->peak && r->peak->excludedFromCurve;
     c.response = calibrationResponse(*r);
     w.review.calibrators.push_back(c);
   }
@@ -360,7 +446,12 @@ void evaluateCalibrators(Work& w) {
     if (!bc.concentration) continue;
     c.backCalculated = bc.concentration;
     c.accuracyPct = 100.0 * *bc.concentration / *c.nominal;
-    c.outcome = calibratorAccuracyOutcome(*c.accuracyPct, c.lloqLevel, cfg);
+    c.outcome = c.analystExcluded ? Outcome::kFail
+                                  : calibratorAccuracyOutcome(*c.accuracyPct, c.lloqLevel, cfg);
+  }
+  // An excluded point is not accepted whatever its values (also without a response or a curve).
+  for (CalibratorReview& c : w.review.calibrators) {
+    if (c.analystExcluded) c.outcome = Outcome::kFail;
   }
 }
 
@@ -383,16 +474,66 @@ bool meetsAcceptance(const Work& w, bool optimistic) {
          levels.size() >= w.config.minPassLevels;
 }
 
-std::string countSummary(const Work& w) {
+/// What the acceptance counts: passing calibrators, all (non-zero) calibrators, levels with a
+/// passing calibrator, and the calibrators the analyst excluded.
+struct Counts {
   size_t passing = 0;
+  size_t total = 0;
+  size_t levels = 0;
+  std::vector<const CalibratorReview*> excluded;
+};
+
+Counts countCalibrators(const Work& w) {
+  Counts n;
   std::set<double> levels;
   for (const CalibratorReview& c : w.review.calibrators) {
+    ++n.total;
+    if (c.analystExcluded) n.excluded.push_back(&c);
     if (c.outcome != Outcome::kPass) continue;
-    ++passing;
+    ++n.passing;
     levels.insert(*c.nominal);
   }
-  return std::to_string(passing) + "/" + std::to_string(w.review.calibrators.size()) +
-         " calibrators and " + std::to_string(levels.size()) + " levels pass";
+  n.levels = levels.size();
+  return n;
+}
+
+std::string countSummary(const Counts& n) {
+  double share = n.total > 0 ? 100.0 * static_cast<double>(n.passing) / n.total : 0.0;
+  return std::to_string(n.passing) + "/" + std::to_string(n.total) + " calibrators (" + pct(share) +
+         ") and " + std::to_string(n.levels) + " levels pass";
+}
+
+/// Why the counts fail the acceptance, in words: "5 levels have a passing calibrator, at least 6
+/// are needed; ...".
+std::string acceptanceShortfall(const Work& w, const Counts& n) {
+  std::string why;
+  double share = n.total > 0 ? static_cast<double>(n.passing) / n.total : 0.0;
+  if (share < w.config.minPassFraction) {
+    why = std::to_string(n.passing) + " of " + std::to_string(n.total) + " calibrators pass (" +
+          pct(100 * share) + "), at least " + pct(100 * w.config.minPassFraction) + " are needed";
+  }
+  if (n.levels < w.config.minPassLevels) {
+    if (!why.empty()) why += "; ";
+    why += std::to_string(n.levels) + " concentration levels have a passing calibrator, at least " +
+           std::to_string(w.config.minPassLevels) + " are needed";
+  }
+  return why;
+}
+
+/// "; excluded by the analyst: 17 of 24 calibrators (injection 8, injection 107, ...)".
+std::string exclusionWords(const Work& w, const Counts& n) {
+  if (n.excluded.empty()) return {};
+  std::string words = "; excluded from the curve by the analyst (counted as not accepted): " +
+                      std::to_string(n.excluded.size()) + " of " + std::to_string(n.total) +
+                      " calibrators (";
+  const size_t shown = std::min<size_t>(n.excluded.size(), 8);
+  for (size_t i = 0; i < shown; ++i) {
+    if (i > 0) words += ", ";
+    words += injectionWords(w.batch.samples[n.excluded[i]->sampleIndex]);
+  }
+  if (shown < n.excluded.size())
+    words += ", and " + std::to_string(n.excluded.size() - shown) + " more";
+  return words + ")";
 }
 
 /// Fits, evaluates, applies auto_exclude (once, no cascade) and adds the curve check.
@@ -406,7 +547,7 @@ void reviewCurve(Work& w) {
     bool anyFailed = false;
     for (CalibratorReview& c : rv.calibrators) {
       passedBefore.push_back(c.outcome == Outcome::kPass);
-      if (c.outcome == Outcome::kFail) c.excluded = anyFailed = true;
+      if (c.outcome == Outcome::kFail && !c.analystExcluded) c.excluded = anyFailed = true;
     }
     if (anyFailed) {
       rv.fit = fitIncluded(w);
@@ -416,9 +557,10 @@ void reviewCurve(Work& w) {
       }
     }
   }
-  const std::string limit = ">= " + num(100 * w.config.minPassFraction) +
-                            "% of calibrators, >= " + std::to_string(w.config.minPassLevels) +
+  const std::string limit = ">= " + pct(100 * w.config.minPassFraction) +
+                            " of calibrators, >= " + std::to_string(w.config.minPassLevels) +
                             " levels";
+  const Counts n = countCalibrators(w);
   Outcome outcome;
   std::string message;
   if (rv.calibrators.empty()) {
@@ -429,26 +571,32 @@ void reviewCurve(Work& w) {
     message = "a calibrator that passed fails after excluding the failing ones and refitting";
   } else if (rv.fit.ok && meetsAcceptance(w, false)) {
     outcome = Outcome::kPass;
-    message = countSummary(w);
+    message = countSummary(n);
   } else if (meetsAcceptance(w, true) && (rv.fit.ok || rv.fit.points < rv.calibrators.size())) {
     outcome = Outcome::kNotEvaluable;
-    message = rv.fit.ok ? "calibrators with missing values decide the curve: " + countSummary(w)
-                        : "curve cannot be fitted because values are missing: " + rv.fit.error;
+    message = rv.fit.ok ? "calibrators with missing values decide the curve: " + countSummary(n)
+                        : "the curve cannot be fitted because values are missing: " + rv.fit.error;
+  } else if (!rv.fit.ok) {
+    outcome = Outcome::kFail;
+    message = "the curve cannot be fitted: " + rv.fit.error;
   } else {
     outcome = Outcome::kFail;
-    message = rv.fit.ok ? countSummary(w) : rv.fit.error;
+    message = acceptanceShortfall(w, n);
   }
   rv.curveAccepted = outcome == Outcome::kPass;
-  rv.checks.push_back(
-      makeCheck(outcome, "calibration.curve", "CAL_CURVE",
-                "calibration curve " + std::string(toString(outcome)) + ": " + message,
-                countSummary(w), limit, DispositionKind::kReject));
+  const std::string curve = std::string(toString(w.config.model)) + ", " +
+                            weightWords(w.config.weight) + ", from " + w.config.modelSource;
+  rv.checks.push_back(makeCheck(outcome, "calibration.curve", "CAL_CURVE",
+                                "calibration curve " + std::string(toString(outcome)) + " (" +
+                                    curve + "): " + message + exclusionWords(w, n),
+                                countSummary(n), limit, DispositionKind::kReject));
 }
 
 void addCalibratorChecks(Work& w) {
   const CalibrationConfig& cfg = w.config;
   for (const CalibratorReview& c : w.review.calibrators) {
-    if (c.outcome == Outcome::kPass) continue;
+    // The analyst's exclusions are listed in the CAL_CURVE finding, not one by one.
+    if (c.outcome == Outcome::kPass || c.analystExcluded) continue;
     std::string window =
         c.lloqLevel ? num(cfg.lloqAccuracyLowPct) + "-" + num(cfg.lloqAccuracyHighPct) + "%"
                     : num(cfg.accuracyLowPct) + "-" + num(cfg.accuracyHighPct) + "%";
@@ -511,6 +659,12 @@ void readBackSamples(Work& w) {
                                     : BackCalculation{std::nullopt, "response missing"};
     if (r->peak && present(r->peak->calculatedConcentration)) {
       sc.vendor = r->peak->calculatedConcentration;
+      sc.vendorColumn = "Calc. Conc.";
+    } else if (r->peak && present(r->peak->finalConcentration)) {
+      // Final Conc. = calculated × dilution: back to the injection's concentration.
+      sc.vendor = r->peak->finalConcentration;
+      if (present(s.dilution) && *s.dilution > 0) *sc.vendor /= *s.dilution;
+      sc.vendorColumn = "Final Conc.";
     }
     const std::optional<double>& x = sc.backCalculated.concentration;
     if (x && rv.lloq && rv.uloq) {
@@ -606,6 +760,14 @@ void addBlankChecks(Work& w, const BlankReferences& refs) {
 
 /// Every blank injected right after a calibrator at the highest nominal level.
 void addCarryoverChecks(Work& w, const BlankReferences& refs) {
+  if (!w.batch.listedInRunOrder) {
+    // Which blank follows the top calibrator depends on the injection order.
+    w.review.checks.push_back(makeCheck(
+        Outcome::kNotEvaluable, "calibration.carryover", "CARRYOVER",
+        "carryover not evaluated: the export gives no injection order, so the blank after the "
+        "highest calibrator cannot be found"));
+    return;
+  }
   std::optional<double> top;
   for (const CalibratorReview& c : w.review.calibrators) {
     if (c.nominal && (!top || *c.nominal > *top)) top = c.nominal;
@@ -631,9 +793,11 @@ void addCarryoverChecks(Work& w, const BlankReferences& refs) {
                                          "CARRYOVER", "blank after the ULOQ calibrator"));
   }
   if (!found) {
-    w.review.checks.push_back(makeCheck(Outcome::kNotEvaluable, "calibration.carryover",
-                                        "CARRYOVER",
-                                        "no blank injected right after the highest calibrator"));
+    w.review.checks.push_back(makeCheck(
+        Outcome::kNotEvaluable, "calibration.carryover", "CARRYOVER",
+        "carryover not evaluated: no blank is injected right after the highest calibrator (a "
+        "batch design matter for the reviewer; results after one above the ULOQ are judged by "
+        "CARRYOVER_SUSPECT)"));
   }
 }
 
@@ -642,6 +806,7 @@ void addCarryoverChecks(Work& w, const BlankReferences& refs) {
 void addVendorCheck(Work& w) {
   double worst = -1;
   std::string worstId;
+  const char* worstColumn = "";
   bool compared = false;
   bool missing = false;
   for (const SampleConcentration& sc : w.review.samples) {
@@ -658,7 +823,8 @@ void addVendorCheck(Work& w) {
                                  : HUGE_VAL;
     if (rel > worst) {
       worst = rel;
-      worstId = sc.sampleId;
+      worstId = injectionWords(w.batch.samples[sc.sampleIndex]);
+      worstColumn = sc.vendorColumn;
     }
   }
   const std::string limit = "<= " + pct(100 * w.config.vendorMismatchMaxFraction);
@@ -666,7 +832,10 @@ void addVendorCheck(Work& w) {
   if (worst > w.config.vendorMismatchMaxFraction) {
     w.review.checks.push_back(
         makeCheck(Outcome::kFail, rule, "VENDOR_CALC_MISMATCH",
-                  "our back-calculation differs from the vendor's, most in sample " + worstId,
+                  "our back-calculation differs from the vendor's " + std::string(worstColumn) +
+                      " by up to " + pct(100 * worst) + " (" + worstId + "), limit " +
+                      pct(100 * w.config.vendorMismatchMaxFraction) + " (curve " +
+                      toString(w.config.model) + ", " + weightWords(w.config.weight) + ")",
                   pct(100 * worst), limit));
   } else if (missing) {
     w.review.checks.push_back(makeCheck(Outcome::kNotEvaluable, rule, "VENDOR_CALC_MISMATCH",
@@ -678,7 +847,291 @@ void addVendorCheck(Work& w) {
   }
 }
 
+/// The included calibrators as points (the fit's input).
+std::vector<CalPoint> includedPoints(const Work& w) {
+  std::vector<CalPoint> points;
+  for (const CalibratorReview& c : w.review.calibrators) {
+    if (!c.excluded && c.nominal && c.response) points.push_back({*c.nominal, *c.response});
+  }
+  return points;
+}
+
+/// CAL_NONLINEAR: a linear curve refitted with a quadratic term (same points, same weighting);
+/// when the top level's mean back-calculated accuracy moves by more than nonlinearityMaxFraction
+/// of nominal, the curvature matters there. WARN (a flag for the reviewer).
+void addNonlinearityCheck(Work& w) {
+  const CalibrationFit& line = w.review.fit;
+  if (!line.ok || line.model == CalibrationModel::kQuadratic) return;
+  std::vector<CalPoint> points = includedPoints(w);
+  std::set<double> levels;
+  for (const CalPoint& p : points) levels.insert(p.x);
+  if (levels.size() < 4) return;  // a quadratic through 3 levels always fits: nothing to learn
+  CalibrationFit quad = fitCalibration(points, CalibrationModel::kQuadratic, w.config.weight);
+  if (!quad.ok) return;
+  const double top = *levels.rbegin();
+  double linSum = 0, quadSum = 0;
+  size_t n = 0;
+  for (const CalPoint& p : points) {
+    if (p.x != top) continue;
+    BackCalculation a = backCalculate(line, p.y);
+    BackCalculation b = backCalculate(quad, p.y);
+    if (!a.concentration || !b.concentration) continue;
+    linSum += 100.0 * *a.concentration / top;
+    quadSum += 100.0 * *b.concentration / top;
+    ++n;
+  }
+  if (n == 0) return;
+  const double linAcc = linSum / static_cast<double>(n);
+  const double quadAcc = quadSum / static_cast<double>(n);
+  const double moved = std::fabs(linAcc - quadAcc);
+  const double limit = 100 * w.config.nonlinearityMaxFraction;
+  if (moved <= limit) return;
+  w.review.checks.push_back(
+      makeCheck(Outcome::kWarn, "calibration.nonlinearity", "CAL_NONLINEAR",
+                "the curve bends at the top: with a quadratic term the top calibrator (" +
+                    num(top) + ") back-calculates to " + pct(quadAcc) + " instead of " +
+                    pct(linAcc) + " (" + num(moved) + " points, limit " + num(limit) +
+                    "); check the method's curve type, or detector saturation",
+                pct(moved), "<= " + pct(limit)));
+}
+
+std::optional<double> isAreaOrDerived(const Result* r) {
+  if (!r || !r->peak) return std::nullopt;
+  const Peak& p = *r->peak;
+  if (present(p.internalStandardArea)) return p.internalStandardArea;
+  // IS area = analyte area ÷ the vendor's response ratio (area/IS area).
+  if (present(p.area) && present(p.responseRatio) && *p.responseRatio > 0) {
+    return *p.area / *p.responseRatio;
+  }
+  return std::nullopt;
+}
+
+/// CAL_TOP_IS_SUPPRESSED: the median IS area of the top-level calibrators against the median of
+/// the other calibrators (at least two of them). WARN below topIsMinFraction.
+void addTopIsCheck(Work& w) {
+  std::optional<double> top;
+  for (const CalibratorReview& c : w.review.calibrators) {
+    if (c.nominal && (!top || *c.nominal > *top)) top = c.nominal;
+  }
+  if (!top) return;
+  std::vector<double> topAreas, others;
+  for (const CalibratorReview& c : w.review.calibrators) {
+    std::optional<double> is =
+        isAreaOrDerived(findAnalyteResult(w.batch.samples[c.sampleIndex], w.analyte));
+    if (!is || !c.nominal) continue;
+    (*c.nominal == *top ? topAreas : others).push_back(*is);
+  }
+  if (topAreas.empty() || others.size() < 2) return;
+  const double ref = median(others);
+  if (ref <= 0) return;
+  const double ratio = median(topAreas) / ref;
+  if (ratio >= w.config.topIsMinFraction) return;
+  w.review.checks.push_back(
+      makeCheck(Outcome::kWarn, "calibration.top_is", "CAL_TOP_IS_SUPPRESSED",
+                "the internal standard at the top calibrator (" + num(*top) + ") is at " +
+                    pct(100 * ratio) + " of the other calibrators' median IS area, limit " +
+                    pct(100 * w.config.topIsMinFraction) +
+                    ": ion suppression or saturation at the top of the curve",
+                pct(100 * ratio), ">= " + pct(100 * w.config.topIsMinFraction)));
+}
+
+/// An export whose calibrator concentrations lie a factor ≥ kImplausibleFactor from their
+/// nominal (median over ≥ 3 calibrators) carries something else in its concentration column.
+constexpr double kImplausibleFactor = 10.0;
+
+void addPlausibilityCheck(Work& w) {
+  std::vector<double> ratios;
+  const char* column = "";
+  for (const SampleConcentration& sc : w.review.samples) {
+    if (sc.kind != SampleKind::kCalibrator || !sc.vendor) continue;
+    for (const CalibratorReview& c : w.review.calibrators) {
+      if (c.sampleIndex != sc.sampleIndex || !c.nominal || *c.nominal <= 0) continue;
+      ratios.push_back(*sc.vendor / *c.nominal);
+      column = sc.vendorColumn;
+    }
+  }
+  if (ratios.size() < 3) return;
+  const double m = median(ratios);
+  if (m < kImplausibleFactor && m > 1.0 / kImplausibleFactor) return;
+  const std::string why = "the export's " + std::string(column) + " of the calibrators is " +
+                          num(m) + "× their nominal concentration (median of " +
+                          std::to_string(ratios.size()) +
+                          "): the column probably holds areas or another quantity";
+  w.review.checks.push_back(
+      makeCheck(Outcome::kNotEvaluable, "calibration.export", "EXPORT_IMPLAUSIBLE",
+                why + "; re-export from the quantitation software", num(m) + "x nominal",
+                "within " + num(kImplausibleFactor) + "x of nominal"));
+  // The values the LIS would receive come from that column: nothing is judged, nothing released.
+  markReexport(w.review, why, true);
+}
+
+/// CARRYOVER_SUSPECT (spec §2.4): results right after one above the ULOQ, in injection order.
+void addCarryoverSuspects(Work& w) {
+  CalibrationReview& rv = w.review;
+  if (!rv.uloq) return;  // no accepted range: the curve's verdict already holds the results
+  const char* rule = "calibration.carryover_suspect";
+  const char* code = "CARRYOVER_SUSPECT";
+  std::map<size_t, const SampleConcentration*> bySample;
+  std::vector<const SampleConcentration*> above;
+  for (const SampleConcentration& sc : rv.samples) {
+    bySample[sc.sampleIndex] = &sc;
+    // A calibrator's carryover is what the blank after the top calibrator measures.
+    if (sc.kind == SampleKind::kCalibrator) continue;
+    const std::optional<double> x =
+        sc.backCalculated.concentration ? sc.backCalculated.concentration : sc.vendor;
+    if (x && *x > *rv.uloq) above.push_back(&sc);
+  }
+  const std::string limit = "ULOQ " + num(*rv.uloq);
+  auto patientAtRisk = [](const SampleConcentration& sc) {
+    return sc.kind == SampleKind::kUnknown && sc.range != RangePosition::kBelowLloq;
+  };
+  if (!w.batch.listedInRunOrder) {
+    if (above.empty()) return;
+    size_t held = 0;
+    for (const SampleConcentration& sc : rv.samples) {
+      if (!patientAtRisk(sc)) continue;
+      ++held;
+      rv.sampleChecks.push_back(
+          {sc.sampleIndex,
+           makeCheck(Outcome::kNotEvaluable, rule, code,
+                     "carryover from a result above the ULOQ cannot be excluded: the injection "
+                     "order is unknown (see the batch finding)",
+                     "", limit)});
+    }
+    if (held == 0) return;  // nobody to hold: nothing for the reviewer either
+    rv.checks.push_back(makeCheck(
+        Outcome::kNotEvaluable, rule, code,
+        std::to_string(above.size()) +
+            " injection(s) above the ULOQ in a batch whose injection order is unknown: the "
+            "results after them cannot be found; " +
+            std::to_string(held) + " result(s) at or above the LLOQ held",
+        std::to_string(above.size()) + " above ULOQ", limit));
+    return;
+  }
+  const double k = w.config.carryoverSuspectFactor;
+  for (const SampleConcentration* prev : above) {
+    auto next = bySample.find(prev->sampleIndex + 1);
+    if (next == bySample.end() || !patientAtRisk(*next->second)) continue;
+    const SampleConcentration& sc = *next->second;
+    const double cPrev =
+        prev->backCalculated.concentration ? *prev->backCalculated.concentration : *prev->vendor;
+    const std::optional<double> x =
+        sc.backCalculated.concentration ? sc.backCalculated.concentration : sc.vendor;
+    // With a measured carryover fraction, only a result the predicted carryover could make up
+    // ≥ 1/k of is suspect; without one, every result at or above the LLOQ is.
+    if (rv.carryoverFraction && x && *x >= cPrev * *rv.carryoverFraction * k) continue;
+    std::string why = "injected right after " + injectionWords(w.batch.samples[prev->sampleIndex]) +
+                      ", which is " + num(cPrev / *rv.uloq) +
+                      "x the ULOQ: possible carryover; reinject";
+    if (rv.carryoverFraction) {
+      why += " (predicted carryover ≥ 1/" + num(k) + " of this result, carryover fraction " +
+             pct(100 * *rv.carryoverFraction) + ")";
+    } else {
+      why += " (no carryover fraction measured in this batch)";
+    }
+    rv.sampleChecks.push_back(
+        {sc.sampleIndex, makeCheck(Outcome::kFail, rule, code, why,
+                                   num(cPrev / *rv.uloq) + "x ULOQ before", limit)});
+  }
+  if (rv.carryoverFraction) return;
+  // No blank after the top calibrator measured carryover: a patient right after a top-level
+  // calibrator is the one result that carryover from it could reach unseen.
+  std::optional<double> top;
+  for (const CalibratorReview& c : rv.calibrators) {
+    if (c.nominal && (!top || *c.nominal > *top)) top = c.nominal;
+  }
+  for (const CalibratorReview& c : rv.calibrators) {
+    if (!top || c.nominal != top) continue;
+    auto next = bySample.find(c.sampleIndex + 1);
+    if (next == bySample.end() || !patientAtRisk(*next->second)) continue;
+    rv.sampleChecks.push_back(
+        {next->second->sampleIndex,
+         makeCheck(Outcome::kFail, rule, code,
+                   "injected right after " + injectionWords(w.batch.samples[c.sampleIndex]) +
+                       ", the top calibrator (" + num(*top) +
+                       "), and no blank after the top calibrator measured carryover in this "
+                       "batch: possible carryover; reinject",
+                   "top calibrator before", limit)});
+  }
+}
+
 }  // namespace
+
+void markReexport(CalibrationReview& review, const std::string& why, bool evenIfAccepted) {
+  for (CheckResult& c : review.checks) {
+    if (c.ruleId != "calibration.curve") continue;
+    if (c.outcome == Outcome::kPass && !evenIfAccepted) return;
+    // "calibration curve FAIL (…): why" becomes "calibration curve NOT_EVALUABLE: <export>; …
+    // As exported: FAIL (…): why".
+    const std::string prefix = "calibration curve ";
+    std::string asExported =
+        c.message.rfind(prefix, 0) == 0 ? c.message.substr(prefix.size()) : c.message;
+    c.outcome = Outcome::kNotEvaluable;
+    c.onFail = DispositionKind::kHold;
+    c.message = prefix;
+    c.message += toString(Outcome::kNotEvaluable);
+    c.message += ": ";
+    c.message += why;
+    c.message += "; re-export from the quantitation software (a re-run would not help). ";
+    c.message += "As exported: ";
+    c.message += asExported;
+  }
+  review.curveAccepted = false;
+  review.lloq.reset();
+  review.uloq.reset();
+}
+
+CheckResult checkExportComplete(const Message& batch) {
+  std::map<std::string, size_t> injectionsOf;  // analyte → injections carrying it
+  std::vector<std::pair<const Sample*, size_t>> analytesOf;
+  for (const Sample& s : batch.samples) {
+    std::set<std::string> codes;
+    for (const Result& r : s.results) {
+      if (!r.internalStandard) codes.insert(r.instrumentCode);
+    }
+    if (codes.empty()) continue;
+    for (const std::string& c : codes) ++injectionsOf[c];
+    analytesOf.emplace_back(&s, codes.size());
+  }
+  CheckResult ok;
+  ok.ruleId = "calibration.export";
+  ok.code = "EXPORT_INCOMPLETE";
+  ok.subject = "batch";
+  if (analytesOf.size() < 3) return ok;
+  // Exactly one injection short of analytes that every other injection carries.
+  size_t most = 0;
+  for (const auto& a : analytesOf) most = std::max(most, a.second);
+  std::vector<const std::pair<const Sample*, size_t>*> shortSamples;
+  for (const auto& a : analytesOf) {
+    if (a.second < most) shortSamples.push_back(&a);
+  }
+  if (shortSamples.size() == 1) {
+    ok.outcome = Outcome::kNotEvaluable;
+    ok.message = injectionWords(*shortSamples[0]->first) + " carries " +
+                 std::to_string(shortSamples[0]->second) + " of the " + std::to_string(most) +
+                 " analytes every other injection carries: the export looks cut off or "
+                 "incomplete";
+    ok.measured = std::to_string(shortSamples[0]->second) + " analytes";
+    ok.limit = std::to_string(most) + " analytes";
+    return ok;
+  }
+  if (injectionsOf.size() < 3) return ok;
+  size_t widest = 0;
+  for (const auto& [code, n] : injectionsOf) widest = std::max(widest, n);
+  std::vector<std::pair<std::string, size_t>> narrow;
+  for (const auto& [code, n] : injectionsOf) {
+    if (n < widest) narrow.emplace_back(code, n);
+  }
+  if (narrow.size() == 1) {
+    ok.outcome = Outcome::kNotEvaluable;
+    ok.message = narrow[0].first + " is in " + std::to_string(narrow[0].second) + " of the " +
+                 std::to_string(widest) +
+                 " injections every other analyte is in: the export looks cut off or incomplete";
+    ok.measured = std::to_string(narrow[0].second) + " injections";
+    ok.limit = std::to_string(widest) + " injections";
+  }
+  return ok;
+}
 
 CalibrationReview reviewCalibration(const Message& batch, const std::string& analyte,
                                     const CalibrationConfig& config) {
@@ -688,12 +1141,20 @@ CalibrationReview reviewCalibration(const Message& batch, const std::string& ana
   reviewCurve(w);
   addCalibratorChecks(w);
   addRSquaredCheck(w);
+  addNonlinearityCheck(w);
+  addTopIsCheck(w);
   setRange(w);
   readBackSamples(w);
+  addPlausibilityCheck(w);
   BlankReferences refs = blankReferences(w);
   addBlankChecks(w, refs);
   addCarryoverChecks(w, refs);
-  addVendorCheck(w);
+  addCarryoverSuspects(w);
+  // An implausible export has no meaningful vendor concentrations to compare with.
+  const bool implausible =
+      std::any_of(w.review.checks.begin(), w.review.checks.end(),
+                  [](const CheckResult& c) { return c.code == "EXPORT_IMPLAUSIBLE"; });
+  if (!implausible) addVendorCheck(w);
   return std::move(w.review);
 }
 

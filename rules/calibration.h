@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -27,6 +28,22 @@ const char* toString(CalibrationWeight weight);
 std::optional<CalibrationModel> parseCalibrationModel(std::string_view text);
 /// Accepts toString's names and "1/x^2", "1/x²", "1/y^2", "1/y²"; nullopt for anything else.
 std::optional<CalibrationWeight> parseCalibrationWeight(std::string_view text);
+
+/// The vendor's curve as an export states it (Message::curves), read into our terms. A field the
+/// export leaves empty stays unset (the rule set's setting applies); `problem` says why a stated
+/// curve cannot be used (a model or weighting this engine cannot fit, a forced or included origin
+/// on a quadratic), in which case the curve cannot be judged as the lab's.
+struct VendorCurve {
+  std::optional<CalibrationModel> model;
+  std::optional<CalibrationWeight> weight;
+  std::string problem;
+};
+
+/// Reads the vendor's words, case-insensitively: model "Linear", "Quadratic" ("Linear through
+/// zero"/"through origin" too); weighting "None"/"Equal", "1/X", "1/X^2" ("1/x2", "1/x²"), "1/Y",
+/// "1/Y^2"; origin "Exclude"/"Ignore"/"" (the curve has its intercept), "Force" (through the
+/// origin: linear only). "Include" (the origin as an extra point) is not fitted: a problem.
+VendorCurve readVendorCurve(const ExportCurve& curve);
 
 /// One calibration point: nominal concentration x and response y.
 struct CalPoint {
@@ -104,6 +121,19 @@ struct CalibrationConfig {
   double carryoverMaxLloqFraction = 0.20;
   double carryoverIsMaxFraction = 0.05;
   double vendorMismatchMaxFraction = 0.01;  // |ours − vendor|/|vendor|
+  /// CAL_NONLINEAR (a linear model only): refitting the same points with a quadratic term moves
+  /// the top level's back-calculated accuracy by more than this (fraction of nominal). [PROJECT]
+  double nonlinearityMaxFraction = 0.10;
+  /// CAL_TOP_IS_SUPPRESSED: the top level's median IS area below this fraction of the other
+  /// calibrators' median IS area (suppression or saturation at the top of the curve). [PROJECT]
+  double topIsMinFraction = 0.70;
+  /// CARRYOVER_SUSPECT (spec §2.4): a result right after one above the ULOQ is held when it is at
+  /// or above the LLOQ and below C_prev · CO · k (CO: the measured carryover fraction; every such
+  /// result when CO was not measured). This is k.
+  double carryoverSuspectFactor = 5.0;
+  /// Where `model`/`weight` came from, said in the CAL_CURVE finding ("the rule set's default",
+  /// "the rule set (analytes.X.calibration)", "the export").
+  std::string modelSource = "the rule set's default";
 
   CalibrationConfig() = default;
 };
@@ -121,9 +151,11 @@ struct CalibratorReview {
   std::optional<double> nominal;   // Peak::expectedConcentration, else Sample::nominalConcentration
   std::optional<double> response;  // see calibrationResponse()
   std::optional<double> backCalculated;
-  std::optional<double> accuracyPct;         // 100·x̂/nominal
-  bool lloqLevel = false;                    // at the lowest non-zero nominal level
-  bool excluded = false;                     // left out of the final fit (auto_exclude)
+  std::optional<double> accuracyPct;  // 100·x̂/nominal
+  bool lloqLevel = false;             // at the lowest non-zero nominal level
+  bool excluded = false;              // left out of the final fit (the analyst's or auto_exclude)
+  bool analystExcluded = false;       // Peak::excludedFromCurve: counts as not accepted
+  std::optional<int64_t> injection;   // Sample::injection
   Outcome outcome = Outcome::kNotEvaluable;  // its accuracy check
 };
 
@@ -137,8 +169,17 @@ struct SampleConcentration {
   SampleKind kind = SampleKind::kUnknown;
   std::optional<double> response;
   BackCalculation backCalculated;
-  std::optional<double> vendor;  // Peak::calculatedConcentration as exported
+  /// The vendor's concentration of this injection: Calc. Conc., else Final Conc. ÷ dilution
+  /// (Final Conc. as is without a dilution); `vendorColumn` names which.
+  std::optional<double> vendor;
+  const char* vendorColumn = "";
   RangePosition range = RangePosition::kUnknown;
+};
+
+/// A check that concerns one injection's result of the analyte (CARRYOVER_SUSPECT).
+struct SampleCheck {
+  size_t sampleIndex = 0;
+  CheckResult check;
 };
 
 /// The review of one analyte in one batch.
@@ -151,11 +192,16 @@ struct CalibrationReview {
   std::optional<double> uloq;
   std::optional<double> carryoverFraction;  // area(blank after ULOQ)/area(ULOQ)
   std::vector<SampleConcentration> samples;
-  /// calibration.curve (CAL_CURVE, onFail REJECT_RERUN), calibration.accuracy (CAL_ACCURACY, one
-  /// per calibrator that did not pass), calibration.r_squared (CAL_R2), calibration.blank
-  /// (BLANK_INTERFERENCE, one per blank), calibration.carryover (CARRYOVER),
-  /// calibration.vendor_mismatch (VENDOR_CALC_MISMATCH). Subject "analyte".
+  /// calibration.curve (CAL_CURVE, onFail REJECT_RERUN; NOT_EVALUABLE "re-export" when the export
+  /// is implausible), calibration.accuracy (CAL_ACCURACY, one per calibrator that did not pass,
+  /// the analyst's exclusions aside), calibration.r_squared (CAL_R2), calibration.nonlinearity
+  /// (CAL_NONLINEAR), calibration.top_is (CAL_TOP_IS_SUPPRESSED), calibration.export
+  /// (EXPORT_IMPLAUSIBLE), calibration.blank (BLANK_INTERFERENCE, one per blank),
+  /// calibration.carryover (CARRYOVER), calibration.carryover_suspect (CARRYOVER_SUSPECT: the
+  /// batch summary), calibration.vendor_mismatch (VENDOR_CALC_MISMATCH). Subject "analyte".
   std::vector<CheckResult> checks;
+  /// calibration.carryover_suspect per result that did not pass (subject "result").
+  std::vector<SampleCheck> sampleChecks;
 
   /// The check for the curve (calibration.curve); every patient result of the analyte takes its
   /// Finding.
@@ -175,6 +221,18 @@ std::optional<double> calibrationResponse(const Result& result);
 /// the blanks and carryover, and compares our back-calculation with the vendor's.
 CalibrationReview reviewCalibration(const Message& batch, const std::string& analyte,
                                     const CalibrationConfig& config = CalibrationConfig());
+
+/// Turns the curve verdict into NOT_EVALUABLE (hold) that says "re-export": the export itself is
+/// implausible or incomplete (`why`), so a re-run would not help. A PASS is left alone unless
+/// `evenIfAccepted` (the export's values themselves cannot be trusted); the range is cleared.
+void markReexport(CalibrationReview& review, const std::string& why, bool evenIfAccepted = false);
+
+/// Whether the export looks cut off or incomplete: exactly one injection carries fewer analytes
+/// than all the others (a file cut in the middle of a sample's rows), or exactly one analyte is in
+/// fewer injections than all the others (a file cut in the middle of a compound block). PASS, or
+/// NOT_EVALUABLE (code EXPORT_INCOMPLETE) saying what is missing. Needs ≥ 3 injections and,
+/// for the compound check, ≥ 3 analytes.
+CheckResult checkExportComplete(const Message& batch);
 
 /// §2.3 for one concentration: in range → PASS; below the LLOQ → PASS (report "< LLOQ", never a
 /// number); above the ULOQ → FAIL DILUTE_AND_RERUN (HOLD); no range or no value → NOT_EVALUABLE.

@@ -254,7 +254,10 @@ void readCalibration(Reader& r, const Object& o, const std::string& path, Calibr
       {"model", "weight", "accuracy_low_pct", "accuracy_high_pct", "lloq_accuracy_low_pct",
        "lloq_accuracy_high_pct", "min_pass_fraction", "min_pass_levels", "r2_min", "r2_fails",
        "auto_exclude", "blank_max_lloq_fraction", "blank_is_max_fraction",
-       "carryover_max_lloq_fraction", "carryover_is_max_fraction", "vendor_mismatch_max_fraction"});
+       "carryover_max_lloq_fraction", "carryover_is_max_fraction", "vendor_mismatch_max_fraction",
+       "nonlinearity_max_fraction", "top_is_min_fraction", "carryover_suspect_factor"});
+  // Said in the CAL_CURVE finding: which model was judged and where it came from.
+  if (o.has("model") || o.has("weight")) c.modelSource = "the rule set (" + path + ")";
   std::string text;
   if (r.text(o, path, "model", text)) {
     auto m = parseCalibrationModel(text);
@@ -286,6 +289,9 @@ void readCalibration(Reader& r, const Object& o, const std::string& path, Calibr
   r.number(o, path, "carryover_max_lloq_fraction", c.carryoverMaxLloqFraction, 0.0);
   r.number(o, path, "carryover_is_max_fraction", c.carryoverIsMaxFraction, 0.0);
   r.number(o, path, "vendor_mismatch_max_fraction", c.vendorMismatchMaxFraction, 0.0);
+  r.number(o, path, "nonlinearity_max_fraction", c.nonlinearityMaxFraction, 0.0);
+  r.number(o, path, "top_is_min_fraction", c.topIsMinFraction, 0.0);
+  r.number(o, path, "carryover_suspect_factor", c.carryoverSuspectFactor, 0.0);
   if (c.accuracyLowPct > c.accuracyHighPct) {
     r.fail(Reader::join(path, "accuracy_low_pct"), "must not exceed accuracy_high_pct");
   }
@@ -614,6 +620,33 @@ void spreadReruns(Message& message, const std::vector<std::string>& analytes,
   }
 }
 
+/// An analyte whose export holds something else in its concentration column (calibration.export,
+/// EXPORT_IMPLAUSIBLE) cannot support a re-run order: its QC verdicts come from the same column.
+/// Every re-run among its batch findings and results becomes a hold that says "re-export".
+void holdImplausibleExports(Message& message) {
+  std::set<std::string, std::less<>> implausible;
+  for (const BatchFinding& b : message.batchFindings) {
+    if (b.finding.ruleId == "calibration.export" && !b.analyte.empty()) {
+      implausible.insert(b.analyte);
+    }
+  }
+  if (implausible.empty()) return;
+  auto hold = [](Finding& f) {
+    if (f.action != DispositionKind::kReject) return;
+    f.action = DispositionKind::kHold;
+    f.message += " (held, not re-run: the export is implausible; re-export)";
+  };
+  for (BatchFinding& b : message.batchFindings) {
+    if (implausible.count(b.analyte)) hold(b.finding);
+  }
+  for (Sample& sample : message.samples) {
+    for (Result& result : sample.results) {
+      if (result.internalStandard || !implausible.count(analyteOf(result))) continue;
+      for (Finding& f : result.findings) hold(f);
+    }
+  }
+}
+
 void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   // 0. Injection order: the samples sorted by injection number or acquisition time; every
   // order-dependent check below reads message.listedInRunOrder, and an unknown order is said
@@ -670,6 +703,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   runLabRules(message);
 
   spreadReruns(message, analytes, analyteIndex);
+  holdImplausibleExports(message);
 }
 
 std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(
@@ -685,16 +719,68 @@ std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(
       if (!r.lisCode.empty()) calibrated.insert(r.lisCode);
     }
   }
+  // A file cut off in the middle (or missing a block) cannot support a re-run order: its curves
+  // say "re-export" instead.
+  const CheckResult complete = checkExportComplete(message);
+  if (complete.outcome != Outcome::kPass) attachBatch(message, "", complete);
   for (const auto& analyte : analytes) {
     // Not a calibrated batch for this analyte.
     if (!calibrated.count(analyte)) continue;
-    CalibrationReview review =
-        reviewCalibration(message, analyte, config_.settingsFor(analyte).calibration);
+    CalibrationConfig settings = config_.settingsFor(analyte).calibration;
+    // The lab's curve: the model and weighting the export states win over the rule set's.
+    std::string curveProblem;
+    for (const ExportCurve& stated : message.curves) {
+      if (stated.analyte != analyte) continue;
+      VendorCurve vendor = readVendorCurve(stated);
+      curveProblem = vendor.problem;
+      if (!curveProblem.empty()) break;
+      if (vendor.model) settings.model = *vendor.model;
+      if (vendor.weight) settings.weight = *vendor.weight;
+      if (vendor.model && vendor.weight) {
+        settings.modelSource = "the export";
+      } else if (vendor.model || vendor.weight) {
+        settings.modelSource = "the export (" + std::string(vendor.model ? "model" : "weighting") +
+                               ") and " + settings.modelSource;
+      }
+    }
+    CalibrationReview review = reviewCalibration(message, analyte, settings);
+    if (!curveProblem.empty()) {
+      // Judging another curve than the lab's would be judging the wrong thing: hold.
+      CheckResult model;
+      model.outcome = Outcome::kNotEvaluable;
+      model.ruleId = "calibration.model";
+      model.code = "CAL_MODEL_UNKNOWN";
+      model.subject = "analyte";
+      model.message = curveProblem + ": the lab's curve cannot be judged (judged instead: " +
+                      std::string(toString(settings.model)) + ", " + toString(settings.weight) +
+                      " from " + settings.modelSource + ")";
+      review.checks.push_back(model);
+    }
+    if (complete.outcome != Outcome::kPass) markReexport(review, complete.message);
     if (!config_.carryover) {
       std::erase_if(review.checks,
                     [](const CheckResult& c) { return c.ruleId == "calibration.carryover"; });
     }
-    for (const CheckResult& c : review.checks) attachBatch(message, analyte, c);
+    for (const CheckResult& c : review.checks) {
+      std::optional<Finding> f = toFinding(c);
+      if (!f) continue;
+      if (c.outcome == Outcome::kNotEvaluable &&
+          (c.ruleId == "calibration.carryover" || c.ruleId == "calibration.carryover_suspect")) {
+        // For the reviewer, once: it holds no result by itself (a missing blank after the top
+        // calibrator is a batch design matter; the results carryover may concern are held one
+        // by one by calibration.carryover_suspect).
+        f->action = DispositionKind::kRelease;
+      }
+      message.batchFindings.push_back({analyte, std::move(*f)});
+    }
+    for (const SampleCheck& sc : review.sampleChecks) {
+      for (Result& r : message.samples[sc.sampleIndex].results) {
+        if (!r.internalStandard && (r.instrumentCode == analyte || r.lisCode == analyte)) {
+          attach(r, sc.check);
+          break;
+        }
+      }
+    }
     if (review.fit.ok) {
       // The slope is tracked as spec §2.5 says (b1, or b1 at mid-range for a quadratic) and
       // compared with the last accepted batches: SLOPE_SHIFT (engineering, a note).

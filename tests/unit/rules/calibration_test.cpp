@@ -365,8 +365,10 @@ Sample patient(const std::string& id, double ratio, std::optional<double> vendor
 }
 
 /// Calibrators at 1..8 on y = x; `ratios` overrides the ratio (response / nominal) per level.
+/// Listed in injection order.
 Message batchOf(const std::vector<double>& ratios) {
   Message m;
+  m.listedInRunOrder = true;
   for (size_t i = 0; i < ratios.size(); ++i) {
     double x = static_cast<double>(i + 1);
     m.samples.push_back(calibrator(x, ratios[i] * x));
@@ -573,6 +575,336 @@ TEST(CalibrationReview, ReportableRange) {
   EXPECT_EQ(low.measured, "< LLOQ");
   EXPECT_EQ(checkReportableRange(rv, 8.0).outcome, Outcome::kPass);
   EXPECT_EQ(checkReportableRange(rv, std::nullopt).outcome, Outcome::kNotEvaluable);
+}
+
+// ---- issue 20: the lab's curve
+// -------------------------------------------------------------------
+
+const CheckResult* checkOf(const CalibrationReview& rv, const std::string& ruleId) {
+  for (const CheckResult& c : rv.checks) {
+    if (c.ruleId == ruleId) return &c;
+  }
+  return nullptr;
+}
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// Six levels on a curve that bends: y = x·(1 − 0.004·x), an exact quadratic.
+Message bentBatch() {
+  Message m;
+  m.listedInRunOrder = true;
+  for (double x : {1.0, 2.0, 5.0, 10.0, 50.0, 100.0})
+    m.samples.push_back(calibrator(x, x * (1 - 0.004 * x)));
+  return m;
+}
+
+TEST(CalibrationVendorCurve, ReadsTheVendorsWords) {
+  VendorCurve q = readVendorCurve({"X", " Quadratic ", "1/x^2", "Exclude"});
+  EXPECT_EQ(q.model, CalibrationModel::kQuadratic);
+  EXPECT_EQ(q.weight, CalibrationWeight::kInverseX2);
+  EXPECT_TRUE(q.problem.empty()) << q.problem;
+  VendorCurve l = readVendorCurve({"X", "LINEAR", "1/X", ""});
+  EXPECT_EQ(l.model, CalibrationModel::kLinear);
+  EXPECT_EQ(l.weight, CalibrationWeight::kInverseX);
+  VendorCurve n = readVendorCurve({"X", "Linear", "None", "Force"});
+  EXPECT_EQ(n.model, CalibrationModel::kLinearThroughOrigin);
+  EXPECT_EQ(n.weight, CalibrationWeight::kNone);
+  VendorCurve partial = readVendorCurve({"X", "", "1/x2", ""});
+  EXPECT_FALSE(partial.model);
+  EXPECT_EQ(partial.weight, CalibrationWeight::kInverseX2);
+  EXPECT_TRUE(contains(readVendorCurve({"X", "Cubic spline", "", ""}).problem, "Cubic spline"));
+  EXPECT_TRUE(contains(readVendorCurve({"X", "Linear", "1/z", ""}).problem, "1/z"));
+  EXPECT_TRUE(contains(readVendorCurve({"X", "Linear", "", "Include"}).problem, "origin"));
+  EXPECT_TRUE(contains(readVendorCurve({"X", "Quadratic", "", "Force"}).problem, "origin"));
+}
+
+TEST(CalibrationModelChoice, TheJudgedModelDecidesAndTheFindingSaysWhichAndWhence) {
+  // Linear 1/x² cannot follow the bend: the top calibrator back-calculates far from 100 %.
+  CalibrationConfig linear;
+  CalibrationReview rv = reviewCalibration(bentBatch(), kAnalyte, linear);
+  EXPECT_NE(rv.calibrators.back().outcome, Outcome::kPass) << *rv.calibrators.back().accuracyPct;
+  EXPECT_TRUE(contains(curveOf(rv).message, "linear, 1/x², from the rule set's default"))
+      << curveOf(rv).message;
+  // The lab's quadratic 1/x² reproduces every level exactly.
+  CalibrationConfig quadratic;
+  quadratic.model = CalibrationModel::kQuadratic;
+  quadratic.modelSource = "the export";
+  rv = reviewCalibration(bentBatch(), kAnalyte, quadratic);
+  EXPECT_EQ(curveOf(rv).outcome, Outcome::kPass) << curveOf(rv).message;
+  EXPECT_NEAR(*rv.calibrators.back().accuracyPct, 100.0, 1e-9);
+  EXPECT_TRUE(contains(curveOf(rv).message, "quadratic, 1/x², from the export"))
+      << curveOf(rv).message;
+}
+
+TEST(CalibrationModelChoice, CurveFailureSaysWhichCriterionFailedWithNumbers) {
+  // Six levels in duplicate, both replicates of level 3 at 150 %: 10/12 pass (83.3 %), 5 levels.
+  Message m;
+  m.listedInRunOrder = true;
+  for (int x = 1; x <= 6; ++x) {
+    for (int rep = 0; rep < 2; ++rep) m.samples.push_back(calibrator(x, (x == 3 ? 1.5 : 1.0) * x));
+  }
+  CalibrationReview rv = reviewCalibration(m, kAnalyte, originConfig());
+  ASSERT_EQ(curveOf(rv).outcome, Outcome::kFail);
+  EXPECT_TRUE(contains(curveOf(rv).message,
+                       "5 concentration levels have a passing calibrator, at least 6 are needed"))
+      << curveOf(rv).message;
+  EXPECT_FALSE(contains(curveOf(rv).message, "are needed;")) << "the share passes: not named";
+  EXPECT_EQ(curveOf(rv).measured,
+            "10/12 calibrators (" + num(100.0 * 10 / 12) + "%) and 5 levels pass");
+  EXPECT_EQ(curveOf(rv).limit, ">= " + num(75.0) + "% of calibrators, >= 6 levels");
+  // Too few calibrators pass: the share is named with its limit.
+  rv = reviewCalibration(batchOf({1, 1.5, 1, 1, 1.5, 1, 1.5, 1}), kAnalyte, originConfig());
+  EXPECT_TRUE(contains(curveOf(rv).message,
+                       "1 of 8 calibrators pass (" + num(12.5) + "%), at least " + num(75.0) +
+                           "% are needed; 1 concentration levels have a passing calibrator"))
+      << curveOf(rv).message;
+}
+
+TEST(CalibrationExclusions, TheAnalystsExclusionsAreLeftOutAndCountAsNotAccepted) {
+  // Level 8 wildly off but excluded by the analyst: the fit ignores it (slope = mean y/x of the
+  // others = 1), and 7/8 still pass.
+  Message m = batchOf({1, 1, 1, 1, 1, 1, 1, 3});
+  m.samples[7].results[0].peak->excludedFromCurve = true;
+  m.samples[7].injection = 17;
+  CalibrationReview rv = reviewCalibration(m, kAnalyte, originConfig());
+  EXPECT_NEAR(rv.fit.slope, 1.0, 1e-14);
+  EXPECT_TRUE(rv.calibrators[7].excluded);
+  EXPECT_EQ(rv.calibrators[7].outcome, Outcome::kFail);
+  EXPECT_EQ(curveOf(rv).outcome, Outcome::kPass) << curveOf(rv).message;
+  EXPECT_EQ(rv.uloq, 7.0) << "an excluded level is not in the range";
+  EXPECT_TRUE(contains(curveOf(rv).message, "1 of 8 calibrators (injection 17)"))
+      << curveOf(rv).message;
+  EXPECT_EQ(countChecks(rv, "calibration.accuracy", Outcome::kWarn), 0u)
+      << "exclusions are listed in the curve finding, not one by one";
+  // 17 of 24 excluded (TargetLynx "X"): the 7 left pass, but 7/24 is far below 75 %: FAIL.
+  Message many;
+  many.listedInRunOrder = true;
+  for (int rep = 0; rep < 3; ++rep) {
+    for (int x = 1; x <= 8; ++x) many.samples.push_back(calibrator(x, x));
+  }
+  for (size_t i = 0; i < 17; ++i) many.samples[i].results[0].peak->excludedFromCurve = true;
+  rv = reviewCalibration(many, kAnalyte, originConfig());
+  ASSERT_EQ(curveOf(rv).outcome, Outcome::kFail);
+  EXPECT_EQ(curveOf(rv).onFail, DispositionKind::kReject);
+  EXPECT_TRUE(contains(curveOf(rv).message, "7 of 24 calibrators pass")) << curveOf(rv).message;
+  EXPECT_TRUE(contains(curveOf(rv).message, "17 of 24 calibrators")) << curveOf(rv).message;
+  EXPECT_TRUE(contains(curveOf(rv).message, "and 9 more")) << curveOf(rv).message;
+}
+
+TEST(CalibrationVendorMismatch, ComparesWithFinalConcWhenThereIsNoCalcConc) {
+  Message m = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
+  Sample p = patient("P1", 4.0);
+  p.dilution = 2;
+  p.results[0].peak->finalConcentration = 8.0;  // 4.0 × dilution 2: agrees
+  m.samples.push_back(p);
+  CalibrationReview rv = reviewCalibration(m, kAnalyte, originConfig());
+  EXPECT_EQ(countChecks(rv, "calibration.vendor_mismatch", Outcome::kPass), 1u);
+  m.samples.back().results[0].peak->finalConcentration = 8.4;  // 4.2 after dilution: 5 %
+  m.samples.back().injection = 31;
+  rv = reviewCalibration(m, kAnalyte, originConfig());
+  const CheckResult* c = checkOf(rv, "calibration.vendor_mismatch");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->outcome, Outcome::kFail);
+  EXPECT_TRUE(contains(c->message, "Final Conc.")) << c->message;
+  EXPECT_TRUE(contains(c->message, "injection 31")) << c->message;
+  EXPECT_EQ(c->measured, num(100 * 0.2 / 4.2) + "%");
+  // Without a dilution, Final Conc. is compared as it is.
+  m.samples.back().dilution.reset();
+  m.samples.back().results[0].peak->finalConcentration = 4.0;
+  rv = reviewCalibration(m, kAnalyte, originConfig());
+  EXPECT_EQ(countChecks(rv, "calibration.vendor_mismatch", Outcome::kPass), 1u);
+}
+
+TEST(CalibrationShape, NonLinearityIsFlaggedForALinearCurveOnly) {
+  CalibrationReview rv = reviewCalibration(bentBatch(), kAnalyte);
+  const CheckResult* c = checkOf(rv, "calibration.nonlinearity");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->outcome, Outcome::kWarn);
+  EXPECT_EQ(c->code, "CAL_NONLINEAR");
+  EXPECT_TRUE(contains(c->message, "back-calculates to " + num(100.0) + "%")) << c->message;
+  EXPECT_FALSE(toFinding(*c)->action == DispositionKind::kHold) << "a flag, not a hold";
+  CalibrationConfig quadratic;
+  quadratic.model = CalibrationModel::kQuadratic;
+  EXPECT_FALSE(
+      checkOf(reviewCalibration(bentBatch(), kAnalyte, quadratic), "calibration.nonlinearity"));
+  EXPECT_FALSE(checkOf(reviewCalibration(batchOf({1, 1, 1, 1, 1, 1, 1, 1}), kAnalyte),
+                       "calibration.nonlinearity"));
+}
+
+TEST(CalibrationShape, InternalStandardSuppressedAtTheTopOfTheCurve) {
+  Message m = batchOf({1, 1, 1, 1, 1, 1, 1, 1});             // IS area 1000 everywhere
+  m.samples[7].results[0].peak->internalStandardArea = 600;  // 60 % at the top: below 70 %
+  CalibrationReview rv = reviewCalibration(m, kAnalyte, originConfig());
+  const CheckResult* c = checkOf(rv, "calibration.top_is");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->code, "CAL_TOP_IS_SUPPRESSED");
+  EXPECT_EQ(c->measured, num(60.0) + "%");
+  EXPECT_EQ(c->limit, ">= " + num(70.0) + "%");
+  m.samples[7].results[0].peak->internalStandardArea = 800;
+  EXPECT_FALSE(checkOf(reviewCalibration(m, kAnalyte, originConfig()), "calibration.top_is"));
+  // Without an IS area the export's response ratio gives it: area ÷ ratio.
+  m.samples[7].results[0].peak->internalStandardArea.reset();
+  m.samples[7].results[0].peak->area = 8 * 500.0;  // ratio 8 → IS area 500
+  EXPECT_TRUE(checkOf(reviewCalibration(m, kAnalyte, originConfig()), "calibration.top_is"));
+}
+
+TEST(CalibrationExport, ConcentrationsThatAreAreasAskForAReExportNotARerun) {
+  Message m = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
+  for (Sample& s : m.samples) {
+    s.results[0].peak->calculatedConcentration = 1000 * *s.nominalConcentration;
+  }
+  m.samples.push_back(patient("P1", 4.0, 4000.0));
+  CalibrationReview rv = reviewCalibration(m, kAnalyte, originConfig());
+  const CheckResult* c = checkOf(rv, "calibration.export");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->code, "EXPORT_IMPLAUSIBLE");
+  EXPECT_EQ(c->outcome, Outcome::kNotEvaluable);
+  EXPECT_TRUE(contains(c->message, "re-export")) << c->message;
+  EXPECT_TRUE(contains(c->message, num(1000) + "×")) << c->message;
+  // Even a curve that fits is not trusted: the values the LIS would get are in that column.
+  EXPECT_EQ(curveOf(rv).outcome, Outcome::kNotEvaluable);
+  EXPECT_EQ(curveOf(rv).onFail, DispositionKind::kHold);
+  EXPECT_TRUE(contains(curveOf(rv).message, "re-export")) << curveOf(rv).message;
+  EXPECT_FALSE(rv.curveAccepted);
+  EXPECT_FALSE(rv.uloq);
+  EXPECT_FALSE(checkOf(rv, "calibration.vendor_mismatch")) << "nothing to compare with";
+}
+
+TEST(CalibrationExport, ACutOffExportIsFound) {
+  auto sampleWith = [](const std::string& id, std::vector<std::string> codes) {
+    Sample s;
+    s.sampleId = id;
+    for (const std::string& c : codes) {
+      Result r;
+      r.instrumentCode = c;
+      s.results.push_back(r);
+    }
+    return s;
+  };
+  Message m;
+  for (int i = 0; i < 4; ++i)
+    m.samples.push_back(sampleWith("S" + std::to_string(i), {"A", "B", "C"}));
+  EXPECT_EQ(checkExportComplete(m).outcome, Outcome::kPass);
+  m.samples.push_back(sampleWith("LAST", {"A"}));  // cut in the middle of its rows
+  m.samples.back().injection = 40;
+  CheckResult c = checkExportComplete(m);
+  EXPECT_EQ(c.outcome, Outcome::kNotEvaluable);
+  EXPECT_EQ(c.code, "EXPORT_INCOMPLETE");
+  EXPECT_TRUE(contains(c.message, "injection 40 carries 1 of the 3 analytes")) << c.message;
+  // Cut in the middle of the last compound block: C is in 2 of the 5 injections.
+  m.samples.back() = sampleWith("LAST", {"A", "B"});
+  for (size_t i = 2; i < m.samples.size(); ++i)
+    m.samples[i].results.erase(m.samples[i].results.begin() + 2, m.samples[i].results.end());
+  m.samples.push_back(sampleWith("MORE", {"A", "B"}));
+  c = checkExportComplete(m);
+  EXPECT_EQ(c.outcome, Outcome::kNotEvaluable);
+  EXPECT_TRUE(contains(c.message, "C is in 2 of the 6 injections")) << c.message;
+  // markReexport: a failed curve holds, saying re-export.
+  CalibrationReview rv =
+      reviewCalibration(batchOf({1, 1.5, 1, 1, 1.5, 1, 1.5, 1}), kAnalyte, originConfig());
+  markReexport(rv, c.message);
+  EXPECT_EQ(curveOf(rv).outcome, Outcome::kNotEvaluable);
+  EXPECT_EQ(curveOf(rv).onFail, DispositionKind::kHold);
+  EXPECT_EQ(curveOf(rv).message.rfind("calibration curve NOT_EVALUABLE: " + c.message +
+                                          "; re-export from the quantitation software",
+                                      0),
+            0u)
+      << curveOf(rv).message;
+  EXPECT_TRUE(contains(curveOf(rv).message, "As exported: FAIL (")) << curveOf(rv).message;
+  // A curve that passed on what the file holds stands.
+  rv = reviewCalibration(batchOf({1, 1, 1, 1, 1, 1, 1, 1}), kAnalyte, originConfig());
+  markReexport(rv, c.message);
+  EXPECT_EQ(curveOf(rv).outcome, Outcome::kPass);
+  EXPECT_TRUE(rv.uloq);
+}
+
+TEST(CalibrationCarryover, WithoutAnInjectionOrderTheBlankAfterTheTopIsNotSought) {
+  Message m = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
+  m.samples.push_back(blank(SampleKind::kBlank, 150.0, 1000.0));
+  m.listedInRunOrder = false;
+  CalibrationReview rv = reviewCalibration(m, kAnalyte, originConfig());
+  const CheckResult* c = checkOf(rv, "calibration.carryover");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->outcome, Outcome::kNotEvaluable);
+  EXPECT_TRUE(contains(c->message, "no injection order")) << c->message;
+  EXPECT_FALSE(rv.carryoverFraction);
+}
+
+const SampleCheck* suspectOf(const CalibrationReview& rv, size_t sampleIndex) {
+  for (const SampleCheck& s : rv.sampleChecks) {
+    if (s.sampleIndex == sampleIndex && s.check.code == "CARRYOVER_SUSPECT") return &s;
+  }
+  return nullptr;
+}
+
+TEST(CalibrationCarryover, AResultRightAfterOneAboveTheUloqIsSuspect) {
+  Message m = batchOf({1, 1, 1, 1, 1, 1, 1, 1});  // LLOQ 1, ULOQ 8, no blank: CO unknown
+  m.samples.push_back(patient("HIGH", 12.0));
+  m.samples.back().injection = 21;
+  m.samples.push_back(patient("NEXT", 4.0));   // index 9: suspect
+  m.samples.push_back(patient("LATER", 4.0));  // index 10: not right after
+  m.samples.push_back(patient("HIGH2", 16.0));
+  m.samples.push_back(patient("LOW", 0.5));  // index 12: below the LLOQ, stays reportable
+  CalibrationReview rv = reviewCalibration(m, kAnalyte, originConfig());
+  const SampleCheck* s = suspectOf(rv, 9);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->check.outcome, Outcome::kFail);
+  EXPECT_EQ(s->check.onFail, DispositionKind::kHold);
+  EXPECT_TRUE(
+      contains(s->check.message, "right after injection 21, which is " + num(1.5) + "x the ULOQ"))
+      << s->check.message;
+  EXPECT_FALSE(suspectOf(rv, 10));
+  EXPECT_FALSE(suspectOf(rv, 12));
+  EXPECT_TRUE(suspectOf(rv, 8)) << "right after the top calibrator, no carryover measured";
+  EXPECT_EQ(rv.sampleChecks.size(), 2u);
+  // With a measured carryover fraction (blank after the ULOQ: 150/8000), a result the predicted
+  // carryover (12 · 0.01875 · 5 = 1.125) cannot make up 20 % of is not suspect.
+  Message withBlank = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
+  withBlank.samples.push_back(blank(SampleKind::kBlank, 150.0, 1000.0));
+  withBlank.samples.push_back(patient("HIGH", 12.0));
+  withBlank.samples.push_back(patient("NEXT", 4.0));
+  rv = reviewCalibration(withBlank, kAnalyte, originConfig());
+  EXPECT_FALSE(suspectOf(rv, 10));
+  withBlank.samples.back() = patient("NEXT", 1.1);
+  rv = reviewCalibration(withBlank, kAnalyte, originConfig());
+  EXPECT_TRUE(suspectOf(rv, 10));
+  // The order unknown: every patient at or above the LLOQ is held, with one batch summary.
+  m.listedInRunOrder = false;
+  rv = reviewCalibration(m, kAnalyte, originConfig());
+  EXPECT_EQ(suspectOf(rv, 9)->check.outcome, Outcome::kNotEvaluable);
+  EXPECT_TRUE(suspectOf(rv, 10));
+  EXPECT_FALSE(suspectOf(rv, 12)) << "below the LLOQ";
+  EXPECT_EQ(countChecks(rv, "calibration.carryover_suspect", Outcome::kNotEvaluable), 1u);
+  // The top calibrator reading above its nominal is no "above the ULOQ" source: the blank after
+  // it measures its carryover (here 150/8400 with 20 % of the LLOQ area allowed).
+  Message topCal = batchOf({1, 1, 1, 1, 1, 1, 1, 1.05});
+  topCal.samples.push_back(blank(SampleKind::kBlank, 150.0, 1000.0));
+  topCal.samples.push_back(patient("AFTER", 4.0));
+  rv = reviewCalibration(topCal, kAnalyte, originConfig());
+  ASSERT_GT(*rv.calibrators.back().backCalculated, 8.0);
+  EXPECT_TRUE(rv.sampleChecks.empty());
+  // No carryover measured: the patient right after the top calibrator is suspect too.
+  Message afterTop = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
+  afterTop.samples[7].injection = 8;
+  afterTop.samples.push_back(patient("AFTER", 4.0));
+  rv = reviewCalibration(afterTop, kAnalyte, originConfig());
+  ASSERT_TRUE(suspectOf(rv, 8));
+  EXPECT_TRUE(contains(suspectOf(rv, 8)->check.message,
+                       "right after injection 8, the top calibrator (8), and no blank"))
+      << suspectOf(rv, 8)->check.message;
+  // With the blank after it (carryover measured and passing) it is not.
+  afterTop.samples.insert(afterTop.samples.begin() + 8, blank(SampleKind::kBlank, 150.0, 1000.0));
+  rv = reviewCalibration(afterTop, kAnalyte, originConfig());
+  EXPECT_TRUE(rv.sampleChecks.empty());
+  // Nothing above the ULOQ: nothing to suspect, whatever the order.
+  Message calm = batchOf({1, 1, 1, 1, 1, 1, 1, 1});
+  calm.samples.push_back(patient("P", 4.0));
+  calm.listedInRunOrder = false;
+  rv = reviewCalibration(calm, kAnalyte, originConfig());
+  EXPECT_TRUE(rv.sampleChecks.empty());
+  EXPECT_EQ(countChecks(rv, "calibration.carryover_suspect", Outcome::kNotEvaluable), 0u);
 }
 
 TEST(CalibrationHistory, SlopeShift) {

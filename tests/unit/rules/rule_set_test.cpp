@@ -75,7 +75,8 @@ Sample sample(const std::string& id, SampleKind kind, const std::string& level,
   return s;
 }
 
-/// Six calibrators on y = 0.1·x (IS area 1e5), two QCs per level, and patients.
+/// Six calibrators on y = 0.1·x (IS area 1e5), two QCs per level, and patients, listed in
+/// injection order.
 Message batch(double qcLowFactor = 1.0) {
   Message m;
   m.listedInRunOrder = true;  // listed in injection order (a batch table read top to bottom)
@@ -264,6 +265,11 @@ size_t countBatch(const Message& m, const std::string& code) {
 const Finding* findingOf(const Result& r, const std::string& rule) {
   for (const Finding& f : r.findings) {
     if (f.ruleId == rule) return &f;
+// ---- issue 20: the lab's curve, carryover, implausible exports ----------------------------------
+
+const BatchFinding* batchFinding(const Message& m, const std::string& rule) {
+  for (const BatchFinding& b : m.batchFindings) {
+    if (b.finding.ruleId == rule) return &b;
   }
   return nullptr;
 }
@@ -403,6 +409,186 @@ TEST(RuleSetFile, TheIsDriftHoldRatioIsReadStrictly) {
                 .find("drift.is_drift_hold_ratio: must be a number"),
             std::string::npos);
   EXPECT_TRUE(ruleSet(R"({"version":"v","drift":{"is_drift_hold_ratio":0.4}})"));
+size_t countBatch(const Message& m, const std::string& rule) {
+  return static_cast<size_t>(
+      std::count_if(m.batchFindings.begin(), m.batchFindings.end(),
+                    [&](const BatchFinding& b) { return b.finding.ruleId == rule; }));
+}
+
+/// batch() on a curve that bends (response 0.1·x·(1 − 0.004·x), an exact quadratic), without the
+/// patient above the ULOQ.
+Message bentBatch() {
+  Message m = batch();
+  auto bent = [](double x) { return 0.1 * x * (1 - 0.004 * x); };
+  for (Sample& s : m.samples) {
+    Peak& p = *s.results[0].peak;
+    if (s.kind == SampleKind::kCalibrator || s.kind == SampleKind::kQc) {
+      p.responseRatio = bent(*p.expectedConcentration);
+    }
+  }
+  std::erase_if(m.samples, [](const Sample& s) { return s.sampleId == "P3"; });
+  for (Sample& s : m.samples) {
+    if (s.sampleId == "P1") s.results[0].peak->responseRatio = bent(25);
+  }
+  return m;
+}
+
+TEST(RuleEngineCurve, TheCurveTheExportStatesIsTheOneJudged) {
+  auto rules = ruleSet(kRules);
+  // The rule set says linear 1/x²: the bend fails the curve and the patients are re-run.
+  Message m = bentBatch();
+  rules->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kReject) << describe(resultOf(m, "P1"));
+  const BatchFinding* curve = batchFinding(m, "calibration.curve");
+  ASSERT_TRUE(curve);
+  EXPECT_NE(curve->finding.message.find("linear, 1/x², from the rule set (calibration)"),
+            std::string::npos)
+      << curve->finding.message;
+  // The export says the lab's curve is quadratic 1/x²: judged so, it passes and P1 is released.
+  Message q = bentBatch();
+  q.curves.push_back({"CORT", "Quadratic", "1/x^2", "Exclude"});
+  rules->evaluate(q, RulesContext{});
+  EXPECT_EQ(worst(resultOf(q, "P1")), DispositionKind::kRelease) << describe(resultOf(q, "P1"));
+  EXPECT_FALSE(batchFinding(q, "calibration.curve"));
+  // Per analyte in the rule set, without a curve in the export.
+  auto perAnalyte = ruleSet(R"({"version":"a","qc":{"westgard":false},
+    "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
+    "analytes":{"CORT":{"calibration":{"model":"quadratic"}}}})");
+  Message a = bentBatch();
+  perAnalyte->evaluate(a, RulesContext{});
+  EXPECT_EQ(worst(resultOf(a, "P1")), DispositionKind::kRelease) << describe(resultOf(a, "P1"));
+}
+
+TEST(RuleEngineCurve, AnExportCurveThisEngineCannotFitHolds) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  m.curves.push_back({"CORT", "Cubic spline", "1/x^2", ""});
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_TRUE(hasRule(p1, "calibration.model")) << describe(p1);
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  const BatchFinding* model = batchFinding(m, "calibration.model");
+  ASSERT_TRUE(model);
+  EXPECT_NE(model->finding.message.find("CAL_MODEL_UNKNOWN"), std::string::npos);
+}
+
+TEST(RuleEngineCurve, NoBlankAfterTheTopCalibratorIsOneFindingNotAHoldOnEveryPatient) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  std::erase_if(m.samples, [](const Sample& s) { return s.sampleId == "BLK"; });
+  rules->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kRelease) << describe(resultOf(m, "P1"));
+  EXPECT_FALSE(hasRule(resultOf(m, "P1"), "calibration.carryover"));
+  ASSERT_EQ(countBatch(m, "calibration.carryover"), 1u);
+  const Finding& f = batchFinding(m, "calibration.carryover")->finding;
+  EXPECT_EQ(f.action, DispositionKind::kRelease);
+  EXPECT_EQ(f.severity, Severity::kWarning) << "for the reviewer to see";
+  EXPECT_NE(f.message.find("no blank is injected right after the highest calibrator"),
+            std::string::npos)
+      << f.message;
+  // A real carryover failure still holds the patients.
+  Message dirty = batch();
+  for (Sample& s : dirty.samples) {
+    if (s.sampleId == "BLK") s.results[0].peak->area = 5000;  // 50 % of the LLOQ area
+  }
+  rules->evaluate(dirty, RulesContext{});
+  EXPECT_EQ(worst(resultOf(dirty, "P1")), DispositionKind::kHold)
+      << describe(resultOf(dirty, "P1"));
+}
+
+TEST(RuleEngineCurve, AResultRightAfterOneAboveTheUloqIsHeldAsCarryoverSuspect) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  // The blank after the ULOQ at 2000 (20 % of the LLOQ area: passes): carryover fraction 0.2 %;
+  // after P3 (200) the predicted carryover is 200 · 0.002 · 5 = 2 → a result below 2 is suspect.
+  for (Sample& s : m.samples) {
+    if (s.sampleId == "BLK") s.results[0].peak->area = 2000;
+  }
+  auto p3 = std::find_if(m.samples.begin(), m.samples.end(),
+                         [](const Sample& s) { return s.sampleId == "P3"; });
+  p3->injection = 14;
+  m.samples.insert(p3 + 1,
+                   sample("P4", SampleKind::kUnknown, "", {analyte("CORT", 1.5e4, 1e5, {}, 1.5)}));
+  rules->evaluate(m, RulesContext{});
+  const Result& p4 = resultOf(m, "P4");
+  ASSERT_TRUE(hasRule(p4, "calibration.carryover_suspect")) << describe(p4);
+  EXPECT_EQ(worst(p4), DispositionKind::kHold);
+  EXPECT_NE(describe(p4).find("CARRYOVER_SUSPECT: injected right after injection 14"),
+            std::string::npos)
+      << describe(p4);
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kRelease) << "not after P3";
+}
+
+TEST(RuleEngineCurve, WithoutAnInjectionOrderCarryoverSuspectsAreHeldOnce) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();  // P3 is above the ULOQ
+  m.listedInRunOrder = false;
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_TRUE(hasRule(p1, "calibration.carryover_suspect")) << describe(p1);
+  EXPECT_EQ(worst(p1), DispositionKind::kHold);
+  EXPECT_FALSE(hasRule(resultOf(m, "P2"), "calibration.carryover_suspect")) << "below the LLOQ";
+  size_t onP1 = std::count_if(p1.findings.begin(), p1.findings.end(), [](const Finding& f) {
+    return f.ruleId.rfind("calibration.carryover", 0) == 0;
+  });
+  EXPECT_EQ(onP1, 1u) << describe(p1);
+  ASSERT_EQ(countBatch(m, "calibration.carryover_suspect"), 1u);
+  EXPECT_EQ(batchFinding(m, "calibration.carryover_suspect")->finding.action,
+            DispositionKind::kRelease)
+      << "the summary holds nothing by itself";
+}
+
+TEST(RuleEngineCurve, ACutOffExportSaysReExportInsteadOfARerun) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  for (int i = 0; i < 3; ++i) m.samples[i].results[0].peak->responseRatio = 0.14 * (i + 1);
+  // A second analyte in every injection but the last: the file ends in the middle of it.
+  for (size_t i = 0; i + 1 < m.samples.size(); ++i) {
+    Result second = m.samples[i].results[0];
+    second.instrumentCode = "ALDO";
+    m.samples[i].results.push_back(second);
+  }
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  EXPECT_NE(describe(p1).find("re-export"), std::string::npos) << describe(p1);
+  const BatchFinding* cut = batchFinding(m, "calibration.export");
+  ASSERT_TRUE(cut);
+  EXPECT_NE(cut->finding.message.find("EXPORT_INCOMPLETE"), std::string::npos);
+}
+
+TEST(RuleEngineCurve, ConcentrationsThatAreAreasHoldForAReExportInsteadOfARerun) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  // The concentration column holds areas: calibrators, QCs (whose run then fails) and patients.
+  for (Sample& s : m.samples) {
+    Result& r = s.results[0];
+    if (r.peak->calculatedConcentration) r.peak->calculatedConcentration = *r.peak->area;
+    if (r.numeric) r.numeric = *r.peak->area;
+  }
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  EXPECT_NE(describe(p1).find("re-export"), std::string::npos) << describe(p1);
+  const BatchFinding* implausible = batchFinding(m, "calibration.export");
+  ASSERT_TRUE(implausible);
+  EXPECT_NE(implausible->finding.message.find("EXPORT_IMPLAUSIBLE"), std::string::npos);
+  for (const BatchFinding& b : m.batchFindings) {
+    EXPECT_NE(b.finding.action, DispositionKind::kReject) << b.finding.message;
+  }
+}
+
+TEST(RuleSetFile, CalibrationCurveKeys) {
+  EXPECT_EQ(error(R"({"version":"1","calibration":{"nonlinearity_max_fraction":0.2,
+    "top_is_min_fraction":0.6,"carryover_suspect_factor":4}})"),
+            "");
+  EXPECT_NE(error(R"({"version":"1","calibration":{"top_is_min_fraction":"x"}})")
+                .find("calibration.top_is_min_fraction"),
+            std::string::npos);
+  EXPECT_NE(
+      error(R"({"version":"1","analytes":{"C":{"calibration":{"carryover_suspect_factor":-1}}}})")
+          .find("analytes.C.calibration.carryover_suspect_factor"),
+      std::string::npos);
 }
 
 // Found by the rules fuzzer: numbers outside the integer range are errors, never a crash.
