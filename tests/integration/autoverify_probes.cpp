@@ -185,6 +185,99 @@ void WideExport::scale(std::vector<std::string>& row, const std::string& compoun
 }
 
 // ---------------------------------------------------------------------------------------------
+// CompoundSummary
+
+CompoundSummary CompoundSummary::parse(const std::string& text) {
+  CompoundSummary summary;
+  std::istringstream in(text);
+  std::string compound;
+  for (std::string raw; std::getline(in, raw);) {
+    if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+    Line line;
+    std::string cell;
+    std::istringstream cells(raw);
+    while (std::getline(cells, cell, '\t')) line.cells.push_back(cell);
+    if (!raw.empty() && raw.back() == '\t') line.cells.emplace_back();
+    if (raw.rfind("Compound ", 0) == 0 && raw.find(':') != std::string::npos) {
+      compound = raw.substr(raw.find(':') + 1);
+      compound.erase(0, compound.find_first_not_of(' '));
+      compound.erase(compound.find_last_not_of(' ') + 1);
+    }
+    line.compound = compound;
+    line.header = line.cells.size() > 2 && line.cells[0].empty();
+    summary.lines_.push_back(std::move(line));
+  }
+  return summary;
+}
+
+std::string CompoundSummary::txt() const {
+  std::string out;
+  for (const Line& line : lines_) {
+    for (size_t i = 0; i < line.cells.size(); ++i) out += (i > 0 ? "\t" : "") + line.cells[i];
+    out += "\r\n";
+  }
+  return out;
+}
+
+std::optional<size_t> CompoundSummary::cellOf(const std::vector<std::string>& header,
+                                              const std::string& name) {
+  auto it = std::find(header.begin(), header.end(), name);
+  if (it == header.end()) return std::nullopt;
+  return static_cast<size_t>(it - header.begin());
+}
+
+bool CompoundSummary::addPatient(
+    const std::string& compound, const std::string& templateName, const std::string& name,
+    int injection,
+    const std::function<void(const std::vector<std::string>&, std::vector<std::string>&)>& change) {
+  const std::vector<std::string>* header = nullptr;
+  for (size_t i = 0; i < lines_.size(); ++i) {
+    const Line& line = lines_[i];
+    if (line.compound != compound) continue;
+    if (line.header) {
+      header = &line.cells;
+      continue;
+    }
+    if (header == nullptr) continue;
+    std::optional<size_t> nameCell = cellOf(*header, "Name");
+    if (!nameCell || *nameCell >= line.cells.size() || line.cells[*nameCell] != templateName) {
+      continue;
+    }
+    Line copy = line;
+    std::vector<std::string>& row = copy.cells;
+    auto set = [&](const std::string& column, const std::string& value) {
+      if (std::optional<size_t> c = cellOf(*header, column); c && *c < row.size()) row[*c] = value;
+    };
+    row[0] = std::to_string(injection);
+    set("#", std::to_string(injection));
+    set("Name", name);
+    set("Sample Text", name);
+    set("Type", "Sample");
+    set("%Dev", "");
+    set("Std. Conc", "");
+    const std::vector<std::string> headerCells = *header;
+    change(headerCells, row);
+    lines_.insert(lines_.begin() + static_cast<std::ptrdiff_t>(i) + 1, std::move(copy));
+    return true;
+  }
+  return false;
+}
+
+void CompoundSummary::withoutInjectionNumbers() {
+  std::optional<size_t> hash;
+  for (Line& line : lines_) {
+    if (line.header) {
+      hash = cellOf(line.cells, "#");
+      if (hash) line.cells.erase(line.cells.begin() + static_cast<std::ptrdiff_t>(*hash));
+      continue;
+    }
+    if (!hash || line.cells.size() <= *hash || line.cells[0].empty()) continue;
+    line.cells.erase(line.cells.begin() + static_cast<std::ptrdiff_t>(*hash));
+    line.cells[0] = "-";
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Probes on a patient row
 
 void makePatient(const WideExport& e, std::vector<std::string>& row, const std::string& name) {

@@ -10,6 +10,7 @@
 // batch's curve. No patient-identifying value appears anywhere: sample names are probe codes.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,6 +73,38 @@ class WideExport {
   std::vector<std::string> groupCells_;  // row 1 as written
   std::vector<std::string> groups_;      // per column: its group, carried forward ("" = sample)
   std::vector<std::string> names_;       // row 2
+};
+
+/// A Waters TargetLynx "Quantify Compound Summary Report" (TXT): per compound a title line
+/// "Compound N:  NAME", a tab-separated header (its first cell empty, then `#`, Name, ...) and one
+/// row per injection. Only the block of one compound is edited; the rest is kept as written.
+class CompoundSummary {
+ public:
+  static CompoundSummary parse(const std::string& text);
+  std::string txt() const;
+
+  /// Adds to `compound`'s block a copy of its row `templateName` (the Name column) as a patient
+  /// named `name` (Type "Sample", no nominal or %Dev) with injection number `injection`;
+  /// `change(header, row)` edits it further. False when the compound or row is missing.
+  bool addPatient(const std::string& compound, const std::string& templateName,
+                  const std::string& name, int injection,
+                  const std::function<void(const std::vector<std::string>& header,
+                                           std::vector<std::string>& row)>& change);
+  /// Removes the injection number: the `#` column of every block, and the index in the first
+  /// cell of every row (the same number) becomes "-".
+  void withoutInjectionNumbers();
+
+  /// The cell index of `name` in a block header; std::nullopt when absent.
+  static std::optional<size_t> cellOf(const std::vector<std::string>& header,
+                                      const std::string& name);
+
+ private:
+  struct Line {
+    std::vector<std::string> cells;  // split on tabs
+    bool header = false;
+    std::string compound;  // the block it belongs to ("" before the first)
+  };
+  std::vector<Line> lines_;
 };
 
 // ---------------------------------------------------------------------------------------------

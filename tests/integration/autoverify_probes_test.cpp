@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <functional>
 
 #include "tests/integration/harness.h"
@@ -282,6 +283,53 @@ std::vector<Batch> corpusBatches() {
   return out;
 }
 
+std::string corpusTargetLynxSummary() {
+  return sharedDir() + "/corpus/lcms/waters_targetlynx/msparser_TRY_QuantifyCompoundSummary.TXT";
+}
+
+/// The TargetLynx corpus summary (tryptophan and 34 other compounds, sorted by sample name, with
+/// the injection number `#`) with made-up patients in the tryptophan block, injected after the
+/// batch (901, 902). The file has no qualifier, S/N, symmetry or width columns.
+std::string targetLynxProbes(const std::string& tag, bool withoutInjectionNumbers) {
+  const std::string templ = "coeliac_C1_SER_MS-TRY_PAT01_COEp11_070721_COE00001_01-GEMM-001-12_20";
+  probes::CompoundSummary s = probes::CompoundSummary::parse(readFile(corpusTargetLynxSummary()));
+  auto none = [](const std::vector<std::string>&, std::vector<std::string>&) {};
+  // Ion suppression: area and IS area at a tenth, so the response and concentration stay.
+  auto isAtTenPercent = [](const std::vector<std::string>& header, std::vector<std::string>& row) {
+    for (const char* column : {"Area", "IS Area"}) {
+      if (auto c = probes::CompoundSummary::cellOf(header, column); c && *c < row.size()) {
+        row[*c] = std::to_string(std::strtod(row[*c].c_str(), nullptr) / 10);
+      }
+    }
+  };
+  EXPECT_TRUE(s.addPatient("tryptophan", templ, tag + "-NORMAL", 901, none));
+  EXPECT_TRUE(s.addPatient("tryptophan", templ, tag + "-IS-10PCT", 902, isAtTenPercent));
+  if (withoutInjectionNumbers) s.withoutInjectionNumbers();
+  return s.txt();
+}
+
+/// The TargetLynx corpus probes: every patient of this batch is rejected (its curves and QC
+/// fail), so the findings are asserted.
+std::vector<Batch> corpusTargetLynxBatches() {
+  const std::string a = "tryptophan";
+  std::vector<Batch> out;
+  out.push_back({"corpus-targetlynx-probes.txt",
+                 "probesnowg",
+                 targetLynxProbes("TL", false),
+                 "TL-NORMAL",
+                 {{"TL-NORMAL", a, "", "peak.ion_ratio", "", ""},
+                  {"TL-IS-10PCT", a, "", "peak.is_response", "", ""}},
+                 ""});
+  // The same summary without `#`: sorted by name, the order of injection is unknown.
+  out.push_back({"corpus-targetlynx-no-injection.txt",
+                 "probesnowg",
+                 targetLynxProbes("TLO", true),
+                 "TLO-NORMAL",
+                 {{"TLO-NORMAL", a, "", "", "", ""}},
+                 "injection order"});
+  return out;
+}
+
 class AutoverifyProbes : public EngineTest {
  protected:
   void SetUp() override {
@@ -292,7 +340,8 @@ class AutoverifyProbes : public EngineTest {
               "Probamol,PRB,Probamol (probe),ng/mL,\n"
               "Corticosterone,CORTCO,Corticosterone,ng/mL,\n"
               "Cortisol,CORTMS,Cortisol,ng/mL,\n"
-              "Cortisone,CRTSNMS,Cortisone,ng/mL,\n");
+              "Cortisone,CRTSNMS,Cortisone,ng/mL,\n"
+              "tryptophan,TRP,Tryptophan,,\n");
     config_.connectors.clear();
     addConnector("probes", mappings, rules(true));
     addConnector("probesnowg", mappings, rules(false));
@@ -389,6 +438,20 @@ TEST_F(AutoverifyProbes, CorpusProbesThroughDryRun) {
 TEST_F(AutoverifyProbes, CorpusProbesThroughTheEngine) {
   if (!fileExists(corpusClinicalBatch())) GTEST_SKIP() << "no ../shared corpus beside the checkout";
   throughTheEngine(corpusBatches());
+}
+
+TEST_F(AutoverifyProbes, CorpusTargetLynxProbesThroughDryRun) {
+  if (!fileExists(corpusTargetLynxSummary())) {
+    GTEST_SKIP() << "no ../shared corpus beside the checkout";
+  }
+  throughDryRun(corpusTargetLynxBatches());
+}
+
+TEST_F(AutoverifyProbes, CorpusTargetLynxProbesThroughTheEngine) {
+  if (!fileExists(corpusTargetLynxSummary())) {
+    GTEST_SKIP() << "no ../shared corpus beside the checkout";
+  }
+  throughTheEngine(corpusTargetLynxBatches());
 }
 
 }  // namespace
