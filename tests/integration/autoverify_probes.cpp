@@ -75,9 +75,9 @@ std::string formatNumber(double v) {
 
 /// The concentrations and responses of a compound: what scales with the amount injected.
 const std::vector<std::string>& amountColumns() {
-  static const std::vector<std::string> kColumns{"Final Conc.", "Calc. Conc.",      "Area",
-                                                 "Height",      "ISTD Resp. Ratio", "S/N"};
-  return kColumns;
+  static const std::vector<std::string> columns{"Final Conc.", "Calc. Conc.",      "Area",
+                                                "Height",      "ISTD Resp. Ratio", "S/N"};
+  return columns;
 }
 
 }  // namespace

@@ -47,6 +47,7 @@ class WideExport {
     }
     auto pick = [&](const std::vector<std::string>& v) {
       std::vector<std::string> out;
+      out.reserve(keep.size());
       for (size_t c : keep) out.push_back(c < v.size() ? v[c] : "");
       return out;
     };

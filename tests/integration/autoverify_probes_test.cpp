@@ -367,7 +367,7 @@ class AutoverifyProbes : public EngineTest {
             R"( "High": {"mean": 80, "sd": 4}}}, "Corticosterone": {)" +
             critical + R"(}, "Cortisol": {)" + critical + R"(}, "Cortisone": {)" + critical + "}}");
     if (!westgard) replace(R"("westgard": true)", R"("westgard": false)");
-    const std::string path = tmp_->file(westgard ? "probes.json" : "probes-nowg.json");
+    std::string path = tmp_->file(westgard ? "probes.json" : "probes-nowg.json");
     writeFile(path, text);
     return path;
   }
