@@ -362,7 +362,7 @@ void appendFailingQcs(WideExport& e, const std::string& lowQcName) {
 void retime(WideExport& e) {
   std::optional<size_t> time = e.column("", "Acq. Date-Time");
   if (!time) return;
-  int minutes = 6 * 60;
+  int minutes = 10 * 60;  // two-digit hours, as the corpus writes them
   for (auto& r : e.rows) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "1/21/25 %d:%02d", minutes / 60, minutes % 60);

@@ -395,7 +395,7 @@ class AutoverifyProbes : public EngineTest {
     ProgramRun run =
         runProgram(binDir() + "/labgate",
                    {"dry-run", "--config", configPath_, "--connector", batch.connector, input},
-                   120000ms, tmp_->path());
+                   300000ms, tmp_->path());
     EXPECT_TRUE(run.finished);
     EXPECT_EQ(run.exitCode, 0) << run.err;
     return probes::fromDryRun(run.out.substr(0, run.out.find('\n')));
@@ -415,7 +415,7 @@ class AutoverifyProbes : public EngineTest {
     }
     for (const Batch& b : batches) {
       const std::string inbox = inboxes_.at(b.connector);
-      ASSERT_TRUE(waitUntil([&] { return fileExists(inbox + "/processed/" + b.file); }, 60000ms))
+      ASSERT_TRUE(waitUntil([&] { return fileExists(inbox + "/processed/" + b.file); }, 180000ms))
           << b.file << ": " << readFile(inbox + "/rejected/" + b.file + ".reason");
     }
     for (const Batch& b : batches) {
