@@ -1,6 +1,8 @@
 // Loading a rule set for a connector (rules/rule_set.h loadRuleSet): the start-up rule of issue 20
 // and the shipped profiles in config/rules/. Kept apart from rule_set_test.cpp, which tests the
 // file syntax and the evaluation.
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -76,6 +78,37 @@ TEST(ShippedRuleSets, ClinicalDefaultNeedsTargetsExampleSiteAndResearchStart) {
   for (const char* name : {"example-site.json", "lcms-research.json"}) {
     auto loaded = loadRuleSet(dir + name);
     EXPECT_TRUE(loaded.isOk()) << name << ": " << loaded.status().toString();
+  }
+}
+
+// What the profiles say they are: the clinical default fails closed, the research profile names
+// itself, and the example site differs from the clinical profile only where it says why.
+TEST(ShippedRuleSets, ProfilesSayWhatTheyAre) {
+  const std::string dir = std::string(LABGATE_SOURCE_DIR) + "/config/rules/";
+  auto json = [&](const std::string& name) {
+    return Poco::JSON::Parser().parse(readText(dir + name)).extract<Poco::JSON::Object::Ptr>();
+  };
+  auto clinical = json("lcms-default.json");
+  EXPECT_TRUE(clinical->getObject("qc")->getValue<bool>("westgard"));
+  EXPECT_TRUE(clinical->getObject("autoverify")->getValue<bool>("hold_on_peak_warn"));
+  EXPECT_TRUE(clinical->getObject("autoverify")->getValue<bool>("require_critical_limits"));
+  EXPECT_FALSE(clinical->getObject("autoverify")->getValue<bool>("critical_release_and_notify"));
+  EXPECT_TRUE(clinical->getObject("peak")->getValue<bool>("manual_integration_holds"));
+  EXPECT_TRUE(clinical->getObject("checks")->getValue<bool>("carryover"));
+
+  auto research = json("lcms-research.json");
+  EXPECT_NE(
+      research->getValue<std::string>("description").find("Research use: not for clinical release"),
+      std::string::npos);
+
+  auto site = json("example-site.json");
+  EXPECT_FALSE(site->getObject("qc")->getValue<bool>("westgard"));
+  EXPECT_NE(site->getValue<std::string>("description").find("Westgard off"), std::string::npos);
+  for (const char* block : {"checks", "peak", "calibration", "autoverify"}) {
+    std::ostringstream a, b;
+    clinical->getObject(block)->stringify(a);
+    site->getObject(block)->stringify(b);
+    EXPECT_EQ(a.str(), b.str()) << block << " differs between the clinical profile and the site";
   }
 }
 
