@@ -4,6 +4,7 @@
 // connector key, the file and what is missing. The profiles that can serve as they are (the
 // research profile, the example site) start.
 #include <Poco/File.h>
+#include <signal.h>
 
 #include <string>
 
@@ -76,6 +77,40 @@ TEST_F(AutoverifyProfiles, AClinicalSetWithTargetsOrWithoutWestgardStarts) {
     ProgramRun check = labgated({"--check-config", "--config", configPath_});
     EXPECT_EQ(check.exitCode, 0) << rules << ": " << check.err;
   }
+}
+
+// SIGHUP reads the rule set again: a set that meets the start-up rule no longer (Westgard turned
+// on, no targets) is refused like any broken file: the engine keeps serving with the previous set
+// and the log names the key, the file and what is missing.
+TEST_F(AutoverifyProfiles, AReloadToWestgardWithoutTargetsKeepsThePreviousSet) {
+  const std::string rules = tmp_->file("site.json");
+  const std::string text = readFile(profile("example-site.json"));
+  writeFile(rules, text);
+  useRules(rules);
+  Poco::File(tmp_->file("cwd")).createDirectories();
+  ChildProcess engine(binDir() + "/labgated", {"--config", configPath_}, tmp_->file("out"),
+                      tmp_->file("err"), tmp_->file("cwd"));
+  ASSERT_TRUE(
+      waitUntil([&] { return engine.poll().has_value() || fetchHealth(config_.httpPort).ok(); },
+                60000ms, 100ms));
+  ASSERT_FALSE(engine.poll().has_value()) << readFile(tmp_->file("err"));
+
+  std::string westgardOn = text;
+  const std::string off = R"("westgard": false)";
+  ASSERT_NE(westgardOn.find(off), std::string::npos);
+  westgardOn.replace(westgardOn.find(off), off.size(), R"("westgard": true)");
+  writeFile(rules, westgardOn);
+  engine.signal(SIGHUP);
+  const std::string log = config_.dataDir + "/logs/labgated.log";
+  const std::string expected =
+      "connector.lab1.rules: " + rules + ": qc.westgard: qc.westgard is true";
+  EXPECT_TRUE(
+      waitUntil([&] { return readFile(log).find(expected) != std::string::npos; }, 60000ms, 100ms))
+      << "no log line \"" << expected << "\"";
+  EXPECT_FALSE(engine.poll().has_value()) << "a refused reload must not stop the engine";
+  EXPECT_TRUE(fetchHealth(config_.httpPort).ok());
+  engine.signal(SIGTERM);
+  EXPECT_EQ(engine.waitForExit(20000ms).value_or(-1), 0);
 }
 
 }  // namespace
