@@ -133,7 +133,7 @@ struct Batch {
   std::string text;
   std::string anySample;  // a patient sample of the batch, to find it in the store
   std::vector<Expect> expects;
-  std::string batchFindingText;  // a batch finding whose message holds this (case-insensitive)
+  std::string batchFindingText;  // exactly one batch finding says this (case-insensitive)
 };
 
 std::string lower(std::string s) {
@@ -236,7 +236,7 @@ std::vector<Batch> syntheticBatches() {
                  readFile(probeData("probe_unknown_order_targetlynx.txt")),
                  "PRB_QC1_P01",
                  {{"PRB_QC1_P01", a, "hold", "", "", ""}},
-                 "injection order"});
+                 "no injection order"});
   return out;
 }
 
@@ -326,7 +326,7 @@ std::vector<Batch> corpusTargetLynxBatches() {
                  targetLynxProbes("TLO", true),
                  "TLO-NORMAL",
                  {{"TLO-NORMAL", a, "", "", "", ""}},
-                 "injection order"});
+                 "no injection order"});
   return out;
 }
 
