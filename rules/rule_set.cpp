@@ -1085,10 +1085,23 @@ void RuleEngine::runLabRules(Message& message) const {
   }
 }
 
-}  // namespace
+/// The start-up rule of a rule set that is to serve a connector (issue 20): Westgard on (the
+/// default when `qc.westgard` is absent) with QC checks on and no analyte stating a QC target
+/// would hold every patient result of every batch for a reason only the set's author can fix, so
+/// the connector is refused at start-up, with what is missing and the two ways out.
+void refuseWestgardWithoutTargets(Reader& r, const RuleSetConfig& c) {
+  if (!c.qc || !c.qcOptions.applyWestgard) return;
+  for (const auto& entry : c.analytes) {
+    if (!entry.second.targets.empty()) return;
+  }
+  r.fail("qc.westgard",
+         "qc.westgard is true (the default when the key is absent) but no analyte has "
+         "qc_targets: add analytes.NAME.qc_targets (labgate qc-targets establishes them) or set "
+         "qc.westgard to false");
+}
 
-StatusOr<std::shared_ptr<const RulesStage>> parseRuleSet(const std::string& json,
-                                                         const std::string& sourceName) {
+StatusOr<std::shared_ptr<const RulesStage>> parseWith(const std::string& json,
+                                                      const std::string& sourceName, bool toServe) {
   Object::Ptr root;
   try {
     Poco::JSON::Parser parser;
@@ -1181,8 +1194,16 @@ StatusOr<std::shared_ptr<const RulesStage>> parseRuleSet(const std::string& json
       c.lua.push_back(rule.value());
     }
   }
+  if (toServe && !r.failed()) refuseWestgardWithoutTargets(r, c);
   if (r.failed()) return r.status();
   return std::shared_ptr<const RulesStage>(std::make_shared<RuleEngine>(std::move(c)));
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<const RulesStage>> parseRuleSet(const std::string& json,
+                                                         const std::string& sourceName) {
+  return parseWith(json, sourceName, false);
 }
 
 StatusOr<std::shared_ptr<const RulesStage>> loadRuleSet(const std::string& path) {
@@ -1190,7 +1211,7 @@ StatusOr<std::shared_ptr<const RulesStage>> loadRuleSet(const std::string& path)
   if (!in) return Status::config(path, "cannot open the rule set");
   std::ostringstream text;
   text << in.rdbuf();
-  return parseRuleSet(text.str(), path);
+  return parseWith(text.str(), path, true);
 }
 
 }  // namespace labgate::rules

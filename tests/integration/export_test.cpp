@@ -152,6 +152,22 @@ class ExportTest : public EngineTest {
     fs::rename(inbox_ + "/." + name + ".tmp", inbox_ + "/" + name);
   }
 
+  /// The shipped clinical default profile (config/rules/lcms-default.json) with `qc.westgard`
+  /// set to false, written into the test's folder: the profile itself has no QC targets, so no
+  /// connector starts on it as it is (Westgard on and no targets, issue 20), and these batches'
+  /// analytes have no targets either. Everything else is the profile's.
+  std::string clinicalRulesWithoutWestgard() {
+    const std::string text = readFile(sourceDir() + "/config/rules/lcms-default.json");
+    const std::string on = "\"westgard\": true";
+    const size_t at = text.find(on);
+    EXPECT_NE(at, std::string::npos) << "the clinical profile no longer says qc.westgard true";
+    std::string changed = text;
+    if (at != std::string::npos) changed.replace(at, on.size(), "\"westgard\": false");
+    const std::string path = tmp_->file("clinical-no-westgard.json");
+    writeFile(path, changed);
+    return path;
+  }
+
   bool waitForFile(const std::string& path, std::chrono::milliseconds timeout = 30000ms) {
     return waitUntil([&] { return fileExists(path); }, timeout);
   }
@@ -532,7 +548,8 @@ namespace {
 
 // The MassHunter clinical batch of the corpus (corticosterone, cortisol, cortisone: 4 response
 // checks, 2 double blanks, 3 blanks, calibrators A–F, QC Low and High × 5) through the engine with
-// the shipped rule set. What a reviewer reading the file expects:
+// the shipped clinical profile (Westgard off: the batch's analytes have no QC targets). What a
+// reviewer reading the file expects:
 //  - Corticosterone and cortisol: calibrator B is out (vendor accuracy 80.7 % and 77.1 %), so only
 //    5 of 6 levels pass and the curves fail the ≥ 6 levels rule (FDA 2018 / ICH M10): re-run.
 //    Cortisone's six calibrators all pass.
@@ -546,14 +563,14 @@ TEST_F(ExportTest, ClinicalBatchGetsTheFindingsAReviewerExpects) {
   const std::string file =
       sharedDir() + "/corpus/lcms/masshunter_quant/mrmhub_MH_ext_cal_quant_assay.csv";
   if (!fileExists(file)) GTEST_SKIP() << "no ../shared corpus beside the checkout";
-  config_.connectors.at(0).extra["rules"] = sourceDir() + "/config/rules/lcms-default.json";
+  config_.connectors.at(0).extra["rules"] = clinicalRulesWithoutWestgard();
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
   drop("clinical.csv", readFile(file));
   ASSERT_TRUE(waitForFile(inbox_ + "/processed/clinical.csv"))
       << readFile(inbox_ + "/rejected/clinical.csv.reason");
 
-  EXPECT_EQ(query("SELECT rules_version FROM messages"), "lcms-default-1");
+  EXPECT_EQ(query("SELECT rules_version FROM messages"), "lcms-default-2");
   auto findings = [&](const std::string& where) {
     return query(
         "SELECT group_concat(analyte || ':' || action, ',') FROM (SELECT analyte, action "
@@ -611,7 +628,7 @@ TEST_F(ExportTest, ClinicalBatchGetsTheFindingsAReviewerExpects) {
 // Our own batch has only two calibrators: with the rule set on, no curve can be accepted, so its
 // patient results are held for a re-run and nothing reaches the LIS.
 TEST_F(ExportTest, RulesStopPatientResultsOfAnUnacceptableCurve) {
-  config_.connectors.at(0).extra["rules"] = sourceDir() + "/config/rules/lcms-default.json";
+  config_.connectors.at(0).extra["rules"] = clinicalRulesWithoutWestgard();
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
   drop("steroids.csv", readFile(exportData("steroids_batch.csv")));

@@ -20,7 +20,8 @@ status=0
 for f in bin/labgated bin/labgate \
     etc/labgate/labgate.properties etc/labgate/phi-patterns.json \
     etc/labgate/common-passwords.txt etc/labgate/mappings/example-lcmsms.csv \
-    etc/labgate/rules/lcms-default.json \
+    etc/labgate/rules/lcms-default.json etc/labgate/rules/lcms-research.json \
+    etc/labgate/rules/example-site.json \
     lib/systemd/system/labgated.service lib/sysusers.d/labgate.conf \
     share/doc/labgate/README.md share/doc/labgate/operations.md \
     share/doc/labgate/configuration.md; do
