@@ -9,6 +9,7 @@
 
 #include "rules/linalg.h"
 #include "rules/stats.h"
+#include "util/text.h"
 
 namespace labgate::rules {
 
@@ -33,25 +34,6 @@ CheckResult makeCheck(Outcome outcome, const char* ruleId, const char* code, std
 
 std::string pct(double value) { return num(value) + "%"; }
 
-/// "injection 17", or "sample <id>" when the export gives no injection number: the same words as
-/// rules::injectionOf (rules/check.h, issue 20), which this stands in for until it lands; named
-/// apart so that the two do not collide (replace the calls by injectionOf then).
-std::string injectionWords(const Sample& s) {
-  if (s.injection) return "injection " + std::to_string(*s.injection);
-  return "sample " + s.sampleId;
-}
-
-std::string trimmedLower(std::string_view text) {
-  std::string out;
-  size_t b = 0, e = text.size();
-  while (b < e && std::isspace(static_cast<unsigned char>(text[b]))) ++b;
-  while (e > b && std::isspace(static_cast<unsigned char>(text[e - 1]))) --e;
-  for (size_t i = b; i < e; ++i) {
-    out += static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
-  }
-  return out;
-}
-
 /// "1/x²" for a reviewer (toString says "1/x2", the rule-set spelling).
 std::string weightWords(CalibrationWeight weight) {
   switch (weight) {
@@ -73,9 +55,9 @@ std::string weightWords(CalibrationWeight weight) {
 
 VendorCurve readVendorCurve(const ExportCurve& curve) {
   VendorCurve out;
-  const std::string model = trimmedLower(curve.model);
-  const std::string weight = trimmedLower(curve.weighting);
-  const std::string origin = trimmedLower(curve.origin);
+  const std::string model = util::lowered(util::trimmed(curve.model));
+  const std::string weight = util::lowered(util::trimmed(curve.weighting));
+  const std::string origin = util::lowered(util::trimmed(curve.origin));
   if (model == "linear") {
     out.model = CalibrationModel::kLinear;
   } else if (model == "quadratic") {
@@ -529,7 +511,7 @@ std::string exclusionWords(const Work& w, const Counts& n) {
   const size_t shown = std::min<size_t>(n.excluded.size(), 8);
   for (size_t i = 0; i < shown; ++i) {
     if (i > 0) words += ", ";
-    words += injectionWords(w.batch.samples[n.excluded[i]->sampleIndex]);
+    words += injectionOf(w.batch.samples[n.excluded[i]->sampleIndex]);
   }
   if (shown < n.excluded.size())
     words += ", and " + std::to_string(n.excluded.size() - shown) + " more";
@@ -823,7 +805,7 @@ void addVendorCheck(Work& w) {
                                  : HUGE_VAL;
     if (rel > worst) {
       worst = rel;
-      worstId = injectionWords(w.batch.samples[sc.sampleIndex]);
+      worstId = injectionOf(w.batch.samples[sc.sampleIndex]);
       worstColumn = sc.vendorColumn;
     }
   }
@@ -1020,7 +1002,7 @@ void addCarryoverSuspects(Work& w) {
     // With a measured carryover fraction, only a result the predicted carryover could make up
     // ≥ 1/k of is suspect; without one, every result at or above the LLOQ is.
     if (rv.carryoverFraction && x && *x >= cPrev * *rv.carryoverFraction * k) continue;
-    std::string why = "injected right after " + injectionWords(w.batch.samples[prev->sampleIndex]) +
+    std::string why = "injected right after " + injectionOf(w.batch.samples[prev->sampleIndex]) +
                       ", which is " + num(cPrev / *rv.uloq) +
                       "x the ULOQ: possible carryover; reinject";
     if (rv.carryoverFraction) {
@@ -1047,7 +1029,7 @@ void addCarryoverSuspects(Work& w) {
     rv.sampleChecks.push_back(
         {next->second->sampleIndex,
          makeCheck(Outcome::kFail, rule, code,
-                   "injected right after " + injectionWords(w.batch.samples[c.sampleIndex]) +
+                   "injected right after " + injectionOf(w.batch.samples[c.sampleIndex]) +
                        ", the top calibrator (" + num(*top) +
                        "), and no blank after the top calibrator measured carryover in this "
                        "batch: possible carryover; reinject",
@@ -1107,7 +1089,7 @@ CheckResult checkExportComplete(const Message& batch) {
   }
   if (shortSamples.size() == 1) {
     ok.outcome = Outcome::kNotEvaluable;
-    ok.message = injectionWords(*shortSamples[0]->first) + " carries " +
+    ok.message = injectionOf(*shortSamples[0]->first) + " carries " +
                  std::to_string(shortSamples[0]->second) + " of the " + std::to_string(most) +
                  " analytes every other injection carries: the export looks cut off or "
                  "incomplete";
