@@ -221,10 +221,10 @@ bool peakFound(const Peak& peak) { return usable(peak.retentionTime) && usable(p
 
 std::optional<double> concentrationOf(const Peak& peak, std::optional<double> dilution) {
   if (auto c = usable(peak.calculatedConcentration)) return c;
-  auto final = usable(peak.finalConcentration);
-  if (!final) return std::nullopt;
-  if (auto d = usable(dilution); d && *d > 0) return *final / *d;
-  return final;
+  auto finalConc = usable(peak.finalConcentration);
+  if (!finalConc) return std::nullopt;
+  if (auto d = usable(dilution); d && *d > 0) return *finalConc / *d;
+  return finalConc;
 }
 
 const std::vector<std::string>& peakCheckNames() {
@@ -236,7 +236,11 @@ const std::vector<std::string>& peakCheckNames() {
 
 namespace {
 
-bool* peakCheckFlag(PeakConfig& c, const std::string& name) {
+/// The switch of the check named `name` in `c` (PeakConfig or const PeakConfig), or nullptr.
+template <class Config>
+auto* peakCheckFlag(Config& c, const std::string& name) {
+  using Flag = decltype(&c.checkRt);
+  static_assert(std::is_pointer_v<Flag>);
   if (name == "rt_window") return &c.checkRt;
   if (name == "is_rt_window") return &c.checkIsRt;
   if (name == "ion_ratio") return &c.checkIonRatio;
@@ -245,7 +249,7 @@ bool* peakCheckFlag(PeakConfig& c, const std::string& name) {
   if (name == "width") return &c.checkWidth;
   if (name == "is_response") return &c.checkIsResponse;
   if (name == "saturation") return &c.checkSaturation;
-  return nullptr;
+  return static_cast<Flag>(nullptr);
 }
 
 }  // namespace
@@ -257,8 +261,7 @@ bool setPeakCheck(PeakConfig& config, const std::string& name, bool on) {
 }
 
 bool peakCheckOn(const PeakConfig& config, const std::string& name) {
-  PeakConfig copy = config;
-  bool* flag = peakCheckFlag(copy, name);
+  const bool* flag = peakCheckFlag(config, name);
   return flag && *flag;
 }
 
