@@ -563,11 +563,14 @@ void unfedChecks(const std::vector<std::pair<std::string, std::string>>& unfed,
     }
     CheckResult c;
     c.outcome = Outcome::kNotEvaluable;
-    c.ruleId = "peak." + name;
+    c.ruleId = "peak.";
+    c.ruleId += name;
     c.code = "PEAK_DATA_MISSING";
     c.subject = "result";
-    c.message = name + " not evaluable: the export carries " + lacking +
-                " for this analyte (see the batch finding PEAK_DATA_MISSING)";
+    c.message = name;
+    c.message += " not evaluable: the export carries ";
+    c.message += lacking;
+    c.message += " for this analyte (see the batch finding PEAK_DATA_MISSING)";
     out.push_back(std::move(c));
   }
 }
@@ -584,7 +587,11 @@ CheckResult unfedBatchCheck(const std::string& analyte,
   std::string holding, noted;
   for (const auto& [name, lacking] : unfed) {
     std::string& list = unfedHolds(name, autoverify) ? holding : noted;
-    list += (list.empty() ? "" : "; ") + name + " (" + lacking + ")";
+    if (!list.empty()) list += "; ";
+    list += name;
+    list += " (";
+    list += lacking;
+    list += ")";
   }
   if (!holding.empty()) {
     c.outcome = Outcome::kNotEvaluable;
@@ -1066,10 +1073,7 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
   const AnalyteSettings& settings = *view.settings;
   const CalibrationReview* review = view.review;
   BatchGates gates;
-  if (!config_.calibration) {
-    gates.calibrationAccepted = true;
-    gates.blanksAccepted = true;
-  } else if (review) {
+  if (config_.calibration && review) {
     // A curve that could not be judged holds (NOT_EVALUABLE); only a failed one re-runs.
     const CheckResult* curve = review->curveCheck();
     if (!curve || curve->outcome != Outcome::kNotEvaluable) {
@@ -1079,8 +1083,9 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
     }
     gates.blanksAccepted = view.blanksAccepted;
   } else {
-    // The batch has no calibrators for this analyte (a message with results only): nothing
-    // to judge the curve or the blanks by; the measuring range comes from the rule set.
+    // Calibration checks off, or no calibrators for this analyte (a message with results only):
+    // nothing to judge the curve or the blanks by; the measuring range comes from the rule set
+    // (and without one, the result holds: the range is unknown).
     gates.calibrationAccepted = true;
     gates.blanksAccepted = true;
   }
