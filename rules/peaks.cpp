@@ -531,12 +531,17 @@ CheckResult isResponse(bool full, const Peak& peak, SampleKind kind, const Analy
         [&] { return "IS area " + num(*area) + " is " + num(pct) + " % of " + refName; }, pct,
         config.isWindowLowPct);
   const double limit = low ? config.isWindowLowPct : config.isWindowHighPct;
+  if (patient && matrixMismatch) {
+    // Short: the batch finding IS_MATRIX_MISMATCH carries the explanation and the reference.
+    return resultCheck(
+        full, id, "IS_RESPONSE", Outcome::kFail,
+        [&] { return "IS area " + num(pct) + " % of the reference: see IS_MATRIX_MISMATCH"; }, pct,
+        limit);
+  }
   std::string message = "IS area " + num(pct) + " % of " + refName + " " + num(*isRef) +
                         ", outside " + num(config.isWindowLowPct) + "–" +
                         num(config.isWindowHighPct) + " %";
-  if (patient && matrixMismatch) {
-    message += ": see the batch finding IS_MATRIX_MISMATCH for this analyte";
-  } else {
+  {
     message += low ? " (ion suppression, pipetting/IS addition error): re-extract or reinject"
                    : " (double IS addition, ion enhancement): re-extract or reinject";
   }
