@@ -478,7 +478,8 @@ CheckResult width(bool full, const Peak& peak, SampleKind kind, const AnalyteRef
   double ratio = *w / *ref.medianCalibratorWidth;
   auto msg = [&] {
     return "width " + num(*w) + " is " + num(ratio) + " x the calibrators' median " +
-           num(*ref.medianCalibratorWidth);
+           num(*ref.medianCalibratorWidth) + " (limits " + num(config.widthRatioMin) + "–" +
+           num(config.widthRatioMax) + " x)";
   };
   if (ratio > config.widthRatioMax)
     return resultCheck(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio,
@@ -683,7 +684,9 @@ CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
                                            : Outcome::kPass;
     c = resultCheck(true, "peak.is_cv", "IS_CV", o,
                     "CV of the IS area over " + std::to_string(ref.isAreaCount) +
-                        " cal/QC injections " + num(*cv) + " %",
+                        " cal/QC injections " + num(*cv) + " % (warn above " +
+                        num(config.isCvWarnPct) + " %, fail above " + num(config.isCvFailPct) +
+                        " %)",
                     cv, o == Outcome::kFail ? config.isCvFailPct : config.isCvWarnPct);
   }
   c.subject = "batch";

@@ -214,6 +214,9 @@ TEST(PeakWidth, RatioToTheCalibratorMedian) {
   EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, ref, cfg).outcome, Outcome::kPass);
   p.width = 0.3;
   EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, ref, cfg).outcome, Outcome::kWarn);
+  // Issue 20: the message states the measured ratio and the limits.
+  EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, ref, cfg).message,
+            "width 0.3 is 2.4 x the calibrators' median 0.125 (limits 0.5–2 x)");
   EXPECT_EQ(checkWidth(p, SampleKind::kCalibrator, ref, cfg).outcome, Outcome::kFail);
   EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, AnalyteReference{}, cfg).outcome,
             Outcome::kNotEvaluable);

@@ -518,5 +518,25 @@ TEST(RuleSetFile, NotApplicableNamesKnownChecks) {
   EXPECT_TRUE(ruleSet(R"({"version":"1","peak":{"not_applicable":["ion_ratio","shape"]}})"));
 }
 
+// Per analyte, not_applicable adds to the top-level list, and check_<name>: true turns a check
+// back on: here CORT's export has no qualifier, and the method says so for CORT alone.
+TEST(RuleEngineExportData, NotApplicablePerAnalyte) {
+  auto perAnalyte = ruleSet(R"({"version":"t","calibration":{"weight":"1/x2"},
+    "peak":{"not_applicable":["is_rt_window"]},
+    "qc":{"westgard":false},"autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
+    "analytes":{"CORT":{"peak":{"not_applicable":["ion_ratio"]}}}})");
+  Message m = batch();
+  perAnalyte->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kRelease) << describe(resultOf(m, "P1"));
+  auto back = ruleSet(R"({"version":"t","calibration":{"weight":"1/x2"},
+    "peak":{"not_applicable":["is_rt_window","ion_ratio"]},
+    "qc":{"westgard":false},"autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
+    "analytes":{"CORT":{"peak":{"check_ion_ratio":true}}}})");
+  Message again = batch();
+  back->evaluate(again, RulesContext{});
+  EXPECT_EQ(countRule(resultOf(again, "P1"), "peak.ion_ratio"), 1u)
+      << describe(resultOf(again, "P1"));
+}
+
 }  // namespace
 }  // namespace labgate::rules
