@@ -549,30 +549,34 @@ bool unfedHolds(const std::string& check, const AutoverifyConfig& autoverify) {
   return true;
 }
 
-/// NOT_EVALUABLE for a patient result whose peak was found, one per check of `unfed` that holds
-/// (and, for S/N, applies: a result at or above the LLOQ), short, referring to the batch finding.
+/// One NOT_EVALUABLE finding (hold) for a patient result whose peak was found, naming the checks
+/// of `unfed` that hold and apply to it (S/N: a result at or above the LLOQ); short, it refers to
+/// the analyte's batch finding. Nothing when none applies.
 void unfedChecks(const std::vector<std::pair<std::string, std::string>>& unfed,
                  const AutoverifyConfig& autoverify, const Result& result,
                  const PeakContext& context, std::vector<CheckResult>& out) {
   if (!result.peak || !peakFound(*result.peak)) return;  // peak.not_found speaks for it
+  std::string names;
   for (const auto& [name, lacking] : unfed) {
     if (!unfedHolds(name, autoverify)) continue;
     if (name == "signal_to_noise") {
       auto conc = concentrationOf(*result.peak, context.dilution);
       if (!conc || !context.lloq || *conc < *context.lloq) continue;
     }
-    CheckResult c;
-    c.outcome = Outcome::kNotEvaluable;
-    c.ruleId = "peak.";
-    c.ruleId += name;
-    c.code = "PEAK_DATA_MISSING";
-    c.subject = "result";
-    c.message = name;
-    c.message += " not evaluable: the export carries ";
-    c.message += lacking;
-    c.message += " for this analyte (see the batch finding PEAK_DATA_MISSING)";
-    out.push_back(std::move(c));
+    if (!names.empty()) names += ", ";
+    names += name;
   }
+  if (names.empty()) return;
+  CheckResult c;
+  c.outcome = Outcome::kNotEvaluable;
+  c.ruleId = "peak.export_data";
+  c.code = "PEAK_DATA_MISSING";
+  c.subject = "result";
+  c.message = std::move(names);
+  c.message +=
+      " not evaluable: the export carries no data for them (see the batch finding "
+      "PEAK_DATA_MISSING for this analyte)";
+  out.push_back(std::move(c));
 }
 
 /// The one batch finding per analyte that names the checks its export cannot feed: a warning

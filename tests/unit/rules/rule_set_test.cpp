@@ -331,14 +331,15 @@ TEST(RuleEngineExportData, ACheckTheExportCannotFeedHoldsPatientsOnce) {
   rules->evaluate(m, RulesContext{});
   const Result& p1 = resultOf(m, "P1");
   EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
-  EXPECT_EQ(countRule(p1, "peak.ion_ratio"), 1u) << describe(p1);
-  const Finding* ir = findingOf(p1, "peak.ion_ratio");
+  // One short finding per held result, naming the checks; the batch finding is not copied.
+  EXPECT_EQ(countRule(p1, "peak.export_data"), 1u) << describe(p1);
+  const Finding* ir = findingOf(p1, "peak.export_data");
   ASSERT_NE(ir, nullptr);
   EXPECT_EQ(ir->message,
-            "PEAK_DATA_MISSING: ion_ratio not evaluable: the export carries no qualifier ion ratio "
-            "or qualifier area for this analyte (see the batch finding PEAK_DATA_MISSING)");
+            "PEAK_DATA_MISSING: ion_ratio not evaluable: the export carries no data for them (see "
+            "the batch finding PEAK_DATA_MISSING for this analyte)");
   EXPECT_EQ(ir->action, DispositionKind::kHold);
-  EXPECT_EQ(countRule(p1, "peak.export_data"), 0u) << "the batch finding is not copied";
+  EXPECT_EQ(countRule(p1, "peak.ion_ratio"), 0u);
   auto batchFindings = batchFindingsOf(m, "peak.export_data");
   ASSERT_EQ(batchFindings.size(), 1u);
   EXPECT_EQ(batchFindings[0]->analyte, "CORT");
@@ -350,12 +351,12 @@ TEST(RuleEngineExportData, ACheckTheExportCannotFeedHoldsPatientsOnce) {
   EXPECT_NE(batchFindings[0]->finding.message.find("analytes.CORT.peak.not_applicable"),
             std::string::npos);
   // Calibrators and QCs are not held for it (they are never released).
-  EXPECT_EQ(countRule(resultOf(m, "CAL1"), "peak.ion_ratio"), 0u);
+  EXPECT_EQ(countRule(resultOf(m, "CAL1"), "peak.export_data"), 0u);
   // A patient whose peak was not found gets peak.not_found, not a second hold.
   Message notFound = batch();
   patientResult(notFound, "P1").peak->area.reset();
   rules->evaluate(notFound, RulesContext{});
-  EXPECT_EQ(countRule(resultOf(notFound, "P1"), "peak.ion_ratio"), 0u);
+  EXPECT_EQ(countRule(resultOf(notFound, "P1"), "peak.export_data"), 0u);
 
   // The same export with the check declared not applicable: released.
   auto declared = ruleSet(kRules);
@@ -394,9 +395,16 @@ TEST(RuleEngineExportData, IsAreaDerivedFromTheResponseRatio) {
     s.results[0].peak->responseRatio.reset();
   }
   rules->evaluate(bare, RulesContext{});
-  const Finding* missing = findingOf(resultOf(bare, "P2"), "peak.is_response");
+  const Finding* missing = findingOf(resultOf(bare, "P2"), "peak.export_data");
   ASSERT_NE(missing, nullptr) << describe(resultOf(bare, "P2"));
-  EXPECT_NE(missing->message.find("no IS area"), std::string::npos) << missing->message;
+  EXPECT_NE(missing->message.find("is_response not evaluable"), std::string::npos)
+      << missing->message;
+  auto why = batchFindingsOf(bare, "peak.export_data");
+  ASSERT_EQ(why.size(), 1u);
+  EXPECT_NE(why[0]->finding.message.find(
+                "is_response (no IS area (nor an IS row or a response ratio to derive it from))"),
+            std::string::npos)
+      << why[0]->finding.message;
   EXPECT_EQ(worst(resultOf(bare, "P2")), DispositionKind::kHold);
 }
 
@@ -534,7 +542,7 @@ TEST(RuleEngineExportData, NotApplicablePerAnalyte) {
     "analytes":{"CORT":{"peak":{"check_ion_ratio":true}}}})");
   Message again = batch();
   back->evaluate(again, RulesContext{});
-  EXPECT_EQ(countRule(resultOf(again, "P1"), "peak.ion_ratio"), 1u)
+  EXPECT_EQ(countRule(resultOf(again, "P1"), "peak.export_data"), 1u)
       << describe(resultOf(again, "P1"));
 }
 
