@@ -266,16 +266,26 @@ bool peakCheckOn(const PeakConfig& config, const std::string& name) {
 }
 
 std::vector<std::string> deriveInternalStandardAreas(Message& message) {
-  // 1. Exports that give the IS as its own result row (sample by sample) and name it on the
-  // analyte's peak: the analyte's IS area and RT are that row's area and RT, exactly.
+  // 1. Exports that give the IS as its own result row (sample by sample): the analyte's IS area
+  // and RT are that row's, exactly — the row of the IS the analyte's peak names, or, when the
+  // peak names none and the whole batch has a single IS, that one (a MassHunter batch table has
+  // an "ISTD" column group but does not say which analyte uses it).
+  std::set<std::string> isCodes;
+  for (const Sample& s : message.samples)
+    for (const Result& r : s.results)
+      if (r.internalStandard) isCodes.insert(r.instrumentCode);
+  const std::string onlyIs = isCodes.size() == 1 ? *isCodes.begin() : std::string();
   for (Sample& s : message.samples) {
     std::map<std::string, const Peak*> isRows;
     for (const Result& r : s.results)
       if (r.internalStandard && r.peak) isRows.emplace(r.instrumentCode, &*r.peak);
     if (isRows.empty()) continue;
     for (Result& r : s.results) {
-      if (r.internalStandard || !r.peak || r.peak->internalStandard.empty()) continue;
-      auto it = isRows.find(r.peak->internalStandard);
+      if (r.internalStandard || !r.peak) continue;
+      const std::string& named =
+          r.peak->internalStandard.empty() ? onlyIs : r.peak->internalStandard;
+      if (named.empty()) continue;
+      auto it = isRows.find(named);
       if (it == isRows.end()) continue;
       if (!r.peak->internalStandardArea) r.peak->internalStandardArea = it->second->area;
       if (!r.peak->internalStandardRt) r.peak->internalStandardRt = it->second->retentionTime;

@@ -193,7 +193,8 @@ bool peakCheckOn(const PeakConfig& config, const std::string& name);
 
 /// Fills what the IS checks need where the export allows: first, on exports that give the IS as
 /// its own result row, an analyte's missing IS area and IS RT from the row of the IS its peak
-/// names (Peak::internalStandard), in the same sample; then Peak::internalStandardArea as
+/// names (Peak::internalStandard) — or, when it names none and the batch has one IS only, that
+/// IS — in the same sample; then Peak::internalStandardArea as
 /// Area ÷ Peak::responseRatio for every analyte of which NO
 /// injection carries an IS area but some carry area and response ratio (the vendor's response is
 /// area/IS area up to a constant per analyte, e.g. the IS concentration, so every derived area of

@@ -545,7 +545,9 @@ TEST(PeakIsResponse, DerivedInternalStandardAreas) {
   b.peak->internalStandard.clear();
   Result c = b;
   c.instrumentCode = "MIXED";
-  s.results = {a, is, b, c};
+  Result second = is;  // a second IS in the batch: an analyte naming none gets no IS row
+  second.instrumentCode = "SECOND-d3";
+  s.results = {a, is, b, c, second};
   m.samples.push_back(s);
   Sample s2 = s;
   s2.results[3].peak->internalStandardArea = 7777;  // MIXED: one injection has a real IS area
@@ -557,6 +559,23 @@ TEST(PeakIsResponse, DerivedInternalStandardAreas) {
   EXPECT_EQ(first.results[0].peak->internalStandardRt.value_or(0), 3.1);
   EXPECT_EQ(first.results[2].peak->internalStandardArea.value_or(0), 10000) << "5000 ÷ 0.5";
   EXPECT_FALSE(first.results[3].peak->internalStandardArea) << "MIXED is left alone";
+  // With a single IS in the batch, an analyte that names none takes that one; with two, nothing
+  // is guessed.
+  Message single;
+  Sample one;
+  Result unnamed = a;
+  unnamed.peak->internalStandard.clear();
+  unnamed.peak->responseRatio.reset();
+  one.results = {unnamed, is};
+  single.samples.push_back(one);
+  Message two = single;
+  Result otherIs = is;
+  otherIs.instrumentCode = "OTHER-d3";
+  two.samples[0].results.push_back(otherIs);
+  deriveInternalStandardAreas(single);
+  deriveInternalStandardAreas(two);
+  EXPECT_EQ(single.samples[0].results[0].peak->internalStandardArea.value_or(0), 12000);
+  EXPECT_FALSE(two.samples[0].results[0].peak->internalStandardArea);
 }
 
 // Issue 20 item 3: S/N is judged on exports that carry Final Conc. instead of Calc. Conc.
