@@ -287,7 +287,13 @@ std::vector<std::string> deriveInternalStandardAreas(Message& message) {
       if (named.empty()) continue;
       auto it = isRows.find(named);
       if (it == isRows.end()) continue;
-      if (!r.peak->internalStandardArea) r.peak->internalStandardArea = it->second->area;
+      if (!r.peak->internalStandardArea) {
+        r.peak->internalStandardArea = it->second->area;
+        // A double blank's IS row with no integrated peak ("NF", empty) says there is no IS:
+        // the double blank's expected outcome (area 0), as a blank's empty area is (§2.4).
+        if (s.kind == SampleKind::kDoubleBlank && !usable(it->second->area))
+          r.peak->internalStandardArea = 0.0;
+      }
       if (!r.peak->internalStandardRt) r.peak->internalStandardRt = it->second->retentionTime;
     }
   }

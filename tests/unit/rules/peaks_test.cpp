@@ -576,6 +576,16 @@ TEST(PeakIsResponse, DerivedInternalStandardAreas) {
   deriveInternalStandardAreas(two);
   EXPECT_EQ(single.samples[0].results[0].peak->internalStandardArea.value_or(0), 12000);
   EXPECT_FALSE(two.samples[0].results[0].peak->internalStandardArea);
+  // An IS row without a peak: no IS area, except in a double blank, where "no IS" is area 0.
+  Message empty = single;
+  empty.samples[0].results[0].peak->internalStandardArea.reset();
+  empty.samples[0].results[1].peak->area.reset();
+  Message doubleBlank = empty;
+  doubleBlank.samples[0].kind = SampleKind::kDoubleBlank;
+  deriveInternalStandardAreas(empty);
+  deriveInternalStandardAreas(doubleBlank);
+  EXPECT_FALSE(empty.samples[0].results[0].peak->internalStandardArea);
+  EXPECT_EQ(doubleBlank.samples[0].results[0].peak->internalStandardArea.value_or(-1), 0);
 }
 
 // Issue 20 item 3: S/N is judged on exports that carry Final Conc. instead of Calc. Conc.
