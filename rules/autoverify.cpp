@@ -46,11 +46,16 @@ std::optional<double> parseNumber(const std::string& text) {
   return v;
 }
 
-CheckResult gate(bool full, const char* ruleId, const char* code, const std::optional<bool>& passed,
-                 const char* what, DispositionKind onFail) {
-  if (!passed)
-    return resultCheck(full, ruleId, code, Outcome::kNotEvaluable,
-                       std::string(what) + " not evaluated");
+/// One batch gate: FAIL asks for `onFail`; unset is NOT_EVALUABLE under its own code
+/// (`notEvaluableCode`), never the failure's (a QC that could not be evaluated was not rejected).
+CheckResult gate(bool full, const char* ruleId, const char* code, const char* notEvaluableCode,
+                 const std::optional<bool>& passed, const char* what, const std::string& why,
+                 DispositionKind onFail) {
+  if (!passed) {
+    std::string message = std::string(what) + " could not be evaluated";
+    message += why.empty() ? std::string(": the result holds") : ": " + why;
+    return resultCheck(full, ruleId, notEvaluableCode, Outcome::kNotEvaluable, std::move(message));
+  }
   return resultCheck(
       full, ruleId, code, *passed ? Outcome::kPass : Outcome::kFail,
       [&] { return std::string(what) + (*passed ? " accepted" : " not accepted"); }, std::nullopt,
@@ -59,92 +64,113 @@ CheckResult gate(bool full, const char* ruleId, const char* code, const std::opt
 
 template <class Add>
 void batchGates(bool full, const BatchGates& g, Add&& add) {
-  add(gate(full, "autoverify.calibration", "CAL_REJECTED", g.calibrationAccepted, "calibration",
+  add(gate(full, "autoverify.calibration", "CAL_REJECTED", "CAL_NOT_EVALUABLE",
+           g.calibrationAccepted, "calibration", g.calibrationWhy, DispositionKind::kReject));
+  add(gate(full, "autoverify.qc", "QC_REJECTED", "QC_NOT_EVALUABLE", g.qcAccepted, "QC", g.qcWhy,
            DispositionKind::kReject));
-  add(gate(full, "autoverify.qc", "QC_REJECTED", g.qcAccepted, "QC", DispositionKind::kReject));
-  add(gate(full, "autoverify.qc_bracketing", "QC_NOT_BRACKETED", g.qcBracketing, "QC bracketing",
-           DispositionKind::kHold));
-  add(gate(full, "autoverify.blanks", "BLANK_CARRYOVER", g.blanksAccepted, "blanks and carryover",
-           DispositionKind::kHold));
-  add(gate(full, "autoverify.sst", "SST_FAIL", g.sstAccepted, "system suitability",
-           DispositionKind::kHold));
+  add(gate(full, "autoverify.qc_bracketing", "QC_NOT_BRACKETED", "QC_BRACKETING_NOT_EVALUABLE",
+           g.qcBracketing, "QC bracketing", g.qcBracketingWhy, DispositionKind::kHold));
+  add(gate(full, "autoverify.blanks", "BLANK_CARRYOVER", "BLANK_NOT_EVALUABLE", g.blanksAccepted,
+           "blanks and carryover", g.blanksWhy, DispositionKind::kHold));
+  add(gate(full, "autoverify.sst", "SST_FAIL", "SST_NOT_EVALUABLE", g.sstAccepted,
+           "system suitability", g.sstWhy, DispositionKind::kHold));
 }
 
-CheckResult noValue(bool full, const char* ruleId, const char* code) {
-  return resultCheck(full, ruleId, code, Outcome::kNotEvaluable, "no numeric result value");
+/// The one step a result without a numeric value gets instead of the five value steps.
+CheckResult noValue(bool full) {
+  return resultCheck(full, "autoverify.value", "NO_VALUE", Outcome::kNotEvaluable,
+                     "the result has no numeric value: the measuring range, absurd and critical "
+                     "limits, reference interval and delta check cannot be applied");
 }
 
-CheckResult measuringRange(bool full, std::optional<double> x, const AnalyteLimits& l,
-                           AutoverifyDecision& d) {
+CheckResult measuringRange(bool full, double x, const AnalyteLimits& l, AutoverifyDecision& d) {
   const char* id = "autoverify.measuring_range";
-  if (!x) return noValue(full, id, "MEASURING_RANGE");
-  if (!l.lloq || !l.uloq)
-    return resultCheck(full, id, "MEASURING_RANGE", Outcome::kNotEvaluable,
-                       "no LLOQ/ULOQ from calibration", x);
-  if (*x < *l.lloq) {
-    d.displayValue = "<" + num(*l.lloq);
-    return resultCheck(full, id, "BELOW_LLOQ", Outcome::kPass, "below the LLOQ: reported as <LLOQ",
-                       x, l.lloq);
+  if (!l.lloq || !l.uloq) {
+    std::string why;
+    if (l.rangeSource.empty()) {
+      why = "no calibration curve and no configured LLOQ/ULOQ: the measuring range is unknown";
+    } else {
+      why = std::string("the measuring range is unknown: no ") +
+            (!l.lloq && !l.uloq ? "LLOQ/ULOQ"
+             : !l.lloq          ? "LLOQ"
+                                : "ULOQ") +
+            " from " + l.rangeSource;
+    }
+    return resultCheck(full, id, "MEASURING_RANGE", Outcome::kNotEvaluable, std::move(why), x);
   }
-  if (*x > *l.uloq) {
-    d.displayValue = ">" + num(*l.uloq);
-    return resultCheck(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
-                       "above the ULOQ: dilute and re-run", x, l.uloq);
+  if (x < *l.lloq) {
+    d.displayValue = "<" + valueText(*l.lloq);
+    return resultCheck(
+        full, id, "BELOW_LLOQ", Outcome::kPass,
+        [&] {
+          return "result " + num(x) + " below the LLOQ " + num(*l.lloq) + ": reported as <LLOQ";
+        },
+        x, l.lloq);
+  }
+  if (x > *l.uloq) {
+    d.displayValue = ">" + valueText(*l.uloq);
+    return resultCheck(
+        full, id, "DILUTE_AND_RERUN", Outcome::kFail,
+        "result " + num(x) + " above the ULOQ " + num(*l.uloq) + ": dilute and re-run", x, l.uloq);
   }
   return resultCheck(full, id, "MEASURING_RANGE", Outcome::kPass, "within the measuring range", x,
                      l.uloq);
 }
 
-CheckResult absurd(bool full, std::optional<double> x, const AnalyteLimits& l) {
+CheckResult absurd(bool full, double x, const AnalyteLimits& l) {
   const char* id = "autoverify.absurd";
-  if (!x) return noValue(full, id, "IMPLAUSIBLE_RESULT");
-  if (l.absurdLow && *x < *l.absurdLow)
-    return resultCheck(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail, "below the absurd low limit",
-                       x, l.absurdLow);
-  if (l.absurdHigh && *x > *l.absurdHigh)
+  if (l.absurdLow && x < *l.absurdLow)
     return resultCheck(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail,
-                       "above the absurd high limit", x, l.absurdHigh);
+                       "result " + num(x) + " below the absurd low limit " + num(*l.absurdLow), x,
+                       l.absurdLow);
+  if (l.absurdHigh && x > *l.absurdHigh)
+    return resultCheck(full, id, "IMPLAUSIBLE_RESULT", Outcome::kFail,
+                       "result " + num(x) + " above the absurd high limit " + num(*l.absurdHigh), x,
+                       l.absurdHigh);
   return resultCheck(full, id, "IMPLAUSIBLE_RESULT", Outcome::kPass,
                      l.absurdLow || l.absurdHigh ? "plausible" : "no absurd limits configured");
 }
 
-CheckResult critical(bool full, std::optional<double> x, const AnalyteLimits& l,
-                     const AutoverifyConfig& c, AutoverifyDecision& d) {
+CheckResult critical(bool full, double x, const AnalyteLimits& l, const AutoverifyConfig& c,
+                     AutoverifyDecision& d) {
   const char* id = "autoverify.critical";
-  if (!x) return noValue(full, id, "CRITICAL_VALUE");
   if (!l.criticalLow && !l.criticalHigh)
     return resultCheck(full, id, "CRITICAL_VALUE",
                        c.requireCriticalLimits ? Outcome::kNotEvaluable : Outcome::kPass,
                        "no critical limits configured");
-  bool low = l.criticalLow && *x < *l.criticalLow;
-  bool high = l.criticalHigh && *x > *l.criticalHigh;
+  bool low = l.criticalLow && x < *l.criticalLow;
+  bool high = l.criticalHigh && x > *l.criticalHigh;
   if (!low && !high) return resultCheck(full, id, "CRITICAL_VALUE", Outcome::kPass, "not critical");
   d.notify = true;
   d.flag = low ? "LL" : "HH";
   Outcome o = c.criticalReleaseAndNotify ? Outcome::kWarn : Outcome::kFail;
-  return resultCheck(full, id, "CRITICAL_VALUE", o,
-                     std::string(low ? "below the critical low" : "above the critical high") +
-                         " limit: notify immediately",
-                     x, low ? l.criticalLow : l.criticalHigh);
+  double limit = low ? *l.criticalLow : *l.criticalHigh;
+  return resultCheck(
+      full, id, "CRITICAL_VALUE", o,
+      "result " + num(x) +
+          (low ? " below the critical low limit " : " above the critical high limit ") +
+          num(limit) + ": notify immediately",
+      x, limit);
 }
 
-CheckResult reference(bool full, std::optional<double> x, const Result& r, const AnalyteLimits& l,
+CheckResult reference(bool full, double x, const Result& r, const AnalyteLimits& l,
                       AutoverifyDecision& d) {
   const char* id = "autoverify.reference";
-  if (!x) return noValue(full, id, "REFERENCE_INTERVAL");
   auto lo = l.referenceLow, hi = l.referenceHigh;
   if (!lo && !hi) parseReferenceRange(r.referenceRange, lo, hi);
   if (!lo && !hi)
     return resultCheck(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "no reference interval");
-  bool low = lo && *x < *lo;
-  bool high = hi && *x > *hi;
+  bool low = lo && x < *lo;
+  bool high = hi && x > *hi;
   if (!low && !high)
     return resultCheck(full, id, "REFERENCE_INTERVAL", Outcome::kPass, "within the interval");
   if (d.flag.empty()) d.flag = low ? "L" : "H";
   return resultCheck(
       full, id, "REFERENCE_INTERVAL", Outcome::kWarn,
-      low ? "below the reference interval (flag L)" : "above the reference interval (flag H)", x,
-      low ? lo : hi);
+      "result " + num(x) +
+          (low ? " below the reference interval's low end " + num(*lo) + " (flag L)"
+               : " above the reference interval's high end " + num(*hi) + " (flag H)"),
+      x, low ? lo : hi);
 }
 
 CheckResult vendorFlags(bool full, const Result& r, const AutoverifyConfig& c) {
@@ -187,7 +213,9 @@ CheckResult delta(bool full, double value, const std::optional<PreviousResult>& 
                          "no absolute delta configured");
     return resultCheck(full, id, "DELTA_CHECK",
                        diff > *config.absolute ? Outcome::kFail : Outcome::kPass,
-                       "absolute change vs the previous result", diff, config.absolute);
+                       "absolute change of " + num(diff) + " vs the previous result, limit " +
+                           num(*config.absolute),
+                       diff, config.absolute);
   }
   double limit = config.pct;
   if (mode == DeltaMode::kRcv) {
@@ -203,8 +231,8 @@ CheckResult delta(bool full, double value, const std::optional<PreviousResult>& 
   return resultCheck(
       full, id, "DELTA_CHECK", pct > limit ? Outcome::kFail : Outcome::kPass,
       [&] {
-        return std::string(mode == DeltaMode::kRcv ? "RCV" : "percent") +
-               " change vs the previous result";
+        return "change of " + num(pct) + " % vs the previous result, limit " + num(limit) + " %" +
+               (mode == DeltaMode::kRcv ? " (RCV)" : "");
       },
       pct, limit);
 }
@@ -280,20 +308,32 @@ AutoverifyDecision autoverify(const Result& result, const BatchGates& gates,
     add(resultCheck(full, "autoverify.enabled", "AUTOVERIFY_DISABLED", Outcome::kFail,
                     "autoverification switched off"));
   batchGates(full, gates, add);
-  for (const CheckResult& c : peakChecks) add(c, config.holdOnPeakWarn);
+  for (const CheckResult& c : peakChecks) {
+    // Peak warnings hold only when the rule set says so, and then the finding says why.
+    const bool peakWarn = c.outcome == Outcome::kWarn && c.ruleId.rfind("peak.", 0) == 0;
+    if (peakWarn && config.holdOnPeakWarn) {
+      CheckResult held = c;
+      held.message += "; held: peak warnings hold patient results (autoverify.hold_on_peak_warn)";
+      add(std::move(held), true);
+    } else {
+      add(c);
+    }
+  }
   std::optional<double> x = result.numeric;
   if (x && !std::isfinite(*x)) x.reset();
-  add(measuringRange(full, x, limits, d));
+  if (!x) add(noValue(full));
+  if (x) add(measuringRange(full, *x, limits, d));
   if (specimen)
     add(resultCheck(
         full, "autoverify.specimen", "SPECIMEN_INTEGRITY",
         specimen->acceptable ? Outcome::kPass : Outcome::kFail,
         specimen->acceptable ? "specimen acceptable" : "specimen: " + specimen->reason));
-  add(absurd(full, x, limits));
-  add(critical(full, x, limits, config, d));
-  add(reference(full, x, result, limits, d));
-  add(x ? delta(full, *x, previous, limits.delta)
-        : noValue(full, "autoverify.delta", "DELTA_CHECK"));
+  if (x) {
+    add(absurd(full, *x, limits));
+    add(critical(full, *x, limits, config, d));
+    add(reference(full, *x, result, limits, d));
+    add(delta(full, *x, previous, limits.delta));
+  }
   add(vendorFlags(full, result, config));
   return d;
 }

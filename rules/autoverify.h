@@ -22,6 +22,13 @@ struct BatchGates {
   std::optional<bool> qcBracketing;         // accepted QC before and after this injection
   std::optional<bool> blanksAccepted;       // blanks and carryover
   std::optional<bool> sstAccepted;
+  /// Why a gate left unset could not be evaluated, in a reviewer's words ("the batch has no QC
+  /// injection for this analyte"): the NOT_EVALUABLE finding says it. Empty: "not evaluated".
+  std::string calibrationWhy;
+  std::string qcWhy;
+  std::string qcBracketingWhy;
+  std::string blanksWhy;
+  std::string sstWhy;
 };
 
 enum class DeltaMode {
@@ -59,6 +66,10 @@ struct AnalyteLimits {
   std::optional<double> absurdLow;
   std::optional<double> absurdHigh;
   DeltaConfig delta;
+  /// Where lloq/uloq come from, for the measuring-range finding ("the batch calibration curve",
+  /// "the rule set's limits.lloq/limits.uloq"); empty when neither a curve nor a configured range
+  /// exists: the measuring range is unknown and the result holds (a missing value never passes).
+  std::string rangeSource;
 };
 
 struct AutoverifyConfig {
@@ -67,7 +78,8 @@ struct AutoverifyConfig {
   bool criticalReleaseAndNotify = false;
   /// Critical limits must be configured (§10); without them the step is NOT_EVALUABLE (HOLD).
   bool requireCriticalLimits = true;
-  /// A WARN from a peak gate holds (escalation); by default it is a note.
+  /// A WARN from a peak check ("peak.*": S/N, shape, width, manual integration when it does not
+  /// hold) holds a patient result, and its finding says so; by default it is a note.
   bool holdOnPeakWarn = false;
   /// Vendor flag tokens (case-insensitive) that are benign or handled elsewhere: TargetLynx
   /// integration types, and "MM" (manual integration, handled by peak.manual_integration).
@@ -104,7 +116,10 @@ bool parseReferenceRange(const std::string& text, std::optional<double>& low,
 CheckResult checkDelta(double value, const std::optional<PreviousResult>& previous,
                        const DeltaConfig& config);
 
-/// Autoverifies one patient result (value: Result::numeric). With PassingChecks::kOmitted the
+/// Autoverifies one patient result (value: Result::numeric). A result with no numeric value gets
+/// one NOT_EVALUABLE "autoverify.value" (NO_VALUE) step instead of one per value step. A batch
+/// gate left unset is NOT_EVALUABLE with its own code (CAL_NOT_EVALUABLE, QC_NOT_EVALUABLE, ...)
+/// and the reason BatchGates gives. With PassingChecks::kOmitted the
 /// decision's checks are only the steps (and peak checks) that did not pass; the disposition,
 /// display value, flag and notification are the same.
 AutoverifyDecision autoverify(const Result& result, const BatchGates& gates,

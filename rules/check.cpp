@@ -1,6 +1,8 @@
 #include "rules/check.h"
 
+#include <algorithm>
 #include <charconv>
+#include <cmath>
 
 namespace labgate::rules {
 
@@ -46,8 +48,38 @@ std::optional<Finding> toFinding(const CheckResult& check, bool warnHolds) {
 }
 
 std::string num(double value) {
-  // std::to_chars (shortest round-trip machinery) rather than snprintf: every check formats its
-  // numbers, and a plate of 96 × 50 results runs tens of thousands of checks.
+  // Three significant figures (issue 20: findings people can read). Plain decimals from 0.001 to
+  // below 1e6 ("0.0523", "97.6", "113", "523000"), scientific outside ("1.25e+06", "4.2e-05").
+  // std::to_chars rather than snprintf: a plate of 96 × 50 results runs tens of thousands of
+  // checks.
+  if (!std::isfinite(value)) return std::isnan(value) ? "nan" : (value > 0 ? "inf" : "-inf");
+  if (value == 0) return "0";
+  char buf[48];
+  const double magnitude = std::fabs(value);
+  std::to_chars_result r{};
+  if (magnitude < 1e-3 || magnitude >= 1e6) {
+    r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::general, 3);
+  } else {
+    // Round to three significant figures first, then print the decimals that remain.
+    const int exponent = static_cast<int>(std::floor(std::log10(magnitude)));
+    const double scale = std::pow(10.0, 2 - exponent);
+    const double rounded = std::round(value * scale) / scale;
+    const int roundedExponent = static_cast<int>(std::floor(std::log10(std::fabs(rounded))));
+    const int decimals = std::max(0, 2 - roundedExponent);
+    r = std::to_chars(buf, buf + sizeof buf, rounded, std::chars_format::fixed, decimals);
+    if (r.ec == std::errc() && decimals > 0) {
+      // "0.500" → "0.5", "12.0" → "12": the figures that carry information.
+      char* end = r.ptr;
+      while (end[-1] == '0') --end;
+      if (end[-1] == '.') --end;
+      r.ptr = end;
+    }
+  }
+  if (r.ec != std::errc()) return "?";
+  return std::string(buf, r.ptr);
+}
+
+std::string valueText(double value) {
   char buf[32];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::general, 6);
   if (ec != std::errc()) return "?";

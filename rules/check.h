@@ -57,12 +57,16 @@ CheckResult resultCheck(bool full, const char* ruleId, const char* code, Outcome
                         std::optional<double> limit = std::nullopt,
                         DispositionKind onFail = DispositionKind::kHold);
 
-/// A number as text with up to 6 significant digits ("0.0523", "1.25e+06"), for measured/limit.
+/// A number as text at three significant figures, for findings (message, measured, limit):
+/// "0.0523", "97.6", "113", "523000", "1.25e+06". Not for values sent to the LIS (valueText).
 std::string num(double value);
 
 /// Which injection a finding concerns, in a reviewer's words: "injection 17" (the export's
 /// injection number, Sample::injection) or "sample <sampleId>" when the export gives none.
 std::string injectionOf(const Sample& sample);
+/// A value as text with up to 6 significant digits ("0.0625", "1250"): the display value of a
+/// result ("<0.0625"), where three figures would change what the lab reports.
+std::string valueText(double value);
 
 template <class Text>
 CheckResult resultCheck(bool full, const char* ruleId, const char* code, Outcome outcome,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <set>
 #include <type_traits>
 #include <utility>
 
@@ -87,7 +88,7 @@ CheckResult rtCheck(bool full, const char* ruleId, const char* what, std::option
         full, ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
         [&] {
           return std::string(what) + " " + num(*rt) + " min vs reference " + num(*ref) +
-                 " min: deviation " + num(dev) + " min";
+                 " min: deviation " + num(dev) + " min (limit " + num(config.rtAbsTolMin) + " min)";
         },
         dev, config.rtAbsTolMin);
   }
@@ -97,9 +98,10 @@ CheckResult rtCheck(bool full, const char* ruleId, const char* what, std::option
       full, ruleId, "RT_WINDOW", ok ? Outcome::kPass : Outcome::kFail,
       [&] {
         return std::string(what) + " " + num(*rt) + " vs reference " + num(*ref) +
-               ": relative deviation " + num(100 * dev) + " %";
+               ": relative deviation " + num(100 * dev) + " % (limit " +
+               num(100 * config.rtRelTol) + " %)";
       },
-      dev, config.rtRelTol);
+      100 * dev, 100 * config.rtRelTol);
 }
 
 std::optional<double> rrtOf(const Peak& peak) {
@@ -111,7 +113,7 @@ std::optional<double> rrtOf(const Peak& peak) {
 
 /// Collected values of one analyte over the batch's calibrators and QCs.
 struct Collected {
-  std::vector<double> rt, isRt, rrt, ir, isArea, calIsArea, width;
+  std::vector<double> rt, isRt, rrt, ir, isArea, calIsArea, qcIsArea, width;
   std::map<double, std::vector<double>> heightByLevel;
   std::optional<double> expectedRt, expectedIsRt;
 };
@@ -125,7 +127,10 @@ void collect(Collected& c, const Sample& s, const Result& r, const PeakConfig& c
   const Peak& p = *r.peak;
   if (!c.expectedRt) c.expectedRt = usable(p.expectedRetentionTime);
   if (s.kind == SampleKind::kCalibrator || s.kind == SampleKind::kQc) {
-    if (auto a = usable(p.internalStandardArea); a && *a > 0) c.isArea.push_back(*a);
+    if (auto a = usable(p.internalStandardArea); a && *a > 0) {
+      c.isArea.push_back(*a);
+      if (s.kind == SampleKind::kQc) c.qcIsArea.push_back(*a);
+    }
   }
   if (s.kind != SampleKind::kCalibrator) return;
   if (auto a = usable(p.internalStandardArea); a && *a > 0) c.calIsArea.push_back(*a);
@@ -173,6 +178,8 @@ BatchReferences computeBatchReferences(const Message& message, const PeakConfig&
     ref.meanCalibratorRrt = meanOf(c.rrt);
     ref.meanCalibratorIonRatio = meanOf(c.ir);
     ref.meanIsArea = meanOf(c.isArea);
+    ref.medianIsArea = medianOf(c.isArea);
+    if (c.qcIsArea.size() >= 2) ref.qcMedianIsArea = medianOf(c.qcIsArea);
     ref.isAreaCvPct = cvPercentOf(c.isArea);
     ref.isAreaCount = c.isArea.size();
     ref.medianCalibratorIsArea = medianOf(c.calIsArea);
@@ -212,6 +219,149 @@ std::optional<double> ionRatioOf(const Peak& peak) {
 
 bool peakFound(const Peak& peak) { return usable(peak.retentionTime) && usable(peak.area); }
 
+std::optional<double> concentrationOf(const Peak& peak, std::optional<double> dilution) {
+  if (auto c = usable(peak.calculatedConcentration)) return c;
+  auto finalConc = usable(peak.finalConcentration);
+  if (!finalConc) return std::nullopt;
+  if (auto d = usable(dilution); d && *d > 0) return *finalConc / *d;
+  return finalConc;
+}
+
+const std::vector<std::string>& peakCheckNames() {
+  static const std::vector<std::string> kNames = {"rt_window",       "is_rt_window", "ion_ratio",
+                                                  "signal_to_noise", "shape",        "width",
+                                                  "is_response",     "saturation"};
+  return kNames;
+}
+
+namespace {
+
+/// The switch of the check named `name` in `c` (PeakConfig or const PeakConfig), or nullptr.
+template <class Config>
+auto* peakCheckFlag(Config& c, const std::string& name) {
+  using Flag = decltype(&c.checkRt);
+  static_assert(std::is_pointer_v<Flag>);
+  if (name == "rt_window") return &c.checkRt;
+  if (name == "is_rt_window") return &c.checkIsRt;
+  if (name == "ion_ratio") return &c.checkIonRatio;
+  if (name == "signal_to_noise") return &c.checkSignalToNoise;
+  if (name == "shape") return &c.checkShape;
+  if (name == "width") return &c.checkWidth;
+  if (name == "is_response") return &c.checkIsResponse;
+  if (name == "saturation") return &c.checkSaturation;
+  return static_cast<Flag>(nullptr);
+}
+
+}  // namespace
+
+bool setPeakCheck(PeakConfig& config, const std::string& name, bool on) {
+  bool* flag = peakCheckFlag(config, name);
+  if (flag) *flag = on;
+  return flag != nullptr;
+}
+
+bool peakCheckOn(const PeakConfig& config, const std::string& name) {
+  const bool* flag = peakCheckFlag(config, name);
+  return flag && *flag;
+}
+
+std::vector<std::string> deriveInternalStandardAreas(Message& message) {
+  // 1. Exports that give the IS as its own result row (sample by sample): the analyte's IS area
+  // and RT are that row's, exactly — the row of the IS the analyte's peak names, or, when the
+  // peak names none and the whole batch has a single IS, that one (a MassHunter batch table has
+  // an "ISTD" column group but does not say which analyte uses it).
+  std::set<std::string> isCodes;
+  for (const Sample& s : message.samples)
+    for (const Result& r : s.results)
+      if (r.internalStandard) isCodes.insert(r.instrumentCode);
+  const std::string onlyIs = isCodes.size() == 1 ? *isCodes.begin() : std::string();
+  for (Sample& s : message.samples) {
+    std::map<std::string, const Peak*> isRows;
+    for (const Result& r : s.results)
+      if (r.internalStandard && r.peak) isRows.emplace(r.instrumentCode, &*r.peak);
+    if (isRows.empty()) continue;
+    for (Result& r : s.results) {
+      if (r.internalStandard || !r.peak) continue;
+      const std::string& named =
+          r.peak->internalStandard.empty() ? onlyIs : r.peak->internalStandard;
+      if (named.empty()) continue;
+      auto it = isRows.find(named);
+      if (it == isRows.end()) continue;
+      if (!r.peak->internalStandardArea) {
+        r.peak->internalStandardArea = it->second->area;
+        // A double blank's IS row with no integrated peak ("NF", empty) says there is no IS:
+        // the double blank's expected outcome (area 0), as a blank's empty area is (§2.4).
+        if (s.kind == SampleKind::kDoubleBlank && !usable(it->second->area))
+          r.peak->internalStandardArea = 0.0;
+      }
+      if (!r.peak->internalStandardRt) r.peak->internalStandardRt = it->second->retentionTime;
+    }
+  }
+  // 2. Area ÷ response ratio, for analytes with no IS area at all.
+  std::set<std::string> hasIsArea, derivable;
+  for (const Sample& s : message.samples) {
+    for (const Result& r : s.results) {
+      if (r.internalStandard || !r.peak) continue;
+      if (r.peak->internalStandardArea) hasIsArea.insert(r.instrumentCode);
+      auto area = usable(r.peak->area);
+      auto ratio = usable(r.peak->responseRatio);
+      if (area && ratio && *ratio > 0) derivable.insert(r.instrumentCode);
+    }
+  }
+  std::vector<std::string> derived;
+  for (const std::string& a : derivable)
+    if (!hasIsArea.count(a)) derived.push_back(a);
+  if (derived.empty()) return derived;
+  const std::set<std::string> chosen(derived.begin(), derived.end());
+  for (Sample& s : message.samples) {
+    for (Result& r : s.results) {
+      if (r.internalStandard || !r.peak || !chosen.count(r.instrumentCode)) continue;
+      auto area = usable(r.peak->area);
+      auto ratio = usable(r.peak->responseRatio);
+      if (area && ratio && *ratio > 0) r.peak->internalStandardArea = *area / *ratio;
+    }
+  }
+  return derived;
+}
+
+CheckResult checkIsMatrixMismatch(const Message& message, const std::string& analyte,
+                                  const AnalyteReference& ref, const PeakConfig& config,
+                                  size_t minPatients) {
+  CheckResult c;
+  c.ruleId = "peak.is_matrix_mismatch";
+  c.code = "IS_MATRIX_MISMATCH";
+  c.subject = "analyte";
+  const bool qcReference = ref.qcMedianIsArea && *ref.qcMedianIsArea > 0;
+  const std::optional<double> isRef = qcReference ? ref.qcMedianIsArea : ref.medianIsArea;
+  if (!isRef || *isRef <= 0) return c;  // no reference: the per-result check says so
+  std::vector<double> pcts;
+  size_t outside = 0;
+  for (const Sample& s : message.samples) {
+    if (s.kind != SampleKind::kUnknown) continue;
+    for (const Result& r : s.results) {
+      if (r.internalStandard || r.instrumentCode != analyte || !r.peak) continue;
+      auto a = usable(r.peak->internalStandardArea);
+      if (!a || *a <= 0) continue;
+      double pct = 100 * *a / *isRef;
+      pcts.push_back(pct);
+      if (pct < config.isWindowLowPct || pct > config.isWindowHighPct) ++outside;
+    }
+  }
+  if (pcts.size() < minPatients || 2 * outside <= pcts.size()) return c;
+  double median = *medianOf(pcts);
+  c.outcome = Outcome::kFail;
+  c.message = std::to_string(outside) + " of " + std::to_string(pcts.size()) +
+              " patient IS areas outside " + num(config.isWindowLowPct) + "–" +
+              num(config.isWindowHighPct) + " % of " +
+              (qcReference ? "the QC median " : "the cal/QC median ") + num(*isRef) +
+              " (patient median " + num(median) +
+              " %): the calibrators and QCs probably do not match the patients' matrix; those "
+              "results hold for review of the extraction and the reference matrix";
+  c.measured = num(median);
+  c.limit = num(median < config.isWindowLowPct ? config.isWindowLowPct : config.isWindowHighPct);
+  return c;
+}
+
 namespace {
 
 // The checks of checkPeak, with `full` as in resultCheck(); the public functions write every check
@@ -240,16 +390,20 @@ CheckResult isRtWindow(bool full, const Peak& peak, const AnalyteReference& ref,
 }
 
 CheckResult ionRatio(bool full, const Peak& peak, const AnalyteReference& ref,
-                     const PeakConfig& config, std::optional<double> lloq) {
+                     const PeakConfig& config, std::optional<double> lloq,
+                     std::optional<double> dilution) {
   const char* id = "peak.ion_ratio";
   auto irRef = config.ionRatioReference ? config.ionRatioReference : ref.meanCalibratorIonRatio;
   auto ir = ionRatioOf(peak);
   if (!ir) {
-    auto conc = usable(peak.calculatedConcentration);
+    auto conc = concentrationOf(peak, dilution);
     if (!usable(peak.qualifierArea) && conc && lloq && *conc > *lloq)
       return resultCheck(full, id, "ION_RATIO", Outcome::kFail,
-                         "qualifier peak missing with the quantifier above the LLOQ", conc, lloq);
-    return resultCheck(full, id, "ION_RATIO", Outcome::kNotEvaluable, "ion ratio not available");
+                         "qualifier peak missing while the quantifier's concentration " +
+                             num(*conc) + " is above the LLOQ " + num(*lloq),
+                         conc, lloq);
+    return resultCheck(full, id, "ION_RATIO", Outcome::kNotEvaluable,
+                       "ion ratio not available for this injection (no ratio, no qualifier area)");
   }
   if (!irRef || *irRef <= 0)
     return resultCheck(full, id, "ION_RATIO", Outcome::kNotEvaluable,
@@ -260,7 +414,8 @@ CheckResult ionRatio(bool full, const Peak& peak, const AnalyteReference& ref,
     return "ion ratio " + num(*ir) + " vs reference " + num(*irRef) + ": relative deviation " +
            num(100 * dev) + " % (tolerance " + num(100 * tol) + " %)";
   };
-  if (dev <= tol) return resultCheck(full, id, "ION_RATIO", Outcome::kPass, msg, dev, tol);
+  const double devPct = 100 * dev, tolPct = 100 * tol;
+  if (dev <= tol) return resultCheck(full, id, "ION_RATIO", Outcome::kPass, msg, devPct, tolPct);
   auto height = usable(peak.height);
   if (height && ref.uloqCalibratorHeight && *height > *ref.uloqCalibratorHeight)
     return resultCheck(
@@ -268,14 +423,15 @@ CheckResult ionRatio(bool full, const Peak& peak, const AnalyteReference& ref,
         msg() +
             "; peak higher than the ULOQ calibrator: detector saturation, use a less "
             "abundant transition or dilute",
-        dev, tol);
-  return resultCheck(full, id, "ION_RATIO", Outcome::kFail, msg() + "; possible interference", dev,
-                     tol);
+        devPct, tolPct);
+  return resultCheck(full, id, "ION_RATIO", Outcome::kFail, msg() + "; possible interference",
+                     devPct, tolPct);
 }
 
 std::optional<CheckResult> signalToNoise(bool full, const Peak& peak, SampleKind kind,
                                          bool isLloqCalibrator, const PeakConfig& config,
-                                         std::optional<double> lloq) {
+                                         std::optional<double> lloq,
+                                         std::optional<double> dilution) {
   const char* id = "peak.signal_to_noise";
   auto sn = usable(peak.signalToNoise);
   if (kind == SampleKind::kCalibrator && isLloqCalibrator) {
@@ -293,12 +449,18 @@ std::optional<CheckResult> signalToNoise(bool full, const Peak& peak, SampleKind
                        config.snFail);
   }
   if (kind != SampleKind::kUnknown) return std::nullopt;
-  auto conc = usable(peak.calculatedConcentration);
+  auto conc = concentrationOf(peak, dilution);
   if (!conc || !lloq || *conc < *lloq) return std::nullopt;  // below the LLOQ: reported "< LLOQ"
-  if (!sn) return resultCheck(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable, "S/N missing");
+  if (!sn)
+    return resultCheck(full, id, "SIGNAL_TO_NOISE", Outcome::kNotEvaluable,
+                       "S/N missing for a result at or above the LLOQ");
   return resultCheck(
       full, id, "SIGNAL_TO_NOISE", *sn >= config.snPass ? Outcome::kPass : Outcome::kWarn,
-      [&] { return "S/N " + num(*sn) + " of a result at or above the LLOQ"; }, sn, config.snPass);
+      [&] {
+        return "S/N " + num(*sn) + " below " + num(config.snPass) +
+               " on a result at or above the LLOQ";
+      },
+      sn, config.snPass);
 }
 
 CheckResult shape(bool full, const Peak& peak, SampleKind kind, const PeakConfig& config) {
@@ -332,7 +494,8 @@ CheckResult width(bool full, const Peak& peak, SampleKind kind, const AnalyteRef
   double ratio = *w / *ref.medianCalibratorWidth;
   auto msg = [&] {
     return "width " + num(*w) + " is " + num(ratio) + " x the calibrators' median " +
-           num(*ref.medianCalibratorWidth);
+           num(*ref.medianCalibratorWidth) + " (limits " + num(config.widthRatioMin) + "–" +
+           num(config.widthRatioMax) + " x)";
   };
   if (ratio > config.widthRatioMax)
     return resultCheck(full, id, "PEAK_WIDTH", shapeOutcome(kind), msg, ratio,
@@ -344,49 +507,67 @@ CheckResult width(bool full, const Peak& peak, SampleKind kind, const AnalyteRef
 }
 
 CheckResult isResponse(bool full, const Peak& peak, SampleKind kind, const AnalyteReference& ref,
-                       const PeakConfig& config) {
+                       const PeakConfig& config, bool matrixMismatch) {
   const char* id = "peak.is_response";
   auto area = usable(peak.internalStandardArea);
   if (kind == SampleKind::kDoubleBlank) {
     if (!area || *area == 0)
       return resultCheck(full, id, "IS_RESPONSE", Outcome::kPass, "no IS in double blank");
-    if (!ref.meanIsArea || *ref.meanIsArea <= 0)
-      return resultCheck(full, id, "IS_RESPONSE", Outcome::kNotEvaluable, "no IS reference area",
-                         area);
-    double pct = 100 * *area / *ref.meanIsArea;
+    if (!ref.medianIsArea || *ref.medianIsArea <= 0)
+      return resultCheck(full, id, "IS_RESPONSE", Outcome::kNotEvaluable,
+                         "no IS reference area (no calibrator or QC IS area)", area);
+    double pct = 100 * *area / *ref.medianIsArea;
     return resultCheck(
         full, id, "IS_IN_DOUBLE_BLANK",
         pct <= config.doubleBlankIsMaxPct ? Outcome::kPass : Outcome::kFail,
-        [&] { return "IS in double blank at " + num(pct) + " % of the cal/QC mean"; }, pct,
-        config.doubleBlankIsMaxPct);
+        [&] {
+          return "IS in double blank at " + num(pct) + " % of the cal/QC median (limit " +
+                 num(config.doubleBlankIsMaxPct) + " %)";
+        },
+        pct, config.doubleBlankIsMaxPct);
   }
   if (!area || *area == 0)
     return resultCheck(full, id, "IS_MISSING", Outcome::kFail,
                        "internal standard missing: IS not added, injection failure; re-extract or "
                        "reinject",
                        area, std::nullopt, DispositionKind::kReject);
-  if (!ref.meanIsArea || *ref.meanIsArea <= 0)
+  // Patients against the matrix-matched QC median where the batch has one.
+  const bool patient = kind == SampleKind::kUnknown;
+  const bool qcReference = patient && ref.qcMedianIsArea && *ref.qcMedianIsArea > 0;
+  const std::optional<double> isRef = qcReference ? ref.qcMedianIsArea : ref.medianIsArea;
+  const char* refName = qcReference ? "the QC median" : "the cal/QC median";
+  if (!isRef || *isRef <= 0)
     return resultCheck(full, id, "IS_RESPONSE", Outcome::kNotEvaluable,
-                       "no IS reference area (no cal/QC)", area);
-  double pct = 100 * *area / *ref.meanIsArea;
-  auto msg = [&] {
-    return "IS area " + num(*area) + " is " + num(pct) + " % of the cal/QC mean " +
-           num(*ref.meanIsArea);
-  };
-  if (pct < config.isWindowLowPct)
+                       "no IS reference area (no calibrator or QC IS area)", area);
+  double pct = 100 * *area / *isRef;
+  const bool low = pct < config.isWindowLowPct;
+  const bool high = pct > config.isWindowHighPct;
+  if (!low && !high)
+    return resultCheck(
+        full, id, "IS_RESPONSE", Outcome::kPass,
+        [&] { return "IS area " + num(*area) + " is " + num(pct) + " % of " + refName; }, pct,
+        config.isWindowLowPct);
+  const double limit = low ? config.isWindowLowPct : config.isWindowHighPct;
+  if (patient && matrixMismatch) {
+    // Short: the batch finding IS_MATRIX_MISMATCH carries the explanation and the reference.
     return resultCheck(
         full, id, "IS_RESPONSE", Outcome::kFail,
-        msg() + " (ion suppression, pipetting/IS addition error): re-extract or reinject", pct,
-        config.isWindowLowPct);
-  if (pct > config.isWindowHighPct)
-    return resultCheck(full, id, "IS_RESPONSE", Outcome::kFail,
-                       msg() + " (double IS addition, ion enhancement): re-extract or reinject",
-                       pct, config.isWindowHighPct);
-  return resultCheck(full, id, "IS_RESPONSE", Outcome::kPass, msg, pct, config.isWindowLowPct);
+        [&] { return "IS area " + num(pct) + " % of the reference: see IS_MATRIX_MISMATCH"; }, pct,
+        limit);
+  }
+  std::string message = "IS area " + num(pct) + " % of " + refName + " " + num(*isRef) +
+                        ", outside " + num(config.isWindowLowPct) + "–" +
+                        num(config.isWindowHighPct) + " %";
+  {
+    message += low ? " (ion suppression, pipetting/IS addition error): re-extract or reinject"
+                   : " (double IS addition, ion enhancement): re-extract or reinject";
+  }
+  return resultCheck(full, id, "IS_RESPONSE", Outcome::kFail, std::move(message), pct, limit);
 }
 
 CheckResult saturation(bool full, const Peak& peak, const AnalyteReference& ref,
-                       const PeakConfig& config, std::optional<double> uloq) {
+                       const PeakConfig& config, std::optional<double> uloq,
+                       std::optional<double> dilution) {
   const char* id = "peak.saturation";
   if (!peak.vendorFlags.empty()) {
     for (const std::string& token : flagTokens(peak.vendorFlags))
@@ -396,7 +577,7 @@ CheckResult saturation(bool full, const Peak& peak, const AnalyteReference& ref,
                              "vendor saturation flag '" + token + "': report > ULOQ, dilute");
   }
   auto height = usable(peak.height);
-  auto conc = usable(peak.calculatedConcentration);
+  auto conc = concentrationOf(peak, dilution);
   uloq = usable(uloq);
   bool evaluated = false;
   if (height && ref.uloqCalibratorHeight) {
@@ -412,7 +593,8 @@ CheckResult saturation(bool full, const Peak& peak, const AnalyteReference& ref,
     evaluated = true;
     if (*conc > *uloq)
       return resultCheck(full, id, "DILUTE_AND_RERUN", Outcome::kFail,
-                         "concentration " + num(*conc) + " above the ULOQ: report > ULOQ, dilute",
+                         "concentration " + num(*conc) + " above the ULOQ " + num(*uloq) +
+                             ": report > ULOQ, dilute",
                          conc, uloq);
   }
   if (!evaluated)
@@ -469,13 +651,14 @@ CheckResult checkIsRtWindow(const Peak& peak, const AnalyteReference& ref,
 
 CheckResult checkIonRatio(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config,
                           std::optional<double> lloq) {
-  return ionRatio(true, peak, ref, config, lloq);
+  return ionRatio(true, peak, ref, config, lloq, std::nullopt);
 }
 
 std::optional<CheckResult> checkSignalToNoise(const Peak& peak, SampleKind kind,
                                               bool isLloqCalibrator, const PeakConfig& config,
-                                              std::optional<double> lloq) {
-  return signalToNoise(true, peak, kind, isLloqCalibrator, config, lloq);
+                                              std::optional<double> lloq,
+                                              std::optional<double> dilution) {
+  return signalToNoise(true, peak, kind, isLloqCalibrator, config, lloq, dilution);
 }
 
 CheckResult checkLloqOverBlank(std::optional<double> lloqArea, std::optional<double> blankArea) {
@@ -502,7 +685,7 @@ CheckResult checkWidth(const Peak& peak, SampleKind kind, const AnalyteReference
 
 CheckResult checkIsResponse(const Peak& peak, SampleKind kind, const AnalyteReference& ref,
                             const PeakConfig& config) {
-  return isResponse(true, peak, kind, ref, config);
+  return isResponse(true, peak, kind, ref, config, false);
 }
 
 CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
@@ -517,7 +700,9 @@ CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
                                            : Outcome::kPass;
     c = resultCheck(true, "peak.is_cv", "IS_CV", o,
                     "CV of the IS area over " + std::to_string(ref.isAreaCount) +
-                        " cal/QC injections " + num(*cv) + " %",
+                        " cal/QC injections " + num(*cv) + " % (warn above " +
+                        num(config.isCvWarnPct) + " %, fail above " + num(config.isCvFailPct) +
+                        " %)",
                     cv, o == Outcome::kFail ? config.isCvFailPct : config.isCvWarnPct);
   }
   c.subject = "batch";
@@ -526,7 +711,7 @@ CheckResult checkIsCv(const AnalyteReference& ref, const PeakConfig& config) {
 
 CheckResult checkSaturation(const Peak& peak, const AnalyteReference& ref, const PeakConfig& config,
                             std::optional<double> uloq) {
-  return saturation(true, peak, ref, config, uloq);
+  return saturation(true, peak, ref, config, uloq, std::nullopt);
 }
 
 CheckResult checkNotFound(const Peak& peak, SampleKind kind, bool isPassed,
@@ -554,7 +739,7 @@ std::vector<CheckResult> checkPeak(const Result& result, const AnalyteReference&
   const SampleKind kind = context.kind;
   if (full) out.reserve(10);
   std::optional<CheckResult> is;
-  if (config.checkIsResponse) is = isResponse(full, p, kind, ref, config);
+  if (config.checkIsResponse) is = isResponse(full, p, kind, ref, config, context.isMatrixMismatch);
   if (!peakFound(p)) {
     add(notFound(full, p, kind, is && is->outcome == Outcome::kPass, config));
     if (is) add(std::move(*is));
@@ -564,14 +749,15 @@ std::vector<CheckResult> checkPeak(const Result& result, const AnalyteReference&
   add(notFound(full, p, kind, true, config));
   if (config.checkRt) add(rtWindow(full, p, ref, config));
   if (config.checkIsRt && kind != SampleKind::kDoubleBlank) add(isRtWindow(full, p, ref, config));
-  if (config.checkIonRatio) add(ionRatio(full, p, ref, config, context.lloq));
+  if (config.checkIonRatio) add(ionRatio(full, p, ref, config, context.lloq, context.dilution));
   if (config.checkSignalToNoise)
-    if (auto sn = signalToNoise(full, p, kind, context.isLloqCalibrator, config, context.lloq))
+    if (auto sn = signalToNoise(full, p, kind, context.isLloqCalibrator, config, context.lloq,
+                                context.dilution))
       add(std::move(*sn));
   if (config.checkShape) add(shape(full, p, kind, config));
   if (config.checkWidth) add(width(full, p, kind, ref, config));
   if (is) add(std::move(*is));
-  if (config.checkSaturation) add(saturation(full, p, ref, config, context.uloq));
+  if (config.checkSaturation) add(saturation(full, p, ref, config, context.uloq, context.dilution));
   add(manualIntegration(full, p, kind, config));
   return out;
 }

@@ -55,7 +55,10 @@ struct PeakConfig {
   bool rtWindowSearched = false;
   /// Vendor flag tokens (case-insensitive) that mean detector saturation.
   std::vector<std::string> saturationFlags = {"SAT", "SATURATED", "SATURATION"};
-  /// Which checks checkPeak runs (switch off what the vendor export does not carry).
+  /// Which checks checkPeak runs. The rule set switches a check off with `check_<name>: false` or
+  /// by listing it in `not_applicable` (the method declares it does not apply to the analyte);
+  /// the engine switches off a check the export cannot feed, and holds the patient results it
+  /// would have judged (NOT_EVALUABLE) unless the rule set declared it not applicable.
   bool checkRt = true;
   bool checkIsRt = true;
   bool checkIonRatio = true;
@@ -73,7 +76,15 @@ struct AnalyteReference {
   std::optional<double> meanCalibratorIsRt;
   std::optional<double> meanCalibratorRrt;
   std::optional<double> meanCalibratorIonRatio;
-  std::optional<double> meanIsArea;              // accepted calibrators and QCs
+  std::optional<double> meanIsArea;  // accepted calibrators and QCs
+  /// The IS reference (§1.6): the median IS area of the accepted calibrators and QCs. A median,
+  /// not the mean, so that the top calibrators (whose IS is often suppressed or enhanced) do not
+  /// move it.
+  std::optional<double> medianIsArea;
+  /// The matrix-matched IS reference for patients: the median IS area of the batch's QCs (spiked
+  /// into the patients' matrix), when at least two QCs carry one; else unset (patients are then
+  /// compared with medianIsArea).
+  std::optional<double> qcMedianIsArea;
   std::optional<double> isAreaCvPct;             // CV% of the IS area over calibrators and QCs
   std::optional<double> medianCalibratorIsArea;  // the inter-batch sensitivity metric (§4.5)
   std::optional<double> medianCalibratorWidth;
@@ -121,9 +132,11 @@ CheckResult checkIonRatio(const Peak& peak, const AnalyteReference& ref, const P
 
 /// S/N (§1.3): the LLOQ calibrator passes at ≥ 10, warns at 5–10, fails below 5; a patient result
 /// at or above the LLOQ warns below 10. nullopt when the check does not apply to this injection.
+/// The patient's concentration is concentrationOf(peak, dilution): Calc. Conc., else Final Conc.
 std::optional<CheckResult> checkSignalToNoise(const Peak& peak, SampleKind kind,
                                               bool isLloqCalibrator, const PeakConfig& config,
-                                              std::optional<double> lloq = std::nullopt);
+                                              std::optional<double> lloq = std::nullopt,
+                                              std::optional<double> dilution = std::nullopt);
 
 /// LLOQ response vs blank (§1.3): area(LLOQ) ≥ 5 × area(blank).
 CheckResult checkLloqOverBlank(std::optional<double> lloqArea, std::optional<double> blankArea);
@@ -136,7 +149,9 @@ CheckResult checkWidth(const Peak& peak, SampleKind kind, const AnalyteReference
                        const PeakConfig& config);
 
 /// IS response (§1.6): 50–150 % of IS_ref; IS missing or 0 outside a double blank → FAIL with
-/// REJECT_RERUN (code IS_MISSING); in a double blank the IS must be ≤ 5 % of IS_ref.
+/// REJECT_RERUN (code IS_MISSING); in a double blank the IS must be ≤ 5 % of IS_ref. IS_ref is
+/// the median IS area of the calibrators and QCs; for a patient the QCs' median when the batch
+/// has two or more QC IS areas (matrix-matched). Measured and limit in percent of IS_ref.
 CheckResult checkIsResponse(const Peak& peak, SampleKind kind, const AnalyteReference& ref,
                             const PeakConfig& config);
 
@@ -158,6 +173,46 @@ CheckResult checkNotFound(const Peak& peak, SampleKind kind, bool isPassed,
 /// Whether the peak has both RT and area.
 bool peakFound(const Peak& peak);
 
+/// The concentration the peak checks compare with the LLOQ/ULOQ (on-column, the calibration's
+/// scale): Calc. Conc. (Peak::calculatedConcentration); else Final Conc. ÷ the sample's dilution
+/// when the dilution is known and > 0; else Final Conc. as is (a Final Conc. is never below the
+/// calculated one, so a check that applies at or above the LLOQ applies at least as often).
+std::optional<double> concentrationOf(const Peak& peak,
+                                      std::optional<double> dilution = std::nullopt);
+
+/// The peak checks the rule set can name (`not_applicable`) and the engine can find the export
+/// unable to feed: "rt_window", "is_rt_window", "ion_ratio", "signal_to_noise", "shape",
+/// "width", "is_response", "saturation" (each the check's ruleId without "peak.").
+const std::vector<std::string>& peakCheckNames();
+
+/// Switches the check named `name` (peakCheckNames) in `config`; false for an unknown name.
+bool setPeakCheck(PeakConfig& config, const std::string& name, bool on);
+
+/// Whether `config` runs the check named `name`.
+bool peakCheckOn(const PeakConfig& config, const std::string& name);
+
+/// Fills what the IS checks need where the export allows: first, on exports that give the IS as
+/// its own result row, an analyte's missing IS area and IS RT from the row of the IS its peak
+/// names (Peak::internalStandard) — or, when it names none and the batch has one IS only, that
+/// IS — in the same sample; then Peak::internalStandardArea as
+/// Area ÷ Peak::responseRatio for every analyte of which NO
+/// injection carries an IS area but some carry area and response ratio (the vendor's response is
+/// area/IS area up to a constant per analyte, e.g. the IS concentration, so every derived area of
+/// one analyte shares one factor and the IS checks, which compare ratios, stay right; a batch
+/// mixing real and derived areas would not, so an analyte with any real IS area is left alone).
+/// Returns the analytes whose IS areas were derived from the response ratio.
+std::vector<std::string> deriveInternalStandardAreas(Message& message);
+
+/// The batch-level screen of the patients' IS response for one analyte (§1.6): when at least
+/// `minPatients` patient injections carry an IS area and more than half of them fall outside
+/// the IS window of the patients' reference (qcMedianIsArea, else medianIsArea), the calibrators
+/// and QCs are probably not matrix-matched: FAIL IS_MATRIX_MISMATCH (ruleId
+/// "peak.is_matrix_mismatch", subject "analyte", hold), stating how many fell outside and the
+/// median patient IS as a percent of the reference. PASS otherwise (also with too few patients).
+CheckResult checkIsMatrixMismatch(const Message& message, const std::string& analyte,
+                                  const AnalyteReference& ref, const PeakConfig& config,
+                                  size_t minPatients = 3);
+
 /// Manual integration (§1.8): HOLD (FAIL) for patients in clinical mode, else WARN.
 CheckResult checkManualIntegration(const Peak& peak, SampleKind kind, const PeakConfig& config);
 
@@ -167,6 +222,11 @@ struct PeakContext {
   bool isLloqCalibrator = false;
   std::optional<double> lloq;
   std::optional<double> uloq;
+  /// The sample's dilution factor (Final Conc. ÷ dilution is compared with the LLOQ/ULOQ).
+  std::optional<double> dilution;
+  /// The analyte's patients mostly fall outside the IS window (checkIsMatrixMismatch): an IS
+  /// response failure of a patient is written short and refers to the batch finding.
+  bool isMatrixMismatch = false;
   /// kOmitted: checkPeak returns only the checks that did not pass.
   PassingChecks passingChecks = PassingChecks::kReported;
 };

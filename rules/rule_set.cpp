@@ -204,7 +204,8 @@ void readPeak(Reader& r, const Object& o, const std::string& path, PeakConfig& c
           "check_shape",
           "check_width",
           "check_is_response",
-          "check_saturation"});
+          "check_saturation",
+          "not_applicable"});
   std::string mode;
   if (r.text(o, path, "rt_mode", mode)) {
     if (mode == "relative") {
@@ -245,6 +246,20 @@ void readPeak(Reader& r, const Object& o, const std::string& path, PeakConfig& c
   r.boolean(o, path, "check_width", c.checkWidth);
   r.boolean(o, path, "check_is_response", c.checkIsResponse);
   r.boolean(o, path, "check_saturation", c.checkSaturation);
+  if (o.has("not_applicable")) {
+    // The method declares these checks do not apply (e.g. no qualifier transition): they are not
+    // run, and their data missing from an export holds nothing.
+    std::vector<std::string> names = r.texts(o, path, "not_applicable");
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (!setPeakCheck(c, names[i], false)) {
+        std::string known;
+        for (const std::string& n : peakCheckNames()) known += (known.empty() ? "" : ", ") + n;
+        r.fail(Reader::join(path, "not_applicable") + "[" + std::to_string(i) + "]",
+               "unknown check \"" + names[i] + "\" (known: " + known + ")");
+        break;
+      }
+    }
+  }
   if (c.snFail > c.snPass) r.fail(Reader::join(path, "sn_fail"), "must not exceed sn_pass");
 }
 
@@ -466,11 +481,22 @@ bool reference(const Message& message) {
                      [](const Sample& s) { return s.kind == SampleKind::kCalibrator; });
 }
 
-/// The peak checks an export can support: a check whose data no injection of the analyte carries
-/// (an export without qualifier ions, widths or symmetry) is switched off for the batch rather
-/// than found NOT_EVALUABLE on every result. Data missing on some injections only still fails to
-/// evaluate there.
-PeakConfig carried(const Message& message, const std::string& analyte, PeakConfig config) {
+/// What an export can feed of one analyte's peak checks.
+struct PeakSupport {
+  /// The rule set's checks with those the export cannot feed switched off (what runs).
+  PeakConfig config;
+  /// The checks the rule set applies but the export cannot feed, with the data they lack
+  /// ("ion_ratio" → "no qualifier ion ratio or qualifier area"), in peakCheckNames() order.
+  std::vector<std::pair<std::string, std::string>> unfed;
+};
+
+/// The peak checks an export can support. A check whose data no injection of the analyte carries
+/// (an export without qualifier ions, IS areas, widths or symmetry), or whose reference the batch
+/// cannot give, cannot run: it is switched off for the batch and listed in `unfed`; the patient
+/// results it would judge are then NOT_EVALUABLE (unfedChecks) unless the rule set declared it
+/// not applicable (`not_applicable`, `check_*: false`). Data missing on some injections only is
+/// NOT_EVALUABLE there, by the check itself.
+PeakSupport carried(const Message& message, const std::string& analyte, PeakConfig config) {
   bool rt = false, isRt = false, ionRatio = false, sn = false, shape = false, width = false,
        isArea = false, height = false;
   // The references the relative checks compare with come from the calibrators and QCs (or the
@@ -497,15 +523,103 @@ PeakConfig carried(const Message& message, const std::string& analyte, PeakConfi
       isReference = isReference || (reference && p.internalStandardArea.has_value());
     }
   }
-  config.checkRt = config.checkRt && rt && rtReference;
-  config.checkIsRt = config.checkIsRt && isRt;
-  config.checkIonRatio = config.checkIonRatio && ionRatio && ionRatioReference;
-  config.checkSignalToNoise = config.checkSignalToNoise && sn;
-  config.checkShape = config.checkShape && shape;
-  config.checkWidth = config.checkWidth && width && reference(message);
-  config.checkIsResponse = config.checkIsResponse && isArea && isReference;
-  config.checkSaturation = config.checkSaturation && height;  // over-range is the ULOQ's job
-  return config;
+  PeakSupport out;
+  auto feed = [&](bool& check, const char* name, bool fed, const char* lacking) {
+    if (check && !fed) out.unfed.emplace_back(name, lacking);
+    check = check && fed;
+  };
+  // RT itself is peak identity: without it no peak is found (peak.not_found holds).
+  feed(config.checkRt, "rt_window", !rt || rtReference,
+       "no calibrator, QC or expected RT to compare the RT with");
+  feed(config.checkIsRt, "is_rt_window", isRt, "no IS retention time");
+  feed(config.checkIonRatio, "ion_ratio", ionRatio && ionRatioReference,
+       ionRatio ? "no calibrator or QC ion ratio and no configured ion_ratio_reference"
+                : "no qualifier ion ratio or qualifier area");
+  feed(config.checkSignalToNoise, "signal_to_noise", sn, "no S/N");
+  feed(config.checkShape, "shape", shape, "no tailing/asymmetry");
+  feed(config.checkWidth, "width", width && reference(message),
+       width ? "no calibrator to give the reference width" : "no peak width");
+  feed(config.checkIsResponse, "is_response", isArea && isReference,
+       isArea ? "no calibrator or QC IS area to compare with"
+              : "no IS area (nor an IS row or a response ratio to derive it from)");
+  // Saturation by height; over-range by concentration is the measuring range's job, so an export
+  // without heights leaves nothing unjudged.
+  config.checkSaturation = config.checkSaturation && height;
+  out.config = std::move(config);
+  return out;
+}
+
+/// The checks of `unfed` that hold a patient result: the gating ones always, S/N, shape and width
+/// (whose patient outcome is a WARN) only when peak warnings hold.
+bool unfedHolds(const std::string& check, const AutoverifyConfig& autoverify) {
+  if (check == "signal_to_noise" || check == "shape" || check == "width")
+    return autoverify.holdOnPeakWarn;
+  return true;
+}
+
+/// One NOT_EVALUABLE finding (hold) for a patient result whose peak was found, naming the checks
+/// of `unfed` that hold and apply to it (S/N: a result at or above the LLOQ); short, it refers to
+/// the analyte's batch finding. Nothing when none applies.
+void unfedChecks(const std::vector<std::pair<std::string, std::string>>& unfed,
+                 const AutoverifyConfig& autoverify, const Result& result,
+                 const PeakContext& context, std::vector<CheckResult>& out) {
+  if (!result.peak || !peakFound(*result.peak)) return;  // peak.not_found speaks for it
+  std::string names;
+  for (const auto& [name, lacking] : unfed) {
+    if (!unfedHolds(name, autoverify)) continue;
+    if (name == "signal_to_noise") {
+      auto conc = concentrationOf(*result.peak, context.dilution);
+      if (!conc || !context.lloq || *conc < *context.lloq) continue;
+    }
+    if (!names.empty()) names += ", ";
+    names += name;
+  }
+  if (names.empty()) return;
+  CheckResult c;
+  c.outcome = Outcome::kNotEvaluable;
+  c.ruleId = "peak.export_data";
+  c.code = "PEAK_DATA_MISSING";
+  c.subject = "result";
+  c.message = std::move(names);
+  c.message +=
+      " not evaluable: the export carries no data for them (see the batch finding "
+      "PEAK_DATA_MISSING for this analyte)";
+  out.push_back(std::move(c));
+}
+
+/// The one batch finding per analyte that names the checks its export cannot feed: a warning
+/// (hold) when one of them holds patient results, else a note.
+CheckResult unfedBatchCheck(const std::string& analyte,
+                            const std::vector<std::pair<std::string, std::string>>& unfed,
+                            const AutoverifyConfig& autoverify) {
+  CheckResult c;
+  c.ruleId = "peak.export_data";
+  c.code = "PEAK_DATA_MISSING";
+  c.subject = "analyte";
+  std::string holding, noted;
+  for (const auto& [name, lacking] : unfed) {
+    std::string& list = unfedHolds(name, autoverify) ? holding : noted;
+    if (!list.empty()) list += "; ";
+    list += name;
+    list += " (";
+    list += lacking;
+    list += ")";
+  }
+  if (!holding.empty()) {
+    c.outcome = Outcome::kNotEvaluable;
+    c.message = "the export cannot feed these peak checks: " + holding +
+                ". The patient results they would judge hold. If the method does not use a "
+                "check, list it in analytes." +
+                analyte + ".peak.not_applicable";
+    if (!noted.empty()) c.message += ". Not judged (peak warnings do not hold): " + noted;
+  } else {
+    c.outcome = Outcome::kWarn;
+    c.message =
+        "not judged, the export cannot feed them (peak warnings do not hold in this rule "
+        "set): " +
+        noted;
+  }
+  return c;
 }
 
 /// What each analyte's results share (settings, calibration, what the export carries, references,
@@ -513,7 +627,12 @@ PeakConfig carried(const Message& message, const std::string& analyte, PeakConfi
 struct AnalyteView {
   const AnalyteSettings* settings = nullptr;
   const CalibrationReview* review = nullptr;
-  PeakConfig peak;
+  PeakConfig peak;  // the rule set's checks the export can feed
+  /// The rule set's checks the export cannot feed, and what they lack (carried()).
+  std::vector<std::pair<std::string, std::string>> unfed;
+  /// Most patients' IS outside the window (checkIsMatrixMismatch): one batch finding, short
+  /// per-result ones.
+  bool isMatrixMismatch = false;
   AnalyteReference ref;
   bool blanksAccepted = true;
   const AnalyteQcReview* qc = nullptr;
@@ -542,6 +661,11 @@ class RuleEngine : public RulesStage {
       const Message& message, const std::vector<std::string>& analytes,
       const std::map<std::string, CalibrationReview>& calibration, const BatchReferences& refs,
       const std::map<std::string, const AnalyteQcReview*>& qcByAnalyte) const;
+  /// Step 5, per analyte: the batch findings of the peak data (checks the export cannot feed,
+  /// IS areas derived, the patients' IS matrix mismatch); marks the views.
+  void reviewPeakData(Message& message, const std::vector<std::string>& analytes,
+                      const std::vector<std::string>& derivedIsAreas,
+                      std::vector<AnalyteView>& views) const;
   /// Step 5, per result: its peak checks, then its verdict.
   void judgeResult(Result& result, const Sample& sample, size_t si, const AnalyteView& view,
                    const std::vector<InjectionCheck>* diagnostics,
@@ -601,6 +725,8 @@ void spreadReruns(Message& message, const std::vector<std::string>& analytes,
     if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
     // An IS drift holds the injections whose IS fell (their own IS_DRIFT finding), not all.
     if (b.finding.ruleId == "trend.is_drift") continue;
+    // Peak batch findings summarise findings the results already carry (short, per result).
+    if (b.finding.ruleId.rfind("peak.", 0) == 0) continue;
     if (b.finding.action == DispositionKind::kRelease) continue;
     auto a = analyteIndex.find(b.analyte);
     if (a == analyteIndex.end()) continue;  // no result of the batch has that analyte
@@ -654,6 +780,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   putInInjectionOrder(message);
   if (std::optional<CheckResult> order = runOrderCheck(message)) attachBatch(message, "", *order);
   deriveNominals(message);
+  const std::vector<std::string> derivedIsAreas = deriveInternalStandardAreas(message);
   const std::vector<std::string> analytes = analytesInOrder(message);
 
   // 1. Peak references (calibrator and QC means), with the default peak settings.
@@ -678,6 +805,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   std::map<std::string_view, size_t> analyteIndex;
   for (size_t a = 0; a < analytes.size(); ++a) analyteIndex.emplace(analytes[a], a);
   std::vector<AnalyteView> views = analyteViews(message, analytes, calibration, refs, qcByAnalyte);
+  reviewPeakData(message, analytes, derivedIsAreas, views);
   // (sample, analyte) → its QC dispositions, in order.
   std::vector<std::vector<const SampleDisposition*>> qcVerdicts(message.samples.size() *
                                                                 analytes.size());
@@ -907,7 +1035,9 @@ std::vector<AnalyteView> RuleEngine::analyteViews(
     AnalyteView& v = views[a];
     v.settings = &config_.settingsFor(analyte);
     if (auto cal = calibration.find(analyte); cal != calibration.end()) v.review = &cal->second;
-    v.peak = carried(message, analyte, v.settings->peak);
+    PeakSupport support = carried(message, analyte, v.settings->peak);
+    v.peak = std::move(support.config);
+    v.unfed = std::move(support.unfed);
     v.ref = refs.of(analyte);
     if (v.review) {
       for (const CheckResult& c : v.review->checks) {
@@ -920,6 +1050,34 @@ std::vector<AnalyteView> RuleEngine::analyteViews(
     if (auto q = qcByAnalyte.find(analyte); q != qcByAnalyte.end()) v.qc = q->second;
   }
   return views;
+}
+
+void RuleEngine::reviewPeakData(Message& message, const std::vector<std::string>& analytes,
+                                const std::vector<std::string>& derivedIsAreas,
+                                std::vector<AnalyteView>& views) const {
+  if (!config_.peaks) return;
+  for (const std::string& analyte : derivedIsAreas) {
+    CheckResult c;
+    c.outcome = Outcome::kWarn;  // a note: what the IS checks were computed from
+    c.ruleId = "peak.is_area_derived";
+    c.code = "IS_AREA_DERIVED";
+    c.subject = "analyte";
+    c.message =
+        "the export gives no IS area: IS areas derived as Area ÷ response ratio (one factor for "
+        "the analyte, so the IS percentages hold)";
+    attachBatch(message, analyte, c);
+  }
+  for (size_t a = 0; a < analytes.size(); ++a) {
+    AnalyteView& v = views[a];
+    if (!v.unfed.empty())
+      attachBatch(message, analytes[a],
+                  unfedBatchCheck(analytes[a], v.unfed, config_.autoverifyConfig));
+    if (!v.peak.checkIsResponse) continue;
+    CheckResult matrix = checkIsMatrixMismatch(message, analytes[a], v.ref, v.peak);
+    if (matrix.outcome == Outcome::kPass) continue;
+    v.isMatrixMismatch = true;
+    attachBatch(message, analytes[a], matrix);
+  }
 }
 
 void RuleEngine::judgeResult(Result& result, const Sample& sample, size_t si,
@@ -948,12 +1106,18 @@ std::vector<CheckResult> RuleEngine::peakChecksOf(
     PeakContext pc;
     pc.kind = sample.kind;
     pc.passingChecks = PassingChecks::kOmitted;  // only findings are kept
+    pc.dilution = sample.dilution;
+    pc.isMatrixMismatch = view.isMatrixMismatch;
     if (review) {
       pc.lloq = review->lloq;
       pc.uloq = review->uloq;
       for (const CalibratorReview& c : review->calibrators) {
         if (c.sampleIndex == si && c.lloqLevel) pc.isLloqCalibrator = true;
       }
+    } else {
+      // No curve for the analyte: the range the rule set configures (limits.lloq/uloq).
+      pc.lloq = settings.limits.lloq;
+      pc.uloq = settings.limits.uloq;
     }
     if (sample.kind == SampleKind::kBlank || sample.kind == SampleKind::kDoubleBlank) {
       // A blank's peak is noise by design: its area is judged by calibration.blank; its RT,
@@ -963,6 +1127,8 @@ std::vector<CheckResult> RuleEngine::peakChecksOf(
       }
     } else {
       peakChecks = checkPeak(result, view.ref, view.peak, pc);
+      if (sample.kind == SampleKind::kUnknown)
+        unfedChecks(view.unfed, config_.autoverifyConfig, result, pc, peakChecks);
     }
   }
   if (diagnostics) {
@@ -1010,19 +1176,19 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
   const AnalyteSettings& settings = *view.settings;
   const CalibrationReview* review = view.review;
   BatchGates gates;
-  if (!config_.calibration) {
-    gates.calibrationAccepted = true;
-    gates.blanksAccepted = true;
-  } else if (review) {
+  if (config_.calibration && review) {
     // A curve that could not be judged holds (NOT_EVALUABLE); only a failed one re-runs.
     const CheckResult* curve = review->curveCheck();
     if (!curve || curve->outcome != Outcome::kNotEvaluable) {
       gates.calibrationAccepted = review->curveAccepted;
+    } else {
+      gates.calibrationWhy = curve->code + ": " + curve->message;
     }
     gates.blanksAccepted = view.blanksAccepted;
   } else {
-    // The batch has no calibrators for this analyte (a message with results only): nothing
-    // to judge the curve or the blanks by; the measuring range comes from the rule set.
+    // Calibration checks off, or no calibrators for this analyte (a message with results only):
+    // nothing to judge the curve or the blanks by; the measuring range comes from the rule set
+    // (and without one, the result holds: the range is unknown).
     gates.calibrationAccepted = true;
     gates.blanksAccepted = true;
   }
@@ -1032,6 +1198,13 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
   } else if (view.qc) {
     if (view.qc->outcome != Outcome::kNotEvaluable) {
       gates.qcAccepted = view.qc->outcome == Outcome::kPass;
+    } else {
+      // Say which QC check could not be evaluated (a missing QC, a missing target ...).
+      for (const CheckResult& c : view.qc->checks) {
+        if (c.outcome != Outcome::kNotEvaluable) continue;
+        gates.qcWhy = c.code + ": " + c.message;
+        break;
+      }
     }
     gates.qcBracketing = true;
     for (const SampleDisposition* d : qcVerdicts) {
@@ -1040,18 +1213,20 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
       attach(result, d->reason);
     }
   }
+  if (config_.qc && !view.qc) {
+    gates.qcWhy = "the batch has no QC injection for this analyte";
+    gates.qcBracketingWhy = "no QC injection brackets this result";
+  }
   gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
 
   AnalyteLimits limits = settings.limits;
-  if (!review && !limits.lloq && !limits.uloq) {
-    // No calibration and no configured range: the measuring-range step has nothing to
-    // compare with and is left out rather than holding every result.
-    limits.lloq = -std::numeric_limits<double>::infinity();
-    limits.uloq = std::numeric_limits<double>::infinity();
-  }
+  // No curve and no configured range: the measuring range is unknown, and the result holds
+  // (a missing value never passes); autoverify() says so.
+  if (limits.lloq || limits.uloq) limits.rangeSource = "the rule set's limits.lloq/limits.uloq";
   if (review) {
     limits.lloq = review->lloq;
     limits.uloq = review->uloq;
+    limits.rangeSource = "the batch calibration curve";
     if (const CheckResult* curve = review->curveCheck();
         curve && curve->outcome != Outcome::kPass) {
       attach(result, *curve);  // the curve's failure is this result's re-run

@@ -250,7 +250,10 @@ TEST(AutoverifyDelta, PercentAbsoluteAndRcv) {
   c = checkDelta(13.2, PreviousResult{10, 1}, rcv);
   EXPECT_EQ(c.outcome, Outcome::kFail);
   // The limit is formatted for a check that did not pass (a passing check becomes no finding).
-  EXPECT_NEAR(std::stod(c.limit), 30.9903, 1e-3);
+  // Three significant figures (issue 20), the same unit (percent) as the message.
+  EXPECT_EQ(c.limit, num(30.9903));
+  EXPECT_EQ(c.limit, "31");
+  EXPECT_NE(c.message.find("limit 31 %"), std::string::npos) << c.message;
 
   AnalyteLimits l = limits();
   l.delta = pct;
@@ -321,9 +324,123 @@ TEST(AutoverifyOrder, KillSwitchAndMissingValue) {
   r.numeric.reset();
   d = autoverify(r, allAccepted(), {}, limits());
   EXPECT_EQ(d.disposition, DispositionKind::kHold);
-  EXPECT_EQ(find(d, "autoverify.measuring_range")->outcome, Outcome::kNotEvaluable);
-  EXPECT_EQ(find(d, "autoverify.delta")->outcome, Outcome::kNotEvaluable);
+  // Issue 20: one finding says the result has no value, not five identical ones.
+  EXPECT_EQ(find(d, "autoverify.value")->outcome, Outcome::kNotEvaluable);
+  EXPECT_EQ(find(d, "autoverify.value")->code, "NO_VALUE");
+  EXPECT_NE(find(d, "autoverify.value")->message.find("no numeric value"), std::string::npos);
+  for (const char* step : {"autoverify.measuring_range", "autoverify.absurd", "autoverify.critical",
+                           "autoverify.reference", "autoverify.delta"}) {
+    EXPECT_EQ(find(d, step), nullptr) << step;
+  }
+  size_t notEvaluable = 0;
+  for (const CheckResult& c : d.checks) notEvaluable += c.outcome == Outcome::kNotEvaluable;
+  EXPECT_EQ(notEvaluable, 1u);
   EXPECT_EQ(dispositionOf(peakCheck(Outcome::kWarn)), DispositionKind::kRelease);
+}
+
+// Issue 20: a gate that could not be evaluated has its own code and says why; it never reads as
+// a rejection ("QC_REJECTED: QC not evaluated").
+TEST(AutoverifyBatchGates, NotEvaluableGatesHaveTheirOwnCodeAndSayWhy) {
+  BatchGates g = allAccepted();
+  g.qcAccepted.reset();
+  g.qcWhy = "the batch has no QC injection for this analyte";
+  g.calibrationAccepted.reset();
+  AutoverifyDecision d = autoverify(patient(10), g, {}, limits());
+  EXPECT_EQ(d.disposition, DispositionKind::kHold);
+  const CheckResult* qc = find(d, "autoverify.qc");
+  ASSERT_NE(qc, nullptr);
+  EXPECT_EQ(qc->code, "QC_NOT_EVALUABLE");
+  EXPECT_EQ(qc->outcome, Outcome::kNotEvaluable);
+  EXPECT_EQ(qc->message,
+            "QC could not be evaluated: the batch has no QC injection for this analyte");
+  EXPECT_EQ(find(d, "autoverify.calibration")->code, "CAL_NOT_EVALUABLE");
+  auto f = toFinding(*qc);
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->message.rfind("QC_NOT_EVALUABLE: ", 0), 0u) << f->message;
+  EXPECT_EQ(f->action, DispositionKind::kHold);
+  // A rejected QC keeps its code.
+  g = allAccepted();
+  g.qcAccepted = false;
+  AutoverifyDecision rejected = autoverify(patient(10), g, {}, limits());
+  EXPECT_EQ(find(rejected, "autoverify.qc")->code, "QC_REJECTED");
+}
+
+// Issue 20 item 1: no curve and no configured range → the measuring range is unknown: hold.
+TEST(AutoverifyMeasuringRange, UnknownRangeHoldsAndSaysWhy) {
+  AnalyteLimits none;
+  AutoverifyDecision d = autoverify(patient(250), allAccepted(), {}, none);
+  EXPECT_EQ(d.disposition, DispositionKind::kHold);
+  const CheckResult* range = find(d, "autoverify.measuring_range");
+  ASSERT_NE(range, nullptr);
+  EXPECT_EQ(range->outcome, Outcome::kNotEvaluable);
+  EXPECT_EQ(range->message,
+            "no calibration curve and no configured LLOQ/ULOQ: the measuring range is unknown");
+  EXPECT_TRUE(d.displayValue.empty());
+  // A curve that gave no ULOQ says where the range should have come from.
+  AnalyteLimits partial;
+  partial.lloq = 1;
+  partial.rangeSource = "the batch calibration curve";
+  AutoverifyDecision partialDecision = autoverify(patient(5), allAccepted(), {}, partial);
+  range = find(partialDecision, "autoverify.measuring_range");
+  EXPECT_EQ(range->message,
+            "the measuring range is unknown: no ULOQ from the batch calibration curve");
+}
+
+// Below a known LLOQ: released as <LLOQ, the LLOQ written in full (not at three figures).
+TEST(AutoverifyMeasuringRange, BelowAKnownLloqIsReleasedAsLessThanTheFullLloq) {
+  AnalyteLimits l = limits();
+  l.lloq = 0.0625;
+  l.criticalLow.reset();
+  l.referenceLow.reset();
+  AutoverifyDecision d = autoverify(patient(0.03), allAccepted(), {}, l);
+  EXPECT_EQ(d.disposition, DispositionKind::kRelease);
+  EXPECT_EQ(d.displayValue, "<0.0625");
+  l.lloq = 1234.5;
+  l.uloq = 1e5;
+  EXPECT_EQ(autoverify(patient(1000), allAccepted(), {}, l).displayValue, "<1234.5");
+  AutoverifyDecision belowDecision = autoverify(patient(1000), allAccepted(), {}, l);
+  const CheckResult* below = find(belowDecision, "autoverify.measuring_range");
+  EXPECT_EQ(below->message, "result 1000 below the LLOQ 1230: reported as <LLOQ");
+}
+
+// Issue 20 item 3: with hold_on_peak_warn a peak warning (tailing, width, S/N) holds a patient
+// result, and the finding says why it held.
+TEST(AutoverifyPeakGates, HeldPeakWarningsSaySo) {
+  CheckResult tailing;
+  tailing.outcome = Outcome::kWarn;
+  tailing.ruleId = "peak.shape";
+  tailing.code = "PEAK_SHAPE";
+  tailing.message = "tailing factor 2.6 above 2";
+  AutoverifyConfig clinical;
+  clinical.holdOnPeakWarn = true;
+  AutoverifyDecision d =
+      autoverify(patient(10), allAccepted(), {tailing}, limits(), std::nullopt, clinical);
+  EXPECT_EQ(d.disposition, DispositionKind::kHold);
+  EXPECT_NE(find(d, "peak.shape")->message.find("held: peak warnings hold patient results"),
+            std::string::npos);
+  // A warning of another kind (a trend note) does not become a peak gate.
+  CheckResult trend = tailing;
+  trend.ruleId = "trend.rt_drift";
+  EXPECT_EQ(
+      autoverify(patient(10), allAccepted(), {trend}, limits(), std::nullopt, clinical).disposition,
+      DispositionKind::kRelease);
+  // Without the key a tailing warning is a note.
+  EXPECT_EQ(autoverify(patient(10), allAccepted(), {tailing}, limits()).disposition,
+            DispositionKind::kRelease);
+}
+
+// Issue 20 item 6: TargetLynx integration codes live in Peak::integrationCode and are never a
+// vendor flag, whatever the benign list says.
+TEST(AutoverifyVendorFlags, IntegrationCodesAreNotFlags) {
+  AutoverifyConfig noBenign;
+  noBenign.benignVendorFlags.clear();
+  for (const char* code : {"bb", "bd", "db", "dd", "MM", "VV"}) {
+    Result r = patient(10);
+    r.peak->integrationCode = code;
+    AutoverifyDecision d = autoverify(r, allAccepted(), {}, limits(), std::nullopt, noBenign);
+    EXPECT_EQ(d.disposition, DispositionKind::kRelease) << code;
+    EXPECT_EQ(find(d, "autoverify.vendor_flags")->outcome, Outcome::kPass) << code;
+  }
 }
 
 }  // namespace

@@ -34,5 +34,24 @@ TEST(Check, FailUsesItsActionAndWarnIsANoteUnlessItHolds) {
   EXPECT_EQ(num(0.052300001), "0.0523");
 }
 
+// Issue 20: findings at three significant figures, plain decimals where a reader expects them.
+TEST(Check, NumbersAtThreeSignificantFigures) {
+  EXPECT_EQ(num(112.7), "113");
+  EXPECT_EQ(num(97.62), "97.6");
+  EXPECT_EQ(num(0.5), "0.5");
+  EXPECT_EQ(num(12.0), "12");
+  EXPECT_EQ(num(2.5), "2.5");
+  EXPECT_EQ(num(30.9903), "31");
+  EXPECT_EQ(num(999.6), "1000");
+  EXPECT_EQ(num(523456), "523000");
+  EXPECT_EQ(num(1254321), "1.25e+06");
+  EXPECT_EQ(num(0.00042), "0.00042");
+  EXPECT_EQ(num(0.0000421), "4.21e-05");
+  EXPECT_EQ(num(-0.1234), "-0.123");
+  EXPECT_EQ(num(0), "0");
+  EXPECT_EQ(valueText(0.0625), "0.0625");
+  EXPECT_EQ(valueText(1234.5), "1234.5");
+}
+
 }  // namespace
 }  // namespace labgate::rules

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace labgate::rules {
 namespace {
 
@@ -28,6 +30,7 @@ AnalyteReference goodRef() {
   r.meanCalibratorRrt = 1.25;
   r.meanCalibratorIonRatio = 0.25;
   r.meanIsArea = 50000;
+  r.medianIsArea = 50000;
   r.isAreaCvPct = 8;
   r.isAreaCount = 10;
   r.medianCalibratorWidth = 0.1;
@@ -47,7 +50,11 @@ TEST(PeakRtWindow, RelativeLimitIsInclusiveAndMissingIsNotEvaluable) {
   c = checkRtWindow(p, goodRef(), cfg);
   EXPECT_EQ(c.outcome, Outcome::kFail);
   EXPECT_EQ(c.code, "RT_WINDOW");
-  EXPECT_EQ(c.limit, "0.025");
+  // Issue 20: measured and limit in the unit of the message (percent).
+  EXPECT_EQ(c.limit, "2.5");
+  EXPECT_EQ(c.measured, num(100 * 0.13 / 5.0));
+  EXPECT_NE(c.message.find("relative deviation 2.6 % (limit 2.5 %)"), std::string::npos)
+      << c.message;
   EXPECT_EQ(c.onFail, DispositionKind::kHold);
   p.retentionTime.reset();
   EXPECT_EQ(checkRtWindow(p, goodRef(), cfg).outcome, Outcome::kNotEvaluable);
@@ -116,7 +123,11 @@ TEST(PeakIonRatio, DeviationOnTheToleranceLimitPasses) {
   c = checkIonRatio(p, goodRef(), cfg);
   EXPECT_EQ(c.outcome, Outcome::kFail);
   EXPECT_EQ(c.code, "ION_RATIO");
-  EXPECT_EQ(c.limit, "0.25");
+  // Issue 20: percent, as the message says (relative deviation 28 %, tolerance 25 %).
+  EXPECT_EQ(c.limit, "25");
+  EXPECT_EQ(c.measured, "28");
+  EXPECT_NE(c.message.find("relative deviation 28 % (tolerance 25 %)"), std::string::npos)
+      << c.message;
   // The vendor's own ratio is used when exported.
   p.ionRatio = 0.25;
   EXPECT_EQ(checkIonRatio(p, goodRef(), cfg).outcome, Outcome::kPass);
@@ -203,6 +214,9 @@ TEST(PeakWidth, RatioToTheCalibratorMedian) {
   EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, ref, cfg).outcome, Outcome::kPass);
   p.width = 0.3;
   EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, ref, cfg).outcome, Outcome::kWarn);
+  // Issue 20: the message states the measured ratio and the limits.
+  EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, ref, cfg).message,
+            "width 0.3 is 2.4 x the calibrators' median 0.125 (limits 0.5–2 x)");
   EXPECT_EQ(checkWidth(p, SampleKind::kCalibrator, ref, cfg).outcome, Outcome::kFail);
   EXPECT_EQ(checkWidth(p, SampleKind::kUnknown, AnalyteReference{}, cfg).outcome,
             Outcome::kNotEvaluable);
@@ -387,6 +401,7 @@ TEST(PeakCheckAll, RunsEveryEnabledCheckInOrder) {
   m.samples[3].results[0].peak->asymmetry = 1.0;
   auto checks = checkPeak(m.samples[3].results[0], refs.of("TST"), PeakConfig{}, ctx);
   std::vector<std::string> ids;
+  ids.reserve(checks.size());
   for (const auto& c : checks) ids.push_back(c.ruleId);
   EXPECT_EQ(ids, (std::vector<std::string>{"peak.not_found", "peak.rt_window", "peak.is_rt_window",
                                            "peak.ion_ratio", "peak.shape", "peak.width",
@@ -408,6 +423,212 @@ TEST(PeakCheckAll, RunsEveryEnabledCheckInOrder) {
   checks = checkPeak(noPeak, refs.of("TST"), PeakConfig{}, ctx);
   ASSERT_EQ(checks.size(), 1u);
   EXPECT_EQ(checks[0].outcome, Outcome::kNotEvaluable);
+}
+
+// Issue 20 item 4: the IS reference is a median the top calibrators cannot inflate, and
+// patients are compared with the QCs (matrix-matched) when the batch has two or more.
+TEST(PeakIsResponse, MedianReferenceAndTheQcsForPatients) {
+  Message m;
+  auto add = [&](SampleKind kind, double isArea) {
+    Sample s;
+    s.kind = kind;
+    Result r;
+    r.instrumentCode = "TST";
+    r.peak = Peak{};
+    r.peak->retentionTime = 2.0;
+    r.peak->area = 1000;
+    r.peak->internalStandardArea = isArea;
+    s.results.push_back(r);
+    m.samples.push_back(s);
+  };
+  // Five calibrators at 100000, the two top ones with their IS enhanced to 900000.
+  for (double a : {100000.0, 100000.0, 100000.0, 900000.0, 900000.0})
+    add(SampleKind::kCalibrator, a);
+  AnalyteReference ref = computeBatchReferences(m).of("TST");
+  EXPECT_NEAR(*ref.meanIsArea, 420000, 1e-6);  // the mean would put a normal IS at 24 %
+  EXPECT_NEAR(*ref.medianIsArea, 100000, 1e-6);
+  EXPECT_FALSE(ref.qcMedianIsArea) << "no QC: patients use the cal/QC median";
+  PeakConfig cfg;
+  Peak patient = *m.samples[0].results[0].peak;
+  patient.internalStandardArea = 95000;
+  CheckResult c = checkIsResponse(patient, SampleKind::kUnknown, ref, cfg);
+  EXPECT_EQ(c.outcome, Outcome::kPass) << c.message;
+  EXPECT_EQ(c.measured, "95");
+
+  add(SampleKind::kQc, 60000);
+  add(SampleKind::kQc, 64000);
+  ref = computeBatchReferences(m).of("TST");
+  ASSERT_TRUE(ref.qcMedianIsArea);
+  EXPECT_NEAR(*ref.qcMedianIsArea, 62000, 1e-6);
+  patient.internalStandardArea = 40000;  // 64.5 % of the QCs, 40 % of the cal/QC median
+  EXPECT_EQ(checkIsResponse(patient, SampleKind::kUnknown, ref, cfg).outcome, Outcome::kPass);
+  c = checkIsResponse(patient, SampleKind::kCalibrator, ref, cfg);
+  EXPECT_EQ(c.outcome, Outcome::kFail) << "a calibrator is compared with the cal/QC median";
+  patient.internalStandardArea = 6200;  // 10 % of the QC median
+  c = checkIsResponse(patient, SampleKind::kUnknown, ref, cfg);
+  EXPECT_EQ(c.outcome, Outcome::kFail);
+  EXPECT_EQ(c.measured, "10");
+  EXPECT_EQ(c.limit, "50");
+  EXPECT_EQ(c.message,
+            "IS area 10 % of the QC median 62000, outside 50–150 % (ion suppression, "
+            "pipetting/IS addition error): re-extract or reinject");
+}
+
+// Issue 20 item 4: when most patients of an analyte fall outside the IS window, one batch
+// finding says so, and each result's finding is short and refers to it.
+TEST(PeakIsResponse, MatrixMismatchIsOneBatchFinding) {
+  Message m;
+  auto add = [&](SampleKind kind, double isArea) {
+    Sample s;
+    s.kind = kind;
+    Result r;
+    r.instrumentCode = "TST";
+    r.peak = Peak{};
+    r.peak->internalStandardArea = isArea;
+    s.results.push_back(r);
+    m.samples.push_back(s);
+  };
+  for (int i = 0; i < 3; ++i) add(SampleKind::kCalibrator, 100000);
+  for (double a : {30000.0, 32000.0, 28000.0, 90000.0}) add(SampleKind::kUnknown, a);
+  AnalyteReference ref = computeBatchReferences(m).of("TST");
+  PeakConfig cfg;
+  CheckResult batch = checkIsMatrixMismatch(m, "TST", ref, cfg);
+  EXPECT_EQ(batch.outcome, Outcome::kFail);
+  EXPECT_EQ(batch.code, "IS_MATRIX_MISMATCH");
+  EXPECT_EQ(batch.ruleId, "peak.is_matrix_mismatch");
+  EXPECT_EQ(batch.subject, "analyte");
+  EXPECT_EQ(batch.measured, "31");  // the patients' median IS, percent of the reference
+  EXPECT_EQ(batch.limit, "50");
+  EXPECT_EQ(batch.message.rfind("3 of 4 patient IS areas outside 50–150 % of the cal/QC median "
+                                "100000 (patient median 31 %)",
+                                0),
+            0u)
+      << batch.message;
+  // Half or fewer outside: no mismatch; too few patients: none either.
+  m.samples[3].results[0].peak->internalStandardArea = 95000;
+  EXPECT_EQ(checkIsMatrixMismatch(m, "TST", ref, cfg).outcome, Outcome::kPass);
+  EXPECT_EQ(checkIsMatrixMismatch(m, "TST", ref, cfg, 10).outcome, Outcome::kPass);
+
+  PeakContext pc;
+  pc.kind = SampleKind::kUnknown;
+  pc.isMatrixMismatch = true;
+  Result r = m.samples[4].results[0];
+  r.peak->retentionTime = 2.0;
+  r.peak->area = 100;
+  std::vector<CheckResult> checks = checkPeak(r, ref, cfg, pc);
+  auto is = std::find_if(checks.begin(), checks.end(),
+                         [](const CheckResult& c) { return c.ruleId == "peak.is_response"; });
+  ASSERT_NE(is, checks.end());
+  EXPECT_EQ(is->outcome, Outcome::kFail);
+  EXPECT_EQ(is->message, "IS area 32 % of the reference: see IS_MATRIX_MISMATCH");
+}
+
+// Issue 20 item 2: where the export allows, the IS area is derived: from the IS's own row, or
+// as Area ÷ response ratio for an analyte with no IS area at all (never mixed with real ones).
+TEST(PeakIsResponse, DerivedInternalStandardAreas) {
+  Message m;
+  Sample s;
+  Result a;
+  a.instrumentCode = "TST";
+  a.peak = Peak{};
+  a.peak->area = 5000;
+  a.peak->responseRatio = 0.5;
+  a.peak->internalStandard = "TST-d4";
+  Result is;
+  is.instrumentCode = "TST-d4";
+  is.internalStandard = true;
+  is.peak = Peak{};
+  is.peak->area = 12000;
+  is.peak->retentionTime = 3.1;
+  Result b = a;
+  b.instrumentCode = "OTHER";
+  b.peak->internalStandard.clear();
+  Result c = b;
+  c.instrumentCode = "MIXED";
+  Result second = is;  // a second IS in the batch: an analyte naming none gets no IS row
+  second.instrumentCode = "SECOND-d3";
+  s.results = {a, is, b, c, second};
+  m.samples.push_back(s);
+  Sample s2 = s;
+  s2.results[3].peak->internalStandardArea = 7777;  // MIXED: one injection has a real IS area
+  m.samples.push_back(s2);
+  std::vector<std::string> derived = deriveInternalStandardAreas(m);
+  EXPECT_EQ(derived, std::vector<std::string>{"OTHER"});
+  const Sample& first = m.samples[0];
+  EXPECT_EQ(first.results[0].peak->internalStandardArea.value_or(0), 12000) << "from the IS row";
+  EXPECT_EQ(first.results[0].peak->internalStandardRt.value_or(0), 3.1);
+  EXPECT_EQ(first.results[2].peak->internalStandardArea.value_or(0), 10000) << "5000 ÷ 0.5";
+  EXPECT_FALSE(first.results[3].peak->internalStandardArea) << "MIXED is left alone";
+  // With a single IS in the batch, an analyte that names none takes that one; with two, nothing
+  // is guessed.
+  Message single;
+  Sample one;
+  Result unnamed = a;
+  unnamed.peak->internalStandard.clear();
+  unnamed.peak->responseRatio.reset();
+  one.results = {unnamed, is};
+  single.samples.push_back(one);
+  Message two = single;
+  Result otherIs = is;
+  otherIs.instrumentCode = "OTHER-d3";
+  two.samples[0].results.push_back(otherIs);
+  deriveInternalStandardAreas(single);
+  deriveInternalStandardAreas(two);
+  EXPECT_EQ(single.samples[0].results[0].peak->internalStandardArea.value_or(0), 12000);
+  EXPECT_FALSE(two.samples[0].results[0].peak->internalStandardArea);
+  // An IS row without a peak: no IS area, except in a double blank, where "no IS" is area 0.
+  Message empty = single;
+  empty.samples[0].results[0].peak->internalStandardArea.reset();
+  empty.samples[0].results[1].peak->area.reset();
+  Message doubleBlank = empty;
+  doubleBlank.samples[0].kind = SampleKind::kDoubleBlank;
+  deriveInternalStandardAreas(empty);
+  deriveInternalStandardAreas(doubleBlank);
+  EXPECT_FALSE(empty.samples[0].results[0].peak->internalStandardArea);
+  EXPECT_EQ(doubleBlank.samples[0].results[0].peak->internalStandardArea.value_or(-1), 0);
+}
+
+// Issue 20 item 3: S/N is judged on exports that carry Final Conc. instead of Calc. Conc.
+TEST(PeakSignalToNoise, FinalConcentrationWhenThereIsNoCalculatedOne) {
+  Peak p = goodPeak();
+  p.calculatedConcentration.reset();
+  p.finalConcentration = 20;
+  p.signalToNoise = 4;
+  PeakConfig cfg;
+  auto sn = checkSignalToNoise(p, SampleKind::kUnknown, false, cfg, 5.0);
+  ASSERT_TRUE(sn) << "Final Conc. 20 ≥ LLOQ 5: S/N is judged";
+  EXPECT_EQ(sn->outcome, Outcome::kWarn);
+  EXPECT_EQ(sn->message, "S/N 4 below 10 on a result at or above the LLOQ");
+  // Final Conc. ÷ dilution is what the LLOQ speaks of: 20 ÷ 10 = 2 < 5, "<LLOQ", no S/N check.
+  EXPECT_FALSE(checkSignalToNoise(p, SampleKind::kUnknown, false, cfg, 5.0, 10.0));
+  EXPECT_EQ(concentrationOf(p, 10.0).value_or(0), 2);
+  EXPECT_EQ(concentrationOf(p).value_or(0), 20);
+  p.calculatedConcentration = 7;
+  EXPECT_EQ(concentrationOf(p, 10.0).value_or(0), 7) << "Calc. Conc. first";
+  // Through checkPeak, with the sample's dilution in the context.
+  Result r;
+  r.peak = p;
+  r.peak->calculatedConcentration.reset();
+  PeakContext pc;
+  pc.kind = SampleKind::kUnknown;
+  pc.lloq = 5;
+  pc.passingChecks = PassingChecks::kOmitted;
+  std::vector<CheckResult> checks = checkPeak(r, goodRef(), cfg, pc);
+  EXPECT_TRUE(std::any_of(checks.begin(), checks.end(), [](const CheckResult& c) {
+    return c.ruleId == "peak.signal_to_noise" && c.outcome == Outcome::kWarn;
+  }));
+}
+
+TEST(PeakChecks, NamesTheRuleSetUses) {
+  PeakConfig cfg;
+  for (const std::string& name : peakCheckNames()) {
+    EXPECT_TRUE(peakCheckOn(cfg, name)) << name;
+    EXPECT_TRUE(setPeakCheck(cfg, name, false)) << name;
+    EXPECT_FALSE(peakCheckOn(cfg, name)) << name;
+  }
+  EXPECT_FALSE(cfg.checkIonRatio);
+  EXPECT_FALSE(setPeakCheck(cfg, "ion_ratios", false));
+  EXPECT_FALSE(peakCheckOn(cfg, "ion_ratios"));
 }
 
 }  // namespace

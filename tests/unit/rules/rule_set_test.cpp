@@ -131,7 +131,10 @@ DispositionKind worst(const Result& r) {
   return d;
 }
 
+// The test batch carries no IS RT and no qualifier: the method declares those checks not
+// applicable (issue 20: a check the export cannot feed otherwise holds the patients).
 const char* kRules = R"({"version":"test-1","calibration":{"weight":"1/x2"},
+  "peak":{"not_applicable":["is_rt_window","ion_ratio"]},
   "qc":{"westgard":false},"autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
   "analytes":{"CORT":{"limits":{"reference_low":5,"reference_high":30}}}})";
 
@@ -224,25 +227,48 @@ TEST(RuleEngine, WithoutAutoverificationAFailedCurveStillRejects) {
   EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kReject) << describe(resultOf(m, "P1"));
 }
 
-TEST(RuleEngine, ResultsWithoutCalibratorsAreNotHeldForAMissingRange) {
-  // A message with patient results only (ASTM, HL7): no curve to judge, no range configured.
+// Issue 20 item 1: a message with patient results only (ASTM, HL7) has no curve to judge; with
+// no configured range the measuring range is unknown, and the result holds (it used to be
+// released as a plain number).
+TEST(RuleEngine, ResultsWithoutCalibratorsOrLimitsHoldForAnUnknownRange) {
   auto rules = ruleSet(R"({"version":"x","checks":{"qc":false},
+    "peak":{"not_applicable":["is_rt_window","ion_ratio","is_response"]},
     "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false}})");
   Message m;
   m.samples.push_back(
       sample("P1", SampleKind::kUnknown, "", {analyte("CORT", 2.5e5, 1e5, {}, 25)}));
   rules->evaluate(m, RulesContext{});
-  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kRelease) << describe(resultOf(m, "P1"));
-  // With a configured range the range applies.
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  ASSERT_TRUE(hasRule(p1, "autoverify.measuring_range")) << describe(p1);
+  auto range = std::find_if(p1.findings.begin(), p1.findings.end(), [](const Finding& f) {
+    return f.ruleId == "autoverify.measuring_range";
+  });
+  EXPECT_EQ(range->message,
+            "MEASURING_RANGE: no calibration curve and no configured LLOQ/ULOQ: the measuring "
+            "range is unknown");
+  EXPECT_EQ(p1.value, "25") << "the value is not rewritten";
+  // With a configured range the range applies: above it holds, inside it releases, below it is
+  // released as <LLOQ.
   auto ranged = ruleSet(R"({"version":"x","checks":{"qc":false},
+    "peak":{"not_applicable":["is_rt_window","ion_ratio","is_response"]},
     "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
     "analytes":{"CORT":{"limits":{"lloq":1,"uloq":20}}}})");
   Message over;
   over.samples.push_back(
       sample("P1", SampleKind::kUnknown, "", {analyte("CORT", 2.5e5, 1e5, {}, 25)}));
+  over.samples.push_back(
+      sample("P2", SampleKind::kUnknown, "", {analyte("CORT", 1e5, 1e5, {}, 10)}));
+  over.samples.push_back(
+      sample("P3", SampleKind::kUnknown, "", {analyte("CORT", 5e3, 1e5, {}, 0.5)}));
   ranged->evaluate(over, RulesContext{});
   EXPECT_TRUE(hasRule(resultOf(over, "P1"), "autoverify.measuring_range"));
   EXPECT_EQ(worst(resultOf(over, "P1")), DispositionKind::kHold);
+  EXPECT_EQ(worst(resultOf(over, "P2")), DispositionKind::kRelease)
+      << describe(resultOf(over, "P2"));
+  EXPECT_EQ(worst(resultOf(over, "P3")), DispositionKind::kRelease)
+      << describe(resultOf(over, "P3"));
+  EXPECT_EQ(resultOf(over, "P3").value, "<1");
 }
 
 TEST(RuleEngine, ACurveThatCannotBeJudgedHoldsRatherThanRejects) {
@@ -461,6 +487,7 @@ TEST(RuleEngineCurve, TheCurveTheExportStatesIsTheOneJudged) {
   EXPECT_FALSE(batchFinding(q, "calibration.curve"));
   // Per analyte in the rule set, without a curve in the export.
   auto perAnalyte = ruleSet(R"({"version":"a","qc":{"westgard":false},
+    "peak":{"not_applicable":["is_rt_window","ion_ratio"]},
     "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
     "analytes":{"CORT":{"calibration":{"model":"quadratic"}}}})");
   Message a = bentBatch();
@@ -607,6 +634,259 @@ TEST(RuleSetFile, NumbersBeyondTheIntegerRangeAreErrors) {
             std::string::npos);
   EXPECT_NE(error(R"({"version":"v","drift":{"history_window":-1}})").find("drift.history_window"),
             std::string::npos);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 20 (av-peaks): fail closed on missing data, patient peak quality, the IS, readable
+// findings.
+
+Result& patientResult(Message& m, const std::string& sampleId) {
+  for (Sample& s : m.samples) {
+    if (s.sampleId == sampleId) return s.results.front();
+  }
+  throw std::runtime_error("no sample " + sampleId);
+}
+
+size_t countRule(const Result& r, const std::string& rule) {
+  return static_cast<size_t>(std::count_if(r.findings.begin(), r.findings.end(),
+                                           [&](const Finding& f) { return f.ruleId == rule; }));
+}
+
+std::vector<const BatchFinding*> batchFindingsOf(const Message& m, const std::string& rule) {
+  std::vector<const BatchFinding*> out;
+  for (const BatchFinding& b : m.batchFindings) {
+    if (b.finding.ruleId == rule) out.push_back(&b);
+  }
+  return out;
+}
+
+const char* kNoIonRatioDeclared = R"({"version":"t","calibration":{"weight":"1/x2"},
+  "peak":{"not_applicable":["is_rt_window"]},
+  "qc":{"westgard":false},"autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
+  "analytes":{"CORT":{"limits":{"reference_low":0.1,"reference_high":300}}}})";
+
+// Issue 20 item 2: no qualifier data anywhere in the export used to switch the ion-ratio check off
+// silently (a +97 % ratio released). Now it holds each patient with one short finding and one
+// batch finding per analyte — unless the method declares the check not applicable.
+TEST(RuleEngineExportData, ACheckTheExportCannotFeedHoldsPatientsOnce) {
+  auto rules = ruleSet(kNoIonRatioDeclared);
+  Message m = batch();
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  // One short finding per held result, naming the checks; the batch finding is not copied.
+  EXPECT_EQ(countRule(p1, "peak.export_data"), 1u) << describe(p1);
+  const Finding* ir = findingOf(p1, "peak.export_data");
+  ASSERT_NE(ir, nullptr);
+  EXPECT_EQ(ir->message,
+            "PEAK_DATA_MISSING: ion_ratio not evaluable: the export carries no data for them (see "
+            "the batch finding PEAK_DATA_MISSING for this analyte)");
+  EXPECT_EQ(ir->action, DispositionKind::kHold);
+  EXPECT_EQ(countRule(p1, "peak.ion_ratio"), 0u);
+  auto batchFindings = batchFindingsOf(m, "peak.export_data");
+  ASSERT_EQ(batchFindings.size(), 1u);
+  EXPECT_EQ(batchFindings[0]->analyte, "CORT");
+  EXPECT_EQ(batchFindings[0]->finding.action, DispositionKind::kHold);
+  EXPECT_NE(batchFindings[0]->finding.message.find(
+                "ion_ratio (no qualifier ion ratio or qualifier area)"),
+            std::string::npos)
+      << batchFindings[0]->finding.message;
+  EXPECT_NE(batchFindings[0]->finding.message.find("analytes.CORT.peak.not_applicable"),
+            std::string::npos);
+  // Calibrators and QCs are not held for it (they are never released).
+  EXPECT_EQ(countRule(resultOf(m, "CAL1"), "peak.export_data"), 0u);
+  // A patient whose peak was not found gets peak.not_found, not a second hold.
+  Message notFound = batch();
+  patientResult(notFound, "P1").peak->area.reset();
+  rules->evaluate(notFound, RulesContext{});
+  EXPECT_EQ(countRule(resultOf(notFound, "P1"), "peak.export_data"), 0u);
+
+  // The same export with the check declared not applicable: released.
+  auto declared = ruleSet(kRules);
+  Message ok = batch();
+  declared->evaluate(ok, RulesContext{});
+  EXPECT_EQ(worst(resultOf(ok, "P1")), DispositionKind::kRelease) << describe(resultOf(ok, "P1"));
+  EXPECT_TRUE(batchFindingsOf(ok, "peak.export_data").size() <= 1);
+  for (const BatchFinding* b : batchFindingsOf(ok, "peak.export_data"))
+    EXPECT_EQ(b->finding.severity, Severity::kInfo) << b->finding.message;
+}
+
+// Issue 20 item 2: no IS area in the export → derived as Area ÷ response ratio; an IS at 10 % of
+// its reference holds (it used to be released: the IS check was switched off).
+TEST(RuleEngineExportData, IsAreaDerivedFromTheResponseRatio) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  for (Sample& s : m.samples) s.results[0].peak->internalStandardArea.reset();
+  // P1 keeps its response ratio (2.5, concentration 25) with a tenth of the area: IS 1e4, 10 %.
+  patientResult(m, "P1").peak->area = 2.5e4;
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  const Finding* is = findingOf(p1, "peak.is_response");
+  ASSERT_NE(is, nullptr) << describe(p1);
+  EXPECT_EQ(is->measured, "10");
+  EXPECT_EQ(is->limit, "50");
+  EXPECT_EQ(worst(resultOf(m, "P2")), DispositionKind::kRelease) << describe(resultOf(m, "P2"));
+  auto derived = batchFindingsOf(m, "peak.is_area_derived");
+  ASSERT_EQ(derived.size(), 1u);
+  EXPECT_EQ(derived[0]->finding.severity, Severity::kInfo);
+
+  // Neither IS area nor response ratio: the IS check cannot run, and the patients hold.
+  Message bare = batch();
+  for (Sample& s : bare.samples) {
+    s.results[0].peak->internalStandardArea.reset();
+    s.results[0].peak->responseRatio.reset();
+  }
+  rules->evaluate(bare, RulesContext{});
+  const Finding* missing = findingOf(resultOf(bare, "P2"), "peak.export_data");
+  ASSERT_NE(missing, nullptr) << describe(resultOf(bare, "P2"));
+  EXPECT_NE(missing->message.find("is_response not evaluable"), std::string::npos)
+      << missing->message;
+  auto why = batchFindingsOf(bare, "peak.export_data");
+  ASSERT_EQ(why.size(), 1u);
+  EXPECT_NE(why[0]->finding.message.find(
+                "is_response (no IS area (nor an IS row or a response ratio to derive it from))"),
+            std::string::npos)
+      << why[0]->finding.message;
+  EXPECT_EQ(worst(resultOf(bare, "P2")), DispositionKind::kHold);
+}
+
+// Issue 20 item 3: S/N is judged on an export with Final Conc. and no Calc. Conc., and with
+// hold_on_peak_warn a low S/N or a tailing peak holds the patient result, saying so.
+TEST(RuleEnginePatientPeaks, SignalToNoiseOnFinalConcAndPeakWarningsHold) {
+  const std::string clinical = R"({"version":"c","calibration":{"weight":"1/x2"},
+    "peak":{"not_applicable":["is_rt_window","ion_ratio","width"]},
+    "qc":{"westgard":false},
+    "autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false,
+                  "hold_on_peak_warn":true}})";
+  auto rules = ruleSet(clinical);
+  Message m = batch();
+  for (Sample& s : m.samples) s.results[0].peak->asymmetry = 1.1;
+  Result& p1 = patientResult(m, "P1");
+  p1.peak->finalConcentration = p1.peak->calculatedConcentration;
+  p1.peak->calculatedConcentration.reset();
+  p1.peak->signalToNoise = 4;
+  patientResult(m, "P2").peak->asymmetry = 2.6;  // tailing (P2 is below the LLOQ)
+  rules->evaluate(m, RulesContext{});
+  const Finding* sn = findingOf(resultOf(m, "P1"), "peak.signal_to_noise");
+  ASSERT_NE(sn, nullptr) << describe(resultOf(m, "P1"));
+  EXPECT_EQ(sn->action, DispositionKind::kHold);
+  EXPECT_EQ(sn->message,
+            "SIGNAL_TO_NOISE: S/N 4 below 10 on a result at or above the LLOQ; held: peak "
+            "warnings hold patient results (autoverify.hold_on_peak_warn)");
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kHold);
+  const Finding* tailing = findingOf(resultOf(m, "P2"), "peak.shape");
+  ASSERT_NE(tailing, nullptr) << describe(resultOf(m, "P2"));
+  EXPECT_EQ(tailing->action, DispositionKind::kHold);
+  EXPECT_NE(tailing->message.find("tailing factor 2.6 above 2"), std::string::npos);
+  EXPECT_NE(tailing->message.find("held: peak warnings hold"), std::string::npos);
+  EXPECT_EQ(worst(resultOf(m, "P2")), DispositionKind::kHold);
+
+  // The research setting (warnings are notes): the same batch releases both.
+  auto research = ruleSet(kRules);
+  Message r = batch();
+  for (Sample& s : r.samples) s.results[0].peak->asymmetry = 1.1;
+  patientResult(r, "P1").peak->signalToNoise = 4;
+  patientResult(r, "P2").peak->asymmetry = 2.6;
+  research->evaluate(r, RulesContext{});
+  EXPECT_EQ(worst(resultOf(r, "P1")), DispositionKind::kRelease) << describe(resultOf(r, "P1"));
+  EXPECT_EQ(worst(resultOf(r, "P2")), DispositionKind::kRelease) << describe(resultOf(r, "P2"));
+}
+
+// Issue 20 item 4: most patients' IS outside the window → one IS_MATRIX_MISMATCH batch finding
+// and a short per-result finding that refers to it, instead of a long hold text per result.
+TEST(RuleEngineIs, MatrixMismatchIsReportedOnceForTheBatch) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  for (int i = 0; i < 3; ++i) {
+    m.samples.push_back(sample("PX" + std::to_string(i), SampleKind::kUnknown, "",
+                               {analyte("CORT", 7.5e3, 3e4, {}, 25)}));
+  }
+  for (const char* id : {"P1", "P2"}) {
+    Result& r = patientResult(m, id);
+    r.peak->internalStandardArea = 3e4;
+    r.peak->responseRatio = *r.peak->area / 3e4;
+  }
+  rules->evaluate(m, RulesContext{});
+  auto mismatch = batchFindingsOf(m, "peak.is_matrix_mismatch");
+  ASSERT_EQ(mismatch.size(), 1u);
+  EXPECT_EQ(mismatch[0]->analyte, "CORT");
+  EXPECT_EQ(mismatch[0]->finding.message.rfind("IS_MATRIX_MISMATCH: 5 of 6 patient IS areas", 0),
+            0u)
+      << mismatch[0]->finding.message;
+  const Result& px = resultOf(m, "PX0");
+  EXPECT_EQ(worst(px), DispositionKind::kHold);
+  EXPECT_EQ(countRule(px, "peak.is_response"), 1u);
+  EXPECT_EQ(countRule(px, "peak.is_matrix_mismatch"), 0u);
+  EXPECT_EQ(findingOf(px, "peak.is_response")->message,
+            "IS_RESPONSE: IS area 30 % of the reference: see IS_MATRIX_MISMATCH");
+}
+
+// Issue 20 item 5: a QC gate that could not be evaluated says so under its own code and why.
+TEST(RuleEngineFindings, QcNotEvaluableIsNotARejection) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  std::erase_if(m.samples, [](const Sample& s) { return s.kind == SampleKind::kQc; });
+  rules->evaluate(m, RulesContext{});
+  const Finding* qc = findingOf(resultOf(m, "P1"), "autoverify.qc");
+  ASSERT_NE(qc, nullptr) << describe(resultOf(m, "P1"));
+  EXPECT_EQ(qc->message,
+            "QC_NOT_EVALUABLE: QC could not be evaluated: the batch has no QC injection for this "
+            "analyte");
+  EXPECT_EQ(qc->action, DispositionKind::kHold);
+  EXPECT_EQ(findingOf(resultOf(m, "P1"), "autoverify.qc_bracketing")->message,
+            "QC_BRACKETING_NOT_EVALUABLE: QC bracketing could not be evaluated: no QC injection "
+            "brackets this result");
+}
+
+// Issue 20 item 5: an empty result gets one finding saying it has no value.
+TEST(RuleEngineFindings, AnEmptyResultGetsOneNoValueFinding) {
+  auto rules = ruleSet(kRules);
+  Message m = batch();
+  Result& p1 = patientResult(m, "P1");
+  p1.numeric.reset();
+  p1.value.clear();
+  rules->evaluate(m, RulesContext{});
+  const Result& r = resultOf(m, "P1");
+  EXPECT_EQ(countRule(r, "autoverify.value"), 1u) << describe(r);
+  for (const char* step : {"autoverify.measuring_range", "autoverify.absurd", "autoverify.critical",
+                           "autoverify.reference", "autoverify.delta"}) {
+    EXPECT_EQ(countRule(r, step), 0u) << step << ": " << describe(r);
+  }
+  EXPECT_EQ(worst(r), DispositionKind::kHold);
+}
+
+TEST(RuleSetFile, NotApplicableNamesKnownChecks) {
+  EXPECT_NE(
+      error(R"({"version":"1","analytes":{"CORT":{"peak":{"not_applicable":["ion_ratios"]}}}})")
+          .find("analytes.CORT.peak.not_applicable[0]: unknown check \"ion_ratios\" (known: "
+                "rt_window, is_rt_window, ion_ratio, signal_to_noise, shape, width, "
+                "is_response, saturation)"),
+      std::string::npos);
+  EXPECT_NE(error(R"({"version":"1","peak":{"not_applicable":"ion_ratio"}})")
+                .find("peak.not_applicable: must be an array of strings"),
+            std::string::npos);
+  EXPECT_TRUE(ruleSet(R"({"version":"1","peak":{"not_applicable":["ion_ratio","shape"]}})"));
+}
+
+// Per analyte, not_applicable adds to the top-level list, and check_<name>: true turns a check
+// back on: here CORT's export has no qualifier, and the method says so for CORT alone.
+TEST(RuleEngineExportData, NotApplicablePerAnalyte) {
+  auto perAnalyte = ruleSet(R"({"version":"t","calibration":{"weight":"1/x2"},
+    "peak":{"not_applicable":["is_rt_window"]},
+    "qc":{"westgard":false},"autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
+    "analytes":{"CORT":{"peak":{"not_applicable":["ion_ratio"]}}}})");
+  Message m = batch();
+  perAnalyte->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kRelease) << describe(resultOf(m, "P1"));
+  auto back = ruleSet(R"({"version":"t","calibration":{"weight":"1/x2"},
+    "peak":{"not_applicable":["is_rt_window","ion_ratio"]},
+    "qc":{"westgard":false},"autoverify":{"require_critical_limits":false,"comment_is_vendor_message":false},
+    "analytes":{"CORT":{"peak":{"check_ion_ratio":true}}}})");
+  Message again = batch();
+  back->evaluate(again, RulesContext{});
+  EXPECT_EQ(countRule(resultOf(again, "P1"), "peak.export_data"), 1u)
+      << describe(resultOf(again, "P1"));
 }
 
 }  // namespace
