@@ -742,14 +742,10 @@ void addBlankChecks(Work& w, const BlankReferences& refs) {
 
 /// Every blank injected right after a calibrator at the highest nominal level.
 void addCarryoverChecks(Work& w, const BlankReferences& refs) {
-  if (!w.batch.listedInRunOrder) {
-    // Which blank follows the top calibrator depends on the injection order.
-    w.review.checks.push_back(makeCheck(
-        Outcome::kNotEvaluable, "calibration.carryover", "CARRYOVER",
-        "carryover not evaluated: the export gives no injection order, so the blank after the "
-        "highest calibrator cannot be found"));
-    return;
-  }
+  // Which blank follows the top calibrator depends on the injection order; without one, the
+  // batch's RUN_ORDER_UNKNOWN finding already says that carryover was not evaluated (one finding
+  // for the reviewer, not one more per analyte).
+  if (!w.batch.listedInRunOrder) return;
   std::optional<double> top;
   for (const CalibratorReview& c : w.review.calibrators) {
     if (c.nominal && (!top || *c.nominal > *top)) top = c.nominal;
@@ -999,13 +995,17 @@ void addCarryoverSuspects(Work& w) {
         prev->backCalculated.concentration ? *prev->backCalculated.concentration : *prev->vendor;
     const std::optional<double> x =
         sc.backCalculated.concentration ? sc.backCalculated.concentration : sc.vendor;
-    // With a measured carryover fraction, only a result the predicted carryover could make up
-    // ≥ 1/k of is suspect; without one, every result at or above the LLOQ is.
-    if (rv.carryoverFraction && x && *x >= cPrev * *rv.carryoverFraction * k) continue;
+    // With a measured carryover fraction and carryover_suspect_always off, only a result the
+    // predicted carryover could make up ≥ 1/k of is suspect; otherwise every result at or above
+    // the LLOQ is.
+    const bool always = w.config.carryoverSuspectAlways;
+    if (!always && rv.carryoverFraction && x && *x >= cPrev * *rv.carryoverFraction * k) continue;
     std::string why = "injected right after " + injectionOf(w.batch.samples[prev->sampleIndex]) +
                       ", which is " + num(cPrev / *rv.uloq) +
                       "x the ULOQ: possible carryover; reinject";
-    if (rv.carryoverFraction) {
+    if (always) {
+      why += " (the blank after the ULOQ calibrator measures carryover up to the ULOQ only)";
+    } else if (rv.carryoverFraction) {
       why += " (predicted carryover ≥ 1/" + num(k) + " of this result, carryover fraction " +
              pct(100 * *rv.carryoverFraction) + ")";
     } else {

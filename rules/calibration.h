@@ -131,6 +131,10 @@ struct CalibrationConfig {
   /// or above the LLOQ and below C_prev · CO · k (CO: the measured carryover fraction; every such
   /// result when CO was not measured). This is k.
   double carryoverSuspectFactor = 5.0;
+  /// Hold every result at or above the LLOQ right after one above the ULOQ, whatever the measured
+  /// carryover: the blank after the ULOQ calibrator measures carryover up to the ULOQ, not from
+  /// the result above it (the clinical default). False: spec §2.4's C_prev · CO · k test only.
+  bool carryoverSuspectAlways = true;
   /// Where `model`/`weight` came from, said in the CAL_CURVE finding ("the rule set's default",
   /// "the rule set (analytes.X.calibration)", "the export").
   std::string modelSource = "the rule set's default";

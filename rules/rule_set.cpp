@@ -264,13 +264,27 @@ void readPeak(Reader& r, const Object& o, const std::string& path, PeakConfig& c
 }
 
 void readCalibration(Reader& r, const Object& o, const std::string& path, CalibrationConfig& c) {
-  r.keys(
-      o, path,
-      {"model", "weight", "accuracy_low_pct", "accuracy_high_pct", "lloq_accuracy_low_pct",
-       "lloq_accuracy_high_pct", "min_pass_fraction", "min_pass_levels", "r2_min", "r2_fails",
-       "auto_exclude", "blank_max_lloq_fraction", "blank_is_max_fraction",
-       "carryover_max_lloq_fraction", "carryover_is_max_fraction", "vendor_mismatch_max_fraction",
-       "nonlinearity_max_fraction", "top_is_min_fraction", "carryover_suspect_factor"});
+  r.keys(o, path,
+         {"model",
+          "weight",
+          "accuracy_low_pct",
+          "accuracy_high_pct",
+          "lloq_accuracy_low_pct",
+          "lloq_accuracy_high_pct",
+          "min_pass_fraction",
+          "min_pass_levels",
+          "r2_min",
+          "r2_fails",
+          "auto_exclude",
+          "blank_max_lloq_fraction",
+          "blank_is_max_fraction",
+          "carryover_max_lloq_fraction",
+          "carryover_is_max_fraction",
+          "vendor_mismatch_max_fraction",
+          "nonlinearity_max_fraction",
+          "top_is_min_fraction",
+          "carryover_suspect_factor",
+          "carryover_suspect_always"});
   // Said in the CAL_CURVE finding: which model was judged and where it came from.
   if (o.has("model") || o.has("weight")) c.modelSource = "the rule set (" + path + ")";
   std::string text;
@@ -307,6 +321,7 @@ void readCalibration(Reader& r, const Object& o, const std::string& path, Calibr
   r.number(o, path, "nonlinearity_max_fraction", c.nonlinearityMaxFraction, 0.0);
   r.number(o, path, "top_is_min_fraction", c.topIsMinFraction, 0.0);
   r.number(o, path, "carryover_suspect_factor", c.carryoverSuspectFactor, 0.0);
+  r.boolean(o, path, "carryover_suspect_always", c.carryoverSuspectAlways);
   if (c.accuracyLowPct > c.accuracyHighPct) {
     r.fail(Reader::join(path, "accuracy_low_pct"), "must not exceed accuracy_high_pct");
   }

@@ -198,14 +198,14 @@ std::vector<Batch> syntheticBatches() {
                  "probes",
                  variant(base, "Q", probes::withoutQualifiers, true),
                  "Q-NORMAL",
-                 {{"Q-NORMAL", a, "hold", "peak.ion_ratio", "", ""},
-                  {"Q-ION-RATIO", a, "hold", "peak.ion_ratio", "", ""}},
+                 {{"Q-NORMAL", a, "hold", "peak.export_data", "ion_ratio", ""},
+                  {"Q-ION-RATIO", a, "hold", "peak.export_data", "ion_ratio", ""}},
                  ""});
   out.push_back({"probes-no-is.csv",
                  "probes",
                  variant(base, "I", probes::withoutIsData),
                  "I-NORMAL",
-                 {{"I-NORMAL", a, "hold", "peak.is_response", "", ""}},
+                 {{"I-NORMAL", a, "hold", "peak.export_data", "is_response", ""}},
                  ""});
   out.push_back({"probes-no-curve.csv",
                  "probes",
@@ -263,8 +263,8 @@ std::vector<Batch> corpusBatches() {
                  "probesnowg",
                  variant(base, "KQ", probes::withoutQualifiers, true),
                  "KQ-NORMAL",
-                 {{"KQ-NORMAL", a, "", "peak.ion_ratio", "", ""},
-                  {"KQ-ION-RATIO", a, "", "peak.ion_ratio", "", ""}},
+                 {{"KQ-NORMAL", a, "", "peak.export_data", "ion_ratio", ""},
+                  {"KQ-ION-RATIO", a, "", "peak.export_data", "ion_ratio", ""}},
                  ""});
   out.push_back({"corpus-no-curve.csv",
                  "probesnowg",
@@ -317,7 +317,7 @@ std::vector<Batch> corpusTargetLynxBatches() {
                  "probesnowg",
                  targetLynxProbes("TL", false),
                  "TL-NORMAL",
-                 {{"TL-NORMAL", a, "", "peak.ion_ratio", "", ""},
+                 {{"TL-NORMAL", a, "", "peak.export_data", "ion_ratio", ""},
                   {"TL-IS-10PCT", a, "", "peak.is_response", "", ""}},
                  ""});
   // The same summary without `#`: sorted by name, the order of injection is unknown.
@@ -359,10 +359,13 @@ class AutoverifyProbes : public EngineTest {
     };
     const std::string critical = R"("limits": {"critical_low": 0, "critical_high": 100000})";
     // Probamol: the lab's fixed ion-ratio reference (the calibrators' 40 %), so that a batch
-    // without calibrators still has one.
+    // without calibrators still has one; its export (MassHunter's wide form) carries no IS
+    // retention time, which the lab declares (otherwise every patient holds, PEAK_DATA_MISSING).
     replace(
         R"("analytes": {})",
-        R"("analytes": {"Probamol": {"peak": {"ion_ratio_reference": 0.40}, )" + critical +
+        R"("analytes": {"Probamol": {"peak": {"ion_ratio_reference": 0.40, )"
+        R"("not_applicable": ["is_rt_window"]}, )" +
+            critical +
             R"(, "qc_targets": {"Low": {"mean": 3, "sd": 0.15}, "Mid": {"mean": 30, "sd": 1.5},)"
             R"( "High": {"mean": 80, "sd": 4}}}, "Corticosterone": {)" +
             critical + R"(}, "Cortisol": {)" + critical + R"(}, "Cortisone": {)" + critical + "}}");
