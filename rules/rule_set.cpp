@@ -911,10 +911,7 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
   const AnalyteSettings& settings = *view.settings;
   const CalibrationReview* review = view.review;
   BatchGates gates;
-  if (!config_.calibration) {
-    gates.calibrationAccepted = true;
-    gates.blanksAccepted = true;
-  } else if (review) {
+  if (config_.calibration && review) {
     // A curve that could not be judged holds (NOT_EVALUABLE); only a failed one re-runs.
     const CheckResult* curve = review->curveCheck();
     if (!curve || curve->outcome != Outcome::kNotEvaluable) {
@@ -922,8 +919,9 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
     }
     gates.blanksAccepted = view.blanksAccepted;
   } else {
-    // The batch has no calibrators for this analyte (a message with results only): nothing
-    // to judge the curve or the blanks by; the measuring range comes from the rule set.
+    // Calibration review is off, or the batch has no calibrators for this analyte (a message
+    // with results only): nothing to judge the curve or the blanks by; the measuring range
+    // comes from the rule set.
     gates.calibrationAccepted = true;
     gates.blanksAccepted = true;
   }
