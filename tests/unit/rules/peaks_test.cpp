@@ -387,6 +387,7 @@ TEST(PeakCheckAll, RunsEveryEnabledCheckInOrder) {
   m.samples[3].results[0].peak->asymmetry = 1.0;
   auto checks = checkPeak(m.samples[3].results[0], refs.of("TST"), PeakConfig{}, ctx);
   std::vector<std::string> ids;
+  ids.reserve(checks.size());
   for (const auto& c : checks) ids.push_back(c.ruleId);
   EXPECT_EQ(ids, (std::vector<std::string>{"peak.not_found", "peak.rt_window", "peak.is_rt_window",
                                            "peak.ion_ratio", "peak.shape", "peak.width",
