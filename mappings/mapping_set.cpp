@@ -44,21 +44,21 @@ class CsvReader {
       case util::CsvReader::Result::kEnd:
         return false;
       case util::CsvReader::Result::kError:
-        row_line_ = reader_.error().line;
+        rowLine_ = reader_.error().line;
         return error("column " + columnName(reader_.error().column) + ": " +
                      reader_.error().message);
       case util::CsvReader::Result::kRow:
         break;
     }
-    row_line_ = row.line;
+    rowLine_ = row.line;
     for (const std::string& cell : row.cells) fields.emplace_back(trim(cell));
     return true;
   }
 
   Status error(const std::string& reason) const {
-    return Status::config(source_ + ":" + std::to_string(row_line_), reason);
+    return Status::config(source_ + ":" + std::to_string(rowLine_), reason);
   }
-  int rowLine() const { return row_line_; }
+  int rowLine() const { return rowLine_; }
 
  private:
   static util::CsvOptions options() {
@@ -70,7 +70,7 @@ class CsvReader {
 
   util::CsvReader reader_;
   const std::string& source_;
-  int row_line_ = 1;
+  int rowLine_ = 1;
 };
 
 // The position of each known column in the file's rows, from the header row.

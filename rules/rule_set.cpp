@@ -1201,9 +1201,9 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
     }
     gates.blanksAccepted = view.blanksAccepted;
   } else {
-    // Calibration checks off, or no calibrators for this analyte (a message with results only):
-    // nothing to judge the curve or the blanks by; the measuring range comes from the rule set
-    // (and without one, the result holds: the range is unknown).
+    // Calibration review is off, or the batch has no calibrators for this analyte (a message
+    // with results only): nothing to judge the curve or the blanks by; the measuring range
+    // comes from the rule set (and without one, the result holds: the range is unknown).
     gates.calibrationAccepted = true;
     gates.blanksAccepted = true;
   }

@@ -279,7 +279,7 @@ int runBackup(const std::vector<std::string>& args, std::ostream& out, std::ostr
     (args.empty() ? err : out) << kBackupUsage;
     return args.empty() ? kUsage : 0;
   }
-  const std::string sub = args[0];
+  const std::string& sub = args[0];
   Parsed p;
   std::string error;
   const std::vector<std::string> known =

@@ -12,6 +12,7 @@
 #include <Poco/String.h>
 #include <Poco/Timestamp.h>
 #include <Poco/URI.h>
+#include <fmt/format.h>
 
 #include <cctype>
 #include <chrono>
@@ -462,7 +463,7 @@ Status Api::Impl::bootstrap(const char* adminPassword) {
 void Api::Impl::handle(Poco::Net::HTTPServerRequest& request,
                        Poco::Net::HTTPServerResponse& response) {
   Poco::URI uri(request.getURI());
-  const std::string path = uri.getPath();
+  const std::string& path = uri.getPath();
   std::vector<std::string> segments = segmentsOf(path);
   const Bound* match = nullptr;
   std::map<std::string, std::string> params;
@@ -757,9 +758,9 @@ void Api::Impl::checkGrantable(const Call& call, const std::vector<std::string>&
         extra->set("role", name);
         extra->set("missing_permission", permission);
         fail(HttpStatus::HTTP_FORBIDDEN,
-             "role \"" + name + "\" grants \"" + permission +
-                 "\", which you do not hold: a role can only be "
-                 "granted by someone who holds all its permissions",
+             fmt::format("role \"{}\" grants \"{}\", which you do not hold: a role can only be "
+                         "granted by someone who holds all its permissions",
+                         name, permission),
              extra);
       }
     }

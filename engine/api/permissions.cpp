@@ -62,7 +62,7 @@ RoleTable::RoleTable() {
   // become any user of the organisation through a password reset.)
   std::set<std::string> everything;
   for (const auto& [permission, what] : allPermissions()) everything.insert(permission);
-  for (Role r : {
+  for (const Role& r : {
            role("admin", "every permission: users, roles, API keys, the organisation's settings",
                 everything),
            role("lis-admin", "connectors, destinations, mappings, rules and instrument keys",

@@ -51,7 +51,7 @@ void Api::Impl::registerAccountRoutes() {
 
 void Api::Impl::registerCallerRoutes() {
   // ---- the caller ---------------------------------------------------------------------------
-  on("GET", "/api/v1/me", [this](Call& call) {
+  on("GET", "/api/v1/me", [](Call& call) {
     const Principal& p = call.principal;
     Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     out->set("kind", p.kind == Principal::Kind::kUser ? "user" : "api_key");

@@ -1,6 +1,8 @@
 // Metrics registry and the text exposition format (see metrics.h).
 #include "engine/metrics/metrics.h"
 
+#include <fmt/format.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -120,7 +122,7 @@ detail::Family* Registry::declare(Type type, const std::string& name, const std:
   for (const auto& label : labelNames) {
     if (!validName(label, false) || label.rfind("__", 0) == 0 ||
         (type == Type::kHistogram && label == "le")) {
-      throw std::invalid_argument("metric " + name + ": bad label name \"" + label + "\"");
+      throw std::invalid_argument(fmt::format("metric {}: bad label name \"{}\"", name, label));
     }
   }
   for (size_t i = 0; i < buckets.size(); ++i) {

@@ -119,13 +119,13 @@ class Tracker {
         const char* reason = nullptr;
         if (e.phase == Phase::kHead && age >= std::chrono::seconds(limits_.headTimeoutSeconds)) {
           reason = "head_timeout";
-        } else if (e.phase == Phase::kBody && age >= std::chrono::seconds(e.bodySeconds)) {
+        } else if ((e.phase == Phase::kBody && age >= std::chrono::seconds(e.bodySeconds)) ||
+                   (e.phase == Phase::kDrain && age >= kDrainTime)) {
+          // Draining what the client still sends after the answer (kDrain) is body time too.
           reason = "body_timeout";
         } else if (e.phase == Phase::kIdle &&
                    age >= std::chrono::seconds(limits_.keepAliveTimeoutSeconds)) {
           reason = "idle_timeout";
-        } else if (e.phase == Phase::kDrain && age >= kDrainTime) {
-          reason = "body_timeout";
         }
         if (reason) {
           cut(e);

@@ -30,8 +30,10 @@ class Loader {
 
   bool failed() const { return !error_.empty(); }
   Status status() const { return Status::config(source_, error_); }
-  void fail(const std::string& reason) {
-    if (error_.empty()) error_ = reason;
+  /// Keeps the first error: `parts` (strings) one after the other, built only when it is kept.
+  template <typename... Parts>
+  void fail(const Parts&... parts) {
+    if (error_.empty()) (error_.append(parts), ...);
   }
 
   /// Fails when `object` has a key outside `allowed` (util/json_object.h: "WHERE: KEY: unknown
@@ -94,7 +96,7 @@ class Loader {
       std::string name = array.get(static_cast<unsigned>(i)).toString();
       auto it = std::find(kFormatNames.begin(), kFormatNames.end(), name);
       if (it == kFormatNames.end()) {
-        fail(where + ": unknown format \"" + name + "\" (expected astm, hl7, csv or xml)");
+        fail(where, ": unknown format \"", name, "\" (expected astm, hl7, csv or xml)");
         return 0;
       }
       mask |= 1u << static_cast<unsigned>(it - kFormatNames.begin());
@@ -152,7 +154,7 @@ class Loader {
       std::string setError;
       std::string wrapped = (caseInsensitive ? "(?i:" : "(?:") + regex + ")";
       if (group.set->Add(wrapped, &setError) < 0) {
-        return fail(where + ": regex cannot join the pattern set: " + setError);
+        return fail(where, ": regex cannot join the pattern set: ", setError);
       }
       group.items.push_back(CompiledPattern{id, std::move(re), numericId, formats, screenExempt});
     }
@@ -176,16 +178,17 @@ class Loader {
     for (const std::string& format : object.getNames()) {
       auto it = std::find(kFormatNames.begin(), kFormatNames.end(), format);
       if (it == kFormatNames.end()) {
-        return fail(key + ": unknown format \"" + format + "\" (expected astm, hl7, csv or xml)");
+        return fail(key, ": unknown format \"", format, "\" (expected astm, hl7, csv or xml)");
       }
       FieldRules& rules = out[static_cast<size_t>(it - kFormatNames.begin())];
       Var list = object.get(format);
       if (list.type() != typeid(Array::Ptr)) {
-        return fail(key + "." + format + ": must be an array of locations");
+        return fail(key, ".", format, ": must be an array of locations");
       }
       const Array& array = *list.extract<Array::Ptr>();
       for (size_t i = 0; i < array.size() && !failed(); ++i) {
-        std::string where = key + "." + format + "[" + std::to_string(i) + "]";
+        std::string where = key;
+        where.append(".").append(format).append("[").append(std::to_string(i)).append("]");
         Var entry = array.get(static_cast<unsigned>(i));
         std::string location, id;
         if (entry.isString()) {
@@ -203,18 +206,18 @@ class Loader {
         std::string type;
         size_t field = 0;
         if (!parseLocation(location, &type, &field)) {
-          return fail(where + ": bad location \"" + location +
+          return fail(where, ": bad location \"", location,
                       "\" (expected TYPE-N or TYPE-*, e.g. \"P-6\", \"PID-5\", \"NK1-*\")");
         }
         if (withIds) {
           if (id.empty()) id = "structural." + location;
           if (id.rfind("structural.", 0) != 0) {
-            return fail(where + ": structural id \"" + id + "\" must start with \"structural.\"");
+            return fail(where, ": structural id \"", id, "\" must start with \"structural.\"");
           }
-          if (reservedIds.count(id) != 0) return fail(where + ": id \"" + id + "\" is taken");
+          if (reservedIds.count(id) != 0) return fail(where, ": id \"", id, "\" is taken");
         }
         if (!rules[type].emplace(field, id).second) {
-          return fail(where + ": duplicate location \"" + location + "\"");
+          return fail(where, ": duplicate location \"", location, "\"");
         }
         ++*count;
       }

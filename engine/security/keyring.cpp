@@ -27,7 +27,6 @@ constexpr size_t kKeySize = 32;
 constexpr size_t kNonceSize = 12;
 constexpr size_t kTagSize = 16;
 constexpr char kBlobMagic[] = "LGE1";  // sealed blob
-constexpr char kFileMagic[] = "LGF1";  // sealed file
 constexpr size_t kMagicSize = 4;
 constexpr size_t kBlobHeaderSize = kMagicSize + 4;  // magic | key id
 

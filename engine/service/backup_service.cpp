@@ -221,6 +221,7 @@ StatusOr<backup::Created> BackupService::takeBackup(const std::string& actor) {
 void BackupService::applyRetention(const std::string& actor, int64_t now) {
   std::vector<backup::Listing> all = backup::listBackups(dir_);
   std::vector<int64_t> times;
+  times.reserve(all.size());
   for (const auto& l : all) times.push_back(l.time);
   std::vector<int64_t> doomed = backup::chooseBackupsToDelete(times, now, settings_.keep);
   std::set<int64_t> doomedSet(doomed.begin(), doomed.end());

@@ -25,7 +25,9 @@ void collectKeys(const Poco::Util::AbstractConfiguration& config, const std::str
   for (const std::string& key : keys) {
     if (base.empty() && key.empty())
       throw Poco::SyntaxException("a key is empty or starts with '.'");
-    std::string full = base.empty() ? key : base + "." + key;
+    std::string full = base;
+    if (!full.empty()) full += '.';
+    full += key;
     if (config.hasProperty(full)) out[full] = trim(config.getRawString(full));
     collectKeys(config, full, out);
   }

@@ -138,7 +138,7 @@ security::WrappedKey wrappedOf(const KeyRow& row) {
 class Store::Encryption {
  public:
   Encryption(Store& store, std::string bodiesDir)
-      : store_(store), impl_(*store.impl_), bodiesDir_(std::move(bodiesDir)) {}
+      : impl_(*store.impl_), bodiesDir_(std::move(bodiesDir)) {}
   ~Encryption() {
     stopping_ = true;
     if (job_.joinable()) job_.join();
@@ -168,7 +168,6 @@ class Store::Encryption {
   }
   void sweepOrphans();
 
-  Store& store_;
   Store::Impl& impl_;
   std::string bodiesDir_;
   mutable std::mutex mutex_;  // progress_, job_

@@ -90,6 +90,21 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
     return std::to_string(r.number("id", 0));
   };
 
+  // Routes whose request is the route's path as it is, with no body and nothing to check after.
+  const std::set<std::string> unprepared = {"GET /api/v1/me",
+                                            "GET /api/v1/organisations",
+                                            "GET /api/v1/users",
+                                            "GET /api/v1/roles",
+                                            "GET /api/v1/api-keys",
+                                            "GET /api/v1/connectors",
+                                            "GET /api/v1/destinations",
+                                            "GET /api/v1/samples",
+                                            "GET /api/v1/audit",
+                                            "GET /api/v1/logins",
+                                            "GET /api/v1/maintenance/reencrypt",
+                                            "POST /api/v1/backups",
+                                            "GET /api/v1/backups"};
+
   // The request of each route for a caller. `allowed`: the caller is expected to pass the
   // permission check (only then are resources created for it).
   auto build = [&](const api::RouteSpec& route, const Caller& caller, bool allowed) {
@@ -97,7 +112,9 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
     Call c;
     c.path = route.path;
     Account* me = caller.account;
-    if (key == "POST /api/v1/sessions") {
+    if (unprepared.count(key) != 0) {
+      // The route's own path, no body.
+    } else if (key == "POST /api/v1/sessions") {
       c.body = Json()
                    .set("org", "default")
                    .set("user", me ? me->username : "nobody")
@@ -115,7 +132,6 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
               << "the session still answers after logging out";
         };
       }
-    } else if (key == "GET /api/v1/me") {
     } else if (key == "POST /api/v1/me/password") {
       std::string next = strongPassword();
       remember("changed password", next);
@@ -135,7 +151,6 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
         code = totpCode(start.text("secret"), unixNow());
       }
       c.body = Json().set("code", code).str();
-    } else if (key == "GET /api/v1/organisations") {
     } else if (key == "POST /api/v1/organisations") {
       const std::string id = "mx-org-" + std::to_string(++orgCounter);
       const std::string password = strongPassword();
@@ -153,7 +168,6 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
     } else if (key == "PATCH /api/v1/organisations/{id}") {
       c.path = "/api/v1/organisations/default";
       c.body = Json().set("name", "Default laboratory").str();
-    } else if (key == "GET /api/v1/users") {
     } else if (key == "POST /api/v1/users") {
       const std::string password = strongPassword();
       remember("initial password", password);
@@ -179,10 +193,8 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       };
     } else if (key == "DELETE /api/v1/users/{id}/totp") {
       c.path = "/api/v1/users/" + (allowed ? freshUser() : std::to_string(someUser)) + "/totp";
-    } else if (key == "GET /api/v1/roles") {
     } else if (key == "GET /api/v1/roles/{name}") {
       c.path = "/api/v1/roles/viewer";
-    } else if (key == "GET /api/v1/api-keys") {
     } else if (key == "POST /api/v1/api-keys") {
       c.body =
           Json()
@@ -194,13 +206,10 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.path = "/api/v1/api-keys/" + someKey;
     } else if (key == "DELETE /api/v1/api-keys/{id}") {
       c.path = "/api/v1/api-keys/" + (allowed ? freshKey() : someKey);
-    } else if (key == "GET /api/v1/connectors") {
     } else if (key == "GET /api/v1/connectors/{name}") {
       c.path = "/api/v1/connectors/lab1";
-    } else if (key == "GET /api/v1/destinations") {
     } else if (key == "GET /api/v1/destinations/{name}") {
       c.path = "/api/v1/destinations/lis";
-    } else if (key == "GET /api/v1/samples") {
     } else if (key == "GET /api/v1/samples/{id}") {
       c.path = "/api/v1/samples/" + sampleId;
     } else if (key == "POST /api/v1/uploads") {
@@ -209,15 +218,10 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.headers.emplace_back("Content-Type", "text/csv");
     } else if (key == "GET /api/v1/instruments/{id}/diagnostics") {
       c.path = "/api/v1/instruments/qqq-01/diagnostics";
-    } else if (key == "GET /api/v1/audit") {
-    } else if (key == "GET /api/v1/logins") {
     } else if (key == "GET /api/v1/messages/{id}/raw") {
       c.path = "/api/v1/messages/" + messageId + "/raw";
     } else if (key == "POST /api/v1/maintenance/reencrypt") {
       if (allowed) reencryptionIdle();
-    } else if (key == "GET /api/v1/maintenance/reencrypt") {
-    } else if (key == "POST /api/v1/backups") {
-    } else if (key == "GET /api/v1/backups") {
     } else {
       ADD_FAILURE() << "no request for route " << key << ": add one to this test";
     }

@@ -19,6 +19,7 @@
 // docs/connectors/exports.md (their host and key are placeholders; the upload route itself is
 // tested in export_test.cpp).
 #include <Poco/Net/ServerSocket.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -237,7 +238,7 @@ TEST_F(DocsCliTest, TranscriptsInTheDocsRunAsShown) {
           runnable = !looksLikeFile || written.count(words[w]) > 0;
         }
         if (!runnable) {
-          skipped.push_back(where + ": " + line);
+          skipped.push_back(fmt::format("{}: {}", where, line));
           continue;
         }
         std::vector<std::string> args(words.begin() + 1, words.end());

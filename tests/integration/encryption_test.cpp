@@ -46,7 +46,7 @@ class EncryptionTest : public EngineTest {
 
   /// `labgate keygen` writes a new key file; returns its path.
   std::string keygen(const std::string& name) {
-    const std::string path = keysDir_ + "/" + name;
+    std::string path = keysDir_ + "/" + name;
     ProgramRun run = runProgram(binDir() + "/labgate", {"keygen", path}, 20000ms, tmp_->path());
     EXPECT_TRUE(run.finished && run.exitCode == 0) << "labgate keygen: " << run.err;
     struct stat st {};

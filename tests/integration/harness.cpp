@@ -209,7 +209,9 @@ std::vector<std::pair<std::string, std::string>> EngineConfig::entries() const {
     for (const auto& [k, v] : d.extra) e.emplace_back(p + k, v);
   }
   for (const auto& [key, value] : overrides) {
-    auto it = std::find_if(e.begin(), e.end(), [&](const auto& kv) { return kv.first == key; });
+    // Clang 14 (clang-tidy) cannot capture a structured binding: bind it by name instead.
+    auto it = std::find_if(e.begin(), e.end(),
+                           [&wanted = key](const auto& kv) { return kv.first == wanted; });
     if (it != e.end()) {
       it->second = value;
     } else {
@@ -224,7 +226,9 @@ std::vector<std::pair<std::string, std::string>> EngineConfig::entries() const {
 
 std::string EngineConfig::render() const {
   std::string text = "# written by the LabGate integration tests\n";
-  for (const auto& [key, value] : entries()) text += key + " = " + value + "\n";
+  for (const auto& [key, value] : entries()) {
+    text.append(key).append(" = ").append(value).append("\n");
+  }
   return text;
 }
 

@@ -21,7 +21,7 @@ class Hl7ClientsTest : public Hl7EngineTest {
   /// Writes an ORU file the way these clients' users keep them: LF between segments.
   std::string writeMessageFile(const std::string& name, const OruSpec& spec,
                                const std::string& segmentEnd) {
-    const std::string path = tmp_->file(name);
+    std::string path = tmp_->file(name);
     writeFile(path, buildOru(spec, segmentEnd));
     return path;
   }

@@ -316,8 +316,10 @@ TEST_F(OperationsTest, SigtermMidTransferExitsZeroAndLosesNothingAcknowledged) {
   ASSERT_NO_FATAL_FAILURE(startEngine());  // LIS down: everything acknowledged waits in the queue
 
   // A sender transmitting message after message on one connection until the engine goes away.
+  constexpr int kMessages = 2000;
   std::vector<std::string> ids;
-  for (int i = 0; i < 2000; ++i) ids.push_back(newSampleId("ST"));
+  ids.reserve(kMessages);
+  for (int i = 0; i < kMessages; ++i) ids.push_back(newSampleId("ST"));
   std::mutex mutex;
   std::vector<std::string> acknowledged;
   std::thread sender([&] {

@@ -106,6 +106,7 @@ TEST_F(RobustnessTest, ConcurrentInstrumentsAreAllDeliveredOnceInTheirOwnOrder) 
       ids[i].push_back(newSampleId("C" + std::to_string(i) + "X"));
   }
   std::vector<std::future<bool>> senders;
+  senders.reserve(instruments);
   for (int i = 0; i < instruments; ++i) {
     senders.push_back(std::async(std::launch::async, [&, i] {
       AstmInstrument instrument(astmPort());

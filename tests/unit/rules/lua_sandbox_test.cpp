@@ -128,6 +128,7 @@ TEST(LuaSandbox, PcallCannotSwallowTheInstructionLimit) {
            "xpcall(function() while true do end end, function() while true do end end)",
            "while true do xpcall(function() while true do end end, function(e) return e end) end",
            // a to-be-closed variable whose __close loops when the limit unwinds it
+           // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one chunk over two lines
            "local x <close> = setmetatable({}, {__close = function() while true do end end}) "
            "while true do end",
            // error() with a table, caught and the loop resumed
@@ -148,6 +149,7 @@ TEST(LuaSandbox, BacktrackingPatternsAreBounded) {
            "(string.rep('a', 1e5)):find(string.rep('.-', 30) .. 'b')",
            // an empty pattern matches everywhere; the replacement is read at every match
            "string.gsub(string.rep('a', 1e5), '', string.rep('%0', 5e4))",
+           // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one chunk over two lines
            "pcall(string.find, string.rep('a', 1e5), string.rep('.-', 30) .. 'b') while true do "
            "end",
        }) {
@@ -188,6 +190,7 @@ TEST(LuaSandbox, TableMovesAreBoundedAndCharged) {
            "table.remove(setmetatable({}, {__len = function() return 1 << 50 end}), 1)",
            "table.move({}, 1, 1e15, 1)",
            "table.insert(setmetatable({}, {__len = function() return math.maxinteger end}), 1, 0)",
+           // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one chunk over two lines
            "table.remove(setmetatable({}, {__len = function() return math.maxinteger end}), "
            "math.mininteger)",
        }) {

@@ -456,6 +456,7 @@ TEST(QcIssue20, BracketingFindingsNameTheInjection) {
 
 TEST(QcTargets, TwentyValuesOverTwentyRunsAndTenDaysWithOneOutlierRemoved) {
   std::vector<TargetPoint> points;
+  points.reserve(22);
   for (int i = 0; i < 21; ++i) points.push_back({100.0 + (i % 5) - 2, i, i / 2});
   points.push_back({140, 21, 11});
   QcTargetEstimate t = establishTarget(points);
@@ -476,6 +477,7 @@ TEST(QcTargets, ProvisionalBelowTwentyValuesOrTooFewRunsOrDays) {
   EXPECT_EQ(t.why, "12 values < 20");
   EXPECT_EQ(t.runs, 0u);
   std::vector<TargetPoint> sameDay;
+  sameDay.reserve(20);
   for (int i = 0; i < 20; ++i) sameDay.push_back({50.0 + i % 3, i, 3});
   QcTargetEstimate d = establishTarget(sameDay);
   EXPECT_TRUE(d.provisional);

@@ -161,6 +161,7 @@ TEST(Stats, OutliersBeyondThreeSdAreRemovedOnceOnly) {
   // 20 values around 100 and one at 130: the first pass sees SD ≈ 6.7, so 130 (z ≈ 4.4) goes;
   // the survivors are not screened a second time even if one now lies beyond 3 SD of them.
   std::vector<double> v;
+  v.reserve(21);
   for (int i = 0; i < 20; ++i) v.push_back(100 + (i % 5) - 2);
   v.push_back(130);
   TrimmedSummary t = summarizeWithoutOutliers(v);
@@ -174,6 +175,7 @@ TEST(Stats, OutliersBeyondThreeSdAreRemovedOnceOnly) {
 TEST(Stats, TwoPassSurvivesAHugeOffsetWhereOnePassFails) {
   // Offset 1e9 with spread ±1 (exactly representable): the naive Σx² − (Σx)²/n loses it all.
   std::vector<double> v;
+  v.reserve(1000);
   for (int i = 0; i < 1000; ++i) v.push_back(1e9 + (i % 2 == 0 ? -1.0 : 1.0));
   double expected = std::sqrt(1000.0 / 999.0);
   EXPECT_NEAR(summarize(v).sd, expected, 1e-15);

@@ -44,6 +44,7 @@ TEST(EwmaNist, ReproducesThePublishedValuesAndLimits) {
   std::vector<NistRow> rows = readNistExample(path);
   ASSERT_EQ(rows.size(), 20u);
   std::vector<double> x;
+  x.reserve(rows.size());
   for (const auto& r : rows) x.push_back(r.x);
   EwmaConfig cfg;
   cfg.lambda = 0.3;
@@ -98,6 +99,7 @@ TEST(EwmaOwn, ReproducesTheExactValuesLimitsAndSignals) {
   }
   ASSERT_EQ(rows.size(), 12u);
   std::vector<double> x;
+  x.reserve(rows.size());
   for (const auto& r : rows) x.push_back(r.x);
   EwmaConfig cfg;
   cfg.lambda = 0.2;

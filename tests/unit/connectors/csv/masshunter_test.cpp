@@ -29,7 +29,7 @@ const std::string kDir = "corpus/lcms/masshunter_quant/";
   EXPECT_TRUE(detectFile(masshunterFormat(), var##Path));                     \
   StatusOr<Message> var##Or = parseExportFile(masshunterFormat(), var##Path); \
   ASSERT_TRUE(var##Or.isOk()) << var##Or.status().toString();                 \
-  const Message& var = var##Or.value()
+  const Message& var = var##Or.value()  // NOLINT(bugprone-macro-parentheses): declares `var`
 
 const Result& result(const Sample& s, const std::string& code) {
   for (const Result& r : s.results) {

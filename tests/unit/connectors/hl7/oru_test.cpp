@@ -92,6 +92,7 @@ TEST(BuildOruR01, OrdersSegmentsPerSampleAndHasNoPatientSegments) {
   };
   auto segs = segmentsOf(buildOruR01(header(), samples));
   std::vector<std::string> ids;
+  ids.reserve(segs.size());
   for (const auto& s : segs) ids.push_back(s.substr(0, 3));
   EXPECT_EQ(ids, (std::vector<std::string>{"MSH", "ORC", "OBR", "OBX", "OBX", "NTE", "NTE", "ORC",
                                            "OBR", "OBX"}));

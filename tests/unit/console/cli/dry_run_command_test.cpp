@@ -7,6 +7,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/TemporaryFile.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -37,10 +38,10 @@ class DryRunCommand : public ::testing::Test {
     // lab2: HL7 taking the sample id from OBR-2.
     const char* kinds[] = {"astm-tcp", "hl7-mllp", "astm-tcp"};
     for (int i = 1; i <= 3; ++i) {
-      const std::string p = "connector.lab" + std::to_string(i) + ".";
-      config += p + "kind = " + kinds[i - 1] + "\n";
-      config += p + "listen = 127.0.0.1:" + std::to_string(19500 + i) + "\n";
-      config += p + "mappings = " + mappings + "\n" + p + "destinations = lis\n";
+      const std::string p = fmt::format("connector.lab{}.", i);
+      config += fmt::format("{}kind = {}\n", p, kinds[i - 1]);
+      config += fmt::format("{}listen = 127.0.0.1:{}\n", p, 19500 + i);
+      config += fmt::format("{0}mappings = {1}\n{0}destinations = lis\n", p, mappings);
     }
     config += "connector.lab2.hl7.sample_id_field = OBR-2\n";
     config += "connector.lab3.astm.test_code_component = 5\n";
@@ -52,7 +53,7 @@ class DryRunCommand : public ::testing::Test {
   void TearDown() override { Poco::File(dir_).remove(true); }
 
   std::string write(const std::string& name, const std::string& text) {
-    const std::string path = dir_ + "/" + name;
+    std::string path = dir_ + "/" + name;
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }

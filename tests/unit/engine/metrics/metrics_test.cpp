@@ -113,6 +113,7 @@ TEST(Metrics, CountsFromManyThreadsAddUp) {
   Registry r;
   Counter c = r.counter("n_total", "N.", {"t"});
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&c] {
       for (int i = 0; i < 1000; ++i) c.inc({"x"});

@@ -77,6 +77,7 @@ TEST(PhiExportColumns, IdentifyingHeadersAreClassified) {
       {"EMailAddress", "column.address"},
   };
   std::vector<std::string> names;
+  names.reserve(cases.size());
   for (const auto& c : cases) names.push_back(c.first);
   auto rules = shipped().classifyNames(names);
   ASSERT_EQ(rules->size(), cases.size());

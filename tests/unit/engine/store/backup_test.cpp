@@ -164,7 +164,9 @@ TEST(BackupHeader, RoundTrips) {
 }
 
 TEST(BackupHeader, RefusesWhatIsNotOne) {
-  EXPECT_FALSE(decodeHeader("LGB0\0\0\0\x05hello").isOk());
+  // All 13 bytes (a const char* would end at the first NUL and test only the length check).
+  const std::string wrongMagic("LGB0\0\0\0\x05hello", 13);
+  EXPECT_FALSE(decodeHeader(wrongMagic).isOk()) << "wrong magic";
   std::string h = encodeHeader(sampleHeader());
   EXPECT_FALSE(decodeHeader(h.substr(0, h.size() - 1)).isOk()) << "truncated";
   std::string badLength = h;

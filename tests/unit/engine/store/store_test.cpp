@@ -126,6 +126,7 @@ TEST_F(StoreTest, QueueIsStrictlyInOrderAndRetryBlocksTheItemsBehind) {
 TEST_F(StoreTest, ConcurrentCommitsAllLand) {
   constexpr int kThreads = 8, kEach = 25;
   std::vector<std::thread> threads;
+  threads.reserve(kThreads);
   std::atomic<int> failures{0};
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
