@@ -163,7 +163,7 @@ class ExportTest : public EngineTest {
     EXPECT_NE(at, std::string::npos) << "the clinical profile no longer says qc.westgard true";
     std::string changed = text;
     if (at != std::string::npos) changed.replace(at, on.size(), "\"westgard\": false");
-    const std::string path = tmp_->file("clinical-no-westgard.json");
+    std::string path = tmp_->file("clinical-no-westgard.json");
     writeFile(path, changed);
     return path;
   }
