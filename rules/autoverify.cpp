@@ -58,8 +58,12 @@ CheckResult gate(bool full, const char* ruleId, const char* code, const char* no
   }
   return resultCheck(
       full, ruleId, code, *passed ? Outcome::kPass : Outcome::kFail,
-      [&] { return std::string(what) + (*passed ? " accepted" : " not accepted"); }, std::nullopt,
-      std::nullopt, onFail);
+      [&] {
+        std::string message = std::string(what) + (*passed ? " accepted" : " not accepted");
+        if (!*passed && !why.empty()) message += ": " + why;
+        return message;
+      },
+      std::nullopt, std::nullopt, onFail);
 }
 
 template <class Add>

@@ -87,6 +87,10 @@ struct AutoverifyConfig {
   /// Result::comment carries the vendor's quantitation message (exports): non-empty holds
   /// unless benign.
   bool commentIsVendorMessage = true;
+  /// System suitability (spec §5): a batch without an SST injection for the analyte is
+  /// NOT_EVALUABLE (hold). Off: such a batch passes the SST gate; a failed SST injection holds
+  /// either way.
+  bool sstRequired = false;
 };
 
 /// Specimen integrity from the LIS/order (§6 step 4), when supplied.

@@ -437,7 +437,7 @@ void readAutoverify(Reader& r, const Object& o, AutoverifyConfig& a) {
   const std::string path = "autoverify";
   r.keys(o, path,
          {"enabled", "critical_release_and_notify", "require_critical_limits", "hold_on_peak_warn",
-          "benign_vendor_flags", "comment_is_vendor_message"});
+          "benign_vendor_flags", "comment_is_vendor_message", "sst_required"});
   r.boolean(o, path, "enabled", a.enabled);
   r.boolean(o, path, "critical_release_and_notify", a.criticalReleaseAndNotify);
   r.boolean(o, path, "require_critical_limits", a.requireCriticalLimits);
@@ -446,6 +446,7 @@ void readAutoverify(Reader& r, const Object& o, AutoverifyConfig& a) {
     a.benignVendorFlags = r.texts(o, path, "benign_vendor_flags");
   }
   r.boolean(o, path, "comment_is_vendor_message", a.commentIsVendorMessage);
+  r.boolean(o, path, "sst_required", a.sstRequired);
 }
 
 void readDrift(Reader& r, const Object& o, DriftConfig& d) {
@@ -651,6 +652,10 @@ struct AnalyteView {
   AnalyteReference ref;
   bool blanksAccepted = true;
   const AnalyteQcReview* qc = nullptr;
+  /// System suitability: how many SST injections carry the analyte, and the first failure.
+  size_t sstInjections = 0;
+  std::string sstFailure;  // "" = every SST injection passed its peak checks
+  std::string sstShort;    // what a held result says: the injection and the check that failed
 };
 
 class RuleEngine : public RulesStage {
@@ -681,6 +686,13 @@ class RuleEngine : public RulesStage {
   void reviewPeakData(Message& message, const std::vector<std::string>& analytes,
                       const std::vector<std::string>& derivedIsAreas,
                       std::vector<AnalyteView>& views) const;
+  /// Step 5, per analyte: the system-suitability injections' peak checks (spec §5): the first
+  /// failure holds the analyte's patient results (SST_FAIL), said once for the batch.
+  void reviewSystemSuitability(
+      Message& message, const std::vector<std::string>& analytes,
+      const std::map<std::string_view, size_t>& analyteIndex,
+      const std::map<size_t, std::vector<InjectionCheck>>& sampleDiagnostics,
+      std::vector<AnalyteView>& views) const;
   /// Step 5, per result: its peak checks, then its verdict.
   void judgeResult(Result& result, const Sample& sample, size_t si, const AnalyteView& view,
                    const std::vector<InjectionCheck>* diagnostics,
@@ -740,8 +752,9 @@ void spreadReruns(Message& message, const std::vector<std::string>& analytes,
     if (b.finding.ruleId == "calibration.curve" || b.finding.ruleId.rfind("qc.", 0) == 0) continue;
     // An IS drift holds the injections whose IS fell (their own IS_DRIFT finding), not all.
     if (b.finding.ruleId == "trend.is_drift") continue;
-    // Peak batch findings summarise findings the results already carry (short, per result).
-    if (b.finding.ruleId.rfind("peak.", 0) == 0) continue;
+    // Peak and SST batch findings summarise findings the results already carry (short, per
+    // result: the peak checks, the SST gate).
+    if (b.finding.ruleId.rfind("peak.", 0) == 0 || b.finding.ruleId == "batch.sst") continue;
     if (b.finding.action == DispositionKind::kRelease) continue;
     auto a = analyteIndex.find(b.analyte);
     if (a == analyteIndex.end()) continue;  // no result of the batch has that analyte
@@ -829,6 +842,7 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     if (a == analyteIndex.end() || d.sampleIndex >= message.samples.size()) continue;
     qcVerdicts[d.sampleIndex * analytes.size() + a->second].push_back(&d);
   }
+  reviewSystemSuitability(message, analytes, analyteIndex, sampleDiagnostics, views);
   for (size_t si = 0; si < message.samples.size(); ++si) {
     Sample& sample = message.samples[si];
     auto diagnostics = sampleDiagnostics.find(si);
@@ -1067,6 +1081,50 @@ std::vector<AnalyteView> RuleEngine::analyteViews(
   return views;
 }
 
+void RuleEngine::reviewSystemSuitability(
+    Message& message, const std::vector<std::string>& analytes,
+    const std::map<std::string_view, size_t>& analyteIndex,
+    const std::map<size_t, std::vector<InjectionCheck>>& sampleDiagnostics,
+    std::vector<AnalyteView>& views) const {
+  for (size_t si = 0; si < message.samples.size(); ++si) {
+    const Sample& sample = message.samples[si];
+    if (sample.kind != SampleKind::kSystemSuitability) continue;
+    auto diagnostics = sampleDiagnostics.find(si);
+    size_t ai = static_cast<size_t>(-1);
+    for (const Result& result : sample.results) {
+      if (result.internalStandard) continue;
+      ai = nextAnalyteIndex(ai, analyteOf(result), analytes, analyteIndex);
+      AnalyteView& view = views[ai];
+      ++view.sstInjections;
+      if (!view.sstFailure.empty()) continue;  // the first failure is the one reported
+      for (const CheckResult& c :
+           peakChecksOf(result, sample, si, view,
+                        diagnostics != sampleDiagnostics.end() ? &diagnostics->second : nullptr)) {
+        if (c.outcome != Outcome::kFail) continue;
+        view.sstFailure = injectionOf(sample);
+        view.sstFailure += " (system suitability) failed ";
+        view.sstFailure += c.code;
+        view.sstFailure += ": ";
+        view.sstFailure += c.message;
+        view.sstShort = injectionOf(sample) + " failed " + c.code +
+                        " (see the batch finding SST_FAIL for this analyte)";
+        CheckResult batch;
+        batch.outcome = Outcome::kFail;
+        batch.ruleId = "batch.sst";
+        batch.code = "SST_FAIL";
+        batch.subject = "analyte";
+        batch.message = view.sstFailure +
+                        "; the system was not ready: the analyte's patient "
+                        "results of this batch hold";
+        batch.measured = c.measured;
+        batch.limit = c.limit;
+        attachBatch(message, analytes[ai], batch);
+        break;
+      }
+    }
+  }
+}
+
 void RuleEngine::reviewPeakData(Message& message, const std::vector<std::string>& analytes,
                                 const std::vector<std::string>& derivedIsAreas,
                                 std::vector<AnalyteView>& views) const {
@@ -1232,7 +1290,16 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
     gates.qcWhy = "the batch has no QC injection for this analyte";
     gates.qcBracketingWhy = "no QC injection brackets this result";
   }
-  gates.sstAccepted = true;  // no SST criteria configured: nothing to fail
+  if (view.sstInjections > 0) {
+    gates.sstAccepted = view.sstFailure.empty();
+    gates.sstWhy = view.sstShort;
+  } else if (config_.autoverifyConfig.sstRequired) {
+    gates.sstWhy =
+        "the batch has no system-suitability injection for this analyte "
+        "(autoverify.sst_required)";  // NOT_EVALUABLE: holds
+  } else {
+    gates.sstAccepted = true;  // the method runs no SST injections: nothing to judge
+  }
 
   AnalyteLimits limits = settings.limits;
   // No curve and no configured range: the measuring range is unknown, and the result holds

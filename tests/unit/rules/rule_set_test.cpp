@@ -891,3 +891,78 @@ TEST(RuleEngineExportData, NotApplicablePerAnalyte) {
 
 }  // namespace
 }  // namespace labgate::rules
+
+namespace labgate::rules {
+namespace {
+
+// ---- System suitability (spec §5): a gate on the analyte's patient results ----------------------
+
+/// The test batch with a system-suitability injection first, its RT `rt` (the window is ±2.5 %
+/// around 3.40).
+Message batchWithSst(double rt) {
+  Message m = batch();
+  Result sst = analyte("CORT", 2e5, 1e5, {}, 20);
+  sst.peak->retentionTime = rt;
+  m.samples.insert(m.samples.begin(), sample("SST1", SampleKind::kSystemSuitability, "", {sst}));
+  return m;
+}
+
+TEST(RuleEngineSst, AFailedSstInjectionHoldsThePatientsAndIsSaidOnceForTheBatch) {
+  auto rules = ruleSet(kRules);
+  Message m = batchWithSst(3.80);  // 11.8 % off the reference RT
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  const Finding* gate = findingOf(p1, "autoverify.sst");
+  ASSERT_TRUE(gate) << describe(p1);
+  EXPECT_NE(gate->message.find("SST_FAIL: system suitability not accepted: sample SST1 failed "
+                               "RT_WINDOW (see the batch finding SST_FAIL for this analyte)"),
+            std::string::npos)
+      << gate->message;
+  size_t batchSst = 0;
+  for (const BatchFinding& b : m.batchFindings) {
+    if (b.finding.ruleId != "batch.sst") continue;
+    ++batchSst;
+    EXPECT_EQ(b.analyte, "CORT");
+    EXPECT_NE(b.finding.message.find("SST_FAIL: sample SST1 (system suitability) failed RT_WINDOW"),
+              std::string::npos)
+        << b.finding.message;
+  }
+  EXPECT_EQ(batchSst, 1u);
+  size_t onP1 = 0;
+  for (const Finding& f : p1.findings) onP1 += f.message.find("SST_FAIL") != std::string::npos;
+  EXPECT_EQ(onP1, 1u) << "one short SST finding per held result: " << describe(p1);
+}
+
+TEST(RuleEngineSst, APassingSstInjectionReleases) {
+  auto rules = ruleSet(kRules);
+  Message m = batchWithSst(3.41);
+  rules->evaluate(m, RulesContext{});
+  EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kRelease) << describe(resultOf(m, "P1"));
+}
+
+TEST(RuleEngineSst, WithSstRequiredABatchWithoutSstHolds) {
+  std::string text = kRules;
+  const std::string from = R"("autoverify":{)";
+  text.replace(text.find(from), from.size(), R"("autoverify":{"sst_required":true,)");
+  auto rules = ruleSet(text);
+  ASSERT_TRUE(rules);
+  Message m = batch();
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  EXPECT_EQ(worst(p1), DispositionKind::kHold) << describe(p1);
+  const Finding* gate = findingOf(p1, "autoverify.sst");
+  ASSERT_TRUE(gate) << describe(p1);
+  EXPECT_NE(gate->message.find("SST_NOT_EVALUABLE: system suitability could not be evaluated: the "
+                               "batch has no system-suitability injection for this analyte "
+                               "(autoverify.sst_required)"),
+            std::string::npos)
+      << gate->message;
+  // Without the key a batch without SST passes the gate.
+  Message plain = batch();
+  ruleSet(kRules)->evaluate(plain, RulesContext{});
+  EXPECT_EQ(worst(resultOf(plain, "P1")), DispositionKind::kRelease);
+}
+
+}  // namespace
+}  // namespace labgate::rules
