@@ -358,6 +358,16 @@ struct Work {
   CalibrationReview review;
 };
 
+/// "calibrator Cal B_5 (injection 12)": its name, and the injection number when the export gives
+/// one.
+std::string calibratorWords(const Work& w, const CalibratorReview& c) {
+  std::string words = "calibrator " + c.sampleId;
+  if (c.sampleIndex < w.batch.samples.size() && w.batch.samples[c.sampleIndex].injection) {
+    words += " (" + injectionOf(w.batch.samples[c.sampleIndex]) + ")";
+  }
+  return words;
+}
+
 std::optional<double> nominalOf(const Sample& sample, const Result& result) {
   if (result.peak && present(result.peak->expectedConcentration)) {
     return result.peak->expectedConcentration;
@@ -583,17 +593,16 @@ void addCalibratorChecks(Work& w) {
         c.lloqLevel ? num(cfg.lloqAccuracyLowPct) + "-" + num(cfg.lloqAccuracyHighPct) + "%"
                     : num(cfg.accuracyLowPct) + "-" + num(cfg.accuracyHighPct) + "%";
     if (c.outcome == Outcome::kNotEvaluable) {
-      w.review.checks.push_back(
-          makeCheck(Outcome::kNotEvaluable, "calibration.accuracy", "CAL_ACCURACY",
-                    "calibrator " + c.sampleId +
-                        ": accuracy cannot be evaluated (nominal, response or curve "
-                        "missing)",
-                    "", window));
+      w.review.checks.push_back(makeCheck(
+          Outcome::kNotEvaluable, "calibration.accuracy", "CAL_ACCURACY",
+          calibratorWords(w, c) + ": accuracy cannot be evaluated (nominal, response or curve "
+                                  "missing)",
+          "", window));
       continue;
     }
     // A failing calibrator is flagged (WARN); its consequence is the curve's acceptance.
     w.review.checks.push_back(makeCheck(Outcome::kWarn, "calibration.accuracy", "CAL_ACCURACY",
-                                        "calibrator " + c.sampleId + " at " + num(*c.nominal) +
+                                        calibratorWords(w, c) + " at " + num(*c.nominal) +
                                             " back-calculates to " + pct(*c.accuracyPct) +
                                             (c.excluded ? " (excluded from the fit)" : ""),
                                         pct(*c.accuracyPct), window));

@@ -1254,6 +1254,9 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
     const CheckResult* curve = review->curveCheck();
     if (!curve || curve->outcome != Outcome::kNotEvaluable) {
       gates.calibrationAccepted = review->curveAccepted;
+      if (curve && !review->curveAccepted) {
+        gates.calibrationWhy = "see the batch finding " + curve->code + " for this analyte";
+      }
     } else {
       gates.calibrationWhy = curve->code + ": " + curve->message;
     }
@@ -1271,6 +1274,12 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
   } else if (view.qc) {
     if (view.qc->outcome != Outcome::kNotEvaluable) {
       gates.qcAccepted = view.qc->outcome == Outcome::kPass;
+      // Name the batch finding that rejected the QC (run acceptance, a Westgard rule ...).
+      for (const CheckResult& c : view.qc->checks) {
+        if (*gates.qcAccepted || c.outcome != Outcome::kFail) continue;
+        gates.qcWhy = "see the batch finding " + c.code + " for this analyte";
+        break;
+      }
     } else {
       // Say which QC check could not be evaluated (a missing QC, a missing target ...).
       for (const CheckResult& c : view.qc->checks) {
@@ -1283,6 +1292,7 @@ void RuleEngine::autoverifyResult(Result& result, const AnalyteView& view,
     for (const SampleDisposition* d : qcVerdicts) {
       if (d->kind == DispositionKind::kRelease) continue;
       gates.qcBracketing = false;
+      if (gates.qcBracketingWhy.empty()) gates.qcBracketingWhy = "see " + d->reason.code;
       attach(result, d->reason);
     }
   }

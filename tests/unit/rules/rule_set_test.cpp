@@ -964,5 +964,17 @@ TEST(RuleEngineSst, WithSstRequiredABatchWithoutSstHolds) {
   EXPECT_EQ(worst(resultOf(plain, "P1")), DispositionKind::kRelease);
 }
 
+TEST(RuleEngineGates, AFailedGateNamesTheBatchFindingThatExplainsIt) {
+  auto rules = ruleSet(kRules);
+  Message m = batch(0.5);  // the low QCs read half their nominal: the QC run is rejected
+  rules->evaluate(m, RulesContext{});
+  const Result& p1 = resultOf(m, "P1");
+  const Finding* qc = findingOf(p1, "autoverify.qc");
+  ASSERT_TRUE(qc) << describe(p1);
+  EXPECT_NE(qc->message.find("QC_REJECTED: QC not accepted: see the batch finding QC_"),
+            std::string::npos)
+      << qc->message;
+}
+
 }  // namespace
 }  // namespace labgate::rules
