@@ -30,6 +30,7 @@
 #include "engine/api/api.h"
 #include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
+#include "engine/net/audit_forwarder.h"
 #include "engine/net/delivery_worker.h"
 #include "engine/net/http_server.h"
 #include "engine/net/http_util.h"
@@ -43,6 +44,7 @@
 #include "engine/service/log_format.h"
 #include "engine/service/observability.h"
 #include "engine/service/profiles.h"
+#include "engine/store/audit_log.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 
@@ -161,6 +163,14 @@ class Engine::Impl : public api::EngineView {
     }
     store_ = store.value();
 
+    // Audit forwarders (docs/audit.md): each resumes after its durable cursor.
+    auto auditLog = std::make_shared<AuditLog>(store_);
+    for (const AuditForwarderSettings& f : config_.auditForwarders) {
+      StatusOr<std::unique_ptr<AuditSink>> sink = makeAuditSink(f);
+      if (!sink.isOk()) return sink.status();
+      forwarders_.push_back(std::make_unique<AuditForwarder>(f, std::move(sink).value(), auditLog));
+    }
+
     // Backups need the key file (they are always encrypted); the scheduler starts last.
     if (!config_.keyFile.empty()) {
       StatusOr<security::KeyEncryptionKey> kek =
@@ -250,6 +260,7 @@ class Engine::Impl : public api::EngineView {
     }
 
     for (auto& w : workers_) w->start();
+    for (auto& f : forwarders_) f->start();
     for (auto& s : sources_) {
       Status started = s->start();
       if (!started.isOk()) return started;
@@ -297,6 +308,10 @@ class Engine::Impl : public api::EngineView {
       Status audited = store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
       if (!audited.isOk()) logError(logger(), "stop: not audited: {}", audited.toString());
     }
+    // The forwarders last: what they have not sent (engine.stopped, perhaps) goes at the next
+    // start.
+    for (auto& f : forwarders_) f->stop();
+    forwarders_.clear();
     connectorInfo_.clear();
     profiles_.clear();
     api_.reset();
@@ -323,12 +338,20 @@ class Engine::Impl : public api::EngineView {
       degraded = degraded || d->getValue<std::string>("state") == "retrying";
       destinations->add(d);
     }
+    // Audit forwarding: events not yet forwarded and the oldest's age (docs/audit.md).
+    Poco::JSON::Array::Ptr forwarding = new Poco::JSON::Array;
+    for (const auto& f : forwarders_) {
+      Poco::JSON::Object::Ptr item = f->health();
+      degraded = degraded || item->getValue<std::string>("state") == "retrying";
+      forwarding->add(item);
+    }
     // "degraded": the engine accepts and stores, but some destination cannot deliver right now,
-    // or some connector has a fault.
+    // some audit forwarder cannot forward, or some connector has a fault.
     out->set("status", degraded ? "degraded" : "ok");
     out->set("version", kVersion);
     out->set("connectors", connectors);
     out->set("destinations", destinations);
+    if (!forwarders_.empty()) out->set("audit_forwarding", forwarding);
     if (backups_) {
       std::optional<int64_t> last = backups_->lastSuccess();
       out->set("last_backup_at",
@@ -442,6 +465,7 @@ class Engine::Impl : public api::EngineView {
   std::shared_ptr<Store> store_;
   std::shared_ptr<Pipeline> pipeline_;
   std::vector<std::unique_ptr<DeliveryWorker>> workers_;
+  std::vector<std::unique_ptr<AuditForwarder>> forwarders_;  // audit.forward, in listed order
   std::vector<std::unique_ptr<Source>> sources_;
   std::vector<ConnectorInfo> connectorInfo_;  // in config order, parallel to sources_
 

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "console/cli/audit_command.h"
 #include "console/cli/backup_command.h"
 #include "console/cli/calibrate_command.h"
 #include "console/cli/dry_run_command.h"
@@ -23,6 +24,7 @@ void printHelp(std::ostream& out) {
          "The LabGate command-line console.\n"
          "\n"
          "commands:\n"
+         "  audit       verify the audit trail's hash chain (audit verify)\n"
          "  backup      take a backup now (backup now) or check a backup file (backup verify)\n"
          "  calibrate   fit a calibration curve to x,y points (CSV) and back-calculate them\n"
          "  dry-run     run inputs through the gate, mapping and rules; store nothing\n"
@@ -73,6 +75,7 @@ int main(int argc, char** argv) {
   if (command == "calibrate") return labgate::cli::runCalibrate(args, std::cout, std::cerr);
   if (command == "qc") return labgate::cli::runQc(args, std::cout, std::cerr);
   if (command == "qc-targets") return labgate::cli::runQcTargets(args, std::cout, std::cerr);
+  if (command == "audit") return labgate::cli::runAudit(args, std::cout, std::cerr);
   if (command == "backup") return labgate::cli::runBackup(args, std::cout, std::cerr);
   if (command == "restore") return labgate::cli::runRestore(args, std::cout, std::cerr);
   if (command == "keygen") return labgate::cli::runKeygen(args, std::cout, std::cerr);

@@ -410,6 +410,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerDataRoutes();
   registerBackupRoutes();
   registerMessageRoutes();
+  registerAuditVerificationRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {
     bool bound = false;

@@ -175,7 +175,8 @@ class Api::Impl {
   void registerDiagnosticsRoutes();
   void registerRecordRoutes();
   void registerBackupRoutes();
-  void registerMessageRoutes();  // resources_messages.cpp: raw bodies, re-encryption
+  void registerMessageRoutes();            // resources_messages.cpp: raw bodies, re-encryption
+  void registerAuditVerificationRoutes();  // resources_audit.cpp
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

@@ -58,6 +58,8 @@ const std::vector<RouteSpec>& routeTable() {
        "Where the re-encryption stands"},
       // Records.
       {"GET", "/api/v1/audit", "audit.read", "The audit trail (filtered, paged)"},
+      {"GET", "/api/v1/audit/verification", "audit.read",
+       "Walk the audit trail's hash chain: valid, or the first broken event"},
       {"GET", "/api/v1/logins", "logins.read", "Login records (filtered, paged)"},
       // Backups (operator organisation only).
       {"POST", "/api/v1/backups", "backups.manage",

@@ -4,6 +4,7 @@
 #include <Poco/AutoPtr.h>
 #include <Poco/File.h>
 #include <Poco/Net/IPAddress.h>
+#include <Poco/URI.h>
 #include <Poco/Util/PropertyFileConfiguration.h>
 
 #include <set>
@@ -82,7 +83,8 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "backup.schedule",
                                              "backup.dir",
                                              "backup.keep.hourly",
-                                             "backup.keep.daily"};
+                                             "backup.keep.daily",
+                                             "audit.forward"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -206,6 +208,122 @@ Status parseHttpLimits(const std::map<std::string, std::string>& keys, HttpLimit
   return Status::ok();
 }
 
+/// audit.forwarder.NAME.* of one forwarder listed in audit.forward (docs/audit.md).
+Status parseAuditForwarder(const std::string& name, KeyValues keys, AuditForwarderSettings& f) {
+  const std::string prefix = "audit.forwarder." + name + ".";
+  f.name = name;
+  auto take = [&](const std::string& key) {
+    auto it = keys.find(key);
+    if (it == keys.end()) return std::string();
+    std::string value = it->second;
+    keys.erase(it);
+    return value;
+  };
+  f.kind = take("kind");
+  if (f.kind.empty())
+    return Status::config(prefix + "kind", "missing (syslog, https-json or file)");
+  if (f.kind != "syslog" && f.kind != "https-json" && f.kind != "file") {
+    return Status::config(prefix + "kind",
+                          "must be syslog, https-json or file, got \"" + f.kind + "\"");
+  }
+  struct NumberKey {
+    const char* key;
+    int64_t low, high;
+    int64_t value;
+  };
+  NumberKey numbers[] = {{"batch_size", 1, 10000, f.batchSize},
+                         {"timeout_seconds", 1, 600, f.timeoutSeconds},
+                         {"retry_initial_ms", 10, 3600000, f.retryInitialMillis},
+                         {"retry_max_ms", 10, 86400000, f.retryMaxMillis}};
+  for (NumberKey& n : numbers) {
+    std::string text = take(n.key);
+    if (text.empty()) continue;
+    if (Status s = parseInteger(prefix + n.key, text, n.low, n.high, n.value); !s.isOk()) return s;
+  }
+  f.batchSize = static_cast<int>(numbers[0].value);
+  f.timeoutSeconds = numbers[1].value;
+  f.retryInitialMillis = numbers[2].value;
+  f.retryMaxMillis = numbers[3].value;
+  if (f.retryMaxMillis < f.retryInitialMillis) {
+    return Status::config(prefix + "retry_max_ms", "must not be below retry_initial_ms");
+  }
+  f.ca = take("ca");
+  f.cert = take("cert");
+  f.key = take("key");
+  if (f.cert.empty() != f.key.empty()) {
+    return Status::config(prefix + (f.cert.empty() ? "cert" : "key"),
+                          "missing: a client certificate needs both cert and key");
+  }
+  bool usesTls = false;
+  if (f.kind == "syslog") {
+    const std::string address = take("address");
+    if (address.empty()) {
+      return Status::config(prefix + "address", "missing (host:port of the syslog receiver)");
+    }
+    if (Status s = parseHostPort(prefix + "address", address, f.host, f.port); !s.isOk()) return s;
+    const std::string tls = take("tls");
+    if (!tls.empty() && tls != "true" && tls != "false") {
+      return Status::config(prefix + "tls", "must be true or false");
+    }
+    f.tls = tls == "true";
+    usesTls = f.tls;
+    if (!f.tls && !isLoopback(f.host)) {
+      return Status::config(prefix + "tls",
+                            "must be true: the audit trail leaves this machine for " + f.host +
+                                " only over TLS (RFC 5425)");
+    }
+    const std::string facility = take("facility");
+    if (!facility.empty()) {
+      int64_t value = 0;
+      if (Status s = parseInteger(prefix + "facility", facility, 0, 23, value); !s.isOk()) return s;
+      f.facility = static_cast<int>(value);
+    }
+  } else if (f.kind == "https-json") {
+    f.url = take("url");
+    if (f.url.empty()) return Status::config(prefix + "url", "missing (https://host/path)");
+    Poco::URI uri;
+    try {
+      uri = Poco::URI(f.url);
+    } catch (const Poco::Exception&) {
+      return Status::config(prefix + "url", "not a URL: \"" + f.url + "\"");
+    }
+    if (uri.getHost().empty() || (uri.getScheme() != "https" && uri.getScheme() != "http")) {
+      return Status::config(prefix + "url", "must be https://host[:port]/path");
+    }
+    if (uri.getScheme() == "http" && !isLoopback(uri.getHost())) {
+      return Status::config(prefix + "url",
+                            "must be https: the audit trail leaves this machine for " +
+                                uri.getHost() + " only over TLS");
+    }
+    usesTls = uri.getScheme() == "https";
+  } else {
+    f.path = take("path");
+    if (f.path.empty()) return Status::config(prefix + "path", "missing (the JSON-lines file)");
+    int64_t maxBytes = f.maxBytes, keep = f.keep;
+    std::string text = take("max_bytes");
+    if (!text.empty()) {
+      if (Status s = parseInteger(prefix + "max_bytes", text, 4096, int64_t{1} << 40, maxBytes);
+          !s.isOk()) {
+        return s;
+      }
+    }
+    text = take("keep");
+    if (!text.empty()) {
+      if (Status s = parseInteger(prefix + "keep", text, 1, 1000, keep); !s.isOk()) return s;
+    }
+    f.maxBytes = maxBytes;
+    f.keep = static_cast<int>(keep);
+  }
+  if (!usesTls && (!f.ca.empty() || !f.cert.empty())) {
+    return Status::config(prefix + (f.ca.empty() ? "cert" : "ca"),
+                          "only for a forwarder that uses TLS");
+  }
+  if (!keys.empty()) {
+    return Status::config(prefix + keys.begin()->first,
+                          "unknown key for a " + f.kind + " audit forwarder");
+  }
+  return Status::ok();
+}
 }  // namespace
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -376,7 +494,17 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     }
   }
 
-  // Every key must be top-level, or belong to a listed connector or destination.
+  std::vector<std::string> forwarderNames = splitList(get("audit.forward", ""));
+  std::set<std::string> forwarderSet;
+  for (const auto& name : forwarderNames) {
+    if (Status s = checkName("audit.forward", name); !s.isOk()) return s;
+    if (!forwarderSet.insert(name).second) {
+      return Status::config("audit.forward", "\"" + name + "\" is listed twice");
+    }
+  }
+  std::map<std::string, KeyValues> forwarderKeys;
+
+  // Every key must be top-level, or belong to a listed connector, destination or forwarder.
   std::map<std::string, KeyValues> connectorKeys, destinationKeys;
   for (const auto& [key, value] : keys) {
     if (kTopLevelKeys.count(key)) continue;
@@ -408,6 +536,20 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
       config.security.customRoles[key.substr(5, key.size() - 5 - suffix.size())] = splitList(value);
       continue;
     }
+    if (key.rfind("audit.forwarder.", 0) == 0) {
+      const size_t nameStart = 16;
+      const size_t nameEnd = key.find('.', nameStart);
+      if (nameEnd == std::string::npos || nameEnd == nameStart || nameEnd + 1 == key.size()) {
+        return Status::config(key, "unknown key (audit.forwarder.NAME.kind = ...)");
+      }
+      const std::string name = key.substr(nameStart, nameEnd - nameStart);
+      if (!forwarderSet.count(name)) {
+        return Status::config(key,
+                              "audit forwarder \"" + name + "\" is not listed in audit.forward");
+      }
+      forwarderKeys[name][key.substr(nameEnd + 1)] = value;
+      continue;
+    }
     bool isConnector = key.rfind("connector.", 0) == 0;
     bool isDestination = key.rfind("destination.", 0) == 0;
     if (!isConnector && !isDestination) return Status::config(key, "unknown key");
@@ -427,6 +569,12 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
       }
       destinationKeys[name][rest] = value;
     }
+  }
+
+  for (const auto& name : forwarderNames) {
+    AuditForwarderSettings f;
+    if (Status s = parseAuditForwarder(name, forwarderKeys[name], f); !s.isOk()) return s;
+    config.auditForwarders.push_back(std::move(f));
   }
 
   for (const auto& name : destinationNames) {

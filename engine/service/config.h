@@ -10,6 +10,7 @@
 
 #include "engine/api/api.h"
 #include "engine/model/status.h"
+#include "engine/net/audit_forwarder.h"
 #include "engine/net/http_server.h"
 #include "engine/net/interfaces.h"
 #include "engine/security/cidr.h"
@@ -64,6 +65,8 @@ struct EngineConfig {
   std::string keyFile;             // security.key_file
   std::string previousKeyFile;     // security.previous_key_file
   BackupSettings backup;           // backup.*
+  /// audit.forward = NAME, ... and audit.forwarder.NAME.* (docs/audit.md), in listed order.
+  std::vector<AuditForwarderSettings> auditForwarders;
   /// Accepted but worth an operator's attention (e.g. connector.NAME.allow = any on a network
   /// address): logged at start-up, printed by --check-config.
   std::vector<std::string> warnings;

@@ -150,6 +150,26 @@ void addDestinations(metrics::Registry& scrape, const Poco::JSON::Object& health
   }
 }
 
+/// Audit forwarding (docs/audit.md), from /health's "audit_forwarding".
+void addAuditForwarding(metrics::Registry& scrape, const Poco::JSON::Object& health) {
+  if (!health.has("audit_forwarding")) return;
+  auto lag = scrape.gauge("labgate_audit_forward_lag_events",
+                          "Audit events a forwarder has not forwarded yet.", {"forwarder"});
+  auto age = scrape.gauge(
+      "labgate_audit_forward_oldest_age_seconds",
+      "How long the oldest audit event not yet forwarded has waited (0 when none waits).",
+      {"forwarder"});
+  auto retrying = scrape.gauge(
+      "labgate_audit_forward_retrying",
+      "1 while the forwarder's receiver cannot be reached or refuses (it retries).", {"forwarder"});
+  for (const auto& f : objects(health, "audit_forwarding")) {
+    const std::string name = text(*f, "name");
+    lag.set({name}, number(*f, "lag_events").value_or(0));
+    age.set({name}, number(*f, "oldest_age_seconds").value_or(0));
+    retrying.set({name}, text(*f, "state") == "retrying" ? 1 : 0);
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const Poco::JSON::Object& health, Store* store) {
@@ -158,6 +178,7 @@ std::string renderMetrics(const Poco::JSON::Object& health, Store* store) {
       .set({kVersion}, 1);
   addConnectors(scrape, health);
   addDestinations(scrape, health, store);
+  addAuditForwarding(scrape, health);
   // A backup service that reports its last success on /health sets the gauge here too.
   const std::string lastBackup = text(health, "last_backup_at");
   Poco::DateTime at;

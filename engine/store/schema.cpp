@@ -315,6 +315,17 @@ INSERT INTO inbound_keys_v7 (org_id, connector, sender, control_id, content_sha2
 DROP TABLE inbound_keys;
 ALTER TABLE inbound_keys_v7 RENAME TO inbound_keys;
 )sql",
+      // 9 (issue 13; follows migration 8 of the signatures): where each audit forwarder stands
+      // (docs/audit.md). last_id is the sequence number (audit.id) of the last event the
+      // forwarder delivered; a forwarder not listed here starts at the first event.
+      R"sql(
+CREATE TABLE audit_forward_cursors (
+  name TEXT PRIMARY KEY,
+  last_id INTEGER NOT NULL,
+  last_hash TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+)sql",
   };
   return kMigrations;
 }

@@ -22,6 +22,7 @@
 #include "engine/log/log.h"
 #include "engine/security/posix_file.h"
 #include "engine/store/audit.h"
+#include "engine/store/audit_log.h"
 #include "engine/store/store_impl.h"
 #include "util/iso8601.h"
 
@@ -495,28 +496,9 @@ OutboundCounts Store::outboundCounts(const std::string& destination) {
 }
 
 Status Store::verifyAuditChain() {
-  return impl_->read([&](Session& s) -> Status {
-    Statement select(s);
-    select << "SELECT id, org_id, at, actor, action, subject, detail, prev_hash, hash "
-              "FROM audit ORDER BY id",
-        now;
-    Poco::Data::RecordSet rows(select);
-    std::string expectedPrev = kAuditGenesisHash;
-    for (bool more = rows.moveFirst(); more; more = rows.moveNext()) {
-      AuditEvent e{rows[1].convert<std::string>(), rows[3].convert<std::string>(),
-                   rows[4].convert<std::string>(), rows[5].convert<std::string>(),
-                   rows[6].convert<std::string>()};
-      std::string at = rows[2].convert<std::string>();
-      std::string prev = rows[7].convert<std::string>();
-      std::string hash = rows[8].convert<std::string>();
-      std::string where = "audit event " + rows[0].convert<std::string>();
-      if (prev != expectedPrev) return Status::invalid(where, "prev_hash does not chain");
-      if (auditChainHash(prev, auditCanonicalForm(at, e)) != hash)
-        return Status::invalid(where, "hash does not match the event's content");
-      expectedPrev = hash;
-    }
-    return Status::ok();
-  });
+  AuditChainReport report = impl_->read([](Session& s) { return walkAuditChain(s); });
+  if (report.valid) return Status::ok();
+  return Status::invalid("audit event " + std::to_string(report.brokenId), report.reason);
 }
 
 Status Store::snapshotTo(const std::string& path) {

@@ -229,6 +229,7 @@ class Store {
 
  private:
   friend class AccountStore;  // writes and reads through impl_ (engine/store/accounts.cpp)
+  friend class AuditLog;      // reads the chain, moves forwarders' cursors (audit_log.cpp)
   class Impl;
   explicit Store(std::string path);
   Status finishOutbound(const OutboundItem& item, const std::string& state,
