@@ -317,9 +317,11 @@ ALTER TABLE inbound_keys_v7 RENAME TO inbound_keys;
 )sql",
       // 9 (issue 13; follows migration 8 of the signatures): where each audit forwarder stands
       // (docs/audit.md). last_id is the sequence number (audit.id) of the last event the
-      // forwarder delivered; a forwarder not listed here starts at the first event.
+      // forwarder delivered; a forwarder not listed here starts at the first event. IF NOT EXISTS:
+      // a store rolled back to an earlier version (tests/unit/engine/store/store_resend_test.cpp)
+      // runs the later migrations again.
       R"sql(
-CREATE TABLE audit_forward_cursors (
+CREATE TABLE IF NOT EXISTS audit_forward_cursors (
   name TEXT PRIMARY KEY,
   last_id INTEGER NOT NULL,
   last_hash TEXT NOT NULL,
