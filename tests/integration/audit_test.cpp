@@ -13,11 +13,13 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
@@ -52,13 +54,19 @@ std::string sdParam(const std::string& message, const std::string& name) {
 /// message of every connection, in arrival order.
 class SyslogListener {
  public:
-  explicit SyslogListener(int port) : port_(port) {}
+  /// With `tls`, a TLS receiver (RFC 5425) with that server context.
+  explicit SyslogListener(int port, Poco::Net::Context::Ptr tls = nullptr)
+      : port_(port), tls_(std::move(tls)) {}
   ~SyslogListener() { stop(); }
   SyslogListener(const SyslogListener&) = delete;
   SyslogListener& operator=(const SyslogListener&) = delete;
 
   void start() {
-    server_ = std::make_unique<Poco::Net::ServerSocket>();
+    if (tls_) {
+      server_ = std::make_unique<Poco::Net::SecureServerSocket>(tls_);
+    } else {
+      server_ = std::make_unique<Poco::Net::ServerSocket>();
+    }
     server_->bind(Poco::Net::SocketAddress("127.0.0.1", static_cast<uint16_t>(port_)), true, false);
     server_->listen(16);
     running_ = true;
@@ -133,6 +141,7 @@ class SyslogListener {
   }
 
   int port_;
+  Poco::Net::Context::Ptr tls_;
   std::unique_ptr<Poco::Net::ServerSocket> server_;
   std::atomic<bool> running_{false};
   std::thread thread_;
@@ -427,6 +436,64 @@ TEST_F(AuditTest, SyslogReceivesTheTrailInOrderAndNothingIsLostAcrossSigkill) {
   EXPECT_TRUE(listener.error().empty()) << listener.error();
   std::cout << "[ audit    ] " << last << " events, " << all.size()
             << " syslog messages received across 3 kills\n";
+}
+
+TEST_F(AuditTest, SyslogOverTlsVerifiesTheReceiver) {
+  std::string cert, key, why;
+  ASSERT_TRUE(makeTestCertificate(tmp_->path(), &cert, &key, &why)) << why;
+  Poco::Net::Context::Params params;
+  params.certificateFile = cert;
+  params.privateKeyFile = key;
+  params.verificationMode = Poco::Net::Context::VERIFY_NONE;
+  Poco::Net::Context::Ptr server =
+      new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+  const int port = freePort();
+  SyslogListener listener(port, server);
+  listener.start();
+  useSyslog(port);
+  // The certificate names localhost: the forwarder checks the name it connects to.
+  config_.set("audit.forwarder.siem.address", "localhost:" + std::to_string(port));
+  config_.set("audit.forwarder.siem.tls", "true");
+  config_.set("audit.forwarder.siem.ca", cert);
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  ASSERT_NO_FATAL_FAILURE(sendOne());
+  const int64_t last = maxAuditId();
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto s = listener.seqs();
+        return !s.empty() && s.back() >= last;
+      },
+      30000ms))
+      << "nothing arrived over TLS";
+  std::vector<int64_t> seqs = listener.seqs();
+  for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], static_cast<int64_t>(i + 1));
+}
+
+TEST_F(AuditTest, SyslogOverTlsRefusesAReceiverItCannotVerify) {
+  std::string cert, key, why;
+  ASSERT_TRUE(makeTestCertificate(tmp_->path(), &cert, &key, &why)) << why;
+  Poco::Net::Context::Params params;
+  params.certificateFile = cert;
+  params.privateKeyFile = key;
+  params.verificationMode = Poco::Net::Context::VERIFY_NONE;
+  Poco::Net::Context::Ptr server =
+      new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
+  const int port = freePort();
+  SyslogListener listener(port, server);
+  listener.start();
+  useSyslog(port);
+  config_.set("audit.forwarder.siem.address", "localhost:" + std::to_string(port));
+  config_.set("audit.forwarder.siem.tls", "true");  // no ca: the self-signed receiver is unknown
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  Poco::JSON::Object::Ptr f;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        f = forwarderHealth("siem");
+        return f && f->getValue<std::string>("state") == "retrying";
+      },
+      20000ms));
+  EXPECT_GT(f->getValue<int64_t>("lag_events"), 0);
+  EXPECT_TRUE(listener.seqs().empty()) << "an event went to an unverified receiver";
 }
 
 TEST_F(AuditTest, LagShowsInHealthAndMetricsWhileTheReceiverIsDown) {
