@@ -32,6 +32,7 @@
 #include <sstream>
 #include <thread>
 
+#include "engine/security/keyring.h"
 #include "engine/store/store.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/harness_api.h"
@@ -372,6 +373,37 @@ TEST_F(AuditTest, RewrittenHashBreaksTheLinkOfTheNextEvent) {
   EXPECT_EQ(usage.exitCode, 2);
   ProgramRun missing = labgate({"audit", "verify", "--data-dir", tmp_->file("nowhere")});
   EXPECT_EQ(missing.exitCode, 1);
+}
+
+TEST_F(AuditTest, BackupFileIsVerifiedOffline) {
+  Poco::File(tmp_->file("keys")).createDirectories();
+  const std::string keyFile = tmp_->file("keys/kek.key");
+  ASSERT_TRUE(security::writeNewKeyFile(keyFile).isOk());
+  config_.set("security.key_file", keyFile);
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  ASSERT_NO_FATAL_FAILURE(sendOne());
+  const std::string token = api_.login("default", "admin", kTestAdminPassword);
+  ASSERT_FALSE(token.empty());
+  ApiResponse made = api_.post("/api/v1/backups", "", withBearer(token));
+  ASSERT_EQ(made.status, 201) << made.describe();
+  const std::string file = config_.dataDir + "/backups/" + made.text("name");
+  ASSERT_TRUE(fileExists(file));
+
+  ProgramRun ok = labgate({"audit", "verify", "--backup", file, "--key-file", keyFile, "--work-dir",
+                           tmp_->path(), "--json"});
+  EXPECT_EQ(ok.exitCode, 0) << ok.err;
+  Poco::JSON::Object::Ptr report =
+      Poco::JSON::Parser().parse(ok.out).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_TRUE(report->getValue<bool>("valid"));
+  EXPECT_GE(report->getValue<int64_t>("events"), 3);
+
+  const std::string otherKey = tmp_->file("keys/other.key");
+  ASSERT_TRUE(security::writeNewKeyFile(otherKey).isOk());
+  ProgramRun wrong = labgate(
+      {"audit", "verify", "--backup", file, "--key-file", otherKey, "--work-dir", tmp_->path()});
+  EXPECT_EQ(wrong.exitCode, 1) << wrong.err;
+  ProgramRun noKey = labgate({"audit", "verify", "--backup", file});
+  EXPECT_EQ(noKey.exitCode, 2);
 }
 
 // ---------------------------------------------------------------------------------------------
