@@ -46,11 +46,16 @@ std::string shortHash(const std::string& hash) { return hash.substr(0, 16) + "â€
 }  // namespace
 
 AuditChainReport walkAuditChain(Session& session) {
+  return walkAuditChain(
+      [&session](int64_t afterId, size_t count) { return readEvents(session, afterId, count); });
+}
+
+AuditChainReport walkAuditChain(const AuditPageReader& readPage) {
   AuditChainReport report;
   std::string expectedPrev = kAuditGenesisHash;
   int64_t previousId = 0;
   for (;;) {
-    std::vector<ChainedEvent> page = readEvents(session, report.lastId, kPage);
+    std::vector<ChainedEvent> page = readPage(report.lastId, kPage);
     if (page.empty()) break;
     for (const ChainedEvent& e : page) {
       ++report.events;
@@ -154,7 +159,9 @@ std::string auditEventJson(const ChainedEvent& e) {
 AuditLog::AuditLog(std::shared_ptr<Store> store) : store_(std::move(store)) {}
 
 AuditChainReport AuditLog::verify() {
-  return store_->impl_->read([](Session& s) { return walkAuditChain(s); });
+  // A page per read: the delivery workers and the API read between pages. Events appended
+  // meanwhile are walked too (they extend the chain behind the last page).
+  return walkAuditChain([this](int64_t afterId, size_t count) { return after(afterId, count); });
 }
 
 std::vector<ChainedEvent> AuditLog::after(int64_t afterId, size_t limitCount) {
@@ -189,7 +196,11 @@ AuditLag AuditLog::lag(int64_t cursorId) {
   return store_->impl_->read([&](Session& s) {
     AuditLag out;
     int64_t after = cursorId;
-    s << "SELECT COUNT(*) FROM audit WHERE id > ?", use(after), into(out.events), now;
+    // Sequence numbers have no gaps (rowids without AUTOINCREMENT, nothing ever deleted): the
+    // count is the difference, without counting rows.
+    int64_t last = 0;
+    s << "SELECT COALESCE(MAX(id), 0) FROM audit", into(last), now;
+    out.events = std::max<int64_t>(0, last - after);
     if (out.events > 0) {
       std::string at;
       s << "SELECT at FROM audit WHERE id > ? ORDER BY id LIMIT 1", use(after), into(at), now;

@@ -9,6 +9,7 @@
 #include <Poco/Data/Session.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -40,7 +41,12 @@ struct AuditChainReport {
   std::string expected, stored;  // the hash the chain expects here, and the one stored
 };
 
-/// Walks the chain of the database behind `session` in pages (memory stays bounded).
+/// Reads up to `count` events after sequence number `afterId`, in order.
+using AuditPageReader = std::function<std::vector<ChainedEvent>(int64_t afterId, size_t count)>;
+/// Walks the chain page by page (memory stays bounded; a live store's reader is held for one
+/// page at a time, not for the whole walk).
+AuditChainReport walkAuditChain(const AuditPageReader& readPage);
+/// Walks the chain of the database behind `session`.
 AuditChainReport walkAuditChain(Poco::Data::Session& session);
 /// Walks the chain of the SQLite file `dbPath` (a stopped engine's labgate.db, a restored or
 /// decrypted backup) without migrating or writing it. Status::notFound when it does not exist,
