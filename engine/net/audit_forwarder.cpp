@@ -149,8 +149,10 @@ class SyslogSink : public AuditSink {
 
 class HttpsJsonSink : public AuditSink {
  public:
-  explicit HttpsJsonSink(AuditForwarderSettings settings)
-      : settings_(std::move(settings)), uri_(settings_.url) {
+  HttpsJsonSink(AuditForwarderSettings settings, std::string authorization)
+      : settings_(std::move(settings)),
+        uri_(settings_.url),
+        authorization_(std::move(authorization)) {
     if (uri_.getScheme() == "https") context_ = clientContext(settings_);
   }
 
@@ -175,6 +177,7 @@ class HttpsJsonSink : public AuditSink {
                                      Poco::Net::HTTPMessage::HTTP_1_1);
       request.setContentType("application/json");
       request.setContentLength(static_cast<std::streamsize>(body.size()));
+      if (!authorization_.empty()) request.set("Authorization", authorization_);
       request.set("X-LabGate-First-Seq", std::to_string(events.front().id));
       request.set("X-LabGate-Last-Seq", std::to_string(events.back().id));
       session->sendRequest(request) << body;
@@ -195,8 +198,37 @@ class HttpsJsonSink : public AuditSink {
  private:
   AuditForwarderSettings settings_;
   Poco::URI uri_;
+  std::string authorization_;  // never logged
   Poco::Net::Context::Ptr context_;
 };
+
+/// The Authorization value in `path`: its first line, from a file that gives group and others
+/// nothing (it is a secret). Errors name the key, never the content.
+StatusOr<std::string> readAuthorization(const std::string& key, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::config(key, "cannot open " + path);
+  struct stat st {};
+  std::string problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = "cannot stat " + path;
+  } else {
+    problem = security::groupOrOtherAccess(st, path);
+    if (problem.empty()) problem = security::ownerProblem(st, path);
+  }
+  std::string text;
+  if (problem.empty()) {
+    char buffer[4096];
+    const ssize_t n = security::readFull(fd, buffer, sizeof buffer);
+    if (n < 0) problem = "cannot read " + path;
+    if (n > 0) text.assign(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (!problem.empty()) return Status::config(key, problem);
+  text = text.substr(0, text.find_first_of("\r\n"));
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.pop_back();
+  if (text.empty()) return Status::config(key, path + " is empty (one line: e.g. Bearer TOKEN)");
+  return text;
+}
 
 // ---- file ---------------------------------------------------------------------------------------
 
@@ -288,7 +320,14 @@ StatusOr<std::unique_ptr<AuditSink>> makeAuditSink(const AuditForwarderSettings&
   try {
     if (settings.kind == "syslog") return std::unique_ptr<AuditSink>(new SyslogSink(settings));
     if (settings.kind == "https-json") {
-      return std::unique_ptr<AuditSink>(new HttpsJsonSink(settings));
+      std::string authorization;
+      if (!settings.authorizationFile.empty()) {
+        StatusOr<std::string> read =
+            readAuthorization(prefix + "authorization_file", settings.authorizationFile);
+        if (!read.isOk()) return read.status();
+        authorization = std::move(read).value();
+      }
+      return std::unique_ptr<AuditSink>(new HttpsJsonSink(settings, std::move(authorization)));
     }
     if (settings.kind == "file") return std::unique_ptr<AuditSink>(new FileSink(settings));
   } catch (const Poco::Exception& e) {

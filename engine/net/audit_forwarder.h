@@ -37,6 +37,7 @@ struct AuditForwarderSettings {
   std::string ca, cert, key;
   // https-json
   std::string url;
+  std::string authorizationFile;  // one line: the Authorization header's value ("" = none)
   // file
   std::string path;
   int64_t maxBytes = 10 * 1024 * 1024;

@@ -296,6 +296,7 @@ Status parseAuditForwarder(const std::string& name, KeyValues keys, AuditForward
                                 uri.getHost() + " only over TLS");
     }
     usesTls = uri.getScheme() == "https";
+    f.authorizationFile = take("authorization_file");
   } else {
     f.path = take("path");
     if (f.path.empty()) return Status::config(prefix + "path", "missing (the JSON-lines file)");

@@ -23,6 +23,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -177,6 +178,11 @@ class JsonReceiver {
     return bodies_;
   }
   int refused() const { return refused_; }
+  /// Every Authorization value seen ("" for a request without one).
+  std::set<std::string> authorizations() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return authorizations_;
+  }
 
  private:
   class Handler : public Poco::Net::HTTPRequestHandler {
@@ -186,6 +192,10 @@ class JsonReceiver {
                        Poco::Net::HTTPServerResponse& response) override {
       std::string body;
       Poco::StreamCopier::copyToString(request.stream(), body);
+      {
+        std::lock_guard<std::mutex> lock(owner_.mutex_);
+        owner_.authorizations_.insert(request.get("Authorization", ""));
+      }
       if (owner_.refused_ < owner_.refuse_) {
         ++owner_.refused_;
         response.setStatus(Poco::Net::HTTPResponse::HTTP_SERVICE_UNAVAILABLE);
@@ -222,6 +232,7 @@ class JsonReceiver {
   std::unique_ptr<Poco::Net::HTTPServer> server_;
   mutable std::mutex mutex_;
   std::vector<std::string> bodies_;
+  std::set<std::string> authorizations_;
 };
 
 class AuditTest : public EngineTest {
@@ -618,6 +629,10 @@ TEST_F(AuditTest, HttpsJsonPostsBatchesAndRetriesARefusedOne) {
   // Plain http is accepted for a loopback receiver only (a local relay); https elsewhere.
   config_.set("audit.forwarder.collector.url",
               "http://127.0.0.1:" + std::to_string(port) + "/ingest");
+  const std::string tokenFile = tmp_->file("collector.token");
+  writeFile(tokenFile, "Bearer audit-receiver-test\n");
+  ASSERT_EQ(::chmod(tokenFile.c_str(), 0600), 0);
+  config_.set("audit.forwarder.collector.authorization_file", tokenFile);
   config_.set("audit.forwarder.collector.retry_initial_ms", "50");
   config_.set("audit.forwarder.collector.retry_max_ms", "200");
   ASSERT_NO_FATAL_FAILURE(startEngine());
@@ -638,6 +653,19 @@ TEST_F(AuditTest, HttpsJsonPostsBatchesAndRetriesARefusedOne) {
       },
       30000ms));
   EXPECT_EQ(receiver.refused(), 2);
+  EXPECT_EQ(receiver.authorizations(), std::set<std::string>{"Bearer audit-receiver-test"});
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  expectNoSecretsWritten({{"authorization value", "audit-receiver-test"}});
+
+  // A readable-by-others authorization file stops start-up naming the key, not the content.
+  ASSERT_EQ(::chmod(tokenFile.c_str(), 0644), 0);
+  config_.write(configPath_);
+  ProgramRun refused =
+      runProgram(binDir() + "/labgated", {"--config", configPath_}, 60000ms, tmp_->path());
+  EXPECT_NE(refused.exitCode, 0);
+  EXPECT_NE(refused.err.find("audit.forwarder.collector.authorization_file"), std::string::npos)
+      << refused.err;
+  EXPECT_EQ(refused.err.find("audit-receiver-test"), std::string::npos);
   for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], static_cast<int64_t>(i + 1));
 }
 
