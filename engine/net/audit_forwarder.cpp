@@ -81,12 +81,10 @@ class SyslogSink : public AuditSink {
   Status send(const std::vector<ChainedEvent>& events) override {
     const std::string where = "audit.forwarder." + settings_.name;
     try {
-      // A receiver never writes to us: readable means it closed (or reset) the connection, and
-      // whatever we wrote now would be lost. Reconnect first.
-      if (socket_ && socket_->poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ |
-                                                          Poco::Net::Socket::SELECT_ERROR)) {
-        close();
-      }
+      // A receiver sends no application data: a readable connection was closed or reset (what
+      // we wrote now would be lost), or carries TLS records of its own (a TLS 1.3 session
+      // ticket). Look before writing: reconnect when it was closed.
+      if (socket_ && !stillOpen()) close();
       if (!socket_) connect();
       std::string frames;
       for (const ChainedEvent& e : events) {
@@ -121,6 +119,22 @@ class SyslogSink : public AuditSink {
   }
 
  private:
+  bool stillOpen() {
+    try {
+      if (!socket_->poll(Poco::Timespan(0),
+                         Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR)) {
+        return true;
+      }
+      socket_->setReceiveTimeout(Poco::Timespan(0, 20000));
+      char discard[512];
+      return socket_->receiveBytes(discard, sizeof discard) > 0;
+    } catch (const Poco::TimeoutException&) {
+      return true;  // TLS records without application data: the connection is fine
+    } catch (const Poco::Exception&) {
+      return false;
+    }
+  }
+
   void connect() {
     Poco::Net::SocketAddress address(settings_.host, settings_.port);
     std::unique_ptr<Poco::Net::StreamSocket> socket;
