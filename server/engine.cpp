@@ -308,8 +308,12 @@ class Engine::Impl : public api::EngineView {
       Status audited = store_->appendAudit({"default", "engine", "engine.stopped", "engine", "{}"});
       if (!audited.isOk()) logError(logger(), "stop: not audited: {}", audited.toString());
     }
-    // The forwarders last: what they have not sent (engine.stopped, perhaps) goes at the next
-    // start.
+    // The forwarders last, after a short chance to send what is left (engine.stopped); what they
+    // could not send goes at the next start.
+    if (store_ && !forwarders_.empty()) {
+      const int64_t last = AuditLog(store_).lastId();
+      for (auto& f : forwarders_) f->flush(last, 2000);
+    }
     for (auto& f : forwarders_) f->stop();
     forwarders_.clear();
     connectorInfo_.clear();

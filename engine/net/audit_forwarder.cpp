@@ -383,6 +383,13 @@ void AuditForwarder::wake() {
   wake_.notify_all();
 }
 
+void AuditForwarder::flush(int64_t lastId, int64_t timeoutMillis) {
+  wake();
+  std::unique_lock<std::mutex> lock(mutex_);
+  progress_.wait_for(lock, std::chrono::milliseconds(timeoutMillis),
+                     [&] { return stopping_ || cursor_ >= lastId || state_ == "retrying"; });
+}
+
 bool AuditForwarder::waitFor(int64_t millis) {
   std::unique_lock<std::mutex> lock(mutex_);
   wake_.wait_for(lock, std::chrono::milliseconds(millis), [this] { return stopping_ || woken_; });
@@ -430,6 +437,7 @@ void AuditForwarder::run() {
           state_ = "forwarding";
           lastError_.clear();
         }
+        progress_.notify_all();
       }
     } catch (const std::exception& e) {
       outcome = Status::io("audit.forwarder." + settings_.name, e.what());
@@ -445,6 +453,7 @@ void AuditForwarder::run() {
         state_ = "retrying";
         lastError_ = outcome.toString();
       }
+      progress_.notify_all();
       if (changed) {
         logWarning(logger(), "audit forwarder {}: {}; retrying in {} ms", settings_.name,
                    outcome.toString(), delay);

@@ -79,6 +79,9 @@ class AuditForwarder {
   void stop();
   /// An event was written: look now instead of at the next poll.
   void wake();
+  /// At a clean stop: waits (at most `timeoutMillis`) until every event up to `lastId` was
+  /// forwarded, or the receiver fails. What is left goes at the next start.
+  void flush(int64_t lastId, int64_t timeoutMillis);
   /// {"name","kind","state","forwarded","cursor","lag_events","oldest_age_seconds","last_error"}
   Poco::JSON::Object::Ptr health() const;
 
@@ -92,6 +95,7 @@ class AuditForwarder {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
+  std::condition_variable progress_;  // the cursor moved or a send failed
   bool stopping_ = false;
   bool woken_ = false;
   std::string state_ = "idle";  // idle | forwarding | retrying

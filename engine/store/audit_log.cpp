@@ -192,6 +192,14 @@ Status AuditLog::advance(const std::string& name, const ChainedEvent& event) {
   });
 }
 
+int64_t AuditLog::lastId() {
+  return store_->impl_->read([](Session& s) {
+    int64_t last = 0;
+    s << "SELECT COALESCE(MAX(id), 0) FROM audit", into(last), now;
+    return last;
+  });
+}
+
 AuditLag AuditLog::lag(int64_t cursorId) {
   return store_->impl_->read([&](Session& s) {
     AuditLag out;

@@ -76,6 +76,8 @@ class AuditLog {
   int64_t cursor(const std::string& name);
   /// Moves `name`'s cursor to `event` (durable when OK).
   Status advance(const std::string& name, const ChainedEvent& event);
+  /// The sequence number of the last event (0 when there is none).
+  int64_t lastId();
   /// Events after `cursorId` and the age of the oldest of them.
   AuditLag lag(int64_t cursorId);
 

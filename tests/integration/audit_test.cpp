@@ -520,6 +520,12 @@ TEST_F(AuditTest, SyslogOverTlsVerifiesTheReceiver) {
   std::vector<int64_t> seqs = listener.seqs();
   for (size_t i = 0; i < seqs.size(); ++i) EXPECT_EQ(seqs[i], static_cast<int64_t>(i + 1));
   EXPECT_EQ(listener.connections(), 1);
+  // A clean stop sends what is left, engine.stopped included.
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+  const int64_t stopped = maxAuditId();
+  EXPECT_EQ(storeQuery(db(), "SELECT action FROM audit WHERE id = " + std::to_string(stopped)),
+            std::optional<std::string>("engine.stopped"));
+  EXPECT_EQ(listener.seqs().back(), stopped);
 }
 
 TEST_F(AuditTest, SyslogOverTlsRefusesAReceiverItCannotVerify) {
