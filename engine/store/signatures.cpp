@@ -372,8 +372,8 @@ bool SignatureStore::sessionHasSigned(int64_t sessionId) {
   });
 }
 
-std::vector<SignatureStore::Waiting> SignatureStore::waitingByInstrument() {
-  return store_->impl_->read([&](Session& s) {
+std::vector<SignatureStore::Waiting> SignatureStore::waitingByInstrument(Store& store) {
+  return store.impl_->read([&](Session& s) {
     std::vector<Waiting> out;
     Waiting row;
     Statement select(s);

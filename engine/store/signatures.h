@@ -128,7 +128,7 @@ class SignatureStore {
     std::string orgId, instrument, oldestReceivedAt;
     int64_t results = 0;
   };
-  std::vector<Waiting> waitingByInstrument();
+  static std::vector<Waiting> waitingByInstrument(Store& store);
 
  private:
   std::shared_ptr<Store> store_;

@@ -139,6 +139,15 @@ TEST_F(SignaturesTest, BatchesListFiltersAndRefusesUnknownQueries) {
     EXPECT_TRUE(findings->getObject(0)->has(member)) << member;
   }
 
+  // /metrics: the held result waits at instrument tq-01.
+  ApiResponse metrics = ApiClient(config_.httpPort).get("/metrics");
+  ASSERT_EQ(metrics.status, 200);
+  EXPECT_NE(metrics.body.find("labgate_qa_waiting_results{org=\"default\",instrument=\"tq-01\"} 1"),
+            std::string::npos);
+  EXPECT_NE(metrics.body.find("labgate_qa_oldest_waiting_age_seconds{org=\"default\",instrument="
+                              "\"tq-01\"}"),
+            std::string::npos);
+
   EXPECT_EQ(batch(viewer.token, 999999).status, 404);
   // A person without results.read sees no batch.
   const Account auditor = createAccount(admin, "aud", {"auditor"});
