@@ -150,9 +150,9 @@ void Api::Impl::registerBatchRoutes() {
       batchFindings->add(o);
     }
     out->set("batch_findings", batchFindings);
-    Array::Ptr signed_ = new Array;
-    for (const auto& sig : detail->signatures) signed_->add(signatureJson(sig, false));
-    out->set("signatures", signed_);
+    Array::Ptr signedSoFar = new Array;
+    for (const auto& sig : detail->signatures) signedSoFar->add(signatureJson(sig, false));
+    out->set("signatures", signedSoFar);
     out->set("record_sha256",
              sha256Hex(canonicalRecord(detail->summary.id, detail->results, detail->signatures)));
     sendJson(call.response, HttpStatus::HTTP_OK, out);
