@@ -59,13 +59,14 @@ class SignaturesTest : public AccountsTest {
 
   ApiResponse sign(const Account& who, int64_t batchId, const std::string& meaning,
                    const std::string& recordSha256, const std::string& reason = "",
-                   const std::string& password = "") {
+                   const std::string& password = "", const std::string& totp = "") {
     Json body;
     body.set("subject", "batch:" + std::to_string(batchId))
         .set("meaning", meaning)
         .set("record_sha256", recordSha256)
         .set("password", password.empty() ? who.password : password);
     if (!reason.empty()) body.set("reason", reason);
+    if (!totp.empty()) body.set("totp", totp);
     return api_.post("/api/v1/signatures", body.str(), withBearer(who.token));
   }
 
@@ -352,6 +353,53 @@ TEST_F(SignaturesTest, VerificationOnlineOfflineAndAfterTampering) {
   EXPECT_NE(broken.text("reason").find("result " + std::to_string(resultId) + " differs"),
             std::string::npos)
       << broken.text("reason");
+}
+
+// §11.200: the first signing of a session needs both components (password and TOTP code) of a
+// user who has a second factor; later signings in the same session the password.
+TEST_F(SignaturesTest, FirstSigningOfASessionNeedsTheTotpCodeLaterOnesThePassword) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  Account reviewer = createAccount(admin, "totp", {"qa-reviewer"});
+  ApiResponse start = api_.post("/api/v1/me/totp", Json().set("password", reviewer.password).str(),
+                                withBearer(reviewer.token));
+  ASSERT_TRUE(start.ok()) << start.describe();
+  const std::string secret = start.text("secret");
+  remember("TOTP secret", secret);
+  ApiResponse confirm =
+      api_.post("/api/v1/me/totp/confirm", Json().set("code", totpCode(secret, unixNow())).str(),
+                withBearer(reviewer.token));
+  ASSERT_TRUE(confirm.ok()) << confirm.describe();
+  waitForNextTotpStep();
+  ApiResponse r;
+  reviewer.token =
+      login("default", reviewer.username, reviewer.password, totpCode(secret, unixNow()), &r);
+  ASSERT_FALSE(reviewer.token.empty()) << r.describe();
+  const int64_t held = heldBatch(reviewer.token, newSampleId("TT"));
+  ASSERT_GT(held, 0);
+
+  ApiResponse noCode =
+      sign(reviewer, held, "reviewed", batch(reviewer.token, held).text("record_sha256"));
+  EXPECT_EQ(noCode.status, 403) << noCode.describe();
+  EXPECT_TRUE(noCode.flag("totp_required")) << noCode.describe();
+
+  waitForNextTotpStep();
+  const std::string code = totpCode(secret, unixNow());
+  const std::string wrong = code == "123456" ? "654321" : "123456";
+  ApiResponse badCode = sign(reviewer, held, "reviewed",
+                             batch(reviewer.token, held).text("record_sha256"), "", "", wrong);
+  EXPECT_EQ(badCode.status, 403) << badCode.describe();
+  ApiResponse first = sign(reviewer, held, "reviewed",
+                           batch(reviewer.token, held).text("record_sha256"), "", "", code);
+  ASSERT_EQ(first.status, 201) << first.describe();
+  ApiResponse later =
+      sign(reviewer, held, "reviewed", batch(reviewer.token, held).text("record_sha256"));
+  EXPECT_EQ(later.status, 201) << "a later signing of the session needs the password only: "
+                               << later.describe();
+  ApiResponse refused = api_.get(
+      "/api/v1/audit?action=signature.refused&actor=user:" + reviewer.username, withBearer(admin));
+  EXPECT_EQ(itemsOf(refused).size(), 2u) << "the missing and the wrong code are audited";
 }
 
 }  // namespace
