@@ -402,5 +402,28 @@ TEST_F(SignaturesTest, FirstSigningOfASessionNeedsTheTotpCodeLaterOnesThePasswor
   EXPECT_EQ(itemsOf(refused).size(), 2u) << "the missing and the wrong code are audited";
 }
 
+TEST_F(SignaturesTest, ApprovingAResultWithAnErrorFindingNeedsAReason) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account reviewer = createAccount(admin, "erv", {"qa-reviewer"});
+  const Account approver = createAccount(admin, "eap", {"qa-approver"});
+  const int64_t held = heldBatch(reviewer.token, newSampleId("ER"));
+  ASSERT_GT(held, 0);
+  // The held result's finding made an error (an unmapped code is a warning).
+  ASSERT_NO_THROW(
+      sql("UPDATE findings SET severity = 'error' WHERE result_id IN (SELECT id FROM "
+          "results WHERE message_id = " +
+          std::to_string(held) + ")"));
+  ASSERT_GT(review(reviewer, held), 0);
+  const std::string sha = batch(approver.token, held).text("record_sha256");
+  ApiResponse bare = sign(approver, held, "approved", sha);
+  EXPECT_EQ(bare.status, 422) << bare.describe();
+  EXPECT_NE(bare.describe().find("error finding"), std::string::npos) << bare.describe();
+  ApiResponse reasoned = sign(approver, held, "approved", sha, "checked against the raw data");
+  EXPECT_EQ(reasoned.status, 201) << reasoned.describe();
+  EXPECT_EQ(reasoned.text("reason"), "checked against the raw data");
+}
+
 }  // namespace
 }  // namespace labgate::it::accounts
