@@ -425,5 +425,45 @@ TEST_F(SignaturesTest, ApprovingAResultWithAnErrorFindingNeedsAReason) {
   EXPECT_EQ(reasoned.text("reason"), "checked against the raw data");
 }
 
+// signatures.send_rejected = cancelled: a rejected result goes to the LIS with OBX-11 X; a re-run
+// request needs a reason, marks the result and tells the LIS nothing.
+TEST_F(SignaturesTest, RejectedSentAsCancelledAndRerunRequestsSendNothing) {
+  config_.set("signatures.send_rejected", "cancelled");
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account approver = createAccount(admin, "cx", {"qa-approver"});
+  const std::string rejectedSample = newSampleId("CX");
+  const int64_t rejected = heldBatch(approver.token, rejectedSample);
+  const std::string rerunSample = newSampleId("RR");
+  const int64_t rerun = heldBatch(approver.token, rerunSample);
+  ASSERT_GT(rejected, 0);
+  ASSERT_GT(rerun, 0);
+  ASSERT_TRUE(lis_->waitFor([](const auto& m) { return m.size() >= 2; }, 30000ms));
+
+  ApiResponse r = sign(approver, rejected, "rejected",
+                       batch(approver.token, rejected).text("record_sha256"), "interference");
+  ASSERT_EQ(r.status, 201) << r.describe();
+  ASSERT_TRUE(lis_->waitFor([](const auto& m) { return m.size() >= 3; }, 30000ms))
+      << "the rejected result was not sent as cancelled";
+  const std::string oru = lis_->messages().at(2);
+  auto obx = segmentsNamed(oru, "OBX");
+  ASSERT_EQ(obx.size(), 1u);
+  EXPECT_EQ(hl7Field(obx[0], 11), "X") << "OBX-11 of a rejected result";
+  EXPECT_NE(oru.find("Electronically signed (rejected) by Test " + approver.username),
+            std::string::npos);
+
+  const std::string sha = batch(approver.token, rerun).text("record_sha256");
+  EXPECT_EQ(sign(approver, rerun, "rerun-requested", sha).status, 422) << "no reason";
+  ApiResponse asked = sign(approver, rerun, "rerun-requested", sha, "carry-over");
+  ASSERT_EQ(asked.status, 201) << asked.describe();
+  ApiResponse after = batch(approver.token, rerun);
+  EXPECT_EQ(after.number("waiting"), 0);
+  const std::string sentinel = newSampleId("RS");
+  ASSERT_TRUE(sendAstmSample(astmPort(), sentinel));
+  ASSERT_TRUE(waitForSample(sentinel));
+  EXPECT_EQ(timesReceived(lis_->messages(), rerunSample), 1u) << "a re-run request was sent";
+}
+
 }  // namespace
 }  // namespace labgate::it::accounts
