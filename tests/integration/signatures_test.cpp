@@ -465,5 +465,51 @@ TEST_F(SignaturesTest, RejectedSentAsCancelledAndRerunRequestsSendNothing) {
   EXPECT_EQ(timesReceived(lis_->messages(), rerunSample), 1u) << "a re-run request was sent";
 }
 
+// Organisations are isolated: another organisation's batch and signature answer 404, its list
+// is empty, and its people cannot sign the batch.
+TEST_F(SignaturesTest, AnotherOrganisationsBatchIsNotFound) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account reviewer = createAccount(admin, "own", {"qa-reviewer"});
+  const int64_t held = heldBatch(reviewer.token, newSampleId("OR"));
+  ASSERT_GT(held, 0);
+  const int64_t sigId = review(reviewer, held);
+  ASSERT_GT(sigId, 0);
+
+  const std::string initial = strongPassword();
+  remember("lab-b admin initial password", initial);
+  ApiResponse created = api_.post("/api/v1/organisations",
+                                  Json()
+                                      .set("id", "lab-b")
+                                      .set("name", "Laboratory B")
+                                      .set("admin", Json()
+                                                        .set("username", "b-boss")
+                                                        .set("printed_name", "B Boss")
+                                                        .set("password", initial))
+                                      .str(),
+                                  withBearer(admin));
+  ASSERT_EQ(created.status, 201) << created.describe();
+  Account boss;
+  boss.org = "lab-b";
+  boss.username = "b-boss";
+  activate(boss, initial);
+  ASSERT_FALSE(boss.token.empty());
+
+  EXPECT_EQ(batch(boss.token, held).status, 404);
+  EXPECT_EQ(api_.get("/api/v1/signatures/" + std::to_string(sigId), withBearer(boss.token)).status,
+            404);
+  EXPECT_EQ(api_.get("/api/v1/signatures/" + std::to_string(sigId) + "/verification",
+                     withBearer(boss.token))
+                .status,
+            404);
+  ApiResponse list = api_.get("/api/v1/batches", withBearer(boss.token));
+  ASSERT_EQ(list.status, 200) << list.describe();
+  EXPECT_FALSE(idsOf(list).count(std::to_string(held)));
+  ApiResponse foreign =
+      sign(boss, held, "reviewed", batch(reviewer.token, held).text("record_sha256"));
+  EXPECT_EQ(foreign.status, 404) << foreign.describe();
+}
+
 }  // namespace
 }  // namespace labgate::it::accounts
