@@ -40,6 +40,7 @@
 #include "engine/pipeline/pipeline.h"
 #include "engine/security/keyring.h"
 #include "engine/security/posix_file.h"
+#include "engine/security/signing_key.h"
 #include "engine/service/backup_service.h"
 #include "engine/service/log_format.h"
 #include "engine/service/observability.h"
@@ -170,6 +171,20 @@ class Engine::Impl : public api::EngineView {
       if (!sink.isOk()) return sink.status();
       forwarders_.push_back(std::make_unique<AuditForwarder>(f, std::move(sink).value(), auditLog));
     }
+    // The Ed25519 key of electronic signatures (docs/signatures.md): sealed under the key file
+    // when there is one.
+    std::optional<security::KeyEncryptionKey> signingKek;
+    if (!config_.keyFile.empty()) {
+      StatusOr<security::KeyEncryptionKey> kek =
+          security::loadKeyFile(config_.keyFile, config_.dataDir);
+      if (!kek.isOk()) return kek.status();
+      signingKek = std::move(kek).value();
+    }
+    StatusOr<std::shared_ptr<security::SigningKey>> signing =
+        security::SigningKey::loadOrCreate(config_.dataDir, signingKek ? &*signingKek : nullptr);
+    if (!signing.isOk()) return signing.status();
+    signingKey_ = signing.value();
+    destinations_ = destinations;
 
     // Backups need the key file (they are always encrypted); the scheduler starts last.
     if (!config_.keyFile.empty()) {
@@ -386,6 +401,28 @@ class Engine::Impl : public api::EngineView {
     return nullptr;
   }
   api::BackupControl* backups() const override { return backups_.get(); }
+  std::shared_ptr<const security::SigningKey> signingKey() const override { return signingKey_; }
+  std::vector<OutboundDraft> renderRelease(const std::string& connector,
+                                           const Message& released) const override {
+    // The connector's current profile names its destinations; each renders the released part
+    // as it renders auto-released results (Pipeline::commitBuilt).
+    std::vector<OutboundDraft> out;
+    for (size_t i = 0; i < config_.connectors.size() && i < profiles_.size(); ++i) {
+      if (config_.connectors[i].name != connector) continue;
+      std::shared_ptr<const ConnectorProfile> profile = profiles_[i]->get();
+      for (const std::string& name : profile->destinations) {
+        auto it = destinations_.find(name);
+        if (it == destinations_.end()) continue;
+        std::string controlId = newControlId();
+        out.push_back(
+            {name, controlId, it->second->render(released, controlId, profile->instrument)});
+      }
+    }
+    return out;
+  }
+  void wakeDelivery() const override {
+    for (const auto& w : workers_) w->wake();
+  }
 
   /// SIGHUP: every connector's mapping set and rule set read again from the configured files and
   /// swapped in whole; a connector whose files fail keeps its previous profile. One audit event
@@ -477,7 +514,9 @@ class Engine::Impl : public api::EngineView {
   std::vector<std::shared_ptr<ProfileSlot>> profiles_;
   std::mutex reloadMutex_;
   std::unique_ptr<api::Api> api_;
-  std::unique_ptr<BackupService> backups_;  // when security.key_file is set
+  std::unique_ptr<BackupService> backups_;                  // when security.key_file is set
+  std::shared_ptr<const security::SigningKey> signingKey_;  // electronic signatures
+  Pipeline::DestinationMap destinations_;                   // QA release renders through them
   Poco::ThreadPool httpPool_;
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<HttpServer> https_;

@@ -129,6 +129,11 @@ void appendObx(std::string& out, const OruHeader& header, const Result& r, int s
       .set(11, std::string(1, obxStatus(r)))
       .set(14, esc(r.measuredAt))
       .set(18, esc(header.instrumentId));
+  if (r.signature) {
+    // §11.50: the responsible observer is the person whose signature released the result
+    // (XCN-1 user name, XCN-2 printed name).
+    obx.set(16, components({esc(r.signature->username), esc(r.signature->printedName)}));
+  }
   obx.appendTo(out);
 
   // One NTE per line of the comment; blank lines are kept inside, dropped at the ends.
@@ -143,6 +148,15 @@ void appendObx(std::string& out, const OruHeader& header, const Result& r, int s
     if (eol == std::string_view::npos) break;
     if (comment[eol] == '\r' && eol + 1 < comment.size() && comment[eol + 1] == '\n') ++eol;
     comment = comment.substr(eol + 1);
+  }
+  if (r.signature) {
+    // §11.50 manifestation: printed name, UTC date and time, meaning.
+    Segment nte("NTE");
+    nte.set(1, std::to_string(++nteId))
+        .set(2, "L")
+        .set(3, escapeText("Electronically signed (" + r.signature->meaning + ") by " +
+                           r.signature->printedName + " " + r.signature->signedAt));
+    nte.appendTo(out);
   }
 }
 

@@ -53,7 +53,9 @@ inline constexpr const char* kInstrumentCodingSystem = "99LG";
 ///          (on the decimal text as sent, so 2.675 -> 2.68), else as sent
 ///   OBX-6  units, OBX-7 reference range, OBX-8 abnormal flags
 ///   OBX-11 the result's status letter (HL7 table 0085) or F when it has none or an unknown one
-///   OBX-14 measured-at, OBX-18 header.instrumentId
+///   OBX-14 measured-at, OBX-16 (a result released by an electronic signature) the signer as
+///          username^printed name, OBX-18 header.instrumentId; after the comment's NTEs such a
+///          result gets one more NTE: "Electronically signed (MEANING) by PRINTED NAME UTC-TIME"
 std::string buildOruR01(const OruHeader& header, const std::vector<Sample>& samples);
 
 /// The OBX-5 text and OBX-2 type buildOruR01 writes for a result (exposed for tests and for other

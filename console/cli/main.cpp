@@ -13,6 +13,7 @@
 #include "console/cli/keygen_command.h"
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
+#include "console/cli/verify_signature_command.h"
 #include "labgate/version.h"
 #include "server/plugins.h"
 
@@ -32,6 +33,7 @@ void printHelp(std::ostream& out) {
          "  qc          evaluate Westgard rules over a QC history (CSV)\n"
          "  qc-targets  establish QC targets (mean, SD) from the stored QC history\n"
          "  restore     restore a backup file into an empty data directory and verify it\n"
+         "  verify-signature  verify an electronic signature offline with the public key\n"
          "  version     print the version of this console and exit\n"
          "  help        show this help\n"
          "\n"
@@ -79,6 +81,9 @@ int main(int argc, char** argv) {
   if (command == "backup") return labgate::cli::runBackup(args, std::cout, std::cerr);
   if (command == "restore") return labgate::cli::runRestore(args, std::cout, std::cerr);
   if (command == "keygen") return labgate::cli::runKeygen(args, std::cout, std::cerr);
+  if (command == "verify-signature") {
+    return labgate::cli::runVerifySignature(args, std::cout, std::cerr);
+  }
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 2;
 }

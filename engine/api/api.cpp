@@ -398,6 +398,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
                 const WallClock& clockIn)
     : store(storeIn),
       accounts(storeIn),
+      signatures(storeIn),
       settings(std::move(settingsIn)),
       engine(engineIn),
       clock(clockIn),
@@ -411,6 +412,8 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerBackupRoutes();
   registerMessageRoutes();
   registerAuditVerificationRoutes();
+  registerBatchRoutes();
+  registerSignatureRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {
     bool bound = false;
@@ -818,7 +821,9 @@ User Api::Impl::userOf(const Call& call) {
   return *u;
 }
 
-void Api::Impl::reauthenticate(Call& call, const std::string& password, const std::string& what) {
+void Api::Impl::reauthenticate(Call& call, const std::string& password, const std::string& what,
+                               const std::optional<std::string>& totp,
+                               const std::string& auditAction) {
   const User& user = *call.principal.user;
   const int64_t now = clock.nowMillis();
   LoginRecord record;
@@ -841,6 +846,23 @@ void Api::Impl::reauthenticate(Call& call, const std::string& password, const st
   } else {
     match = hasher.verify(password, fresh->passwordHash).match;
   }
+  std::string outcome = locked ? "locked" : "bad_password";
+  if (match && totp && fresh->totpEnabled) {
+    // A second factor is asked for too (the first electronic signature of a session).
+    record.method = "reauthentication+totp";
+    std::optional<std::string> secret = security::base32Decode(fresh->totpSecret);
+    std::optional<int64_t> step =
+        secret ? security::totpVerify(*secret, *totp, now / 1000, fresh->totpLastStep)
+               : std::nullopt;
+    if (step) {
+      StatusOr<bool> unused = accounts.useTotpStep(fresh->id, *step);
+      if (!unused.isOk() || !unused.value()) step.reset();
+    }
+    if (!step) {
+      match = false;
+      outcome = "bad_totp";
+    }
+  }
   if (match) {
     throttle.succeeded(admission);
     return;
@@ -848,11 +870,12 @@ void Api::Impl::reauthenticate(Call& call, const std::string& password, const st
   Object::Ptr detail = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   detail->set("endpoint", call.route.method + " " + call.route.path);
   detail->set("peer", record.peer);
-  AuditEvent audit =
-      event(call, "user.reauthentication_failed", "user:" + std::to_string(user.id), detail);
-  countFailure(record, locked ? "locked" : "bad_password",
-               locked ? std::nullopt : std::optional<int64_t>(user.id), user.username, &audit);
-  fail(HttpStatus::HTTP_FORBIDDEN, what + " is wrong");
+  detail->set("reason", outcome);
+  AuditEvent audit = event(call, auditAction, "user:" + std::to_string(user.id), detail);
+  countFailure(record, outcome, locked ? std::nullopt : std::optional<int64_t>(user.id),
+               user.username, &audit);
+  fail(HttpStatus::HTTP_FORBIDDEN,
+       outcome == "bad_totp" ? std::string("the TOTP code is wrong") : what + " is wrong");
 }
 
 // ---- sessions -------------------------------------------------------------------------------

@@ -25,10 +25,28 @@
 #include "engine/security/cidr.h"
 #include "engine/security/login_throttle.h"
 #include "engine/security/password.h"
+#include "engine/security/signing_key.h"
 #include "engine/store/backup.h"
 #include "engine/store/store.h"
 
 namespace labgate::api {
+
+/// The signatures.* configuration keys (docs/signatures.md, docs/configuration.md).
+struct SignaturePolicy {
+  /// Meaning → the permission a signer needs. Built in: reviewed ← results.review; approved,
+  /// rejected, rerun-requested ← results.approve. signatures.meanings adds the lab's own
+  /// (results.review unless signatures.meaning.NAME.permission says otherwise).
+  std::map<std::string, std::string> meanings = {{"reviewed", "results.review"},
+                                                 {"approved", "results.approve"},
+                                                 {"rejected", "results.approve"},
+                                                 {"rerun-requested", "results.approve"}};
+  bool reviewBeforeApproval = true;    // signatures.review_before_approval
+  bool distinctSigners = true;         // signatures.distinct_signers
+  bool sendRejectedCancelled = false;  // signatures.send_rejected = cancelled (default never)
+  // Used by the next issues: mapping-set activation and rule-set changes need a signature.
+  bool mappingActivation = false;  // signatures.mapping_activation
+  bool ruleSetChanges = false;     // signatures.rule_set_changes
+};
 
 /// The security.* and role.* configuration keys.
 struct SecuritySettings {
@@ -41,6 +59,7 @@ struct SecuritySettings {
   std::string blocklistPath;            // security.password.blocklist ("" = built-in list only)
   security::Argon2Params argon2;        // security.argon2.memory_kib, .iterations, .parallelism
   std::map<std::string, std::vector<std::string>> customRoles;  // role.NAME.permissions
+  SignaturePolicy signatures;                                   // signatures.*
 };
 
 /// Backups on demand (engine/service/backup_service.h implements it).
@@ -77,6 +96,19 @@ class EngineView {
   virtual Poco::JSON::Object::Ptr destinationHealth(const std::string& name) const = 0;
   /// The backups, or nullptr when security.key_file is not set (backups are always encrypted).
   virtual BackupControl* backups() const { return nullptr; }
+  /// The server's Ed25519 key that signs electronic signatures; null when there is none (the
+  /// signature endpoints answer 503).
+  virtual std::shared_ptr<const security::SigningKey> signingKey() const { return nullptr; }
+  /// QA release: `released` (the approved results, with their signature) rendered for every
+  /// destination of connector `connector`, exactly as the pipeline renders auto-released results.
+  virtual std::vector<OutboundDraft> renderRelease(const std::string& connector,
+                                                   const Message& released) const {
+    (void)connector;
+    (void)released;
+    return {};
+  }
+  /// Wakes the delivery workers after a commit that queued outbound items.
+  virtual void wakeDelivery() const {}
 };
 
 class Api {

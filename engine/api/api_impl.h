@@ -19,6 +19,7 @@
 #include "engine/api/routes.h"
 #include "engine/security/password.h"
 #include "engine/store/accounts.h"
+#include "engine/store/signatures.h"
 
 namespace labgate::api {
 
@@ -109,6 +110,8 @@ Object::Ptr userJson(const User& user);
 Object::Ptr organisationJson(const Organisation& org);
 Object::Ptr apiKeyJson(const ApiKeyRecord& key);
 Object::Ptr roleJson(const Role& role);
+/// A signature as the API shows it; `full` adds signed_bytes and signature (base64).
+Object::Ptr signatureJson(const SignatureRecord& sig, bool full);
 
 class Api::Impl {
  public:
@@ -121,6 +124,7 @@ class Api::Impl {
   // Shared by the resource files.
   std::shared_ptr<Store> store;
   AccountStore accounts;
+  SignatureStore signatures;
   SecuritySettings settings;
   const EngineView& engine;
   /// The time sessions, API keys and lockouts are judged against (systemClock() in labgated).
@@ -147,7 +151,12 @@ class Api::Impl {
   /// caller's. A wrong one is a failed login (throttled, counted towards the lock, recorded and
   /// audited as `user.reauthentication_failed`) and answers 403 "`what` is wrong"; while a delay
   /// runs the answer is 429 and nothing is checked.
-  void reauthenticate(Call& call, const std::string& password, const std::string& what);
+  /// With `totp` (the first electronic signature of a session) a user with a second factor must
+  /// give its code too; a wrong one counts like a wrong password. `auditAction` names the audit
+  /// event of a failure ("signature.refused" for signings).
+  void reauthenticate(Call& call, const std::string& password, const std::string& what,
+                      const std::optional<std::string>& totp = std::nullopt,
+                      const std::string& auditAction = "user.reauthentication_failed");
   /// A password that passes the policy, or 422 saying why.
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
@@ -177,6 +186,8 @@ class Api::Impl {
   void registerBackupRoutes();
   void registerMessageRoutes();            // resources_messages.cpp: raw bodies, re-encryption
   void registerAuditVerificationRoutes();  // resources_audit.cpp
+  void registerBatchRoutes();              // resources_batches.cpp: batches for QA review
+  void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

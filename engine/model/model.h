@@ -87,6 +87,15 @@ struct Finding {
   DispositionKind action = DispositionKind::kHold;
 };
 
+/// 21 CFR Part 11 §11.50: the electronic signature that released a held result (QA approval),
+/// shown wherever the result is (OBX-16 and an NTE at the LIS, docs/signatures.md).
+struct ResultSignature {
+  std::string username;     // the signer's user name
+  std::string printedName;  // the signer's printed name
+  std::string signedAt;     // ISO-8601 UTC
+  std::string meaning;      // "approved", ...
+};
+
 struct Result {
   std::string instrumentCode;  // the instrument's test code as sent
   std::string lisCode;         // filled by the mapping stage
@@ -106,6 +115,8 @@ struct Result {
   std::string location;  // the source record: "R-<n>", n = its 1-based position in the message
   int decimals = -1;     // set by mapping: digits after the point for the LIS, -1 = as sent
   std::vector<Finding> findings;
+  /// Set only on a result released by an electronic signature (never by the pipeline).
+  std::optional<ResultSignature> signature;
 };
 
 struct Sample {

@@ -9,6 +9,8 @@
 
 #include <set>
 
+#include "engine/api/permissions.h"
+
 namespace labgate {
 namespace {
 
@@ -325,6 +327,79 @@ Status parseAuditForwarder(const std::string& name, KeyValues keys, AuditForward
   }
   return Status::ok();
 }
+/// signatures.*: the electronic-signature policy (docs/signatures.md). Every key is checked: an
+/// unknown one, a bad boolean or an unknown permission names the key.
+Status parseSignaturePolicy(const std::map<std::string, std::string>& keys,
+                            api::SignaturePolicy& policy) {
+  auto flag = [&](const std::string& key, bool& out) -> Status {
+    auto it = keys.find(key);
+    if (it == keys.end()) return Status::ok();
+    if (it->second != "true" && it->second != "false") {
+      return Status::config(key, "must be true or false; got \"" + it->second + "\"");
+    }
+    out = it->second == "true";
+    return Status::ok();
+  };
+  for (const auto& [key, out] : std::initializer_list<std::pair<const char*, bool*>>{
+           {"signatures.review_before_approval", &policy.reviewBeforeApproval},
+           {"signatures.distinct_signers", &policy.distinctSigners},
+           {"signatures.mapping_activation", &policy.mappingActivation},
+           {"signatures.rule_set_changes", &policy.ruleSetChanges}}) {
+    if (Status s = flag(key, *out); !s.isOk()) return s;
+  }
+  if (auto it = keys.find("signatures.send_rejected"); it != keys.end()) {
+    if (it->second != "never" && it->second != "cancelled") {
+      return Status::config("signatures.send_rejected",
+                            "must be never or cancelled; got \"" + it->second + "\"");
+    }
+    policy.sendRejectedCancelled = it->second == "cancelled";
+  }
+  if (auto it = keys.find("signatures.meanings"); it != keys.end()) {
+    for (const std::string& meaning : splitList(it->second)) {
+      bool word = !meaning.empty() && meaning.size() <= 40;
+      for (char c : meaning) {
+        word = word && ((c >= 'a' && c <= 'z') || c == '-');
+      }
+      if (!word) {
+        return Status::config("signatures.meanings",
+                              "a meaning is a lower-case word (a-z and -), at most 40 characters; "
+                              "got \"" +
+                                  meaning + "\"");
+      }
+      if (policy.meanings.count(meaning) == 0) policy.meanings[meaning] = "results.review";
+    }
+  }
+  const std::string prefix = "signatures.meaning.";
+  const std::string suffix = ".permission";
+  for (const auto& [key, value] : keys) {
+    if (key.rfind("signatures.", 0) != 0) continue;
+    if (key.rfind(prefix, 0) != 0) {
+      static const std::set<std::string> kKnown = {
+          "signatures.review_before_approval", "signatures.distinct_signers",
+          "signatures.mapping_activation",     "signatures.rule_set_changes",
+          "signatures.send_rejected",          "signatures.meanings"};
+      if (kKnown.count(key) == 0) return Status::config(key, "unknown key");
+      continue;
+    }
+    if (key.size() <= prefix.size() + suffix.size() ||
+        key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) {
+      return Status::config(key, "unknown key (signatures.meaning.NAME.permission = PERMISSION)");
+    }
+    const std::string meaning =
+        key.substr(prefix.size(), key.size() - prefix.size() - suffix.size());
+    if (policy.meanings.count(meaning) == 0) {
+      return Status::config(key, "\"" + meaning +
+                                     "\" is not a meaning (built in: reviewed, approved, rejected, "
+                                     "rerun-requested; add others to signatures.meanings)");
+    }
+    if (api::allPermissions().count(value) == 0) {
+      return Status::config(key, "\"" + value + "\" is not a permission");
+    }
+    policy.meanings[meaning] = value;
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -479,6 +554,8 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
                           "needs security.key_file: backups are always encrypted");
   }
 
+  if (Status s = parseSignaturePolicy(keys, config.security.signatures); !s.isOk()) return s;
+
   std::vector<std::string> connectorNames = splitList(get("connectors", ""));
   std::vector<std::string> destinationNames = splitList(get("destinations", ""));
   std::set<std::string> connectorSet, destinationSet;
@@ -528,6 +605,7 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
       config.logLevels[component] = value;
       continue;
     }
+    if (key.rfind("signatures.", 0) == 0) continue;  // parseSignaturePolicy
     if (key.rfind("role.", 0) == 0) {
       const std::string suffix = ".permissions";
       if (key.size() <= 5 + suffix.size() ||

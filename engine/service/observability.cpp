@@ -4,10 +4,13 @@
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeParser.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/Timestamp.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "engine/metrics/metrics.h"
+#include "engine/store/signatures.h"
 #include "labgate/version.h"
 
 namespace labgate {
@@ -170,6 +173,26 @@ void addAuditForwarding(metrics::Registry& scrape, const Poco::JSON::Object& hea
   }
 }
 
+/// QA: held results waiting for a decision per instrument, and how long the oldest has waited
+/// (since its batch was received).
+void addQaWaiting(metrics::Registry& scrape, Store* store) {
+  auto waiting = scrape.gauge("labgate_qa_waiting_results",
+                              "Held results waiting for a QA decision (docs/signatures.md).",
+                              {"org", "instrument"});
+  auto oldest = scrape.gauge(
+      "labgate_qa_oldest_waiting_age_seconds",
+      "How long the oldest result waiting for a QA decision has waited since its batch arrived.",
+      {"org", "instrument"});
+  if (!store) return;
+  const int64_t now = Poco::Timestamp().epochMicroseconds() / 1000;
+  for (const auto& w : SignatureStore::waitingByInstrument(*store)) {
+    waiting.set({w.orgId, w.instrument}, static_cast<double>(w.results));
+    std::optional<int64_t> since = isoToUnixMillis(w.oldestReceivedAt);
+    oldest.set({w.orgId, w.instrument},
+               since ? static_cast<double>(std::max<int64_t>(0, now - *since)) / 1000.0 : 0.0);
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const Poco::JSON::Object& health, Store* store) {
@@ -179,6 +202,7 @@ std::string renderMetrics(const Poco::JSON::Object& health, Store* store) {
   addConnectors(scrape, health);
   addDestinations(scrape, health, store);
   addAuditForwarding(scrape, health);
+  addQaWaiting(scrape, store);
   // A backup service that reports its last success on /health sets the gauge here too.
   const std::string lastBackup = text(health, "last_backup_at");
   Poco::DateTime at;

@@ -315,6 +315,38 @@ INSERT INTO inbound_keys_v7 (org_id, connector, sender, control_id, content_sha2
 DROP TABLE inbound_keys;
 ALTER TABLE inbound_keys_v7 RENAME TO inbound_keys;
 )sql",
+      // 8: QA review and release with electronic signatures (issue 13, docs/signatures.md).
+      // results.qa_state is the QA decision on a held result: '' (none yet), 'reviewed',
+      // 'approved', 'rejected' or 'rerun-requested'; the rules' disposition is never changed, so
+      // a signed record stays the record that was signed. A signature is never changed or
+      // deleted: signed_bytes is exactly what the server's Ed25519 key signed.
+      R"sql(
+ALTER TABLE results ADD COLUMN qa_state TEXT NOT NULL DEFAULT '';
+CREATE INDEX results_org_qa ON results(org_id, message_id, disposition, qa_state);
+CREATE TABLE signatures (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  username TEXT NOT NULL,
+  printed_name TEXT NOT NULL,
+  session_id INTEGER NOT NULL,
+  meaning TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  signed_at TEXT NOT NULL,
+  result_ids TEXT NOT NULL,
+  record_sha256 TEXT NOT NULL,
+  signed_bytes TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  key_id TEXT NOT NULL
+);
+CREATE INDEX signatures_message ON signatures(org_id, message_id, id);
+CREATE INDEX signatures_session ON signatures(session_id);
+CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
+  BEGIN SELECT RAISE(ABORT, 'signatures are never changed'); END;
+CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
+  BEGIN SELECT RAISE(ABORT, 'signatures are never deleted'); END;
+)sql",
       // 9 (issue 13; follows migration 8 of the signatures): where each audit forwarder stands
       // (docs/audit.md). last_id is the sequence number (audit.id) of the last event the
       // forwarder delivered; a forwarder not listed here starts at the first event. IF NOT EXISTS:

@@ -63,6 +63,31 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       api_.get("/api/v1/samples?sample_id=MX1001", withBearer(users["viewer"].token));
   for (const auto& o : itemsOf(found)) messageId = str(o, "message_id");
   ASSERT_FALSE(messageId.empty());
+  // QA (docs/signatures.md): a batch with a held result to sign, and a signature to read.
+  ASSERT_TRUE(AstmInstrument(astmPort())
+                  .sendSession(buildAstmMessage({{"MX1002", {{"ZZNOTMAPPED", "12", "U/L"}}, {}}}))
+                  .complete);
+  ASSERT_FALSE(sampleRowId(users["viewer"].token, "MX1002").empty());
+  std::string heldBatch;
+  for (const auto& o :
+       itemsOf(api_.get("/api/v1/samples?sample_id=MX1002", withBearer(users["viewer"].token)))) {
+    heldBatch = str(o, "message_id");
+  }
+  ASSERT_FALSE(heldBatch.empty());
+  auto reviewBody = [&](const Account* me) {
+    const std::string sha =
+        api_.get("/api/v1/batches/" + heldBatch, withBearer(admin)).text("record_sha256");
+    return Json()
+        .set("subject", "batch:" + heldBatch)
+        .set("meaning", "reviewed")
+        .set("record_sha256", sha)
+        .set("password", me ? me->password : "x")
+        .str();
+  };
+  ApiResponse firstSignature = api_.post("/api/v1/signatures", reviewBody(&users["qa-reviewer"]),
+                                         withBearer(users["qa-reviewer"].token));
+  ASSERT_EQ(firstSignature.status, 201) << firstSignature.describe();
+  const std::string signatureId = std::to_string(firstSignature.number("id", 0));
   // One re-encryption at a time: an allowed POST waits until the one before it has ended.
   auto reencryptionIdle = [&]() {
     EXPECT_TRUE(waitUntil(
@@ -103,7 +128,9 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
                                             "GET /api/v1/logins",
                                             "GET /api/v1/maintenance/reencrypt",
                                             "POST /api/v1/backups",
-                                            "GET /api/v1/backups"};
+                                            "GET /api/v1/backups",
+                                            "GET /api/v1/batches",
+                                            "GET /api/v1/signing-key"};
 
   // The request of each route for a caller. `allowed`: the caller is expected to pass the
   // permission check (only then are resources created for it).
@@ -210,6 +237,14 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.path = "/api/v1/connectors/lab1";
     } else if (key == "GET /api/v1/destinations/{name}") {
       c.path = "/api/v1/destinations/lis";
+    } else if (key == "GET /api/v1/batches/{id}") {
+      c.path = "/api/v1/batches/" + heldBatch;
+    } else if (key == "POST /api/v1/signatures") {
+      c.body = reviewBody(me);
+    } else if (key == "GET /api/v1/signatures/{id}") {
+      c.path = "/api/v1/signatures/" + signatureId;
+    } else if (key == "GET /api/v1/signatures/{id}/verification") {
+      c.path = "/api/v1/signatures/" + signatureId + "/verification";
     } else if (key == "GET /api/v1/samples/{id}") {
       c.path = "/api/v1/samples/" + sampleId;
     } else if (key == "POST /api/v1/uploads") {
@@ -258,6 +293,12 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
     } else {
       const api::Role* role = roleTable.find(caller.role);
       expected = role && role->permissions.count(permission) ? 2 : 403;
+    }
+    if (route.method == "POST" && route.path == "/api/v1/signatures" && !caller.role.empty() &&
+        !caller.apiKey) {
+      // A person's session passes the route; signing "reviewed" then needs results.review.
+      const api::Role* role = roleTable.find(caller.role);
+      expected = role && role->permissions.count("results.review") ? 2 : 403;
     }
     Call call = build(route, caller, expected == 2 || expected == 201);
     HttpHeaders headers;

@@ -115,7 +115,7 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
 }
 
 const std::vector<std::string> kCommands = {"backup", "calibrate",  "dry-run", "keygen",
-                                            "qc",     "qc-targets", "restore"};
+                                            "qc",     "qc-targets", "restore", "verify-signature"};
 
 class DocsCliTest : public ::testing::Test {
  protected:

@@ -286,4 +286,37 @@ TEST(RoundDecimalText, RejectsWhatIsNotAPlainDecimal) {
 }
 
 }  // namespace
+// §11.50 (docs/signatures.md): a result released by an electronic signature names the signer in
+// OBX-16 and is followed, after its comment lines, by an NTE stating the signature.
+TEST(BuildOruR01, ASignedResultCarriesItsManifestation) {
+  Sample sample;
+  sample.sampleId = "S1";
+  Result signedResult;
+  signedResult.instrumentCode = "ZZ";
+  signedResult.value = "12";
+  signedResult.comment = "re-integrated";
+  signedResult.signature =
+      ResultSignature{"dana", "Dana Whitfield", "2026-12-07T09:14:03Z", "approved"};
+  Result plain;
+  plain.instrumentCode = "K";
+  plain.value = "4.1";
+  sample.results = {signedResult, plain};
+  OruHeader header;
+  header.controlId = "C1";
+  header.timestamp = "20261207091500";
+  auto segs = segmentsOf(buildOruR01(header, {sample}));
+  std::vector<std::string> tail;
+  for (const auto& seg : segs) {
+    if (seg.rfind("OBX", 0) == 0 || seg.rfind("NTE", 0) == 0) tail.push_back(seg);
+  }
+  ASSERT_EQ(tail.size(), 4u);
+  EXPECT_EQ(field(tail[0], 16), "dana^Dana Whitfield");
+  EXPECT_EQ(field(tail[1], 3), "re-integrated");
+  EXPECT_EQ(tail[2],
+            "NTE|2|L|Electronically signed (approved) by Dana Whitfield "
+            "2026-12-07T09:14:03Z");
+  EXPECT_EQ(tail[3].rfind("OBX|2|", 0), 0u);
+  EXPECT_EQ(field(tail[3], 16), "") << "an auto-released result names no signer";
+}
+
 }  // namespace labgate::hl7

@@ -200,4 +200,34 @@ TEST(SplitList, TrimsAndDropsEmpty) {
 }
 
 }  // namespace
+TEST(EngineConfig, SignatureKeysAreCheckedAndNameTheKey) {
+  auto keys = valid();
+  keys["signatures.distinct_signers"] = "false";
+  keys["signatures.send_rejected"] = "cancelled";
+  keys["signatures.meanings"] = "witnessed";
+  keys["signatures.meaning.witnessed.permission"] = "results.approve";
+  auto config = parseEngineConfig(keys);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  const api::SignaturePolicy& p = config.value().security.signatures;
+  EXPECT_FALSE(p.distinctSigners);
+  EXPECT_TRUE(p.reviewBeforeApproval);
+  EXPECT_TRUE(p.sendRejectedCancelled);
+  EXPECT_EQ(p.meanings.at("witnessed"), "results.approve");
+  EXPECT_EQ(p.meanings.at("reviewed"), "results.review");
+
+  auto with = [](const std::string& key, const std::string& value) {
+    auto k = valid();
+    k[key] = value;
+    return errorKey(k);
+  };
+  EXPECT_EQ(with("signatures.distinct_signers", "yes"), "signatures.distinct_signers");
+  EXPECT_EQ(with("signatures.send_rejected", "always"), "signatures.send_rejected");
+  EXPECT_EQ(with("signatures.meanings", "Signed Off"), "signatures.meanings");
+  EXPECT_EQ(with("signatures.colour", "red"), "signatures.colour");
+  EXPECT_EQ(with("signatures.meaning.unknown.permission", "results.review"),
+            "signatures.meaning.unknown.permission");
+  EXPECT_EQ(with("signatures.meaning.approved.permission", "results.everything"),
+            "signatures.meaning.approved.permission");
+}
+
 }  // namespace labgate

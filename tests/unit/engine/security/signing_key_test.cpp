@@ -1,0 +1,87 @@
+// The server's Ed25519 signing key (engine/security/signing_key.h): made once and kept, sealed
+// under a key-encryption key when one is given, refused under another one; signatures verify with
+// the public key alone and fail for other bytes.
+#include "engine/security/signing_key.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include "engine/security/crypto.h"
+
+namespace labgate::security {
+namespace {
+
+class SigningKeyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "lg-sigkey-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  static KeyEncryptionKey kek(char fill) {
+    return KeyEncryptionKey{std::string(32, fill), std::string(16, fill == 'a' ? '1' : '2')};
+  }
+  std::string dir_;
+};
+
+TEST_F(SigningKeyTest, MadeOnceKeptPrivateAndVerifies) {
+  auto first = SigningKey::loadOrCreate(dir_, nullptr);
+  ASSERT_TRUE(first.isOk()) << first.status().toString();
+  struct stat st {};
+  ASSERT_EQ(::stat((dir_ + "/signing-key.pem").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = SigningKey::loadOrCreate(dir_, nullptr);
+  ASSERT_TRUE(again.isOk());
+  EXPECT_EQ(first.value()->publicPem(), again.value()->publicPem()) << "a second key was made";
+  EXPECT_EQ(first.value()->fingerprint().size(), 16u);
+
+  const std::string bytes = "{\"meaning\":\"approved\"}";
+  const std::string sig = first.value()->sign(bytes);
+  EXPECT_EQ(sig.size(), 64u);
+  EXPECT_TRUE(verifyEd25519(again.value()->publicPem(), bytes, sig).isOk());
+  EXPECT_FALSE(verifyEd25519(again.value()->publicPem(), "{\"meaning\":\"rejected\"}", sig).isOk());
+  EXPECT_FALSE(verifyEd25519("not a key", bytes, sig).isOk());
+}
+
+TEST_F(SigningKeyTest, SealedUnderTheKeyFileAndRefusedUnderAnother) {
+  auto plain = SigningKey::loadOrCreate(dir_, nullptr);
+  ASSERT_TRUE(plain.isOk());
+  const KeyEncryptionKey mine = kek('a');
+  auto sealed = SigningKey::loadOrCreate(dir_, &mine);
+  ASSERT_TRUE(sealed.isOk()) << sealed.status().toString();
+  EXPECT_EQ(plain.value()->publicPem(), sealed.value()->publicPem()) << "the key changed";
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/signing-key.pem")) << "the plain key was kept";
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/signing-key.sealed"));
+  auto reopened = SigningKey::loadOrCreate(dir_, &mine);
+  ASSERT_TRUE(reopened.isOk());
+  EXPECT_EQ(reopened.value()->publicPem(), plain.value()->publicPem());
+
+  const KeyEncryptionKey other = kek('b');
+  auto refused = SigningKey::loadOrCreate(dir_, &other);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_EQ(refused.status().location(), "security.key_file");
+  auto without = SigningKey::loadOrCreate(dir_, nullptr);
+  ASSERT_FALSE(without.isOk()) << "a sealed key was replaced by a new plain one";
+  EXPECT_EQ(without.status().location(), "security.key_file");
+}
+
+TEST(Base64, RoundTripsAndRefusesGarbage) {
+  for (const std::string& text : {std::string(), std::string("a"), std::string("ab"),
+                                  std::string("abc"), std::string("\0\xff\x10", 3)}) {
+    auto back = base64Decode(base64Encode(text));
+    ASSERT_TRUE(back.has_value());
+    EXPECT_EQ(*back, text);
+  }
+  EXPECT_EQ(base64Encode("abcd"), "YWJjZA==");
+  EXPECT_FALSE(base64Decode("YWJjZA=").has_value());
+  EXPECT_FALSE(base64Decode("YW*jZA==").has_value());
+}
+
+}  // namespace
+}  // namespace labgate::security
