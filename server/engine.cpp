@@ -180,8 +180,16 @@ class Engine::Impl : public api::EngineView {
       if (!kek.isOk()) return kek.status();
       signingKek = std::move(kek).value();
     }
+    std::optional<security::KeyEncryptionKey> previousKek;  // a rotation: re-seal under the new
+    if (!config_.keyFile.empty() && !config_.previousKeyFile.empty()) {
+      StatusOr<security::KeyEncryptionKey> kek = security::loadKeyFile(
+          config_.previousKeyFile, config_.dataDir, "security.previous_key_file");
+      if (!kek.isOk()) return kek.status();
+      previousKek = std::move(kek).value();
+    }
     StatusOr<std::shared_ptr<security::SigningKey>> signing =
-        security::SigningKey::loadOrCreate(config_.dataDir, signingKek ? &*signingKek : nullptr);
+        security::SigningKey::loadOrCreate(config_.dataDir, signingKek ? &*signingKek : nullptr,
+                                           previousKek ? &*previousKek : nullptr);
     if (!signing.isOk()) return signing.status();
     signingKey_ = signing.value();
     destinations_ = destinations;

@@ -136,20 +136,29 @@ SigningKey::SigningKey(std::unique_ptr<Key> key) : key_(std::move(key)) {
 SigningKey::~SigningKey() = default;
 
 StatusOr<std::shared_ptr<SigningKey>> SigningKey::loadOrCreate(const std::string& dataDir,
-                                                               const KeyEncryptionKey* kek) {
+                                                               const KeyEncryptionKey* kek,
+                                                               const KeyEncryptionKey* previous) {
   const std::string plainPath = dataDir + kPlainName;
   const std::string sealedPath = dataDir + kSealedName;
   auto key = std::make_unique<Key>();
+  bool reseal = false;  // sealed under the previous key file: seal it again under the current one
   if (kek != nullptr && exists(sealedPath)) {
     std::optional<std::string> text = readSmallFile(sealedPath);
     std::optional<std::string> sealed = text ? base64Decode(*text) : std::nullopt;
     std::optional<std::string> raw =
         sealed ? aesGcmOpen(kek->bytes, *sealed, kSealAad) : std::nullopt;
+    if (!raw && sealed && previous != nullptr) {
+      raw = aesGcmOpen(previous->bytes, *sealed, kSealAad);
+      reseal = raw.has_value();
+    }
     if (!raw) {
-      return Status::config("security.key_file",
-                            "the signing key " + sealedPath +
-                                " does not open with this key file (fingerprint " +
-                                kek->fingerprint + "): configure the key file it was sealed with");
+      std::string keys = "this key file (fingerprint " + kek->fingerprint + ")";
+      if (previous != nullptr) {
+        keys += " nor with security.previous_key_file (fingerprint " + previous->fingerprint + ")";
+      }
+      return Status::config("security.key_file", "the signing key " + sealedPath +
+                                                     " does not open with " + keys +
+                                                     ": configure the key file it was sealed with");
     }
     key->pkey = fromRaw(*raw);
     OPENSSL_cleanse(raw->data(), raw->size());
@@ -187,7 +196,7 @@ StatusOr<std::shared_ptr<SigningKey>> SigningKey::loadOrCreate(const std::string
   if (!key->pkey) {
     return Status::io("data.dir", "cannot read the signing key");
   }
-  if (kek != nullptr && !exists(sealedPath)) {
+  if (kek != nullptr && (reseal || !exists(sealedPath))) {
     // Seal (a new key, or a plain one from before security.key_file was set) and drop the plain.
     std::optional<std::string> raw = rawPrivate(key->pkey.get());
     if (!raw) {

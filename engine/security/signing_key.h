@@ -24,9 +24,11 @@ namespace labgate::security {
 class SigningKey {
  public:
   /// Loads the key of `dataDir`, creating it when there is none (see the file comment). `kek`:
-  /// security.key_file's key, or null.
-  static StatusOr<std::shared_ptr<SigningKey>> loadOrCreate(const std::string& dataDir,
-                                                            const KeyEncryptionKey* kek);
+  /// security.key_file's key, or null; `previous`: security.previous_key_file's during a
+  /// rotation, or null: a key sealed under it is opened and sealed again under `kek`.
+  static StatusOr<std::shared_ptr<SigningKey>> loadOrCreate(
+      const std::string& dataDir, const KeyEncryptionKey* kek,
+      const KeyEncryptionKey* previous = nullptr);
   ~SigningKey();
   SigningKey(const SigningKey&) = delete;
   SigningKey& operator=(const SigningKey&) = delete;

@@ -116,21 +116,15 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
   };
 
   // Routes whose request is the route's path as it is, with no body and nothing to check after.
-  const std::set<std::string> unprepared = {"GET /api/v1/me",
-                                            "GET /api/v1/organisations",
-                                            "GET /api/v1/users",
-                                            "GET /api/v1/roles",
-                                            "GET /api/v1/api-keys",
-                                            "GET /api/v1/connectors",
-                                            "GET /api/v1/destinations",
-                                            "GET /api/v1/samples",
-                                            "GET /api/v1/audit",
-                                            "GET /api/v1/logins",
-                                            "GET /api/v1/maintenance/reencrypt",
-                                            "POST /api/v1/backups",
-                                            "GET /api/v1/backups",
-                                            "GET /api/v1/batches",
-                                            "GET /api/v1/signing-key"};
+  const std::set<std::string> unprepared = {
+      "GET /api/v1/me",           "GET /api/v1/organisations",
+      "GET /api/v1/users",        "GET /api/v1/roles",
+      "GET /api/v1/api-keys",     "GET /api/v1/connectors",
+      "GET /api/v1/destinations", "GET /api/v1/samples",
+      "GET /api/v1/audit",        "GET /api/v1/audit/verification",
+      "GET /api/v1/logins",       "GET /api/v1/maintenance/reencrypt",
+      "POST /api/v1/backups",     "GET /api/v1/backups",
+      "GET /api/v1/batches",      "GET /api/v1/signing-key"};
 
   // The request of each route for a caller. `allowed`: the caller is expected to pass the
   // permission check (only then are resources created for it).

@@ -71,6 +71,29 @@ TEST_F(SigningKeyTest, SealedUnderTheKeyFileAndRefusedUnderAnother) {
   EXPECT_EQ(without.status().location(), "security.key_file");
 }
 
+TEST_F(SigningKeyTest, AKeyRotationSealsTheKeyAgainUnderTheNewKeyFile) {
+  const KeyEncryptionKey old = kek('a');
+  auto first = SigningKey::loadOrCreate(dir_, &old);
+  ASSERT_TRUE(first.isOk()) << first.status().toString();
+  // security.key_file is the new key, security.previous_key_file the old one.
+  const KeyEncryptionKey fresh = kek('b');
+  auto rotated = SigningKey::loadOrCreate(dir_, &fresh, &old);
+  ASSERT_TRUE(rotated.isOk()) << rotated.status().toString();
+  EXPECT_EQ(rotated.value()->publicPem(), first.value()->publicPem()) << "the key changed";
+  // Sealed under the new key now: it opens without the previous key file, and no longer with it.
+  auto after = SigningKey::loadOrCreate(dir_, &fresh);
+  ASSERT_TRUE(after.isOk()) << after.status().toString();
+  EXPECT_EQ(after.value()->publicPem(), first.value()->publicPem());
+  EXPECT_FALSE(SigningKey::loadOrCreate(dir_, &old).isOk());
+  // Neither key: the error names both fingerprints.
+  const KeyEncryptionKey third = kek('c');
+  auto refused = SigningKey::loadOrCreate(dir_, &third, &old);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().reason().find("nor with security.previous_key_file"),
+            std::string::npos)
+      << refused.status().toString();
+}
+
 TEST(Base64, RoundTripsAndRefusesGarbage) {
   for (const std::string& text : {std::string(), std::string("a"), std::string("ab"),
                                   std::string("abc"), std::string("\0\xff\x10", 3)}) {
