@@ -197,6 +197,8 @@ TEST_F(QaCliTest, WrongPasswordExitsOneWithTheServersMessage) {
               "not-the-password\n", home);
   EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
   EXPECT_NE(r.err.find("403"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the password is wrong"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("not-the-password"), std::string::npos) << "the password was printed";
 
   // Usage errors: 2, everywhere.
   EXPECT_EQ(labgate({"sign", "batch", "x", "--meaning", "reviewed"}, "", home).exitCode, 2);
