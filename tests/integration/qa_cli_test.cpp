@@ -10,9 +10,18 @@
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <thread>
+
+extern char** environ;  // NOLINT(readability-redundant-declaration)
 
 #include "tests/integration/accounts_test_support.h"
 
@@ -24,6 +33,72 @@ struct CliRun {
   std::string out;
   std::string err;
 };
+
+/// Runs `labgate args` on a pseudo-terminal (stdin, stdout and stderr), XDG_CONFIG_HOME set to
+/// `configHome`; types `secret` and Enter once `prompt` has appeared. Everything the terminal
+/// showed is in `out`. exitCode -1 when the run did not finish within two minutes.
+CliRun labgateOnTerminal(const std::vector<std::string>& args, const std::string& configHome,
+                         const std::string& prompt, const std::string& secret) {
+  CliRun run;
+  const int master = posix_openpt(O_RDWR | O_NOCTTY);
+  if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0) return run;
+  const std::string slaveName = ptsname(master);  // NOLINT(concurrency-mt-unsafe)
+  // Everything the child needs is prepared before fork(): after it only async-signal-safe calls.
+  const std::string program = binDir() + "/labgate";
+  std::vector<std::string> argStrings{program};
+  argStrings.insert(argStrings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  argv.reserve(argStrings.size() + 1);
+  for (std::string& a : argStrings) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> envStrings{"XDG_CONFIG_HOME=" + configHome};
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::strncmp(*e, "XDG_CONFIG_HOME=", 16) != 0) envStrings.emplace_back(*e);
+  }
+  std::vector<char*> envp;
+  envp.reserve(envStrings.size() + 1);
+  for (std::string& e : envStrings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    setsid();
+    const int slave = open(slaveName.c_str(), O_RDWR);  // becomes the controlling terminal
+    if (slave < 0) _exit(127);
+    dup2(slave, 0);
+    dup2(slave, 1);
+    dup2(slave, 2);
+    close(master);
+    execve(program.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  if (pid < 0) {
+    close(master);
+    return run;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
+  bool typed = false;
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{master, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = read(master, buffer, sizeof buffer);
+    if (n <= 0) break;  // EIO: the child closed the terminal
+    run.out.append(buffer, static_cast<size_t>(n));
+    if (!typed && run.out.find(prompt) != std::string::npos) {
+      const std::string line = secret + "\n";
+      typed = write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    }
+  }
+  int status = 0;
+  if (waitpid(pid, &status, WNOHANG) == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+  } else if (WIFEXITED(status)) {
+    run.exitCode = WEXITSTATUS(status);
+  }
+  close(master);
+  return run;
+}
 
 class QaCliTest : public AccountsTest {
  protected:
@@ -211,6 +286,21 @@ TEST_F(QaCliTest, WrongPasswordExitsOneWithTheServersMessage) {
     EXPECT_EQ(help.exitCode, 0) << command;
     EXPECT_NE(help.out.find("usage: labgate"), std::string::npos) << command;
   }
+}
+
+TEST_F(QaCliTest, PasswordFromATerminalIsNotEchoed) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account reviewer = createAccount(admin, "ct", {"qa-reviewer"});
+  const std::string home = tmp_->path() + "/config-terminal";
+  CliRun r = labgateOnTerminal(
+      {"login", "--server", server(), "--org", reviewer.org, "--user", reviewer.username}, home,
+      "Password: ", reviewer.password);
+  ASSERT_EQ(r.exitCode, 0) << "the terminal showed:\n" << r.out;
+  EXPECT_NE(r.out.find("Password: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("logged in"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(reviewer.password), std::string::npos) << "the password was echoed";
+  EXPECT_EQ(modeOf(sessionFile(home)), 0600);
 }
 
 }  // namespace
