@@ -303,5 +303,45 @@ TEST_F(QaCliTest, PasswordFromATerminalIsNotEchoed) {
   EXPECT_EQ(modeOf(sessionFile(home)), 0600);
 }
 
+TEST_F(QaCliTest, TotpCodeWhenTheServerAsksForIt) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  Account reviewer = createAccount(admin, "cq", {"qa-reviewer"});
+  ApiResponse start = api_.post("/api/v1/me/totp", Json().set("password", reviewer.password).str(),
+                                withBearer(reviewer.token));
+  ASSERT_TRUE(start.ok()) << start.describe();
+  const std::string secret = start.text("secret");
+  remember("TOTP secret", secret);
+  ApiResponse confirm =
+      api_.post("/api/v1/me/totp/confirm", Json().set("code", totpCode(secret, unixNow())).str(),
+                withBearer(reviewer.token));
+  ASSERT_TRUE(confirm.ok()) << confirm.describe();
+  const int64_t held = heldBatch(reviewer.token, newSampleId("CQ"));
+  ASSERT_GT(held, 0);
+  const std::string home = tmp_->path() + "/config-totp";
+
+  CliRun r = login(reviewer, reviewer.password, home);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("--totp CODE"), std::string::npos) << r.err;
+
+  waitForNextTotpStep();
+  r = labgate({"login", "--server", server(), "--org", reviewer.org, "--user", reviewer.username,
+               "--totp", totpCode(secret, unixNow())},
+              reviewer.password + "\n", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+
+  const std::string id = std::to_string(held);
+  r = labgate({"sign", "batch", id, "--meaning", "reviewed"}, reviewer.password + "\n", home);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("--totp CODE"), std::string::npos) << r.err;
+
+  waitForNextTotpStep();
+  r = labgate({"sign", "batch", id, "--meaning", "reviewed", "--totp", totpCode(secret, unixNow())},
+              reviewer.password + "\n", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("reviewed by Test " + reviewer.username), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace labgate::it::accounts
