@@ -10,6 +10,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetSSL.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <fcntl.h>
@@ -72,16 +73,18 @@ struct Answer {
   std::string error;  // why there is no answer
 };
 
-Answer call(const std::string& server, const std::string& method, const std::string& path,
-            const std::string& token, const std::string& body) {
+Answer call(const std::string& server, const std::string& ca, const std::string& method,
+            const std::string& path, const std::string& token, const std::string& body) {
   Answer answer;
   try {
     Poco::URI uri(server);
     std::unique_ptr<Poco::Net::HTTPClientSession> session;
     if (uri.getScheme() == "https") {
+      Poco::Net::initializeSSL();
       Poco::Net::Context::Params params;
       params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
       params.loadDefaultCAs = true;
+      params.caLocation = ca;
       Poco::Net::Context::Ptr context =
           new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
       context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
@@ -181,7 +184,7 @@ std::optional<QaSession> loadSession(const std::string& command, std::ostream& e
 /// A request with the session; a 401 says the session has ended.
 Answer sessionCall(const std::string& command, const QaSession& s, const std::string& method,
                    const std::string& path, const std::string& body, std::ostream& err) {
-  Answer a = call(s.server, method, path, s.token, body);
+  Answer a = call(s.server, s.ca, method, path, s.token, body);
   if (a.status == 401) {
     printFailure(command, a, err);
     err << "labgate " << command << ": the session has ended; log in again (labgate login)\n";
@@ -204,12 +207,15 @@ bool isNumber(const std::string& s) {
 // ---- usage -----------------------------------------------------------------------------------
 
 void loginUsage(std::ostream& out) {
-  out << "usage: labgate login --server URL --org ORG --user USER [--totp CODE]\n"
+  out << "usage: labgate login --server URL --org ORG --user USER [--totp CODE] [--ca FILE]\n"
          "\n"
          "Logs in to a LabGate server (POST /api/v1/sessions) and keeps the session token in\n"
          "$XDG_CONFIG_HOME/labgate/session.json (else ~/.config/labgate/session.json), mode 0600.\n"
          "The password is read from the terminal without echo, or from stdin when stdin is not a\n"
-         "terminal. --totp gives the TOTP code for a user who enrolled a second factor.\n"
+         "terminal. --totp gives the TOTP code for a user who enrolled a second factor; --ca a "
+         "PEM\n"
+         "CA certificate to verify an https server with (besides the system's CAs), kept with\n"
+         "the session for the other commands.\n"
       << kExitHelp;
 }
 
@@ -315,6 +321,7 @@ std::string writeSession(const std::string& path, const QaSession& session) {
   o->set("org", session.org);
   o->set("user", session.user);
   o->set("token", session.token);
+  if (!session.ca.empty()) o->set("ca", session.ca);
   const std::string content = condensed(o) + "\n";
   const std::string temp = path + ".tmp";
   const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -346,7 +353,7 @@ std::optional<QaSession> readSession(const std::string& path) {
   content << in.rdbuf();
   Object::Ptr o = parseObject(content.str());
   if (o.isNull()) return std::nullopt;
-  QaSession s{text(o, "server"), text(o, "org"), text(o, "user"), text(o, "token")};
+  QaSession s{text(o, "server"), text(o, "org"), text(o, "user"), text(o, "token"), text(o, "ca")};
   if (s.server.empty() || s.token.empty()) return std::nullopt;
   return s;
 }
@@ -428,7 +435,7 @@ void printBatch(const std::string& json, std::ostream& out) {
 
 int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
              std::ostream& err) {
-  std::string server, org, user, totp;
+  std::string server, org, user, totp, ca;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (isHelp(a)) {
@@ -444,6 +451,8 @@ int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostrea
       user = args[++i];
     } else if (a == "--totp" && hasValue) {
       totp = args[++i];
+    } else if (a == "--ca" && hasValue) {
+      ca = args[++i];
     } else {
       err << "labgate login: unexpected argument \"" << a << "\"\n";
       loginUsage(err);
@@ -471,7 +480,12 @@ int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostrea
   body->set("user", user);
   body->set("password", *password);
   if (!totp.empty()) body->set("totp", totp);
-  Answer a = call(server, "POST", "/api/v1/sessions", "", condensed(body));
+  if (!ca.empty() && ca[0] != '/') {
+    char* cwd = getcwd(nullptr, 0);  // kept in the session: an absolute path
+    if (cwd != nullptr) ca = std::string(cwd) + "/" + ca;
+    free(cwd);  // NOLINT(cppcoreguidelines-no-malloc)
+  }
+  Answer a = call(server, ca, "POST", "/api/v1/sessions", "", condensed(body));
   if (!ok(a)) {
     printFailure("login", a, err);
     Object::Ptr problem = parseObject(a.body);
@@ -486,7 +500,7 @@ int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostrea
     err << "labgate login: the server's answer has no session token\n";
     return 1;
   }
-  const std::string written = writeSession(path, QaSession{server, org, user, token});
+  const std::string written = writeSession(path, QaSession{server, org, user, token, ca});
   if (!written.empty()) {
     err << "labgate login: " << written << "\n";
     return 1;
@@ -516,7 +530,7 @@ int runLogout(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   std::optional<QaSession> s = loadSession("logout", err);
   if (!s) return 1;
-  Answer a = call(s->server, "DELETE", "/api/v1/sessions/current", s->token, "");
+  Answer a = call(s->server, s->ca, "DELETE", "/api/v1/sessions/current", s->token, "");
   if (!ok(a) && a.status != 401) {
     printFailure("logout", a, err);
     err << "labgate logout: the session file is kept; try again\n";

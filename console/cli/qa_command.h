@@ -24,6 +24,7 @@ struct QaSession {
   std::string org;
   std::string user;
   std::string token;
+  std::string ca;  // a PEM CA certificate file to verify an https server with; "" the system's
 };
 
 /// Writes `session` to `path` (mode 0600; the directory created 0700). "" or why not.

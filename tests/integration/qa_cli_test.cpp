@@ -343,5 +343,32 @@ TEST_F(QaCliTest, TotpCodeWhenTheServerAsksForIt) {
   EXPECT_NE(r.out.find("reviewed by Test " + reviewer.username), std::string::npos) << r.out;
 }
 
+TEST_F(QaCliTest, HttpsWithTheLabsCaCertificate) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account reviewer = createAccount(admin, "cs", {"qa-reviewer"});
+  const std::string home = tmp_->path() + "/config-https";
+  // The engine's certificate is self-signed for CN=localhost (AccountsTest::SetUp).
+  const std::string url = "https://localhost:" + std::to_string(httpsPort_);
+  const std::string cert = tmp_->path() + "/https-cert.pem";  // what makeTestCertificate wrote
+  ASSERT_TRUE(fileExists(cert));
+
+  CliRun r = labgate({"login", "--server", url, "--org", reviewer.org, "--user", reviewer.username},
+                     reviewer.password + "\n", home);
+  EXPECT_EQ(r.exitCode, 1) << "a certificate no CA vouches for was accepted: " << r.out << r.err;
+  EXPECT_NE(r.err.find("certificate verify failed"), std::string::npos) << r.err;
+  EXPECT_EQ(modeOf(sessionFile(home)), -1);
+
+  r = labgate(
+      {"login", "--server", url, "--org", reviewer.org, "--user", reviewer.username, "--ca", cert},
+      reviewer.password + "\n", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  r = labgate({"batches"}, "", home);
+  EXPECT_EQ(r.exitCode, 0) << "the CA is kept with the session: " << r.out << r.err;
+  r = labgate({"logout"}, "", home);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace labgate::it::accounts

@@ -48,19 +48,21 @@ TEST(QaSessionPath, XdgConfigHomeFirstThenHome) {
 
 TEST_F(QaCommand, SessionFileIs0600InA0700DirectoryAndReadsBack) {
   const std::string path = dir_ + "/config/labgate/session.json";
-  ASSERT_EQ(writeSession(path, {"http://h:1", "default", "dana", "lgs_secret"}), "");
+  ASSERT_EQ(writeSession(path, {"https://h:1", "default", "dana", "lgs_secret", "/etc/lab-ca.pem"}),
+            "");
   EXPECT_EQ(modeOf(path), 0600);
   EXPECT_EQ(modeOf(dir_ + "/config/labgate"), 0700);
   EXPECT_EQ(modeOf(dir_ + "/config"), 0700);
   auto back = readSession(path);
   ASSERT_TRUE(back.has_value());
-  EXPECT_EQ(back->server, "http://h:1");
+  EXPECT_EQ(back->server, "https://h:1");
+  EXPECT_EQ(back->ca, "/etc/lab-ca.pem");
   EXPECT_EQ(back->org, "default");
   EXPECT_EQ(back->user, "dana");
   EXPECT_EQ(back->token, "lgs_secret");
   // Rewritten over a file someone widened: 0600 again.
   chmod(path.c_str(), 0644);
-  ASSERT_EQ(writeSession(path, {"http://h:1", "default", "dana", "lgs_other"}), "");
+  ASSERT_EQ(writeSession(path, {"http://h:1", "default", "dana", "lgs_other", ""}), "");
   EXPECT_EQ(modeOf(path), 0600);
   EXPECT_FALSE(readSession(dir_ + "/none.json").has_value());
 }
