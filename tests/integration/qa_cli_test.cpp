@@ -275,6 +275,22 @@ TEST_F(QaCliTest, WrongPasswordExitsOneWithTheServersMessage) {
   EXPECT_NE(r.err.find("the password is wrong"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("not-the-password"), std::string::npos) << "the password was printed";
 
+  // A session the server has ended: exit 1 saying so; logout still removes the file.
+  auto session =
+      Poco::JSON::Parser().parse(readFile(sessionFile(home))).extract<Poco::JSON::Object::Ptr>();
+  const std::string token = str(session, "token");
+  ASSERT_FALSE(token.empty());
+  ApiResponse ended = api_.del("/api/v1/sessions/current", withBearer(token));
+  ASSERT_TRUE(ended.ok()) << ended.describe();
+  r = labgate({"batches"}, "", home);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("401"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the session has ended"), std::string::npos) << r.err;
+  r = labgate({"logout"}, "", home);
+  EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("already ended"), std::string::npos) << r.out;
+  EXPECT_EQ(modeOf(sessionFile(home)), -1);
+
   // Usage errors: 2, everywhere.
   EXPECT_EQ(labgate({"sign", "batch", "x", "--meaning", "reviewed"}, "", home).exitCode, 2);
   EXPECT_EQ(labgate({"show", "sample", "1"}, "", home).exitCode, 2);
