@@ -11,6 +11,7 @@
 #include "console/cli/calibrate_command.h"
 #include "console/cli/dry_run_command.h"
 #include "console/cli/keygen_command.h"
+#include "console/cli/qa_command.h"
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
 #include "console/cli/verify_signature_command.h"
@@ -36,6 +37,14 @@ void printHelp(std::ostream& out) {
          "  verify-signature  verify an electronic signature offline with the public key\n"
          "  version     print the version of this console and exit\n"
          "  help        show this help\n"
+         "\n"
+         "QA review and electronic signatures (a running labgated; docs/signatures.md):\n"
+         "  login       log in: labgate login --server URL --org ORG --user USER\n"
+         "  logout      end the session and remove the session file\n"
+         "  batches     list batches: labgate batches [--state held|released|rejected] [--json]\n"
+         "  show        show a batch: labgate show batch ID [--json]\n"
+         "  sign        sign a batch: labgate sign batch ID --meaning M [--reason T] [--results "
+         "ID,...]\n"
          "\n"
          "options:\n"
          "  -h, --help  show this help\n"
@@ -84,6 +93,11 @@ int main(int argc, char** argv) {
   if (command == "verify-signature") {
     return labgate::cli::runVerifySignature(args, std::cout, std::cerr);
   }
+  if (command == "login") return labgate::cli::runLogin(args, std::cin, std::cout, std::cerr);
+  if (command == "logout") return labgate::cli::runLogout(args, std::cout, std::cerr);
+  if (command == "batches") return labgate::cli::runBatches(args, std::cout, std::cerr);
+  if (command == "show") return labgate::cli::runShow(args, std::cout, std::cerr);
+  if (command == "sign") return labgate::cli::runSign(args, std::cin, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 2;
 }

@@ -1,0 +1,722 @@
+// labgate login / logout / batches / show batch / sign batch (see qa_command.h).
+#include "console/cli/qa_command.h"
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+namespace labgate::cli {
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+const char* const kExitHelp =
+    "\nexit status: 0 done; 1 failed (the server refused, not logged in, network); 2 usage "
+    "error.\n";
+
+bool isHelp(const std::string& a) { return a == "-h" || a == "--help"; }
+
+/// The text of a JSON member ("" when absent or null); numbers and booleans as text.
+std::string text(const Object::Ptr& o, const std::string& name) {
+  if (o.isNull() || !o->has(name) || o->isNull(name)) return "";
+  Poco::Dynamic::Var v = o->get(name);
+  if (v.isString() || v.isNumeric() || v.isBoolean()) return v.convert<std::string>();
+  std::ostringstream out;
+  Poco::JSON::Stringifier::condense(v, out);
+  return out.str();
+}
+
+Object::Ptr parseObject(const std::string& json) {
+  try {
+    return Poco::JSON::Parser().parse(json).extract<Object::Ptr>();
+  } catch (const Poco::Exception&) {
+    return nullptr;
+  } catch (const std::exception&) {
+    return nullptr;
+  }
+}
+
+std::string condensed(const Object::Ptr& o) {
+  std::ostringstream out;
+  Poco::JSON::Stringifier::condense(o, out);
+  return out.str();
+}
+
+// ---- HTTP ------------------------------------------------------------------------------------
+
+struct Answer {
+  int status = 0;  // 0: no answer (network)
+  std::string contentType;
+  std::string body;
+  std::string error;  // why there is no answer
+};
+
+Answer call(const std::string& server, const std::string& ca, const std::string& method,
+            const std::string& path, const std::string& token, const std::string& body) {
+  Answer answer;
+  try {
+    Poco::URI uri(server);
+    std::unique_ptr<Poco::Net::HTTPClientSession> session;
+    if (uri.getScheme() == "https") {
+      Poco::Net::initializeSSL();
+      Poco::Net::Context::Params params;
+      params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
+      params.loadDefaultCAs = true;
+      params.caLocation = ca;
+      Poco::Net::Context::Ptr context =
+          new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+      context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+      session =
+          std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), context);
+    } else if (uri.getScheme() == "http") {
+      session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
+    } else {
+      answer.error = "the server URL must start with http:// or https://";
+      return answer;
+    }
+    session->setTimeout(Poco::Timespan(60, 0));
+    std::string base = uri.getPath();
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    Poco::Net::HTTPRequest request(method, base + path, Poco::Net::HTTPMessage::HTTP_1_1);
+    request.set("Accept", "application/json");
+    request.set("User-Agent", "labgate-cli");
+    if (!token.empty()) request.set("Authorization", "Bearer " + token);
+    if (!body.empty()) {
+      request.setContentType("application/json");
+      request.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
+    std::ostream& requestBody = session->sendRequest(request);
+    requestBody << body;
+    Poco::Net::HTTPResponse response;
+    std::istream& in = session->receiveResponse(response);
+    Poco::StreamCopier::copyToString(in, answer.body);
+    answer.status = static_cast<int>(response.getStatus());
+    answer.contentType = response.getContentType();
+  } catch (const Poco::Exception& e) {
+    answer.status = 0;
+    answer.error = "cannot reach " + server + ": " + e.displayText();
+  }
+  return answer;
+}
+
+/// Prints a refused or failed request: the problem+json detail as the server wrote it.
+void printFailure(const std::string& command, const Answer& a, std::ostream& err) {
+  if (a.status == 0) {
+    err << "labgate " << command << ": " << a.error << "\n";
+    return;
+  }
+  Object::Ptr problem = parseObject(a.body);
+  err << "labgate " << command << ": the server answered " << a.status;
+  if (!problem.isNull() && (problem->has("title") || problem->has("detail"))) {
+    if (!text(problem, "title").empty()) err << " " << text(problem, "title");
+    if (!text(problem, "detail").empty()) err << ": " << text(problem, "detail");
+    err << "\n";
+  } else {
+    err << "\n" << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
+  }
+}
+
+// ---- password ---------------------------------------------------------------------------------
+
+/// One line from the terminal without echo when `in` is the terminal's stdin, else from `in`.
+std::optional<std::string> readSecret(std::istream& in, std::ostream& err, const char* prompt) {
+  std::string line;
+  if (&in == &std::cin && isatty(STDIN_FILENO) != 0) {
+    termios saved{};
+    const bool haveTerm = tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (haveTerm) {
+      termios quiet = saved;
+      quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+      quiet.c_lflag |= ECHONL;
+      tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    err << prompt << std::flush;
+    const bool got = static_cast<bool>(std::getline(in, line));
+    if (haveTerm) tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+    if (!got) return std::nullopt;
+  } else if (!std::getline(in, line)) {
+    return std::nullopt;
+  }
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
+}
+
+// ---- session ---------------------------------------------------------------------------------
+
+std::string currentSessionPath() {
+  return sessionFilePath(std::getenv("XDG_CONFIG_HOME"),
+                         std::getenv("HOME"));  // NOLINT(concurrency-mt-unsafe)
+}
+
+/// The session, or prints why there is none (exit 1).
+std::optional<QaSession> loadSession(const std::string& command, std::ostream& err) {
+  const std::string path = currentSessionPath();
+  std::optional<QaSession> s = path.empty() ? std::nullopt : readSession(path);
+  if (!s) {
+    err << "labgate " << command
+        << ": not logged in (run labgate login --server URL --org ORG --user USER)\n";
+  }
+  return s;
+}
+
+/// A request with the session; a 401 says the session has ended.
+Answer sessionCall(const std::string& command, const QaSession& s, const std::string& method,
+                   const std::string& path, const std::string& body, std::ostream& err) {
+  Answer a = call(s.server, s.ca, method, path, s.token, body);
+  if (a.status == 401) {
+    printFailure(command, a, err);
+    err << "labgate " << command << ": the session has ended; log in again (labgate login)\n";
+  } else if (a.status < 200 || a.status >= 300) {
+    printFailure(command, a, err);
+  }
+  return a;
+}
+
+bool ok(const Answer& a) { return a.status >= 200 && a.status < 300; }
+
+bool isNumber(const std::string& s) {
+  if (s.empty() || s.size() > 18) return false;
+  for (char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// ---- usage -----------------------------------------------------------------------------------
+
+void loginUsage(std::ostream& out) {
+  out << "usage: labgate login --server URL --org ORG --user USER [--totp CODE] [--ca FILE]\n"
+         "\n"
+         "Logs in to a LabGate server (POST /api/v1/sessions) and keeps the session token in\n"
+         "$XDG_CONFIG_HOME/labgate/session.json (else ~/.config/labgate/session.json), mode 0600.\n"
+         "The password is read from the terminal without echo, or from stdin when stdin is not a\n"
+         "terminal. --totp gives the TOTP code for a user who enrolled a second factor; --ca a "
+         "PEM\n"
+         "CA certificate to verify an https server with (besides the system's CAs), kept with\n"
+         "the session for the other commands.\n"
+      << kExitHelp;
+}
+
+void logoutUsage(std::ostream& out) {
+  out << "usage: labgate logout\n"
+         "\n"
+         "Ends the session on the server (DELETE /api/v1/sessions/current) and removes the\n"
+         "session file. A session that has already ended is removed too.\n"
+      << kExitHelp;
+}
+
+void batchesUsage(std::ostream& out) {
+  out << "usage: labgate batches [--state held|released|rejected] [--instrument NAME] [--json]\n"
+         "\n"
+         "Lists batches, newest first (GET /api/v1/batches): id, state, instrument, time "
+         "received,\n"
+         "samples, results and how many results wait for a QA decision.\n"
+         "\n"
+         "  --json   print the server's answer as it came\n"
+      << kExitHelp;
+}
+
+void showUsage(std::ostream& out) {
+  out << "usage: labgate show batch ID [--json]\n"
+         "\n"
+         "Shows a batch (GET /api/v1/batches/ID): its samples and results with disposition and QA\n"
+         "state, every finding with the measured value, the limit and the unit, the batch "
+         "findings,\n"
+         "the signatures so far and record_sha256 (the version a signature names).\n"
+         "\n"
+         "  --json   print the server's answer as it came\n"
+      << kExitHelp;
+}
+
+void signUsage(std::ostream& out) {
+  out << "usage: labgate sign batch ID --meaning M [--reason TEXT] [--results ID,...]\n"
+         "                          [--totp CODE] [--json]\n"
+         "\n"
+         "Signs a batch electronically (21 CFR Part 11; docs/signatures.md): fetches the batch "
+         "for\n"
+         "its record_sha256, reads your password (from the terminal without echo, or from stdin),\n"
+         "and posts the signature (POST /api/v1/signatures). Prints the signature: printed name,\n"
+         "UTC date and time, meaning.\n"
+         "\n"
+         "  --meaning M      reviewed, approved, rejected, rerun-requested, or one the lab adds\n"
+         "  --reason TEXT    required for rejected and rerun-requested, and for an approval that\n"
+         "                   releases a result with an error finding\n"
+         "  --results IDS    the result ids to sign (default: every result of the batch that "
+         "waits)\n"
+         "  --totp CODE      the TOTP code, when the server asks for it (first signing of a "
+         "session)\n"
+         "  --json           print the server's answer as it came\n"
+      << kExitHelp;
+}
+
+// ---- printing --------------------------------------------------------------------------------
+
+std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+void printFinding(const Object::Ptr& f, const char* indent, std::ostream& out) {
+  out << indent << "finding " << text(f, "rule") << " [" << text(f, "severity") << "]";
+  if (f->has("analyte") && !text(f, "analyte").empty()) out << " " << text(f, "analyte");
+  out << ": measured " << orDash(text(f, "measured")) << ", limit " << orDash(text(f, "limit"))
+      << ", unit " << orDash(text(f, "unit")) << ", action " << orDash(text(f, "action")) << "\n";
+  if (!text(f, "message").empty()) out << indent << "  " << text(f, "message") << "\n";
+}
+
+void printSignatureLine(const Object::Ptr& s, std::ostream& out) {
+  out << "  signature " << text(s, "id") << ": " << text(s, "meaning") << " by "
+      << text(s, "printed_name") << " (" << text(s, "signer") << ") " << text(s, "signed_at");
+  if (!text(s, "reason").empty()) out << ", reason: " << text(s, "reason");
+  out << ", results " << text(s, "results") << "\n";
+}
+
+}  // namespace
+
+std::string sessionFilePath(const char* xdgConfigHome, const char* home) {
+  if (xdgConfigHome != nullptr && xdgConfigHome[0] == '/') {
+    return std::string(xdgConfigHome) + "/labgate/session.json";
+  }
+  if (home != nullptr && home[0] == '/') return std::string(home) + "/.config/labgate/session.json";
+  return "";
+}
+
+std::string writeSession(const std::string& path, const QaSession& session) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos || slash == 0) return "not a file path: " + path;
+  const std::string dir = path.substr(0, slash);
+  // The parent of labgate/ (the config directory) may be missing too.
+  const size_t parentSlash = dir.rfind('/');
+  if (parentSlash != std::string::npos && parentSlash > 0) {
+    const std::string parent = dir.substr(0, parentSlash);
+    if (mkdir(parent.c_str(), 0700) != 0 && errno != EEXIST) {
+      return "cannot create " + parent + ": " +
+             std::strerror(errno);  // NOLINT(concurrency-mt-unsafe)
+    }
+  }
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return "cannot create " + dir + ": " + std::strerror(errno);  // NOLINT(concurrency-mt-unsafe)
+  }
+  Object::Ptr o = new Object;
+  o->set("server", session.server);
+  o->set("org", session.org);
+  o->set("user", session.user);
+  o->set("token", session.token);
+  if (!session.ca.empty()) o->set("ca", session.ca);
+  const std::string content = condensed(o) + "\n";
+  const std::string temp = path + ".tmp";
+  const int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return "cannot write " + temp + ": " + std::strerror(errno);  // NOLINT(concurrency-mt-unsafe)
+  bool written = fchmod(fd, 0600) == 0;
+  size_t done = 0;
+  while (written && done < content.size()) {
+    const ssize_t n = write(fd, content.data() + done, content.size() - done);
+    if (n <= 0) {
+      written = false;
+    } else {
+      done += static_cast<size_t>(n);
+    }
+  }
+  written = fsync(fd) == 0 && written;
+  written = close(fd) == 0 && written;
+  if (!written || std::rename(temp.c_str(), path.c_str()) != 0) {
+    std::remove(temp.c_str());
+    return "cannot write " + path;
+  }
+  return "";
+}
+
+std::optional<QaSession> readSession(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream content;
+  content << in.rdbuf();
+  Object::Ptr o = parseObject(content.str());
+  if (o.isNull()) return std::nullopt;
+  QaSession s{text(o, "server"), text(o, "org"), text(o, "user"), text(o, "token"), text(o, "ca")};
+  if (s.server.empty() || s.token.empty()) return std::nullopt;
+  return s;
+}
+
+void printBatchList(const std::string& json, std::ostream& out) {
+  Object::Ptr root = parseObject(json);
+  Array::Ptr items = root.isNull() ? nullptr : root->getArray("items");
+  if (items.isNull() || items->size() == 0) {
+    out << "no batches\n";
+    return;
+  }
+  char line[256];
+  std::snprintf(line, sizeof line, "%-8s %-9s %-16s %-25s %7s %7s %7s  %s\n", "ID", "STATE",
+                "INSTRUMENT", "RECEIVED", "SAMPLES", "RESULTS", "WAITING", "SOURCE");
+  out << line;
+  for (size_t i = 0; i < items->size(); ++i) {
+    Object::Ptr b = items->getObject(static_cast<unsigned>(i));
+    if (b.isNull()) continue;
+    const std::string source =
+        text(b, "source_name").empty() ? text(b, "connector") : text(b, "source_name");
+    std::snprintf(line, sizeof line, "%-8s %-9s %-16s %-25s %7s %7s %7s  ", text(b, "id").c_str(),
+                  text(b, "state").c_str(), text(b, "instrument").c_str(),
+                  text(b, "received_at").c_str(), text(b, "sample_count").c_str(),
+                  text(b, "result_count").c_str(), text(b, "waiting").c_str());
+    out << line << source << "\n";
+  }
+  if (!text(root, "next").empty()) out << "(more batches: the API pages with ?before=)\n";
+}
+
+void printBatch(const std::string& json, std::ostream& out) {
+  Object::Ptr b = parseObject(json);
+  if (b.isNull()) {
+    out << json << "\n";
+    return;
+  }
+  out << "batch " << text(b, "id") << "  state " << text(b, "state") << "  instrument "
+      << orDash(text(b, "instrument")) << "  format " << orDash(text(b, "format")) << "\n";
+  out << "source " << orDash(text(b, "connector"));
+  if (!text(b, "source_name").empty()) out << " (" << text(b, "source_name") << ")";
+  out << "  received " << orDash(text(b, "received_at")) << "\n";
+  out << "record_sha256 " << text(b, "record_sha256") << "\n";
+  Array::Ptr samples = b->getArray("samples");
+  for (size_t i = 0; !samples.isNull() && i < samples->size(); ++i) {
+    Object::Ptr sample = samples->getObject(static_cast<unsigned>(i));
+    if (sample.isNull()) continue;
+    out << "\nsample " << text(sample, "sample_id") << " (" << orDash(text(sample, "kind"))
+        << ")\n";
+    Array::Ptr results = sample->getArray("results");
+    for (size_t j = 0; !results.isNull() && j < results->size(); ++j) {
+      Object::Ptr r = results->getObject(static_cast<unsigned>(j));
+      if (r.isNull()) continue;
+      out << "  result " << text(r, "id") << "  " << text(r, "instrument_code") << " -> "
+          << orDash(text(r, "lis_code")) << "  " << text(r, "value") << " " << text(r, "units")
+          << "  disposition " << orDash(text(r, "disposition")) << "  qa "
+          << orDash(text(r, "qa_state")) << (text(r, "waiting") == "true" ? "  WAITING" : "")
+          << "\n";
+      Array::Ptr findings = r->getArray("findings");
+      for (size_t k = 0; !findings.isNull() && k < findings->size(); ++k) {
+        Object::Ptr f = findings->getObject(static_cast<unsigned>(k));
+        if (!f.isNull()) printFinding(f, "    ", out);
+      }
+    }
+  }
+  Array::Ptr batchFindings = b->getArray("batch_findings");
+  if (!batchFindings.isNull() && batchFindings->size() > 0) {
+    out << "\nbatch findings:\n";
+    for (size_t i = 0; i < batchFindings->size(); ++i) {
+      Object::Ptr f = batchFindings->getObject(static_cast<unsigned>(i));
+      if (!f.isNull()) printFinding(f, "  ", out);
+    }
+  }
+  Array::Ptr signatures = b->getArray("signatures");
+  out << "\nsignatures:" << (signatures.isNull() || signatures->size() == 0 ? " none\n" : "\n");
+  for (size_t i = 0; !signatures.isNull() && i < signatures->size(); ++i) {
+    Object::Ptr s = signatures->getObject(static_cast<unsigned>(i));
+    if (!s.isNull()) printSignatureLine(s, out);
+  }
+}
+
+int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+             std::ostream& err) {
+  std::string server, org, user, totp, ca;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (isHelp(a)) {
+      loginUsage(out);
+      return 0;
+    }
+    const bool hasValue = i + 1 < args.size();
+    if (a == "--server" && hasValue) {
+      server = args[++i];
+    } else if (a == "--org" && hasValue) {
+      org = args[++i];
+    } else if (a == "--user" && hasValue) {
+      user = args[++i];
+    } else if (a == "--totp" && hasValue) {
+      totp = args[++i];
+    } else if (a == "--ca" && hasValue) {
+      ca = args[++i];
+    } else {
+      err << "labgate login: unexpected argument \"" << a << "\"\n";
+      loginUsage(err);
+      return 2;
+    }
+  }
+  if (server.empty() || org.empty() || user.empty()) {
+    err << "labgate login: --server, --org and --user are required\n";
+    loginUsage(err);
+    return 2;
+  }
+  while (!server.empty() && server.back() == '/') server.pop_back();
+  const std::string path = currentSessionPath();
+  if (path.empty()) {
+    err << "labgate login: neither XDG_CONFIG_HOME nor HOME names a directory for the session\n";
+    return 1;
+  }
+  std::optional<std::string> password = readSecret(in, err, "Password: ");
+  if (!password || password->empty()) {
+    err << "labgate login: no password given\n";
+    return 1;
+  }
+  Object::Ptr body = new Object;
+  body->set("org", org);
+  body->set("user", user);
+  body->set("password", *password);
+  if (!totp.empty()) body->set("totp", totp);
+  if (!ca.empty() && ca[0] != '/') {
+    char* cwd = getcwd(nullptr, 0);  // kept in the session: an absolute path
+    if (cwd != nullptr) ca = std::string(cwd) + "/" + ca;
+    free(cwd);  // NOLINT(cppcoreguidelines-no-malloc)
+  }
+  Answer a = call(server, ca, "POST", "/api/v1/sessions", "", condensed(body));
+  if (!ok(a)) {
+    printFailure("login", a, err);
+    Object::Ptr problem = parseObject(a.body);
+    if (!problem.isNull() && text(problem, "totp_required") == "true") {
+      err << "labgate login: this user has a second factor: run again with --totp CODE\n";
+    }
+    return 1;
+  }
+  Object::Ptr answer = parseObject(a.body);
+  const std::string token = text(answer, "token");
+  if (token.empty()) {
+    err << "labgate login: the server's answer has no session token\n";
+    return 1;
+  }
+  const std::string written = writeSession(path, QaSession{server, org, user, token, ca});
+  if (!written.empty()) {
+    err << "labgate login: " << written << "\n";
+    return 1;
+  }
+  out << "logged in to " << server << " as " << user << " (organisation " << org << ")";
+  if (!text(answer, "expires_at").empty())
+    out << "; the session ends at " << text(answer, "expires_at") << " at the latest";
+  out << "\n";
+  if (text(answer, "password_change_required") == "true") {
+    out << "note: the server requires a password change before anything else (docs/api.md)\n";
+  }
+  if (text(answer, "totp_enrolment_required") == "true") {
+    out << "note: the organisation requires a TOTP second factor: enrol one first (docs/api.md)\n";
+  }
+  return 0;
+}
+
+int runLogout(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  for (const std::string& a : args) {
+    if (isHelp(a)) {
+      logoutUsage(out);
+      return 0;
+    }
+    err << "labgate logout: unexpected argument \"" << a << "\"\n";
+    logoutUsage(err);
+    return 2;
+  }
+  std::optional<QaSession> s = loadSession("logout", err);
+  if (!s) return 1;
+  Answer a = call(s->server, s->ca, "DELETE", "/api/v1/sessions/current", s->token, "");
+  if (!ok(a) && a.status != 401) {
+    printFailure("logout", a, err);
+    err << "labgate logout: the session file is kept; try again\n";
+    return 1;
+  }
+  std::remove(currentSessionPath().c_str());
+  out << (a.status == 401 ? "the session had already ended; logged out\n" : "logged out\n");
+  return 0;
+}
+
+int runBatches(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string query;
+  bool json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (isHelp(a)) {
+      batchesUsage(out);
+      return 0;
+    }
+    const bool hasValue = i + 1 < args.size();
+    if (a == "--json") {
+      json = true;
+    } else if ((a == "--state" || a == "--instrument") && hasValue) {
+      std::string value;
+      Poco::URI::encode(args[++i], "&=?#+%/", value);
+      query += query.empty() ? "?" : "&";
+      query += a.substr(2);
+      query += "=";
+      query += value;
+    } else {
+      err << "labgate batches: unexpected argument \"" << a << "\"\n";
+      batchesUsage(err);
+      return 2;
+    }
+  }
+  std::optional<QaSession> s = loadSession("batches", err);
+  if (!s) return 1;
+  Answer a = sessionCall("batches", *s, "GET", "/api/v1/batches" + query, "", err);
+  if (!ok(a)) return 1;
+  if (json) {
+    out << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
+  } else {
+    printBatchList(a.body, out);
+  }
+  return 0;
+}
+
+int runShow(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  bool json = false;
+  std::vector<std::string> words;
+  for (const std::string& a : args) {
+    if (isHelp(a)) {
+      showUsage(out);
+      return 0;
+    }
+    if (a == "--json") {
+      json = true;
+    } else if (!a.empty() && a[0] != '-') {
+      words.push_back(a);
+    } else {
+      err << "labgate show: unexpected argument \"" << a << "\"\n";
+      showUsage(err);
+      return 2;
+    }
+  }
+  if (words.size() != 2 || words[0] != "batch" || !isNumber(words[1])) {
+    err << "labgate show: expected \"batch ID\" (a number)\n";
+    showUsage(err);
+    return 2;
+  }
+  std::optional<QaSession> s = loadSession("show", err);
+  if (!s) return 1;
+  Answer a = sessionCall("show", *s, "GET", "/api/v1/batches/" + words[1], "", err);
+  if (!ok(a)) return 1;
+  if (json) {
+    out << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
+  } else {
+    printBatch(a.body, out);
+  }
+  return 0;
+}
+
+int runSign(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
+            std::ostream& err) {
+  bool json = false;
+  std::string meaning, reason, results, totp;
+  bool haveReason = false;
+  std::vector<std::string> words;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (isHelp(a)) {
+      signUsage(out);
+      return 0;
+    }
+    const bool hasValue = i + 1 < args.size();
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--meaning" && hasValue) {
+      meaning = args[++i];
+    } else if (a == "--reason" && hasValue) {
+      reason = args[++i];
+      haveReason = true;
+    } else if (a == "--results" && hasValue) {
+      results = args[++i];
+    } else if (a == "--totp" && hasValue) {
+      totp = args[++i];
+    } else if (!a.empty() && a[0] != '-') {
+      words.push_back(a);
+    } else {
+      err << "labgate sign: unexpected argument \"" << a << "\"\n";
+      signUsage(err);
+      return 2;
+    }
+  }
+  if (words.size() != 2 || words[0] != "batch" || !isNumber(words[1])) {
+    err << "labgate sign: expected \"batch ID\" (a number)\n";
+    signUsage(err);
+    return 2;
+  }
+  if (meaning.empty()) {
+    err << "labgate sign: --meaning is required\n";
+    signUsage(err);
+    return 2;
+  }
+  Array::Ptr resultIds = new Array;
+  if (!results.empty()) {
+    std::istringstream list(results);
+    std::string id;
+    while (std::getline(list, id, ',')) {
+      if (!isNumber(id)) {
+        err << "labgate sign: --results takes result ids separated by commas, not \"" << results
+            << "\"\n";
+        return 2;
+      }
+      resultIds->add(static_cast<Poco::Int64>(std::stoll(id)));
+    }
+    if (resultIds->size() == 0) {
+      err << "labgate sign: --results is empty\n";
+      return 2;
+    }
+  }
+  std::optional<QaSession> s = loadSession("sign", err);
+  if (!s) return 1;
+  Answer batch = sessionCall("sign", *s, "GET", "/api/v1/batches/" + words[1], "", err);
+  if (!ok(batch)) return 1;
+  const std::string record = text(parseObject(batch.body), "record_sha256");
+  if (record.empty()) {
+    err << "labgate sign: the batch answer has no record_sha256\n";
+    return 1;
+  }
+  std::optional<std::string> password = readSecret(in, err, "Password (to sign): ");
+  if (!password || password->empty()) {
+    err << "labgate sign: no password given\n";
+    return 1;
+  }
+  Object::Ptr body = new Object;
+  body->set("subject", "batch:" + words[1]);
+  body->set("meaning", meaning);
+  body->set("record_sha256", record);
+  body->set("password", *password);
+  if (haveReason) body->set("reason", reason);
+  if (resultIds->size() > 0) body->set("results", resultIds);
+  if (!totp.empty()) body->set("totp", totp);
+  Answer a = sessionCall("sign", *s, "POST", "/api/v1/signatures", condensed(body), err);
+  if (!ok(a)) {
+    Object::Ptr problem = parseObject(a.body);
+    if (!problem.isNull() && text(problem, "totp_required") == "true") {
+      err << "labgate sign: the first signing of a session needs your TOTP code: run again with "
+             "--totp CODE\n";
+    }
+    if (json && !a.body.empty()) out << a.body << (a.body.back() == '\n' ? "" : "\n");
+    return 1;
+  }
+  if (json) {
+    out << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
+    return 0;
+  }
+  Object::Ptr sig = parseObject(a.body);
+  out << "signed batch " << words[1] << ": " << text(sig, "meaning") << " by "
+      << text(sig, "printed_name") << " (" << text(sig, "signer") << ") at "
+      << text(sig, "signed_at") << " (UTC)\n";
+  out << "signature " << text(sig, "id") << ", results " << text(sig, "results")
+      << ", record_sha256 " << text(sig, "record_sha256") << "\n";
+  if (!text(sig, "reason").empty()) out << "reason: " << text(sig, "reason") << "\n";
+  if (!text(sig, "manifestation").empty()) out << text(sig, "manifestation") << "\n";
+  return 0;
+}
+
+}  // namespace labgate::cli
