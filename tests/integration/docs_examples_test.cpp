@@ -114,8 +114,9 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
   return run;
 }
 
-const std::vector<std::string> kCommands = {"backup", "calibrate",  "dry-run", "keygen",
-                                            "qc",     "qc-targets", "restore", "verify-signature"};
+const std::vector<std::string> kCommands = {
+    "audit",  "backup", "batches",    "calibrate", "dry-run", "keygen", "login",
+    "logout", "qc",     "qc-targets", "restore",   "show",    "sign",   "verify-signature"};
 
 class DocsCliTest : public ::testing::Test {
  protected:
