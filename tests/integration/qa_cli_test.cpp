@@ -89,11 +89,18 @@ CliRun labgateOnTerminal(const std::vector<std::string>& args, const std::string
       typed = write(master, line.data(), line.size()) == static_cast<ssize_t>(line.size());
     }
   }
+  // The terminal closes a moment before the child has exited: wait for it (until the deadline)
+  // rather than take "not exited yet" for a hang.
   int status = 0;
-  if (waitpid(pid, &status, WNOHANG) == 0) {
+  pid_t waited = 0;
+  while ((waited = waitpid(pid, &status, WNOHANG)) == 0 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (waited == 0) {
     kill(pid, SIGKILL);
     waitpid(pid, &status, 0);
-  } else if (WIFEXITED(status)) {
+  } else if (waited == pid && WIFEXITED(status)) {
     run.exitCode = WEXITSTATUS(status);
   }
   close(master);
