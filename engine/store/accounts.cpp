@@ -41,17 +41,6 @@ namespace {
 constexpr size_t kDefaultPageLimit = 50;
 constexpr size_t kMaxPageLimit = 1000;
 
-/// Thrown inside a write job to roll the job back and answer `status` instead of an I/O error.
-class Refused : public std::runtime_error {
- public:
-  explicit Refused(Status status)
-      : std::runtime_error(status.toString()), status_(std::move(status)) {}
-  const Status& status() const { return status_; }
-
- private:
-  Status status_;
-};
-
 /// Runs `work` as one job of the Store's writer. A Refused thrown by the work rolls the job back
 /// and becomes the answer; any other failure is the writer's Status.
 template <typename Impl, typename Work>

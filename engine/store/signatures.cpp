@@ -22,16 +22,6 @@ namespace {
 
 constexpr int64_t kMaxPage = 500;
 
-class Refused : public std::runtime_error {
- public:
-  explicit Refused(Status status)
-      : std::runtime_error(status.toString()), status_(std::move(status)) {}
-  const Status& status() const { return status_; }
-
- private:
-  Status status_;
-};
-
 std::string upperBound(const std::string& to) { return to.empty() ? to : to + "\x7f"; }
 
 template <typename Take>

@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -23,6 +24,18 @@
 #include "engine/store/store.h"
 
 namespace labgate {
+
+/// Thrown inside a write job to roll the job back and answer `status` instead of an I/O error
+/// (account and signature stores).
+class Refused : public std::runtime_error {
+ public:
+  explicit Refused(Status status)
+      : std::runtime_error(status.toString()), status_(std::move(status)) {}
+  const Status& status() const { return status_; }
+
+ private:
+  Status status_;
+};
 
 inline void configureConnection(Poco::Data::Session& session) {
   using Poco::Data::Keywords::now;
