@@ -125,6 +125,7 @@ class Engine::Impl : public api::EngineView {
     StatusOr<phi::PhiGate> gate = phi::PhiGate::loadFile(config_.phiPatterns);
     if (!gate.isOk()) return prefixed("phi.patterns", gate.status());
     auto sharedGate = std::make_shared<const phi::PhiGate>(std::move(gate.value()));
+    phiGate_ = sharedGate;
 
     // Destinations first: connectors name them.
     Pipeline::DestinationMap destinations;
@@ -431,6 +432,20 @@ class Engine::Impl : public api::EngineView {
   void wakeDelivery() const override {
     for (const auto& w : workers_) w->wake();
   }
+  std::string identifyingPattern(const std::string& text) const override {
+    if (!phiGate_ || text.empty()) return "";
+    // One record of a type no structural rule names: only the patterns run over the text.
+    Document document;
+    document.format = SourceFormat::kHl7;
+    Record record;
+    record.type = "free-text";
+    record.fields.resize(2);
+    record.fields[0].raw = record.fields[0].text = record.type;
+    record.fields[1].raw = record.fields[1].text = text;
+    document.records.push_back(std::move(record));
+    phi::Screening screening = phiGate_->screen(document, phi::Policy::kRefuse);
+    return screening.clean() ? "" : screening.hits.front().patternId;
+  }
 
   /// SIGHUP: every connector's mapping set and rule set read again from the configured files and
   /// swapped in whole; a connector whose files fail keeps its previous profile. One audit event
@@ -524,6 +539,7 @@ class Engine::Impl : public api::EngineView {
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<BackupService> backups_;                  // when security.key_file is set
   std::shared_ptr<const security::SigningKey> signingKey_;  // electronic signatures
+  std::shared_ptr<const phi::PhiGate> phiGate_;             // also screens reasons people write
   Pipeline::DestinationMap destinations_;                   // QA release renders through them
   Poco::ThreadPool httpPool_;
   std::unique_ptr<HttpServer> http_;

@@ -139,11 +139,14 @@ void fail(HttpStatus status, const std::string& detail, Object::Ptr extra) {
   throw ApiError{status, detail, std::move(extra)};
 }
 
+bool Call::hasBody() const {
+  return body_ || request.getChunkedTransferEncoding() ||
+         (request.hasContentLength() && request.getContentLength64() > 0);
+}
+
 Object::Ptr Call::body() {
   if (body_) return body_;
-  const bool hasBody = request.getChunkedTransferEncoding() ||
-                       (request.hasContentLength() && request.getContentLength64() > 0);
-  if (hasBody && !isJsonMediaType(request.get("Content-Type", ""))) {
+  if (hasBody() && !isJsonMediaType(request.get("Content-Type", ""))) {
     fail(HttpStatus::HTTP_UNSUPPORTEDMEDIATYPE,
          "the body must be JSON sent as Content-Type: application/json");
   }
@@ -747,6 +750,72 @@ AuditEvent Api::Impl::event(const Call& call, const std::string& action, const s
     text << "{}";
   }
   return AuditEvent{call.principal.orgId, call.principal.actor(), action, subject, text.str()};
+}
+
+ChangeDetail::ChangeDetail()
+    : before_(new Object(Poco::JSON_PRESERVE_KEY_ORDER)),
+      after_(new Object(Poco::JSON_PRESERVE_KEY_ORDER)) {}
+
+void ChangeDetail::element(const std::string& name, const Poco::Dynamic::Var& before,
+                           const Poco::Dynamic::Var& after) {
+  before_->set(name, before);
+  after_->set(name, after);
+}
+
+void ChangeDetail::differences(const Object::Ptr& before, const Object::Ptr& after) {
+  auto text = [](const Poco::Dynamic::Var& v) {
+    std::ostringstream out;
+    Poco::JSON::Stringifier::stringify(v, out);
+    return out.str();
+  };
+  for (const auto& [name, value] : *after) {
+    Poco::Dynamic::Var old = before->has(name) ? before->get(name) : Poco::Dynamic::Var();
+    if (text(old) != text(value)) element(name, old, value);
+  }
+}
+
+void ChangeDetail::created(const std::string& name, const Poco::Dynamic::Var& value) {
+  element(name, Poco::Dynamic::Var(), value);
+}
+
+Object::Ptr ChangeDetail::detail(const std::string& reason) const {
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("before", before_);
+  out->set("after", after_);
+  out->set("reason", reason);
+  return out;
+}
+
+std::string Api::Impl::changeReason(Call& call) {
+  std::string reason;
+  if (call.hasBody()) reason = optString(call.body(), "reason").value_or("");
+  checkFreeText("reason", reason, 2000);
+  if (settings.changeReasonRequired && Poco::trim(reason).empty()) {
+    fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+         "a reason for this change is required (audit.change_reason = required): send "
+         "{\"reason\": \"...\"} in the body");
+  }
+  return Poco::trim(reason);
+}
+
+void Api::Impl::checkFreeText(const std::string& member, const std::string& text,
+                              size_t maxBytes) const {
+  refuseControlCharacters(member, text);
+  if (text.size() > maxBytes) {
+    fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+         "\"" + member + "\" is over " + std::to_string(maxBytes) + " bytes");
+  }
+  const std::string pattern = engine.identifyingPattern(text);
+  if (!pattern.empty()) {
+    Object::Ptr extra = new Object;
+    extra->set("member", member);
+    extra->set("pattern", pattern);
+    fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+         "\"" + member + "\" looks like it holds a patient identifier (PHI pattern " + pattern +
+             "); the audit trail must not keep one: describe the reason without names, dates of "
+             "birth, record numbers or contact details",
+         extra);
+  }
 }
 
 void Api::Impl::checkGrantable(const Call& call, const std::vector<std::string>& roleNames) const {

@@ -86,7 +86,8 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "backup.dir",
                                              "backup.keep.hourly",
                                              "backup.keep.daily",
-                                             "audit.forward"};
+                                             "audit.forward",
+                                             "audit.change_reason"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -555,6 +556,13 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   }
 
   if (Status s = parseSignaturePolicy(keys, config.security.signatures); !s.isOk()) return s;
+  if (const std::string reason = get("audit.change_reason", "optional");
+      reason == "required" || reason == "optional") {
+    config.security.changeReasonRequired = reason == "required";
+  } else {
+    return Status::config("audit.change_reason",
+                          "must be optional or required; got \"" + reason + "\"");
+  }
 
   std::vector<std::string> connectorNames = splitList(get("connectors", ""));
   std::vector<std::string> destinationNames = splitList(get("destinations", ""));
