@@ -537,6 +537,7 @@ void Api::Impl::handle(Poco::Net::HTTPServerRequest& request,
     }
     match->handler(call);
   } catch (const ApiError& e) {
+    auditRefusal(call, e);
     if (response.sent()) return;
     if (e.status == HttpStatus::HTTP_UNAUTHORIZED) {
       response.set("WWW-Authenticate", "Bearer realm=\"labgate\"");
@@ -786,6 +787,31 @@ Object::Ptr ChangeDetail::detail(const std::string& reason) const {
   return out;
 }
 
+void Api::Impl::auditRefusal(const Call& call, const ApiError& error) {
+  if (call.refusalAudited || call.principal.orgId.empty()) return;  // done, or nobody to name
+  const bool signing = call.route.method == "POST" && call.route.path == "/api/v1/signatures";
+  std::string action;
+  if (error.status == HttpStatus::HTTP_FORBIDDEN) {
+    action = signing ? "signature.refused" : "access.denied";
+  } else if (signing && error.status == HttpStatus::HTTP_CONFLICT) {
+    action = "signature.refused";
+  } else {
+    return;
+  }
+  Object::Ptr detail = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  detail->set("endpoint", call.route.method + " " + call.route.path);
+  detail->set("status", static_cast<int>(error.status));
+  detail->set("reason", error.status == HttpStatus::HTTP_FORBIDDEN ? "forbidden" : "policy");
+  detail->set("detail", error.detail);  // composed by the server from names and ids
+  const Principal& p = call.principal;
+  const std::string subject = p.kind == Principal::Kind::kApiKey && p.key
+                                  ? "apikey:" + std::to_string(p.key->id)
+                              : p.user ? "user:" + std::to_string(p.user->id)
+                                       : std::string("unknown");
+  Status audited = store->appendAudit(event(call, action, subject, detail));
+  if (!audited.isOk()) logError(logger(), "refusal not audited: {}", audited.toString());
+}
+
 std::string Api::Impl::changeReason(Call& call) {
   std::string reason;
   if (call.hasBody()) reason = optString(call.body(), "reason").value_or("");
@@ -943,6 +969,7 @@ void Api::Impl::reauthenticate(Call& call, const std::string& password, const st
   AuditEvent audit = event(call, auditAction, "user:" + std::to_string(user.id), detail);
   countFailure(record, outcome, locked ? std::nullopt : std::optional<int64_t>(user.id),
                user.username, &audit);
+  call.refusalAudited = true;
   fail(HttpStatus::HTTP_FORBIDDEN,
        outcome == "bad_totp" ? std::string("the TOTP code is wrong") : what + " is wrong");
 }

@@ -66,6 +66,9 @@ struct Call {
   std::map<std::string, std::string> params;  // path parameters by name
   std::map<std::string, std::string> query;
   Principal principal;
+  /// Set by a handler that audited its own refusal (a wrong password in a re-authentication), so
+  /// that Api::handle does not audit it a second time.
+  bool refusalAudited = false;
 
   /// The body as a JSON object (400 when it is not one; at most 1 MiB).
   Object::Ptr body();
@@ -183,6 +186,11 @@ class Api::Impl {
   /// A password that passes the policy, or 422 saying why.
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
+  /// Audits a refused request of an authenticated caller (21 CFR 11.10(f), (g)): a 403 as
+  /// `access.denied`, and on POST /api/v1/signatures a 403 or a 409 (steps out of order, a
+  /// changed record) as `signature.refused`, with the endpoint, the status and the server's own
+  /// text (never what the client sent).
+  void auditRefusal(const Call& call, const ApiError& error);
   /// Why the caller makes a change: the optional "reason" member of the JSON body (a request
   /// without a body has none). Checked like every free text a person writes that the store keeps
   /// (checkFreeText). With audit.change_reason = required an empty reason answers 422.

@@ -215,6 +215,7 @@ void Api::Impl::registerSignatureRoutes() {
           event(call, "signature.refused", "user:" + std::to_string(user.id), detail));
       if (!audited.isOk())
         logError(logger(), "signature refusal not audited: {}", audited.toString());
+      call.refusalAudited = true;
       Object::Ptr extra = new Object;
       extra->set("totp_required", true);
       fail(HttpStatus::HTTP_FORBIDDEN,

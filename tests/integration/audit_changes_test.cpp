@@ -5,7 +5,8 @@
 //     server's UTC time (a time in the body is ignored), and the password never;
 //   - audit.change_reason = required refuses a change without a reason (nothing changes);
 //   - a reason that looks like a patient identifier is refused and stored nowhere;
-//   - no route of the API writes, changes or deletes an audit event.
+//   - no route of the API writes, changes or deletes an audit event; a forbidden request is one
+//     (access.denied).
 #include <gtest/gtest.h>
 
 #include "tests/integration/accounts_test_support.h"
@@ -237,6 +238,24 @@ TEST_F(AuditChangesTest, NoRouteWritesChangesOrDeletesAnAuditEvent) {
           << method << " " << path << ": " << r.describe();
     }
   }
+  // §11.10(g): a forbidden action answers 403 and leaves a security event naming the caller.
+  Account reviewer = createAccount(admin, "rev", {"qa-reviewer"});
+  ApiResponse forbidden = api_.post("/api/v1/users",
+                                    Json()
+                                        .set("username", newUsername("x"))
+                                        .set("printed_name", "X")
+                                        .set("password", strongPassword())
+                                        .set("roles", std::vector<std::string>{"admin"})
+                                        .str(),
+                                    withBearer(reviewer.token));
+  EXPECT_EQ(forbidden.status, 403) << forbidden.describe();
+  Object::Ptr denied = lastEvent(admin, "user:" + std::to_string(reviewer.id), "access.denied");
+  ASSERT_FALSE(denied.isNull());
+  EXPECT_EQ(str(denied, "actor"), "user:" + reviewer.username);
+  EXPECT_EQ(str(detailOf(denied), "endpoint"), "POST /api/v1/users");
+  EXPECT_NE(str(detailOf(denied), "detail").find("users.manage"), std::string::npos)
+      << str(detailOf(denied), "detail");
+
   ApiResponse chain = api_.get("/api/v1/audit/verification", withBearer(admin));
   EXPECT_EQ(chain.status, 200) << chain.describe();
   EXPECT_TRUE(chain.flag("valid")) << chain.describe();

@@ -337,6 +337,25 @@ TEST_F(DocsCliTest, EveryDocumentedApiPathIsARoute) {
   }
 }
 
+TEST_F(DocsCliTest, EveryTestThePart11MatrixNamesExists) {
+  std::set<std::string> registered;
+  const ::testing::UnitTest& all = *::testing::UnitTest::GetInstance();
+  for (int i = 0; i < all.total_test_suite_count(); ++i) {
+    const ::testing::TestSuite& suite = *all.GetTestSuite(i);
+    for (int j = 0; j < suite.total_test_count(); ++j) {
+      registered.insert(std::string(suite.name()) + "." + suite.GetTestInfo(j)->name());
+    }
+  }
+  const std::string text = readFile(sourceDir() + "/docs/part11.md");
+  const std::regex named("`([A-Z][A-Za-z0-9]*Test\\.[A-Z][A-Za-z0-9]*)`");
+  size_t count = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), named), end; it != end; ++it, ++count) {
+    EXPECT_EQ(registered.count((*it)[1]), 1u)
+        << "docs/part11.md names " << (*it)[1] << ", which is not a test of integration_tests";
+  }
+  EXPECT_GE(count, 30u) << "the matrix names the tests that show each requirement";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Against a real labgated
 
