@@ -11,6 +11,7 @@
 
 #include "mappings/spreadsheet_text.h"
 #include "util/csv.h"
+#include "util/json_quote.h"
 #include "util/text.h"
 
 namespace labgate {
@@ -476,6 +477,18 @@ std::string renderMappingProblems(const std::vector<MappingProblem>& problems,
     out += p.message;
     out += '\n';
   }
+  return out;
+}
+
+std::string mappingProblemsJson(const std::vector<MappingProblem>& problems) {
+  std::string out = "[";
+  for (const MappingProblem& p : problems) {
+    if (out.size() > 1) out += ',';
+    out += "{\"line\":" + std::to_string(p.line) + ",\"column\":" + std::to_string(p.column) +
+           ",\"column_name\":" + util::jsonQuote(p.columnName) +
+           ",\"message\":" + util::jsonQuote(p.message) + "}";
+  }
+  out += ']';
   return out;
 }
 

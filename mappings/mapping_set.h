@@ -99,6 +99,11 @@ struct MappingParse {
 std::string renderMappingProblems(const std::vector<MappingProblem>& problems,
                                   const std::string& source);
 
+/// The problems as a JSON array, the "errors" member of the API's 422 problem+json:
+/// [{"line":2,"column":5,"column_name":"decimals","message":"..."}, ...] in order ("column" 0 and
+/// "column_name" "" for a whole row or the header).
+std::string mappingProblemsJson(const std::vector<MappingProblem>& problems);
+
 /// The mapping stage (pure). For every result: a mapped code gets lisCode, lisName and decimals
 /// from its mapping; empty units take the mapping's units; units that differ from the mapping's
 /// (trimmed, case-insensitive; not checked when the mapping has no units) keep their value and
