@@ -282,8 +282,10 @@ class SpreadsheetParser {
     return true;
   }
 
+  // The header's name of column i (0-based) for a message, or its number when it has none.
   std::string nameOf(size_t i) const {
-    return i < names_.size() && !names_[i].empty() ? names_[i] : std::to_string(i + 1);
+    return i < names_.size() && !names_[i].empty() ? mappings::printable(names_[i])
+                                                   : std::to_string(i + 1);
   }
 
   // The value of known column k in `cells`, "" when the header lacks it.

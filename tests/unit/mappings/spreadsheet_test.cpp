@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "mappings/mapping_set.h"
@@ -266,6 +267,51 @@ TEST(MappingSpreadsheet, AHeaderNamingNoColumnStopsThere) {
   EXPECT_NE(parsed.problems.back().message.find("the first row is not a header"), std::string::npos)
       << describe(parsed);
   for (const auto& p : parsed.problems) EXPECT_EQ(p.line, 1) << p.message;
+}
+
+// Arbitrary bytes (mutations of the test files and random noise, from a fixed seed): the parser
+// never crashes, every message is printable, and a set comes back exactly when there is no
+// problem.
+TEST(MappingSpreadsheet, ArbitraryBytesNeverBreakTheParserOrItsMessages) {
+  std::vector<std::string> seeds;
+  for (const char* name : {"excel-unicode-text-utf16le.txt", "utf16be-bom.csv", "latin1.csv",
+                           "semicolon.csv", "many-errors.csv"}) {
+    seeds.push_back(readData(name));
+  }
+  std::mt19937 random(20261207);
+  auto byte = [&] { return static_cast<char>(random() & 0xFF); };
+  for (int round = 0; round < 3000; ++round) {
+    std::string bytes = seeds[static_cast<size_t>(round) % seeds.size()];
+    const int edits = 1 + static_cast<int>(random() % 8);
+    for (int e = 0; e < edits && !bytes.empty(); ++e) {
+      const size_t at = random() % bytes.size();
+      switch (random() % 4) {
+        case 0:
+          bytes[at] = byte();
+          break;
+        case 1:
+          bytes.insert(at, 1, "\",;\t\r\n#\xFF\x00"[random() % 9]);
+          break;
+        case 2:
+          bytes.erase(at, 1 + random() % 4);
+          break;
+        default:
+          bytes.insert(at, bytes.substr(random() % bytes.size(), random() % 16));
+      }
+    }
+    if (round % 10 == 0) {
+      bytes.clear();
+      for (size_t i = random() % 200; i > 0; --i) bytes.push_back(byte());
+    }
+    const MappingParse parsed = MappingSet::parseSpreadsheet(bytes, "fuzz.csv");
+    ASSERT_EQ(parsed.set.has_value(), parsed.problems.empty()) << round;
+    ASSERT_LE(parsed.problems.size(), 101u) << round;
+    for (const MappingProblem& p : parsed.problems) {
+      ASSERT_EQ(mappings::printable(p.message, 100000), p.message) << round;
+      ASSERT_GE(p.line, 0) << round;
+      ASSERT_GE(p.column, 0) << round;
+    }
+  }
 }
 
 }  // namespace
