@@ -422,9 +422,9 @@ std::vector<std::pair<std::string, int>> keysAsWritten(std::istream& in) {
       continued = continues;
       continue;
     }
-    continued = continues;
     const std::string text = trim(line);
-    if (text.empty() || text[0] == '#' || text[0] == '!') continue;
+    if (text.empty() || text[0] == '#' || text[0] == '!') continue;  // a comment never continues
+    continued = continues;
     std::string key;
     for (size_t i = 0; i < text.size(); ++i) {
       if (text[i] == '\\' && i + 1 < text.size()) {

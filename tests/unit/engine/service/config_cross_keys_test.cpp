@@ -114,6 +114,10 @@ TEST_F(ConfigRepeatedKeys, CommentsContinuationsAndEscapesAreNotRepeats) {
   ASSERT_FALSE(s.isOk());
   EXPECT_EQ(s.location(), path_ + ": log.rotation") << s.toString();
   EXPECT_TRUE(load("log.file = /tmp/x/a\\\n  data.dir=b\n").isOk());
+  // A comment line ending in a backslash does not continue: the next line is a key.
+  s = load("# an old path: C:\\\ndata.dir = /tmp/y\n");
+  ASSERT_FALSE(s.isOk());
+  EXPECT_EQ(s.location(), path_ + ": data.dir") << s.toString();
 }
 
 }  // namespace
