@@ -214,6 +214,7 @@ class SpreadsheetParser {
     for (const std::string& cell : row.cells) names_.emplace_back(trim(cell));
     while (!names_.empty() && names_.back().empty()) names_.pop_back();  // Excel's extra columns
     at_.fill(SIZE_MAX);
+    const size_t problemsBefore = out_.problems.size();
     size_t known = 0;
     for (size_t i = 0; i < names_.size(); ++i) known += checkHeaderName(i) ? 1 : 0;
     std::string missing;
@@ -225,6 +226,9 @@ class SpreadsheetParser {
               "missing column(s) " + missing + " in the header; the columns are " + joinColumns());
     }
     if (known == 0) {
+      // Not a header at all (a file without one, or another kind of file): one problem, not one
+      // per cell.
+      out_.problems.resize(problemsBefore);
       problem(headerLine_, 0, "",
               "the first row is not a header: it names none of the columns (" + joinColumns() +
                   "); the rows are not read");
