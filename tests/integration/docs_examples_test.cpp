@@ -257,8 +257,20 @@ TEST_F(DocsCliTest, TranscriptsInTheDocsRunAsShown) {
 
 TEST_F(DocsCliTest, ShippedConfigurationPassesCheckConfig) {
   // README and operations.md: `labgated --check-config` validates the shipped sample, opening
-  // nothing (run where the sample's relative paths lead, as scripts/run.sh does).
-  ProgramRun check = runIn(sourceDir(), labgated(), {"--check-config"}, tmp_.path());
+  // nothing (run where the sample's relative paths lead, as scripts/run.sh does: config/ is the
+  // repository's, var/inbox the watched folder run.sh makes; without it the check refuses).
+  const std::string site = tmp_.file("site");
+  fs::create_directories(site);
+  fs::create_directory_symlink(sourceDir() + "/config", site + "/config");
+  ProgramRun noInbox = runIn(site, labgated(), {"--check-config"}, tmp_.path());
+  ASSERT_TRUE(noInbox.finished);
+  EXPECT_EQ(noInbox.exitCode, 1) << noInbox.out;
+  EXPECT_NE(noInbox.err.find("connector.quant1.inbox: cannot use var/inbox: the folder does not "
+                             "exist"),
+            std::string::npos)
+      << noInbox.err;
+  fs::create_directories(site + "/var/inbox");
+  ProgramRun check = runIn(site, labgated(), {"--check-config"}, tmp_.path());
   ASSERT_TRUE(check.finished);
   EXPECT_EQ(check.exitCode, 0) << check.err;
   EXPECT_NE(check.out.find("config/labgate.properties: configuration OK"), std::string::npos)
