@@ -183,7 +183,7 @@ StatusOr<backup::Created> BackupService::takeBackup(const std::string& actor) {
     at = unixSecondsNow();
   }
   StatusOr<backup::Created> made =
-      backup::createBackup(*store_, kek_, dir_, bodiesDir_, workDir_, at);
+      backup::createBackup(*store_, kek_, dir_, bodiesDir_, workDir_, at, signingKeyFile_);
   if (!made.isOk()) {
     logError(logger(), "backup failed: {}", made.status().toString());
     Poco::JSON::Object detail(Poco::JSON_PRESERVE_KEY_ORDER);
