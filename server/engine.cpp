@@ -200,7 +200,7 @@ class Engine::Impl : public api::EngineView {
       logWarning(logger(),
                  "{} electronic signature(s) in the store were made with signing key {}, not "
                  "with this server's key {}{}: they will fail online verification "
-                 "(GET /api/v1/signatures/ID/verification). To keep them verifiable online, stop "
+                 "(GET /api/v1/signatures/{{id}}/verification). To keep them verifiable online, stop "
                  "labgated and put the old server's signing-key.sealed into data.dir (restoring "
                  "a backup that carries the signing key does this); else keep the old server's "
                  "public key (the PEM of its GET /api/v1/signing-key) and verify them offline "
