@@ -99,6 +99,15 @@ TEST_F(BackupSigningKeyTest, ARestoredEngineKeepsTheKeyAndVerifiesOldSignatures)
   ApiResponse made = api_.post("/api/v1/backups", "", withBearer(admin));
   ASSERT_EQ(made.status, 201) << made.describe();
   EXPECT_EQ(str(made.json->getObject("manifest"), "signing_key"), keyId);
+  EXPECT_NE(storeQuery(config_.dataDir + "/labgate.db",
+                       "SELECT detail FROM audit WHERE action = 'backup.created';")
+                .value_or("")
+                .find("\"signing_key\":\"" + keyId + "\""),
+            std::string::npos)
+      << "backup.created names the key it carries";
+  ApiResponse listed = api_.get("/api/v1/backups", withBearer(admin));
+  ASSERT_EQ(listed.status, 200) << listed.describe();
+  EXPECT_EQ(str(itemsOf(listed).at(0)->getObject("manifest"), "signing_key"), keyId);
   const std::string file = tmp_->file("backups/" + made.text("name"));
   EXPECT_EQ(readFile(file).find("PRIVATE KEY"), std::string::npos) << "the key is carried sealed";
 
