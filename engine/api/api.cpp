@@ -177,6 +177,24 @@ Object::Ptr Call::body() {
   return body_;
 }
 
+std::string Call::rawBody(size_t maxBytes) {
+  const std::string tooLarge = "the body is over " + std::to_string(maxBytes) + " bytes";
+  if (request.hasContentLength() && request.getContentLength64() > static_cast<int64_t>(maxBytes)) {
+    fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, tooLarge);
+  }
+  limitRequestBodyTime(static_cast<int64_t>(maxBytes));
+  std::string text;
+  std::istream& in = request.stream();
+  char buffer[8192];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > maxBytes) fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, tooLarge);
+  }
+  requestBodyRead();
+  return text;
+}
+
 int64_t Call::idParam(const std::string& name) const {
   auto it = params.find(name);
   const std::string& text = it == params.end() ? std::string() : it->second;
@@ -399,6 +417,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
     : store(storeIn),
       accounts(storeIn),
       signatures(storeIn),
+      mappingSets(storeIn),
       settings(std::move(settingsIn)),
       engine(engineIn),
       clock(clockIn),
@@ -414,6 +433,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerAuditVerificationRoutes();
   registerBatchRoutes();
   registerSignatureRoutes();
+  registerMappingSetRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {
     bool bound = false;

@@ -19,6 +19,7 @@
 #include "engine/api/routes.h"
 #include "engine/security/password.h"
 #include "engine/store/accounts.h"
+#include "engine/store/mapping_sets.h"
 #include "engine/store/signatures.h"
 
 namespace labgate::api {
@@ -69,6 +70,8 @@ struct Call {
 
   /// The body as a JSON object (400 when it is not one; at most 1 MiB).
   Object::Ptr body();
+  /// The body as bytes, whatever its media type (413 over `maxBytes`).
+  std::string rawBody(size_t maxBytes);
   /// A path parameter that must be a positive integer (404 otherwise: no such resource).
   int64_t idParam(const std::string& name) const;
   std::string peer() const;
@@ -125,6 +128,7 @@ class Api::Impl {
   std::shared_ptr<Store> store;
   AccountStore accounts;
   SignatureStore signatures;
+  MappingSetStore mappingSets;
   SecuritySettings settings;
   const EngineView& engine;
   /// The time sessions, API keys and lockouts are judged against (systemClock() in labgated).
@@ -157,6 +161,14 @@ class Api::Impl {
   void reauthenticate(Call& call, const std::string& password, const std::string& what,
                       const std::optional<std::string>& totp = std::nullopt,
                       const std::string& auditAction = "user.reauthentication_failed");
+  /// The re-authentication of an electronic signature (§11.200), shared by POST /api/v1/signatures
+  /// and mapping-set activations; the caller is a person in a session. The first signature of a
+  /// session (batches and mapping sets alike) needs the password and, for a user with a second
+  /// factor, the TOTP code: without the code 403 with "totp_required", audited
+  /// "signature.refused" naming `endpoint`. Later signatures need the password. A wrong password
+  /// or code: see reauthenticate ("signature.refused").
+  void reauthenticateSigner(Call& call, const std::string& password,
+                            const std::optional<std::string>& totp, const std::string& endpoint);
   /// A password that passes the policy, or 422 saying why.
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
@@ -188,6 +200,7 @@ class Api::Impl {
   void registerAuditVerificationRoutes();  // resources_audit.cpp
   void registerBatchRoutes();              // resources_batches.cpp: batches for QA review
   void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
+  void registerMappingSetRoutes();  // resources_mappings.cpp: versioned mapping sets (issue 14)
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "engine/api/permissions.h"
+#include "engine/store/mapping_sets.h"
 
 namespace labgate {
 namespace {
@@ -695,8 +696,23 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     if (!value("org").empty()) c.orgId = value("org");
     c.rulesPath = value("rules");
     c.mappingsPath = value("mappings");
-    if (c.mappingsPath.empty()) {
-      return Status::config(prefix + "mappings", "missing (the mapping CSV for this instrument)");
+    c.mappingSet = value("mapping_set");
+    if (!c.mappingsPath.empty() && !c.mappingSet.empty()) {
+      return Status::config(prefix + "mappings",
+                            "and " + prefix +
+                                "mapping_set are both set: give one (a CSV file, or the name of "
+                                "a mapping set stored in the database)");
+    }
+    if (c.mappingsPath.empty() && c.mappingSet.empty()) {
+      return Status::config(prefix + "mappings",
+                            "missing (the mapping CSV for this instrument), or " + prefix +
+                                "mapping_set (a mapping set stored in the database)");
+    }
+    if (!c.mappingSet.empty() && !isMappingSetName(c.mappingSet)) {
+      return Status::config(prefix + "mapping_set",
+                            "\"" + c.mappingSet +
+                                "\" is not a mapping set name (1 to 64 letters, digits, '.', '_' "
+                                "or '-', not starting with '.')");
     }
     c.phiPolicy = value("phi.policy").empty() ? "refuse" : value("phi.policy");
     if (c.phiPolicy != "refuse" && c.phiPolicy != "strip") {
