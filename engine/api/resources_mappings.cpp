@@ -207,9 +207,9 @@ void Api::Impl::registerMappingSetRoutes() {
     auto it = call.params.find("name");
     const std::string name = it == call.params.end() ? std::string() : it->second;
     if (!isMappingSetName(name)) {
-      fail(HttpStatus::HTTP_BAD_REQUEST,
-           "a mapping set name is 1 to 64 letters, digits, '.', '_' or '-', not starting with "
-           "'.'");
+      fail(HttpStatus::HTTP_NOT_FOUND,
+           "no such mapping set, and none can have this name: a mapping set name is 1 to 64 "
+           "letters, digits, '.', '_' or '-', not starting with '.'");
     }
     std::string comment;
     if (auto c = call.query.find("comment"); c != call.query.end()) comment = c->second;
