@@ -10,6 +10,10 @@
 // Test output rule: failures print status and problem detail (ApiResponse::describe), never a
 // password or token.
 #include <Poco/File.h>
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
+#include <Poco/StreamCopier.h>
 
 #include "tests/integration/accounts_test_support.h"
 
@@ -408,6 +412,98 @@ TEST_F(MappingSetsTest, AMappingFileIsStoredAsAVersionAndAChangedOneActivatedOnS
                        "'mapping_set.activated' AND subject = 'mapping-set:lab1_panel';")
                 .value_or(""),
             "configuration,configuration");
+}
+
+/// What one `labgate` run printed.
+struct Cli {
+  int exitCode = -1;
+  std::string out, err;
+};
+
+/// `labgate args` with `input` on stdin and XDG_CONFIG_HOME=`home` (where the session is kept).
+Cli labgate(const std::vector<std::string>& args, const std::string& input,
+            const std::string& home) {
+  Poco::Pipe inPipe;
+  Poco::Pipe outPipe;
+  Poco::Pipe errPipe;
+  Poco::Process::Env env{{"XDG_CONFIG_HOME", home}};
+  Poco::ProcessHandle handle =
+      Poco::Process::launch(binDir() + "/labgate", args, ".", &inPipe, &outPipe, &errPipe, env);
+  Cli run;
+  std::thread errReader([&] {
+    Poco::PipeInputStream errStream(errPipe);
+    Poco::StreamCopier::copyToString(errStream, run.err);
+  });
+  {
+    Poco::PipeOutputStream in(inPipe);
+    in << input;
+    in.close();
+  }
+  Poco::PipeInputStream outStream(outPipe);
+  Poco::StreamCopier::copyToString(outStream, run.out);
+  errReader.join();
+  run.exitCode = handle.wait();
+  return run;
+}
+
+TEST_F(MappingSetsTest, CommandLineRoundTrip) {
+  bindStoredSet();
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account lisAdmin = createAccount(admin, "lis", {"lis-admin"});
+  const std::string home = tmp_->file("cli-home");
+  Poco::File(home).createDirectories();
+  const std::string server = "http://127.0.0.1:" + std::to_string(config_.httpPort);
+
+  // Not logged in: exit 1. Usage errors: exit 2.
+  EXPECT_EQ(labgate({"mappings", "list"}, "", home).exitCode, 1);
+  EXPECT_EQ(labgate({"mappings", "show"}, "", home).exitCode, 2);
+  EXPECT_EQ(labgate({"mappings", "diff", "panel", "x"}, "", home).exitCode, 2);
+  EXPECT_EQ(labgate({"mappings", "list", "--comment", "x"}, "", home).exitCode, 2);
+
+  Cli r = labgate({"login", "--server", server, "--org", "default", "--user", lisAdmin.username},
+                  lisAdmin.password + "\n", home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+
+  const std::string good = tmp_->file("panel.csv");
+  writeFile(good, kHeader + "GLU,CLI-V1,Glucose,mmol/L,1\nCREA,2160-0,Creatinine,mg/dL,2\n");
+  r = labgate({"mappings", "import", "panel", good, "--comment", "from the CLI"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("stored version 1 of panel"), std::string::npos) << r.out;
+
+  const std::string bad = tmp_->file("bad.csv");
+  writeFile(bad, kHeader + "GLU,X,Glucose,mmol/L,1\nCREA,Y,Creatinine,mg/dL,1.5\n");
+  r = labgate({"mappings", "import", "panel", bad}, "", home);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.err.find("line 3, column 5 (decimals)"), std::string::npos) << r.err;
+
+  r = labgate({"mappings", "diff", "panel", "1"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("+ GLU -> CLI-V1"), std::string::npos) << r.out;
+
+  r = labgate({"mappings", "activate", "panel", "1", "--reason", "CLI test"},
+              lisAdmin.password + "\n", home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("Electronically signed (approved)"), std::string::npos) << r.out;
+  r = labgate({"mappings", "activate", "panel", "1"}, lisAdmin.password + "\n", home);
+  EXPECT_EQ(r.exitCode, 1) << "already active";
+
+  r = labgate({"mappings", "export", "panel"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_EQ(r.out, readFile(good));
+
+  r = labgate({"mappings", "list", "--json"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("\"active_version\":1"), std::string::npos) << r.out;
+  r = labgate({"mappings", "show", "panel"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("from the CLI"), std::string::npos) << r.out;
+
+  const std::string sample = newSampleId("MC");
+  ASSERT_TRUE(sendGlucose(connectorPort("lab2"), sample));
+  EXPECT_EQ(codeAtLis(*lis_, sample), "CLI-V1");
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
 }
 
 TEST_F(MappingSetsTest, BothMappingKeysOnOneConnectorAreRefusedNamingBoth) {
