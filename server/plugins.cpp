@@ -41,8 +41,8 @@ int headerColumn(std::string_view text, const std::string& name) {
     size_t from = 0;
     for (;;) {
       const size_t comma = line.find(',', from);
-      std::string cell(line.substr(from, comma == std::string_view::npos ? line.size() - from
-                                                                          : comma - from));
+      std::string cell(
+          line.substr(from, comma == std::string_view::npos ? line.size() - from : comma - from));
       const size_t b = cell.find_first_not_of(" \t\r\"\xEF\xBB\xBF");
       const size_t e = cell.find_last_not_of(" \t\r\"");
       cell = b == std::string::npos ? std::string() : cell.substr(b, e - b + 1);

@@ -27,7 +27,8 @@ void usage(std::ostream& out) {
          "       labgate mappings diff NAME V [--against N] [--json]\n"
          "       labgate mappings activate NAME V [--reason TEXT] [--totp CODE] [--json]\n"
          "\n"
-         "The mapping sets stored in labgated (docs/mappings.md), on the session of labgate login.\n"
+         "The mapping sets stored in labgated (docs/mappings.md), on the session of labgate "
+         "login.\n"
          "\n"
          "  list      every set: latest and active version, who activated it and when\n"
          "  show      one set: its versions and its activations\n"
@@ -94,9 +95,9 @@ struct Parsed {
 };
 
 std::optional<Parsed> parse(const std::vector<std::string>& args, std::ostream& err) {
-  static const std::map<std::string, bool> kOptions = {
-      {"--version", true}, {"--comment", true}, {"--against", true},
-      {"--reason", true},  {"--totp", true},    {"--json", false}};
+  static const std::map<std::string, bool> kOptions = {{"--version", true}, {"--comment", true},
+                                                       {"--against", true}, {"--reason", true},
+                                                       {"--totp", true},    {"--json", false}};
   Parsed p;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -155,8 +156,7 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
     return 2;
   }
   if (p.words.size() != expected->second) {
-    err << "labgate mappings " << verb << ": expected " << expected->second - 1
-        << " argument(s)\n";
+    err << "labgate mappings " << verb << ": expected " << expected->second - 1 << " argument(s)\n";
     usage(err);
     return 2;
   }
@@ -284,9 +284,10 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
       return 0;
     }
     Object::Ptr v = parseObject(a.body);
-    out << "stored version " << text(v, "version") << " of " << p.words[1] << " (" << text(v, "rows")
-        << " rows, sha256 " << text(v, "sha256") << "); not active yet: labgate mappings activate "
-        << p.words[1] << " " << text(v, "version") << "\n";
+    out << "stored version " << text(v, "version") << " of " << p.words[1] << " ("
+        << text(v, "rows") << " rows, sha256 " << text(v, "sha256")
+        << "); not active yet: labgate mappings activate " << p.words[1] << " "
+        << text(v, "version") << "\n";
     return 0;
   }
   if (verb == "diff") {

@@ -47,7 +47,7 @@ struct SignaturePolicy {
   // Mapping-set activation (POST .../activation) is signed, meaning "approved" (docs/mappings.md).
   bool mappingActivation = true;  // signatures.mapping_activation
   // Used by the next issues: rule-set changes need a signature.
-  bool ruleSetChanges = false;     // signatures.rule_set_changes
+  bool ruleSetChanges = false;  // signatures.rule_set_changes
 };
 
 /// The security.* and role.* configuration keys.

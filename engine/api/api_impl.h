@@ -200,7 +200,8 @@ class Api::Impl {
   void registerAuditVerificationRoutes();  // resources_audit.cpp
   void registerBatchRoutes();              // resources_batches.cpp: batches for QA review
   void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
-  void registerMappingSetRoutes();  // resources_mappings.cpp: versioned mapping sets (issue 14)
+  // resources_mappings.cpp: versioned mapping sets (issue 14).
+  void registerMappingSetRoutes();
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

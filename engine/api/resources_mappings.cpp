@@ -1,9 +1,9 @@
 // Mapping sets stored in the database, versioned (docs/mappings.md, issue 14):
 //   GET  /api/v1/mapping-sets                                  the organisation's sets
-//   GET  /api/v1/mapping-sets/{name}                           versions, activations, the active one
-//   GET  /api/v1/mapping-sets/{name}/versions/{version}        JSON, or the CSV (Accept: text/csv)
-//   POST /api/v1/mapping-sets/{name}/versions                  a new version (body: the CSV)
-//   GET  /api/v1/mapping-sets/{name}/versions/{version}/diff   added, removed, changed rows
+//   GET  /api/v1/mapping-sets/{name}                           versions, activations, the active
+//   one GET  /api/v1/mapping-sets/{name}/versions/{version}        JSON, or the CSV (Accept:
+//   text/csv) POST /api/v1/mapping-sets/{name}/versions                  a new version (body: the
+//   CSV) GET  /api/v1/mapping-sets/{name}/versions/{version}/diff   added, removed, changed rows
 //   POST /api/v1/mapping-sets/{name}/versions/{version}/activation
 //
 // Reading needs results.read, uploading and activating mappings.manage. With
@@ -33,7 +33,7 @@ constexpr size_t kMaxSpreadsheet = 8 << 20;
 /// The {name} path parameter: a set name (404 otherwise: no such set can exist).
 std::string setNameOf(const Call& call) {
   auto it = call.params.find("name");
-  const std::string name = it == call.params.end() ? std::string() : it->second;
+  std::string name = it == call.params.end() ? std::string() : it->second;
   if (!isMappingSetName(name)) fail(HttpStatus::HTTP_NOT_FOUND, "no such mapping set");
   return name;
 }
@@ -63,8 +63,8 @@ Object::Ptr activationJson(const MappingSetActivation& a) {
     sig->set("printed_name", a.printedName);
     sig->set("signed_at", a.activatedAt);
     sig->set("key_id", a.keyId);
-    sig->set("manifestation", "Electronically signed (" + a.meaning + ") by " + a.printedName +
-                                  " " + a.activatedAt);
+    sig->set("manifestation",
+             "Electronically signed (" + a.meaning + ") by " + a.printedName + " " + a.activatedAt);
     sig->set("signed_bytes", security::base64Encode(a.signedBytes));
     sig->set("signature", a.signature);
     o->set("signature", sig);
@@ -93,8 +93,7 @@ Object::Ptr summaryJson(const MappingSetSummary& s) {
   o->set("name", s.name);
   o->set("created_at", s.createdAt);
   o->set("latest_version", s.latestVersion);
-  o->set("active_version",
-         s.active ? Poco::Dynamic::Var(s.active->version) : Poco::Dynamic::Var());
+  o->set("active_version", s.active ? Poco::Dynamic::Var(s.active->version) : Poco::Dynamic::Var());
   o->set("active", s.active ? Poco::Dynamic::Var(activationJson(*s.active)) : Poco::Dynamic::Var());
   return o;
 }
@@ -113,7 +112,8 @@ Object::Ptr summaryJson(const MappingSetSummary& s) {
   Object::Ptr extra = new Object;
   extra->set("errors", errors);
   const MappingProblemInfo& first = problems.front();
-  std::string detail = std::to_string(problems.size()) + " problem(s) in the spreadsheet; the first: ";
+  std::string detail =
+      std::to_string(problems.size()) + " problem(s) in the spreadsheet; the first: ";
   if (first.line > 0) detail += "line " + std::to_string(first.line) + ": ";
   detail += first.message;
   fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, detail, extra);

@@ -413,8 +413,8 @@ ConnectionLimits ListenSettings::limits() const {
 
 bool isEngineConnectorKey(const std::string& key) {
   return key == "kind" || key == "instrument" || key == "mappings" || key == "mapping_set" ||
-         key == "destinations" ||
-         key == "phi.policy" || key == "org" || key == "rules" || key == "allow";
+         key == "destinations" || key == "phi.policy" || key == "org" || key == "rules" ||
+         key == "allow";
 }
 
 }  // namespace labgate

@@ -23,8 +23,10 @@ struct ConnectorConfig {
   std::string kind;
   std::string instrument;
   std::string orgId = "default";
-  std::string mappingsPath;  // connector.NAME.mappings: a CSV file (stored as a set of its name)
-  std::string mappingSet;    // connector.NAME.mapping_set: a set stored in the database
+  std::string mappingsPath;
+  // connector.NAME.mapping_set: a set stored in the database (else mappingsPath, a CSV file
+  // stored as the set of its name).
+  std::string mappingSet;
   std::string rulesPath;  // connector.NAME.rules: the rule set (config/rules/*.json); "" = none
   std::vector<std::string> destinations;
   std::string phiPolicy = "refuse";

@@ -19,8 +19,9 @@ StatusOr<ConnectorProfile> buildConnectorProfile(const ConnectorConfig& c,
   StatusOr<const SourceKind*> kind = registry.requireSource(c.name, c.kind);
   if (!kind.isOk()) return kind.status();
   if (!registry.mappingLoader()) {
-    return Status::config("connector." + c.name + (c.mappingSet.empty() ? ".mappings" : ".mapping_set"),
-                          "this build registers no mapping stage");
+    return Status::config(
+        "connector." + c.name + (c.mappingSet.empty() ? ".mappings" : ".mapping_set"),
+        "this build registers no mapping stage");
   }
   // A stored set (connector.NAME.mapping_set) is bound by the engine once the store is open.
   std::shared_ptr<const MappingStage> mappings;

@@ -155,15 +155,14 @@ bool isMappingSetName(const std::string& name) {
     return false;
   }
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
 }
 
 std::string mappingSetNameOfFile(const std::string& path) {
-  std::string base = path.substr(path.find_last_of("/\\") == std::string::npos
-                                     ? 0
-                                     : path.find_last_of("/\\") + 1);
+  std::string base =
+      path.substr(path.find_last_of("/\\") == std::string::npos ? 0 : path.find_last_of("/\\") + 1);
   const std::string suffix = ".csv";
   if (base.size() > suffix.size()) {
     std::string tail = base.substr(base.size() - suffix.size());
@@ -223,8 +222,8 @@ std::optional<MappingSetDetail> MappingSetStore::get(const std::string& orgId,
     Statement select(s);
     select << "SELECT version, row_count, sha256, created_by, created_at, comment FROM "
               "mapping_set_versions WHERE set_id = ? ORDER BY version",
-        bind(*setId), into(row.version), into(row.rowCount), into(row.sha256),
-        into(row.createdBy), into(row.createdAt), into(row.comment), range(0, 1);
+        bind(*setId), into(row.version), into(row.rowCount), into(row.sha256), into(row.createdBy),
+        into(row.createdAt), into(row.comment), range(0, 1);
     eachRow(select, [&] { detail.versions.push_back(row); });
     detail.summary.latestVersion = detail.versions.empty() ? 0 : detail.versions.back().version;
     detail.activations = selectActivations(s, *setId, false);
@@ -264,8 +263,7 @@ std::optional<MappingSetVersion> MappingSetStore::activeVersion(const std::strin
 
 StatusOr<int64_t> MappingSetStore::addVersion(const std::string& orgId, const std::string& name,
                                               const std::string& csv, int64_t rowCount,
-                                              const std::string& comment,
-                                              const AuditEvent& audit) {
+                                              const std::string& comment, const AuditEvent& audit) {
   auto& impl = *store_->impl_;
   int64_t version = 0;
   Status written = impl.write([&](Session& s) {
@@ -296,9 +294,9 @@ StatusOr<MappingSetActivation> MappingSetStore::activate(const MappingActivation
       std::optional<MappingSetActivation> current = latestActivation(s, *setId);
       const int64_t previous = current ? current->version : 0;
       if (draft.expectedPrevious && *draft.expectedPrevious != previous) {
-        throw Refused(Status::rejected(
-            "version", "version " + std::to_string(previous) + " was activated since you read " +
-                           "the set: read it again"));
+        throw Refused(Status::rejected("version", "version " + std::to_string(previous) +
+                                                      " was activated since you read " +
+                                                      "the set: read it again"));
       }
       if (previous == draft.version) {
         throw Refused(Status::rejected(
@@ -307,8 +305,8 @@ StatusOr<MappingSetActivation> MappingSetStore::activate(const MappingActivation
       MappingSetActivation a = draft.activation;
       a.version = draft.version;
       AuditEvent event;
-      made = insertActivation(event, s, draft.orgId, *setId, draft.setName, a, previous,
-                              draft.audit);
+      made =
+          insertActivation(event, s, draft.orgId, *setId, draft.setName, a, previous, draft.audit);
       impl.appendAudit(s, event);
     } catch (const Refused& r) {
       refusal = r.status();

@@ -89,15 +89,14 @@ class MappingSetStore {
   std::optional<MappingSetVersion> version(const std::string& orgId, const std::string& name,
                                            int64_t version);
   /// The active version with its CSV text, or nullopt (no such set, or none activated yet).
-  std::optional<MappingSetVersion> activeVersion(const std::string& orgId,
-                                                 const std::string& name);
+  std::optional<MappingSetVersion> activeVersion(const std::string& orgId, const std::string& name);
 
   /// Stores `csv` as the next version of set `name` (the set is created on its first version).
   /// The audit event `audit` (orgId, actor) is written as "mapping_set.version_created" with the
   /// version, row count, SHA-256 and comment. Returns the new version number.
   StatusOr<int64_t> addVersion(const std::string& orgId, const std::string& name,
-                               const std::string& csv, int64_t rowCount,
-                               const std::string& comment, const AuditEvent& audit);
+                               const std::string& csv, int64_t rowCount, const std::string& comment,
+                               const AuditEvent& audit);
 
   /// Activates a stored version (Status::notFound for no such set or version; Status::rejected
   /// when it is already active or another version was activated since expectedPrevious).

@@ -64,9 +64,9 @@ class MappingSetsTest : public AccountsTest {
   }
 
   ApiResponse activate(const Account& who, const std::string& set, int version, Json body) {
-    return api_.post("/api/v1/mapping-sets/" + set + "/versions/" + std::to_string(version) +
-                         "/activation",
-                     body.str(), withBearer(who.token));
+    return api_.post(
+        "/api/v1/mapping-sets/" + set + "/versions/" + std::to_string(version) + "/activation",
+        body.str(), withBearer(who.token));
   }
 
   /// One GLU result through the connector on `port`; true when every frame was acknowledged.
@@ -99,9 +99,9 @@ TEST_F(MappingSetsTest, UploadShowExportAndDiffVersions) {
   EXPECT_EQ(upload(viewer.token, "panel", v1).status, 403);
 
   const std::string v2 = kHeader +
-                         "GLU,2345-7,Glucose,mmol/L,2\n"   // decimals changed
+                         "GLU,2345-7,Glucose,mmol/L,2\n"     // decimals changed
                          "CREA,2160-0,Creatinine,mg/dL,2\n"  // unchanged
-                         "K,2823-3,Potassium,mmol/L,1\n";   // added; NA removed
+                         "K,2823-3,Potassium,mmol/L,1\n";    // added; NA removed
   r = upload(lisAdmin.token, "panel", v2);
   ASSERT_EQ(r.status, 201) << r.describe();
   EXPECT_EQ(r.number("version"), 2);
@@ -224,10 +224,8 @@ TEST_F(MappingSetsTest, SignedActivationSwapsTheConnectorsMappingForTheNextMessa
   ASSERT_TRUE(sendGlucose(lab2, before));
   ASSERT_FALSE(sampleRowId(lisAdmin.token, before).empty());
 
-  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,GLU-V1,Glucose,mmol/L,1\n").status,
-            201);
-  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,GLU-V2,Glucose,mmol/L,1\n").status,
-            201);
+  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,GLU-V1,Glucose,mmol/L,1\n").status, 201);
+  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,GLU-V2,Glucose,mmol/L,1\n").status, 201);
 
   // Refused: no password (400), another meaning (422), a wrong password (403), a role without
   // mappings.manage (403).
@@ -303,8 +301,7 @@ TEST_F(MappingSetsTest, ActivationWithoutSignatureWhenThePolicyIsOff) {
   ASSERT_NO_FATAL_FAILURE(startEngine());
   const std::string admin = adminToken();
   const Account lisAdmin = createAccount(admin, "lis", {"lis-admin"});
-  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,GLU-V1,Glucose,mmol/L,1\n").status,
-            201);
+  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,GLU-V1,Glucose,mmol/L,1\n").status, 201);
   ApiResponse r = activate(lisAdmin, "panel", 1, Json().set("reason", "policy off"));
   ASSERT_EQ(r.status, 201) << r.describe();
   EXPECT_TRUE(r.json->isNull("signature"));
@@ -399,7 +396,9 @@ TEST_F(MappingSetsTest, AMappingFileIsStoredAsAVersionAndAChangedOneActivatedOnS
   engine.hup();
   const std::string log = config_.dataDir + "/logs/labgated.log";
   EXPECT_TRUE(waitUntil(
-      [&] { return readFile(log).find("reload failed: no connector was reloaded") != std::string::npos; },
+      [&] {
+        return readFile(log).find("reload failed: no connector was reloaded") != std::string::npos;
+      },
       15000ms))
       << "the failed reload did not say that every connector failed";
   r = api_.get("/api/v1/mapping-sets/lab1_panel", withBearer(admin));
