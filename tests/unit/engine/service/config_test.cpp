@@ -230,4 +230,30 @@ TEST(EngineConfig, SignatureKeysAreCheckedAndNameTheKey) {
             "signatures.meaning.approved.permission");
 }
 
+TEST(EngineConfig, AConnectorBindsAStoredMappingSetOrAFileNotBoth) {
+  auto keys = valid();
+  keys.erase("connector.lab1.mappings");
+  keys["connector.lab1.mapping_set"] = "lcms-panel";
+  auto config = parseEngineConfig(keys);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_EQ(config->connectors[0].mappingSet, "lcms-panel");
+  EXPECT_TRUE(config->connectors[0].mappingsPath.empty());
+
+  keys["connector.lab1.mappings"] = "m.csv";
+  config = parseEngineConfig(keys);
+  ASSERT_FALSE(config.isOk());
+  EXPECT_EQ(config.status().location(), "connector.lab1.mappings");
+  EXPECT_NE(config.status().reason().find("connector.lab1.mapping_set"), std::string::npos)
+      << config.status().toString();
+
+  keys.erase("connector.lab1.mappings");
+  keys["connector.lab1.mapping_set"] = "no spaces";
+  EXPECT_EQ(errorKey(keys), "connector.lab1.mapping_set");
+  keys.erase("connector.lab1.mapping_set");
+  config = parseEngineConfig(keys);
+  ASSERT_FALSE(config.isOk());
+  EXPECT_NE(config.status().reason().find("mapping_set"), std::string::npos)
+      << "the missing-key error names both ways";
+}
+
 }  // namespace labgate
