@@ -63,7 +63,7 @@ class MappingSetsTest : public AccountsTest {
                      csv, headers);
   }
 
-  ApiResponse activate(const Account& who, const std::string& set, int version, Json body) {
+  ApiResponse activateVersion(const Account& who, const std::string& set, int version, Json body) {
     return api_.post(
         "/api/v1/mapping-sets/" + set + "/versions/" + std::to_string(version) + "/activation",
         body.str(), withBearer(who.token));
@@ -229,16 +229,16 @@ TEST_F(MappingSetsTest, SignedActivationSwapsTheConnectorsMappingForTheNextMessa
 
   // Refused: no password (400), another meaning (422), a wrong password (403), a role without
   // mappings.manage (403).
-  ApiResponse r = activate(lisAdmin, "panel", 1, Json().set("meaning", "approved"));
+  ApiResponse r = activateVersion(lisAdmin, "panel", 1, Json().set("meaning", "approved"));
   EXPECT_EQ(r.status, 400) << r.describe();
-  r = activate(lisAdmin, "panel", 1,
-               Json().set("meaning", "reviewed").set("password", lisAdmin.password));
+  r = activateVersion(lisAdmin, "panel", 1,
+                      Json().set("meaning", "reviewed").set("password", lisAdmin.password));
   EXPECT_EQ(r.status, 422) << r.describe();
-  r = activate(lisAdmin, "panel", 1,
-               Json().set("meaning", "approved").set("password", "Not-The-Password-123"));
+  r = activateVersion(lisAdmin, "panel", 1,
+                      Json().set("meaning", "approved").set("password", "Not-The-Password-123"));
   EXPECT_EQ(r.status, 403) << r.describe();
-  r = activate(reviewer, "panel", 1,
-               Json().set("meaning", "approved").set("password", reviewer.password));
+  r = activateVersion(reviewer, "panel", 1,
+                      Json().set("meaning", "approved").set("password", reviewer.password));
   EXPECT_EQ(r.status, 403) << r.describe();
   EXPECT_EQ(api_.get("/api/v1/mapping-sets/panel", withBearer(lisAdmin.token))
                 .json->isNull("active_version"),
@@ -246,11 +246,11 @@ TEST_F(MappingSetsTest, SignedActivationSwapsTheConnectorsMappingForTheNextMessa
       << "a refused activation activated";
 
   // Signed: the next message uses version 1.
-  r = activate(lisAdmin, "panel", 1,
-               Json()
-                   .set("meaning", "approved")
-                   .set("password", lisAdmin.password)
-                   .set("reason", "new panel"));
+  r = activateVersion(lisAdmin, "panel", 1,
+                      Json()
+                          .set("meaning", "approved")
+                          .set("password", lisAdmin.password)
+                          .set("reason", "new panel"));
   ASSERT_EQ(r.status, 201) << r.describe();
   EXPECT_EQ(r.number("version"), 1);
   auto sig = r.json->getObject("signature");
@@ -263,11 +263,11 @@ TEST_F(MappingSetsTest, SignedActivationSwapsTheConnectorsMappingForTheNextMessa
   EXPECT_EQ(codeAtLis(*lis_, first), "GLU-V1");
 
   // Activating it again is a conflict; version 2 then swaps without a restart.
-  r = activate(lisAdmin, "panel", 1,
-               Json().set("meaning", "approved").set("password", lisAdmin.password));
+  r = activateVersion(lisAdmin, "panel", 1,
+                      Json().set("meaning", "approved").set("password", lisAdmin.password));
   EXPECT_EQ(r.status, 409) << r.describe();
-  r = activate(lisAdmin, "panel", 2,
-               Json().set("meaning", "approved").set("password", lisAdmin.password));
+  r = activateVersion(lisAdmin, "panel", 2,
+                      Json().set("meaning", "approved").set("password", lisAdmin.password));
   ASSERT_EQ(r.status, 201) << r.describe();
   EXPECT_EQ(r.number("previous_version"), 1);
   const std::string second = newSampleId("MS");
@@ -302,12 +302,65 @@ TEST_F(MappingSetsTest, ActivationWithoutSignatureWhenThePolicyIsOff) {
   const std::string admin = adminToken();
   const Account lisAdmin = createAccount(admin, "lis", {"lis-admin"});
   ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,GLU-V1,Glucose,mmol/L,1\n").status, 201);
-  ApiResponse r = activate(lisAdmin, "panel", 1, Json().set("reason", "policy off"));
+  ApiResponse r = activateVersion(lisAdmin, "panel", 1, Json().set("reason", "policy off"));
   ASSERT_EQ(r.status, 201) << r.describe();
   EXPECT_TRUE(r.json->isNull("signature"));
   const std::string sample = newSampleId("MS");
   ASSERT_TRUE(sendGlucose(connectorPort("lab2"), sample));
   EXPECT_EQ(codeAtLis(*lis_, sample), "GLU-V1");
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+}
+
+TEST_F(MappingSetsTest, AnotherOrganisationsSetIsNotFoundAndAnApiKeyCannotSign) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account lisAdmin = createAccount(admin, "lis", {"lis-admin"});
+  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,A,Glucose,mmol/L,1\n").status, 201);
+
+  const std::string initial = strongPassword();
+  remember("lab-b admin initial password", initial);
+  ApiResponse created = api_.post("/api/v1/organisations",
+                                  Json()
+                                      .set("id", "lab-b")
+                                      .set("name", "Laboratory B")
+                                      .set("admin", Json()
+                                                        .set("username", "b-boss")
+                                                        .set("printed_name", "B Boss")
+                                                        .set("password", initial))
+                                      .str(),
+                                  withBearer(admin));
+  ASSERT_EQ(created.status, 201) << created.describe();
+  Account boss;
+  boss.org = "lab-b";
+  boss.username = "b-boss";
+  activate(boss, initial);
+  ASSERT_FALSE(boss.token.empty());
+  EXPECT_EQ(api_.get("/api/v1/mapping-sets/panel", withBearer(boss.token)).status, 404);
+  EXPECT_EQ(api_.get("/api/v1/mapping-sets/panel/versions/1", withBearer(boss.token)).status, 404);
+  EXPECT_EQ(api_.get("/api/v1/mapping-sets/panel/versions/1/diff", withBearer(boss.token)).status,
+            404);
+  ApiResponse r = api_.post("/api/v1/mapping-sets/panel/versions/1/activation",
+                            Json().set("meaning", "approved").set("password", boss.password).str(),
+                            withBearer(boss.token));
+  EXPECT_EQ(r.status, 404) << r.describe();
+  r = api_.get("/api/v1/mapping-sets", withBearer(boss.token));
+  ASSERT_EQ(r.status, 200) << r.describe();
+  EXPECT_TRUE(itemsOf(r).empty()) << "lab-b sees the sets of default";
+  // lab-b's own set of the same name is its own.
+  HttpHeaders csv = withBearer(boss.token);
+  csv.emplace_back("Content-Type", "text/csv");
+  r = api_.post("/api/v1/mapping-sets/panel/versions", kHeader, csv);
+  ASSERT_EQ(r.status, 201) << r.describe();
+  EXPECT_EQ(r.number("version"), 1);
+
+  // An electronic signature is a person's: an API key holding mappings.manage is refused.
+  const std::string key = createApiKey(admin, "mapper", {"lis-admin"});
+  ASSERT_FALSE(key.empty());
+  r = api_.post("/api/v1/mapping-sets/panel/versions/1/activation",
+                Json().set("meaning", "approved").set("password", "whatever-it-is").str(),
+                {{"Authorization", "Bearer " + key}});
+  EXPECT_EQ(r.status, 403) << r.describe();
+  EXPECT_NE(r.text("detail").find("API key"), std::string::npos) << r.describe();
   ASSERT_NO_FATAL_FAILURE(stopEngine());
 }
 
