@@ -743,6 +743,24 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     }
     config.connectors.push_back(std::move(c));
   }
+  // A mapping file is stored as the set of its name: two different files of one organisation
+  // must not become versions of the same set, each undoing the other at every start.
+  for (size_t i = 0; i < config.connectors.size(); ++i) {
+    const ConnectorConfig& a = config.connectors[i];
+    for (size_t j = 0; j < i && !a.mappingsPath.empty(); ++j) {
+      const ConnectorConfig& b = config.connectors[j];
+      if (b.orgId != a.orgId || b.mappingsPath.empty() || b.mappingsPath == a.mappingsPath) {
+        continue;
+      }
+      const std::string set = mappingSetNameOfFile(a.mappingsPath);
+      if (set == mappingSetNameOfFile(b.mappingsPath)) {
+        return Status::config("connector." + a.name + ".mappings",
+                              a.mappingsPath + " and " + b.mappingsPath + " (connector." + b.name +
+                                  ".mappings) would both be stored as mapping set \"" + set +
+                                  "\": give the files different names, or name the same file");
+      }
+    }
+  }
   return config;
 }
 

@@ -254,6 +254,20 @@ TEST(EngineConfig, AConnectorBindsAStoredMappingSetOrAFileNotBoth) {
   ASSERT_FALSE(config.isOk());
   EXPECT_NE(config.status().reason().find("mapping_set"), std::string::npos)
       << "the missing-key error names both ways";
+
+  // Two files that would be stored as one set.
+  keys = valid();
+  keys["connectors"] = "lab1, lab2";
+  keys["connector.lab2.kind"] = "astm-tcp";
+  keys["connector.lab2.listen"] = "127.0.0.1:9501";
+  keys["connector.lab2.mappings"] = "other/m.csv";
+  EXPECT_EQ(errorKey(keys), "connector.lab2.mappings");
+  keys["connector.lab2.mappings"] = "m.csv";
+  EXPECT_EQ(errorKey(keys), "") << "the same file, shared";
+  keys["connector.lab2.org"] = "lab-b";
+  keys["connector.lab2.mappings"] = "other/m.csv";
+  keys["connector.lab2.destinations"] = "";
+  EXPECT_EQ(errorKey(keys), "") << "another organisation's set";
 }
 
 }  // namespace labgate
