@@ -568,6 +568,14 @@ TEST_F(MappingSetsTest, BothMappingKeysOnOneConnectorAreRefusedNamingBoth) {
   const std::string text = run.out + run.err;
   EXPECT_NE(text.find("connector.lab1.mappings"), std::string::npos) << text;
   EXPECT_NE(text.find("connector.lab1.mapping_set"), std::string::npos) << text;
+
+  // mapping_set alone passes the check (the set itself is the store's: the engine binds it).
+  config_.omit("connector.lab1.mappings");
+  config_.write(configPath_);
+  run = runProgram(binDir() + "/labgated", {"--config", configPath_, "--check-config"}, 30000ms,
+                   tmp_->path());
+  ASSERT_TRUE(run.finished);
+  EXPECT_EQ(run.exitCode, 0) << run.out << run.err;
 }
 
 }  // namespace
