@@ -15,6 +15,7 @@
 #include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
 
+#include "engine/security/signing_key.h"
 #include "tests/integration/accounts_test_support.h"
 
 namespace labgate::it::accounts {
@@ -257,7 +258,24 @@ TEST_F(MappingSetsTest, SignedActivationSwapsTheConnectorsMappingForTheNextMessa
   ASSERT_FALSE(sig.isNull()) << "the activation carries no signature";
   EXPECT_EQ(str(sig, "meaning"), "approved");
   EXPECT_EQ(str(sig, "printed_name"), "Test " + lisAdmin.username);
-  EXPECT_FALSE(str(sig, "signature").empty());
+  // The server's Ed25519 key signed exactly the bytes shown: the set, the version and its
+  // SHA-256, the meaning and the reason.
+  ApiResponse key = api_.get("/api/v1/signing-key", withBearer(lisAdmin.token));
+  ASSERT_EQ(key.status, 200) << key.describe();
+  EXPECT_EQ(str(sig, "key_id"), key.header("X-Labgate-Key-Id"));
+  const std::optional<std::string> signedBytes = security::base64Decode(str(sig, "signed_bytes"));
+  const std::optional<std::string> signature = security::base64Decode(str(sig, "signature"));
+  ASSERT_TRUE(signedBytes && signature);
+  EXPECT_TRUE(security::verifyEd25519(key.body, *signedBytes, *signature).isOk());
+  const std::string v1Sha =
+      api_.get("/api/v1/mapping-sets/panel/versions/1", withBearer(lisAdmin.token)).text("sha256");
+  for (const std::string& part :
+       {std::string("\"subject\":\"mapping-set:panel\""), std::string("\"version\":1"),
+        "\"version_sha256\":\"" + v1Sha + "\"", std::string("\"meaning\":\"approved\""),
+        std::string("\"reason\":\"new panel\"")}) {
+    EXPECT_NE(signedBytes->find(part), std::string::npos) << part;
+  }
+  EXPECT_FALSE(security::verifyEd25519(key.body, *signedBytes + " ", *signature).isOk());
   const std::string first = newSampleId("MS");
   ASSERT_TRUE(sendGlucose(lab2, first));
   EXPECT_EQ(codeAtLis(*lis_, first), "GLU-V1");
@@ -361,6 +379,50 @@ TEST_F(MappingSetsTest, AnotherOrganisationsSetIsNotFoundAndAnApiKeyCannotSign) 
                 {{"Authorization", "Bearer " + key}});
   EXPECT_EQ(r.status, 403) << r.describe();
   EXPECT_NE(r.text("detail").find("API key"), std::string::npos) << r.describe();
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+}
+
+// §11.200 across kinds of signature: the first signature of a session, a batch's or an
+// activation's, needs the TOTP code of a user with a second factor; later ones the password.
+TEST_F(MappingSetsTest, TheFirstActivationOfASessionNeedsTheTotpCode) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  Account lisAdmin = createAccount(admin, "totp", {"lis-admin"});
+  ApiResponse start = api_.post("/api/v1/me/totp", Json().set("password", lisAdmin.password).str(),
+                                withBearer(lisAdmin.token));
+  ASSERT_TRUE(start.ok()) << start.describe();
+  const std::string secret = start.text("secret");
+  remember("TOTP secret", secret);
+  ApiResponse confirm =
+      api_.post("/api/v1/me/totp/confirm", Json().set("code", totpCode(secret, unixNow())).str(),
+                withBearer(lisAdmin.token));
+  ASSERT_TRUE(confirm.ok()) << confirm.describe();
+  waitForNextTotpStep();
+  ApiResponse r;
+  lisAdmin.token =
+      login("default", lisAdmin.username, lisAdmin.password, totpCode(secret, unixNow()), &r);
+  ASSERT_FALSE(lisAdmin.token.empty()) << r.describe();
+  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,A,Glucose,mmol/L,1\n").status, 201);
+  ASSERT_EQ(upload(lisAdmin.token, "panel", kHeader + "GLU,B,Glucose,mmol/L,1\n").status, 201);
+
+  r = activateVersion(lisAdmin, "panel", 1,
+                      Json().set("meaning", "approved").set("password", lisAdmin.password));
+  EXPECT_EQ(r.status, 403) << r.describe();
+  EXPECT_TRUE(r.flag("totp_required")) << r.describe();
+  waitForNextTotpStep();
+  r = activateVersion(lisAdmin, "panel", 1,
+                      Json()
+                          .set("meaning", "approved")
+                          .set("password", lisAdmin.password)
+                          .set("totp", totpCode(secret, unixNow())));
+  ASSERT_EQ(r.status, 201) << r.describe();
+  r = activateVersion(lisAdmin, "panel", 2,
+                      Json().set("meaning", "approved").set("password", lisAdmin.password));
+  EXPECT_EQ(r.status, 201) << "a later signature of the session needs the password only: "
+                           << r.describe();
+  ApiResponse refused = api_.get(
+      "/api/v1/audit?action=signature.refused&actor=user:" + lisAdmin.username, withBearer(admin));
+  EXPECT_EQ(itemsOf(refused).size(), 1u) << "the missing code is audited";
   ASSERT_NO_FATAL_FAILURE(stopEngine());
 }
 
