@@ -672,9 +672,20 @@ class Engine::Impl : public api::EngineView {
   /// lead wires it). A no-op for now.
   void onMappingSetActivated(const std::string& orgId, const std::string& setName,
                              int64_t version) const {
-    (void)orgId;
-    (void)setName;
+    // The connectors whose held results are concerned (for reevaluateHeldForMapping).
+    const std::vector<std::string> connectors = connectorsBoundTo(orgId, setName);
+    (void)connectors;
     (void)version;
+  }
+
+  /// The connectors of `orgId` that run mapping set `setName`, in config order.
+  std::vector<std::string> connectorsBoundTo(const std::string& orgId,
+                                             const std::string& setName) const {
+    std::vector<std::string> out;
+    for (const ConnectorConfig& c : config_.connectors) {
+      if (c.orgId == orgId && boundSet(c) == setName) out.push_back(c.name);
+    }
+    return out;
   }
 
   EngineConfig config_;
