@@ -22,6 +22,7 @@
 #include <Poco/URI.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -47,6 +48,7 @@
 #include "engine/service/profiles.h"
 #include "engine/store/audit_log.h"
 #include "engine/store/signatures.h"
+#include "engine/store/mapping_sets.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 
@@ -165,6 +167,21 @@ class Engine::Impl : public api::EngineView {
       }
     }
     store_ = store.value();
+
+    // Mapping sets (docs/mappings.md): a connector's file is stored as a version of its set when
+    // it changed; every connector runs its set's active version.
+    mappingSets_ = std::make_unique<MappingSetStore>(store_);
+    std::vector<std::pair<const ConnectorConfig*, int64_t>> activatedAtStart;
+    for (const ConnectorConfig& c : config_.connectors) {  // files first: a set may be shared
+      StatusOr<std::optional<int64_t>> imported = importMappingFile(c);
+      if (!imported.isOk()) return imported.status();
+      if (imported.value()) activatedAtStart.emplace_back(&c, *imported.value());
+    }
+    for (size_t i = 0; i < config_.connectors.size() && registry_.mappingParser(); ++i) {
+      StatusOr<std::shared_ptr<const MappingStage>> stage = storedStage(config_.connectors[i]);
+      if (!stage.isOk()) return stage.status();
+      profiles[i].mappings = stage.value();
+    }
 
     // Audit forwarders (docs/audit.md): each resumes after its durable cursor.
     auto auditLog = std::make_shared<AuditLog>(store_);
@@ -316,6 +333,9 @@ class Engine::Impl : public api::EngineView {
     // a client that comes early waits in the backlog instead of being refused).
     if (https_) https_->start();
     http_->start();
+    for (const auto& [c, version] : activatedAtStart) {
+      onMappingSetActivated(c->orgId, boundSet(*c), version);
+    }
     Status audited = store_->appendAudit({"default", "engine", "engine.started", "engine",
                                           std::string("{\"version\":\"") + kVersion + "\"}"});
     if (!audited.isOk()) logError(logger(), "start: not audited: {}", audited.toString());
@@ -365,6 +385,7 @@ class Engine::Impl : public api::EngineView {
     sources_.clear();
     workers_.clear();
     pipeline_.reset();
+    mappingSets_.reset();
     store_.reset();
   }
 
@@ -465,32 +486,101 @@ class Engine::Impl : public api::EngineView {
     phi::Screening screening = phiGate_->screen(document, phi::Policy::kRefuse);
     return screening.clean() ? "" : screening.hits.front().patternId;
   }
+  ParsedMappings parseMappings(std::string_view bytes, const std::string& source) const override {
+    if (!registry_.mappingParser()) return api::EngineView::parseMappings(bytes, source);
+    return registry_.mappingParser()(bytes, source);
+  }
+  /// Hot swap: every connector bound to the set gets a profile with the new version's stage; a
+  /// message in progress finishes with the profile it started with.
+  void mappingSetActivated(const std::string& orgId, const std::string& name,
+                           int64_t version) const override {
+    {
+      std::lock_guard<std::mutex> lock(reloadMutex_);
+      for (size_t i = 0; i < config_.connectors.size() && i < profiles_.size(); ++i) {
+        const ConnectorConfig& c = config_.connectors[i];
+        if (c.orgId != orgId || boundSet(c) != name) continue;
+        StatusOr<std::shared_ptr<const MappingStage>> stage = storedStage(c);
+        if (!stage.isOk()) {
+          logError(logger(), "connector {} keeps its previous mappings: {}", c.name,
+                   stage.status().toString());
+          continue;
+        }
+        auto profile = std::make_shared<ConnectorProfile>(*profiles_[i]->get());
+        profile->mappings = stage.value();
+        profiles_[i]->set(profile);
+        logInfo(logger(), "connector {}: mapping set {} version {} in use for the next message",
+                c.name, name, static_cast<Poco::Int64>(version));
+      }
+    }
+    onMappingSetActivated(orgId, name, version);
+  }
 
   /// SIGHUP: every connector's mapping set and rule set read again from the configured files and
   /// swapped in whole; a connector whose files fail keeps its previous profile. One audit event
   /// "config.reloaded" per organisation names what was reloaded (rule-set versions) and kept.
   Status reload() {
-    std::lock_guard<std::mutex> lock(reloadMutex_);
-    if (!store_) return Status::unavailable("engine", "not running");
+    std::vector<std::pair<const ConnectorConfig*, int64_t>> activated;  // file versions activated
     Status first;
+    {
+      std::lock_guard<std::mutex> lock(reloadMutex_);
+      if (!store_) return Status::unavailable("engine", "not running");
+      first = reloadLocked(activated);
+    }
+    for (const auto& [c, version] : activated) {
+      onMappingSetActivated(c->orgId, boundSet(*c), version);
+    }
+    return first;
+  }
+
+  Status reloadLocked(std::vector<std::pair<const ConnectorConfig*, int64_t>>& activated) {
+    Status first;
+    size_t reloadedCount = 0;
     std::map<std::string, std::pair<std::string, std::string>> byOrg;  // reloaded, kept (JSON)
+    auto keep = [&](const ConnectorConfig& c, const Status& why) {
+      logError(logger(), "reload: connector {} keeps its previous mappings and rules: {}", c.name,
+               why.toString());
+      if (first.isOk()) first = why;
+      std::string& kept = byOrg[c.orgId].second;
+      kept += (kept.empty() ? "{\"connector\":" : ",{\"connector\":") + jsonLogString(c.name) +
+              ",\"error\":" + jsonLogString(why.toString()) + "}";
+    };
+    // First every connector's files (a changed mapping file becomes the active version of its
+    // set), then each connector binds its set's active version: a set may be shared.
+    std::vector<std::optional<ConnectorProfile>> built(config_.connectors.size());
     for (size_t i = 0; i < config_.connectors.size() && i < profiles_.size(); ++i) {
       const ConnectorConfig& c = config_.connectors[i];
-      auto& [reloaded, kept] = byOrg[c.orgId];
-      StatusOr<ConnectorProfile> built = buildConnectorProfile(c, registry_);
-      if (!built.isOk()) {
-        logError(logger(), "reload: connector {} keeps its previous mappings and rules: {}", c.name,
-                 built.status().toString());
-        if (first.isOk()) first = built.status();
-        kept += (kept.empty() ? "{\"connector\":" : ",{\"connector\":") + jsonLogString(c.name) +
-                ",\"error\":" + jsonLogString(built.status().toString()) + "}";
+      StatusOr<ConnectorProfile> profile = buildConnectorProfile(c, registry_);
+      if (!profile.isOk()) {
+        keep(c, profile.status());
         continue;
       }
-      auto profile = std::make_shared<const ConnectorProfile>(std::move(built).value());
+      StatusOr<std::optional<int64_t>> imported = importMappingFile(c);
+      if (!imported.isOk()) {
+        keep(c, imported.status());
+        continue;
+      }
+      if (imported.value()) activated.emplace_back(&c, *imported.value());
+      built[i] = std::move(profile).value();
+    }
+    for (size_t i = 0; i < built.size(); ++i) {
+      if (!built[i]) continue;
+      const ConnectorConfig& c = config_.connectors[i];
+      if (registry_.mappingParser()) {
+        StatusOr<std::shared_ptr<const MappingStage>> stage = storedStage(c);
+        if (!stage.isOk()) {
+          keep(c, stage.status());
+          continue;
+        }
+        built[i]->mappings = stage.value();
+      }
+      auto profile = std::make_shared<const ConnectorProfile>(std::move(*built[i]));
       const std::string version = profile->rules ? profile->rules->version() : "";
       profiles_[i]->set(profile);
+      ++reloadedCount;
+      std::string& reloaded = byOrg[c.orgId].first;
       reloaded += (reloaded.empty() ? "{\"connector\":" : ",{\"connector\":") +
                   jsonLogString(c.name) + ",\"mappings\":" + jsonLogString(c.mappingsPath) +
+                  ",\"mapping_set\":" + jsonLogString(boundSet(c)) +
                   ",\"rules\":" + jsonLogString(c.rulesPath) +
                   ",\"rules_version\":" + jsonLogString(version) + "}";
     }
@@ -501,8 +591,18 @@ class Engine::Impl : public api::EngineView {
       if (!audited.isOk()) logError(logger(), "reload: not audited: {}", audited.toString());
     }
     metrics::configReloads().inc({first.isOk() ? "ok" : "error"});
-    logInfo(logger(), "reload: mapping sets and rule sets {}",
-            std::string(first.isOk() ? "reloaded" : "reloaded in part (see above)"));
+    if (first.isOk()) {
+      logInfo(logger(), "reload: mapping sets and rule sets reloaded");
+    } else if (reloadedCount == 0) {
+      logError(logger(),
+               "reload failed: no connector was reloaded, every one keeps its previous mappings "
+               "and rules (see above)");
+    } else {
+      logWarning(logger(),
+                 "reload: mapping sets and rule sets reloaded in part: {} of {} connector(s) "
+                 "reloaded, the others keep their previous ones (see above)",
+                 reloadedCount, config_.connectors.size());
+    }
     return first;
   }
 
@@ -543,6 +643,85 @@ class Engine::Impl : public api::EngineView {
     return Status::config(key, s.toString());
   }
 
+  /// The mapping set a connector runs: connector.NAME.mapping_set, or the set its file
+  /// (connector.NAME.mappings) is stored as.
+  static std::string boundSet(const ConnectorConfig& c) {
+    return c.mappingSet.empty() ? mappingSetNameOfFile(c.mappingsPath) : c.mappingSet;
+  }
+  static std::string mappingKey(const ConnectorConfig& c) {
+    return "connector." + c.name + (c.mappingSet.empty() ? ".mappings" : ".mapping_set");
+  }
+
+  /// The stage of the connector's set's active version; a set with none active yet maps nothing
+  /// (every code unmapped, so held), said in the log.
+  StatusOr<std::shared_ptr<const MappingStage>> storedStage(const ConnectorConfig& c) const {
+    const std::string set = boundSet(c);
+    std::optional<MappingSetVersion> active = mappingSets_->activeVersion(c.orgId, set);
+    const std::string empty = "instrument_code,lis_code,lis_name,units,decimals\n";
+    const std::string source =
+        active ? set + " version " + std::to_string(active->version) : set + " (none active)";
+    if (!active) {
+      logWarning(logger(),
+                 "connector {}: mapping set {} has no active version yet: every code is unmapped "
+                 "and held until a version is uploaded and activated",
+                 c.name, set);
+    }
+    ParsedMappings parsed = registry_.mappingParser()(active ? active->csv : empty, source);
+    if (!parsed.problems.empty() || !parsed.stage) {
+      const MappingProblemInfo p =
+          parsed.problems.empty() ? MappingProblemInfo{} : parsed.problems.front();
+      return Status::config(mappingKey(c), source + ":" + std::to_string(p.line) + ": " +
+                                               p.message + " (the stored version does not parse)");
+    }
+    return parsed.stage;
+  }
+
+  /// connector.NAME.mappings: the file stored as a new version of its set and activated when it
+  /// changed since the configuration stored it last. The version activated, or nullopt (also for
+  /// a connector bound to a stored set, and without a registered mapping parser).
+  StatusOr<std::optional<int64_t>> importMappingFile(const ConnectorConfig& c) {
+    if (!registry_.mappingParser() || !c.mappingSet.empty()) return std::optional<int64_t>();
+    std::ifstream in(c.mappingsPath, std::ios::binary);
+    if (!in) return Status::config(mappingKey(c), "cannot read " + c.mappingsPath);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    ParsedMappings parsed = registry_.mappingParser()(bytes, c.mappingsPath);
+    if (!parsed.problems.empty()) {
+      const MappingProblemInfo& p = parsed.problems.front();
+      return Status::config(mappingKey(c),
+                            c.mappingsPath + ":" + std::to_string(p.line) + ": " + p.message);
+    }
+    StatusOr<std::optional<int64_t>> imported =
+        mappingSets_->importFile(c.orgId, boundSet(c), parsed.text,
+                                 static_cast<int64_t>(parsed.rows.size()), c.mappingsPath);
+    if (!imported.isOk()) return prefixed(mappingKey(c), imported.status());
+    if (imported.value()) {
+      logInfo(logger(), "connector {}: {} changed: version {} of mapping set {} activated", c.name,
+              c.mappingsPath, static_cast<Poco::Int64>(*imported.value()), boundSet(c));
+    }
+    return imported;
+  }
+
+  /// After a version of a set was activated (through the API or a changed file): held results
+  /// of the connectors bound to the set are evaluated again here (issue 14, re-evaluation: the
+  /// lead wires it). A no-op for now.
+  void onMappingSetActivated(const std::string& orgId, const std::string& setName,
+                             int64_t version) const {
+    // The connectors whose held results are concerned (for reevaluateHeldForMapping).
+    const std::vector<std::string> connectors = connectorsBoundTo(orgId, setName);
+    (void)connectors;
+    (void)version;
+  }
+
+  /// The connectors of `orgId` that run mapping set `setName`, in config order.
+  std::vector<std::string> connectorsBoundTo(const std::string& orgId,
+                                             const std::string& setName) const {
+    std::vector<std::string> out;
+    for (const ConnectorConfig& c : config_.connectors) {
+      if (c.orgId == orgId && boundSet(c) == setName) out.push_back(c.name);
+    }
+    return out;
+  }
+
   EngineConfig config_;
   const Registry& registry_;
   std::shared_ptr<Store> store_;
@@ -554,7 +733,8 @@ class Engine::Impl : public api::EngineView {
 
   // Each connector's profile, in config order: reload() swaps them.
   std::vector<std::shared_ptr<ProfileSlot>> profiles_;
-  std::mutex reloadMutex_;
+  mutable std::mutex reloadMutex_;  // reloads and mapping-set activations, one at a time
+  std::unique_ptr<MappingSetStore> mappingSets_;  // mapping sets stored in the database
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<BackupService> backups_;                  // when security.key_file is set
   std::shared_ptr<const security::SigningKey> signingKey_;  // electronic signatures

@@ -205,6 +205,16 @@ int runDryRun(const std::vector<std::string>& args, std::ostream& out, std::ostr
         break;
       }
     }
+    if (connectorConfig && !connectorConfig->mappingSet.empty()) {
+      // The store is the engine's: dry-run reads mapping files only.
+      err << "labgate dry-run: connector " << connectorConfig->name << " uses the mapping set \""
+          << connectorConfig->mappingSet << "\" stored in the database (connector."
+          << connectorConfig->name
+          << ".mapping_set); dry-run reads mapping files: export the set (labgate mappings export "
+          << connectorConfig->mappingSet << ") and name it with connector." << connectorConfig->name
+          << ".mappings in a copy of the configuration\n";
+      return 2;
+    }
     ConnectorProfile fallback;
     if (!profile) {
       fallback.name = "dry-run";

@@ -11,6 +11,7 @@
 #include "console/cli/calibrate_command.h"
 #include "console/cli/dry_run_command.h"
 #include "console/cli/keygen_command.h"
+#include "console/cli/mappings_command.h"
 #include "console/cli/qa_command.h"
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
@@ -45,6 +46,10 @@ void printHelp(std::ostream& out) {
          "  show        show a batch: labgate show batch ID [--json]\n"
          "  sign        sign a batch: labgate sign batch ID --meaning M [--reason T] [--results "
          "ID,...]\n"
+         "\n"
+         "LIS administration (a running labgated; docs/mappings.md):\n"
+         "  mappings    mapping sets: list | show NAME | export NAME | import NAME FILE |\n"
+         "              diff NAME V | activate NAME V (signed)\n"
          "\n"
          "options:\n"
          "  -h, --help  show this help\n"
@@ -98,6 +103,9 @@ int main(int argc, char** argv) {
   if (command == "batches") return labgate::cli::runBatches(args, std::cout, std::cerr);
   if (command == "show") return labgate::cli::runShow(args, std::cout, std::cerr);
   if (command == "sign") return labgate::cli::runSign(args, std::cin, std::cout, std::cerr);
+  if (command == "mappings") {
+    return labgate::cli::runMappings(args, std::cin, std::cout, std::cerr);
+  }
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 2;
 }

@@ -180,6 +180,24 @@ Object::Ptr Call::body() {
   return body_;
 }
 
+std::string Call::rawBody(size_t maxBytes) {
+  const std::string tooLarge = "the body is over " + std::to_string(maxBytes) + " bytes";
+  if (request.hasContentLength() && request.getContentLength64() > static_cast<int64_t>(maxBytes)) {
+    fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, tooLarge);
+  }
+  limitRequestBodyTime(static_cast<int64_t>(maxBytes));
+  std::string text;
+  std::istream& in = request.stream();
+  char buffer[8192];
+  while (in) {
+    in.read(buffer, sizeof buffer);
+    text.append(buffer, static_cast<size_t>(in.gcount()));
+    if (text.size() > maxBytes) fail(HttpStatus::HTTP_REQUESTENTITYTOOLARGE, tooLarge);
+  }
+  requestBodyRead();
+  return text;
+}
+
 int64_t Call::idParam(const std::string& name) const {
   auto it = params.find(name);
   const std::string& text = it == params.end() ? std::string() : it->second;
@@ -402,6 +420,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
     : store(storeIn),
       accounts(storeIn),
       signatures(storeIn),
+      mappingSets(storeIn),
       settings(std::move(settingsIn)),
       engine(engineIn),
       clock(clockIn),
@@ -417,6 +436,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerAuditVerificationRoutes();
   registerBatchRoutes();
   registerSignatureRoutes();
+  registerMappingSetRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {
     bool bound = false;
@@ -789,7 +809,13 @@ Object::Ptr ChangeDetail::detail(const std::string& reason) const {
 
 void Api::Impl::auditRefusal(const Call& call, const ApiError& error) {
   if (call.refusalAudited || call.principal.orgId.empty()) return;  // done, or nobody to name
-  const bool signing = call.route.method == "POST" && call.route.path == "/api/v1/signatures";
+  const std::string& path = call.route.path;
+  const std::string activation = "/activation";
+  const bool signing =
+      call.route.method == "POST" &&
+      (path == "/api/v1/signatures" ||
+       (path.size() > activation.size() &&
+        path.compare(path.size() - activation.size(), activation.size(), activation) == 0));
   std::string action;
   if (error.status == HttpStatus::HTTP_FORBIDDEN) {
     action = signing ? "signature.refused" : "access.denied";

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "engine/model/clock.h"
+#include "engine/model/mapping_stage.h"
 #include "engine/model/status.h"
 #include "engine/net/http_util.h"
 #include "engine/security/cidr.h"
@@ -43,9 +44,10 @@ struct SignaturePolicy {
   bool reviewBeforeApproval = true;    // signatures.review_before_approval
   bool distinctSigners = true;         // signatures.distinct_signers
   bool sendRejectedCancelled = false;  // signatures.send_rejected = cancelled (default never)
-  // Used by the next issues: mapping-set activation and rule-set changes need a signature.
-  bool mappingActivation = false;  // signatures.mapping_activation
-  bool ruleSetChanges = false;     // signatures.rule_set_changes
+  // Mapping-set activation (POST .../activation) is signed, meaning "approved" (docs/mappings.md).
+  bool mappingActivation = true;  // signatures.mapping_activation
+  // Used by the next issues: rule-set changes need a signature.
+  bool ruleSetChanges = false;  // signatures.rule_set_changes
 };
 
 /// The security.* and role.* configuration keys.
@@ -115,6 +117,23 @@ class EngineView {
   virtual std::string identifyingPattern(const std::string& text) const {
     (void)text;
     return "";
+  }
+  /// Parses a mapping spreadsheet with the registered mapping stage (every problem listed);
+  /// without one, a single problem says so.
+  virtual ParsedMappings parseMappings(std::string_view bytes, const std::string& source) const {
+    (void)bytes;
+    ParsedMappings out;
+    out.problems.push_back({0, 0, "", source + ": this build registers no mapping stage"});
+    return out;
+  }
+  /// Version `version` of mapping set `name` of `orgId` was just activated: every connector bound
+  /// to the set takes it for its next message (a message in progress finishes with the version
+  /// it started with).
+  virtual void mappingSetActivated(const std::string& orgId, const std::string& name,
+                                   int64_t version) const {
+    (void)orgId;
+    (void)name;
+    (void)version;
   }
 };
 

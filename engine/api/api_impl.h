@@ -19,6 +19,7 @@
 #include "engine/api/routes.h"
 #include "engine/security/password.h"
 #include "engine/store/accounts.h"
+#include "engine/store/mapping_sets.h"
 #include "engine/store/signatures.h"
 
 namespace labgate::api {
@@ -74,6 +75,8 @@ struct Call {
   Object::Ptr body();
   /// Whether the request carries a body (a Content-Length above 0, or chunked).
   bool hasBody() const;
+  /// The body as bytes, whatever its media type (413 over `maxBytes`).
+  std::string rawBody(size_t maxBytes);
   /// A path parameter that must be a positive integer (404 otherwise: no such resource).
   int64_t idParam(const std::string& name) const;
   std::string peer() const;
@@ -151,6 +154,7 @@ class Api::Impl {
   std::shared_ptr<Store> store;
   AccountStore accounts;
   SignatureStore signatures;
+  MappingSetStore mappingSets;
   SecuritySettings settings;
   const EngineView& engine;
   /// The time sessions, API keys and lockouts are judged against (systemClock() in labgated).
@@ -183,11 +187,19 @@ class Api::Impl {
   void reauthenticate(Call& call, const std::string& password, const std::string& what,
                       const std::optional<std::string>& totp = std::nullopt,
                       const std::string& auditAction = "user.reauthentication_failed");
+  /// The re-authentication of an electronic signature (§11.200), shared by POST /api/v1/signatures
+  /// and mapping-set activations; the caller is a person in a session. The first signature of a
+  /// session (batches and mapping sets alike) needs the password and, for a user with a second
+  /// factor, the TOTP code: without the code 403 with "totp_required", audited
+  /// "signature.refused" naming `endpoint`. Later signatures need the password. A wrong password
+  /// or code: see reauthenticate ("signature.refused").
+  void reauthenticateSigner(Call& call, const std::string& password,
+                            const std::optional<std::string>& totp, const std::string& endpoint);
   /// A password that passes the policy, or 422 saying why.
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
   /// Audits a refused request of an authenticated caller (21 CFR 11.10(f), (g)): a 403 as
-  /// `access.denied`, and on POST /api/v1/signatures a 403 or a 409 (steps out of order, a
+  /// `access.denied`, and on POST /api/v1/signatures or a mapping-set activation a 403 or a 409 (steps out of order, a
   /// changed record) as `signature.refused`, with the endpoint, the status and the server's own
   /// text (never what the client sent).
   void auditRefusal(const Call& call, const ApiError& error);
@@ -227,6 +239,8 @@ class Api::Impl {
   void registerAuditVerificationRoutes();  // resources_audit.cpp
   void registerBatchRoutes();              // resources_batches.cpp: batches for QA review
   void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
+  // resources_mappings.cpp: versioned mapping sets (issue 14).
+  void registerMappingSetRoutes();
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

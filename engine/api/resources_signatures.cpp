@@ -158,6 +158,37 @@ Object::Ptr signatureJson(const SignatureRecord& sig, bool full) {
   return o;
 }
 
+void Api::Impl::reauthenticateSigner(Call& call, const std::string& password,
+                                     const std::optional<std::string>& totp,
+                                     const std::string& endpoint) {
+  if (!call.principal.user || !call.principal.session) {
+    fail(HttpStatus::HTTP_FORBIDDEN,
+         "an electronic signature is made by a person signed in (a session), not an API key");
+  }
+  // §11.200: the first signing of a session needs every factor, later ones the password.
+  const User& user = *call.principal.user;
+  const SessionRecord& session = *call.principal.session;
+  const bool first =
+      !signatures.sessionHasSigned(session.id) && !mappingSets.sessionHasSigned(session.id);
+  if (first && user.totpEnabled && (!totp || totp->empty())) {
+    Object::Ptr detail = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    detail->set("endpoint", endpoint);
+    detail->set("reason", "totp_required");
+    Status audited = store->appendAudit(
+        event(call, "signature.refused", "user:" + std::to_string(user.id), detail));
+    if (!audited.isOk())
+      logError(logger(), "signature refusal not audited: {}", audited.toString());
+    call.refusalAudited = true;
+    Object::Ptr extra = new Object;
+    extra->set("totp_required", true);
+    fail(HttpStatus::HTTP_FORBIDDEN,
+         "the first signature of a session needs the TOTP code (\"totp\") with the password",
+         extra);
+  }
+  reauthenticate(call, password, "the password", first && user.totpEnabled ? totp : std::nullopt,
+                 "signature.refused");
+}
+
 void Api::Impl::registerSignatureRoutes() {
   on("GET", "/api/v1/signing-key", [this](Call& call) {
     auto key = engine.signingKey();
@@ -203,27 +234,9 @@ void Api::Impl::registerSignatureRoutes() {
                                            ".permission)");
     }
 
-    // §11.200: the first signing of a session needs every factor, later ones the password.
+    reauthenticateSigner(call, password, totp, "POST /api/v1/signatures");
     const User& user = *call.principal.user;
     const SessionRecord& session = *call.principal.session;
-    const bool first = !signatures.sessionHasSigned(session.id);
-    if (first && user.totpEnabled && (!totp || totp->empty())) {
-      Object::Ptr detail = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-      detail->set("endpoint", "POST /api/v1/signatures");
-      detail->set("reason", "totp_required");
-      Status audited = store->appendAudit(
-          event(call, "signature.refused", "user:" + std::to_string(user.id), detail));
-      if (!audited.isOk())
-        logError(logger(), "signature refusal not audited: {}", audited.toString());
-      call.refusalAudited = true;
-      Object::Ptr extra = new Object;
-      extra->set("totp_required", true);
-      fail(HttpStatus::HTTP_FORBIDDEN,
-           "the first signature of a session needs the TOTP code (\"totp\") with the password",
-           extra);
-    }
-    reauthenticate(call, password, "the password", first && user.totpEnabled ? totp : std::nullopt,
-                   "signature.refused");
 
     std::optional<BatchDetail> batch = signatures.batch(call.principal.orgId, batchId);
     if (!batch) fail(HttpStatus::HTTP_NOT_FOUND, "no such batch");

@@ -79,6 +79,20 @@ const std::vector<RouteSpec>& routeTable() {
       {"POST", "/api/v1/backups", "backups.manage",
        "Take a backup now: written, verified, kept by the retention policy"},
       {"GET", "/api/v1/backups", "backups.manage", "The backups in the backup directory"},
+      // Mapping sets stored in the database, versioned (docs/mappings.md).
+      {"GET", "/api/v1/mapping-sets", "results.read",
+       "Mapping sets: latest and active version, who activated it and when"},
+      {"GET", "/api/v1/mapping-sets/{name}", "results.read",
+       "One mapping set: its versions and its activations"},
+      {"GET", "/api/v1/mapping-sets/{name}/versions/{version}", "results.read",
+       "One version: the CSV (Accept: text/csv) or its rows as JSON"},
+      {"POST", "/api/v1/mapping-sets/{name}/versions", "mappings.manage",
+       "Upload a new version (body: the CSV); 422 lists every problem with line and column"},
+      {"GET", "/api/v1/mapping-sets/{name}/versions/{version}/diff", "results.read",
+       "Rows added, removed and changed against another version (default: the active one)"},
+      {"POST", "/api/v1/mapping-sets/{name}/versions/{version}/activation", "mappings.manage",
+       "Activate a version (signed, meaning approved, with signatures.mapping_activation): the "
+       "connectors bound to the set use it for their next message"},
   };
   return kRoutes;
 }

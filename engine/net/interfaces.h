@@ -146,6 +146,10 @@ using MappingLoader =
     std::function<StatusOr<std::shared_ptr<const MappingStage>>(const std::string& path)>;
 using RulesLoader =
     std::function<StatusOr<std::shared_ptr<const RulesStage>>(const std::string& path)>;
+/// Parses a mapping spreadsheet's bytes (an upload, a stored version, a connector's file) into
+/// its stage, rows and every problem found; `source` names it in messages.
+using MappingParser =
+    std::function<ParsedMappings(std::string_view bytes, const std::string& source)>;
 
 /// What a connector kind says about itself: one registration per kind.
 struct SourceKind {
@@ -202,6 +206,9 @@ class Registry {
   void setRulesLoader(RulesLoader loader) { rulesLoader_ = std::move(loader); }
   const MappingLoader& mappingLoader() const { return mappingLoader_; }
   const RulesLoader& rulesLoader() const { return rulesLoader_; }
+  /// The mapping stage's parser for mapping sets stored in the database (mappings/).
+  void setMappingParser(MappingParser parser) { mappingParser_ = std::move(parser); }
+  const MappingParser& mappingParser() const { return mappingParser_; }
 
  private:
   std::map<std::string, SourceKind> sources_;
@@ -209,6 +216,7 @@ class Registry {
   ExportFormats exportFormats_;
   MappingLoader mappingLoader_;
   RulesLoader rulesLoader_;
+  MappingParser mappingParser_;
 };
 
 /// The export formats of a source of `kind` (file-drop, upload), configured from `settings`:

@@ -412,8 +412,9 @@ ConnectionLimits ListenSettings::limits() const {
 }
 
 bool isEngineConnectorKey(const std::string& key) {
-  return key == "kind" || key == "instrument" || key == "mappings" || key == "destinations" ||
-         key == "phi.policy" || key == "org" || key == "rules" || key == "allow";
+  return key == "kind" || key == "instrument" || key == "mappings" || key == "mapping_set" ||
+         key == "destinations" || key == "phi.policy" || key == "org" || key == "rules" ||
+         key == "allow";
 }
 
 }  // namespace labgate

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "engine/api/permissions.h"
+#include "engine/store/mapping_sets.h"
 
 namespace labgate {
 namespace {
@@ -810,8 +811,23 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     if (!value("org").empty()) c.orgId = value("org");
     c.rulesPath = value("rules");
     c.mappingsPath = value("mappings");
-    if (c.mappingsPath.empty()) {
-      return Status::config(prefix + "mappings", "missing (the mapping CSV for this instrument)");
+    c.mappingSet = value("mapping_set");
+    if (!c.mappingsPath.empty() && !c.mappingSet.empty()) {
+      return Status::config(prefix + "mappings",
+                            "and " + prefix +
+                                "mapping_set are both set: give one (a CSV file, or the name of "
+                                "a mapping set stored in the database)");
+    }
+    if (c.mappingsPath.empty() && c.mappingSet.empty()) {
+      return Status::config(prefix + "mappings",
+                            "missing (the mapping CSV for this instrument), or " + prefix +
+                                "mapping_set (a mapping set stored in the database)");
+    }
+    if (!c.mappingSet.empty() && !isMappingSetName(c.mappingSet)) {
+      return Status::config(prefix + "mapping_set",
+                            "\"" + c.mappingSet +
+                                "\" is not a mapping set name (1 to 64 letters, digits, '.', '_' "
+                                "or '-', not starting with '.')");
     }
     c.phiPolicy = value("phi.policy").empty() ? "refuse" : value("phi.policy");
     if (c.phiPolicy != "refuse" && c.phiPolicy != "strip") {
@@ -843,6 +859,24 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     config.connectors.push_back(std::move(c));
   }
   if (Status clash = checkListenerClashes(config); !clash.isOk()) return clash;
+  // A mapping file is stored as the set of its name: two different files of one organisation
+  // must not become versions of the same set, each undoing the other at every start.
+  for (size_t i = 0; i < config.connectors.size(); ++i) {
+    const ConnectorConfig& a = config.connectors[i];
+    for (size_t j = 0; j < i && !a.mappingsPath.empty(); ++j) {
+      const ConnectorConfig& b = config.connectors[j];
+      if (b.orgId != a.orgId || b.mappingsPath.empty() || b.mappingsPath == a.mappingsPath) {
+        continue;
+      }
+      const std::string set = mappingSetNameOfFile(a.mappingsPath);
+      if (set == mappingSetNameOfFile(b.mappingsPath)) {
+        return Status::config("connector." + a.name + ".mappings",
+                              a.mappingsPath + " and " + b.mappingsPath + " (connector." + b.name +
+                                  ".mappings) would both be stored as mapping set \"" + set +
+                                  "\": give the files different names, or name the same file");
+      }
+    }
+  }
   return config;
 }
 

@@ -24,6 +24,9 @@ struct ConnectorConfig {
   std::string instrument;
   std::string orgId = "default";
   std::string mappingsPath;
+  // connector.NAME.mapping_set: a set stored in the database (else mappingsPath, a CSV file
+  // stored as the set of its name).
+  std::string mappingSet;
   std::string rulesPath;  // connector.NAME.rules: the rule set (config/rules/*.json); "" = none
   std::vector<std::string> destinations;
   std::string phiPolicy = "refuse";

@@ -19,19 +19,25 @@ StatusOr<ConnectorProfile> buildConnectorProfile(const ConnectorConfig& c,
   StatusOr<const SourceKind*> kind = registry.requireSource(c.name, c.kind);
   if (!kind.isOk()) return kind.status();
   if (!registry.mappingLoader()) {
-    return Status::config("connector." + c.name + ".mappings",
-                          "this build registers no mapping stage");
+    return Status::config(
+        "connector." + c.name + (c.mappingSet.empty() ? ".mappings" : ".mapping_set"),
+        "this build registers no mapping stage");
   }
-  StatusOr<std::shared_ptr<const MappingStage>> mappings = registry.mappingLoader()(c.mappingsPath);
-  if (!mappings.isOk()) {
-    return Status::config("connector." + c.name + ".mappings", mappings.status().toString());
+  // A stored set (connector.NAME.mapping_set) is bound by the engine once the store is open.
+  std::shared_ptr<const MappingStage> mappings;
+  if (c.mappingSet.empty()) {
+    StatusOr<std::shared_ptr<const MappingStage>> loaded = registry.mappingLoader()(c.mappingsPath);
+    if (!loaded.isOk()) {
+      return Status::config("connector." + c.name + ".mappings", loaded.status().toString());
+    }
+    mappings = loaded.value();
   }
   ConnectorProfile profile;
   profile.name = c.name;
   profile.instrument = c.instrument;
   profile.orgId = c.orgId;
   profile.policy = c.phiPolicy == "strip" ? phi::Policy::kStrip : phi::Policy::kRefuse;
-  profile.mappings = mappings.value();
+  profile.mappings = mappings;
   profile.destinations = c.destinations;
   profile.deduplicate = kind.value()->deduplicate;
   if (!c.rulesPath.empty()) {

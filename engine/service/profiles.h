@@ -18,7 +18,9 @@ namespace labgate {
 /// known ones; connector.NAME.mappings or .rules with the file and line).
 StatusOr<std::vector<ConnectorProfile>> buildConnectorProfiles(const EngineConfig& config,
                                                                const Registry& registry);
-/// The profile of one connector (see buildConnectorProfiles).
+/// The profile of one connector (see buildConnectorProfiles). A connector bound to a stored set
+/// (connector.NAME.mapping_set) gets no mapping stage here: the engine binds the set's active
+/// version once the store is open.
 StatusOr<ConnectorProfile> buildConnectorProfile(const ConnectorConfig& connector,
                                                  const Registry& registry);
 

@@ -360,6 +360,61 @@ CREATE TABLE IF NOT EXISTS audit_forward_cursors (
   updated_at TEXT NOT NULL
 );
 )sql",
+      // 10 (issue 14): mapping sets stored and versioned (docs/mappings.md). A version is the CSV
+      // text as uploaded (after decoding to UTF-8), immutable; the active version of a set is the
+      // one its latest activation names, so activations are never changed either and the history
+      // stays. A signed activation carries the electronic signature (signed_bytes exactly as the
+      // server's Ed25519 key signed them, the signature in base64, the key id); an activation by
+      // the configuration (connector.NAME.mappings) or with signatures.mapping_activation off has
+      // none. IF NOT EXISTS: see 9.
+      R"sql(
+CREATE TABLE IF NOT EXISTS mapping_sets (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  UNIQUE (org_id, name)
+);
+CREATE TABLE IF NOT EXISTS mapping_set_versions (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  set_id INTEGER NOT NULL REFERENCES mapping_sets(id),
+  version INTEGER NOT NULL,
+  csv_text TEXT NOT NULL,
+  row_count INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  comment TEXT NOT NULL,
+  UNIQUE (set_id, version)
+);
+CREATE TABLE IF NOT EXISTS mapping_set_activations (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  set_id INTEGER NOT NULL REFERENCES mapping_sets(id),
+  version INTEGER NOT NULL,
+  previous_version INTEGER NOT NULL,
+  activated_by TEXT NOT NULL,
+  activated_at TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  session_id INTEGER NOT NULL,
+  printed_name TEXT NOT NULL,
+  meaning TEXT NOT NULL,
+  signed_bytes TEXT NOT NULL,
+  signature TEXT NOT NULL,
+  key_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS mapping_set_activations_set ON mapping_set_activations(set_id, id);
+CREATE INDEX IF NOT EXISTS mapping_set_activations_session ON mapping_set_activations(session_id);
+CREATE TRIGGER IF NOT EXISTS mapping_set_versions_no_update BEFORE UPDATE ON mapping_set_versions
+  BEGIN SELECT RAISE(ABORT, 'mapping set versions are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS mapping_set_versions_no_delete BEFORE DELETE ON mapping_set_versions
+  BEGIN SELECT RAISE(ABORT, 'mapping set versions are never deleted'); END;
+CREATE TRIGGER IF NOT EXISTS mapping_set_activations_no_update BEFORE UPDATE ON mapping_set_activations
+  BEGIN SELECT RAISE(ABORT, 'mapping set activations are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS mapping_set_activations_no_delete BEFORE DELETE ON mapping_set_activations
+  BEGIN SELECT RAISE(ABORT, 'mapping set activations are never deleted'); END;
+)sql",
   };
   return kMigrations;
 }

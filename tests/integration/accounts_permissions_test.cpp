@@ -88,6 +88,17 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
                                          withBearer(users["qa-reviewer"].token));
   ASSERT_EQ(firstSignature.status, 201) << firstSignature.describe();
   const std::string signatureId = std::to_string(firstSignature.number("id", 0));
+  // Mapping sets (docs/mappings.md): a stored set with a version; each allowed activation gets a
+  // version of its own to activate.
+  const std::string mappingCsv = "instrument_code,lis_code,lis_name,units,decimals\nGLU,M,,,\n";
+  auto newMappingVersion = [&]() {
+    HttpHeaders csv = withBearer(admin);
+    csv.emplace_back("Content-Type", "text/csv");
+    ApiResponse r = api_.post("/api/v1/mapping-sets/matrix/versions", mappingCsv, csv);
+    EXPECT_EQ(r.status, 201) << r.describe();
+    return std::to_string(r.number("version", 0));
+  };
+  newMappingVersion();
   // One re-encryption at a time: an allowed POST waits until the one before it has ended.
   auto reencryptionIdle = [&]() {
     EXPECT_TRUE(waitUntil(
@@ -124,7 +135,8 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       "GET /api/v1/audit",        "GET /api/v1/audit/verification",
       "GET /api/v1/logins",       "GET /api/v1/maintenance/reencrypt",
       "POST /api/v1/backups",     "GET /api/v1/backups",
-      "GET /api/v1/batches",      "GET /api/v1/signing-key"};
+      "GET /api/v1/batches",      "GET /api/v1/signing-key",
+      "GET /api/v1/mapping-sets"};
 
   // The request of each route for a caller. `allowed`: the caller is expected to pass the
   // permission check (only then are resources created for it).
@@ -249,6 +261,20 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.path = "/api/v1/instruments/qqq-01/diagnostics";
     } else if (key == "GET /api/v1/messages/{id}/raw") {
       c.path = "/api/v1/messages/" + messageId + "/raw";
+    } else if (key == "GET /api/v1/mapping-sets/{name}") {
+      c.path = "/api/v1/mapping-sets/matrix";
+    } else if (key == "GET /api/v1/mapping-sets/{name}/versions/{version}") {
+      c.path = "/api/v1/mapping-sets/matrix/versions/1";
+    } else if (key == "GET /api/v1/mapping-sets/{name}/versions/{version}/diff") {
+      c.path = "/api/v1/mapping-sets/matrix/versions/1/diff";
+    } else if (key == "POST /api/v1/mapping-sets/{name}/versions") {
+      c.path = "/api/v1/mapping-sets/matrix/versions";
+      c.body = mappingCsv;
+      c.headers.emplace_back("Content-Type", "text/csv");
+    } else if (key == "POST /api/v1/mapping-sets/{name}/versions/{version}/activation") {
+      const std::string version = allowed && me && !caller.apiKey ? newMappingVersion() : "1";
+      c.path = "/api/v1/mapping-sets/matrix/versions/" + version + "/activation";
+      c.body = Json().set("meaning", "approved").set("password", me ? me->password : "x").str();
     } else if (key == "POST /api/v1/maintenance/reencrypt") {
       if (allowed) reencryptionIdle();
     } else {
@@ -293,6 +319,12 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       // A person's session passes the route; signing "reviewed" then needs results.review.
       const api::Role* role = roleTable.find(caller.role);
       expected = role && role->permissions.count("results.review") ? 2 : 403;
+    }
+    if (route.method == "POST" &&
+        route.path == "/api/v1/mapping-sets/{name}/versions/{version}/activation" &&
+        caller.apiKey && expected == 2) {
+      // Activation is an electronic signature (signatures.mapping_activation): a person's.
+      expected = 403;
     }
     Call call = build(route, caller, expected == 2 || expected == 201);
     HttpHeaders headers;

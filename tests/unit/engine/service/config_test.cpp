@@ -230,4 +230,44 @@ TEST(EngineConfig, SignatureKeysAreCheckedAndNameTheKey) {
             "signatures.meaning.approved.permission");
 }
 
+TEST(EngineConfig, AConnectorBindsAStoredMappingSetOrAFileNotBoth) {
+  auto keys = valid();
+  keys.erase("connector.lab1.mappings");
+  keys["connector.lab1.mapping_set"] = "lcms-panel";
+  auto config = parseEngineConfig(keys);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_EQ(config->connectors[0].mappingSet, "lcms-panel");
+  EXPECT_TRUE(config->connectors[0].mappingsPath.empty());
+
+  keys["connector.lab1.mappings"] = "m.csv";
+  config = parseEngineConfig(keys);
+  ASSERT_FALSE(config.isOk());
+  EXPECT_EQ(config.status().location(), "connector.lab1.mappings");
+  EXPECT_NE(config.status().reason().find("connector.lab1.mapping_set"), std::string::npos)
+      << config.status().toString();
+
+  keys.erase("connector.lab1.mappings");
+  keys["connector.lab1.mapping_set"] = "no spaces";
+  EXPECT_EQ(errorKey(keys), "connector.lab1.mapping_set");
+  keys.erase("connector.lab1.mapping_set");
+  config = parseEngineConfig(keys);
+  ASSERT_FALSE(config.isOk());
+  EXPECT_NE(config.status().reason().find("mapping_set"), std::string::npos)
+      << "the missing-key error names both ways";
+
+  // Two files that would be stored as one set.
+  keys = valid();
+  keys["connectors"] = "lab1, lab2";
+  keys["connector.lab2.kind"] = "astm-tcp";
+  keys["connector.lab2.listen"] = "127.0.0.1:9501";
+  keys["connector.lab2.mappings"] = "other/m.csv";
+  EXPECT_EQ(errorKey(keys), "connector.lab2.mappings");
+  keys["connector.lab2.mappings"] = "m.csv";
+  EXPECT_EQ(errorKey(keys), "") << "the same file, shared";
+  keys["connector.lab2.org"] = "lab-b";
+  keys["connector.lab2.mappings"] = "other/m.csv";
+  keys["connector.lab2.destinations"] = "";
+  EXPECT_EQ(errorKey(keys), "") << "another organisation's set";
+}
+
 }  // namespace labgate
