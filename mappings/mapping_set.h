@@ -18,14 +18,10 @@
 
 namespace labgate {
 
-/// One problem of a mapping spreadsheet. `message` is complete on its own ("column decimals: ...")
-/// and never holds a byte that is not text (undecodable bytes are written as 0xNN).
-struct MappingProblem {
-  int line = 0;            // 1-based line the row starts on (0: the file as a whole)
-  int column = 0;          // 1-based column (cell) of the row; 0 = the whole row
-  std::string columnName;  // the header's name of that column; "" for header and row problems
-  std::string message;
-};
+/// One problem of a mapping spreadsheet (engine/model/mapping_stage.h: line, column — 0 = the
+/// whole row —, the header's name of that column, and a message complete on its own that never
+/// holds a byte that is not text: undecodable bytes are written as 0xNN).
+using MappingProblem = MappingProblemInfo;
 
 struct MappingParse;
 

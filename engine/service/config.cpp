@@ -11,7 +11,7 @@
 #include <set>
 
 #include "engine/api/permissions.h"
-#include "engine/store/mapping_sets.h"
+#include "engine/model/mapping_stage.h"
 
 namespace labgate {
 namespace {

@@ -150,42 +150,6 @@ MappingSetActivation insertActivation(AuditEvent& event, Session& s, const std::
 
 }  // namespace
 
-bool isMappingSetName(const std::string& name) {
-  if (name.empty() || name.size() > 64 || name[0] == '.') {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-           c == '_' || c == '-';
-  });
-}
-
-std::string mappingSetNameOfFile(const std::string& path) {
-  std::string base =
-      path.substr(path.find_last_of("/\\") == std::string::npos ? 0 : path.find_last_of("/\\") + 1);
-  const std::string suffix = ".csv";
-  if (base.size() > suffix.size()) {
-    std::string tail = base.substr(base.size() - suffix.size());
-    std::transform(tail.begin(), tail.end(), tail.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    if (tail == suffix) {
-      base.resize(base.size() - suffix.size());
-    }
-  }
-  for (char& c : base) {
-    if (!isMappingSetName(std::string(1, c)) && c != '.') {
-      c = '_';
-    }
-  }
-  if (base.empty() || base[0] == '.') {
-    base.insert(base.begin(), '_');
-  }
-  if (base.size() > 64) {
-    base.resize(64);
-  }
-  return base;
-}
-
 MappingSetStore::MappingSetStore(std::shared_ptr<Store> store) : store_(std::move(store)) {}
 
 std::vector<MappingSetSummary> MappingSetStore::list(const std::string& orgId) {

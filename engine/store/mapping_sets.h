@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/model/mapping_stage.h"
 #include "engine/model/status.h"
 #include "engine/store/audit.h"
 #include "engine/store/store.h"
@@ -72,13 +73,6 @@ struct MappingActivationDraft {
   /// The audit event (orgId, actor, action); the store fills subject and the old → new detail.
   AuditEvent audit;
 };
-
-/// A mapping set's name: 1 to 64 letters, digits, '.', '_' or '-', not starting with '.'.
-bool isMappingSetName(const std::string& name);
-/// The set a connector's mapping file (connector.NAME.mappings) is stored as: the file's name
-/// without its folder and a final ".csv", each character outside the name alphabet replaced by
-/// '_', cut to 64 characters ("config/mappings/lcms panel.csv" → "lcms_panel").
-std::string mappingSetNameOfFile(const std::string& path);
 
 class MappingSetStore {
  public:

@@ -191,9 +191,10 @@ TEST_F(MappingSetsTest, ABadSpreadsheetIsRefusedWithItsProblemsListed) {
   ASSERT_EQ(r.status, 422) << r.describe();
   EXPECT_NE(r.contentType().find("application/problem+json"), std::string::npos);
   auto errors = r.json->getArray("errors");
-  ASSERT_TRUE(errors && errors->size() >= 1) << "no error list";
+  ASSERT_TRUE(errors) << "no error list";
+  ASSERT_EQ(errors->size(), 2u) << "every problem in one answer: " << r.body;
   // Every error has a line, a column and a message; the first is the bad decimals on line 3,
-  // column 5.
+  // column 5, the second the code mapped twice on line 4.
   for (size_t i = 0; i < errors->size(); ++i) {
     auto e = errors->getObject(static_cast<unsigned>(i));
     EXPECT_GT(std::stoi(str(e, "line")), 0);
@@ -204,6 +205,11 @@ TEST_F(MappingSetsTest, ABadSpreadsheetIsRefusedWithItsProblemsListed) {
   EXPECT_EQ(str(first, "line"), "3");
   EXPECT_EQ(str(first, "column"), "5");
   EXPECT_EQ(str(first, "column_name"), "decimals");
+  auto second = errors->getObject(1);
+  EXPECT_EQ(str(second, "line"), "4");
+  EXPECT_EQ(str(second, "column_name"), "instrument_code");
+  EXPECT_NE(str(second, "message").find("already mapped on line 2"), std::string::npos)
+      << str(second, "message");
   // Nothing was stored.
   EXPECT_EQ(api_.get("/api/v1/mapping-sets/panel", withBearer(lisAdmin.token)).status, 404);
   // A name no set can have.
