@@ -203,9 +203,11 @@ void applyMappings(Message& message, const MappingSet& mappings) {
         r.lisCode.clear();
         r.lisName.clear();
         r.decimals = -1;
+        // The code is named: instrument codes are not PHI, and the administrator needs it to
+        // add the row (GET /api/v1/unmapped-codes lists them).
+        const std::string code(trim(r.instrumentCode));
         r.findings.push_back({"mapping.unmapped", Severity::kWarning, "result",
-                              "no mapping for the instrument code",
-                              std::string(trim(r.instrumentCode)), ""});
+                              "no mapping for instrument code \"" + code + "\"", code, ""});
         continue;
       }
       r.lisCode = m->lisCode;

@@ -63,7 +63,7 @@ class MappingSet : public MappingStage {
 /// (trimmed, case-insensitive; not checked when the mapping has no units) keep their value and
 /// get Finding{"mapping.units_mismatch", kWarning, "result", ..., measured=units, limit=mapping
 /// units}. An unmapped code gets its lisCode/lisName cleared, decimals -1 and
-/// Finding{"mapping.unmapped", kWarning, "result", "no mapping for the instrument code",
+/// Finding{"mapping.unmapped", kWarning, "result", "no mapping for instrument code \"CODE\"",
 /// measured=code}. Findings from an earlier run ("mapping." rule ids) are replaced, so applying a
 /// set again (e.g. after an administrator fixed it) gives the same result as applying it once.
 /// Instrument codes and units are not PHI.

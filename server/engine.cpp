@@ -38,6 +38,7 @@
 #include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
+#include "engine/pipeline/reevaluation.h"
 #include "engine/security/keyring.h"
 #include "engine/security/posix_file.h"
 #include "engine/security/signing_key.h"
@@ -48,6 +49,7 @@
 #include "engine/store/audit_log.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
+#include "mappings/mapping_set.h"
 
 namespace labgate {
 namespace {
@@ -219,6 +221,17 @@ class Engine::Impl : public api::EngineView {
       for (auto& w : workers_) w->wake();
       (void)destination;
     });
+    // Held results evaluated again (engine/pipeline/reevaluation.h) with each connector's current
+    // profile, rendered for its destinations as the pipeline renders.
+    reevaluator_ = std::make_unique<Reevaluator>(
+        store_, destinations,
+        [this](const std::string& connector) -> std::shared_ptr<const ConnectorProfile> {
+          for (size_t i = 0; i < config_.connectors.size() && i < profiles_.size(); ++i) {
+            if (config_.connectors[i].name == connector) return profiles_[i]->get();
+          }
+          return nullptr;
+        },
+        [this] { wakeDelivery(); });
 
     for (size_t i = 0; i < config_.connectors.size(); ++i) {
       const auto& c = config_.connectors[i];
@@ -340,8 +353,9 @@ class Engine::Impl : public api::EngineView {
     for (auto& f : forwarders_) f->stop();
     forwarders_.clear();
     connectorInfo_.clear();
-    profiles_.clear();
     api_.reset();
+    reevaluator_.reset();
+    profiles_.clear();
     sources_.clear();
     workers_.clear();
     pipeline_.reset();
@@ -430,6 +444,20 @@ class Engine::Impl : public api::EngineView {
   }
   void wakeDelivery() const override {
     for (const auto& w : workers_) w->wake();
+  }
+  Reevaluator* reevaluator() const override { return reevaluator_.get(); }
+  StatusOr<std::shared_ptr<const MappingStage>> parseMappingSet(
+      const std::string& csv) const override {
+    StatusOr<MappingSet> parsed = MappingSet::parseCsv(csv, "mapping set");
+    if (!parsed.isOk()) return parsed.status();
+    return std::shared_ptr<const MappingStage>(
+        std::make_shared<const MappingSet>(std::move(parsed).value()));
+  }
+  std::vector<ReevaluationOutcome> reevaluateHeldForMapping(
+      const std::string& orgId, const std::vector<std::string>& connectors,
+      const std::string& actor, const std::string& reason) {
+    if (!reevaluator_) return {};
+    return reevaluator_->reevaluateHeldForMapping(orgId, connectors, actor, reason);
   }
 
   /// SIGHUP: every connector's mapping set and rule set read again from the configured files and
@@ -522,7 +550,8 @@ class Engine::Impl : public api::EngineView {
   std::vector<std::shared_ptr<ProfileSlot>> profiles_;
   std::mutex reloadMutex_;
   std::unique_ptr<api::Api> api_;
-  std::unique_ptr<BackupService> backups_;                  // when security.key_file is set
+  std::unique_ptr<Reevaluator> reevaluator_;  // held results evaluated again (issue 14)
+  std::unique_ptr<BackupService> backups_;    // when security.key_file is set
   std::shared_ptr<const security::SigningKey> signingKey_;  // electronic signatures
   Pipeline::DestinationMap destinations_;                   // QA release renders through them
   Poco::ThreadPool httpPool_;
@@ -536,6 +565,11 @@ Engine::~Engine() { stop(); }
 Status Engine::start() { return impl_->start(*this); }
 void Engine::stop() { impl_->stop(); }
 Status Engine::reload() { return impl_->reload(); }
+std::vector<ReevaluationOutcome> Engine::reevaluateHeldForMapping(
+    const std::string& orgId, const std::vector<std::string>& connectors, const std::string& actor,
+    const std::string& reason) {
+  return impl_->reevaluateHeldForMapping(orgId, connectors, actor, reason);
+}
 Poco::JSON::Object::Ptr Engine::health() const { return impl_->health(); }
 
 Status configureLogging(const EngineConfig& config) {

@@ -29,6 +29,11 @@
 #include "engine/store/backup.h"
 #include "engine/store/store.h"
 
+namespace labgate {
+class MappingStage;
+class Reevaluator;
+}  // namespace labgate
+
 namespace labgate::api {
 
 /// The signatures.* configuration keys (docs/signatures.md, docs/configuration.md).
@@ -109,6 +114,16 @@ class EngineView {
   }
   /// Wakes the delivery workers after a commit that queued outbound items.
   virtual void wakeDelivery() const {}
+  /// Stored batches evaluated again (engine/pipeline/reevaluation.h); null when there is none
+  /// (the re-evaluation endpoints answer 503).
+  virtual Reevaluator* reevaluator() const { return nullptr; }
+  /// A mapping set parsed from CSV text (docs/mappings.md), to be tried on stored batches;
+  /// Status::config naming the line when it does not parse.
+  virtual StatusOr<std::shared_ptr<const MappingStage>> parseMappingSet(
+      const std::string& csv) const {
+    (void)csv;
+    return Status::unavailable("mappings", "mapping sets cannot be parsed here");
+  }
 };
 
 class Api {

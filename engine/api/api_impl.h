@@ -17,6 +17,7 @@
 #include "engine/api/api.h"
 #include "engine/api/permissions.h"
 #include "engine/api/routes.h"
+#include "engine/pipeline/reevaluation.h"
 #include "engine/security/password.h"
 #include "engine/store/accounts.h"
 #include "engine/store/signatures.h"
@@ -112,6 +113,10 @@ Object::Ptr apiKeyJson(const ApiKeyRecord& key);
 Object::Ptr roleJson(const Role& role);
 /// A signature as the API shows it; `full` adds signed_bytes and signature (base64).
 Object::Ptr signatureJson(const SignatureRecord& sig, bool full);
+/// A batch evaluated again, or tried with a candidate mapping set (resources_reevaluation.cpp).
+Object::Ptr reevaluationJson(const ReevaluationOutcome& outcome);
+/// A mapping set tried on the last batches of an instrument (the dry-run of a mapping version).
+Object::Ptr dryRunJson(const DryRunReport& report);
 
 class Api::Impl {
  public:
@@ -187,7 +192,8 @@ class Api::Impl {
   void registerMessageRoutes();            // resources_messages.cpp: raw bodies, re-encryption
   void registerAuditVerificationRoutes();  // resources_audit.cpp
   void registerBatchRoutes();              // resources_batches.cpp: batches for QA review
-  void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
+  void registerSignatureRoutes();     // resources_signatures.cpp: electronic signatures (issue 13)
+  void registerReevaluationRoutes();  // resources_reevaluation.cpp: re-evaluation (issue 14)
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

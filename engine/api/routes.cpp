@@ -79,6 +79,14 @@ const std::vector<RouteSpec>& routeTable() {
       {"POST", "/api/v1/backups", "backups.manage",
        "Take a backup now: written, verified, kept by the retention policy"},
       {"GET", "/api/v1/backups", "backups.manage", "The backups in the backup directory"},
+      // Re-evaluation and unmapped codes (issue 14, docs/mappings.md).
+      {"POST", "/api/v1/batches/{id}/reevaluation", "rules.manage",
+       "Evaluate a batch's held results again with the connector's current mapping and rules "
+       "(or try it: dry_run)"},
+      {"POST", "/api/v1/instruments/{id}/mapping-dry-run", "mappings.manage",
+       "What a mapping set (CSV) would change on an instrument's last stored batches"},
+      {"GET", "/api/v1/unmapped-codes", "results.read",
+       "Instrument codes seen without a mapping: how often, first and last seen, results waiting"},
   };
   return kRoutes;
 }

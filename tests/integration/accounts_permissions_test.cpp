@@ -116,15 +116,23 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
   };
 
   // Routes whose request is the route's path as it is, with no body and nothing to check after.
-  const std::set<std::string> unprepared = {
-      "GET /api/v1/me",           "GET /api/v1/organisations",
-      "GET /api/v1/users",        "GET /api/v1/roles",
-      "GET /api/v1/api-keys",     "GET /api/v1/connectors",
-      "GET /api/v1/destinations", "GET /api/v1/samples",
-      "GET /api/v1/audit",        "GET /api/v1/audit/verification",
-      "GET /api/v1/logins",       "GET /api/v1/maintenance/reencrypt",
-      "POST /api/v1/backups",     "GET /api/v1/backups",
-      "GET /api/v1/batches",      "GET /api/v1/signing-key"};
+  const std::set<std::string> unprepared = {"GET /api/v1/me",
+                                            "GET /api/v1/organisations",
+                                            "GET /api/v1/users",
+                                            "GET /api/v1/roles",
+                                            "GET /api/v1/api-keys",
+                                            "GET /api/v1/connectors",
+                                            "GET /api/v1/destinations",
+                                            "GET /api/v1/samples",
+                                            "GET /api/v1/audit",
+                                            "GET /api/v1/audit/verification",
+                                            "GET /api/v1/logins",
+                                            "GET /api/v1/maintenance/reencrypt",
+                                            "POST /api/v1/backups",
+                                            "GET /api/v1/backups",
+                                            "GET /api/v1/batches",
+                                            "GET /api/v1/signing-key",
+                                            "GET /api/v1/unmapped-codes"};
 
   // The request of each route for a caller. `allowed`: the caller is expected to pass the
   // permission check (only then are resources created for it).
@@ -249,6 +257,13 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.path = "/api/v1/instruments/qqq-01/diagnostics";
     } else if (key == "GET /api/v1/messages/{id}/raw") {
       c.path = "/api/v1/messages/" + messageId + "/raw";
+    } else if (key == "POST /api/v1/batches/{id}/reevaluation") {
+      c.path = "/api/v1/batches/" + heldBatch + "/reevaluation";
+      c.body = Json().set("dry_run", true).str();  // tried only: the batch stays as it is
+    } else if (key == "POST /api/v1/instruments/{id}/mapping-dry-run") {
+      c.path = "/api/v1/instruments/tq-01/mapping-dry-run";
+      c.body =
+          Json().set("mappings_csv", "instrument_code,lis_code,lis_name,units,decimals\n").str();
     } else if (key == "POST /api/v1/maintenance/reencrypt") {
       if (allowed) reencryptionIdle();
     } else {
