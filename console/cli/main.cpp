@@ -45,6 +45,8 @@ void printHelp(std::ostream& out) {
          "  show        show a batch: labgate show batch ID [--json]\n"
          "  sign        sign a batch: labgate sign batch ID --meaning M [--reason T] [--results "
          "ID,...]\n"
+         "  unmapped    codes seen without a mapping: labgate unmapped [--instrument NAME] "
+         "[--json]\n"
          "\n"
          "options:\n"
          "  -h, --help  show this help\n"
@@ -98,6 +100,7 @@ int main(int argc, char** argv) {
   if (command == "batches") return labgate::cli::runBatches(args, std::cout, std::cerr);
   if (command == "show") return labgate::cli::runShow(args, std::cout, std::cerr);
   if (command == "sign") return labgate::cli::runSign(args, std::cin, std::cout, std::cerr);
+  if (command == "unmapped") return labgate::cli::runUnmapped(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 2;
 }

@@ -45,6 +45,11 @@ int runShow(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 int runSign(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
             std::ostream& err);
 
+/// `unmapped [--instrument NAME] [--json]` (issue 14): the codes seen without a mapping.
+int runUnmapped(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// Its readable form of a GET /api/v1/unmapped-codes answer.
+void printUnmapped(const std::string& json, std::ostream& out);
+
 /// The readable forms (exposed for the unit tests): a batch list answer and a batch answer.
 void printBatchList(const std::string& json, std::ostream& out);
 void printBatch(const std::string& json, std::ostream& out);

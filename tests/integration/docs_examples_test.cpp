@@ -114,9 +114,10 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
   return run;
 }
 
-const std::vector<std::string> kCommands = {
-    "audit",  "backup", "batches",    "calibrate", "dry-run", "keygen", "login",
-    "logout", "qc",     "qc-targets", "restore",   "show",    "sign",   "verify-signature"};
+const std::vector<std::string> kCommands = {"audit",   "backup",           "batches", "calibrate",
+                                            "dry-run", "keygen",           "login",   "logout",
+                                            "qc",      "qc-targets",       "restore", "show",
+                                            "sign",    "verify-signature", "unmapped"};
 
 class DocsCliTest : public ::testing::Test {
  protected:

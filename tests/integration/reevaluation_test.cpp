@@ -7,6 +7,13 @@
 //
 // Test output rule: failures print status and problem detail (ApiResponse::describe), never a
 // password or token.
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
+#include <Poco/StreamCopier.h>
+
+#include <thread>
+
 #include "tests/integration/accounts_test_support.h"
 
 namespace labgate::it::accounts {
@@ -350,6 +357,66 @@ TEST_F(ReevaluationTest, DryRunReportsExactlyTheChangesOfAKnownBatch) {
                       Json().set("mappings_csv", candidate).str(), withBearer(viewer.token))
                 .status,
             403);
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+}
+
+struct CliRun {
+  int exitCode = -1;
+  std::string out, err;
+};
+
+/// `labgate args` with `input` on stdin and XDG_CONFIG_HOME=`configHome` (where the session is).
+CliRun labgateCli(const std::vector<std::string>& args, const std::string& input,
+                  const std::string& configHome) {
+  Poco::Pipe inPipe, outPipe, errPipe;
+  Poco::ProcessHandle handle =
+      Poco::Process::launch(binDir() + "/labgate", args, ".", &inPipe, &outPipe, &errPipe,
+                            Poco::Process::Env{{"XDG_CONFIG_HOME", configHome}});
+  CliRun run;
+  std::thread errReader([&] {
+    Poco::PipeInputStream errStream(errPipe);
+    Poco::StreamCopier::copyToString(errStream, run.err);
+  });
+  {
+    Poco::PipeOutputStream in(inPipe);
+    in << input;
+    in.close();
+  }
+  Poco::PipeInputStream outStream(outPipe);
+  Poco::StreamCopier::copyToString(outStream, run.out);
+  errReader.join();
+  run.exitCode = handle.wait();
+  return run;
+}
+
+TEST_F(ReevaluationTest, UnmappedCommandListsTheCodesOnTheQaLogin) {
+  writeFile(mappings_, std::string(kHeader) + "GLU,2345-7,Glucose,mmol/L,1\n");
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account viewer = createAccount(admin, "view", {"viewer"});
+  ASSERT_GT(
+      send(viewer.token, {newSampleId("UC"), {{"GLU", "5.1", "mmol/L"}, {"ZZCLI", "4", "U"}}, {}}),
+      0);
+  const std::string home = tmp_->file("cli-home");
+  const std::string server = "http://127.0.0.1:" + std::to_string(config_.httpPort);
+
+  EXPECT_EQ(labgateCli({"unmapped"}, "", home).exitCode, 1) << "not logged in";
+  CliRun login =
+      labgateCli({"login", "--server", server, "--org", viewer.org, "--user", viewer.username},
+                 viewer.password + "\n", home);
+  ASSERT_EQ(login.exitCode, 0) << login.err;
+  CliRun listed = labgateCli({"unmapped", "--instrument", "tq-01"}, "", home);
+  ASSERT_EQ(listed.exitCode, 0) << listed.err;
+  EXPECT_NE(listed.out.find("tq-01\tZZCLI\t1\t1\t"), std::string::npos) << listed.out;
+  EXPECT_EQ(listed.out.find("GLU"), std::string::npos) << listed.out;
+  CliRun json = labgateCli({"unmapped", "--json"}, "", home);
+  ASSERT_EQ(json.exitCode, 0) << json.err;
+  EXPECT_NE(json.out.find("\"code\":\"ZZCLI\""), std::string::npos) << json.out;
+  CliRun none = labgateCli({"unmapped", "--instrument", "other"}, "", home);
+  EXPECT_EQ(none.exitCode, 0);
+  EXPECT_EQ(none.out, "no unmapped codes\n");
+  EXPECT_EQ(labgateCli({"unmapped", "--colour"}, "", home).exitCode, 2);
   ASSERT_NO_FATAL_FAILURE(stopEngine());
 }
 
