@@ -152,9 +152,8 @@ void Api::Impl::registerReevaluationRoutes() {
       switch (why.code()) {
         case Status::Code::kNotFound:
           fail(HttpStatus::HTTP_NOT_FOUND, "no such batch");
-        case Status::Code::kRejected:
-          fail(HttpStatus::HTTP_CONFLICT, why.reason());
-        case Status::Code::kUnavailable:
+        case Status::Code::kRejected:     // signed, or changed meanwhile
+        case Status::Code::kUnavailable:  // its connector is not configured any more
           fail(HttpStatus::HTTP_CONFLICT, why.reason());
         default:
           logError(logger(), "re-evaluating batch {} failed: {}", static_cast<Poco::Int64>(batchId),
