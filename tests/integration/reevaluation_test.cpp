@@ -360,6 +360,42 @@ TEST_F(ReevaluationTest, DryRunReportsExactlyTheChangesOfAKnownBatch) {
   ASSERT_NO_FATAL_FAILURE(stopEngine());
 }
 
+TEST_F(ReevaluationTest, AnExportBatchEvaluatedAgainUnchangedComesOutAsStored) {
+  // The LC-MS/MS batch through the research profile: calibration, QC, peaks and trends run.
+  writeFile(mappings_, std::string(kHeader) + "GLU,2345-7,Glucose,mmol/L,1\n");
+  config_.connectors.at(1).extra["rules"] = sourceDir() + "/config/rules/lcms-research.json";
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  ApiResponse up = upload(withBearer(admin), "up1", uniqueBatch());
+  ASSERT_EQ(up.status, 202) << up.describe();
+  int64_t id = 0;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto items = itemsOf(api_.get("/api/v1/batches?instrument=qqq-01", withBearer(admin)));
+        if (!items.empty()) id = items.front()->getValue<int64_t>("id");
+        return id > 0;
+      },
+      20000ms, 200ms));
+  // The same mapping and rules on the batch rebuilt from the store: nothing differs (what the
+  // rules read was stored: run order, injections, curves, peaks).
+  ApiResponse again = reevaluate(admin, id, Json().set("dry_run", true));
+  ASSERT_EQ(again.status, 200) << again.describe();
+  EXPECT_EQ(again.number("changed"), 0);
+  EXPECT_EQ(again.text("rules_version"), "lcms-research-1") << "the rules did not run";
+  auto results = again.json->getArray("results");
+  ASSERT_TRUE(results && results->size() > 0);
+  for (size_t i = 0; i < results->size(); ++i) {
+    auto r = results->getObject(static_cast<unsigned>(i));
+    auto changes = stringsOf(r, "changes");
+    EXPECT_FALSE(contains(changes, "findings_changed") || contains(changes, "disposition_changed"))
+        << "result " << r->getValue<int64_t>("result") << " (" << str(r, "instrument_code") << ", "
+        << str(r, "sample_kind") << "): " << str(r->getObject("old"), "disposition") << " -> "
+        << str(r->getObject("new"), "disposition");
+  }
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+}
+
 struct CliRun {
   int exitCode = -1;
   std::string out, err;
