@@ -237,7 +237,7 @@ void readBatchLevel(Session& s, const std::string& orgId, int64_t messageId, Mes
   }
 }
 
-/// Moves the findings of `where` (result_id = ? or the batch's) into findings_history.
+/// Moves the findings of result `resultId` into findings_history (re-evaluation `reevaluation`).
 void supersedeResultFindings(Session& s, const std::string& orgId, int64_t messageId,
                              int64_t resultId, const std::string& at, int64_t reevaluation) {
   s << "INSERT INTO findings_history (org_id, message_id, result_id, analyte, rule_id, severity, "
