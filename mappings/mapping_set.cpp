@@ -486,18 +486,6 @@ std::string renderMappingProblems(const std::vector<MappingProblem>& problems,
   return out;
 }
 
-std::string mappingProblemsJson(const std::vector<MappingProblem>& problems) {
-  std::string out = "[";
-  for (const MappingProblem& p : problems) {
-    if (out.size() > 1) out += ',';
-    out += "{\"line\":" + std::to_string(p.line) + ",\"column\":" + std::to_string(p.column) +
-           ",\"column_name\":" + util::jsonQuote(p.columnName) +
-           ",\"message\":" + util::jsonQuote(p.message) + "}";
-  }
-  out += ']';
-  return out;
-}
-
 const Mapping* MappingSet::find(const std::string& instrumentCode) const {
   auto it = index_.find(std::string(trim(instrumentCode)));
   return it == index_.end() ? nullptr : &mappings_[it->second];
@@ -520,9 +508,11 @@ void applyMappings(Message& message, const MappingSet& mappings) {
         r.lisCode.clear();
         r.lisName.clear();
         r.decimals = -1;
+        // The code is named: instrument codes are not PHI, and the administrator needs it to
+        // add the row (GET /api/v1/unmapped-codes lists them).
+        const std::string code(trim(r.instrumentCode));
         r.findings.push_back({"mapping.unmapped", Severity::kWarning, "result",
-                              "no mapping for the instrument code",
-                              std::string(trim(r.instrumentCode)), ""});
+                              "no mapping for instrument code \"" + code + "\"", code, ""});
         continue;
       }
       r.lisCode = m->lisCode;

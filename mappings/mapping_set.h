@@ -95,17 +95,12 @@ struct MappingParse {
 std::string renderMappingProblems(const std::vector<MappingProblem>& problems,
                                   const std::string& source);
 
-/// The problems as a JSON array, the "errors" member of the API's 422 problem+json:
-/// [{"line":2,"column":5,"column_name":"decimals","message":"..."}, ...] in order ("column" 0 and
-/// "column_name" "" for a whole row or the header).
-std::string mappingProblemsJson(const std::vector<MappingProblem>& problems);
-
 /// The mapping stage (pure). For every result: a mapped code gets lisCode, lisName and decimals
 /// from its mapping; empty units take the mapping's units; units that differ from the mapping's
 /// (trimmed, case-insensitive; not checked when the mapping has no units) keep their value and
 /// get Finding{"mapping.units_mismatch", kWarning, "result", ..., measured=units, limit=mapping
 /// units}. An unmapped code gets its lisCode/lisName cleared, decimals -1 and
-/// Finding{"mapping.unmapped", kWarning, "result", "no mapping for the instrument code",
+/// Finding{"mapping.unmapped", kWarning, "result", "no mapping for instrument code \"CODE\"",
 /// measured=code}. Findings from an earlier run ("mapping." rule ids) are replaced, so applying a
 /// set again (e.g. after an administrator fixed it) gives the same result as applying it once.
 /// Instrument codes and units are not PHI.

@@ -39,6 +39,7 @@
 #include "engine/net/tls.h"
 #include "engine/phi/phi_gate.h"
 #include "engine/pipeline/pipeline.h"
+#include "engine/pipeline/reevaluation.h"
 #include "engine/security/keyring.h"
 #include "engine/security/posix_file.h"
 #include "engine/security/signing_key.h"
@@ -51,6 +52,7 @@
 #include "engine/store/mapping_sets.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
+#include "mappings/mapping_set.h"
 
 namespace labgate {
 namespace {
@@ -256,6 +258,17 @@ class Engine::Impl : public api::EngineView {
       for (auto& w : workers_) w->wake();
       (void)destination;
     });
+    // Held results evaluated again (engine/pipeline/reevaluation.h) with each connector's current
+    // profile, rendered for its destinations as the pipeline renders.
+    reevaluator_ = std::make_unique<Reevaluator>(
+        store_, destinations,
+        [this](const std::string& connector) -> std::shared_ptr<const ConnectorProfile> {
+          for (size_t i = 0; i < config_.connectors.size() && i < profiles_.size(); ++i) {
+            if (config_.connectors[i].name == connector) return profiles_[i]->get();
+          }
+          return nullptr;
+        },
+        [this] { wakeDelivery(); });
 
     for (size_t i = 0; i < config_.connectors.size(); ++i) {
       const auto& c = config_.connectors[i];
@@ -380,8 +393,9 @@ class Engine::Impl : public api::EngineView {
     for (auto& f : forwarders_) f->stop();
     forwarders_.clear();
     connectorInfo_.clear();
-    profiles_.clear();
     api_.reset();
+    reevaluator_.reset();
+    profiles_.clear();
     sources_.clear();
     workers_.clear();
     pipeline_.reset();
@@ -513,6 +527,13 @@ class Engine::Impl : public api::EngineView {
       }
     }
     onMappingSetActivated(orgId, name, version);
+  }
+  Reevaluator* reevaluator() const override { return reevaluator_.get(); }
+  std::vector<ReevaluationOutcome> reevaluateHeldForMapping(
+      const std::string& orgId, const std::vector<std::string>& connectors,
+      const std::string& actor, const std::string& reason) {
+    if (!reevaluator_) return {};
+    return reevaluator_->reevaluateHeldForMapping(orgId, connectors, actor, reason);
   }
 
   /// SIGHUP: every connector's mapping set and rule set read again from the configured files and
@@ -736,7 +757,8 @@ class Engine::Impl : public api::EngineView {
   mutable std::mutex reloadMutex_;  // reloads and mapping-set activations, one at a time
   std::unique_ptr<MappingSetStore> mappingSets_;  // mapping sets stored in the database
   std::unique_ptr<api::Api> api_;
-  std::unique_ptr<BackupService> backups_;                  // when security.key_file is set
+  std::unique_ptr<Reevaluator> reevaluator_;  // held results evaluated again (issue 14)
+  std::unique_ptr<BackupService> backups_;    // when security.key_file is set
   std::shared_ptr<const security::SigningKey> signingKey_;  // electronic signatures
   std::shared_ptr<const phi::PhiGate> phiGate_;             // also screens reasons people write
   Pipeline::DestinationMap destinations_;                   // QA release renders through them
@@ -751,6 +773,11 @@ Engine::~Engine() { stop(); }
 Status Engine::start() { return impl_->start(*this); }
 void Engine::stop() { impl_->stop(); }
 Status Engine::reload() { return impl_->reload(); }
+std::vector<ReevaluationOutcome> Engine::reevaluateHeldForMapping(
+    const std::string& orgId, const std::vector<std::string>& connectors, const std::string& actor,
+    const std::string& reason) {
+  return impl_->reevaluateHeldForMapping(orgId, connectors, actor, reason);
+}
 Poco::JSON::Object::Ptr Engine::health() const { return impl_->health(); }
 
 Status configureLogging(const EngineConfig& config) {

@@ -13,6 +13,7 @@
 #include "engine/model/status.h"
 #include "engine/net/interfaces.h"
 #include "engine/pipeline/pipeline.h"
+#include "engine/pipeline/reevaluation.h"
 #include "engine/service/config.h"
 #include "engine/service/profiles.h"
 
@@ -34,6 +35,12 @@ class Engine {
   /// running pipeline without touching a connection. A connector whose files fail keeps its
   /// previous ones; the first failure is returned (naming key and file), every one is logged.
   Status reload();
+  /// After a mapping-set activation (issue 14): the stored batches of `connectors` with results
+  /// held only for mapping reasons are evaluated again with the connectors' current profiles and
+  /// committed (engine/pipeline/reevaluation.h); newly released results are queued.
+  std::vector<ReevaluationOutcome> reevaluateHeldForMapping(
+      const std::string& orgId, const std::vector<std::string>& connectors,
+      const std::string& actor, const std::string& reason);
   /// The /health document: status, version, connectors, destinations with queue depths.
   Poco::JSON::Object::Ptr health() const;
 

@@ -46,6 +46,8 @@ void printHelp(std::ostream& out) {
          "  show        show a batch: labgate show batch ID [--json]\n"
          "  sign        sign a batch: labgate sign batch ID --meaning M [--reason T] [--results "
          "ID,...]\n"
+         "  unmapped    codes seen without a mapping: labgate unmapped [--instrument NAME] "
+         "[--json]\n"
          "\n"
          "LIS administration (a running labgated; docs/mappings.md):\n"
          "  mappings    mapping sets: list | show NAME | export NAME | import NAME FILE |\n"
@@ -106,6 +108,7 @@ int main(int argc, char** argv) {
   if (command == "mappings") {
     return labgate::cli::runMappings(args, std::cin, std::cout, std::cerr);
   }
+  if (command == "unmapped") return labgate::cli::runUnmapped(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 2;
 }

@@ -766,4 +766,74 @@ int runSign(const std::vector<std::string>& args, std::istream& in, std::ostream
   return 0;
 }
 
+// ---- unmapped (issue 14) ---------------------------------------------------------------------
+// Here beside the session helpers it uses; it moves with them when they get a header of their
+// own (console/cli/session.h).
+
+namespace {
+
+void unmappedUsage(std::ostream& out) {
+  out << "usage: labgate unmapped [--instrument NAME] [--json]\n"
+         "\n"
+         "Lists the instrument codes that arrived without a mapping (GET /api/v1/unmapped-codes):\n"
+         "instrument, code, how many results came with it, how many wait on it now, first and "
+         "last seen.\n"
+         "Add the codes to the connector's mapping set; held results are then evaluated again.\n"
+         "\n"
+         "  --json   print the server's answer as it came\n"
+      << kExitHelp;
+}
+
+}  // namespace
+
+void printUnmapped(const std::string& json, std::ostream& out) {
+  Object::Ptr answer = parseObject(json);
+  Poco::JSON::Array::Ptr items = answer.isNull() ? nullptr : answer->getArray("items");
+  if (items.isNull() || items->size() == 0) {
+    out << "no unmapped codes\n";
+    return;
+  }
+  out << "INSTRUMENT\tCODE\tRESULTS\tWAITING\tFIRST SEEN\tLAST SEEN\n";
+  for (size_t i = 0; i < items->size(); ++i) {
+    Object::Ptr o = items->getObject(static_cast<unsigned>(i));
+    if (o.isNull()) continue;
+    out << text(o, "instrument") << '\t' << text(o, "code") << '\t'
+        << o->optValue<int64_t>("results", 0) << '\t' << o->optValue<int64_t>("waiting", 0) << '\t'
+        << orDash(text(o, "first_seen")) << '\t' << orDash(text(o, "last_seen")) << '\n';
+  }
+}
+
+int runUnmapped(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  std::string query;
+  bool json = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (isHelp(a)) {
+      unmappedUsage(out);
+      return 0;
+    }
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--instrument" && i + 1 < args.size() && !args[i + 1].empty()) {
+      std::string value;
+      Poco::URI::encode(args[++i], "&=?#+%/", value);
+      query = "?instrument=" + value;
+    } else {
+      err << "labgate unmapped: unexpected argument \"" << a << "\"\n";
+      unmappedUsage(err);
+      return 2;
+    }
+  }
+  std::optional<QaSession> s = loadSession("unmapped", err);
+  if (!s) return 1;
+  Answer a = sessionCall("unmapped", *s, "GET", "/api/v1/unmapped-codes" + query, "", err);
+  if (!ok(a)) return 1;
+  if (json) {
+    out << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
+  } else {
+    printUnmapped(a.body, out);
+  }
+  return 0;
+}
+
 }  // namespace labgate::cli

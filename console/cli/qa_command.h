@@ -55,6 +55,11 @@ void printBatchList(const std::string& json, std::ostream& out,
 /// shell where needed.
 std::string batchesCommand(const std::string& state, const std::string& instrument,
                            const std::string& limit, int64_t before);
+/// `unmapped [--instrument NAME] [--json]` (issue 14): the codes seen without a mapping.
+int runUnmapped(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+/// Its readable form of a GET /api/v1/unmapped-codes answer.
+void printUnmapped(const std::string& json, std::ostream& out);
+
 void printBatch(const std::string& json, std::ostream& out);
 
 }  // namespace labgate::cli

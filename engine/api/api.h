@@ -30,6 +30,11 @@
 #include "engine/store/backup.h"
 #include "engine/store/store.h"
 
+namespace labgate {
+class MappingStage;
+class Reevaluator;
+}  // namespace labgate
+
 namespace labgate::api {
 
 /// The signatures.* configuration keys (docs/signatures.md, docs/configuration.md).
@@ -135,6 +140,9 @@ class EngineView {
     (void)name;
     (void)version;
   }
+  /// Stored batches evaluated again (engine/pipeline/reevaluation.h); null when there is none
+  /// (the re-evaluation endpoints answer 503).
+  virtual Reevaluator* reevaluator() const { return nullptr; }
 };
 
 class Api {

@@ -17,6 +17,7 @@
 #include "engine/api/api.h"
 #include "engine/api/permissions.h"
 #include "engine/api/routes.h"
+#include "engine/pipeline/reevaluation.h"
 #include "engine/security/password.h"
 #include "engine/store/accounts.h"
 #include "engine/store/mapping_sets.h"
@@ -141,6 +142,14 @@ Object::Ptr apiKeyJson(const ApiKeyRecord& key);
 Object::Ptr roleJson(const Role& role);
 /// A signature as the API shows it; `full` adds signed_bytes and signature (base64).
 Object::Ptr signatureJson(const SignatureRecord& sig, bool full);
+/// A batch evaluated again, or tried with a candidate mapping set (resources_reevaluation.cpp).
+Object::Ptr reevaluationJson(const ReevaluationOutcome& outcome);
+/// A mapping set tried on the last batches of an instrument (the dry-run of a mapping version).
+Object::Ptr dryRunJson(const DryRunReport& report);
+
+/// Answers 422 listing every problem of a mapping spreadsheet ({"errors": [{line, column,
+/// column_name, message}]}; the detail names the first).
+[[noreturn]] void refuseSpreadsheet(const std::vector<MappingProblemInfo>& problems);
 
 class Api::Impl {
  public:
@@ -241,6 +250,8 @@ class Api::Impl {
   void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
   // resources_mappings.cpp: versioned mapping sets (issue 14).
   void registerMappingSetRoutes();
+  void registerSignatureRoutes();     // resources_signatures.cpp: electronic signatures (issue 13)
+  void registerReevaluationRoutes();  // resources_reevaluation.cpp: re-evaluation (issue 14)
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

@@ -98,27 +98,6 @@ Object::Ptr summaryJson(const MappingSetSummary& s) {
   return o;
 }
 
-/// The problems of a spreadsheet as the 422 answer lists them.
-[[noreturn]] void refuseSpreadsheet(const std::vector<MappingProblemInfo>& problems) {
-  Array::Ptr errors = new Array;
-  for (const MappingProblemInfo& p : problems) {
-    Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    e->set("line", p.line);
-    e->set("column", p.column);
-    e->set("column_name", p.columnName);
-    e->set("message", p.message);
-    errors->add(e);
-  }
-  Object::Ptr extra = new Object;
-  extra->set("errors", errors);
-  const MappingProblemInfo& first = problems.front();
-  std::string detail =
-      std::to_string(problems.size()) + " problem(s) in the spreadsheet; the first: ";
-  if (first.line > 0) detail += "line " + std::to_string(first.line) + ": ";
-  detail += first.message;
-  fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, detail, extra);
-}
-
 /// The signed bytes of an activation: keys sorted, no white space.
 std::string activationSignedBytes(const std::string& orgId, const std::string& name,
                                   const MappingSetVersion& version, int64_t previous,
@@ -153,6 +132,27 @@ std::map<std::string, std::string> columnsOf(const MappingRow& r) {
 }
 
 }  // namespace
+
+[[noreturn]] void refuseSpreadsheet(const std::vector<MappingProblemInfo>& problems) {
+  Array::Ptr errors = new Array;
+  for (const MappingProblemInfo& p : problems) {
+    Object::Ptr e = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    e->set("line", p.line);
+    e->set("column", p.column);
+    e->set("column_name", p.columnName);
+    e->set("message", p.message);
+    errors->add(e);
+  }
+  Object::Ptr extra = new Object;
+  extra->set("errors", errors);
+  const MappingProblemInfo& first = problems.front();
+  std::string detail =
+      std::to_string(problems.size()) + " problem(s) in the spreadsheet; the first: ";
+  if (first.line > 0) detail += "line " + std::to_string(first.line) + ": ";
+  detail += first.message;
+  fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, detail, extra);
+}
+
 
 void Api::Impl::registerMappingSetRoutes() {
   on("GET", "/api/v1/mapping-sets", [this](Call& call) {

@@ -93,6 +93,14 @@ const std::vector<RouteSpec>& routeTable() {
       {"POST", "/api/v1/mapping-sets/{name}/versions/{version}/activation", "mappings.manage",
        "Activate a version (signed, meaning approved, with signatures.mapping_activation): the "
        "connectors bound to the set use it for their next message"},
+      // Re-evaluation and unmapped codes (issue 14, docs/mappings.md).
+      {"POST", "/api/v1/batches/{id}/reevaluation", "rules.manage",
+       "Evaluate a batch's held results again with the connector's current mapping and rules "
+       "(or try it: dry_run)"},
+      {"POST", "/api/v1/instruments/{id}/mapping-dry-run", "mappings.manage",
+       "What a mapping set (CSV) would change on an instrument's last stored batches"},
+      {"GET", "/api/v1/unmapped-codes", "results.read",
+       "Instrument codes seen without a mapping: how often, first and last seen, results waiting"},
   };
   return kRoutes;
 }

@@ -127,6 +127,20 @@ Message releasedPart(const Message& message, const std::vector<Disposition>& dis
   return out;
 }
 
+std::vector<OutboundDraft> renderForDestinations(const Message& released,
+                                                 const ConnectorProfile& profile,
+                                                 const Pipeline::DestinationMap& destinations) {
+  std::vector<OutboundDraft> out;
+  if (released.samples.empty()) return out;
+  for (const std::string& name : profile.destinations) {
+    auto it = destinations.find(name);
+    if (it == destinations.end()) continue;  // validated at start-up
+    std::string controlId = newControlId();
+    out.push_back({name, controlId, it->second->render(released, controlId, profile.instrument)});
+  }
+  return out;
+}
+
 std::string newControlId() {
   static std::atomic<uint32_t> sequence{0};
   auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -348,16 +362,8 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
   commit.dedupeSender = meta.dedupeSender;
   commit.rawBody = meta.rawBody;
   commit.bodyFile = meta.bodyFile;
-  Message released = releasedPart(message, dispositions);
-  if (!released.samples.empty()) {
-    for (const std::string& name : profile.destinations) {
-      auto it = destinations_.find(name);
-      if (it == destinations_.end()) continue;  // validated at start-up
-      std::string controlId = newControlId();
-      commit.outbound.push_back(
-          {name, controlId, it->second->render(released, controlId, profile.instrument)});
-    }
-  }
+  commit.outbound =
+      renderForDestinations(releasedPart(message, dispositions), profile, destinations_);
   if (!screening.clean()) {
     AuditEvent stripped;
     stripped.orgId = profile.orgId;

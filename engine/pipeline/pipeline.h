@@ -106,4 +106,11 @@ class Pipeline {
   DryRunSink dryRun_;
 };
 
+/// `released` (see releasedPart) rendered for every destination of `profile`, each with a new
+/// control id: what the pipeline queues for auto-released results, and a re-evaluation for the
+/// results it releases (engine/pipeline/reevaluation.h). Empty when `released` has no sample.
+std::vector<OutboundDraft> renderForDestinations(const Message& released,
+                                                 const ConnectorProfile& profile,
+                                                 const Pipeline::DestinationMap& destinations);
+
 }  // namespace labgate

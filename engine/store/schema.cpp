@@ -414,6 +414,66 @@ CREATE TRIGGER IF NOT EXISTS mapping_set_activations_no_update BEFORE UPDATE ON 
   BEGIN SELECT RAISE(ABORT, 'mapping set activations are never changed'); END;
 CREATE TRIGGER IF NOT EXISTS mapping_set_activations_no_delete BEFORE DELETE ON mapping_set_activations
   BEGIN SELECT RAISE(ABORT, 'mapping set activations are never deleted'); END;
+      // 11 (issue 14): held results evaluated again (docs/adr/0014-reevaluation.md).
+      // - What the rules read and the store did not keep, so that a stored batch can be rebuilt
+      //   as it arrived: a sample's injection number, whether the batch was listed in run order,
+      //   the vendor's curve per analyte, and three peak values. canonical = 1 marks a message
+      //   stored with all of them (0: stored before this migration).
+      // - reevaluations: one row per committed re-evaluation of a batch (who, why, what changed).
+      // - findings_history: the findings a re-evaluation replaced (result_id 0 = a batch finding),
+      //   append-only like the audit trail.
+      R"sql(
+ALTER TABLE messages ADD COLUMN listed_in_run_order INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN canonical INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE samples ADD COLUMN injection INTEGER;
+ALTER TABLE peaks ADD COLUMN final_concentration REAL;
+ALTER TABLE peaks ADD COLUMN integration_code TEXT NOT NULL DEFAULT '';
+ALTER TABLE peaks ADD COLUMN excluded_from_curve INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE export_curves (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  analyte TEXT NOT NULL,
+  model TEXT NOT NULL,
+  weighting TEXT NOT NULL,
+  origin TEXT NOT NULL
+);
+CREATE INDEX export_curves_message ON export_curves(message_id);
+CREATE TABLE reevaluations (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  at TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  cause TEXT NOT NULL,
+  rules_version TEXT NOT NULL,
+  changes TEXT NOT NULL
+);
+CREATE INDEX reevaluations_message ON reevaluations(org_id, message_id, id);
+CREATE TABLE findings_history (
+  id INTEGER PRIMARY KEY,
+  org_id TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  result_id INTEGER NOT NULL,
+  analyte TEXT NOT NULL,
+  rule_id TEXT NOT NULL,
+  severity TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  message TEXT NOT NULL,
+  measured TEXT NOT NULL,
+  limit_value TEXT NOT NULL,
+  action TEXT NOT NULL,
+  superseded_at TEXT NOT NULL,
+  reevaluation_id INTEGER NOT NULL REFERENCES reevaluations(id)
+);
+CREATE INDEX findings_history_message ON findings_history(org_id, message_id, id);
+CREATE INDEX findings_history_rule ON findings_history(org_id, rule_id);
+CREATE INDEX findings_rule ON findings(org_id, rule_id);
+CREATE TRIGGER findings_history_no_update BEFORE UPDATE ON findings_history
+  BEGIN SELECT RAISE(ABORT, 'the findings history is append-only'); END;
+CREATE TRIGGER findings_history_no_delete BEFORE DELETE ON findings_history
+  BEGIN SELECT RAISE(ABORT, 'the findings history is append-only'); END;
 )sql",
   };
   return kMigrations;

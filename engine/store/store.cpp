@@ -53,17 +53,20 @@ void insertPeak(Poco::Data::Session& s, const std::string& orgId, int64_t result
                          asym = nullable(p.asymmetry), calc = nullable(p.calculatedConcentration),
                          expected = nullable(p.expectedConcentration),
                          accuracy = nullable(p.accuracy), response = nullable(p.responseRatio);
+  Poco::Nullable<double> finalConc = nullable(p.finalConcentration);
   int manual = p.manualIntegration ? 1 : 0;
+  int excluded = p.excludedFromCurve ? 1 : 0;
   s << "INSERT INTO peaks (result_id, org_id, retention_time, expected_retention_time, area, "
        "height, internal_standard, internal_standard_area, internal_standard_rt, "
        "quantifier_area, qualifier_area, ion_ratio, signal_to_noise, width, asymmetry, "
        "manual_integration, calculated_concentration, expected_concentration, accuracy, "
-       "response_ratio, vendor_flags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+       "response_ratio, vendor_flags, final_concentration, integration_code, "
+       "excluded_from_curve) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
        "?, ?, ?, ?)",
       use(resultRow), bind(orgId), use(rt), use(expectedRt), use(area), use(height),
       bind(p.internalStandard), use(isArea), use(isRt), use(quant), use(qual), use(ratio), use(sn),
       use(width), use(asym), use(manual), use(calc), use(expected), use(accuracy), use(response),
-      bind(p.vendorFlags), now;
+      bind(p.vendorFlags), use(finalConc), bind(p.integrationCode), use(excluded), now;
 }
 
 int64_t nowMillis() {
@@ -144,12 +147,15 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
     }
     int sampleCount = static_cast<int>(m.samples.size());
     int resultCount = static_cast<int>(m.resultCount());
+    int runOrder = m.listedInRunOrder ? 1 : 0;
+    // canonical = 1: everything the rules read is kept, so the batch can be evaluated again
+    // (engine/pipeline/reevaluation.h).
     s << "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
-         "received_at, content_sha256, sample_count, result_count, source_name, rules_version) "
-         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "received_at, content_sha256, sample_count, result_count, source_name, rules_version, "
+         "listed_in_run_order, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
         bind(c.orgId), bind(c.connector), bind(c.instrument), bind(m.controlId), bind(m.sender),
         bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256), use(sampleCount),
-        use(resultCount), bind(c.sourceName), bind(m.rulesVersion), now;
+        use(resultCount), bind(c.sourceName), bind(m.rulesVersion), use(runOrder), now;
     s << "SELECT last_insert_rowid()", into(messageId), now;
     if (keyed) {
       s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, content_sha256, "
@@ -162,13 +168,15 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
       int64_t sampleRow = 0;
       Poco::Nullable<double> nominal = nullable(sample.nominalConcentration);
       Poco::Nullable<double> dilution = nullable(sample.dilution);
+      Poco::Nullable<Poco::Int64> injection;
+      if (sample.injection) injection = static_cast<Poco::Int64>(*sample.injection);
       s << "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at, "
-           "level, lot, nominal_concentration, dilution, data_file) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "level, lot, nominal_concentration, dilution, data_file, injection) "
+           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           bind(c.orgId), use(messageId), bind(sample.sampleId),
           bind(std::string(toString(sample.kind))), bind(sample.position), bind(sample.acquiredAt),
           bind(sample.level), bind(sample.lot), use(nominal), use(dilution), bind(sample.dataFile),
-          now;
+          use(injection), now;
       s << "SELECT last_insert_rowid()", into(sampleRow), now;
       for (const Result& r : sample.results) {
         const Disposition* d =
@@ -204,6 +212,12 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
           bind(c.orgId), use(messageId), bind(b.analyte), bind(f.ruleId),
           bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
           bind(f.measured), bind(f.limit), bind(std::string(toString(f.action))), now;
+    }
+    for (const ExportCurve& curve : m.curves) {
+      s << "INSERT INTO export_curves (org_id, message_id, analyte, model, weighting, origin) "
+           "VALUES (?, ?, ?, ?, ?, ?)",
+          bind(c.orgId), use(messageId), bind(curve.analyte), bind(curve.model),
+          bind(curve.weighting), bind(curve.origin), now;
     }
     for (const QcValue& q : m.qcValues) {
       Poco::Nullable<double> mean = nullable(q.targetMean), sd = nullable(q.targetSd);

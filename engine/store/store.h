@@ -228,13 +228,11 @@ class Store {
   const std::string& path() const { return path_; }
 
  private:
-  friend class AccountStore;    // writes and reads through impl_ (engine/store/accounts.cpp)
-  friend class AuditLog;        // reads the chain, moves forwarders' cursors (audit_log.cpp)
-  friend class AccountStore;    // writes and reads through impl_ (engine/store/accounts.cpp)
-  friend class SignatureStore;  // the same (engine/store/signatures.cpp)
-
-  // The same (engine/store/mapping_sets.cpp).
-  friend class MappingSetStore;
+  friend class AccountStore;       // writes and reads through impl_ (engine/store/accounts.cpp)
+  friend class AuditLog;           // reads the chain, moves forwarders' cursors (audit_log.cpp)
+  friend class SignatureStore;     // the same (engine/store/signatures.cpp)
+  friend class MappingSetStore;    // the same (engine/store/mapping_sets.cpp)
+  friend class ReevaluationStore;  // the same (engine/store/reevaluation_store.cpp)
   class Impl;
   explicit Store(std::string path);
   Status finishOutbound(const OutboundItem& item, const std::string& state,

@@ -136,7 +136,7 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       "GET /api/v1/logins",       "GET /api/v1/maintenance/reencrypt",
       "POST /api/v1/backups",     "GET /api/v1/backups",
       "GET /api/v1/batches",      "GET /api/v1/signing-key",
-      "GET /api/v1/mapping-sets"};
+      "GET /api/v1/mapping-sets", "GET /api/v1/unmapped-codes"};
 
   // The request of each route for a caller. `allowed`: the caller is expected to pass the
   // permission check (only then are resources created for it).
@@ -275,6 +275,13 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       const std::string version = allowed && me && !caller.apiKey ? newMappingVersion() : "1";
       c.path = "/api/v1/mapping-sets/matrix/versions/" + version + "/activation";
       c.body = Json().set("meaning", "approved").set("password", me ? me->password : "x").str();
+    } else if (key == "POST /api/v1/batches/{id}/reevaluation") {
+      c.path = "/api/v1/batches/" + heldBatch + "/reevaluation";
+      c.body = Json().set("dry_run", true).str();  // tried only: the batch stays as it is
+    } else if (key == "POST /api/v1/instruments/{id}/mapping-dry-run") {
+      c.path = "/api/v1/instruments/tq-01/mapping-dry-run";
+      c.body =
+          Json().set("mappings_csv", "instrument_code,lis_code,lis_name,units,decimals\n").str();
     } else if (key == "POST /api/v1/maintenance/reencrypt") {
       if (allowed) reencryptionIdle();
     } else {

@@ -117,7 +117,8 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
 const std::vector<std::string> kCommands = {"audit",   "backup",           "batches", "calibrate",
                                             "dry-run", "keygen",           "login",   "logout",
                                             "qc",      "qc-targets",       "restore", "show",
-                                            "sign",    "verify-signature", "mappings"};
+                                            "sign",    "verify-signature", "mappings",
+                                            "unmapped"};
 
 class DocsCliTest : public ::testing::Test {
  protected:

@@ -254,6 +254,10 @@ class EngineProcess {
   std::optional<int> stop(std::chrono::milliseconds timeout = 20000ms, int sig = SIGTERM);
   /// SIGKILL (the crash test).
   void kill();
+  /// Sends `sig` (e.g. SIGHUP: reload) to the running labgated.
+  void signal(int sig) {
+    if (child_) child_->signal(sig);
+  }
   bool running();
   /// The exit status of the last run once it ended, std::nullopt while it runs or before a start.
   std::optional<int> exitStatus();

@@ -223,7 +223,7 @@ TEST(ApplyMappings, ReportsUnmappedCodesAndIsIdempotent) {
   EXPECT_EQ(r.findings[0].ruleId, "mapping.unmapped");
   EXPECT_EQ(r.findings[0].severity, Severity::kWarning);
   EXPECT_EQ(r.findings[0].subject, "result");
-  EXPECT_EQ(r.findings[0].message, "no mapping for the instrument code");
+  EXPECT_EQ(r.findings[0].message, "no mapping for instrument code \"EVERO\"");
   EXPECT_EQ(r.findings[0].measured, "EVERO");
 }
 

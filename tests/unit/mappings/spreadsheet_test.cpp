@@ -140,15 +140,6 @@ TEST(MappingSpreadsheet, RendersProblemsOnePerLine) {
   EXPECT_EQ(renderMappingProblems({}, "x"), "");
 }
 
-TEST(MappingSpreadsheet, RendersProblemsAsTheApisJsonList) {
-  EXPECT_EQ(mappingProblemsJson({}), "[]");
-  EXPECT_EQ(mappingProblemsJson({{1, 2, "", "unknown column \"lis code\" in the header"},
-                                 {5, 5, "decimals", "column decimals: \"x\" is not"}}),
-            "[{\"line\":1,\"column\":2,\"column_name\":\"\",\"message\":\"unknown column "
-            "\\\"lis code\\\" in the header\"},{\"line\":5,\"column\":5,\"column_name\":"
-            "\"decimals\",\"message\":\"column decimals: \\\"x\\\" is not\"}]");
-}
-
 TEST(MappingSpreadsheet, ParseCsvReportsTheFirstProblemAndHowManyMore) {
   StatusOr<MappingSet> set = MappingSet::parseCsv(readData("many-errors.csv"), "bad.csv");
   ASSERT_FALSE(set.isOk());

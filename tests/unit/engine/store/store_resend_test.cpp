@@ -129,6 +129,16 @@ TEST_F(StoreResendTest, MigrationSevenKeysEarlierMessagesByTheirStoredDigest) {
     s << "DROP INDEX results_org_qa", now;
     s << "DROP TABLE signatures", now;
     s << "ALTER TABLE results DROP COLUMN qa_state", now;
+    // And migration 11 (re-evaluation), whose ALTER TABLEs cannot run twice.
+    for (const char* sql :
+         {"DROP TABLE findings_history", "DROP TABLE reevaluations", "DROP TABLE export_curves",
+          "DROP INDEX findings_rule", "ALTER TABLE messages DROP COLUMN listed_in_run_order",
+          "ALTER TABLE messages DROP COLUMN canonical", "ALTER TABLE samples DROP COLUMN injection",
+          "ALTER TABLE peaks DROP COLUMN final_concentration",
+          "ALTER TABLE peaks DROP COLUMN integration_code",
+          "ALTER TABLE peaks DROP COLUMN excluded_from_curve"}) {
+      s << sql, now;
+    }
     s << "DELETE FROM schema_version WHERE version >= 7", now;
   }
   open();
