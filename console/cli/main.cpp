@@ -11,6 +11,7 @@
 #include "console/cli/calibrate_command.h"
 #include "console/cli/dry_run_command.h"
 #include "console/cli/keygen_command.h"
+#include "console/cli/messages_command.h"
 #include "console/cli/qa_command.h"
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
@@ -45,6 +46,11 @@ void printHelp(std::ostream& out) {
          "  show        show a batch: labgate show batch ID [--json]\n"
          "  sign        sign a batch: labgate sign batch ID --meaning M [--reason T] [--results "
          "ID,...]\n"
+         "\n"
+         "Received messages and dead letters (a running labgated; docs/operations.md):\n"
+         "  messages    list received messages: labgate messages [--connector C] [--outcome O]\n"
+         "  dead-letter what the LIS refused: labgate dead-letter list DEST |\n"
+         "              labgate dead-letter resend DEST ID --reason TEXT\n"
          "\n"
          "options:\n"
          "  -h, --help  show this help\n"
@@ -98,6 +104,8 @@ int main(int argc, char** argv) {
   if (command == "batches") return labgate::cli::runBatches(args, std::cout, std::cerr);
   if (command == "show") return labgate::cli::runShow(args, std::cout, std::cerr);
   if (command == "sign") return labgate::cli::runSign(args, std::cin, std::cout, std::cerr);
+  if (command == "messages") return labgate::cli::runMessages(args, std::cout, std::cerr);
+  if (command == "dead-letter") return labgate::cli::runDeadLetter(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 2;
 }

@@ -26,6 +26,8 @@
 #include <memory>
 #include <sstream>
 
+#include "console/cli/session.h"
+
 namespace labgate::cli {
 namespace {
 
@@ -37,6 +39,10 @@ const char* const kExitHelp =
     "error.\n";
 
 bool isHelp(const std::string& a) { return a == "-h" || a == "--help"; }
+
+}  // namespace
+
+// The helpers below are shared with the other commands on the login (console/cli/session.h).
 
 /// The text of a JSON member ("" when absent or null); numbers and booleans as text.
 std::string text(const Object::Ptr& o, const std::string& name) {
@@ -65,13 +71,6 @@ std::string condensed(const Object::Ptr& o) {
 }
 
 // ---- HTTP ------------------------------------------------------------------------------------
-
-struct Answer {
-  int status = 0;  // 0: no answer (network)
-  std::string contentType;
-  std::string body;
-  std::string error;  // why there is no answer
-};
 
 Answer call(const std::string& server, const std::string& ca, const std::string& method,
             const std::string& path, const std::string& token, const std::string& body) {
@@ -195,6 +194,8 @@ Answer sessionCall(const std::string& command, const QaSession& s, const std::st
 }
 
 bool ok(const Answer& a) { return a.status >= 200 && a.status < 300; }
+
+namespace {
 
 bool isNumber(const std::string& s) {
   if (s.empty() || s.size() > 18) return false;

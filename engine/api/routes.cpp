@@ -79,6 +79,13 @@ const std::vector<RouteSpec>& routeTable() {
       {"POST", "/api/v1/backups", "backups.manage",
        "Take a backup now: written, verified, kept by the retention policy"},
       {"GET", "/api/v1/backups", "backups.manage", "The backups in the backup directory"},
+      // Received messages and dead letters (issue 14, docs/operations.md).
+      {"GET", "/api/v1/messages", "messages.read",
+       "Received messages: outcome, reason and field locations, never values (paged)"},
+      {"GET", "/api/v1/destinations/{name}/dead-letter", "destinations.read",
+       "A destination's dead letters: what the LIS refused and why (paged)"},
+      {"POST", "/api/v1/destinations/{name}/dead-letter/{id}/resend", "deliveries.resend",
+       "Put a dead letter back into its destination's queue, in its original place (audited)"},
   };
   return kRoutes;
 }

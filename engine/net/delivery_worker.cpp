@@ -9,6 +9,7 @@
 
 #include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
+#include "engine/store/traffic.h"
 
 namespace labgate {
 namespace {
@@ -56,7 +57,6 @@ void DeliveryWorker::start() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     delivered_ = counts.delivered;
-    dead_ = counts.dead;
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -144,7 +144,6 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
         lastError_ = answer.ackCode + ": " + answer.detail;
-        if (recorded.isOk()) ++dead_;
       }
       if (recorded.isOk()) countAttempt(item, "dead_letter");
       break;
@@ -172,6 +171,8 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
 
 Poco::JSON::Object::Ptr DeliveryWorker::health() const {
   int64_t queued = store_->queueDepth(name_);
+  // Counted in the store, not here: a dead letter resent through the API leaves the count.
+  const int64_t dead = TrafficStore(store_).deadLetterCount(name_);
   Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   std::lock_guard<std::mutex> lock(mutex_);
   out->set("name", name_);
@@ -179,7 +180,7 @@ Poco::JSON::Object::Ptr DeliveryWorker::health() const {
   out->set("state", state_);
   out->set("queue_depth", queued);
   out->set("delivered", delivered_);
-  out->set("dead_letter", dead_);
+  out->set("dead_letter", dead);
   out->set("last_error", lastError_);
   return out;
 }

@@ -57,8 +57,7 @@ class DeliveryWorker {
   std::string state_ = "idle";
   std::string lastError_;
   int consecutiveFailures_ = 0;
-  int64_t delivered_ = 0;  // totals: read from the store at start, then counted here
-  int64_t dead_ = 0;
+  int64_t delivered_ = 0;  // total: read from the store at start, then counted here
   std::thread thread_;
 };
 

@@ -232,6 +232,7 @@ class Store {
   friend class AuditLog;        // reads the chain, moves forwarders' cursors (audit_log.cpp)
   friend class AccountStore;    // writes and reads through impl_ (engine/store/accounts.cpp)
   friend class SignatureStore;  // the same (engine/store/signatures.cpp)
+  friend class TrafficStore;    // received messages, dead letters (engine/store/traffic.cpp)
   class Impl;
   explicit Store(std::string path);
   Status finishOutbound(const OutboundItem& item, const std::string& state,
