@@ -90,8 +90,9 @@ Object::Ptr deadLetterJson(const DeadLetter& d) {
 void checkQuery(const Call& call, const std::set<std::string>& known, const std::string& names) {
   for (const auto& [name, value] : call.query) {
     if (known.count(name) == 0) {
-      fail(HttpStatus::HTTP_BAD_REQUEST,
-           "unknown query parameter \"" + name + "\" (known: " + names + ")");
+      std::string detail = "unknown query parameter \"";
+      detail.append(name).append("\" (known: ").append(names).append(")");
+      fail(HttpStatus::HTTP_BAD_REQUEST, detail);
     }
   }
 }

@@ -216,6 +216,7 @@ TEST_F(MessagesTest, EveryOutcomeIsListedWithItsReasonAndLocationsAndNoValue) {
     path = isNull(page.json, "next") ? "" : str(page.json, "next");
   }
   std::vector<std::string> all;
+  all.reserve(items.size());
   for (const auto& o : items) all.push_back(str(o, "id"));
   EXPECT_EQ(paged, all);
 
