@@ -35,6 +35,27 @@ void countAttempt(const OutboundItem& item, const char* outcome) {
 
 }  // namespace
 
+std::string screenLisReason(const phi::PhiGate& gate, const std::string& reason) {
+  // Screened as the free text of an acknowledgement's MSA-3: every pattern applies.
+  Document doc;
+  doc.format = SourceFormat::kHl7;
+  Record record;
+  record.type = "MSA";
+  record.fields.resize(4);
+  record.fields[0].raw = record.fields[0].text = "MSA";
+  record.fields[3].raw = record.fields[3].text = reason;
+  doc.records.push_back(std::move(record));
+  const phi::Screening screening = gate.screen(doc, phi::Policy::kRefuse);
+  if (screening.clean()) return reason;
+  std::string patterns;
+  for (const auto& hit : screening.hits) {
+    if (!patterns.empty()) patterns += ", ";
+    patterns += hit.patternId;
+  }
+  return "(the LIS's text is withheld: the PHI gate found patient-identifying data in it: " +
+         patterns + ")";
+}
+
 int64_t backoffMillis(const RetryPolicy& policy, int attempt) {
   int64_t delay = std::max<int64_t>(1, policy.initialMillis);
   for (int i = 1; i < attempt && delay < policy.maxMillis; ++i) delay *= 2;
@@ -43,12 +64,14 @@ int64_t backoffMillis(const RetryPolicy& policy, int attempt) {
 
 DeliveryWorker::DeliveryWorker(std::string name, std::string kind,
                                std::shared_ptr<Destination> destination,
-                               std::shared_ptr<Store> store, RetryPolicy retry)
+                               std::shared_ptr<Store> store, RetryPolicy retry,
+                               std::shared_ptr<const phi::PhiGate> gate)
     : name_(std::move(name)),
       kind_(std::move(kind)),
       destination_(std::move(destination)),
       store_(std::move(store)),
-      retry_(retry) {}
+      retry_(retry),
+      gate_(std::move(gate)) {}
 
 DeliveryWorker::~DeliveryWorker() { stop(); }
 
@@ -135,18 +158,19 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
       }
       if (recorded.isOk()) countAttempt(item, "delivered");
       break;
-    case Delivery::Outcome::kRejected:
-      recorded = store_->markDeadLetter(item, answer.ackCode, answer.detail);
+    case Delivery::Outcome::kRejected: {
+      const std::string reason = gate_ ? screenLisReason(*gate_, answer.detail) : answer.detail;
+      recorded = store_->markDeadLetter(item, answer.ackCode, reason);
       logWarning(logger(), "destination {}: outbound {} ({}) rejected with {}, dead-lettered: {}",
-                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode,
-                 answer.detail);
+                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode, reason);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
-        lastError_ = answer.ackCode + ": " + answer.detail;
+        lastError_ = answer.ackCode + ": " + reason;
       }
       if (recorded.isOk()) countAttempt(item, "dead_letter");
       break;
+    }
     case Delivery::Outcome::kRetry: {
       int64_t delay = backoffMillis(retry_, item.attempts + 1);
       recorded = store_->scheduleRetry(item, delay, answer.detail);

@@ -242,13 +242,14 @@ TEST_F(MessagesTest, DeadLetterIsListedAndResentOnceTheLisIsFixed) {
   const Account reviewer = createAccount(admin, "rq", {"qa-reviewer"});
   const std::string sample = newSampleId("DL");
 
+  lis_->setAckText("Order not found in the LIS");
   const std::string id = deadLetterFor(lisAdmin.token, sample);
   ASSERT_FALSE(id.empty());
   auto item = itemsOf(get(lisAdmin.token, "/api/v1/destinations/lis/dead-letter")).front();
   EXPECT_EQ(str(item, "ack_code"), "AE");
   EXPECT_FALSE(str(item, "control_id").empty());
   EXPECT_FALSE(str(item, "dead_at").empty());
-  EXPECT_FALSE(str(item, "reason").empty());
+  EXPECT_EQ(str(item, "reason"), "Order not found in the LIS");
   EXPECT_TRUE(contains(stringsOf(item, "sample_ids"), sample));
   ApiResponse batch = get(lisAdmin.token, str(item, "batch"));
   EXPECT_EQ(batch.status, 200) << batch.describe();
@@ -302,6 +303,25 @@ TEST_F(MessagesTest, DeadLetterIsListedAndResentOnceTheLisIsFixed) {
   EXPECT_EQ(str(events[0], "actor"), "user:" + lisAdmin.username);
   EXPECT_EQ(str(events[0], "subject"), "outbound:" + id);
   EXPECT_NE(events[0]->get("detail").toString().find("ticket 4711"), std::string::npos);
+}
+
+TEST_F(MessagesTest, LisReasonNamingAPatientIsWithheldEverywhere) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  // The LIS looked the sample up and names its patient in MSA-3 (invented values).
+  lis_->setAckText("Patient Zenobia Quillfeather MRN 4471122 has no open order");
+  const std::string id = deadLetterFor(admin, newSampleId("DW"));
+  ASSERT_FALSE(id.empty());
+  auto item = itemsOf(get(admin, "/api/v1/destinations/lis/dead-letter")).front();
+  EXPECT_NE(str(item, "reason").find("withheld"), std::string::npos) << str(item, "reason");
+  EXPECT_NE(str(item, "reason").find("name."), std::string::npos) << str(item, "reason");
+  EXPECT_NE(health().destinationText("lis", "last_error").find("withheld"), std::string::npos)
+      << health().destinationText("lis", "last_error");
+  stopEngine();
+  expectNoSecretsWritten({{"surname in the LIS's text", "Quillfeather"},
+                          {"first name in the LIS's text", "Zenobia"},
+                          {"MRN in the LIS's text", "4471122"}});
 }
 
 TEST_F(MessagesTest, CommandLineListsMessagesAndResendsADeadLetter) {
