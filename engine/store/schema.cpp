@@ -363,8 +363,9 @@ CREATE TABLE IF NOT EXISTS audit_forward_cursors (
       // 12 (issue 14, msgs; numbered after mapsets' 10 and reeval's 11): the audit trail read by
       // actor and by action. GET /api/v1/messages lists received messages from their audit
       // events (engine/store/traffic.h) by connector (actor) or outcome (action), and the dead
-      // letters' times come from outbound.dead_letter events; GET /api/v1/audit?actor=&action=
-      // gains the same. IF NOT EXISTS: see migration 9.
+      // letters' times come from outbound.dead_letter events. (GET /api/v1/audit?actor=&action=
+      // could use them too, once its query names only the filters given.) IF NOT EXISTS: see
+      // migration 9.
       R"sql(
 CREATE INDEX IF NOT EXISTS audit_org_action ON audit(org_id, action, id);
 CREATE INDEX IF NOT EXISTS audit_org_actor ON audit(org_id, actor, id);
