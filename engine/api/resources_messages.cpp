@@ -233,7 +233,7 @@ void Api::Impl::registerMessageRoutes() {
        out->set("destination", destination);
        out->set("control_id", resent->controlId);
        out->set("state", "queued");
-       out->set("ahead_of", resent->queuedBefore);
+       out->set("ahead_of", resent->aheadOf);
        sendJson(call.response, HttpStatus::HTTP_OK, out);
      });
 

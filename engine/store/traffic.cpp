@@ -315,7 +315,7 @@ StatusOr<Resent> TrafficStore::resend(const std::string& orgId, const std::strin
          "AND state = 'dead'",
         bind(id), now;
     s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'queued' AND id > ?",
-        bind(destination), bind(id), into(out.queuedBefore), now;
+        bind(destination), bind(id), into(out.aheadOf), now;
     impl.appendAudit(s, {orgId, actor, "outbound.resent", "outbound:" + std::to_string(id),
                          "{\"destination\":" + util::jsonQuote(destination) +
                              ",\"control_id\":" + util::jsonQuote(out.controlId) +

@@ -65,7 +65,7 @@ struct DeadLetter {
 struct Resent {
   int64_t id = 0;
   std::string controlId;
-  int64_t queuedBefore = 0;  // items of the destination still waiting that were created after it
+  int64_t aheadOf = 0;  // items of the destination still waiting that were created after it
 };
 
 class TrafficStore {
