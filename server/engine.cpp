@@ -46,6 +46,7 @@
 #include "engine/service/observability.h"
 #include "engine/service/profiles.h"
 #include "engine/store/audit_log.h"
+#include "engine/store/signatures.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 
@@ -125,6 +126,7 @@ class Engine::Impl : public api::EngineView {
     StatusOr<phi::PhiGate> gate = phi::PhiGate::loadFile(config_.phiPatterns);
     if (!gate.isOk()) return prefixed("phi.patterns", gate.status());
     auto sharedGate = std::make_shared<const phi::PhiGate>(std::move(gate.value()));
+    phiGate_ = sharedGate;
 
     // Destinations first: connectors name them.
     Pipeline::DestinationMap destinations;
@@ -192,6 +194,21 @@ class Engine::Impl : public api::EngineView {
                                            previousKek ? &*previousKek : nullptr);
     if (!signing.isOk()) return signing.status();
     signingKey_ = signing.value();
+    // Signatures another key made fail online verification: a restore of a backup that carried
+    // no signing key (format 1), or a signing key file removed. Say so, and what keeps them.
+    for (const auto& [keyId, made] : SignatureStore::signaturesByKey(*store_)) {
+      if (keyId == signingKey_->fingerprint()) continue;
+      logWarning(logger(),
+                 "{} electronic signature(s) in the store were made with signing key {}, not "
+                 "with this server's key {}{}: they will fail online verification "
+                 "(GET /api/v1/signatures/{{id}}/verification). To keep them verifiable online, stop "
+                 "labgated and put the old server's signing-key.sealed into data.dir (restoring "
+                 "a backup that carries the signing key does this); else keep the old server's "
+                 "public key (the PEM of its GET /api/v1/signing-key) and verify them offline "
+                 "with labgate verify-signature FILE.json --public-key OLD.pem",
+                 made, keyId, signingKey_->fingerprint(),
+                 signingKey_->isNew() ? " (a new key: data.dir held none)" : "");
+    }
     destinations_ = destinations;
 
     // Backups need the key file (they are always encrypted); the scheduler starts last.
@@ -201,6 +218,9 @@ class Engine::Impl : public api::EngineView {
       if (!kek.isOk()) return kek.status();
       backups_ = std::make_unique<BackupService>(store_, std::move(kek).value(), config_.backup,
                                                  config_.dataDir);
+      // The signing key goes with every backup: a restore keeps old signatures verifiable.
+      backups_->carrySigningKey(
+          Poco::Path(config_.dataDir).append(security::kSealedSigningKeyFile).toString());
     }
 
     StatusOr<std::unique_ptr<api::Api>> made = api::Api::create(store_, config_.security, *this);
@@ -431,6 +451,20 @@ class Engine::Impl : public api::EngineView {
   void wakeDelivery() const override {
     for (const auto& w : workers_) w->wake();
   }
+  std::string identifyingPattern(const std::string& text) const override {
+    if (!phiGate_ || text.empty()) return "";
+    // One record of a type no structural rule names: only the patterns run over the text.
+    Document document;
+    document.format = SourceFormat::kHl7;
+    Record record;
+    record.type = "free-text";
+    record.fields.resize(2);
+    record.fields[0].raw = record.fields[0].text = record.type;
+    record.fields[1].raw = record.fields[1].text = text;
+    document.records.push_back(std::move(record));
+    phi::Screening screening = phiGate_->screen(document, phi::Policy::kRefuse);
+    return screening.clean() ? "" : screening.hits.front().patternId;
+  }
 
   /// SIGHUP: every connector's mapping set and rule set read again from the configured files and
   /// swapped in whole; a connector whose files fail keeps its previous profile. One audit event
@@ -524,6 +558,7 @@ class Engine::Impl : public api::EngineView {
   std::unique_ptr<api::Api> api_;
   std::unique_ptr<BackupService> backups_;                  // when security.key_file is set
   std::shared_ptr<const security::SigningKey> signingKey_;  // electronic signatures
+  std::shared_ptr<const phi::PhiGate> phiGate_;             // also screens reasons people write
   Pipeline::DestinationMap destinations_;                   // QA release renders through them
   Poco::ThreadPool httpPool_;
   std::unique_ptr<HttpServer> http_;

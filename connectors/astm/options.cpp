@@ -103,6 +103,63 @@ Status setCharset(AstmOptions& options, const std::string& key, const std::strin
   return Status::ok();
 }
 
+// test_code_components: "2, 4, 7, 8" -> {2, 4, 7, 8}; each 1..32, at most 8, none twice.
+Status setTestCodeComponents(AstmOptions& options, const std::string& key,
+                             const std::string& value) {
+  if (options.testCodeComponent != 0) {
+    return Status::config(key,
+                          "cannot be combined with astm.test_code_component (one component); "
+                          "remove one of the two keys");
+  }
+  std::vector<int> components;
+  size_t at = 0;
+  const std::string text = trimmed(value);
+  while (at <= text.size()) {
+    size_t comma = text.find(',', at);
+    if (comma == std::string::npos) comma = text.size();
+    const auto number = parseInt(text.substr(at, comma - at));
+    if (!number || *number < 1 || *number > 32) {
+      return Status::config(key,
+                            "expected component numbers from 1 to 32 separated by commas "
+                            "(e.g. 2,4,7,8), got \"" +
+                                value + "\"");
+    }
+    if (std::find(components.begin(), components.end(), *number) != components.end()) {
+      return Status::config(key, "component " + std::to_string(*number) + " is listed twice");
+    }
+    components.push_back(*number);
+    at = comma + 1;
+  }
+  if (components.size() > 8) return Status::config(key, "at most 8 components");
+  options.testCodeComponents = std::move(components);
+  return Status::ok();
+}
+
+// test_code_separator: 1 to 4 printable ASCII characters, no blank.
+Status setTestCodeSeparator(AstmOptions& options, const std::string& key,
+                            const std::string& value) {
+  const bool printable = std::all_of(value.begin(), value.end(), [](char c) {
+    return static_cast<unsigned char>(c) > 0x20 && static_cast<unsigned char>(c) < 0x7F;
+  });
+  if (value.empty() || value.size() > 4 || !printable) {
+    return Status::config(
+        key, "expected 1 to 4 printable characters without blanks (e.g. /), got \"" + value + "\"");
+  }
+  options.testCodeSeparator = value;
+  return Status::ok();
+}
+
+// test_code_component refuses to be combined with test_code_components.
+Status setTestCodeComponent(AstmOptions& options, const std::string& key,
+                            const std::string& value) {
+  if (!options.testCodeComponents.empty()) {
+    return Status::config(key,
+                          "cannot be combined with astm.test_code_components (a composite "
+                          "code); remove one of the two keys");
+  }
+  return intSetter(&AstmOptions::testCodeComponent, 0, 32)(options, key, value);
+}
+
 struct OptionEntry {
   const char* key;
   Setter set;
@@ -124,8 +181,10 @@ const std::vector<OptionEntry>& optionTable() {
       {"skip_comment_lines", boolSetter(&AstmOptions::skipCommentLines)},
       {"strip_frame_prefix", boolSetter(&AstmOptions::stripFramePrefix)},
       {"qc_from_processing_id", boolSetter(&AstmOptions::qcFromProcessingId)},
-      {"test_code_component", intSetter(&AstmOptions::testCodeComponent, 0, 32)},
+      {"test_code_component", setTestCodeComponent},
       {"charset", setCharset},
+      {"test_code_components", setTestCodeComponents},
+      {"test_code_separator", setTestCodeSeparator},
   };
   return kTable;
 }

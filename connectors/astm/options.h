@@ -52,6 +52,14 @@ struct AstmOptions {
   // Which R-3 component (1-based) holds the instrument's test code; 0 = automatic (component 4,
   // else the first non-empty one: Sysmex uses 5, Mindray 1).
   int testCodeComponent = 0;
+  // Composite test codes (astm.test_code_components): the instrument code is these components of
+  // R-3 (1-based, in the order given), the non-empty ones joined with testCodeSeparator, so that
+  // an instrument that names the assay in one component and the analyte in others (Cepheid
+  // GeneXpert: `^MTB-RIF^^Xpert^^^rpoB1^Ct`, components 2, 4, 7, 8) gives each result its own
+  // code (`MTB-RIF/Xpert/rpoB1/Ct`). Empty = off; when every listed component is empty the
+  // automatic rule above applies. Excludes testCodeComponent.
+  std::vector<int> testCodeComponents;
+  std::string testCodeSeparator = "/";
   // The character set the instrument writes in (astm.charset): kUtf8 takes valid UTF-8 only (a
   // message with other bytes is refused with a NAK, never forwarded); kLatin1 reads every byte as
   // ISO 8859-1 and converts it to UTF-8. Either way what leaves the parser is valid UTF-8.

@@ -163,6 +163,16 @@ std::string firstNonEmptyComponent(const Record& record, size_t n, const Delimit
 // The manufacturer's local test code from R-3 (see AstmOptions::testCodeComponent).
 std::string testCode(const Record& record, const Delimiters& d, const AstmOptions& options) {
   const auto parts = fieldComponents(fieldRaw(record, 3), d);
+  if (!options.testCodeComponents.empty()) {
+    std::string code;
+    for (const int component : options.testCodeComponents) {
+      const auto index = static_cast<size_t>(component - 1);
+      if (index >= parts.size() || parts[index].empty()) continue;
+      if (!code.empty()) code += options.testCodeSeparator;
+      code += parts[index];
+    }
+    if (!code.empty()) return code;
+  }
   if (options.testCodeComponent > 0) {
     const auto index = static_cast<size_t>(options.testCodeComponent - 1);
     return index < parts.size() ? parts[index] : std::string();

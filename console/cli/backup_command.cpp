@@ -43,8 +43,10 @@ const char* kBackupUsage =
     "               from the environment variable LABGATE_API_KEY.\n"
     "backup verify  checks a backup file offline, without the engine: decrypts it with the key\n"
     "               file (security.key_file of the engine that made it), checks every body file\n"
-    "               and the database's SHA-256, PRAGMA integrity_check, the audit chain and the\n"
-    "               counts of the manifest. The decrypted copy is written under --work-dir\n"
+    "               and the database's SHA-256, PRAGMA integrity_check, the audit chain, the\n"
+    "               counts of the manifest and the signing key it carries (it must open with\n"
+    "               the key file; a backup of an older labgated carries none and says so).\n"
+    "               The decrypted copy is written under --work-dir\n"
     "               (default: the system's temporary folder) in a private folder, and removed.\n"
     "\n"
     "options:\n"
@@ -64,8 +66,9 @@ const char* kRestoreUsage =
     "usage: labgate restore FILE --key-file KEY --data-dir DIR\n"
     "\n"
     "Restores a backup file into DIR, which must be empty or absent: decrypts the database to\n"
-    "DIR/labgate.db and the body files to DIR/bodies/, then verifies the copy (SHA-256 of every\n"
-    "part, PRAGMA integrity_check, the counts of the manifest, the audit chain). Nothing is\n"
+    "DIR/labgate.db, the body files to DIR/bodies/ and the server's signing key to\n"
+    "DIR/signing-key.sealed, then verifies the copy (SHA-256 of every part, PRAGMA\n"
+    "integrity_check, the counts of the manifest, the audit chain, the signing key). Nothing is\n"
     "overwritten; when anything fails, DIR is left empty. Start labgated with data.dir = DIR\n"
     "and the same security.key_file afterwards.\n"
     "\n"
@@ -134,7 +137,28 @@ void printManifest(const backup::Manifest& m, std::ostream& out) {
       << "  audit_head:        " << m.auditHead << "\n"
       << "  database_sha256:   " << m.databaseSha256 << "\n"
       << "  database_bytes:    " << m.databaseBytes << "\n"
+      << "  signing_key:       " << (m.signingKey.empty() ? "none (format 1)" : m.signingKey)
+      << "\n"
       << "  manifest_sha256:   " << m.digest() << "\n";
+}
+
+/// What a backup's signing key means for the signatures in it (verify and restore).
+void printSigningKey(const backup::Manifest& m, bool restored, std::ostream& out) {
+  if (!m.signingKey.empty()) {
+    out << "signing key: " << m.signingKey << " (Ed25519, sealed under the key file)"
+        << (restored ? " restored to signing-key.sealed: the electronic signatures in the backup "
+                       "verify online with it\n"
+                     : " opens with the key file\n");
+    return;
+  }
+  out << "signing key: NONE: this backup was made by an older labgated and carries no signing "
+         "key.\n"
+      << "  labgated makes a new key at its first start" << (restored ? " on this directory" : "")
+      << ", and the electronic signatures in the\n"
+         "  backup then fail online verification. Keep the old server's public key (the PEM of\n"
+         "  its GET /api/v1/signing-key) to verify them offline with labgate verify-signature\n"
+         "  FILE.json --public-key OLD.pem, or put the old server's signing-key.sealed into the\n"
+         "  data directory before labgated starts there.\n";
 }
 
 std::string trim(const std::string& s) {
@@ -232,8 +256,9 @@ int backupNow(const Parsed& p, std::ostream& out, std::ostream& err) {
   Poco::JSON::Object::Ptr m = json->getObject("manifest");
   out << "backup " << memberText(json, "name") << " written and verified ("
       << memberText(json, "size") << " bytes)\n";
-  for (const char* k : {"created_at", "labgated_version", "schema_version", "messages", "results",
-                        "audit_events", "audit_head", "database_sha256", "manifest_sha256"}) {
+  for (const char* k :
+       {"created_at", "labgated_version", "schema_version", "messages", "results", "audit_events",
+        "audit_head", "database_sha256", "signing_key", "manifest_sha256"}) {
     std::string label = std::string(k) + ":";
     label.resize(19, ' ');
     out << "  " << label << memberText(m, k) << "\n";
@@ -269,6 +294,7 @@ int backupVerify(const Parsed& p, std::ostream& out, std::ostream& err) {
       << kek.value().fingerprint
       << ", SHA-256 of every part, integrity_check ok, audit chain ok, counts match\n";
   printManifest(verified.value(), out);
+  printSigningKey(verified.value(), false, out);
   return 0;
 }
 
@@ -346,10 +372,9 @@ int runRestore(const std::vector<std::string>& args, std::ostream& out, std::ost
   printManifest(m, out);
   out << "verified: SHA-256 of the database and of " << m.bodyFiles
       << " body file(s), integrity_check ok, counts match the manifest, audit chain ok (" << m.audit
-      << " events, head " << m.auditHead.substr(0, 16) << "…)\n"
-      << "signatures: this version has no electronic signatures; their verification will be "
-         "added with them\n"
-      << "next: start labgated with data.dir = " << dataDir << " and the same security.key_file\n";
+      << " events, head " << m.auditHead.substr(0, 16) << "…)\n";
+  printSigningKey(m, true, out);
+  out << "next: start labgated with data.dir = " << dataDir << " and the same security.key_file\n";
   return 0;
 }
 

@@ -42,7 +42,7 @@ void printHelp(std::ostream& out) {
          "QA review and electronic signatures (a running labgated; docs/signatures.md):\n"
          "  login       log in: labgate login --server URL --org ORG --user USER\n"
          "  logout      end the session and remove the session file\n"
-         "  batches     list batches: labgate batches [--state held|released|rejected] [--json]\n"
+         "  batches     list batches: labgate batches [--state S] [--limit N] [--all] [--json]\n"
          "  show        show a batch: labgate show batch ID [--json]\n"
          "  sign        sign a batch: labgate sign batch ID --meaning M [--reason T] [--results "
          "ID,...]\n"

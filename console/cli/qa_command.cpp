@@ -197,6 +197,19 @@ bool ok(const Answer& a) { return a.status >= 200 && a.status < 300; }
 
 namespace {
 
+/// Why a request failed, in one line: the problem+json detail (else its title), or the network
+/// error.
+std::string failureText(const Answer& a) {
+  if (a.status == 0) return a.error;
+  Object::Ptr problem = parseObject(a.body);
+  if (!text(problem, "detail").empty()) return text(problem, "detail");
+  if (!text(problem, "title").empty()) return text(problem, "title");
+  return "the server answered " + std::to_string(a.status);
+}
+
+/// Prints `o` as one line of JSON.
+void printJson(const Object::Ptr& o, std::ostream& out) { out << condensed(o) << "\n"; }
+
 bool isNumber(const std::string& s) {
   if (s.empty() || s.size() > 18) return false;
   for (char c : s) {
@@ -209,6 +222,7 @@ bool isNumber(const std::string& s) {
 
 void loginUsage(std::ostream& out) {
   out << "usage: labgate login --server URL --org ORG --user USER [--totp CODE] [--ca FILE]\n"
+         "                     [--json]\n"
          "\n"
          "Logs in to a LabGate server (POST /api/v1/sessions) and keeps the session token in\n"
          "$XDG_CONFIG_HOME/labgate/session.json (else ~/.config/labgate/session.json), mode 0600.\n"
@@ -217,25 +231,38 @@ void loginUsage(std::ostream& out) {
          "PEM\n"
          "CA certificate to verify an https server with (besides the system's CAs), kept with\n"
          "the session for the other commands.\n"
+         "\n"
+         "  --json   print the outcome as JSON: logged_in, server, org, user, printed_name,\n"
+         "           expires_at (when the session ends at the latest), idle_timeout_seconds;\n"
+         "           on failure logged_in false, status (0: no answer) and error\n"
       << kExitHelp;
 }
 
 void logoutUsage(std::ostream& out) {
-  out << "usage: labgate logout\n"
+  out << "usage: labgate logout [--json]\n"
          "\n"
          "Ends the session on the server (DELETE /api/v1/sessions/current) and removes the\n"
          "session file. A session that has already ended is removed too.\n"
+         "\n"
+         "  --json   print the outcome as JSON: logged_out, session_ended (false when the server\n"
+         "           had ended the session already), server, org, user; on failure error\n"
       << kExitHelp;
 }
 
 void batchesUsage(std::ostream& out) {
-  out << "usage: labgate batches [--state held|released|rejected] [--instrument NAME] [--json]\n"
+  out << "usage: labgate batches [--state held|released|rejected] [--instrument NAME]\n"
+         "                       [--limit N] [--before ID] [--all] [--json]\n"
          "\n"
          "Lists batches, newest first (GET /api/v1/batches): id, state, instrument, time "
          "received,\n"
-         "samples, results and how many results wait for a QA decision.\n"
+         "samples, results and how many results wait for a QA decision. One page at a time:\n"
+         "when there are more, the last line is the command that shows the next page.\n"
          "\n"
-         "  --json   print the server's answer as it came\n"
+         "  --limit N     batches per page, 1 to 500 (default: the server's, 50)\n"
+         "  --before ID   the page of batches older than batch ID\n"
+         "  --all         follow the pages to the end and print them as one list\n"
+         "  --json        print the server's answer as it came (with --all: one answer,\n"
+         "                {\"items\": [every batch], \"next\": null})\n"
       << kExitHelp;
 }
 
@@ -359,7 +386,37 @@ std::optional<QaSession> readSession(const std::string& path) {
   return s;
 }
 
-void printBatchList(const std::string& json, std::ostream& out) {
+std::string batchesCommand(const std::string& state, const std::string& instrument,
+                           const std::string& limit, int64_t before) {
+  auto quoted = [](const std::string& v) {
+    const bool plain = !v.empty() && v.find_first_not_of(
+                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+                                         "opqrstuvwxyz0123456789-_.:/@+,=") == std::string::npos;
+    if (plain) return v;
+    std::string q = "'";
+    for (char c : v) {
+      if (c == '\'') {
+        q += "'\\''";
+      } else {
+        q += c;
+      }
+    }
+    return q + "'";
+  };
+  std::string command = "labgate batches";
+  for (const auto& [option, value] : {std::pair<const char*, const std::string&>{"--state", state},
+                                      {"--instrument", instrument},
+                                      {"--limit", limit}}) {
+    if (value.empty()) continue;
+    command += " ";
+    command += option;
+    command += " ";
+    command += quoted(value);
+  }
+  return command + " --before " + std::to_string(before);
+}
+
+void printBatchList(const std::string& json, std::ostream& out, const std::string& nextCommand) {
   Object::Ptr root = parseObject(json);
   Array::Ptr items = root.isNull() ? nullptr : root->getArray("items");
   if (items.isNull() || items->size() == 0) {
@@ -381,7 +438,9 @@ void printBatchList(const std::string& json, std::ostream& out) {
                   text(b, "result_count").c_str(), text(b, "waiting").c_str());
     out << line << source << "\n";
   }
-  if (!text(root, "next").empty()) out << "(more batches: the API pages with ?before=)\n";
+  if (!text(root, "next").empty() && !nextCommand.empty()) {
+    out << "more batches: " << nextCommand << "   (or --all for every page)\n";
+  }
 }
 
 void printBatch(const std::string& json, std::ostream& out) {
@@ -437,6 +496,7 @@ void printBatch(const std::string& json, std::ostream& out) {
 int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
              std::ostream& err) {
   std::string server, org, user, totp, ca;
+  bool json = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (isHelp(a)) {
@@ -444,7 +504,9 @@ int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostrea
       return 0;
     }
     const bool hasValue = i + 1 < args.size();
-    if (a == "--server" && hasValue) {
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--server" && hasValue) {
       server = args[++i];
     } else if (a == "--org" && hasValue) {
       org = args[++i];
@@ -466,15 +528,31 @@ int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostrea
     return 2;
   }
   while (!server.empty() && server.back() == '/') server.pop_back();
+  // --json: the outcome on stdout, also when it failed (the reason goes to stderr as well).
+  auto failed = [&](int status, const std::string& why, bool totpRequired = false) {
+    if (json) {
+      Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      o->set("logged_in", false);
+      o->set("server", server);
+      o->set("org", org);
+      o->set("user", user);
+      o->set("status", status);
+      o->set("error", why);
+      o->set("totp_required", totpRequired);
+      printJson(o, out);
+    }
+    return 1;
+  };
   const std::string path = currentSessionPath();
   if (path.empty()) {
-    err << "labgate login: neither XDG_CONFIG_HOME nor HOME names a directory for the session\n";
-    return 1;
+    const std::string why = "neither XDG_CONFIG_HOME nor HOME names a directory for the session";
+    err << "labgate login: " << why << "\n";
+    return failed(0, why);
   }
   std::optional<std::string> password = readSecret(in, err, "Password: ");
   if (!password || password->empty()) {
     err << "labgate login: no password given\n";
-    return 1;
+    return failed(0, "no password given");
   }
   Object::Ptr body = new Object;
   body->set("org", org);
@@ -490,21 +568,43 @@ int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostrea
   if (!ok(a)) {
     printFailure("login", a, err);
     Object::Ptr problem = parseObject(a.body);
-    if (!problem.isNull() && text(problem, "totp_required") == "true") {
+    const bool totpRequired = !problem.isNull() && text(problem, "totp_required") == "true";
+    if (totpRequired) {
       err << "labgate login: this user has a second factor: run again with --totp CODE\n";
     }
-    return 1;
+    return failed(a.status, failureText(a), totpRequired);
   }
   Object::Ptr answer = parseObject(a.body);
   const std::string token = text(answer, "token");
   if (token.empty()) {
     err << "labgate login: the server's answer has no session token\n";
-    return 1;
+    return failed(a.status, "the server's answer has no session token");
   }
   const std::string written = writeSession(path, QaSession{server, org, user, token, ca});
   if (!written.empty()) {
     err << "labgate login: " << written << "\n";
-    return 1;
+    return failed(a.status, written);
+  }
+  if (json) {
+    Object::Ptr who = answer->getObject("user");
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("logged_in", true);
+    o->set("server", server);
+    o->set("org", org);
+    o->set("user", text(who, "username").empty() ? user : text(who, "username"));
+    o->set("printed_name", text(who, "printed_name"));
+    o->set("roles", who.isNull() || who->getArray("roles").isNull()
+                        ? Poco::Dynamic::Var(Array::Ptr(new Array))
+                        : Poco::Dynamic::Var(who->getArray("roles")));
+    o->set("expires_at", text(answer, "expires_at"));
+    o->set("idle_timeout_seconds", answer->has("idle_timeout_seconds")
+                                       ? answer->get("idle_timeout_seconds")
+                                       : Poco::Dynamic::Var());
+    o->set("password_change_required", text(answer, "password_change_required") == "true");
+    o->set("totp_enrolment_required", text(answer, "totp_enrolment_required") == "true");
+    o->set("session_file", path);
+    printJson(o, out);
+    return 0;
   }
   out << "logged in to " << server << " as " << user << " (organisation " << org << ")";
   if (!text(answer, "expires_at").empty())
@@ -520,31 +620,63 @@ int runLogin(const std::vector<std::string>& args, std::istream& in, std::ostrea
 }
 
 int runLogout(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  bool json = false;
   for (const std::string& a : args) {
     if (isHelp(a)) {
       logoutUsage(out);
       return 0;
     }
+    if (a == "--json") {
+      json = true;
+      continue;
+    }
     err << "labgate logout: unexpected argument \"" << a << "\"\n";
     logoutUsage(err);
     return 2;
   }
+  // --json: the outcome on stdout (the reason of a failure goes to stderr as well).
+  auto outcome = [&](const QaSession* s, bool loggedOut, bool ended, const std::string& error) {
+    if (!json) return;
+    Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    o->set("logged_out", loggedOut);
+    o->set("session_ended", ended);
+    o->set("server", s ? Poco::Dynamic::Var(s->server) : Poco::Dynamic::Var());
+    o->set("org", s ? Poco::Dynamic::Var(s->org) : Poco::Dynamic::Var());
+    o->set("user", s ? Poco::Dynamic::Var(s->user) : Poco::Dynamic::Var());
+    if (!error.empty()) o->set("error", error);
+    printJson(o, out);
+  };
   std::optional<QaSession> s = loadSession("logout", err);
-  if (!s) return 1;
+  if (!s) {
+    outcome(nullptr, false, false, "not logged in");
+    return 1;
+  }
   Answer a = call(s->server, s->ca, "DELETE", "/api/v1/sessions/current", s->token, "");
   if (!ok(a) && a.status != 401) {
     printFailure("logout", a, err);
     err << "labgate logout: the session file is kept; try again\n";
+    outcome(&*s, false, false, failureText(a));
     return 1;
   }
   std::remove(currentSessionPath().c_str());
-  out << (a.status == 401 ? "the session had already ended; logged out\n" : "logged out\n");
+  if (json) {
+    outcome(&*s, true, a.status != 401, "");
+  } else {
+    out << (a.status == 401 ? "the session had already ended; logged out\n" : "logged out\n");
+  }
   return 0;
 }
 
 int runBatches(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
-  std::string query;
+  std::string state, instrument, limit;
+  int64_t before = 0;
   bool json = false;
+  bool all = false;
+  auto usageError = [&](const std::string& why) {
+    err << "labgate batches: " << why << "\n";
+    batchesUsage(err);
+    return 2;
+  };
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (isHelp(a)) {
@@ -554,27 +686,96 @@ int runBatches(const std::vector<std::string>& args, std::ostream& out, std::ost
     const bool hasValue = i + 1 < args.size();
     if (a == "--json") {
       json = true;
-    } else if ((a == "--state" || a == "--instrument") && hasValue) {
-      std::string value;
-      Poco::URI::encode(args[++i], "&=?#+%/", value);
-      query += query.empty() ? "?" : "&";
-      query += a.substr(2);
-      query += "=";
-      query += value;
+    } else if (a == "--all") {
+      all = true;
+    } else if (a == "--state" && hasValue) {
+      state = args[++i];
+    } else if (a == "--instrument" && hasValue) {
+      instrument = args[++i];
+    } else if (a == "--limit" && hasValue) {
+      limit = args[++i];
+      if (!isNumber(limit) || std::stoll(limit) < 1 || std::stoll(limit) > 500) {
+        return usageError("--limit takes a number from 1 to 500, not \"" + limit + "\"");
+      }
+    } else if (a == "--before" && hasValue) {
+      const std::string& id = args[++i];
+      if (!isNumber(id) || std::stoll(id) < 1) {
+        return usageError("--before takes a batch id (a number), not \"" + id + "\"");
+      }
+      before = std::stoll(id);
     } else {
-      err << "labgate batches: unexpected argument \"" << a << "\"\n";
-      batchesUsage(err);
-      return 2;
+      return usageError("unexpected argument \"" + a + "\"");
     }
   }
   std::optional<QaSession> s = loadSession("batches", err);
   if (!s) return 1;
-  Answer a = sessionCall("batches", *s, "GET", "/api/v1/batches" + query, "", err);
-  if (!ok(a)) return 1;
+  auto pathFor = [&](int64_t from) {
+    std::string query;
+    auto add = [&](const char* name, const std::string& raw) {
+      if (raw.empty()) return;
+      std::string value;
+      Poco::URI::encode(raw, "&=?#+%/", value);
+      query += query.empty() ? "?" : "&";
+      query += name;
+      query += "=";
+      query += value;
+    };
+    add("state", state);
+    add("instrument", instrument);
+    add("limit", limit);
+    add("before", from > 0 ? std::to_string(from) : "");
+    return "/api/v1/batches" + query;
+  };
+  // The cursor of an answer's next page (0 on the last page).
+  auto nextOf = [](const Object::Ptr& page) -> int64_t {
+    const std::string next = text(page, "next");
+    if (next.empty()) return 0;
+    try {
+      for (const auto& [name, value] : Poco::URI(next).getQueryParameters()) {
+        if (name == "before" && isNumber(value)) return std::stoll(value);
+      }
+    } catch (const Poco::Exception&) {
+    }
+    return -1;
+  };
+  Array::Ptr items = new Array;  // --all: every page's items
+  for (int64_t from = before;;) {
+    Answer a = sessionCall("batches", *s, "GET", pathFor(from), "", err);
+    if (!ok(a)) return 1;
+    Object::Ptr page = parseObject(a.body);
+    const int64_t next = nextOf(page);
+    if (page.isNull() || next < 0) {
+      err << "labgate batches: the server's answer is not a page of batches\n";
+      return 1;
+    }
+    if (!all) {
+      if (json) {
+        out << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
+      } else {
+        printBatchList(a.body, out, next > 0 ? batchesCommand(state, instrument, limit, next) : "");
+      }
+      return 0;
+    }
+    Array::Ptr pageItems = page->getArray("items");
+    for (size_t i = 0; !pageItems.isNull() && i < pageItems->size(); ++i) {
+      items->add(pageItems->get(static_cast<unsigned>(i)));
+    }
+    // Batches come newest first: the cursor only goes down, so the walk ends.
+    if (next == 0) break;
+    if (from > 0 && next >= from) {
+      err << "labgate batches: the server's next page does not go back in time (before=" << next
+          << " after before=" << from << "); stopped\n";
+      return 1;
+    }
+    from = next;
+  }
+  Object::Ptr combined = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  combined->set("items", items);
+  combined->set("next", Poco::Dynamic::Var());
   if (json) {
-    out << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
+    printJson(combined, out);
   } else {
-    printBatchList(a.body, out);
+    printBatchList(condensed(combined), out);
   }
   return 0;
 }

@@ -1,11 +1,12 @@
 // The QA staff's commands (issue 13, docs/signatures.md "Command line"): `labgate login`,
-// `logout`, `batches`, `show batch ID` and `sign batch ID`. They talk to a running labgated over
-// its REST API (POCO HTTP(S)ClientSession) with a session token kept in
+// `logout`, `batches`, `show batch ID` and `sign batch ID`, each with `--json`. They talk to a
+// running labgated over its REST API (POCO HTTP(S)ClientSession) with a session token kept in
 // $XDG_CONFIG_HOME/labgate/session.json (else ~/.config/labgate/session.json), mode 0600.
 // Passwords are read from the terminal without echo, or from stdin when it is not a terminal; they
 // are never printed or stored.
 #pragma once
 
+#include <cstdint>
 #include <istream>
 #include <optional>
 #include <ostream>
@@ -45,8 +46,15 @@ int runShow(const std::vector<std::string>& args, std::ostream& out, std::ostrea
 int runSign(const std::vector<std::string>& args, std::istream& in, std::ostream& out,
             std::ostream& err);
 
-/// The readable forms (exposed for the unit tests): a batch list answer and a batch answer.
-void printBatchList(const std::string& json, std::ostream& out);
+/// The readable forms (exposed for the unit tests): a batch list answer and a batch answer. When
+/// the list answer has a next page, `nextCommand` (the command that shows it) ends the list.
+void printBatchList(const std::string& json, std::ostream& out,
+                    const std::string& nextCommand = "");
+/// The `labgate batches` command line that shows the page before batch `before` with the same
+/// `--state`, `--instrument` and `--limit` (empty values left out), values quoted for a POSIX
+/// shell where needed.
+std::string batchesCommand(const std::string& state, const std::string& instrument,
+                           const std::string& limit, int64_t before);
 void printBatch(const std::string& json, std::ostream& out);
 
 }  // namespace labgate::cli

@@ -139,11 +139,14 @@ void fail(HttpStatus status, const std::string& detail, Object::Ptr extra) {
   throw ApiError{status, detail, std::move(extra)};
 }
 
+bool Call::hasBody() const {
+  return body_ || request.getChunkedTransferEncoding() ||
+         (request.hasContentLength() && request.getContentLength64() > 0);
+}
+
 Object::Ptr Call::body() {
   if (body_) return body_;
-  const bool hasBody = request.getChunkedTransferEncoding() ||
-                       (request.hasContentLength() && request.getContentLength64() > 0);
-  if (hasBody && !isJsonMediaType(request.get("Content-Type", ""))) {
+  if (hasBody() && !isJsonMediaType(request.get("Content-Type", ""))) {
     fail(HttpStatus::HTTP_UNSUPPORTEDMEDIATYPE,
          "the body must be JSON sent as Content-Type: application/json");
   }
@@ -534,6 +537,7 @@ void Api::Impl::handle(Poco::Net::HTTPServerRequest& request,
     }
     match->handler(call);
   } catch (const ApiError& e) {
+    auditRefusal(call, e);
     if (response.sent()) return;
     if (e.status == HttpStatus::HTTP_UNAUTHORIZED) {
       response.set("WWW-Authenticate", "Bearer realm=\"labgate\"");
@@ -749,6 +753,97 @@ AuditEvent Api::Impl::event(const Call& call, const std::string& action, const s
   return AuditEvent{call.principal.orgId, call.principal.actor(), action, subject, text.str()};
 }
 
+ChangeDetail::ChangeDetail()
+    : before_(new Object(Poco::JSON_PRESERVE_KEY_ORDER)),
+      after_(new Object(Poco::JSON_PRESERVE_KEY_ORDER)) {}
+
+void ChangeDetail::element(const std::string& name, const Poco::Dynamic::Var& before,
+                           const Poco::Dynamic::Var& after) {
+  before_->set(name, before);
+  after_->set(name, after);
+}
+
+void ChangeDetail::differences(const Object::Ptr& before, const Object::Ptr& after) {
+  auto text = [](const Poco::Dynamic::Var& v) {
+    std::ostringstream out;
+    Poco::JSON::Stringifier::stringify(v, out);
+    return out.str();
+  };
+  for (const auto& [name, value] : *after) {
+    Poco::Dynamic::Var old = before->has(name) ? before->get(name) : Poco::Dynamic::Var();
+    if (text(old) != text(value)) element(name, old, value);
+  }
+}
+
+void ChangeDetail::created(const std::string& name, const Poco::Dynamic::Var& value) {
+  element(name, Poco::Dynamic::Var(), value);
+}
+
+Object::Ptr ChangeDetail::detail(const std::string& reason) const {
+  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  out->set("before", before_);
+  out->set("after", after_);
+  out->set("reason", reason);
+  return out;
+}
+
+void Api::Impl::auditRefusal(const Call& call, const ApiError& error) {
+  if (call.refusalAudited || call.principal.orgId.empty()) return;  // done, or nobody to name
+  const bool signing = call.route.method == "POST" && call.route.path == "/api/v1/signatures";
+  std::string action;
+  if (error.status == HttpStatus::HTTP_FORBIDDEN) {
+    action = signing ? "signature.refused" : "access.denied";
+  } else if (signing && error.status == HttpStatus::HTTP_CONFLICT) {
+    action = "signature.refused";
+  } else {
+    return;
+  }
+  Object::Ptr detail = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  detail->set("endpoint", call.route.method + " " + call.route.path);
+  detail->set("status", static_cast<int>(error.status));
+  detail->set("reason", error.status == HttpStatus::HTTP_FORBIDDEN ? "forbidden" : "policy");
+  detail->set("detail", error.detail);  // composed by the server from names and ids
+  const Principal& p = call.principal;
+  const std::string subject = p.kind == Principal::Kind::kApiKey && p.key
+                                  ? "apikey:" + std::to_string(p.key->id)
+                              : p.user ? "user:" + std::to_string(p.user->id)
+                                       : std::string("unknown");
+  Status audited = store->appendAudit(event(call, action, subject, detail));
+  if (!audited.isOk()) logError(logger(), "refusal not audited: {}", audited.toString());
+}
+
+std::string Api::Impl::changeReason(Call& call) {
+  std::string reason;
+  if (call.hasBody()) reason = optString(call.body(), "reason").value_or("");
+  checkFreeText("reason", reason, 2000);
+  if (settings.changeReasonRequired && Poco::trim(reason).empty()) {
+    fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+         "a reason for this change is required (audit.change_reason = required): send "
+         "{\"reason\": \"...\"} in the body");
+  }
+  return Poco::trim(reason);
+}
+
+void Api::Impl::checkFreeText(const std::string& member, const std::string& text,
+                              size_t maxBytes) const {
+  refuseControlCharacters(member, text);
+  if (text.size() > maxBytes) {
+    fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+         "\"" + member + "\" is over " + std::to_string(maxBytes) + " bytes");
+  }
+  const std::string pattern = engine.identifyingPattern(text);
+  if (!pattern.empty()) {
+    Object::Ptr extra = new Object;
+    extra->set("member", member);
+    extra->set("pattern", pattern);
+    fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY,
+         "\"" + member + "\" looks like it holds a patient identifier (PHI pattern " + pattern +
+             "); the audit trail must not keep one: describe the reason without names, dates of "
+             "birth, record numbers or contact details",
+         extra);
+  }
+}
+
 void Api::Impl::checkGrantable(const Call& call, const std::vector<std::string>& roleNames) const {
   // Nobody grants what they do not hold, working permissions included: a lis-admin cannot mint
   // an auditor or approver key (ADR 0007).
@@ -874,6 +969,7 @@ void Api::Impl::reauthenticate(Call& call, const std::string& password, const st
   AuditEvent audit = event(call, auditAction, "user:" + std::to_string(user.id), detail);
   countFailure(record, outcome, locked ? std::nullopt : std::optional<int64_t>(user.id),
                user.username, &audit);
+  call.refusalAudited = true;
   fail(HttpStatus::HTTP_FORBIDDEN,
        outcome == "bad_totp" ? std::string("the TOTP code is wrong") : what + " is wrong");
 }

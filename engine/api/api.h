@@ -60,6 +60,7 @@ struct SecuritySettings {
   security::Argon2Params argon2;        // security.argon2.memory_kib, .iterations, .parallelism
   std::map<std::string, std::vector<std::string>> customRoles;  // role.NAME.permissions
   SignaturePolicy signatures;                                   // signatures.*
+  bool changeReasonRequired = false;  // audit.change_reason = required (default optional)
 };
 
 /// Backups on demand (engine/service/backup_service.h implements it).
@@ -109,6 +110,12 @@ class EngineView {
   }
   /// Wakes the delivery workers after a commit that queued outbound items.
   virtual void wakeDelivery() const {}
+  /// The id of the first PHI-gate pattern that finds a patient identifier in `text` (free text a
+  /// person wrote: a reason, a comment), or "" when none does. Never keeps or logs the text.
+  virtual std::string identifyingPattern(const std::string& text) const {
+    (void)text;
+    return "";
+  }
 };
 
 class Api {

@@ -66,9 +66,14 @@ struct Call {
   std::map<std::string, std::string> params;  // path parameters by name
   std::map<std::string, std::string> query;
   Principal principal;
+  /// Set by a handler that audited its own refusal (a wrong password in a re-authentication), so
+  /// that Api::handle does not audit it a second time.
+  bool refusalAudited = false;
 
   /// The body as a JSON object (400 when it is not one; at most 1 MiB).
   Object::Ptr body();
+  /// Whether the request carries a body (a Content-Length above 0, or chunked).
+  bool hasBody() const;
   /// A path parameter that must be a positive integer (404 otherwise: no such resource).
   int64_t idParam(const std::string& name) const;
   std::string peer() const;
@@ -96,6 +101,27 @@ void sendItems(Call& call, const Array::Ptr& items);
 /// paragraph separator or a bidirectional override: names are printed with signatures and in the
 /// audit trail, and must read the same everywhere.
 void refuseControlCharacters(const std::string& field, const std::string& text);
+
+/// What a person changes, as its audit event records it (21 CFR 11.10(e), Annex 11 §9): the old
+/// and the new value of each element, and the reason. detail() is
+/// {"before": {element: old, ...}, "after": {element: new, ...}, "reason": "..."}; an element that
+/// did not exist before (a creation) is null in "before", one that is gone null in "after".
+class ChangeDetail {
+ public:
+  ChangeDetail();
+  /// Records `element` going from `before` to `after`.
+  void element(const std::string& name, const Poco::Dynamic::Var& before,
+               const Poco::Dynamic::Var& after);
+  /// Records every member of `after` whose JSON differs from the same member of `before`.
+  void differences(const Object::Ptr& before, const Object::Ptr& after);
+  /// Records an element that the change creates.
+  void created(const std::string& name, const Poco::Dynamic::Var& value);
+  /// The audit detail with `reason` ("" when none was given).
+  Object::Ptr detail(const std::string& reason) const;
+
+ private:
+  Object::Ptr before_, after_;
+};
 
 /// ISO-8601 UTC times.
 std::string isoAt(int64_t unixMillis);
@@ -160,6 +186,19 @@ class Api::Impl {
   /// A password that passes the policy, or 422 saying why.
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
+  /// Audits a refused request of an authenticated caller (21 CFR 11.10(f), (g)): a 403 as
+  /// `access.denied`, and on POST /api/v1/signatures a 403 or a 409 (steps out of order, a
+  /// changed record) as `signature.refused`, with the endpoint, the status and the server's own
+  /// text (never what the client sent).
+  void auditRefusal(const Call& call, const ApiError& error);
+  /// Why the caller makes a change: the optional "reason" member of the JSON body (a request
+  /// without a body has none). Checked like every free text a person writes that the store keeps
+  /// (checkFreeText). With audit.change_reason = required an empty reason answers 422.
+  std::string changeReason(Call& call);
+  /// Free text a person writes that the store and the audit trail keep (a reason, a comment):
+  /// no control characters, at most `maxBytes`, and nothing the PHI gate's patterns take for a
+  /// patient identifier (422 naming the member and the pattern, never the text).
+  void checkFreeText(const std::string& member, const std::string& text, size_t maxBytes) const;
   /// The user of the caller's organisation with id {id} (404 otherwise).
   User userOf(const Call& call);
 

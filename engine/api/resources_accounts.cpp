@@ -14,8 +14,6 @@ namespace {
 const std::regex kUsername("[a-z0-9][a-z0-9._@-]{0,63}");
 const std::regex kOrgId("[a-z0-9][a-z0-9-]{0,31}");
 
-Object::Ptr changes() { return new Object(Poco::JSON_PRESERVE_KEY_ORDER); }
-
 /// A write the caller waits for: 503 when the store could not commit it (nothing changed).
 void mustStore(const Status& saved) {
   if (!saved.isOk()) {
@@ -36,6 +34,20 @@ std::string printedName(const std::string& text) {
     fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"printed_name\" must be 1 to 128 characters");
   }
   return name;
+}
+
+/// A change people make to their own account: no reason asked (the action is the reason).
+Object::Ptr ownChange(const std::string& element, bool before, bool after) {
+  ChangeDetail change;
+  change.element(element, before, after);
+  return change.detail("");
+}
+
+/// The password is never recorded, old or new: only that it changed and who chose it.
+Object::Ptr ownPasswordChange() {
+  ChangeDetail change;
+  change.element("password", "(previous)", "(new, chosen by the user)");
+  return change.detail("");
 }
 
 }  // namespace
@@ -86,7 +98,7 @@ void Api::Impl::registerCallerRoutes() {
     user.mustChangePassword = false;
     // The other sessions end in the same transaction: the change stands only with them ended.
     Status changed = accounts.updateUser(
-        user, event(call, "user.password_changed", "user:" + user.username, nullptr),
+        user, event(call, "user.password_changed", "user:" + user.username, ownPasswordChange()),
         "password changed", call.principal.session->id);
     if (!changed.isOk()) {
       logError(Poco::Logger::get("api"),
@@ -112,7 +124,8 @@ void Api::Impl::registerCallerRoutes() {
     user.totpEnabled = false;
     user.totpLastStep = 0;
     mustStore(accounts.updateUser(
-        user, event(call, "user.totp_enrolment_started", "user:" + user.username, nullptr)));
+        user, event(call, "user.totp_enrolment_started", "user:" + user.username,
+                    ownChange("totp_enrolment_pending", false, true))));
     Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     out->set("secret", user.totpSecret);
     out->set("uri",
@@ -137,8 +150,8 @@ void Api::Impl::registerCallerRoutes() {
     }
     user.totpEnabled = true;
     user.totpLastStep = *step;
-    mustStore(accounts.updateUser(
-        user, event(call, "user.totp_enrolled", "user:" + user.username, nullptr)));
+    mustStore(accounts.updateUser(user, event(call, "user.totp_enrolled", "user:" + user.username,
+                                              ownChange("totp_enabled", false, true))));
     noContent(call);
   });
 }
@@ -195,11 +208,11 @@ void Api::Impl::registerOrganisationRoutes() {
       }
       org.ipAllowList = parsed.value().toStrings();
     }
-    Object::Ptr detail = changes();
-    detail->set("before", before);
-    detail->set("after", organisationJson(org));
+    ChangeDetail change;
+    change.differences(before, organisationJson(org));
     mustStore(accounts.updateOrganisation(
-        org, event(call, "organisation.updated", "organisation:" + org.id, detail)));
+        org, event(call, "organisation.updated", "organisation:" + org.id,
+                   change.detail(changeReason(call)))));
     sendJson(call.response, HttpStatus::HTTP_OK, organisationJson(org));
   });
   on("POST", "/api/v1/organisations", [this](Call& call) {
@@ -244,12 +257,14 @@ void Api::Impl::registerOrganisationRoutes() {
     first.passwordChangedAt = now;
     first.mustChangePassword = true;
     first.createdAt = now;
-    Object::Ptr detail = changes();
-    detail->set("id", org.id);
-    detail->set("name", org.name);
-    detail->set("admin", first.username);
-    StatusOr<int64_t> made = accounts.createOrganisation(
-        org, first, event(call, "organisation.created", "organisation:" + org.id, detail));
+    ChangeDetail change;
+    change.created("id", org.id);
+    change.created("name", org.name);
+    change.created("admin", first.username);
+    StatusOr<int64_t> made =
+        accounts.createOrganisation(org, first,
+                                    event(call, "organisation.created", "organisation:" + org.id,
+                                          change.detail(changeReason(call))));
     if (!made.isOk()) {
       if (made.status().location() == "id") fail(HttpStatus::HTTP_CONFLICT, made.status().reason());
       fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
@@ -294,12 +309,13 @@ void Api::Impl::registerUserRoutes() {
     user.passwordChangedAt = now;
     user.mustChangePassword = true;  // an initial password: the user chooses their own
     user.createdAt = now;
-    Object::Ptr detail = changes();
-    detail->set("username", user.username);
-    detail->set("printed_name", user.printedName);
-    detail->set("roles", userJson(user)->getArray("roles"));
-    StatusOr<int64_t> made =
-        accounts.createUser(user, event(call, "user.created", "user:" + user.username, detail));
+    ChangeDetail change;
+    change.created("username", user.username);
+    change.created("printed_name", user.printedName);
+    change.created("roles", userJson(user)->getArray("roles"));
+    StatusOr<int64_t> made = accounts.createUser(
+        user,
+        event(call, "user.created", "user:" + user.username, change.detail(changeReason(call))));
     if (!made.isOk()) {
       if (made.status().location() == "username")
         fail(HttpStatus::HTTP_CONFLICT, made.status().reason());
@@ -313,35 +329,27 @@ void Api::Impl::registerUserRoutes() {
     User user = userOf(call);
     checkManageable(call, user);
     Object::Ptr body = call.body();
-    Object::Ptr before = changes(), after = changes();
-    if (auto name = optString(body, "printed_name")) {
-      before->set("printed_name", user.printedName);
-      user.printedName = printedName(*name);
-      after->set("printed_name", user.printedName);
-    }
+    const Object::Ptr before = userJson(user);
+    if (auto name = optString(body, "printed_name")) user.printedName = printedName(*name);
     if (auto roleNames = optStrings(body, "roles")) {
       if (roleNames->empty())
         fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "\"roles\" must name at least one role");
       checkGrantable(call, *roleNames);
-      before->set("roles", userJson(user)->getArray("roles"));
       user.roles = *roleNames;
-      after->set("roles", userJson(user)->getArray("roles"));
     }
     std::string action = "user.updated";
     if (auto disabled = optBool(body, "disabled"); disabled && *disabled != user.disabled) {
       if (*disabled && call.principal.user && call.principal.user->id == user.id) {
         fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, "you cannot disable your own account");
       }
-      before->set("disabled", user.disabled);
       user.disabled = *disabled;
-      after->set("disabled", user.disabled);
       action = *disabled ? "user.disabled" : "user.enabled";
     }
-    Object::Ptr detail = changes();
-    detail->set("before", before);
-    detail->set("after", after);
-    Status saved = accounts.updateUser(user, event(call, action, "user:" + user.username, detail),
-                                       user.disabled ? "user disabled" : "");
+    ChangeDetail change;
+    change.differences(before, userJson(user));
+    Status saved = accounts.updateUser(
+        user, event(call, action, "user:" + user.username, change.detail(changeReason(call))),
+        user.disabled ? "user disabled" : "");
     if (!saved.isOk() && saved.location() == "administrator") {
       fail(HttpStatus::HTTP_CONFLICT, saved.reason());
     }
@@ -355,10 +363,13 @@ void Api::Impl::registerUserActionRoutes() {
   on("POST", "/api/v1/users/{id}/unlock", [this](Call& call) {
     User user = userOf(call);
     checkManageable(call, user);
+    ChangeDetail change;
+    change.element("locked_until", user.lockedUntil, "");
+    change.element("failed_attempts", user.failedAttempts, 0);
     user.failedAttempts = 0;
     user.lockedUntil.clear();
-    mustStore(
-        accounts.updateUser(user, event(call, "user.unlocked", "user:" + user.username, nullptr)));
+    mustStore(accounts.updateUser(user, event(call, "user.unlocked", "user:" + user.username,
+                                              change.detail(changeReason(call)))));
     noContent(call);
   });
   on("POST", "/api/v1/users/{id}/password-reset", [this](Call& call) {
@@ -366,13 +377,18 @@ void Api::Impl::registerUserActionRoutes() {
     checkManageable(call, user);
     // The administrator never chooses the password, and this one only allows setting a new one.
     const std::string temporary = security::base64UrlEncode(security::randomBytes(15));
+    ChangeDetail change;  // the password itself is never recorded, old or new
+    change.element("password", "(set by the user)", "(temporary, shown once to the administrator)");
+    change.element("must_change_password", user.mustChangePassword, true);
+    change.element("locked_until", user.lockedUntil, "");
+    const std::string reason = changeReason(call);
     user.passwordHash = hasher.hash(temporary);
     user.passwordChangedAt = isoAt(unixMillisNow());
     user.mustChangePassword = true;
     user.failedAttempts = 0;
     user.lockedUntil.clear();
     mustStore(accounts.updateUser(
-        user, event(call, "user.password_reset", "user:" + user.username, nullptr),
+        user, event(call, "user.password_reset", "user:" + user.username, change.detail(reason)),
         "password reset"));
     Object::Ptr out = new Object;
     out->set("temporary_password", temporary);
@@ -381,11 +397,15 @@ void Api::Impl::registerUserActionRoutes() {
   on("DELETE", "/api/v1/users/{id}/totp", [this](Call& call) {
     User user = userOf(call);
     checkManageable(call, user);
+    ChangeDetail change;
+    change.element("totp_enabled", user.totpEnabled, false);
+    change.element("totp_enrolment_pending", !user.totpEnabled && !user.totpSecret.empty(), false);
+    const std::string reason = changeReason(call);
     user.totpSecret.clear();
     user.totpEnabled = false;
     user.totpLastStep = 0;
     mustStore(accounts.updateUser(
-        user, event(call, "user.totp_removed", "user:" + user.username, nullptr)));
+        user, event(call, "user.totp_removed", "user:" + user.username, change.detail(reason))));
     noContent(call);
   });
 }
@@ -451,13 +471,15 @@ void Api::Impl::registerApiKeyRoutes() {
     key.keySha256 = security::tokenDigest(secret);
     key.createdBy = call.principal.actor();
     key.createdAt = isoAt(now);
-    Object::Ptr detail = changes();
-    detail->set("name", key.name);
-    detail->set("prefix", key.prefix);
-    detail->set("roles", apiKeyJson(key)->getArray("roles"));
-    detail->set("connector", key.connector);
-    StatusOr<int64_t> made =
-        accounts.createApiKey(key, event(call, "apikey.created", "apikey:" + key.prefix, detail));
+    ChangeDetail change;
+    change.created("name", key.name);
+    change.created("prefix", key.prefix);
+    change.created("roles", apiKeyJson(key)->getArray("roles"));
+    change.created("connector", key.connector);
+    change.created("expires_at", key.expiresAt);
+    StatusOr<int64_t> made = accounts.createApiKey(
+        key,
+        event(call, "apikey.created", "apikey:" + key.prefix, change.detail(changeReason(call))));
     if (!made.isOk()) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "not stored; try again");
     key.id = made.value();
     Object::Ptr out = apiKeyJson(key);
@@ -469,10 +491,12 @@ void Api::Impl::registerApiKeyRoutes() {
     const int64_t id = call.idParam("id");
     std::optional<ApiKeyRecord> key = accounts.apiKey(call.principal.orgId, id);
     if (!key) fail(HttpStatus::HTTP_NOT_FOUND, "no such API key");
-    Object::Ptr detail = changes();
-    detail->set("name", key->name);
+    ChangeDetail change;
+    change.element("name", key->name, key->name);
+    change.element("revoked", false, true);
     mustStore(accounts.revokeApiKey(
-        call.principal.orgId, id, event(call, "apikey.revoked", "apikey:" + key->prefix, detail)));
+        call.principal.orgId, id,
+        event(call, "apikey.revoked", "apikey:" + key->prefix, change.detail(changeReason(call)))));
     noContent(call);
   });
 }

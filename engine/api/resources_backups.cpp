@@ -17,6 +17,9 @@ Object::Ptr manifestJson(const backup::Manifest& m) {
   o->set("database_sha256", m.databaseSha256);
   o->set("database_bytes", m.databaseBytes);
   o->set("body_files", m.bodyFiles);
+  // The signing key the backup carries (format 2); null for one that carries none.
+  o->set("signing_key",
+         m.signingKey.empty() ? Poco::Dynamic::Var() : Poco::Dynamic::Var(m.signingKey));
   o->set("manifest_sha256", m.digest());
   return o;
 }

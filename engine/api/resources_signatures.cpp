@@ -185,8 +185,7 @@ void Api::Impl::registerSignatureRoutes() {
     const std::optional<std::string> totp = optString(body, "totp");
     std::string reason = optString(body, "reason").value_or("");
     const std::optional<std::vector<int64_t>> wanted = resultIdsOf(body);
-    refuseControlCharacters("reason", reason);
-    if (reason.size() > 2000) fail(HttpStatus::HTTP_BAD_REQUEST, "\"reason\" is too long");
+    checkFreeText("reason", reason, 2000);
 
     const SignaturePolicy& policy = settings.signatures;
     auto meaningIt = policy.meanings.find(meaning);
@@ -216,6 +215,7 @@ void Api::Impl::registerSignatureRoutes() {
           event(call, "signature.refused", "user:" + std::to_string(user.id), detail));
       if (!audited.isOk())
         logError(logger(), "signature refusal not audited: {}", audited.toString());
+      call.refusalAudited = true;
       Object::Ptr extra = new Object;
       extra->set("totp_required", true);
       fail(HttpStatus::HTTP_FORBIDDEN,

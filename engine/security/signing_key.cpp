@@ -19,7 +19,9 @@ namespace labgate::security {
 namespace {
 
 constexpr const char* kPlainName = "/signing-key.pem";
-constexpr const char* kSealedName = "/signing-key.sealed";
+std::string sealedPathOf(const std::string& dataDir) {
+  return dataDir + "/" + kSealedSigningKeyFile;
+}
 constexpr std::string_view kSealAad = "labgate-signing-key";
 constexpr size_t kRawKeySize = 32;
 
@@ -99,6 +101,22 @@ std::string privatePem(EVP_PKEY* key) {
   return std::string(data, static_cast<size_t>(len));
 }
 
+/// The first 16 hex digits of the SHA-256 of the raw public key ("" when OpenSSL cannot say).
+std::string fingerprintOf(EVP_PKEY* key) {
+  std::array<unsigned char, kRawKeySize> pub{};
+  size_t len = pub.size();
+  if (EVP_PKEY_get_raw_public_key(key, pub.data(), &len) != 1) return "";
+  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
+  SHA256(pub.data(), len, digest.data());
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < 8; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0x0f];
+  }
+  return out;
+}
+
 Pkey parsePrivatePem(const std::string& pem) {
   Bio bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   if (!bio) {
@@ -120,17 +138,7 @@ SigningKey::SigningKey(std::unique_ptr<Key> key) : key_(std::move(key)) {
     long len = BIO_get_mem_data(bio.get(), &data);
     publicPem_.assign(data, static_cast<size_t>(len));
   }
-  std::array<unsigned char, kRawKeySize> pub{};
-  size_t len = pub.size();
-  if (EVP_PKEY_get_raw_public_key(key_->pkey.get(), pub.data(), &len) == 1) {
-    std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-    SHA256(pub.data(), len, digest.data());
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (size_t i = 0; i < 8; ++i) {
-      fingerprint_ += kHex[digest[i] >> 4];
-      fingerprint_ += kHex[digest[i] & 0x0f];
-    }
-  }
+  fingerprint_ = fingerprintOf(key_->pkey.get());
 }
 
 SigningKey::~SigningKey() = default;
@@ -139,9 +147,10 @@ StatusOr<std::shared_ptr<SigningKey>> SigningKey::loadOrCreate(const std::string
                                                                const KeyEncryptionKey* kek,
                                                                const KeyEncryptionKey* previous) {
   const std::string plainPath = dataDir + kPlainName;
-  const std::string sealedPath = dataDir + kSealedName;
+  const std::string sealedPath = sealedPathOf(dataDir);
   auto key = std::make_unique<Key>();
   bool reseal = false;  // sealed under the previous key file: seal it again under the current one
+  bool generated = false;
   if (kek != nullptr && exists(sealedPath)) {
     std::optional<std::string> text = readSmallFile(sealedPath);
     std::optional<std::string> sealed = text ? base64Decode(*text) : std::nullopt;
@@ -184,6 +193,7 @@ StatusOr<std::shared_ptr<SigningKey>> SigningKey::loadOrCreate(const std::string
       return Status::io("data.dir", "cannot generate the Ed25519 signing key");
     }
     key->pkey.reset(made);
+    generated = true;
     if (kek == nullptr) {
       std::string pem = privatePem(key->pkey.get());
       Status written = writePrivate(plainPath, pem);
@@ -210,7 +220,37 @@ StatusOr<std::shared_ptr<SigningKey>> SigningKey::loadOrCreate(const std::string
     }
     ::unlink(plainPath.c_str());
   }
-  return std::shared_ptr<SigningKey>(new SigningKey(std::move(key)));
+  std::shared_ptr<SigningKey> loaded(new SigningKey(std::move(key)));
+  loaded->isNew_ = generated;
+  return loaded;
+}
+
+StatusOr<std::string> sealedSigningKeyFingerprint(std::string_view sealedText,
+                                                  const KeyEncryptionKey& kek) {
+  std::optional<std::string> sealed = base64Decode(sealedText);
+  if (!sealed) return Status::invalid("signing key", "the sealed signing key is not base64");
+  std::optional<std::string> raw = aesGcmOpen(kek.bytes, *sealed, kSealAad);
+  if (!raw) {
+    return Status::invalid("signing key",
+                           "the sealed signing key does not open with key " + kek.fingerprint);
+  }
+  Pkey key = raw->size() == kRawKeySize ? fromRaw(*raw) : nullptr;
+  OPENSSL_cleanse(raw->data(), raw->size());
+  if (!key) return Status::invalid("signing key", "the sealed signing key is not an Ed25519 key");
+  std::string fingerprint = fingerprintOf(key.get());
+  if (fingerprint.empty()) return Status::invalid("signing key", "the public key is unreadable");
+  return fingerprint;
+}
+
+Status installSealedSigningKey(const std::string& dataDir, std::string_view sealedText) {
+  const std::string path = sealedPathOf(dataDir);
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd.get() < 0) return Status::io(path, "cannot create the signing key file");
+  if (!writeFull(fd.get(), sealedText) || ::fsync(fd.get()) != 0 || !fd.closeChecked()) {
+    ::unlink(path.c_str());
+    return Status::io(path, "cannot write the signing key file");
+  }
+  return Status::ok();
 }
 
 std::string SigningKey::sign(std::string_view bytes) const {

@@ -8,6 +8,9 @@
 // and removed. A sealed key that the key-encryption key does not open stops the start (naming
 // security.key_file): a new key would silently orphan every signature's public key.
 //
+// Backups carry the sealed key (engine/store/backup.h, docs/backup.md): a restore puts it back into
+// data.dir, so that the restored engine signs and verifies with the same key.
+//
 // Thread-safety: sign() and the accessors may be called from any thread.
 #pragma once
 
@@ -20,6 +23,9 @@
 #include "engine/security/keyring.h"
 
 namespace labgate::security {
+
+/// The sealed key's file name in data.dir (used when security.key_file is set).
+inline constexpr const char* kSealedSigningKeyFile = "signing-key.sealed";
 
 class SigningKey {
  public:
@@ -39,6 +45,8 @@ class SigningKey {
   const std::string& fingerprint() const { return fingerprint_; }
   /// The 64-byte Ed25519 signature of `bytes` (raw). Throws std::runtime_error if OpenSSL fails.
   std::string sign(std::string_view bytes) const;
+  /// Whether loadOrCreate generated this key (data.dir held none).
+  bool isNew() const { return isNew_; }
 
  private:
   struct Key;
@@ -46,7 +54,18 @@ class SigningKey {
   std::unique_ptr<Key> key_;
   std::string publicPem_;
   std::string fingerprint_;
+  bool isNew_ = false;
 };
+
+/// The fingerprint (SigningKey::fingerprint()) of the key a sealed key file's text holds, opened
+/// with `kek`. Status::invalid when it is not base64, does not open with `kek` or is not an
+/// Ed25519 key. Nothing of the key leaves this function.
+StatusOr<std::string> sealedSigningKeyFingerprint(std::string_view sealedText,
+                                                  const KeyEncryptionKey& kek);
+
+/// Writes a sealed key file's text as <dataDir>/signing-key.sealed (mode 0600, fsync'ed); a file
+/// of that name must not exist (Status::io otherwise).
+Status installSealedSigningKey(const std::string& dataDir, std::string_view sealedText);
 
 /// Verifies an Ed25519 `signature` (raw, 64 bytes) of `bytes` with the PEM public key
 /// `publicPem`. Status::invalid naming what is wrong (not a key, not Ed25519, no match).

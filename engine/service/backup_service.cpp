@@ -183,7 +183,7 @@ StatusOr<backup::Created> BackupService::takeBackup(const std::string& actor) {
     at = unixSecondsNow();
   }
   StatusOr<backup::Created> made =
-      backup::createBackup(*store_, kek_, dir_, bodiesDir_, workDir_, at);
+      backup::createBackup(*store_, kek_, dir_, bodiesDir_, workDir_, at, signingKeyFile_);
   if (!made.isOk()) {
     logError(logger(), "backup failed: {}", made.status().toString());
     Poco::JSON::Object detail(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -199,6 +199,7 @@ StatusOr<backup::Created> BackupService::takeBackup(const std::string& actor) {
   detail.set("manifest_sha256", c.manifest.digest());
   detail.set("sha256", c.sha256);
   detail.set("stamp", stampJson(c.stamp));
+  if (!c.manifest.signingKey.empty()) detail.set("signing_key", c.manifest.signingKey);
   audit(actor, "backup.created", kSubjectPrefix + c.name, json(detail));
   {
     std::lock_guard<std::mutex> lock(stateMutex_);

@@ -45,6 +45,11 @@ class BackupService : public api::BackupControl {
   BackupService(const BackupService&) = delete;
   BackupService& operator=(const BackupService&) = delete;
 
+  /// Carries the server's sealed signing key file (<data.dir>/signing-key.sealed) in every backup
+  /// (format 2, engine/store/backup.h); a backup that cannot carry it fails. Call before start().
+  /// Without it backups carry no signing key (format 1).
+  void carrySigningKey(std::string sealedKeyFile) { signingKeyFile_ = std::move(sealedKeyFile); }
+
   /// Reads which backups were verified (their backup.created events), clears what a crash left in
   /// the work folder, and starts the scheduler thread when backup.schedule is not off.
   Status start();
@@ -78,7 +83,8 @@ class BackupService : public api::BackupControl {
   BackupSettings settings_;
   std::string dir_;
   std::string workDir_;
-  std::string bodiesDir_;  // <data.dir>/bodies: sealed export files the database refers to
+  std::string bodiesDir_;       // <data.dir>/bodies: sealed export files the database refers to
+  std::string signingKeyFile_;  // the sealed signing key carried in each backup; "" none
 
   /// What a backup.created event bound "verified" to.
   struct Verification {

@@ -7,6 +7,7 @@
 #include <Poco/URI.h>
 #include <Poco/Util/PropertyFileConfiguration.h>
 
+#include <fstream>
 #include <set>
 
 #include "engine/api/permissions.h"
@@ -86,7 +87,8 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "backup.dir",
                                              "backup.keep.hourly",
                                              "backup.keep.daily",
-                                             "audit.forward"};
+                                             "audit.forward",
+                                             "audit.change_reason"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -400,6 +402,111 @@ Status parseSignaturePolicy(const std::map<std::string, std::string>& keys,
   return Status::ok();
 }
 
+// ---- cross-key checks of issue 14 (a key given twice, two listeners on one address) ----
+
+/// The keys of a Java-properties file as written, in order, with their line numbers: comment
+/// lines (# or !) and blank lines skipped, continuation lines (a line ending in an odd number of
+/// backslashes continues the value) not taken as keys, the key being what precedes the first
+/// unescaped '=' or ':' (trimmed), as Poco's PropertyFileConfiguration reads it.
+std::vector<std::pair<std::string, int>> keysAsWritten(std::istream& in) {
+  std::vector<std::pair<std::string, int>> keys;
+  std::string line;
+  int number = 0;
+  bool continued = false;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    size_t trailing = 0;
+    while (trailing < line.size() && line[line.size() - 1 - trailing] == '\\') ++trailing;
+    const bool continues = trailing % 2 == 1;
+    if (continued) {
+      continued = continues;
+      continue;
+    }
+    const std::string text = trim(line);
+    if (text.empty() || text[0] == '#' || text[0] == '!') continue;  // a comment never continues
+    continued = continues;
+    std::string key;
+    for (size_t i = 0; i < text.size(); ++i) {
+      if (text[i] == '\\' && i + 1 < text.size()) {
+        key += text[++i];
+        continue;
+      }
+      if (text[i] == '=' || text[i] == ':') break;
+      key += text[i];
+    }
+    keys.emplace_back(trim(key), number);
+  }
+  return keys;
+}
+
+/// A key given twice in the file: Poco keeps the last silently, which hides a mistake (an old
+/// value left further down, a copied block). Refused naming the key and both lines.
+Status checkRepeatedKeys(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::ok();  // Poco's own reading reports an unreadable file
+  std::map<std::string, int> firstLine;
+  for (const auto& [key, line] : keysAsWritten(in)) {
+    auto [it, inserted] = firstLine.emplace(key, line);
+    if (!inserted) {
+      return Status::config(key, "given twice, on lines " + std::to_string(it->second) + " and " +
+                                     std::to_string(line) +
+                                     " (only the last would count); keep one of them");
+    }
+  }
+  return Status::ok();
+}
+
+/// A listener's address as configured: the key, its text, and the parsed host and port.
+struct ListenerAddress {
+  std::string key;
+  std::string text;
+  std::string host;
+  uint16_t port = 0;
+};
+
+bool isWildcardHost(const std::string& host) {
+  return host.empty() || host == "0.0.0.0" || host == "::" || host == "*";
+}
+
+/// Two listeners on one address (host:port, across http.listen, https.listen and every
+/// connector's listen): the second cannot bind, and the engine would stop at start-up with an
+/// "address in use" that does not say which keys collide. A wildcard host (0.0.0.0, ::) takes its
+/// port on every address, so it clashes with any listener on the same port.
+Status checkListenerClashes(const EngineConfig& config) {
+  std::vector<ListenerAddress> listeners;
+  listeners.push_back({"http.listen", config.httpHost + ":" + std::to_string(config.httpPort),
+                       config.httpHost, config.httpPort});
+  if (!config.httpsHost.empty()) {
+    listeners.push_back({"https.listen", config.httpsHost + ":" + std::to_string(config.httpsPort),
+                         config.httpsHost, config.httpsPort});
+  }
+  for (const ConnectorConfig& c : config.connectors) {
+    auto it = c.keys.find("listen");
+    if (it == c.keys.end()) continue;
+    ListenerAddress l{"connector." + c.name + ".listen", it->second, "", 0};
+    // A value that does not parse is left to the connector's own check, which names it.
+    if (!parseHostPort(l.key, l.text, l.host, l.port).isOk()) continue;
+    listeners.push_back(std::move(l));
+  }
+  for (ListenerAddress& l : listeners) {
+    l.host = lowered(l.host);
+    if (l.host == "localhost") l.host = "127.0.0.1";
+  }
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      const ListenerAddress& a = listeners[j];
+      const ListenerAddress& b = listeners[i];
+      if (a.port == 0 || a.port != b.port) continue;
+      if (a.host != b.host && !isWildcardHost(a.host) && !isWildcardHost(b.host)) continue;
+      return Status::config(b.key, b.text + " is the address " + a.key + " (" + a.text +
+                                       ") already listens on: two listeners cannot share a "
+                                       "port on one address; give one of them another port");
+    }
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -426,6 +533,7 @@ StatusOr<EngineConfig> loadEngineConfig(const std::string& path) {
     return Status::config(path, "cannot read: " + e.displayText());
   }
   StatusOr<EngineConfig> config = parseEngineConfig(keys);
+  if (Status repeated = checkRepeatedKeys(path); !repeated.isOk()) config = repeated;
   if (!config.isOk()) {
     const Status& s = config.status();
     return Status::config(path + ": " + s.location(), s.reason());
@@ -555,6 +663,13 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   }
 
   if (Status s = parseSignaturePolicy(keys, config.security.signatures); !s.isOk()) return s;
+  if (const std::string reason = get("audit.change_reason", "optional");
+      reason == "required" || reason == "optional") {
+    config.security.changeReasonRequired = reason == "required";
+  } else {
+    return Status::config("audit.change_reason",
+                          "must be optional or required; got \"" + reason + "\"");
+  }
 
   std::vector<std::string> connectorNames = splitList(get("connectors", ""));
   std::vector<std::string> destinationNames = splitList(get("destinations", ""));
@@ -727,6 +842,7 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     }
     config.connectors.push_back(std::move(c));
   }
+  if (Status clash = checkListenerClashes(config); !clash.isOk()) return clash;
   return config;
 }
 

@@ -16,12 +16,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 
 #include "engine/security/posix_file.h"
+#include "engine/security/signing_key.h"
 #include "engine/store/audit.h"
 #include "engine/store/backup_detail.h"
 #include "engine/store/schema.h"
@@ -334,7 +338,8 @@ Status checkDatabase(const std::string& dbPath, const Manifest& manifest,
 Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
                        const std::vector<std::string>& files, const std::string& bodiesDir,
                        const security::KeyEncryptionKey& kek, const std::string& out,
-                       const std::string& workDir, std::string* sha256) {
+                       const std::string& workDir, std::string* sha256,
+                       const std::string& signingKeySealed) {
   StatusOr<std::shared_ptr<TempFolder>> folder = TempFolder::make(workDir, "seal-");
   if (!folder.isOk()) return folder.status();
   security::Keyring ring(kek);
@@ -342,6 +347,10 @@ Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
   header.kekFingerprint = kek.fingerprint;
   header.dataKey = ring.newDataKey(kDataKeyId);
   header.manifest = manifest;
+  header.signingKeySealed = signingKeySealed;
+  if (signingKeySealed.empty() != manifest.signingKey.empty()) {
+    return Status::invalid(out, "a signing key is carried with its fingerprint or not at all");
+  }
   for (const auto& name : files) {
     BodyFile f{name, 0, ""};
     Status s = digestFile(Poco::Path(bodiesDir).append(name).toString(), f.sha256, f.bytes);
@@ -383,7 +392,7 @@ Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
 
 StatusOr<Manifest> decryptBackup(const std::string& file, const security::KeyEncryptionKey& kek,
                                  const std::string& plainOut, const std::string& workDir,
-                                 const std::string& bodiesOut) {
+                                 const std::string& bodiesOut, std::string* signingKeySealed) {
   std::string raw;
   StatusOr<Header> header = readHeader(file, &raw);
   if (!header.isOk()) return header.status();
@@ -399,6 +408,19 @@ StatusOr<Manifest> decryptBackup(const std::string& file, const security::KeyEnc
                                      " (the header was changed, or the key file is not the one "
                                      "it was made with)");
   }
+  // The signing key: it opens with this key file and is the key the manifest names.
+  if (!h.signingKeySealed.empty()) {
+    StatusOr<std::string> fingerprint =
+        security::sealedSigningKeyFingerprint(h.signingKeySealed, kek);
+    if (!fingerprint.isOk()) {
+      return Status::invalid(file, "the signing key it carries: " + fingerprint.status().reason());
+    }
+    if (fingerprint.value() != h.manifest.signingKey) {
+      return Status::invalid(file, "the signing key it carries is " + fingerprint.value() +
+                                       ", not " + h.manifest.signingKey + " as its manifest says");
+    }
+  }
+  if (signingKeySealed) *signingKeySealed = h.signingKeySealed;
   // The body files: checked against the header (and written out when asked).
   uint64_t offset = raw.size();
   for (const BodyFile& f : h.files) {
@@ -462,8 +484,29 @@ StatusOr<Manifest> verifyBackup(const std::string& file, const security::KeyEncr
 
 StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& kek,
                                const std::string& dir, const std::string& bodiesDir,
-                               const std::string& workDir, int64_t unixSeconds) {
+                               const std::string& workDir, int64_t unixSeconds,
+                               const std::string& signingKeyFile) {
   Created created;
+  // The signing key first: a backup that should carry it and cannot is not taken.
+  std::string signingKeySealed;
+  std::string signingKey;
+  if (!signingKeyFile.empty()) {
+    std::ifstream in(signingKeyFile, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (!in || text.str().empty()) {
+      return Status::io(signingKeyFile, "cannot read the signing key to carry in the backup");
+    }
+    signingKeySealed = text.str();
+    while (!signingKeySealed.empty() &&
+           std::isspace(static_cast<unsigned char>(signingKeySealed.back()))) {
+      signingKeySealed.pop_back();
+    }
+    StatusOr<std::string> fingerprint =
+        security::sealedSigningKeyFingerprint(signingKeySealed, kek);
+    if (!fingerprint.isOk()) return Status::invalid(signingKeyFile, fingerprint.status().reason());
+    signingKey = fingerprint.value();
+  }
   created.name = fileNameFor(unixSeconds);
   created.path = Poco::Path(dir).append(created.name).toString();
   const std::string partial = created.path + ".partial";
@@ -488,14 +531,16 @@ StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& k
     created.manifest = described.value();
     created.manifest.createdAt = isoSeconds(unixSeconds);
     created.manifest.version = kVersion;
+    created.manifest.signingKey = signingKey;
     StatusOr<std::vector<std::string>> files = bodyFilesOf(snapshot);
     if (!files.isOk()) return files.status();
     status = writeBackupFile(snapshot, created.manifest, files.value(), bodiesDir, kek, partial,
-                             folder.value()->path(), &created.sha256);
+                             folder.value()->path(), &created.sha256, signingKeySealed);
     if (!status.isOk()) return status;
   }  // the plain snapshot is gone before verification starts
   StatusOr<Manifest> verified = verifyBackup(partial, kek, workDir);
-  if (!verified.isOk() || !verified.value().sameContent(created.manifest)) {
+  if (!verified.isOk() || !verified.value().sameContent(created.manifest) ||
+      verified.value().signingKey != created.manifest.signingKey) {
     removeQuietly(partial);
     if (!verified.isOk()) {
       return Status::invalid(created.name, "verification failed: " + verified.status().toString());
@@ -547,13 +592,14 @@ StatusOr<Manifest> restoreBackup(const std::string& file, const security::KeyEnc
     }
   };
   const std::string db = Poco::Path(dataDir).append("labgate.db").toString();
+  std::string signingKeySealed;
   StatusOr<Manifest> manifest = [&]() -> StatusOr<Manifest> {
     StatusOr<std::shared_ptr<TempFolder>> folder = TempFolder::make(dataDir, ".restore-");
     if (!folder.isOk()) return folder.status();
     const std::string bodies = Poco::Path(dataDir).append("bodies").toString();
     const std::string madeBodies = security::createPrivateDirectories(bodies);
     if (!madeBodies.empty()) return Status::io(bodies, madeBodies);
-    return decryptBackup(file, kek, db, folder.value()->path(), bodies);
+    return decryptBackup(file, kek, db, folder.value()->path(), bodies, &signingKeySealed);
   }();
   if (!manifest.isOk()) {
     emptyAgain();
@@ -563,6 +609,13 @@ StatusOr<Manifest> restoreBackup(const std::string& file, const security::KeyEnc
   if (!checked.isOk()) {
     emptyAgain();
     return checked;
+  }
+  if (!signingKeySealed.empty()) {
+    Status installed = security::installSealedSigningKey(dataDir, signingKeySealed);
+    if (!installed.isOk()) {
+      emptyAgain();
+      return installed;
+    }
   }
   return manifest;
 }

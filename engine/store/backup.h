@@ -13,6 +13,14 @@
 // (under the store's data keys, which the database holds wrapped by the same KEK) and are copied
 // as they are. Restoring needs the key file and nothing else.
 //
+// Format 2 (format 1 and the server's signing key): the header also carries the sealed Ed25519
+// signing key of electronic signatures (engine/security/signing_key.h: its signing-key.sealed text,
+// sealed under the same KEK) and the manifest names its fingerprint; being in the header, the key
+// is covered by the AAD like the rest. Verifying opens the key with the KEK; restoring writes it to
+// <data.dir>/signing-key.sealed, so that the restored engine signs and verifies with the same key.
+// A backup without a signing key is written, and read, as format 1 (older backups): a restore
+// of one leaves the engine to make a new key (old signatures then fail online verification).
+//
 // Nothing here logs, and no Status carries key material; plain copies of the database are only
 // ever written under the `workDir` the caller names (never the backup directory).
 // Thread-safety: free functions without shared state; callers serialise work on one file.
@@ -47,12 +55,15 @@ struct Manifest {
   std::string databaseSha256;  // hex SHA-256 of the plain database file
   int64_t databaseBytes = 0;
   int64_t bodyFiles = 0;  // sealed export files under <data.dir>/bodies the database refers to
+  /// The fingerprint of the signing key the backup carries (SigningKey::fingerprint()); "" when
+  /// it carries none (format 1). In the JSON only when set.
+  std::string signingKey;
 
   /// The manifest as JSON text, members in a fixed order (what the header stores).
   std::string toJson() const;
   /// Hex SHA-256 of toJson(): names this manifest in audit events.
   std::string digest() const;
-  /// Same counts, audit head, schema and database digest.
+  /// Same counts, audit head, schema and database digest (what the database itself shows).
   bool sameContent(const Manifest& other) const;
 };
 
@@ -69,6 +80,8 @@ struct Header {
   security::WrappedKey dataKey;
   Manifest manifest;
   std::vector<BodyFile> files;
+  /// The sealed signing key's text (signing-key.sealed) when manifest.signingKey is set, else "".
+  std::string signingKeySealed;
 };
 
 /// "LGB1" | length | JSON: the exact bytes written before the sealed database.
@@ -89,18 +102,23 @@ StatusOr<std::vector<std::string>> bodyFilesOf(const std::string& dbPath);
 /// found in `bodiesDir` into the backup file `out`, under a new data key wrapped by `kek`;
 /// `workDir` holds the intermediate sealed copy. `out` is fsync'ed. On failure nothing is left
 /// behind. `sha256` (when not null) gets the hex SHA-256 of every byte written to `out`.
+/// `signingKeySealed`: the sealed signing key to carry (manifest.signingKey names it), or "".
 Status writeBackupFile(const std::string& snapshot, const Manifest& manifest,
                        const std::vector<std::string>& files, const std::string& bodiesDir,
                        const security::KeyEncryptionKey& kek, const std::string& out,
-                       const std::string& workDir, std::string* sha256 = nullptr);
+                       const std::string& workDir, std::string* sha256 = nullptr,
+                       const std::string& signingKeySealed = "");
 
 /// Decrypts the backup `file` into `plainOut` and checks its SHA-256 and size against the
 /// manifest, and every body file against the header; with `bodiesOut` the body files are written
-/// there. Errors: Status::config when `kek` is not the key the backup was made with (naming both
+/// there. A signing key the backup carries must open with `kek` and have the manifest's
+/// fingerprint; `signingKeySealed` (when not null) gets its sealed text ("" when none).
+/// Errors: Status::config when `kek` is not the key the backup was made with (naming both
 /// fingerprints), Status::invalid when the file is damaged or tampered with.
 StatusOr<Manifest> decryptBackup(const std::string& file, const security::KeyEncryptionKey& kek,
                                  const std::string& plainOut, const std::string& workDir,
-                                 const std::string& bodiesOut = "");
+                                 const std::string& bodiesOut = "",
+                                 std::string* signingKeySealed = nullptr);
 
 /// Checks the plain database `dbPath` (named labgate.db) against `manifest`: PRAGMA
 /// integrity_check, counts, audit head and schema, then the audit chain and the data keys (the
@@ -152,13 +170,17 @@ struct Created {
 /// files it refers to from `bodiesDir`, writes it as `<dir>/<name>.partial`, verifies it, and
 /// renames it to `<dir>/<name>`; then reads the final file once more: its SHA-256 must be that of
 /// the bytes written (else it changed while verified, and is deleted). `unixSeconds` names it; a
-/// file of that name must not exist. Plain copies go under `workDir` only.
+/// file of that name must not exist. Plain copies go under `workDir` only. `signingKeyFile`: the
+/// sealed signing key file to carry (<data.dir>/signing-key.sealed; it must exist and open with
+/// `kek`), or "" for a backup without one (format 1).
 StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& kek,
                                const std::string& dir, const std::string& bodiesDir,
-                               const std::string& workDir, int64_t unixSeconds);
+                               const std::string& workDir, int64_t unixSeconds,
+                               const std::string& signingKeyFile = "");
 
 /// Restores `file` into `dataDir`, which must be empty or absent: decrypts it to
-/// `<dataDir>/labgate.db` and `<dataDir>/bodies/` and verifies it (checkDatabase). On any failure
+/// `<dataDir>/labgate.db` and `<dataDir>/bodies/` and verifies it (checkDatabase); the signing
+/// key it carries (manifest.signingKey) goes to `<dataDir>/signing-key.sealed`. On any failure
 /// `dataDir` is left empty. Refuses a backup whose schema is newer than this program's.
 StatusOr<Manifest> restoreBackup(const std::string& file, const security::KeyEncryptionKey& kek,
                                  const std::string& dataDir);

@@ -24,7 +24,23 @@ using detail::hexOf;
 using detail::isBodyFileName;
 
 constexpr const char* kFormat = "labgate-backup";
-constexpr int kFormatVersion = 1;
+constexpr int kFormatVersion = 1;         // without a signing key
+constexpr int kFormatWithSigningKey = 2;  // format 1 and the server's sealed signing key
+
+/// A sealed signing key's text as the header carries it: base64 of a short blob.
+bool isSealedKeyText(const std::string& text) {
+  if (text.empty() || text.size() > 1024) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=';
+  });
+}
+
+/// A signing key fingerprint: 16 lower-case hex digits.
+bool isKeyFingerprint(const std::string& text) {
+  return text.size() == 16 && std::all_of(text.begin(), text.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) || (c >= 'a' && c <= 'f');
+         });
+}
 
 /// The one JSON string quoting (util/json_quote.h).
 std::string jsonString(const std::string& text) { return util::jsonQuote(text); }
@@ -73,7 +89,8 @@ std::string Manifest::toJson() const {
          ",\"audit_events\":" + std::to_string(audit) + ",\"audit_head\":" + jsonString(auditHead) +
          ",\"database_sha256\":" + jsonString(databaseSha256) +
          ",\"database_bytes\":" + std::to_string(databaseBytes) +
-         ",\"body_files\":" + std::to_string(bodyFiles) + "}";
+         ",\"body_files\":" + std::to_string(bodyFiles) +
+         (signingKey.empty() ? std::string() : ",\"signing_key\":" + jsonString(signingKey)) + "}";
 }
 
 std::string Manifest::digest() const { return sha256Hex(toJson()); }
@@ -85,8 +102,9 @@ bool Manifest::sameContent(const Manifest& o) const {
 }
 
 std::string encodeHeader(const Header& h) {
-  std::string json = std::string("{\"format\":") + jsonString(kFormat) +
-                     ",\"format_version\":" + std::to_string(kFormatVersion) +
+  const bool withKey = !h.signingKeySealed.empty();
+  std::string json = std::string("{\"format\":") + jsonString(kFormat) + ",\"format_version\":" +
+                     std::to_string(withKey ? kFormatWithSigningKey : kFormatVersion) +
                      ",\"kek_fingerprint\":" + jsonString(h.kekFingerprint) +
                      ",\"data_key\":{\"id\":" + std::to_string(h.dataKey.id) +
                      ",\"wrapped\":" + jsonString(hexOf(h.dataKey.wrapped)) +
@@ -96,7 +114,9 @@ std::string encodeHeader(const Header& h) {
     json += std::string(i ? "," : "") + "{\"name\":" + jsonString(f.name) +
             ",\"bytes\":" + std::to_string(f.bytes) + ",\"sha256\":" + jsonString(f.sha256) + "}";
   }
-  json += "]}";
+  json += "]";
+  if (withKey) json += ",\"signing_key_sealed\":" + jsonString(h.signingKeySealed);
+  json += "}";
   std::string out = kMagic;
   uint32_t length = static_cast<uint32_t>(json.size());
   for (int shift = 24; shift >= 0; shift -= 8) out += static_cast<char>((length >> shift) & 0xFF);
@@ -127,10 +147,10 @@ StatusOr<Header> decodeHeader(const std::string& bytes, size_t* consumed) {
   if (textOf(root, "format") != std::string(kFormat)) {
     return Status::invalid(where, "format is not labgate-backup");
   }
-  if (numberOf(root, "format_version") != kFormatVersion) {
-    return Status::invalid(where, "format_version " +
-                                      std::to_string(numberOf(root, "format_version").value_or(0)) +
-                                      " is not one this program reads (1)");
+  const std::optional<int64_t> formatVersion = numberOf(root, "format_version");
+  if (formatVersion != kFormatVersion && formatVersion != kFormatWithSigningKey) {
+    return Status::invalid(where, "format_version " + std::to_string(formatVersion.value_or(0)) +
+                                      " is not one this program reads (1, 2)");
   }
   Header h;
   Poco::JSON::Object::Ptr key = root->getObject("data_key");
@@ -187,6 +207,19 @@ StatusOr<Header> decodeHeader(const std::string& bytes, size_t* consumed) {
   }
   if (static_cast<int64_t>(h.files.size()) != h.manifest.bodyFiles) {
     return Status::invalid(where, "files does not list manifest.body_files files");
+  }
+  if (formatVersion == kFormatWithSigningKey) {
+    // Format 2: the signing key, named in the manifest and carried sealed.
+    auto fingerprint = textOf(m, "signing_key");
+    auto sealed = textOf(root, "signing_key_sealed");
+    if (!fingerprint || !isKeyFingerprint(*fingerprint)) {
+      return Status::invalid(where, "manifest.signing_key missing or malformed (format 2)");
+    }
+    if (!sealed || !isSealedKeyText(*sealed)) {
+      return Status::invalid(where, "signing_key_sealed missing or malformed (format 2)");
+    }
+    h.manifest.signingKey = *fingerprint;
+    h.signingKeySealed = *sealed;
   }
   if (consumed) *consumed = 8 + length;
   return h;

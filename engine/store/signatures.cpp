@@ -378,4 +378,16 @@ std::vector<SignatureStore::Waiting> SignatureStore::waitingByInstrument(Store& 
   });
 }
 
+std::vector<std::pair<std::string, int64_t>> SignatureStore::signaturesByKey(Store& store) {
+  return store.impl_->read([&](Session& s) {
+    std::vector<std::pair<std::string, int64_t>> out;
+    std::pair<std::string, int64_t> row;
+    Statement select(s);
+    select << "SELECT key_id, COUNT(*) FROM signatures GROUP BY key_id ORDER BY key_id",
+        into(row.first), into(row.second), range(0, 1);
+    eachRow(select, [&] { out.push_back(row); });
+    return out;
+  });
+}
+
 }  // namespace labgate

@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/model/status.h"
@@ -129,6 +130,10 @@ class SignatureStore {
     int64_t results = 0;
   };
   static std::vector<Waiting> waitingByInstrument(Store& store);
+
+  /// How many signatures (of every organisation) each signing key made: key fingerprint → count,
+  /// ordered by fingerprint. Start-up warns about those another key made (docs/backup.md).
+  static std::vector<std::pair<std::string, int64_t>> signaturesByKey(Store& store);
 
  private:
   std::shared_ptr<Store> store_;

@@ -71,6 +71,15 @@ TEST_F(AutoverifyProfiles, AClinicalSetWithTargetsOrWithoutWestgardStarts) {
                R"("analytes": {"GLU": {"qc_targets": {"Low": {"mean": 3, "sd": 0.2}}}})");
   const std::string site = tmp_->file("site.json");
   writeFile(site, text);
+  // On a connector of LC-MS/MS batch exports: on an ASTM or HL7 connector, --check-config refuses
+  // a set whose peak, calibration and QC checks would hold every result (issue 14,
+  // check_config_issue14_test.cpp).
+  const std::string inbox = tmp_->file("inbox");
+  Poco::File(inbox).createDirectories();
+  config_.connectors.at(0).kind = "file-drop";
+  config_.connectors.at(0).extra["inbox"] = inbox;
+  config_.omit("connector.lab1.listen");
+  config_.omit("connector.lab1.astm.receive_timeout_seconds");
   for (const std::string& rules :
        {site, profile("lcms-research.json"), profile("example-site.json")}) {
     useRules(rules);

@@ -259,8 +259,20 @@ TEST_F(DocsCliTest, TranscriptsInTheDocsRunAsShown) {
 
 TEST_F(DocsCliTest, ShippedConfigurationPassesCheckConfig) {
   // README and operations.md: `labgated --check-config` validates the shipped sample, opening
-  // nothing (run where the sample's relative paths lead, as scripts/run.sh does).
-  ProgramRun check = runIn(sourceDir(), labgated(), {"--check-config"}, tmp_.path());
+  // nothing (run where the sample's relative paths lead, as scripts/run.sh does: config/ is the
+  // repository's, var/inbox the watched folder run.sh makes; without it the check refuses).
+  const std::string site = tmp_.file("site");
+  fs::create_directories(site);
+  fs::create_directory_symlink(sourceDir() + "/config", site + "/config");
+  ProgramRun noInbox = runIn(site, labgated(), {"--check-config"}, tmp_.path());
+  ASSERT_TRUE(noInbox.finished);
+  EXPECT_EQ(noInbox.exitCode, 1) << noInbox.out;
+  EXPECT_NE(noInbox.err.find("connector.quant1.inbox: cannot use var/inbox: the folder does not "
+                             "exist"),
+            std::string::npos)
+      << noInbox.err;
+  fs::create_directories(site + "/var/inbox");
+  ProgramRun check = runIn(site, labgated(), {"--check-config"}, tmp_.path());
   ASSERT_TRUE(check.finished);
   EXPECT_EQ(check.exitCode, 0) << check.err;
   EXPECT_NE(check.out.find("config/labgate.properties: configuration OK"), std::string::npos)
@@ -337,6 +349,25 @@ TEST_F(DocsCliTest, EveryDocumentedApiPathIsARoute) {
       EXPECT_TRUE(known("", path)) << file << ": " << path << " is not a route";
     }
   }
+}
+
+TEST_F(DocsCliTest, EveryTestThePart11MatrixNamesExists) {
+  std::set<std::string> registered;
+  const ::testing::UnitTest& all = *::testing::UnitTest::GetInstance();
+  for (int i = 0; i < all.total_test_suite_count(); ++i) {
+    const ::testing::TestSuite& suite = *all.GetTestSuite(i);
+    for (int j = 0; j < suite.total_test_count(); ++j) {
+      registered.insert(std::string(suite.name()) + "." + suite.GetTestInfo(j)->name());
+    }
+  }
+  const std::string text = readFile(sourceDir() + "/docs/part11.md");
+  const std::regex named("`([A-Z][A-Za-z0-9]*Test\\.[A-Z][A-Za-z0-9]*)`");
+  size_t count = 0;
+  for (std::sregex_iterator it(text.begin(), text.end(), named), end; it != end; ++it, ++count) {
+    EXPECT_EQ(registered.count((*it)[1]), 1u)
+        << "docs/part11.md names " << (*it)[1] << ", which is not a test of integration_tests";
+  }
+  EXPECT_GE(count, 30u) << "the matrix names the tests that show each requirement";
 }
 
 // ---------------------------------------------------------------------------------------------

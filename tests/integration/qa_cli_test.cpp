@@ -1,7 +1,8 @@
 // The QA staff's command line (issue 13) through the real labgated and the real `labgate`
 // binary: login (password on stdin, the token file 0600 under XDG_CONFIG_HOME), batches, show
 // batch, sign reviewed, another user signs approved, logout ending the session on the server; a
-// wrong password exits 1 with the server's message and keeps no session.
+// wrong password exits 1 with the server's message and keeps no session; login and logout with
+// --json; batches page by page (--limit, --before, the next page's command, --all).
 //
 // Test output rule: failures print the command's output, which never holds a password; tokens
 // are not printed.
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <sstream>
 #include <thread>
 
 extern char** environ;  // NOLINT(readability-redundant-declaration)
@@ -391,6 +393,168 @@ TEST_F(QaCliTest, HttpsWithTheLabsCaCertificate) {
   EXPECT_EQ(r.exitCode, 0) << "the CA is kept with the session: " << r.out << r.err;
   r = labgate({"logout"}, "", home);
   EXPECT_EQ(r.exitCode, 0) << r.out << r.err;
+}
+
+/// The ids in the first column of a `labgate batches` table.
+std::set<std::string> tableIds(const std::string& table) {
+  std::set<std::string> ids;
+  std::istringstream in(table);
+  for (std::string line; std::getline(in, line);) {
+    const std::string first = line.substr(0, line.find(' '));
+    if (!first.empty() && first.find_first_not_of("0123456789") == std::string::npos) {
+      ids.insert(first);
+    }
+  }
+  return ids;
+}
+
+/// The arguments of the command a `labgate batches` table ends with ("more batches: labgate
+/// batches ..."); empty when it names none.
+std::vector<std::string> nextPageCommand(const std::string& table) {
+  const std::string marker = "more batches: labgate ";
+  const size_t at = table.find(marker);
+  if (at == std::string::npos) return {};
+  std::istringstream words(
+      table.substr(at + marker.size(), table.find("   (or", at) - at - marker.size()));
+  std::vector<std::string> args;
+  for (std::string w; words >> w;) args.push_back(w);
+  return args;
+}
+
+TEST_F(QaCliTest, JsonLoginLogoutAndBatchesPageByPage) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account reviewer = createAccount(admin, "cj", {"qa-reviewer"});
+  std::set<std::string> held;
+  for (int i = 0; i < 3; ++i) {
+    const int64_t id = heldBatch(reviewer.token, newSampleId("CP"));
+    ASSERT_GT(id, 0);
+    held.insert(std::to_string(id));
+  }
+  const std::string home = tmp_->path() + "/config-json";
+
+  // login --json: who, which organisation and server, until when; no token, no password.
+  CliRun r = labgate(
+      {"login", "--server", server(), "--org", "default", "--user", reviewer.username, "--json"},
+      reviewer.password + "\n", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  auto in = Poco::JSON::Parser().parse(r.out).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(str(in, "logged_in"), "true");
+  EXPECT_EQ(str(in, "user"), reviewer.username);
+  EXPECT_EQ(str(in, "printed_name"), "Test " + reviewer.username);
+  EXPECT_EQ(str(in, "org"), "default");
+  EXPECT_EQ(str(in, "server"), server());
+  EXPECT_FALSE(str(in, "expires_at").empty()) << r.out;
+  EXPECT_EQ(str(in, "session_file"), sessionFile(home));
+  const std::string token = str(
+      Poco::JSON::Parser().parse(readFile(sessionFile(home))).extract<Poco::JSON::Object::Ptr>(),
+      "token");
+  ASSERT_FALSE(token.empty());
+  EXPECT_EQ(r.out.find(token), std::string::npos) << "the token was printed";
+  EXPECT_EQ(r.out.find(reviewer.password), std::string::npos) << "the password was printed";
+
+  // A refused login --json: the outcome on stdout, exit 1, no session kept.
+  const std::string otherHome = tmp_->path() + "/config-json-refused";
+  r = labgate(
+      {"login", "--server", server(), "--org", "default", "--user", reviewer.username, "--json"},
+      "not-the-password\n", otherHome);
+  EXPECT_EQ(r.exitCode, 1) << r.out << r.err;
+  auto refused = Poco::JSON::Parser().parse(r.out).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(str(refused, "logged_in"), "false");
+  EXPECT_EQ(str(refused, "status"), "401");
+  EXPECT_FALSE(str(refused, "error").empty());
+  EXPECT_EQ(r.out.find("not-the-password"), std::string::npos) << "the password was printed";
+  EXPECT_EQ(modeOf(sessionFile(otherHome)), -1);
+
+  // One batch per page, newest first; each page ends with the command that shows the next.
+  std::set<std::string> walked;
+  std::vector<std::string> command = {"batches", "--state", "held", "--limit", "1"};
+  for (int page = 0; page < 10 && !command.empty(); ++page) {
+    r = labgate(command, "", home);
+    ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+    const std::set<std::string> ids = tableIds(r.out);
+    EXPECT_EQ(ids.size(), 1u) << r.out;
+    walked.insert(ids.begin(), ids.end());
+    command = nextPageCommand(r.out);
+    if (command.empty()) break;
+    ASSERT_GE(command.size(), 7u) << r.out;
+    EXPECT_EQ(std::vector<std::string>(command.begin(), command.begin() + 5),
+              (std::vector<std::string>{"batches", "--state", "held", "--limit", "1"}))
+        << "the next page keeps the filters: " << r.out;
+    EXPECT_EQ(command[5], "--before");
+    EXPECT_EQ(command[6], *ids.begin()) << "the next page starts below the last batch shown";
+    EXPECT_EQ(r.out.find("?before="), std::string::npos) << "the API's parameter, not a command";
+  }
+  EXPECT_EQ(walked, held) << "paging did not show each held batch exactly once";
+
+  // --all follows the pages to the end: the same batches, one list, no next page.
+  r = labgate({"batches", "--state", "held", "--limit", "1", "--all"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_EQ(tableIds(r.out), held) << r.out;
+  EXPECT_EQ(r.out.find("more batches"), std::string::npos) << r.out;
+  r = labgate({"batches", "--state", "held", "--limit", "1", "--all", "--json"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  {
+    ApiResponse parsed;
+    parsed.status = 200;
+    parsed.body = r.out;
+    parsed.json = Poco::JSON::Parser().parse(r.out).extract<Poco::JSON::Object::Ptr>();
+    EXPECT_EQ(idsOf(parsed), held);
+    EXPECT_EQ(itemsOf(parsed).size(), held.size());
+    EXPECT_TRUE(isNull(parsed.json, "next"));
+  }
+  // One page of --json is the server's answer, with its next link.
+  r = labgate({"batches", "--state", "held", "--limit", "2", "--json"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("before="), std::string::npos) << r.out;
+  // --before starts below a batch: the oldest held batch has nothing older.
+  int64_t oldest = INT64_MAX;
+  for (const std::string& id : held) oldest = std::min<int64_t>(oldest, std::stoll(id));
+  r = labgate({"batches", "--state", "held", "--before", std::to_string(oldest)}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  EXPECT_TRUE(tableIds(r.out).empty()) << r.out;
+
+  // Usage errors: 2.
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"batches", "--limit", "0"},
+                                              {"batches", "--limit", "501"},
+                                              {"batches", "--limit", "ten"},
+                                              {"batches", "--before", "x"},
+                                              {"batches", "--before", "0"},
+                                              {"batches", "--limit"},
+                                              {"logout", "--json", "now"}}) {
+    r = labgate(bad, "", home);
+    EXPECT_EQ(r.exitCode, 2) << bad[0] << " " << bad[1] << ": " << r.err;
+    EXPECT_TRUE(r.out.empty()) << "usage errors go to stderr";
+  }
+
+  // logout --json: the session ended on the server; then there is none to end.
+  r = labgate({"logout", "--json"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  auto out = Poco::JSON::Parser().parse(r.out).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(str(out, "logged_out"), "true");
+  EXPECT_EQ(str(out, "session_ended"), "true");
+  EXPECT_EQ(str(out, "user"), reviewer.username);
+  EXPECT_EQ(api_.get("/api/v1/me", withBearer(token)).status, 401);
+  r = labgate({"logout", "--json"}, "", home);
+  EXPECT_EQ(r.exitCode, 1);
+  auto none = Poco::JSON::Parser().parse(r.out).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(str(none, "logged_out"), "false");
+  EXPECT_EQ(str(none, "error"), "not logged in");
+
+  // A session the server ended already: logged out, but no session was ended now.
+  r = login(reviewer, reviewer.password, home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  const std::string second = str(
+      Poco::JSON::Parser().parse(readFile(sessionFile(home))).extract<Poco::JSON::Object::Ptr>(),
+      "token");
+  ASSERT_TRUE(api_.del("/api/v1/sessions/current", withBearer(second)).ok());
+  r = labgate({"logout", "--json"}, "", home);
+  ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
+  auto already = Poco::JSON::Parser().parse(r.out).extract<Poco::JSON::Object::Ptr>();
+  EXPECT_EQ(str(already, "logged_out"), "true");
+  EXPECT_EQ(str(already, "session_ended"), "false");
+  EXPECT_EQ(modeOf(sessionFile(home)), -1);
 }
 
 }  // namespace

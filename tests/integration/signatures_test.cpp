@@ -173,6 +173,15 @@ TEST_F(SignaturesTest, ApprovalNeedsReviewByAnotherPersonAndReleasesWithManifest
   ApiResponse early = sign(approver, held, "approved", b.text("record_sha256"));
   EXPECT_EQ(early.status, 409) << early.describe();
   EXPECT_NE(early.describe().find("review before approval"), std::string::npos) << early.describe();
+  // §11.10(f): a step out of order is refused and logged.
+  ApiResponse outOfOrder = api_.get(
+      "/api/v1/audit?action=signature.refused&actor=user:" + approver.username, withBearer(admin));
+  ASSERT_EQ(itemsOf(outOfOrder).size(), 1u) << outOfOrder.body;
+  Poco::JSON::Object::Ptr refusal = itemsOf(outOfOrder)[0]->getObject("detail");
+  EXPECT_EQ(str(refusal, "reason"), "policy");
+  EXPECT_EQ(str(refusal, "status"), "409");
+  EXPECT_NE(str(refusal, "detail").find("review before approval"), std::string::npos)
+      << str(refusal, "detail");
 
   // A wrong password: refused, counted towards the lockout and audited, never the password.
   const std::string wrong = strongPassword();

@@ -99,12 +99,12 @@ TEST(MappingSetErrors, NameFileLineColumnAndProblem) {
   expectError("", "m.csv:1", "no header row");
   expectError("# only a comment\n", "m.csv:1", "no header row");
   expectError("instrument_code,lis_code,lis_name,units,decimals,comment,owner\n", "m.csv:1",
-              "unknown column(s) comment, owner");
+              "unknown column \"comment\" in the header");
   expectError("instrument_code,lis_code,lis_name,units\n", "m.csv:1", "missing column(s) decimals");
   expectError("instrument_code,lis_code,lis_code,units,decimals\n", "m.csv:1",
               "column lis_code appears twice");
-  expectError("instrument_code,lis_code,lis_name,units,decimals,\n", "m.csv:1",
-              "column 6 of the header has no name");
+  expectError("instrument_code,lis_code,,lis_name,units,decimals\n", "m.csv:1",
+              "column 3 of the header has no name");
   expectError("\n# c\n" + h + "A,LA,N,u,1\nA,LB,N,u,1\n", "m.csv:5",
               "column instrument_code: \"A\" is already mapped on line 4");
   expectError(h + "A,LA,N,u,1\n,LB,N,u,1\n", "m.csv:3", "column instrument_code is empty");

@@ -27,17 +27,23 @@ TEST(AstmOptions, DefaultsMatchTheDocumentedContract) {
   EXPECT_TRUE(o.stripFramePrefix);
   EXPECT_TRUE(o.qcFromProcessingId);
   EXPECT_EQ(o.testCodeComponent, 0);
+  EXPECT_TRUE(o.testCodeComponents.empty());
+  EXPECT_EQ(o.testCodeSeparator, "/");
 }
 
 TEST(AstmOptions, EveryKeyIsAccepted) {
   const auto keys = astmOptionKeys();
-  EXPECT_EQ(keys.size(), 15u);
+  EXPECT_EQ(keys.size(), 17u);
   for (const auto& key : keys) {
     AstmOptions o;
     const bool numeric =
         key.find("bytes") != std::string::npos || key.find("seconds") != std::string::npos ||
         key.find("naks") != std::string::npos || key.find("component") != std::string::npos;
-    const Status s = setAstmOption(o, key, key == "charset" ? "latin-1" : numeric ? "5" : "false");
+    const std::string value = key == "charset"               ? "latin-1"
+                              : key == "test_code_separator" ? "/"
+                              : numeric                      ? "5"
+                                                             : "false";
+    const Status s = setAstmOption(o, key, value);
     const bool tooSmall = key == "max_frame_bytes" || key == "max_message_bytes";
     EXPECT_EQ(s.isOk(), !tooSmall) << key << ": " << s.toString();
   }
@@ -85,6 +91,36 @@ TEST(AstmOptions, BadValuesAreConfigErrorsNamingTheKey) {
   EXPECT_EQ(o.maxFrameBytes, before.maxFrameBytes);
   EXPECT_EQ(o.receiveTimeoutSeconds, before.receiveTimeoutSeconds);
   EXPECT_EQ(o.acceptUnframed, before.acceptUnframed);
+}
+
+TEST(AstmOptions, CompositeTestCodes) {
+  AstmOptions o;
+  ASSERT_TRUE(setAstmOption(o, "test_code_components", " 2, 4,7 ,8").isOk());
+  EXPECT_EQ(o.testCodeComponents, (std::vector<int>{2, 4, 7, 8}));
+  ASSERT_TRUE(setAstmOption(o, "test_code_separator", "::").isOk());
+  EXPECT_EQ(o.testCodeSeparator, "::");
+  for (const std::string bad : {"", "0", "33", "2,,4", "2,4,2", "a", "1,2,3,4,5,6,7,8,9"}) {
+    AstmOptions fresh;
+    const Status s = setAstmOption(fresh, "test_code_components", bad);
+    EXPECT_FALSE(s.isOk()) << bad;
+    EXPECT_EQ(s.location(), "test_code_components") << bad;
+    EXPECT_TRUE(fresh.testCodeComponents.empty()) << bad;
+  }
+  for (const std::string bad : {"", " ", "a b", "12345", "\t"}) {
+    AstmOptions fresh;
+    EXPECT_FALSE(setAstmOption(fresh, "test_code_separator", bad).isOk()) << bad;
+  }
+  // One component or a composite code, not both (either order), naming the other key.
+  AstmOptions one;
+  ASSERT_TRUE(setAstmOption(one, "test_code_component", "5").isOk());
+  Status both = setAstmOption(one, "test_code_components", "2,7");
+  EXPECT_FALSE(both.isOk());
+  EXPECT_NE(both.reason().find("astm.test_code_component "), std::string::npos) << both.reason();
+  AstmOptions composite;
+  ASSERT_TRUE(setAstmOption(composite, "test_code_components", "2,7").isOk());
+  both = setAstmOption(composite, "test_code_component", "5");
+  EXPECT_FALSE(both.isOk());
+  EXPECT_NE(both.reason().find("astm.test_code_components"), std::string::npos) << both.reason();
 }
 
 TEST(AstmOptions, UnframedRecordsOnlyWhenAskedFor) {

@@ -228,6 +228,41 @@ TEST(BuildMessage, TestCodeComponentRules) {
             "B");
 }
 
+TEST(BuildMessage, CompositeTestCodesFromSeveralComponents) {
+  // GeneXpert's shape (custom delimiters H|@^\\): the assay in component 2, the analyte in 7-8.
+  const std::string text =
+      "H|@^\\|||Xpert|||||||P|1394-97\r"
+      "O|1|S1||^^^MTB-RIF|R\r"
+      "R|1|^MTB-RIF^^Xpert^Xpert MTB-RIF Ultra^4^MTB^|NOT DETECTED^|||||F\r"
+      "R|2|^MTB-RIF^^Xpert^^^rpoB1^Ct|^0.0\r"
+      "R|3|^MTB-RIF^^Xpert^^^rpoB1^EndPt|^-2.0\r"
+      "R|4|^MTB-RIF^^RIF^^^rpoB1^Ct|^0.0\r"
+      "R|5|^MTB-RIF^^Xpert^^^^|FAIL^\r"
+      "R|6|||\r"
+      "L|1|N";
+  // Today (the automatic rule): every result the same code.
+  const auto automatic = buildOk(text).samples[0].results;
+  ASSERT_EQ(automatic.size(), 6u);
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(automatic[i].instrumentCode, "MTB-RIF") << i;
+  AstmOptions options;
+  options.testCodeComponents = {2, 4, 7, 8};
+  const Message composite = buildOk(text, options);
+  const auto& r = composite.samples[0].results;
+  ASSERT_EQ(r.size(), 6u);
+  EXPECT_EQ(r[0].instrumentCode, "MTB-RIF/Xpert/MTB");
+  EXPECT_EQ(r[1].instrumentCode, "MTB-RIF/Xpert/rpoB1/Ct");
+  EXPECT_EQ(r[2].instrumentCode, "MTB-RIF/Xpert/rpoB1/EndPt");
+  EXPECT_EQ(r[3].instrumentCode, "MTB-RIF/RIF/rpoB1/Ct");
+  EXPECT_EQ(r[4].instrumentCode, "MTB-RIF/Xpert");  // empty components are left out
+  EXPECT_EQ(r[5].instrumentCode, "");               // nothing anywhere: nothing invented
+  options.testCodeSeparator = "^";
+  options.testCodeComponents = {7, 2};
+  EXPECT_EQ(buildOk(text, options).samples[0].results[1].instrumentCode, "rpoB1^MTB-RIF");
+  // Every listed component empty: the automatic rule.
+  options.testCodeComponents = {9};
+  EXPECT_EQ(buildOk(text, options).samples[0].results[1].instrumentCode, "MTB-RIF");
+}
+
 TEST(BuildMessage, CommentsAttachToPrecedingResult) {
   const Message m = buildOk(
       "H|\\^&\rO|1|S1\rC|1|I|order note|G\rR|1|^^^A|1\rC|1|I|first^part|G\rC|2|I|second|G\r"

@@ -138,6 +138,61 @@ TEST(QaPrint, BatchListIsATable) {
   EXPECT_EQ(none.str(), "no batches\n");
 }
 
+TEST(QaPrint, ABatchListWithMorePagesEndsWithTheNextCommand) {
+  const std::string page = R"({"items":[{"id":34,"state":"held"}],)"
+                           R"("next":"/api/v1/batches?state=held&limit=1&before=34"})";
+  std::ostringstream out;
+  printBatchList(page, out, batchesCommand("held", "", "1", 34));
+  EXPECT_NE(out.str().find("more batches: labgate batches --state held --limit 1 --before 34"),
+            std::string::npos)
+      << out.str();
+  EXPECT_EQ(out.str().find("?before="), std::string::npos) << "a command, not the API's parameter";
+  std::ostringstream last;
+  printBatchList(R"({"items":[{"id":3,"state":"held"}],"next":null})", last,
+                 batchesCommand("", "", "", 3));
+  EXPECT_EQ(last.str().find("more batches"), std::string::npos) << "no next page on the last";
+}
+
+TEST(QaPrint, TheNextCommandQuotesForTheShell) {
+  EXPECT_EQ(batchesCommand("", "", "", 7), "labgate batches --before 7");
+  EXPECT_EQ(batchesCommand("released", "tq-01", "", 7),
+            "labgate batches --state released --instrument tq-01 --before 7");
+  EXPECT_EQ(batchesCommand("", "lab 2's qqq", "50", 9),
+            "labgate batches --instrument 'lab 2'\\''s qqq' --limit 50 --before 9");
+}
+
+TEST_F(QaCommand, PagingOptionsAreCheckedBeforeAnythingElse) {
+  for (const std::vector<std::string>& bad : {std::vector<std::string>{"--limit", "0"},
+                                              {"--limit", "501"},
+                                              {"--limit", "-1"},
+                                              {"--limit", "x"},
+                                              {"--before", "0"},
+                                              {"--before", "x"},
+                                              {"--before"},
+                                              {"--all", "x"}}) {
+    EXPECT_EQ(runBatches(bad, out_, err_), 2) << bad[0];
+  }
+  EXPECT_EQ(runLogout({"--json", "x"}, out_, err_), 2);
+  EXPECT_TRUE(out_.str().empty()) << "usage errors go to stderr";
+  // Well-formed, but not logged in: 1 (and logout --json says so on stdout).
+  EXPECT_EQ(runBatches({"--limit", "500", "--before", "12", "--all"}, out_, err_), 1);
+  EXPECT_EQ(runLogout({"--json"}, out_, err_), 1);
+  EXPECT_NE(out_.str().find("\"logged_out\":false"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("not logged in"), std::string::npos) << out_.str();
+}
+
+TEST_F(QaCommand, LoginJsonSaysWhyItFailed) {
+  in_.str("a password\n");
+  EXPECT_EQ(runLogin({"--server", "http://127.0.0.1:1", "--org", "o", "--user", "u", "--json"}, in_,
+                     out_, err_),
+            1);
+  const std::string json = out_.str();
+  EXPECT_NE(json.find("\"logged_in\":false"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"status\":0"), std::string::npos) << json;
+  EXPECT_NE(json.find("cannot reach"), std::string::npos) << json;
+  EXPECT_EQ(json.find("a password"), std::string::npos) << "the password was printed";
+}
+
 TEST(QaPrint, BatchShowsFindingsWithMeasuredLimitUnitAndSignatures) {
   std::ostringstream out;
   printBatch(

@@ -1,6 +1,7 @@
 // The server's Ed25519 signing key (engine/security/signing_key.h): made once and kept, sealed
 // under a key-encryption key when one is given, refused under another one; signatures verify with
-// the public key alone and fail for other bytes.
+// the public key alone and fail for other bytes; a sealed key's text checked and installed as
+// backups carry it.
 #include "engine/security/signing_key.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +10,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "engine/security/crypto.h"
@@ -69,6 +72,36 @@ TEST_F(SigningKeyTest, SealedUnderTheKeyFileAndRefusedUnderAnother) {
   auto without = SigningKey::loadOrCreate(dir_, nullptr);
   ASSERT_FALSE(without.isOk()) << "a sealed key was replaced by a new plain one";
   EXPECT_EQ(without.status().location(), "security.key_file");
+}
+
+TEST_F(SigningKeyTest, ASealedKeysTextIsCheckedAndInstalledAsBackupsCarryIt) {
+  const KeyEncryptionKey mine = kek('a');
+  auto made = SigningKey::loadOrCreate(dir_, &mine);
+  ASSERT_TRUE(made.isOk()) << made.status().toString();
+  EXPECT_TRUE(made.value()->isNew());
+  std::ifstream in(dir_ + "/signing-key.sealed", std::ios::binary);
+  const std::string sealed((std::istreambuf_iterator<char>(in)), {});
+  auto fingerprint = sealedSigningKeyFingerprint(sealed, mine);
+  ASSERT_TRUE(fingerprint.isOk()) << fingerprint.status().toString();
+  EXPECT_EQ(fingerprint.value(), made.value()->fingerprint());
+  EXPECT_FALSE(sealedSigningKeyFingerprint(sealed, kek('b')).isOk()) << "another key file";
+  EXPECT_FALSE(sealedSigningKeyFingerprint("not base64!", mine).isOk());
+  std::string changed = sealed;
+  changed[changed.size() / 2] = changed[changed.size() / 2] == 'A' ? 'B' : 'A';
+  EXPECT_FALSE(sealedSigningKeyFingerprint(changed, mine).isOk()) << "a changed byte";
+
+  // Installed into another data directory: the same key, not a new one; never overwritten.
+  const std::string other = dir_ + "/restored";
+  std::filesystem::create_directory(other);
+  ASSERT_TRUE(installSealedSigningKey(other, sealed).isOk());
+  struct stat st {};
+  ASSERT_EQ(::stat((other + "/signing-key.sealed").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto loaded = SigningKey::loadOrCreate(other, &mine);
+  ASSERT_TRUE(loaded.isOk()) << loaded.status().toString();
+  EXPECT_FALSE(loaded.value()->isNew());
+  EXPECT_EQ(loaded.value()->publicPem(), made.value()->publicPem());
+  EXPECT_FALSE(installSealedSigningKey(other, sealed).isOk()) << "an existing key overwritten";
 }
 
 TEST_F(SigningKeyTest, AKeyRotationSealsTheKeyAgainUnderTheNewKeyFile) {

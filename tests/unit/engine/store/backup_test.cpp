@@ -1,6 +1,7 @@
 // Tests for engine/store/backup: file names, the retention choice, the header and manifest round
 // trip, a backup of a real store written, verified and restored (with a body file), and that a
-// changed byte anywhere, a wrong key or a non-empty target is refused.
+// changed byte anywhere, a wrong key or a non-empty target is refused; the server's signing key
+// carried (format 2), checked and restored, and a backup without one still read (format 1).
 #include "engine/store/backup.h"
 
 #include <Poco/Data/SQLite/Connector.h>
@@ -10,6 +11,7 @@
 #include <Poco/Path.h>
 #include <Poco/TemporaryFile.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,6 +19,7 @@
 #include <iterator>
 #include <thread>
 
+#include "engine/security/signing_key.h"
 #include "engine/store/audit.h"
 #include "engine/store/schema.h"
 #include "engine/store/store.h"
@@ -163,6 +166,30 @@ TEST(BackupHeader, RoundTrips) {
   EXPECT_EQ(b.files[0].bytes, 123);
 }
 
+TEST(BackupHeader, CarriesTheSigningKeyAsFormatTwo) {
+  Header h = sampleHeader();
+  const std::string v1 = encodeHeader(h);
+  EXPECT_NE(v1.find("\"format_version\":1"), std::string::npos) << "no key: format 1 as before";
+  EXPECT_EQ(v1.find("signing_key"), std::string::npos);
+  h.manifest.signingKey = "0123456789abcdef";
+  h.signingKeySealed = "c2VhbGVkIGtleQ==";
+  const std::string v2 = encodeHeader(h);
+  EXPECT_NE(v2.find("\"format_version\":2"), std::string::npos);
+  StatusOr<Header> back = decodeHeader(v2);
+  ASSERT_TRUE(back.isOk()) << back.status().toString();
+  EXPECT_EQ(back.value().manifest.signingKey, "0123456789abcdef");
+  EXPECT_EQ(back.value().signingKeySealed, "c2VhbGVkIGtleQ==");
+  EXPECT_EQ(back.value().manifest.digest(), h.manifest.digest());
+  EXPECT_NE(back.value().manifest.digest(), sampleHeader().manifest.digest()) << "named by it";
+  // Format 2 without its key, or with a malformed one, is refused.
+  std::string noKey = v2;
+  noKey.replace(noKey.find("signing_key_sealed"), 18, "signing_key_sealeX");
+  EXPECT_FALSE(decodeHeader(noKey).isOk());
+  Header badFingerprint = h;
+  badFingerprint.manifest.signingKey = "not-a-fingerprint";
+  EXPECT_FALSE(decodeHeader(encodeHeader(badFingerprint)).isOk());
+}
+
 TEST(BackupHeader, RefusesWhatIsNotOne) {
   // All 13 bytes (a const char* would end at the first NUL and test only the length check).
   const std::string wrongMagic("LGB0\0\0\0\x05hello", 13);
@@ -278,6 +305,68 @@ TEST_F(BackupStoreTest, WritesVerifiesAndRestoresAStore) {
   auto reopened = Store::open(file("restored"), std::make_shared<security::Keyring>(kek_));
   ASSERT_TRUE(reopened.isOk()) << reopened.status().toString();
   EXPECT_TRUE(reopened.value()->verifyAuditChain().isOk());
+}
+
+TEST_F(BackupStoreTest, CarriesChecksAndRestoresTheSigningKey) {
+  // The key as labgated keeps it in data.dir when security.key_file is set.
+  auto key = security::SigningKey::loadOrCreate(dataDir_, &kek_);
+  ASSERT_TRUE(key.isOk()) << key.status().toString();
+  const std::string sealedFile = file("data/signing-key.sealed");
+  const std::string sealed = readAll(sealedFile);
+  ASSERT_FALSE(sealed.empty());
+  StatusOr<Created> made =
+      createBackup(*store_, kek_, file("backups"), Poco::Path(dataDir_).append("bodies").toString(),
+                   file("work"), 1795000000, sealedFile);
+  ASSERT_TRUE(made.isOk()) << made.status().toString();
+  EXPECT_EQ(made.value().manifest.signingKey, key.value()->fingerprint());
+  EXPECT_NE(readAll(made.value().path).find(sealed), std::string::npos)
+      << "carried as it is kept: sealed under the key file";
+  StatusOr<Manifest> verified = verifyBackup(made.value().path, kek_, file("work"));
+  ASSERT_TRUE(verified.isOk()) << verified.status().toString();
+  EXPECT_EQ(verified.value().signingKey, key.value()->fingerprint());
+
+  StatusOr<Manifest> restored = restoreBackup(made.value().path, kek_, file("restored"));
+  ASSERT_TRUE(restored.isOk()) << restored.status().toString();
+  EXPECT_EQ(readAll(file("restored/signing-key.sealed")), sealed);
+  struct stat st {};
+  ASSERT_EQ(::stat(file("restored/signing-key.sealed").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  auto again = security::SigningKey::loadOrCreate(file("restored"), &kek_);
+  ASSERT_TRUE(again.isOk()) << again.status().toString();
+  EXPECT_FALSE(again.value()->isNew());
+  EXPECT_EQ(again.value()->publicPem(), key.value()->publicPem());
+}
+
+TEST_F(BackupStoreTest, ASigningKeyThatDoesNotOpenFailsTheBackup) {
+  ASSERT_TRUE(security::writeNewKeyFile(file("other.key")).isOk());
+  auto other = security::loadKeyFile(file("other.key"), dataDir_);
+  ASSERT_TRUE(other.isOk());
+  ASSERT_TRUE(security::SigningKey::loadOrCreate(dataDir_, &other.value()).isOk());
+  StatusOr<Created> made =
+      createBackup(*store_, kek_, file("backups"), Poco::Path(dataDir_).append("bodies").toString(),
+                   file("work"), 1795000000, file("data/signing-key.sealed"));
+  ASSERT_FALSE(made.isOk());
+  EXPECT_NE(made.status().toString().find("does not open"), std::string::npos)
+      << made.status().toString();
+  EXPECT_FALSE(Poco::File(file("backups/" + fileNameFor(1795000000))).exists());
+  // A missing key file is a failure too, not a backup without the key.
+  made =
+      createBackup(*store_, kek_, file("backups"), Poco::Path(dataDir_).append("bodies").toString(),
+                   file("work"), 1795000000, file("data/no-such-key.sealed"));
+  EXPECT_FALSE(made.isOk());
+}
+
+TEST_F(BackupStoreTest, ABackupWithoutASigningKeyRestoresWithoutOne) {
+  StatusOr<Created> made = take();  // no signing key given: format 1, as older versions wrote
+  ASSERT_TRUE(made.isOk()) << made.status().toString();
+  EXPECT_TRUE(made.value().manifest.signingKey.empty());
+  StatusOr<Header> header = readHeader(made.value().path);
+  ASSERT_TRUE(header.isOk());
+  EXPECT_TRUE(header.value().signingKeySealed.empty());
+  StatusOr<Manifest> restored = restoreBackup(made.value().path, kek_, file("restored"));
+  ASSERT_TRUE(restored.isOk()) << restored.status().toString();
+  EXPECT_TRUE(restored.value().signingKey.empty());
+  EXPECT_FALSE(Poco::File(file("restored/signing-key.sealed")).exists());
 }
 
 TEST_F(BackupStoreTest, TheSnapshotIsConsistentWhileWritesGoOn) {
