@@ -136,7 +136,7 @@ void printMessageList(const std::string& json, const std::string& again, std::os
   }
   if (!text(root, "next").empty()) {
     // The cursor is the last item's id: the next page starts below it.
-    out << "more: " << again << " --before " << last << "\n";
+    out << "more messages: " << again << " --before " << last << "\n";
   }
 }
 
@@ -167,7 +167,8 @@ void printDeadLetters(const std::string& json, const std::string& again, std::os
       out << "\n";
     }
   }
-  if (!text(root, "next").empty()) out << "more: " << again << " --before " << last << "\n";
+  if (!text(root, "next").empty())
+    out << "more dead letters: " << again << " --before " << last << "\n";
 }
 
 int runMessages(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {

@@ -351,7 +351,8 @@ TEST_F(MessagesTest, CommandLineListsMessagesAndResendsADeadLetter) {
 
   r = labgate({"messages", "--limit", "1"}, "", home);
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("more: labgate messages --limit 1 --before "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("more messages: labgate messages --limit 1 --before "), std::string::npos)
+      << r.out;
 
   r = labgate({"messages", "--connector", "lab1", "--json"}, "", home);
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
