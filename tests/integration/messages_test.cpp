@@ -2,8 +2,10 @@
 // lists accepted, refused, invalid and duplicate messages with reasons and field locations and
 // never a value (a made-up patient name sent in P-6 appears nowhere in the answer); a message the
 // test LIS answers AE is a dead letter, listed with the LIS's reason, and once the LIS is fixed a
-// resend puts it back into the queue and it arrives; the permissions answer 403; the `labgate
-// messages` and `labgate dead-letter` commands on the issue-13 login.
+// resend puts it back into the queue and it arrives; a LIS text naming a patient is withheld
+// everywhere; the permissions answer 403 and another organisation's messages, destinations and
+// dead letters are not found; the `labgate messages` and `labgate dead-letter` commands on the
+// issue-13 login.
 //
 // Test output rule: failures print statuses, problem details and command output, which hold no
 // patient value, password or token (the patient name is checked for, never printed).
@@ -322,6 +324,77 @@ TEST_F(MessagesTest, LisReasonNamingAPatientIsWithheldEverywhere) {
   expectNoSecretsWritten({{"surname in the LIS's text", "Quillfeather"},
                           {"first name in the LIS's text", "Zenobia"},
                           {"MRN in the LIS's text", "4471122"}});
+}
+
+TEST_F(MessagesTest, AnotherOrganisationsMessagesAndDeadLettersAreNotFound) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  std::string admin = adminToken();
+  const std::string bossInitial = strongPassword();
+  remember("lab-b admin initial password", bossInitial);
+  ApiResponse created = api_.post("/api/v1/organisations",
+                                  Json()
+                                      .set("id", "lab-b")
+                                      .set("name", "Laboratory B")
+                                      .set("admin", Json()
+                                                        .set("username", "b-boss")
+                                                        .set("printed_name", "B Boss")
+                                                        .set("password", bossInitial))
+                                      .str(),
+                                  withBearer(admin));
+  ASSERT_EQ(created.status, 201) << created.describe();
+  // lab-b's connector and destination are configuration: restart with them. Its LIS answers AE.
+  stopEngine();
+  DestinationConfig lisB;
+  lisB.name = "lis-b";
+  lisB.port = freePort();
+  lisB.extra["org"] = "lab-b";
+  config_.destinations.push_back(lisB);
+  addAstmConnector("astm-b", "lab-b", "lis-b");
+  FakeLis lisForB(lisB.port);
+  lisForB.setMode(AckMode::kAE);
+  lisForB.start();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  admin = adminToken();
+  Account boss{"lab-b", "b-boss", "", "", 0};
+  activate(boss, bossInitial);
+  ASSERT_FALSE(boss.token.empty());
+
+  ASSERT_TRUE(sendAstmSample(connectorPort("astm-b"), newSampleId("OB")));
+  ASSERT_TRUE(sendAstmSample(astmPort(), newSampleId("OA")));
+  std::string bDead;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        auto items = itemsOf(get(boss.token, "/api/v1/destinations/lis-b/dead-letter"));
+        if (!items.empty()) bDead = str(items.front(), "id");
+        return !bDead.empty();
+      },
+      30000ms))
+      << "lab-b has no dead letter";
+
+  // Each organisation sees its own received messages only.
+  auto mine = messages(admin);
+  ASSERT_FALSE(mine.empty());
+  for (const auto& o : mine) EXPECT_NE(str(o, "connector"), "astm-b");
+  auto theirs = messages(boss.token);
+  ASSERT_EQ(theirs.size(), 1u);
+  EXPECT_EQ(str(theirs[0], "connector"), "astm-b");
+  EXPECT_TRUE(messages(admin, "?connector=astm-b").empty());
+
+  // Another organisation's destination and dead letter are "not found", also through one's own.
+  const std::string body = Json().set("reason", "not ours").str();
+  EXPECT_EQ(get(admin, "/api/v1/destinations/lis-b/dead-letter").status, 404);
+  EXPECT_EQ(api_.post("/api/v1/destinations/lis-b/dead-letter/" + bDead + "/resend", body,
+                      withBearer(admin))
+                .status,
+            404);
+  EXPECT_EQ(api_.post("/api/v1/destinations/lis/dead-letter/" + bDead + "/resend", body,
+                      withBearer(admin))
+                .status,
+            404);
+  EXPECT_EQ(get(boss.token, "/api/v1/destinations/lis/dead-letter").status, 404);
+  EXPECT_EQ(itemsOf(get(boss.token, "/api/v1/destinations/lis-b/dead-letter")).size(), 1u)
+      << "the refused resends changed lab-b's dead letter";
 }
 
 TEST_F(MessagesTest, CommandLineListsMessagesAndResendsADeadLetter) {
