@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "tests/integration/accounts_test_support.h"
+#include "tests/integration/harness_hl7.h"
 
 namespace labgate::it::accounts {
 namespace {
@@ -465,6 +466,53 @@ TEST_F(MessagesTest, CommandLineListsMessagesAndResendsADeadLetter) {
   r = labgate({"dead-letter", "list", "lis"}, "", home);
   ASSERT_EQ(r.exitCode, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("no dead letters"), std::string::npos) << r.out;
+}
+
+/// An HL7 sender's resend (same sender, MSH-10 and bytes) is listed as a duplicate of the batch
+/// it was stored as; a PID-5 refusal names the location.
+class MessagesHl7Test : public Hl7EngineTest {};
+
+TEST_F(MessagesHl7Test, ResendIsADuplicateOfItsBatchAndAPid5RefusalNamesTheLocation) {
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  OruSpec spec = cleanOru(newSampleId("HD"));
+  const std::string message = buildOru(spec);
+  sendExpecting(message, spec.controlId, "AA", "first");
+  sendExpecting(message, spec.controlId, "AA", "resend");
+  OruSpec refused = cleanOru(newSampleId("HR"));
+  refused.patientSegments = {"PID|1||||Quillfeather^Zenobia"};
+  sendExpecting(buildOru(refused), refused.controlId, "AR", "PID-5");
+
+  ApiClient api(config_.httpPort);
+  ApiResponse login;
+  const std::string token = api.login("default", "admin", kTestAdminPassword, "", &login);
+  ASSERT_FALSE(token.empty()) << login.describe();
+  ApiResponse r;
+  ASSERT_TRUE(waitUntil(
+      [&] {
+        r = api.get("/api/v1/messages?connector=hl7in", withBearer(token));
+        return itemsOf(r).size() >= 3;
+      },
+      10000ms))
+      << r.describe();
+  EXPECT_TRUE(findSecrets(r.body, {{"PID-5 surname", "Quillfeather"}}).empty());
+  std::string acceptedBatch, duplicateBatch, duplicateReason, refusedLocation;
+  for (const auto& o : itemsOf(r)) {
+    if (str(o, "outcome") == "accepted") acceptedBatch = str(o, "batch_id");
+    if (str(o, "outcome") == "duplicate") {
+      duplicateBatch = str(o, "batch_id");
+      duplicateReason = str(o, "reason");
+    }
+    if (str(o, "outcome") == "refused" && !o->getArray("locations").isNull() &&
+        o->getArray("locations")->size() > 0) {
+      refusedLocation = str(o->getArray("locations")->getObject(0), "location");
+    }
+  }
+  ASSERT_FALSE(acceptedBatch.empty());
+  EXPECT_EQ(duplicateBatch, acceptedBatch);
+  EXPECT_NE(duplicateReason.find("a resend of batch " + acceptedBatch), std::string::npos)
+      << duplicateReason;
+  EXPECT_EQ(refusedLocation, "PID-5");
 }
 
 }  // namespace
