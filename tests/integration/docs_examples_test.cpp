@@ -115,10 +115,9 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
 }
 
 const std::vector<std::string> kCommands = {
-    "audit",  "backup", "batches",    "calibrate", "dry-run", "keygen", "login",
-    "logout", "qc",     "qc-targets", "restore",   "show",    "sign",   "verify-signature",
-    // issue 14 (msgs)
-    "messages", "dead-letter"};
+    "audit", "backup",           "batches",  "calibrate",  "dry-run", "keygen",
+    "login", "logout",           "qc",       "qc-targets", "restore", "show",
+    "sign",  "verify-signature", "messages", "dead-letter"};
 
 class DocsCliTest : public ::testing::Test {
  protected:
