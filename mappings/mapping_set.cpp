@@ -11,7 +11,6 @@
 
 #include "mappings/spreadsheet_text.h"
 #include "util/csv.h"
-#include "util/json_quote.h"
 #include "util/text.h"
 
 namespace labgate {

@@ -250,9 +250,9 @@ class Engine::Impl : public api::EngineView {
 
     pipeline_ = std::make_shared<Pipeline>(store_, sharedGate, destinations);
     for (const auto& d : config_.destinations) {
-      workers_.push_back(
-          std::make_unique<DeliveryWorker>(d.name, d.kind, destinations[d.name], store_,
-                                           RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}));
+      workers_.push_back(std::make_unique<DeliveryWorker>(
+          d.name, d.kind, destinations[d.name], store_,
+          RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}, sharedGate));
     }
     pipeline_->setQueuedListener([this](const std::string& destination) {
       for (auto& w : workers_) w->wake();

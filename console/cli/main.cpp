@@ -12,6 +12,7 @@
 #include "console/cli/dry_run_command.h"
 #include "console/cli/keygen_command.h"
 #include "console/cli/mappings_command.h"
+#include "console/cli/messages_command.h"
 #include "console/cli/qa_command.h"
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
@@ -52,6 +53,11 @@ void printHelp(std::ostream& out) {
          "LIS administration (a running labgated; docs/mappings.md):\n"
          "  mappings    mapping sets: list | show NAME | export NAME | import NAME FILE |\n"
          "              diff NAME V | activate NAME V (signed)\n"
+         "\n"
+         "Received messages and dead letters (a running labgated; docs/operations.md):\n"
+         "  messages    list received messages: labgate messages [--connector C] [--outcome O]\n"
+         "  dead-letter what the LIS refused: labgate dead-letter list DEST |\n"
+         "              labgate dead-letter resend DEST ID --reason TEXT\n"
          "\n"
          "options:\n"
          "  -h, --help  show this help\n"
@@ -109,6 +115,8 @@ int main(int argc, char** argv) {
     return labgate::cli::runMappings(args, std::cin, std::cout, std::cerr);
   }
   if (command == "unmapped") return labgate::cli::runUnmapped(args, std::cout, std::cerr);
+  if (command == "messages") return labgate::cli::runMessages(args, std::cout, std::cerr);
+  if (command == "dead-letter") return labgate::cli::runDeadLetter(args, std::cout, std::cerr);
   std::cerr << "labgate: unknown command \"" << command << "\" (try labgate --help)\n";
   return 2;
 }

@@ -40,7 +40,6 @@ const char* const kExitHelp =
 
 bool isHelp(const std::string& a) { return a == "-h" || a == "--help"; }
 
-bool ok(const Answer& a) { return a.status >= 200 && a.status < 300; }
 
 /// Why a request failed, in one line: the problem+json detail (else its title), or the network
 /// error.

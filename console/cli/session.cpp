@@ -174,4 +174,6 @@ Answer sessionCall(const std::string& command, const QaSession& s, const std::st
   return a;
 }
 
+bool ok(const Answer& a) { return a.status >= 200 && a.status < 300; }
+
 }  // namespace labgate::cli

@@ -56,5 +56,7 @@ Answer sessionCall(const std::string& command, const QaSession& s, const std::st
                    const std::string& path, const std::string& body, std::ostream& err,
                    const std::string& contentType = "application/json",
                    const std::string& accept = "application/json");
+/// A 2xx answer.
+bool ok(const Answer& a);
 
 }  // namespace labgate::cli

@@ -33,6 +33,9 @@ const std::map<std::string, std::string>& allPermissions() {
       {"maintenance.manage",
        "re-encrypt stored content under a new data key (operator organisation)"},
       {"backups.manage", "take and list backups"},
+      {"messages.read",
+       "list received messages: outcome, reason and field locations, never a value"},
+      {"deliveries.resend", "put a destination's dead letters back into its queue"},
   };
   return kPermissions;
 }
@@ -68,7 +71,8 @@ RoleTable::RoleTable() {
            role("lis-admin", "connectors, destinations, mappings, rules and instrument keys",
                 {"roles.read", "apikeys.read", "apikeys.manage", "connectors.read",
                  "destinations.read", "mappings.manage", "rules.manage", "results.read",
-                 "diagnostics.read", "messages.read_raw", "uploads.create"}),
+                 "diagnostics.read", "messages.read_raw", "uploads.create", "messages.read",
+                 "deliveries.resend"}),
            role("qa-reviewer", "reviews held results",
                 {"results.read", "results.review", "diagnostics.read"}),
            role("qa-approver", "approves and releases reviewed results",

@@ -101,6 +101,13 @@ const std::vector<RouteSpec>& routeTable() {
        "What a mapping set (CSV) would change on an instrument's last stored batches"},
       {"GET", "/api/v1/unmapped-codes", "results.read",
        "Instrument codes seen without a mapping: how often, first and last seen, results waiting"},
+      // Received messages and dead letters (issue 14, docs/operations.md).
+      {"GET", "/api/v1/messages", "messages.read",
+       "Received messages: outcome, reason and field locations, never values (paged)"},
+      {"GET", "/api/v1/destinations/{name}/dead-letter", "destinations.read",
+       "A destination's dead letters: what the LIS refused and why (paged)"},
+      {"POST", "/api/v1/destinations/{name}/dead-letter/{id}/resend", "deliveries.resend",
+       "Put a dead letter back into its destination's queue, in its original place (audited)"},
   };
   return kRoutes;
 }

@@ -9,6 +9,7 @@
 
 #include "engine/log/log.h"
 #include "engine/metrics/metrics.h"
+#include "engine/store/traffic.h"
 
 namespace labgate {
 namespace {
@@ -34,6 +35,27 @@ void countAttempt(const OutboundItem& item, const char* outcome) {
 
 }  // namespace
 
+std::string screenLisReason(const phi::PhiGate& gate, const std::string& reason) {
+  // Screened as the free text of an acknowledgement's MSA-3: every pattern applies.
+  Document doc;
+  doc.format = SourceFormat::kHl7;
+  Record record;
+  record.type = "MSA";
+  record.fields.resize(4);
+  record.fields[0].raw = record.fields[0].text = "MSA";
+  record.fields[3].raw = record.fields[3].text = reason;
+  doc.records.push_back(std::move(record));
+  const phi::Screening screening = gate.screen(doc, phi::Policy::kRefuse);
+  if (screening.clean()) return reason;
+  std::string patterns;
+  for (const auto& hit : screening.hits) {
+    if (!patterns.empty()) patterns += ", ";
+    patterns += hit.patternId;
+  }
+  return "(the LIS's text is withheld: the PHI gate found patient-identifying data in it: " +
+         patterns + ")";
+}
+
 int64_t backoffMillis(const RetryPolicy& policy, int attempt) {
   int64_t delay = std::max<int64_t>(1, policy.initialMillis);
   for (int i = 1; i < attempt && delay < policy.maxMillis; ++i) delay *= 2;
@@ -42,12 +64,14 @@ int64_t backoffMillis(const RetryPolicy& policy, int attempt) {
 
 DeliveryWorker::DeliveryWorker(std::string name, std::string kind,
                                std::shared_ptr<Destination> destination,
-                               std::shared_ptr<Store> store, RetryPolicy retry)
+                               std::shared_ptr<Store> store, RetryPolicy retry,
+                               std::shared_ptr<const phi::PhiGate> gate)
     : name_(std::move(name)),
       kind_(std::move(kind)),
       destination_(std::move(destination)),
       store_(std::move(store)),
-      retry_(retry) {}
+      retry_(retry),
+      gate_(std::move(gate)) {}
 
 DeliveryWorker::~DeliveryWorker() { stop(); }
 
@@ -56,7 +80,6 @@ void DeliveryWorker::start() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     delivered_ = counts.delivered;
-    dead_ = counts.dead;
   }
   thread_ = std::thread([this] { run(); });
 }
@@ -135,19 +158,19 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
       }
       if (recorded.isOk()) countAttempt(item, "delivered");
       break;
-    case Delivery::Outcome::kRejected:
-      recorded = store_->markDeadLetter(item, answer.ackCode, answer.detail);
+    case Delivery::Outcome::kRejected: {
+      const std::string reason = gate_ ? screenLisReason(*gate_, answer.detail) : answer.detail;
+      recorded = store_->markDeadLetter(item, answer.ackCode, reason);
       logWarning(logger(), "destination {}: outbound {} ({}) rejected with {}, dead-lettered: {}",
-                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode,
-                 answer.detail);
+                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode, reason);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
-        lastError_ = answer.ackCode + ": " + answer.detail;
-        if (recorded.isOk()) ++dead_;
+        lastError_ = answer.ackCode + ": " + reason;
       }
       if (recorded.isOk()) countAttempt(item, "dead_letter");
       break;
+    }
     case Delivery::Outcome::kRetry: {
       int64_t delay = backoffMillis(retry_, item.attempts + 1);
       recorded = store_->scheduleRetry(item, delay, answer.detail);
@@ -172,6 +195,8 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
 
 Poco::JSON::Object::Ptr DeliveryWorker::health() const {
   int64_t queued = store_->queueDepth(name_);
+  // Counted in the store, not here: a dead letter resent through the API leaves the count.
+  const int64_t dead = TrafficStore(store_).deadLetterCount(name_);
   Poco::JSON::Object::Ptr out = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
   std::lock_guard<std::mutex> lock(mutex_);
   out->set("name", name_);
@@ -179,7 +204,7 @@ Poco::JSON::Object::Ptr DeliveryWorker::health() const {
   out->set("state", state_);
   out->set("queue_depth", queued);
   out->set("delivered", delivered_);
-  out->set("dead_letter", dead_);
+  out->set("dead_letter", dead);
   out->set("last_error", lastError_);
   return out;
 }

@@ -3,6 +3,9 @@
 // no answer, timeouts and refused connections retry the same item with capped exponential
 // backoff for as long as it takes. Every state change is committed before the next item.
 // A restart resumes exactly where it stopped: the queue is the database.
+// The LIS's reason for a rejection (MSA-3, ERR) is text the LIS wrote, which may name the patient
+// it looked up: with a PHI gate it is screened before it is stored, logged or shown, and withheld
+// (naming the pattern ids) when the gate finds identifying data in it.
 #pragma once
 
 #include <Poco/JSON/Object.h>
@@ -15,6 +18,7 @@
 #include <thread>
 
 #include "engine/net/interfaces.h"
+#include "engine/phi/phi_gate.h"
 #include "engine/store/store.h"
 
 namespace labgate {
@@ -27,10 +31,16 @@ struct RetryPolicy {
 /// Delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped. Pure.
 int64_t backoffMillis(const RetryPolicy& policy, int attempt);
 
+/// `reason` (a LIS's rejection text) as it may be stored, logged and shown: unchanged when `gate`
+/// finds nothing identifying in it, else a sentence that names the pattern ids and withholds it.
+std::string screenLisReason(const phi::PhiGate& gate, const std::string& reason);
+
 class DeliveryWorker {
  public:
+  /// `gate` screens the LIS's rejection reasons (screenLisReason); null: stored as received.
   DeliveryWorker(std::string name, std::string kind, std::shared_ptr<Destination> destination,
-                 std::shared_ptr<Store> store, RetryPolicy retry);
+                 std::shared_ptr<Store> store, RetryPolicy retry,
+                 std::shared_ptr<const phi::PhiGate> gate = nullptr);
   ~DeliveryWorker();
 
   void start();
@@ -49,6 +59,7 @@ class DeliveryWorker {
   std::shared_ptr<Destination> destination_;
   std::shared_ptr<Store> store_;
   RetryPolicy retry_;
+  std::shared_ptr<const phi::PhiGate> gate_;
 
   mutable std::mutex mutex_;
   std::condition_variable wake_;
@@ -57,8 +68,7 @@ class DeliveryWorker {
   std::string state_ = "idle";
   std::string lastError_;
   int consecutiveFailures_ = 0;
-  int64_t delivered_ = 0;  // totals: read from the store at start, then counted here
-  int64_t dead_ = 0;
+  int64_t delivered_ = 0;  // total: read from the store at start, then counted here
   std::thread thread_;
 };
 

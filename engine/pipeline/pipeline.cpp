@@ -439,8 +439,10 @@ Intake Pipeline::reject(const CommitMeta& meta, const ConnectorProfile& profile,
   event.actor = "connector:" + profile.name;
   event.action = "message.invalid";
   event.subject = "connector:" + profile.name;
-  event.detail = "{\"connector\":" + jsonQuote(profile.name) + ",\"peer\":" + jsonQuote(meta.peer) +
-                 exportDetail(meta) + ",\"location\":" + jsonQuote(why.location()) +
+  event.detail = "{\"connector\":" + jsonQuote(profile.name) +
+                 ",\"instrument\":" + jsonQuote(profile.instrument) +
+                 ",\"peer\":" + jsonQuote(meta.peer) + exportDetail(meta) +
+                 ",\"location\":" + jsonQuote(why.location()) +
                  ",\"reason\":" + jsonQuote(why.reason()) + "}";
   Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
@@ -464,9 +466,10 @@ Intake Pipeline::refuse(const CommitMeta& meta, const ConnectorProfile& profile,
   event.actor = "connector:" + profile.name;
   event.action = "message.refused";
   event.subject = "connector:" + profile.name;
-  event.detail = "{\"connector\":" + jsonQuote(profile.name) + ",\"peer\":" + jsonQuote(meta.peer) +
-                 exportDetail(meta) + ",\"sample_id\":" + jsonQuote(sampleId) +
-                 ",\"hits\":" + hitsJson(screening) + "}";
+  event.detail = "{\"connector\":" + jsonQuote(profile.name) +
+                 ",\"instrument\":" + jsonQuote(profile.instrument) +
+                 ",\"peer\":" + jsonQuote(meta.peer) + exportDetail(meta) +
+                 ",\"sample_id\":" + jsonQuote(sampleId) + ",\"hits\":" + hitsJson(screening) + "}";
   Status audited = dryRun_ ? Status::ok() : store_->appendAudit(event);
   if (!audited.isOk()) {
     logError(logger(), "connector {}: could not record a refusal: {}", profile.name,

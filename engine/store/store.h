@@ -233,6 +233,7 @@ class Store {
   friend class SignatureStore;     // the same (engine/store/signatures.cpp)
   friend class MappingSetStore;    // the same (engine/store/mapping_sets.cpp)
   friend class ReevaluationStore;  // the same (engine/store/reevaluation_store.cpp)
+  friend class TrafficStore;       // received messages, dead letters (engine/store/traffic.cpp)
   class Impl;
   explicit Store(std::string path);
   Status finishOutbound(const OutboundItem& item, const std::string& state,

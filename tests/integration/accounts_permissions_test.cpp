@@ -136,7 +136,25 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       "GET /api/v1/logins",       "GET /api/v1/maintenance/reencrypt",
       "POST /api/v1/backups",     "GET /api/v1/backups",
       "GET /api/v1/batches",      "GET /api/v1/signing-key",
-      "GET /api/v1/mapping-sets", "GET /api/v1/unmapped-codes"};
+      "GET /api/v1/mapping-sets", "GET /api/v1/unmapped-codes", "GET /api/v1/messages"};
+
+  // A fresh dead letter per allowed resend (docs/operations.md): the LIS answers one message AE.
+  int deadLetters = 0;
+  auto freshDeadLetter = [&]() {
+    lis_->setMode(AckMode::kAE);
+    EXPECT_TRUE(sendAstmSample(astmPort(), "MXDL" + std::to_string(++deadLetters)));
+    std::string id;
+    EXPECT_TRUE(waitUntil(
+        [&] {
+          auto items = itemsOf(api_.get("/api/v1/destinations/lis/dead-letter", withBearer(admin)));
+          if (!items.empty()) id = str(items.front(), "id");
+          return !id.empty();
+        },
+        30000ms, 100ms))
+        << "no dead letter after the LIS answered AE";
+    lis_->setMode(AckMode::kAA);
+    return id.empty() ? std::string("1") : id;
+  };
 
   // The request of each route for a caller. `allowed`: the caller is expected to pass the
   // permission check (only then are resources created for it).
@@ -282,6 +300,12 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.path = "/api/v1/instruments/tq-01/mapping-dry-run";
       c.body =
           Json().set("mappings_csv", "instrument_code,lis_code,lis_name,units,decimals\n").str();
+    } else if (key == "GET /api/v1/destinations/{name}/dead-letter") {
+      c.path = "/api/v1/destinations/lis/dead-letter";
+    } else if (key == "POST /api/v1/destinations/{name}/dead-letter/{id}/resend") {
+      c.path =
+          "/api/v1/destinations/lis/dead-letter/" + (allowed ? freshDeadLetter() : "1") + "/resend";
+      c.body = Json().set("reason", "permission matrix").str();
     } else if (key == "POST /api/v1/maintenance/reencrypt") {
       if (allowed) reencryptionIdle();
     } else {

@@ -118,7 +118,7 @@ const std::vector<std::string> kCommands = {"audit",   "backup",           "batc
                                             "dry-run", "keygen",           "login",   "logout",
                                             "qc",      "qc-targets",       "restore", "show",
                                             "sign",    "verify-signature", "mappings",
-                                            "unmapped"};
+                                            "unmapped", "messages", "dead-letter"};
 
 class DocsCliTest : public ::testing::Test {
  protected:

@@ -404,6 +404,8 @@ class FakeLis {
   void setMode(AckMode mode);
   /// The acknowledgement per received message (overrides setMode).
   void setPolicy(std::function<AckMode(const std::string& message)> policy);
+  /// MSA-3 (text message) of every acknowledgement from now on ("" = none; no HL7 delimiters).
+  void setAckText(std::string text);
 
   /// Every message received so far, in arrival order (including those answered AE/AR/nothing).
   std::vector<std::string> messages() const;
@@ -432,6 +434,7 @@ class FakeLis {
   std::vector<std::thread> connectionThreads_;
   std::vector<Poco::Net::StreamSocket> connectionSockets_;
   AckMode mode_ = AckMode::kAA;
+  std::string ackText_;
   std::function<AckMode(const std::string&)> policy_;
   int ackCounter_ = 0;
 };

@@ -106,13 +106,20 @@ void FakeLis::acceptLoop() {
   }
 }
 
+void FakeLis::setAckText(std::string text) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ackText_ = std::move(text);
+}
+
 std::string FakeLis::answerFor(const std::string& message) {
   AckMode mode;
   int id;
+  std::string text;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     mode = policy_ ? policy_(message) : mode_;
     id = ++ackCounter_;
+    text = ackText_;
   }
   if (mode == AckMode::kSilent) return {};
   const char* code = mode == AckMode::kAA ? "AA" : mode == AckMode::kAE ? "AE" : "AR";
@@ -121,7 +128,8 @@ std::string FakeLis::answerFor(const std::string& message) {
   if (!segments.empty()) controlId = hl7Field(segments[0], 10);
   const std::string now = Poco::DateTimeFormatter::format(Poco::DateTime(), "%Y%m%d%H%M%S");
   std::string ack = "MSH|^~\\&|LIS|LAB|LABGATE||" + now + "||ACK^R01^ACK|LISACK" +
-                    std::to_string(id) + "|P|2.5.1\rMSA|" + code + "|" + controlId + "\r";
+                    std::to_string(id) + "|P|2.5.1\rMSA|" + code + "|" + controlId +
+                    (text.empty() ? "" : "|" + text) + "\r";
   return "\x0b" + ack + "\x1c\r";
 }
 

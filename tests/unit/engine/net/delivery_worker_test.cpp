@@ -92,3 +92,24 @@ TEST(DeliveryWorker, RetriesInOrderThenDeliversAndDeadLetters) {
 
 }  // namespace
 }  // namespace labgate
+
+namespace labgate {
+namespace {
+
+// The LIS's rejection text (MSA-3, ERR) is screened with the shipped patterns before the worker
+// stores, logs or shows it (issue 14): a text naming a patient is withheld, naming the pattern
+// ids and never the value; an ordinary reason passes unchanged.
+TEST(LisReason, NamingAPatientIsWithheldAnOrdinaryReasonIsKept) {
+  auto gate = phi::PhiGate::loadFile(std::string(LABGATE_SOURCE_DIR) + "/config/phi-patterns.json");
+  ASSERT_TRUE(gate.isOk()) << gate.status().toString();
+  EXPECT_EQ(screenLisReason(gate.value(), "Order 4711 not found; code 204 Unknown key identifier"),
+            "Order 4711 not found; code 204 Unknown key identifier");
+  const std::string withheld =
+      screenLisReason(gate.value(), "Patient Zenobia Quillfeather, DOB 1961-04-02, has no order");
+  EXPECT_NE(withheld.find("withheld"), std::string::npos) << withheld;
+  EXPECT_EQ(withheld.find("Quillfeather"), std::string::npos) << "the value is in the reason";
+  EXPECT_EQ(withheld.find("1961"), std::string::npos) << "the value is in the reason";
+}
+
+}  // namespace
+}  // namespace labgate
