@@ -48,8 +48,8 @@
 #include "engine/service/observability.h"
 #include "engine/service/profiles.h"
 #include "engine/store/audit_log.h"
-#include "engine/store/signatures.h"
 #include "engine/store/mapping_sets.h"
+#include "engine/store/signatures.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 #include "mappings/mapping_set.h"
@@ -217,16 +217,17 @@ class Engine::Impl : public api::EngineView {
     // no signing key (format 1), or a signing key file removed. Say so, and what keeps them.
     for (const auto& [keyId, made] : SignatureStore::signaturesByKey(*store_)) {
       if (keyId == signingKey_->fingerprint()) continue;
-      logWarning(logger(),
-                 "{} electronic signature(s) in the store were made with signing key {}, not "
-                 "with this server's key {}{}: they will fail online verification "
-                 "(GET /api/v1/signatures/{{id}}/verification). To keep them verifiable online, stop "
-                 "labgated and put the old server's signing-key.sealed into data.dir (restoring "
-                 "a backup that carries the signing key does this); else keep the old server's "
-                 "public key (the PEM of its GET /api/v1/signing-key) and verify them offline "
-                 "with labgate verify-signature FILE.json --public-key OLD.pem",
-                 made, keyId, signingKey_->fingerprint(),
-                 signingKey_->isNew() ? " (a new key: data.dir held none)" : "");
+      logWarning(
+          logger(),
+          "{} electronic signature(s) in the store were made with signing key {}, not "
+          "with this server's key {}{}: they will fail online verification "
+          "(GET /api/v1/signatures/{{id}}/verification). To keep them verifiable online, stop "
+          "labgated and put the old server's signing-key.sealed into data.dir (restoring "
+          "a backup that carries the signing key does this); else keep the old server's "
+          "public key (the PEM of its GET /api/v1/signing-key) and verify them offline "
+          "with labgate verify-signature FILE.json --public-key OLD.pem",
+          made, keyId, signingKey_->fingerprint(),
+          signingKey_->isNew() ? " (a new key: data.dir held none)" : "");
     }
     destinations_ = destinations;
 
@@ -722,15 +723,23 @@ class Engine::Impl : public api::EngineView {
     return imported;
   }
 
-  /// After a version of a set was activated (through the API or a changed file): held results
-  /// of the connectors bound to the set are evaluated again here (issue 14, re-evaluation: the
-  /// lead wires it). A no-op for now.
+  /// After a version of a set was activated (through the API or a changed file): the held
+  /// results of the connectors bound to the set that wait only for a mapping are evaluated again
+  /// with it (docs/adr/0014-reevaluation.md); newly releasable ones are queued as usual.
   void onMappingSetActivated(const std::string& orgId, const std::string& setName,
                              int64_t version) const {
-    // The connectors whose held results are concerned (for reevaluateHeldForMapping).
     const std::vector<std::string> connectors = connectorsBoundTo(orgId, setName);
-    (void)connectors;
-    (void)version;
+    if (connectors.empty() || !reevaluator_) return;
+    const std::string reason =
+        "mapping set " + setName + " version " + std::to_string(version) + " activated";
+    std::vector<ReevaluationOutcome> outcomes =
+        reevaluator_->reevaluateHeldForMapping(orgId, connectors, "engine", reason);
+    int64_t released = 0;
+    for (const ReevaluationOutcome& o : outcomes) released += o.released;
+    if (!outcomes.empty()) {
+      logInfo(logger(), "{}: {} held batch(es) evaluated again, {} result(s) released", reason,
+              outcomes.size(), static_cast<Poco::Int64>(released));
+    }
   }
 
   /// The connectors of `orgId` that run mapping set `setName`, in config order.

@@ -40,7 +40,6 @@ const char* const kExitHelp =
 
 bool isHelp(const std::string& a) { return a == "-h" || a == "--help"; }
 
-
 /// Why a request failed, in one line: the problem+json detail (else its title), or the network
 /// error.
 std::string failureText(const Answer& a) {

@@ -208,9 +208,9 @@ class Api::Impl {
   void checkPassword(const std::string& password, const std::string& username,
                      const std::string& orgId) const;
   /// Audits a refused request of an authenticated caller (21 CFR 11.10(f), (g)): a 403 as
-  /// `access.denied`, and on POST /api/v1/signatures or a mapping-set activation a 403 or a 409 (steps out of order, a
-  /// changed record) as `signature.refused`, with the endpoint, the status and the server's own
-  /// text (never what the client sent).
+  /// `access.denied`, and on POST /api/v1/signatures or a mapping-set activation a 403 or a 409
+  /// (steps out of order, a changed record) as `signature.refused`, with the endpoint, the status
+  /// and the server's own text (never what the client sent).
   void auditRefusal(const Call& call, const ApiError& error);
   /// Why the caller makes a change: the optional "reason" member of the JSON body (a request
   /// without a body has none). Checked like every free text a person writes that the store keeps
@@ -247,10 +247,8 @@ class Api::Impl {
   void registerMessageRoutes();            // resources_messages.cpp: raw bodies, re-encryption
   void registerAuditVerificationRoutes();  // resources_audit.cpp
   void registerBatchRoutes();              // resources_batches.cpp: batches for QA review
-  void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
-  // resources_mappings.cpp: versioned mapping sets (issue 14).
-  void registerMappingSetRoutes();
   void registerSignatureRoutes();     // resources_signatures.cpp: electronic signatures (issue 13)
+  void registerMappingSetRoutes();    // resources_mappings.cpp: versioned mapping sets (issue 14)
   void registerReevaluationRoutes();  // resources_reevaluation.cpp: re-evaluation (issue 14)
 
   void login(Call& call);

@@ -153,7 +153,6 @@ std::map<std::string, std::string> columnsOf(const MappingRow& r) {
   fail(HttpStatus::HTTP_UNPROCESSABLE_ENTITY, detail, extra);
 }
 
-
 void Api::Impl::registerMappingSetRoutes() {
   on("GET", "/api/v1/mapping-sets", [this](Call& call) {
     Array::Ptr items = new Array;

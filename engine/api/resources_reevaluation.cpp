@@ -48,6 +48,25 @@ std::shared_ptr<const MappingStage> candidateOf(const EngineView& engine, const 
   return parsed.stage;
 }
 
+/// ?last= (1..1000, default 100); a query parameter outside `known` (which includes "last")
+/// answers 400 naming it.
+int64_t lastQuery(const Call& call, const std::set<std::string>& known) {
+  for (const auto& [name, value] : call.query) {
+    if (known.count(name) == 0) {
+      std::string list;
+      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+      fail(HttpStatus::HTTP_BAD_REQUEST,
+           "unknown query parameter \"" + name + "\" (known: " + list + ")");
+    }
+  }
+  int64_t last = 100;
+  auto given = call.query.find("last");
+  if (given != call.query.end() && !parseInteger("last", given->second, 1, 1000, last).isOk()) {
+    fail(HttpStatus::HTTP_BAD_REQUEST, "\"last\" must be a whole number from 1 to 1000");
+  }
+  return last;
+}
+
 Reevaluator& reevaluatorOf(const EngineView& engine) {
   Reevaluator* r = engine.reevaluator();
   if (r == nullptr) fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "re-evaluation is not running");
@@ -161,17 +180,7 @@ void Api::Impl::registerReevaluationRoutes() {
 
   on("POST", "/api/v1/instruments/{id}/mapping-dry-run", [this](Call& call) {
     const std::string instrument = call.params.at("id");
-    for (const auto& [name, value] : call.query) {
-      if (name != "last") {
-        fail(HttpStatus::HTTP_BAD_REQUEST,
-             "unknown query parameter \"" + name + "\" (known: last)");
-      }
-    }
-    int64_t last = 100;
-    auto given = call.query.find("last");
-    if (given != call.query.end() && !parseInteger("last", given->second, 1, 1000, last).isOk()) {
-      fail(HttpStatus::HTTP_BAD_REQUEST, "\"last\" must be a whole number from 1 to 1000");
-    }
+    const int64_t last = lastQuery(call, {"last"});
     Object::Ptr body = call.body();
     onlyMembers(body, {"mappings_csv"});
     std::shared_ptr<const MappingStage> candidate =
@@ -179,6 +188,30 @@ void Api::Impl::registerReevaluationRoutes() {
     DryRunReport report =
         reevaluatorOf(engine).dryRun(call.principal.orgId, instrument, last, candidate);
     sendJson(call.response, HttpStatus::HTTP_OK, dryRunJson(report));
+  });
+
+  on("POST", "/api/v1/mapping-sets/{name}/versions/{version}/dry-run", [this](Call& call) {
+    const std::string name = call.params.at("name");
+    const int64_t number = call.idParam("version");
+    const int64_t last = lastQuery(call, {"instrument", "last"});
+    auto instrument = call.query.find("instrument");
+    if (instrument == call.query.end() || instrument->second.empty()) {
+      fail(HttpStatus::HTTP_BAD_REQUEST,
+           "\"instrument\" is required: the instrument whose stored batches the version is tried "
+           "on");
+    }
+    std::optional<MappingSetVersion> v =
+        isMappingSetName(name) ? mappingSets.version(call.principal.orgId, name, number)
+                               : std::nullopt;
+    if (!v) fail(HttpStatus::HTTP_NOT_FOUND, "no such mapping set version");
+    ParsedMappings parsed = engine.parseMappings(v->csv, name + " v" + std::to_string(number));
+    if (!parsed.problems.empty()) refuseSpreadsheet(parsed.problems);
+    DryRunReport report =
+        reevaluatorOf(engine).dryRun(call.principal.orgId, instrument->second, last, parsed.stage);
+    Object::Ptr out = dryRunJson(report);
+    out->set("mapping_set", name);
+    out->set("version", number);
+    sendJson(call.response, HttpStatus::HTTP_OK, out);
   });
 
   on("GET", "/api/v1/unmapped-codes", [this](Call& call) {

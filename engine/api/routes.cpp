@@ -99,6 +99,8 @@ const std::vector<RouteSpec>& routeTable() {
        "(or try it: dry_run)"},
       {"POST", "/api/v1/instruments/{id}/mapping-dry-run", "mappings.manage",
        "What a mapping set (CSV) would change on an instrument's last stored batches"},
+      {"POST", "/api/v1/mapping-sets/{name}/versions/{version}/dry-run", "mappings.manage",
+       "What a version would change on an instrument's last stored batches (nothing is written)"},
       {"GET", "/api/v1/unmapped-codes", "results.read",
        "Instrument codes seen without a mapping: how often, first and last seen, results waiting"},
       // Received messages and dead letters (issue 14, docs/operations.md).

@@ -136,7 +136,8 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       "GET /api/v1/logins",       "GET /api/v1/maintenance/reencrypt",
       "POST /api/v1/backups",     "GET /api/v1/backups",
       "GET /api/v1/batches",      "GET /api/v1/signing-key",
-      "GET /api/v1/mapping-sets", "GET /api/v1/unmapped-codes", "GET /api/v1/messages"};
+      "GET /api/v1/mapping-sets", "GET /api/v1/unmapped-codes",
+      "GET /api/v1/messages"};
 
   // A fresh dead letter per allowed resend (docs/operations.md): the LIS answers one message AE.
   int deadLetters = 0;
@@ -296,6 +297,8 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
     } else if (key == "POST /api/v1/batches/{id}/reevaluation") {
       c.path = "/api/v1/batches/" + heldBatch + "/reevaluation";
       c.body = Json().set("dry_run", true).str();  // tried only: the batch stays as it is
+    } else if (key == "POST /api/v1/mapping-sets/{name}/versions/{version}/dry-run") {
+      c.path = "/api/v1/mapping-sets/matrix/versions/1/dry-run?instrument=tq-01";
     } else if (key == "POST /api/v1/instruments/{id}/mapping-dry-run") {
       c.path = "/api/v1/instruments/tq-01/mapping-dry-run";
       c.body =

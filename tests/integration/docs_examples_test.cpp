@@ -114,11 +114,10 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
   return run;
 }
 
-const std::vector<std::string> kCommands = {"audit",   "backup",           "batches", "calibrate",
-                                            "dry-run", "keygen",           "login",   "logout",
-                                            "qc",      "qc-targets",       "restore", "show",
-                                            "sign",    "verify-signature", "mappings",
-                                            "unmapped", "messages", "dead-letter"};
+const std::vector<std::string> kCommands = {
+    "audit", "backup",           "batches",  "calibrate",  "dry-run",  "keygen",
+    "login", "logout",           "qc",       "qc-targets", "restore",  "show",
+    "sign",  "verify-signature", "mappings", "unmapped",   "messages", "dead-letter"};
 
 class DocsCliTest : public ::testing::Test {
  protected:

@@ -252,7 +252,25 @@ TEST_F(MappingSetsTest, SignedActivationSwapsTheConnectorsMappingForTheNextMessa
             true)
       << "a refused activation activated";
 
-  // Signed: the next message uses version 1.
+  // What version 1 would change on the stored batches: the held GLU newly mapped and released;
+  // nothing is written.
+  ApiResponse dry =
+      api_.post("/api/v1/mapping-sets/panel/versions/1/dry-run?instrument=tq-lab2&last=10", "",
+                withBearer(lisAdmin.token));
+  ASSERT_EQ(dry.status, 200) << dry.describe();
+  auto summary = dry.json->getObject("summary");
+  EXPECT_EQ(str(summary, "newly_mapped"), "1") << dry.body;
+  EXPECT_EQ(str(summary, "still_unmapped"), "0") << dry.body;
+  EXPECT_EQ(str(summary, "would_release"), "1") << dry.body;
+  EXPECT_EQ(
+      api_.post("/api/v1/mapping-sets/panel/versions/1/dry-run", "", withBearer(lisAdmin.token))
+          .status,
+      400)
+      << "the instrument is required";
+  EXPECT_EQ(lis_->messages().size(), 0u) << "a dry-run sends nothing";
+
+  // Signed: the result held for its unmapped code is evaluated again and released with version
+  // 1, and the next message uses version 1.
   r = activateVersion(lisAdmin, "panel", 1,
                       Json()
                           .set("meaning", "approved")
@@ -282,6 +300,8 @@ TEST_F(MappingSetsTest, SignedActivationSwapsTheConnectorsMappingForTheNextMessa
     EXPECT_NE(signedBytes->find(part), std::string::npos) << part;
   }
   EXPECT_FALSE(security::verifyEd25519(key.body, *signedBytes + " ", *signature).isOk());
+  EXPECT_EQ(codeAtLis(*lis_, before), "GLU-V1")
+      << "the result held for its unmapped code did not reach the LIS after the activation";
   const std::string first = newSampleId("MS");
   ASSERT_TRUE(sendGlucose(lab2, first));
   EXPECT_EQ(codeAtLis(*lis_, first), "GLU-V1");
