@@ -1289,11 +1289,17 @@ void RuleEngine::diagnoseIsDriftOnset(
     const size_t first = at[run.signals.front()];
     const std::string onsetAt = injectionOf(message.samples[s.sampleIndex[first]]);
     onset.subject = "analyte";
-    onset.message = analyte + ": " + onset.message + " (" + onsetAt + ", sd of log IS ratio " +
-                    num(*sd) + (h.onsetSdLogRatio ? ", the rule set's" : ", earlier batches'") +
-                    ")" +
-                    (h.isDriftOnsetHolds ? "; the patient results from there on are held"
-                                         : "; batch.is_drift_onset.hold is off: a note");
+    std::string words = analyte;
+    words += ": ";
+    words += onset.message;
+    words += " (";
+    words += onsetAt;
+    words += ", sd of log IS ratio ";
+    words += num(*sd);
+    words += h.onsetSdLogRatio ? ", the rule set's)" : ", earlier batches')";
+    words += h.isDriftOnsetHolds ? "; the patient results from there on are held"
+                                 : "; batch.is_drift_onset.hold is off: a note";
+    onset.message = std::move(words);
     onset.measured = onsetAt;
     attachBatch(message, analyte, onset);
     if (!h.isDriftOnsetHolds) continue;
@@ -1305,9 +1311,12 @@ void RuleEngine::diagnoseIsDriftOnset(
       held.ruleId = "trend.is_drift_onset";
       held.code = "IS_DRIFT_ONSET";
       held.subject = "sample";
-      held.message = analyte + ": " + injectionOf(sample) +
-                     " comes at or after the IS drift onset (" + onsetAt +
-                     ", CUSUM on log IS ratio): held for review";
+      held.message = analyte;
+      held.message += ": ";
+      held.message += injectionOf(sample);
+      held.message += " comes at or after the IS drift onset (";
+      held.message += onsetAt;
+      held.message += ", CUSUM on log IS ratio): held for review";
       if (ratios[k]) held.measured = num(100 * *ratios[k]) + " % of the IS reference";
       held.limit = "CUSUM h " + num(h.onsetH);
       sampleDiagnostics[s.sampleIndex[k]].push_back({s.sampleIndex[k], std::move(held), analyte});
