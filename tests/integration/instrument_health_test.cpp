@@ -103,7 +103,7 @@ class InstrumentHealth : public EngineTest {
             R"( "High": {"mean": 80, "sd": 4}}}},)"
             R"( "batch": {"sst": {"min_signal_to_noise": 100},)"
             R"( "is_drift_onset": {"sd_log_ratio": 0.05}})");
-    const std::string path = tmp_->file("health.json");
+    std::string path = tmp_->file("health.json");
     writeFile(path, text);
     return path;
   }
