@@ -33,22 +33,23 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-/// Per-analyte settings: the defaults with the analyte's overrides applied.
-struct AnalyteSettings {
-  PeakConfig peak;
-  CalibrationConfig calibration;
-  AnalyteLimits limits;
-  std::vector<QcTarget> targets;  // analyte filled in
-};
-
-/// Lab-set system-suitability criteria (rule set "batch.sst"), judged on every SST injection
-/// besides the analyte's peak checks; unset = not judged.
+/// Lab-set system-suitability criteria (rule set "batch.sst", or "analytes.NAME.sst"), judged on
+/// every SST injection besides the analyte's peak checks; unset = not judged.
 struct SstCriteria {
   std::optional<double> rtToleranceMin;  // |RT − expected RT| at most this, minutes
   std::optional<double> minArea;
   std::optional<double> minSignalToNoise;
   std::optional<double> maxWidthMin;
   std::optional<double> maxAsymmetry;
+};
+
+/// Per-analyte settings: the defaults with the analyte's overrides applied.
+struct AnalyteSettings {
+  PeakConfig peak;
+  CalibrationConfig calibration;
+  AnalyteLimits limits;
+  std::vector<QcTarget> targets;  // analyte filled in
+  SstCriteria sst;                // batch.sst, or the analyte's own (issue 19)
 };
 
 /// Issue 19: the instrument-health checks of one batch the rule set configures under "batch"
@@ -63,7 +64,6 @@ struct HealthConfig {
   bool considerQuadratic = true;
   size_t quadraticBatches = 3;
   double quadraticLowPct = 90;
-  SstCriteria sst;
   bool repeatInjections = true;
   double repeatMaxDiffPct = 20;
 };
@@ -417,15 +417,37 @@ void readTargets(Reader& r, const Object& o, const std::string& path, const std:
   }
 }
 
+void readSst(Reader& r, const Object& o, const std::string& path, SstCriteria& c) {
+  r.keys(o, path,
+         {"rt_tolerance_min", "min_area", "min_signal_to_noise", "max_width_min", "max_asymmetry"});
+  r.number(o, path, "rt_tolerance_min", c.rtToleranceMin);
+  r.number(o, path, "min_area", c.minArea);
+  r.number(o, path, "min_signal_to_noise", c.minSignalToNoise);
+  r.number(o, path, "max_width_min", c.maxWidthMin);
+  r.number(o, path, "max_asymmetry", c.maxAsymmetry);
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::optional<double>&>{"rt_tolerance_min", c.rtToleranceMin},
+        {"min_area", c.minArea},
+        {"min_signal_to_noise", c.minSignalToNoise},
+        {"max_width_min", c.maxWidthMin},
+        {"max_asymmetry", c.maxAsymmetry}}) {
+    if (value && !(*value > 0)) r.fail(Reader::join(path, key), "must be > 0");
+  }
+}
+
 void readAnalyte(Reader& r, const Object& o, const std::string& path, const std::string& analyte,
                  AnalyteSettings& s) {
-  r.keys(o, path, {"peak", "calibration", "limits", "qc_targets"});
+  r.keys(o, path, {"peak", "calibration", "limits", "qc_targets", "sst"});
   if (auto p = r.object(o, path, "peak")) readPeak(r, *p, Reader::join(path, "peak"), s.peak);
   if (auto c = r.object(o, path, "calibration")) {
     readCalibration(r, *c, Reader::join(path, "calibration"), s.calibration);
   }
   if (auto l = r.object(o, path, "limits")) {
     readLimits(r, *l, Reader::join(path, "limits"), s.limits);
+  }
+  if (auto sst = r.object(o, path, "sst")) {
+    s.sst = SstCriteria{};  // the analyte's own criteria replace batch.sst
+    readSst(r, *sst, Reader::join(path, "sst"), s.sst);
   }
   if (auto t = r.object(o, path, "qc_targets")) {
     s.targets.clear();
@@ -488,26 +510,8 @@ void readAutoverify(Reader& r, const Object& o, AutoverifyConfig& a) {
   r.boolean(o, path, "sst_required", a.sstRequired);
 }
 
-void readSst(Reader& r, const Object& o, const std::string& path, SstCriteria& c) {
-  r.keys(o, path,
-         {"rt_tolerance_min", "min_area", "min_signal_to_noise", "max_width_min", "max_asymmetry"});
-  r.number(o, path, "rt_tolerance_min", c.rtToleranceMin);
-  r.number(o, path, "min_area", c.minArea);
-  r.number(o, path, "min_signal_to_noise", c.minSignalToNoise);
-  r.number(o, path, "max_width_min", c.maxWidthMin);
-  r.number(o, path, "max_asymmetry", c.maxAsymmetry);
-  for (const auto& [key, value] :
-       {std::pair<const char*, const std::optional<double>&>{"rt_tolerance_min", c.rtToleranceMin},
-        {"min_area", c.minArea},
-        {"min_signal_to_noise", c.minSignalToNoise},
-        {"max_width_min", c.maxWidthMin},
-        {"max_asymmetry", c.maxAsymmetry}}) {
-    if (value && !(*value > 0)) r.fail(Reader::join(path, key), "must be > 0");
-  }
-}
-
 /// "batch": the instrument-health checks of one batch (issue 19, docs/rules.md).
-void readBatchHealth(Reader& r, const Object& o, HealthConfig& h) {
+void readBatchHealth(Reader& r, const Object& o, HealthConfig& h, SstCriteria& sst) {
   const std::string path = "batch";
   r.keys(o, path, {"is_cv", "is_drift_onset", "consider_quadratic", "sst", "repeat_injections"});
   r.boolean(o, path, "is_cv", h.isCv);
@@ -532,7 +536,11 @@ void readBatchHealth(Reader& r, const Object& o, HealthConfig& h) {
     r.number(*q, p, "top_accuracy_low_pct", h.quadraticLowPct, 0.0);
     if (h.quadraticBatches == 0) r.fail(Reader::join(p, "batches"), "must be at least 1");
   }
-  if (auto sst = r.object(o, path, "sst")) readSst(r, *sst, Reader::join(path, "sst"), h.sst);
+  // The SST criteria are every analyte's default; analytes.NAME.sst replaces them for one.
+  if (auto criteria = r.object(o, path, "sst")) {
+    sst = SstCriteria{};
+    readSst(r, *criteria, Reader::join(path, "sst"), sst);
+  }
   if (auto rep = r.object(o, path, "repeat_injections")) {
     const std::string p = Reader::join(path, "repeat_injections");
     r.keys(*rep, p, {"enabled", "max_diff_pct"});
@@ -1413,7 +1421,7 @@ void RuleEngine::reviewSystemSuitability(
                        diagnostics != sampleDiagnostics.end() ? &diagnostics->second : nullptr);
       // The lab's own SST criteria (batch.sst): a criterion the export cannot feed fails the
       // gate too (a missing value never passes).
-      for (CheckResult& c : sstCriteriaChecks(result, config_.health.sst)) {
+      for (CheckResult& c : sstCriteriaChecks(result, view.settings->sst)) {
         checks.push_back(std::move(c));
       }
       for (const CheckResult& c : checks) {
@@ -1750,7 +1758,7 @@ StatusOr<std::shared_ptr<const RulesStage>> parseWith(const std::string& json,
   if (auto p = r.object(*root, "", "qc")) readQc(r, *p, c);
   if (auto p = r.object(*root, "", "autoverify")) readAutoverify(r, *p, c.autoverifyConfig);
   if (auto p = r.object(*root, "", "drift")) readDrift(r, *p, c.drift);
-  if (auto p = r.object(*root, "", "batch")) readBatchHealth(r, *p, c.health);
+  if (auto p = r.object(*root, "", "batch")) readBatchHealth(r, *p, c.health, c.defaults.sst);
   if (root->has("qc_targets"))
     r.fail("qc_targets", "targets belong to an analyte: analytes.NAME.qc_targets");
   if (auto analytes = r.object(*root, "", "analytes")) {

@@ -359,6 +359,33 @@ TEST(HealthSst, ACriterionTheExportCannotFeedHolds) {
   EXPECT_EQ(worst(resultOf(m, "P1")), DispositionKind::kHold);
 }
 
+TEST(HealthSst, AnAnalytesOwnCriteriaReplaceTheBatchDefaults) {
+  // The analyte's own minimum S/N.
+  Message own = batchWithSst(60);
+  ruleSet(rules(R"(,"analytes":{"CORT":{"sst":{"min_signal_to_noise":100}}})"))
+      ->evaluate(own, RulesContext{});
+  ASSERT_TRUE(batchFindingOf(own, "SST_FAIL"));
+  EXPECT_EQ(worst(resultOf(own, "P1")), DispositionKind::kHold);
+  // batch.sst says S/N 100, the analyte's own criteria (area only) replace it: S/N 60 passes.
+  Message replaced = batchWithSst(60);
+  ruleSet(rules(R"(,"batch":{"sst":{"min_signal_to_noise":100}},)"
+                R"("analytes":{"CORT":{"sst":{"min_area":1000}}})"))
+      ->evaluate(replaced, RulesContext{});
+  EXPECT_FALSE(batchFindingOf(replaced, "SST_FAIL"));
+  EXPECT_EQ(worst(resultOf(replaced, "P1")), DispositionKind::kRelease)
+      << describe(resultOf(replaced, "P1"));
+  // An analyte without its own criteria takes batch.sst.
+  Message inherited = batchWithSst(60);
+  ruleSet(rules(R"(,"batch":{"sst":{"min_signal_to_noise":100}},)"
+                R"("analytes":{"CORT":{"limits":{"reference_low":1}}})"))
+      ->evaluate(inherited, RulesContext{});
+  EXPECT_TRUE(batchFindingOf(inherited, "SST_FAIL"));
+  EXPECT_NE(error(rules(R"(,"analytes":{"CORT":{"sst":{"min_sn":3}}})"))
+                .find("analytes.CORT.sst: min_sn: unknown key"),
+            std::string::npos)
+      << error(rules(R"(,"analytes":{"CORT":{"sst":{"min_sn":3}}})"));
+}
+
 // ---- Carryover after a lab-set threshold -------------------------------------------------------
 
 TEST(HealthCarryover, TheResultAfterOneAboveTheLabsThresholdIsHeld) {
