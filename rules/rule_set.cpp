@@ -1339,7 +1339,10 @@ void RuleEngine::reviewRepeatInjections(Message& message) const {
   for (Sample& sample : message.samples) {
     if (sample.kind != SampleKind::kUnknown || sample.sampleId.empty()) continue;
     for (Result& r : sample.results) {
-      if (r.internalStandard || !r.numeric) continue;
+      // A result reported as "<LLOQ" or ">ULOQ" (autoverification set the display value) is not
+      // sent as a number: two injections below the LLOQ agree whatever their raw values.
+      const bool censored = !r.value.empty() && (r.value.front() == '<' || r.value.front() == '>');
+      if (r.internalStandard || !r.numeric || censored) continue;
       groups[{sample.sampleId, analyteOf(r)}].push_back(&r);
     }
   }

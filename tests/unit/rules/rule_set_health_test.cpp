@@ -436,6 +436,14 @@ TEST(HealthRepeatInjections, RepeatsThatDisagreeAreHeldRepeatsThatAgreeAreNot) {
   }
   EXPECT_FALSE(findingOf(resultOf(m, "P5"), "autoverify.repeat_injections"));
 
+  // Two injections below the LLOQ (1) are both reported as "<1": they agree.
+  Message low = batch({{0.3, 1}, {0.6, 1}});
+  low.samples[11].sampleId = low.samples[12].sampleId = "S-19";
+  ruleSet(rules())->evaluate(low, RulesContext{});
+  EXPECT_EQ(resultOf(low, "S-19").value.rfind('<', 0), 0u) << resultOf(low, "S-19").value;
+  EXPECT_FALSE(findingOf(resultOf(low, "S-19"), "autoverify.repeat_injections"));
+  EXPECT_FALSE(findingOf(resultOf(low, "S-19", 1), "autoverify.repeat_injections"));
+
   // A looser limit, or the check off.
   Message loose = batch({{20, 1}, {30, 1}});
   loose.samples[11].sampleId = loose.samples[12].sampleId = "S-17";
