@@ -960,15 +960,21 @@ void addCarryoverSuspects(Work& w) {
   const char* code = "CARRYOVER_SUSPECT";
   std::map<size_t, const SampleConcentration*> bySample;
   std::vector<const SampleConcentration*> above;
+  // High: above the ULOQ, or above the lab's carryover threshold when that is lower.
+  const double high = w.config.carryoverHighThreshold
+                          ? std::min(*w.config.carryoverHighThreshold, *rv.uloq)
+                          : *rv.uloq;
   for (const SampleConcentration& sc : rv.samples) {
     bySample[sc.sampleIndex] = &sc;
     // A calibrator's carryover is what the blank after the top calibrator measures.
     if (sc.kind == SampleKind::kCalibrator) continue;
     const std::optional<double> x =
         sc.backCalculated.concentration ? sc.backCalculated.concentration : sc.vendor;
-    if (x && *x > *rv.uloq) above.push_back(&sc);
+    if (x && *x > high) above.push_back(&sc);
   }
-  const std::string limit = "ULOQ " + num(*rv.uloq);
+  const std::string limit =
+      high < *rv.uloq ? "carryover threshold " + num(high) + " (ULOQ " + num(*rv.uloq) + ")"
+                      : "ULOQ " + num(*rv.uloq);
   auto patientAtRisk = [](const SampleConcentration& sc) {
     return sc.kind == SampleKind::kUnknown && sc.range != RangePosition::kBelowLloq;
   };
@@ -1010,8 +1016,10 @@ void addCarryoverSuspects(Work& w) {
     const bool always = w.config.carryoverSuspectAlways;
     if (!always && rv.carryoverFraction && x && *x >= cPrev * *rv.carryoverFraction * k) continue;
     std::string why = "injected right after " + injectionOf(w.batch.samples[prev->sampleIndex]) +
-                      ", which is " + num(cPrev / *rv.uloq) +
-                      "x the ULOQ: possible carryover; reinject";
+                      ", which is " +
+                      (cPrev > *rv.uloq ? num(cPrev / *rv.uloq) + "x the ULOQ"
+                                        : "above the carryover threshold " + num(high)) +
+                      ": possible carryover; reinject";
     if (always) {
       why += " (the blank after the ULOQ calibrator measures carryover up to the ULOQ only)";
     } else if (rv.carryoverFraction) {

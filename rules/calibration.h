@@ -135,6 +135,10 @@ struct CalibrationConfig {
   /// carryover: the blank after the ULOQ calibrator measures carryover up to the ULOQ, not from
   /// the result above it (the clinical default). False: spec §2.4's C_prev · CO · k test only.
   bool carryoverSuspectAlways = true;
+  /// A lab-set concentration above which a result counts as high for CARRYOVER_SUSPECT, besides
+  /// the ULOQ (the lower of the two wins): the result injected right after one above it is held.
+  /// Unset: the ULOQ only. [PROJECT, issue 19]
+  std::optional<double> carryoverHighThreshold;
   /// Where `model`/`weight` came from, said in the CAL_CURVE finding ("the rule set's default",
   /// "the rule set (analytes.X.calibration)", "the export").
   std::string modelSource = "the rule set's default";

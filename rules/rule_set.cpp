@@ -33,12 +33,39 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
+/// Lab-set system-suitability criteria (rule set "batch.sst", or "analytes.NAME.sst"), judged on
+/// every SST injection besides the analyte's peak checks; unset = not judged.
+struct SstCriteria {
+  std::optional<double> rtToleranceMin;  // |RT − expected RT| at most this, minutes
+  std::optional<double> minArea;
+  std::optional<double> minSignalToNoise;
+  std::optional<double> maxWidthMin;
+  std::optional<double> maxAsymmetry;
+};
+
 /// Per-analyte settings: the defaults with the analyte's overrides applied.
 struct AnalyteSettings {
   PeakConfig peak;
   CalibrationConfig calibration;
   AnalyteLimits limits;
   std::vector<QcTarget> targets;  // analyte filled in
+  SstCriteria sst;                // batch.sst, or the analyte's own (issue 19)
+};
+
+/// Issue 19: the instrument-health checks of one batch the rule set configures under "batch"
+/// (docs/rules.md "Instrument health within a batch").
+struct HealthConfig {
+  bool isCv = true;  // peak.is_cv over the cal/QC IS areas (thresholds: peak.is_cv_*_pct)
+  bool isDriftOnset = true;
+  bool isDriftOnsetHolds = true;          // patients from the onset on are held
+  double onsetK = 0.5;                    // CUSUM reference value, SD units of log(IS ratio)
+  double onsetH = 4;                      // CUSUM decision interval
+  std::optional<double> onsetSdLogRatio;  // fixed SD of log(IS ratio); else from history
+  bool considerQuadratic = true;
+  size_t quadraticBatches = 3;
+  double quadraticLowPct = 90;
+  bool repeatInjections = true;
+  double repeatMaxDiffPct = 20;
 };
 
 struct RuleSetConfig {
@@ -56,6 +83,7 @@ struct RuleSetConfig {
   QcReviewOptions qcOptions;
   AutoverifyConfig autoverifyConfig;
   DriftConfig drift;
+  HealthConfig health;
   std::vector<std::shared_ptr<LuaRule>> lua;
 
   const AnalyteSettings& settingsFor(const std::string& analyte) const {
@@ -284,7 +312,8 @@ void readCalibration(Reader& r, const Object& o, const std::string& path, Calibr
           "nonlinearity_max_fraction",
           "top_is_min_fraction",
           "carryover_suspect_factor",
-          "carryover_suspect_always"});
+          "carryover_suspect_always",
+          "carryover_threshold"});
   // Said in the CAL_CURVE finding: which model was judged and where it came from.
   if (o.has("model") || o.has("weight")) c.modelSource = "the rule set (" + path + ")";
   std::string text;
@@ -322,16 +351,31 @@ void readCalibration(Reader& r, const Object& o, const std::string& path, Calibr
   r.number(o, path, "top_is_min_fraction", c.topIsMinFraction, 0.0);
   r.number(o, path, "carryover_suspect_factor", c.carryoverSuspectFactor, 0.0);
   r.boolean(o, path, "carryover_suspect_always", c.carryoverSuspectAlways);
+  r.number(o, path, "carryover_threshold", c.carryoverHighThreshold);
+  if (c.carryoverHighThreshold && !(*c.carryoverHighThreshold > 0)) {
+    r.fail(Reader::join(path, "carryover_threshold"), "must be > 0 (a concentration)");
+  }
   if (c.accuracyLowPct > c.accuracyHighPct) {
     r.fail(Reader::join(path, "accuracy_low_pct"), "must not exceed accuracy_high_pct");
   }
 }
 
 void readLimits(Reader& r, const Object& o, const std::string& path, AnalyteLimits& l) {
+  // Delta checks need the same patient's previous result, and LabGate stores no patient identity
+  // by design: their keys are refused with that reason rather than accepted without effect.
+  for (const char* delta : {"delta_pct", "delta_abs", "cv_analytical_pct",
+                            "cv_intra_individual_pct", "delta_window_days"}) {
+    if (o.has(delta)) {
+      r.fail(Reader::join(path, delta),
+             "delta checks are impossible by construction: LabGate stores no patient identity, "
+             "so no previous result of the same patient exists (docs/rules.md \"Delta checks\"; "
+             "batch.repeat_injections checks repeat injections of one sample instead)");
+      return;
+    }
+  }
   r.keys(o, path,
          {"lloq", "uloq", "reference_low", "reference_high", "critical_low", "critical_high",
-          "absurd_low", "absurd_high", "delta_pct", "delta_abs", "cv_analytical_pct",
-          "cv_intra_individual_pct", "delta_window_days"});
+          "absurd_low", "absurd_high"});
   r.number(o, path, "lloq", l.lloq);
   r.number(o, path, "uloq", l.uloq);
   r.number(o, path, "reference_low", l.referenceLow);
@@ -340,11 +384,6 @@ void readLimits(Reader& r, const Object& o, const std::string& path, AnalyteLimi
   r.number(o, path, "critical_high", l.criticalHigh);
   r.number(o, path, "absurd_low", l.absurdLow);
   r.number(o, path, "absurd_high", l.absurdHigh);
-  r.number(o, path, "delta_pct", l.delta.pct, 0.0);
-  r.number(o, path, "delta_abs", l.delta.absolute);
-  r.number(o, path, "cv_analytical_pct", l.delta.cvAnalyticalPct);
-  r.number(o, path, "cv_intra_individual_pct", l.delta.cvIntraIndividualPct);
-  r.number(o, path, "delta_window_days", l.delta.windowDays, 0.0);
   if (l.referenceLow && l.referenceHigh && *l.referenceLow > *l.referenceHigh) {
     r.fail(Reader::join(path, "reference_low"), "must not exceed reference_high");
   }
@@ -378,15 +417,37 @@ void readTargets(Reader& r, const Object& o, const std::string& path, const std:
   }
 }
 
+void readSst(Reader& r, const Object& o, const std::string& path, SstCriteria& c) {
+  r.keys(o, path,
+         {"rt_tolerance_min", "min_area", "min_signal_to_noise", "max_width_min", "max_asymmetry"});
+  r.number(o, path, "rt_tolerance_min", c.rtToleranceMin);
+  r.number(o, path, "min_area", c.minArea);
+  r.number(o, path, "min_signal_to_noise", c.minSignalToNoise);
+  r.number(o, path, "max_width_min", c.maxWidthMin);
+  r.number(o, path, "max_asymmetry", c.maxAsymmetry);
+  for (const auto& [key, value] :
+       {std::pair<const char*, const std::optional<double>&>{"rt_tolerance_min", c.rtToleranceMin},
+        {"min_area", c.minArea},
+        {"min_signal_to_noise", c.minSignalToNoise},
+        {"max_width_min", c.maxWidthMin},
+        {"max_asymmetry", c.maxAsymmetry}}) {
+    if (value && !(*value > 0)) r.fail(Reader::join(path, key), "must be > 0");
+  }
+}
+
 void readAnalyte(Reader& r, const Object& o, const std::string& path, const std::string& analyte,
                  AnalyteSettings& s) {
-  r.keys(o, path, {"peak", "calibration", "limits", "qc_targets"});
+  r.keys(o, path, {"peak", "calibration", "limits", "qc_targets", "sst"});
   if (auto p = r.object(o, path, "peak")) readPeak(r, *p, Reader::join(path, "peak"), s.peak);
   if (auto c = r.object(o, path, "calibration")) {
     readCalibration(r, *c, Reader::join(path, "calibration"), s.calibration);
   }
   if (auto l = r.object(o, path, "limits")) {
     readLimits(r, *l, Reader::join(path, "limits"), s.limits);
+  }
+  if (auto sst = r.object(o, path, "sst")) {
+    s.sst = SstCriteria{};  // the analyte's own criteria replace batch.sst
+    readSst(r, *sst, Reader::join(path, "sst"), s.sst);
   }
   if (auto t = r.object(o, path, "qc_targets")) {
     s.targets.clear();
@@ -447,6 +508,45 @@ void readAutoverify(Reader& r, const Object& o, AutoverifyConfig& a) {
   }
   r.boolean(o, path, "comment_is_vendor_message", a.commentIsVendorMessage);
   r.boolean(o, path, "sst_required", a.sstRequired);
+}
+
+/// "batch": the instrument-health checks of one batch (issue 19, docs/rules.md).
+void readBatchHealth(Reader& r, const Object& o, HealthConfig& h, SstCriteria& sst) {
+  const std::string path = "batch";
+  r.keys(o, path, {"is_cv", "is_drift_onset", "consider_quadratic", "sst", "repeat_injections"});
+  r.boolean(o, path, "is_cv", h.isCv);
+  if (auto d = r.object(o, path, "is_drift_onset")) {
+    const std::string p = Reader::join(path, "is_drift_onset");
+    r.keys(*d, p, {"enabled", "k", "h", "sd_log_ratio", "hold"});
+    r.boolean(*d, p, "enabled", h.isDriftOnset);
+    r.number(*d, p, "k", h.onsetK, 0.0);
+    r.number(*d, p, "h", h.onsetH, 0.0);
+    r.number(*d, p, "sd_log_ratio", h.onsetSdLogRatio);
+    r.boolean(*d, p, "hold", h.isDriftOnsetHolds);
+    if (!(h.onsetH > 0)) r.fail(Reader::join(p, "h"), "must be > 0");
+    if (h.onsetSdLogRatio && !(*h.onsetSdLogRatio > 0)) {
+      r.fail(Reader::join(p, "sd_log_ratio"), "must be > 0");
+    }
+  }
+  if (auto q = r.object(o, path, "consider_quadratic")) {
+    const std::string p = Reader::join(path, "consider_quadratic");
+    r.keys(*q, p, {"enabled", "batches", "top_accuracy_low_pct"});
+    r.boolean(*q, p, "enabled", h.considerQuadratic);
+    r.count(*q, p, "batches", h.quadraticBatches);
+    r.number(*q, p, "top_accuracy_low_pct", h.quadraticLowPct, 0.0);
+    if (h.quadraticBatches == 0) r.fail(Reader::join(p, "batches"), "must be at least 1");
+  }
+  // The SST criteria are every analyte's default; analytes.NAME.sst replaces them for one.
+  if (auto criteria = r.object(o, path, "sst")) {
+    sst = SstCriteria{};
+    readSst(r, *criteria, Reader::join(path, "sst"), sst);
+  }
+  if (auto rep = r.object(o, path, "repeat_injections")) {
+    const std::string p = Reader::join(path, "repeat_injections");
+    r.keys(*rep, p, {"enabled", "max_diff_pct"});
+    r.boolean(*rep, p, "enabled", h.repeatInjections);
+    r.number(*rep, p, "max_diff_pct", h.repeatMaxDiffPct, 0.0);
+  }
 }
 
 void readDrift(Reader& r, const Object& o, DriftConfig& d) {
@@ -656,7 +756,70 @@ struct AnalyteView {
   size_t sstInjections = 0;
   std::string sstFailure;  // "" = every SST injection passed its peak checks
   std::string sstShort;    // what a held result says: the injection and the check that failed
+  /// The batch IS CV failed (peak.is_cv): what each patient result's hold says; "" = no failure.
+  std::string isCvShort;
 };
+
+/// The lab's SST criteria (batch.sst) on one SST injection's result: every criterion that does not
+/// pass (FAIL, or NOT_EVALUABLE when the export does not carry the value: a missing value never
+/// passes the gate).
+std::vector<CheckResult> sstCriteriaChecks(const Result& result, const SstCriteria& criteria) {
+  std::vector<CheckResult> out;
+  auto judge = [&](const char* code, const char* what, const std::optional<double>& limit,
+                   const std::optional<double>& value, bool maximum, const char* unit) {
+    if (!limit) return;
+    CheckResult c;
+    c.ruleId = "batch.sst";
+    c.code = code;
+    c.subject = "sample";
+    c.limit = num(*limit);
+    if (!value) {
+      c.outcome = Outcome::kNotEvaluable;
+      c.message = std::string("the export carries no ") + what +
+                  " for this SST injection: the lab's SST criterion cannot be judged";
+      out.push_back(std::move(c));
+      return;
+    }
+    const bool pass = maximum ? *value <= *limit : *value >= *limit;
+    if (pass) return;
+    c.outcome = Outcome::kFail;
+    c.measured = num(*value);
+    c.message = std::string(what) + " " + num(*value) + unit + (maximum ? " above" : " below") +
+                " the lab's SST " + (maximum ? "maximum " : "minimum ") + num(*limit) + unit;
+    out.push_back(std::move(c));
+  };
+  const Peak* peak = result.peak ? &*result.peak : nullptr;
+  std::optional<double> rtOff;
+  if (peak && peak->retentionTime && peak->expectedRetentionTime) {
+    rtOff = std::fabs(*peak->retentionTime - *peak->expectedRetentionTime);
+  }
+  judge("SST_RT", "RT offset from the expected RT", criteria.rtToleranceMin, rtOff, true, " min");
+  judge("SST_AREA", "peak area", criteria.minArea, peak ? peak->area : std::nullopt, false, "");
+  judge("SST_SIGNAL_TO_NOISE", "S/N", criteria.minSignalToNoise,
+        peak ? peak->signalToNoise : std::nullopt, false, "");
+  judge("SST_PEAK_WIDTH", "peak width", criteria.maxWidthMin, peak ? peak->width : std::nullopt,
+        true, " min");
+  judge("SST_ASYMMETRY", "peak asymmetry", criteria.maxAsymmetry,
+        peak ? peak->asymmetry : std::nullopt, true, "");
+  return out;
+}
+
+/// The standard deviation of log(r) over the present, positive ratios (nullopt with fewer than 3):
+/// the within-batch scatter of the IS response, stored per batch ("is_log_ratio_sd") so that
+/// later batches' IS_DRIFT_ONSET CUSUM is standardised by the instrument's usual scatter.
+std::optional<double> sdOfLogRatios(const Series& ratios) {
+  std::vector<double> logs;
+  for (const auto& r : ratios) {
+    if (r && *r > 0) logs.push_back(std::log(*r));
+  }
+  if (logs.size() < 3) return std::nullopt;
+  double mean = 0;
+  for (double v : logs) mean += v;
+  mean /= static_cast<double>(logs.size());
+  double ss = 0;
+  for (double v : logs) ss += (v - mean) * (v - mean);
+  return std::sqrt(ss / static_cast<double>(logs.size() - 1));
+}
 
 class RuleEngine : public RulesStage {
  public:
@@ -707,6 +870,13 @@ class RuleEngine : public RulesStage {
   void autoverifyResult(Result& result, const AnalyteView& view,
                         const std::vector<CheckResult>& peakChecks,
                         const std::vector<const SampleDisposition*>& qcVerdicts) const;
+  /// Step 4 (issue 19): IS_DRIFT_ONSET, a CUSUM on log(IS ratio) in injection order; the patient
+  /// results from the onset on are held (added to `sampleDiagnostics`).
+  void diagnoseIsDriftOnset(Message& message, const BatchReferences& refs,
+                            const RulesContext& context,
+                            std::map<size_t, std::vector<InjectionCheck>>& sampleDiagnostics) const;
+  /// Step 5 (issue 19): repeat injections of one sample id whose results disagree.
+  void reviewRepeatInjections(Message& message) const;
   /// Step 6: the lab's own rules.
   void runLabRules(Message& message) const;
 
@@ -856,6 +1026,8 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
     }
   }
 
+  reviewRepeatInjections(message);
+
   // 6. The lab's own rules.
   runLabRules(message);
 
@@ -950,6 +1122,30 @@ std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(
       }
       message.metrics.push_back({analyte, "cal_slope", slope});
       message.metrics.push_back({analyte, "cal_r_squared", review.fit.rSquared});
+      // §2.5 CONSIDER_QUADRATIC_OR_SATURATION: the top calibrator of a linear curve biased low
+      // in consecutive batches. Advice for the method's owner: a note, it never holds.
+      const CalibratorReview* top = nullptr;
+      for (const CalibratorReview& c : review.calibrators) {
+        if (c.nominal && c.accuracyPct && (!top || *c.nominal > *top->nominal)) top = &c;
+      }
+      if (top && settings.model == CalibrationModel::kLinear) {
+        message.metrics.push_back({analyte, "cal_top_accuracy_pct", *top->accuracyPct});
+        if (config_.trends && config_.health.considerQuadratic && context.metricHistory) {
+          std::vector<double> series = context.metricHistory(analyte, "cal_top_accuracy_pct");
+          series.push_back(*top->accuracyPct);
+          CheckResult advice = checkTopCalibratorBias(series, config_.health.quadraticBatches,
+                                                      config_.health.quadraticLowPct);
+          if (advice.outcome == Outcome::kWarn) {
+            advice.subject = "analyte";
+            advice.onFail = DispositionKind::kRelease;
+            attachBatch(message, analyte, advice);
+          }
+        }
+      }
+    }
+    // The carryover fraction the blank after the top calibrator measured, kept with the batch.
+    if (review.carryoverFraction) {
+      message.metrics.push_back({analyte, "carryover_pct", 100 * *review.carryoverFraction});
     }
     calibration.emplace(analyte, std::move(review));
   }
@@ -1033,6 +1229,8 @@ std::map<size_t, std::vector<InjectionCheck>> RuleEngine::diagnoseBatchAndTrends
     BatchDiagnostics d = diagnoseBatch(message, refs, config_.drift);
     for (const AnalyteCheck& c : d.batch) attachBatch(message, c.analyte, c.check);
     for (InjectionCheck& i : d.samples) sampleDiagnostics[i.index].push_back(std::move(i));
+    if (config_.health.isDriftOnset)
+      diagnoseIsDriftOnset(message, refs, context, sampleDiagnostics);
   }
   if (config_.trends) {
     for (const BatchMetric& m : trendMetrics(refs)) {
@@ -1052,6 +1250,130 @@ std::map<size_t, std::vector<InjectionCheck>> RuleEngine::diagnoseBatchAndTrends
     }
   }
   return sampleDiagnostics;
+}
+
+void RuleEngine::diagnoseIsDriftOnset(
+    Message& message, const BatchReferences& refs, const RulesContext& context,
+    std::map<size_t, std::vector<InjectionCheck>>& sampleDiagnostics) const {
+  // Order-dependent: without the injection order RUN_ORDER_UNKNOWN is said once for the batch.
+  if (!message.listedInRunOrder) return;
+  const HealthConfig& h = config_.health;
+  for (const auto& [analyte, ref] : refs.analytes) {
+    if (!ref.meanIsArea || !(*ref.meanIsArea > 0)) continue;
+    const InjectionSeries s = injectionSeries(message, analyte);
+    Series ratios;
+    for (const auto& a : s.isArea) {
+      ratios.push_back(a && *a > 0 ? std::optional<double>(*a / *ref.meanIsArea) : std::nullopt);
+    }
+    const std::optional<double> batchSd = sdOfLogRatios(ratios);
+    if (batchSd) message.metrics.push_back({analyte, "is_log_ratio_sd", *batchSd});
+    // The scale: the lab's, else the median of earlier batches' scatter. Without either the
+    // CUSUM has no scale and is not run (a new instrument's first batches build the history).
+    std::optional<double> sd = h.onsetSdLogRatio;
+    if (!sd && context.metricHistory) {
+      sd = rollingMedian(context.metricHistory(analyte, "is_log_ratio_sd"),
+                         config_.drift.historyWindow);
+    }
+    if (!sd || !(*sd > 0)) continue;
+    DriftConfig dc = config_.drift;
+    dc.cusumK = h.onsetK;
+    dc.cusumH = h.onsetH;
+    CheckResult onset = checkIsDriftOnset(ratios, sd, dc);
+    if (onset.outcome != Outcome::kWarn) continue;
+    // Where the CUSUM first signals (the same computation the check made), as a series index.
+    std::vector<double> logs;
+    std::vector<size_t> at;
+    for (size_t i = 0; i < ratios.size(); ++i) {
+      if (ratios[i] && *ratios[i] > 0) {
+        logs.push_back(std::log(*ratios[i]));
+        at.push_back(i);
+      }
+    }
+    CusumConfig cc;
+    cc.k = h.onsetK;
+    cc.h = h.onsetH;
+    const CusumRun run = cusum(logs, 0.0, *sd, cc);
+    if (run.signals.empty()) continue;
+    const size_t first = at[run.signals.front()];
+    const std::string onsetAt = injectionOf(message.samples[s.sampleIndex[first]]);
+    onset.subject = "analyte";
+    std::string words = analyte;
+    words += ": ";
+    words += onset.message;
+    words += " (";
+    words += onsetAt;
+    words += ", sd of log IS ratio ";
+    words += num(*sd);
+    words += h.onsetSdLogRatio ? ", the rule set's)" : ", earlier batches')";
+    words += h.isDriftOnsetHolds ? "; the patient results from there on are held"
+                                 : "; batch.is_drift_onset.hold is off: a note";
+    onset.message = std::move(words);
+    onset.measured = onsetAt;
+    attachBatch(message, analyte, onset);
+    if (!h.isDriftOnsetHolds) continue;
+    for (size_t k = first; k < s.sampleIndex.size(); ++k) {
+      const Sample& sample = message.samples[s.sampleIndex[k]];
+      if (sample.kind != SampleKind::kUnknown) continue;
+      CheckResult held;
+      held.outcome = Outcome::kFail;
+      held.ruleId = "trend.is_drift_onset";
+      held.code = "IS_DRIFT_ONSET";
+      held.subject = "sample";
+      held.message = analyte;
+      held.message += ": ";
+      held.message += injectionOf(sample);
+      held.message += " comes at or after the IS drift onset (";
+      held.message += onsetAt;
+      held.message += ", CUSUM on log IS ratio): held for review";
+      if (ratios[k]) held.measured = num(100 * *ratios[k]) + " % of the IS reference";
+      held.limit = "CUSUM h " + num(h.onsetH);
+      sampleDiagnostics[s.sampleIndex[k]].push_back({s.sampleIndex[k], std::move(held), analyte});
+    }
+  }
+}
+
+void RuleEngine::reviewRepeatInjections(Message& message) const {
+  if (!config_.health.repeatInjections) return;
+  // (sample id, analyte) → the patient results of its injections.
+  std::map<std::pair<std::string, std::string>, std::vector<Result*>> groups;
+  for (Sample& sample : message.samples) {
+    if (sample.kind != SampleKind::kUnknown || sample.sampleId.empty()) continue;
+    for (Result& r : sample.results) {
+      // A result reported as "<LLOQ" or ">ULOQ" (autoverification set the display value) is not
+      // sent as a number: two injections below the LLOQ agree whatever their raw values.
+      const bool censored = !r.value.empty() && (r.value.front() == '<' || r.value.front() == '>');
+      if (r.internalStandard || !r.numeric || censored) continue;
+      groups[{sample.sampleId, analyteOf(r)}].push_back(&r);
+    }
+  }
+  const double limit = config_.health.repeatMaxDiffPct;
+  for (auto& [key, results] : groups) {
+    if (results.size() < 2) continue;
+    double lo = *results.front()->numeric;
+    double hi = lo;
+    double sum = 0;
+    for (const Result* r : results) {
+      lo = std::min(lo, *r->numeric);
+      hi = std::max(hi, *r->numeric);
+      sum += *r->numeric;
+    }
+    const double mean = sum / static_cast<double>(results.size());
+    // Relative difference: (max − min) / mean. Two zeros agree; a zero beside a value does not.
+    const double diffPct = hi == lo ? 0.0 : (mean != 0 ? 100 * (hi - lo) / std::fabs(mean) : 200.0);
+    if (diffPct <= limit) continue;
+    CheckResult c;
+    c.outcome = Outcome::kFail;
+    c.ruleId = "autoverify.repeat_injections";
+    c.code = "REPEAT_INCONSISTENT";
+    c.subject = "result";
+    c.message = std::to_string(results.size()) + " injections of sample " + key.first + " for " +
+                key.second + " differ by " + num(diffPct) +
+                " % (max − min over their mean), above " + num(limit) +
+                " %: the repeat injections disagree";
+    c.measured = num(diffPct);
+    c.limit = num(limit);
+    for (Result* r : results) attach(*r, c);
+  }
 }
 
 std::vector<AnalyteView> RuleEngine::analyteViews(
@@ -1097,10 +1419,19 @@ void RuleEngine::reviewSystemSuitability(
       AnalyteView& view = views[ai];
       ++view.sstInjections;
       if (!view.sstFailure.empty()) continue;  // the first failure is the one reported
-      for (const CheckResult& c :
-           peakChecksOf(result, sample, si, view,
-                        diagnostics != sampleDiagnostics.end() ? &diagnostics->second : nullptr)) {
-        if (c.outcome != Outcome::kFail) continue;
+      std::vector<CheckResult> checks =
+          peakChecksOf(result, sample, si, view,
+                       diagnostics != sampleDiagnostics.end() ? &diagnostics->second : nullptr);
+      // The lab's own SST criteria (batch.sst): a criterion the export cannot feed fails the
+      // gate too (a missing value never passes).
+      for (CheckResult& c : sstCriteriaChecks(result, view.settings->sst)) {
+        checks.push_back(std::move(c));
+      }
+      for (const CheckResult& c : checks) {
+        if (c.outcome != Outcome::kFail &&
+            !(c.ruleId == "batch.sst" && c.outcome == Outcome::kNotEvaluable)) {
+          continue;
+        }
         view.sstFailure = injectionOf(sample);
         view.sstFailure += " (system suitability) failed ";
         view.sstFailure += c.code;
@@ -1146,6 +1477,19 @@ void RuleEngine::reviewPeakData(Message& message, const std::vector<std::string>
       attachBatch(message, analytes[a],
                   unfedBatchCheck(analytes[a], v.unfed, config_.autoverifyConfig));
     if (!v.peak.checkIsResponse) continue;
+    if (config_.health.isCv) {
+      // The batch IS CV over the cal/QC injections (spec §1.5): a warning is a note, a failure
+      // holds the analyte's patient results. Fewer than 2 IS areas: nothing to say.
+      CheckResult cv = checkIsCv(v.ref, v.peak);
+      if (cv.outcome == Outcome::kWarn || cv.outcome == Outcome::kFail) {
+        cv.subject = "analyte";
+        attachBatch(message, analytes[a], cv);
+        if (cv.outcome == Outcome::kFail) {
+          v.isCvShort = "IS CV of the batch's cal/QC injections " + cv.measured + " % above " +
+                        cv.limit + " % (see the batch finding IS_CV)";
+        }
+      }
+    }
     CheckResult matrix = checkIsMatrixMismatch(message, analytes[a], v.ref, v.peak);
     if (matrix.outcome == Outcome::kPass) continue;
     v.isMatrixMismatch = true;
@@ -1158,6 +1502,15 @@ void RuleEngine::judgeResult(Result& result, const Sample& sample, size_t si,
                              const std::vector<InjectionCheck>* diagnostics,
                              const std::vector<const SampleDisposition*>& qcVerdicts) const {
   std::vector<CheckResult> peakChecks = peakChecksOf(result, sample, si, view, diagnostics);
+  if (sample.kind == SampleKind::kUnknown && !view.isCvShort.empty()) {
+    CheckResult cv;
+    cv.outcome = Outcome::kFail;
+    cv.ruleId = "peak.is_cv";
+    cv.code = "IS_CV";
+    cv.subject = "result";
+    cv.message = view.isCvShort;
+    peakChecks.push_back(std::move(cv));
+  }
   if (sample.kind != SampleKind::kUnknown) {
     for (const CheckResult& c : peakChecks) attach(result, c);
     return;
@@ -1382,7 +1735,9 @@ StatusOr<std::shared_ptr<const RulesStage>> parseWith(const std::string& json,
   RuleSetConfig c;
   r.keys(*root, "",
          {"version", "description", "checks", "peak", "calibration", "qc", "autoverify", "drift",
-          "limits", "qc_targets", "analytes", "lua"});
+          "limits", "qc_targets", "analytes", "lua",
+          // issue 19 (health)
+          "batch"});
   if (!r.text(*root, "", "version", c.version) || c.version.empty()) {
     r.fail("version", "required: a non-empty string stored with every decision");
   }
@@ -1406,6 +1761,7 @@ StatusOr<std::shared_ptr<const RulesStage>> parseWith(const std::string& json,
   if (auto p = r.object(*root, "", "qc")) readQc(r, *p, c);
   if (auto p = r.object(*root, "", "autoverify")) readAutoverify(r, *p, c.autoverifyConfig);
   if (auto p = r.object(*root, "", "drift")) readDrift(r, *p, c.drift);
+  if (auto p = r.object(*root, "", "batch")) readBatchHealth(r, *p, c.health, c.defaults.sst);
   if (root->has("qc_targets"))
     r.fail("qc_targets", "targets belong to an analyte: analytes.NAME.qc_targets");
   if (auto analytes = r.object(*root, "", "analytes")) {

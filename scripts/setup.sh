@@ -10,6 +10,7 @@ PACKAGES=(
   libargon2-dev libyaml-cpp-dev libicu-dev libfmt-dev
   clang-format clang clang-tidy python3
   python3-hl7 openssl
+  prometheus
 )
 
 missing=()

@@ -319,6 +319,13 @@ Counter controlIdReused() {
                             {"connector"});
 }
 
+Gauge tlsCertificateExpiry() {
+  return registry().gauge("labgate_tls_certificate_expiry_seconds",
+                          "Unix time at which a served TLS certificate expires (notAfter), per "
+                          "TLS context: api, or the connector's key prefix.",
+                          {"context"});
+}
+
 void declareEngineMetrics() {
   phiRefusals();
   phiStripped();
@@ -329,6 +336,7 @@ void declareEngineMetrics() {
   configReloads();
   backupLastSuccess();
   controlIdReused();
+  tlsCertificateExpiry();
 }
 
 }  // namespace labgate::metrics

@@ -163,6 +163,10 @@ Gauge backupLastSuccess();
 /// labgate_messages_control_id_reused_total{connector}: messages stored as new although their
 /// sender had used their control id before for other content (ADR 0010).
 Counter controlIdReused();
+/// labgate_tls_certificate_expiry_seconds{context}: Unix time at which a served TLS certificate
+/// expires (its notAfter), per TLS context ("api", or a connector's key prefix); set when the
+/// context is made (start-up).
+Gauge tlsCertificateExpiry();
 /// Declares every family above, so that /metrics shows their HELP and TYPE from the start.
 void declareEngineMetrics();
 

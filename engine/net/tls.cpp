@@ -14,10 +14,13 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "engine/metrics/metrics.h"
 #include "engine/security/posix_file.h"
 
 namespace labgate {
@@ -105,6 +108,14 @@ std::vector<Certificate> certificatesOf(const std::string& text) {
 
 /// The passphrase callback: labgated never asks for a passphrase (it runs unattended); it notes
 /// that one was asked for and answers with none.
+/// The Unix time of a certificate's notAfter, or nullopt when OpenSSL cannot read it.
+std::optional<double> notAfterOf(const X509* cert) {
+  const ASN1_TIME* notAfter = X509_get0_notAfter(cert);
+  std::tm tm{};
+  if (notAfter == nullptr || ASN1_TIME_to_tm(notAfter, &tm) != 1) return std::nullopt;
+  return static_cast<double>(timegm(&tm));
+}
+
 int refusePassphrase(char*, int, int, void* asked) {
   *static_cast<bool*>(asked) = true;
   return -1;
@@ -150,6 +161,12 @@ StatusOr<Poco::Net::Context::Ptr> makeTlsContext(const std::string& prefix, cons
                           cert +
                               " holds no PEM certificate (expected a \"-----BEGIN "
                               "CERTIFICATE-----\" block, the server's certificate first)");
+  }
+  // For the alert on a certificate about to expire (packaging/prometheus/labgate.rules.yml).
+  if (std::optional<double> expires = notAfterOf(chain.front().get())) {
+    std::string context = prefix.empty() ? "api" : prefix;
+    if (context.size() > 1 && context.back() == '.') context.pop_back();
+    metrics::tlsCertificateExpiry().set({context}, *expires);
   }
 
   std::string keyText = readTlsFile(key, true, why);

@@ -11,9 +11,12 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "engine/metrics/metrics.h"
 
 namespace labgate {
 namespace {
@@ -143,6 +146,24 @@ TEST_F(TlsContextTest, FileProblemsNameTheKeyAndThePathInWords) {
   ASSERT_EQ(::chmod(path("cert.pem").c_str(), 0600), 0);
   expectRefused(make(path("cert.pem"), path("cert.pem")), "connector.secure.tls.key",
                 {path("cert.pem"), "holds no PEM private key"});
+}
+
+// Issue 19: the certificate's notAfter is exported for the alert on a certificate about to expire
+// (labgate_tls_certificate_expiry_seconds{context}); the test certificate is valid for one day.
+TEST_F(TlsContextTest, TheCertificatesExpiryIsExportedPerContext) {
+  ASSERT_TRUE(make(path("cert.pem"), path("key.pem")).isOk());
+  ASSERT_TRUE(
+      makeTlsContext("", {{"tls.cert", path("cert.pem")}, {"tls.key", path("key.pem")}}).isOk());
+  const std::string scrape = metrics::registry().render();
+  const double now = static_cast<double>(std::time(nullptr));
+  for (const std::string context : {"connector.secure", "api"}) {
+    const std::string series =
+        "labgate_tls_certificate_expiry_seconds{context=\"" + context + "\"} ";
+    const size_t at = scrape.find(series);
+    ASSERT_NE(at, std::string::npos) << series << "not in:\n" << scrape;
+    const double expires = std::stod(scrape.substr(at + series.size()));
+    EXPECT_NEAR(expires - now, 86400.0, 600.0) << context;
+  }
 }
 
 }  // namespace
