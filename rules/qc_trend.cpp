@@ -50,6 +50,46 @@ size_t onsetOf(size_t at, Calm calm) {
   return start;
 }
 
+std::string consequence(DispositionKind action) {
+  return action == DispositionKind::kRelease ? " (warning: results not held)"
+                                             : ": the analyte's results are held";
+}
+
+/// "CORT QC Low: EWMA of the z-scores 1.41 SD is above the upper limit +0.577 SD (lambda 0.5,
+/// L 1): a slow shift high since batch 2 (warning: results not held)".
+std::string ewmaMessage(const std::string& what, const EwmaPoint& p, bool high,
+                        const std::string& since, const QcTrendConfig::Ewma& config) {
+  std::string m = what;
+  m += ": EWMA of the z-scores ";
+  m += num(p.ewma);
+  m += high ? " SD is above the upper limit +" : " SD is below the lower limit ";
+  m += num(high ? p.ucl : p.lcl);
+  m += " SD (lambda ";
+  m += num(config.lambda);
+  m += ", L ";
+  m += num(config.width);
+  m += high ? "): a slow shift high since " : "): a slow shift low since ";
+  m += since;
+  m += consequence(config.action);
+  return m;
+}
+
+/// "CORT QC Low: CUSUM SH 2.5 SD above h 2 SD (k 0.5): a shift high since batch 3 (...)".
+std::string cusumMessage(const std::string& what, double statistic, bool high,
+                         const std::string& since, const QcTrendConfig::Cusum& config) {
+  std::string m = what;
+  m += high ? ": CUSUM SH " : ": CUSUM SL ";
+  m += num(statistic);
+  m += " SD above h ";
+  m += num(config.h);
+  m += " SD (k ";
+  m += num(config.k);
+  m += high ? "): a shift high since " : "): a shift low since ";
+  m += since;
+  m += consequence(config.action);
+  return m;
+}
+
 void reviewLevel(const std::string& analyte, const std::string& level,
                  const std::vector<Point>& points, size_t firstCurrent, const QcTrendConfig& config,
                  QcTrendReview& out) {
@@ -64,22 +104,16 @@ void reviewLevel(const std::string& analyte, const std::string& level,
     c.steadyState = config.ewma.steadyState;
     EwmaRun run = ewma(z, 0.0, 1.0, c);
     const EwmaPoint& last = run.points.back();
-    int lastSignal = last.ewma > last.ucl ? 1 : last.ewma < last.lcl ? -1 : 0;
+    int batchSignal = 0;  // the direction of this batch's signal
     // The first of this batch's values that signals is the one reported.
     for (size_t i = firstCurrent; i < run.points.size(); ++i) {
       const EwmaPoint& p = run.points[i];
       if (!p.signal) continue;
       const bool high = p.ewma > p.ucl;
+      batchSignal = high ? 1 : -1;
       size_t onset = onsetOf(
           i, [&](size_t j) { return high ? run.points[j].ewma <= 0 : run.points[j].ewma >= 0; });
-      std::string message =
-          what + ": EWMA of the z-scores " + num(p.ewma) + " SD is " +
-          (high ? "above the upper limit +" + num(p.ucl) : "below the lower limit " + num(p.lcl)) +
-          " SD (lambda " + num(config.ewma.lambda) + ", L " + num(config.ewma.width) +
-          "): a slow shift " + (high ? "high" : "low") + " since " +
-          batchName(points[onset].batch) +
-          (config.ewma.action == DispositionKind::kRelease ? " (warning: results not held)"
-                                                           : ": the analyte's results are held");
+      std::string message = ewmaMessage(what, p, high, batchName(points[onset].batch), config.ewma);
       out.checks.push_back(signalCheck("trend.qc_ewma", "QC_TREND_EWMA", config.ewma.action,
                                        std::move(message), p.ewma, high ? p.ucl : p.lcl));
       break;
@@ -88,7 +122,7 @@ void reviewLevel(const std::string& analyte, const std::string& level,
     out.metrics.push_back({analyte, qcTrendMetricName("qc_ewma_lcl", level), last.lcl});
     out.metrics.push_back({analyte, qcTrendMetricName("qc_ewma_ucl", level), last.ucl});
     out.metrics.push_back(
-        {analyte, qcTrendMetricName("qc_ewma_signal", level), static_cast<double>(lastSignal)});
+        {analyte, qcTrendMetricName("qc_ewma_signal", level), static_cast<double>(batchSignal)});
   }
   if (config.cusum.enabled) {
     CusumConfig c;
@@ -99,11 +133,12 @@ void reviewLevel(const std::string& analyte, const std::string& level,
     c.low = config.cusum.twoSided || !config.cusum.high;
     CusumRun run = cusum(z, 0.0, 1.0, c);
     const CusumPoint& last = run.points.back();
-    int lastSignal = last.signalHigh ? 1 : last.signalLow ? -1 : 0;
+    int batchSignal = 0;
     for (size_t i = firstCurrent; i < run.points.size(); ++i) {
       const CusumPoint& p = run.points[i];
       if (!p.signalHigh && !p.signalLow) continue;
       const bool high = p.signalHigh;
+      batchSignal = high ? 1 : -1;
       // The excursion began after the side's sum was last 0 (or reset by a signal).
       size_t onset = onsetOf(i, [&](size_t j) {
         const CusumPoint& q = run.points[j];
@@ -112,11 +147,7 @@ void reviewLevel(const std::string& analyte, const std::string& level,
       });
       const double statistic = high ? p.high : p.low;
       std::string message =
-          what + ": CUSUM " + (high ? "SH " : "SL ") + num(statistic) + " SD above h " +
-          num(config.cusum.h) + " SD (k " + num(config.cusum.k) + "): a shift " +
-          (high ? "high" : "low") + " since " + batchName(points[onset].batch) +
-          (config.cusum.action == DispositionKind::kRelease ? " (warning: results not held)"
-                                                            : ": the analyte's results are held");
+          cusumMessage(what, statistic, high, batchName(points[onset].batch), config.cusum);
       out.checks.push_back(signalCheck("trend.qc_cusum", "QC_TREND_CUSUM", config.cusum.action,
                                        std::move(message), statistic, config.cusum.h));
       break;
@@ -125,7 +156,7 @@ void reviewLevel(const std::string& analyte, const std::string& level,
     out.metrics.push_back({analyte, qcTrendMetricName("qc_cusum_sl", level), last.low});
     out.metrics.push_back({analyte, qcTrendMetricName("qc_cusum_h", level), config.cusum.h});
     out.metrics.push_back(
-        {analyte, qcTrendMetricName("qc_cusum_signal", level), static_cast<double>(lastSignal)});
+        {analyte, qcTrendMetricName("qc_cusum_signal", level), static_cast<double>(batchSignal)});
   }
 }
 

@@ -54,7 +54,8 @@ QcTrendReview reviewQcTrends(const std::string& analyte,
 
 /// The per-batch metric that keeps one state value of a level: "<name>/<level>", with name one
 /// of qc_ewma, qc_ewma_lcl, qc_ewma_ucl, qc_ewma_signal, qc_cusum_sh, qc_cusum_sl, qc_cusum_h,
-/// qc_cusum_signal (signal: 1 high, -1 low, 0 none at this batch's last value).
+/// qc_cusum_signal (signal: 1 high, -1 low, 0 none: whether this batch raised the finding). The
+/// statistics and limits are those after this batch's last value of the level.
 std::string qcTrendMetricName(std::string_view name, std::string_view level);
 
 /// The two parts of a qcTrendMetricName; nullopt for any other metric.

@@ -417,6 +417,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerAuditVerificationRoutes();
   registerBatchRoutes();
   registerSignatureRoutes();
+  registerHealthRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {
     bool bound = false;

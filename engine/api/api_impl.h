@@ -227,6 +227,7 @@ class Api::Impl {
   void registerAuditVerificationRoutes();  // resources_audit.cpp
   void registerBatchRoutes();              // resources_batches.cpp: batches for QA review
   void registerSignatureRoutes();  // resources_signatures.cpp: electronic signatures (issue 13)
+  void registerHealthRoutes();     // resources_health.cpp: instrument health (issue 19)
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

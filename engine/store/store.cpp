@@ -387,6 +387,38 @@ std::vector<double> Store::batchMetricHistory(const std::string& orgId,
   });
 }
 
+std::vector<Store::LatestMetric> Store::latestBatchMetrics(const std::string& prefix) {
+  return impl_->read([&](Session& s) {
+    std::vector<LatestMetric> out;
+    std::string pre = prefix;
+    int64_t length = static_cast<int64_t>(prefix.size());
+    LatestMetric row;
+    Statement select(s);
+    select << "SELECT org_id, instrument, analyte, metric, message_id, value FROM batch_metrics "
+              "WHERE id IN (SELECT MAX(id) FROM batch_metrics WHERE substr(metric, 1, ?) = ? "
+              "GROUP BY org_id, instrument, analyte, metric) ORDER BY org_id, instrument, analyte, "
+              "metric",
+        use(length), use(pre), into(row.orgId), into(row.instrument), into(row.analyte),
+        into(row.metric), into(row.batch), into(row.value), range(0, 1);
+    while (!select.done()) {
+      if (select.execute() == 0) break;
+      out.push_back(row);
+    }
+    return out;
+  });
+}
+
+bool Store::hasInstrument(const std::string& orgId, const std::string& instrument) {
+  return impl_->read([&](Session& s) {
+    int64_t found = 0;
+    std::string org = orgId, inst = instrument;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE org_id = ? AND instrument = ? LIMIT "
+         "1)",
+        use(org), use(inst), into(found), now;
+    return found > 0;
+  });
+}
+
 Store::Diagnostics Store::diagnostics(const std::string& orgId, const std::string& instrument,
                                       const std::string& analyte, size_t batches) {
   return impl_->read([&](Session& s) {
