@@ -115,8 +115,8 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
 }
 
 const std::vector<std::string> kCommands = {
-    "audit",  "backup", "batches",    "calibrate", "dry-run", "keygen", "login",
-    "logout", "qc",     "qc-targets", "restore",   "show",    "sign",   "verify-signature"};
+    "audit", "backup",     "batches", "calibrate", "dry-run", "keygen", "login",           "logout",
+    "qc",    "qc-targets", "restore", "show",      "sign",    "trend",  "verify-signature"};
 
 class DocsCliTest : public ::testing::Test {
  protected:
