@@ -212,7 +212,7 @@ void addQcTrends(metrics::Registry& scrape, Store* store) {
       "limit; CUSUM: h).",
       {"org", "instrument", "analyte", "level", "method", "side"});
   if (!store) return;
-  for (const Store::LatestMetric& m : store->latestBatchMetrics("qc_")) {
+  for (const Store::LatestMetric& m : store->latestQcTrendState()) {
     const size_t slash = m.metric.find('/');
     if (slash == std::string::npos) continue;
     const std::string name = m.metric.substr(0, slash);

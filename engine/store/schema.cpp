@@ -360,6 +360,21 @@ CREATE TABLE IF NOT EXISTS audit_forward_cursors (
   updated_at TEXT NOT NULL
 );
 )sql",
+      // 13 (issue 19; follows the migrations 10-12 of other work): the QC trends' state
+      // (rules/qc_trend.h), the newest value of each "qc_*/<level>" per-batch metric per
+      // organisation, instrument and analyte, written with batch_metrics in the batch's commit, so
+      // that /metrics reads a few rows instead of scanning batch_metrics. IF NOT EXISTS, as 9.
+      R"sql(
+CREATE TABLE IF NOT EXISTS qc_trend_state (
+  org_id TEXT NOT NULL,
+  instrument TEXT NOT NULL,
+  analyte TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  value REAL NOT NULL,
+  PRIMARY KEY (org_id, instrument, analyte, metric)
+);
+)sql",
   };
   return kMigrations;
 }

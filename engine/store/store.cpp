@@ -222,6 +222,13 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
            "VALUES (?, ?, ?, ?, ?, ?)",
           bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
           use(messageId), use(value), now;
+      // The QC trends' state (qc_<name>/<level>): the newest value is kept apart for /metrics.
+      if (metric.metric.rfind("qc_", 0) == 0 && metric.metric.find('/') != std::string::npos) {
+        s << "INSERT OR REPLACE INTO qc_trend_state (org_id, instrument, analyte, metric, "
+             "message_id, value) VALUES (?, ?, ?, ?, ?, ?)",
+            bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
+            use(messageId), use(value), now;
+      }
     }
     std::string createdAt = isoNow();
     for (const OutboundDraft& o : c.outbound) {
@@ -387,19 +394,15 @@ std::vector<double> Store::batchMetricHistory(const std::string& orgId,
   });
 }
 
-std::vector<Store::LatestMetric> Store::latestBatchMetrics(const std::string& prefix) {
+std::vector<Store::LatestMetric> Store::latestQcTrendState() {
   return impl_->read([&](Session& s) {
     std::vector<LatestMetric> out;
-    std::string pre = prefix;
-    int64_t length = static_cast<int64_t>(prefix.size());
     LatestMetric row;
     Statement select(s);
-    select << "SELECT org_id, instrument, analyte, metric, message_id, value FROM batch_metrics "
-              "WHERE id IN (SELECT MAX(id) FROM batch_metrics WHERE substr(metric, 1, ?) = ? "
-              "GROUP BY org_id, instrument, analyte, metric) ORDER BY org_id, instrument, analyte, "
-              "metric",
-        use(length), use(pre), into(row.orgId), into(row.instrument), into(row.analyte),
-        into(row.metric), into(row.batch), into(row.value), range(0, 1);
+    select << "SELECT org_id, instrument, analyte, metric, message_id, value FROM qc_trend_state "
+              "ORDER BY org_id, instrument, analyte, metric",
+        into(row.orgId), into(row.instrument), into(row.analyte), into(row.metric), into(row.batch),
+        into(row.value), range(0, 1);
     while (!select.done()) {
       if (select.execute() == 0) break;
       out.push_back(row);

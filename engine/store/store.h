@@ -194,14 +194,14 @@ class Store {
                                          const std::string& analyte, const std::string& metric,
                                          size_t limit);
 
-  /// The newest value of each per-batch metric whose name starts with `prefix`, per organisation,
-  /// instrument and analyte (the QC trend state for /metrics, rules/qc_trend.h).
+  /// The QC trends' state for /metrics (rules/qc_trend.h): the newest value of each per-batch
+  /// metric "qc_<name>/<level>" per organisation, instrument and analyte (table qc_trend_state).
   struct LatestMetric {
     std::string orgId, instrument, analyte, metric;
     int64_t batch = 0;
     double value = 0;
   };
-  std::vector<LatestMetric> latestBatchMetrics(const std::string& prefix);
+  std::vector<LatestMetric> latestQcTrendState();
 
   /// True when `orgId` has a stored message from `instrument` (another organisation's instrument
   /// is unknown to it).
