@@ -23,6 +23,7 @@
 #include "rules/lua_rule.h"
 #include "rules/peaks.h"
 #include "rules/qc.h"
+#include "rules/qc_trend.h"
 #include "rules/run_order.h"
 #include "rules/trend.h"
 #include "util/json_object.h"
@@ -81,6 +82,7 @@ struct RuleSetConfig {
   AnalyteSettings defaults;
   std::map<std::string, AnalyteSettings> analytes;
   QcReviewOptions qcOptions;
+  QcTrendConfig qcTrends;
   AutoverifyConfig autoverifyConfig;
   DriftConfig drift;
   HealthConfig health;
@@ -455,11 +457,63 @@ void readAnalyte(Reader& r, const Object& o, const std::string& path, const std:
   }
 }
 
+/// "warn" (release, a person is told) or "hold".
+void readTrendAction(Reader& r, const Object& o, const std::string& path, DispositionKind& out) {
+  std::string action;
+  if (!r.text(o, path, "action", action)) return;
+  if (action == "warn") {
+    out = DispositionKind::kRelease;
+  } else if (action == "hold") {
+    out = DispositionKind::kHold;
+  } else {
+    r.fail(Reader::join(path, "action"), "must be warn or hold");
+  }
+}
+
+/// qc.ewma and qc.cusum: the QC trends over the stored history (rules/qc_trend.h).
+void readQcTrends(Reader& r, const Object& qc, QcTrendConfig& t) {
+  if (Object::Ptr o = r.object(qc, "qc", "ewma")) {
+    const std::string path = "qc.ewma";
+    r.keys(*o, path, {"enabled", "lambda", "width", "steady_state", "action"});
+    r.boolean(*o, path, "enabled", t.ewma.enabled);
+    r.number(*o, path, "lambda", t.ewma.lambda);
+    if (!(t.ewma.lambda > 0 && t.ewma.lambda <= 1)) {
+      r.fail(Reader::join(path, "lambda"), "must be > 0 and ≤ 1");
+    }
+    r.number(*o, path, "width", t.ewma.width);
+    if (!(t.ewma.width > 0)) r.fail(Reader::join(path, "width"), "must be > 0");
+    r.boolean(*o, path, "steady_state", t.ewma.steadyState);
+    readTrendAction(r, *o, path, t.ewma.action);
+  }
+  if (Object::Ptr o = r.object(qc, "qc", "cusum")) {
+    const std::string path = "qc.cusum";
+    r.keys(*o, path, {"enabled", "k", "h", "two_sided", "side", "reset_after_signal", "action"});
+    r.boolean(*o, path, "enabled", t.cusum.enabled);
+    r.number(*o, path, "k", t.cusum.k, 0.0);
+    r.number(*o, path, "h", t.cusum.h);
+    if (!(t.cusum.h > 0)) r.fail(Reader::join(path, "h"), "must be > 0");
+    r.boolean(*o, path, "two_sided", t.cusum.twoSided);
+    std::string side;
+    if (r.text(*o, path, "side", side)) {
+      if (t.cusum.twoSided) {
+        r.fail(Reader::join(path, "side"), "applies only with two_sided false");
+      } else if (side == "high" || side == "low") {
+        t.cusum.high = side == "high";
+      } else {
+        r.fail(Reader::join(path, "side"), "must be high or low");
+      }
+    }
+    r.boolean(*o, path, "reset_after_signal", t.cusum.resetAfterSignal);
+    readTrendAction(r, *o, path, t.cusum.action);
+  }
+}
+
 void readQc(Reader& r, const Object& o, RuleSetConfig& c) {
   const std::string path = "qc";
   r.keys(o, path,
          {"westgard", "rules", "use_1_2s_gate", "r4s_mode", "level_order", "accuracy_low_pct",
-          "accuracy_high_pct", "lloq_accuracy_low_pct", "lloq_accuracy_high_pct", "lloq_levels"});
+          "accuracy_high_pct", "lloq_accuracy_low_pct", "lloq_accuracy_high_pct", "lloq_levels",
+          "ewma", "cusum"});
   QcReviewOptions& q = c.qcOptions;
   r.boolean(o, path, "westgard", q.applyWestgard);
   if (o.has("rules")) {
@@ -492,6 +546,7 @@ void readQc(Reader& r, const Object& o, RuleSetConfig& c) {
   r.number(o, path, "lloq_accuracy_low_pct", q.acceptance.lloqAccuracyLow, 0.0);
   r.number(o, path, "lloq_accuracy_high_pct", q.acceptance.lloqAccuracyHigh, 0.0);
   if (o.has("lloq_levels")) q.acceptance.lloqLevels = r.texts(o, path, "lloq_levels");
+  readQcTrends(r, o, c.qcTrends);
 }
 
 void readAutoverify(Reader& r, const Object& o, AutoverifyConfig& a) {
@@ -1162,6 +1217,9 @@ void RuleEngine::reviewBatchQc(Message& message, const std::vector<std::string>&
   if (!haveQc) return;
   QcHistory history;
   int64_t lastBatch = 0;
+  // Each analyte's stored values as read, for the trends (read once).
+  std::map<std::string, std::vector<labgate::QcValue>> storedByAnalyte;
+  const bool trends = config_.qcTrends.ewma.enabled || config_.qcTrends.cusum.enabled;
   for (const auto& analyte : analytes) {
     for (const QcTarget& t : config_.settingsFor(analyte).targets) {
       QcTarget target = t;
@@ -1186,6 +1244,7 @@ void RuleEngine::reviewBatchQc(Message& message, const std::vector<std::string>&
       value.excluded = v.excluded;
       lastBatch = std::max(lastBatch, v.batch);
     }
+    if (trends) storedByAnalyte.emplace(analyte, stored);
   }
   QcReviewOptions options = config_.qcOptions;
   options.instrument = context.instrument;
@@ -1219,6 +1278,21 @@ void RuleEngine::reviewBatchQc(Message& message, const std::vector<std::string>&
       stored.runRejected = rejected;
       message.qcValues.push_back(stored);
     }
+  }
+  if (!trends) return;
+  // The QC trends (EWMA, CUSUM) per analyte and level: the stored values, then this batch's.
+  for (const AnalyteQcReview& a : qc.analytes) {
+    std::vector<labgate::QcValue> current;
+    for (const labgate::QcValue& v : message.qcValues) {
+      if (v.analyte == a.analyte) current.push_back(v);
+    }
+    static const std::vector<labgate::QcValue> kNone;
+    auto stored = storedByAnalyte.find(a.analyte);
+    QcTrendReview review =
+        reviewQcTrends(a.analyte, stored == storedByAnalyte.end() ? kNone : stored->second, current,
+                       config_.qcTrends);
+    for (const CheckResult& c : review.checks) attachBatch(message, a.analyte, c);
+    for (BatchMetric& m : review.metrics) message.metrics.push_back(std::move(m));
   }
 }
 

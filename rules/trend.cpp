@@ -85,19 +85,22 @@ CusumRun cusum(const std::vector<double>& values, double mu0, double sigma,
   CusumRun run;
   if (!(sigma > 0)) return run;
   double start = config.fir ? config.h / 2 : 0.0;
-  double sh = start, sl = start;
+  double sh = config.high ? start : 0.0, sl = config.low ? start : 0.0;
   for (size_t i = 0; i < values.size(); ++i) {
     CusumPoint p;
     p.z = (values[i] - mu0) / sigma;
-    sh = std::max(0.0, sh + p.z - config.k);
-    sl = std::max(0.0, sl - p.z - config.k);
+    sh = config.high ? std::max(0.0, sh + p.z - config.k) : 0.0;
+    sl = config.low ? std::max(0.0, sl - p.z - config.k) : 0.0;
     p.high = sh;
     p.low = sl;
     p.signalHigh = sh > config.h;
     p.signalLow = sl > config.h;
     if (p.signalHigh || p.signalLow) {
       run.signals.push_back(i);
-      if (config.reset) sh = sl = start;
+      if (config.reset) {
+        sh = config.high ? start : 0.0;
+        sl = config.low ? start : 0.0;
+      }
     }
     run.points.push_back(p);
   }

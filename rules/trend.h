@@ -38,6 +38,8 @@ struct CusumConfig {
   double h = 5;       // 5 for QC, 4 for IS/RT drift
   bool fir = false;   // head start: S_0 (and the value after a reset) is h/2
   bool reset = true;  // reset after a signal
+  bool high = true;   // accumulate and signal SH (false: SH stays 0, a one-sided low CUSUM)
+  bool low = true;    // accumulate and signal SL (false: SL stays 0, a one-sided high CUSUM)
 };
 
 struct CusumPoint {

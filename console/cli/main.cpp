@@ -16,6 +16,7 @@
 #include "console/cli/qa_command.h"
 #include "console/cli/qc_command.h"
 #include "console/cli/qc_targets_command.h"
+#include "console/cli/trend_command.h"
 #include "console/cli/verify_signature_command.h"
 #include "labgate/version.h"
 #include "server/plugins.h"
@@ -35,6 +36,7 @@ void printHelp(std::ostream& out) {
          "  keygen      write a new key file for security.key_file (mode 0600)\n"
          "  qc          evaluate Westgard rules over a QC history (CSV)\n"
          "  qc-targets  establish QC targets (mean, SD) from the stored QC history\n"
+         "  trend       EWMA or tabular CUSUM over a series of values (CSV)\n"
          "  restore     restore a backup file into an empty data directory and verify it\n"
          "  verify-signature  verify an electronic signature offline with the public key\n"
          "  version     print the version of this console and exit\n"
@@ -99,6 +101,7 @@ int main(int argc, char** argv) {
   if (command == "calibrate") return labgate::cli::runCalibrate(args, std::cout, std::cerr);
   if (command == "qc") return labgate::cli::runQc(args, std::cout, std::cerr);
   if (command == "qc-targets") return labgate::cli::runQcTargets(args, std::cout, std::cerr);
+  if (command == "trend") return labgate::cli::runTrend(args, std::cout, std::cerr);
   if (command == "audit") return labgate::cli::runAudit(args, std::cout, std::cerr);
   if (command == "backup") return labgate::cli::runBackup(args, std::cout, std::cerr);
   if (command == "restore") return labgate::cli::runRestore(args, std::cout, std::cerr);

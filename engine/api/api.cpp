@@ -438,6 +438,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerSignatureRoutes();
   registerMappingSetRoutes();
   registerReevaluationRoutes();
+  registerHealthRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {
     bool bound = false;

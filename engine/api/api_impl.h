@@ -250,6 +250,7 @@ class Api::Impl {
   void registerSignatureRoutes();     // resources_signatures.cpp: electronic signatures (issue 13)
   void registerMappingSetRoutes();    // resources_mappings.cpp: versioned mapping sets (issue 14)
   void registerReevaluationRoutes();  // resources_reevaluation.cpp: re-evaluation (issue 14)
+  void registerHealthRoutes();        // resources_health.cpp: instrument health (issue 19)
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

@@ -63,6 +63,8 @@ const std::vector<RouteSpec>& routeTable() {
        "The server's Ed25519 public key (PEM) that signs electronic signatures"},
       {"GET", "/api/v1/instruments/{id}/diagnostics", "diagnostics.read",
        "An instrument's trends and QC series"},
+      {"GET", "/api/v1/instruments/{id}/health", "diagnostics.read",
+       "An instrument's health: QC trend states and signals, IS response, RT, sensitivity"},
       {"GET", "/api/v1/messages/{id}/raw", "messages.read_raw",
        "The received bytes of a stored message, decrypted"},
       // Maintenance (operator organisation only).

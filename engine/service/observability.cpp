@@ -193,6 +193,53 @@ void addQaWaiting(metrics::Registry& scrape, Store* store) {
   }
 }
 
+/// The QC trends (rules/qc_trend.h): the state each instrument × analyte × QC level had after its
+/// last batch, kept as per-batch metrics "qc_ewma/<level>", "qc_cusum_sh/<level>" ...
+void addQcTrends(metrics::Registry& scrape, Store* store) {
+  auto signal = scrape.gauge(
+      "labgate_qc_trend_signal",
+      "1 while a QC trend signals: the last batch with a value of the level raised a QC_TREND_* "
+      "finding (docs/rules.md).",
+      {"org", "instrument", "analyte", "level", "method"});
+  auto statistic = scrape.gauge(
+      "labgate_qc_trend_statistic",
+      "The QC trend's statistic after the last batch, in SD units (EWMA of the z-scores: side "
+      "value; CUSUM: side high is SH, low is SL).",
+      {"org", "instrument", "analyte", "level", "method", "side"});
+  auto limit = scrape.gauge(
+      "labgate_qc_trend_limit",
+      "The QC trend's limit after the last batch, in SD units (EWMA: lower and upper control "
+      "limit; CUSUM: h).",
+      {"org", "instrument", "analyte", "level", "method", "side"});
+  if (!store) return;
+  for (const Store::LatestMetric& m : store->latestQcTrendState()) {
+    const size_t slash = m.metric.find('/');
+    if (slash == std::string::npos) continue;
+    const std::string name = m.metric.substr(0, slash);
+    const std::string level = m.metric.substr(slash + 1);
+    const std::string method = name.rfind("qc_ewma", 0) == 0 ? "ewma" : "cusum";
+    auto labels = [&](const char* side) -> metrics::LabelValues {
+      return {m.orgId, m.instrument, m.analyte, level, method, side};
+    };
+    if (name == "qc_ewma_signal" || name == "qc_cusum_signal") {
+      signal.set({m.orgId, m.instrument, m.analyte, level, method}, m.value != 0 ? 1 : 0);
+    } else if (name == "qc_ewma") {
+      statistic.set(labels("value"), m.value);
+    } else if (name == "qc_cusum_sh") {
+      statistic.set(labels("high"), m.value);
+    } else if (name == "qc_cusum_sl") {
+      statistic.set(labels("low"), m.value);
+    } else if (name == "qc_ewma_ucl") {
+      limit.set(labels("high"), m.value);
+    } else if (name == "qc_ewma_lcl") {
+      limit.set(labels("low"), m.value);
+    } else if (name == "qc_cusum_h") {
+      limit.set(labels("high"), m.value);
+      limit.set(labels("low"), m.value);
+    }
+  }
+}
+
 }  // namespace
 
 std::string renderMetrics(const Poco::JSON::Object& health, Store* store) {
@@ -203,6 +250,7 @@ std::string renderMetrics(const Poco::JSON::Object& health, Store* store) {
   addDestinations(scrape, health, store);
   addAuditForwarding(scrape, health);
   addQaWaiting(scrape, store);
+  addQcTrends(scrape, store);
   // A backup service that reports its last success on /health sets the gauge here too.
   const std::string lastBackup = text(health, "last_backup_at");
   Poco::DateTime at;

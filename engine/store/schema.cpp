@@ -486,6 +486,21 @@ CREATE TRIGGER findings_history_no_delete BEFORE DELETE ON findings_history
 CREATE INDEX IF NOT EXISTS audit_org_action ON audit(org_id, action, id);
 CREATE INDEX IF NOT EXISTS audit_org_actor ON audit(org_id, actor, id);
 )sql",
+      // 13 (issue 19; follows the migrations 10-12 of other work): the QC trends' state
+      // (rules/qc_trend.h), the newest value of each "qc_*/<level>" per-batch metric per
+      // organisation, instrument and analyte, written with batch_metrics in the batch's commit, so
+      // that /metrics reads a few rows instead of scanning batch_metrics. IF NOT EXISTS, as 9.
+      R"sql(
+CREATE TABLE IF NOT EXISTS qc_trend_state (
+  org_id TEXT NOT NULL,
+  instrument TEXT NOT NULL,
+  analyte TEXT NOT NULL,
+  metric TEXT NOT NULL,
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  value REAL NOT NULL,
+  PRIMARY KEY (org_id, instrument, analyte, metric)
+);
+)sql",
   };
   return kMigrations;
 }

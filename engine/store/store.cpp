@@ -236,6 +236,13 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
            "VALUES (?, ?, ?, ?, ?, ?)",
           bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
           use(messageId), use(value), now;
+      // The QC trends' state (qc_<name>/<level>): the newest value is kept apart for /metrics.
+      if (metric.metric.rfind("qc_", 0) == 0 && metric.metric.find('/') != std::string::npos) {
+        s << "INSERT OR REPLACE INTO qc_trend_state (org_id, instrument, analyte, metric, "
+             "message_id, value) VALUES (?, ?, ?, ?, ?, ?)",
+            bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
+            use(messageId), use(value), now;
+      }
     }
     std::string createdAt = isoNow();
     for (const OutboundDraft& o : c.outbound) {
@@ -398,6 +405,34 @@ std::vector<double> Store::batchMetricHistory(const std::string& orgId,
          "instrument = ? AND analyte = ? AND metric = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
         use(org), use(inst), use(an), use(me), use(cap), into(out), now;
     return out;
+  });
+}
+
+std::vector<Store::LatestMetric> Store::latestQcTrendState() {
+  return impl_->read([&](Session& s) {
+    std::vector<LatestMetric> out;
+    LatestMetric row;
+    Statement select(s);
+    select << "SELECT org_id, instrument, analyte, metric, message_id, value FROM qc_trend_state "
+              "ORDER BY org_id, instrument, analyte, metric",
+        into(row.orgId), into(row.instrument), into(row.analyte), into(row.metric), into(row.batch),
+        into(row.value), range(0, 1);
+    while (!select.done()) {
+      if (select.execute() == 0) break;
+      out.push_back(row);
+    }
+    return out;
+  });
+}
+
+bool Store::hasInstrument(const std::string& orgId, const std::string& instrument) {
+  return impl_->read([&](Session& s) {
+    int64_t found = 0;
+    std::string org = orgId, inst = instrument;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE org_id = ? AND instrument = ? LIMIT "
+         "1)",
+        use(org), use(inst), into(found), now;
+    return found > 0;
   });
 }
 

@@ -194,6 +194,19 @@ class Store {
                                          const std::string& analyte, const std::string& metric,
                                          size_t limit);
 
+  /// The QC trends' state for /metrics (rules/qc_trend.h): the newest value of each per-batch
+  /// metric "qc_<name>/<level>" per organisation, instrument and analyte (table qc_trend_state).
+  struct LatestMetric {
+    std::string orgId, instrument, analyte, metric;
+    int64_t batch = 0;
+    double value = 0;
+  };
+  std::vector<LatestMetric> latestQcTrendState();
+
+  /// True when `orgId` has a stored message from `instrument` (another organisation's instrument
+  /// is unknown to it).
+  bool hasInstrument(const std::string& orgId, const std::string& instrument);
+
   /// Recomputes the audit chain; OK when every event's hash matches. Location names the first
   /// broken event.
   Status verifyAuditChain();

@@ -278,6 +278,8 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.headers.emplace_back("Content-Type", "text/csv");
     } else if (key == "GET /api/v1/instruments/{id}/diagnostics") {
       c.path = "/api/v1/instruments/qqq-01/diagnostics";
+    } else if (key == "GET /api/v1/instruments/{id}/health") {
+      c.path = "/api/v1/instruments/qqq-01/health";
     } else if (key == "GET /api/v1/messages/{id}/raw") {
       c.path = "/api/v1/messages/" + messageId + "/raw";
     } else if (key == "GET /api/v1/mapping-sets/{name}") {

@@ -41,15 +41,11 @@ TEST_F(AlertRulesTest, EveryMetricTheAlertsQueryIsExported) {
   const std::string rules = readFile(sourceDir() + "/packaging/prometheus/labgate.rules.yml");
   const std::set<std::string> names = metricsTheAlertsQuery(rules);
   ASSERT_GE(names.size(), 7u) << "the rules file names fewer metrics than it has alerts";
-  // Exported by the QC-trend part of issue 19 (the trend helper's branch: rules/qc_trend and
-  // engine/service/observability.cpp), merged separately. Remove this line when it is merged.
-  const std::set<std::string> elsewhere = {"labgate_qc_trend_signal"};
 
   ASSERT_NO_FATAL_FAILURE(startEngine());
   ApiResponse scrape = apiRequest("GET", config_.httpPort, "/metrics");
   ASSERT_EQ(scrape.status, 200);
   for (const std::string& name : names) {
-    if (elsewhere.count(name)) continue;
     EXPECT_NE(scrape.body.find("# TYPE " + name + " "), std::string::npos)
         << name << " is queried by packaging/prometheus/labgate.rules.yml but not exported";
   }

@@ -171,6 +171,27 @@ TEST(CusumTabular, LowSideFirAndStandardisation) {
   EXPECT_TRUE(cusum(calm, 10.0, 0.0).points.empty());
 }
 
+// One-sided CUSUM (issue 19, qc.cusum two_sided false): the side switched off stays 0 and never
+// signals, a head start included. z = −1.5 each: SL = 1, 2, 3 … as above; SH would be 0 anyway.
+// z = +1.5 each with only the low side: nothing.
+TEST(CusumTabular, OneSidedKeepsTheOtherSideAtZero) {
+  CusumConfig cfg;
+  cfg.high = false;
+  cfg.fir = true;
+  std::vector<double> low(8, 7.0), high(8, 13.0);
+  CusumRun run = cusum(low, 10.0, 2.0, cfg);
+  EXPECT_EQ(run.signals.front(), 2u);  // 3.5, 4.5, 5.5 with the head start 2.5
+  for (const CusumPoint& p : run.points) EXPECT_EQ(p.high, 0.0);
+  run = cusum(high, 10.0, 2.0, cfg);
+  EXPECT_TRUE(run.signals.empty());
+  for (const CusumPoint& p : run.points) EXPECT_EQ(p.high, 0.0);
+  cfg.high = true;
+  cfg.low = false;
+  run = cusum(high, 10.0, 2.0, cfg);
+  EXPECT_EQ(run.signals.front(), 2u);
+  for (const CusumPoint& p : run.points) EXPECT_EQ(p.low, 0.0);
+}
+
 // ---- Levey-Jennings, moving average, Bull --------------------------------------------------
 
 TEST(TrendLeveyJennings, ZAndBands) {
