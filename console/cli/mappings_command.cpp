@@ -25,6 +25,7 @@ void usage(std::ostream& out) {
          "       labgate mappings export NAME [--version V] [--json]\n"
          "       labgate mappings import NAME FILE [--comment TEXT] [--json]\n"
          "       labgate mappings diff NAME V [--against N] [--json]\n"
+         "       labgate mappings dry-run NAME V --instrument ID [--last N] [--json]\n"
          "       labgate mappings activate NAME V [--reason TEXT] [--totp CODE] [--json]\n"
          "\n"
          "The mapping sets stored in labgated (docs/mappings.md), on the session of labgate "
@@ -37,6 +38,9 @@ void usage(std::ostream& out) {
          "            the spreadsheet is listed with its line and column\n"
          "  diff      rows added, removed and changed in version V against N (default: the\n"
          "            active version)\n"
+         "  dry-run   what version V would change on the instrument's last N stored batches\n"
+         "            (default 100): newly mapped, still unmapped, unit mismatches, what would be\n"
+         "            released; nothing is written\n"
          "  activate  activate version V: an electronic signature (meaning approved) with your\n"
          "            password (read from the terminal without echo, or from stdin); the first\n"
          "            signature of a session also needs --totp CODE\n"
@@ -95,9 +99,9 @@ struct Parsed {
 };
 
 std::optional<Parsed> parse(const std::vector<std::string>& args, std::ostream& err) {
-  static const std::map<std::string, bool> kOptions = {{"--version", true}, {"--comment", true},
-                                                       {"--against", true}, {"--reason", true},
-                                                       {"--totp", true},    {"--json", false}};
+  static const std::map<std::string, bool> kOptions = {
+      {"--version", true},    {"--comment", true}, {"--against", true}, {"--reason", true},
+      {"--instrument", true}, {"--last", true},    {"--totp", true},    {"--json", false}};
   Parsed p;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -134,20 +138,24 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
   }
   std::optional<Parsed> parsed = parse(args, err);
   if (!parsed || parsed->words.empty()) {
-    if (parsed) err << "labgate mappings: which one: list, show, export, import, diff, activate?\n";
+    if (parsed)
+      err << "labgate mappings: which one: list, show, export, import, diff, dry-run, "
+             "activate?\n";
     usage(err);
     return 2;
   }
   const Parsed& p = *parsed;
   const std::string& verb = p.words[0];
-  static const std::map<std::string, size_t> kWords = {{"list", 1},   {"show", 2}, {"export", 2},
-                                                       {"import", 3}, {"diff", 3}, {"activate", 3}};
+  static const std::map<std::string, size_t> kWords = {{"list", 1},    {"show", 2}, {"export", 2},
+                                                       {"import", 3},  {"diff", 3}, {"dry-run", 3},
+                                                       {"activate", 3}};
   static const std::map<std::string, std::vector<std::string>> kAllowed = {
       {"list", {}},
       {"show", {}},
       {"export", {"--version"}},
       {"import", {"--comment"}},
       {"diff", {"--against"}},
+      {"dry-run", {"--instrument", "--last"}},
       {"activate", {"--reason", "--totp"}}};
   auto expected = kWords.find(verb);
   if (expected == kWords.end()) {
@@ -171,13 +179,18 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
     auto it = p.options.find(name);
     return it == p.options.end() ? std::string() : it->second;
   };
-  for (const char* numeric : {"--version", "--against"}) {
+  for (const char* numeric : {"--version", "--against", "--last"}) {
     if (p.options.count(numeric) && !isNumber(option(numeric))) {
       err << "labgate mappings " << verb << ": " << numeric << " takes a version number\n";
       return 2;
     }
   }
-  if ((verb == "diff" || verb == "activate") && !isNumber(p.words[2])) {
+  if (verb == "dry-run" && option("--instrument").empty()) {
+    err << "labgate mappings dry-run: --instrument ID is required (whose stored batches to try "
+           "the version on)\n";
+    return 2;
+  }
+  if ((verb == "diff" || verb == "dry-run" || verb == "activate") && !isNumber(p.words[2])) {
     err << "labgate mappings " << verb << ": the version must be a number, not \"" << p.words[2]
         << "\"\n";
     return 2;
@@ -327,6 +340,31 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
       out << "\n";
     }
     out << text(d, "unchanged") << " row(s) unchanged\n";
+    return 0;
+  }
+  if (verb == "dry-run") {
+    std::string path =
+        set + "/versions/" + p.words[2] + "/dry-run?instrument=" + encoded(option("--instrument"));
+    if (!option("--last").empty()) path += "&last=" + option("--last");
+    Answer a = sessionCall(command, *s, "POST", path, "", err);
+    if (!ok(a)) {
+      printProblems(a, err);
+      return 1;
+    }
+    if (p.json) {
+      printBody(a, out);
+      return 0;
+    }
+    Object::Ptr d = parseObject(a.body);
+    out << p.words[1] << " version " << p.words[2] << " on " << text(d, "instrument") << ": "
+        << text(d, "batches") << " batch(es), " << text(d, "results") << " result(s)\n";
+    Object::Ptr summary = d.isNull() ? nullptr : d->getObject("summary");
+    for (const char* key :
+         {"newly_mapped", "still_unmapped", "now_unmapped", "code_changed", "units_mismatch",
+          "decimals_changed", "would_change", "would_release"}) {
+      out << "  " << key << ": " << orDash(text(summary, key)) << "\n";
+    }
+    out << "nothing was written\n";
     return 0;
   }
   // activate

@@ -85,6 +85,8 @@ Answer call(const std::string& server, const std::string& ca, const std::string&
     if (!body.empty()) {
       request.setContentType(contentType);
       request.setContentLength(static_cast<std::streamsize>(body.size()));
+    } else if (method == "POST" || method == "PUT" || method == "PATCH") {
+      request.setContentLength(0);  // the server answers 411 to a POST without a length
     }
     std::ostream& requestBody = session->sendRequest(request);
     requestBody << body;

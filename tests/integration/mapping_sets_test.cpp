@@ -179,6 +179,37 @@ TEST_F(MappingSetsTest, UploadShowExportAndDiffVersions) {
             "2");
 }
 
+TEST_F(MappingSetsTest, AnExcelUnicodeTextSpreadsheetIsImported) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string admin = adminToken();
+  const Account lisAdmin = createAccount(admin, "lis", {"lis-admin"});
+  // What Excel's "Unicode text" writes: UTF-16LE with a BOM, tab-separated, CRLF; a µ in units.
+  const std::string utf8 =
+      "instrument_code\tlis_code\tlis_name\tunits\tdecimals\r\n"
+      "TAC\t11253-0\tTacrolimus\t\xC2\xB5g/L\t1\r\n";
+  std::string utf16 = "\xFF\xFE";
+  for (size_t i = 0; i < utf8.size(); ++i) {
+    const auto c = static_cast<unsigned char>(utf8[i]);
+    if (c == 0xC2) {  // U+00B5 MICRO SIGN, the only non-ASCII character here
+      utf16 += '\xB5';
+      utf16 += '\0';
+      ++i;
+      continue;
+    }
+    utf16 += static_cast<char>(c);
+    utf16 += '\0';
+  }
+  ApiResponse r = upload(lisAdmin.token, "tdm", utf16);
+  ASSERT_EQ(r.status, 201) << r.describe();
+  EXPECT_EQ(r.number("rows"), 1);
+  ApiResponse csv = api_.get("/api/v1/mapping-sets/tdm/versions/1",
+                             withBearer(lisAdmin.token, {{"Accept", "text/csv"}}));
+  ASSERT_EQ(csv.status, 200) << csv.describe();
+  EXPECT_NE(csv.body.find("TAC"), std::string::npos) << "stored as UTF-8 text";
+  EXPECT_NE(csv.body.find("\xC2\xB5g/L"), std::string::npos) << "the micro sign kept";
+  ASSERT_NO_FATAL_FAILURE(stopEngine());
+}
+
 TEST_F(MappingSetsTest, ABadSpreadsheetIsRefusedWithItsProblemsListed) {
   ASSERT_NO_FATAL_FAILURE(startEngine());
   const std::string admin = adminToken();
@@ -601,6 +632,8 @@ TEST_F(MappingSetsTest, CommandLineRoundTrip) {
   EXPECT_EQ(labgate({"mappings", "show"}, "", home).exitCode, 2);
   EXPECT_EQ(labgate({"mappings", "diff", "panel", "x"}, "", home).exitCode, 2);
   EXPECT_EQ(labgate({"mappings", "list", "--comment", "x"}, "", home).exitCode, 2);
+  EXPECT_EQ(labgate({"mappings", "dry-run", "panel", "1"}, "", home).exitCode, 2)
+      << "--instrument is required";
 
   Cli r = labgate({"login", "--server", server, "--org", "default", "--user", lisAdmin.username},
                   lisAdmin.password + "\n", home);
@@ -621,6 +654,17 @@ TEST_F(MappingSetsTest, CommandLineRoundTrip) {
   r = labgate({"mappings", "diff", "panel", "1"}, "", home);
   ASSERT_EQ(r.exitCode, 0) << r.err;
   EXPECT_NE(r.out.find("+ GLU -> CLI-V1"), std::string::npos) << r.out;
+
+  // A GLU result held before any version was active: the dry-run shows version 1 would map it.
+  const std::string held = newSampleId("MC");
+  ASSERT_TRUE(sendGlucose(connectorPort("lab2"), held));
+  ASSERT_FALSE(sampleRowId(lisAdmin.token, held).empty());
+  r = labgate({"mappings", "dry-run", "panel", "1", "--instrument", "tq-lab2", "--last", "5"}, "",
+              home);
+  ASSERT_EQ(r.exitCode, 0) << r.err;
+  EXPECT_NE(r.out.find("newly_mapped: 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("would_release: 1"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nothing was written"), std::string::npos) << r.out;
 
   r = labgate({"mappings", "activate", "panel", "1", "--reason", "CLI test"},
               lisAdmin.password + "\n", home);
@@ -643,6 +687,7 @@ TEST_F(MappingSetsTest, CommandLineRoundTrip) {
   const std::string sample = newSampleId("MC");
   ASSERT_TRUE(sendGlucose(connectorPort("lab2"), sample));
   EXPECT_EQ(codeAtLis(*lis_, sample), "CLI-V1");
+  EXPECT_EQ(codeAtLis(*lis_, held), "CLI-V1") << "the held result was released by the activation";
   ASSERT_NO_FATAL_FAILURE(stopEngine());
 }
 
