@@ -53,10 +53,13 @@ std::shared_ptr<const MappingStage> candidateOf(const EngineView& engine, const 
 int64_t lastQuery(const Call& call, const std::set<std::string>& known) {
   for (const auto& [name, value] : call.query) {
     if (known.count(name) == 0) {
-      std::string list;
-      for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
-      fail(HttpStatus::HTTP_BAD_REQUEST,
-           "unknown query parameter \"" + name + "\" (known: " + list + ")");
+      std::string detail = "unknown query parameter \"" + name + "\" (known: ";
+      for (const auto& k : known) {
+        if (detail.back() != ' ') detail += ", ";
+        detail += k;
+      }
+      detail += ")";
+      fail(HttpStatus::HTTP_BAD_REQUEST, detail);
     }
   }
   int64_t last = 100;
