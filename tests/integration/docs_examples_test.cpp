@@ -115,9 +115,9 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
 }
 
 const std::vector<std::string> kCommands = {
-    "audit", "backup",           "batches",  "calibrate",  "dry-run",  "keygen",
-    "login", "logout",           "qc",       "qc-targets", "restore",  "show",
-    "sign",  "verify-signature", "mappings", "unmapped",   "messages", "dead-letter", "trend"};
+    "audit",    "backup",   "batches",    "calibrate",   "dry-run", "keygen", "login",
+    "logout",   "qc",       "qc-targets", "restore",     "show",    "sign",   "verify-signature",
+    "mappings", "unmapped", "messages",   "dead-letter", "trend"};
 
 class DocsCliTest : public ::testing::Test {
  protected:
