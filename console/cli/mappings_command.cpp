@@ -50,20 +50,10 @@ void usage(std::ostream& out) {
          "error.\n";
 }
 
-bool isNumber(const std::string& s) {
-  return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos;
-}
-
-std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
-
 std::string encoded(const std::string& s) {
   std::string out;
   Poco::URI::encode(s, "/?#&=+ ", out);
   return out;
-}
-
-void printBody(const Answer& a, std::ostream& out) {
-  out << a.body << (a.body.empty() || a.body.back() == '\n' ? "" : "\n");
 }
 
 /// The problems of a refused spreadsheet, one a line ("line 3, column 5 (decimals): ...").
@@ -216,7 +206,7 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
     Answer a = sessionCall(command, *s, "GET", base, "", err);
     if (a.status < 200 || a.status >= 300) return 1;
     if (p.json) {
-      printBody(a, out);
+      printBody(a.body, out);
       return 0;
     }
     Object::Ptr o = parseObject(a.body);
@@ -242,7 +232,7 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
     Answer a = sessionCall(command, *s, "GET", set, "", err);
     if (a.status < 200 || a.status >= 300) return 1;
     if (p.json) {
-      printBody(a, out);
+      printBody(a.body, out);
       return 0;
     }
     Object::Ptr o = parseObject(a.body);
@@ -289,11 +279,11 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
     Answer a = sessionCall(command, *s, "POST", path, fileText, err, "text/csv");
     if (a.status == 422) printProblems(a, err);
     if (a.status < 200 || a.status >= 300) {
-      if (p.json && !a.body.empty()) printBody(a, out);
+      if (p.json && !a.body.empty()) printBody(a.body, out);
       return 1;
     }
     if (p.json) {
-      printBody(a, out);
+      printBody(a.body, out);
       return 0;
     }
     Object::Ptr v = parseObject(a.body);
@@ -309,7 +299,7 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
     Answer a = sessionCall(command, *s, "GET", path, "", err);
     if (a.status < 200 || a.status >= 300) return 1;
     if (p.json) {
-      printBody(a, out);
+      printBody(a.body, out);
       return 0;
     }
     Object::Ptr d = parseObject(a.body);
@@ -352,7 +342,7 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
       return 1;
     }
     if (p.json) {
-      printBody(a, out);
+      printBody(a.body, out);
       return 0;
     }
     Object::Ptr d = parseObject(a.body);
@@ -393,11 +383,11 @@ int runMappings(const std::vector<std::string>& args, std::istream& in, std::ost
           << ": the first signature of a session needs your TOTP code: run again with --totp "
              "CODE\n";
     }
-    if (p.json && !a.body.empty()) printBody(a, out);
+    if (p.json && !a.body.empty()) printBody(a.body, out);
     return 1;
   }
   if (p.json) {
-    printBody(a, out);
+    printBody(a.body, out);
     return 0;
   }
   out << p.words[1] << ": ";

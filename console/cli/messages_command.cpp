@@ -20,39 +20,6 @@ const char* const kExitHelp =
     "\nexit status: 0 done; 1 failed (the server refused, not logged in, network); 2 usage "
     "error.\n";
 
-bool isHelp(const std::string& a) { return a == "-h" || a == "--help"; }
-
-bool isNumber(const std::string& s) {
-  if (s.empty() || s.size() > 18) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
-
-std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
-
-/// `value` quoted for a POSIX shell when it needs it (the "next page" command is copied).
-std::string shellWord(const std::string& value) {
-  bool plain = !value.empty();
-  for (char c : value) {
-    const bool safe = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                      c == '-' || c == '_' || c == '.' || c == ':' || c == '/' || c == '+' ||
-                      c == '@' || c == ',';
-    plain = plain && safe;
-  }
-  if (plain) return value;
-  std::string out = "'";
-  for (char c : value) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out += c;
-    }
-  }
-  return out + "'";
-}
-
 void addQuery(std::string& query, const std::string& name, const std::string& value) {
   std::string encoded;
   Poco::URI::encode(value, "&=?#+%/;", encoded);
@@ -60,10 +27,6 @@ void addQuery(std::string& query, const std::string& name, const std::string& va
   query += name;
   query += "=";
   query += encoded;
-}
-
-void printJson(const std::string& body, std::ostream& out) {
-  out << body << (body.empty() || body.back() == '\n' ? "" : "\n");
 }
 
 void messagesUsage(std::ostream& out) {
@@ -210,7 +173,7 @@ int runMessages(const std::vector<std::string>& args, std::ostream& out, std::os
   Answer a = sessionCall("messages", *s, "GET", "/api/v1/messages" + query, "", err);
   if (!ok(a)) return 1;
   if (json) {
-    printJson(a.body, out);
+    printBody(a.body, out);
   } else {
     printMessageList(a.body, again, out);
   }
@@ -289,7 +252,7 @@ int runDeadLetter(const std::vector<std::string>& args, std::ostream& out, std::
     std::string again = "labgate dead-letter list " + shellWord(words[1]);
     if (!limit.empty()) again += " --limit " + limit;
     if (json) {
-      printJson(a.body, out);
+      printBody(a.body, out);
     } else {
       printDeadLetters(a.body, again, out);
     }
@@ -303,7 +266,7 @@ int runDeadLetter(const std::vector<std::string>& args, std::ostream& out, std::
                   condensed(body), err);
   if (!ok(a)) return 1;
   if (json) {
-    printJson(a.body, out);
+    printBody(a.body, out);
     return 0;
   }
   Object::Ptr r = parseObject(a.body);

@@ -38,8 +38,6 @@ const char* const kExitHelp =
     "\nexit status: 0 done; 1 failed (the server refused, not logged in, network); 2 usage "
     "error.\n";
 
-bool isHelp(const std::string& a) { return a == "-h" || a == "--help"; }
-
 /// Why a request failed, in one line: the problem+json detail (else its title), or the network
 /// error.
 std::string failureText(const Answer& a) {
@@ -52,14 +50,6 @@ std::string failureText(const Answer& a) {
 
 /// Prints `o` as one line of JSON.
 void printJson(const Object::Ptr& o, std::ostream& out) { out << condensed(o) << "\n"; }
-
-bool isNumber(const std::string& s) {
-  if (s.empty() || s.size() > 18) return false;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-  }
-  return true;
-}
 
 // ---- usage -----------------------------------------------------------------------------------
 
@@ -143,8 +133,6 @@ void signUsage(std::ostream& out) {
 }
 
 // ---- printing --------------------------------------------------------------------------------
-
-std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
 
 void printFinding(const Object::Ptr& f, const char* indent, std::ostream& out) {
   out << indent << "finding " << text(f, "rule") << " [" << text(f, "severity") << "]";
@@ -231,21 +219,6 @@ std::optional<QaSession> readSession(const std::string& path) {
 
 std::string batchesCommand(const std::string& state, const std::string& instrument,
                            const std::string& limit, int64_t before) {
-  auto quoted = [](const std::string& v) {
-    const bool plain = !v.empty() && v.find_first_not_of(
-                                         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
-                                         "opqrstuvwxyz0123456789-_.:/@+,=") == std::string::npos;
-    if (plain) return v;
-    std::string q = "'";
-    for (char c : v) {
-      if (c == '\'') {
-        q += "'\\''";
-      } else {
-        q += c;
-      }
-    }
-    return q + "'";
-  };
   std::string command = "labgate batches";
   for (const auto& [option, value] : {std::pair<const char*, const std::string&>{"--state", state},
                                       {"--instrument", instrument},
@@ -254,7 +227,7 @@ std::string batchesCommand(const std::string& state, const std::string& instrume
     command += " ";
     command += option;
     command += " ";
-    command += quoted(value);
+    command += shellWord(value);
   }
   return command + " --before " + std::to_string(before);
 }

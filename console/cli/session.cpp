@@ -178,4 +178,32 @@ Answer sessionCall(const std::string& command, const QaSession& s, const std::st
 
 bool ok(const Answer& a) { return a.status >= 200 && a.status < 300; }
 
+bool isHelp(const std::string& a) { return a == "-h" || a == "--help"; }
+
+bool isNumber(const std::string& s) {
+  return !s.empty() && s.size() <= 18 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+std::string orDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+std::string shellWord(const std::string& value) {
+  const bool plain = !value.empty() && value.find_first_not_of(
+                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+                                           "opqrstuvwxyz0123456789-_.:/@+,=") == std::string::npos;
+  if (plain) return value;
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+void printBody(const std::string& body, std::ostream& out) {
+  out << body << (body.empty() || body.back() == '\n' ? "" : "\n");
+}
+
 }  // namespace labgate::cli

@@ -59,4 +59,17 @@ Answer sessionCall(const std::string& command, const QaSession& s, const std::st
 /// A 2xx answer.
 bool ok(const Answer& a);
 
+// ---- shared by the commands' argument handling and output ---------------------------------
+/// -h or --help.
+bool isHelp(const std::string& a);
+/// 1 to 18 decimal digits (an id, a limit).
+bool isNumber(const std::string& s);
+/// `s`, or "-" when it is empty.
+std::string orDash(const std::string& s);
+/// `value` as one POSIX shell word: as it is when plain, else in single quotes (the "next page"
+/// commands the lists print are meant to be copied).
+std::string shellWord(const std::string& value);
+/// `body` as it came, ending with a newline (--json).
+void printBody(const std::string& body, std::ostream& out);
+
 }  // namespace labgate::cli
