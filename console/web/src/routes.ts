@@ -2,13 +2,17 @@
 import { route } from "./lib/router";
 import { render as login } from "./pages/login";
 import { placeholder } from "./pages/placeholder";
+import { render as dashboard } from "./pages/dashboard";
+import { render as review } from "./pages/review";
+import { render as results, renderSample as sample } from "./pages/results";
 
 export function registerRoutes(): void {
   route("/login", "Log in", login, true);
   // Part C2: dashboard, review queue, result search.
-  route("/", "Dashboard", placeholder("Dashboard"));
-  route("/review", "Review", placeholder("Review"));
-  route("/results", "Results", placeholder("Results"));
+  route("/", "Dashboard", dashboard);
+  route("/review", "Review", review);
+  route("/results", "Results", results);
+  route("/results/:id", "Sample", sample);
   // Part C1: batch view and report.
   route("/batches/:id", "Batch", placeholder("Batch"));
   route("/batches/:id/report", "Batch report", placeholder("Batch report"));
