@@ -1,7 +1,7 @@
 // Result search (#/results): samples by sample id, instrument, receipt date and result
 // disposition, newest first and paged (GET /api/v1/samples); each sample opens its own page
 // (#/results/<id>, GET /api/v1/samples/{id}) with its results, their findings and its batch.
-import { api, Page } from "../lib/api";
+import { ApiError, api, Page } from "../lib/api";
 import { Child, h, replace } from "../lib/dom";
 import { link, navigate, RouteContext, seg } from "../lib/router";
 import { button, errorBox, field, formatTime, input, pageHeader, select, table } from "../lib/ui";
@@ -91,7 +91,7 @@ function filterForm(f: Filters): HTMLFormElement {
       "div",
       { class: "results-filter-buttons" },
       button("Search", null, { kind: "primary", type: "submit" }),
-      button("Clear filters", () => navigate("/results")),
+      button("Reset", () => navigate("/results")),
     ),
   );
   el.appendChild(errors);
@@ -237,7 +237,8 @@ export async function renderSample(ctx: RouteContext): Promise<void> {
     const s = await api.get<SampleDetail>(`/samples/${seg(id)}`);
     replace(body, pageHeader(`Sample ${s.sample_id || s.id}`), sampleFacts(s), resultTable(s.results));
   } catch (e) {
-    replace(body, pageHeader("Sample"), errorBox(e));
+    const missing = e instanceof ApiError && e.status === 404;
+    replace(body, pageHeader("Sample"), errorBox(missing ? `There is no sample ${id} in your organisation.` : e));
   } finally {
     body.removeAttribute("aria-busy");
   }

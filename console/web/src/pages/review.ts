@@ -24,10 +24,15 @@ export interface BatchSummary {
   signatures?: Array<string | { meaning: string }>;
 }
 
-const STATES: Array<{ value: BatchSummary["state"]; label: string; empty: string }> = [
-  { value: "held", label: "Waiting for review", empty: "No batch is waiting for review." },
-  { value: "released", label: "Released", empty: "No released batch matches these filters." },
-  { value: "rejected", label: "Rejected", empty: "No rejected batch matches these filters." },
+const STATES: Array<{ value: BatchSummary["state"]; label: string; none: string; noMatch: string }> = [
+  {
+    value: "held",
+    label: "Waiting for review",
+    none: "No batch is waiting for review.",
+    noMatch: "No batch waiting for review matches these filters.",
+  },
+  { value: "released", label: "Released", none: "No batch has been released yet.", noMatch: "No released batch matches these filters." },
+  { value: "rejected", label: "Rejected", none: "No batch has been rejected.", noMatch: "No rejected batch matches these filters." },
 ];
 
 // ---- shared with the dashboard and the result search -----------------------------------------
@@ -200,7 +205,7 @@ function filterForm(f: Filters): HTMLFormElement {
       "div",
       { class: "review-filter-buttons" },
       button("Filter", null, { kind: "primary", type: "submit" }),
-      button("Clear filters", () => navigate(pathWith("/review", { state: f.state === "held" ? "" : f.state }))),
+      button("Reset", () => navigate(pathWith("/review", { state: f.state === "held" ? "" : f.state }))),
     ),
     h("datalist", { id: "review-instruments" }),
   );
@@ -233,7 +238,7 @@ function suggestInstruments(form: HTMLFormElement, rows: BatchSummary[]): void {
 }
 
 async function loadList(f: Filters, container: HTMLElement, form: HTMLFormElement): Promise<void> {
-  const empty = STATES.find((s) => s.value === f.state)?.empty ?? "No batch matches these filters.";
+  const state = STATES.find((s) => s.value === f.state) ?? STATES[0];
   const filtered = f.instrument || f.from || f.to;
   const page = await api.get<Page<BatchSummary>>("/batches", {
     state: f.state,
@@ -242,10 +247,7 @@ async function loadList(f: Filters, container: HTMLElement, form: HTMLFormElemen
     to: dayEndIso(f.to),
   });
   if (page.items.length === 0) {
-    replace(
-      container,
-      h("p", { class: "empty" }, filtered && f.state === "held" ? "No batch waiting for review matches these filters." : empty),
-    );
+    replace(container, h("p", { class: "empty" }, filtered ? state.noMatch : state.none));
     return;
   }
   suggestInstruments(form, page.items);
