@@ -79,8 +79,16 @@ function findKey(root: HTMLElement, key: string): HTMLElement | null {
   return null;
 }
 
+function sameChildren(a: Element, b: Element): boolean {
+  if (a.childNodes.length !== b.childNodes.length) return false;
+  return Array.from(a.childNodes).every((n, i) => n.isEqualNode(b.childNodes[i]));
+}
+
 /// Replaces a section's content keeping the focus, the open <details> and the scroll position.
+/// Content that did not change is left alone (no new role="alert" announced every 15 s).
 function swap(el: HTMLElement, content: Child): void {
+  const fresh = h("div", null, content);
+  if (sameChildren(el, fresh)) return;
   const active = document.activeElement;
   const focusKey = active && el.contains(active) ? keyOf(active) : null;
   const open = Array.from(el.querySelectorAll("details[open]"))
@@ -88,7 +96,7 @@ function swap(el: HTMLElement, content: Child): void {
     .filter((k): k is string => k !== null);
   const x = window.scrollX;
   const y = window.scrollY;
-  replace(el, content);
+  replace(el, Array.from(fresh.childNodes));
   for (const key of open) findKey(el, key)?.setAttribute("open", "");
   if (focusKey) findKey(el, focusKey)?.focus({ preventScroll: true });
   window.scrollTo(x, y);

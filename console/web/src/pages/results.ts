@@ -194,7 +194,7 @@ function resultTable(results: Result[]): HTMLElement {
       { label: "Instrument code", cell: (r) => r.instrument_code || "—" },
       { label: "LIS code", cell: (r) => r.lis_code || h("span", { class: "muted" }, "not mapped") },
       { label: "Name", cell: (r) => r.lis_name || "—" },
-      { label: "Value", cell: (r) => r.value, class: "num" },
+      { label: "Value", cell: (r) => r.value || "—", class: "num" },
       { label: "Units", cell: (r) => r.units || "—" },
       { label: "Reference range", cell: (r) => r.reference_range || "—" },
       { label: "Flags", cell: (r) => r.flags || "—" },
