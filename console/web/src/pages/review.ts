@@ -104,7 +104,10 @@ export function pagedTable<T>(
         rows.push(...page.items);
         show(page.next, before);
       } catch (e) {
-        status.replaceWith(errorBox(e));
+        // The rows stay; the error is said and "Show more" offered again.
+        show(url, null);
+        container.insertBefore(errorBox(e), container.lastChild);
+        container.querySelector<HTMLElement>(".pager button")?.focus();
       }
     });
     replace(container, build(rows), more);
