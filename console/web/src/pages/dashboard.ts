@@ -156,12 +156,19 @@ function tile(label: string, value: Child, extra?: Child): HTMLElement {
 
 // ---- the throughput chart -------------------------------------------------------------------
 
-const SERIES: Array<{ key: keyof Omit<ThroughputMinute, "at">; label: string }> = [
+interface Series {
+  key: keyof Omit<ThroughputMinute, "at">;
+  label: string;
+}
+
+// Messages and results on their own scales: a batch brings dozens of results in one message.
+const MESSAGE_SERIES: Series[] = [
   { key: "received", label: "Messages received" },
   { key: "refused", label: "Messages refused" },
-  { key: "results", label: "Results stored" },
   { key: "delivered", label: "Messages delivered" },
 ];
+const RESULT_SERIES: Series[] = [{ key: "results", label: "Results stored" }];
+const SERIES: Series[] = [...MESSAGE_SERIES, ...RESULT_SERIES];
 
 /// Round tick values from 0 to at least `max` (about four steps).
 function yTicks(max: number): number[] {
@@ -186,19 +193,19 @@ function xStep(minutes: number): number {
 
 /// The throughput per minute as lines, one per series, with axes; drawn here until the batch
 /// part's charts.ts lineChart is on main (the lead may swap it in).
-function throughputChart(points: ThroughputMinute[], minutes: number): SVGSVGElement {
+function throughputChart(points: ThroughputMinute[], minutes: number, series: Series[], what: string): SVGSVGElement {
   const W = 1000;
-  const H = 240;
-  const m = { left: 44, right: 14, top: 12, bottom: 30 };
+  const H = 170;
+  const m = { left: 72, right: 14, top: 22, bottom: 30 };
   const plotW = W - m.left - m.right;
   const plotH = H - m.top - m.bottom;
-  const max = Math.max(0, ...points.flatMap((p) => SERIES.map((s) => p[s.key])));
+  const max = Math.max(0, ...points.flatMap((p) => series.map((s) => p[s.key])));
   const ticks = yTicks(max);
   const top = ticks[ticks.length - 1];
   const x = (i: number) => m.left + (points.length <= 1 ? plotW / 2 : (i * plotW) / (points.length - 1));
   const y = (v: number) => m.top + plotH - (v / top) * plotH;
   const step = xStep(minutes);
-  const label = `Throughput per minute over the last ${minutes} minutes: ${SERIES.map((s) => s.label.toLowerCase()).join(", ")}`;
+  const label = `${what} per minute over the last ${minutes} minutes: ${series.map((s) => s.label.toLowerCase()).join(", ")}`;
   return svg(
     "svg",
     { class: "dashboard-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, preserveAspectRatio: "xMidYMid meet" },
@@ -222,7 +229,8 @@ function throughputChart(points: ThroughputMinute[], minutes: number): SVGSVGEle
         : null,
     ),
     svg("line", { class: "axis", x1: m.left, x2: W - m.right, y1: m.top + plotH, y2: m.top + plotH }),
-    SERIES.map((s) =>
+    svg("text", { class: "axis-label", x: m.left - 6, y: 10, "text-anchor": "end" }, "per minute"),
+    series.map((s) =>
       svg(
         "path",
         {
@@ -236,17 +244,17 @@ function throughputChart(points: ThroughputMinute[], minutes: number): SVGSVGEle
       svg(
         "rect",
         { class: "minute", x: x(i) - plotW / points.length / 2, y: m.top, width: plotW / points.length, height: plotH },
-        svg("title", null, `${timeLabel(p.at)}: ${SERIES.map((s) => `${s.label.toLowerCase()} ${p[s.key]}`).join(", ")}`),
+        svg("title", null, `${timeLabel(p.at)}: ${series.map((s) => `${s.label.toLowerCase()} ${p[s.key]}`).join(", ")}`),
       ),
     ),
   );
 }
 
-function legend(points: ThroughputMinute[]): HTMLElement {
+function legend(points: ThroughputMinute[], series: Series[]): HTMLElement {
   return h(
     "ul",
     { class: "dashboard-legend" },
-    SERIES.map((s) =>
+    series.map((s) =>
       h(
         "li",
         null,
@@ -296,8 +304,13 @@ async function loadOverview(minutes: number): Promise<Child> {
       ),
     ),
     h("h3", null, `Throughput, last ${o.minutes >= 120 ? `${o.minutes / 60} hours` : `${o.minutes} minutes`}`),
-    throughputChart(o.throughput, o.minutes),
-    legend(o.throughput),
+    o.throughput.every((p) => SERIES.every((s) => p[s.key] === 0))
+      ? h("p", { class: "muted" }, "Nothing was received, stored or delivered in this period.")
+      : null,
+    throughputChart(o.throughput, o.minutes, MESSAGE_SERIES, "Messages"),
+    legend(o.throughput, MESSAGE_SERIES),
+    throughputChart(o.throughput, o.minutes, RESULT_SERIES, "Results"),
+    legend(o.throughput, RESULT_SERIES),
     minuteTable(o.throughput),
   ];
 }
