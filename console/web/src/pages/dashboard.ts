@@ -442,46 +442,14 @@ function nothingToShow(): HTMLElement {
   );
 }
 
-export function render(ctx: RouteContext): void {
-  watchActivity();
-  lastActivity = Date.now();
-  let minutes = 60;
-  const parts: Part[] = [
-    { title: "Held backlog and throughput", permission: "connectors.read", what: "the traffic overview", load: () => loadOverview(minutes), wide: true },
-    { title: "Waiting for review", permission: "results.read", what: "the review queue", load: loadHeld },
-    { title: "Unmapped codes", permission: "results.read", what: "the unmapped codes", load: loadUnmapped },
-    { title: "Connectors", permission: "connectors.read", what: "the connectors", load: loadConnectors, wide: true },
-    { title: "Destinations", permission: "destinations.read", what: "the destinations", load: loadDestinations, wide: true },
-  ];
-  const shown = parts.filter((p) => can(p.permission));
-  const sections = shown.map((p, i) => ({ part: p, ...sectionElement(p, i) }));
-  const updated = h("p", { class: "dashboard-updated muted" });
-  const period = select(
-    [
-      ["15", "Last 15 minutes"],
-      ["60", "Last hour"],
-      ["240", "Last 4 hours"],
-      ["1440", "Last 24 hours"],
-    ],
-    "60",
-  );
-  period.id = "dashboard-period";
-  const refreshButton = button("Refresh now", () => void refreshAll());
-  const controls = h(
-    "div",
-    { class: "dashboard-controls" },
-    can("connectors.read") ? h("div", { class: "dashboard-period" }, h("label", { for: period.id }, "Throughput period"), period) : null,
-    shown.length > 0 ? refreshButton : null,
-  );
-  const root = h(
-    "div",
-    { class: "dashboard" },
-    pageHeader("Dashboard", controls),
-    updated,
-    shown.length === 0 ? nothingToShow() : h("div", { class: "dashboard-grid" }, sections.map((s) => s.wrap)),
-  );
-  replace(ctx.main, root);
-
+/// Refreshes every section now and then every 15 s while `root` is in the page, the tab visible
+/// and someone active; answers the function that refreshes at once.
+function refresher(
+  root: HTMLElement,
+  sections: Array<{ part: Part; body: HTMLElement }>,
+  updated: HTMLElement,
+  refreshButton: HTMLButtonElement,
+): () => Promise<void> {
   let timer: number | undefined;
   let running = false;
   let again = false; // asked for while a refresh ran (a new period): once more at its end
@@ -527,6 +495,50 @@ export function render(ctx: RouteContext): void {
     }
     void refreshAll();
   }
+  return refreshAll;
+}
+
+export function render(ctx: RouteContext): void {
+  watchActivity();
+  lastActivity = Date.now();
+  let minutes = 60;
+  const parts: Part[] = [
+    { title: "Held backlog and throughput", permission: "connectors.read", what: "the traffic overview", load: () => loadOverview(minutes), wide: true },
+    { title: "Waiting for review", permission: "results.read", what: "the review queue", load: loadHeld },
+    { title: "Unmapped codes", permission: "results.read", what: "the unmapped codes", load: loadUnmapped },
+    { title: "Connectors", permission: "connectors.read", what: "the connectors", load: loadConnectors, wide: true },
+    { title: "Destinations", permission: "destinations.read", what: "the destinations", load: loadDestinations, wide: true },
+  ];
+  const shown = parts.filter((p) => can(p.permission));
+  const sections = shown.map((p, i) => ({ part: p, ...sectionElement(p, i) }));
+  const updated = h("p", { class: "dashboard-updated muted" });
+  const period = select(
+    [
+      ["15", "Last 15 minutes"],
+      ["60", "Last hour"],
+      ["240", "Last 4 hours"],
+      ["1440", "Last 24 hours"],
+    ],
+    "60",
+  );
+  period.id = "dashboard-period";
+  const refreshButton = button("Refresh now", () => void refreshAll());
+  const controls = h(
+    "div",
+    { class: "dashboard-controls" },
+    can("connectors.read") ? h("div", { class: "dashboard-period" }, h("label", { for: period.id }, "Throughput period"), period) : null,
+    shown.length > 0 ? refreshButton : null,
+  );
+  const root = h(
+    "div",
+    { class: "dashboard" },
+    pageHeader("Dashboard", controls),
+    updated,
+    shown.length === 0 ? nothingToShow() : h("div", { class: "dashboard-grid" }, sections.map((s) => s.wrap)),
+  );
+  replace(ctx.main, root);
+
+  const refreshAll = refresher(root, sections, updated, refreshButton);
   period.addEventListener("change", () => {
     minutes = Number(period.value);
     void refreshAll();
