@@ -1,0 +1,427 @@
+// Users of the organisation (docs/api.md "Organisations, users, roles"): the list, creating a user
+// with an initial password, changing the printed name, roles and whether the account is disabled,
+// lifting a lockout, a password reset (the temporary password shown once) and removing a lost
+// second factor. The engine decides who may do what (nobody grants a role or manages a user whose
+// permissions they do not hold; the last administrator stays one): its refusals are shown in its
+// words. Every change may carry a reason for the audit trail (required with
+// audit.change_reason = required: the engine's 422 says so and the reason field gets the focus).
+//
+// The helpers exported here (tabs, role check boxes, the reason field, dialogs with a form, the
+// secret shown once) are shared by the roles and API keys pages.
+import { ApiError, api, Page } from "../lib/api";
+import { Child, h, replace, uniqueId } from "../lib/dom";
+import { RouteContext, seg } from "../lib/router";
+import { can, currentUser } from "../lib/session";
+import {
+  busy,
+  button,
+  field,
+  form,
+  formatTime,
+  input,
+  modal,
+  notice,
+  pageHeader,
+  table,
+  tabs,
+} from "../lib/ui";
+
+export interface UserRecord {
+  id: number;
+  org: string;
+  username: string;
+  printed_name: string;
+  roles: string[];
+  disabled: boolean;
+  locked: boolean;
+  locked_until: string | null;
+  totp_enabled: boolean;
+  password_change_required: boolean;
+  created_at: string;
+  last_login_at: string | null;
+  password_changed_at: string;
+}
+
+export interface RoleRecord {
+  name: string;
+  description: string;
+  builtin: boolean;
+  permissions: string[];
+}
+
+// ---- shared by the people pages --------------------------------------------------------------
+
+/// Users | Roles | API keys, each shown when the session may read it.
+export function peopleTabs(): HTMLElement {
+  const items = [
+    { label: "Users", path: "/users", permission: "users.read" },
+    { label: "Roles", path: "/roles", permission: "roles.read" },
+    { label: "API keys", path: "/api-keys", permission: "apikeys.read" },
+  ];
+  return tabs(items.filter((t) => can(t.permission)));
+}
+
+/// Text read by screen readers only (the context of a short visible button text).
+export function hiddenText(text: string): HTMLElement {
+  return h("span", { class: "people-vh" }, text);
+}
+
+/// A button whose visible words are completed for assistive technology: "Edit" + " alice".
+export function rowButton(text: string, context: string, onClick: () => void, kind?: "danger"): HTMLButtonElement {
+  return h(
+    "button",
+    { type: "button", class: `btn ${kind ?? "plain"} people-row-btn`, on: { click: onClick } },
+    text,
+    hiddenText(` ${context}`),
+  );
+}
+
+export function rolesText(roles: string[]): string {
+  return roles.length ? roles.join(", ") : "—";
+}
+
+/// The roles the engine knows; without roles.read, the ones already seen (the API decides anyway).
+export async function loadRoles(seen: string[] = []): Promise<RoleRecord[]> {
+  try {
+    const page = await api.get<Page<RoleRecord>>("/roles");
+    return page.items;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 403) {
+      return Array.from(new Set(seen))
+        .sort()
+        .map((name) => ({ name, description: "", builtin: true, permissions: [] }));
+    }
+    throw e;
+  }
+}
+
+/// Whether the session holds every permission of the role (else the engine answers 403).
+export function grantable(role: RoleRecord): boolean {
+  return role.permissions.every((p) => can(p));
+}
+
+export interface RoleChecklist {
+  element: HTMLElement;
+  selected: () => string[];
+}
+
+/// The roles as labelled check boxes in a fieldset with a legend.
+export function roleChecklist(roles: RoleRecord[], selected: string[] = []): RoleChecklist {
+  const boxes: HTMLInputElement[] = [];
+  const items = roles.map((role) => {
+    const id = uniqueId("role");
+    const box = h("input", { type: "checkbox", id, value: role.name, checked: selected.includes(role.name) });
+    boxes.push(box);
+    const note = grantable(role) ? null : h("span", { class: "hint" }, " (grants permissions you do not hold)");
+    return h(
+      "div",
+      { class: "people-check" },
+      box,
+      h("label", { for: id }, role.name, role.description ? h("span", { class: "hint" }, ` — ${role.description}`) : null, note),
+    );
+  });
+  const element = h("fieldset", { class: "people-roles" }, h("legend", null, "Roles"), items);
+  return { element, selected: () => boxes.filter((b) => b.checked).map((b) => b.value) };
+}
+
+/// The reason recorded in the audit trail with a change.
+export function reasonInput(): HTMLTextAreaElement {
+  return h("textarea", { rows: 2, maxlength: 2000, name: "reason" });
+}
+
+export function reasonField(reason: HTMLTextAreaElement): HTMLElement {
+  return field(
+    "Reason",
+    reason,
+    "Recorded in the audit trail with the change (required where your organisation asks for one). No patient details.",
+  );
+}
+
+/// The body member `reason`, when one was written.
+export function withReason(body: Record<string, unknown>, reason: HTMLTextAreaElement): Record<string, unknown> {
+  const text = reason.value.trim();
+  return text ? { ...body, reason: text } : body;
+}
+
+/// A 422 asking for a reason puts the focus in the reason field; the error is shown by the form.
+function focusReasonWhenAsked(e: unknown, reason: HTMLTextAreaElement | null): void {
+  if (reason && e instanceof ApiError && e.status === 422 && /reason/i.test(e.detail)) reason.focus();
+}
+
+export interface FormDialogOptions {
+  title: string;
+  body: Child;
+  submitText: string;
+  kind?: "primary" | "danger";
+  reason?: HTMLTextAreaElement | null;
+  wide?: boolean;
+  /// Sends the change; the dialog closes when it resolves, a refusal stays in the dialog in words.
+  submit: () => Promise<void>;
+}
+
+/// A dialog holding a form: refusals in role="alert" inside it, closed once the engine accepted.
+export function formDialog(o: FormDialogOptions): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    const el = form(
+      [
+        o.body,
+        o.reason ? reasonField(o.reason) : null,
+        h(
+          "div",
+          { class: "dialog-buttons" },
+          button(o.submitText, null, { kind: o.kind ?? "primary", type: "submit" }),
+          button("Cancel", () => handle.close()),
+        ),
+      ],
+      async () => {
+        try {
+          await o.submit();
+        } catch (e) {
+          focusReasonWhenAsked(e, o.reason ?? null);
+          throw e;
+        }
+        done = true;
+        handle.close();
+      },
+    );
+    const handle = modal(o.title, el, { onClose: () => resolve(done), wide: o.wide });
+  });
+}
+
+/// A secret the engine shows this once (a temporary password, an API key), with a copy button.
+export function secretDialog(title: string, warning: string, label: string, secret: string): Promise<void> {
+  return new Promise((resolve) => {
+    const value = input({ readonly: true, value: secret, class: "people-secret", spellcheck: "false", autocomplete: "off" });
+    const status = h("p", { class: "people-copied", role: "status" });
+    const copy = async () => {
+      try {
+        await navigator.clipboard.writeText(secret);
+        replace(status, "Copied to the clipboard.");
+      } catch {
+        value.focus();
+        value.select();
+        replace(status, "The browser does not allow copying from here: the text is selected, press Ctrl+C.");
+      }
+    };
+    const handle = modal(
+      title,
+      h(
+        "div",
+        null,
+        notice(warning, "warning"),
+        field(label, value),
+        status,
+        h("div", { class: "dialog-buttons" }, button("Copy", () => void copy()), button("Done", () => handle.close(), { kind: "primary" })),
+      ),
+      { onClose: () => resolve() },
+    );
+    value.select();
+  });
+}
+
+// ---- the users page --------------------------------------------------------------------------
+
+interface State {
+  ctx: RouteContext;
+  status: HTMLElement;
+  list: HTMLElement;
+  users: UserRecord[];
+}
+
+export async function render(ctx: RouteContext): Promise<void> {
+  const state: State = { ctx, status: h("div", { class: "people-status" }), list: h("div"), users: [] };
+  const create = can("users.manage") ? button("New user…", () => void createUser(state), { kind: "primary" }) : null;
+  replace(ctx.main, pageHeader("Users", create), peopleTabs(), state.status, state.list);
+  await reload(state);
+}
+
+async function reload(state: State): Promise<void> {
+  await busy(
+    state.list,
+    api.get<Page<UserRecord>>("/users").then((page) => {
+      state.users = page.items;
+      return usersTable(state);
+    }),
+  );
+}
+
+function said(state: State, text: string): void {
+  replace(state.status, notice(text, "success"));
+}
+
+function stateBadges(u: UserRecord): Child[] {
+  const out: Child[] = [];
+  if (u.disabled) out.push(h("span", { class: "badge bad" }, "Disabled"));
+  if (u.locked) out.push(h("span", { class: "badge warn", title: u.locked_until ?? "" }, "Locked"));
+  if (u.password_change_required) out.push(h("span", { class: "badge" }, "Must change password"));
+  if (!out.length) out.push(h("span", { class: "badge ok" }, "Active"));
+  return out;
+}
+
+function usersTable(state: State): HTMLElement {
+  const manage = can("users.manage");
+  return table<UserRecord>(
+    [
+      { label: "User name", cell: (u) => u.username },
+      { label: "Printed name", cell: (u) => u.printed_name },
+      { label: "Roles", cell: (u) => rolesText(u.roles) },
+      { label: "State", cell: (u) => h("span", { class: "people-badges" }, stateBadges(u)) },
+      { label: "TOTP", cell: (u) => (u.totp_enabled ? "Enrolled" : "None") },
+      { label: "Last login", cell: (u) => formatTime(u.last_login_at) },
+      ...(manage ? [{ label: "Actions", cell: (u: UserRecord) => userActions(state, u), class: "people-actions" }] : []),
+    ],
+    state.users,
+    { empty: "No users yet.", caption: `${state.users.length} user${state.users.length === 1 ? "" : "s"} of ${currentUser().org}` },
+  );
+}
+
+function userActions(state: State, u: UserRecord): HTMLElement {
+  return h(
+    "div",
+    { class: "people-row-actions" },
+    rowButton("Edit", u.username, () => void editUser(state, u)),
+    u.locked ? rowButton("Unlock", u.username, () => void unlockUser(state, u)) : null,
+    rowButton("Reset password", `of ${u.username}`, () => void resetPassword(state, u)),
+    u.totp_enabled ? rowButton("Remove TOTP", `of ${u.username}`, () => void removeTotp(state, u), "danger") : null,
+  );
+}
+
+async function createUser(state: State): Promise<void> {
+  const roles = await loadRoles(state.users.flatMap((u) => u.roles));
+  const username = input({ autocomplete: "off", autocapitalize: "none", spellcheck: "false", maxlength: 64 });
+  const printed = input({ autocomplete: "off", maxlength: 128 });
+  const checklist = roleChecklist(roles);
+  const password = input({ type: "password", autocomplete: "new-password" });
+  const reason = reasonInput();
+  const made: { user?: UserRecord } = {};
+  const ok = await formDialog({
+    title: "New user",
+    submitText: "Create user",
+    reason,
+    body: [
+      field("User name", username, "Lower case letters, digits, '.', '_', '@' and '-'; never reused."),
+      field("Printed name", printed, "Shown with the user's electronic signatures."),
+      checklist.element,
+      field("Initial password", password, "The user must change it at the first login. At least 12 characters, not a common password."),
+    ],
+    submit: async () => {
+      if (!username.value.trim()) throw new Error("Enter a user name.");
+      if (!printed.value.trim()) throw new Error("Enter the printed name.");
+      if (!checklist.selected().length) throw new Error("Choose at least one role.");
+      if (!password.value) throw new Error("Enter an initial password.");
+      made.user = await api.post<UserRecord>(
+        "/users",
+        withReason({ username: username.value.trim(), printed_name: printed.value.trim(), roles: checklist.selected(), password: password.value }, reason),
+      );
+    },
+  });
+  if (ok && made.user) {
+    said(state, `User ${made.user.username} created: they choose their own password at the first login.`);
+    await reload(state);
+  }
+}
+
+/// Only the members that changed: an unchanged role list is not granted again.
+function userChanges(u: UserRecord, printed: string, roles: string[], disabled: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (printed !== u.printed_name) body.printed_name = printed;
+  const same = roles.length === u.roles.length && roles.every((r) => u.roles.includes(r));
+  if (!same) body.roles = roles;
+  if (disabled !== u.disabled) body.disabled = disabled;
+  return body;
+}
+
+async function editUser(state: State, u: UserRecord): Promise<void> {
+  const roles = await loadRoles(state.users.flatMap((x) => x.roles));
+  const printed = input({ autocomplete: "off", maxlength: 128, value: u.printed_name });
+  const checklist = roleChecklist(roles, u.roles);
+  const disabledId = uniqueId("disabled");
+  const disabled = h("input", { type: "checkbox", id: disabledId, checked: u.disabled });
+  const reason = reasonInput();
+  const ok = await formDialog({
+    title: `Edit user ${u.username}`,
+    submitText: "Save changes",
+    reason,
+    body: [
+      field("Printed name", printed),
+      checklist.element,
+      h(
+        "div",
+        { class: "people-check" },
+        disabled,
+        h("label", { for: disabledId }, "Account disabled", h("span", { class: "hint" }, " — the user cannot log in; their API keys are revoked and stay revoked")),
+      ),
+    ],
+    submit: async () => {
+      const body = userChanges(u, printed.value.trim(), checklist.selected(), disabled.checked);
+      if (!Object.keys(body).length) throw new Error("Nothing was changed.");
+      if (body.roles && !checklist.selected().length) throw new Error("Choose at least one role.");
+      await api.patch(`/users/${seg(u.id)}`, withReason(body, reason));
+    },
+  });
+  if (ok) {
+    said(state, `User ${u.username} changed.`);
+    await reload(state);
+  }
+}
+
+async function unlockUser(state: State, u: UserRecord): Promise<void> {
+  const reason = reasonInput();
+  const ok = await formDialog({
+    title: `Unlock ${u.username}`,
+    submitText: "Unlock",
+    reason,
+    body: h("p", null, `The account is locked after too many failed logins${u.locked_until ? " until " : ""}`, u.locked_until ? formatTime(u.locked_until) : null, ". Unlocking lets the user try again at once."),
+    submit: () => api.post(`/users/${seg(u.id)}/unlock`, withReason({}, reason)),
+  });
+  if (ok) {
+    said(state, `User ${u.username} unlocked.`);
+    await reload(state);
+  }
+}
+
+async function resetPassword(state: State, u: UserRecord): Promise<void> {
+  const reason = reasonInput();
+  let temporary = "";
+  const ok = await formDialog({
+    title: `Reset the password of ${u.username}`,
+    submitText: "Reset password",
+    kind: "danger",
+    reason,
+    body: h(
+      "p",
+      null,
+      "The engine makes a temporary password, shown to you once. It ends the user's sessions and only allows the user to choose a new password. You never learn the password they choose.",
+    ),
+    submit: async () => {
+      const answer = await api.post<{ temporary_password: string }>(`/users/${seg(u.id)}/password-reset`, withReason({}, reason));
+      temporary = answer.temporary_password;
+    },
+  });
+  if (!ok) return;
+  await secretDialog(
+    `Temporary password of ${u.username}`,
+    "This temporary password is shown only now. Give it to the user by a safe way; they must change it at their next login.",
+    "Temporary password",
+    temporary,
+  );
+  said(state, `The password of ${u.username} was reset.`);
+  await reload(state);
+}
+
+async function removeTotp(state: State, u: UserRecord): Promise<void> {
+  const reason = reasonInput();
+  const ok = await formDialog({
+    title: `Remove the second factor of ${u.username}`,
+    submitText: "Remove TOTP",
+    kind: "danger",
+    reason,
+    body: h("p", null, "For a lost or replaced device: the user logs in with the password alone and enrols an authenticator app again from My account."),
+    submit: () => api.del(`/users/${seg(u.id)}/totp`, withReason({}, reason)),
+  });
+  if (ok) {
+    said(state, `The second factor of ${u.username} was removed.`);
+    await reload(state);
+  }
+}
