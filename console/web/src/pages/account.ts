@@ -4,7 +4,7 @@
 // otpauth URI, shown as text; POST /me/totp/confirm with a code enables it). A restricted session
 // (initial or reset password, expired password, a second factor the organisation requires) is sent
 // here by the login flow and may only do these things: the page says what to do first.
-import { api } from "../lib/api";
+import { ApiError, api } from "../lib/api";
 import { Child, h, replace } from "../lib/dom";
 import { link, navigate, RouteContext } from "../lib/router";
 import { currentUser, loadSession, Me, restriction, User } from "../lib/session";
@@ -74,7 +74,7 @@ function passwordSection(me: Me): HTMLElement {
     [
       field("Current password", current),
       field("New password", next, "At least 12 characters (your organisation may ask for more); a long phrase is good. Not a common password, not containing your user name."),
-      field("Repeat the new password", repeat),
+      field("Type it again", repeat, "The new password once more, to catch a typing mistake."),
       h("div", { class: "dialog-buttons account-buttons" }, button("Change password", null, { kind: "primary", type: "submit" })),
     ],
     async () => {
@@ -88,18 +88,26 @@ function passwordSection(me: Me): HTMLElement {
         await api.post("/me/password", { current_password: current.value, new_password: next.value });
       } catch (e) {
         current.value = "";
-        throw e;
+        throw passwordRefusal(e);
       }
       await finished("password");
     },
-    { "aria-labelledby": "account-password" },
   );
   return h(
     "section",
-    { class: "card account-password" + (me.password_change_required ? " account-first" : "") },
+    { class: "card account-password" + (me.password_change_required ? " account-first" : ""), "aria-labelledby": "account-password" },
     h("h2", { id: "account-password" }, "Change your password"),
     el,
   );
+}
+
+/// The policy's refusals are phrased without their subject ("must be at least 12 characters
+/// long"): they are about the new password.
+export function passwordRefusal(e: unknown): unknown {
+  if (e instanceof ApiError && e.status === 422 && /^must /.test(e.detail)) {
+    return new Error(`The new password ${e.detail}.`);
+  }
+  return e;
 }
 
 /// Reads the session again (the restriction may be lifted) and shows the page with the outcome.

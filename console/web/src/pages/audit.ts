@@ -240,7 +240,7 @@ function sentence(text: string): string {
 
 function verdict(v: Verification): string {
   if (v.valid) {
-    const head = v.head ? `; the last hash is ${v.head.slice(0, 16)}…` : "";
+    const head = v.head ? ` (last hash ${v.head.slice(0, 16)}…)` : "";
     return `The audit trail is intact: ${v.events} events verified, up to event ${v.last_id}${head}. ${sentence(v.reason)}`;
   }
   const b = v.broken;

@@ -112,12 +112,14 @@ export function roleChecklist(roles: RoleRecord[], selected: string[] = []): Rol
     const id = uniqueId("role");
     const box = h("input", { type: "checkbox", id, value: role.name, checked: selected.includes(role.name) });
     boxes.push(box);
-    const note = grantable(role) ? null : h("span", { class: "hint" }, " (grants permissions you do not hold)");
+    const words = [role.description, grantable(role) ? "" : "(grants permissions you do not hold)"].filter(Boolean).join(" ");
+    if (words) box.setAttribute("aria-describedby", `${id}-hint`);
     return h(
       "div",
       { class: "people-check" },
       box,
-      h("label", { for: id }, role.name, role.description ? h("span", { class: "hint" }, ` — ${role.description}`) : null, note),
+      h("label", { for: id }, role.name),
+      words ? h("span", { class: "hint", id: `${id}-hint` }, words) : null,
     );
   });
   const element = h("fieldset", { class: "people-roles" }, h("legend", null, "Roles"), items);
@@ -287,6 +289,14 @@ function userActions(state: State, u: UserRecord): HTMLElement {
   );
 }
 
+/// The password policy's refusals name no subject ("must not contain the username").
+function initialPasswordRefusal(e: unknown): unknown {
+  if (e instanceof ApiError && e.status === 422 && /^must /.test(e.detail)) {
+    return new Error(`The initial password ${e.detail}.`);
+  }
+  return e;
+}
+
 async function createUser(state: State): Promise<void> {
   const roles = await loadRoles(state.users.flatMap((u) => u.roles));
   const username = input({ autocomplete: "off", autocapitalize: "none", spellcheck: "false", maxlength: 64 });
@@ -310,10 +320,12 @@ async function createUser(state: State): Promise<void> {
       if (!printed.value.trim()) throw new Error("Enter the printed name.");
       if (!checklist.selected().length) throw new Error("Choose at least one role.");
       if (!password.value) throw new Error("Enter an initial password.");
-      made.user = await api.post<UserRecord>(
-        "/users",
-        withReason({ username: username.value.trim(), printed_name: printed.value.trim(), roles: checklist.selected(), password: password.value }, reason),
-      );
+      const body = { username: username.value.trim(), printed_name: printed.value.trim(), roles: checklist.selected(), password: password.value };
+      try {
+        made.user = await api.post<UserRecord>("/users", withReason(body, reason));
+      } catch (e) {
+        throw initialPasswordRefusal(e);
+      }
     },
   });
   if (ok && made.user) {
