@@ -13,12 +13,13 @@ import { button, Column, errorBox, field, formatTime, input, pageHeader, tabs } 
 // ---- shared with the login records page ------------------------------------------------------
 
 /// Audit trail | Login records, each shown when the session may read it.
-export function recordTabs(): HTMLElement {
+export function recordTabs(): HTMLElement | null {
   const items = [
     { label: "Audit trail", path: "/audit", permission: "audit.read" },
     { label: "Login records", path: "/logins", permission: "logins.read" },
   ];
-  return tabs(items.filter((t) => can(t.permission)));
+  const allowed = items.filter((t) => can(t.permission));
+  return allowed.length ? tabs(allowed) : null;
 }
 
 /// A day from a date field as an ISO time in the reader's zone: its start, or its last moment.
@@ -193,8 +194,8 @@ const ACTIONS = [
 ];
 
 const FILTERS: FilterSpec[] = [
-  { name: "from", label: "From", type: "date" },
-  { name: "to", label: "To", type: "date" },
+  { name: "from", label: "From date", type: "date" },
+  { name: "to", label: "To date", type: "date" },
   { name: "actor", label: "Actor", hint: "user:alice, apikey:7, engine …" },
   { name: "action", label: "Action", hint: "Exact, or a prefix ending in “.”: user.", list: ACTIONS },
   { name: "subject", label: "Subject", hint: "user:alice, batch:12 …" },

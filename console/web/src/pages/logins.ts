@@ -33,15 +33,15 @@ const OUTCOMES = [
 ];
 
 const FILTERS: FilterSpec[] = [
-  { name: "from", label: "From", type: "date" },
-  { name: "to", label: "To", type: "date" },
+  { name: "from", label: "From date", type: "date" },
+  { name: "to", label: "To date", type: "date" },
   { name: "user", label: "User", hint: "The user name as sent, or apikey:<prefix>" },
   { name: "outcome", label: "Outcome", hint: "success, bad_password, locked …", list: OUTCOMES },
 ];
 
 function outcomeBadge(outcome: string): HTMLElement {
   const kind = outcome === "success" ? "ok" : outcome === "throttled" || outcome === "totp_required" ? "warn" : "bad";
-  return h("span", { class: `badge ${kind}` }, outcome.replace(/_/g, " "));
+  return h("span", { class: `badge ${kind}` }, outcome);
 }
 
 /// A user agent is long: the first words, the whole of it in the tooltip.

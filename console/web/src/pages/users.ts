@@ -52,13 +52,14 @@ export interface RoleRecord {
 // ---- shared by the people pages --------------------------------------------------------------
 
 /// Users | Roles | API keys, each shown when the session may read it.
-export function peopleTabs(): HTMLElement {
+export function peopleTabs(): HTMLElement | null {
   const items = [
     { label: "Users", path: "/users", permission: "users.read" },
     { label: "Roles", path: "/roles", permission: "roles.read" },
     { label: "API keys", path: "/api-keys", permission: "apikeys.read" },
   ];
-  return tabs(items.filter((t) => can(t.permission)));
+  const allowed = items.filter((t) => can(t.permission));
+  return allowed.length ? tabs(allowed) : null;
 }
 
 /// Text read by screen readers only (the context of a short visible button text).
