@@ -8,6 +8,7 @@ import { ApiError, api } from "../lib/api";
 import { Child, h, replace } from "../lib/dom";
 import { link, navigate, RouteContext } from "../lib/router";
 import { currentUser, loadSession, Me, restriction, User } from "../lib/session";
+import { qrSvg } from "./account_qr";
 import { button, field, form, formatTime, input, notice, pageHeader } from "../lib/ui";
 
 const DONE: Record<string, string> = {
@@ -66,12 +67,18 @@ function whoAmI(me: Me, u: User): HTMLElement {
   );
 }
 
+/// The account's name in a hidden field, so that password managers know which password changes.
+function accountName(me: Me): HTMLInputElement {
+  return h("input", { type: "text", hidden: true, readonly: true, autocomplete: "username", value: me.user?.username ?? "", tabindex: -1 });
+}
+
 function passwordSection(me: Me): HTMLElement {
   const current = input({ type: "password", autocomplete: "current-password" });
   const next = input({ type: "password", autocomplete: "new-password" });
   const repeat = input({ type: "password", autocomplete: "new-password" });
   const el = form(
     [
+      accountName(me),
       field("Current password", current),
       field("New password", next, "At least 12 characters (your organisation may ask for more); a long phrase is good. Not a common password, not containing your user name."),
       field("Type it again", repeat, "The new password once more, to catch a typing mistake."),
@@ -140,6 +147,7 @@ function startEnrolment(body: HTMLElement, me: Me): void {
   const password = input({ type: "password", autocomplete: "current-password" });
   const el = form(
     [
+      accountName(me),
       h("p", null, "An authenticator app (on a phone or a hardware token) makes a new six-digit code every 30 seconds. Enter your password to begin."),
       me.totp_enrolment_required ? h("p", null, h("strong", null, "Your organisation requires a second factor.")) : null,
       field("Your password", password),
@@ -187,8 +195,13 @@ function confirmEnrolment(body: HTMLElement, secret: string, uri: string): void 
     h(
       "ol",
       { class: "account-steps" },
-      h("li", null, "In the authenticator app, add an account by entering a key (time-based, 6 digits, 30 seconds)."),
-      h("li", null, "Type this key: ", h("code", { class: "account-secret" }, grouped(secret)), " — or paste the address below into an app that accepts otpauth links."),
+      h(
+        "li",
+        null,
+        "In the authenticator app, add an account: scan this QR code, or enter the key below (time-based, 6 digits, 30 seconds).",
+        qrSvg(uri, "QR code of the provisioning address for your authenticator app"),
+      ),
+      h("li", null, "Key to type in: ", h("code", { class: "account-secret" }, grouped(secret)), " — or paste the address below into an app that accepts otpauth links."),
       h("li", null, "Enter the code the app shows to confirm."),
     ),
     field("Provisioning address (otpauth URI)", uriBox),
