@@ -146,9 +146,15 @@ export function withReason(body: Record<string, unknown>, reason: HTMLTextAreaEl
   return text ? { ...body, reason: text } : body;
 }
 
-/// A 422 asking for a reason puts the focus in the reason field; the error is shown by the form.
-function focusReasonWhenAsked(e: unknown, reason: HTMLTextAreaElement | null): void {
-  if (reason && e instanceof ApiError && e.status === 422 && /reason/i.test(e.detail)) reason.focus();
+/// A 422 asking for a reason (audit.change_reason = required) puts the focus in the reason field
+/// and says so in the console's words; any other refusal stays as the engine put it.
+function reasonRefusal(e: unknown, reason: HTMLTextAreaElement | null): unknown {
+  if (!reason || !(e instanceof ApiError) || e.status !== 422 || !/reason/i.test(e.detail)) return e;
+  reason.focus();
+  if (/is required/i.test(e.detail)) {
+    return new Error("Your organisation requires a reason for every change: write it under Reason, then try again.");
+  }
+  return e;
 }
 
 export interface FormDialogOptions {
@@ -181,8 +187,7 @@ export function formDialog(o: FormDialogOptions): Promise<boolean> {
         try {
           await o.submit();
         } catch (e) {
-          focusReasonWhenAsked(e, o.reason ?? null);
-          throw e;
+          throw reasonRefusal(e, o.reason ?? null);
         }
         done = true;
         handle.close();
