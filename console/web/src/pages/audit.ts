@@ -6,7 +6,7 @@
 // The filter form and the paged table are shared with the login records page.
 import { api, Page, Query } from "../lib/api";
 import { Child, h, replace } from "../lib/dom";
-import { RouteContext } from "../lib/router";
+import { link, RouteContext, seg } from "../lib/router";
 import { can } from "../lib/session";
 import { button, Column, errorBox, field, formatTime, input, pageHeader, tabs } from "../lib/ui";
 
@@ -224,12 +224,22 @@ function detailCell(e: AuditEvent): Child {
   return h("details", { class: "audit-detail" }, h("summary", null, digest(e.detail)), h("pre", null, text));
 }
 
+/// A subject the console has a page for links to it (a batch, a mapping set, a user's list).
+function subjectCell(e: AuditEvent): Child {
+  if (!e.subject) return "—";
+  const batch = /^batch:(\d+)$/.exec(e.subject);
+  if (batch) return link(`/batches/${batch[1]}`, e.subject);
+  const set = /^mapping-set:(.+)$/.exec(e.subject);
+  if (set) return link(`/mappings/${seg(set[1])}`, e.subject);
+  return e.subject;
+}
+
 const COLUMNS: Column<AuditEvent>[] = [
   { label: "Event", cell: (e) => String(e.id), class: "num" },
   { label: "Time", cell: (e) => formatTime(e.at) },
   { label: "Actor", cell: (e) => e.actor },
   { label: "Action", cell: (e) => h("code", null, e.action) },
-  { label: "Subject", cell: (e) => e.subject || "—" },
+  { label: "Subject", cell: subjectCell },
   { label: "Detail", cell: detailCell, class: "audit-detail-cell" },
 ];
 
