@@ -9,6 +9,7 @@ import { can } from "../lib/session";
 import { busy, button, field, formatTime, input, notice, pageHeader, select, table } from "../lib/ui";
 import {
   formDialog,
+  guarded,
   loadRoles,
   peopleTabs,
   reasonInput,
@@ -42,7 +43,7 @@ interface State {
 
 export async function render(ctx: RouteContext): Promise<void> {
   const state: State = { status: h("div"), list: h("div"), keys: [] };
-  const create = can("apikeys.manage") ? button("New API key…", () => void createKey(state), { kind: "primary" }) : null;
+  const create = can("apikeys.manage") ? button("New API key…", guarded(state.status, () => createKey(state)), { kind: "primary" }) : null;
   replace(ctx.main, pageHeader("API keys", create), peopleTabs(), state.status, state.list);
   await reload(state);
 }
@@ -77,7 +78,7 @@ function keysTable(state: State): HTMLElement {
       { label: "Last used", cell: (k) => formatTime(k.last_used_at) },
       { label: "State", cell: (k) => [stateBadge(k), k.revoked_at ? h("span", { class: "hint" }, " ", formatTime(k.revoked_at)) : null] },
       ...(manage
-        ? [{ label: "Actions", cell: (k: ApiKeyRecord) => (k.state === "revoked" ? "" : rowButton("Revoke", `key ${k.name}`, () => void revokeKey(state, k), "danger")) }]
+        ? [{ label: "Actions", cell: (k: ApiKeyRecord) => (k.state === "revoked" ? "" : rowButton("Revoke", `key ${k.name}`, guarded(state.status, () => revokeKey(state, k)), "danger")) }]
         : []),
     ],
     state.keys,

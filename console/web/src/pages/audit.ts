@@ -98,6 +98,9 @@ export function rememberFilters(path: string, params: URLSearchParams): void {
   history.replaceState(null, "", `#${path}${text ? "?" + text : ""}`);
 }
 
+/// The latest load of each list: an answer to an earlier filter that arrives late is dropped.
+const latest = new WeakMap<HTMLElement, number>();
+
 /// A paged list: the first page from `path` and `query`, then "Show more" appends the next pages.
 export async function pagedTable<T>(
   container: HTMLElement,
@@ -127,10 +130,13 @@ export async function pagedTable<T>(
       replace(more, errorBox(e));
     }
   };
+  const ticket = (latest.get(container) ?? 0) + 1;
+  latest.set(container, ticket);
   container.setAttribute("aria-busy", "true");
   replace(container, h("p", { class: "loading" }, "Loading…"));
   try {
     const first = await api.get<Page<T>>(path, query);
+    if (latest.get(container) !== ticket) return;
     if (!first.items.length) {
       replace(container, h("p", { class: "empty" }, empty));
       return;
@@ -139,9 +145,9 @@ export async function pagedTable<T>(
     replace(container, h("div", { class: "table-wrap" }, h("table", null, h("caption", null, caption), head, tbody)), count, more);
     add(first);
   } catch (e) {
-    replace(container, errorBox(e));
+    if (latest.get(container) === ticket) replace(container, errorBox(e));
   } finally {
-    container.removeAttribute("aria-busy");
+    if (latest.get(container) === ticket) container.removeAttribute("aria-busy");
   }
 }
 

@@ -15,6 +15,7 @@ import { can, currentUser } from "../lib/session";
 import {
   busy,
   button,
+  errorBox,
   field,
   form,
   formatTime,
@@ -75,6 +76,14 @@ export function rowButton(text: string, context: string, onClick: () => void, ki
     text,
     hiddenText(` ${context}`),
   );
+}
+
+/// A click handler running an async action: a failure before its dialog opens (the roles could
+/// not be read, the engine cannot be reached) is shown in words in `status`.
+export function guarded(status: HTMLElement, action: () => Promise<void>): () => void {
+  return () => {
+    action().catch((e: unknown) => replace(status, errorBox(e)));
+  };
 }
 
 export function rolesText(roles: string[]): string {
@@ -239,7 +248,7 @@ interface State {
 
 export async function render(ctx: RouteContext): Promise<void> {
   const state: State = { ctx, status: h("div", { class: "people-status" }), list: h("div"), users: [] };
-  const create = can("users.manage") ? button("New user…", () => void createUser(state), { kind: "primary" }) : null;
+  const create = can("users.manage") ? button("New user…", guarded(state.status, () => createUser(state)), { kind: "primary" }) : null;
   replace(ctx.main, pageHeader("Users", create), peopleTabs(), state.status, state.list);
   await reload(state);
 }
@@ -288,10 +297,10 @@ function userActions(state: State, u: UserRecord): HTMLElement {
   return h(
     "div",
     { class: "people-row-actions" },
-    rowButton("Edit", u.username, () => void editUser(state, u)),
-    u.locked ? rowButton("Unlock", u.username, () => void unlockUser(state, u)) : null,
-    rowButton("Reset password", `of ${u.username}`, () => void resetPassword(state, u)),
-    u.totp_enabled ? rowButton("Remove TOTP", `of ${u.username}`, () => void removeTotp(state, u), "danger") : null,
+    rowButton("Edit", u.username, guarded(state.status, () => editUser(state, u))),
+    u.locked ? rowButton("Unlock", u.username, guarded(state.status, () => unlockUser(state, u))) : null,
+    rowButton("Reset password", `of ${u.username}`, guarded(state.status, () => resetPassword(state, u))),
+    u.totp_enabled ? rowButton("Remove TOTP", `of ${u.username}`, guarded(state.status, () => removeTotp(state, u)), "danger") : null,
   );
 }
 
