@@ -136,14 +136,14 @@ async function createKey(state: State): Promise<void> {
     },
   });
   if (!ok || !made.key) return;
+  replace(state.status, notice(`API key ${made.key.name} (${made.key.prefix}…) created.`, "success"));
+  await reload(state);
   await secretDialog(
     `API key ${made.key.name}`,
     "Copy the key now: it is shown only this once and cannot be shown again (LabGate keeps only its SHA-256). Whoever holds it acts with its roles.",
     "API key",
     made.key.key ?? "",
   );
-  replace(state.status, notice(`API key ${made.key.name} (${made.key.prefix}…) created.`, "success"));
-  await reload(state);
 }
 
 async function revokeKey(state: State, k: ApiKeyRecord): Promise<void> {

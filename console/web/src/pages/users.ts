@@ -4,7 +4,7 @@
 // second factor. The engine decides who may do what (nobody grants a role or manages a user whose
 // permissions they do not hold; the last administrator stays one): its refusals are shown in its
 // words. Every change may carry a reason for the audit trail (required with
-// audit.change_reason = required: the engine's 422 says so and the reason field gets the focus).
+// audit.change_reason = required: the engine's 422 is said so and the Reason field gets the focus).
 //
 // The helpers exported here (tabs, role check boxes, the reason field, dialogs with a form, the
 // secret shown once) are shared by the roles and API keys pages.
@@ -427,14 +427,14 @@ async function resetPassword(state: State, u: UserRecord): Promise<void> {
     },
   });
   if (!ok) return;
+  said(state, `The password of ${u.username} was reset.`);
+  await reload(state);
   await secretDialog(
     `Temporary password of ${u.username}`,
     "This temporary password is shown only now. Give it to the user by a safe way; they must change it at their next login.",
     "Temporary password",
     temporary,
   );
-  said(state, `The password of ${u.username} was reset.`);
-  await reload(state);
 }
 
 async function removeTotp(state: State, u: UserRecord): Promise<void> {
