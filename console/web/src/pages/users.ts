@@ -286,10 +286,23 @@ function usersTable(state: State): HTMLElement {
       { label: "State", cell: (u) => h("span", { class: "people-badges" }, stateBadges(u)) },
       { label: "TOTP", cell: (u) => (u.totp_enabled ? "Enrolled" : "None") },
       { label: "Last login", cell: (u) => formatTime(u.last_login_at) },
+      ...(can("audit.read") || can("logins.read") ? [{ label: "History", cell: historyLinks }] : []),
       ...(manage ? [{ label: "Actions", cell: (u: UserRecord) => userActions(state, u), class: "people-actions" }] : []),
     ],
     state.users,
     { empty: "No users yet.", caption: `${state.users.length} user${state.users.length === 1 ? "" : "s"} of ${currentUser().org}` },
+  );
+}
+
+/// The user's changes in the audit trail and login attempts, for those who may read them.
+function historyLinks(u: UserRecord): HTMLElement {
+  const changes = `/audit?subject=${encodeURIComponent(`user:${u.username}`)}`;
+  const logins = `/logins?user=${encodeURIComponent(u.username)}`;
+  return h(
+    "div",
+    { class: "people-row-actions" },
+    can("audit.read") ? h("a", { href: `#${changes}` }, "Changes", hiddenText(` to ${u.username}`)) : null,
+    can("logins.read") ? h("a", { href: `#${logins}` }, "Logins", hiddenText(` of ${u.username}`)) : null,
   );
 }
 
