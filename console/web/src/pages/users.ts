@@ -412,7 +412,13 @@ async function unlockUser(state: State, u: UserRecord): Promise<void> {
     title: `Unlock ${u.username}`,
     submitText: "Unlock",
     reason,
-    body: h("p", null, `The account is locked after too many failed logins${u.locked_until ? " until " : ""}`, u.locked_until ? formatTime(u.locked_until) : null, ". Unlocking lets the user try again at once."),
+    body: h(
+      "p",
+      null,
+      "Too many failed logins locked this account",
+      u.locked_until ? [" until ", formatTime(u.locked_until)] : null,
+      ". Unlocking lets the user try again at once.",
+    ),
     submit: () => api.post(`/users/${seg(u.id)}/unlock`, withReason({}, reason)),
   });
   if (ok) {
