@@ -39,7 +39,7 @@ export function render(ctx: RouteContext): void {
 function restrictionWords(me: Me, text: string): Child {
   const what = me.password_change_required
     ? "Choose a new password below."
-    : "Enrol an authenticator app below (Second factor).";
+    : "Use the Second factor section below.";
   return [h("strong", null, text), " ", what, " Until then LabGate offers only this page and logging out."];
 }
 

@@ -10,8 +10,8 @@
 // secret shown once) are shared by the roles and API keys pages.
 import { ApiError, api, Page } from "../lib/api";
 import { Child, h, replace, uniqueId } from "../lib/dom";
-import { RouteContext, seg } from "../lib/router";
-import { can, currentUser } from "../lib/session";
+import { navigate, RouteContext, seg } from "../lib/router";
+import { can, currentUser, loadSession, restriction } from "../lib/session";
 import {
   busy,
   button,
@@ -243,14 +243,108 @@ interface State {
   ctx: RouteContext;
   status: HTMLElement;
   list: HTMLElement;
+  organisation: HTMLElement;
   users: UserRecord[];
 }
 
 export async function render(ctx: RouteContext): Promise<void> {
-  const state: State = { ctx, status: h("div", { class: "people-status" }), list: h("div"), users: [] };
+  const state: State = { ctx, status: h("div", { class: "people-status" }), list: h("div"), organisation: h("div"), users: [] };
   const create = can("users.manage") ? button("New user…", guarded(state.status, () => createUser(state)), { kind: "primary" }) : null;
-  replace(ctx.main, pageHeader("Users", create), peopleTabs(), state.status, state.list);
-  await reload(state);
+  replace(ctx.main, pageHeader("Users", create), peopleTabs(), state.status, state.list, state.organisation);
+  await Promise.all([reload(state), can("organisations.read") ? showOrganisation(state) : null]);
+}
+
+// ---- the organisation's account settings ---------------------------------------------------
+
+interface Organisation {
+  id: string;
+  name: string;
+  password_expiry_days: number;
+  mfa_required: boolean;
+  ip_allowlist: string[];
+  created_at: string;
+}
+
+async function showOrganisation(state: State): Promise<void> {
+  await busy(
+    state.organisation,
+    api.get<Organisation>(`/organisations/${seg(currentUser().org)}`).then((org) => organisationCard(state, org)),
+  );
+}
+
+function organisationCard(state: State, org: Organisation): HTMLElement {
+  const fact = (term: string, value: Child) => [h("dt", null, term), h("dd", null, value)];
+  return h(
+    "section",
+    { class: "card people-org", "aria-labelledby": "people-org" },
+    h("h2", { id: "people-org" }, "Organisation settings"),
+    h(
+      "dl",
+      { class: "account-facts" },
+      fact("Organisation", `${org.name} (${org.id})`),
+      fact("Second factor", org.mfa_required ? "Required for every user" : "Optional"),
+      fact("Password expiry", org.password_expiry_days ? `After ${org.password_expiry_days} days` : "Never"),
+      fact("Allowed addresses", org.ip_allowlist.length ? org.ip_allowlist.join(", ") : "Any"),
+    ),
+    can("organisations.manage") ? button("Change settings…", guarded(state.status, () => editOrganisation(state, org))) : null,
+  );
+}
+
+/// Only the members that changed (the allow-list one address or range per line).
+function organisationChanges(org: Organisation, name: string, mfa: boolean, days: number, list: string[]): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (name !== org.name) body.name = name;
+  if (mfa !== org.mfa_required) body.mfa_required = mfa;
+  if (days !== org.password_expiry_days) body.password_expiry_days = days;
+  if (list.join("\n") !== org.ip_allowlist.join("\n")) body.ip_allowlist = list;
+  return body;
+}
+
+async function editOrganisation(state: State, org: Organisation): Promise<void> {
+  const name = input({ autocomplete: "off", maxlength: 128, value: org.name });
+  const mfaId = uniqueId("mfa");
+  const mfa = h("input", { type: "checkbox", id: mfaId, checked: org.mfa_required });
+  const days = input({ type: "number", min: 0, max: 3650, step: 1, value: org.password_expiry_days });
+  const allow = h("textarea", { rows: 3, spellcheck: "false" });
+  allow.value = org.ip_allowlist.join("\n");
+  const reason = reasonInput();
+  const ok = await formDialog({
+    title: "Organisation settings",
+    submitText: "Save settings",
+    reason,
+    body: [
+      field("Name", name),
+      h(
+        "div",
+        { class: "people-check" },
+        mfa,
+        h("label", { for: mfaId }, "Require a second factor"),
+        h("span", { class: "hint" }, "users without one must enrol at their next login"),
+      ),
+      currentUser().user?.totp_enabled
+        ? null
+        : h("p", { class: "hint" }, "You have no second factor yourself: with it required, you enrol one (My account) before anything else."),
+      field("Password expiry in days", days, "0 = passwords never expire."),
+      field("Allowed addresses", allow, "One address or range per line (10.1.0.0/16); empty = any. A list without your own address is refused."),
+    ],
+    submit: async () => {
+      const expiry = Number(days.value);
+      if (!Number.isInteger(expiry) || expiry < 0 || expiry > 3650) throw new Error("The password expiry is a whole number of days from 0 to 3650.");
+      const list = allow.value.split(/[\s,]+/).filter(Boolean);
+      const body = organisationChanges(org, name.value.trim(), mfa.checked, expiry, list);
+      if (!Object.keys(body).length) throw new Error("Nothing was changed.");
+      await api.patch(`/organisations/${seg(org.id)}`, withReason(body, reason));
+    },
+  });
+  if (!ok) return;
+  // A requirement the administrator does not meet yet restricts their own session at once.
+  await loadSession();
+  if (restriction()) {
+    navigate("/account");
+    return;
+  }
+  said(state, "The organisation's settings were changed.");
+  await showOrganisation(state);
 }
 
 async function reload(state: State): Promise<void> {
