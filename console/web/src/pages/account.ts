@@ -1,15 +1,15 @@
 // The user's own account (docs/api.md "Passwords and TOTP", "Restricted sessions"): who is logged
 // in, changing the password (POST /me/password; the policy's refusal in the engine's words) and
 // enrolling an authenticator app (POST /me/totp with the password answers the secret and the
-// otpauth URI, shown as text; POST /me/totp/confirm with a code enables it). A restricted session
+// otpauth URI, shown as text and as a QR code; POST /me/totp/confirm with a code enables it). A restricted session
 // (initial or reset password, expired password, a second factor the organisation requires) is sent
 // here by the login flow and may only do these things: the page says what to do first.
 import { ApiError, api } from "../lib/api";
 import { Child, h, replace } from "../lib/dom";
 import { link, navigate, RouteContext } from "../lib/router";
 import { currentUser, loadSession, Me, restriction, User } from "../lib/session";
-import { qrSvg } from "./account_qr";
 import { button, field, form, formatTime, input, notice, pageHeader } from "../lib/ui";
+import { qrSvg } from "./account_qr";
 
 const DONE: Record<string, string> = {
   password: "Your password has been changed. Your other sessions have ended; this one goes on.",
@@ -110,7 +110,7 @@ function passwordSection(me: Me): HTMLElement {
 
 /// The policy's refusals are phrased without their subject ("must be at least 12 characters
 /// long"): they are about the new password.
-export function passwordRefusal(e: unknown): unknown {
+function passwordRefusal(e: unknown): unknown {
   if (e instanceof ApiError && e.status === 422 && /^must /.test(e.detail)) {
     return new Error(`The new password ${e.detail}.`);
   }
