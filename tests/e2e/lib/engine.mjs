@@ -28,7 +28,7 @@ export const kAdminPassword = "Harbour-Lantern-Quill-2047";
 export const kOrg = "default";
 export const kInstrument = "qqq-e2e";
 export const kConnector = "lcms1";
-export const kMappingSet = kConnector; // the set a connector's mappings file is stored as
+export const kMappingSet = "steroids"; // the set the mappings file steroids.csv is stored as
 
 /** The test users: role, printed name and (after the first login's change) lasting password. */
 const kUsers = {
@@ -77,7 +77,7 @@ function configText(c) {
     [`connector.${kConnector}.poll_ms`]: "100",
     [`connector.${kConnector}.settle_ms`]: "200",
     [`connector.${kConnector}.instrument`]: kInstrument,
-    [`connector.${kConnector}.mappings`]: path.join(dataDir, "mappings.csv"),
+    [`connector.${kConnector}.mappings`]: path.join(dataDir, "steroids.csv"),
     [`connector.${kConnector}.rules`]: path.join(dataDir, "rules.json"),
     [`connector.${kConnector}.destinations`]: "lis",
     [`connector.${kConnector}.phi.policy`]: "refuse",
