@@ -15,7 +15,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import { dataDir, expected, kMappingSet, repoDir, startEngine, waitUntil } from "./lib/engine.mjs";
-import { segments } from "./lib/lis.mjs";
+import { resultsOf } from "./lib/lis.mjs";
 import { freshCode } from "./lib/totp.mjs";
 
 const kChromium = process.env.LABGATE_CHROMIUM ?? "/usr/bin/chromium";
@@ -113,10 +113,11 @@ describe("the web console", { concurrency: false }, () => {
     return dialog;
   }
 
-  /** The recorded LIS messages with an OBX of `lisCode` for sample `sampleId`. */
+  /** The OBX segments (with their message) of `lisCode` for sample `sampleId` the LIS received. */
   function lisResults(sampleId, lisCode) {
-    return engine.lis.messages.filter((m) => m.includes(sampleId) &&
-      segments(m, "OBX").some((obx) => (obx[3] ?? "").startsWith(lisCode)));
+    return engine.lis.messages.flatMap((message) => resultsOf(message, sampleId)
+      .filter((obx) => (obx[3] ?? "").split("^")[0] === lisCode)
+      .map((obx) => ({ obx, message })));
   }
 
   before(async () => {
@@ -261,8 +262,7 @@ describe("the web console", { concurrency: false }, () => {
     const arrived = await engine.lis.waitFor(() => lisResults(held.sample, held.lis_code).length > 0,
       30000);
     assert.ok(arrived, `no message with ${held.sample} ${held.analyte} reached the test LIS`);
-    const message = lisResults(held.sample, held.lis_code)[0];
-    const obx = segments(message, "OBX").find((o) => (o[3] ?? "").startsWith(held.lis_code));
+    const { obx, message } = lisResults(held.sample, held.lis_code)[0];
     assert.equal(obx[5], held.value, "OBX-5: the value, to the mapping's decimals");
     assert.ok(message.includes(engine.users.approver.printedName) ||
       message.includes(engine.users.approver.username), "the approver is named in the message");

@@ -93,3 +93,20 @@ export function segments(message, name) {
     .filter((s) => s.startsWith(name + "|"))
     .map((s) => s.split("|"));
 }
+
+/**
+ * The OBX segments (split into fields) of the order of `sampleId` in a recorded ORU^R01: those
+ * after the OBR whose OBR-3 (filler order number, the sample id) is `sampleId`, up to the next
+ * ORC or OBR.
+ */
+export function resultsOf(message, sampleId) {
+  const found = [];
+  let inside = false;
+  for (const segment of message.split("\r")) {
+    const f = segment.split("|");
+    if (f[0] === "ORC") inside = false;
+    if (f[0] === "OBR") inside = f[3] === sampleId;
+    else if (f[0] === "OBX" && inside) found.push(f);
+  }
+  return found;
+}
