@@ -151,6 +151,15 @@ describe("the web console", { concurrency: false }, () => {
     await engine?.stop();
   });
 
+  /** Runs last: labgated ran through every step and stops with exit status 0 (ASan-clean). */
+  async function stopsCleanly() {
+    assert.ok(engine.running(), `labgated stopped during the test; its stderr ends:\n${engine.stderr()}`);
+    await browser.close();
+    const end = await engine.stop();
+    assert.ok(!end.killed, "labgated did not exit within 20 s of SIGTERM (killed)");
+    assert.equal(end.code, 0, `labgated's exit status after SIGTERM; its stderr ends:\n${end.stderr}`);
+  }
+
   it("logs in with the keyboard alone", async () => {
     const page = await pageOf("reviewer");
     await goto(page, "/review");
@@ -367,4 +376,6 @@ describe("the web console", { concurrency: false }, () => {
     await eventually(async () => assert.match(page.url(), /#\/review/));
     await page.getByRole("heading", { level: 1 }).first().waitFor();
   });
+
+  it("stops labgated cleanly", stopsCleanly);
 });

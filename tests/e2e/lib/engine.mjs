@@ -207,7 +207,7 @@ async function dropAndWait(admin, inbox, source, name) {
 /**
  * Starts a seeded engine. Returns {url, port, dir, users: {name: {username, password,
  * printedName, roles, totpSecret?}}, admin: {username, password}, heldBatch: {id, sourceName},
- * historyBatches: [ids], expected, lis, api(), stop()}.
+ * historyBatches: [ids], expected, lis, api(), running(), stderr(), stop()}.
  */
 export async function startEngine(options = {}) {
   const bin = path.resolve(repoDir, process.env.LABGATE_BIN ?? "build-test/bin/labgated");
@@ -254,18 +254,27 @@ export async function startEngine(options = {}) {
     }
   };
 
-  let stopped = false;
+  let stopped = null;
+  /**
+   * Stops labgated (SIGTERM, SIGKILL after 20 s) and the LIS, removes the folder. Resolves to
+   * {code, signal, killed, stderr} (stderr: the last lines labgated wrote there).
+   */
   const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+    if (stopped) return stopped;
+    let killed = false;
     if (!exited) {
       child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 20000);
+      const timer = setTimeout(() => {
+        killed = true;
+        child.kill("SIGKILL");
+      }, 20000);
       await exitPromise;
       clearTimeout(timer);
     }
+    stopped = { code: exited.code, signal: exited.signal, killed, stderr: stderrTail() };
     await lis.stop();
     if (!process.env.LABGATE_KEEP_TEST_DIRS) rmSync(dir, { recursive: true, force: true });
+    return stopped;
   };
 
   try {
@@ -320,6 +329,8 @@ export async function startEngine(options = {}) {
       },
       stop,
       running: () => !exited,
+      /** The last lines labgated wrote to its stderr. */
+      stderr: stderrTail,
     };
   } catch (e) {
     await stop();
