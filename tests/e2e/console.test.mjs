@@ -258,6 +258,8 @@ describe("the web console", { concurrency: false }, () => {
     assert.match(await alert.innerText(), /password is wrong/i);
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
+    const focused = await page.evaluate(() => document.activeElement?.textContent?.trim() ?? "");
+    assert.match(focused, /^Sign(…|\.\.\.)$/, "Escape closes the dialog and the focus returns to its button");
   });
 
   it("signs the batch reviewed", async () => {
