@@ -21,7 +21,7 @@ import { freshCode } from "./lib/totp.mjs";
 const kChromium = process.env.LABGATE_CHROMIUM ?? "/usr/bin/chromium";
 const kScreenshots = path.resolve(process.env.LABGATE_SCREENSHOTS ?? path.join(repoDir, "build-test/screenshots"));
 const kViewport = { width: 1280, height: 800 };
-const kTimeout = 15000; // for one thing to appear on a page
+const kTimeout = 20000; // for one thing to appear on a page (ctest runs the sanitized build, in parallel)
 
 function loadPlaywright() {
   const require = createRequire(path.join(repoDir, "console/web/package.json"));
@@ -152,7 +152,8 @@ describe("the web console", { concurrency: false }, () => {
   });
 
   /** Runs last: labgated ran through every step and stops with exit status 0 (ASan-clean). */
-  async function stopsCleanly() {
+  async function stopsCleanly(t) {
+    t.diagnostic(`screenshots in ${kScreenshots}`);
     assert.ok(engine.running(), `labgated stopped during the test; its stderr ends:\n${engine.stderr()}`);
     await browser.close();
     const end = await engine.stop();
