@@ -2,6 +2,11 @@
 import { route } from "./lib/router";
 import { render as login } from "./pages/login";
 import { placeholder } from "./pages/placeholder";
+// Part D1: mapping sets, unmapped codes, dead letters.
+import { render as deadLetters } from "./pages/dead_letters";
+import { render as mappingSet } from "./pages/mapping_set";
+import { render as mappings } from "./pages/mappings";
+import { render as unmapped } from "./pages/unmapped";
 
 export function registerRoutes(): void {
   route("/login", "Log in", login, true);
@@ -13,10 +18,10 @@ export function registerRoutes(): void {
   route("/batches/:id", "Batch", placeholder("Batch"));
   route("/batches/:id/report", "Batch report", placeholder("Batch report"));
   // Part D1: mapping sets, unmapped codes, dead letters.
-  route("/mappings", "Mappings", placeholder("Mappings"));
-  route("/mappings/:name", "Mapping set", placeholder("Mapping set"));
-  route("/unmapped", "Unmapped codes", placeholder("Unmapped codes"));
-  route("/dead-letters", "Dead letters", placeholder("Dead letters"));
+  route("/mappings", "Mappings", mappings);
+  route("/mappings/:name", "Mapping set", mappingSet);
+  route("/unmapped", "Unmapped codes", unmapped);
+  route("/dead-letters", "Dead letters", deadLetters);
   // Part D2: users, roles, API keys, audit trail, login records, own account.
   route("/users", "Users", placeholder("Users"));
   route("/roles", "Roles", placeholder("Roles"));
