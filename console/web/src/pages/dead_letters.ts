@@ -102,9 +102,9 @@ function samplesText(ids: string[]): string {
 
 function lettersTable(letters: DeadLetter[], onResend: (d: DeadLetter) => void): HTMLElement {
   const columns: Column<DeadLetter>[] = [
-    { label: "Refused", cell: (d) => formatTime(d.dead_at) },
+    { label: "Refused", cell: (d) => formatTime(d.dead_at), class: "nowrap" },
     { label: "Control id", cell: (d) => h("code", null, d.control_id) },
-    { label: "Batch", cell: (d) => link(`/batches/${d.batch_id}`, `Batch ${d.batch_id}`) },
+    { label: "Batch", cell: (d) => link(`/batches/${d.batch_id}`, `Batch ${d.batch_id}`), class: "nowrap" },
     { label: "Samples", cell: (d) => samplesText(d.sample_ids) },
     { label: "LIS answer", cell: (d) => h("span", { class: "badge bad" }, d.ack_code) },
     { label: "Why", cell: (d) => h("span", { class: "traffic-reason" }, d.reason || "no reason given") },
@@ -134,13 +134,14 @@ function destinationState(d: Destination): Child {
 /// One destination's section: its state, its dead letters page by page, the outcome of a resend.
 function destinationSection(d: Destination): HTMLElement {
   const outcome = h("div", { class: "traffic-outcome" });
+  const stateLine = h("div", { class: "traffic-state" }, destinationState(d));
   const list = h("div", { class: "traffic-letters" });
   const headingId = `traffic-dest-${d.name.replace(/[^A-Za-z0-9_-]/g, "_")}`;
   const section = h(
     "section",
     { class: "card traffic-destination", "aria-labelledby": headingId },
     h("h2", { id: headingId }, d.name),
-    destinationState(d),
+    stateLine,
     outcome,
     list,
   );
@@ -151,13 +152,20 @@ function destinationSection(d: Destination): HTMLElement {
     return [lettersTable(page.items, (x) => void onResend(x)), rest, more];
   };
   const loadFirst = () => busy(list, pageOf(deadLetterPath(d.name)));
+  const refreshState = async () => {
+    try {
+      replace(stateLine, destinationState(await api.get<Destination>(`/destinations/${seg(d.name)}`)));
+    } catch {
+      // the list below still says what matters
+    }
+  };
   const onResend = async (letter: DeadLetter) => {
     const answer = await resendDialog(letter);
     if (!answer) return;
     const said = notice(resentText(answer), "success");
     said.setAttribute("tabindex", "-1");
     replace(outcome, said);
-    await loadFirst();
+    await Promise.all([loadFirst(), refreshState()]);
     said.focus();
   };
   void loadFirst();

@@ -495,7 +495,7 @@ async function loadSet(name: string): Promise<MappingSetDetail | null> {
 function renderMissing(ctx: RouteContext, name: string): void {
   replace(
     ctx.main,
-    trafficTabs(),
+    trafficTabs("/mappings"),
     pageHeader(`Mapping set ${name}`),
     notice(`There is no mapping set named ${name} yet.`, "info"),
     can("mappings.manage") ? uploadForm(name, true) : h("p", null, link("/mappings", "All mapping sets")),
@@ -513,7 +513,7 @@ function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | n
   const latest = set.versions.reduce<MappingVersion | null>((best, v) => (!best || v.version > best.version ? v : best), null);
   replace(
     ctx.main,
-    trafficTabs(),
+    trafficTabs("/mappings"),
     pageHeader(`Mapping set ${set.name}`),
     message ? notice(message, "success") : uploadedNotice(ctx.query),
     summary(set),
@@ -533,11 +533,11 @@ async function show(ctx: RouteContext, message: string | null): Promise<void> {
     if (set) renderSet(ctx, set, message);
     else renderMissing(ctx, name);
   } catch (e) {
-    replace(ctx.main, trafficTabs(), pageHeader(`Mapping set ${name}`), h("div", { role: "alert", class: "notice error" }, errorText(e)));
+    replace(ctx.main, trafficTabs("/mappings"), pageHeader(`Mapping set ${name}`), h("div", { role: "alert", class: "notice error" }, errorText(e)));
   }
 }
 
 export async function render(ctx: RouteContext): Promise<void> {
-  replace(ctx.main, trafficTabs(), pageHeader(`Mapping set ${ctx.params.name}`), h("p", { class: "loading" }, "Loading…"));
+  replace(ctx.main, trafficTabs("/mappings"), pageHeader(`Mapping set ${ctx.params.name}`), h("p", { class: "loading" }, "Loading…"));
   await show(ctx, null);
 }

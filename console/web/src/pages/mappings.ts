@@ -74,12 +74,15 @@ interface SpreadsheetProblem {
 // ---- Shared by the mapping pages ---------------------------------------------------------------
 
 /// Mappings | Unmapped codes | Dead letters.
-export function trafficTabs(): HTMLElement {
-  return tabs([
-    { label: "Mappings", path: "/mappings" },
-    { label: "Unmapped codes", path: "/unmapped" },
-    { label: "Dead letters", path: "/dead-letters" },
-  ]);
+export function trafficTabs(active?: string): HTMLElement {
+  return tabs(
+    [
+      { label: "Mappings", path: "/mappings" },
+      { label: "Unmapped codes", path: "/unmapped" },
+      { label: "Dead letters", path: "/dead-letters" },
+    ],
+    active,
+  );
 }
 
 /// A set name the API accepts (1 to 64 letters, digits, '.', '_' or '-', not starting with '.').

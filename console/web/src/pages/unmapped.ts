@@ -5,7 +5,7 @@ import { api, Page } from "../lib/api";
 import { Child, h, replace } from "../lib/dom";
 import { link, navigate, RouteContext, seg } from "../lib/router";
 import { can } from "../lib/session";
-import { busy, button, field, formatTime, input, pageHeader, table } from "../lib/ui";
+import { busy, button, Column, field, formatTime, input, pageHeader, table } from "../lib/ui";
 import { trafficTabs } from "./mappings";
 
 interface UnmappedCode {
@@ -41,8 +41,7 @@ async function setsByInstrument(): Promise<Map<string, string>> {
 }
 
 function codesTable(codes: UnmappedCode[], sets: Map<string, string>, filtered: boolean): HTMLElement {
-  return table<UnmappedCode>(
-    [
+  const columns: Column<UnmappedCode>[] = [
       { label: "Code", cell: (u) => h("code", null, u.code) },
       { label: "Instrument", cell: (u) => u.instrument },
       { label: "Results", cell: (u) => String(u.results), class: "num" },
@@ -53,20 +52,21 @@ function codesTable(codes: UnmappedCode[], sets: Map<string, string>, filtered: 
       },
       { label: "First seen", cell: (u) => formatTime(u.first_seen) },
       { label: "Last seen", cell: (u) => formatTime(u.last_seen) },
-      {
-        label: "Mapping set",
-        cell: (u) => {
-          const set = sets.get(u.instrument);
-          return set ? link(`/mappings/${seg(set)}`, set) : h("span", { class: "muted" }, "not known");
-        },
+  ];
+  // The column only when a connector says which set it uses.
+  if (sets.size > 0) {
+    columns.push({
+      label: "Mapping set",
+      cell: (u) => {
+        const set = sets.get(u.instrument);
+        return set ? link(`/mappings/${seg(set)}`, set) : h("span", { class: "muted" }, "not known");
       },
-    ],
-    codes,
-    {
-      empty: filtered ? "No code of this instrument arrived without a mapping." : "Every code that arrived had a mapping.",
-      caption: "Codes without a mapping",
-    },
-  );
+    });
+  }
+  return table<UnmappedCode>(columns, codes, {
+    empty: filtered ? "No code of this instrument arrived without a mapping." : "Every code that arrived had a mapping.",
+    caption: "Codes without a mapping",
+  });
 }
 
 async function load(instrument: string): Promise<Child> {
