@@ -4,7 +4,7 @@
 // signature, meaning approved, through the sign dialog).
 import { api, ApiError, Page } from "../lib/api";
 import { Child, h, replace } from "../lib/dom";
-import { link, navigate, RouteContext, seg } from "../lib/router";
+import { currentPath, link, navigate, RouteContext, seg } from "../lib/router";
 import { can } from "../lib/session";
 import { signDialog, signatureRefusal } from "../lib/sign";
 import { busy, button, errorBox, errorText, field, form, formatTime, input, modal, notice, pageHeader, table } from "../lib/ui";
@@ -505,12 +505,16 @@ function renderMissing(ctx: RouteContext, name: string): void {
 function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | null): void {
   const details = h("div", { class: "mappings-details" });
   const choose = (v: MappingVersion) => {
+    // The chosen version survives a reload (replaceState fires no hashchange: no new render).
+    history.replaceState(null, "", `#/mappings/${seg(set.name)}?version=${v.version}`);
     replace(details, versionDetails(set, v));
     details.querySelector<HTMLElement>("h2")?.setAttribute("tabindex", "-1");
     details.querySelector<HTMLElement>("h2")?.focus();
   };
   const reload = (m: string) => void show(ctx, m);
+  const asked = set.versions.find((v) => String(v.version) === ctx.query.get("version"));
   const latest = set.versions.reduce<MappingVersion | null>((best, v) => (!best || v.version > best.version ? v : best), null);
+  const first = asked ?? latest;
   replace(
     ctx.main,
     trafficTabs("/mappings"),
@@ -523,13 +527,15 @@ function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | n
     activationsTable(set.activations),
     can("mappings.manage") ? uploadForm(set.name, false) : null,
   );
-  if (latest) replace(details, versionDetails(set, latest));
+  if (first) replace(details, versionDetails(set, first));
 }
 
 async function show(ctx: RouteContext, message: string | null): Promise<void> {
   const name = ctx.params.name;
+  const stillHere = () => currentPath().split("?")[0] === ctx.path;
   try {
     const set = await loadSet(name);
+    if (!stillHere()) return;
     if (set) renderSet(ctx, set, message);
     else renderMissing(ctx, name);
   } catch (e) {
