@@ -458,7 +458,13 @@ function uploadForm(name: string, isNew: boolean): HTMLElement {
   );
   el.prepend(
     h("h2", { id: "mappings-upload-title" }, isNew ? "Upload the first version" : "Upload a new version"),
-    h("p", { class: "hint" }, "A new version is stored, not activated: compare it with the active one and try it first."),
+    h(
+      "p",
+      { class: "hint" },
+      isNew
+        ? "The set is created with this version. It is stored, not activated: look at its rows and try it first."
+        : "A new version is stored, not activated: compare it with the active one and try it first.",
+    ),
   );
   return el;
 }
