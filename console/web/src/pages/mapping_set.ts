@@ -151,9 +151,20 @@ function changedTable(diff: MappingDiff): HTMLElement {
   );
 }
 
-async function showDiff(name: string, version: number): Promise<Child> {
-  const diff = await api.get<MappingDiff>(`${versionPath(name, version)}/diff`);
-  const against = diff.against === 0 ? "no active version (every row is new)" : `version ${diff.against}, the active one`;
+/// The version a version is compared with: the active one, or for the active version the one it
+/// replaced (null: the API's default, the active version).
+function baseOf(set: MappingSetDetail, v: MappingVersion): number | null {
+  return v.active && set.active ? (set.active.previous_version ?? 0) : null;
+}
+
+async function showDiff(name: string, version: number, base: number | null): Promise<Child> {
+  const diff = await api.get<MappingDiff>(`${versionPath(name, version)}/diff`, { against: base });
+  const against =
+    diff.against === 0
+      ? "nothing before it (every row is new)"
+      : base === null
+        ? `version ${diff.against}, the active one`
+        : `version ${diff.against}, the one it replaced`;
   const none = diff.added.length + diff.removed.length + diff.changed.length === 0;
   return [
     h("h3", null, `Differences of version ${version} against ${against}`),
@@ -306,7 +317,7 @@ function versionDetails(set: MappingSetDetail, v: MappingVersion): HTMLElement {
       "div",
       { class: "mappings-actions" },
       button("Show rows", () => void busy(out, showRows(set.name, v.version))),
-      button("Show differences", () => void busy(out, showDiff(set.name, v.version))),
+      button("Show differences", () => void busy(out, showDiff(set.name, v.version, baseOf(set, v)))),
       button("Download CSV", downloadCsv(set.name, v.version, out)),
     ),
     manage ? tryForm(set.name, v.version, out) : null,
