@@ -82,6 +82,9 @@ interface DryRunReport {
   items: BatchTry[];
 }
 
+/// A dry run over many batches lists the first ones in detail; the summary counts them all.
+const MAX_BATCHES_SHOWN = 20;
+
 const SUMMARY_WORDS: Array<[string, string]> = [
   ["newly_mapped", "Newly mapped"],
   ["still_unmapped", "Still unmapped"],
@@ -227,7 +230,10 @@ function dryRunReport(report: DryRunReport): Child {
         : `Tried on the last ${report.batches} batches (${report.results} results). Nothing was written.`,
     ),
     report.batches === 0 ? null : summary,
-    batches.map((b) =>
+    batches.length > MAX_BATCHES_SHOWN
+      ? h("p", { class: "muted" }, `The first ${MAX_BATCHES_SHOWN} of ${batches.length} batches with differences:`)
+      : null,
+    batches.slice(0, MAX_BATCHES_SHOWN).map((b) =>
       h(
         "div",
         { class: "mappings-try-batch" },
