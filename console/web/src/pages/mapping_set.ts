@@ -276,11 +276,11 @@ function downloadCsv(name: string, version: number, out: HTMLElement): () => Pro
   };
 }
 
-function tryForm(name: string, version: number, out: HTMLElement): HTMLElement {
+function tryForm(name: string, version: number, out: HTMLElement, instruments: Promise<string[]>): HTMLElement {
   const instrument = input({ name: "instrument", list: "mappings-instruments", autocomplete: "off" });
   const last = input({ type: "number", name: "last", min: 1, max: 1000, value: 100 });
   const options = h("datalist", { id: "mappings-instruments" });
-  void knownInstruments().then((names) => {
+  void instruments.then((names) => {
     replace(options, names.map((n) => h("option", { value: n })));
     if (!instrument.value && names.length > 0) instrument.value = names[0];
   });
@@ -304,7 +304,7 @@ function tryForm(name: string, version: number, out: HTMLElement): HTMLElement {
   );
 }
 
-function versionDetails(set: MappingSetDetail, v: MappingVersion): HTMLElement {
+function versionDetails(set: MappingSetDetail, v: MappingVersion, instruments: Promise<string[]>): HTMLElement {
   const out = h("div", { class: "mappings-out", "aria-live": "polite" });
   const manage = can("mappings.manage");
   return h(
@@ -326,7 +326,7 @@ function versionDetails(set: MappingSetDetail, v: MappingVersion): HTMLElement {
       button("Show differences", () => void busy(out, showDiff(set.name, v.version, baseOf(set, v)))),
       button("Download CSV", downloadCsv(set.name, v.version, out)),
     ),
-    manage ? tryForm(set.name, v.version, out) : null,
+    manage ? tryForm(set.name, v.version, out, instruments) : null,
     out,
   );
 }
@@ -527,10 +527,12 @@ function renderMissing(ctx: RouteContext, name: string): void {
 
 function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | null): void {
   const details = h("div", { class: "mappings-details" });
+  // Asked once per page: the instruments a version may be tried on.
+  const instruments = can("mappings.manage") ? knownInstruments() : Promise.resolve([]);
   const choose = (v: MappingVersion) => {
     // The chosen version survives a reload (replaceState fires no hashchange: no new render).
     history.replaceState(null, "", `#/mappings/${seg(set.name)}?version=${v.version}`);
-    replace(details, versionDetails(set, v));
+    replace(details, versionDetails(set, v, instruments));
     details.querySelector<HTMLElement>("h2")?.setAttribute("tabindex", "-1");
     details.querySelector<HTMLElement>("h2")?.focus();
   };
@@ -550,7 +552,7 @@ function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | n
     activationsTable(set.activations),
     can("mappings.manage") ? uploadForm(set.name, false) : null,
   );
-  if (first) replace(details, versionDetails(set, first));
+  if (first) replace(details, versionDetails(set, first, instruments));
 }
 
 async function show(ctx: RouteContext, message: string | null): Promise<void> {
