@@ -333,6 +333,13 @@ function versionDetails(set: MappingSetDetail, v: MappingVersion, instruments: P
 
 // ---- Activation -------------------------------------------------------------------------------
 
+/// What the page says above the set after it was drawn again.
+interface Message {
+  text: string;
+  kind: "success" | "warning";
+}
+type Reload = (message: Message) => void;
+
 function activationBody(set: MappingSetDetail, reason: string): Record<string, unknown> {
   return { reason, expected_active_version: set.active_version ?? 0 };
 }
@@ -350,7 +357,7 @@ function activationWhat(set: MappingSetDetail, version: number): Child {
 }
 
 /// With signatures.mapping_activation off the activation is no signature: only a reason.
-function reasonDialog(set: MappingSetDetail, version: number): Promise<boolean> {
+function reasonDialog(set: MappingSetDetail, version: number, post: (body: Record<string, unknown>) => Promise<void>): Promise<boolean> {
   return new Promise((resolve) => {
     let done = false;
     const reason = h("textarea", { rows: 2, maxlength: 2000, required: true });
@@ -369,7 +376,7 @@ function reasonDialog(set: MappingSetDetail, version: number): Promise<boolean> 
           return;
         }
         try {
-          await postActivation(set, version, activationBody(set, reason.value.trim()));
+          await post(activationBody(set, reason.value.trim()));
         } catch (e) {
           replace(errors, h("div", { class: "notice error", role: "alert" }, signatureRefusal(e)));
           return;
@@ -382,11 +389,22 @@ function reasonDialog(set: MappingSetDetail, version: number): Promise<boolean> 
   });
 }
 
-function activate(set: MappingSetDetail, version: number, reload: (message: string) => void): () => Promise<void> {
+function activate(set: MappingSetDetail, version: number, reload: Reload): () => Promise<void> {
   return async () => {
+    // A 409 (another version activated meanwhile, or this one already): the dialog shows the
+    // server's words; once it is closed the page shows the set as it is now.
+    let conflict = false;
+    const post = async (body: Record<string, unknown>) => {
+      try {
+        await postActivation(set, version, body);
+      } catch (e) {
+        conflict = conflict || (e instanceof ApiError && e.status === 409);
+        throw e;
+      }
+    };
     const ok =
       set.activation_signature_required === false
-        ? await reasonDialog(set, version)
+        ? await reasonDialog(set, version, post)
         : await signDialog({
             title: `Activate version ${version} of ${set.name}`,
             what: activationWhat(set, version),
@@ -396,16 +414,17 @@ function activate(set: MappingSetDetail, version: number, reload: (message: stri
               body.meaning = "approved";
               body.password = f.password;
               if (f.totp) body.totp = f.totp;
-              await postActivation(set, version, body);
+              await post(body);
             },
           });
-    if (ok) reload(`Version ${version} of ${set.name} is active. Connectors bound to the set use it from their next message.`);
+    if (ok) reload({ text: `Version ${version} of ${set.name} is active. Connectors bound to the set use it from their next message.`, kind: "success" });
+    else if (conflict) reload({ text: "The set changed while you looked at it: this is the set as it is now.", kind: "warning" });
   };
 }
 
 // ---- Tables -------------------------------------------------------------------------------------
 
-function versionsTable(set: MappingSetDetail, choose: (v: MappingVersion) => void, reload: (m: string) => void): HTMLElement {
+function versionsTable(set: MappingSetDetail, choose: (v: MappingVersion) => void, reload: Reload): HTMLElement {
   const manage = can("mappings.manage");
   const newestFirst = [...set.versions].sort((a, b) => b.version - a.version);
   return table<MappingVersion>(
@@ -525,7 +544,7 @@ function renderMissing(ctx: RouteContext, name: string): void {
   );
 }
 
-function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | null): void {
+function renderSet(ctx: RouteContext, set: MappingSetDetail, message: Message | null): void {
   const details = h("div", { class: "mappings-details" });
   // Asked once per page: the instruments a version may be tried on.
   const instruments = can("mappings.manage") ? knownInstruments() : Promise.resolve([]);
@@ -536,7 +555,7 @@ function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | n
     details.querySelector<HTMLElement>("h2")?.setAttribute("tabindex", "-1");
     details.querySelector<HTMLElement>("h2")?.focus();
   };
-  const reload = (m: string) => void show(ctx, m);
+  const reload: Reload = (m) => void show(ctx, m);
   const asked = set.versions.find((v) => String(v.version) === ctx.query.get("version"));
   const latest = set.versions.reduce<MappingVersion | null>((best, v) => (!best || v.version > best.version ? v : best), null);
   const first = asked ?? latest;
@@ -544,18 +563,18 @@ function renderSet(ctx: RouteContext, set: MappingSetDetail, message: string | n
     ctx.main,
     trafficTabs("/mappings"),
     pageHeader(`Mapping set ${set.name}`),
-    message ? notice(message, "success") : uploadedNotice(ctx.query),
+    message ? notice(message.text, message.kind) : uploadedNotice(ctx.query),
     summary(set),
-    versionsTable(set, choose, reload),
+    h("div", { class: "mappings-versions" }, versionsTable(set, choose, reload)),
     details,
     h("h2", null, "Activation history"),
-    activationsTable(set.activations),
+    h("div", { class: "mappings-history" }, activationsTable(set.activations)),
     can("mappings.manage") ? uploadForm(set.name, false) : null,
   );
   if (first) replace(details, versionDetails(set, first, instruments));
 }
 
-async function show(ctx: RouteContext, message: string | null): Promise<void> {
+async function show(ctx: RouteContext, message: Message | null): Promise<void> {
   const name = ctx.params.name;
   const stillHere = () => currentPath().split("?")[0] === ctx.path;
   try {
