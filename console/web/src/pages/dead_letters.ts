@@ -172,10 +172,17 @@ function destinationSection(d: Destination): HTMLElement {
   return section;
 }
 
-async function load(): Promise<Child> {
+/// Every destination of the organisation, or only the one named (?destination=NAME).
+async function load(only: string | null): Promise<Child> {
   const page = await api.get<Page<Destination>>("/destinations");
-  if (page.items.length === 0) return h("p", { class: "empty" }, "No destination is configured for your organisation.");
-  return page.items.map(destinationSection);
+  const shown = only ? page.items.filter((d) => d.name === only) : page.items;
+  if (shown.length === 0) {
+    return h("p", { class: "empty" }, only ? `There is no destination named ${only}.` : "No destination is configured for your organisation.");
+  }
+  return [
+    only && page.items.length > 1 ? h("p", null, link("/dead-letters", "Show every destination")) : null,
+    shown.map(destinationSection),
+  ];
 }
 
 export async function render(ctx: RouteContext): Promise<void> {
@@ -191,5 +198,5 @@ export async function render(ctx: RouteContext): Promise<void> {
     ),
     body,
   );
-  await busy(body, load());
+  await busy(body, load(ctx.query.get("destination")));
 }
