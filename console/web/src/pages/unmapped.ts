@@ -42,16 +42,16 @@ async function setsByInstrument(): Promise<Map<string, string>> {
 
 function codesTable(codes: UnmappedCode[], sets: Map<string, string>, filtered: boolean): HTMLElement {
   const columns: Column<UnmappedCode>[] = [
-      { label: "Code", cell: (u) => h("code", null, u.code) },
-      { label: "Instrument", cell: (u) => u.instrument },
-      { label: "Results", cell: (u) => String(u.results), class: "num" },
-      {
-        label: "Waiting",
-        cell: (u) => (u.waiting > 0 ? h("span", { class: "badge warn" }, String(u.waiting)) : "0"),
-        class: "num",
-      },
-      { label: "First seen", cell: (u) => formatTime(u.first_seen) },
-      { label: "Last seen", cell: (u) => formatTime(u.last_seen) },
+    { label: "Code", cell: (u) => h("code", null, u.code) },
+    { label: "Instrument", cell: (u) => u.instrument },
+    { label: "Results", cell: (u) => String(u.results), class: "num" },
+    {
+      label: "Waiting",
+      cell: (u) => (u.waiting > 0 ? h("span", { class: "badge warn" }, String(u.waiting)) : "0"),
+      class: "num",
+    },
+    { label: "First seen", cell: (u) => formatTime(u.first_seen) },
+    { label: "Last seen", cell: (u) => formatTime(u.last_seen) },
   ];
   // The column only when a connector says which set it uses.
   if (sets.size > 0) {
