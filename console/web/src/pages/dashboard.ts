@@ -11,7 +11,7 @@
 // (security.session.idle_seconds, docs/api.md "Using a session or an API key").
 import { ApiError, api, Page } from "../lib/api";
 import { Child, h, replace, svg } from "../lib/dom";
-import { link, RouteContext } from "../lib/router";
+import { link, RouteContext, seg } from "../lib/router";
 import { can } from "../lib/session";
 import { button, errorBox, formatTime, pageHeader, select, table } from "../lib/ui";
 import { BatchSummary, batchLink } from "./review";
@@ -379,6 +379,12 @@ async function loadConnectors(): Promise<Child> {
     [
       { label: "Connector", cell: (c) => c.name },
       { label: "Kind", cell: (c) => c.kind },
+      { label: "Instrument", cell: (c) => (typeof c.instrument === "string" && c.instrument ? c.instrument : "—") },
+      {
+        label: "Mapping set",
+        cell: (c) =>
+          typeof c.mapping_set === "string" && c.mapping_set ? link(`/mappings/${seg(c.mapping_set)}`, c.mapping_set) : "—",
+      },
       { label: "State", cell: (c) => stateBadge(c.state) },
       { label: "Listens on", cell: (c) => (typeof c.listen === "string" ? c.listen : "—") },
       { label: "Counts", cell: counters },
