@@ -36,8 +36,9 @@ void refuseUnknownQuery(const Call& call, const std::set<std::string>& known,
                         const std::string& list) {
   for (const auto& [name, value] : call.query) {
     if (known.count(name) == 0) {
-      fail(HttpStatus::HTTP_BAD_REQUEST,
-           "unknown query parameter \"" + name + "\" (known: " + list + ")");
+      std::string detail = "unknown query parameter \"" + name;
+      detail += "\" (known: " + list + ")";
+      fail(HttpStatus::HTTP_BAD_REQUEST, detail);
     }
   }
 }
