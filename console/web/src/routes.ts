@@ -1,0 +1,27 @@
+// Every console page, one line each (hash paths; docs/console.md lists them).
+import { route } from "./lib/router";
+import { render as login } from "./pages/login";
+import { placeholder } from "./pages/placeholder";
+
+export function registerRoutes(): void {
+  route("/login", "Log in", login, true);
+  // Part C2: dashboard, review queue, result search.
+  route("/", "Dashboard", placeholder("Dashboard"));
+  route("/review", "Review", placeholder("Review"));
+  route("/results", "Results", placeholder("Results"));
+  // Part C1: batch view and report.
+  route("/batches/:id", "Batch", placeholder("Batch"));
+  route("/batches/:id/report", "Batch report", placeholder("Batch report"));
+  // Part D1: mapping sets, unmapped codes, dead letters.
+  route("/mappings", "Mappings", placeholder("Mappings"));
+  route("/mappings/:name", "Mapping set", placeholder("Mapping set"));
+  route("/unmapped", "Unmapped codes", placeholder("Unmapped codes"));
+  route("/dead-letters", "Dead letters", placeholder("Dead letters"));
+  // Part D2: users, roles, API keys, audit trail, login records, own account.
+  route("/users", "Users", placeholder("Users"));
+  route("/roles", "Roles", placeholder("Roles"));
+  route("/api-keys", "API keys", placeholder("API keys"));
+  route("/audit", "Audit trail", placeholder("Audit trail"));
+  route("/logins", "Login records", placeholder("Login records"));
+  route("/account", "My account", placeholder("My account"));
+}
