@@ -5,6 +5,13 @@
 //       the QC series of each level (Levey-Jennings) with the Westgard violations of the batch.
 //   GET /api/v1/overview?minutes=60   the dashboard's numbers: throughput per minute, the held
 //       backlog and the dead letters of the caller's organisation.
+//
+// Why the curve is fitted on request rather than stored when the rules fit it: engine/api may not
+// link rules/ (tests/engine_layering.cmake), and the engine already holds each connector's rule
+// set, so one hook (like EngineView::identifyingPattern for the PHI gate) reaches the very code
+// and settings the rules use, with no schema change, and batches stored before this issue are
+// drawn too. The price: a batch evaluated under an earlier rule-set version is drawn with the
+// connector's current one (`rules_version` in the answer names the version of its findings).
 #include <Poco/NumberParser.h>
 
 #include <algorithm>
