@@ -300,7 +300,8 @@ class Engine::Impl : public api::EngineView {
       StatusOr<std::unique_ptr<Source>> source = registry_.createSource(c.kind, context);
       if (!source.isOk()) return source.status();
       connectorInfo_.push_back(ConnectorInfo{c.name, c.kind, c.orgId, c.allow,
-                                             dynamic_cast<HttpSource*>(source.value().get())});
+                                             dynamic_cast<HttpSource*>(source.value().get()),
+                                             c.instrument, boundSet(c)});
       sources_.push_back(std::move(source.value()));
     }
 

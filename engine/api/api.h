@@ -95,6 +95,8 @@ class EngineView {
     std::string name, kind, orgId;
     security::AllowList allow;
     HttpSource* upload = nullptr;  // set for connectors of kind upload
+    std::string instrument;        // connector.NAME.instrument (may be empty)
+    std::string mappingSet;        // the mapping set the connector runs (docs/mappings.md)
   };
   virtual ~EngineView() = default;
   virtual std::vector<ConnectorInfo> connectorInfo() const = 0;
