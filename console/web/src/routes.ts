@@ -1,6 +1,8 @@
 // Every console page, one line each (hash paths; docs/console.md lists them).
 import { route } from "./lib/router";
 import { render as login } from "./pages/login";
+import { render as batch } from "./pages/batch";
+import { render as batchReport } from "./pages/report";
 import { placeholder } from "./pages/placeholder";
 
 export function registerRoutes(): void {
@@ -10,8 +12,8 @@ export function registerRoutes(): void {
   route("/review", "Review", placeholder("Review"));
   route("/results", "Results", placeholder("Results"));
   // Part C1: batch view and report.
-  route("/batches/:id", "Batch", placeholder("Batch"));
-  route("/batches/:id/report", "Batch report", placeholder("Batch report"));
+  route("/batches/:id", "Batch", batch);
+  route("/batches/:id/report", "Batch report", batchReport);
   // Part D1: mapping sets, unmapped codes, dead letters.
   route("/mappings", "Mappings", placeholder("Mappings"));
   route("/mappings/:name", "Mapping set", placeholder("Mapping set"));
