@@ -11,6 +11,7 @@ PACKAGES=(
   clang-format clang clang-tidy python3
   python3-hl7 openssl
   prometheus
+  chromium fonts-dejavu-core
 )
 
 missing=()
@@ -36,6 +37,16 @@ if ((${#missing[@]})); then
 else
   echo "setup: all dependencies present"
 fi
+
+# The browser console's build and test tools (esbuild, typescript, playwright-core, which drives
+# Debian's chromium in the browser tests), from the lock file into console/web/node_modules.
+(
+  cd "$(dirname "$0")/../console/web"
+  if [[ ! -d node_modules/esbuild ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+    echo "setup: installing the console's npm build tools"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
+)
 
 # The independently written HL7 client (npm simple-hl7) the integration tests send through,
 # installed from the lock file into the test tree (tests/clients/node_modules, not committed).

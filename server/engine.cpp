@@ -53,6 +53,7 @@
 #include "engine/store/store.h"
 #include "labgate/version.h"
 #include "mappings/mapping_set.h"
+#include "server/console.h"
 
 namespace labgate {
 namespace {
@@ -655,6 +656,8 @@ class Engine::Impl : public api::EngineView {
       }
     } else if (api_ && api::Api::handles(path)) {
       api_->handle(request, response);
+    } else if (ConsoleFiles::handles(path)) {
+      console_.serve(request, response, path);
     } else {
       sendProblem(response, HTTPResponse::HTTP_NOT_FOUND, "Not Found", "no resource at " + path);
     }
@@ -754,6 +757,7 @@ class Engine::Impl : public api::EngineView {
 
   EngineConfig config_;
   const Registry& registry_;
+  ConsoleFiles console_{config_.consoleDir};  // the browser console at / (console.dir)
   std::shared_ptr<Store> store_;
   std::shared_ptr<Pipeline> pipeline_;
   std::vector<std::unique_ptr<DeliveryWorker>> workers_;

@@ -89,7 +89,8 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "backup.keep.hourly",
                                              "backup.keep.daily",
                                              "audit.forward",
-                                             "audit.change_reason"};
+                                             "audit.change_reason",
+                                             "console.dir"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -581,6 +582,13 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   status = parseHttpLimits(keys, config.httpLimits);
   if (!status.isOk()) return status;
   config.phiPatterns = get("phi.patterns", config.phiPatterns);
+  config.consoleDir = get("console.dir", "");
+  if (!config.consoleDir.empty() && !std::ifstream(config.consoleDir + "/index.html")) {
+    return Status::config("console.dir", config.consoleDir +
+                                             " has no readable index.html: build the console "
+                                             "into it (node console/web/build.mjs --outdir " +
+                                             config.consoleDir + ") or remove the key");
+  }
   config.logLevel = get("log.level", config.logLevel);
   if (!kLogLevels.count(config.logLevel)) {
     return Status::config("log.level",

@@ -55,6 +55,8 @@ struct EngineConfig {
   // http.max_connections, http.*_timeout_seconds, https.hsts_max_age_seconds
   HttpLimits httpLimits;
   std::string phiPatterns = "config/phi-patterns.json";
+  std::string
+      consoleDir;  // console.dir: serve the browser console from this folder (empty: built in)
   std::string logLevel = "information";
   std::string logFile;  // default <data.dir>/logs/labgated.log
   bool logConsole = true;

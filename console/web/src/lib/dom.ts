@@ -27,6 +27,7 @@ function applyProps(el: Element, props: Props | undefined): void {
   if (!props) return;
   for (const [name, value] of Object.entries(props)) {
     if (name === "on") {
+      if (!value) continue;
       for (const [event, handler] of Object.entries(value as Record<string, Handler>)) {
         el.addEventListener(event, handler);
       }
