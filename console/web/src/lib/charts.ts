@@ -21,6 +21,36 @@ export function linearScale(domain: [number, number], range: [number, number]): 
   return f;
 }
 
+/// A base-10 logarithmic map for positive values (wide calibration ranges: 1 to 1000 ng/mL).
+export function logScale(domain: [number, number], range: [number, number]): Scale {
+  const inner = linearScale([Math.log10(domain[0]), Math.log10(domain[1])], range);
+  const f = ((v: number) => inner(Math.log10(v))) as Scale;
+  f.domain = domain;
+  f.range = range;
+  return f;
+}
+
+/// [min, max] (both > 0) widened to whole decades.
+export function decadeDomain(min: number, max: number): [number, number] {
+  const lo = Math.pow(10, Math.floor(Math.log10(min)));
+  const hi = Math.pow(10, Math.ceil(Math.log10(max)));
+  return lo === hi ? [lo / 10, hi * 10] : [lo, hi];
+}
+
+/// Ticks of a logarithmic axis: each decade, with 2 and 5 between when there are few decades.
+export function logTicks(min: number, max: number): number[] {
+  const decades = Math.log10(max / min);
+  const steps = decades <= 3 ? [1, 2, 5] : [1];
+  const ticks: number[] = [];
+  for (let p = Math.floor(Math.log10(min)); p <= Math.ceil(Math.log10(max)); p++) {
+    for (const m of steps) {
+      const v = Number((m * Math.pow(10, p)).toPrecision(6));
+      if (v >= min * (1 - 1e-9) && v <= max * (1 + 1e-9)) ticks.push(v);
+    }
+  }
+  return ticks;
+}
+
 /// The step of about `count` round intervals (1, 2 or 5 × 10^n) over [min, max].
 export function niceStep(min: number, max: number, count = 5): number {
   const span = Math.abs(max - min) || Math.abs(max) || 1;

@@ -12,6 +12,7 @@ import { button, errorBox, formatTime, notice, pageHeader, table } from "../lib/
 import {
   AnalyteCharts,
   BatchCharts,
+  Calibration,
   CalibrationPoint,
   calibrationChart,
   describeCurve,
@@ -216,7 +217,7 @@ function calibrationSection(a: AnalyteCharts): Child {
     h(
       "div",
       { class: "batch-pair" },
-      h("div", { class: "batch-chart" }, calibrationChart(a, c)),
+      calibrationBox(a, c),
       h(
         "div",
         null,
@@ -227,6 +228,17 @@ function calibrationSection(a: AnalyteCharts): Child {
       ),
     ),
   ];
+}
+
+/// The chart with a checkbox that redraws it on logarithmic axes (low calibrators crowd the
+/// origin of a linear chart when the range spans decades).
+function calibrationBox(a: AnalyteCharts, c: Calibration): HTMLElement {
+  const box = h("div", { class: "batch-chart" }, calibrationChart(a, c));
+  const positive = c.points.some((p) => (p.expected ?? 0) > 0 && (p.response ?? 0) > 0);
+  if (!positive) return box;
+  const toggle = h("input", { type: "checkbox" });
+  toggle.addEventListener("change", () => replace(box, calibrationChart(a, c, { log: toggle.checked })));
+  return h("div", null, box, h("label", { class: "batch-toggle" }, toggle, " Logarithmic axes"));
 }
 
 function calibratorTable(a: AnalyteCharts, points: CalibrationPoint[]): HTMLElement {

@@ -6,6 +6,7 @@ import {
   axisBottom,
   axisLeft,
   chartSvg,
+  decadeDomain,
   extent,
   formatNumber,
   Frame,
@@ -13,9 +14,12 @@ import {
   hLine,
   legend,
   linearScale,
+  logScale,
+  logTicks,
   niceDomain,
   niceTicks,
   pathData,
+  Scale,
 } from "../lib/charts";
 
 // ---- The API's shapes (GET /api/v1/batches/{id}/charts) --------------------------------------
@@ -115,31 +119,69 @@ function calibratorTitle(p: CalibrationPoint, units: string): string {
   );
 }
 
-/// Calibrators as points (excluded ones hollow: circle.point.excluded), the fitted curve as
-/// path.curve, x = expected concentration, y = response (area ratio to the IS).
-export function calibrationChart(a: AnalyteCharts, c: Calibration): SVGSVGElement {
-  const frame = frameOf({ margin: { top: 30, right: 20, bottom: 46, left: 70 } });
-  const drawn = c.points.filter((p) => p.expected !== null && p.response !== null);
+interface Axes {
+  x: Scale;
+  y: Scale;
+  curveXs: number[]; // where the curve is sampled
+  xTicks?: number[];
+  yTicks?: number[];
+}
+
+function linearAxes(c: Calibration, drawn: CalibrationPoint[], frame: Frame, canFit: boolean): Axes {
   const xs = extent(drawn.map((p) => p.expected)) ?? [0, 1];
   const xDomain = niceDomain(Math.min(0, xs[0]), xs[1] * 1.04);
+  const curveXs = canFit ? Array.from({ length: 81 }, (_, i) => xDomain[0] + ((xDomain[1] - xDomain[0]) * i) / 80) : [];
+  const ys = extent([...drawn.map((p) => p.response), ...curveXs.map((v) => curveAt(c.coefficients, v))]) ?? [0, 1];
+  return {
+    x: linearScale(xDomain, [frame.left, frame.right]),
+    y: linearScale(niceDomain(Math.min(0, ys[0]), ys[1]), [frame.bottom, frame.top]),
+    curveXs,
+  };
+}
+
+function logAxes(c: Calibration, drawn: CalibrationPoint[], frame: Frame, canFit: boolean): Axes {
+  const xs = extent(drawn.map((p) => p.expected)) ?? [1, 10];
+  const xDomain = decadeDomain(xs[0], xs[1]);
+  const lx = [Math.log10(xs[0] / 1.5), Math.log10(xs[1] * 1.5)];
+  const curveXs = canFit ? Array.from({ length: 81 }, (_, i) => Math.pow(10, lx[0] + ((lx[1] - lx[0]) * i) / 80)) : [];
+  const curveYs = curveXs.map((v) => curveAt(c.coefficients, v)).filter((v) => v > 0);
+  const ys = extent([...drawn.map((p) => p.response), ...curveYs]) ?? [1, 10];
+  const yDomain = decadeDomain(ys[0], ys[1]);
+  return {
+    x: logScale(xDomain, [frame.left, frame.right]),
+    y: logScale(yDomain, [frame.bottom, frame.top]),
+    curveXs: curveXs.filter((v) => v >= xDomain[0] && v <= xDomain[1]),
+    xTicks: logTicks(xDomain[0], xDomain[1]),
+    yTicks: logTicks(yDomain[0], yDomain[1]),
+  };
+}
+
+/// Calibrators as points (excluded ones hollow: circle.point.excluded), the fitted curve as
+/// path.curve, x = expected concentration, y = response (area ratio to the IS); `log`: both axes
+/// logarithmic (points and curve values that are not positive are left out).
+export function calibrationChart(a: AnalyteCharts, c: Calibration, o: { log?: boolean } = {}): SVGSVGElement {
+  const frame = frameOf({ margin: { top: 30, right: 20, bottom: 46, left: 70 } });
+  const drawn = c.points.filter(
+    (p) => p.expected !== null && p.response !== null && (!o.log || (p.expected > 0 && p.response > 0)),
+  );
   const canFit = c.coefficients.length >= 2 && c.coefficients.every((v) => Number.isFinite(v));
-  const samples = canFit
-    ? Array.from({ length: 81 }, (_, i) => xDomain[0] + ((xDomain[1] - xDomain[0]) * i) / 80)
-    : [];
-  const ys = extent([...drawn.map((p) => p.response), ...samples.map((x) => curveAt(c.coefficients, x))]) ?? [0, 1];
-  const x = linearScale(xDomain, [frame.left, frame.right]);
-  const y = linearScale(niceDomain(Math.min(0, ys[0]), ys[1]), [frame.bottom, frame.top]);
+  const { x, y, curveXs, xTicks, yTicks } = (o.log ? logAxes : linearAxes)(c, drawn, frame, canFit);
+  const curve = curveXs.map((v): [number, number] | null => {
+    const r = curveAt(c.coefficients, v);
+    return o.log && r <= 0 ? null : [x(v), y(r)];
+  });
+  const fmt = o.log ? (v: number) => formatNumber(v) : undefined;
   const excluded = c.points.filter((p) => p.excluded).length;
   const label =
     `Calibration curve of ${a.analyte}: ${c.points.length} calibrators` +
-    `${excluded ? `, ${excluded} excluded` : ""}; ${describeCurve(c)}`;
+    `${excluded ? `, ${excluded} excluded` : ""}; ${describeCurve(c)}${o.log ? "; logarithmic axes" : ""}`;
   return chartSvg(
     label,
     frame,
     "calibration-chart",
-    axisLeft(y, frame, { label: a.internal_standard ? "response (area ratio to IS)" : "response", grid: true }),
-    axisBottom(x, frame, { label: `expected concentration${a.units ? ` (${a.units})` : ""}`, grid: true }),
-    canFit ? svg("path", { class: "curve", d: pathData(samples.map((v) => [x(v), y(curveAt(c.coefficients, v))])) }) : null,
+    axisLeft(y, frame, { ticks: yTicks, format: fmt, label: a.internal_standard ? "response (area ratio to IS)" : "response", grid: true }),
+    axisBottom(x, frame, { ticks: xTicks, format: fmt, label: `expected concentration${a.units ? ` (${a.units})` : ""}${o.log ? ", log" : ""}`, grid: true }),
+    canFit ? svg("path", { class: "curve", d: pathData(curve) }) : null,
     drawn.map((p) =>
       svg(
         "circle",
