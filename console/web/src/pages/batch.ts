@@ -8,7 +8,7 @@ import { formatNumber } from "../lib/charts";
 import { link, RouteContext, seg } from "../lib/router";
 import { can, currentUser } from "../lib/session";
 import { signDialog, SignatureFields } from "../lib/sign";
-import { button, errorBox, formatTime, notice, pageHeader, table } from "../lib/ui";
+import { button, errorBox, field, formatTime, notice, pageHeader, select, table } from "../lib/ui";
 import {
   AnalyteCharts,
   BatchCharts,
@@ -148,10 +148,32 @@ export function resultRows(batch: Batch): ResultRow[] {
   return batch.samples.flatMap((sample) => sample.results.map((result) => ({ sample, result })));
 }
 
-export function resultsTable(batch: Batch): HTMLElement {
+/// Which results the batch view lists: all, those waiting for a decision, the patients'.
+type ResultFilter = "all" | "waiting" | "patients";
+
+function filtered(batch: Batch, show: ResultFilter): ResultRow[] {
+  const rows = resultRows(batch);
+  if (show === "waiting") return rows.filter((r) => r.result.waiting);
+  if (show === "patients") return rows.filter((r) => r.sample.kind === "unknown" || r.sample.kind === "patient");
+  return rows;
+}
+
+/// The results table with a labelled "Show" select above it (all, waiting, patients).
+function resultsPart(batch: Batch): Child {
+  const show = select([
+    ["all", `All results (${batch.result_count})`],
+    ["waiting", `Waiting for a QA decision (${batch.waiting})`],
+    ["patients", "Patient samples only"],
+  ]);
+  const box = h("div", null, resultsTable(batch));
+  show.addEventListener("change", () => replace(box, resultsTable(batch, show.value as ResultFilter)));
+  return [h("div", { class: "filters" }, field("Show", show)), box];
+}
+
+export function resultsTable(batch: Batch, show: ResultFilter = "all"): HTMLElement {
   return table<ResultRow>(
     [
-      { label: "Sample", cell: (r) => r.sample.sample_id },
+      { label: "Sample", cell: (r) => r.sample.sample_id, class: "batch-nowrap" },
       { label: "Kind", cell: (r) => kindName(r.sample.kind) },
       { label: "Code", cell: (r) => [r.result.lis_code || r.result.instrument_code, r.result.lis_name ? h("div", { class: "muted" }, r.result.lis_name) : null] },
       { label: "Value", cell: (r) => r.result.value, class: "num" },
@@ -160,8 +182,8 @@ export function resultsTable(batch: Batch): HTMLElement {
       { label: "QA state", cell: (r) => [r.result.qa_state || "—", r.result.waiting ? h("span", { class: "badge warn batch-waiting" }, "waiting") : null] },
       { label: "Findings", cell: (r) => findingLines(r.result.findings) },
     ],
-    resultRows(batch),
-    { empty: "The batch has no results." },
+    filtered(batch, show),
+    { empty: show === "all" ? "The batch has no results." : "No result to show with this choice." },
   );
 }
 
@@ -213,7 +235,8 @@ function calibrationSection(a: AnalyteCharts): Child {
   const excluded = c.points.filter((p) => p.excluded);
   return [
     h("h3", null, "Calibration curve"),
-    h("p", { class: "muted" }, describeCurve(c), c.coefficients.length ? ` · response = ${curveText(c.coefficients)}` : ""),
+    h("p", { class: "muted" }, describeCurve(c), c.fitted !== false && c.coefficients.length ? ` · response = ${curveText(c.coefficients)}` : ""),
+    c.fitted === false ? notice(`No curve could be fitted${c.error ? `: ${c.error}` : "."}`, "warning") : null,
     h(
       "div",
       { class: "batch-pair" },
@@ -457,7 +480,7 @@ function page(view: View, batch: Batch, charts: BatchCharts | unknown, message?:
     findingsTable(batch.batch_findings, true, "No batch finding (calibration, QC run, system suitability)."),
     chartsPart(charts),
     h("h2", null, "Results"),
-    resultsTable(batch),
+    resultsPart(batch),
   ];
 }
 

@@ -49,6 +49,8 @@ export interface Calibration {
   model: string;
   weighting: string;
   origin: string | boolean | null;
+  fitted?: boolean; // false: no curve could be fitted, `error` says why
+  error?: string;
   coefficients: number[]; // response = c0 + c1·x + c2·x²
   r_squared: number | null;
   points: CalibrationPoint[];
@@ -68,6 +70,7 @@ export interface QcPoint {
   value: number | null;
   z: number | null;
   this_batch: boolean;
+  excluded?: boolean; // left out of the QC statistics by the analyst
   violations: string[];
 }
 
@@ -93,6 +96,7 @@ export interface AnalyteCharts {
 
 export interface BatchCharts {
   batch: number;
+  rules_version?: string;
   analytes: AnalyteCharts[];
 }
 
@@ -164,7 +168,7 @@ export function calibrationChart(a: AnalyteCharts, c: Calibration, o: { log?: bo
   const drawn = c.points.filter(
     (p) => p.expected !== null && p.response !== null && (!o.log || (p.expected > 0 && p.response > 0)),
   );
-  const canFit = c.coefficients.length >= 2 && c.coefficients.every((v) => Number.isFinite(v));
+  const canFit = c.fitted !== false && c.coefficients.length >= 2 && c.coefficients.every((v) => Number.isFinite(v));
   const { x, y, curveXs, xTicks, yTicks } = (o.log ? logAxes : linearAxes)(c, drawn, frame, canFit);
   const curve = curveXs.map((v): [number, number] | null => {
     const r = curveAt(c.coefficients, v);
@@ -213,7 +217,8 @@ function qcTitle(p: QcPoint, units: string): string {
   const when = new Date(p.received_at);
   const time = Number.isNaN(when.getTime()) ? p.received_at : when.toLocaleString();
   const violations = p.violations.length ? ` — violates ${p.violations.map(westgardName).join(", ")}` : "";
-  return `${p.this_batch ? "This batch" : `Batch ${p.batch}`}, ${time}, sample ${p.sample_id}: ${formatNumber(p.value)} ${units}${z}${violations}`;
+  const excluded = p.excluded ? " (excluded from the QC statistics)" : "";
+  return `${p.this_batch ? "This batch" : `Batch ${p.batch}`}, ${time}, sample ${p.sample_id}: ${formatNumber(p.value)} ${units}${z}${excluded}${violations}`;
 }
 
 function sdLines(mean: number, sd: number, y: (v: number) => number, frame: Frame): SVGGElement[] {
@@ -280,7 +285,7 @@ export function leveyJenningsChart(a: AnalyteCharts, q: QcLevel): SVGSVGElement 
     svg("path", { class: "trace", d: pathData(q.points.map((p, i) => (p.value === null ? null : [x(i), y(p.value)]))) }),
     q.points.map((p, i) => {
       if (p.value === null) return null;
-      const classes = ["point", p.this_batch ? "this-batch" : "earlier", p.violations.length ? "violation" : ""];
+      const classes = ["point", p.this_batch ? "this-batch" : "earlier", p.excluded ? "not-used" : "", p.violations.length ? "violation" : ""];
       return svg(
         "g",
         { class: "qc-value" },
