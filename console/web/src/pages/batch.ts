@@ -408,10 +408,27 @@ interface View {
   reload: (message?: string) => void;
 }
 
+/// The rules of an error finding on a waiting result: approving it needs a reason
+/// (docs/signatures.md, `reason`).
+function errorRules(batch: Batch): string[] {
+  const rules = resultRows(batch)
+    .filter((r) => r.result.waiting)
+    .flatMap((r) => r.result.findings.filter((f) => f.severity === "error").map((f) => f.rule));
+  return Array.from(new Set(rules));
+}
+
+/// Why this meaning needs a reason, or null. Checked before sending, so that a one-time code is
+/// not spent on a signature the server would refuse for want of a reason.
+function reasonNeeded(batch: Batch, meaning: string): string | null {
+  if (meaning === "rejected" || meaning === "rerun-requested") return "a rejection or a re-run request needs one";
+  const rules = errorRules(batch);
+  if (meaning === "approved" && rules.length) return `approving releases results with an error finding (${rules.join(", ")})`;
+  return null;
+}
+
 async function sign(view: View, batch: Batch, f: SignatureFields): Promise<void> {
-  if ((f.meaning === "rejected" || f.meaning === "rerun-requested") && !f.reason) {
-    throw new Error("Enter a reason: a rejection or a re-run request needs one.");
-  }
+  const why = f.reason ? null : reasonNeeded(batch, f.meaning);
+  if (why) throw new Error(`Enter a reason: ${why}.`);
   const body: Record<string, unknown> = {
     subject: `batch:${batch.id}`,
     meaning: f.meaning,
@@ -452,6 +469,7 @@ function signButton(view: View, batch: Batch): Child {
           h("div", { class: "hint" }, "Record ", h("code", null, batch.record_sha256)),
         ],
         meanings,
+        reasonRequired: meanings.every((m) => reasonNeeded(batch, m.value) !== null),
         submit: (f) => sign(view, batch, f),
       });
       if (signed) view.reload("Your signature was recorded.");

@@ -72,7 +72,7 @@ export async function render(ctx: RouteContext): Promise<void> {
         h("h2", null, "Results"),
         resultsTable(batch),
         analytes === null
-          ? errorBox(charts)
+          ? h("div", { class: "notice error", role: "alert" }, "The charts could not be loaded: ", charts instanceof Error ? charts.message : "")
           : analytes.map((a) => h("div", { class: "report-analyte" }, analyteSection(a, { findings: true }))),
         printedLine(),
       ),
