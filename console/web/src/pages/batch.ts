@@ -269,7 +269,7 @@ function calibratorTable(a: AnalyteCharts, points: CalibrationPoint[]): HTMLElem
   return table(
       [
         { label: "Calibrator", cell: (p) => p.sample_id },
-        { label: "Level", cell: (p) => (p.level === null ? "—" : String(p.level)) },
+        { label: "Level", cell: (p) => (p.level === null || p.level === "" ? "—" : String(p.level)) },
         { label: "Expected", cell: (p) => formatNumber(p.expected), class: "num" },
         { label: "Response", cell: (p) => formatNumber(p.response), class: "num" },
         { label: "Back-calc.", cell: (p) => formatNumber(p.calculated), class: "num" },
@@ -303,7 +303,7 @@ function qcLevel(a: AnalyteCharts, q: QcLevel): HTMLElement {
           "ul",
           { class: "batch-violations" },
           named.map((p) =>
-            h("li", null, h("strong", null, p.violations.map(westgardName).join(", ")), ` — ${p.this_batch ? "this batch" : `batch ${p.batch}`}, sample ${p.sample_id}, ${formatNumber(p.value)} ${a.units}`),
+            h("li", { class: p.violations.every((v) => v === "1_2s") ? "batch-warning-rule" : undefined }, h("strong", null, p.violations.map(westgardName).join(", ")), ` — ${p.this_batch ? "this batch" : `batch ${p.batch}`}, sample ${p.sample_id}, ${formatNumber(p.value)} ${a.units}`),
           ),
         )
       : h("p", { class: "muted" }, "No Westgard rule broken."),

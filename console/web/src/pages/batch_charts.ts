@@ -109,7 +109,8 @@ export function curveAt(coefficients: number[], x: number): number {
 
 export function describeCurve(c: Calibration): string {
   const origin = c.origin === null || c.origin === "" || c.origin === false ? "" : `, origin ${c.origin === true ? "forced" : c.origin}`;
-  const weighting = c.weighting && c.weighting !== "none" ? `, weighting ${c.weighting}` : ", unweighted";
+  const w = c.weighting.replace(/([xy])2$/, "$1²");
+  const weighting = w && w !== "none" ? `, weighting ${w}` : ", unweighted";
   const r2 = c.r_squared === null ? "" : `, R² ${c.r_squared.toFixed(4)}`;
   return `${c.model || "unknown model"}${weighting}${origin}${r2}`;
 }
@@ -212,6 +213,9 @@ export function westgardName(rule: string): string {
   return r.endsWith("_x") ? r.replace("_x", "x") : r.replace(/_/g, "-");
 }
 
+/// Westgard rules that only warn (docs/rules.md: qc.westgard.1_2s is a WARN); the others reject.
+const WARNING_RULES = new Set(["1_2s"]);
+
 function qcTitle(p: QcPoint, units: string): string {
   const z = p.z === null ? "" : ` (z ${p.z >= 0 ? "+" : ""}${p.z.toFixed(2)})`;
   const when = new Date(p.received_at);
@@ -250,8 +254,10 @@ export function leveyJenningsChart(a: AnalyteCharts, q: QcLevel): SVGSVGElement 
   }
   const x = linearScale([-0.5, Math.max(n, 1) - 0.5], [frame.left, frame.right]);
   const y = linearScale(domain, [frame.bottom, frame.top]);
-  const every = Math.max(1, Math.ceil(n / 12));
-  const ticks = q.points.map((_, i) => i).filter((i) => i % every === 0 || i === n - 1);
+  // One tick per batch (at its first value), thinned to about a dozen.
+  const starts = q.points.map((_, i) => i).filter((i) => i === 0 || q.points[i].batch !== q.points[i - 1].batch);
+  const every = Math.max(1, Math.ceil(starts.length / 12));
+  const ticks = starts.filter((_, k) => k % every === 0);
   const violations = q.points.filter((p) => p.violations.length > 0).length;
   const thisBatch = q.points.map((p, i) => (p.this_batch ? i : -1)).filter((i) => i >= 0);
   const label =
@@ -285,13 +291,20 @@ export function leveyJenningsChart(a: AnalyteCharts, q: QcLevel): SVGSVGElement 
     svg("path", { class: "trace", d: pathData(q.points.map((p, i) => (p.value === null ? null : [x(i), y(p.value)]))) }),
     q.points.map((p, i) => {
       if (p.value === null) return null;
-      const classes = ["point", p.this_batch ? "this-batch" : "earlier", p.excluded ? "not-used" : "", p.violations.length ? "violation" : ""];
+      const warningOnly = p.violations.length > 0 && p.violations.every((v) => WARNING_RULES.has(v));
+      const classes = [
+        "point",
+        p.this_batch ? "this-batch" : "earlier",
+        p.excluded ? "not-used" : "",
+        p.violations.length ? "violation" : "",
+        warningOnly ? "warning-rule" : "",
+      ];
       return svg(
         "g",
         { class: "qc-value" },
-        svg("circle", { class: classes.join(" ").trim(), cx: x(i), cy: y(p.value), r: p.this_batch ? 5 : 4 }, svg("title", null, qcTitle(p, a.units))),
+        svg("circle", { class: classes.filter(Boolean).join(" "), cx: x(i), cy: y(p.value), r: p.this_batch ? 5 : 4 }, svg("title", null, qcTitle(p, a.units))),
         p.violations.length
-          ? svg("text", { class: "violation-label", x: x(i), y: y(p.value) - 9, "text-anchor": "middle" }, p.violations.map(westgardName).join(" "))
+          ? svg("text", { class: `violation-label${warningOnly ? " warning-rule" : ""}`, x: x(i), y: y(p.value) - 9, "text-anchor": "middle" }, p.violations.map(westgardName).join(" "))
           : null,
       );
     }),
@@ -299,7 +312,8 @@ export function leveyJenningsChart(a: AnalyteCharts, q: QcLevel): SVGSVGElement 
       [
         { name: "earlier batches", className: "qc-earlier", shape: "dot" },
         { name: "this batch", className: "qc-this", shape: "dot" },
-        { name: "Westgard violation", className: "qc-violation", shape: "dot" },
+        { name: "Westgard rejection", className: "qc-violation", shape: "dot" },
+        { name: "Westgard warning", className: "qc-warning", shape: "dot" },
       ],
       frame,
     ),
