@@ -368,12 +368,12 @@ function isValues(points: IsPoint[], ref: number | null): HTMLElement {
     );
 }
 
-export function analyteSection(a: AnalyteCharts, o: { findings: boolean }): HTMLElement {
+export function analyteSection(a: AnalyteCharts, o: { findings: boolean; id?: string }): HTMLElement {
   const names = [a.lis_code, a.lis_name].filter(Boolean).join(" · ");
   return h(
     "section",
     { class: "batch-analyte", "aria-label": a.analyte },
-    h("h2", null, a.analyte),
+    h("h2", { id: o.id }, a.analyte),
     h("p", { class: "muted" }, names ? `LIS ${names}` : "", a.units ? ` · units ${a.units}` : "", a.internal_standard ? ` · internal standard ${a.internal_standard}` : ""),
     calibrationSection(a),
     isSection(a),
@@ -480,8 +480,44 @@ function signButton(view: View, batch: Batch): Child {
 
 // ---- The page ---------------------------------------------------------------------------------
 
+/// Who signed so far, in one line for the summary ("reviewed by Robin Reviewer, 2026-… UTC").
+function signedLine(batch: Batch): HTMLElement {
+  if (batch.signatures.length === 0) return h("p", { class: "batch-signed" }, "Not signed yet.");
+  return h(
+    "p",
+    { class: "batch-signed" },
+    "Signed: ",
+    batch.signatures.map((s, i) => [i ? "; " : "", h("strong", null, s.meaning), ` by ${s.printed_name}, ${utcTime(s.signed_at)}`]),
+  );
+}
+
+/// Buttons that bring a part of the long page into view (hash links would change the route).
+function jumps(names: Array<[string, string]>): HTMLElement {
+  return h(
+    "nav",
+    { class: "batch-jumps", "aria-label": "Parts of this batch" },
+    "Go to: ",
+    names.map(([text, id]) =>
+      button(text, () => {
+        const target = document.getElementById(id);
+        if (!target) return;
+        target.setAttribute("tabindex", "-1");
+        target.scrollIntoView({ block: "start" });
+        target.focus({ preventScroll: true });
+      }),
+    ),
+  );
+}
+
 function page(view: View, batch: Batch, charts: BatchCharts | unknown, message?: string): Child {
   const sigHeading = `batch-signatures-${batch.id}`;
+  const analytes = charts instanceof Error || !charts || typeof charts !== "object" || !("analytes" in charts) ? [] : (charts as BatchCharts).analytes;
+  const parts: Array<[string, string]> = [
+    ...analytes.map((a, i): [string, string] => [a.analyte, `batch-analyte-${i}`]),
+    ["Findings", "batch-findings"],
+    ["Results", "batch-results"],
+    ["Signatures", sigHeading],
+  ];
   return [
     pageHeader(
       `Batch ${batch.id}`,
@@ -491,14 +527,21 @@ function page(view: View, batch: Batch, charts: BatchCharts | unknown, message?:
     view.stale,
     message ? notice(message, "success") : null,
     batch.waiting === 0 ? notice("No result of this batch waits for a QA decision.", "info") : null,
-    h("section", { class: "card batch-head", "aria-label": "Batch" }, summaryList(batch), h("p", { class: "batch-record" }, "Record ", h("code", null, batch.record_sha256))),
+    h(
+      "section",
+      { class: "card batch-head", "aria-label": "Batch" },
+      summaryList(batch),
+      signedLine(batch),
+      h("p", { class: "batch-record" }, "Record ", h("code", null, batch.record_sha256)),
+      jumps(parts),
+    ),
+    chartsPart(charts),
+    h("h2", { id: "batch-findings" }, "Findings of the batch"),
+    findingsTable(batch.batch_findings, true, "No batch finding (calibration, QC run, system suitability)."),
+    h("h2", { id: "batch-results" }, "Results"),
+    resultsPart(batch),
     h("h2", { id: sigHeading }, "Signatures"),
     signaturesTable(batch, sigHeading),
-    h("h2", null, "Findings of the batch"),
-    findingsTable(batch.batch_findings, true, "No batch finding (calibration, QC run, system suitability)."),
-    chartsPart(charts),
-    h("h2", null, "Results"),
-    resultsPart(batch),
   ];
 }
 
@@ -508,7 +551,7 @@ function chartsPart(charts: BatchCharts | unknown): Child {
   }
   const list = (charts as BatchCharts).analytes;
   if (list.length === 0) return h("p", { class: "empty" }, "No analyte with calibration, QC or internal-standard data.");
-  return list.map((a) => analyteSection(a, { findings: true }));
+  return list.map((a, i) => analyteSection(a, { findings: true, id: `batch-analyte-${i}` }));
 }
 
 /// Both documents of the batch view; the charts' failure does not hide the batch.
