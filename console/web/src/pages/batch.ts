@@ -457,7 +457,8 @@ async function sign(view: View, batch: Batch, f: SignatureFields): Promise<void>
 
 function signButton(view: View, batch: Batch): Child {
   const meanings = meaningsFor(batch);
-  if (meanings.length === 0 || currentUser().kind !== "user") return null;
+  // Nothing waits: every meaning would be refused (409), so there is nothing to sign.
+  if (meanings.length === 0 || currentUser().kind !== "user" || batch.waiting === 0) return null;
   return button(
     "Sign…",
     async () => {
