@@ -82,7 +82,7 @@ export interface Batch {
 
 // ---- Pieces the report shares ----------------------------------------------------------------
 
-export function stateBadge(state: string): HTMLElement {
+function stateBadge(state: string): HTMLElement {
   const kind = state === "released" ? "ok" : state === "held" ? "warn" : state === "rejected" ? "bad" : "";
   return h("span", { class: `badge ${kind}` }, state || "—");
 }
@@ -94,7 +94,7 @@ export function utcTime(iso: string): string {
   return d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC").replace(/Z$/, " UTC");
 }
 
-/// "12.5 %" with its limit "≤ 10 %": a finding's numbers as the rule wrote them.
+/// A finding's measured value as the rule wrote it ("12.5 %"), or a dash.
 function measuredCell(f: Finding): Child {
   return f.measured ? f.measured : "—";
 }
@@ -402,8 +402,6 @@ function meaningsFor(batch: Batch): Array<{ value: string; label: string }> {
 }
 
 interface View {
-  id: string;
-  main: HTMLElement;
   stale: HTMLElement; // where "the batch changed, reload" appears
   reload: (message?: string) => void;
 }
@@ -571,8 +569,6 @@ export async function render(ctx: RouteContext): Promise<void> {
     return;
   }
   const view: View = {
-    id,
-    main: ctx.main,
     stale: h("div", { class: "batch-stale" }),
     reload: (message?: string) => void show(message),
   };
