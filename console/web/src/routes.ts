@@ -4,6 +4,13 @@ import { render as login } from "./pages/login";
 import { render as batch } from "./pages/batch";
 import { render as batchReport } from "./pages/report";
 import { placeholder } from "./pages/placeholder";
+// Part D2: users, roles, API keys, audit trail, login records, own account.
+import { render as account } from "./pages/account";
+import { render as apiKeys } from "./pages/api_keys";
+import { render as audit } from "./pages/audit";
+import { render as logins } from "./pages/logins";
+import { render as roles } from "./pages/roles";
+import { render as users } from "./pages/users";
 
 export function registerRoutes(): void {
   route("/login", "Log in", login, true);
@@ -20,10 +27,10 @@ export function registerRoutes(): void {
   route("/unmapped", "Unmapped codes", placeholder("Unmapped codes"));
   route("/dead-letters", "Dead letters", placeholder("Dead letters"));
   // Part D2: users, roles, API keys, audit trail, login records, own account.
-  route("/users", "Users", placeholder("Users"));
-  route("/roles", "Roles", placeholder("Roles"));
-  route("/api-keys", "API keys", placeholder("API keys"));
-  route("/audit", "Audit trail", placeholder("Audit trail"));
-  route("/logins", "Login records", placeholder("Login records"));
-  route("/account", "My account", placeholder("My account"));
+  route("/users", "Users", users);
+  route("/roles", "Roles", roles);
+  route("/api-keys", "API keys", apiKeys);
+  route("/audit", "Audit trail", audit);
+  route("/logins", "Login records", logins);
+  route("/account", "My account", account);
 }
