@@ -1,9 +1,10 @@
 // Every console page, one line each (hash paths; docs/console.md lists them).
 import { route } from "./lib/router";
 import { render as login } from "./pages/login";
+import { placeholder } from "./pages/placeholder";
+// Part C1: batch view and report.
 import { render as batch } from "./pages/batch";
 import { render as batchReport } from "./pages/report";
-import { placeholder } from "./pages/placeholder";
 // Part D2: users, roles, API keys, audit trail, login records, own account.
 import { render as account } from "./pages/account";
 import { render as apiKeys } from "./pages/api_keys";
