@@ -269,7 +269,9 @@ function calibratorTable(a: AnalyteCharts, points: CalibrationPoint[]): HTMLElem
   return table(
       [
         { label: "Calibrator", cell: (p) => p.sample_id },
-        { label: "Level", cell: (p) => (p.level === null || p.level === "" ? "—" : String(p.level)) },
+        ...(points.some((p) => p.level !== null && p.level !== "")
+          ? [{ label: "Level", cell: (p: CalibrationPoint) => (p.level === null || p.level === "" ? "—" : String(p.level)) }]
+          : []),
         { label: "Expected", cell: (p) => formatNumber(p.expected), class: "num" },
         { label: "Response", cell: (p) => formatNumber(p.response), class: "num" },
         { label: "Back-calc.", cell: (p) => formatNumber(p.calculated), class: "num" },
