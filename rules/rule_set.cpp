@@ -881,8 +881,14 @@ class RuleEngine : public RulesStage {
   explicit RuleEngine(RuleSetConfig config) : config_(std::move(config)) {}
   const std::string& version() const override { return config_.version; }
   void evaluate(Message& message, const RulesContext& context) const override;
+  std::optional<CalibrationCurveView> calibrationCurve(const Message& message,
+                                                       const std::string& analyte) const override;
 
  private:
+  /// The calibration settings of `analyte` in `message`: the rule set's, with the model and
+  /// weighting the export states winning; `problem` says why a stated curve cannot be used.
+  CalibrationConfig curveSettings(const Message& message, const std::string& analyte,
+                                  std::string& problem) const;
   /// Step 2: the calibration of every calibrated analyte, its slope tracked.
   std::map<std::string, CalibrationReview> reviewCalibrations(
       Message& message, const std::vector<std::string>& analytes,
@@ -1090,6 +1096,58 @@ void RuleEngine::evaluate(Message& message, const RulesContext& context) const {
   holdImplausibleExports(message);
 }
 
+CalibrationConfig RuleEngine::curveSettings(const Message& message, const std::string& analyte,
+                                            std::string& problem) const {
+  CalibrationConfig settings = config_.settingsFor(analyte).calibration;
+  // The lab's curve: the model and weighting the export states win over the rule set's.
+  for (const ExportCurve& stated : message.curves) {
+    if (stated.analyte != analyte) continue;
+    VendorCurve vendor = readVendorCurve(stated);
+    problem = vendor.problem;
+    if (!problem.empty()) break;
+    if (vendor.model) settings.model = *vendor.model;
+    if (vendor.weight) settings.weight = *vendor.weight;
+    if (vendor.model && vendor.weight) {
+      settings.modelSource = "the export";
+    } else if (vendor.model || vendor.weight) {
+      settings.modelSource = "the export (" + std::string(vendor.model ? "model" : "weighting") +
+                             ") and " + settings.modelSource;
+    }
+  }
+  return settings;
+}
+
+std::optional<CalibrationCurveView> RuleEngine::calibrationCurve(const Message& stored,
+                                                                 const std::string& analyte) const {
+  if (!config_.calibration) return std::nullopt;
+  // The same preparation evaluate() makes before step 2, on a copy.
+  Message message = stored;
+  putInInjectionOrder(message);
+  deriveNominals(message);
+  deriveInternalStandardAreas(message);
+  std::string problem;
+  const CalibrationConfig settings = curveSettings(message, analyte, problem);
+  const CalibrationReview review = reviewCalibration(message, analyte, settings);
+  if (review.calibrators.empty()) return std::nullopt;
+  CalibrationCurveView view;
+  view.model = toString(review.fit.model);
+  view.weighting = toString(review.fit.weight);
+  view.fitted = review.fit.ok;
+  view.error = review.fit.error;
+  if (review.fit.ok) {
+    view.coefficients = {review.fit.intercept, review.fit.slope};
+    if (review.fit.model == CalibrationModel::kQuadratic) {
+      view.coefficients.push_back(review.fit.curvature);
+    }
+    view.rSquared = review.fit.rSquared;
+  }
+  for (const CalibratorReview& c : review.calibrators) {
+    view.points.push_back({c.sampleId, c.level, c.nominal, c.response, c.backCalculated,
+                           c.accuracyPct, c.excluded || c.analystExcluded});
+  }
+  return view;
+}
+
 std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(
     Message& message, const std::vector<std::string>& analytes, const RulesContext& context) const {
   std::map<std::string, CalibrationReview> calibration;
@@ -1110,23 +1168,8 @@ std::map<std::string, CalibrationReview> RuleEngine::reviewCalibrations(
   for (const auto& analyte : analytes) {
     // Not a calibrated batch for this analyte.
     if (!calibrated.count(analyte)) continue;
-    CalibrationConfig settings = config_.settingsFor(analyte).calibration;
-    // The lab's curve: the model and weighting the export states win over the rule set's.
     std::string curveProblem;
-    for (const ExportCurve& stated : message.curves) {
-      if (stated.analyte != analyte) continue;
-      VendorCurve vendor = readVendorCurve(stated);
-      curveProblem = vendor.problem;
-      if (!curveProblem.empty()) break;
-      if (vendor.model) settings.model = *vendor.model;
-      if (vendor.weight) settings.weight = *vendor.weight;
-      if (vendor.model && vendor.weight) {
-        settings.modelSource = "the export";
-      } else if (vendor.model || vendor.weight) {
-        settings.modelSource = "the export (" + std::string(vendor.model ? "model" : "weighting") +
-                               ") and " + settings.modelSource;
-      }
-    }
+    CalibrationConfig settings = curveSettings(message, analyte, curveProblem);
     CalibrationReview review = reviewCalibration(message, analyte, settings);
     if (!curveProblem.empty()) {
       // Judging another curve than the lab's would be judging the wrong thing: hold.

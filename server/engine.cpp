@@ -300,7 +300,8 @@ class Engine::Impl : public api::EngineView {
       StatusOr<std::unique_ptr<Source>> source = registry_.createSource(c.kind, context);
       if (!source.isOk()) return source.status();
       connectorInfo_.push_back(ConnectorInfo{c.name, c.kind, c.orgId, c.allow,
-                                             dynamic_cast<HttpSource*>(source.value().get())});
+                                             dynamic_cast<HttpSource*>(source.value().get()),
+                                             c.instrument, boundSet(c)});
       sources_.push_back(std::move(source.value()));
     }
 
@@ -501,6 +502,19 @@ class Engine::Impl : public api::EngineView {
     document.records.push_back(std::move(record));
     phi::Screening screening = phiGate_->screen(document, phi::Policy::kRefuse);
     return screening.clean() ? "" : screening.hits.front().patternId;
+  }
+  std::optional<CalibrationCurveView> calibrationCurve(const std::string& orgId,
+                                                       const std::string& connector,
+                                                       const Message& batch,
+                                                       const std::string& analyte) const override {
+    for (size_t i = 0; i < config_.connectors.size() && i < profiles_.size(); ++i) {
+      const ConnectorConfig& c = config_.connectors[i];
+      if (c.name != connector || c.orgId != orgId) continue;
+      std::shared_ptr<const ConnectorProfile> profile = profiles_[i]->get();
+      if (!profile->rules) return std::nullopt;
+      return profile->rules->calibrationCurve(batch, analyte);
+    }
+    return std::nullopt;
   }
   ParsedMappings parseMappings(std::string_view bytes, const std::string& source) const override {
     if (!registry_.mappingParser()) return api::EngineView::parseMappings(bytes, source);

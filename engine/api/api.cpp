@@ -439,6 +439,7 @@ Api::Impl::Impl(std::shared_ptr<Store> storeIn, SecuritySettings settingsIn,
   registerMappingSetRoutes();
   registerReevaluationRoutes();
   registerHealthRoutes();
+  registerConsoleRoutes();
   // Every route of the table has a handler, and nothing else is served.
   for (const RouteSpec& spec : routeTable()) {
     bool bound = false;

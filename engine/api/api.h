@@ -21,6 +21,7 @@
 
 #include "engine/model/clock.h"
 #include "engine/model/mapping_stage.h"
+#include "engine/model/rules_stage.h"
 #include "engine/model/status.h"
 #include "engine/net/http_util.h"
 #include "engine/security/cidr.h"
@@ -94,6 +95,8 @@ class EngineView {
     std::string name, kind, orgId;
     security::AllowList allow;
     HttpSource* upload = nullptr;  // set for connectors of kind upload
+    std::string instrument;        // connector.NAME.instrument (may be empty)
+    std::string mappingSet;        // the mapping set the connector runs (docs/mappings.md)
   };
   virtual ~EngineView() = default;
   virtual std::vector<ConnectorInfo> connectorInfo() const = 0;
@@ -139,6 +142,20 @@ class EngineView {
     (void)orgId;
     (void)name;
     (void)version;
+  }
+  /// The calibration curve of `analyte` in stored batch `batch` of connector `connector` (of
+  /// `orgId`), fitted by the connector's current rule set exactly as its rules fit it
+  /// (RulesStage::calibrationCurve): the API does not link the rules, the engine holds them.
+  /// nullopt without such a connector, without a rule set or without calibrators.
+  virtual std::optional<CalibrationCurveView> calibrationCurve(const std::string& orgId,
+                                                               const std::string& connector,
+                                                               const Message& batch,
+                                                               const std::string& analyte) const {
+    (void)orgId;
+    (void)connector;
+    (void)batch;
+    (void)analyte;
+    return std::nullopt;
   }
   /// Stored batches evaluated again (engine/pipeline/reevaluation.h); null when there is none
   /// (the re-evaluation endpoints answer 503).

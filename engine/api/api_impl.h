@@ -142,6 +142,11 @@ Object::Ptr apiKeyJson(const ApiKeyRecord& key);
 Object::Ptr roleJson(const Role& role);
 /// A signature as the API shows it; `full` adds signed_bytes and signature (base64).
 Object::Ptr signatureJson(const SignatureRecord& sig, bool full);
+/// A finding as GET /api/v1/batches/{id} shows it (rule, severity, message, measured, limit, the
+/// unit of the measured value, action).
+Object::Ptr findingJson(const std::string& rule, const std::string& severity,
+                        const std::string& message, const std::string& measured,
+                        const std::string& limit, const std::string& action);
 /// A batch evaluated again, or tried with a candidate mapping set (resources_reevaluation.cpp).
 Object::Ptr reevaluationJson(const ReevaluationOutcome& outcome);
 /// A mapping set tried on the last batches of an instrument (the dry-run of a mapping version).
@@ -251,6 +256,7 @@ class Api::Impl {
   void registerMappingSetRoutes();    // resources_mappings.cpp: versioned mapping sets (issue 14)
   void registerReevaluationRoutes();  // resources_reevaluation.cpp: re-evaluation (issue 14)
   void registerHealthRoutes();        // resources_health.cpp: instrument health (issue 19)
+  void registerConsoleRoutes();       // resources_console.cpp: the console's read models (15)
 
   void login(Call& call);
   /// Authenticates the request into call.principal, or answers and returns false.

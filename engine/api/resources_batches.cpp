@@ -53,6 +53,8 @@ Object::Ptr summaryJson(const BatchSummary& b) {
   return o;
 }
 
+}  // namespace
+
 Object::Ptr findingJson(const std::string& rule, const std::string& severity,
                         const std::string& message, const std::string& measured,
                         const std::string& limit, const std::string& action) {
@@ -66,8 +68,6 @@ Object::Ptr findingJson(const std::string& rule, const std::string& severity,
   o->set("action", action);
   return o;
 }
-
-}  // namespace
 
 void Api::Impl::registerBatchRoutes() {
   on("GET", "/api/v1/batches", [this](Call& call) {

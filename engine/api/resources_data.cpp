@@ -52,6 +52,8 @@ void Api::Impl::registerConnectorRoutes() {
     o->set("name", c.name);
     o->set("kind", c.kind);
     o->set("org", c.orgId);
+    o->set("instrument", c.instrument);
+    o->set("mapping_set", c.mappingSet);
     if (!o->has("state")) o->set("state", "unknown");
     Array::Ptr allow = new Array;
     for (const auto& a : c.allow.toStrings()) allow->add(a);

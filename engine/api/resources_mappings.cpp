@@ -174,6 +174,9 @@ void Api::Impl::registerMappingSetRoutes() {
     Array::Ptr activations = new Array;
     for (const MappingSetActivation& a : set->activations) activations->add(activationJson(a));
     out->set("activations", activations);
+    // Whether activating asks for an electronic signature (signatures.mapping_activation): the
+    // console asks for the password only when it does.
+    out->set("activation_signature_required", settings.signatures.mappingActivation);
     sendJson(call.response, HttpStatus::HTTP_OK, out);
   });
 

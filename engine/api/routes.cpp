@@ -112,6 +112,12 @@ const std::vector<RouteSpec>& routeTable() {
        "A destination's dead letters: what the LIS refused and why (paged)"},
       {"POST", "/api/v1/destinations/{name}/dead-letter/{id}/resend", "deliveries.resend",
        "Put a dead letter back into its destination's queue, in its original place (audited)"},
+      // The web console's read models (issue 15, docs/api.md "The console's read models").
+      {"GET", "/api/v1/batches/{id}/charts", "results.read",
+       "What the batch view draws: per analyte the calibration curve, the IS response and the "
+       "QC series (Levey-Jennings) with the batch's findings"},
+      {"GET", "/api/v1/overview", "connectors.read",
+       "The dashboard's numbers: throughput per minute, the held backlog, dead letters"},
   };
   return kRoutes;
 }

@@ -247,6 +247,7 @@ class Store {
   friend class MappingSetStore;    // the same (engine/store/mapping_sets.cpp)
   friend class ReevaluationStore;  // the same (engine/store/reevaluation_store.cpp)
   friend class TrafficStore;       // received messages, dead letters (engine/store/traffic.cpp)
+  friend class ConsoleStore;       // the console's read models (engine/store/console_store.cpp)
   class Impl;
   explicit Store(std::string path);
   Status finishOutbound(const OutboundItem& item, const std::string& state,

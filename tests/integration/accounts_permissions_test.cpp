@@ -137,7 +137,7 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       "POST /api/v1/backups",     "GET /api/v1/backups",
       "GET /api/v1/batches",      "GET /api/v1/signing-key",
       "GET /api/v1/mapping-sets", "GET /api/v1/unmapped-codes",
-      "GET /api/v1/messages"};
+      "GET /api/v1/messages",     "GET /api/v1/overview"};
 
   // A fresh dead letter per allowed resend (docs/operations.md): the LIS answers one message AE.
   int deadLetters = 0;
@@ -264,6 +264,8 @@ TEST_F(AccountsTest, EveryRouteAnswersEveryRoleAsThePermissionTableSays) {
       c.path = "/api/v1/destinations/lis";
     } else if (key == "GET /api/v1/batches/{id}") {
       c.path = "/api/v1/batches/" + heldBatch;
+    } else if (key == "GET /api/v1/batches/{id}/charts") {
+      c.path = "/api/v1/batches/" + heldBatch + "/charts";
     } else if (key == "POST /api/v1/signatures") {
       c.body = reviewBody(me);
     } else if (key == "GET /api/v1/signatures/{id}") {

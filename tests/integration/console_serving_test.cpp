@@ -115,5 +115,27 @@ TEST_F(ConsoleServingTest, ConsoleDirServesAFolderAndMustHoldAnIndex) {
       << run.err.substr(0, 400);
 }
 
+// What the console's pages need from the API beyond the other endpoints: which instrument and
+// mapping set a connector runs (unmapped codes link to their set), and whether activating a
+// mapping set asks for a signature (the dialog asks for the password only then).
+TEST_F(ConsoleServingTest, ConnectorsNameTheirInstrumentAndMappingSet) {
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string token = api_.login("default", "admin", kTestAdminPassword);
+  ASSERT_FALSE(token.empty());
+  ApiResponse connectors = api_.get("/api/v1/connectors", withBearer(token));
+  ASSERT_EQ(connectors.status, 200) << connectors.describe();
+  std::string set;
+  for (size_t i = 0; i < connectors.items()->size(); ++i) {
+    Poco::JSON::Object::Ptr c = connectors.items()->getObject(static_cast<unsigned>(i));
+    if (c->getValue<std::string>("name") != "up1") continue;
+    EXPECT_EQ(c->getValue<std::string>("instrument"), "qqq-01");
+    set = c->getValue<std::string>("mapping_set");
+  }
+  ASSERT_FALSE(set.empty()) << "connector up1 names no mapping set";
+  ApiResponse detail = api_.get("/api/v1/mapping-sets/" + set, withBearer(token));
+  ASSERT_EQ(detail.status, 200) << detail.describe();
+  EXPECT_TRUE(detail.flag("activation_signature_required", false));
+}
+
 }  // namespace
 }  // namespace labgate::it::accounts

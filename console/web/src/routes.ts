@@ -5,6 +5,11 @@ import { placeholder } from "./pages/placeholder";
 // Part C1: batch view and report.
 import { render as batch } from "./pages/batch";
 import { render as batchReport } from "./pages/report";
+// Part D1: mapping sets, unmapped codes, dead letters.
+import { render as deadLetters } from "./pages/dead_letters";
+import { render as mappingSet } from "./pages/mapping_set";
+import { render as mappings } from "./pages/mappings";
+import { render as unmapped } from "./pages/unmapped";
 // Part D2: users, roles, API keys, audit trail, login records, own account.
 import { render as account } from "./pages/account";
 import { render as apiKeys } from "./pages/api_keys";
@@ -23,10 +28,10 @@ export function registerRoutes(): void {
   route("/batches/:id", "Batch", batch);
   route("/batches/:id/report", "Batch report", batchReport);
   // Part D1: mapping sets, unmapped codes, dead letters.
-  route("/mappings", "Mappings", placeholder("Mappings"));
-  route("/mappings/:name", "Mapping set", placeholder("Mapping set"));
-  route("/unmapped", "Unmapped codes", placeholder("Unmapped codes"));
-  route("/dead-letters", "Dead letters", placeholder("Dead letters"));
+  route("/mappings", "Mappings", mappings);
+  route("/mappings/:name", "Mapping set", mappingSet);
+  route("/unmapped", "Unmapped codes", unmapped);
+  route("/dead-letters", "Dead letters", deadLetters);
   // Part D2: users, roles, API keys, audit trail, login records, own account.
   route("/users", "Users", users);
   route("/roles", "Roles", roles);
