@@ -1,11 +1,13 @@
 // Every console page, one line each (hash paths; docs/console.md lists them).
 import { route } from "./lib/router";
 import { render as login } from "./pages/login";
-import { placeholder } from "./pages/placeholder";
 // Part C2: dashboard, review queue, result search (and one sample).
 import { render as dashboard } from "./pages/dashboard";
 import { render as review } from "./pages/review";
 import { render as results, renderSample as sample } from "./pages/results";
+// Part C1: batch view and report.
+import { render as batch } from "./pages/batch";
+import { render as batchReport } from "./pages/report";
 // Part D1: mapping sets, unmapped codes, dead letters.
 import { render as deadLetters } from "./pages/dead_letters";
 import { render as mappingSet } from "./pages/mapping_set";
@@ -27,8 +29,8 @@ export function registerRoutes(): void {
   route("/results", "Results", results);
   route("/results/:id", "Sample", sample);
   // Part C1: batch view and report.
-  route("/batches/:id", "Batch", placeholder("Batch"));
-  route("/batches/:id/report", "Batch report", placeholder("Batch report"));
+  route("/batches/:id", "Batch", batch);
+  route("/batches/:id/report", "Batch report", batchReport);
   // Part D1: mapping sets, unmapped codes, dead letters.
   route("/mappings", "Mappings", mappings);
   route("/mappings/:name", "Mapping set", mappingSet);
