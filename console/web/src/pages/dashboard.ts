@@ -10,7 +10,8 @@
 // that an unattended screen does not keep the session alive past its idle timeout
 // (security.session.idle_seconds, docs/api.md "Using a session or an API key").
 import { ApiError, api, Page } from "../lib/api";
-import { Child, h, replace, svg } from "../lib/dom";
+import { lineChart } from "../lib/charts";
+import { Child, h, replace } from "../lib/dom";
 import { link, RouteContext, seg } from "../lib/router";
 import { can } from "../lib/session";
 import { button, errorBox, formatTime, pageHeader, select, table } from "../lib/ui";
@@ -170,103 +171,31 @@ const MESSAGE_SERIES: Series[] = [
 const RESULT_SERIES: Series[] = [{ key: "results", label: "Results stored" }];
 const SERIES: Series[] = [...MESSAGE_SERIES, ...RESULT_SERIES];
 
-/// Round tick values from 0 to at least `max` (about four steps).
-function yTicks(max: number): number[] {
-  if (max <= 0) return [0, 1];
-  const raw = max / 4;
-  const magnitude = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * magnitude).find((s) => s >= raw) ?? raw;
-  const whole = Math.max(1, step);
-  const ticks: number[] = [];
-  for (let v = 0; v < max + whole; v += whole) ticks.push(v);
-  return ticks;
-}
-
-function timeLabel(iso: string): string {
-  return new Date(iso).toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
-}
-
-/// Minutes between labelled x ticks: at most about eight labels.
-function xStep(minutes: number): number {
-  return [5, 10, 15, 30, 60, 120, 180, 240, 360].find((s) => minutes / s <= 8) ?? 360;
-}
-
-/// The throughput per minute as lines, one per series, with axes; drawn here until the batch
-/// part's charts.ts lineChart is on main (the lead may swap it in).
+/// The throughput per minute, one line per series, drawn by charts.ts lineChart.
 function throughputChart(points: ThroughputMinute[], minutes: number, series: Series[], what: string): SVGSVGElement {
-  const W = 1000;
-  const H = 170;
-  const m = { left: 72, right: 14, top: 22, bottom: 30 };
-  const plotW = W - m.left - m.right;
-  const plotH = H - m.top - m.bottom;
-  const max = Math.max(0, ...points.flatMap((p) => series.map((s) => p[s.key])));
-  const ticks = yTicks(max);
-  const top = ticks[ticks.length - 1];
-  const x = (i: number) => m.left + (points.length <= 1 ? plotW / 2 : (i * plotW) / (points.length - 1));
-  const y = (v: number) => m.top + plotH - (v / top) * plotH;
-  const step = xStep(minutes);
-  const label = `${what} per minute over the last ${minutes} minutes: ${series.map((s) => s.label.toLowerCase()).join(", ")}`;
-  return svg(
-    "svg",
-    { class: "dashboard-chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, preserveAspectRatio: "xMidYMid meet" },
-    svg("title", null, label),
-    ticks.map((t) =>
-      svg(
-        "g",
-        { class: "tick y" },
-        svg("line", { class: "grid", x1: m.left, x2: W - m.right, y1: y(t), y2: y(t) }),
-        svg("text", { x: m.left - 6, y: y(t) + 4, "text-anchor": "end" }, String(t)),
-      ),
-    ),
-    points.map((p, i) =>
-      Math.floor(Date.parse(p.at) / 60_000) % step === 0
-        ? svg(
-            "g",
-            { class: "tick x" },
-            svg("line", { class: "tick-mark", x1: x(i), x2: x(i), y1: m.top + plotH, y2: m.top + plotH + 5 }),
-            svg("text", { x: x(i), y: H - 8, "text-anchor": "middle" }, timeLabel(p.at)),
-          )
-        : null,
-    ),
-    svg("line", { class: "axis", x1: m.left, x2: W - m.right, y1: m.top + plotH, y2: m.top + plotH }),
-    svg("text", { class: "axis-label", x: m.left - 6, y: 10, "text-anchor": "end" }, "per minute"),
-    series.map((s) =>
-      svg(
-        "path",
-        {
-          class: `series series-${s.key}`,
-          d: points.map((p, i) => `${i === 0 ? "M" : "L"}${x(i).toFixed(1)},${y(p[s.key]).toFixed(1)}`).join(""),
-        },
-        svg("title", null, s.label),
-      ),
-    ),
-    points.map((p, i) =>
-      svg(
-        "rect",
-        { class: "minute", x: x(i) - plotW / points.length / 2, y: m.top, width: plotW / points.length, height: plotH },
-        svg("title", null, `${timeLabel(p.at)}: ${series.map((s) => `${s.label.toLowerCase()} ${p[s.key]}`).join(", ")}`),
-      ),
-    ),
-  );
+  return lineChart({
+    label: `${what} per minute over the last ${minutes} minutes: ${series.map((s) => s.label.toLowerCase()).join(", ")}`,
+    yLabel: `${what.toLowerCase()} per minute`,
+    width: 1000,
+    height: 230,
+    margin: { top: 30, right: 44, bottom: 46, left: 60 }, // room for the last time label
+    dots: false, // 60 to 1440 minutes: the lines alone; the numbers are in the table below
+    series: series.map((s) => ({
+      name: s.label,
+      className: s.key,
+      points: points.map((p) => ({ at: p.at, value: p[s.key] })),
+    })),
+  });
 }
 
-function legend(points: ThroughputMinute[], series: Series[]): HTMLElement {
+/// The totals of the period, in words beside the chart.
+function totals(points: ThroughputMinute[], series: Series[]): HTMLElement {
   return h(
-    "ul",
-    { class: "dashboard-legend" },
-    series.map((s) =>
-      h(
-        "li",
-        null,
-        svg(
-          "svg",
-          { class: "dashboard-swatch", viewBox: "0 0 28 8", width: 28, height: 8, "aria-hidden": "true" },
-          svg("line", { class: `series series-${s.key}`, x1: 0, x2: 28, y1: 4, y2: 4 }),
-        ),
-        `${s.label}: `,
-        h("strong", null, String(points.reduce((sum, p) => sum + p[s.key], 0))),
-      ),
-    ),
+    "p",
+    { class: "dashboard-totals" },
+    "In this period: ",
+    series.map((s, i) => [i > 0 ? ", " : null, `${s.label.toLowerCase()} `, h("strong", null, String(points.reduce((sum, p) => sum + p[s.key], 0)))]),
+    ".",
   );
 }
 
@@ -308,9 +237,9 @@ async function loadOverview(minutes: number): Promise<Child> {
       ? h("p", { class: "muted" }, "Nothing was received, stored or delivered in this period.")
       : null,
     throughputChart(o.throughput, o.minutes, MESSAGE_SERIES, "Messages"),
-    legend(o.throughput, MESSAGE_SERIES),
+    totals(o.throughput, MESSAGE_SERIES),
     throughputChart(o.throughput, o.minutes, RESULT_SERIES, "Results"),
-    legend(o.throughput, RESULT_SERIES),
+    totals(o.throughput, RESULT_SERIES),
     minuteTable(o.throughput),
   ];
 }
