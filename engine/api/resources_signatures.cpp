@@ -121,6 +121,7 @@ Message releaseMessage(const std::vector<const BatchResult*>& results, const Res
     out.lisCode = r->lisCode;
     out.lisName = r->lisName;
     out.value = r->value;
+    out.decimals = r->decimals;  // rounded for the LIS as an auto-released result is
     out.units = r->units;
     out.referenceRange = r->referenceRange;
     out.flags = r->flags;

@@ -256,6 +256,7 @@ StatusOr<ReevaluationOutcome> Reevaluator::reevaluate(const ReevaluationRequest&
       u.lisCode = after.lisCode;
       u.lisName = after.lisName;
       u.units = after.units;
+      u.decimals = after.decimals;
       u.disposition = dispositions[i].kind;
       u.findings = after.findings;
       updates.push_back(std::move(u));

@@ -412,9 +412,9 @@ StatusOr<int64_t> ReevaluationStore::commit(const ReevaluationCommit& c) {
         for (const Finding& f : u.findings) {
           insertFinding(s, c.orgId, u.resultId, f);
         }
-        s << "UPDATE results SET lis_code = ?, lis_name = ?, units = ?, disposition = ? WHERE "
-             "org_id = ? AND id = ?",
-            bind(u.lisCode), bind(u.lisName), bind(u.units),
+        s << "UPDATE results SET lis_code = ?, lis_name = ?, units = ?, decimals = ?, "
+             "disposition = ? WHERE org_id = ? AND id = ?",
+            bind(u.lisCode), bind(u.lisName), bind(u.units), bind(u.decimals),
             bind(std::string(toString(u.disposition))), bind(c.orgId), bind(u.resultId), now;
       }
       if (c.replaceBatchFindings) {

@@ -52,6 +52,7 @@ struct ResultUpdate {
   int64_t resultId = 0;
   std::string expectedDisposition;  // as read: the commit refuses if it changed since
   std::string lisCode, lisName, units;
+  int decimals = -1;  // the new mapping's digits for the LIS
   DispositionKind disposition = DispositionKind::kHold;
   std::vector<Finding> findings;
 };

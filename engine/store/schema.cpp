@@ -501,6 +501,12 @@ CREATE TABLE IF NOT EXISTS qc_trend_state (
   PRIMARY KEY (org_id, instrument, analyte, metric)
 );
 )sql",
+      // 14 (issue 15): the digits after the point the mapping gave each result for the LIS
+      // (-1: the value as sent), so that a result released by a QA signature is sent rounded
+      // exactly as an auto-released one. Rows stored before it keep -1 (sent as stored).
+      R"sql(
+ALTER TABLE results ADD COLUMN decimals INTEGER NOT NULL DEFAULT -1;
+)sql",
   };
   return kMigrations;
 }

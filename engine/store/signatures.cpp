@@ -104,14 +104,15 @@ std::vector<BatchResult> selectResults(Session& s, const std::string& orgId, int
   Statement select(s);
   select << "SELECT r.id, r.sample_row_id, sa.sample_id, sa.kind, sa.acquired_at, "
             "r.instrument_code, r.lis_code, r.lis_name, r.value, r.units, r.reference_range, "
-            "r.flags, r.status, r.measured_at, r.comment, r.disposition, r.qa_state FROM results "
+            "r.flags, r.status, r.measured_at, r.comment, r.disposition, r.qa_state, r.decimals "
+            "FROM results "
             "r JOIN samples sa ON sa.id = r.sample_row_id WHERE r.org_id = ? AND r.message_id = ? "
             "AND r.internal_standard = 0 ORDER BY r.id",
       bind(orgId), bind(messageId), into(row.id), into(row.sampleRow), into(row.sampleId),
       into(row.sampleKind), into(row.sampleAcquiredAt), into(row.instrumentCode), into(row.lisCode),
       into(row.lisName), into(row.value), into(row.units), into(row.referenceRange),
       into(row.flags), into(row.status), into(row.measuredAt), into(row.comment),
-      into(row.disposition), into(row.qaState), range(0, 1);
+      into(row.disposition), into(row.qaState), into(row.decimals), range(0, 1);
   eachRow(select, [&] { out.push_back(row); });
   std::map<int64_t, BatchResult*> byId;
   for (BatchResult& r : out) {

@@ -58,7 +58,8 @@ struct BatchResult {
   std::string sampleId, sampleKind, sampleAcquiredAt;
   std::string instrumentCode, lisCode, lisName, value, units, referenceRange, flags, status,
       measuredAt, comment, disposition, qaState;
-  int decimals = -1;  // not stored: -1 (the value is stored as mapped)
+  int decimals =
+      -1;  // the mapping's digits for the LIS (-1: as sent); not part of the signed record
   std::vector<BatchResultFinding> findings;
   /// Held by the rules and not decided by QA yet.
   bool waiting() const {

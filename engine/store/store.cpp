@@ -188,12 +188,12 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
         int64_t resultRow = 0;
         s << "INSERT INTO results (org_id, message_id, sample_row_id, instrument_code, lis_code, "
              "lis_name, value, numeric_value, units, reference_range, flags, status, "
-             "measured_at, comment, disposition, internal_standard) VALUES (?, ?, ?, ?, ?, ?, ?, "
-             "?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             "measured_at, comment, disposition, internal_standard, decimals) VALUES (?, ?, ?, ?, "
+             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             bind(c.orgId), use(messageId), use(sampleRow), bind(r.instrumentCode), bind(r.lisCode),
             bind(r.lisName), bind(r.value), use(numeric), bind(r.units), bind(r.referenceRange),
             bind(r.flags), bind(r.status), bind(r.measuredAt), bind(r.comment), use(disposition),
-            bind(r.internalStandard ? 1 : 0), now;
+            bind(r.internalStandard ? 1 : 0), bind(r.decimals), now;
         s << "SELECT last_insert_rowid()", into(resultRow), now;
         if (r.peak) insertPeak(s, c.orgId, resultRow, *r.peak);
         for (const Finding& f : r.findings) {

@@ -297,9 +297,9 @@ describe("the web console", { concurrency: false }, () => {
       30000);
     assert.ok(arrived, `no message with ${held.sample} ${held.analyte} reached the test LIS`);
     const { obx, message } = lisResults(held.sample, held.lis_code)[0];
-    // Compared as a number: the mapping asks for 1 decimal, which the engine applies to results it
-    // releases itself but (so far) not to results released by a signature ("68.900").
-    assert.equal(Number(obx[5]), Number(held.value), "OBX-5: the value");
+    // The mapping's 1 decimal applies to a result released by a signature exactly as to one the
+    // engine releases itself (the export says 68.900).
+    assert.equal(obx[5], held.value, "OBX-5: the value, rounded as the mapping says");
     assert.ok((obx[16] ?? "").includes(engine.users.approver.printedName), "OBX-16: the approver");
     assert.ok(message.includes(`Electronically signed (approved) by ${engine.users.approver.printedName}`),
       "an NTE states the signature");

@@ -136,7 +136,9 @@ TEST_F(StoreResendTest, MigrationSevenKeysEarlierMessagesByTheirStoredDigest) {
           "ALTER TABLE messages DROP COLUMN canonical", "ALTER TABLE samples DROP COLUMN injection",
           "ALTER TABLE peaks DROP COLUMN final_concentration",
           "ALTER TABLE peaks DROP COLUMN integration_code",
-          "ALTER TABLE peaks DROP COLUMN excluded_from_curve"}) {
+          "ALTER TABLE peaks DROP COLUMN excluded_from_curve",
+          // And migration 14 (the decimals of each result).
+          "ALTER TABLE results DROP COLUMN decimals"}) {
       s << sql, now;
     }
     s << "DELETE FROM schema_version WHERE version >= 7", now;
