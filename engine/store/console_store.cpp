@@ -111,8 +111,12 @@ std::vector<ConsoleMinute> ConsoleStore::throughput(const std::string& orgId,
     {
       // messages_org is an index on (org_id, received_at).
       Statement select(s);
-      select << "SELECT substr(received_at, 1, 16), COUNT(*), COALESCE(SUM(result_count), 0) FROM "
-                "messages WHERE org_id = ? AND received_at >= ? GROUP BY 1",
+      // Results as the batches count them: internal standards are not results (messages'
+      // result_count includes them). results_org_qa starts with (org_id, message_id).
+      select << "SELECT substr(m.received_at, 1, 16), COUNT(*), COALESCE(SUM((SELECT COUNT(*) "
+                "FROM results r WHERE r.org_id = m.org_id AND r.message_id = m.id AND "
+                "r.internal_standard = 0)), 0) FROM messages m WHERE m.org_id = ? AND "
+                "m.received_at >= ? GROUP BY 1",
           bind(orgId), bind(sinceIso), into(minute), into(count), into(results), range(0, 1);
       eachRow(select, [&] {
         ConsoleMinute& m = minutes[minute];
