@@ -131,18 +131,6 @@ Page<T> toPage(std::vector<T> rows, int64_t fetched) {
   return page;
 }
 
-/// Runs a SELECT prepared with range(0, 1) one row at a time; `take` consumes each row from the
-/// statement's into() targets.
-template <typename Take>
-void eachRow(Statement& select, Take&& take) {
-  while (!select.done()) {
-    if (select.execute() == 0) {
-      break;
-    }
-    take();
-  }
-}
-
 int64_t changes(Session& s) {
   int64_t n = 0;
   s << "SELECT changes()", into(n), now;

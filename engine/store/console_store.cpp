@@ -18,23 +18,6 @@ using Poco::Data::Statement;
 namespace labgate {
 namespace {
 
-template <typename Take>
-void eachRow(Statement& select, Take&& take) {
-  while (!select.done()) {
-    if (select.execute() == 0) {
-      break;
-    }
-    take();
-  }
-}
-
-std::optional<double> optionalOf(const Poco::Nullable<double>& v) {
-  if (v.isNull()) {
-    return std::nullopt;
-  }
-  return v.value();
-}
-
 /// The QC rows of one query (the columns of kQcColumns, in order), appended to `out`.
 constexpr const char* kQcColumns =
     "q.level, q.lot, q.sample_id, m.received_at, q.message_id, q.seq, q.value, q.target_mean, "

@@ -18,16 +18,6 @@ using Poco::Data::Statement;
 namespace labgate {
 namespace {
 
-template <typename Take>
-void eachRow(Statement& select, Take&& take) {
-  while (!select.done()) {
-    if (select.execute() == 0) {
-      break;
-    }
-    take();
-  }
-}
-
 std::optional<int64_t> setIdOf(Session& s, const std::string& orgId, const std::string& name) {
   int64_t id = 0;
   Statement select(s);

@@ -17,23 +17,6 @@ using Poco::Data::Statement;
 namespace labgate {
 namespace {
 
-template <typename Take>
-void eachRow(Statement& select, Take&& take) {
-  while (!select.done()) {
-    if (select.execute() == 0) {
-      break;
-    }
-    take();
-  }
-}
-
-std::optional<double> optionalOf(const Poco::Nullable<double>& v) {
-  if (v.isNull()) {
-    return std::nullopt;
-  }
-  return v.value();
-}
-
 SampleKind sampleKindOf(const std::string& text) {
   for (SampleKind kind :
        {SampleKind::kUnknown, SampleKind::kCalibrator, SampleKind::kQc, SampleKind::kBlank,

@@ -24,16 +24,6 @@ constexpr int64_t kMaxPage = 500;
 
 std::string upperBound(const std::string& to) { return to.empty() ? to : to + "\x7f"; }
 
-template <typename Take>
-void eachRow(Statement& select, Take&& take) {
-  while (!select.done()) {
-    if (select.execute() == 0) {
-      break;
-    }
-    take();
-  }
-}
-
 std::string joinIds(const std::vector<int64_t>& ids) {
   std::string out;
   for (int64_t id : ids) {

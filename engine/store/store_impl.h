@@ -6,12 +6,14 @@
 
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
+#include <Poco/Nullable.h>
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -44,6 +46,26 @@ inline void configureConnection(Poco::Data::Session& session) {
   session << "PRAGMA synchronous=FULL", now;
   session << "PRAGMA foreign_keys=ON", now;
   session << "PRAGMA busy_timeout=10000", now;
+}
+
+/// Runs a select built with `range(0, 1)` row by row, calling `take()` after each row has been
+/// read into the statement's into() targets.
+template <typename Take>
+void eachRow(Poco::Data::Statement& select, Take&& take) {
+  while (!select.done()) {
+    if (select.execute() == 0) {
+      break;
+    }
+    take();
+  }
+}
+
+/// A nullable REAL column as an optional.
+inline std::optional<double> optionalOf(const Poco::Nullable<double>& v) {
+  if (v.isNull()) {
+    return std::nullopt;
+  }
+  return v.value();
 }
 
 /// What a user's sealed TOTP secret is bound to (users are never renamed).

@@ -46,16 +46,6 @@ Page<T> toPage(std::vector<T> rows, int64_t fetched) {
   return page;
 }
 
-template <typename Take>
-void eachRow(Statement& select, Take&& take) {
-  while (!select.done()) {
-    if (select.execute() == 0) {
-      break;
-    }
-    take();
-  }
-}
-
 /// The inclusive upper bound of a time filter: every time `to` is a prefix of sorts below it.
 std::string upperBound(const std::string& to) { return to + "\x7f"; }
 
