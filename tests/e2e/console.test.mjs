@@ -333,7 +333,13 @@ describe("the web console", { concurrency: false }, () => {
       (await row.getByRole("button", { name }).count()) ? row.getByRole("button", { name })
         : page.getByRole("button", { name }).last();
     await (await inRowOrPage("Show differences")).click();
-    await page.getByText(/changed/i).first().waitFor();
+    // The one changed row: Cortisone's decimals, 2 before, 1 after.
+    const changed = page.getByRole("table", { name: "Changed rows" });
+    await changed.waitFor();
+    const cells = await changed.locator("tbody tr").first().locator("td").allInnerTexts();
+    assert.deepEqual(cells.map((c) => c.trim()), ["Cortisone", "decimals", "2", "1"],
+      "the differences name Cortisone's decimals, 2 → 1");
+    assert.equal(await changed.locator("tbody tr").count(), 1, "one changed row");
     await (await inRowOrPage("Try on recent batches")).click();
     await settled(page);
     assert.equal(await page.getByRole("alert").count(), 0, "the dry-run answers without an error");
