@@ -50,6 +50,9 @@ Object::Ptr summaryJson(const BatchSummary& b) {
   o->set("sample_count", b.sampleCount);
   o->set("result_count", b.resultCount);
   o->set("waiting", b.waiting);
+  Array::Ptr signedSoFar = new Array;
+  for (const std::string& meaning : b.meaningsSigned) signedSoFar->add(meaning);
+  o->set("signed", signedSoFar);
   return o;
 }
 

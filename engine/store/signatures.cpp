@@ -54,7 +54,9 @@ constexpr const char* kBatchColumns =
     "(SELECT COUNT(*) FROM results r WHERE r.message_id = m.id AND r.internal_standard = 0 AND "
     "r.disposition IN ('hold', 'reject') AND r.qa_state IN ('', 'reviewed')) AS waiting, "
     "(SELECT COUNT(*) FROM results r WHERE r.message_id = m.id AND r.qa_state = 'rejected') AS "
-    "rejected";
+    "rejected, "
+    "(SELECT COALESCE(group_concat(g.meaning, ','), '') FROM signatures g WHERE g.org_id = "
+    "m.org_id AND g.message_id = m.id) AS signed";
 
 std::string stateOf(int64_t waiting, int64_t rejected) {
   if (waiting > 0) {
@@ -68,6 +70,7 @@ std::vector<BatchSummary> selectBatches(Session& s, const std::string& orgId, co
   std::vector<BatchSummary> out;
   BatchSummary row;
   int64_t rejected = 0;
+  std::string signedList;
   const std::string sql =
       std::string("SELECT * FROM (SELECT ") + kBatchColumns +
       " FROM messages m WHERE m.org_id = ? AND m.id < ? AND m.id >= ? AND (? = '' OR "
@@ -80,9 +83,16 @@ std::vector<BatchSummary> selectBatches(Session& s, const std::string& orgId, co
       bind(f.from), bind(f.from), bind(upperBound(f.to)), bind(upperBound(f.to)), bind(f.state),
       bind(f.state), bind(f.state), bind(f.state), bind(limit), into(row.id), into(row.connector),
       into(row.instrument), into(row.format), into(row.sourceName), into(row.receivedAt),
-      into(row.sampleCount), into(row.resultCount), into(row.waiting), into(rejected), range(0, 1);
+      into(row.sampleCount), into(row.resultCount), into(row.waiting), into(rejected),
+      into(signedList), range(0, 1);
   eachRow(select, [&] {
     row.state = stateOf(row.waiting, rejected);
+    // Meanings are words without commas (reviewed, approved, ...); signatures_message orders
+    // the scan by signature id, so the list is oldest first.
+    row.meaningsSigned.clear();
+    std::istringstream meanings(signedList);
+    for (std::string meaning; std::getline(meanings, meaning, ',');)
+      row.meaningsSigned.push_back(meaning);
     out.push_back(row);
   });
   return out;

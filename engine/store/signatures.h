@@ -41,7 +41,8 @@ struct BatchSummary {
   std::string connector, instrument, format, sourceName, receivedAt, state;
   int64_t sampleCount = 0;
   int64_t resultCount = 0;
-  int64_t waiting = 0;  // results waiting for a QA decision
+  int64_t waiting = 0;                      // results waiting for a QA decision
+  std::vector<std::string> meaningsSigned;  // the meanings signed so far, oldest first
 };
 
 struct BatchFindingRecord {

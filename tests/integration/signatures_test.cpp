@@ -203,6 +203,14 @@ TEST_F(SignaturesTest, ApprovalNeedsReviewByAnotherPersonAndReleasesWithManifest
   ASSERT_GT(review(both, held), 0);
   b = batch(both.token, held);
   EXPECT_EQ(b.text("state"), "held") << "reviewed is not released";
+  // The review queue's list says what was signed so far.
+  ApiResponse queue = api_.get("/api/v1/batches?state=held", withBearer(both.token));
+  ASSERT_EQ(queue.status, 200) << queue.describe();
+  ASSERT_FALSE(itemsOf(queue).empty());
+  Poco::JSON::Array::Ptr signedSoFar = itemsOf(queue).front()->getArray("signed");
+  ASSERT_TRUE(signedSoFar) << queue.body;
+  ASSERT_EQ(signedSoFar->size(), 1u) << queue.body;
+  EXPECT_EQ(signedSoFar->getElement<std::string>(0), "reviewed");
   ApiResponse self = sign(both, held, "approved", b.text("record_sha256"));
   EXPECT_EQ(self.status, 409) << self.describe();
   EXPECT_NE(self.describe().find("distinct reviewer and approver"), std::string::npos)

@@ -19,9 +19,8 @@ export interface BatchSummary {
   sample_count: number;
   result_count: number;
   waiting: number;
-  /// Not in the summary today (only GET /batches/{id} has the signatures): shown when the engine
-  /// adds the meanings signed so far to the summary.
-  signatures?: Array<string | { meaning: string }>;
+  /// The meanings signed so far, oldest first ("reviewed").
+  signed: string[];
 }
 
 const STATES: Array<{ value: BatchSummary["state"]; label: string; none: string; noMatch: string }> = [
@@ -153,12 +152,11 @@ function filtersOf(query: URLSearchParams): Filters {
 }
 
 function signaturesCell(b: BatchSummary): Child {
-  if (!b.signatures || b.signatures.length === 0) return "—";
-  return b.signatures.map((s) => (typeof s === "string" ? s : s.meaning)).join(", ");
+  if (!b.signed || b.signed.length === 0) return "—";
+  return b.signed.join(", ");
 }
 
 function batchTable(rows: BatchSummary[], state: BatchSummary["state"]): HTMLElement {
-  const withSignatures = rows.some((b) => b.signatures !== undefined);
   return table<BatchSummary>(
     [
       { label: "Batch", cell: (b) => batchLink(b) },
@@ -171,7 +169,7 @@ function batchTable(rows: BatchSummary[], state: BatchSummary["state"]): HTMLEle
         cell: (b) => (b.waiting > 0 ? h("span", { class: "badge warn" }, String(b.waiting)) : "0"),
         class: "num",
       },
-      ...(withSignatures ? [{ label: "Signatures so far", cell: signaturesCell }] : []),
+      { label: "Signatures so far", cell: signaturesCell },
       ...(state === "held" ? [] : [{ label: "State", cell: (b: BatchSummary) => stateBadge(b.state) }]),
     ],
     rows,
