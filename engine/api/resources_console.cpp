@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <set>
 
@@ -121,19 +122,24 @@ Array::Ptr isResponseJson(const Message& batch, const std::string& analyte,
     const Sample& s = batch.samples[i];
     const Result* r = resultOf(s, analyte);
     if (!r) continue;
-    std::optional<double> area = r->peak ? r->peak->internalStandardArea : std::nullopt;
+    // NaN for "none" rather than an optional: GCC 12 at -O3 takes a copied optional<double> for
+    // uninitialised (-Wmaybe-uninitialized) once inlined into Poco::Dynamic::Var.
+    const double kNone = std::numeric_limits<double>::quiet_NaN();
+    double isArea =
+        r->peak && r->peak->internalStandardArea ? *r->peak->internalStandardArea : kNone;
     for (const Result& is : s.results) {
-      if (area || internalStandard.empty()) break;
-      if (is.internalStandard && is.instrumentCode == internalStandard && is.peak) {
-        area = is.peak->area;
+      if (!std::isnan(isArea) || internalStandard.empty()) break;
+      if (is.internalStandard && is.instrumentCode == internalStandard && is.peak &&
+          is.peak->area) {
+        isArea = *is.peak->area;
       }
     }
-    if (!area || !std::isfinite(*area)) continue;
+    if (!std::isfinite(isArea)) continue;
     Object::Ptr o = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
     o->set("sample_id", s.sampleId);
     o->set("kind", toString(s.kind));
     o->set("injection", s.injection ? *s.injection : static_cast<int64_t>(i + 1));
-    o->set("area", *area);
+    o->set("area", isArea);
     out->add(o);
   }
   return out;
