@@ -82,19 +82,17 @@ const char* ConsoleFiles::contentSecurityPolicy() {
 
 bool ConsoleFiles::available() const { return !dir_.empty() || !builtIn_.empty(); }
 
-bool ConsoleFiles::find(const std::string& name, File& out) const {
+const ConsoleFiles::File* ConsoleFiles::find(const std::string& name, File& fromDir) const {
   if (dir_.empty()) {
     auto it = builtIn_.find(name);
-    if (it == builtIn_.end()) return false;
-    out = it->second;
-    return true;
+    return it == builtIn_.end() ? nullptr : &it->second;
   }
-  if (!isPlainName(name)) return false;
+  if (!isPlainName(name)) return nullptr;
   std::ifstream in(dir_ + "/" + name, std::ios::binary);
-  if (!in) return false;
-  out.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  out.etag = fingerprint(out.body);
-  return true;
+  if (!in) return nullptr;
+  fromDir.body.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  fromDir.etag = fingerprint(fromDir.body);
+  return &fromDir;
 }
 
 void ConsoleFiles::serve(Poco::Net::HTTPServerRequest& request,
@@ -112,13 +110,16 @@ void ConsoleFiles::serve(Poco::Net::HTTPServerRequest& request,
                 "REST API is at /api/v1");
     return;
   }
-  const std::string name = path.rfind("/assets/", 0) == 0 ? path.substr(8) : "index.html";
   // index.html only at / (and /index.html): an asset path never answers the page.
-  File file;
-  if ((path.rfind("/assets/", 0) == 0 && name == "index.html") || !find(name, file)) {
+  const std::string name = path.rfind("/assets/", 0) == 0 ? path.substr(8) : "index.html";
+  File fromDir;
+  const File* found =
+      path.rfind("/assets/", 0) == 0 && name == "index.html" ? nullptr : find(name, fromDir);
+  if (!found) {
     sendProblem(response, HTTPResponse::HTTP_NOT_FOUND, "Not Found", "no resource at " + path);
     return;
   }
+  const File& file = *found;
   response.set("Content-Security-Policy", contentSecurityPolicy());
   response.set("X-Frame-Options", "DENY");
   response.set("Referrer-Policy", "no-referrer");

@@ -41,8 +41,9 @@ class ConsoleFiles {
     std::string body;
     std::string etag;
   };
-  /// The file for a name, from the built-in table or the folder; false when there is none.
-  bool find(const std::string& name, File& out) const;
+  /// The file for a name: the built-in copy (no copy made), or read from the folder into
+  /// `fromDir`; null when there is none.
+  const File* find(const std::string& name, File& fromDir) const;
 
   std::string dir_;
   std::map<std::string, File> builtIn_;

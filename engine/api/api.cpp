@@ -139,6 +139,17 @@ void fail(HttpStatus status, const std::string& detail, Object::Ptr extra) {
   throw ApiError{status, detail, std::move(extra)};
 }
 
+void refuseUnknownQuery(const Call& call, const std::set<std::string>& known,
+                        const std::string& names) {
+  for (const auto& [name, value] : call.query) {
+    if (known.count(name) == 0) {
+      std::string detail = "unknown query parameter \"";
+      detail.append(name).append("\" (known: ").append(names).append(")");
+      fail(HttpStatus::HTTP_BAD_REQUEST, detail);
+    }
+  }
+}
+
 bool Call::hasBody() const {
   return body_ || request.getChunkedTransferEncoding() ||
          (request.hasContentLength() && request.getContentLength64() > 0);

@@ -87,6 +87,11 @@ struct Call {
   Object::Ptr body_;
 };
 
+/// 400 naming the first query parameter not in `known`: "unknown query parameter \"x\"
+/// (known: NAMES)". `names` lists the known ones for the reader, in their documented order.
+void refuseUnknownQuery(const Call& call, const std::set<std::string>& known,
+                        const std::string& names);
+
 // ---- JSON member access with 400 answers naming the member ----------------------------------
 std::optional<std::string> optString(const Object::Ptr& body, const std::string& name);
 std::string needString(const Object::Ptr& body, const std::string& name);

@@ -74,15 +74,8 @@ Object::Ptr findingJson(const std::string& rule, const std::string& severity,
 
 void Api::Impl::registerBatchRoutes() {
   on("GET", "/api/v1/batches", [this](Call& call) {
-    static const std::set<std::string> kKnown = {"state", "instrument", "from",
-                                                 "to",    "limit",      "before"};
-    for (const auto& [name, value] : call.query) {
-      if (kKnown.count(name) == 0) {
-        fail(HttpStatus::HTTP_BAD_REQUEST,
-             "unknown query parameter \"" + name +
-                 "\" (known: state, instrument, from, to, limit, before)");
-      }
-    }
+    refuseUnknownQuery(call, {"state", "instrument", "from", "to", "limit", "before"},
+                       "state, instrument, from, to, limit, before");
     BatchFilter filter;
     auto state = call.query.find("state");
     if (state != call.query.end()) {

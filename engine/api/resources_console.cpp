@@ -39,18 +39,6 @@ Poco::Dynamic::Var numberOrNull(const std::optional<double>& v) {
   return *v;
 }
 
-/// 400 for a query parameter not in `known`.
-void refuseUnknownQuery(const Call& call, const std::set<std::string>& known,
-                        const std::string& list) {
-  for (const auto& [name, value] : call.query) {
-    if (known.count(name) == 0) {
-      std::string detail = "unknown query parameter \"" + name;
-      detail += "\" (known: " + list + ")";
-      fail(HttpStatus::HTTP_BAD_REQUEST, detail);
-    }
-  }
-}
-
 /// The analytes of a batch as the rules name them (the instrument code of every result that is
 /// not an internal standard), in the order they first appear.
 std::vector<const Result*> analytesOf(const Message& batch) {

@@ -87,16 +87,6 @@ Object::Ptr deadLetterJson(const DeadLetter& d) {
   return o;
 }
 
-void checkQuery(const Call& call, const std::set<std::string>& known, const std::string& names) {
-  for (const auto& [name, value] : call.query) {
-    if (known.count(name) == 0) {
-      std::string detail = "unknown query parameter \"";
-      detail.append(name).append("\" (known: ").append(names).append(")");
-      fail(HttpStatus::HTTP_BAD_REQUEST, detail);
-    }
-  }
-}
-
 void operatorOnly(const Call& call) {
   if (call.principal.orgId != "default") {
     fail(HttpStatus::HTTP_FORBIDDEN,
@@ -150,8 +140,8 @@ void Api::Impl::registerMessageRoutes() {
   });
 
   on("GET", "/api/v1/messages", [this](Call& call) {
-    checkQuery(call, {"connector", "outcome", "from", "to", "limit", "before"},
-               "connector, outcome, from, to, limit, before");
+    refuseUnknownQuery(call, {"connector", "outcome", "from", "to", "limit", "before"},
+                       "connector, outcome, from, to, limit, before");
     ReceivedFilter filter;
     auto connector = call.query.find("connector");
     if (connector != call.query.end()) {
@@ -190,7 +180,7 @@ void Api::Impl::registerMessageRoutes() {
   };
 
   on("GET", "/api/v1/destinations/{name}/dead-letter", [this, destinationOf](Call& call) {
-    checkQuery(call, {"limit", "before"}, "limit, before");
+    refuseUnknownQuery(call, {"limit", "before"}, "limit, before");
     const std::string destination = destinationOf(call);
     Page<DeadLetter> page =
         TrafficStore(store).deadLetters(call.principal.orgId, destination, pageOf(call));

@@ -51,17 +51,12 @@ std::shared_ptr<const MappingStage> candidateOf(const EngineView& engine, const 
 /// ?last= (1..1000, default 100); a query parameter outside `known` (which includes "last")
 /// answers 400 naming it.
 int64_t lastQuery(const Call& call, const std::set<std::string>& known) {
-  for (const auto& [name, value] : call.query) {
-    if (known.count(name) == 0) {
-      std::string detail = "unknown query parameter \"" + name + "\" (known: ";
-      for (const auto& k : known) {
-        if (detail.back() != ' ') detail += ", ";
-        detail += k;
-      }
-      detail += ")";
-      fail(HttpStatus::HTTP_BAD_REQUEST, detail);
-    }
+  std::string names;
+  for (const auto& k : known) {
+    if (!names.empty()) names += ", ";
+    names += k;
   }
+  refuseUnknownQuery(call, known, names);
   int64_t last = 100;
   auto given = call.query.find("last");
   if (given != call.query.end() && !parseInteger("last", given->second, 1, 1000, last).isOk()) {
@@ -219,11 +214,8 @@ void Api::Impl::registerReevaluationRoutes() {
 
   on("GET", "/api/v1/unmapped-codes", [this](Call& call) {
     std::string instrument;
+    refuseUnknownQuery(call, {"instrument"}, "instrument");
     for (const auto& [name, value] : call.query) {
-      if (name != "instrument") {
-        fail(HttpStatus::HTTP_BAD_REQUEST,
-             "unknown query parameter \"" + name + "\" (known: instrument)");
-      }
       if (value.empty()) fail(HttpStatus::HTTP_BAD_REQUEST, "\"instrument\" must not be empty");
       instrument = value;
     }

@@ -143,12 +143,12 @@ std::vector<ConsoleMinute> ConsoleStore::throughput(const std::string& orgId,
 
 ConsoleHeld ConsoleStore::held(const std::string& orgId) {
   return store_->impl_->read([&](Session& s) {
-    // What GET /api/v1/batches counts as waiting (engine/store/signatures.cpp).
+    // What GET /api/v1/batches counts as waiting (kResultWaitingSql).
     ConsoleHeld out;
     Poco::Nullable<std::string> oldest;
     s << "SELECT COUNT(DISTINCT r.message_id), COUNT(*), MIN(m.received_at) FROM results r JOIN "
-         "messages m ON m.id = r.message_id WHERE r.org_id = ? AND r.disposition IN ('hold', "
-         "'reject') AND r.internal_standard = 0 AND r.qa_state IN ('', 'reviewed')",
+         "messages m ON m.id = r.message_id WHERE r.org_id = ? AND r.internal_standard = 0 AND "
+      << kResultWaitingSql,
         bind(orgId), into(out.batches), into(out.results), into(oldest), now;
     if (!oldest.isNull()) out.oldestReceivedAt = oldest.value();
     return out;

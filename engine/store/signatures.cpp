@@ -48,15 +48,20 @@ std::vector<int64_t> splitIds(const std::string& text) {
 }
 
 // The waiting / rejected counts and the state of message m, as SQL.
-constexpr const char* kBatchColumns =
-    "m.id, m.connector, m.instrument, m.format, m.source_name, m.received_at, m.sample_count, "
-    "(SELECT COUNT(*) FROM results r WHERE r.message_id = m.id AND r.internal_standard = 0), "
-    "(SELECT COUNT(*) FROM results r WHERE r.message_id = m.id AND r.internal_standard = 0 AND "
-    "r.disposition IN ('hold', 'reject') AND r.qa_state IN ('', 'reviewed')) AS waiting, "
-    "(SELECT COUNT(*) FROM results r WHERE r.message_id = m.id AND r.qa_state = 'rejected') AS "
-    "rejected, "
-    "(SELECT COALESCE(group_concat(g.meaning, ','), '') FROM signatures g WHERE g.org_id = "
-    "m.org_id AND g.message_id = m.id) AS signed";
+const std::string& batchColumns() {
+  static const std::string kColumns =
+      std::string(
+          "m.id, m.connector, m.instrument, m.format, m.source_name, m.received_at, "
+          "m.sample_count, (SELECT COUNT(*) FROM results r WHERE r.message_id = m.id AND "
+          "r.internal_standard = 0), (SELECT COUNT(*) FROM results r WHERE r.message_id = m.id "
+          "AND r.internal_standard = 0 AND ") +
+      kResultWaitingSql + ") AS waiting, " +
+      "(SELECT COUNT(*) FROM results r WHERE r.message_id = m.id AND r.qa_state = 'rejected') AS "
+      "rejected, "
+      "(SELECT COALESCE(group_concat(g.meaning, ','), '') FROM signatures g WHERE g.org_id = "
+      "m.org_id AND g.message_id = m.id) AS signed";
+  return kColumns;
+}
 
 std::string stateOf(int64_t waiting, int64_t rejected) {
   if (waiting > 0) {
@@ -72,7 +77,7 @@ std::vector<BatchSummary> selectBatches(Session& s, const std::string& orgId, co
   int64_t rejected = 0;
   std::string signedList;
   const std::string sql =
-      std::string("SELECT * FROM (SELECT ") + kBatchColumns +
+      std::string("SELECT * FROM (SELECT ") + batchColumns() +
       " FROM messages m WHERE m.org_id = ? AND m.id < ? AND m.id >= ? AND (? = '' OR "
       "m.instrument = ?) AND (? = '' OR m.received_at >= ?) AND (? = '' OR m.received_at <= ?)) "
       "WHERE (? = '' OR (? = 'held' AND waiting > 0) OR (? = 'rejected' AND waiting = 0 AND "
@@ -370,8 +375,8 @@ std::vector<SignatureStore::Waiting> SignatureStore::waitingByInstrument(Store& 
     Statement select(s);
     select << "SELECT m.org_id, m.instrument, COUNT(*), MIN(m.received_at) FROM results r JOIN "
               "messages m ON m.id = r.message_id WHERE r.internal_standard = 0 AND "
-              "r.disposition IN ('hold', 'reject') AND r.qa_state IN ('', 'reviewed') GROUP BY "
-              "m.org_id, m.instrument ORDER BY m.org_id, m.instrument",
+           << kResultWaitingSql
+           << " GROUP BY m.org_id, m.instrument ORDER BY m.org_id, m.instrument",
         into(row.orgId), into(row.instrument), into(row.results), into(row.oldestReceivedAt),
         range(0, 1);
     eachRow(select, [&] { out.push_back(row); });

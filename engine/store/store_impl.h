@@ -60,6 +60,12 @@ void eachRow(Poco::Data::Statement& select, Take&& take) {
   }
 }
 
+/// The SQL condition of a result (alias `r`) waiting for a QA decision: held or rejected by the
+/// rules and not decided by QA yet (BatchResult::waiting()). The review queue, the dashboard's
+/// backlog and the /metrics gauge count with it, so that they agree.
+constexpr const char* kResultWaitingSql =
+    "r.disposition IN ('hold', 'reject') AND r.qa_state IN ('', 'reviewed')";
+
 /// A nullable REAL column as an optional.
 inline std::optional<double> optionalOf(const Poco::Nullable<double>& v) {
   if (v.isNull()) {
