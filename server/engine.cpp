@@ -252,9 +252,11 @@ class Engine::Impl : public api::EngineView {
 
     pipeline_ = std::make_shared<Pipeline>(store_, sharedGate, destinations);
     for (const auto& d : config_.destinations) {
+      PipelineOptions pipeline;
+      pipeline.depth = static_cast<int>(d.pipelineDepth);
       workers_.push_back(std::make_unique<DeliveryWorker>(
           d.name, d.kind, destinations[d.name], store_,
-          RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}, sharedGate));
+          RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}, sharedGate, pipeline));
     }
     pipeline_->setQueuedListener([this](const std::string& destination) {
       for (auto& w : workers_) w->wake();

@@ -133,7 +133,8 @@ Status parseMllpDestinationOptions(const DestinationContext& context,
     const std::string full = prefix + key;
     int64_t number = 0;
     Status status;
-    if (key == "kind" || key == "org" || key == "retry_initial_ms" || key == "retry_max_ms") {
+    if (key == "kind" || key == "org" || key == "retry_initial_ms" || key == "retry_max_ms" ||
+        key == "pipeline_depth") {
       continue;
     } else if (key == "host") {
       if (value.empty()) return Status::config(full, "must not be empty");

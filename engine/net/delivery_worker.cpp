@@ -65,13 +65,17 @@ int64_t backoffMillis(const RetryPolicy& policy, int attempt) {
 DeliveryWorker::DeliveryWorker(std::string name, std::string kind,
                                std::shared_ptr<Destination> destination,
                                std::shared_ptr<Store> store, RetryPolicy retry,
-                               std::shared_ptr<const phi::PhiGate> gate)
+                               std::shared_ptr<const phi::PhiGate> gate, PipelineOptions pipeline)
     : name_(std::move(name)),
       kind_(std::move(kind)),
       destination_(std::move(destination)),
       store_(std::move(store)),
       retry_(retry),
-      gate_(std::move(gate)) {}
+      gate_(std::move(gate)),
+      pipeline_(pipeline) {
+  pipeline_.depth = std::max(0, pipeline_.depth);
+  pipeline_.window = std::max<size_t>(1, pipeline_.window);
+}
 
 DeliveryWorker::~DeliveryWorker() { stop(); }
 
@@ -81,6 +85,7 @@ void DeliveryWorker::start() {
     std::lock_guard<std::mutex> lock(mutex_);
     delivered_ = counts.delivered;
   }
+  committer_ = std::thread([this] { commitLoop(); });
   thread_ = std::thread([this] { run(); });
 }
 
@@ -90,8 +95,17 @@ void DeliveryWorker::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  committed_.notify_all();
   destination_->cancel();
   if (thread_.joinable()) thread_.join();
+  // The sender is gone: the committer records what was acknowledged, then ends.
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    committerStopping_ = true;
+  }
+  committed_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  logSummary(true);
 }
 
 void DeliveryWorker::wake() {
@@ -108,76 +122,127 @@ void DeliveryWorker::waitFor(int64_t millis) {
   woken_ = false;
 }
 
+std::vector<int64_t> DeliveryWorker::unrecordedIds() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<int64_t> ids = committing_;
+  for (const OutboundOutcome& o : pending_) ids.push_back(o.item.id);
+  return ids;
+}
+
+void DeliveryWorker::waitCommitted() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const uint64_t seen = commits_;
+  committed_.wait(lock, [&] {
+    return stopping_ || resync_ || commits_ != seen || (pending_.empty() && committing_.empty());
+  });
+}
+
 void DeliveryWorker::run() {
+  std::deque<OutboundItem> window;  // read from the queue, not sent yet
   for (;;) {
+    bool resync = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) return;
+      if (resync_) {
+        // A commit failed and its outcomes were dropped: those items are still queued, and go
+        // again, in order, from the head of the queue.
+        resync_ = false;
+        resync = true;
+      }
+    }
+    if (resync) {
+      window.clear();
+      waitFor(retry_.initialMillis);
+      continue;
     }
     // A database error must not end the worker: the queue is still on disk; log, wait, retry.
     try {
-      std::optional<OutboundItem> item = store_->claimNext(name_);
-      if (item) {
-        deliverOne(*item);
+      if (window.empty()) {
+        const std::vector<int64_t> unrecorded = unrecordedIds();
+        std::vector<OutboundItem> items = store_->claimQueued(name_, pipeline_.window, unrecorded);
+        if (!items.empty()) {
+          window.assign(std::make_move_iterator(items.begin()),
+                        std::make_move_iterator(items.end()));
+          continue;  // the resync check above runs before the first of them is sent
+        }
+        if (!unrecorded.empty()) {
+          waitCommitted();  // what is left is being committed; look again after
+          continue;
+        }
+        std::optional<int64_t> wait = store_->millisUntilNext(name_);
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (!wait) state_ = consecutiveFailures_ ? "retrying" : "idle";
+        }
+        if (!wait) logSummary(true);
+        waitFor(wait ? std::clamp<int64_t>(*wait, 1, kIdlePollMillis) : kIdlePollMillis);
         continue;
       }
-      std::optional<int64_t> wait = store_->millisUntilNext(name_);
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        if (!wait) state_ = consecutiveFailures_ ? "retrying" : "idle";
-      }
-      waitFor(wait ? std::clamp<int64_t>(*wait, 1, kIdlePollMillis) : kIdlePollMillis);
+      OutboundItem item = std::move(window.front());
+      window.pop_front();
+      if (!deliverOne(item)) window.clear();
     } catch (const Poco::Exception& e) {
       logError(logger(), "destination {}: reading the queue failed: {}", name_, e.displayText());
+      window.clear();
       waitFor(kIdlePollMillis);
     } catch (const std::exception& e) {
       logError(logger(), "destination {}: reading the queue failed: {}", name_,
                std::string(e.what()));
+      window.clear();
       waitFor(kIdlePollMillis);
     }
   }
 }
 
-void DeliveryWorker::deliverOne(const OutboundItem& item) {
+bool DeliveryWorker::deliverOne(const OutboundItem& item) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     state_ = "delivering";
   }
+  const auto sentAt = std::chrono::steady_clock::now();
   Delivery answer = destination_->deliver(item);
-  Status recorded;
+  const bool slow = std::chrono::steady_clock::now() - sentAt >= pipeline_.slowAnswer;
+  OutboundOutcome outcome;
+  outcome.item.id = item.id;
+  outcome.item.orgId = item.orgId;
+  outcome.item.destination = item.destination;
+  outcome.item.controlId = item.controlId;
+  outcome.item.attempts = item.attempts;
+  outcome.item.createdAt = item.createdAt;
+  outcome.ackCode = answer.ackCode;
+  size_t unrecorded = slow ? 0 : static_cast<size_t>(pipeline_.depth);
   switch (answer.outcome) {
     case Delivery::Outcome::kDelivered:
-      recorded = store_->markDelivered(item, answer.ackCode);
-      logInfo(logger(), "destination {}: outbound {} ({}) delivered, {}", name_,
-              static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode);
+      outcome.kind = OutboundOutcome::Kind::kDelivered;
+      logDebug(logger(), "destination {}: outbound {} ({}) delivered, {}", name_,
+               static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode);
       {
         std::lock_guard<std::mutex> lock(mutex_);
         consecutiveFailures_ = 0;
         lastError_.clear();
-        if (recorded.isOk()) ++delivered_;
       }
-      if (recorded.isOk()) countAttempt(item, "delivered");
       break;
     case Delivery::Outcome::kRejected: {
-      const std::string reason = gate_ ? screenLisReason(*gate_, answer.detail) : answer.detail;
-      recorded = store_->markDeadLetter(item, answer.ackCode, reason);
+      outcome.kind = OutboundOutcome::Kind::kDeadLetter;
+      outcome.reason = gate_ ? screenLisReason(*gate_, answer.detail) : answer.detail;
       logWarning(logger(), "destination {}: outbound {} ({}) rejected with {}, dead-lettered: {}",
-                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode, reason);
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        consecutiveFailures_ = 0;
-        lastError_ = answer.ackCode + ": " + reason;
-      }
-      if (recorded.isOk()) countAttempt(item, "dead_letter");
+                 name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.ackCode,
+                 outcome.reason);
+      std::lock_guard<std::mutex> lock(mutex_);
+      consecutiveFailures_ = 0;
+      lastError_ = answer.ackCode + ": " + outcome.reason;
       break;
     }
     case Delivery::Outcome::kRetry: {
-      int64_t delay = backoffMillis(retry_, item.attempts + 1);
-      recorded = store_->scheduleRetry(item, delay, answer.detail);
+      outcome.kind = OutboundOutcome::Kind::kRetry;
+      outcome.reason = answer.detail;
+      outcome.retryDelayMillis = backoffMillis(retry_, item.attempts + 1);
       logWarning(logger(), "destination {}: outbound {} ({}) not delivered ({}); retry {} in {} ms",
                  name_, static_cast<Poco::Int64>(item.id), item.controlId, answer.detail,
-                 item.attempts + 1, static_cast<Poco::Int64>(delay));
+                 item.attempts + 1, static_cast<Poco::Int64>(outcome.retryDelayMillis));
       countAttempt(item, "retry");
+      unrecorded = 0;  // recorded before anything behind it is looked at
       std::lock_guard<std::mutex> lock(mutex_);
       ++consecutiveFailures_;
       lastError_ = answer.detail;
@@ -185,12 +250,111 @@ void DeliveryWorker::deliverOne(const OutboundItem& item) {
       break;
     }
   }
-  if (!recorded.isOk()) {
-    // The answer is not recorded: the item stays queued and is sent again (at-least-once).
-    logError(logger(), "destination {}: could not record the outcome of outbound {}: {}", name_,
-             static_cast<Poco::Int64>(item.id), recorded.toString());
-    waitFor(retry_.initialMillis);
+  const bool retry = outcome.kind == OutboundOutcome::Kind::kRetry;
+  return handOver(std::move(outcome), unrecorded) && !retry;
+}
+
+bool DeliveryWorker::handOver(OutboundOutcome outcome, size_t unrecorded) {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    // After a failed commit the outcome is not recorded: the item stays queued and is sent
+    // again (at-least-once) with the others. On stop the committer still records it.
+    if (resync_) return false;
+    pending_.push_back(std::move(outcome));
+    committed_.notify_all();
+    committed_.wait(lock, [&] {
+      return stopping_ || resync_ || pending_.size() + committing_.size() <= unrecorded;
+    });
+    return !resync_ && !stopping_;
   }
+}
+
+void DeliveryWorker::commitLoop() {
+  std::vector<OutboundOutcome> batch;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      committed_.wait(lock, [this] { return committerStopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;
+      batch.swap(pending_);
+      committing_.clear();
+      for (const OutboundOutcome& o : batch) committing_.push_back(o.item.id);
+    }
+    Status recorded;
+    try {
+      recorded = store_->recordOutcomes(batch);
+    } catch (const std::exception& e) {
+      recorded = Status::io("database", e.what());
+    }
+    int64_t delivered = 0, dead = 0;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      committing_.clear();
+      ++commits_;
+      if (recorded.isOk()) {
+        for (const OutboundOutcome& o : batch) {
+          if (o.kind == OutboundOutcome::Kind::kDelivered) ++delivered;
+          if (o.kind == OutboundOutcome::Kind::kDeadLetter) ++dead;
+          if (o.kind == OutboundOutcome::Kind::kRetry) continue;
+          if (summaryFirstId_ == 0) summaryFirstId_ = o.item.id;
+          summaryLastId_ = o.item.id;
+        }
+        delivered_ += delivered;
+        summaryDelivered_ += delivered;
+        summaryDead_ += dead;
+        ++summaryCommits_;
+      } else {
+        // None of them is recorded: they stay queued and are sent again (at-least-once), with
+        // those handed over meanwhile, in order from the head of the queue.
+        pending_.clear();
+        resync_ = true;
+      }
+    }
+    committed_.notify_all();
+    if (recorded.isOk()) {
+      for (const OutboundOutcome& o : batch) {
+        if (o.kind == OutboundOutcome::Kind::kDelivered) countAttempt(o.item, "delivered");
+        if (o.kind == OutboundOutcome::Kind::kDeadLetter) countAttempt(o.item, "dead_letter");
+      }
+      logSummary(false);
+    } else {
+      logError(logger(),
+               "destination {}: could not record the outcome of {} outbound item(s) from {}: {}; "
+               "they are sent again",
+               name_, batch.size(), static_cast<Poco::Int64>(batch.front().item.id),
+               recorded.toString());
+    }
+    batch.clear();
+  }
+}
+
+void DeliveryWorker::logSummary(bool force) {
+  constexpr auto kSummaryEvery = std::chrono::seconds(10);
+  int64_t delivered = 0, dead = 0, commits = 0, first = 0, last = 0;
+  double seconds = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto at = std::chrono::steady_clock::now();
+    if (summaryDelivered_ + summaryDead_ == 0) {
+      summaryAt_ = at;
+      return;
+    }
+    if (!force && at - summaryAt_ < kSummaryEvery) return;
+    delivered = summaryDelivered_;
+    dead = summaryDead_;
+    commits = summaryCommits_;
+    first = summaryFirstId_;
+    last = summaryLastId_;
+    seconds = std::chrono::duration<double>(at - summaryAt_).count();
+    summaryDelivered_ = summaryDead_ = summaryCommits_ = summaryFirstId_ = summaryLastId_ = 0;
+    summaryAt_ = at;
+  }
+  logInfo(logger(),
+          "destination {}: {} delivered, {} dead-lettered in {:.1f} s (outbound {} to {}, {} "
+          "commits)",
+          name_, static_cast<Poco::Int64>(delivered), static_cast<Poco::Int64>(dead), seconds,
+          static_cast<Poco::Int64>(first), static_cast<Poco::Int64>(last),
+          static_cast<Poco::Int64>(commits));
 }
 
 Poco::JSON::Object::Ptr DeliveryWorker::health() const {

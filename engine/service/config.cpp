@@ -801,6 +801,11 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
     if (d.retryMaxMillis < d.retryInitialMillis) {
       return Status::config(prefix + "retry_max_ms", "must not be below retry_initial_ms");
     }
+    if (d.keys.count("pipeline_depth")) {
+      status = parseInteger(prefix + "pipeline_depth", d.keys["pipeline_depth"], 0, 1024,
+                            d.pipelineDepth);
+      if (!status.isOk()) return status;
+    }
     config.destinations.push_back(std::move(d));
   }
 

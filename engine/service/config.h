@@ -41,6 +41,9 @@ struct DestinationConfig {
   std::string orgId = "default";  // destination.NAME.org
   int64_t retryInitialMillis = 1000;
   int64_t retryMaxMillis = 60000;
+  /// destination.NAME.pipeline_depth: acknowledged outcomes that may wait for their commit while
+  /// the next message is sent (engine/net/delivery_worker.h PipelineOptions).
+  int64_t pipelineDepth = 32;
   KeyValues keys;
 };
 

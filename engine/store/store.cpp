@@ -16,6 +16,7 @@
 #include <Poco/Path.h>
 #include <Poco/Timestamp.h>
 
+#include <algorithm>
 #include <chrono>
 #include <mutex>
 
@@ -283,19 +284,71 @@ Status Store::appendAudit(const AuditEvent& event) {
   return impl_->write([&](Session& s) { impl_->appendAudit(s, event); });
 }
 
+namespace {
+
+/// Writes one outcome inside a write job: the row's new state and, for a final one, its audit
+/// event. (A template: Store::Impl is private to Store.)
+template <typename StoreImpl>
+void writeOutcome(Poco::Data::Session& s, StoreImpl& impl, const OutboundOutcome& o) {
+  int64_t id = o.item.id;
+  if (o.kind == OutboundOutcome::Kind::kRetry) {
+    int64_t at = nowMillis() + o.retryDelayMillis;
+    s << "UPDATE outbound SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
+         "WHERE id = ?",
+        use(at), bind(o.reason), use(id), now;
+    return;
+  }
+  const bool delivered = o.kind == OutboundOutcome::Kind::kDelivered;
+  std::string state = delivered ? "delivered" : "dead";
+  std::string at = delivered ? isoNow() : std::string();
+  std::string reason = delivered ? std::string() : o.reason;
+  s << "UPDATE outbound SET state = ?, ack_code = ?, last_error = ?, delivered_at = ?, "
+       "attempts = attempts + 1 WHERE id = ?",
+      use(state), bind(o.ackCode), use(reason), use(at), use(id), now;
+  impl.appendAudit(
+      s,
+      {o.item.orgId, "destination:" + o.item.destination,
+       delivered ? "outbound.delivered" : "outbound.dead_letter", "outbound:" + std::to_string(id),
+       "{\"ack\":\"" + o.ackCode + "\",\"control_id\":\"" + o.item.controlId + "\"}"});
+}
+
+}  // namespace
+
 std::optional<OutboundItem> Store::claimNext(const std::string& destination) {
-  return impl_->read([&](Session& s) -> std::optional<OutboundItem> {
-    OutboundItem item;
+  std::vector<OutboundItem> items = claimQueued(destination, 1, {});
+  if (items.empty()) return std::nullopt;
+  return std::move(items.front());
+}
+
+std::vector<OutboundItem> Store::claimQueued(const std::string& destination, size_t limit,
+                                             const std::vector<int64_t>& skip) {
+  return impl_->read([&](Session& s) {
+    std::vector<OutboundItem> out;
+    OutboundItem row;
     int64_t nextAttemptAt = 0;
     std::string dest = destination;
+    int64_t rows = static_cast<int64_t>(limit + skip.size());
+    const int64_t at = nowMillis();
     Statement select(s);
     select << "SELECT id, org_id, control_id, payload, attempts, next_attempt_at, created_at "
-              "FROM outbound WHERE destination = ? AND state = 'queued' ORDER BY id LIMIT 1",
-        use(dest), into(item.id), into(item.orgId), into(item.controlId), into(item.payload),
-        into(item.attempts), into(nextAttemptAt), into(item.createdAt);
-    if (select.execute() == 0 || nextAttemptAt > nowMillis()) return std::nullopt;
-    item.destination = destination;
-    return item;
+              "FROM outbound WHERE destination = ? AND state = 'queued' ORDER BY id LIMIT ?",
+        use(dest), use(rows), into(row.id), into(row.orgId), into(row.controlId), into(row.payload),
+        into(row.attempts), into(nextAttemptAt), into(row.createdAt), range(0, 1);
+    while (out.size() < limit && !select.done()) {
+      if (select.execute() == 0) break;
+      if (std::find(skip.begin(), skip.end(), row.id) != skip.end()) continue;
+      if (nextAttemptAt > at) break;  // the head waits for its retry: nothing behind it goes
+      row.destination = destination;
+      out.push_back(std::move(row));
+    }
+    return out;
+  });
+}
+
+Status Store::recordOutcomes(const std::vector<OutboundOutcome>& outcomes) {
+  if (outcomes.empty()) return Status::ok();
+  return impl_->write([&](Session& s) {
+    for (const OutboundOutcome& o : outcomes) writeOutcome(s, *impl_, o);
   });
 }
 
@@ -313,38 +366,31 @@ std::optional<int64_t> Store::millisUntilNext(const std::string& destination) {
 }
 
 Status Store::markDelivered(const OutboundItem& item, const std::string& ackCode) {
-  return finishOutbound(item, "delivered", ackCode, "", "outbound.delivered");
+  OutboundOutcome o;
+  o.kind = OutboundOutcome::Kind::kDelivered;
+  o.item = item;
+  o.ackCode = ackCode;
+  return impl_->write([&](Session& s) { writeOutcome(s, *impl_, o); });
 }
 
 Status Store::markDeadLetter(const OutboundItem& item, const std::string& ackCode,
                              const std::string& reason) {
-  return finishOutbound(item, "dead", ackCode, reason, "outbound.dead_letter");
-}
-
-Status Store::finishOutbound(const OutboundItem& item, const std::string& state,
-                             const std::string& ackCode, const std::string& reason,
-                             const std::string& action) {
-  return impl_->write([&](Session& s) {
-    std::string at = state == "delivered" ? isoNow() : std::string();
-    int64_t id = item.id;
-    s << "UPDATE outbound SET state = ?, ack_code = ?, last_error = ?, delivered_at = ?, "
-         "attempts = attempts + 1 WHERE id = ?",
-        bind(state), bind(ackCode), bind(reason), use(at), use(id), now;
-    impl_->appendAudit(
-        s, {item.orgId, "destination:" + item.destination, action, "outbound:" + std::to_string(id),
-            "{\"ack\":\"" + ackCode + "\",\"control_id\":\"" + item.controlId + "\"}"});
-  });
+  OutboundOutcome o;
+  o.kind = OutboundOutcome::Kind::kDeadLetter;
+  o.item = item;
+  o.ackCode = ackCode;
+  o.reason = reason;
+  return impl_->write([&](Session& s) { writeOutcome(s, *impl_, o); });
 }
 
 Status Store::scheduleRetry(const OutboundItem& item, int64_t delayMillis,
                             const std::string& error) {
-  return impl_->write([&](Session& s) {
-    int64_t id = item.id;
-    int64_t at = nowMillis() + delayMillis;
-    s << "UPDATE outbound SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-         "WHERE id = ?",
-        use(at), bind(error), use(id), now;
-  });
+  OutboundOutcome o;
+  o.kind = OutboundOutcome::Kind::kRetry;
+  o.item = item;
+  o.reason = error;
+  o.retryDelayMillis = delayMillis;
+  return impl_->write([&](Session& s) { writeOutcome(s, *impl_, o); });
 }
 
 std::optional<int64_t> Store::findInbound(const std::string& orgId, const std::string& connector,

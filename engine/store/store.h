@@ -102,6 +102,17 @@ struct InboundReceipt {
   int64_t reusedControlIdOf = 0;
 };
 
+/// What became of one delivery attempt, recorded by Store::recordOutcomes (several in one
+/// transaction: the delivery worker batches the outcomes of the LIS's ACKs).
+struct OutboundOutcome {
+  enum class Kind { kDelivered, kDeadLetter, kRetry };
+  Kind kind = Kind::kDelivered;
+  OutboundItem item;             // id, orgId, destination and controlId are used (not the payload)
+  std::string ackCode;           // delivered, dead letter: the LIS's code
+  std::string reason;            // dead letter: the LIS's (screened) reason; retry: why it failed
+  int64_t retryDelayMillis = 0;  // retry: the item waits this long before it is sent again
+};
+
 struct OutboundCounts {
   int64_t queued = 0;
   int64_t delivered = 0;
@@ -139,6 +150,14 @@ class Store {
   /// The oldest queued item of `destination` whose retry time has come, or nullopt. Strict order:
   /// while the head waits for its retry time, nothing behind it is returned.
   std::optional<OutboundItem> claimNext(const std::string& destination);
+  /// Up to `limit` queued items of `destination` in queue order, leaving out the ids in `skip`
+  /// (items sent whose outcome is not committed yet). Strict order: the list ends before the
+  /// first item that waits for its retry time.
+  std::vector<OutboundItem> claimQueued(const std::string& destination, size_t limit,
+                                        const std::vector<int64_t>& skip);
+  /// Records every outcome (as markDelivered, markDeadLetter and scheduleRetry do, with their
+  /// audit events) in one transaction, in order: all of them are durable, or none (an error).
+  Status recordOutcomes(const std::vector<OutboundOutcome>& outcomes);
   /// Milliseconds until the head of `destination` may be retried (0 = now), or nullopt if empty.
   std::optional<int64_t> millisUntilNext(const std::string& destination);
 
@@ -250,9 +269,6 @@ class Store {
   friend class ConsoleStore;       // the console's read models (engine/store/console_store.cpp)
   class Impl;
   explicit Store(std::string path);
-  Status finishOutbound(const OutboundItem& item, const std::string& state,
-                        const std::string& ackCode, const std::string& reason,
-                        const std::string& action);
   std::string path_;
   std::unique_ptr<Impl> impl_;
   class Encryption;  // engine/store/encryption.cpp: keys, bodies, the re-encryption job

@@ -123,6 +123,49 @@ TEST_F(StoreTest, QueueIsStrictlyInOrderAndRetryBlocksTheItemsBehind) {
   EXPECT_FALSE(store_->claimNext("other").has_value());
 }
 
+// Issue 16: the delivery worker reads a window of the queue at once, leaving out the items whose
+// outcome it is still committing, and records several outcomes in one transaction.
+TEST_F(StoreTest, QueueWindowSkipsUnrecordedItemsAndOutcomesCommitTogether) {
+  for (const char* id : {"A", "B", "C", "D"}) {
+    ASSERT_TRUE(store_->commitInbound(sampleCommit(id, 1)).isOk());
+  }
+  std::vector<OutboundItem> window = store_->claimQueued("lis", 10, {});
+  ASSERT_EQ(window.size(), 4u);
+  EXPECT_EQ(window[0].controlId, "OUT-A");
+  EXPECT_EQ(window[3].controlId, "OUT-D");
+  EXPECT_EQ(window[1].destination, "lis");
+  std::vector<OutboundItem> rest = store_->claimQueued("lis", 10, {window[0].id, window[1].id});
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].controlId, "OUT-C");
+  ASSERT_EQ(store_->claimQueued("lis", 1, {window[0].id}).size(), 1u);
+  EXPECT_EQ(store_->claimQueued("lis", 1, {window[0].id})[0].controlId, "OUT-B");
+
+  std::vector<OutboundOutcome> outcomes(3);
+  outcomes[0].kind = OutboundOutcome::Kind::kDelivered;
+  outcomes[0].item = window[0];
+  outcomes[0].ackCode = "AA";
+  outcomes[1].kind = OutboundOutcome::Kind::kDeadLetter;
+  outcomes[1].item = window[1];
+  outcomes[1].ackCode = "AE";
+  outcomes[1].reason = "unknown test code";
+  outcomes[2].kind = OutboundOutcome::Kind::kRetry;
+  outcomes[2].item = window[2];
+  outcomes[2].reason = "no acknowledgement";
+  outcomes[2].retryDelayMillis = 60000;
+  ASSERT_TRUE(store_->recordOutcomes(outcomes).isOk());
+  OutboundCounts counts = store_->outboundCounts("lis");
+  EXPECT_EQ(counts.delivered, 1);
+  EXPECT_EQ(counts.dead, 1);
+  EXPECT_EQ(counts.queued, 2);
+  EXPECT_TRUE(store_->claimQueued("lis", 10, {}).empty()) << "C waits for its retry; D behind it";
+  auto s = session();
+  int audited = 0;
+  s << "SELECT COUNT(*) FROM audit WHERE action IN ('outbound.delivered', 'outbound.dead_letter')",
+      into(audited), now;
+  EXPECT_EQ(audited, 2);
+  EXPECT_TRUE(store_->verifyAuditChain().isOk());
+}
+
 TEST_F(StoreTest, ConcurrentCommitsAllLand) {
   constexpr int kThreads = 8, kEach = 25;
   std::vector<std::thread> threads;
