@@ -339,7 +339,7 @@ std::vector<OutboundItem> Store::claimQueued(const std::string& destination, siz
       if (std::find(skip.begin(), skip.end(), row.id) != skip.end()) continue;
       if (nextAttemptAt > at) break;  // the head waits for its retry: nothing behind it goes
       row.destination = destination;
-      out.push_back(std::move(row));
+      out.push_back(row);  // a copy: the statement's into() still refers to row
     }
     return out;
   });

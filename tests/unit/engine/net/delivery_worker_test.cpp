@@ -104,6 +104,7 @@ void drain(Store& store) {
 
 std::vector<std::string> controlIds(int n, const std::string& tag) {
   std::vector<std::string> ids;
+  ids.reserve(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) ids.push_back(tag + std::to_string(100 + i));
   return ids;
 }
@@ -152,18 +153,18 @@ TEST(DeliveryWorker, DepthZeroCommitsEachOutcomeBeforeTheNextSend) {
     // Each delivery checks that every earlier one is recorded already.
     class Checking : public Destination {
      public:
-      explicit Checking(std::shared_ptr<Store> store) : store_(std::move(store)) {}
+      explicit Checking(std::shared_ptr<Store> s) : store(std::move(s)) {}
       std::string render(const Message&, const std::string&, const std::string&) const override {
         return "";
       }
       Delivery deliver(const OutboundItem&) override {
-        if (store_->outboundCounts("lis").delivered != sent_) unrecorded_ = true;
-        ++sent_;
+        if (store->outboundCounts("lis").delivered != sent) unrecorded = true;
+        ++sent;
         return {Delivery::Outcome::kDelivered, "AA", ""};
       }
-      std::shared_ptr<Store> store_;
-      int64_t sent_ = 0;
-      bool unrecorded_ = false;
+      std::shared_ptr<Store> store;
+      int64_t sent = 0;
+      bool unrecorded = false;
     };
     auto destination = std::make_shared<Checking>(store);
     PipelineOptions pipeline;
@@ -173,8 +174,8 @@ TEST(DeliveryWorker, DepthZeroCommitsEachOutcomeBeforeTheNextSend) {
     worker.start();
     drain(*store);
     worker.stop();
-    EXPECT_EQ(destination->sent_, 12);
-    EXPECT_FALSE(destination->unrecorded_) << "an item was sent before the last outcome committed";
+    EXPECT_EQ(destination->sent, 12);
+    EXPECT_FALSE(destination->unrecorded) << "an item was sent before the last outcome committed";
     EXPECT_EQ(store->outboundCounts("lis").delivered, 12);
   }
   Poco::File(dir).remove(true);

@@ -73,6 +73,22 @@ TEST(EngineConfig, ErrorsNameTheKey) {
   EXPECT_EQ(errorKey(keys), "connectors");
 }
 
+// Issue 16: destination.NAME.pipeline_depth (ADR 0018), 32 unless set, 0..1024.
+TEST(EngineConfig, PipelineDepthIsReadAndChecked) {
+  auto keys = valid();
+  auto config = parseEngineConfig(keys);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_EQ(config->destinations.at(0).pipelineDepth, 32);
+  keys["destination.lis.pipeline_depth"] = "0";
+  config = parseEngineConfig(keys);
+  ASSERT_TRUE(config.isOk()) << config.status().toString();
+  EXPECT_EQ(config->destinations.at(0).pipelineDepth, 0);
+  keys["destination.lis.pipeline_depth"] = "1025";
+  EXPECT_EQ(errorKey(keys), "destination.lis.pipeline_depth");
+  keys["destination.lis.pipeline_depth"] = "deep";
+  EXPECT_EQ(errorKey(keys), "destination.lis.pipeline_depth");
+}
+
 TEST(EngineConfig, MissingFileIsNamed) {
   auto config = loadEngineConfig("/nonexistent/labgate.properties");
   ASSERT_FALSE(config.isOk());
