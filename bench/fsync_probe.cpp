@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -27,7 +28,7 @@ struct Rate {
 
 double millisAt(const std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
-  auto index = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  auto index = static_cast<size_t>(std::lround(p * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(index, sorted.size() - 1)];
 }
 

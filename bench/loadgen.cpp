@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -348,7 +349,7 @@ void sendAstm(const SendPlan& plan, int connection, int fd, ConnectionOutcome& o
 
 int64_t percentile(const std::vector<int64_t>& sorted, double p) {
   if (sorted.empty()) return 0;
-  auto index = static_cast<size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  auto index = static_cast<size_t>(std::lround(p * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(index, sorted.size() - 1)];
 }
 
@@ -414,6 +415,7 @@ int runSend(const Args& args) {
   std::vector<ConnectionOutcome> outcomes(static_cast<size_t>(plan.connections));
   std::atomic<bool> go{false};
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(plan.connections));
   for (int c = 0; c < plan.connections; ++c) {
     threads.emplace_back([&, c] {
       while (!go.load()) std::this_thread::yield();
