@@ -102,7 +102,9 @@ class Store::Impl {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    // Before the sessions close (they are declared after `statements`, so they would go first).
     checkpointer_.reset();
+    statements.reset();
   }
 
   Status migrate() {
