@@ -120,18 +120,20 @@ StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
 StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
   InboundReceipt receipt;
   int64_t messageId = 0;
+  // The statements are the writer connection's, prepared once (engine/store/writer_statements.h).
   Status status = impl_->write([&](Session& s) {
+    WriterStatements& sql = *impl_->statements;
     const Message& m = c.message;
     const bool keyed = c.deduplicate && !m.controlId.empty();
     const std::string& keySender = c.dedupeSender.empty() ? m.sender : c.dedupeSender;
     if (keyed) {
       // A resend: the same sender, control id and content (ADR 0010).
-      Statement select(s);
-      select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
-                "sender = ? AND control_id = ? AND content_sha256 = ?",
-          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId),
-          bind(c.contentSha256), into(messageId);
-      if (select.execute() > 0) {
+      std::optional<int64_t> earlier = sql.selectInt(
+          "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
+          "sender = ? AND control_id = ? AND content_sha256 = ?",
+          c.orgId, c.connector, keySender, m.controlId, c.contentSha256);
+      if (earlier) {
+        messageId = *earlier;
         receipt.duplicate = true;
         impl_->appendAudit(s, {c.orgId, "connector:" + c.connector, "message.duplicate",
                                "message:" + std::to_string(messageId),
@@ -139,70 +141,61 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
         return;
       }
       // The same control id with other content: a new message (the sender reused the id).
-      Statement reused(s);
-      reused << "SELECT MAX(message_id) FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
-                "sender = ? AND control_id = ? HAVING COUNT(*) > 0",
-          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId),
-          into(receipt.reusedControlIdOf);
-      reused.execute();
+      receipt.reusedControlIdOf =
+          sql.selectInt(
+                 "SELECT MAX(message_id) FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
+                 "sender = ? AND control_id = ? HAVING COUNT(*) > 0",
+                 c.orgId, c.connector, keySender, m.controlId)
+              .value_or(0);
     }
     int sampleCount = static_cast<int>(m.samples.size());
     int resultCount = static_cast<int>(m.resultCount());
     int runOrder = m.listedInRunOrder ? 1 : 0;
     // canonical = 1: everything the rules read is kept, so the batch can be evaluated again
     // (engine/pipeline/reevaluation.h).
-    s << "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
-         "received_at, content_sha256, sample_count, result_count, source_name, rules_version, "
-         "listed_in_run_order, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-        bind(c.orgId), bind(c.connector), bind(c.instrument), bind(m.controlId), bind(m.sender),
-        bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256), use(sampleCount),
-        use(resultCount), bind(c.sourceName), bind(m.rulesVersion), use(runOrder), now;
-    s << "SELECT last_insert_rowid()", into(messageId), now;
+    sql.run(
+        "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
+        "received_at, content_sha256, sample_count, result_count, source_name, rules_version, "
+        "listed_in_run_order, canonical) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+        c.orgId, c.connector, c.instrument, m.controlId, m.sender, c.format, c.peer, c.receivedAt,
+        c.contentSha256, sampleCount, resultCount, c.sourceName, m.rulesVersion, runOrder);
+    messageId = sql.lastInsertRowid();
     if (keyed) {
-      s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, content_sha256, "
-           "message_id) VALUES (?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), bind(c.connector), bind(keySender), bind(m.controlId),
-          bind(c.contentSha256), use(messageId), now;
+      sql.run(
+          "INSERT INTO inbound_keys (org_id, connector, sender, control_id, content_sha256, "
+          "message_id) VALUES (?, ?, ?, ?, ?, ?)",
+          c.orgId, c.connector, keySender, m.controlId, c.contentSha256, messageId);
     }
     size_t resultIndex = 0;
     for (const Sample& sample : m.samples) {
-      int64_t sampleRow = 0;
-      Poco::Nullable<double> nominal = nullable(sample.nominalConcentration);
-      Poco::Nullable<double> dilution = nullable(sample.dilution);
-      Poco::Nullable<Poco::Int64> injection;
-      if (sample.injection) injection = static_cast<Poco::Int64>(*sample.injection);
-      s << "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at, "
-           "level, lot, nominal_concentration, dilution, data_file, injection) "
-           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), use(messageId), bind(sample.sampleId),
-          bind(std::string(toString(sample.kind))), bind(sample.position), bind(sample.acquiredAt),
-          bind(sample.level), bind(sample.lot), use(nominal), use(dilution), bind(sample.dataFile),
-          use(injection), now;
-      s << "SELECT last_insert_rowid()", into(sampleRow), now;
+      sql.run(
+          "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at, "
+          "level, lot, nominal_concentration, dilution, data_file, injection) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          c.orgId, messageId, sample.sampleId, toString(sample.kind), sample.position,
+          sample.acquiredAt, sample.level, sample.lot, sample.nominalConcentration, sample.dilution,
+          sample.dataFile, sample.injection);
+      const int64_t sampleRow = sql.lastInsertRowid();
       for (const Result& r : sample.results) {
         const Disposition* d =
             resultIndex < c.dispositions.size() ? &c.dispositions[resultIndex] : nullptr;
         ++resultIndex;
-        std::string disposition = d ? toString(d->kind) : "hold";
-        Poco::Nullable<double> numeric;
-        if (r.numeric) numeric = *r.numeric;
-        int64_t resultRow = 0;
-        s << "INSERT INTO results (org_id, message_id, sample_row_id, instrument_code, lis_code, "
-             "lis_name, value, numeric_value, units, reference_range, flags, status, "
-             "measured_at, comment, disposition, internal_standard, decimals) VALUES (?, ?, ?, ?, "
-             "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            bind(c.orgId), use(messageId), use(sampleRow), bind(r.instrumentCode), bind(r.lisCode),
-            bind(r.lisName), bind(r.value), use(numeric), bind(r.units), bind(r.referenceRange),
-            bind(r.flags), bind(r.status), bind(r.measuredAt), bind(r.comment), use(disposition),
-            bind(r.internalStandard ? 1 : 0), bind(r.decimals), now;
-        s << "SELECT last_insert_rowid()", into(resultRow), now;
+        sql.run(
+            "INSERT INTO results (org_id, message_id, sample_row_id, instrument_code, lis_code, "
+            "lis_name, value, numeric_value, units, reference_range, flags, status, "
+            "measured_at, comment, disposition, internal_standard, decimals) VALUES (?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            c.orgId, messageId, sampleRow, r.instrumentCode, r.lisCode, r.lisName, r.value,
+            r.numeric, r.units, r.referenceRange, r.flags, r.status, r.measuredAt, r.comment,
+            d ? toString(d->kind) : "hold", r.internalStandard ? 1 : 0, r.decimals);
+        const int64_t resultRow = sql.lastInsertRowid();
         if (r.peak) insertPeak(s, c.orgId, resultRow, *r.peak);
         for (const Finding& f : r.findings) {
-          s << "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
-               "measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              bind(c.orgId), use(resultRow), bind(f.ruleId),
-              bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
-              bind(f.measured), bind(f.limit), bind(std::string(toString(f.action))), now;
+          sql.run(
+              "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
+              "measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              c.orgId, resultRow, f.ruleId, toString(f.severity), f.subject, f.message, f.measured,
+              f.limit, toString(f.action));
         }
       }
     }
@@ -247,10 +240,10 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
     }
     std::string createdAt = isoNow();
     for (const OutboundDraft& o : c.outbound) {
-      s << "INSERT INTO outbound (org_id, destination, message_id, control_id, payload, state, "
-           "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-          bind(c.orgId), bind(o.destination), use(messageId), bind(o.controlId), bind(o.payload),
-          use(createdAt), now;
+      sql.run(
+          "INSERT INTO outbound (org_id, destination, message_id, control_id, payload, state, "
+          "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+          c.orgId, o.destination, messageId, o.controlId, o.payload, createdAt);
     }
     AuditEvent accepted;
     accepted.orgId = c.orgId;

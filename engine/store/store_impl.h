@@ -12,6 +12,7 @@
 #include <deque>
 #include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -24,6 +25,8 @@
 #include "engine/store/audit.h"
 #include "engine/store/schema.h"
 #include "engine/store/store.h"
+#include "engine/store/wal_checkpointer.h"
+#include "engine/store/writer_statements.h"
 
 namespace labgate {
 
@@ -85,9 +88,11 @@ class Store::Impl {
   using Statement = Poco::Data::Statement;
   using Work = std::function<void(Session&)>;
 
-  explicit Impl(const std::string& path) : writer_("SQLite", path), reader_("SQLite", path) {
+  explicit Impl(const std::string& path)
+      : path_(path), writer_("SQLite", path), reader_("SQLite", path) {
     configureConnection(writer_);
     configureConnection(reader_);
+    statements = std::make_unique<WriterStatements>(writer_);
   }
 
   ~Impl() {
@@ -97,6 +102,9 @@ class Store::Impl {
     }
     wake_.notify_all();
     if (thread_.joinable()) thread_.join();
+    // Before the sessions close (they are declared after `statements`, so they would go first).
+    checkpointer_.reset();
+    statements.reset();
   }
 
   Status migrate() {
@@ -126,6 +134,15 @@ class Store::Impl {
     } catch (const Poco::Exception& e) {
       return Status::io("database", "schema migration failed: " + e.displayText());
     }
+    try {
+      // Checkpoints off the writer thread (engine/store/wal_checkpointer.h), at SQLite's default
+      // WAL size.
+      Session checkpoints("SQLite", path_);
+      configureConnection(checkpoints);
+      checkpointer_ = std::make_unique<WalCheckpointer>(writer_, checkpoints, 1000);
+    } catch (const Poco::Exception& e) {
+      return Status::io("database", "cannot open the checkpoint connection: " + e.displayText());
+    }
     thread_ = std::thread([this] { writerLoop(); });
     return Status::ok();
   }
@@ -149,19 +166,20 @@ class Store::Impl {
     return f(reader_);
   }
 
-  /// Appends an audit event inside the current write job, extending the chain.
-  void appendAudit(Session& session, const AuditEvent& event) {
-    using Poco::Data::Keywords::bind;
-    using Poco::Data::Keywords::now;
-    using Poco::Data::Keywords::use;
+  /// Appends an audit event inside the current write job (on the writer session), extending the
+  /// chain.
+  void appendAudit(Session& /*writer*/, const AuditEvent& event) {
     std::string at = isoNow();
     std::string hash = auditChainHash(lastHash_, auditCanonicalForm(at, event));
-    session << "INSERT INTO audit (org_id, at, actor, action, subject, detail, prev_hash, hash) "
-               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        bind(event.orgId), use(at), bind(event.actor), bind(event.action), bind(event.subject),
-        bind(event.detail), use(lastHash_), use(hash), now;
+    statements->run(
+        "INSERT INTO audit (org_id, at, actor, action, subject, detail, prev_hash, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        event.orgId, at, event.actor, event.action, event.subject, event.detail, lastHash_, hash);
     lastHash_ = hash;
   }
+
+  /// The writer connection's prepared statements: for use inside write jobs only.
+  std::unique_ptr<WriterStatements> statements;
 
   // ---- encryption at rest (engine/store/encryption.cpp) ----------------------------------------
   /// Null without security.key_file. Set before the writer starts, never changed after.
@@ -225,10 +243,9 @@ class Store::Impl {
   }
 
   void runBatch(const std::vector<Job*>& batch) {
-    using Poco::Data::Keywords::now;
     std::vector<Status> results(batch.size());
     try {
-      writer_ << "BEGIN IMMEDIATE", now;
+      statements->run("BEGIN IMMEDIATE");
     } catch (const Poco::Exception& e) {
       for (auto* job : batch)
         job->done.set_value(Status::io("database", "begin failed: " + e.displayText()));
@@ -237,25 +254,25 @@ class Store::Impl {
     for (size_t i = 0; i < batch.size(); ++i) {
       std::string hashBefore = lastHash_;
       try {
-        writer_ << "SAVEPOINT job", now;
+        statements->run("SAVEPOINT job");
         batch[i]->work(writer_);
-        writer_ << "RELEASE SAVEPOINT job", now;
+        statements->run("RELEASE SAVEPOINT job");
       } catch (const std::exception& e) {
         lastHash_ = hashBefore;
         results[i] = Status::io("database", describe(e));
         try {
-          writer_ << "ROLLBACK TO SAVEPOINT job", now;
-          writer_ << "RELEASE SAVEPOINT job", now;
+          statements->run("ROLLBACK TO SAVEPOINT job");
+          statements->run("RELEASE SAVEPOINT job");
         } catch (...) {
           // The transaction is gone; COMMIT below fails and reports it for every job.
         }
       }
     }
     try {
-      writer_ << "COMMIT", now;
+      statements->run("COMMIT");
     } catch (const Poco::Exception& e) {
       try {
-        writer_ << "ROLLBACK", now;
+        statements->run("ROLLBACK");
       } catch (...) {
       }
       lastHash_ = loadLastHash();
@@ -269,8 +286,10 @@ class Store::Impl {
     return e.what();
   }
 
+  std::string path_;
   Session writer_;
   Session reader_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // set by migrate(), before the writer starts
   std::mutex readerMutex_;
   std::mutex mutex_;
   std::condition_variable wake_;
