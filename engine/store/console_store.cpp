@@ -34,37 +34,6 @@ void readQc(Statement& select, ConsoleQcPoint& row, Poco::Nullable<double>& mean
   });
 }
 
-/// The id of the last audit event stamped before `sinceIso` (0 when none), found by bisection
-/// over the ids: the trail's times do not decrease with its ids (ConsoleStore::throughput). Ids
-/// are dense but need not be: each probe takes the first event at or above the middle id.
-int64_t lastAuditIdBefore(Session& s, const std::string& sinceIso) {
-  Poco::Nullable<Poco::Int64> lowest;
-  Poco::Nullable<Poco::Int64> highest;
-  s << "SELECT MIN(id), MAX(id) FROM audit", into(lowest), into(highest), now;
-  if (lowest.isNull() || highest.isNull()) return 0;
-  // Invariant: every event with id < low is before the window, every event with id > high is in
-  // it; the answer is the last id below low's first event in the window.
-  int64_t low = static_cast<int64_t>(lowest.value());
-  int64_t high = static_cast<int64_t>(highest.value());
-  int64_t answer = 0;
-  while (low <= high) {
-    const int64_t middle = low + (high - low) / 2;
-    Poco::Nullable<Poco::Int64> id;
-    Poco::Nullable<std::string> at;
-    s << "SELECT id, at FROM audit WHERE id >= ? ORDER BY id LIMIT 1", bind(middle), into(id),
-        into(at), now;
-    if (id.isNull() || static_cast<int64_t>(id.value()) > high) {
-      high = middle - 1;  // no event between middle and high
-    } else if (at.value() < sinceIso) {
-      answer = static_cast<int64_t>(id.value());
-      low = answer + 1;
-    } else {
-      high = middle - 1;
-    }
-  }
-  return answer;
-}
-
 }  // namespace
 
 std::vector<ConsoleQcPoint> ConsoleStore::qcSeries(const std::string& orgId,
@@ -138,19 +107,16 @@ std::vector<ConsoleMinute> ConsoleStore::throughput(const std::string& orgId,
         m.results += results;
       });
     }
-    // Refusals and deliveries are audit events. The trail has no index on its time, but its
-    // sequence follows time (one writer stamps and numbers the events in order): the last event
-    // before the window is found by bisecting the ids (O(log n) lookups of the primary key, not a
-    // walk back over every event of the window), and the window's events of the organisation and
-    // the three actions are then read by the index audit_org_action (org_id, action, id).
-    const int64_t before = lastAuditIdBefore(s, sinceIso);
+    // Refusals and deliveries are audit events, counted from the partial index
+    // audit_org_counted_at (org_id, action, at; migration 16), which covers the query: the
+    // window's events of the organisation, without reading the trail's rows. The action term
+    // must stay word for word the index's own.
     std::string action;
     Statement select(s);
-    select << "SELECT substr(at, 1, 16), action, COUNT(*) FROM audit INDEXED BY audit_org_action "
-              "WHERE org_id = ? AND action IN ('message.refused', 'message.invalid', "
-              "'outbound.delivered') AND id > ? AND at >= ? GROUP BY 1, 2",
-        bind(orgId), bind(before), bind(sinceIso), into(minute), into(action), into(count),
-        range(0, 1);
+    select << "SELECT substr(at, 1, 16), action, COUNT(*) FROM audit INDEXED BY "
+              "audit_org_counted_at WHERE org_id = ? AND action IN ('message.refused', "
+              "'message.invalid', 'outbound.delivered') AND at >= ? GROUP BY 1, 2",
+        bind(orgId), bind(sinceIso), into(minute), into(action), into(count), range(0, 1);
     eachRow(select, [&] {
       ConsoleMinute& m = minutes[minute];
       if (action == "outbound.delivered") {

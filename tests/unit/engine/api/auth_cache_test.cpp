@@ -257,6 +257,8 @@ TEST(AuthCacheUnitTest, PermissionSetsAreSharedAndAnEmptyOneHasNothing) {
   EXPECT_EQ(none.begin(), none.end());
   PermissionSet some(PermissionSet::Set{"a", "b"});
   PermissionSet copy = some;
+  some = PermissionSet();  // the copy shares the set and keeps it
+  EXPECT_EQ(some.count("a"), 0u);
   EXPECT_EQ(copy.count("a"), 1u);
   EXPECT_EQ(copy.size(), 2u);
   EXPECT_EQ(std::distance(copy.begin(), copy.end()), 2);

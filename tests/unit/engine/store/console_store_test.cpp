@@ -1,7 +1,7 @@
 // Tests for engine/store/console_store: the dashboard's throughput counts the audit trail's
 // refusals and deliveries of the window, per minute and organisation, exactly as a full count
-// does, although it finds the window's first event by bisecting the ids (not walking back over
-// every event of the window), also with gaps in the ids and events of other organisations.
+// does, although it reads them from an index (audit_org_counted_at) instead of the rows, with
+// gaps in the ids, several events in one millisecond and events of other organisations.
 #include "engine/store/console_store.h"
 
 #include <Poco/Data/SQLite/Connector.h>
