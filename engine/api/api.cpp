@@ -604,127 +604,214 @@ bool Api::Impl::authenticate(Call& call) {
        "X-API-Key, or the console's session cookie");
 }
 
-bool Api::Impl::authenticateSession(Call& call, const std::string& token, bool viaCookie) {
-  std::optional<SessionRecord> session = accounts.sessionByToken(security::tokenDigest(token));
+std::shared_ptr<const OrganisationGrant> Api::Impl::readOrganisationGrant(
+    const std::string& orgId) {
+  std::optional<Organisation> org = accounts.organisation(orgId);
+  if (!org) return nullptr;
+  auto grant = std::make_shared<OrganisationGrant>();
+  grant->org = std::move(*org);
+  if (grant->org.ipAllowList.empty()) {
+    grant->allow = security::AllowList();
+  } else if (StatusOr<security::AllowList> list =
+                 security::AllowList::parse(grant->org.ipAllowList);
+             list.isOk()) {
+    grant->allow = std::move(list).value();
+  }
+  return grant;
+}
+
+std::shared_ptr<const SessionGrant> Api::Impl::readSessionGrant(const std::string& digest,
+                                                                uint64_t generation) {
+  std::optional<SessionRecord> session = accounts.sessionByToken(digest);
   if (!session)
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
+  auto grant = std::make_shared<SessionGrant>();
+  grant->generation = generation;
+  grant->lastSeenMillis = parseIso(session->lastSeenAt);
+  grant->expiresMillis = parseIso(session->expiresAt);
+  if (std::optional<User> user = accounts.user(session->orgId, session->userId)) {
+    grant->permissions = PermissionSet(roles.permissionsOf(user->roles));
+    grant->user = std::make_shared<const User>(std::move(*user));
+  }
+  grant->org = readOrganisationGrant(session->orgId);
+  grant->session = std::make_shared<const SessionRecord>(std::move(*session));
+  return grant;
+}
+
+bool Api::Impl::authenticateSession(Call& call, const std::string& token, bool viaCookie) {
+  // The session, its user and organisation come from the cache while no account write has
+  // committed since they were read (ADR 0020); the checks below run on every request.
+  const std::string digest = security::tokenDigest(token);
+  const uint64_t generation = accounts.generation();
+  std::shared_ptr<const SessionGrant> grant = authCache.session(digest, generation);
+  const bool cached = grant != nullptr;
+  if (!cached) grant = readSessionGrant(digest, generation);
+  const SessionRecord& session = *grant->session;
   const int64_t now = clock.nowMillis();
-  std::optional<int64_t> lastSeen = parseIso(session->lastSeenAt);
-  std::optional<int64_t> expires = parseIso(session->expiresAt);
+  const std::optional<int64_t>& lastSeen = grant->lastSeenMillis;
   if (!lastSeen || now - *lastSeen > settings.idleSeconds * 1000) {
-    endRefusedSession(accounts, *session, "idle timeout");
+    endRefusedSession(accounts, session, "idle timeout");
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session ended after " +
                                             std::to_string(settings.idleSeconds) +
                                             " s without use: log in again");
   }
-  if (!expires || now >= *expires) {
-    endRefusedSession(accounts, *session, "absolute timeout");
+  if (!grant->expiresMillis || now >= *grant->expiresMillis) {
+    endRefusedSession(accounts, session, "absolute timeout");
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session reached its time limit: log in again");
   }
-  std::optional<User> user = accounts.user(session->orgId, session->userId);
-  if (!user || user->disabled) {
-    endRefusedSession(accounts, *session, "user disabled");
+  if (!grant->user || grant->user->disabled) {
+    endRefusedSession(accounts, session, "user disabled");
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
   }
-  std::optional<Organisation> org = accounts.organisation(session->orgId);
-  if (!org)
+  if (!grant->org)
     fail(HttpStatus::HTTP_UNAUTHORIZED, "the session has ended or is unknown: log in again");
-  if (!addressAllowed(call, *org, user->username)) return false;
+  // Kept before the request's own checks (address, CSRF): they depend on the request, not on it.
+  if (!cached) authCache.keep(digest, grant);
+  const User& user = *grant->user;
+  if (!addressAllowed(call, *grant->org, user.username)) return false;
   const std::string& method = call.request.getMethod();
   if (viaCookie && method != "GET" && method != "HEAD") {
     std::string csrf = call.request.get("X-CSRF-Token", "");
-    if (csrf.empty() || session->csrfSha256.empty() ||
-        !security::constantTimeEquals(security::tokenDigest(csrf), session->csrfSha256)) {
+    if (csrf.empty() || session.csrfSha256.empty() ||
+        !security::constantTimeEquals(security::tokenDigest(csrf), session.csrfSha256)) {
       fail(HttpStatus::HTTP_FORBIDDEN,
            "a request authenticated by the session cookie must carry the session's "
            "X-CSRF-Token header");
     }
   }
-  // Record activity, but not on every request: the idle timeout loses at most a tenth.
+  // Record activity, but not on every request: the idle timeout loses at most a tenth. The touch
+  // does not move the accounts generation: the cached grant is replaced by one with the new time.
   if (now - *lastSeen > std::min<int64_t>(30000, settings.idleSeconds * 100)) {
-    // Ignored on purpose: a touch that fails only lets the idle timeout end the session sooner.
-    (void)accounts.touchSession(session->id, isoAt(now));
+    const std::string at = isoAt(now);
+    // A touch that fails only lets the idle timeout end the session sooner.
+    if (accounts.touchSession(session.id, at).isOk()) {
+      auto touched = std::make_shared<SessionGrant>(*grant);
+      auto record = std::make_shared<SessionRecord>(session);
+      record->lastSeenAt = at;
+      touched->session = std::move(record);
+      touched->lastSeenMillis = now;
+      authCache.keep(digest, std::move(touched));
+    }
   }
   Principal& p = call.principal;
   p.kind = Principal::Kind::kUser;
-  p.orgId = session->orgId;
-  p.roles = user->roles;
-  p.permissions = roles.permissionsOf(user->roles);
-  p.restriction = restrictionOf(*user, *org);
+  p.orgId = session.orgId;
+  p.roles = user.roles;
+  p.permissions = grant->permissions;
+  p.restriction = restrictionOf(user, grant->org->org);
   p.viaCookie = viaCookie;
-  p.user = std::move(user);
-  p.session = std::move(session);
+  p.user = grant->user;
+  p.session = grant->session;
   return true;
 }
 
 bool Api::Impl::authenticateKey(Call& call, const std::string& key) {
-  std::optional<ApiKeyRecord> record = accounts.apiKeyByDigest(security::tokenDigest(key));
+  const std::string digest = security::tokenDigest(key);
+  const uint64_t generation = accounts.generation();
   const int64_t now = clock.nowMillis();
-  std::string refusal;
-  if (!record) {
-    refusal = "the API key is not known";
-  } else if (!record->revokedAt.empty()) {
-    refusal = "the API key was revoked";
-  } else if (std::optional<int64_t> expires = parseIso(record->expiresAt);
-             expires && *expires <= now) {
-    refusal = "the API key has expired";
+  std::shared_ptr<const KeyGrant> grant = authCache.key(digest, generation);
+  // An expired key is judged (and its refusal recorded) by the path below, from the store.
+  if (grant && grant->expiresMillis && *grant->expiresMillis <= now) {
+    authCache.forget(digest);
+    grant.reset();
   }
-  std::string outcome;
-  if (refusal.empty() && record) {
-    // A key stops working with its creator: a disabled user's keys (revoked with the user since
-    // issue 18; this also covers keys of users disabled before) and keys made by a revoked key.
-    const std::string& by = record->createdBy;
-    if (by.rfind("user:", 0) == 0) {
-      std::optional<User> creator = accounts.userByName(record->orgId, by.substr(5));
-      if (creator && creator->disabled) {
-        refusal = "the API key's creator is disabled: the key no longer works";
-      }
-    } else if (by.rfind("apikey:", 0) == 0) {
-      int64_t parent = 0;
-      if (parseInteger("created_by", by.substr(7), 1, INT64_MAX, parent).isOk()) {
-        std::optional<ApiKeyRecord> maker = accounts.apiKey(record->orgId, parent);
-        if (maker && !maker->revokedAt.empty()) {
-          refusal = "the API key that created this key was revoked: the key no longer works";
+  if (!grant) {
+    std::optional<ApiKeyRecord> record = accounts.apiKeyByDigest(digest);
+    std::string refusal;
+    if (!record) {
+      refusal = "the API key is not known";
+    } else if (!record->revokedAt.empty()) {
+      refusal = "the API key was revoked";
+    } else if (std::optional<int64_t> expires = parseIso(record->expiresAt);
+               expires && *expires <= now) {
+      refusal = "the API key has expired";
+    }
+    std::string outcome;
+    if (refusal.empty() && record) {
+      // A key stops working with its creator: a disabled user's keys (revoked with the user since
+      // issue 18; this also covers keys of users disabled before) and keys made by a revoked key.
+      const std::string& by = record->createdBy;
+      if (by.rfind("user:", 0) == 0) {
+        std::optional<User> creator = accounts.userByName(record->orgId, by.substr(5));
+        if (creator && creator->disabled) {
+          refusal = "the API key's creator is disabled: the key no longer works";
+        }
+      } else if (by.rfind("apikey:", 0) == 0) {
+        int64_t parent = 0;
+        if (parseInteger("created_by", by.substr(7), 1, INT64_MAX, parent).isOk()) {
+          std::optional<ApiKeyRecord> maker = accounts.apiKey(record->orgId, parent);
+          if (maker && !maker->revokedAt.empty()) {
+            refusal = "the API key that created this key was revoked: the key no longer works";
+          }
         }
       }
+      if (!refusal.empty()) outcome = "creator_disabled";
     }
-    if (!refusal.empty()) outcome = "creator_disabled";
+    if (!refusal.empty()) {
+      LoginRecord r;
+      r.at = isoAt(now);
+      r.orgId = record ? record->orgId : "";
+      r.username = record ? "apikey:" + record->prefix : "apikey";
+      r.method = "api_key";
+      r.peer = call.peer();
+      r.userAgent = call.userAgent();
+      r.outcome = !outcome.empty()             ? outcome
+                  : !record                    ? "bad_key"
+                  : !record->revokedAt.empty() ? "revoked_key"
+                                               : "expired_key";
+      metrics::logins().inc({r.outcome});
+      recordRefusal(accounts, r);
+      fail(HttpStatus::HTTP_UNAUTHORIZED, refusal);
+    }
+    std::shared_ptr<const OrganisationGrant> org = readOrganisationGrant(record->orgId);
+    if (!org) fail(HttpStatus::HTTP_UNAUTHORIZED, "the API key is not known");
+    auto made = std::make_shared<KeyGrant>();
+    made->generation = generation;
+    made->org = std::move(org);
+    made->permissions = PermissionSet(roles.permissionsOf(record->roles));
+    made->lastUsedMillis = parseIso(record->lastUsedAt);
+    made->expiresMillis = parseIso(record->expiresAt);
+    made->key = std::make_shared<const ApiKeyRecord>(std::move(*record));
+    grant = std::move(made);
+    authCache.keep(digest, grant);
   }
-  if (!refusal.empty()) {
-    LoginRecord r;
-    r.at = isoAt(now);
-    r.orgId = record ? record->orgId : "";
-    r.username = record ? "apikey:" + record->prefix : "apikey";
-    r.method = "api_key";
-    r.peer = call.peer();
-    r.userAgent = call.userAgent();
-    r.outcome = !outcome.empty()             ? outcome
-                : !record                    ? "bad_key"
-                : !record->revokedAt.empty() ? "revoked_key"
-                                             : "expired_key";
-    metrics::logins().inc({r.outcome});
-    recordRefusal(accounts, r);
-    fail(HttpStatus::HTTP_UNAUTHORIZED, refusal);
+  const ApiKeyRecord& record = *grant->key;
+  if (!addressAllowed(call, *grant->org, "apikey:" + record.prefix)) return false;
+  // last_used_at is information only: written at most once a minute, and a touch that fails is
+  // tried at the next use. The touch does not move the accounts generation (see the session's).
+  if (!grant->lastUsedMillis || now - *grant->lastUsedMillis > 60000) {
+    const std::string at = isoAt(now);
+    if (accounts.touchApiKey(record.id, at).isOk()) {
+      auto touched = std::make_shared<KeyGrant>(*grant);
+      auto used = std::make_shared<ApiKeyRecord>(record);
+      used->lastUsedAt = at;
+      touched->key = std::move(used);
+      touched->lastUsedMillis = now;
+      authCache.keep(digest, std::move(touched));
+    }
   }
-  std::optional<Organisation> org = accounts.organisation(record->orgId);
-  if (!org) fail(HttpStatus::HTTP_UNAUTHORIZED, "the API key is not known");
-  if (!addressAllowed(call, *org, "apikey:" + record->prefix)) return false;
-  std::optional<int64_t> lastUsed = parseIso(record->lastUsedAt);
-  // Ignored on purpose: last_used_at is information only; a touch that fails is tried next minute.
-  if (!lastUsed || now - *lastUsed > 60000) (void)accounts.touchApiKey(record->id, isoAt(now));
   Principal& p = call.principal;
   p.kind = Principal::Kind::kApiKey;
-  p.orgId = record->orgId;
-  p.roles = record->roles;
-  p.permissions = roles.permissionsOf(record->roles);
-  p.key = std::move(record);
+  p.orgId = record.orgId;
+  p.roles = record.roles;
+  p.permissions = grant->permissions;
+  p.key = grant->key;
   return true;
 }
 
 bool Api::Impl::addressAllowed(Call& call, const Organisation& org, const std::string& who) {
   if (org.ipAllowList.empty()) return true;
+  OrganisationGrant parsed;
+  parsed.org = org;
   StatusOr<security::AllowList> list = security::AllowList::parse(org.ipAllowList);
-  if (list.isOk() && list.value().allows(call.request.clientAddress().host())) return true;
+  if (list.isOk()) parsed.allow = std::move(list).value();
+  return addressAllowed(call, parsed, who);
+}
+
+bool Api::Impl::addressAllowed(Call& call, const OrganisationGrant& grant, const std::string& who) {
+  const Organisation& org = grant.org;
+  if (org.ipAllowList.empty()) return true;
+  if (grant.allow && grant.allow->allows(call.request.clientAddress().host())) return true;
   LoginRecord r;
   r.at = isoAt(clock.nowMillis());
   r.orgId = org.id;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/api/api.h"
+#include "engine/api/auth_cache.h"
 #include "engine/api/permissions.h"
 #include "engine/api/routes.h"
 #include "engine/pipeline/reevaluation.h"
@@ -29,17 +30,18 @@ using Poco::JSON::Array;
 using Poco::JSON::Object;
 using HttpStatus = Poco::Net::HTTPResponse::HTTPStatus;
 
-/// Who is calling: a person (through a session) or an API key.
+/// Who is calling: a person (through a session) or an API key. The records are shared with the
+/// authentication cache (auth_cache.h) and never change: a handler that changes one copies it.
 struct Principal {
   enum class Kind { kUser, kApiKey };
   Kind kind = Kind::kUser;
   std::string orgId;
-  std::optional<User> user;
-  std::optional<SessionRecord> session;
-  std::optional<ApiKeyRecord> key;
+  std::shared_ptr<const User> user;
+  std::shared_ptr<const SessionRecord> session;
+  std::shared_ptr<const ApiKeyRecord> key;
   bool viaCookie = false;
   std::vector<std::string> roles;
-  std::set<std::string> permissions;
+  PermissionSet permissions;
   /// What a restricted session must do first: "" (nothing), "password_change",
   /// "totp_enrolment".
   std::string restriction;
@@ -182,6 +184,8 @@ class Api::Impl {
   security::PasswordHasher hasher;
   RoleTable roles;
   security::LoginThrottle throttle;
+  /// What credentials authenticated as, valid while accounts.generation() stays the same.
+  AuthCache authCache;
 
   using Handler = std::function<void(Call&)>;
   /// Registers the handler of a route of the table (method + path exactly as in routes.cpp).
@@ -268,8 +272,16 @@ class Api::Impl {
   bool authenticate(Call& call);
   bool authenticateSession(Call& call, const std::string& token, bool viaCookie);
   bool authenticateKey(Call& call, const std::string& key);
+  /// The session of `digest` with its user and organisation as the store has them (401 when no
+  /// open session has that digest), read under `generation`.
+  std::shared_ptr<const SessionGrant> readSessionGrant(const std::string& digest,
+                                                       uint64_t generation);
+  /// The organisation `orgId` with its allow-list parsed; null when there is none.
+  std::shared_ptr<const OrganisationGrant> readOrganisationGrant(const std::string& orgId);
   /// The organisation's allow-list admits the peer (403 and a login record otherwise).
   bool addressAllowed(Call& call, const Organisation& org, const std::string& who);
+  /// The same with the list parsed already (`allow` nullopt: it does not parse, refused).
+  bool addressAllowed(Call& call, const OrganisationGrant& org, const std::string& who);
   /// Uploads: the connector's allow-list admits the peer (403 otherwise), before credentials.
   void checkUploadAddress(Call& call);
   /// Answers 429 with Retry-After for a throttled login attempt (recorded once per delay).

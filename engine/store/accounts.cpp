@@ -58,6 +58,16 @@ Status writeJob(Impl& impl, Work&& work) {
   return refusal.isOk() ? written : refusal;
 }
 
+/// writeJob for a write that can change an authentication answer: once the transaction has
+/// committed (or failed: a needless move costs one re-read), the accounts generation moves, so
+/// that an answer cached before it is not used again (AccountStore::generation()).
+template <typename Impl, typename Work>
+Status changeJob(Impl& impl, Work&& work) {
+  Status status = writeJob(impl, std::forward<Work>(work));
+  impl.accountsGeneration.fetch_add(1, std::memory_order_acq_rel);
+  return status;
+}
+
 std::string joinList(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) {
@@ -455,6 +465,10 @@ void revokeKeysOf(Session& s, Impl& impl, const std::string& orgId, const std::s
 
 AccountStore::AccountStore(std::shared_ptr<Store> store) : store_(std::move(store)) {}
 
+uint64_t AccountStore::generation() const {
+  return store_->impl_->accountsGeneration.load(std::memory_order_acquire);
+}
+
 // ---- organisations and the first start --------------------------------------------------------
 
 bool AccountStore::hasUsers() {
@@ -467,7 +481,7 @@ bool AccountStore::hasUsers() {
 
 Status AccountStore::bootstrap(const Organisation& org, const User& admin) {
   auto& impl = *store_->impl_;
-  return writeJob(impl, [&](Session& s) {
+  return changeJob(impl, [&](Session& s) {
     int64_t any = 0;
     s << "SELECT EXISTS (SELECT 1 FROM users)", into(any), now;
     if (any != 0) {
@@ -486,7 +500,7 @@ StatusOr<int64_t> AccountStore::createOrganisation(const Organisation& org, cons
                                                    const AuditEvent& event) {
   auto& impl = *store_->impl_;
   int64_t adminId = 0;
-  Status status = writeJob(impl, [&](Session& s) {
+  Status status = changeJob(impl, [&](Session& s) {
     insertOrganisation(s, org);
     adminId = insertUser(s, impl, org.id, firstAdmin);
     AuditEvent created = scoped(event, org.id, "organisation.created", "organisation:" + org.id);
@@ -521,7 +535,7 @@ std::vector<Organisation> AccountStore::organisations() {
 
 Status AccountStore::updateOrganisation(const Organisation& org, const AuditEvent& event) {
   auto& impl = *store_->impl_;
-  return writeJob(impl, [&](Session& s) {
+  return changeJob(impl, [&](Session& s) {
     checkList(org.ipAllowList, "ipAllowList");
     int expiry = org.passwordExpiryDays, mfa = org.mfaRequired ? 1 : 0;
     s << "UPDATE organisations SET name = ?, password_expiry_days = ?, mfa_required = ?, "
@@ -543,7 +557,7 @@ Status AccountStore::updateOrganisation(const Organisation& org, const AuditEven
 StatusOr<int64_t> AccountStore::createUser(const User& user, const AuditEvent& event) {
   auto& impl = *store_->impl_;
   int64_t id = 0;
-  Status status = writeJob(impl, [&](Session& s) {
+  Status status = changeJob(impl, [&](Session& s) {
     id = insertUser(s, impl, user.orgId, user);
     AuditEvent created = scoped(event, user.orgId, "user.created", "user:" + std::to_string(id));
     if (created.detail.empty()) {
@@ -586,7 +600,7 @@ std::vector<User> AccountStore::users(const std::string& orgId) {
 Status AccountStore::updateUser(const User& user, const AuditEvent& event,
                                 const std::string& endSessionsReason, int64_t keepSessionId) {
   auto& impl = *store_->impl_;
-  return writeJob(impl, [&](Session& s) {
+  return changeJob(impl, [&](Session& s) {
     checkList(user.roles, "roles");
     int mustChange = user.mustChangePassword ? 1 : 0, disabled = user.disabled ? 1 : 0,
         totpEnabled = user.totpEnabled ? 1 : 0, failed = user.failedAttempts;
@@ -652,7 +666,7 @@ StatusOr<AccountStore::FailedLogin> AccountStore::recordLoginFailure(const Login
                                                                      const AuditEvent* audit) {
   auto& impl = *store_->impl_;
   FailedLogin failed;
-  Status status = writeJob(impl, [&](Session& s) {
+  Status status = changeJob(impl, [&](Session& s) {
     insertLogin(s, record);
     if (audit != nullptr) {
       impl.appendAudit(s, *audit);
@@ -693,7 +707,7 @@ Status AccountStore::recordLoginRefused(const LoginRecord& record) {
 StatusOr<int64_t> AccountStore::recordLoginSuccess(const LoginRecord& record, int64_t userId,
                                                    const SessionRecord& session) {
   int64_t sessionId = 0;
-  Status status = writeJob(*store_->impl_, [&](Session& s) {
+  Status status = changeJob(*store_->impl_, [&](Session& s) {
     std::string at = record.at.empty() ? isoNow() : record.at;
     s << "UPDATE users SET failed_attempts = 0, locked_until = '', last_login_at = ? WHERE id = ? "
          "AND org_id = ?",
@@ -741,7 +755,7 @@ Page<LoginRecord> AccountStore::logins(const std::string& orgId, const LoginFilt
 
 StatusOr<bool> AccountStore::useTotpStep(int64_t userId, int64_t step) {
   bool used = false;
-  Status status = writeJob(*store_->impl_, [&](Session& s) {
+  Status status = changeJob(*store_->impl_, [&](Session& s) {
     s << "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", bind(step),
         bind(userId), bind(step), now;
     used = changes(s) > 0;
@@ -769,7 +783,7 @@ Status AccountStore::touchSession(int64_t sessionId, const std::string& at) {
 }
 
 Status AccountStore::endSession(int64_t sessionId, const std::string& reason) {
-  return writeJob(*store_->impl_, [&](Session& s) {
+  return changeJob(*store_->impl_, [&](Session& s) {
     std::string at = isoNow();
     s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = ''", use(at),
         bind(reason), bind(sessionId), now;
@@ -778,7 +792,7 @@ Status AccountStore::endSession(int64_t sessionId, const std::string& reason) {
 
 Status AccountStore::endUserSessions(int64_t userId, const std::string& reason,
                                      int64_t exceptSessionId) {
-  return writeJob(*store_->impl_, [&](Session& s) {
+  return changeJob(*store_->impl_, [&](Session& s) {
     std::string at = isoNow();
     s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND id <> ? AND "
          "ended_at = ''",
@@ -791,7 +805,7 @@ Status AccountStore::endUserSessions(int64_t userId, const std::string& reason,
 StatusOr<int64_t> AccountStore::createApiKey(const ApiKeyRecord& key, const AuditEvent& event) {
   auto& impl = *store_->impl_;
   int64_t id = 0;
-  Status status = writeJob(impl, [&](Session& s) {
+  Status status = changeJob(impl, [&](Session& s) {
     checkList(key.roles, "roles");
     if (key.keySha256.empty()) {
       throw Refused(Status::invalid("key", "the key digest is empty"));
@@ -850,7 +864,7 @@ std::vector<ApiKeyRecord> AccountStore::apiKeys(const std::string& orgId) {
 
 Status AccountStore::revokeApiKey(const std::string& orgId, int64_t id, const AuditEvent& event) {
   auto& impl = *store_->impl_;
-  return writeJob(impl, [&](Session& s) {
+  return changeJob(impl, [&](Session& s) {
     std::string revokedAt;
     Statement select(s);
     select << "SELECT revoked_at FROM api_keys WHERE org_id = ? AND id = ?", bind(orgId), bind(id),

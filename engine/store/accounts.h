@@ -152,6 +152,18 @@ class AccountStore {
  public:
   explicit AccountStore(std::shared_ptr<Store> store);
 
+  // ---- the authentication cache's generation (ADR 0020) ----------------------------------------
+  /// A number that moves forward after every committed write that can change what a session
+  /// token or an API key authenticates as: any change of an organisation, a user (roles,
+  /// disabled, password, lock, TOTP, failure count, last login), a session opened or ended, an
+  /// API key created or revoked, shared by every AccountStore over the same Store. It moves once
+  /// the write's transaction has committed, before the writing call returns: an answer read from
+  /// the store after generation() returned G is current for as long as generation() is still G.
+  /// Activity touches (touchSession, touchApiKey) and login records do not move it.
+  /// (One process: an in-memory counter. Several nodes on one database would read a shared
+  /// counter row here instead; see the ADR.)
+  uint64_t generation() const;
+
   // ---- organisations and the first start ------------------------------------------------------
   bool hasUsers();
   /// With no user at all: creates organisation `org` and `admin` (in one transaction, audited as

@@ -8,6 +8,7 @@
 #include <Poco/Data/Statement.h>
 #include <Poco/Nullable.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -192,6 +193,12 @@ class Store::Impl {
   /// The clear value of a stored column: a sealed one opened ("" when it does not open), a value
   /// stored before a key was configured unchanged.
   std::string openColumn(const std::string& stored, const std::string& aad) const;
+
+  // ---- accounts (engine/store/accounts.cpp) -----------------------------------------------------
+  /// Moved forward by AccountStore after every committed write that can change who a credential
+  /// authenticates as (AccountStore::generation(), ADR 0020). Here, not in AccountStore, so that
+  /// every AccountStore over this store sees the writes of the others.
+  std::atomic<uint64_t> accountsGeneration{1};
 
   std::string loadLastHash() {
     using Poco::Data::Keywords::into;

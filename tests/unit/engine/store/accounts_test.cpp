@@ -655,5 +655,83 @@ TEST_F(AccountsTest, DisablingAUserRevokesTheKeysItCreated) {
             2);
 }
 
+// ---- the authentication cache's generation (ADR 0020) -------------------------------------------
+
+TEST_F(AccountsTest, EveryWriteThatCanChangeAnAuthenticationAnswerMovesTheGeneration) {
+  // The API's authentication cache uses an answer only while generation() is unchanged: each
+  // write below must move it once committed (before the call returns), whatever it changes.
+  uint64_t seen = accounts_->generation();
+  auto moved = [&](const char* what) {
+    const uint64_t now = accounts_->generation();
+    EXPECT_GT(now, seen) << what << " did not move the generation";
+    seen = now;
+  };
+  ASSERT_TRUE(accounts_->bootstrap(org("default"), user("default", "root")).isOk());
+  moved("bootstrap");
+  ASSERT_TRUE(accounts_->createOrganisation(org("north"), user("north", "nadmin"), event()).isOk());
+  moved("createOrganisation");
+  Organisation north = *accounts_->organisation("north");
+  north.ipAllowList = {"10.0.0.0/8"};
+  ASSERT_TRUE(accounts_->updateOrganisation(north, event()).isOk());
+  moved("updateOrganisation (allow-list)");
+  const int64_t alice = createUser("default", "alice");
+  moved("createUser");
+  auto opened =
+      accounts_->recordLoginSuccess(login("default", "alice", "success"), alice, session("tok"));
+  ASSERT_TRUE(opened.isOk());
+  moved("recordLoginSuccess (a session opened)");
+  ASSERT_TRUE(accounts_
+                  ->recordLoginFailure(login("default", "alice", "bad_password"), alice, 5,
+                                       "2999-01-01T00:00:00.000Z")
+                  .isOk());
+  moved("recordLoginFailure (failure count)");
+  ASSERT_TRUE(accounts_->useTotpStep(alice, 100).isOk());
+  moved("useTotpStep");
+  User a = *accounts_->user("default", alice);
+  a.roles = {"viewer"};
+  ASSERT_TRUE(accounts_->updateUser(a, event()).isOk());
+  moved("updateUser (roles)");
+  ApiKeyRecord key;
+  key.orgId = "default";
+  key.name = "k";
+  key.prefix = "lgk_generati";
+  key.keySha256 = sha256Hex("lgk_generation-secret");
+  key.roles = {"viewer"};
+  key.createdBy = "user:root";
+  auto keyId = accounts_->createApiKey(key, event());
+  ASSERT_TRUE(keyId.isOk());
+  moved("createApiKey");
+  ASSERT_TRUE(accounts_->revokeApiKey("default", keyId.value(), event()).isOk());
+  moved("revokeApiKey");
+  ASSERT_TRUE(accounts_->endSession(opened.value(), "logout").isOk());
+  moved("endSession");
+  ASSERT_TRUE(accounts_->endUserSessions(alice, "password changed").isOk());
+  moved("endUserSessions");
+  a = *accounts_->user("default", alice);
+  a.disabled = true;
+  ASSERT_TRUE(accounts_->updateUser(a, event()).isOk());
+  moved("updateUser (disabled)");
+  // A refused write moves it too (it costs one read again, never a stale answer).
+  EXPECT_FALSE(accounts_->createUser(user("default", "alice"), event()).isOk());
+  moved("a refused createUser");
+
+  // Activity and login records change no answer: they leave it.
+  ASSERT_TRUE(accounts_->touchSession(opened.value(), isoNow()).isOk());
+  ASSERT_TRUE(accounts_->touchApiKey(keyId.value(), isoNow()).isOk());
+  ASSERT_TRUE(accounts_->recordLoginRefused(login("default", "x", "address_refused")).isOk());
+  ASSERT_TRUE(accounts_->appendAudit({"default", "user:root", "test.event", "x", "{}"}).isOk());
+  EXPECT_EQ(accounts_->generation(), seen);
+}
+
+TEST_F(AccountsTest, TheGenerationIsSharedByEveryAccountStoreOfAStore) {
+  // The API and the backup service hold AccountStores of their own over one Store.
+  AccountStore other(store_);
+  const uint64_t before = accounts_->generation();
+  EXPECT_EQ(other.generation(), before);
+  ASSERT_TRUE(other.bootstrap(org("default"), user("default", "root")).isOk());
+  EXPECT_GT(accounts_->generation(), before);
+  EXPECT_EQ(accounts_->generation(), other.generation());
+}
+
 }  // namespace
 }  // namespace labgate
