@@ -108,7 +108,7 @@ std::vector<ConsoleMinute> ConsoleStore::throughput(const std::string& orgId,
       });
     }
     // Refusals and deliveries are audit events, counted from the partial index
-    // audit_org_counted_at (org_id, action, at; migration 16), which covers the query: the
+    // audit_org_counted_at (org_id, action, at; migration 15), which covers the query: the
     // window's events of the organisation, without reading the trail's rows. The action term
     // must stay word for word the index's own.
     std::string action;

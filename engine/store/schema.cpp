@@ -507,7 +507,7 @@ CREATE TABLE IF NOT EXISTS qc_trend_state (
       R"sql(
 ALTER TABLE results ADD COLUMN decimals INTEGER NOT NULL DEFAULT -1;
 )sql",
-      // 16 (issue 16, api16; numbered after export16's 15): the refusals and deliveries in the
+      // 15 (issue 16): the refusals and deliveries in the
       // audit trail by organisation, action and time. The dashboard (GET /api/v1/overview,
       // ConsoleStore::throughput) counts them per minute over its window from this index alone (it
       // covers the query), where it walked back over every event of the window and read each
