@@ -251,6 +251,7 @@ class Engine::Impl : public api::EngineView {
     if (!bootstrapped.isOk()) return bootstrapped;
 
     pipeline_ = std::make_shared<Pipeline>(store_, sharedGate, destinations);
+    pipeline_->setExportWindow(config_.exportWindowResults);
     for (const auto& d : config_.destinations) {
       workers_.push_back(std::make_unique<DeliveryWorker>(
           d.name, d.kind, destinations[d.name], store_,
