@@ -246,6 +246,39 @@ TEST_F(ExportTest, DroppedBatchIsImportedMovedAndOnlyUnknownsAreDelivered) {
   EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.accepted'"), "1");
 }
 
+// ADR 0017: with export.window_results tiny, the same file is read, judged and stored window by
+// window through the real watched folder; the stored batch and what the LIS receives are the
+// same (the released results may come in more than one ORU, in file order).
+TEST_F(ExportTest, BatchReadInWindowsIsStoredAndDeliveredAsAWhole) {
+  config_.set("export.window_results", "2");  // every injection row fills a window
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  drop("steroids_batch.csv", readFile(exportData("steroids_batch.csv")));
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/steroids_batch.csv"))
+      << "the batch never reached processed/; rejected/ holds: "
+      << readFile(inbox_ + "/rejected/steroids_batch.csv.reason");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "1");
+  EXPECT_EQ(query("SELECT sample_count || '|' || result_count || '|' || format FROM messages"),
+            "6|18|masshunter");
+  EXPECT_EQ(query("SELECT group_concat(kind, ',') FROM (SELECT kind FROM samples ORDER BY id)"),
+            "double_blank,calibrator,calibrator,qc,unknown,unknown");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results"), "18");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results WHERE internal_standard=1"), "6");
+  EXPECT_EQ(query("SELECT p.area || '|' || p.retention_time || '|' || p.manual_integration FROM "
+                  "peaks p JOIN results r ON r.id=p.result_id JOIN samples s ON "
+                  "s.id=r.sample_row_id WHERE s.sample_id='LC250314-0007' AND "
+                  "r.instrument_code='Cortisone'"),
+            "65432.0|2.96|1");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.accepted'"), "1");
+  ASSERT_TRUE(waitForSample("LC250314-0007"));
+  ASSERT_TRUE(waitForSample("LC250314-0008"));
+  // One ORU per window with released results: the two unknowns are rows of their own.
+  EXPECT_EQ(query("SELECT COUNT(*) FROM outbound"), "2");
+  ASSERT_TRUE(waitForDelivered(2));
+  auto ids = receivedSampleIds(lis_->messages());
+  EXPECT_EQ(ids, (std::vector<std::string>{"LC250314-0007", "LC250314-0008"}));
+}
+
 TEST_F(ExportTest, CopyDroppedAgainIsRecognisedAndNotImportedTwice) {
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());
