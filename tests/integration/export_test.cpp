@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "bench/export_gen.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/harness_api.h"
 #include "tests/integration/harness_hl7.h"
@@ -277,6 +278,42 @@ TEST_F(ExportTest, BatchReadInWindowsIsStoredAndDeliveredAsAWhole) {
   ASSERT_TRUE(waitForDelivered(2));
   auto ids = receivedSampleIds(lis_->messages());
   EXPECT_EQ(ids, (std::vector<std::string>{"LC250314-0007", "LC250314-0008"}));
+}
+
+// ADR 0017, the crash test of a windowed import: SIGKILL while the windows are being stored
+// leaves nothing of the batch visible (one transaction, never committed) and the file in the
+// inbox; after the restart it is imported again, whole and once.
+TEST_F(ExportTest, SigkillDuringAWindowedImportLeavesNothingAndTheRestartImportsItWhole) {
+  config_.set("export.window_results", "500");
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  benchgen::MassHunterWide gen(20, 11);
+  std::string text = gen.header();
+  const int injections = 3000;
+  for (int i = 0; i < injections; ++i) gen.appendInjection(text, i);
+  const std::string expected = std::to_string(injections * 20);
+  const std::string wal = db() + "-wal";
+  const auto walBefore = fileExists(wal) ? fs::file_size(wal) : 0;
+  drop("large_batch.csv", text);
+  // Under way: the WAL grows by the windows' rows while nothing is committed.
+  ASSERT_TRUE(waitUntil(
+      [&] { return fileExists(wal) && fs::file_size(wal) > walBefore + (2u << 20); }, 60000ms));
+  ASSERT_FALSE(fileExists(inbox_ + "/processed/large_batch.csv"))
+      << "imported before the kill: make the file larger";
+  engine_->kill();
+  ASSERT_FALSE(engine_->running());
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "0");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM samples"), "0");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results"), "0");
+  EXPECT_TRUE(fileExists(inbox_ + "/large_batch.csv")) << "the file must stay in the inbox";
+
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/large_batch.csv", 240000ms))
+      << "rejected/ holds: " << readFile(inbox_ + "/rejected/large_batch.csv.reason");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "1");
+  EXPECT_EQ(query("SELECT result_count FROM messages"), expected);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results"), expected);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM samples"), std::to_string(injections));
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.accepted'"), "1");
 }
 
 TEST_F(ExportTest, CopyDroppedAgainIsRecognisedAndNotImportedTwice) {
