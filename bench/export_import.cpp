@@ -221,6 +221,8 @@ int main(int argc, char** argv) {
          << "destination.lis.retry_initial_ms = 60000\ndestination.lis.retry_max_ms = 60000\n";
   }
 
+  std::cout.flush();  // not twice: the child would write what is still buffered
+  std::fflush(nullptr);
   pid_t pid = ::fork();
   if (pid == 0) {
     ::setenv("LABGATE_ADMIN_PASSWORD", "export-import-bench-Pw-2026", 1);

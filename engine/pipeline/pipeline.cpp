@@ -643,7 +643,17 @@ class Pipeline::WindowedExport : public ExportChunkSource {
       }
       if (!carried) kept.samples.push_back(std::move(sample));
     }
-    countFindings(profile.name, kept);
+    // The findings by rule and severity, counted once per window rather than once per finding.
+    std::map<std::pair<std::string_view, Severity>, double> counts;
+    for (const Sample& sample : kept.samples) {
+      for (const Result& result : sample.results) {
+        for (const Finding& f : result.findings) counts[{f.ruleId, f.severity}] += 1;
+      }
+    }
+    metrics::Counter findings = metrics::ruleFindings();
+    for (const auto& [key, n] : counts) {
+      findings.inc({profile.name, std::string(key.first), toString(key.second)}, n);
+    }
     chunk.outbound = renderForDestinations(releasedPart(kept, chunk.dispositions), profile,
                                            pipeline_.destinations_);
     for (const OutboundDraft& o : chunk.outbound) destinations.insert(o.destination);

@@ -49,8 +49,7 @@ class Prepared {
   int64_t run() {
     int rc = sqlite3_step(stmt_);
     index_ = 0;
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
+    sqlite3_reset(stmt_);  // every parameter is bound again for the next row
     if (rc != SQLITE_DONE) {
       throw std::runtime_error(std::string("insert failed: ") + sqlite3_errmsg(db_));
     }
