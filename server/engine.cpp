@@ -251,6 +251,7 @@ class Engine::Impl : public api::EngineView {
     if (!bootstrapped.isOk()) return bootstrapped;
 
     pipeline_ = std::make_shared<Pipeline>(store_, sharedGate, destinations);
+    pipeline_->setExportWindow(config_.exportWindowResults);
     for (const auto& d : config_.destinations) {
       PipelineOptions pipeline;
       pipeline.depth = static_cast<int>(d.pipelineDepth);

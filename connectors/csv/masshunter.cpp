@@ -167,6 +167,8 @@ class MassHunterParse : public DelimitedParse {
       : DelimitedParse(in, settings) {}
 
   StatusOr<Message> finish() override;
+  size_t completeResults() const override { return compoundTable_ ? 0 : completeResults_; }
+  size_t takeSamples(Message& out) override;
 
  protected:
   Status interpret(const Record& record) override;
@@ -201,6 +203,13 @@ class MassHunterParse : public DelimitedParse {
   size_t width_ = 0;  // cells per row
   Message message_;
   std::vector<std::string> acquiredRaw_;  // per sample: Acq. Date-Time as sent
+  /// The date order for the whole file: the settings' or, with auto, what the dates read so far
+  /// say; fixed by the first takeSamples() (the samples it hands over are final).
+  DateOrder dateOrder() const;
+  void settleDates(size_t count);
+  std::optional<DateOrder> settledOrder_;
+  size_t completeResults_ = 0;  // wide form: results in message_.samples
+  size_t taken_ = 0;            // wide form: samples handed over by takeSamples()
 
   // Wide form.
   SampleColumns sampleCols_;
@@ -478,6 +487,7 @@ Status MassHunterParse::readWideRow(const Record& record) {
     messages.push_back(QuantMessage{std::move(own), outlier});
   }
   attachMessages(sample, messages);
+  completeResults_ += sample.results.size();
   message_.samples.push_back(std::move(sample));
   return Status::ok();
 }
@@ -565,10 +575,19 @@ StatusOr<Message> MassHunterParse::finish() {
                                                   ? "no MassHunter header"
                                                   : "header row 2 missing: the file ends");
   }
-  if (message_.samples.empty() || message_.samples.front().results.empty()) {
+  bool none = message_.samples.empty() ? taken_ == 0 : message_.samples.front().results.empty();
+  if (none) {
     return Status::invalid(lineOf(lastLine_),
                            compoundTable_ ? "no compound rows" : "no sample rows");
   }
+  settleDates(message_.samples.size());
+  message_.sender = kSender;
+  message_.listedInRunOrder = false;  // a sortable batch table: see the top of this file
+  return std::move(message_);
+}
+
+DateOrder MassHunterParse::dateOrder() const {
+  if (settledOrder_) return *settledOrder_;
   // Dates: one order for the whole file (a day over 12 anywhere means day-first everywhere).
   DateOrder order = settings().dateOrder;
   if (order == DateOrder::kAuto) {
@@ -580,14 +599,33 @@ StatusOr<Message> MassHunterParse::finish() {
       }
     }
   }
-  for (size_t i = 0; i < message_.samples.size() && i < acquiredRaw_.size(); ++i) {
+  return order;
+}
+
+void MassHunterParse::settleDates(size_t count) {
+  const DateOrder order = dateOrder();
+  for (size_t i = 0; i < count && i < message_.samples.size() && i < acquiredRaw_.size(); ++i) {
     const std::string& raw = acquiredRaw_[i];
     if (raw.empty()) continue;
     message_.samples[i].acquiredAt = parseDateTime(raw, order).value_or(raw);
   }
-  message_.sender = kSender;
-  message_.listedInRunOrder = false;  // a sortable batch table: see the top of this file
-  return std::move(message_);
+}
+
+size_t MassHunterParse::takeSamples(Message& out) {
+  out.sender = kSender;
+  out.listedInRunOrder = false;  // as finish() says
+  out.curves = message_.curves;
+  if (compoundTable_ || state_ != State::kData || message_.samples.empty()) return 0;
+  // What the file has said so far settles the date order for the rest of it (ADR 0017).
+  settledOrder_ = dateOrder();
+  const size_t count = message_.samples.size();
+  settleDates(count);
+  for (Sample& sample : message_.samples) out.samples.push_back(std::move(sample));
+  message_.samples.clear();
+  acquiredRaw_.clear();
+  completeResults_ = 0;
+  taken_ += count;
+  return count;
 }
 
 class MassHunterFormat : public ExportFormat {

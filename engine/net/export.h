@@ -44,8 +44,25 @@ class ExportParse {
   virtual Status accept(const Record& record) = 0;
 
   /// After the last record: the batch. Status::invalid (e.g. "no sample rows") when the file as a
-  /// whole does not make a batch.
+  /// whole does not make a batch. After takeSamples(): the samples not taken yet, and what the
+  /// batch as a whole says (sender, curves, run order); "no sample rows" counts the taken ones.
   virtual StatusOr<Message> finish() = 0;
+
+  /// Bounded memory (ADR 0017): the number of results the parse holds in complete samples now,
+  /// i.e. what takeSamples() would hand over. Formats whose samples are complete only at the end
+  /// of the file (a compound-per-row table, XML sorted by name) keep the default 0 and are read
+  /// whole as before.
+  virtual size_t completeResults() const { return 0; }
+
+  /// Moves the complete samples read so far to the end of `out.samples`, in file order, and
+  /// forgets them; sets out's batch-level fields (sender, run order, curves) to what the file has
+  /// said so far. The samples' values are final: whatever finish() would have settled for the
+  /// whole file (a date order, say) is settled from what was read so far. Returns the number of
+  /// samples moved.
+  virtual size_t takeSamples(Message& out) {
+    (void)out;
+    return 0;
+  }
 };
 
 /// A format configured for one connector. Immutable; open() may be called from any thread.

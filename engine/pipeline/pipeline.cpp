@@ -3,6 +3,7 @@
 
 #include <Poco/Logger.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -106,12 +107,33 @@ std::vector<Disposition> decideDispositions(const Message& message) {
 }
 
 Message releasedPart(const Message& message, const std::vector<Disposition>& dispositions) {
-  Message out = message;
-  out.samples.clear();
+  // Everything but the samples, without copying them first (a batch export's are many).
+  Message out;
+  out.controlId = message.controlId;
+  out.sender = message.sender;
+  out.processingId = message.processingId;
+  out.version = message.version;
+  out.sentAt = message.sentAt;
+  out.listedInRunOrder = message.listedInRunOrder;
+  out.curves = message.curves;
+  out.rulesVersion = message.rulesVersion;
+  out.batchFindings = message.batchFindings;
+  out.qcValues = message.qcValues;
+  out.metrics = message.metrics;
   size_t index = 0;
   for (const Sample& sample : message.samples) {
-    Sample kept = sample;
-    kept.results.clear();
+    Sample kept;
+    kept.sampleId = sample.sampleId;
+    kept.kind = sample.kind;
+    kept.level = sample.level;
+    kept.lot = sample.lot;
+    kept.nominalConcentration = sample.nominalConcentration;
+    kept.dilution = sample.dilution;
+    kept.position = sample.position;
+    kept.acquiredAt = sample.acquiredAt;
+    kept.injection = sample.injection;
+    kept.dataFile = sample.dataFile;
+    kept.location = sample.location;
     // Calibrators, QCs and blanks of an LC-MS/MS batch are the batch's own evidence (kept for the
     // rules), not results for a patient: only unknowns go to the LIS, and never an internal
     // standard's peak.
@@ -271,26 +293,45 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
   std::shared_ptr<const std::vector<std::string>> nameRules;
   // Every record is read and screened. Only a refusal may stop early, once it has named
   // kMaxHits locations: under strip the whole file must be read, whatever the hits, or the
-  // batch would silently lose its tail.
-  while (!(refused && screening.hits.size() >= kMaxHits)) {
-    Record& record = doc.records.front();
-    StatusOr<bool> more = parse.next(record);
-    if (!more.isOk()) {
-      if (refused) break;
-      return reject(meta, profile, more.status());
+  // batch would silently lose its tail. With `window` > 0 the reading pauses (kFull) once the
+  // parse holds that many results in complete samples (ADR 0017).
+  Status readError;
+  auto readRecords = [&](size_t window) -> ExportRead {
+    while (!(refused && screening.hits.size() >= kMaxHits)) {
+      Record& record = doc.records.front();
+      StatusOr<bool> more = parse.next(record);
+      if (!more.isOk()) {
+        if (refused) break;
+        readError = more.status();
+        return ExportRead::kFailed;
+      }
+      if (!more.value()) break;
+      if (record.names != names) {
+        names = record.names;
+        nameRules = names ? gate_->classifyNames(*names) : nullptr;
+      }
+      record.nameRules = nameRules;
+      collect(gate_->screen(doc, profile.policy));
+      if (refused) continue;  // screen on, so the refusal lists every location; interpret no more
+      Status accepted = parse.accept(record);
+      if (!accepted.isOk()) {
+        readError = accepted;
+        return ExportRead::kFailed;
+      }
+      if (window > 0 && parse.completeResults() >= window) return ExportRead::kFull;
     }
-    if (!more.value()) break;
-    if (record.names != names) {
-      names = record.names;
-      nameRules = names ? gate_->classifyNames(*names) : nullptr;
-    }
-    record.nameRules = nameRules;
-    collect(gate_->screen(doc, profile.policy));
-    if (refused) continue;  // screen on, so the refusal lists every location; interpret no more
-    Status accepted = parse.accept(record);
-    if (!accepted.isOk()) return reject(meta, profile, accepted);
-  }
+    return ExportRead::kEnd;
+  };
+  const size_t window = store_ && !dryRun_ ? exportWindow_ : 0;
+  const ExportRead read = readRecords(window);
+  if (read == ExportRead::kFailed) return reject(meta, profile, readError);
   if (refused) return refuse(meta, profile, "", screening);
+  if (read == ExportRead::kFull) {
+    // Too large to hold whole: the rest is read, judged and stored window by window inside the
+    // batch's commit.
+    ExportStreamIo io{job, profile, meta, screening, refused, readError, window, readRecords};
+    return streamExport(parse, io);
+  }
 
   StatusOr<Message> built = parse.finish();
   if (!built.isOk()) return reject(meta, profile, built.status());
@@ -425,6 +466,265 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
           std::string(screening.clean() ? "" : ", PHI stripped at " + hitsSummary(screening)));
   if (queuedListener_) {
     for (const auto& o : commit.outbound) queuedListener_(o.destination);
+  }
+  return intake;
+}
+
+RulesContext Pipeline::rulesContext(const ConnectorProfile& profile) const {
+  RulesContext context;
+  context.orgId = profile.orgId;
+  context.instrument = profile.instrument;
+  std::shared_ptr<Store> store = store_;
+  const std::string org = profile.orgId, instrument = profile.instrument;
+  context.qcHistory = [store, org, instrument](const std::string& analyte) {
+    return store->qcHistory(org, instrument, analyte, 200);
+  };
+  context.metricHistory = [store, org, instrument](const std::string& analyte,
+                                                   const std::string& metric) {
+    return store->batchMetricHistory(org, instrument, analyte, metric, 20);
+  };
+  return context;
+}
+
+/// An export too large to hold whole (ADR 0017), handed to Store::commitExportStream one window
+/// at a time: each window of about exportWindow_ results is mapped, judged by the rules as a batch
+/// of its own (with the file's latest calibrators carried in when the window has none), decided
+/// and rendered; only its own samples are stored. Batch findings are kept once (the same finding
+/// of several windows once), per-batch metrics from the first window that has them.
+class Pipeline::WindowedExport : public ExportChunkSource {
+ public:
+  WindowedExport(const Pipeline& pipeline, ExportParse& parse, ExportStreamIo& io)
+      : pipeline_(pipeline), parse_(parse), io_(io) {
+    if (io_.profile.rules) context_ = pipeline_.rulesContext(io_.profile);
+  }
+
+  StatusOr<bool> next(ExportChunk& chunk) override {
+    if (done_) return false;
+    Message window;
+    if (first_) {
+      first_ = false;  // the window that filled while processExport read
+      parse_.takeSamples(window);
+    } else {
+      ExportRead read = io_.read(io_.window);
+      if (read == ExportRead::kFailed) return invalid(io_.readError);
+      if (io_.refused) return Status::phiRefused("export", "patient-identifying data");
+      if (read == ExportRead::kEnd) {
+        StatusOr<Message> finished = parse_.finish();
+        if (!finished.isOk()) return invalid(finished.status());
+        window = std::move(finished).value();
+        done_ = true;
+      } else {
+        parse_.takeSamples(window);
+      }
+    }
+    header_.sender = window.sender;
+    header_.curves = window.curves;
+    if (window.samples.empty()) return false;
+    judge(std::move(window), chunk);
+    return true;
+  }
+
+  Status finish(InboundCommit& commit) override {
+    Message& m = commit.message;
+    m.sender = header_.sender;
+    m.curves = std::move(header_.curves);
+    m.listedInRunOrder = runOrderKnown_;
+    m.rulesVersion = io_.profile.rules ? io_.profile.rules->version() : "";
+    m.batchFindings = std::move(tail_.batchFindings);
+    m.qcValues = std::move(tail_.qcValues);
+    m.metrics = std::move(tail_.metrics);
+    for (const BatchFinding& b : m.batchFindings) {
+      metrics::ruleFindings().inc(
+          {io_.profile.name, b.finding.ruleId, toString(b.finding.severity)});
+    }
+    if (!io_.screening.clean()) {
+      AuditEvent stripped;
+      stripped.orgId = io_.profile.orgId;
+      stripped.actor = "connector:" + io_.profile.name;
+      stripped.action = "message.phi_stripped";
+      stripped.detail = "{\"connector\":" + jsonQuote(io_.profile.name) +
+                        ",\"removed\":" + hitsJson(io_.screening) + "}";
+      commit.audit.push_back(std::move(stripped));
+    } else if (pipeline_.store_->encryptsAtRest()) {
+      // The whole file has been read: seal it from its start (ADR 0008), as processExport does.
+      StatusOr<SealedBodyFile> sealed =
+          pipeline_.store_->sealBodyFile(io_.profile.orgId, *io_.job.in);
+      if (!sealed.isOk()) return sealed.status();
+      commit.bodyFile = std::move(sealed).value();
+    }
+    return Status::ok();
+  }
+
+  /// The file itself is not a valid batch (the pipeline rejects it, as processExport would).
+  const Status& invalidFile() const { return invalid_; }
+  size_t results = 0;  // not internal standards, as Intake::results
+  size_t held = 0;
+  size_t largest = 0;  // the most results one window held, carried calibrators included
+  std::set<std::string> destinations;  // queued for
+
+ private:
+  Status invalid(const Status& why) {
+    invalid_ = why;
+    return why;
+  }
+
+  void judge(Message window, ExportChunk& chunk) {
+    const ConnectorProfile& profile = io_.profile;
+    window.controlId = "sha256:" + io_.job.contentSha256;
+    if (window.processingId.empty()) window.processingId = "P";
+    // The calibrators as read (before mapping and rules), kept for the windows without any.
+    std::vector<Sample> own;
+    for (const Sample& sample : window.samples) {
+      if (sample.kind == SampleKind::kCalibrator) own.push_back(sample);
+    }
+    std::set<std::string> context;  // locations of the carried calibrators
+    if (profile.rules && own.empty() && !calibrators_.empty()) {
+      window.samples.insert(window.samples.begin(), calibrators_.begin(), calibrators_.end());
+      for (const Sample& sample : calibrators_) context.insert(sample.location);
+    }
+    if (!own.empty()) {
+      if (own.size() > kMaxCarried)
+        own.erase(own.begin(), own.end() - static_cast<std::ptrdiff_t>(kMaxCarried));
+      calibrators_ = std::move(own);
+    }
+    size_t inWindow = 0;
+    for (const Sample& sample : window.samples) inWindow += sample.results.size();
+    largest = std::max(largest, inWindow);
+
+    if (profile.mappings) profile.mappings->apply(window);
+    if (profile.rules) {
+      profile.rules->evaluate(window, context_);
+      runOrderKnown_ = runOrderKnown_ && window.listedInRunOrder;
+      for (BatchFinding& b : window.batchFindings) {
+        const Finding& f = b.finding;
+        std::string key = b.analyte + '\x1f' + f.ruleId + '\x1f' + toString(f.severity) + '\x1f' +
+                          f.subject + '\x1f' + f.message + '\x1f' + f.measured + '\x1f' + f.limit +
+                          '\x1f' + toString(f.action);
+        if (findingKeys_.insert(std::move(key)).second) tail_.batchFindings.push_back(std::move(b));
+      }
+      for (QcValue& q : window.qcValues) tail_.qcValues.push_back(std::move(q));
+      for (BatchMetric& metric : window.metrics) {
+        if (metricKeys_.emplace(metric.analyte, metric.metric).second) {
+          tail_.metrics.push_back(std::move(metric));
+        }
+      }
+    } else {
+      runOrderKnown_ = runOrderKnown_ && window.listedInRunOrder;
+    }
+    // The store reads a disposition's kind only: the findings stay on the results, not copied.
+    std::vector<Disposition> dispositions;
+    for (const Sample& sample : window.samples) {
+      for (const Result& result : sample.results) {
+        Disposition& d = dispositions.emplace_back();
+        for (const Finding& f : result.findings) {
+          if (f.severity != Severity::kInfo && f.action > d.kind) d.kind = f.action;
+        }
+      }
+    }
+
+    // Only the window's own samples are stored (the carried calibrators were, with theirs).
+    Message kept;
+    kept.controlId = window.controlId;
+    kept.sender = window.sender;
+    kept.processingId = window.processingId;
+    kept.version = window.version;
+    kept.sentAt = window.sentAt;
+    size_t index = 0;
+    for (Sample& sample : window.samples) {
+      const bool carried = context.count(sample.location) > 0;
+      for (size_t i = 0; i < sample.results.size(); ++i, ++index) {
+        if (carried) continue;
+        const Result& r = sample.results[i];
+        if (!r.internalStandard) {
+          ++results;
+          if (dispositions[index].kind != DispositionKind::kRelease) ++held;
+        }
+        chunk.dispositions.push_back(std::move(dispositions[index]));
+      }
+      if (!carried) kept.samples.push_back(std::move(sample));
+    }
+    // The findings by rule and severity, counted once per window rather than once per finding.
+    std::map<std::pair<std::string_view, Severity>, double> counts;
+    for (const Sample& sample : kept.samples) {
+      for (const Result& result : sample.results) {
+        for (const Finding& f : result.findings) counts[{f.ruleId, f.severity}] += 1;
+      }
+    }
+    metrics::Counter findings = metrics::ruleFindings();
+    for (const auto& [key, n] : counts) {
+      findings.inc({profile.name, std::string(key.first), toString(key.second)}, n);
+    }
+    chunk.outbound = renderForDestinations(releasedPart(kept, chunk.dispositions), profile,
+                                           pipeline_.destinations_);
+    for (const OutboundDraft& o : chunk.outbound) destinations.insert(o.destination);
+    chunk.samples = std::move(kept.samples);
+  }
+
+  static constexpr size_t kMaxCarried = 64;  // calibrator injections carried into a window
+
+  const Pipeline& pipeline_;
+  ExportParse& parse_;
+  ExportStreamIo& io_;
+  RulesContext context_;
+  Status invalid_;
+  bool first_ = true;
+  bool done_ = false;
+  bool runOrderKnown_ = true;
+  Message header_;                   // sender and curves, as the parse said them last
+  Message tail_;                     // batch findings, QC values and metrics kept so far
+  std::vector<Sample> calibrators_;  // the file's latest calibration block, as read
+  std::set<std::string> findingKeys_;
+  std::set<std::pair<std::string, std::string>> metricKeys_;
+};
+
+Intake Pipeline::streamExport(ExportParse& parse, ExportStreamIo& io) {
+  const ConnectorProfile& profile = io.profile;
+  const CommitMeta& meta = io.meta;
+  WindowedExport windows(*this, parse, io);
+  InboundCommit commit;
+  commit.orgId = profile.orgId;
+  commit.connector = profile.name;
+  commit.instrument = profile.instrument;
+  commit.format = meta.format;
+  commit.peer = meta.peer;
+  commit.receivedAt = isoNow();
+  commit.contentSha256 = meta.contentSha256;
+  commit.sourceName = meta.sourceName;
+  commit.dedupeSender = meta.dedupeSender;
+  commit.deduplicate = profile.deduplicate;
+  commit.message.controlId = "sha256:" + io.job.contentSha256;
+  StatusOr<InboundReceipt> committed = store_->commitExportStream(commit, windows);
+  largestWindow_.store(windows.largest);
+  Intake intake;
+  if (!committed.isOk()) {
+    if (io.refused) return refuse(meta, profile, "", io.screening);
+    if (!windows.invalidFile().isOk()) return reject(meta, profile, windows.invalidFile());
+    intake.outcome = Intake::Outcome::kFailed;
+    intake.status = committed.status();
+    logError(logger(), "connector {}: commit failed: {}", profile.name, intake.status.toString());
+    return intake;
+  }
+  intake.messageId = committed->messageId;
+  if (committed->duplicate) {
+    intake.outcome = Intake::Outcome::kDuplicate;
+    logInfo(logger(),
+            "connector {}: file {} from {} has the content of batch {}; not imported again",
+            profile.name, reference(meta), meta.peer, static_cast<Poco::Int64>(intake.messageId));
+    return intake;
+  }
+  intake.outcome = Intake::Outcome::kAccepted;
+  intake.results = windows.results;
+  intake.held = windows.held;
+  if (!io.screening.clean()) countPatterns(metrics::phiStripped(), profile.name, io.screening);
+  logInfo(
+      logger(),
+      "connector {}: message {} ({}) accepted from {}: {} results, {} held, judged in "
+      "windows of {} results{}",
+      profile.name, static_cast<Poco::Int64>(intake.messageId), reference(meta), meta.peer,
+      intake.results, intake.held, io.window,
+      std::string(io.screening.clean() ? "" : ", PHI stripped at " + hitsSummary(io.screening)));
+  if (queuedListener_) {
+    for (const auto& destination : windows.destinations) queuedListener_(destination);
   }
   return intake;
 }

@@ -90,7 +90,35 @@ class Pipeline {
       std::function<void(const Message& message, const std::vector<Disposition>& dispositions)>;
   void setDryRun(DryRunSink sink);
 
+  /// Batch exports in bounded memory (docs/adr/0017-bounded-export-import.md): once a format
+  /// that hands its samples over as it reads (ExportParse::takeSamples) holds `results` results,
+  /// the file is mapped, judged by the rules and stored window by window, each window of about
+  /// that many results, inside the batch's one commit. 0: every file is held whole (as before).
+  void setExportWindow(size_t results) { exportWindow_ = results; }
+  size_t exportWindow() const { return exportWindow_; }
+  /// The most results one window of the last windowed export held (its own samples and the
+  /// calibrators carried into it): what bounds the pipeline's memory, for tests and benchmarks.
+  size_t largestExportWindow() const { return largestWindow_.load(); }
+  static constexpr size_t kDefaultExportWindow = 20000;
+
  private:
+  enum class ExportRead { kEnd, kFull, kFailed };
+  /// What processExport hands over when a file turns out too large to hold whole.
+  struct ExportStreamIo {
+    const ExportJob& job;
+    const ConnectorProfile& profile;
+    CommitMeta& meta;
+    phi::Screening& screening;
+    bool& refused;
+    Status& readError;
+    size_t window;
+    std::function<ExportRead(size_t window)> read;
+  };
+  class WindowedExport;
+  /// Reads the rest of the file window by window into Store::commitExportStream.
+  Intake streamExport(ExportParse& parse, ExportStreamIo& io);
+  RulesContext rulesContext(const ConnectorProfile& profile) const;
+
   /// Map, decide, render and commit a built message.
   Intake commitBuilt(Message message, const ConnectorProfile& profile, const CommitMeta& meta,
                      const phi::Screening& screening);
@@ -104,6 +132,8 @@ class Pipeline {
   DestinationMap destinations_;
   std::function<void(const std::string&)> queuedListener_;
   DryRunSink dryRun_;
+  size_t exportWindow_ = kDefaultExportWindow;
+  std::atomic<size_t> largestWindow_{0};
 };
 
 /// `released` (see releasedPart) rendered for every destination of `profile`, each with a new

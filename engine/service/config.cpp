@@ -90,7 +90,8 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "backup.keep.daily",
                                              "audit.forward",
                                              "audit.change_reason",
-                                             "console.dir"};
+                                             "console.dir",
+                                             "export.window_results"};
 
 bool isLoopback(const std::string& host) {
   return host == "127.0.0.1" || host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
@@ -581,6 +582,13 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   }
   status = parseHttpLimits(keys, config.httpLimits);
   if (!status.isOk()) return status;
+  if (auto it = keys.find("export.window_results"); it != keys.end()) {
+    // Batch exports in bounded memory (ADR 0017); 0 holds every file whole.
+    int64_t window = 0;
+    status = parseInteger("export.window_results", it->second, 0, 100000000, window);
+    if (!status.isOk()) return status;
+    config.exportWindowResults = static_cast<size_t>(window);
+  }
   config.phiPatterns = get("phi.patterns", config.phiPatterns);
   config.consoleDir = get("console.dir", "");
   if (!config.consoleDir.empty() && !std::ifstream(config.consoleDir + "/index.html")) {

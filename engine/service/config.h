@@ -57,6 +57,9 @@ struct EngineConfig {
   KeyValues tlsKeys;  // tls.cert, tls.key, tls.ca for https.listen
   // http.max_connections, http.*_timeout_seconds, https.hsts_max_age_seconds
   HttpLimits httpLimits;
+  /// export.window_results: a batch export larger than this many results is judged and stored
+  /// window by window in bounded memory (ADR 0017); 0 holds every file whole.
+  size_t exportWindowResults = 20000;
   std::string phiPatterns = "config/phi-patterns.json";
   std::string
       consoleDir;  // console.dir: serve the browser console from this folder (empty: built in)

@@ -113,6 +113,27 @@ struct OutboundOutcome {
   int64_t retryDelayMillis = 0;  // retry: the item waits this long before it is sent again
 };
 
+/// One part of a batch export committed in parts (Store::commitExportStream, ADR 0017): samples
+/// with one disposition per result, and the outbound messages of the part's released results.
+struct ExportChunk {
+  std::vector<Sample> samples;
+  std::vector<Disposition> dispositions;  // one per result of `samples`, in order
+  std::vector<OutboundDraft> outbound;
+};
+
+/// Hands a batch export to the store part by part, inside the batch's one transaction.
+class ExportChunkSource {
+ public:
+  virtual ~ExportChunkSource() = default;
+  /// The next part into `chunk` (empty when called); false when there is none left. An error
+  /// abandons the commit: nothing of the batch is stored, and commitExportStream returns it.
+  virtual StatusOr<bool> next(ExportChunk& chunk) = 0;
+  /// After the last part: what the batch as a whole commits, into `commit` (its message without
+  /// samples: sender, run order, rules version, batch findings, curves, QC values, metrics; and
+  /// the outbound, audit and bodyFile members). An error abandons the commit as above.
+  virtual Status finish(InboundCommit& commit) = 0;
+};
+
 struct OutboundCounts {
   int64_t queued = 0;
   int64_t delivered = 0;
@@ -136,6 +157,15 @@ class Store {
   /// Commits an accepted message: message, samples, results, findings, outbound items and the
   /// audit events. Returns the message's row id once durable (see InboundCommit::deduplicate).
   StatusOr<InboundReceipt> commitInbound(const InboundCommit& commit);
+
+  /// Commits a batch export in parts, in one transaction, so that only one part is in memory at
+  /// a time (ADR 0017): `commit` carries what is known before the first part (organisation,
+  /// connector, format, peer, content digest, source name, message.controlId, deduplicate,
+  /// dedupeSender); then every part of `source` is stored as it comes, then source.finish(). A
+  /// crash or an error before the end leaves nothing of the batch. The stored rows are those
+  /// commitInbound stores for the same samples, dispositions and outbound messages. The writer is
+  /// held for the whole import: other commits wait until it is durable.
+  StatusOr<InboundReceipt> commitExportStream(InboundCommit& commit, ExportChunkSource& source);
 
   /// Appends one audit event on its own (e.g. a refused message, an engine start).
   Status appendAudit(const AuditEvent& event);

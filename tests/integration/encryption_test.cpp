@@ -243,6 +243,37 @@ TEST_F(EncryptionTest, RawBytesAreSealedAtRestAndReadBackThroughTheApi) {
   }
 }
 
+// ADR 0017: an export read in windows is sealed as the whole-file path seals it (after the last
+// window, from the file's start) and read back byte for byte.
+TEST_F(EncryptionTest, AnExportReadInWindowsIsSealedWhole) {
+  config_.set("security.key_file", keygen("kek"));
+  config_.set("export.window_results", "2");
+  ConnectorConfig upload;
+  upload.name = "up1";
+  upload.kind = "upload";
+  upload.instrument = "qqq-01";
+  upload.mappings = exportData("mappings-lcms.csv");
+  upload.extra["max_bytes"] = "200000";
+  config_.connectors.push_back(upload);
+  config_.omit("connector.up1.listen");
+  config_.omit("connector.up1.astm.receive_timeout_seconds");
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  const std::string token = operatorToken();
+  ApiResponse apiKey = api_.post(
+      "/api/v1/api-keys",
+      Json().set("name", "instrument").set("roles", std::vector<std::string>{"instrument"}).str(),
+      withBearer(token));
+  ASSERT_EQ(apiKey.status, 201) << apiKey.describe();
+  const std::string batch = readFile(exportData("steroids_batch.csv"));
+  ApiResponse up = api_.post("/api/v1/uploads?connector=up1&filename=batch.csv", batch,
+                             withBearer(apiKey.text("key"), {{"Content-Type", "text/csv"}}));
+  ASSERT_EQ(up.status, 202) << up.describe();
+  ApiResponse file = raw(token, std::to_string(up.number("batch_id")));
+  ASSERT_EQ(file.status, 200) << file.describe();
+  EXPECT_TRUE(file.body == batch) << "the export read back differs from the upload";
+  EXPECT_FALSE(listFilesRecursive(config_.dataDir + "/bodies").empty());
+}
+
 TEST_F(EncryptionTest, WithoutAKeyFileNoBodyIsStoredAndTheStartWarns) {
   startLis();
   ASSERT_NO_FATAL_FAILURE(startEngine());

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "bench/export_gen.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/harness_api.h"
 #include "tests/integration/harness_hl7.h"
@@ -243,6 +244,75 @@ TEST_F(ExportTest, DroppedBatchIsImportedMovedAndOnlyUnknownsAreDelivered) {
   EXPECT_TRUE(std::any_of(obx.begin(), obx.end(), [](const Observation& o) {
     return o.code == "2143-6" && o.value == "12.2";
   })) << "Cortisol of LC250314-0007";
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.accepted'"), "1");
+}
+
+// ADR 0017: with export.window_results tiny, the same file is read, judged and stored window by
+// window through the real watched folder; the stored batch and what the LIS receives are the
+// same (the released results may come in more than one ORU, in file order).
+TEST_F(ExportTest, BatchReadInWindowsIsStoredAndDeliveredAsAWhole) {
+  config_.set("export.window_results", "2");  // every injection row fills a window
+  startLis();
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  drop("steroids_batch.csv", readFile(exportData("steroids_batch.csv")));
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/steroids_batch.csv"))
+      << "the batch never reached processed/; rejected/ holds: "
+      << readFile(inbox_ + "/rejected/steroids_batch.csv.reason");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "1");
+  EXPECT_EQ(query("SELECT sample_count || '|' || result_count || '|' || format FROM messages"),
+            "6|18|masshunter");
+  EXPECT_EQ(query("SELECT group_concat(kind, ',') FROM (SELECT kind FROM samples ORDER BY id)"),
+            "double_blank,calibrator,calibrator,qc,unknown,unknown");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results"), "18");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results WHERE internal_standard=1"), "6");
+  EXPECT_EQ(query("SELECT p.area || '|' || p.retention_time || '|' || p.manual_integration FROM "
+                  "peaks p JOIN results r ON r.id=p.result_id JOIN samples s ON "
+                  "s.id=r.sample_row_id WHERE s.sample_id='LC250314-0007' AND "
+                  "r.instrument_code='Cortisone'"),
+            "65432.0|2.96|1");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.accepted'"), "1");
+  ASSERT_TRUE(waitForSample("LC250314-0007"));
+  ASSERT_TRUE(waitForSample("LC250314-0008"));
+  // One ORU per window with released results: the two unknowns are rows of their own.
+  EXPECT_EQ(query("SELECT COUNT(*) FROM outbound"), "2");
+  ASSERT_TRUE(waitForDelivered(2));
+  auto ids = receivedSampleIds(lis_->messages());
+  EXPECT_EQ(ids, (std::vector<std::string>{"LC250314-0007", "LC250314-0008"}));
+}
+
+// ADR 0017, the crash test of a windowed import: SIGKILL while the windows are being stored
+// leaves nothing of the batch visible (one transaction, never committed) and the file in the
+// inbox; after the restart it is imported again, whole and once.
+TEST_F(ExportTest, SigkillDuringAWindowedImportLeavesNothingAndTheRestartImportsItWhole) {
+  config_.set("export.window_results", "500");
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  benchgen::MassHunterWide gen(20, 11);
+  std::string text = gen.header();
+  const int injections = 3000;
+  for (int i = 0; i < injections; ++i) gen.appendInjection(text, i);
+  const std::string expected = std::to_string(injections * 20);
+  const std::string wal = db() + "-wal";
+  const auto walBefore = fileExists(wal) ? fs::file_size(wal) : 0;
+  drop("large_batch.csv", text);
+  // Under way: the WAL grows by the windows' rows while nothing is committed.
+  ASSERT_TRUE(waitUntil(
+      [&] { return fileExists(wal) && fs::file_size(wal) > walBefore + (2u << 20); }, 60000ms));
+  ASSERT_FALSE(fileExists(inbox_ + "/processed/large_batch.csv"))
+      << "imported before the kill: make the file larger";
+  engine_->kill();
+  ASSERT_FALSE(engine_->running());
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "0");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM samples"), "0");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results"), "0");
+  EXPECT_TRUE(fileExists(inbox_ + "/large_batch.csv")) << "the file must stay in the inbox";
+
+  ASSERT_NO_FATAL_FAILURE(startEngine());
+  ASSERT_TRUE(waitForFile(inbox_ + "/processed/large_batch.csv", 240000ms))
+      << "rejected/ holds: " << readFile(inbox_ + "/rejected/large_batch.csv.reason");
+  EXPECT_EQ(query("SELECT COUNT(*) FROM messages"), "1");
+  EXPECT_EQ(query("SELECT result_count FROM messages"), expected);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM results"), expected);
+  EXPECT_EQ(query("SELECT COUNT(*) FROM samples"), std::to_string(injections));
   EXPECT_EQ(query("SELECT COUNT(*) FROM audit WHERE action='message.accepted'"), "1");
 }
 
