@@ -267,5 +267,48 @@ TEST(Utf8, ValidatesSequences) {
   EXPECT_FALSE(isValidUtf8("\xF5\x80\x80\x80"));  // beyond U+10FFFF
 }
 
+// Zero-copy parsing (ADR 0016): fields are views into the Document's copy of the message, decoded
+// when read; a copy of the Document keeps that text alive, and the PHI gate's strip and a
+// builder's setRaw/setText turn a view into an owned field.
+TEST(ParseHl7, FieldsAreViewsDecodedWhenRead) {
+  Document copy;
+  {
+    std::string text =
+        "MSH|^~\\&|Lab|Fac|||20240101||ORU^R01|C1|P|2.5.1\r"
+        "OBX|1|CE|GLU^Glucose\\T\\more^L|| 5.5 |mmol/L\r";
+    StatusOr<Document> parsed = parseHl7(text, Hl7Options{});
+    ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+    copy = parsed.value();
+    text.assign(text.size(), 'x');  // the Document does not point into the caller's buffer
+  }                                 // the parsed Document is gone; `copy` shares its text
+  ASSERT_EQ(copy.records.size(), 2u);
+  Record& obx = copy.records[1];
+  ASSERT_TRUE(obx.source != nullptr);
+  EXPECT_TRUE(obx.fields[3].isView());
+  EXPECT_EQ(obx.fields[3].raw(), "GLU^Glucose\\T\\more^L");
+  EXPECT_EQ(obx.fields[3].text(), "GLU Glucose&more L");
+  EXPECT_EQ(obx.fields[3].text(), decodeFieldText(obx.fields[3].raw(), Hl7Delimiters{}));
+  EXPECT_EQ(obx.fields[5].raw(), " 5.5 ");
+  EXPECT_EQ(obx.fields[5].text(), "5.5");
+  EXPECT_EQ(copy.records[0].fields[2].text(), "^~\\&");  // MSH-2 as sent
+
+  obx.fields[6].setText("changed");  // raw() stays, the field owns its strings now
+  EXPECT_FALSE(obx.fields[6].isView());
+  EXPECT_EQ(obx.fields[6].raw(), "mmol/L");
+  EXPECT_EQ(obx.fields[6].text(), "changed");
+
+  obx.fields[3].strip();
+  EXPECT_TRUE(obx.fields[3].stripped());
+  EXPECT_TRUE(obx.fields[3].raw().empty());
+  EXPECT_TRUE(obx.fields[3].text().empty());
+  EXPECT_EQ(serialise(copy), std::string("MSH|^~\\&|Lab|Fac|||20240101||ORU^R01|C1|P|2.5.1\r"
+                                         "OBX|1|CE||| 5.5 |mmol/L\r"));
+
+  Record alone = obx;  // a copied Record keeps the text alive on its own
+  copy = Document{};
+  EXPECT_EQ(alone.fields[5].text(), "5.5");
+  EXPECT_EQ(alone.raw(1), "1");
+}
+
 }  // namespace
 }  // namespace labgate::hl7
