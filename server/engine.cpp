@@ -500,8 +500,8 @@ class Engine::Impl : public api::EngineView {
     Record record;
     record.type = "free-text";
     record.fields.resize(2);
-    record.fields[0].raw = record.fields[0].text = record.type;
-    record.fields[1].raw = record.fields[1].text = text;
+    record.fields[0] = Field(record.type, record.type);
+    record.fields[1] = Field(text, text);
     document.records.push_back(std::move(record));
     phi::Screening screening = phiGate_->screen(document, phi::Policy::kRefuse);
     return screening.clean() ? "" : screening.hits.front().patternId;

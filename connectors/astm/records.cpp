@@ -139,13 +139,13 @@ std::string decode(std::string_view raw, const Delimiters& d) {
 }
 
 std::string_view fieldRaw(const Record& record, size_t n) {
-  if (n >= record.fields.size() || record.fields[n].stripped) return {};
-  return record.fields[n].raw;
+  if (n >= record.fields.size() || record.fields[n].stripped()) return {};
+  return record.fields[n].raw();
 }
 
 std::string fieldText(const Record& record, size_t n) {
-  if (n >= record.fields.size() || record.fields[n].stripped) return {};
-  return record.fields[n].text;
+  if (n >= record.fields.size() || record.fields[n].stripped()) return {};
+  return std::string(record.fields[n].text());
 }
 
 std::string firstComponent(const Record& record, size_t n, const Delimiters& d) {
@@ -220,8 +220,8 @@ Status checkUtf8(const Document& document, const AstmOptions& options) {
   for (const Record& record : document.records) {
     for (size_t i = 1; i < record.fields.size(); ++i) {
       const Field& field = record.fields[i];
-      if (isValidUtf8(field.raw) && isValidUtf8(field.text)) continue;
-      if (options.charset == AstmOptions::Charset::kLatin1 || isValidUtf8(field.raw)) {
+      if (isValidUtf8(field.raw()) && isValidUtf8(field.text())) continue;
+      if (options.charset == AstmOptions::Charset::kLatin1 || isValidUtf8(field.raw())) {
         return Status::invalid(record.location(i),
                                "an &X..& escape decodes to bytes that are not valid UTF-8");
       }

@@ -72,8 +72,8 @@ StatusOr<bool> DelimitedParse::next(Record& record) {
   record.fields.resize(row_.cells.size() + 1);
   for (size_t i = 0; i < row_.cells.size(); ++i) {
     Field& f = record.fields[i + 1];
-    f.raw = std::move(row_.cells[i]);
-    f.text = f.raw;
+    f.setRaw(std::move(row_.cells[i]));
+    f.setText(std::string(f.raw()));
   }
   return true;
 }
@@ -90,7 +90,7 @@ void DelimitedParse::observeDecimals(const Record& record) {
   if (decimalComma_) return;
   bool comma = false, point = false;
   for (size_t i = 1; i < record.fields.size(); ++i) {
-    std::string_view c = trim(record.fields[i].raw);
+    std::string_view c = trim(record.fields[i].raw());
     size_t digitsBefore = 0, digitsAfter = 0;
     char sep = 0;
     size_t k = (!c.empty() && (c[0] == '-' || c[0] == '+')) ? 1 : 0;
@@ -114,7 +114,7 @@ void DelimitedParse::observeDecimals(const Record& record) {
   if (point && !comma) decimalComma_ = false;
 }
 
-const std::string& cell(const Record& record, size_t n) { return record.raw(n); }
+std::string_view cell(const Record& record, size_t n) { return record.raw(n); }
 
 std::string trimmed(const Record& record, size_t n) {
   return std::string(util::trimmed(cell(record, n)));
@@ -146,7 +146,7 @@ std::string HeaderIndex::canonical(std::string_view name) {
 
 HeaderIndex::HeaderIndex(const Record& record) {
   for (size_t i = 1; i < record.fields.size(); ++i)
-    names_.push_back(canonical(record.fields[i].raw));
+    names_.push_back(canonical(record.fields[i].raw()));
 }
 
 HeaderIndex::HeaderIndex(const std::vector<std::string>& cells) {

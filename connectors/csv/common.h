@@ -130,8 +130,8 @@ ExportFormatInfo delimitedFormatInfo(std::string name, std::string description,
 Status checkRowWidth(const Record& record, size_t headerWidth, const std::string& where,
                      bool extraCellsAllowed = false);
 
-/// A cell of a record (fields[n].raw, n 1-based), "" past the end.
-const std::string& cell(const Record& record, size_t n);
+/// A cell of a record (fields[n].raw(), n 1-based), "" past the end.
+std::string_view cell(const Record& record, size_t n);
 
 /// That cell without leading and trailing white space (util::trimmed).
 std::string trimmed(const Record& record, size_t n);

@@ -184,7 +184,7 @@ class LayoutParse : public DelimitedParse {
     }
     bool blank = true;
     for (size_t i = 1; i < record.fields.size() && blank; ++i) {
-      blank = trim(record.fields[i].raw).empty();
+      blank = trim(record.fields[i].raw()).empty();
     }
     if (blank) return Status::ok();
     if (record.fields.size() != width_ + 1) {
@@ -204,7 +204,7 @@ class LayoutParse : public DelimitedParse {
     headerSeen_ = true;
     width_ = record.fields.size() - 1;
     std::vector<std::string> names;
-    for (size_t i = 1; i <= width_; ++i) names.emplace_back(trim(record.fields[i].raw));
+    for (size_t i = 1; i <= width_; ++i) names.emplace_back(trim(record.fields[i].raw()));
     setHeader(names);
     for (const auto& [field, header] : layout_.columns) {
       std::string want = normalizeName(header);

@@ -236,7 +236,7 @@ Status MassHunterParse::interpret(const Record& record) {
   lastLine_ = record.line;
   bool blank = true;
   for (size_t i = 1; i < record.fields.size() && blank; ++i) {
-    blank = trim(record.fields[i].raw).empty();
+    blank = trim(record.fields[i].raw()).empty();
   }
   if (blank) return Status::ok();  // empty lines (before the header, at the end) carry nothing
   switch (state_) {
@@ -260,7 +260,7 @@ Status MassHunterParse::readGroupRow(const Record& record) {
   std::string first(trim(cell(record, 1)));
   bool anyGroup = false;
   for (size_t i = 1; i < record.fields.size(); ++i) {
-    if (splitGroup(record.fields[i].raw).valid) anyGroup = true;
+    if (splitGroup(record.fields[i].raw()).valid) anyGroup = true;
   }
   if (first == "Compound Method") {
     compoundTable_ = true;
@@ -274,7 +274,7 @@ Status MassHunterParse::readGroupRow(const Record& record) {
   width_ = record.fields.size() - 1;
   groups_.assign(record.fields.size(), "");
   for (size_t i = 1; i < record.fields.size(); ++i) {
-    std::string_view g = trim(record.fields[i].raw);
+    std::string_view g = trim(record.fields[i].raw());
     if (i == 1 || !g.empty()) spans_.push_back(Span{std::string(g), i, i});
     spans_.back().last = i;
     groups_[i] = spans_.back().group;
@@ -291,7 +291,7 @@ Status MassHunterParse::readNameRow(const Record& record) {
   }
   std::vector<std::string> names;
   names.reserve(width_);
-  for (size_t i = 1; i <= width_; ++i) names.emplace_back(trim(record.fields[i].raw));
+  for (size_t i = 1; i <= width_; ++i) names.emplace_back(trim(record.fields[i].raw()));
   setHeader(names);
   state_ = State::kData;
   return compoundTable_ ? readCompoundTableHeader(record) : readWideHeader(record);
@@ -455,7 +455,7 @@ Status MassHunterParse::readWideRow(const Record& record) {
     bool outlier = false;
     std::vector<std::string> texts;
     for (size_t i = 1; i < record.fields.size(); ++i) {
-      std::string t(trim(record.fields[i].raw));
+      std::string t(trim(record.fields[i].raw()));
       if (t == "!") {
         outlier = true;
       } else if (!t.empty()) {

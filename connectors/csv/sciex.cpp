@@ -130,7 +130,7 @@ class SciexParse : public DelimitedParse {
     headerLine_ = record.line;
     std::vector<std::string> names;
     for (size_t i = 1; i < record.fields.size(); ++i) {
-      names.emplace_back(trim(record.fields[i].raw));
+      names.emplace_back(trim(record.fields[i].raw()));
     }
     setHeader(std::move(names));
   }

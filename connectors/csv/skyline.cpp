@@ -133,7 +133,7 @@ class SkylineParse : public DelimitedParse {
   Status takeHeader(const Record& record, const std::string& where) {
     std::vector<std::string> names;
     for (size_t i = 1; i < record.fields.size(); ++i)
-      names.emplace_back(trim(record.fields[i].raw));
+      names.emplace_back(trim(record.fields[i].raw()));
     HeaderIndex h(names);
     col_.resolve(h);
     if (col_.replicate == 0 || col_.molecule == 0) {

@@ -148,7 +148,7 @@ class TargetLynxParse : public DelimitedParse {
 
   static bool blankAfterFirst(const Record& record) {
     for (size_t i = 2; i < record.fields.size(); ++i) {
-      if (!trim(record.fields[i].raw).empty()) return false;
+      if (!trim(record.fields[i].raw()).empty()) return false;
     }
     return true;
   }
@@ -194,7 +194,7 @@ class TargetLynxParse : public DelimitedParse {
     if (block_ == Block::kNone) return Status::invalid(where, "a header line before any block");
     std::vector<std::string> names;
     for (size_t i = 1; i < record.fields.size(); ++i)
-      names.emplace_back(trim(record.fields[i].raw));
+      names.emplace_back(trim(record.fields[i].raw()));
     HeaderIndex h(names);
     col_.resolve(h);
     if (col_.name == 0) return Status::invalid(where, "block header without a Name column");

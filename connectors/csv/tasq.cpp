@@ -151,7 +151,7 @@ class TasqParse : public DelimitedParse {
     headerWidth_ = h.size();
     std::vector<std::string> names;
     for (size_t i = 1; i < record.fields.size(); ++i)
-      names.emplace_back(trim(record.fields[i].raw));
+      names.emplace_back(trim(record.fields[i].raw()));
     setHeader(std::move(names));
     return Status::ok();
   }

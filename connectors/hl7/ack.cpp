@@ -108,7 +108,7 @@ StatusOr<AckInfo> parseAck(std::string_view message) {
       info.text = unescapeText(record.raw(3), d);
     } else if (record.type == "ERR") {
       std::vector<std::string_view> fields;
-      for (const Field& f : record.fields) fields.emplace_back(f.raw);
+      for (const Field& f : record.fields) fields.emplace_back(f.raw());
       std::string summary = describeError(fields, d);
       if (summary.empty()) continue;
       if (!info.error.empty()) info.error += "; ";

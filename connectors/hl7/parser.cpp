@@ -4,7 +4,13 @@
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <optional>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace labgate::hl7 {
 namespace {
@@ -53,8 +59,9 @@ template <typename Fn>
 void forEachLine(std::string_view text, Fn&& fn) {
   size_t pos = 0;
   while (pos < text.size()) {
-    size_t end = text.find_first_of("\r\n", pos);
-    if (end == std::string_view::npos) end = text.size();
+    // Not find_first_of("\r\n"): libstdc++ runs that as one memchr over the set per byte.
+    size_t end = pos;
+    while (end < text.size() && text[end] != '\r' && text[end] != '\n') ++end;
     std::string_view line = text.substr(pos, end - pos);
     if (!isBlankLine(line) && !fn(line)) return;
     pos = end + 1;
@@ -178,8 +185,15 @@ std::string utf8ToLatin1(std::string_view text) {
 }
 
 bool hasHighBytes(std::string_view text) {
-  for (char c : text) {
-    if (static_cast<unsigned char>(c) >= 0x80) return true;
+  // Eight bytes at a time: this runs over every message whose character set is 8859/1.
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t word = 0;
+    std::memcpy(&word, text.data() + i, sizeof word);
+    if ((word & 0x8080808080808080ULL) != 0) return true;
+  }
+  for (; i < text.size(); ++i) {
+    if (static_cast<unsigned char>(text[i]) >= 0x80) return true;
   }
   return false;
 }
@@ -345,13 +359,18 @@ std::string decodeFormattedText(std::string_view text, const Hl7Delimiters& d) {
 
 std::string decodeFieldText(std::string_view raw, const Hl7Delimiters& d) {
   std::string out;
+  out.reserve(raw.size());  // decoding shortens (only a repaired \X..\ sequence can grow)
   auto isStructural = [&](char c) {
     return c == d.component || c == d.repetition || c == d.subcomponent || c == d.field;
   };
+  std::string decoded;
   auto flush = [&](std::string_view piece) {
     if (piece.empty()) return;
-    std::string decoded = decodeFormattedText(piece, d);
-    std::string_view part = decoded;
+    std::string_view part = piece;
+    if (piece.find(d.escape) != std::string_view::npos) {  // else it decodes to itself
+      decoded = decodeFormattedText(piece, d);
+      part = decoded;
+    }
     while (!part.empty() && static_cast<unsigned char>(part.front()) <= 0x20) part.remove_prefix(1);
     while (!part.empty() && static_cast<unsigned char>(part.back()) <= 0x20) part.remove_suffix(1);
     if (part.empty()) return;
@@ -384,9 +403,9 @@ Hl7Delimiters documentDelimiters(const Document& document) {
   Hl7Delimiters d;
   if (document.records.empty() || document.records[0].type != "MSH") return d;
   const Record& msh = document.records[0];
-  if (msh.fields.size() > 1 && msh.fields[1].raw.size() == 1) d.field = msh.fields[1].raw[0];
-  if (msh.fields.size() > 2 && msh.fields[2].raw.size() >= 4) {
-    const std::string& e = msh.fields[2].raw;
+  if (msh.fields.size() > 1 && msh.fields[1].raw().size() == 1) d.field = msh.fields[1].raw()[0];
+  if (msh.fields.size() > 2 && msh.fields[2].raw().size() >= 4) {
+    const std::string_view e = msh.fields[2].raw();
     d.component = e[0];
     d.repetition = e[1];
     d.escape = e[2];
@@ -450,28 +469,29 @@ StatusOr<MessageHeader> parseHeader(std::string_view message) {
 
 namespace {
 
-// The Record for one segment line; `isMsh` lays MSH-1/MSH-2 out as parser.h describes.
-Record makeRecord(std::string_view line, std::string_view id, bool isMsh, const Hl7Delimiters& d,
-                  int ordinal) {
-  Record record;
-  record.type = std::string(id);
-  record.ordinal = ordinal;
-  std::vector<std::string_view> parts = splitAt(line, d.field);
-  record.fields.reserve(parts.size() + (isMsh ? 1 : 0));
-  record.fields.push_back(Field{record.type, record.type, false});
-  size_t first = 1;
-  if (isMsh) {
-    std::string separator(1, d.field);
-    record.fields.push_back(Field{separator, separator, false});
-    std::string encoding(parts.size() > 1 ? parts[1] : std::string_view());
-    record.fields.push_back(Field{encoding, encoding, false});
-    first = 2;
-  }
-  for (size_t k = first; k < parts.size(); ++k) {
-    record.fields.push_back(Field{std::string(parts[k]), decodeFieldText(parts[k], d), false});
-  }
-  return record;
-}
+// A view field's text: decodeFieldText over the message's delimiters.
+class Hl7FieldSource final : public FieldSource {
+ public:
+  Hl7FieldSource(std::string text, const Hl7Delimiters& d) : FieldSource(std::move(text)), d_(d) {}
+  std::string decode(std::string_view raw) const override { return decodeFieldText(raw, d_); }
+
+ private:
+  Hl7Delimiters d_;
+};
+
+// Byte classes of the tokeniser (a table per message: the delimiters are the message's own).
+constexpr unsigned char kPlain = 0;
+constexpr unsigned char kFieldEnd = 1;   // the field separator
+constexpr unsigned char kLineEnd = 2;    // CR or LF
+constexpr unsigned char kStructure = 4;  // component, repetition, sub-component or escape
+constexpr unsigned char kHigh = 8;       // a byte >= 0x80 (UTF-8 to validate)
+
+// One field of the segment being read: offsets into the line, and the classes seen in it.
+struct Span {
+  uint32_t begin;
+  uint32_t end;
+  unsigned char classes;
+};
 
 // Location of byte `offset` of a segment line: "SEG-n", or "segment n" inside the segment id.
 std::string locationOf(std::string_view line, std::string_view id, size_t offset, char separator,
@@ -488,36 +508,107 @@ std::string locationOf(std::string_view line, std::string_view id, size_t offset
   return location;
 }
 
-}  // namespace
+// The Record for one segment line from its field spans (parser.h: the MSH layout, views into the
+// source's text).
+Record makeRecord(std::string_view line, const std::vector<Span>& spans, bool isMsh,
+                  const std::shared_ptr<const FieldSource>& source, int ordinal) {
+  Record record;
+  const std::string_view id = line.substr(0, spans[0].end);
+  record.type = std::string(id);
+  record.ordinal = ordinal;
+  record.source = source;
+  record.fields.reserve(spans.size() + (isMsh ? 1 : 0));
+  record.fields.emplace_back(id, Field::View::kVerbatim, source.get());
+  size_t first = 1;
+  if (isMsh) {
+    record.fields.emplace_back(line.substr(3, 1), Field::View::kVerbatim, source.get());
+    std::string_view encoding;
+    if (spans.size() > 1) encoding = line.substr(spans[1].begin, spans[1].end - spans[1].begin);
+    record.fields.emplace_back(encoding, Field::View::kVerbatim, source.get());
+    first = 2;
+  }
+  for (size_t k = first; k < spans.size(); ++k) {
+    const Span& span = spans[k];
+    record.fields.emplace_back(
+        line.substr(span.begin, span.end - span.begin),
+        (span.classes & kStructure) != 0 ? Field::View::kDecoded : Field::View::kTrimmed,
+        source.get());
+  }
+  return record;
+}
 
-StatusOr<Document> parseHl7(std::string_view message, const Hl7Options& options) {
-  if (message.size() > options.maxMessageBytes) {
-    return Status::tooLarge("message", "the message is larger than max_message_bytes");
+// What parseHl7 needs of parseHeader() without building a MessageHeader: the same checks in the
+// same order (parseHeader's errors), the delimiters and MSH-18 as sent.
+Status checkHeader(std::string_view message, Hl7Delimiters& d, std::string_view& charset) {
+  const std::string_view line = firstLine(message);
+  Status status = readDelimiters(line, d);
+  if (!status.isOk()) return status;
+  std::string_view fields[19];  // MSH-2..MSH-18 (fields[n] = MSH-n)
+  size_t n = 2;
+  size_t start = 4;
+  while (n <= 18) {
+    const size_t end = line.find(d.field, start);
+    fields[n++] = line.substr(start, end == std::string_view::npos ? end : end - start);
+    if (end == std::string_view::npos) break;
+    start = end + 1;
   }
-  StatusOr<MessageHeader> header = parseHeader(message);
-  if (!header.isOk()) return header.status();
-  const Hl7Delimiters d = header->delimiters;
-  std::string_view declared = header->charset;
-  declared = declared.substr(0, declared.find(d.repetition));
-  Charset charset = charsetOf(trim(declared).empty() ? options.defaultCharset : declared);
-  if (charset == Charset::kUnknown) {
-    return Status::invalid("MSH-18",
-                           "unsupported character set (LabGate reads ASCII, 8859/1 and "
-                           "UNICODE UTF-8)");
+  // MSH-9.1 and MSH-10.1 are empty exactly when firstComponent() would return "" for them.
+  auto firstComponentEmpty = [&](std::string_view raw) {
+    std::string_view component = raw.substr(0, raw.find(d.repetition));
+    return trim(component.substr(0, component.find(d.component))).empty();
+  };
+  if (firstComponentEmpty(fields[9])) {
+    return Status::invalid("MSH-9", "the message type (MSH-9.1) is missing");
   }
-  std::string_view text = stripBom(message);
-  std::string converted;
-  if (charset == Charset::kLatin1 && hasHighBytes(text)) {
-    converted = latin1ToUtf8(text);
-    text = converted;
+  if (firstComponentEmpty(fields[10])) {
+    return Status::invalid("MSH-10", "the message control id is missing");
   }
+  charset = fields[18];
+  return Status::ok();
+}
 
-  Document document;
-  document.format = SourceFormat::kHl7;
-  Status failure;
-  forEachLine(text, [&](std::string_view line) {
+// Tokenises `source`'s text into `document` (parseHl7's loop). With `stopAtHigh` (8859/1 read as
+// sent), stops at the first byte >= 0x80 with `sawHigh` set: the caller converts and starts again.
+// False with `failure` set for a message parseHl7 refuses.
+bool tokenize(const std::shared_ptr<const FieldSource>& source, const Hl7Delimiters& d,
+              Charset charset, bool stopAtHigh, Document& document, bool& sawHigh,
+              Status& failure) {
+  const std::string_view text = source->text();
+
+  unsigned char classes[256] = {};
+  for (int c = 0x80; c < 256; ++c) classes[c] = kHigh;
+  classes[static_cast<unsigned char>('\r')] = kLineEnd;
+  classes[static_cast<unsigned char>('\n')] = kLineEnd;
+  for (char c : {d.component, d.repetition, d.escape, d.subcomponent}) {
+    classes[static_cast<unsigned char>(c)] = kStructure;
+  }
+  classes[static_cast<unsigned char>(d.field)] = kFieldEnd;
+
+  document.records.reserve(text.size() / 64 + 4);
+  std::vector<Span> spans;
+  spans.reserve(32);
+  const char* const base = text.data();
+  const size_t size = text.size();
+  size_t lineStart = 0;
+  size_t fieldStart = 0;
+  unsigned char fieldClasses = 0;
+  unsigned char lineClasses = 0;
+
+  // Ends the line [lineStart, end): checks it and appends its Record; false on an error.
+  auto endLine = [&](size_t end) {
+    spans.push_back(Span{static_cast<uint32_t>(fieldStart - lineStart),
+                         static_cast<uint32_t>(end - lineStart), fieldClasses});
+    lineClasses |= fieldClasses;
+    const std::string_view line(base + lineStart, end - lineStart);
+    const unsigned char seen = lineClasses;
+    lineStart = fieldStart = end + 1;
+    fieldClasses = lineClasses = 0;
+    if (line.empty() || (static_cast<unsigned char>(line[0]) <= 0x20 && isBlankLine(line))) {
+      spans.clear();
+      return true;
+    }
     const size_t number = document.records.size() + 1;
-    std::string_view id = line.substr(0, line.find(d.field));
+    const std::string_view id = line.substr(0, spans[0].end);
     if (number > 1 && id == "MSH") {
       failure = Status::invalid(segmentLocation(number),
                                 "a second MSH segment: a batch must be split into messages first");
@@ -528,7 +619,7 @@ StatusOr<Document> parseHl7(std::string_view message, const Hl7Options& options)
                                 "the segment id is not three upper-case letters or digits");
       return false;
     }
-    if (charset == Charset::kUtf8) {
+    if (charset == Charset::kUtf8 && (seen & kHigh) != 0) {
       size_t bad = firstInvalidUtf8(line);
       if (bad != std::string_view::npos) {
         failure = Status::invalid(locationOf(line, id, bad, d.field, number),
@@ -537,11 +628,99 @@ StatusOr<Document> parseHl7(std::string_view message, const Hl7Options& options)
         return false;
       }
     }
-    document.records.push_back(makeRecord(line, id, number == 1, d, static_cast<int>(number - 1)));
+    document.records.push_back(
+        makeRecord(line, spans, number == 1, source, static_cast<int>(number - 1)));
+    spans.clear();
     return true;
-  });
-  if (!failure.isOk()) return failure;
-  return document;
+  };
+  // One byte that is not plain text.
+  auto visit = [&](size_t pos) {
+    const unsigned char cls = classes[static_cast<unsigned char>(base[pos])];
+    if (cls == kFieldEnd) {
+      spans.push_back(Span{static_cast<uint32_t>(fieldStart - lineStart),
+                           static_cast<uint32_t>(pos - lineStart), fieldClasses});
+      lineClasses |= fieldClasses;
+      fieldClasses = 0;
+      fieldStart = pos + 1;
+      return true;
+    }
+    if (cls == kLineEnd) return endLine(pos);
+    if (cls == kHigh && stopAtHigh) {
+      sawHigh = true;
+      return false;
+    }
+    fieldClasses |= cls;
+    return true;
+  };
+
+  size_t pos = 0;
+#if defined(__SSE2__)
+  // Sixteen bytes at a time: a mask of the bytes that are delimiters, line ends or >= 0x80, then
+  // only those are visited (fields average a few bytes, so most of the text is skipped).
+  const __m128i field = _mm_set1_epi8(d.field);
+  const __m128i component = _mm_set1_epi8(d.component);
+  const __m128i repetition = _mm_set1_epi8(d.repetition);
+  const __m128i escape = _mm_set1_epi8(d.escape);
+  const __m128i subcomponent = _mm_set1_epi8(d.subcomponent);
+  const __m128i cr = _mm_set1_epi8('\r');
+  const __m128i lf = _mm_set1_epi8('\n');
+  for (; pos + 16 <= size; pos += 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(base + pos));
+    __m128i hits = _mm_or_si128(_mm_cmpeq_epi8(block, field), _mm_cmpeq_epi8(block, component));
+    hits = _mm_or_si128(hits, _mm_cmpeq_epi8(block, repetition));
+    hits = _mm_or_si128(hits, _mm_cmpeq_epi8(block, escape));
+    hits = _mm_or_si128(hits, _mm_cmpeq_epi8(block, subcomponent));
+    hits = _mm_or_si128(hits, _mm_cmpeq_epi8(block, cr));
+    hits = _mm_or_si128(hits, _mm_cmpeq_epi8(block, lf));
+    hits = _mm_or_si128(hits, block);  // the sign bit: bytes >= 0x80
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(hits));
+    while (mask != 0) {
+      if (!visit(pos + static_cast<size_t>(__builtin_ctz(mask)))) return false;
+      mask &= mask - 1;
+    }
+  }
+#endif
+  for (; pos < size; ++pos) {
+    if (classes[static_cast<unsigned char>(base[pos])] != kPlain && !visit(pos)) return false;
+  }
+  if (lineStart < size && !endLine(size)) return false;
+  return true;
+}
+
+}  // namespace
+
+StatusOr<Document> parseHl7(std::string_view message, const Hl7Options& options) {
+  if (message.size() > options.maxMessageBytes) {
+    return Status::tooLarge("message", "the message is larger than max_message_bytes");
+  }
+  Hl7Delimiters d;
+  std::string_view declared;
+  Status checked = checkHeader(message, d, declared);
+  if (!checked.isOk()) return checked;
+  declared = declared.substr(0, declared.find(d.repetition));
+  Charset charset = charsetOf(trim(declared).empty() ? options.defaultCharset : declared);
+  if (charset == Charset::kUnknown) {
+    return Status::invalid("MSH-18",
+                           "unsupported character set (LabGate reads ASCII, 8859/1 and "
+                           "UNICODE UTF-8)");
+  }
+  const std::string_view received = stripBom(message);
+  if (received.size() > UINT32_MAX) return Status::tooLarge("message", "the message is too large");
+  // The Document's one copy of the message: every field is a view into it. 8859/1 text is
+  // converted to UTF-8 only when a byte >= 0x80 shows up (the tokeniser stops there).
+  bool convert = false;
+  while (true) {
+    auto source = std::make_shared<Hl7FieldSource>(
+        convert ? latin1ToUtf8(received) : std::string(received), d);
+    Document document;
+    document.format = SourceFormat::kHl7;
+    bool sawHigh = false;
+    Status failure;
+    const bool stopAtHigh = charset == Charset::kLatin1 && !convert;
+    if (tokenize(source, d, charset, stopAtHigh, document, sawHigh, failure)) return document;
+    if (!sawHigh) return failure;
+    convert = true;
+  }
 }
 
 std::string serialise(const Document& document, const Hl7Options& options) {
@@ -552,17 +731,17 @@ std::string serialise(const Document& document, const Hl7Options& options) {
     const bool isMsh = record.type == "MSH" && record.fields.size() >= 3;
     out.append(record.type);
     if (isMsh) {
-      out.append(record.fields[1].raw);
-      out.append(record.fields[2].raw);
+      out.append(record.fields[1].raw());
+      out.append(record.fields[2].raw());
       if (record.fields.size() > 18 && &record == &document.records[0]) {
-        std::string_view declared = record.fields[18].raw;
+        std::string_view declared = record.fields[18].raw();
         declared = trim(declared.substr(0, declared.find(d.repetition)));
         if (!declared.empty()) charset = charsetOf(declared);
       }
     }
     for (size_t n = isMsh ? 3 : 1; n < record.fields.size(); ++n) {
       out.push_back(d.field);
-      out.append(record.fields[n].raw);
+      out.append(record.fields[n].raw());
     }
     out.push_back('\r');
   }

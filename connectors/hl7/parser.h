@@ -68,8 +68,10 @@ StatusOr<MessageHeader> parseHeader(std::string_view message);
 /// Parses one message into a Document (format kHl7). records = segments in order (unknown and Z
 /// segments kept), Record::type = segment id, fields[0] = segment id. For MSH, fields[1] = the
 /// field separator and fields[2] = the encoding characters (raw and text both as sent, not decoded)
-/// and fields[n] = MSH-n; for other segments fields[n] = SEG-n. Field::raw is the field as sent
-/// (after conversion to UTF-8); Field::text is decodeFieldText(raw).
+/// and fields[n] = MSH-n; for other segments fields[n] = SEG-n. Field::raw() is the field as sent
+/// (after conversion to UTF-8); Field::text() is decodeFieldText(raw()). The fields are views into
+/// the Document's one copy of the message (Record::source, ADR 0016): text() is decoded when it
+/// is first read, and is raw() itself (trimmed) for a field without delimiters or escapes.
 ///
 /// Character set from MSH-18 (first repetition; options.defaultCharset when empty): "ASCII",
 /// "UNICODE UTF-8", "UTF-8" and "UNICODE" must be valid UTF-8 (ASCII is a subset); "8859/1" is

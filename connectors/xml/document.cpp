@@ -106,12 +106,12 @@ StatusOr<bool> XmlParse::next(Record& record) {
   record.fields.resize(record.names->size());
   size_t n = 1;
   for (pugi::xml_attribute a = cursor_.first_attribute(); a; a = a.next_attribute(), ++n) {
-    record.fields[n].raw = a.value();
-    record.fields[n].text = record.fields[n].raw;
+    record.fields[n].setRaw(a.value());
+    record.fields[n].setText(std::string(record.fields[n].raw()));
   }
   if (n < record.fields.size()) {
-    record.fields[n].raw = elementText(cursor_);
-    record.fields[n].text = record.fields[n].raw;
+    record.fields[n].setRaw(elementText(cursor_));
+    record.fields[n].setText(std::string(record.fields[n].raw()));
   }
   elements_.push_back(cursor_);
   return true;
@@ -126,9 +126,9 @@ Status XmlParse::accept(const Record& record) {
   ++accepted_;
   size_t n = 1;
   for (pugi::xml_attribute a = element.first_attribute(); a; a = a.next_attribute(), ++n) {
-    if (n < record.fields.size() && record.fields[n].stripped) a.set_value("");
+    if (n < record.fields.size() && record.fields[n].stripped()) a.set_value("");
   }
-  if (n < record.fields.size() && record.fields[n].stripped) {
+  if (n < record.fields.size() && record.fields[n].stripped()) {
     for (pugi::xml_node child = element.first_child(); child; child = child.next_sibling()) {
       if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
         child.set_value("");

@@ -3,9 +3,8 @@
 
 namespace labgate {
 
-const std::string& Record::raw(size_t field) const {
-  static const std::string kEmpty;
-  return field < fields.size() ? fields[field].raw : kEmpty;
+std::string_view Record::raw(size_t field) const {
+  return field < fields.size() ? fields[field].raw() : std::string_view();
 }
 
 std::string Record::location(size_t field) const {

@@ -42,8 +42,8 @@ std::string screenLisReason(const phi::PhiGate& gate, const std::string& reason)
   Record record;
   record.type = "MSA";
   record.fields.resize(4);
-  record.fields[0].raw = record.fields[0].text = "MSA";
-  record.fields[3].raw = record.fields[3].text = reason;
+  record.fields[0] = Field("MSA", "MSA");
+  record.fields[3] = Field(reason, reason);
   doc.records.push_back(std::move(record));
   const phi::Screening screening = gate.screen(doc, phi::Policy::kRefuse);
   if (screening.clean()) return reason;

@@ -5,7 +5,9 @@
 
 #include <cctype>
 #include <fstream>
+#include <map>
 #include <sstream>
+#include <string_view>
 #include <utility>
 
 #include "engine/phi/normalize.h"
@@ -19,14 +21,14 @@ struct Span {
   size_t end;
 };
 
-bool isBlank(const std::string& text) {
+bool isBlank(std::string_view text) {
   for (char c : text) {
     if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
   }
   return true;
 }
 
-bool hasAlnum(const std::string& text) {
+bool hasAlnum(std::string_view text) {
   for (unsigned char c : text) {
     if (std::isalnum(c) || c >= 0x80) return true;
   }
@@ -60,7 +62,7 @@ void forEachMatch(const RE2& re, const re2::StringPiece& text, bool overlapping,
 class FieldScreen {
  public:
   /// `exemptOnly`: the field is listed under `exempt`; only screen_exempt patterns run.
-  FieldScreen(const PhiGate::Rules& rules, const std::string& text, size_t format, bool exemptOnly)
+  FieldScreen(const PhiGate::Rules& rules, std::string_view text, size_t format, bool exemptOnly)
       : rules_(rules), text_(text), formatBit_(1u << format), exemptOnly_(exemptOnly) {}
 
   /// Id of the first pattern with a match not covered by the allow-list, or null.
@@ -114,14 +116,14 @@ class FieldScreen {
 /// NFKC form or its ASCII fold (normalize.h): look-alike characters do not hide an identifier.
 /// UTF-8 that was read as Latin-1 is screened again as the UTF-8 it was (with its forms). Each
 /// form is screened on its own, with its own allow-list spans.
-const std::string* firstPatternInForms(const PhiGate::Rules& rules, const std::string& text,
+const std::string* firstPatternInForms(const PhiGate::Rules& rules, std::string_view text,
                                        size_t format, bool exemptOnly) {
-  auto screenOne = [&](const std::string& form) {
+  auto screenOne = [&](std::string_view form) {
     return FieldScreen(rules, form, format, exemptOnly).firstPattern();
   };
   if (const std::string* id = screenOne(text)) return id;
   if (isAscii(text)) return nullptr;
-  auto screenNormalised = [&](const std::string& source) -> const std::string* {
+  auto screenNormalised = [&](std::string_view source) -> const std::string* {
     const std::string nfkc = nfkcForm(source);
     if (nfkc != source) {
       if (const std::string* id = screenOne(nfkc)) return id;
@@ -137,7 +139,7 @@ const std::string* firstPatternInForms(const PhiGate::Rules& rules, const std::s
   return screenNormalised(reread);
 }
 
-bool isPlaceholder(const PhiGate::Rules& rules, const std::string& text) {
+bool isPlaceholder(const PhiGate::Rules& rules, std::string_view text) {
   re2::StringPiece value = trimmed(text);
   for (const auto& re : rules.placeholders) {
     if (RE2::FullMatch(value, *re)) return true;
@@ -164,6 +166,23 @@ std::string classifyName(const PhiGate::Rules& rules, const std::string& rawName
   re2::StringPiece name(spaced);
   std::vector<int> hits = rules.columns.matching(name);
   return hits.empty() ? "" : rules.columns.items[static_cast<size_t>(hits.front())].id;
+}
+
+/// The rules of one record type (null when the type has none): looked up once per record, not
+/// once per field and rule kind.
+const std::map<size_t, std::string>* rulesOfType(const FieldRules* rules, const std::string& type) {
+  if (rules == nullptr) return nullptr;
+  auto found = rules->find(type);
+  return found == rules->end() ? nullptr : &found->second;
+}
+
+/// As findFieldRule() over the rules rulesOfType() found.
+const std::string* ruleFor(const std::map<size_t, std::string>* byField, size_t field) {
+  if (byField == nullptr) return nullptr;
+  auto exact = byField->find(field);
+  if (exact != byField->end()) return &exact->second;
+  auto all = byField->find(kAllFields);
+  return all == byField->end() ? nullptr : &all->second;
 }
 
 }  // namespace
@@ -198,30 +217,32 @@ Screening PhiGate::screen(Document& document, Policy policy) const {
   const FieldRules* exempt = format < kFormatCount ? &rules_->exempt[format] : nullptr;
   const FieldRules* exemptAll = format < kFormatCount ? &rules_->exemptAll[format] : nullptr;
   for (Record& record : document.records) {
+    const auto* structuralHere = rulesOfType(structural, record.type);
+    const auto* exemptHere = rulesOfType(exempt, record.type);
+    const auto* exemptAllHere = rulesOfType(exemptAll, record.type);
     for (size_t i = 1; i < record.fields.size(); ++i) {
       Field& field = record.fields[i];
       // A builder that left text empty but raw meaningful gets its raw screened (fail closed).
-      const std::string& text = field.text.empty() && hasAlnum(field.raw) ? field.raw : field.text;
+      const std::string_view text =
+          field.text().empty() && hasAlnum(field.raw()) ? field.raw() : field.text();
       if (isBlank(text)) continue;
       const std::string* id = nullptr;
       if (record.nameRules && i < record.nameRules->size() && !(*record.nameRules)[i].empty() &&
           !isPlaceholder(*rules_, text)) {
         id = &(*record.nameRules)[i];
       }
-      if (!id && structural) {
-        id = findFieldRule(*structural, record.type, i);
+      if (!id && structuralHere) {
+        id = ruleFor(structuralHere, i);
         if (id && isPlaceholder(*rules_, text)) id = nullptr;
       }
-      if (!id && !(exemptAll && findFieldRule(*exemptAll, record.type, i))) {
-        const bool exemptOnly = exempt && findFieldRule(*exempt, record.type, i);
+      if (!id && !ruleFor(exemptAllHere, i)) {
+        const bool exemptOnly = ruleFor(exemptHere, i) != nullptr;
         id = firstPatternInForms(*rules_, text, format, exemptOnly);
       }
       if (!id) continue;
       result.hits.push_back(Hit{record.location(i), *id, record.ordinal, i});
       if (policy == Policy::kStrip) {
-        field.raw.clear();
-        field.text.clear();
-        field.stripped = true;
+        field.strip();
       }
     }
   }

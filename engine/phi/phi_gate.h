@@ -34,7 +34,7 @@ namespace labgate::phi {
 /// What the gate does with a document that has hits.
 enum class Policy {
   kRefuse,  // leave the document untouched; the pipeline refuses the whole message
-  kStrip,   // clear every hit field (raw and text emptied, stripped = true); the rest goes on
+  kStrip,   // clear every hit field (Field::strip(): raw and text emptied); the rest goes on
 };
 
 /// "refuse" or "strip" (exactly, lower case); anything else is a kConfig Status.
@@ -65,7 +65,7 @@ class PhiGate {
 
   /// Screens every field of `document` (fields[1..]; fields[0] is the record type).
   /// Structural rules for the document's format fire when the field has non-blank content that is
-  /// not a configured placeholder; patterns run over Field::text (Field::raw when text is empty) of
+  /// not a configured placeholder; patterns run over Field::text() (raw() when text() is empty) of
   /// every field not under exempt_all (and its normalised forms), only the screen_exempt ones on
   /// exempt fields. A field is reported at most once, with the first rule that
   /// fired (structural rules first, then patterns in file order).

@@ -70,7 +70,7 @@ std::string refusedSampleId(const Document& doc, const phi::Screening& screening
     for (const auto& hit : screening.hits) {
       if (hit.recordOrdinal == record.ordinal && hit.field == 3) return "";
     }
-    return record.fields[3].text;
+    return std::string(record.fields[3].text());
   }
   return "";
 }
@@ -266,9 +266,9 @@ Intake Pipeline::processExport(const ExportJob& job, const ConnectorProfile& pro
     Record record;
     record.type = "file name";
     record.fields.resize(2);
-    record.fields[0].raw = record.type;
-    record.fields[1].raw = job.fileName;
-    record.fields[1].text = job.fileName;
+    record.fields[0].setRaw(record.type);
+    record.fields[1].setRaw(job.fileName);
+    record.fields[1].setText(job.fileName);
     name.records.push_back(std::move(record));
     phi::Screening found = gate_->screen(name, profile.policy);
     for (auto& hit : found.hits) hit.location = "file name";

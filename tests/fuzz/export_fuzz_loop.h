@@ -31,9 +31,7 @@ inline void runExportLoop(const labgate::ExportFormat& format, const std::string
     }
     if (mode == 1) {
       for (size_t f = 1; f < record.fields.size(); f += 3) {
-        record.fields[f].raw.clear();
-        record.fields[f].text.clear();
-        record.fields[f].stripped = true;
+        record.fields[f].strip();
       }
     }
     if (!parse.accept(record).isOk()) return;

@@ -1,7 +1,7 @@
 // libFuzzer harness for the HL7 v2 parser and builder: arbitrary bytes through splitBatch,
-// parseHeader, parseHl7, buildMessage and serialise (with a parse of the serialised text, which
-// must succeed and give the same text back). Built with clang -fsanitize=fuzzer by the lead's
-// CMake; seeds in tests/fuzz/corpus/hl7.
+// parseHeader, parseHl7 (every field's text() read), buildMessage and serialise (with a parse of
+// the serialised text, which must succeed and give the same text back). Built with clang
+// -fsanitize=fuzzer by the lead's CMake; seeds in tests/fuzz/corpus/hl7.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -20,6 +20,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)parseHeader(message);
     labgate::StatusOr<labgate::Document> document = parseHl7(message, options);
     if (!document.isOk()) continue;
+    // Fields are decoded when read: read every one, as the PHI gate does.
+    size_t decoded = 0;
+    for (const labgate::Record& record : document.value().records) {
+      for (const labgate::Field& field : record.fields) decoded += field.text().size();
+    }
+    (void)decoded;
     (void)buildMessage(document.value(), options);
     const std::string written = serialise(document.value(), options);
     labgate::StatusOr<labgate::Document> again = parseHl7(written, options);

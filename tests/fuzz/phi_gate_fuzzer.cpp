@@ -82,7 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto hitsRefuse = gate().screen(refused, labgate::phi::Policy::kRefuse).hits;
   for (size_t r = 0; r < refused.records.size(); ++r) {
     for (size_t f = 0; f < refused.records[r].fields.size(); ++f) {
-      if (refused.records[r].fields[f].text != before.records[r].fields[f].text) std::abort();
+      if (refused.records[r].fields[f].text() != before.records[r].fields[f].text()) std::abort();
     }
   }
   labgate::Document stripped = documentWith(text);

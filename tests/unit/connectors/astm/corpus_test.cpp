@@ -31,8 +31,8 @@ std::vector<fs::path> filesIn(const fs::path& dir) {
   return files;
 }
 
-bool contains(const std::string& text, const std::string& what) {
-  return text.find(what) != std::string::npos;
+bool contains(std::string_view text, std::string_view what) {
+  return text.find(what) != std::string_view::npos;
 }
 
 // Records that start with `type` + '|' (at the start of the text or after CR, LF or an FN digit).
@@ -123,21 +123,21 @@ void checkFragment(const std::string& name, const std::string& fragment) {
   for (size_t i = 1; i + 1 < doc.records.size(); ++i) {
     for (size_t f = 3; f < doc.records[i].fields.size(); ++f) {
       const Field& field = doc.records[i].fields[f];
-      if (contains(name, "escape") && contains(field.raw, "&")) {
+      if (contains(name, "escape") && contains(field.raw(), "&")) {
         // Every &X& sequence is decoded to its delimiter.
-        EXPECT_FALSE(contains(field.text, "&F&") || contains(field.text, "&S&") ||
-                     contains(field.text, "&R&") || contains(field.text, "&E&"));
-        EXPECT_LT(field.text.size(), field.raw.size());
+        EXPECT_FALSE(contains(field.text(), "&F&") || contains(field.text(), "&S&") ||
+                     contains(field.text(), "&R&") || contains(field.text(), "&E&"));
+        EXPECT_LT(field.text().size(), field.raw().size());
       }
-      if (contains(name, "repeat") && contains(field.raw, "\\")) {
-        EXPECT_FALSE(contains(field.text, "\\"));  // repeats become spaces
-        EXPECT_TRUE(contains(field.text, " "));
+      if (contains(name, "repeat") && contains(field.raw(), "\\")) {
+        EXPECT_FALSE(contains(field.text(), "\\"));  // repeats become spaces
+        EXPECT_TRUE(contains(field.text(), " "));
       }
     }
   }
   if (contains(name, "escape")) {
     std::string decoded;
-    for (size_t i = 1; i + 1 < doc.records.size(); ++i) decoded += doc.records[i].fields[5].text;
+    for (size_t i = 1; i + 1 < doc.records.size(); ++i) decoded += doc.records[i].fields[5].text();
     for (char delimiter : {'|', '\\', '^', '&'})
       EXPECT_TRUE(contains(decoded, std::string(1, delimiter)));
   }

@@ -32,7 +32,7 @@ TEST(AstmCharset, Latin1IsConvertedToUtf8) {
   ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
   for (const Record& record : parsed.value().records) {
     for (const Field& field : record.fields) {
-      EXPECT_TRUE(isValidUtf8(field.raw) && isValidUtf8(field.text)) << record.type;
+      EXPECT_TRUE(isValidUtf8(field.raw()) && isValidUtf8(field.text())) << record.type;
     }
   }
   auto built = buildMessage(parsed.value(), options);
@@ -50,7 +50,7 @@ TEST(AstmCharset, ValidUtf8PassesUnchangedUnderUtf8) {
       "H|\\^&|||Analyzer^1\rP|1\rO|1|S1||^^^GLU\rR|1|^^^GLU|5.6|\xC2\xB5mol/L\rL|1|N\r";
   auto parsed = parseRecords(text, AstmOptions());
   ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
-  EXPECT_EQ(parsed.value().records[3].fields[5].text, "\xC2\xB5mol/L");
+  EXPECT_EQ(parsed.value().records[3].fields[5].text(), "\xC2\xB5mol/L");
 }
 
 TEST(AstmCharset, AHexEscapeThatDecodesToInvalidUtf8IsRefused) {

@@ -27,18 +27,18 @@ TEST(ParseRecords, FieldNumberingFollowsE1394) {
   EXPECT_EQ(doc.format, SourceFormat::kAstm);
   const Record& h = doc.records[0];
   EXPECT_EQ(h.type, "H");
-  EXPECT_EQ(h.fields[0].raw, "H");
-  EXPECT_EQ(h.fields[1].raw, "H");
-  EXPECT_EQ(h.fields[2].raw, "\\^&");
-  EXPECT_EQ(h.fields[2].text, "\\^&");  // the definition is not decoded
-  EXPECT_EQ(h.fields[5].raw, "SynthAnalyzer^1.0");
-  EXPECT_EQ(h.fields[5].text, "SynthAnalyzer 1.0");
+  EXPECT_EQ(h.fields[0].raw(), "H");
+  EXPECT_EQ(h.fields[1].raw(), "H");
+  EXPECT_EQ(h.fields[2].raw(), "\\^&");
+  EXPECT_EQ(h.fields[2].text(), "\\^&");  // the definition is not decoded
+  EXPECT_EQ(h.fields[5].raw(), "SynthAnalyzer^1.0");
+  EXPECT_EQ(h.fields[5].text(), "SynthAnalyzer 1.0");
   EXPECT_EQ(h.raw(14), "20240101120000");
   const Record& r = doc.records[3];
   EXPECT_EQ(r.type, "R");
   EXPECT_EQ(r.ordinal, 3);
   EXPECT_EQ(r.raw(3), "^^^GLU");
-  EXPECT_EQ(r.fields[3].text, "GLU");
+  EXPECT_EQ(r.fields[3].text(), "GLU");
   EXPECT_EQ(r.raw(4), "5.5");
   EXPECT_EQ(r.location(4), "R-4");
   EXPECT_EQ(doc.records[5].type, "L");
@@ -46,16 +46,16 @@ TEST(ParseRecords, FieldNumberingFollowsE1394) {
 
 TEST(ParseRecords, DefaultDelimiters) {
   const Document doc = parseOk("H|\\^&\rO|1|A^B\\C^D\rL|1|N");
-  EXPECT_EQ(doc.records[1].fields[3].text, "A B C D");
+  EXPECT_EQ(doc.records[1].fields[3].text(), "A B C D");
 }
 
 TEST(ParseRecords, CustomDelimitersFromHeader) {
   // Field |, repeat @, component ^, escape backslash.
   const Document doc = parseOk("H|@^\\|CTRL\rO|1|S1@S2||^^^T1@^^^T2\rR|1|^A^^B|x\\S\\y\rL|1|N");
-  EXPECT_EQ(doc.records[0].fields[2].raw, "@^\\");
-  EXPECT_EQ(doc.records[1].fields[3].text, "S1 S2");
-  EXPECT_EQ(doc.records[1].fields[5].text, "T1 T2");
-  EXPECT_EQ(doc.records[2].fields[4].text, "x^y");
+  EXPECT_EQ(doc.records[0].fields[2].raw(), "@^\\");
+  EXPECT_EQ(doc.records[1].fields[3].text(), "S1 S2");
+  EXPECT_EQ(doc.records[1].fields[5].text(), "T1 T2");
+  EXPECT_EQ(doc.records[2].fields[4].text(), "x^y");
   const auto d = delimitersFromDefinition("@^\\");
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->repeat, '@');
@@ -65,7 +65,7 @@ TEST(ParseRecords, CustomDelimitersFromHeader) {
 
 TEST(ParseRecords, DoubledBackslashDefinitionTolerated) {
   const Document doc = parseOk("H|\\\\^&|||Synth\rO|1|A\\B^C\rL|1|N");
-  EXPECT_EQ(doc.records[1].fields[3].text, "A B C");
+  EXPECT_EQ(doc.records[1].fields[3].text(), "A B C");
   const auto d = delimitersFromDefinition("\\\\^&");
   ASSERT_TRUE(d.has_value());
   EXPECT_EQ(d->repeat, '\\');
@@ -82,16 +82,16 @@ TEST(ParseRecords, ClashingDelimitersRefused) {
 TEST(ParseRecords, EscapeSequencesDecoded) {
   const Document doc =
       parseOk("H|\\^&\rC|1|I|a&F&b&S&c&R&d&E&e|G\rC|2|I|R&D 50&|G\rC|3|I|&X41&&.br&|G\rL|1|N");
-  EXPECT_EQ(doc.records[1].fields[4].text, "a|b^c\\d&e");
-  EXPECT_EQ(doc.records[1].fields[4].raw, "a&F&b&S&c&R&d&E&e");
-  EXPECT_EQ(doc.records[2].fields[4].text, "R&D 50&");  // not escapes: kept as sent
-  EXPECT_EQ(doc.records[3].fields[4].text, "A&.br&");   // hex decoded, unknown kept
+  EXPECT_EQ(doc.records[1].fields[4].text(), "a|b^c\\d&e");
+  EXPECT_EQ(doc.records[1].fields[4].raw(), "a&F&b&S&c&R&d&E&e");
+  EXPECT_EQ(doc.records[2].fields[4].text(), "R&D 50&");  // not escapes: kept as sent
+  EXPECT_EQ(doc.records[3].fields[4].text(), "A&.br&");   // hex decoded, unknown kept
 }
 
 TEST(ParseRecords, RepeatsComponentsAndTrimming) {
   const Document doc = parseOk("H|\\^&\rO|1|  ID7 ^^ ^x|| ^^^A\\^^^B |R\rL|1|N");
-  EXPECT_EQ(doc.records[1].fields[3].text, "ID7 x");
-  EXPECT_EQ(doc.records[1].fields[5].text, "A B");
+  EXPECT_EQ(doc.records[1].fields[3].text(), "ID7 x");
+  EXPECT_EQ(doc.records[1].fields[5].text(), "A B");
   EXPECT_EQ(fieldComponents(" ^^^A\\^^^B ", Delimiters{}),
             (std::vector<std::string>{"", "", "", "A"}));
 }

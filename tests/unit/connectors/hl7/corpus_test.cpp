@@ -186,9 +186,9 @@ TEST(Hl7Corpus, GlucoseSnAndEscapedUrl) {
   for (const Record& record : oul->records) {
     if (record.type != "OBX" || record.fields.size() <= 5) continue;
     const Field& value = record.fields[5];
-    if (value.raw.find("\\T\\") == std::string::npos) continue;
-    EXPECT_EQ(value.text.find("\\T\\"), std::string::npos);
-    sawDecodedAmpersand = value.text.find('&') != std::string::npos;
+    if (value.raw().find("\\T\\") == std::string::npos) continue;
+    EXPECT_EQ(value.text().find("\\T\\"), std::string::npos);
+    sawDecodedAmpersand = value.text().find('&') != std::string::npos;
   }
   EXPECT_TRUE(sawDecodedAmpersand);
 }
@@ -206,16 +206,16 @@ TEST(Hl7Corpus, EscapedFragmentParsesInsideAMessage) {
   StatusOr<Document> document = parseHl7(text, Hl7Options{});
   ASSERT_TRUE(document.isOk()) << document.status().toString();
   const Field& value = document->records[2].fields[5];
-  EXPECT_EQ(value.raw, fragment);
+  EXPECT_EQ(value.raw(), fragment);
   const std::string decoded = unescapeText(fragment);
   EXPECT_EQ(std::count(decoded.begin(), decoded.end(), '\r'), 1112);
   EXPECT_EQ(std::count(decoded.begin(), decoded.end(), '|'), 0);
-  EXPECT_EQ(std::count(value.text.begin(), value.text.end(), '^'), 1092);
-  EXPECT_EQ(std::count(value.text.begin(), value.text.end(), '&'), 1002);
-  EXPECT_EQ(std::count(value.text.begin(), value.text.end(), '\\'), 1017);
+  EXPECT_EQ(std::count(value.text().begin(), value.text().end(), '^'), 1092);
+  EXPECT_EQ(std::count(value.text().begin(), value.text().end(), '&'), 1002);
+  EXPECT_EQ(std::count(value.text().begin(), value.text().end(), '\\'), 1017);
   StatusOr<Message> message = buildMessage(document.value(), Hl7Options{});
   ASSERT_TRUE(message.isOk()) << message.status().toString();
-  EXPECT_EQ(message->samples[0].results[0].value.size(), value.text.size());
+  EXPECT_EQ(message->samples[0].results[0].value.size(), value.text().size());
   EXPECT_EQ(serialise(document.value()), text);
 }
 

@@ -146,21 +146,21 @@ TEST(ParseHl7, LaysOutMshAndOtherSegments) {
   ASSERT_EQ(document->records.size(), 4u);
   const Record& msh = document->records[0];
   EXPECT_EQ(msh.type, "MSH");
-  EXPECT_EQ(msh.fields[0].raw, "MSH");
-  EXPECT_EQ(msh.fields[1].raw, "|");
-  EXPECT_EQ(msh.fields[2].raw, "^~\\&");
-  EXPECT_EQ(msh.fields[2].text, "^~\\&");
-  EXPECT_EQ(msh.fields[3].raw, "Analyzer^A1");
-  EXPECT_EQ(msh.fields[3].text, "Analyzer A1");
-  EXPECT_EQ(msh.fields[10].raw, "CTRL-1");
+  EXPECT_EQ(msh.fields[0].raw(), "MSH");
+  EXPECT_EQ(msh.fields[1].raw(), "|");
+  EXPECT_EQ(msh.fields[2].raw(), "^~\\&");
+  EXPECT_EQ(msh.fields[2].text(), "^~\\&");
+  EXPECT_EQ(msh.fields[3].raw(), "Analyzer^A1");
+  EXPECT_EQ(msh.fields[3].text(), "Analyzer A1");
+  EXPECT_EQ(msh.fields[10].raw(), "CTRL-1");
   EXPECT_EQ(msh.location(10), "MSH-10");
   EXPECT_EQ(msh.fields.size(), 19u);
   const Record& pid = document->records[1];
   EXPECT_EQ(pid.ordinal, 1);
   ASSERT_EQ(pid.fields.size(), 4u);  // PID, PID-1, and two empty fields kept
-  EXPECT_EQ(pid.fields[1].raw, "1");
+  EXPECT_EQ(pid.fields[1].raw(), "1");
   EXPECT_EQ(document->records[2].type, "ZLG");
-  EXPECT_EQ(document->records[2].fields[1].text, "a b");
+  EXPECT_EQ(document->records[2].fields[1].text(), "a b");
   EXPECT_EQ(document->records[3].fields.size(), 1u);
 }
 
@@ -185,21 +185,21 @@ TEST(ParseHl7, UsesTheMessagesOwnDelimiters) {
   ASSERT_TRUE(document.isOk()) << document.status().toString();
   const Record& obx = document->records[2];
   EXPECT_EQ(obx.type, "OBX");
-  EXPECT_EQ(obx.fields[3].text, "NOTE Note L");
-  EXPECT_EQ(obx.fields[5].text, "a # b $ c @ d ~ e ! f");
-  EXPECT_EQ(document->records[3].fields[8].text, "N A");
+  EXPECT_EQ(obx.fields[3].text(), "NOTE Note L");
+  EXPECT_EQ(obx.fields[5].text(), "a # b $ c @ d ~ e ! f");
+  EXPECT_EQ(document->records[3].fields[8].text(), "N A");
   EXPECT_EQ(documentDelimiters(document.value()).escape, '!');
 }
 
 TEST(ParseHl7, ConvertsLatin1ToUtf8) {
   StatusOr<Document> document = parse(readData("oul_r22_specimen_latin1_LF.hl7"));
   ASSERT_TRUE(document.isOk()) << document.status().toString();
-  EXPECT_EQ(document->records.back().fields[6].raw, "\xC2\xB5g/L");
+  EXPECT_EQ(document->records.back().fields[6].raw(), "\xC2\xB5g/L");
   // An empty MSH-18 uses the configured default.
   std::string latin = "MSH|^~\\&|A||||||ORU^R01|1|P|2.5.1\rNTE|1||caf\xE9";
   StatusOr<Document> byDefault = parse(latin);
   ASSERT_TRUE(byDefault.isOk());
-  EXPECT_EQ(byDefault->records[1].fields[3].text, "caf\xC3\xA9");
+  EXPECT_EQ(byDefault->records[1].fields[3].text(), "caf\xC3\xA9");
   Hl7Options utf8;
   utf8.defaultCharset = "UTF-8";
   StatusOr<Document> refused = parseHl7(latin, utf8);
@@ -213,7 +213,7 @@ TEST(ParseHl7, ChecksUtf8AndKnowsTheCharsetNames) {
                        "\rOBX|1|ST|X||gr\xC3\xBC\xC3\x9F";
     StatusOr<Document> document = parse(text);
     ASSERT_TRUE(document.isOk()) << name;
-    EXPECT_EQ(document->records[1].fields[5].text, "gr\xC3\xBC\xC3\x9F");
+    EXPECT_EQ(document->records[1].fields[5].text(), "gr\xC3\xBC\xC3\x9F");
     StatusOr<Document> broken = parse(text + "\xFF");
     ASSERT_FALSE(broken.isOk());
     EXPECT_EQ(broken.status().location(), "OBX-5");
@@ -265,6 +265,49 @@ TEST(Utf8, ValidatesSequences) {
   EXPECT_FALSE(isValidUtf8("\xED\xA0\x80"));      // surrogate
   EXPECT_FALSE(isValidUtf8("\xE2\x82"));          // truncated
   EXPECT_FALSE(isValidUtf8("\xF5\x80\x80\x80"));  // beyond U+10FFFF
+}
+
+// Zero-copy parsing (ADR 0016): fields are views into the Document's copy of the message, decoded
+// when read; a copy of the Document keeps that text alive, and the PHI gate's strip and a
+// builder's setRaw/setText turn a view into an owned field.
+TEST(ParseHl7, FieldsAreViewsDecodedWhenRead) {
+  Document copy;
+  {
+    std::string text =
+        "MSH|^~\\&|Lab|Fac|||20240101||ORU^R01|C1|P|2.5.1\r"
+        "OBX|1|CE|GLU^Glucose\\T\\more^L|| 5.5 |mmol/L\r";
+    StatusOr<Document> parsed = parseHl7(text, Hl7Options{});
+    ASSERT_TRUE(parsed.isOk()) << parsed.status().toString();
+    copy = parsed.value();
+    text.assign(text.size(), 'x');  // the Document does not point into the caller's buffer
+  }                                 // the parsed Document is gone; `copy` shares its text
+  ASSERT_EQ(copy.records.size(), 2u);
+  Record& obx = copy.records[1];
+  ASSERT_TRUE(obx.source != nullptr);
+  EXPECT_TRUE(obx.fields[3].isView());
+  EXPECT_EQ(obx.fields[3].raw(), "GLU^Glucose\\T\\more^L");
+  EXPECT_EQ(obx.fields[3].text(), "GLU Glucose&more L");
+  EXPECT_EQ(obx.fields[3].text(), decodeFieldText(obx.fields[3].raw(), Hl7Delimiters{}));
+  EXPECT_EQ(obx.fields[5].raw(), " 5.5 ");
+  EXPECT_EQ(obx.fields[5].text(), "5.5");
+  EXPECT_EQ(copy.records[0].fields[2].text(), "^~\\&");  // MSH-2 as sent
+
+  obx.fields[6].setText("changed");  // raw() stays, the field owns its strings now
+  EXPECT_FALSE(obx.fields[6].isView());
+  EXPECT_EQ(obx.fields[6].raw(), "mmol/L");
+  EXPECT_EQ(obx.fields[6].text(), "changed");
+
+  obx.fields[3].strip();
+  EXPECT_TRUE(obx.fields[3].stripped());
+  EXPECT_TRUE(obx.fields[3].raw().empty());
+  EXPECT_TRUE(obx.fields[3].text().empty());
+  EXPECT_EQ(serialise(copy), std::string("MSH|^~\\&|Lab|Fac|||20240101||ORU^R01|C1|P|2.5.1\r"
+                                         "OBX|1|CE||| 5.5 |mmol/L\r"));
+
+  Record alone = obx;  // a copied Record keeps the text alive on its own
+  copy = Document{};
+  EXPECT_EQ(alone.fields[5].text(), "5.5");
+  EXPECT_EQ(alone.raw(1), "1");
 }
 
 }  // namespace

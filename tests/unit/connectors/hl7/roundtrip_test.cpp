@@ -31,8 +31,8 @@ std::string difference(const Document& a, const Document& b) {
     if (x.type != y.type || x.ordinal != y.ordinal) return "segment " + std::to_string(i + 1);
     if (x.fields.size() != y.fields.size()) return x.type + " field count";
     for (size_t n = 0; n < x.fields.size(); ++n) {
-      if (x.fields[n].raw != y.fields[n].raw || x.fields[n].text != y.fields[n].text ||
-          x.fields[n].stripped != y.fields[n].stripped) {
+      if (x.fields[n].raw() != y.fields[n].raw() || x.fields[n].text() != y.fields[n].text() ||
+          x.fields[n].stripped() != y.fields[n].stripped()) {
         return x.location(n);
       }
     }

@@ -47,12 +47,12 @@ TEST(XmlDocument, OneRecordPerElementWithAttributesThenText) {
   EXPECT_TRUE(sample.namesInLocation);
   EXPECT_EQ(*sample.names, (std::vector<std::string>{"", "name", "type", "desc"}));
   ASSERT_EQ(sample.fields.size(), 4u);
-  EXPECT_EQ(sample.fields[3].raw, "Jane Roe");
-  EXPECT_EQ(sample.fields[3].text, "Jane Roe");
+  EXPECT_EQ(sample.fields[3].raw(), "Jane Roe");
+  EXPECT_EQ(sample.fields[3].text(), "Jane Roe");
   EXPECT_EQ(sample.location(3), "line 3 SAMPLE@desc");
   const Record& note = records[2];
   EXPECT_EQ(*note.names, (std::vector<std::string>{"", "#text"}));
-  EXPECT_EQ(note.fields[1].raw, "  free text  ");
+  EXPECT_EQ(note.fields[1].raw(), "  free text  ");
   EXPECT_EQ(note.location(1), "line 4 NOTE#text");
   EXPECT_EQ(records[4].line, 5);
   EXPECT_EQ(records[3].names->size(), 2u);  // COMPOUND: only whitespace-free children, no text
@@ -83,7 +83,7 @@ TEST(XmlDocument, StrippedFieldsNeverReachTheMessage) {
   // A field changed but not marked stripped is not the gate's doing: the DOM keeps the file's
   // value.
   auto rewrite = [](Record& r) {
-    if (r.type == "SAMPLE") r.fields[indexOf(r, "name")].raw = "X";
+    if (r.type == "SAMPLE") r.fields[indexOf(r, "name")].setRaw("X");
   };
   auto kept = runExport(*targetlynx(), kSmall, rewrite);
   ASSERT_TRUE(kept.isOk());

@@ -105,7 +105,7 @@ TEST(TargetLynxXml, CorpusQuandataGivesOneAnalyteSampleWithSixCompounds) {
     if ((*peak.names)[i] == "area") area = i;
   }
   ASSERT_GT(area, 0u);
-  EXPECT_EQ(peak.fields[area].raw, "1728.5430000000");
+  EXPECT_EQ(peak.fields[area].raw(), "1728.5430000000");
   EXPECT_EQ(peak.location(area), "line 2 PEAK@area");
 }
 

@@ -201,8 +201,8 @@ Document exportRow(const std::vector<std::string>& header, const std::vector<std
   record.line = 3;
   record.fields.resize(cells.size() + 1);
   for (size_t i = 0; i < cells.size(); ++i) {
-    record.fields[i + 1].raw = cells[i];
-    record.fields[i + 1].text = cells[i];
+    record.fields[i + 1].setRaw(cells[i]);
+    record.fields[i + 1].setText(cells[i]);
   }
   record.names = names;
   record.nameRules = shipped().classifyNames(*names);
@@ -230,9 +230,9 @@ TEST(PhiEvasion, ExportCellsFileNamesAndHeadersGetTheSameNormalisation) {
     Record record;
     record.type = "file name";
     record.fields.resize(2);
-    record.fields[0].raw = record.type;
-    record.fields[1].raw = name;
-    record.fields[1].text = name;
+    record.fields[0].setRaw(record.type);
+    record.fields[1].setRaw(name);
+    record.fields[1].setText(name);
     doc.records.push_back(std::move(record));
     return hitList(shipped().screen(doc, Policy::kRefuse));
   };
@@ -363,13 +363,13 @@ TEST(PhiEvasion, TheFieldAsSentIsKeptAndRefuseChangesNothing) {
       astmDocument(std::string(kHeader) + "C|1|I|" + text + "|G\nC|2|I|" + phi + "|G\nL|1|N\n");
   Screening screening = shipped().screen(document, Policy::kRefuse);
   EXPECT_EQ(hitList(screening), (std::vector<std::string>{"C-4=ssn.delimited"}));
-  EXPECT_EQ(document.records[1].fields[4].text, text);
-  EXPECT_EQ(document.records[2].fields[4].text, phi);
+  EXPECT_EQ(document.records[1].fields[4].text(), text);
+  EXPECT_EQ(document.records[2].fields[4].text(), phi);
   // Under strip only the identifying field goes; the clean Unicode field is stored as sent.
   shipped().screen(document, Policy::kStrip);
-  EXPECT_EQ(document.records[1].fields[4].text, text);
-  EXPECT_TRUE(document.records[2].fields[4].stripped);
-  EXPECT_TRUE(document.records[2].fields[4].text.empty());
+  EXPECT_EQ(document.records[1].fields[4].text(), text);
+  EXPECT_TRUE(document.records[2].fields[4].stripped());
+  EXPECT_TRUE(document.records[2].fields[4].text().empty());
 }
 
 TEST(PhiEvasion, NormalisedForms) {

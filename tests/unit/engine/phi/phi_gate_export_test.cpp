@@ -31,8 +31,8 @@ Document row(const std::vector<std::string>& header, const std::vector<std::stri
   record.line = line;
   record.fields.resize(cells.size() + 1);
   for (size_t i = 0; i < cells.size(); ++i) {
-    record.fields[i + 1].raw = cells[i];
-    record.fields[i + 1].text = cells[i];
+    record.fields[i + 1].setRaw(cells[i]);
+    record.fields[i + 1].setText(cells[i]);
   }
   record.names = names;
   record.nameRules = shipped().classifyNames(*names);
@@ -134,10 +134,10 @@ TEST(PhiExportColumns, StripEmptiesTheColumnAndKeepsTheRest) {
   Screening s = shipped().screen(doc, Policy::kStrip);
   ASSERT_EQ(s.hits.size(), 1u);
   const Record& r = doc.records.front();
-  EXPECT_TRUE(r.fields[2].stripped);
-  EXPECT_TRUE(r.fields[2].raw.empty());
-  EXPECT_EQ(r.fields[1].raw, "S-0001");
-  EXPECT_EQ(r.fields[3].raw, "1234");
+  EXPECT_TRUE(r.fields[2].stripped());
+  EXPECT_TRUE(r.fields[2].raw().empty());
+  EXPECT_EQ(r.fields[1].raw(), "S-0001");
+  EXPECT_EQ(r.fields[3].raw(), "1234");
 }
 
 TEST(PhiExportPatterns, FirstNamePairIsFoundInSampleNames) {
@@ -167,7 +167,7 @@ TEST(PhiExportPatterns, FirstNamePairIsNotAppliedToAstm) {
   Record r;
   r.type = "R";
   r.fields.resize(12);
-  r.fields[11].raw = r.fields[11].text = "Smith John";
+  r.fields[11] = Field("Smith John", "Smith John");
   doc.records.push_back(r);
   EXPECT_TRUE(shipped().screen(doc, Policy::kRefuse).clean());
 }

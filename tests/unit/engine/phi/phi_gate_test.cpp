@@ -246,9 +246,9 @@ TEST(PhiGatePolicy, RefuseLeavesTheDocumentUntouched) {
   for (size_t r = 0; r < document.records.size(); ++r) {
     ASSERT_EQ(document.records[r].fields.size(), before.records[r].fields.size());
     for (size_t f = 0; f < document.records[r].fields.size(); ++f) {
-      EXPECT_EQ(document.records[r].fields[f].raw, before.records[r].fields[f].raw);
-      EXPECT_EQ(document.records[r].fields[f].text, before.records[r].fields[f].text);
-      EXPECT_FALSE(document.records[r].fields[f].stripped);
+      EXPECT_EQ(document.records[r].fields[f].raw(), before.records[r].fields[f].raw());
+      EXPECT_EQ(document.records[r].fields[f].text(), before.records[r].fields[f].text());
+      EXPECT_FALSE(document.records[r].fields[f].stripped());
     }
   }
 }
@@ -264,12 +264,12 @@ TEST(PhiGatePolicy, StripClearsTheHitFieldsAndOnlyThose) {
     for (size_t f = 0; f < document.records[r].fields.size(); ++f) {
       const Field& field = document.records[r].fields[f];
       if (hit.count({document.records[r].ordinal, f})) {
-        EXPECT_TRUE(field.stripped);
-        EXPECT_TRUE(field.raw.empty());
-        EXPECT_TRUE(field.text.empty());
+        EXPECT_TRUE(field.stripped());
+        EXPECT_TRUE(field.raw().empty());
+        EXPECT_TRUE(field.text().empty());
       } else {
-        EXPECT_FALSE(field.stripped);
-        EXPECT_EQ(field.raw, before.records[r].fields[f].raw);
+        EXPECT_FALSE(field.stripped());
+        EXPECT_EQ(field.raw(), before.records[r].fields[f].raw());
       }
     }
   }

@@ -216,16 +216,16 @@ class ManyRowsParse : public ExportParse {
     record.line = row_ + 2;
     record.names = names_;
     record.fields.assign(3, Field{});
-    record.fields[1].raw = record.fields[1].text = "Quillfeather Marisol";
-    record.fields[2].raw = record.fields[2].text = "4.2";
+    record.fields[1] = Field("Quillfeather Marisol", "Quillfeather Marisol");
+    record.fields[2] = Field("4.2", "4.2");
     ++row_;
     return true;
   }
   Status accept(const Record& record) override {
-    if (!record.fields[1].raw.empty()) return Status::invalid("line", "a patient value got past");
+    if (!record.fields[1].raw().empty()) return Status::invalid("line", "a patient value got past");
     Result r;
     r.instrumentCode = "TESTO";
-    r.value = record.fields[2].raw;
+    r.value = record.fields[2].raw();
     sample_.results.push_back(r);
     return Status::ok();
   }
