@@ -37,8 +37,8 @@ class StreamingParse : public ExportParse {
     record.names = names_;
     record.fields.assign(3, Field{});
     std::string name = row_ == phiRow_ ? "Quillfeather Marisol" : "";
-    record.fields[1].raw = record.fields[1].text = name;
-    record.fields[2].raw = record.fields[2].text = std::to_string(row_);
+    record.fields[1] = Field(name, name);
+    record.fields[2] = Field(std::to_string(row_), std::to_string(row_));
     ++row_;
     return true;
   }
