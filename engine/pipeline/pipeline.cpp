@@ -89,6 +89,21 @@ std::string exportDetail(const Pipeline::CommitMeta& meta) {
   return ",\"file\":" + jsonQuote(meta.sourceName) + ",\"sha256\":" + jsonQuote(meta.contentSha256);
 }
 
+/// The commit of a message from `profile`'s connector, saying where it came from (`meta`).
+InboundCommit newCommit(const ConnectorProfile& profile, const Pipeline::CommitMeta& meta) {
+  InboundCommit commit;
+  commit.orgId = profile.orgId;
+  commit.connector = profile.name;
+  commit.instrument = profile.instrument;
+  commit.format = meta.format;
+  commit.peer = meta.peer;
+  commit.receivedAt = isoNow();
+  commit.contentSha256 = meta.contentSha256;
+  commit.sourceName = meta.sourceName;
+  commit.dedupeSender = meta.dedupeSender;
+  return commit;
+}
+
 }  // namespace
 
 std::vector<Disposition> decideDispositions(const Message& message) {
@@ -360,23 +375,7 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
   Intake intake;
   if (profile.mappings) profile.mappings->apply(message);
   if (profile.rules) {
-    RulesContext context;
-    context.orgId = profile.orgId;
-    context.instrument = profile.instrument;
-    if (store_ && !dryRun_) {
-      context.qcHistory = [this, &profile](const std::string& analyte) {
-        return store_->qcHistory(profile.orgId, profile.instrument, analyte, 200);
-      };
-      context.metricHistory = [this, &profile](const std::string& analyte,
-                                               const std::string& metric) {
-        return store_->batchMetricHistory(profile.orgId, profile.instrument, analyte, metric, 20);
-      };
-    } else {
-      context.qcHistory = [](const std::string&) { return std::vector<QcValue>{}; };
-      context.metricHistory = [](const std::string&, const std::string&) {
-        return std::vector<double>{};
-      };
-    }
+    RulesContext context = rulesContext(profile);
     profile.rules->evaluate(message, context);
     message.rulesVersion = profile.rules->version();
   }
@@ -391,16 +390,7 @@ Intake Pipeline::commitBuilt(Message message, const ConnectorProfile& profile,
     return intake;
   }
 
-  InboundCommit commit;
-  commit.orgId = profile.orgId;
-  commit.connector = profile.name;
-  commit.instrument = profile.instrument;
-  commit.format = meta.format;
-  commit.peer = meta.peer;
-  commit.receivedAt = isoNow();
-  commit.contentSha256 = meta.contentSha256;
-  commit.sourceName = meta.sourceName;
-  commit.dedupeSender = meta.dedupeSender;
+  InboundCommit commit = newCommit(profile, meta);
   commit.rawBody = meta.rawBody;
   commit.bodyFile = meta.bodyFile;
   commit.outbound =
@@ -474,6 +464,13 @@ RulesContext Pipeline::rulesContext(const ConnectorProfile& profile) const {
   RulesContext context;
   context.orgId = profile.orgId;
   context.instrument = profile.instrument;
+  if (!store_ || dryRun_) {  // nothing stored to compare with: no history
+    context.qcHistory = [](const std::string&) { return std::vector<QcValue>{}; };
+    context.metricHistory = [](const std::string&, const std::string&) {
+      return std::vector<double>{};
+    };
+    return context;
+  }
   std::shared_ptr<Store> store = store_;
   const std::string org = profile.orgId, instrument = profile.instrument;
   context.qcHistory = [store, org, instrument](const std::string& analyte) {
@@ -681,16 +678,7 @@ Intake Pipeline::streamExport(ExportParse& parse, ExportStreamIo& io) {
   const ConnectorProfile& profile = io.profile;
   const CommitMeta& meta = io.meta;
   WindowedExport windows(*this, parse, io);
-  InboundCommit commit;
-  commit.orgId = profile.orgId;
-  commit.connector = profile.name;
-  commit.instrument = profile.instrument;
-  commit.format = meta.format;
-  commit.peer = meta.peer;
-  commit.receivedAt = isoNow();
-  commit.contentSha256 = meta.contentSha256;
-  commit.sourceName = meta.sourceName;
-  commit.dedupeSender = meta.dedupeSender;
+  InboundCommit commit = newCommit(profile, meta);
   commit.deduplicate = profile.deduplicate;
   commit.message.controlId = "sha256:" + io.job.contentSha256;
   StatusOr<InboundReceipt> committed = store_->commitExportStream(commit, windows);

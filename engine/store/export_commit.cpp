@@ -269,56 +269,11 @@ StatusOr<InboundReceipt> Store::commitExportStream(InboundCommit& c, ExportChunk
          "listed_in_run_order = ? WHERE id = ?",
         bind(m.sender), use(sampleCount), use(resultCount), bind(m.rulesVersion), use(runOrder),
         use(messageId), now;
-    for (const BatchFinding& b : m.batchFindings) {
-      const Finding& f = b.finding;
-      s << "INSERT INTO batch_findings (org_id, message_id, analyte, rule_id, severity, subject, "
-           "message, measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), use(messageId), bind(b.analyte), bind(f.ruleId),
-          bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
-          bind(f.measured), bind(f.limit), bind(std::string(toString(f.action))), now;
-    }
-    for (const ExportCurve& curve : m.curves) {
-      s << "INSERT INTO export_curves (org_id, message_id, analyte, model, weighting, origin) "
-           "VALUES (?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), use(messageId), bind(curve.analyte), bind(curve.model),
-          bind(curve.weighting), bind(curve.origin), now;
-    }
-    for (const QcValue& q : m.qcValues) {
-      Poco::Nullable<double> mean, sd;
-      if (q.targetMean) mean = *q.targetMean;
-      if (q.targetSd) sd = *q.targetSd;
-      double value = q.value;
-      int seq = q.seq, excluded = q.excluded ? 1 : 0, rejected = q.runRejected ? 1 : 0;
-      s << "INSERT INTO qc_history (org_id, instrument, analyte, level, lot, message_id, "
-           "sample_id, seq, value, target_mean, target_sd, excluded, run_rejected) VALUES (?, ?, "
-           "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), bind(c.instrument), bind(q.analyte), bind(q.level), bind(q.lot),
-          use(messageId), bind(q.sampleId), use(seq), use(value), use(mean), use(sd), use(excluded),
-          use(rejected), now;
-    }
-    for (const BatchMetric& metric : m.metrics) {
-      double value = metric.value;
-      s << "INSERT INTO batch_metrics (org_id, instrument, analyte, metric, message_id, value) "
-           "VALUES (?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
-          use(messageId), use(value), now;
-      if (metric.metric.rfind("qc_", 0) == 0 && metric.metric.find('/') != std::string::npos) {
-        s << "INSERT OR REPLACE INTO qc_trend_state (org_id, instrument, analyte, metric, "
-             "message_id, value) VALUES (?, ?, ?, ?, ?, ?)",
-            bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
-            use(messageId), use(value), now;
-      }
-    }
+    insertBatchRows(s, c, messageId);
     rows.outboundRows(c.orgId, messageId, c.outbound);
     outboundCount += static_cast<int64_t>(c.outbound.size());
-    AuditEvent accepted;
-    accepted.orgId = c.orgId;
-    accepted.actor = "connector:" + c.connector;
-    accepted.action = "message.accepted";
-    accepted.subject = "message:" + std::to_string(messageId);
-    accepted.detail = "{\"samples\":" + std::to_string(sampleCount) +
-                      ",\"results\":" + std::to_string(resultCount) +
-                      ",\"outbound\":" + std::to_string(outboundCount) + "}";
+    const AuditEvent accepted =
+        acceptedEvent(c, messageId, sampleCount, resultCount, outboundCount);
     impl_->appendAudit(s, accepted);
     for (AuditEvent event : c.audit) {
       event.subject = accepted.subject;

@@ -85,6 +85,62 @@ std::optional<int64_t> isoToUnixMillis(const std::string& iso) { return util::pa
 Store::Store(std::string path) : path_(std::move(path)) {}
 Store::~Store() = default;
 
+void insertBatchRows(Session& s, const InboundCommit& c, int64_t messageId) {
+  const Message& m = c.message;
+  for (const BatchFinding& b : m.batchFindings) {
+    const Finding& f = b.finding;
+    s << "INSERT INTO batch_findings (org_id, message_id, analyte, rule_id, severity, subject, "
+         "message, measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        bind(c.orgId), use(messageId), bind(b.analyte), bind(f.ruleId),
+        bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message), bind(f.measured),
+        bind(f.limit), bind(std::string(toString(f.action))), now;
+  }
+  for (const ExportCurve& curve : m.curves) {
+    s << "INSERT INTO export_curves (org_id, message_id, analyte, model, weighting, origin) "
+         "VALUES (?, ?, ?, ?, ?, ?)",
+        bind(c.orgId), use(messageId), bind(curve.analyte), bind(curve.model),
+        bind(curve.weighting), bind(curve.origin), now;
+  }
+  for (const QcValue& q : m.qcValues) {
+    Poco::Nullable<double> mean = nullable(q.targetMean), sd = nullable(q.targetSd);
+    double value = q.value;
+    int seq = q.seq, excluded = q.excluded ? 1 : 0, rejected = q.runRejected ? 1 : 0;
+    s << "INSERT INTO qc_history (org_id, instrument, analyte, level, lot, message_id, "
+         "sample_id, seq, value, target_mean, target_sd, excluded, run_rejected) VALUES (?, ?, "
+         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        bind(c.orgId), bind(c.instrument), bind(q.analyte), bind(q.level), bind(q.lot),
+        use(messageId), bind(q.sampleId), use(seq), use(value), use(mean), use(sd), use(excluded),
+        use(rejected), now;
+  }
+  for (const BatchMetric& metric : m.metrics) {
+    double value = metric.value;
+    s << "INSERT INTO batch_metrics (org_id, instrument, analyte, metric, message_id, value) "
+         "VALUES (?, ?, ?, ?, ?, ?)",
+        bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
+        use(messageId), use(value), now;
+    // The QC trends' state (qc_<name>/<level>): the newest value is kept apart for /metrics.
+    if (metric.metric.rfind("qc_", 0) == 0 && metric.metric.find('/') != std::string::npos) {
+      s << "INSERT OR REPLACE INTO qc_trend_state (org_id, instrument, analyte, metric, "
+           "message_id, value) VALUES (?, ?, ?, ?, ?, ?)",
+          bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
+          use(messageId), use(value), now;
+    }
+  }
+}
+
+AuditEvent acceptedEvent(const InboundCommit& c, int64_t messageId, int64_t samples,
+                         int64_t results, int64_t outbound) {
+  AuditEvent accepted;
+  accepted.orgId = c.orgId;
+  accepted.actor = "connector:" + c.connector;
+  accepted.action = "message.accepted";
+  accepted.subject = "message:" + std::to_string(messageId);
+  accepted.detail = "{\"samples\":" + std::to_string(samples) +
+                    ",\"results\":" + std::to_string(results) +
+                    ",\"outbound\":" + std::to_string(outbound) + "}";
+  return accepted;
+}
+
 StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
                                              std::shared_ptr<security::Keyring> keyring) {
   static std::once_flag registered;
@@ -199,45 +255,7 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
         }
       }
     }
-    for (const BatchFinding& b : m.batchFindings) {
-      const Finding& f = b.finding;
-      s << "INSERT INTO batch_findings (org_id, message_id, analyte, rule_id, severity, subject, "
-           "message, measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), use(messageId), bind(b.analyte), bind(f.ruleId),
-          bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
-          bind(f.measured), bind(f.limit), bind(std::string(toString(f.action))), now;
-    }
-    for (const ExportCurve& curve : m.curves) {
-      s << "INSERT INTO export_curves (org_id, message_id, analyte, model, weighting, origin) "
-           "VALUES (?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), use(messageId), bind(curve.analyte), bind(curve.model),
-          bind(curve.weighting), bind(curve.origin), now;
-    }
-    for (const QcValue& q : m.qcValues) {
-      Poco::Nullable<double> mean = nullable(q.targetMean), sd = nullable(q.targetSd);
-      double value = q.value;
-      int seq = q.seq, excluded = q.excluded ? 1 : 0, rejected = q.runRejected ? 1 : 0;
-      s << "INSERT INTO qc_history (org_id, instrument, analyte, level, lot, message_id, "
-           "sample_id, seq, value, target_mean, target_sd, excluded, run_rejected) VALUES (?, ?, "
-           "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), bind(c.instrument), bind(q.analyte), bind(q.level), bind(q.lot),
-          use(messageId), bind(q.sampleId), use(seq), use(value), use(mean), use(sd), use(excluded),
-          use(rejected), now;
-    }
-    for (const BatchMetric& metric : m.metrics) {
-      double value = metric.value;
-      s << "INSERT INTO batch_metrics (org_id, instrument, analyte, metric, message_id, value) "
-           "VALUES (?, ?, ?, ?, ?, ?)",
-          bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
-          use(messageId), use(value), now;
-      // The QC trends' state (qc_<name>/<level>): the newest value is kept apart for /metrics.
-      if (metric.metric.rfind("qc_", 0) == 0 && metric.metric.find('/') != std::string::npos) {
-        s << "INSERT OR REPLACE INTO qc_trend_state (org_id, instrument, analyte, metric, "
-             "message_id, value) VALUES (?, ?, ?, ?, ?, ?)",
-            bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
-            use(messageId), use(value), now;
-      }
-    }
+    insertBatchRows(s, c, messageId);
     std::string createdAt = isoNow();
     for (const OutboundDraft& o : c.outbound) {
       sql.run(
@@ -245,14 +263,8 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
           "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
           c.orgId, o.destination, messageId, o.controlId, o.payload, createdAt);
     }
-    AuditEvent accepted;
-    accepted.orgId = c.orgId;
-    accepted.actor = "connector:" + c.connector;
-    accepted.action = "message.accepted";
-    accepted.subject = "message:" + std::to_string(messageId);
-    accepted.detail = "{\"samples\":" + std::to_string(sampleCount) +
-                      ",\"results\":" + std::to_string(resultCount) +
-                      ",\"outbound\":" + std::to_string(c.outbound.size()) + "}";
+    const AuditEvent accepted = acceptedEvent(c, messageId, sampleCount, resultCount,
+                                              static_cast<int64_t>(c.outbound.size()));
     impl_->appendAudit(s, accepted);
     if (receipt.reusedControlIdOf != 0) {
       // Names the earlier message, not the control id: the rows hold it for those allowed to see.

@@ -78,6 +78,15 @@ inline std::optional<double> optionalOf(const Poco::Nullable<double>& v) {
   return v.value();
 }
 
+/// The batch's own rows of message `messageId` (batch findings, calibration curves, QC history,
+/// metrics and the QC trends' state), inside the caller's write. The whole-message commit and the
+/// windowed export commit (export_commit.cpp) both write them here, so they store a batch alike.
+void insertBatchRows(Poco::Data::Session& s, const InboundCommit& c, int64_t messageId);
+
+/// The "message.accepted" audit event of message `messageId`, with its counts.
+AuditEvent acceptedEvent(const InboundCommit& c, int64_t messageId, int64_t samples,
+                         int64_t results, int64_t outbound);
+
 /// What a user's sealed TOTP secret is bound to (users are never renamed).
 inline std::string totpSecretAad(const std::string& orgId, const std::string& username) {
   return "totp-secret:" + orgId + ":" + username;
