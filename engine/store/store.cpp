@@ -40,36 +40,6 @@ Poco::Nullable<double> nullable(const std::optional<double>& v) {
   return out;
 }
 
-void insertPeak(Poco::Data::Session& s, const std::string& orgId, int64_t resultRow,
-                const Peak& p) {
-  using Poco::Data::Keywords::bind;
-  using Poco::Data::Keywords::now;
-  using Poco::Data::Keywords::use;
-  Poco::Nullable<double> rt = nullable(p.retentionTime),
-                         expectedRt = nullable(p.expectedRetentionTime), area = nullable(p.area),
-                         height = nullable(p.height), isArea = nullable(p.internalStandardArea),
-                         isRt = nullable(p.internalStandardRt), quant = nullable(p.quantifierArea),
-                         qual = nullable(p.qualifierArea), ratio = nullable(p.ionRatio),
-                         sn = nullable(p.signalToNoise), width = nullable(p.width),
-                         asym = nullable(p.asymmetry), calc = nullable(p.calculatedConcentration),
-                         expected = nullable(p.expectedConcentration),
-                         accuracy = nullable(p.accuracy), response = nullable(p.responseRatio);
-  Poco::Nullable<double> finalConc = nullable(p.finalConcentration);
-  int manual = p.manualIntegration ? 1 : 0;
-  int excluded = p.excludedFromCurve ? 1 : 0;
-  s << "INSERT INTO peaks (result_id, org_id, retention_time, expected_retention_time, area, "
-       "height, internal_standard, internal_standard_area, internal_standard_rt, "
-       "quantifier_area, qualifier_area, ion_ratio, signal_to_noise, width, asymmetry, "
-       "manual_integration, calculated_concentration, expected_concentration, accuracy, "
-       "response_ratio, vendor_flags, final_concentration, integration_code, "
-       "excluded_from_curve) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-       "?, ?, ?, ?)",
-      use(resultRow), bind(orgId), use(rt), use(expectedRt), use(area), use(height),
-      bind(p.internalStandard), use(isArea), use(isRt), use(quant), use(qual), use(ratio), use(sn),
-      use(width), use(asym), use(manual), use(calc), use(expected), use(accuracy), use(response),
-      bind(p.vendorFlags), use(finalConc), bind(p.integrationCode), use(excluded), now;
-}
-
 int64_t nowMillis() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -84,6 +54,71 @@ std::optional<int64_t> isoToUnixMillis(const std::string& iso) { return util::pa
 
 Store::Store(std::string path) : path_(std::move(path)) {}
 Store::~Store() = default;
+
+void insertSamples(WriterStatements& sql, const std::string& orgId, int64_t messageId,
+                   const std::vector<Sample>& samples,
+                   const std::vector<Disposition>& dispositions) {
+  size_t resultIndex = 0;
+  for (const Sample& sample : samples) {
+    sql.run(
+        "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at, "
+        "level, lot, nominal_concentration, dilution, data_file, injection) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        orgId, messageId, sample.sampleId, toString(sample.kind), sample.position,
+        sample.acquiredAt, sample.level, sample.lot, sample.nominalConcentration, sample.dilution,
+        sample.dataFile, sample.injection);
+    const int64_t sampleRow = sql.lastInsertRowid();
+    for (const Result& r : sample.results) {
+      const Disposition* d =
+          resultIndex < dispositions.size() ? &dispositions[resultIndex] : nullptr;
+      ++resultIndex;
+      sql.run(
+          "INSERT INTO results (org_id, message_id, sample_row_id, instrument_code, lis_code, "
+          "lis_name, value, numeric_value, units, reference_range, flags, status, "
+          "measured_at, comment, disposition, internal_standard, decimals) VALUES (?, ?, ?, ?, "
+          "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          orgId, messageId, sampleRow, r.instrumentCode, r.lisCode, r.lisName, r.value, r.numeric,
+          r.units, r.referenceRange, r.flags, r.status, r.measuredAt, r.comment,
+          d ? toString(d->kind) : "hold", r.internalStandard ? 1 : 0, r.decimals);
+      const int64_t resultRow = sql.lastInsertRowid();
+      if (r.peak) {
+        const Peak& p = *r.peak;
+        sql.run(
+            "INSERT INTO peaks (result_id, org_id, retention_time, expected_retention_time, "
+            "area, height, internal_standard, internal_standard_area, internal_standard_rt, "
+            "quantifier_area, qualifier_area, ion_ratio, signal_to_noise, width, asymmetry, "
+            "manual_integration, calculated_concentration, expected_concentration, accuracy, "
+            "response_ratio, vendor_flags, final_concentration, integration_code, "
+            "excluded_from_curve) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?)",
+            resultRow, orgId, p.retentionTime, p.expectedRetentionTime, p.area, p.height,
+            p.internalStandard, p.internalStandardArea, p.internalStandardRt, p.quantifierArea,
+            p.qualifierArea, p.ionRatio, p.signalToNoise, p.width, p.asymmetry,
+            p.manualIntegration ? 1 : 0, p.calculatedConcentration, p.expectedConcentration,
+            p.accuracy, p.responseRatio, p.vendorFlags, p.finalConcentration, p.integrationCode,
+            p.excludedFromCurve ? 1 : 0);
+      }
+      for (const Finding& f : r.findings) {
+        sql.run(
+            "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
+            "measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            orgId, resultRow, f.ruleId, toString(f.severity), f.subject, f.message, f.measured,
+            f.limit, toString(f.action));
+      }
+    }
+  }
+}
+
+void insertOutbound(WriterStatements& sql, const std::string& orgId, int64_t messageId,
+                    const std::vector<OutboundDraft>& drafts) {
+  const std::string createdAt = isoNow();
+  for (const OutboundDraft& o : drafts) {
+    sql.run(
+        "INSERT INTO outbound (org_id, destination, message_id, control_id, payload, state, "
+        "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+        orgId, o.destination, messageId, o.controlId, o.payload, createdAt);
+  }
+}
 
 void insertBatchRows(Session& s, const InboundCommit& c, int64_t messageId) {
   const Message& m = c.message;
@@ -222,47 +257,9 @@ StatusOr<InboundReceipt> Store::commitInbound(const InboundCommit& c) {
           "message_id) VALUES (?, ?, ?, ?, ?, ?)",
           c.orgId, c.connector, keySender, m.controlId, c.contentSha256, messageId);
     }
-    size_t resultIndex = 0;
-    for (const Sample& sample : m.samples) {
-      sql.run(
-          "INSERT INTO samples (org_id, message_id, sample_id, kind, position, acquired_at, "
-          "level, lot, nominal_concentration, dilution, data_file, injection) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          c.orgId, messageId, sample.sampleId, toString(sample.kind), sample.position,
-          sample.acquiredAt, sample.level, sample.lot, sample.nominalConcentration, sample.dilution,
-          sample.dataFile, sample.injection);
-      const int64_t sampleRow = sql.lastInsertRowid();
-      for (const Result& r : sample.results) {
-        const Disposition* d =
-            resultIndex < c.dispositions.size() ? &c.dispositions[resultIndex] : nullptr;
-        ++resultIndex;
-        sql.run(
-            "INSERT INTO results (org_id, message_id, sample_row_id, instrument_code, lis_code, "
-            "lis_name, value, numeric_value, units, reference_range, flags, status, "
-            "measured_at, comment, disposition, internal_standard, decimals) VALUES (?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            c.orgId, messageId, sampleRow, r.instrumentCode, r.lisCode, r.lisName, r.value,
-            r.numeric, r.units, r.referenceRange, r.flags, r.status, r.measuredAt, r.comment,
-            d ? toString(d->kind) : "hold", r.internalStandard ? 1 : 0, r.decimals);
-        const int64_t resultRow = sql.lastInsertRowid();
-        if (r.peak) insertPeak(s, c.orgId, resultRow, *r.peak);
-        for (const Finding& f : r.findings) {
-          sql.run(
-              "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, "
-              "measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-              c.orgId, resultRow, f.ruleId, toString(f.severity), f.subject, f.message, f.measured,
-              f.limit, toString(f.action));
-        }
-      }
-    }
+    insertSamples(sql, c.orgId, messageId, m.samples, c.dispositions);
     insertBatchRows(s, c, messageId);
-    std::string createdAt = isoNow();
-    for (const OutboundDraft& o : c.outbound) {
-      sql.run(
-          "INSERT INTO outbound (org_id, destination, message_id, control_id, payload, state, "
-          "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
-          c.orgId, o.destination, messageId, o.controlId, o.payload, createdAt);
-    }
+    insertOutbound(sql, c.orgId, messageId, c.outbound);
     const AuditEvent accepted = acceptedEvent(c, messageId, sampleCount, resultCount,
                                               static_cast<int64_t>(c.outbound.size()));
     impl_->appendAudit(s, accepted);

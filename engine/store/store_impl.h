@@ -78,6 +78,17 @@ inline std::optional<double> optionalOf(const Poco::Nullable<double>& v) {
   return v.value();
 }
 
+/// The samples of message `messageId` with their results, peaks and findings (one disposition per
+/// result, in order), inside the caller's write, on the writer's prepared statements. The
+/// whole-message commit and the windowed export commit (export_commit.cpp) both store them here.
+void insertSamples(WriterStatements& sql, const std::string& orgId, int64_t messageId,
+                   const std::vector<Sample>& samples,
+                   const std::vector<Disposition>& dispositions);
+
+/// The outbound items of message `messageId`, queued, inside the caller's write.
+void insertOutbound(WriterStatements& sql, const std::string& orgId, int64_t messageId,
+                    const std::vector<OutboundDraft>& drafts);
+
 /// The batch's own rows of message `messageId` (batch findings, calibration curves, QC history,
 /// metrics and the QC trends' state), inside the caller's write. The whole-message commit and the
 /// windowed export commit (export_commit.cpp) both write them here, so they store a batch alike.
