@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  libpoco-dev libssl-dev libsqlite3-dev sqlite3
+  libpoco-dev libssl-dev libsqlite3-dev sqlite3 libpq-dev postgresql
   libre2-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libpugixml-dev libxml2-dev liblua5.4-dev
   libargon2-dev libyaml-cpp-dev libicu-dev libfmt-dev
   clang-format clang clang-tidy python3

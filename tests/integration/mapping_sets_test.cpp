@@ -550,14 +550,19 @@ TEST_F(MappingSetsTest, AMappingFileIsStoredAsAVersionAndAChangedOneActivatedOnS
   EXPECT_EQ(r.number("latest_version"), 1);
 
   // A changed file: version 2, activated by the configuration, used for the next message.
+  // The set's version is activated in the store before the connector binds it; the reload's
+  // audit event is written once every connector has swapped, so wait for that too.
   writeFile(file, kHeader + "GLU,FILE-V2,Glucose,mmol/L,1\n");
   engine.hup();
   ASSERT_TRUE(waitUntil(
       [&] {
-        return api_.get("/api/v1/mapping-sets/lab1_panel", withBearer(admin))
-                   .number("active_version") == 2;
+        return storeQuery(config_.dataDir + "/labgate.db",
+                          "SELECT count(*) FROM audit WHERE action = 'config.reloaded';")
+                   .value_or("") == "2";
       },
       15000ms));
+  EXPECT_EQ(api_.get("/api/v1/mapping-sets/lab1_panel", withBearer(admin)).number("active_version"),
+            2);
   const std::string second = newSampleId("MF");
   ASSERT_TRUE(sendAstmSample(astmPort(), second));
   EXPECT_EQ(codeAtLis(*lis_, second), "FILE-V2");
