@@ -1,4 +1,5 @@
-// Store: the one place LabGate's durable state lives (SQLite through POCO Data; PostgreSQL later).
+// Store: the one place LabGate's durable state lives (POCO Data on SQLite, the embedded default, or
+// on PostgreSQL for several nodes: store.url, engine/store/sql_dialect.h, ADR 0021).
 // Repository-style methods with intention-revealing names; no SQL outside engine/store.
 //
 // Durability: journal_mode=WAL with synchronous=FULL on every connection; a method that returns OK
@@ -140,6 +141,14 @@ struct OutboundCounts {
   int64_t dead = 0;
 };
 
+/// Where the store lives: data.dir (SQLite's labgate.db, export body files), and store.url with
+/// store.password_file for PostgreSQL (engine/store/store_url.h); url empty = SQLite.
+struct StoreLocation {
+  std::string dataDir;
+  std::string url;
+  std::string passwordFile;
+};
+
 class Store {
  public:
   /// Opens (creating when absent) `<dataDir>/labgate.db` and runs the schema migrations. With a
@@ -150,6 +159,15 @@ class Store {
   /// encryptionKekFingerprint()).
   static StatusOr<std::shared_ptr<Store>> open(
       const std::string& dataDir, std::shared_ptr<security::Keyring> keyring = nullptr);
+  /// The same at `location`: on PostgreSQL when location.url is set (the schema is migrated
+  /// there, one node at a time). Status::config("store.url" / "store.password_file") for a bad
+  /// value, Status::io("store.url", ...) when the server cannot be reached (no secret in it).
+  static StatusOr<std::shared_ptr<Store>> open(
+      const StoreLocation& location, std::shared_ptr<security::Keyring> keyring = nullptr);
+
+  /// "sqlite" or "postgresql", and where (the file, or the URL without any secret).
+  std::string backendName() const;
+  std::string displayLocation() const { return display_; }
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -300,6 +318,7 @@ class Store {
   class Impl;
   explicit Store(std::string path);
   std::string path_;
+  std::string display_;  // the file or the URL without secrets
   std::unique_ptr<Impl> impl_;
   class Encryption;  // engine/store/encryption.cpp: keys, bodies, the re-encryption job
   Status setUpEncryption();
