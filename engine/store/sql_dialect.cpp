@@ -209,6 +209,13 @@ std::string ddlFor(std::string_view ddl, Backend backend) {
   return forPostgres(triggersForPostgres(ddl), 0, true);
 }
 
+std::string_view nowMillis(Backend backend) {
+  if (backend == Backend::kPostgres) {
+    return "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)";
+  }
+  return "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)";
+}
+
 std::vector<std::string> preludeFor(Backend backend) {
   if (backend == Backend::kSqlite) return {};
   return {

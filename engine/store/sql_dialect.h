@@ -43,6 +43,10 @@ std::string ddlFor(std::string_view ddl, Backend backend);
 /// append-only triggers call. Empty for SQLite.
 std::vector<std::string> preludeFor(Backend backend);
 
+/// An SQL expression for the database's current time in milliseconds since the Unix epoch (the
+/// one clock that nodes sharing a database agree on).
+std::string_view nowMillis(Backend backend);
+
 /// A statement's text written in the store's portable SQL (see `_sql`).
 struct Text {
   std::string_view text;

@@ -149,6 +149,17 @@ struct StoreLocation {
   std::string passwordFile;
 };
 
+/// Who delivers a destination's queue on a shared store (Store::acquireLease, ADR 0021).
+struct DeliveryLease {
+  std::string destination;
+  bool held = false;            // by the node that asked
+  std::string node;             // the holder ("" when nobody holds it)
+  int64_t remainingMillis = 0;  // until it expires, by the database's clock
+  int64_t generation = 0;       // grows with every change of holder
+  bool taken = false;           // this call took it (from `previousNode`, "" = nobody)
+  std::string previousNode;
+};
+
 class Store {
  public:
   /// Opens (creating when absent) `<dataDir>/labgate.db` and runs the schema migrations. With a
@@ -208,6 +219,18 @@ class Store {
   Status recordOutcomes(const std::vector<OutboundOutcome>& outcomes);
   /// Milliseconds until the head of `destination` may be retried (0 = now), or nullopt if empty.
   std::optional<int64_t> millisUntilNext(const std::string& destination);
+
+  /// True when several engine nodes may share this store (PostgreSQL): deliveries then need a
+  /// lease. On SQLite one process owns the file and every lease is its own.
+  bool shared() const;
+  /// Takes or renews the lease on `destination` for `nodeId` for `ttlMillis`: held when this
+  /// node held it or nobody holds it (never held, released, expired); otherwise not held, with
+  /// the holder and what is left of its lease. A take is audited "delivery.lease_taken".
+  /// On SQLite: held, nothing stored.
+  StatusOr<DeliveryLease> acquireLease(const std::string& destination, const std::string& nodeId,
+                                       int64_t ttlMillis);
+  /// Gives the lease up now (a clean stop), so that another node takes over at once.
+  Status releaseLease(const std::string& destination, const std::string& nodeId);
 
   Status markDelivered(const OutboundItem& item, const std::string& ackCode);
   Status markDeadLetter(const OutboundItem& item, const std::string& ackCode,

@@ -314,6 +314,86 @@ TEST_P(StoreTest, RulesOutputsAreKeptAndTheHistoriesReadBackOldestFirst) {
   EXPECT_EQ(action, "reject");
 }
 
+// Issue 17: one node at a time delivers a destination on a shared store; on SQLite (one process
+// owns the file) every lease is the asking node's.
+TEST_P(StoreTest, OneNodeHoldsADestinationsLeaseUntilItIsReleasedOrExpires) {
+  auto a = store_->acquireLease("lis", "node-a", 60000);
+  ASSERT_TRUE(a.isOk()) << a.status().toString();
+  EXPECT_TRUE(a.value().held);
+  auto b = store_->acquireLease("lis", "node-b", 60000);
+  ASSERT_TRUE(b.isOk()) << b.status().toString();
+  if (!postgres()) {
+    EXPECT_FALSE(store_->shared());
+    EXPECT_TRUE(b.value().held) << "SQLite has one node: nothing to share";
+    return;
+  }
+  EXPECT_TRUE(store_->shared());
+  EXPECT_TRUE(a.value().taken);
+  EXPECT_EQ(a.value().generation, 1);
+  EXPECT_FALSE(b.value().held);
+  EXPECT_EQ(b.value().node, "node-a");
+  EXPECT_GT(b.value().remainingMillis, 50000);
+  EXPECT_TRUE(store_->acquireLease("other", "node-b", 60000).value().held)
+      << "each destination has its own lease";
+  auto renewed = store_->acquireLease("lis", "node-a", 60000);
+  ASSERT_TRUE(renewed.isOk());
+  EXPECT_TRUE(renewed.value().held);
+  EXPECT_FALSE(renewed.value().taken);
+  EXPECT_EQ(renewed.value().generation, 1);
+
+  ASSERT_TRUE(store_->releaseLease("lis", "node-a").isOk());
+  auto taken = store_->acquireLease("lis", "node-b", 300);
+  ASSERT_TRUE(taken.isOk());
+  EXPECT_TRUE(taken.value().held);
+  EXPECT_TRUE(taken.value().taken);
+  EXPECT_EQ(taken.value().previousNode, "node-a");
+  EXPECT_EQ(taken.value().generation, 2);
+  EXPECT_FALSE(store_->acquireLease("lis", "node-a", 60000).value().held);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // node-b stops renewing
+  auto after = store_->acquireLease("lis", "node-a", 60000);
+  ASSERT_TRUE(after.isOk());
+  EXPECT_TRUE(after.value().held) << "an expired lease goes to the next node that asks";
+  EXPECT_EQ(after.value().previousNode, "node-b");
+  auto s = session();
+  int taken_events = 0;
+  s << "SELECT COUNT(*) FROM audit WHERE action = 'delivery.lease_taken'", into(taken_events), now;
+  EXPECT_EQ(taken_events, 4);
+  EXPECT_TRUE(store_->verifyAuditChain().isOk());
+}
+
+// Issue 17: two nodes (two stores on one database) appending at once keep one audit chain.
+TEST_P(StoreTest, TwoNodesWritingAtOnceKeepOneAuditChain) {
+  if (!postgres()) {
+    EXPECT_FALSE(store_->shared()) << "one process owns a SQLite store: no second node";
+    return;
+  }
+  auto second = reopen();
+  ASSERT_TRUE(second.isOk()) << second.status().toString();
+  std::shared_ptr<Store> nodes[] = {store_, second.value()};
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        Store& node = *nodes[t % 2];
+        if (!node.commitInbound(sampleCommit("N" + std::to_string(t) + "-" + std::to_string(i), 1))
+                 .isOk() ||
+            !node.appendAudit({"default", "engine", "test.event", "engine", "{}"}).isOk()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(store_->verifyAuditChain().isOk()) << store_->verifyAuditChain().toString();
+  auto s = session();
+  int events = 0;
+  s << "SELECT COUNT(*) FROM audit WHERE action IN ('test.event', 'message.accepted')",
+      into(events), now;
+  EXPECT_EQ(events, 240);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
                          ::testing::Values(sql::Backend::kSqlite, sql::Backend::kPostgres),
                          [](const ::testing::TestParamInfo<sql::Backend>& info) {
