@@ -4,8 +4,6 @@
 //     disabled (users are never deleted);
 //   - §11.300(b): with the organisation's password_expiry_days on, a password older than that
 //     only allows choosing a new one.
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
 #include <gtest/gtest.h>
 
 #include "tests/integration/accounts_test_support.h"
@@ -60,12 +58,10 @@ TEST_F(AccountsPart11Test, AnExpiredPasswordOnlyAllowsChoosingANewOne) {
   stopEngine();
 
   {  // The password was last changed 91 days ago.
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session db("SQLite", config_.dataDir + "/labgate.db");
-    db << "UPDATE users SET password_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', "
-          "'-91 days') WHERE id = " +
-              std::to_string(user.id),
-        Poco::Data::Keywords::now;
+    storeExecute(config_.dataDir + "/labgate.db",
+                 {"UPDATE users SET password_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', "
+                  "'-91 days') WHERE id = " +
+                  std::to_string(user.id)});
   }
   startEngine();
   ApiResponse expired;

@@ -11,8 +11,6 @@
 //
 // Test output rule: failures print ApiResponse::describe() (status, title, detail), never a
 // password or token.
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
 
 #include <random>
 #include <string>
@@ -37,7 +35,6 @@ class StatusHandlingTest : public EngineTest {
     EngineTest::SetUp();
     config_.set("security.argon2.memory_kib", "1024");
     config_.set("security.argon2.iterations", "1");
-    Poco::Data::SQLite::Connector::registerConnector();
   }
 
   ApiClient api() const { return ApiClient(config_.httpPort); }
@@ -45,9 +42,8 @@ class StatusHandlingTest : public EngineTest {
 
   /// Runs `statement` on the engine's database through a connection of the test's own.
   void sql(const std::string& statement) {
-    Poco::Data::Session session("SQLite", config_.dataDir + "/labgate.db");
-    session.setConnectionTimeout(10);  // seconds to wait while the engine writes
-    session << statement, Poco::Data::Keywords::now;
+    // Waits up to 10 seconds while the engine writes (harness_store.h).
+    storeExecute(config_.dataDir + "/labgate.db", {statement});
   }
 
   /// Makes every write that `when` matches in `table` fail (trigger `name`).
