@@ -34,15 +34,18 @@ done
 PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/labgate-pg.XXXXXX")
 status=0
 stop_server() {
-  if ((status != 0)) && [[ -f $PG_DIR/data/server.log ]]; then
-    echo "[postgres] the server's log (last 40 lines; statements are never logged):"
-    tail -n 40 "$PG_DIR/data/server.log" | sed 's/^/[postgres]   /' || true
-  fi
   bash "$ROOT/scripts/pg-test-server" stop "$PG_DIR" 2>&1 | sed 's/^/[postgres] /' || true
 }
 trap stop_server EXIT
 echo "[postgres] starting the PostgreSQL test server in $PG_DIR"
-env_lines=$(bash scripts/pg-test-server start "$PG_DIR" 2> >(sed 's/^/[postgres] /' >&2))
+if ! env_lines=$(bash scripts/pg-test-server start "$PG_DIR" 2>"$PG_DIR.start.log"); then
+  sed 's/^/[postgres] /' "$PG_DIR.start.log" >&2
+  rm -f "$PG_DIR.start.log"
+  echo "[postgres] FAILED ON POSTGRESQL: the test server did not start (above)" >&2
+  exit 1
+fi
+sed 's/^/[postgres] /' "$PG_DIR.start.log"
+rm -f "$PG_DIR.start.log"
 eval "$env_lines"
 export LABGATE_TEST_STORE=postgres
 
@@ -50,6 +53,10 @@ echo "[postgres] ${#patterns[@]} pattern(s) from $SUITE on the PostgreSQL back e
 (cd "$BUILD_DIR" && ctest --output-on-failure --timeout 300 -j 2 --no-tests=error -L integration \
   -R "$regex") 2>&1 | sed 's/^/[postgres] /' || status=$?
 if ((status != 0)); then
+  if [[ -f $PG_DIR/data/server.log ]]; then
+    echo "[postgres] the server's log (last 40 lines; statements and client errors are never logged):"
+    tail -n 40 "$PG_DIR/data/server.log" | sed 's/^/[postgres]   /' || true
+  fi
   echo "[postgres] FAILED ON POSTGRESQL: the tests above failed with LABGATE_TEST_STORE=postgres" \
     "(the SQLite pass before it was green; rerun this pass alone: scripts/test-postgres.sh)" >&2
   exit "$status"

@@ -19,9 +19,11 @@
 
 // POCO 1.11's PostgreSQL SessionHandle::connect keeps the PGconn of a refused connection (it
 // throws without PQfinish): one leak per refused login, which this test makes on purpose. The
-// suppression names that one function only; labgated has the same leak per refused store login.
-extern "C" const char* __lsan_default_suppressions();   // NOLINT(bugprone-reserved-identifier)
-extern "C" const char* __lsan_default_suppressions() {  // NOLINT(bugprone-reserved-identifier)
+// suppression names that one function only (an engine logging in through POCO leaks likewise).
+// NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming): LSan's hook name
+extern "C" const char* __lsan_default_suppressions();
+// NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming)
+extern "C" const char* __lsan_default_suppressions() {
   return "leak:Poco::Data::PostgreSQL::SessionHandle::connect\n";
 }
 
