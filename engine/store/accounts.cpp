@@ -474,7 +474,7 @@ uint64_t AccountStore::generation() const {
 bool AccountStore::hasUsers() {
   return store_->impl_->read([](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM users)"_sql, into(any), now;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS any_user"_sql, into(any), now;
     return any != 0;
   });
 }
@@ -483,7 +483,7 @@ Status AccountStore::bootstrap(const Organisation& org, const User& admin) {
   auto& impl = *store_->impl_;
   return changeJob(impl, [&](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM users)"_sql, into(any), now;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS any_user"_sql, into(any), now;
     if (any != 0) {
       throw Refused(Status::invalid("users", "a user exists: the first start has been done"));
     }

@@ -327,8 +327,8 @@ StatusOr<std::optional<int64_t>> MappingSetStore::importFile(const std::string& 
 bool MappingSetStore::sessionHasSigned(int64_t sessionId) {
   return store_->impl_->read([&](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM mapping_set_activations WHERE session_id = ? AND "
-         "signature <> '')"_sql,
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM mapping_set_activations WHERE session_id = ? "
+         "AND signature <> '' LIMIT 1) AS signed_activation"_sql,
         bind(sessionId), into(any), now;
     return any != 0;
   });

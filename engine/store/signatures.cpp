@@ -363,8 +363,8 @@ std::optional<SignatureRecord> SignatureStore::signature(const std::string& orgI
 bool SignatureStore::sessionHasSigned(int64_t sessionId) {
   return store_->impl_->read([&](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM signatures WHERE session_id = ?)"_sql, bind(sessionId),
-        into(any), now;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM signatures WHERE session_id = ? LIMIT 1) AS signed"_sql,
+        bind(sessionId), into(any), now;
     return any != 0;
   });
 }
