@@ -141,12 +141,6 @@ Page<T> toPage(std::vector<T> rows, int64_t fetched) {
   return page;
 }
 
-int64_t changes(Session& s) {
-  int64_t n = 0;
-  s << "SELECT changes()"_sql, into(n), now;
-  return n;
-}
-
 int64_t lastInsertId(Session& s) {
   int64_t id = 0;
   s << "SELECT last_insert_rowid()"_sql, into(id), now;
@@ -538,10 +532,11 @@ Status AccountStore::updateOrganisation(const Organisation& org, const AuditEven
   return changeJob(impl, [&](Session& s) {
     checkList(org.ipAllowList, "ipAllowList");
     int expiry = org.passwordExpiryDays, mfa = org.mfaRequired ? 1 : 0;
-    s << "UPDATE organisations SET name = ?, password_expiry_days = ?, mfa_required = ?, "
-         "ip_allowlist = ? WHERE id = ?"_sql,
-        bind(org.name), use(expiry), use(mfa), bind(joinList(org.ipAllowList)), bind(org.id), now;
-    if (changes(s) == 0) {
+    Statement update(s);
+    update << "UPDATE organisations SET name = ?, password_expiry_days = ?, mfa_required = ?, "
+              "ip_allowlist = ? WHERE id = ?"_sql,
+        bind(org.name), use(expiry), use(mfa), bind(joinList(org.ipAllowList)), bind(org.id);
+    if (update.execute() == 0) {
       throw Refused(Status::notFound("id", "no such organisation"));
     }
     AuditEvent updated = scoped(event, org.id, "organisation.updated", "organisation:" + org.id);
@@ -613,18 +608,19 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
     const bool wasAdmin = !wasDisabled && hasRole(splitList(rolesBefore), "admin");
     // totp_last_step and last_login_at only move forward: a User read before a login must not
     // make a used TOTP step usable again.
-    s << "UPDATE users SET printed_name = ?, roles = ?, password_hash = ?, "
-         "password_changed_at = ?, must_change_password = ?, disabled = ?, failed_attempts = ?, "
-         "locked_until = ?, totp_secret = ?, totp_enabled = ?, "
-         "totp_last_step = MAX(totp_last_step, ?), last_login_at = MAX(last_login_at, ?) "
-         "WHERE org_id = ? AND id = ?"_sql,
+    Statement update(s);
+    update
+        << "UPDATE users SET printed_name = ?, roles = ?, password_hash = ?, "
+           "password_changed_at = ?, must_change_password = ?, disabled = ?, failed_attempts = ?, "
+           "locked_until = ?, totp_secret = ?, totp_enabled = ?, "
+           "totp_last_step = MAX(totp_last_step, ?), last_login_at = MAX(last_login_at, ?) "
+           "WHERE org_id = ? AND id = ?"_sql,
         bind(user.printedName), bind(joinList(user.roles)), bind(user.passwordHash),
         bind(user.passwordChangedAt), use(mustChange), use(disabled), use(failed),
         bind(user.lockedUntil),
         bind(impl.sealColumn(user.totpSecret, totpSecretAad(user.orgId, user.username))),
-        use(totpEnabled), use(lastStep), bind(user.lastLoginAt), bind(user.orgId), bind(user.id),
-        now;
-    if (changes(s) == 0) {
+        use(totpEnabled), use(lastStep), bind(user.lastLoginAt), bind(user.orgId), bind(user.id);
+    if (update.execute() == 0) {
       throw Refused(Status::notFound("user", "no such user"));
     }
     const bool adminNow = !user.disabled && hasRole(user.roles, "admin");
@@ -674,9 +670,11 @@ StatusOr<AccountStore::FailedLogin> AccountStore::recordLoginFailure(const Login
     if (!userId) {
       return;
     }
-    s << "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ? AND org_id = ?"_sql,
-        bind(*userId), bind(record.orgId), now;
-    if (changes(s) == 0) {
+    Statement update(s);
+    update
+        << "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ? AND org_id = ?"_sql,
+        bind(*userId), bind(record.orgId);
+    if (update.execute() == 0) {
       return;
     }
     std::string lockedUntil;
@@ -709,10 +707,12 @@ StatusOr<int64_t> AccountStore::recordLoginSuccess(const LoginRecord& record, in
   int64_t sessionId = 0;
   Status status = changeJob(*store_->impl_, [&](Session& s) {
     std::string at = record.at.empty() ? isoNow() : record.at;
-    s << "UPDATE users SET failed_attempts = 0, locked_until = '', last_login_at = ? WHERE id = ? "
-         "AND org_id = ?"_sql,
-        use(at), bind(userId), bind(record.orgId), now;
-    if (changes(s) == 0) {
+    Statement update(s);
+    update << "UPDATE users SET failed_attempts = 0, locked_until = '', last_login_at = ? WHERE id "
+              "= ? "
+              "AND org_id = ?"_sql,
+        use(at), bind(userId), bind(record.orgId);
+    if (update.execute() == 0) {
       throw Refused(Status::notFound("user", "no such user"));
     }
     insertLogin(s, record);
@@ -756,9 +756,10 @@ Page<LoginRecord> AccountStore::logins(const std::string& orgId, const LoginFilt
 StatusOr<bool> AccountStore::useTotpStep(int64_t userId, int64_t step) {
   bool used = false;
   Status status = changeJob(*store_->impl_, [&](Session& s) {
-    s << "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?"_sql, bind(step),
-        bind(userId), bind(step), now;
-    used = changes(s) > 0;
+    Statement update(s);
+    update << "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?"_sql,
+        bind(step), bind(userId), bind(step);
+    used = update.execute() > 0;
   });
   if (!status.isOk()) {
     return status;
