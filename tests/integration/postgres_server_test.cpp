@@ -186,6 +186,12 @@ TEST(PostgresServerTest, MissingServerProgramsFailNamingSetup) {
   EXPECT_NE(err.find("scripts/setup.sh"), std::string::npos) << err;
   EXPECT_NE(err.find("initdb"), std::string::npos) << err;
   EXPECT_FALSE(fileExists(tmp.file("server/password"))) << "nothing is started or written";
+
+  // The harness's own server says the same (and the run's tests fail with it, never skip).
+  ScopedEnv bindir("LABGATE_PG_BINDIR", tmp.file("no-postgresql-here"));
+  PostgresServer server;
+  EXPECT_FALSE(server.ok());
+  EXPECT_NE(server.error().find("scripts/setup.sh"), std::string::npos) << server.error();
 }
 
 TEST(PostgresServerTest, ParsesOnlyTheUrlFormTheHarnessWrites) {
