@@ -276,6 +276,17 @@ TEST(PostgresServerTest, WithThePostgresStoreEachDataDirGetsItsOwnDatabase) {
   }
   storeExecute(db, {"INSERT INTO probe VALUES (3, 'after the lock', NULL)"});
 
+  // Two engines on one store: b's data.dir shares a's database from now on... unless it has one.
+  std::string why;
+  EXPECT_FALSE(shareTestDatabase(b.dataDir, a.dataDir, &why)) << "b has a database of its own";
+  EXPECT_NE(why.find("of its own"), std::string::npos) << why;
+  EngineConfig node2;
+  node2.dataDir = tmp.file("node2");
+  ASSERT_TRUE(shareTestDatabase(node2.dataDir, a.dataDir, &why)) << why;
+  EXPECT_EQ(keys(node2)["store.url"], first["store.url"]);
+  EXPECT_EQ(storeQuery(node2.dataDir + "/labgate.db", "SELECT count(*) FROM probe").value_or(""),
+            "3");
+
   StoreReader unknown(tmp.file("c") + "/labgate.db");
   EXPECT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().find("no PostgreSQL database"), std::string::npos) << unknown.error();
