@@ -35,6 +35,16 @@ if [[ $# -eq 0 ]]; then
   scripts/clang_tidy.sh "$BUILD_DIR"
 fi
 
+# The store's unit tests run on both back ends (tests/unit/engine/store/pg_test_database.h): one
+# throwaway PostgreSQL server for the whole SQLite pass, stopped on exit (without it every such
+# test process would start a server of its own).
+if [[ -z ${LABGATE_TEST_PG_URL:-} ]]; then
+  UNIT_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/labgate-unit-pg.XXXXXX")
+  trap 'bash scripts/pg-test-server stop "$UNIT_PG_DIR" >/dev/null 2>&1 || true' EXIT
+  eval "$(bash scripts/pg-test-server start "$UNIT_PG_DIR" 2>/dev/null)"
+  export LABGATE_TEST_PG_URL LABGATE_TEST_PG_PASSWORD_FILE
+fi
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (
@@ -52,5 +62,5 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # extra ctest arguments only when LABGATE_POSTGRES_PASS=1 asks for it.
 if [[ $# -eq 0 || ${LABGATE_POSTGRES_PASS:-0} == 1 ]]; then
   echo "== PostgreSQL pass: the integration tests of tests/integration/postgres_suite.txt"
-  bash scripts/test-postgres.sh "$BUILD_DIR"
+  env -u LABGATE_TEST_PG_URL -u LABGATE_TEST_PG_PASSWORD_FILE bash scripts/test-postgres.sh "$BUILD_DIR"
 fi

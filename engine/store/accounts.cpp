@@ -143,13 +143,13 @@ Page<T> toPage(std::vector<T> rows, int64_t fetched) {
 
 int64_t changes(Session& s) {
   int64_t n = 0;
-  s << "SELECT changes()", into(n), now;
+  s << "SELECT changes()"_sql, into(n), now;
   return n;
 }
 
 int64_t lastInsertId(Session& s) {
   int64_t id = 0;
-  s << "SELECT last_insert_rowid()", into(id), now;
+  s << "SELECT last_insert_rowid()"_sql, into(id), now;
   return id;
 }
 
@@ -185,7 +185,7 @@ void insertOrganisation(Session& s, const Organisation& org) {
   checkOrganisationId(org.id);
   checkList(org.ipAllowList, "ipAllowList");
   int64_t taken = 0;
-  s << "SELECT COUNT(*) FROM organisations WHERE id = ?", bind(org.id), into(taken), now;
+  s << "SELECT COUNT(*) FROM organisations WHERE id = ?"_sql, bind(org.id), into(taken), now;
   if (taken > 0) {
     throw Refused(Status::invalid(
         "id", "the organisation id is already used; organisation ids are never reused"));
@@ -193,7 +193,7 @@ void insertOrganisation(Session& s, const Organisation& org) {
   std::string createdAt = org.createdAt.empty() ? isoNow() : org.createdAt;
   int expiry = org.passwordExpiryDays, mfa = org.mfaRequired ? 1 : 0;
   s << "INSERT INTO organisations (id, name, password_expiry_days, mfa_required, ip_allowlist, "
-       "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+       "created_at) VALUES (?, ?, ?, ?, ?, ?)"_sql,
       bind(org.id), bind(org.name), use(expiry), use(mfa), bind(joinList(org.ipAllowList)),
       use(createdAt), now;
 }
@@ -270,11 +270,11 @@ int64_t insertUser(Session& s, const Impl& impl, const std::string& orgId, const
   }
   checkList(user.roles, "roles");
   int64_t orgs = 0, taken = 0;
-  s << "SELECT COUNT(*) FROM organisations WHERE id = ?", bind(orgId), into(orgs), now;
+  s << "SELECT COUNT(*) FROM organisations WHERE id = ?"_sql, bind(orgId), into(orgs), now;
   if (orgs == 0) {
     throw Refused(Status::notFound("orgId", "no such organisation"));
   }
-  s << "SELECT COUNT(*) FROM users WHERE org_id = ? AND username = ?", bind(orgId),
+  s << "SELECT COUNT(*) FROM users WHERE org_id = ? AND username = ?"_sql, bind(orgId),
       bind(user.username), into(taken), now;
   if (taken > 0) {
     throw Refused(Status::invalid("username", usernameTaken()));
@@ -287,7 +287,7 @@ int64_t insertUser(Session& s, const Impl& impl, const std::string& orgId, const
     s << "INSERT INTO users (org_id, username, printed_name, roles, password_hash, "
          "password_changed_at, must_change_password, disabled, failed_attempts, locked_until, "
          "totp_secret, totp_enabled, totp_last_step, created_at, last_login_at) VALUES (?, ?, ?, "
-         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
         bind(orgId), bind(user.username), bind(user.printedName), bind(joinList(user.roles)),
         bind(user.passwordHash), bind(user.passwordChangedAt), use(mustChange), use(disabled),
         use(failed), bind(user.lockedUntil),
@@ -312,14 +312,14 @@ void endOpenSessions(Session& s, const std::string& orgId, int64_t userId,
                      const std::string& reason, int64_t keepSessionId = 0) {
   std::string at = isoNow();
   s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE org_id = ? AND user_id = ? AND "
-       "id <> ? AND ended_at = ''",
+       "id <> ? AND ended_at = ''"_sql,
       use(at), bind(reason), bind(orgId), bind(userId), bind(keepSessionId), now;
 }
 
 void insertLogin(Session& s, const LoginRecord& r) {
   std::string at = r.at.empty() ? isoNow() : r.at;
   s << "INSERT INTO logins (org_id, at, username, method, peer, user_agent, outcome) VALUES (?, "
-       "?, ?, ?, ?, ?, ?)",
+       "?, ?, ?, ?, ?, ?)"_sql,
       bind(r.orgId), use(at), bind(r.username), bind(r.method), bind(r.peer), bind(r.userAgent),
       bind(r.outcome), now;
 }
@@ -331,7 +331,7 @@ std::optional<SessionRecord> selectSession(Session& s, const std::string& tokenS
   Statement select(s);
   select << "SELECT id, org_id, user_id, token_sha256, csrf_sha256, created_at, last_seen_at, "
             "expires_at, ended_at, end_reason, peer, user_agent FROM sessions WHERE "
-            "token_sha256 = ? AND ended_at = ''",
+            "token_sha256 = ? AND ended_at = ''"_sql,
       bind(tokenSha256), into(r.id), into(r.orgId), into(r.userId), into(r.tokenSha256),
       into(r.csrfSha256), into(r.createdAt), into(r.lastSeenAt), into(r.expiresAt), into(r.endedAt),
       into(r.endReason), into(r.peer), into(r.userAgent);
@@ -385,7 +385,7 @@ std::vector<SampleSummary> selectSamples(Session& s, const std::string& orgId,
             "AND s.id < ? AND s.id >= ? AND (? = '' OR s.sample_id = ?) AND "
             "(? = '' OR m.instrument = ?) AND (? = '' OR m.received_at >= ?) AND (? = '' OR "
             "m.received_at <= ?) AND (? = '' OR EXISTS (SELECT 1 FROM results r WHERE "
-            "r.sample_row_id = s.id AND r.disposition = ?)) ORDER BY s.id DESC LIMIT ?",
+            "r.sample_row_id = s.id AND r.disposition = ?)) ORDER BY s.id DESC LIMIT ?"_sql,
       bind(orgId), bind(orgId), bind(before), bind(minId), bind(f.sampleId), bind(f.sampleId),
       bind(f.instrument), bind(f.instrument), bind(f.from), bind(f.from), bind(upperBound(f.to)),
       bind(upperBound(f.to)), bind(f.state), bind(f.state), bind(limit), into(row.id),
@@ -395,7 +395,7 @@ std::vector<SampleSummary> selectSamples(Session& s, const std::string& orgId,
   for (SampleSummary& summary : out) {
     Statement states(s);
     states << "SELECT DISTINCT disposition FROM results WHERE sample_row_id = ? AND org_id = ? "
-              "ORDER BY disposition",
+              "ORDER BY disposition"_sql,
         bind(summary.id), bind(orgId), into(summary.states), now;
   }
   return out;
@@ -407,7 +407,7 @@ std::vector<ResultRecord> selectResults(Session& s, const std::string& orgId, in
   Statement select(s);
   select << "SELECT id, instrument_code, lis_code, lis_name, value, units, reference_range, "
             "flags, status, measured_at, disposition FROM results WHERE org_id = ? AND "
-            "sample_row_id = ? ORDER BY id",
+            "sample_row_id = ? ORDER BY id"_sql,
       bind(orgId), bind(sampleRow), into(row.id), into(row.instrumentCode), into(row.lisCode),
       into(row.lisName), into(row.value), into(row.units), into(row.referenceRange),
       into(row.flags), into(row.status), into(row.measuredAt), into(row.disposition), range(0, 1);
@@ -422,7 +422,7 @@ std::vector<ResultRecord> selectResults(Session& s, const std::string& orgId, in
   Statement findings(s);
   findings << "SELECT f.result_id, f.rule_id, f.severity, f.message, f.action FROM findings f "
               "JOIN results r ON r.id = f.result_id WHERE f.org_id = ? AND r.org_id = ? AND "
-              "r.sample_row_id = ? ORDER BY f.id",
+              "r.sample_row_id = ? ORDER BY f.id"_sql,
       bind(orgId), bind(orgId), bind(sampleRow), into(resultId), into(finding.ruleId),
       into(finding.severity), into(finding.message), into(finding.action), range(0, 1);
   eachRow(findings, [&] {
@@ -449,11 +449,11 @@ void revokeKeysOf(Session& s, Impl& impl, const std::string& orgId, const std::s
     const std::string by = creators.back();
     creators.pop_back();
     std::vector<int64_t> ids;
-    s << "SELECT id FROM api_keys WHERE org_id = ? AND created_by = ? AND revoked_at = ''",
+    s << "SELECT id FROM api_keys WHERE org_id = ? AND created_by = ? AND revoked_at = ''"_sql,
         bind(orgId), bind(by), into(ids), now;
     for (int64_t id : ids) {
-      s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?", bind(at), bind(orgId),
-          bind(id), now;
+      s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?"_sql, bind(at),
+          bind(orgId), bind(id), now;
       impl.appendAudit(s, {orgId, actor, "apikey.revoked", "apikey:" + std::to_string(id),
                            "{\"reason\":\"its creator " + by + " was disabled or revoked\"}"});
       creators.push_back("apikey:" + std::to_string(id));
@@ -474,7 +474,7 @@ uint64_t AccountStore::generation() const {
 bool AccountStore::hasUsers() {
   return store_->impl_->read([](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM users)", into(any), now;
+    s << "SELECT EXISTS (SELECT 1 FROM users)"_sql, into(any), now;
     return any != 0;
   });
 }
@@ -483,7 +483,7 @@ Status AccountStore::bootstrap(const Organisation& org, const User& admin) {
   auto& impl = *store_->impl_;
   return changeJob(impl, [&](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM users)", into(any), now;
+    s << "SELECT EXISTS (SELECT 1 FROM users)"_sql, into(any), now;
     if (any != 0) {
       throw Refused(Status::invalid("users", "a user exists: the first start has been done"));
     }
@@ -520,7 +520,7 @@ StatusOr<int64_t> AccountStore::createOrganisation(const Organisation& org, cons
 std::optional<Organisation> AccountStore::organisation(const std::string& id) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kOrganisations) + "WHERE id = ?", bind(id);
+    select << sql::Text{std::string(kOrganisations) + "WHERE id = ?"}, bind(id);
     return first(readOrganisations(select));
   });
 }
@@ -528,7 +528,7 @@ std::optional<Organisation> AccountStore::organisation(const std::string& id) {
 std::vector<Organisation> AccountStore::organisations() {
   return store_->impl_->read([](Session& s) {
     Statement select(s);
-    select << std::string(kOrganisations) + "ORDER BY id";
+    select << sql::Text{std::string(kOrganisations) + "ORDER BY id"};
     return readOrganisations(select);
   });
 }
@@ -539,7 +539,7 @@ Status AccountStore::updateOrganisation(const Organisation& org, const AuditEven
     checkList(org.ipAllowList, "ipAllowList");
     int expiry = org.passwordExpiryDays, mfa = org.mfaRequired ? 1 : 0;
     s << "UPDATE organisations SET name = ?, password_expiry_days = ?, mfa_required = ?, "
-         "ip_allowlist = ? WHERE id = ?",
+         "ip_allowlist = ? WHERE id = ?"_sql,
         bind(org.name), use(expiry), use(mfa), bind(joinList(org.ipAllowList)), bind(org.id), now;
     if (changes(s) == 0) {
       throw Refused(Status::notFound("id", "no such organisation"));
@@ -574,7 +574,7 @@ StatusOr<int64_t> AccountStore::createUser(const User& user, const AuditEvent& e
 std::optional<User> AccountStore::user(const std::string& orgId, int64_t id) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kUsers) + "WHERE org_id = ? AND id = ?", bind(orgId), bind(id);
+    select << sql::Text{std::string(kUsers) + "WHERE org_id = ? AND id = ?"}, bind(orgId), bind(id);
     return first(readUsers(select, *store_->impl_));
   });
 }
@@ -583,7 +583,7 @@ std::optional<User> AccountStore::userByName(const std::string& orgId,
                                              const std::string& username) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kUsers) + "WHERE org_id = ? AND username = ?", bind(orgId),
+    select << sql::Text{std::string(kUsers) + "WHERE org_id = ? AND username = ?"}, bind(orgId),
         bind(username);
     return first(readUsers(select, *store_->impl_));
   });
@@ -592,7 +592,7 @@ std::optional<User> AccountStore::userByName(const std::string& orgId,
 std::vector<User> AccountStore::users(const std::string& orgId) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kUsers) + "WHERE org_id = ? ORDER BY id", bind(orgId);
+    select << sql::Text{std::string(kUsers) + "WHERE org_id = ? ORDER BY id"}, bind(orgId);
     return readUsers(select, *store_->impl_);
   });
 }
@@ -607,7 +607,7 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
     int64_t lastStep = user.totpLastStep;
     std::string rolesBefore;
     int disabledBefore = 0;
-    s << "SELECT roles, disabled FROM users WHERE org_id = ? AND id = ?", bind(user.orgId),
+    s << "SELECT roles, disabled FROM users WHERE org_id = ? AND id = ?"_sql, bind(user.orgId),
         bind(user.id), into(rolesBefore), into(disabledBefore), now;
     const bool wasDisabled = disabledBefore != 0;
     const bool wasAdmin = !wasDisabled && hasRole(splitList(rolesBefore), "admin");
@@ -617,7 +617,7 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
          "password_changed_at = ?, must_change_password = ?, disabled = ?, failed_attempts = ?, "
          "locked_until = ?, totp_secret = ?, totp_enabled = ?, "
          "totp_last_step = MAX(totp_last_step, ?), last_login_at = MAX(last_login_at, ?) "
-         "WHERE org_id = ? AND id = ?",
+         "WHERE org_id = ? AND id = ?"_sql,
         bind(user.printedName), bind(joinList(user.roles)), bind(user.passwordHash),
         bind(user.passwordChangedAt), use(mustChange), use(disabled), use(failed),
         bind(user.lockedUntil),
@@ -631,7 +631,7 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
     if (wasAdmin && !adminNow) {
       int64_t admins = 0;
       s << "SELECT COUNT(*) FROM users WHERE org_id = ? AND disabled = 0 AND "
-           "(',' || roles || ',') LIKE '%,admin,%'",
+           "(',' || roles || ',') LIKE '%,admin,%'"_sql,
           bind(user.orgId), into(admins), now;
       if (admins == 0) {
         throw Refused(Status::rejected(
@@ -674,13 +674,13 @@ StatusOr<AccountStore::FailedLogin> AccountStore::recordLoginFailure(const Login
     if (!userId) {
       return;
     }
-    s << "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ? AND org_id = ?",
+    s << "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ? AND org_id = ?"_sql,
         bind(*userId), bind(record.orgId), now;
     if (changes(s) == 0) {
       return;
     }
     std::string lockedUntil;
-    s << "SELECT failed_attempts, locked_until FROM users WHERE id = ?", bind(*userId),
+    s << "SELECT failed_attempts, locked_until FROM users WHERE id = ?"_sql, bind(*userId),
         into(failed.attempts), into(lockedUntil), now;
     // A lock that has run out does not count: the next failure past the threshold locks again.
     std::string at = record.at.empty() ? isoNow() : record.at;
@@ -688,7 +688,7 @@ StatusOr<AccountStore::FailedLogin> AccountStore::recordLoginFailure(const Login
     if (threshold <= 0 || failed.attempts < threshold || locked) {
       return;
     }
-    s << "UPDATE users SET locked_until = ? WHERE id = ?", bind(lockUntil), bind(*userId), now;
+    s << "UPDATE users SET locked_until = ? WHERE id = ?"_sql, bind(lockUntil), bind(*userId), now;
     failed.lockedNow = true;
     impl.appendAudit(s, {record.orgId, "engine", "user.locked", "user:" + std::to_string(*userId),
                          "{\"attempts\":" + std::to_string(failed.attempts) +
@@ -710,7 +710,7 @@ StatusOr<int64_t> AccountStore::recordLoginSuccess(const LoginRecord& record, in
   Status status = changeJob(*store_->impl_, [&](Session& s) {
     std::string at = record.at.empty() ? isoNow() : record.at;
     s << "UPDATE users SET failed_attempts = 0, locked_until = '', last_login_at = ? WHERE id = ? "
-         "AND org_id = ?",
+         "AND org_id = ?"_sql,
         use(at), bind(userId), bind(record.orgId), now;
     if (changes(s) == 0) {
       throw Refused(Status::notFound("user", "no such user"));
@@ -719,7 +719,7 @@ StatusOr<int64_t> AccountStore::recordLoginSuccess(const LoginRecord& record, in
     std::string createdAt = session.createdAt.empty() ? at : session.createdAt;
     std::string lastSeen = session.lastSeenAt.empty() ? createdAt : session.lastSeenAt;
     s << "INSERT INTO sessions (org_id, user_id, token_sha256, csrf_sha256, created_at, "
-         "last_seen_at, expires_at, peer, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "last_seen_at, expires_at, peer, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
         bind(record.orgId), bind(userId), bind(session.tokenSha256), bind(session.csrfSha256),
         use(createdAt), use(lastSeen), bind(session.expiresAt), bind(session.peer),
         bind(session.userAgent), now;
@@ -741,7 +741,7 @@ Page<LoginRecord> AccountStore::logins(const std::string& orgId, const LoginFilt
     select << "SELECT id, at, org_id, username, method, peer, user_agent, outcome FROM logins "
               "WHERE org_id = ? AND id < ? AND (? = '' OR at >= ?) AND (? = '' OR "
               "at <= ?) AND (? = '' OR username = ?) AND (? = '' OR outcome = ?) ORDER BY id "
-              "DESC LIMIT ?",
+              "DESC LIMIT ?"_sql,
         bind(orgId), bind(beforeId(page)), bind(filter.from), bind(filter.from),
         bind(upperBound(filter.to)), bind(upperBound(filter.to)), bind(filter.username),
         bind(filter.username), bind(filter.outcome), bind(filter.outcome), bind(limit),
@@ -756,7 +756,7 @@ Page<LoginRecord> AccountStore::logins(const std::string& orgId, const LoginFilt
 StatusOr<bool> AccountStore::useTotpStep(int64_t userId, int64_t step) {
   bool used = false;
   Status status = changeJob(*store_->impl_, [&](Session& s) {
-    s << "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", bind(step),
+    s << "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?"_sql, bind(step),
         bind(userId), bind(step), now;
     used = changes(s) > 0;
   });
@@ -777,7 +777,7 @@ std::optional<SessionRecord> AccountStore::sessionByToken(const std::string& tok
 
 Status AccountStore::touchSession(int64_t sessionId, const std::string& at) {
   return writeJob(*store_->impl_, [&](Session& s) {
-    s << "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at = ''", bind(at),
+    s << "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at = ''"_sql, bind(at),
         bind(sessionId), now;
   });
 }
@@ -785,8 +785,8 @@ Status AccountStore::touchSession(int64_t sessionId, const std::string& at) {
 Status AccountStore::endSession(int64_t sessionId, const std::string& reason) {
   return changeJob(*store_->impl_, [&](Session& s) {
     std::string at = isoNow();
-    s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = ''", use(at),
-        bind(reason), bind(sessionId), now;
+    s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = ''"_sql,
+        use(at), bind(reason), bind(sessionId), now;
   });
 }
 
@@ -795,7 +795,7 @@ Status AccountStore::endUserSessions(int64_t userId, const std::string& reason,
   return changeJob(*store_->impl_, [&](Session& s) {
     std::string at = isoNow();
     s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND id <> ? AND "
-         "ended_at = ''",
+         "ended_at = ''"_sql,
         use(at), bind(reason), bind(userId), bind(exceptSessionId), now;
   });
 }
@@ -813,7 +813,7 @@ StatusOr<int64_t> AccountStore::createApiKey(const ApiKeyRecord& key, const Audi
     std::string createdAt = key.createdAt.empty() ? isoNow() : key.createdAt;
     try {
       s << "INSERT INTO api_keys (org_id, name, prefix, key_sha256, roles, connector, created_by, "
-           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
           bind(key.orgId), bind(key.name), bind(key.prefix), bind(key.keySha256),
           bind(joinList(key.roles)), bind(key.connector), bind(key.createdBy), use(createdAt),
           bind(key.expiresAt), now;
@@ -841,7 +841,7 @@ StatusOr<int64_t> AccountStore::createApiKey(const ApiKeyRecord& key, const Audi
 std::optional<ApiKeyRecord> AccountStore::apiKeyByDigest(const std::string& keySha256) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kApiKeys) + "WHERE key_sha256 = ?", bind(keySha256);
+    select << sql::Text{std::string(kApiKeys) + "WHERE key_sha256 = ?"}, bind(keySha256);
     return first(readApiKeys(select));
   });
 }
@@ -849,7 +849,8 @@ std::optional<ApiKeyRecord> AccountStore::apiKeyByDigest(const std::string& keyS
 std::optional<ApiKeyRecord> AccountStore::apiKey(const std::string& orgId, int64_t id) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kApiKeys) + "WHERE org_id = ? AND id = ?", bind(orgId), bind(id);
+    select << sql::Text{std::string(kApiKeys) + "WHERE org_id = ? AND id = ?"}, bind(orgId),
+        bind(id);
     return first(readApiKeys(select));
   });
 }
@@ -857,7 +858,7 @@ std::optional<ApiKeyRecord> AccountStore::apiKey(const std::string& orgId, int64
 std::vector<ApiKeyRecord> AccountStore::apiKeys(const std::string& orgId) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kApiKeys) + "WHERE org_id = ? ORDER BY id", bind(orgId);
+    select << sql::Text{std::string(kApiKeys) + "WHERE org_id = ? ORDER BY id"}, bind(orgId);
     return readApiKeys(select);
   });
 }
@@ -867,8 +868,8 @@ Status AccountStore::revokeApiKey(const std::string& orgId, int64_t id, const Au
   return changeJob(impl, [&](Session& s) {
     std::string revokedAt;
     Statement select(s);
-    select << "SELECT revoked_at FROM api_keys WHERE org_id = ? AND id = ?", bind(orgId), bind(id),
-        into(revokedAt);
+    select << "SELECT revoked_at FROM api_keys WHERE org_id = ? AND id = ?"_sql, bind(orgId),
+        bind(id), into(revokedAt);
     if (select.execute() == 0) {
       throw Refused(Status::notFound("id", "no such API key"));
     }
@@ -876,7 +877,7 @@ Status AccountStore::revokeApiKey(const std::string& orgId, int64_t id, const Au
       return;  // revoked already: nothing to write
     }
     std::string at = isoNow();
-    s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?", use(at), bind(orgId),
+    s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?"_sql, use(at), bind(orgId),
         bind(id), now;
     impl.appendAudit(s, scoped(event, orgId, "apikey.revoked", "apikey:" + std::to_string(id)));
   });
@@ -884,7 +885,7 @@ Status AccountStore::revokeApiKey(const std::string& orgId, int64_t id, const Au
 
 Status AccountStore::touchApiKey(int64_t id, const std::string& at) {
   return writeJob(*store_->impl_, [&](Session& s) {
-    s << "UPDATE api_keys SET last_used_at = ? WHERE id = ?", bind(at), bind(id), now;
+    s << "UPDATE api_keys SET last_used_at = ? WHERE id = ?"_sql, bind(at), bind(id), now;
   });
 }
 
@@ -904,7 +905,7 @@ Page<AuditRecord> AccountStore::audit(const std::string& orgId, const AuditFilte
               "org_id = ? AND id < ? AND (? = '' OR at >= ?) AND (? = '' OR at <= ?) "
               "AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND (? = '' OR "
               "substr(action, 1, length(?)) = ?) AND (? = '' OR subject = ?) ORDER BY id DESC "
-              "LIMIT ?",
+              "LIMIT ?"_sql,
         bind(orgId), bind(beforeId(page)), bind(filter.from), bind(filter.from),
         bind(upperBound(filter.to)), bind(upperBound(filter.to)), bind(filter.actor),
         bind(filter.actor), bind(exactAction), bind(exactAction), bind(actionPrefix),
