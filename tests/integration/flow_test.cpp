@@ -7,6 +7,7 @@
 
 #include "labgate/version.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/harness_postgres.h"
 
 namespace labgate::it {
 namespace {
@@ -85,7 +86,11 @@ TEST_F(FlowTest, HappyPathDeliversOneOruWithMappedCodes) {
   EXPECT_EQ(settledConnector("messages_refused", 0), 0);
 
   ASSERT_NO_FATAL_FAILURE(stopEngine());
-  EXPECT_TRUE(fileExists(config_.dataDir + "/labgate.db")) << "no database under data.dir";
+  if (testStoreIsPostgres()) {  // issue 17: the store is the PostgreSQL database, no file
+    EXPECT_FALSE(fileExists(config_.dataDir + "/labgate.db")) << "a SQLite file beside PostgreSQL";
+  } else {
+    EXPECT_TRUE(fileExists(config_.dataDir + "/labgate.db")) << "no database under data.dir";
+  }
   EXPECT_TRUE(fileExists(config_.dataDir + "/logs/labgated.log")) << "no log under data.dir/logs";
   EXPECT_TRUE(listFilesRecursive(engine_->workingDir()).empty())
       << "labgated wrote into its working directory; data.dir is the only place it may write";
@@ -331,8 +336,8 @@ TEST_F(FlowTest, ErrorAndRejectAcksDeadLetterAndTheQueueMovesOn) {
   ASSERT_NO_FATAL_FAILURE(stopEngine());
   const std::string db = config_.dataDir + "/labgate.db";
   auto dead = storeQuery(db,
-                         "SELECT ack_code || ':' || (last_error <> '') FROM outbound "
-                         "WHERE state = 'dead' ORDER BY id;");
+                         "SELECT ack_code || ':' || CASE WHEN last_error <> '' THEN '1' ELSE "
+                         "'0' END FROM outbound WHERE state = 'dead' ORDER BY id;");
   ASSERT_TRUE(dead.has_value()) << "the store could not be read through StoreReader";
   EXPECT_EQ(*dead, "AE:1\nAR:1") << "dead-letter rows: ack code and a non-empty reason";
   EXPECT_EQ(storeQuery(db, "SELECT count(*) FROM audit WHERE action = 'outbound.dead_letter';")

@@ -352,6 +352,20 @@ std::optional<std::string> testDatabaseFor(const std::string& dataDir, std::stri
   return url;
 }
 
+bool shareTestDatabase(const std::string& dataDir, const std::string& withDataDir,
+                       std::string* why) {
+  if (!testDatabaseFor(withDataDir, why)) return false;
+  auto& databases = testDatabases();
+  std::lock_guard<std::mutex> lock(databases.mutex);
+  const std::string name = databases.byDataDir.at(withDataDir);
+  auto [found, added] = databases.byDataDir.emplace(dataDir, name);
+  if (!added && found->second != name) {
+    if (why) *why = "data.dir " + dataDir + " has a PostgreSQL database of its own already";
+    return false;
+  }
+  return true;
+}
+
 std::optional<std::string> testDatabaseConnection(const std::string& dataDir) {
   auto& databases = testDatabases();
   std::lock_guard<std::mutex> lock(databases.mutex);

@@ -111,6 +111,13 @@ PostgresServer& runPostgres();
 /// first call for that directory, the same one afterwards. Its URL, or std::nullopt and `why`.
 std::optional<std::string> testDatabaseFor(const std::string& dataDir, std::string* why);
 
+/// Several engines on one store (issue 17's two-node test): from now on `dataDir` uses the
+/// database of `withDataDir` (made for it first if needed), so both engines' configs name the same
+/// store.url and the store reads of either go to it. false (and `why`) when `dataDir` has a
+/// database of its own already or the server cannot make one.
+bool shareTestDatabase(const std::string& dataDir, const std::string& withDataDir,
+                       std::string* why);
+
 /// The libpq connection string of the database testDatabaseFor() gave `dataDir`, or std::nullopt
 /// when none was created for it.
 std::optional<std::string> testDatabaseConnection(const std::string& dataDir);

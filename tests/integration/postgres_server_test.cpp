@@ -186,6 +186,12 @@ TEST(PostgresServerTest, MissingServerProgramsFailNamingSetup) {
   EXPECT_NE(err.find("scripts/setup.sh"), std::string::npos) << err;
   EXPECT_NE(err.find("initdb"), std::string::npos) << err;
   EXPECT_FALSE(fileExists(tmp.file("server/password"))) << "nothing is started or written";
+
+  // The harness's own server says the same (and the run's tests fail with it, never skip).
+  ScopedEnv bindir("LABGATE_PG_BINDIR", tmp.file("no-postgresql-here"));
+  PostgresServer server;
+  EXPECT_FALSE(server.ok());
+  EXPECT_NE(server.error().find("scripts/setup.sh"), std::string::npos) << server.error();
 }
 
 TEST(PostgresServerTest, ParsesOnlyTheUrlFormTheHarnessWrites) {
@@ -269,6 +275,17 @@ TEST(PostgresServerTest, WithThePostgresStoreEachDataDirGetsItsOwnDatabase) {
         << "readers go on while the lock is held";
   }
   storeExecute(db, {"INSERT INTO probe VALUES (3, 'after the lock', NULL)"});
+
+  // Two engines on one store: b's data.dir shares a's database from now on... unless it has one.
+  std::string why;
+  EXPECT_FALSE(shareTestDatabase(b.dataDir, a.dataDir, &why)) << "b has a database of its own";
+  EXPECT_NE(why.find("of its own"), std::string::npos) << why;
+  EngineConfig node2;
+  node2.dataDir = tmp.file("node2");
+  ASSERT_TRUE(shareTestDatabase(node2.dataDir, a.dataDir, &why)) << why;
+  EXPECT_EQ(keys(node2)["store.url"], first["store.url"]);
+  EXPECT_EQ(storeQuery(node2.dataDir + "/labgate.db", "SELECT count(*) FROM probe").value_or(""),
+            "3");
 
   StoreReader unknown(tmp.file("c") + "/labgate.db");
   EXPECT_FALSE(unknown.ok());
