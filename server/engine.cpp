@@ -71,8 +71,11 @@ class RouteHandler : public Poco::Net::HTTPRequestHandler {
     try {
       route_(request, response);
     } catch (const std::exception& e) {
+      // POCO's what() is the class name only ("PostgreSQL"); displayText() says what failed.
+      const auto* poco = dynamic_cast<const Poco::Exception*>(&e);
       logError(logger(), "HTTP {} {} failed: {}", request.getMethod(),
-               Poco::URI(request.getURI()).getPath(), std::string(e.what()));
+               Poco::URI(request.getURI()).getPath(),
+               poco != nullptr ? poco->displayText() : std::string(e.what()));
       if (!response.sent()) {
         sendProblem(response, Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR,
                     "Internal Server Error", "the request could not be completed");
