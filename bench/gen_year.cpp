@@ -47,6 +47,7 @@ constexpr int kLcmsInstruments = 15;
 constexpr int kHl7Instruments = 20;
 constexpr int kAstmInstruments = 15;
 constexpr int kInstruments = kLcmsInstruments + kHl7Instruments + kAstmInstruments;
+static_assert(kInstruments == 50, "the issue's lab has 50 instruments");
 constexpr double kHeldShare = 0.05;
 
 struct Options {
@@ -283,7 +284,7 @@ class Generator {
     return c;
   }
 
-  int64_t startDay() const { return startDay_; }
+  size_t size() const { return slots_.size(); }
 
  private:
   void buildSingle(labgate::InboundCommit& c, const Slot& slot, Rng& rng, size_t index) const {
@@ -584,7 +585,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<labgate::Store> store = opened.value();
   const auto t0 = std::chrono::steady_clock::now();
   Generator gen(o, store, schedule(o));
-  const size_t total = schedule(o).size();
+  const size_t total = gen.size();
   std::cout << "gen_year: " << paramsLine(o) << ": " << total << " messages into " << store->path()
             << (first ? fmt(", resuming at message %zu", first) : std::string()) << std::endl;
 
@@ -602,6 +603,7 @@ int main(int argc, char** argv) {
   };
 
   std::vector<std::thread> workers;
+  workers.reserve(static_cast<size_t>(o.writers));
   for (int w = 0; w < o.writers; ++w) {
     workers.emplace_back([&] {
       for (size_t i = next++; i < total && !failed; i = next++) {

@@ -607,6 +607,7 @@ TEST_F(AccountsTest, TimeRangesFindExactlyTheirRowsWhateverTheIdOrder) {
 
   auto idsOf = [](const auto& items) {
     std::vector<std::string> out;
+    out.reserve(items.size());
     for (const auto& item : items) out.push_back(item.sampleId);
     return out;
   };
@@ -649,6 +650,7 @@ TEST_F(AccountsTest, TimeRangesFindExactlyTheirRowsWhateverTheIdOrder) {
   batches.to = "2026-05-03T08:00:00.000Z";
   auto listed = signatures.batches("default", batches, {});
   std::vector<std::string> received;
+  received.reserve(listed.items.size());
   for (const auto& b : listed.items) received.push_back(b.receivedAt);
   EXPECT_EQ(received,
             (std::vector<std::string>{"2026-05-02T10:00:00.000Z", "2026-05-02T08:00:00.000Z",
