@@ -137,6 +137,12 @@ def cases(v):
         ("samples: instrument + one month + state=hold",
          f"/api/v1/samples?instrument={v['sample_instrument']}&from={v['month_from']}"
          f"&to={v['month_to']}&state=hold"),
+        # Not the console's batch and sample searches: the audit trail and received messages
+        # (both read the audit table), measured beside them.
+        ("audit: newest page", "/api/v1/audit"),
+        ("audit: action=outbound.delivered", "/api/v1/audit?action=outbound.delivered"),
+        ("messages: newest page", "/api/v1/messages"),
+        ("messages: connector=hl7in", "/api/v1/messages?connector=hl7in"),
     ]
 
 
