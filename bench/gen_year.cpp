@@ -5,7 +5,7 @@
 //
 //   gen_year (--data-dir DIR | --config FILE) [--results N] [--days D] [--seed S]
 //            [--start YYYY-MM-DD] [--writers W] [--lcms-share F] [--batch-samples B]
-//            [--analytes A] [--resume] [--quiet]
+//            [--analytes A] [--key-file KEY] [--resume] [--quiet]
 //
 // The lab: 50 instruments. 15 LC-MS/MS systems (MassHunter, SCIEX and TargetLynx exports) send
 // batches of ~B injections (a blank, 8 calibrators, 6 QCs, the rest patient samples) × A analytes,
@@ -14,6 +14,10 @@
 // sample (4-16 results). About 5 % of the results are held with a finding. Every released result
 // goes to the LIS ("lis") in an HL7 ORU per sample, and every outbound item is delivered (the
 // engine's delivered outcome and audit event). Nothing identifying: sample ids are lab codes.
+//
+// With --key-file (a security.key_file) the store seals what was received, as the engine does with
+// encryption at rest: each HL7/ASTM message's bytes with its row, each export's file under
+// <dir>/bodies (a CSV of the batch's rows).
 //
 // Seeded and reproducible: the schedule (which instrument sends what, when) and every message are
 // functions of the seed and the message's index. Messages are committed with deduplication on
@@ -36,6 +40,7 @@
 #include <vector>
 
 #include "bench/export_gen.h"
+#include "engine/security/keyring.h"
 #include "engine/store/audit.h"
 #include "engine/store/store.h"
 
@@ -62,6 +67,7 @@ struct Options {
   int analytes = 10;
   bool resume = false;
   bool quiet = false;
+  std::string keyFile;  // encryption at rest: the received bytes are stored sealed
 };
 
 /// One message of the schedule: which instrument sends it, and when.
@@ -252,6 +258,34 @@ std::string oruPayload(const std::string& controlId, const std::string& at,
   return out;
 }
 
+/// ASTM E1394 records of one sample as an analyser sends them (before framing).
+std::string astmRecords(const std::string& at, const labgate::Sample& s) {
+  std::string out = "H|\\^&|||ANALYZER^1.0|||||||P|LIS2-A2|" + at + "\rP|1\rO|1|" + s.sampleId +
+                    "||^^^PANEL|R||||||N||||||||||||||F\r";
+  int n = 0;
+  for (const labgate::Result& r : s.results) {
+    out += "R|" + std::to_string(++n) + "|^^^" + r.instrumentCode + "|" + r.value + "|" + r.units +
+           "|" + r.referenceRange + "|" + r.flags + "||F||||" + r.measuredAt + "\r";
+  }
+  return out + "L|1|N\r";
+}
+
+/// The export file of a batch, one CSV row per result (what the watched folder received, kept
+/// sealed under <data.dir>/bodies with encryption at rest).
+std::string exportFile(const labgate::InboundCommit& c) {
+  std::string out = "Sample,Type,Position,Data File,Compound,Area,IS Area,RT,Calc. Conc.\n";
+  for (const labgate::Sample& s : c.message.samples) {
+    for (const labgate::Result& r : s.results) {
+      const labgate::Peak& p = *r.peak;
+      out += s.sampleId + "," + labgate::toString(s.kind) + "," + s.position + "," + s.dataFile +
+             "," + r.instrumentCode + "," + fmt("%.0f", p.area.value_or(0)) + "," +
+             fmt("%.0f", p.internalStandardArea.value_or(0)) + "," +
+             fmt("%.3f", p.retentionTime.value_or(0)) + "," + r.value + "\n";
+    }
+  }
+  return out;
+}
+
 class Generator {
  public:
   Generator(Options o, std::shared_ptr<labgate::Store> store, std::vector<Slot> slots)
@@ -332,6 +366,12 @@ class Generator {
     if (std::find(released.begin(), released.end(), true) != released.end()) {
       c.outbound.push_back({"lis", "L" + c.message.controlId,
                             oruPayload("L" + c.message.controlId, c.message.sentAt, s, released)});
+    }
+    if (!o_.keyFile.empty()) {
+      // What the analyser sent (as the engine keeps it sealed): its own ORU or ASTM records.
+      c.rawBody = hl7 ? oruPayload(c.message.controlId, c.message.sentAt, s,
+                                   std::vector<bool>(s.results.size(), true))
+                      : astmRecords(c.message.sentAt, s);
     }
     c.message.samples.push_back(std::move(s));
   }
@@ -503,7 +543,7 @@ std::string readDataDir(const std::string& config) {
 void usage() {
   std::cerr << "usage: gen_year (--data-dir DIR | --config FILE) [--results N] [--days D] "
                "[--seed S] [--start YYYY-MM-DD] [--writers W] [--lcms-share F] "
-               "[--batch-samples B] [--analytes A] [--resume] [--quiet]\n";
+               "[--batch-samples B] [--analytes A] [--key-file KEY] [--resume] [--quiet]\n";
 }
 
 Options parse(int argc, char** argv) {
@@ -538,6 +578,8 @@ Options parse(int argc, char** argv) {
       o.resume = true;
     } else if (a == "--quiet") {
       o.quiet = true;
+    } else if (a == "--key-file") {
+      o.keyFile = value();
     } else {
       throw std::runtime_error("unknown argument " + a);
     }
@@ -577,7 +619,16 @@ int main(int argc, char** argv) {
       }
     }
   }
-  auto opened = labgate::Store::open(o.dataDir);
+  std::shared_ptr<labgate::security::Keyring> keyring;
+  if (!o.keyFile.empty()) {
+    auto ring = labgate::security::openKeyring(o.keyFile, "", o.dataDir);
+    if (!ring.isOk()) {
+      std::cerr << "gen_year: " << ring.status().toString() << "\n";
+      return 2;
+    }
+    keyring = ring.value();
+  }
+  auto opened = labgate::Store::open(o.dataDir, keyring);
   if (!opened.isOk()) {
     std::cerr << "gen_year: " << opened.status().toString() << "\n";
     return 1;
@@ -608,6 +659,16 @@ int main(int argc, char** argv) {
     workers.emplace_back([&] {
       for (size_t i = next++; i < total && !failed; i = next++) {
         labgate::InboundCommit c = gen.build(i);
+        if (keyring && c.connector == "exports") {
+          std::istringstream file(exportFile(c));
+          auto sealed = store->sealBodyFile(c.orgId, file);
+          if (!sealed.isOk()) {
+            std::cerr << "gen_year: " << sealed.status().toString() << "\n";
+            failed = true;
+            return;
+          }
+          c.bodyFile = sealed.value();
+        }
         auto receipt = store->commitInbound(c);
         if (!receipt.isOk()) {
           std::cerr << "gen_year: message " << i << ": " << receipt.status().toString() << "\n";
