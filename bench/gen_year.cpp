@@ -5,7 +5,8 @@
 //
 //   gen_year (--data-dir DIR | --config FILE) [--results N] [--days D] [--seed S]
 //            [--start YYYY-MM-DD] [--writers W] [--lcms-share F] [--batch-samples B]
-//            [--analytes A] [--key-file KEY] [--resume] [--quiet]
+//            [--analytes A] [--key-file KEY] [--store-url URL --password-file FILE]
+//            [--resume] [--quiet]
 //
 // The lab: 50 instruments. 15 LC-MS/MS systems (MassHunter, SCIEX and TargetLynx exports) send
 // batches of ~B injections (a blank, 8 calibrators, 6 QCs, the rest patient samples) × A analytes,
@@ -18,6 +19,9 @@
 // With --key-file (a security.key_file) the store seals what was received, as the engine does with
 // encryption at rest: each HL7/ASTM message's bytes with its row, each export's file under
 // <dir>/bodies (a CSV of the batch's rows).
+//
+// --config FILE reads data.dir, store.url and store.password_file as labgated does; with a
+// store.url the year goes into that PostgreSQL database (the progress file stays in data.dir).
 //
 // Seeded and reproducible: the schedule (which instrument sends what, when) and every message are
 // functions of the seed and the message's index. Messages are committed with deduplication on
@@ -57,6 +61,8 @@ constexpr double kHeldShare = 0.05;
 
 struct Options {
   std::string dataDir;
+  std::string storeUrl;      // store.url: PostgreSQL (the lead's back end); empty: SQLite
+  std::string passwordFile;  // store.password_file
   int64_t results = 10'000'000;
   int days = 365;
   uint64_t seed = 17;
@@ -523,7 +529,8 @@ int64_t countResults(const labgate::InboundCommit& c) {
   return n;
 }
 
-std::string readDataDir(const std::string& config) {
+/// data.dir, store.url and store.password_file of a labgated configuration file.
+void readConfig(const std::string& config, Options& o) {
   std::ifstream in(config);
   if (!in) throw std::runtime_error("cannot read " + config);
   std::string line;
@@ -535,15 +542,20 @@ std::string readDataDir(const std::string& config) {
       const size_t e = s.find_last_not_of(" \t\r");
       return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
     };
-    if (trim(line.substr(0, eq)) == "data.dir") return trim(line.substr(eq + 1));
+    const std::string key = trim(line.substr(0, eq));
+    const std::string value = trim(line.substr(eq + 1));
+    if (key == "data.dir") o.dataDir = value;
+    if (key == "store.url") o.storeUrl = value;
+    if (key == "store.password_file") o.passwordFile = value;
   }
-  throw std::runtime_error(config + " has no data.dir");
+  if (o.dataDir.empty()) throw std::runtime_error(config + " has no data.dir");
 }
 
 void usage() {
   std::cerr << "usage: gen_year (--data-dir DIR | --config FILE) [--results N] [--days D] "
                "[--seed S] [--start YYYY-MM-DD] [--writers W] [--lcms-share F] "
-               "[--batch-samples B] [--analytes A] [--key-file KEY] [--resume] [--quiet]\n";
+               "[--batch-samples B] [--analytes A] [--key-file KEY] [--store-url URL "
+               "--password-file FILE] [--resume] [--quiet]\n";
 }
 
 Options parse(int argc, char** argv) {
@@ -557,7 +569,11 @@ Options parse(int argc, char** argv) {
     if (a == "--data-dir") {
       o.dataDir = value();
     } else if (a == "--config") {
-      o.dataDir = readDataDir(value());
+      readConfig(value(), o);
+    } else if (a == "--store-url") {
+      o.storeUrl = value();
+    } else if (a == "--password-file") {
+      o.passwordFile = value();
     } else if (a == "--results") {
       o.results = std::stoll(value());
     } else if (a == "--days") {
@@ -628,7 +644,8 @@ int main(int argc, char** argv) {
     }
     keyring = ring.value();
   }
-  auto opened = labgate::Store::open(o.dataDir, keyring);
+  auto opened =
+      labgate::Store::open(labgate::StoreLocation{o.dataDir, o.storeUrl, o.passwordFile}, keyring);
   if (!opened.isOk()) {
     std::cerr << "gen_year: " << opened.status().toString() << "\n";
     return 1;
@@ -637,7 +654,8 @@ int main(int argc, char** argv) {
   const auto t0 = std::chrono::steady_clock::now();
   Generator gen(o, store, schedule(o));
   const size_t total = gen.size();
-  std::cout << "gen_year: " << paramsLine(o) << ": " << total << " messages into " << store->path()
+  std::cout << "gen_year: " << paramsLine(o) << ": " << total << " messages into "
+            << store->displayLocation()
             << (first ? fmt(", resuming at message %zu", first) : std::string()) << std::endl;
 
   std::atomic<size_t> next{first};

@@ -11,7 +11,10 @@
 # with optimisation on.
 #   scripts/test.sh              # everything, with the Release build and clang-tidy
 #   scripts/test.sh -R Store     # extra arguments go to ctest (here: only tests matching Store);
-#                                # then neither the Release build nor clang-tidy runs
+#                                # then neither the Release build, clang-tidy nor the PostgreSQL
+#                                # pass runs (LABGATE_POSTGRES_PASS=1 runs that pass anyway)
+# After the SQLite pass, the integration tests listed in tests/integration/postgres_suite.txt run a
+# second time against a throwaway PostgreSQL 15 server (scripts/test-postgres.sh, issue 17).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,7 +35,32 @@ if [[ $# -eq 0 ]]; then
   scripts/clang_tidy.sh "$BUILD_DIR"
 fi
 
+# The store's unit tests run on both back ends (tests/unit/engine/store/pg_test_database.h): one
+# throwaway PostgreSQL server for the whole SQLite pass, stopped on exit (without it every such
+# test process would start a server of its own).
+if [[ -z ${LABGATE_TEST_PG_URL:-} ]]; then
+  UNIT_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/labgate-unit-pg.XXXXXX")
+  trap 'bash scripts/pg-test-server stop "$UNIT_PG_DIR" >/dev/null 2>&1 || true' EXIT
+  eval "$(bash scripts/pg-test-server start "$UNIT_PG_DIR" 2>/dev/null)"
+  export LABGATE_TEST_PG_URL LABGATE_TEST_PG_PASSWORD_FILE
+fi
+
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-cd "$BUILD_DIR"
-ctest --output-on-failure --timeout 300 -j 2 "$@"
+(
+  cd "$BUILD_DIR"
+  echo "== SQLite pass: unit tests, and the integration tests on the SQLite back end (the default)"
+  ctest --output-on-failure --timeout 300 -j 2 "$@"
+) || {
+  status=$?
+  echo "test.sh: FAILED IN THE SQLITE PASS (unit tests or the integration tests on SQLite)" >&2
+  exit "$status"
+}
+
+# Issue 17: the integration tests of tests/integration/postgres_suite.txt once more, on the
+# PostgreSQL back end (a throwaway server started and removed by scripts/test-postgres.sh). With
+# extra ctest arguments only when LABGATE_POSTGRES_PASS=1 asks for it.
+if [[ $# -eq 0 || ${LABGATE_POSTGRES_PASS:-0} == 1 ]]; then
+  echo "== PostgreSQL pass: the integration tests of tests/integration/postgres_suite.txt"
+  env -u LABGATE_TEST_PG_URL -u LABGATE_TEST_PG_PASSWORD_FILE bash scripts/test-postgres.sh "$BUILD_DIR"
+fi

@@ -156,11 +156,17 @@ class Engine::Impl : public api::EngineView {
     if (!keyring.value()) {
       logWarning(logger(), "content is not encrypted at rest: set security.key_file");
     }
-    StatusOr<std::shared_ptr<Store>> store = Store::open(config_.dataDir, keyring.value());
+    StatusOr<std::shared_ptr<Store>> store =
+        Store::open(StoreLocation{config_.dataDir, config_.storeUrl, config_.storePasswordFile},
+                    keyring.value());
     if (!store.isOk()) {
       const Status& why = store.status();
-      return why.location().rfind("security.", 0) == 0 ? why : prefixed("data.dir", why);
+      return why.location().rfind("security.", 0) == 0 || why.location().rfind("store.", 0) == 0
+                 ? why
+                 : prefixed("data.dir", why);
     }
+    logInfo(logger(), "store: {} at {} (node {})", store.value()->backendName(),
+            store.value()->displayLocation(), config_.nodeId);
     if (!keyring.value()) {
       if (std::optional<std::string> kek = store.value()->encryptionKekFingerprint()) {
         return Status::config("security.key_file",
@@ -258,6 +264,8 @@ class Engine::Impl : public api::EngineView {
       workers_.push_back(std::make_unique<DeliveryWorker>(
           d.name, d.kind, destinations[d.name], store_,
           RetryPolicy{d.retryInitialMillis, d.retryMaxMillis}, sharedGate, pipeline));
+      workers_.back()->setLease(
+          LeaseOptions{config_.nodeId, std::chrono::milliseconds(config_.leaseSeconds * 1000)});
     }
     pipeline_->setQueuedListener([this](const std::string& destination) {
       for (auto& w : workers_) w->wake();
@@ -421,9 +429,13 @@ class Engine::Impl : public api::EngineView {
       degraded = degraded || c->optValue<std::string>("state", "") == "fault";
       connectors->add(c);
     }
+    Poco::JSON::Array::Ptr leases = new Poco::JSON::Array;  // the queues this node delivers
     for (const auto& w : workers_) {
       Poco::JSON::Object::Ptr d = w->health();
       degraded = degraded || d->getValue<std::string>("state") == "retrying";
+      Poco::JSON::Object::Ptr lease = d->getObject("lease");
+      if (lease && lease->optValue<bool>("held", false))
+        leases->add(d->getValue<std::string>("name"));
       destinations->add(d);
     }
     // Audit forwarding: events not yet forwarded and the oldest's age (docs/audit.md).
@@ -437,6 +449,9 @@ class Engine::Impl : public api::EngineView {
     // some audit forwarder cannot forward, or some connector has a fault.
     out->set("status", degraded ? "degraded" : "ok");
     out->set("version", kVersion);
+    out->set("node", config_.nodeId);
+    out->set("store", store_ ? store_->backendName() : std::string());
+    out->set("leases", leases);
     out->set("connectors", connectors);
     out->set("destinations", destinations);
     if (!forwarders_.empty()) out->set("audit_forwarding", forwarding);

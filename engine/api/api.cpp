@@ -1278,6 +1278,7 @@ void Api::Impl::login(Call& call) {
   StatusOr<int64_t> opened = accounts.recordLoginSuccess(record, user->id, session);
   if (opened.isOk()) metrics::logins().inc({"success"});
   if (!opened.isOk()) {
+    logError(logger(), "login: the session could not be stored: {}", opened.status().toString());
     fail(HttpStatus::HTTP_SERVICE_UNAVAILABLE, "the session could not be stored; try again");
   }
   std::optional<User> fresh = accounts.user(org->id, user->id);

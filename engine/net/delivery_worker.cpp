@@ -105,6 +105,20 @@ void DeliveryWorker::stop() {
   }
   committed_.notify_all();
   if (committer_.joinable()) committer_.join();
+  // Everything acknowledged is recorded: another node may take the queue over at once.
+  bool held = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    held = leaseHeld_;
+  }
+  if (held && store_->shared()) {
+    Status released = store_->releaseLease(name_, lease_.nodeId);
+    if (!released.isOk()) {
+      logWarning(logger(),
+                 "destination {}: lease not released ({}); another node takes over when it expires",
+                 name_, released.toString());
+    }
+  }
   logSummary(true);
 }
 
@@ -154,6 +168,13 @@ void DeliveryWorker::run() {
     if (resync) {
       window.clear();
       waitFor(retry_.initialMillis);
+      continue;
+    }
+    if (!holdLease()) {
+      // Another node delivers this queue (or the lease could not be renewed in time): what was
+      // read is left for the holder; look again in a third of a lease.
+      window.clear();
+      waitFor(std::max<int64_t>(100, lease_.ttl.count() / 3));
       continue;
     }
     // A database error must not end the worker: the queue is still on disk; log, wait, retry.
@@ -357,6 +378,65 @@ void DeliveryWorker::logSummary(bool force) {
           static_cast<Poco::Int64>(commits));
 }
 
+bool DeliveryWorker::holdLease() {
+  const auto now = std::chrono::steady_clock::now();
+  if (leaseSendUntil_ > now && now < leaseRenewAt_) return true;
+  StatusOr<DeliveryLease> lease = store_->acquireLease(name_, lease_.nodeId, lease_.ttl.count());
+  bool wasHeld = false;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    wasHeld = leaseHeld_;
+  }
+  if (!lease.isOk()) {
+    // Keep sending on what is left of the lease (the database may be back in a moment), never
+    // past it.
+    const bool usable = leaseSendUntil_ > std::chrono::steady_clock::now();
+    logWarning(logger(), "destination {}: the delivery lease could not be renewed: {}{}", name_,
+               lease.status().toString(),
+               usable ? "; delivering on until it runs out" : "; not delivering");
+    if (!usable) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      leaseHeld_ = false;
+      state_ = "lease lost";
+    }
+    return usable;
+  }
+  const DeliveryLease& l = lease.value();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    leaseHeld_ = l.held;
+    leaseHolder_ = l.node;
+    if (!l.held) state_ = "standby";
+  }
+  if (l.held) {
+    // Measured from before the request: the database's expiry is later still.
+    leaseSendUntil_ = now + lease_.ttl * 9 / 10;
+    leaseRenewAt_ = now + lease_.ttl / 3;
+    if (l.taken && store_->shared()) {
+      logInfo(logger(),
+              "destination {}: this node ({}) delivers the queue now (lease taken from {}, "
+              "generation {})",
+              name_, lease_.nodeId, l.previousNode.empty() ? "nobody" : l.previousNode,
+              l.generation);
+    }
+    return true;
+  }
+  leaseSendUntil_ = {};
+  if (wasHeld) {
+    logWarning(
+        logger(),
+        "destination {}: node {} holds the delivery lease now; this node ({}) stops delivering",
+        name_, l.node, lease_.nodeId);
+  } else if (leaseRenewAt_ == std::chrono::steady_clock::time_point{}) {
+    logInfo(logger(),
+            "destination {}: standing by, node {} delivers the queue (its lease ends in {} ms "
+            "unless renewed)",
+            name_, l.node, l.remainingMillis);
+  }
+  leaseRenewAt_ = now;
+  return false;
+}
+
 Poco::JSON::Object::Ptr DeliveryWorker::health() const {
   int64_t queued = store_->queueDepth(name_);
   // Counted in the store, not here: a dead letter resent through the API leaves the count.
@@ -370,6 +450,10 @@ Poco::JSON::Object::Ptr DeliveryWorker::health() const {
   out->set("delivered", delivered_);
   out->set("dead_letter", dead);
   out->set("last_error", lastError_);
+  Poco::JSON::Object::Ptr lease = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
+  lease->set("held", leaseHeld_);
+  lease->set("holder", leaseHolder_);
+  out->set("lease", lease);
   return out;
 }
 

@@ -48,6 +48,14 @@ struct PipelineOptions {
   std::chrono::milliseconds slowAnswer{20};
 };
 
+/// The delivery lease on a shared (PostgreSQL) store (node.id, delivery.lease_seconds; ADR 0021).
+struct LeaseOptions {
+  std::string nodeId = "local";
+  /// How long a lease lasts without renewal; renewed when a third of it is used. A node that
+  /// could not renew stops sending at 90 % of it, before any other node may take it over.
+  std::chrono::milliseconds ttl{15000};
+};
+
 /// Delay before retry number `attempt` (1-based): initial * 2^(attempt-1), capped. Pure.
 int64_t backoffMillis(const RetryPolicy& policy, int attempt);
 
@@ -63,6 +71,8 @@ class DeliveryWorker {
                  std::shared_ptr<const phi::PhiGate> gate = nullptr, PipelineOptions pipeline = {});
   ~DeliveryWorker();
 
+  /// Before start(): the node's name and lease length (default: "local", 15 s).
+  void setLease(LeaseOptions lease) { lease_ = std::move(lease); }
   void start();
   void stop();
   /// Something was queued: look now instead of at the next poll.
@@ -83,6 +93,9 @@ class DeliveryWorker {
   /// Waits until the committer recorded something (or a stop).
   void waitCommitted();
   void waitFor(int64_t millis);
+  /// True while this node may send: its lease is held and not near its end, renewing or taking
+  /// it when due (always true on SQLite). Logs and records each change of holder.
+  bool holdLease();
   /// The INFO summary of what was delivered since the last one (every 10 s at most while
   /// delivering, and when the queue runs empty); per-item lines are DEBUG.
   void logSummary(bool force);
@@ -116,6 +129,12 @@ class DeliveryWorker {
   int64_t summaryFirstId_ = 0;
   int64_t summaryLastId_ = 0;
   std::chrono::steady_clock::time_point summaryAt_ = std::chrono::steady_clock::now();
+  // The lease (run()'s thread only, except the health fields under mutex_).
+  LeaseOptions lease_;
+  std::chrono::steady_clock::time_point leaseSendUntil_{};  // stop sending at this time
+  std::chrono::steady_clock::time_point leaseRenewAt_{};    // renew from this time
+  bool leaseHeld_ = false;                                  // under mutex_
+  std::string leaseHolder_;                                 // under mutex_
   std::thread thread_;
   std::thread committer_;
 };

@@ -2,8 +2,10 @@
 #include "engine/service/config.h"
 
 #include <Poco/AutoPtr.h>
+#include <Poco/Environment.h>
 #include <Poco/File.h>
 #include <Poco/Net/IPAddress.h>
+#include <Poco/NumberParser.h>
 #include <Poco/URI.h>
 #include <Poco/Util/PropertyFileConfiguration.h>
 
@@ -12,6 +14,7 @@
 
 #include "engine/api/permissions.h"
 #include "engine/model/mapping_stage.h"
+#include "engine/store/store_url.h"
 
 namespace labgate {
 namespace {
@@ -49,6 +52,10 @@ Status checkName(const std::string& key, const std::string& name) {
 }
 
 const std::set<std::string> kTopLevelKeys = {"data.dir",
+                                             "store.url",
+                                             "store.password_file",
+                                             "node.id",
+                                             "node.lease_seconds",
                                              "http.listen",
                                              "http.allow_remote",
                                              "http.max_connections",
@@ -553,6 +560,34 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
 
   config.dataDir = get("data.dir", config.dataDir);
   if (config.dataDir.empty()) return Status::config("data.dir", "must not be empty");
+  config.storeUrl = get("store.url", "");
+  config.storePasswordFile = get("store.password_file", "");
+  if (config.storeUrl.empty() && !config.storePasswordFile.empty()) {
+    return Status::config("store.password_file",
+                          "is set but store.url is not: the password is for a PostgreSQL store; "
+                          "set store.url or remove this key");
+  }
+  if (!config.storeUrl.empty()) {
+    StatusOr<PostgresTarget> target = parseStoreUrl(config.storeUrl, config.storePasswordFile);
+    if (!target.isOk()) return target.status();
+  }
+  config.nodeId = get("node.id", Poco::Environment::nodeName());
+  if (config.nodeId.empty() || config.nodeId.size() > 64 ||
+      config.nodeId.find_first_of(" \t\r\n\"'") != std::string::npos) {
+    return Status::config("node.id", "\"" + config.nodeId.substr(0, 64) +
+                                         "\" is not a node name: 1 to 64 characters, no spaces "
+                                         "or quotes (default: the host name)");
+  }
+  {
+    const std::string text = get("node.lease_seconds", "15");
+    int64_t seconds = 0;
+    if (!Poco::NumberParser::tryParse64(text, seconds) || seconds < 3 || seconds > 600) {
+      return Status::config(
+          "node.lease_seconds",
+          "\"" + text + "\" is not a number of seconds from 3 to 600 (default 15)");
+    }
+    config.leaseSeconds = seconds;
+  }
   Status status = parseHostPort("http.listen", get("http.listen", "127.0.0.1:8480"),
                                 config.httpHost, config.httpPort);
   if (!status.isOk()) return status;

@@ -49,6 +49,14 @@ struct DestinationConfig {
 
 struct EngineConfig {
   std::string dataDir = "var";
+  /// store.url (empty: SQLite under data.dir) and store.password_file (engine/store/store_url.h).
+  std::string storeUrl;
+  std::string storePasswordFile;
+  /// node.id: this engine's name among the nodes sharing a PostgreSQL store (leases, /health);
+  /// default the host name.
+  std::string nodeId;
+  /// node.lease_seconds: how long a node's delivery lease lasts without renewal (ADR 0021).
+  int64_t leaseSeconds = 15;
   std::string configDir = ".";  // the configuration file's folder: export layouts are found from it
   std::string httpHost = "127.0.0.1";
   uint16_t httpPort = 8480;

@@ -141,15 +141,9 @@ Page<T> toPage(std::vector<T> rows, int64_t fetched) {
   return page;
 }
 
-int64_t changes(Session& s) {
-  int64_t n = 0;
-  s << "SELECT changes()", into(n), now;
-  return n;
-}
-
 int64_t lastInsertId(Session& s) {
   int64_t id = 0;
-  s << "SELECT last_insert_rowid()", into(id), now;
+  s << "SELECT last_insert_rowid()"_sql, into(id), now;
   return id;
 }
 
@@ -185,7 +179,7 @@ void insertOrganisation(Session& s, const Organisation& org) {
   checkOrganisationId(org.id);
   checkList(org.ipAllowList, "ipAllowList");
   int64_t taken = 0;
-  s << "SELECT COUNT(*) FROM organisations WHERE id = ?", bind(org.id), into(taken), now;
+  s << "SELECT COUNT(*) FROM organisations WHERE id = ?"_sql, bind(org.id), into(taken), now;
   if (taken > 0) {
     throw Refused(Status::invalid(
         "id", "the organisation id is already used; organisation ids are never reused"));
@@ -193,7 +187,7 @@ void insertOrganisation(Session& s, const Organisation& org) {
   std::string createdAt = org.createdAt.empty() ? isoNow() : org.createdAt;
   int expiry = org.passwordExpiryDays, mfa = org.mfaRequired ? 1 : 0;
   s << "INSERT INTO organisations (id, name, password_expiry_days, mfa_required, ip_allowlist, "
-       "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+       "created_at) VALUES (?, ?, ?, ?, ?, ?)"_sql,
       bind(org.id), bind(org.name), use(expiry), use(mfa), bind(joinList(org.ipAllowList)),
       use(createdAt), now;
 }
@@ -270,11 +264,11 @@ int64_t insertUser(Session& s, const Impl& impl, const std::string& orgId, const
   }
   checkList(user.roles, "roles");
   int64_t orgs = 0, taken = 0;
-  s << "SELECT COUNT(*) FROM organisations WHERE id = ?", bind(orgId), into(orgs), now;
+  s << "SELECT COUNT(*) FROM organisations WHERE id = ?"_sql, bind(orgId), into(orgs), now;
   if (orgs == 0) {
     throw Refused(Status::notFound("orgId", "no such organisation"));
   }
-  s << "SELECT COUNT(*) FROM users WHERE org_id = ? AND username = ?", bind(orgId),
+  s << "SELECT COUNT(*) FROM users WHERE org_id = ? AND username = ?"_sql, bind(orgId),
       bind(user.username), into(taken), now;
   if (taken > 0) {
     throw Refused(Status::invalid("username", usernameTaken()));
@@ -287,7 +281,7 @@ int64_t insertUser(Session& s, const Impl& impl, const std::string& orgId, const
     s << "INSERT INTO users (org_id, username, printed_name, roles, password_hash, "
          "password_changed_at, must_change_password, disabled, failed_attempts, locked_until, "
          "totp_secret, totp_enabled, totp_last_step, created_at, last_login_at) VALUES (?, ?, ?, "
-         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
         bind(orgId), bind(user.username), bind(user.printedName), bind(joinList(user.roles)),
         bind(user.passwordHash), bind(user.passwordChangedAt), use(mustChange), use(disabled),
         use(failed), bind(user.lockedUntil),
@@ -312,14 +306,14 @@ void endOpenSessions(Session& s, const std::string& orgId, int64_t userId,
                      const std::string& reason, int64_t keepSessionId = 0) {
   std::string at = isoNow();
   s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE org_id = ? AND user_id = ? AND "
-       "id <> ? AND ended_at = ''",
+       "id <> ? AND ended_at = ''"_sql,
       use(at), bind(reason), bind(orgId), bind(userId), bind(keepSessionId), now;
 }
 
 void insertLogin(Session& s, const LoginRecord& r) {
   std::string at = r.at.empty() ? isoNow() : r.at;
   s << "INSERT INTO logins (org_id, at, username, method, peer, user_agent, outcome) VALUES (?, "
-       "?, ?, ?, ?, ?, ?)",
+       "?, ?, ?, ?, ?, ?)"_sql,
       bind(r.orgId), use(at), bind(r.username), bind(r.method), bind(r.peer), bind(r.userAgent),
       bind(r.outcome), now;
 }
@@ -331,7 +325,7 @@ std::optional<SessionRecord> selectSession(Session& s, const std::string& tokenS
   Statement select(s);
   select << "SELECT id, org_id, user_id, token_sha256, csrf_sha256, created_at, last_seen_at, "
             "expires_at, ended_at, end_reason, peer, user_agent FROM sessions WHERE "
-            "token_sha256 = ? AND ended_at = ''",
+            "token_sha256 = ? AND ended_at = ''"_sql,
       bind(tokenSha256), into(r.id), into(r.orgId), into(r.userId), into(r.tokenSha256),
       into(r.csrfSha256), into(r.createdAt), into(r.lastSeenAt), into(r.expiresAt), into(r.endedAt),
       into(r.endReason), into(r.peer), into(r.userAgent);
@@ -395,11 +389,11 @@ std::pair<int64_t, int64_t> sampleIdRange(Session& s, const std::string& orgId,
     messages.addBind(bind(to));
   }
   std::pair<int64_t, int64_t> ids{0, 0};
-  messages << sql, into(ids.first), into(ids.second), now;
+  messages << sql::Text{sql}, into(ids.first), into(ids.second), now;
   std::pair<int64_t, int64_t> out{0, 0};
   Statement samples(s);
   samples << "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM samples WHERE message_id "
-             ">= ? AND message_id <= ?",
+             ">= ? AND message_id <= ?"_sql,
       bind(ids.first), bind(ids.second), into(out.first), into(out.second), now;
   return out;
 }
@@ -445,14 +439,14 @@ std::vector<SampleSummary> selectSamples(Session& s, const std::string& orgId,
          "r.disposition = ?)");
   sql += " ORDER BY s.id DESC LIMIT ?";
   select.addBind(bind(limit));
-  select << sql, into(row.id), into(row.messageId), into(row.sampleId), into(row.kind),
+  select << sql::Text{sql}, into(row.id), into(row.messageId), into(row.sampleId), into(row.kind),
       into(row.instrument), into(row.connector), into(row.receivedAt), into(row.resultCount),
       range(0, 1);
   eachRow(select, [&] { out.push_back(row); });
   for (SampleSummary& summary : out) {
     Statement states(s);
     states << "SELECT DISTINCT disposition FROM results WHERE sample_row_id = ? AND org_id = ? "
-              "ORDER BY disposition",
+              "ORDER BY disposition"_sql,
         bind(summary.id), bind(orgId), into(summary.states), now;
   }
   return out;
@@ -464,7 +458,7 @@ std::vector<ResultRecord> selectResults(Session& s, const std::string& orgId, in
   Statement select(s);
   select << "SELECT id, instrument_code, lis_code, lis_name, value, units, reference_range, "
             "flags, status, measured_at, disposition FROM results WHERE org_id = ? AND "
-            "sample_row_id = ? ORDER BY id",
+            "sample_row_id = ? ORDER BY id"_sql,
       bind(orgId), bind(sampleRow), into(row.id), into(row.instrumentCode), into(row.lisCode),
       into(row.lisName), into(row.value), into(row.units), into(row.referenceRange),
       into(row.flags), into(row.status), into(row.measuredAt), into(row.disposition), range(0, 1);
@@ -479,7 +473,7 @@ std::vector<ResultRecord> selectResults(Session& s, const std::string& orgId, in
   Statement findings(s);
   findings << "SELECT f.result_id, f.rule_id, f.severity, f.message, f.action FROM findings f "
               "JOIN results r ON r.id = f.result_id WHERE f.org_id = ? AND r.org_id = ? AND "
-              "r.sample_row_id = ? ORDER BY f.id",
+              "r.sample_row_id = ? ORDER BY f.id"_sql,
       bind(orgId), bind(orgId), bind(sampleRow), into(resultId), into(finding.ruleId),
       into(finding.severity), into(finding.message), into(finding.action), range(0, 1);
   eachRow(findings, [&] {
@@ -506,11 +500,11 @@ void revokeKeysOf(Session& s, Impl& impl, const std::string& orgId, const std::s
     const std::string by = creators.back();
     creators.pop_back();
     std::vector<int64_t> ids;
-    s << "SELECT id FROM api_keys WHERE org_id = ? AND created_by = ? AND revoked_at = ''",
+    s << "SELECT id FROM api_keys WHERE org_id = ? AND created_by = ? AND revoked_at = ''"_sql,
         bind(orgId), bind(by), into(ids), now;
     for (int64_t id : ids) {
-      s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?", bind(at), bind(orgId),
-          bind(id), now;
+      s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?"_sql, bind(at),
+          bind(orgId), bind(id), now;
       impl.appendAudit(s, {orgId, actor, "apikey.revoked", "apikey:" + std::to_string(id),
                            "{\"reason\":\"its creator " + by + " was disabled or revoked\"}"});
       creators.push_back("apikey:" + std::to_string(id));
@@ -531,7 +525,7 @@ uint64_t AccountStore::generation() const {
 bool AccountStore::hasUsers() {
   return store_->impl_->read([](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM users)", into(any), now;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS any_user"_sql, into(any), now;
     return any != 0;
   });
 }
@@ -540,7 +534,7 @@ Status AccountStore::bootstrap(const Organisation& org, const User& admin) {
   auto& impl = *store_->impl_;
   return changeJob(impl, [&](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM users)", into(any), now;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS any_user"_sql, into(any), now;
     if (any != 0) {
       throw Refused(Status::invalid("users", "a user exists: the first start has been done"));
     }
@@ -577,7 +571,7 @@ StatusOr<int64_t> AccountStore::createOrganisation(const Organisation& org, cons
 std::optional<Organisation> AccountStore::organisation(const std::string& id) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kOrganisations) + "WHERE id = ?", bind(id);
+    select << sql::Text{std::string(kOrganisations) + "WHERE id = ?"}, bind(id);
     return first(readOrganisations(select));
   });
 }
@@ -585,7 +579,7 @@ std::optional<Organisation> AccountStore::organisation(const std::string& id) {
 std::vector<Organisation> AccountStore::organisations() {
   return store_->impl_->read([](Session& s) {
     Statement select(s);
-    select << std::string(kOrganisations) + "ORDER BY id";
+    select << sql::Text{std::string(kOrganisations) + "ORDER BY id"};
     return readOrganisations(select);
   });
 }
@@ -595,10 +589,11 @@ Status AccountStore::updateOrganisation(const Organisation& org, const AuditEven
   return changeJob(impl, [&](Session& s) {
     checkList(org.ipAllowList, "ipAllowList");
     int expiry = org.passwordExpiryDays, mfa = org.mfaRequired ? 1 : 0;
-    s << "UPDATE organisations SET name = ?, password_expiry_days = ?, mfa_required = ?, "
-         "ip_allowlist = ? WHERE id = ?",
-        bind(org.name), use(expiry), use(mfa), bind(joinList(org.ipAllowList)), bind(org.id), now;
-    if (changes(s) == 0) {
+    Statement update(s);
+    update << "UPDATE organisations SET name = ?, password_expiry_days = ?, mfa_required = ?, "
+              "ip_allowlist = ? WHERE id = ?"_sql,
+        bind(org.name), use(expiry), use(mfa), bind(joinList(org.ipAllowList)), bind(org.id);
+    if (update.execute() == 0) {
       throw Refused(Status::notFound("id", "no such organisation"));
     }
     AuditEvent updated = scoped(event, org.id, "organisation.updated", "organisation:" + org.id);
@@ -631,7 +626,7 @@ StatusOr<int64_t> AccountStore::createUser(const User& user, const AuditEvent& e
 std::optional<User> AccountStore::user(const std::string& orgId, int64_t id) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kUsers) + "WHERE org_id = ? AND id = ?", bind(orgId), bind(id);
+    select << sql::Text{std::string(kUsers) + "WHERE org_id = ? AND id = ?"}, bind(orgId), bind(id);
     return first(readUsers(select, *store_->impl_));
   });
 }
@@ -640,7 +635,7 @@ std::optional<User> AccountStore::userByName(const std::string& orgId,
                                              const std::string& username) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kUsers) + "WHERE org_id = ? AND username = ?", bind(orgId),
+    select << sql::Text{std::string(kUsers) + "WHERE org_id = ? AND username = ?"}, bind(orgId),
         bind(username);
     return first(readUsers(select, *store_->impl_));
   });
@@ -649,7 +644,7 @@ std::optional<User> AccountStore::userByName(const std::string& orgId,
 std::vector<User> AccountStore::users(const std::string& orgId) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kUsers) + "WHERE org_id = ? ORDER BY id", bind(orgId);
+    select << sql::Text{std::string(kUsers) + "WHERE org_id = ? ORDER BY id"}, bind(orgId);
     return readUsers(select, *store_->impl_);
   });
 }
@@ -664,31 +659,32 @@ Status AccountStore::updateUser(const User& user, const AuditEvent& event,
     int64_t lastStep = user.totpLastStep;
     std::string rolesBefore;
     int disabledBefore = 0;
-    s << "SELECT roles, disabled FROM users WHERE org_id = ? AND id = ?", bind(user.orgId),
+    s << "SELECT roles, disabled FROM users WHERE org_id = ? AND id = ?"_sql, bind(user.orgId),
         bind(user.id), into(rolesBefore), into(disabledBefore), now;
     const bool wasDisabled = disabledBefore != 0;
     const bool wasAdmin = !wasDisabled && hasRole(splitList(rolesBefore), "admin");
     // totp_last_step and last_login_at only move forward: a User read before a login must not
     // make a used TOTP step usable again.
-    s << "UPDATE users SET printed_name = ?, roles = ?, password_hash = ?, "
-         "password_changed_at = ?, must_change_password = ?, disabled = ?, failed_attempts = ?, "
-         "locked_until = ?, totp_secret = ?, totp_enabled = ?, "
-         "totp_last_step = MAX(totp_last_step, ?), last_login_at = MAX(last_login_at, ?) "
-         "WHERE org_id = ? AND id = ?",
+    Statement update(s);
+    update
+        << "UPDATE users SET printed_name = ?, roles = ?, password_hash = ?, "
+           "password_changed_at = ?, must_change_password = ?, disabled = ?, failed_attempts = ?, "
+           "locked_until = ?, totp_secret = ?, totp_enabled = ?, "
+           "totp_last_step = MAX(totp_last_step, ?), last_login_at = MAX(last_login_at, ?) "
+           "WHERE org_id = ? AND id = ?"_sql,
         bind(user.printedName), bind(joinList(user.roles)), bind(user.passwordHash),
         bind(user.passwordChangedAt), use(mustChange), use(disabled), use(failed),
         bind(user.lockedUntil),
         bind(impl.sealColumn(user.totpSecret, totpSecretAad(user.orgId, user.username))),
-        use(totpEnabled), use(lastStep), bind(user.lastLoginAt), bind(user.orgId), bind(user.id),
-        now;
-    if (changes(s) == 0) {
+        use(totpEnabled), use(lastStep), bind(user.lastLoginAt), bind(user.orgId), bind(user.id);
+    if (update.execute() == 0) {
       throw Refused(Status::notFound("user", "no such user"));
     }
     const bool adminNow = !user.disabled && hasRole(user.roles, "admin");
     if (wasAdmin && !adminNow) {
       int64_t admins = 0;
       s << "SELECT COUNT(*) FROM users WHERE org_id = ? AND disabled = 0 AND "
-           "(',' || roles || ',') LIKE '%,admin,%'",
+           "(',' || roles || ',') LIKE '%,admin,%'"_sql,
           bind(user.orgId), into(admins), now;
       if (admins == 0) {
         throw Refused(Status::rejected(
@@ -731,13 +727,15 @@ StatusOr<AccountStore::FailedLogin> AccountStore::recordLoginFailure(const Login
     if (!userId) {
       return;
     }
-    s << "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ? AND org_id = ?",
-        bind(*userId), bind(record.orgId), now;
-    if (changes(s) == 0) {
+    Statement update(s);
+    update
+        << "UPDATE users SET failed_attempts = failed_attempts + 1 WHERE id = ? AND org_id = ?"_sql,
+        bind(*userId), bind(record.orgId);
+    if (update.execute() == 0) {
       return;
     }
     std::string lockedUntil;
-    s << "SELECT failed_attempts, locked_until FROM users WHERE id = ?", bind(*userId),
+    s << "SELECT failed_attempts, locked_until FROM users WHERE id = ?"_sql, bind(*userId),
         into(failed.attempts), into(lockedUntil), now;
     // A lock that has run out does not count: the next failure past the threshold locks again.
     std::string at = record.at.empty() ? isoNow() : record.at;
@@ -745,7 +743,7 @@ StatusOr<AccountStore::FailedLogin> AccountStore::recordLoginFailure(const Login
     if (threshold <= 0 || failed.attempts < threshold || locked) {
       return;
     }
-    s << "UPDATE users SET locked_until = ? WHERE id = ?", bind(lockUntil), bind(*userId), now;
+    s << "UPDATE users SET locked_until = ? WHERE id = ?"_sql, bind(lockUntil), bind(*userId), now;
     failed.lockedNow = true;
     impl.appendAudit(s, {record.orgId, "engine", "user.locked", "user:" + std::to_string(*userId),
                          "{\"attempts\":" + std::to_string(failed.attempts) +
@@ -766,17 +764,19 @@ StatusOr<int64_t> AccountStore::recordLoginSuccess(const LoginRecord& record, in
   int64_t sessionId = 0;
   Status status = changeJob(*store_->impl_, [&](Session& s) {
     std::string at = record.at.empty() ? isoNow() : record.at;
-    s << "UPDATE users SET failed_attempts = 0, locked_until = '', last_login_at = ? WHERE id = ? "
-         "AND org_id = ?",
-        use(at), bind(userId), bind(record.orgId), now;
-    if (changes(s) == 0) {
+    Statement update(s);
+    update << "UPDATE users SET failed_attempts = 0, locked_until = '', last_login_at = ? WHERE id "
+              "= ? "
+              "AND org_id = ?"_sql,
+        use(at), bind(userId), bind(record.orgId);
+    if (update.execute() == 0) {
       throw Refused(Status::notFound("user", "no such user"));
     }
     insertLogin(s, record);
     std::string createdAt = session.createdAt.empty() ? at : session.createdAt;
     std::string lastSeen = session.lastSeenAt.empty() ? createdAt : session.lastSeenAt;
     s << "INSERT INTO sessions (org_id, user_id, token_sha256, csrf_sha256, created_at, "
-         "last_seen_at, expires_at, peer, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "last_seen_at, expires_at, peer, user_agent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
         bind(record.orgId), bind(userId), bind(session.tokenSha256), bind(session.csrfSha256),
         use(createdAt), use(lastSeen), bind(session.expiresAt), bind(session.peer),
         bind(session.userAgent), now;
@@ -798,7 +798,7 @@ Page<LoginRecord> AccountStore::logins(const std::string& orgId, const LoginFilt
     select << "SELECT id, at, org_id, username, method, peer, user_agent, outcome FROM logins "
               "WHERE org_id = ? AND id < ? AND (? = '' OR at >= ?) AND (? = '' OR "
               "at <= ?) AND (? = '' OR username = ?) AND (? = '' OR outcome = ?) ORDER BY id "
-              "DESC LIMIT ?",
+              "DESC LIMIT ?"_sql,
         bind(orgId), bind(beforeId(page)), bind(filter.from), bind(filter.from),
         bind(upperBound(filter.to)), bind(upperBound(filter.to)), bind(filter.username),
         bind(filter.username), bind(filter.outcome), bind(filter.outcome), bind(limit),
@@ -813,9 +813,10 @@ Page<LoginRecord> AccountStore::logins(const std::string& orgId, const LoginFilt
 StatusOr<bool> AccountStore::useTotpStep(int64_t userId, int64_t step) {
   bool used = false;
   Status status = changeJob(*store_->impl_, [&](Session& s) {
-    s << "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?", bind(step),
-        bind(userId), bind(step), now;
-    used = changes(s) > 0;
+    Statement update(s);
+    update << "UPDATE users SET totp_last_step = ? WHERE id = ? AND totp_last_step < ?"_sql,
+        bind(step), bind(userId), bind(step);
+    used = update.execute() > 0;
   });
   if (!status.isOk()) {
     return status;
@@ -834,7 +835,7 @@ std::optional<SessionRecord> AccountStore::sessionByToken(const std::string& tok
 
 Status AccountStore::touchSession(int64_t sessionId, const std::string& at) {
   return writeJob(*store_->impl_, [&](Session& s) {
-    s << "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at = ''", bind(at),
+    s << "UPDATE sessions SET last_seen_at = ? WHERE id = ? AND ended_at = ''"_sql, bind(at),
         bind(sessionId), now;
   });
 }
@@ -842,8 +843,8 @@ Status AccountStore::touchSession(int64_t sessionId, const std::string& at) {
 Status AccountStore::endSession(int64_t sessionId, const std::string& reason) {
   return changeJob(*store_->impl_, [&](Session& s) {
     std::string at = isoNow();
-    s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = ''", use(at),
-        bind(reason), bind(sessionId), now;
+    s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE id = ? AND ended_at = ''"_sql,
+        use(at), bind(reason), bind(sessionId), now;
   });
 }
 
@@ -852,7 +853,7 @@ Status AccountStore::endUserSessions(int64_t userId, const std::string& reason,
   return changeJob(*store_->impl_, [&](Session& s) {
     std::string at = isoNow();
     s << "UPDATE sessions SET ended_at = ?, end_reason = ? WHERE user_id = ? AND id <> ? AND "
-         "ended_at = ''",
+         "ended_at = ''"_sql,
         use(at), bind(reason), bind(userId), bind(exceptSessionId), now;
   });
 }
@@ -870,7 +871,7 @@ StatusOr<int64_t> AccountStore::createApiKey(const ApiKeyRecord& key, const Audi
     std::string createdAt = key.createdAt.empty() ? isoNow() : key.createdAt;
     try {
       s << "INSERT INTO api_keys (org_id, name, prefix, key_sha256, roles, connector, created_by, "
-           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
           bind(key.orgId), bind(key.name), bind(key.prefix), bind(key.keySha256),
           bind(joinList(key.roles)), bind(key.connector), bind(key.createdBy), use(createdAt),
           bind(key.expiresAt), now;
@@ -898,7 +899,7 @@ StatusOr<int64_t> AccountStore::createApiKey(const ApiKeyRecord& key, const Audi
 std::optional<ApiKeyRecord> AccountStore::apiKeyByDigest(const std::string& keySha256) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kApiKeys) + "WHERE key_sha256 = ?", bind(keySha256);
+    select << sql::Text{std::string(kApiKeys) + "WHERE key_sha256 = ?"}, bind(keySha256);
     return first(readApiKeys(select));
   });
 }
@@ -906,7 +907,8 @@ std::optional<ApiKeyRecord> AccountStore::apiKeyByDigest(const std::string& keyS
 std::optional<ApiKeyRecord> AccountStore::apiKey(const std::string& orgId, int64_t id) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kApiKeys) + "WHERE org_id = ? AND id = ?", bind(orgId), bind(id);
+    select << sql::Text{std::string(kApiKeys) + "WHERE org_id = ? AND id = ?"}, bind(orgId),
+        bind(id);
     return first(readApiKeys(select));
   });
 }
@@ -914,7 +916,7 @@ std::optional<ApiKeyRecord> AccountStore::apiKey(const std::string& orgId, int64
 std::vector<ApiKeyRecord> AccountStore::apiKeys(const std::string& orgId) {
   return store_->impl_->read([&](Session& s) {
     Statement select(s);
-    select << std::string(kApiKeys) + "WHERE org_id = ? ORDER BY id", bind(orgId);
+    select << sql::Text{std::string(kApiKeys) + "WHERE org_id = ? ORDER BY id"}, bind(orgId);
     return readApiKeys(select);
   });
 }
@@ -924,8 +926,8 @@ Status AccountStore::revokeApiKey(const std::string& orgId, int64_t id, const Au
   return changeJob(impl, [&](Session& s) {
     std::string revokedAt;
     Statement select(s);
-    select << "SELECT revoked_at FROM api_keys WHERE org_id = ? AND id = ?", bind(orgId), bind(id),
-        into(revokedAt);
+    select << "SELECT revoked_at FROM api_keys WHERE org_id = ? AND id = ?"_sql, bind(orgId),
+        bind(id), into(revokedAt);
     if (select.execute() == 0) {
       throw Refused(Status::notFound("id", "no such API key"));
     }
@@ -933,7 +935,7 @@ Status AccountStore::revokeApiKey(const std::string& orgId, int64_t id, const Au
       return;  // revoked already: nothing to write
     }
     std::string at = isoNow();
-    s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?", use(at), bind(orgId),
+    s << "UPDATE api_keys SET revoked_at = ? WHERE org_id = ? AND id = ?"_sql, use(at), bind(orgId),
         bind(id), now;
     impl.appendAudit(s, scoped(event, orgId, "apikey.revoked", "apikey:" + std::to_string(id)));
   });
@@ -941,7 +943,7 @@ Status AccountStore::revokeApiKey(const std::string& orgId, int64_t id, const Au
 
 Status AccountStore::touchApiKey(int64_t id, const std::string& at) {
   return writeJob(*store_->impl_, [&](Session& s) {
-    s << "UPDATE api_keys SET last_used_at = ? WHERE id = ?", bind(at), bind(id), now;
+    s << "UPDATE api_keys SET last_used_at = ? WHERE id = ?"_sql, bind(at), bind(id), now;
   });
 }
 
@@ -961,7 +963,7 @@ Page<AuditRecord> AccountStore::audit(const std::string& orgId, const AuditFilte
               "org_id = ? AND id < ? AND (? = '' OR at >= ?) AND (? = '' OR at <= ?) "
               "AND (? = '' OR actor = ?) AND (? = '' OR action = ?) AND (? = '' OR "
               "substr(action, 1, length(?)) = ?) AND (? = '' OR subject = ?) ORDER BY id DESC "
-              "LIMIT ?",
+              "LIMIT ?"_sql,
         bind(orgId), bind(beforeId(page)), bind(filter.from), bind(filter.from),
         bind(upperBound(filter.to)), bind(upperBound(filter.to)), bind(filter.actor),
         bind(filter.actor), bind(exactAction), bind(exactAction), bind(actionPrefix),

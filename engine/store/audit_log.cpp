@@ -31,7 +31,7 @@ std::vector<ChainedEvent> readEvents(Session& s, int64_t afterId, size_t count) 
   auto max = static_cast<int64_t>(count);
   Statement select(s);
   select << "SELECT id, org_id, at, actor, action, subject, detail, prev_hash, hash FROM audit "
-            "WHERE id > ? ORDER BY id LIMIT ?",
+            "WHERE id > ? ORDER BY id LIMIT ?"_sql,
       use(after), use(max), into(e.id), into(e.orgId), into(e.at), into(e.actor), into(e.action),
       into(e.subject), into(e.detail), into(e.prevHash), into(e.hash), range(0, 1);
   while (!select.done()) {
@@ -106,9 +106,9 @@ StatusOr<AuditChainReport> verifyAuditDatabase(const std::string& dbPath) {
   if (!Poco::File(dbPath).exists()) return Status::notFound(dbPath, "no such database file");
   try {
     Session session("SQLite", dbPath);
-    session << "PRAGMA busy_timeout=10000", now;
+    session << "PRAGMA busy_timeout=10000"_sql, now;
     int tables = 0;
-    session << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit'",
+    session << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit'"_sql,
         into(tables), now;
     if (tables == 0) return Status::io(dbPath, "not a LabGate database (it has no audit table)");
     return walkAuditChain(session);
@@ -173,7 +173,7 @@ int64_t AuditLog::cursor(const std::string& name) {
     int64_t last = 0;
     std::string key = name;
     Statement select(s);
-    select << "SELECT last_id FROM audit_forward_cursors WHERE name = ?", use(key), into(last);
+    select << "SELECT last_id FROM audit_forward_cursors WHERE name = ?"_sql, use(key), into(last);
     select.execute();
     return last;
   });
@@ -187,7 +187,7 @@ Status AuditLog::advance(const std::string& name, const ChainedEvent& event) {
   return store_->impl_->write([&](Session& s) {
     s << "INSERT INTO audit_forward_cursors (name, last_id, last_hash, updated_at) "
          "VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET last_id = excluded.last_id, "
-         "last_hash = excluded.last_hash, updated_at = excluded.updated_at",
+         "last_hash = excluded.last_hash, updated_at = excluded.updated_at"_sql,
         use(key), use(id), use(hash), use(at), now;
   });
 }
@@ -195,7 +195,7 @@ Status AuditLog::advance(const std::string& name, const ChainedEvent& event) {
 int64_t AuditLog::lastId() {
   return store_->impl_->read([](Session& s) {
     int64_t last = 0;
-    s << "SELECT COALESCE(MAX(id), 0) FROM audit", into(last), now;
+    s << "SELECT COALESCE(MAX(id), 0) FROM audit"_sql, into(last), now;
     return last;
   });
 }
@@ -207,11 +207,11 @@ AuditLag AuditLog::lag(int64_t cursorId) {
     // Sequence numbers have no gaps (rowids without AUTOINCREMENT, nothing ever deleted): the
     // count is the difference, without counting rows.
     int64_t last = 0;
-    s << "SELECT COALESCE(MAX(id), 0) FROM audit", into(last), now;
+    s << "SELECT COALESCE(MAX(id), 0) FROM audit"_sql, into(last), now;
     out.events = std::max<int64_t>(0, last - after);
     if (out.events > 0) {
       std::string at;
-      s << "SELECT at FROM audit WHERE id > ? ORDER BY id LIMIT 1", use(after), into(at), now;
+      s << "SELECT at FROM audit WHERE id > ? ORDER BY id LIMIT 1"_sql, use(after), into(at), now;
       if (std::optional<int64_t> then = isoToUnixMillis(at)) {
         std::optional<int64_t> current = isoToUnixMillis(isoNow());
         out.oldestAgeMillis = current ? std::max<int64_t>(0, *current - *then) : 0;

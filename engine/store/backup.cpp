@@ -29,6 +29,7 @@
 #include "engine/store/audit.h"
 #include "engine/store/backup_detail.h"
 #include "engine/store/schema.h"
+#include "engine/store/sql_dialect.h"
 #include "engine/store/store.h"
 #include "labgate/version.h"
 
@@ -249,14 +250,14 @@ StatusOr<Manifest> describeDatabase(const std::string& dbPath) {
   registerSqlite();
   try {
     Poco::Data::Session s("SQLite", dbPath);
-    s << "PRAGMA busy_timeout=10000", now;
-    s << "SELECT COALESCE(MAX(version), 0) FROM schema_version", into(m.schemaVersion), now;
-    s << "SELECT COUNT(*) FROM messages", into(m.messages), now;
-    s << "SELECT COUNT(*) FROM results", into(m.results), now;
-    s << "SELECT COUNT(*) FROM audit", into(m.audit), now;
+    s << "PRAGMA busy_timeout=10000"_sql, now;
+    s << "SELECT COALESCE(MAX(version), 0) FROM schema_version"_sql, into(m.schemaVersion), now;
+    s << "SELECT COUNT(*) FROM messages"_sql, into(m.messages), now;
+    s << "SELECT COUNT(*) FROM results"_sql, into(m.results), now;
+    s << "SELECT COUNT(*) FROM audit"_sql, into(m.audit), now;
     m.auditHead = kAuditGenesisHash;
     Poco::Data::Statement head(s);
-    head << "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", into(m.auditHead);
+    head << "SELECT hash FROM audit ORDER BY id DESC LIMIT 1"_sql, into(m.auditHead);
     head.execute();
   } catch (const Poco::Exception& e) {
     return Status::invalid(dbPath, "not a LabGate database: " + e.displayText());
@@ -275,11 +276,11 @@ StatusOr<std::vector<std::string>> bodyFilesOf(const std::string& dbPath) {
   try {
     Poco::Data::Session s("SQLite", dbPath);
     int64_t tables = 0;
-    s << "SELECT COUNT(*) FROM pragma_table_info('message_bodies') WHERE name = 'file'",
+    s << "SELECT COUNT(*) FROM pragma_table_info('message_bodies') WHERE name = 'file'"_sql,
         into(tables), now;
     if (tables > 0) {
-      s << "SELECT DISTINCT file FROM message_bodies WHERE file != '' ORDER BY file", into(files),
-          now;
+      s << "SELECT DISTINCT file FROM message_bodies WHERE file != '' ORDER BY file"_sql,
+          into(files), now;
     }
   } catch (const Poco::Exception& e) {
     return Status::invalid(dbPath, "not a LabGate database: " + e.displayText());
@@ -313,7 +314,7 @@ Status checkDatabase(const std::string& dbPath, const Manifest& manifest,
   try {
     Poco::Data::Session s("SQLite", dbPath);
     std::vector<std::string> problems;
-    s << "PRAGMA integrity_check", into(problems), now;
+    s << "PRAGMA integrity_check"_sql, into(problems), now;
     if (problems.size() != 1 || problems[0] != "ok") {
       return Status::invalid(dbPath, "PRAGMA integrity_check failed (" +
                                          std::to_string(problems.size()) + " problem(s))");

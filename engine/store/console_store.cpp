@@ -48,9 +48,9 @@ std::vector<ConsoleQcPoint> ConsoleStore::qcSeries(const std::string& orgId,
     int excluded = 0;
     {
       Statement select(s);
-      select << "SELECT " << kQcColumns
+      select << "SELECT "_sql << kQcColumns
              << " FROM qc_history q JOIN messages m ON m.id = q.message_id WHERE q.org_id = ? AND "
-                "q.instrument = ? AND q.analyte = ? AND q.message_id = ? ORDER BY q.id",
+                "q.instrument = ? AND q.analyte = ? AND q.message_id = ? ORDER BY q.id"_sql,
           bind(orgId), bind(instrument), bind(analyte), bind(batch), into(row.level), into(row.lot),
           into(row.sampleId), into(row.receivedAt), into(row.batch), into(row.seq), into(row.value),
           into(mean), into(sd), into(excluded), range(0, 1);
@@ -67,10 +67,10 @@ std::vector<ConsoleQcPoint> ConsoleStore::qcSeries(const std::string& orgId,
     std::vector<ConsoleQcPoint> out;
     for (const auto& [level, lot] : materials) {
       Statement select(s);
-      select << "SELECT * FROM (SELECT " << kQcColumns
+      select << "SELECT * FROM (SELECT "_sql << kQcColumns
              << ", q.id AS row_id FROM qc_history q JOIN messages m ON m.id = q.message_id WHERE "
                 "q.org_id = ? AND q.instrument = ? AND q.analyte = ? AND q.lot = ? AND q.level = "
-                "? AND q.message_id < ? ORDER BY q.id DESC LIMIT ?) ORDER BY row_id",
+                "? AND q.message_id < ? ORDER BY q.id DESC LIMIT ?) AS recent ORDER BY row_id"_sql,
           bind(orgId), bind(instrument), bind(analyte), bind(lot), bind(level), bind(batch),
           bind(earlier), into(row.level), into(row.lot), into(row.sampleId), into(row.receivedAt),
           into(row.batch), into(row.seq), into(row.value), into(mean), into(sd), into(excluded),
@@ -99,7 +99,7 @@ std::vector<ConsoleMinute> ConsoleStore::throughput(const std::string& orgId,
       select << "SELECT substr(m.received_at, 1, 16), COUNT(*), COALESCE(SUM((SELECT COUNT(*) "
                 "FROM results r WHERE r.org_id = m.org_id AND r.message_id = m.id AND "
                 "r.internal_standard = 0)), 0) FROM messages m WHERE m.org_id = ? AND "
-                "m.received_at >= ? GROUP BY 1",
+                "m.received_at >= ? GROUP BY 1"_sql,
           bind(orgId), bind(sinceIso), into(minute), into(count), into(results), range(0, 1);
       eachRow(select, [&] {
         ConsoleMinute& m = minutes[minute];
@@ -115,7 +115,7 @@ std::vector<ConsoleMinute> ConsoleStore::throughput(const std::string& orgId,
     Statement select(s);
     select << "SELECT substr(at, 1, 16), action, COUNT(*) FROM audit INDEXED BY "
               "audit_org_counted_at WHERE org_id = ? AND action IN ('message.refused', "
-              "'message.invalid', 'outbound.delivered') AND at >= ? GROUP BY 1, 2",
+              "'message.invalid', 'outbound.delivered') AND at >= ? GROUP BY 1, 2"_sql,
         bind(orgId), bind(sinceIso), into(minute), into(action), into(count), range(0, 1);
     eachRow(select, [&] {
       ConsoleMinute& m = minutes[minute];
@@ -140,7 +140,7 @@ ConsoleHeld ConsoleStore::held(const std::string& orgId) {
     ConsoleHeld out;
     Poco::Nullable<std::string> oldest;
     s << "SELECT COUNT(DISTINCT r.message_id), COUNT(*), MIN(m.received_at) FROM results r JOIN "
-         "messages m ON m.id = r.message_id WHERE r.org_id = ? AND r.internal_standard = 0 AND "
+         "messages m ON m.id = r.message_id WHERE r.org_id = ? AND r.internal_standard = 0 AND "_sql
       << kResultWaitingSql,
         bind(orgId), into(out.batches), into(out.results), into(oldest), now;
     if (!oldest.isNull()) out.oldestReceivedAt = oldest.value();

@@ -116,7 +116,7 @@ std::vector<KeyRow> readKeyRows(Session& s) {
   KeyRow row;
   Poco::Data::BLOB wrapped;
   Statement select(s);
-  select << "SELECT id, wrapped, kek_fingerprint, retired_at FROM data_keys ORDER BY id",
+  select << "SELECT id, wrapped, kek_fingerprint, retired_at FROM data_keys ORDER BY id"_sql,
       into(row.id), into(wrapped), into(row.fingerprint), into(row.retiredAt), range(0, 1);
   while (!select.done()) {
     if (select.execute() == 0) break;
@@ -209,7 +209,7 @@ Status Store::Encryption::setUp() {
         if (!w) throw std::logic_error("a data key just added is missing");
         Poco::Data::BLOB blob = blobOf(w->wrapped);
         int64_t id = row.id;
-        s << "UPDATE data_keys SET wrapped = ?, kek_fingerprint = ? WHERE id = ?", use(blob),
+        s << "UPDATE data_keys SET wrapped = ?, kek_fingerprint = ? WHERE id = ?"_sql, use(blob),
             bind(w->kekFingerprint), use(id), now;
         ids.push_back(w->id);
       }
@@ -236,11 +236,11 @@ Status Store::Encryption::setUp() {
     std::vector<int64_t> ids;
     std::vector<std::string> orgs, names, secrets;
     s << "SELECT id, org_id, username, totp_secret FROM users WHERE totp_secret != '' AND "
-         "totp_secret NOT LIKE 'enc1:%'",
+         "totp_secret NOT LIKE 'enc1:%'"_sql,
         into(ids), into(orgs), into(names), into(secrets), now;
     for (size_t i = 0; i < ids.size(); ++i) {
       std::string stored = impl_.sealColumn(secrets[i], totpSecretAad(orgs[i], names[i]));
-      s << "UPDATE users SET totp_secret = ? WHERE id = ?", use(stored), use(ids[i]), now;
+      s << "UPDATE users SET totp_secret = ? WHERE id = ?"_sql, use(stored), use(ids[i]), now;
     }
     if (!ids.empty()) {
       impl_.appendAudit(s, {"default", "engine", "users.totp_encrypted", "users",
@@ -258,7 +258,7 @@ Status Store::Encryption::createDataKey(uint32_t id, const AuditEvent& by, Sessi
     Poco::Data::BLOB blob = blobOf(w.wrapped);
     int64_t keyId = id;
     std::string at = isoNow();
-    s << "INSERT INTO data_keys (id, wrapped, kek_fingerprint, created_at) VALUES (?, ?, ?, ?)",
+    s << "INSERT INTO data_keys (id, wrapped, kek_fingerprint, created_at) VALUES (?, ?, ?, ?)"_sql,
         use(keyId), use(blob), bind(w.kekFingerprint), use(at), now;
     impl_.appendAudit(
         s, {by.orgId, by.actor, "key.created", "data_key:" + std::to_string(id),
@@ -282,7 +282,7 @@ void Store::Encryption::sweepOrphans() {
   std::set<std::string> referenced;
   impl_.read([&](Session& s) {
     std::vector<std::string> files;
-    s << "SELECT file FROM message_bodies WHERE file != ''", into(files), now;
+    s << "SELECT file FROM message_bodies WHERE file != ''"_sql, into(files), now;
     referenced.insert(files.begin(), files.end());
   });
   size_t removed = 0;
@@ -309,11 +309,11 @@ StatusOr<ReencryptProgress> Store::Encryption::start(const AuditEvent& by) {
   int64_t maxId = 0, total = 0;
   uint32_t keyId = 0;
   Status started = impl_.write([&](Session& s) {
-    s << "SELECT COALESCE(MAX(id), 0) FROM data_keys", into(maxId), now;
+    s << "SELECT COALESCE(MAX(id), 0) FROM data_keys"_sql, into(maxId), now;
     keyId = static_cast<uint32_t>(maxId + 1);
     int64_t bodies = 0, secrets = 0;
-    s << "SELECT COUNT(*) FROM message_bodies", into(bodies), now;
-    s << "SELECT COUNT(*) FROM users WHERE totp_secret != ''", into(secrets), now;
+    s << "SELECT COUNT(*) FROM message_bodies"_sql, into(bodies), now;
+    s << "SELECT COUNT(*) FROM users WHERE totp_secret != ''"_sql, into(secrets), now;
     total = bodies + secrets;
     // Within a transaction a failure throws (and rolls back all of it): the Status is always OK.
     (void)createDataKey(keyId, by, &s);
@@ -379,7 +379,7 @@ Status Store::Encryption::resealBlobs(uint32_t keyId, int64_t& failed) {
       std::vector<Poco::Data::BLOB> blobs;
       int64_t key = keyId, from = after, limit = kBlobBatch;
       s << "SELECT message_id, org_id, sealed FROM message_bodies WHERE key_id != ? AND file = '' "
-           "AND message_id > ? ORDER BY message_id LIMIT ?",
+           "AND message_id > ? ORDER BY message_id LIMIT ?"_sql,
           use(key), use(from), use(limit), into(ids), into(orgs), into(blobs), now;
       count = static_cast<int64_t>(ids.size());
       int64_t resealed = 0;
@@ -395,7 +395,7 @@ Status Store::Encryption::resealBlobs(uint32_t keyId, int64_t& failed) {
         }
         Poco::Data::BLOB blob = blobOf(impl_.keyring->seal(*plain, aad));
         wipe(*plain);
-        s << "UPDATE message_bodies SET sealed = ?, key_id = ? WHERE message_id = ?", use(blob),
+        s << "UPDATE message_bodies SET sealed = ?, key_id = ? WHERE message_id = ?"_sql, use(blob),
             use(key), use(ids[i]), now;
         ++resealed;
       }
@@ -418,7 +418,7 @@ Status Store::Encryption::resealFiles(uint32_t keyId, int64_t& failed) {
     int64_t key = keyId, from = after, limit = kFileBatch;
     impl_.read([&](Session& s) {
       s << "SELECT message_id, org_id, file FROM message_bodies WHERE key_id != ? AND file != '' "
-           "AND message_id > ? ORDER BY message_id LIMIT ?",
+           "AND message_id > ? ORDER BY message_id LIMIT ?"_sql,
           use(key), use(from), use(limit), into(ids), into(orgs), into(files), now;
     });
     std::vector<int64_t> moved;
@@ -440,7 +440,8 @@ Status Store::Encryption::resealFiles(uint32_t keyId, int64_t& failed) {
     if (!moved.empty()) {
       Status status = impl_.write([&](Session& s) {
         for (int64_t id : moved) {
-          s << "UPDATE message_bodies SET key_id = ? WHERE message_id = ?", use(key), use(id), now;
+          s << "UPDATE message_bodies SET key_id = ? WHERE message_id = ?"_sql, use(key), use(id),
+              now;
         }
       });
       if (!status.isOk()) return status;
@@ -454,8 +455,8 @@ Status Store::Encryption::resealColumns(uint32_t keyId) {
   return impl_.write([&](Session& s) {
     std::vector<int64_t> ids;
     std::vector<std::string> orgs, names, secrets;
-    s << "SELECT id, org_id, username, totp_secret FROM users WHERE totp_secret != ''", into(ids),
-        into(orgs), into(names), into(secrets), now;
+    s << "SELECT id, org_id, username, totp_secret FROM users WHERE totp_secret != ''"_sql,
+        into(ids), into(orgs), into(names), into(secrets), now;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (columnKeyId(secrets[i]) == std::optional<uint32_t>(keyId)) continue;
       const std::string aad = totpSecretAad(orgs[i], names[i]);
@@ -463,7 +464,7 @@ Status Store::Encryption::resealColumns(uint32_t keyId) {
       if (plain.empty()) continue;  // does not open: left as it is (logged by openColumn)
       std::string stored = impl_.sealColumn(plain, aad);
       wipe(plain);
-      s << "UPDATE users SET totp_secret = ? WHERE id = ?", use(stored), use(ids[i]), now;
+      s << "UPDATE users SET totp_secret = ? WHERE id = ?"_sql, use(stored), use(ids[i]), now;
     }
     advance(static_cast<int64_t>(ids.size()));
   });
@@ -477,20 +478,20 @@ StatusOr<std::vector<uint32_t>> Store::Encryption::retireEmptyKeys(uint32_t keyI
   Status status = impl_.write([&](Session& s) {
     retired.clear();
     std::vector<int64_t> live;
-    s << "SELECT id FROM data_keys WHERE retired_at = '' ORDER BY id", into(live), now;
+    s << "SELECT id FROM data_keys WHERE retired_at = '' ORDER BY id"_sql, into(live), now;
     std::set<uint32_t> inUse;
     std::vector<int64_t> bodyKeys;
-    s << "SELECT DISTINCT key_id FROM message_bodies", into(bodyKeys), now;
+    s << "SELECT DISTINCT key_id FROM message_bodies"_sql, into(bodyKeys), now;
     for (int64_t k : bodyKeys) inUse.insert(static_cast<uint32_t>(k));
     std::vector<std::string> secrets;
-    s << "SELECT totp_secret FROM users WHERE totp_secret LIKE 'enc1:%'", into(secrets), now;
+    s << "SELECT totp_secret FROM users WHERE totp_secret LIKE 'enc1:%'"_sql, into(secrets), now;
     for (const std::string& stored : secrets) {
       if (std::optional<uint32_t> k = columnKeyId(stored)) inUse.insert(*k);
     }
     std::string at = isoNow();
     for (int64_t id : live) {
       if (static_cast<uint32_t>(id) == keyId || inUse.count(static_cast<uint32_t>(id))) continue;
-      s << "UPDATE data_keys SET retired_at = ? WHERE id = ?", use(at), use(id), now;
+      s << "UPDATE data_keys SET retired_at = ? WHERE id = ?"_sql, use(at), use(id), now;
       retired.push_back(static_cast<uint32_t>(id));
     }
     impl_.appendAudit(
@@ -513,9 +514,10 @@ void Store::Impl::insertBody(Session& s, const InboundCommit& c, int64_t message
     int64_t keyId = c.bodyFile->keyId, size = c.bodyFile->size;
     // A re-encryption may have retired the key while this file was being sealed: it holds
     // content again.
-    s << "UPDATE data_keys SET retired_at = '' WHERE id = ? AND retired_at != ''", use(keyId), now;
+    s << "UPDATE data_keys SET retired_at = '' WHERE id = ? AND retired_at != ''"_sql, use(keyId),
+        now;
     s << "INSERT INTO message_bodies (message_id, org_id, key_id, size, file) VALUES (?, ?, ?, ?, "
-         "?)",
+         "?)"_sql,
         use(id), bind(c.orgId), use(keyId), use(size), bind(c.bodyFile->name), now;
   } else if (!c.rawBody.empty()) {
     std::string sealed = keyring->seal(c.rawBody, bodyAad(c.orgId, messageId));
@@ -523,7 +525,7 @@ void Store::Impl::insertBody(Session& s, const InboundCommit& c, int64_t message
     int64_t size = static_cast<int64_t>(c.rawBody.size());
     Poco::Data::BLOB blob = blobOf(sealed);
     s << "INSERT INTO message_bodies (message_id, org_id, key_id, size, sealed) VALUES (?, ?, ?, "
-         "?, ?)",
+         "?, ?)"_sql,
         use(id), bind(c.orgId), use(keyId), use(size), use(blob), now;
   }
 }
@@ -562,7 +564,7 @@ std::optional<std::string> Store::encryptionKekFingerprint() {
     std::string fingerprint;
     Statement select(s);
     select << "SELECT kek_fingerprint FROM data_keys WHERE retired_at = '' ORDER BY id DESC "
-              "LIMIT 1",
+              "LIMIT 1"_sql,
         into(fingerprint);
     if (select.execute() == 0) return std::nullopt;
     return fingerprint;
@@ -614,7 +616,7 @@ Status Store::readRawBody(const std::string& orgId, int64_t messageId,
     int64_t id = messageId;
     Statement select(s);
     select << "SELECT size, file, COALESCE(sealed, zeroblob(0)) FROM message_bodies WHERE "
-              "message_id = ? AND org_id = ?",
+              "message_id = ? AND org_id = ?"_sql,
         use(id), use(org), into(r.size), into(r.file), into(r.sealed);
     if (select.execute() == 0) return std::nullopt;
     return r;

@@ -35,7 +35,7 @@ StatusOr<InboundReceipt> Store::commitExportStream(InboundCommit& c, ExportChunk
       // The content was stored before (a copy dropped again while the first was being read).
       Poco::Data::Statement select(s);
       select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
-                "sender = ? AND control_id = ? AND content_sha256 = ?",
+                "sender = ? AND control_id = ? AND content_sha256 = ?"_sql,
           bind(c.orgId), bind(c.connector), bind(c.dedupeSender), bind(c.message.controlId),
           bind(c.contentSha256), into(messageId);
       if (select.execute() > 0) {
@@ -48,14 +48,14 @@ StatusOr<InboundReceipt> Store::commitExportStream(InboundCommit& c, ExportChunk
     }
     s << "INSERT INTO messages (org_id, connector, instrument, control_id, sender, format, peer, "
          "received_at, content_sha256, sample_count, result_count, source_name, rules_version, "
-         "listed_in_run_order, canonical) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, 0, 0, ?, '', 0, 1)",
+         "listed_in_run_order, canonical) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, 0, 0, ?, '', 0, 1)"_sql,
         bind(c.orgId), bind(c.connector), bind(c.instrument), bind(c.message.controlId),
         bind(c.format), bind(c.peer), bind(c.receivedAt), bind(c.contentSha256), bind(c.sourceName),
         now;
-    s << "SELECT last_insert_rowid()", into(messageId), now;
+    s << "SELECT last_insert_rowid()"_sql, into(messageId), now;
     if (keyed) {
       s << "INSERT INTO inbound_keys (org_id, connector, sender, control_id, content_sha256, "
-           "message_id) VALUES (?, ?, ?, ?, ?, ?)",
+           "message_id) VALUES (?, ?, ?, ?, ?, ?)"_sql,
           bind(c.orgId), bind(c.connector), bind(c.dedupeSender), bind(c.message.controlId),
           bind(c.contentSha256), use(messageId), now;
     }
@@ -85,7 +85,7 @@ StatusOr<InboundReceipt> Store::commitExportStream(InboundCommit& c, ExportChunk
     const Message& m = c.message;
     int runOrder = m.listedInRunOrder ? 1 : 0;
     s << "UPDATE messages SET sender = ?, sample_count = ?, result_count = ?, rules_version = ?, "
-         "listed_in_run_order = ? WHERE id = ?",
+         "listed_in_run_order = ? WHERE id = ?"_sql,
         bind(m.sender), use(sampleCount), use(resultCount), bind(m.rulesVersion), use(runOrder),
         use(messageId), now;
     insertBatchRows(s, c, messageId);

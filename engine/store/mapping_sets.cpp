@@ -21,8 +21,8 @@ namespace {
 std::optional<int64_t> setIdOf(Session& s, const std::string& orgId, const std::string& name) {
   int64_t id = 0;
   Statement select(s);
-  select << "SELECT id FROM mapping_sets WHERE org_id = ? AND name = ?", bind(orgId), bind(name),
-      into(id);
+  select << "SELECT id FROM mapping_sets WHERE org_id = ? AND name = ?"_sql, bind(orgId),
+      bind(name), into(id);
   if (select.execute() == 0) {
     return std::nullopt;
   }
@@ -37,9 +37,9 @@ std::vector<MappingSetActivation> selectActivations(Session& s, int64_t setId, b
   std::vector<MappingSetActivation> out;
   MappingSetActivation row;
   Statement select(s);
-  select << std::string("SELECT ") + kActivationColumns +
-                " FROM mapping_set_activations WHERE set_id = ? ORDER BY id " +
-                (latestOnly ? "DESC LIMIT 1" : "ASC"),
+  select << sql::Text{std::string("SELECT ") + kActivationColumns +
+                      " FROM mapping_set_activations WHERE set_id = ? ORDER BY id " +
+                      (latestOnly ? "DESC LIMIT 1" : "ASC")},
       bind(setId), into(row.id), into(row.version), into(row.previousVersion),
       into(row.activatedBy), into(row.activatedAt), into(row.reason), into(row.sessionId),
       into(row.printedName), into(row.meaning), into(row.signedBytes), into(row.signature),
@@ -60,7 +60,7 @@ std::optional<MappingSetVersion> selectVersion(Session& s, int64_t setId, int64_
   MappingSetVersion row;
   Statement select(s);
   select << "SELECT version, csv_text, row_count, sha256, created_by, created_at, comment FROM "
-            "mapping_set_versions WHERE set_id = ? AND version = ?",
+            "mapping_set_versions WHERE set_id = ? AND version = ?"_sql,
       bind(setId), bind(version), into(row.version), into(row.csv), into(row.rowCount),
       into(row.sha256), into(row.createdBy), into(row.createdAt), into(row.comment);
   if (select.execute() == 0) {
@@ -71,8 +71,8 @@ std::optional<MappingSetVersion> selectVersion(Session& s, int64_t setId, int64_
 
 int64_t latestVersionOf(Session& s, int64_t setId) {
   int64_t latest = 0;
-  s << "SELECT COALESCE(MAX(version), 0) FROM mapping_set_versions WHERE set_id = ?", bind(setId),
-      into(latest), now;
+  s << "SELECT COALESCE(MAX(version), 0) FROM mapping_set_versions WHERE set_id = ?"_sql,
+      bind(setId), into(latest), now;
   return latest;
 }
 
@@ -82,10 +82,10 @@ int64_t ensureSet(Session& s, const std::string& orgId, const std::string& name)
     return *id;
   }
   const std::string at = isoNow();
-  s << "INSERT INTO mapping_sets (org_id, name, created_at) VALUES (?, ?, ?)", bind(orgId),
+  s << "INSERT INTO mapping_sets (org_id, name, created_at) VALUES (?, ?, ?)"_sql, bind(orgId),
       bind(name), bind(at), now;
   int64_t id = 0;
-  s << "SELECT last_insert_rowid()", into(id), now;
+  s << "SELECT last_insert_rowid()"_sql, into(id), now;
   return id;
 }
 
@@ -98,7 +98,7 @@ int64_t insertVersion(AuditEvent& event, Session& s, const std::string& orgId, i
   const std::string sha = sha256Hex(csv);
   const std::string at = isoNow();
   s << "INSERT INTO mapping_set_versions (org_id, set_id, version, csv_text, row_count, sha256, "
-       "created_by, created_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+       "created_by, created_at, comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
       bind(orgId), bind(setId), bind(version), bind(csv), bind(rowCount), bind(sha),
       bind(audit.actor), bind(at), bind(comment), now;
   event = audit;
@@ -122,11 +122,11 @@ MappingSetActivation insertActivation(AuditEvent& event, Session& s, const std::
   }
   s << "INSERT INTO mapping_set_activations (org_id, set_id, version, previous_version, "
        "activated_by, activated_at, reason, session_id, printed_name, meaning, signed_bytes, "
-       "signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+       "signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
       bind(orgId), bind(setId), bind(a.version), bind(a.previousVersion), bind(a.activatedBy),
       bind(a.activatedAt), bind(a.reason), bind(a.sessionId), bind(a.printedName), bind(a.meaning),
       bind(a.signedBytes), bind(a.signature), bind(a.keyId), now;
-  s << "SELECT last_insert_rowid()", into(a.id), now;
+  s << "SELECT last_insert_rowid()"_sql, into(a.id), now;
   event = audit;
   event.action = "mapping_set.activated";
   event.subject = "mapping-set:" + name;
@@ -148,7 +148,7 @@ std::vector<MappingSetSummary> MappingSetStore::list(const std::string& orgId) {
     int64_t id = 0;
     MappingSetSummary row;
     Statement select(s);
-    select << "SELECT id, name, created_at FROM mapping_sets WHERE org_id = ? ORDER BY name",
+    select << "SELECT id, name, created_at FROM mapping_sets WHERE org_id = ? ORDER BY name"_sql,
         bind(orgId), into(id), into(row.name), into(row.createdAt), range(0, 1);
     eachRow(select, [&] { sets.emplace_back(id, row); });
     std::vector<MappingSetSummary> out;
@@ -170,12 +170,12 @@ std::optional<MappingSetDetail> MappingSetStore::get(const std::string& orgId,
     }
     MappingSetDetail detail;
     detail.summary.name = name;
-    s << "SELECT created_at FROM mapping_sets WHERE id = ?", bind(*setId),
+    s << "SELECT created_at FROM mapping_sets WHERE id = ?"_sql, bind(*setId),
         into(detail.summary.createdAt), now;
     MappingSetVersion row;
     Statement select(s);
     select << "SELECT version, row_count, sha256, created_by, created_at, comment FROM "
-              "mapping_set_versions WHERE set_id = ? ORDER BY version",
+              "mapping_set_versions WHERE set_id = ? ORDER BY version"_sql,
         bind(*setId), into(row.version), into(row.rowCount), into(row.sha256), into(row.createdBy),
         into(row.createdAt), into(row.comment), range(0, 1);
     eachRow(select, [&] { detail.versions.push_back(row); });
@@ -291,7 +291,7 @@ StatusOr<std::optional<int64_t>> MappingSetStore::importFile(const std::string& 
     std::string lastSha;
     Statement select(s);
     select << "SELECT sha256 FROM mapping_set_versions WHERE set_id = ? AND created_by = "
-              "'configuration' ORDER BY version DESC LIMIT 1",
+              "'configuration' ORDER BY version DESC LIMIT 1"_sql,
         bind(setId), into(lastSha);
     const bool imported = select.execute() > 0;
     std::optional<MappingSetActivation> current = latestActivation(s, setId);
@@ -327,8 +327,8 @@ StatusOr<std::optional<int64_t>> MappingSetStore::importFile(const std::string& 
 bool MappingSetStore::sessionHasSigned(int64_t sessionId) {
   return store_->impl_->read([&](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM mapping_set_activations WHERE session_id = ? AND "
-         "signature <> '')",
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM mapping_set_activations WHERE session_id = ? "
+         "AND signature <> '' LIMIT 1) AS signed_activation"_sql,
         bind(sessionId), into(any), now;
     return any != 0;
   });

@@ -53,7 +53,7 @@ void readSamples(Session& s, const std::string& orgId, int64_t messageId, Messag
   Statement select(s);
   select << "SELECT id, sample_id, kind, position, acquired_at, level, lot, "
             "nominal_concentration, dilution, data_file, injection FROM samples WHERE org_id = ? "
-            "AND message_id = ? ORDER BY id",
+            "AND message_id = ? ORDER BY id"_sql,
       bind(orgId), bind(messageId), into(row), into(sample.sampleId), into(kind),
       into(sample.position), into(sample.acquiredAt), into(sample.level), into(sample.lot),
       into(nominal), into(dilution), into(sample.dataFile), into(injection), range(0, 1);
@@ -88,7 +88,7 @@ void readResults(Session& s, const std::string& orgId, int64_t messageId, Messag
             "r.value, r.numeric_value, r.units, r.reference_range, r.flags, r.status, "
             "r.measured_at, r.comment, r.disposition, r.qa_state, r.internal_standard FROM results "
             "r JOIN samples sa ON sa.id = r.sample_row_id WHERE r.org_id = ? AND r.message_id = ? "
-            "ORDER BY r.id",
+            "ORDER BY r.id"_sql,
       bind(orgId), bind(messageId), into(stored.id), into(sampleRow), into(stored.sampleKind),
       into(r.instrumentCode), into(r.lisCode), into(r.lisName), into(r.value), into(numeric),
       into(r.units), into(r.referenceRange), into(r.flags), into(r.status), into(r.measuredAt),
@@ -131,7 +131,7 @@ void readPeaks(Session& s, const std::string& orgId, int64_t messageId, Message&
             "p.expected_concentration, p.accuracy, p.response_ratio, p.vendor_flags, "
             "p.final_concentration, p.integration_code, p.excluded_from_curve FROM peaks p JOIN "
             "results r ON r.id = p.result_id WHERE r.org_id = ? AND r.message_id = ? ORDER BY "
-            "p.result_id",
+            "p.result_id"_sql,
       bind(orgId), bind(messageId), into(resultId), into(rt), into(expectedRt), into(area),
       into(height), into(p.internalStandard), into(isArea), into(isRt), into(quant), into(qual),
       into(ratio), into(sn), into(width), into(asym), into(manual), into(calc), into(expected),
@@ -175,7 +175,7 @@ void readFindings(Session& s, const std::string& orgId, int64_t messageId, Messa
   Statement select(s);
   select << "SELECT f.result_id, f.rule_id, f.severity, f.subject, f.message, f.measured, "
             "f.limit_value, f.action FROM findings f JOIN results r ON r.id = f.result_id WHERE "
-            "f.org_id = ? AND r.org_id = ? AND r.message_id = ? ORDER BY f.id",
+            "f.org_id = ? AND r.org_id = ? AND r.message_id = ? ORDER BY f.id"_sql,
       bind(orgId), bind(orgId), bind(messageId), into(resultId), into(f.ruleId), into(severity),
       into(f.subject), into(f.message), into(f.measured), into(f.limit), into(action), range(0, 1);
   eachRow(select, [&] {
@@ -196,7 +196,7 @@ void readBatchLevel(Session& s, const std::string& orgId, int64_t messageId, Mes
     ExportCurve curve;
     Statement select(s);
     select << "SELECT analyte, model, weighting, origin FROM export_curves WHERE org_id = ? AND "
-              "message_id = ? ORDER BY id",
+              "message_id = ? ORDER BY id"_sql,
         bind(orgId), bind(messageId), into(curve.analyte), into(curve.model), into(curve.weighting),
         into(curve.origin), range(0, 1);
     eachRow(select, [&] { message.curves.push_back(curve); });
@@ -207,7 +207,7 @@ void readBatchLevel(Session& s, const std::string& orgId, int64_t messageId, Mes
     std::string action;
     Statement select(s);
     select << "SELECT analyte, rule_id, severity, subject, message, measured, limit_value, action "
-              "FROM batch_findings WHERE org_id = ? AND message_id = ? ORDER BY id",
+              "FROM batch_findings WHERE org_id = ? AND message_id = ? ORDER BY id"_sql,
         bind(orgId), bind(messageId), into(b.analyte), into(b.finding.ruleId), into(severity),
         into(b.finding.subject), into(b.finding.message), into(b.finding.measured),
         into(b.finding.limit), into(action), range(0, 1);
@@ -226,14 +226,15 @@ void supersedeResultFindings(Session& s, const std::string& orgId, int64_t messa
   s << "INSERT INTO findings_history (org_id, message_id, result_id, analyte, rule_id, severity, "
        "subject, message, measured, limit_value, action, superseded_at, reevaluation_id) SELECT "
        "org_id, ?, result_id, '', rule_id, severity, subject, message, measured, limit_value, "
-       "action, ?, ? FROM findings WHERE org_id = ? AND result_id = ? ORDER BY id",
+       "action, ?, ? FROM findings WHERE org_id = ? AND result_id = ? ORDER BY id"_sql,
       bind(messageId), bind(at), bind(reevaluation), bind(orgId), bind(resultId), now;
-  s << "DELETE FROM findings WHERE org_id = ? AND result_id = ?", bind(orgId), bind(resultId), now;
+  s << "DELETE FROM findings WHERE org_id = ? AND result_id = ?"_sql, bind(orgId), bind(resultId),
+      now;
 }
 
 void insertFinding(Session& s, const std::string& orgId, int64_t resultId, const Finding& f) {
   s << "INSERT INTO findings (org_id, result_id, rule_id, severity, subject, message, measured, "
-       "limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+       "limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
       bind(orgId), bind(resultId), bind(f.ruleId), bind(std::string(toString(f.severity))),
       bind(f.subject), bind(f.message), bind(f.measured), bind(f.limit),
       bind(std::string(toString(f.action))), now;
@@ -249,8 +250,9 @@ std::optional<StoredBatch> ReevaluationStore::batch(const std::string& orgId, in
     int runOrder = 0;
     int canonical = 0;
     Statement select(s);
-    select << "SELECT id, org_id, connector, instrument, received_at, rules_version, control_id, "
-              "sender, listed_in_run_order, canonical FROM messages WHERE org_id = ? AND id = ?",
+    select
+        << "SELECT id, org_id, connector, instrument, received_at, rules_version, control_id, "
+           "sender, listed_in_run_order, canonical FROM messages WHERE org_id = ? AND id = ?"_sql,
         bind(orgId), bind(id), into(out.id), into(out.orgId), into(out.connector),
         into(out.instrument), into(out.receivedAt), into(out.rulesVersion),
         into(out.message.controlId), into(out.message.sender), into(runOrder), into(canonical);
@@ -260,7 +262,7 @@ std::optional<StoredBatch> ReevaluationStore::batch(const std::string& orgId, in
     out.canonical = canonical != 0;
     out.message.listedInRunOrder = runOrder != 0;
     out.message.rulesVersion = out.rulesVersion;
-    s << "SELECT COUNT(*) FROM signatures WHERE org_id = ? AND message_id = ?", bind(orgId),
+    s << "SELECT COUNT(*) FROM signatures WHERE org_id = ? AND message_id = ?"_sql, bind(orgId),
         bind(id), into(out.signatures), now;
     std::map<int64_t, size_t> sampleIndex;
     std::map<int64_t, ResultPlace> places;
@@ -285,7 +287,7 @@ std::vector<int64_t> ReevaluationStore::heldForMapping(const std::string& orgId,
               "f.result_id = r.id AND f.severity != 'info' AND f.rule_id LIKE 'mapping.%') AND "
               "NOT EXISTS (SELECT 1 FROM findings f WHERE f.result_id = r.id AND f.severity != "
               "'info' AND f.rule_id NOT LIKE 'mapping.%') AND NOT EXISTS (SELECT 1 FROM "
-              "signatures g WHERE g.message_id = m.id) ORDER BY r.message_id",
+              "signatures g WHERE g.message_id = m.id) ORDER BY r.message_id"_sql,
         bind(orgId), bind(connector), bind(orgId), into(id), range(0, 1);
     eachRow(select, [&] { out.push_back(id); });
     return out;
@@ -296,7 +298,7 @@ std::vector<int64_t> ReevaluationStore::lastBatches(const std::string& orgId,
                                                     const std::string& instrument, int64_t limit) {
   return store_->impl_->read([&](Session& s) {
     std::vector<int64_t> out;
-    s << "SELECT id FROM messages WHERE org_id = ? AND instrument = ? ORDER BY id DESC LIMIT ?",
+    s << "SELECT id FROM messages WHERE org_id = ? AND instrument = ? ORDER BY id DESC LIMIT ?"_sql,
         bind(orgId), bind(instrument), bind(limit), into(out), now;
     return out;
   });
@@ -316,8 +318,9 @@ std::vector<QcValue> ReevaluationStore::qcHistoryBefore(const std::string& orgId
     Statement select(s);
     select << "SELECT message_id, level, lot, sample_id, seq, value, target_mean, target_sd, "
               "excluded, run_rejected FROM (SELECT * FROM qc_history WHERE org_id = ? AND "
-              "instrument = ? AND analyte = ? AND message_id < ? ORDER BY id DESC LIMIT ?) ORDER "
-              "BY id",
+              "instrument = ? AND analyte = ? AND message_id < ? ORDER BY id DESC LIMIT ?) AS "
+              "recent ORDER "
+              "BY id"_sql,
         bind(orgId), bind(instrument), bind(analyte), bind(beforeMessage), bind(limit),
         into(row.batch), into(row.level), into(row.lot), into(row.sampleId), into(row.seq),
         into(row.value), into(mean), into(sd), into(excluded), into(rejected), range(0, 1);
@@ -343,7 +346,7 @@ std::vector<double> ReevaluationStore::metricHistoryBefore(const std::string& or
     std::vector<double> out;
     s << "SELECT value FROM (SELECT id, value FROM batch_metrics WHERE org_id = ? AND "
          "instrument = ? AND analyte = ? AND metric = ? AND message_id < ? ORDER BY id DESC "
-         "LIMIT ?) ORDER BY id",
+         "LIMIT ?) AS recent ORDER BY id"_sql,
         bind(orgId), bind(instrument), bind(analyte), bind(metric), bind(beforeMessage),
         bind(limit), into(out), now;
     return out;
@@ -357,13 +360,13 @@ StatusOr<int64_t> ReevaluationStore::commit(const ReevaluationCommit& c) {
   Status written = impl.write([&](Session& s) {
     try {
       int64_t mine = 0;
-      s << "SELECT COUNT(*) FROM messages WHERE org_id = ? AND id = ?", bind(c.orgId),
+      s << "SELECT COUNT(*) FROM messages WHERE org_id = ? AND id = ?"_sql, bind(c.orgId),
           bind(c.batchId), into(mine), now;
       if (mine == 0) {
         throw Refused(Status::notFound("batch", "no such batch"));
       }
       int64_t signatures = 0;
-      s << "SELECT COUNT(*) FROM signatures WHERE org_id = ? AND message_id = ?", bind(c.orgId),
+      s << "SELECT COUNT(*) FROM signatures WHERE org_id = ? AND message_id = ?"_sql, bind(c.orgId),
           bind(c.batchId), into(signatures), now;
       if (signatures > 0) {
         throw Refused(Status::rejected(
@@ -373,16 +376,16 @@ StatusOr<int64_t> ReevaluationStore::commit(const ReevaluationCommit& c) {
       }
       const std::string at = isoNow();
       s << "INSERT INTO reevaluations (org_id, message_id, at, actor, reason, cause, "
-           "rules_version, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+           "rules_version, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"_sql,
           bind(c.orgId), bind(c.batchId), bind(at), bind(c.actor), bind(c.reason), bind(c.cause),
           bind(c.rulesVersion), bind(c.changesJson), now;
-      s << "SELECT last_insert_rowid()", into(reevaluation), now;
+      s << "SELECT last_insert_rowid()"_sql, into(reevaluation), now;
       for (const ResultUpdate& u : c.updates) {
         std::string disposition;
         std::string qaState;
         Statement current(s);
         current << "SELECT disposition, qa_state FROM results WHERE org_id = ? AND message_id = ? "
-                   "AND id = ?",
+                   "AND id = ?"_sql,
             bind(c.orgId), bind(c.batchId), bind(u.resultId), into(disposition), into(qaState);
         if (current.execute() == 0 || disposition != u.expectedDisposition || !qaState.empty()) {
           throw Refused(Status::rejected(
@@ -396,7 +399,7 @@ StatusOr<int64_t> ReevaluationStore::commit(const ReevaluationCommit& c) {
           insertFinding(s, c.orgId, u.resultId, f);
         }
         s << "UPDATE results SET lis_code = ?, lis_name = ?, units = ?, decimals = ?, "
-             "disposition = ? WHERE org_id = ? AND id = ?",
+             "disposition = ? WHERE org_id = ? AND id = ?"_sql,
             bind(u.lisCode), bind(u.lisName), bind(u.units), bind(u.decimals),
             bind(std::string(toString(u.disposition))), bind(c.orgId), bind(u.resultId), now;
       }
@@ -405,25 +408,25 @@ StatusOr<int64_t> ReevaluationStore::commit(const ReevaluationCommit& c) {
              "severity, subject, message, measured, limit_value, action, superseded_at, "
              "reevaluation_id) SELECT org_id, message_id, 0, analyte, rule_id, severity, subject, "
              "message, measured, limit_value, action, ?, ? FROM batch_findings WHERE org_id = ? "
-             "AND message_id = ? ORDER BY id",
+             "AND message_id = ? ORDER BY id"_sql,
             bind(at), bind(reevaluation), bind(c.orgId), bind(c.batchId), now;
-        s << "DELETE FROM batch_findings WHERE org_id = ? AND message_id = ?", bind(c.orgId),
+        s << "DELETE FROM batch_findings WHERE org_id = ? AND message_id = ?"_sql, bind(c.orgId),
             bind(c.batchId), now;
         for (const BatchFinding& b : c.batchFindings) {
           const Finding& f = b.finding;
           s << "INSERT INTO batch_findings (org_id, message_id, analyte, rule_id, severity, "
                "subject, message, measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
-               "?, ?)",
+               "?, ?)"_sql,
               bind(c.orgId), bind(c.batchId), bind(b.analyte), bind(f.ruleId),
               bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message),
               bind(f.measured), bind(f.limit), bind(std::string(toString(f.action))), now;
         }
-        s << "UPDATE messages SET rules_version = ? WHERE org_id = ? AND id = ?",
+        s << "UPDATE messages SET rules_version = ? WHERE org_id = ? AND id = ?"_sql,
             bind(c.rulesVersion), bind(c.orgId), bind(c.batchId), now;
       }
       for (const OutboundDraft& o : c.outbound) {
         s << "INSERT INTO outbound (org_id, destination, message_id, control_id, payload, state, "
-             "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+             "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)"_sql,
             bind(c.orgId), bind(o.destination), bind(c.batchId), bind(o.controlId), bind(o.payload),
             bind(at), now;
       }
@@ -460,7 +463,7 @@ std::vector<UnmappedCode> ReevaluationStore::unmappedCodes(const std::string& or
               "findings_history WHERE org_id = ? AND rule_id = 'mapping.unmapped' AND result_id "
               "!= 0) x JOIN results r ON r.id = x.result_id JOIN messages m ON m.id = "
               "r.message_id WHERE m.org_id = ? AND (? = '' OR m.instrument = ?) GROUP BY "
-              "m.instrument, x.code ORDER BY m.instrument, x.code",
+              "m.instrument, x.code ORDER BY m.instrument, x.code"_sql,
         bind(orgId), bind(orgId), bind(orgId), bind(instrument), bind(instrument),
         into(row.instrument), into(row.code), into(row.results), into(row.firstSeen),
         into(row.lastSeen), into(row.waiting), range(0, 1);

@@ -518,7 +518,20 @@ ALTER TABLE results ADD COLUMN decimals INTEGER NOT NULL DEFAULT -1;
 CREATE INDEX IF NOT EXISTS audit_org_counted_at ON audit(org_id, action, at)
   WHERE action IN ('message.refused', 'message.invalid', 'outbound.delivered');
 )sql",
-      // 17 (issue 17, scale; 16 is the retention's): the batch list's counts per batch
+      // 16 (issue 17): which node delivers each destination's queue on a shared PostgreSQL
+      // store (docs/adr/0021): the holder, until when (the database's clock, milliseconds since
+      // the epoch), and a generation that grows with every change of holder. On SQLite (one
+      // node) it stays empty.
+      R"sql(
+CREATE TABLE IF NOT EXISTS delivery_leases (
+  destination TEXT PRIMARY KEY,
+  node_id TEXT NOT NULL,
+  expires_at_ms INTEGER NOT NULL,
+  generation INTEGER NOT NULL,
+  acquired_at TEXT NOT NULL
+);
+)sql",
+      // 17 (issue 17, scale): the batch list's counts per batch
       // (engine/store/signatures.cpp batchColumns: patient results, waiting, rejected) read
       // results by message_id alone, which no index led with: every listed batch scanned the
       // whole results table (a year of a busy lab: hours per page). results_message answers the

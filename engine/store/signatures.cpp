@@ -90,7 +90,7 @@ std::pair<int64_t, int64_t> messageIdRange(Session& s, const std::string& orgId,
     select.addBind(bind(to));
   }
   std::pair<int64_t, int64_t> out{0, 0};
-  select << sql, into(out.first), into(out.second), now;
+  select << sql::Text{sql}, into(out.first), into(out.second), now;
   return out;
 }
 
@@ -124,7 +124,7 @@ std::vector<BatchSummary> selectBatches(Session& s, const std::string& orgId, co
   filter(f.instrument, " AND m.instrument = ?");
   filter(f.from, " AND m.received_at >= ?");
   filter(upperBound(f.to), " AND m.received_at <= ?");
-  sql += ")";
+  sql += ") AS batch";  // PostgreSQL needs the derived table named
   if (f.state == "held") {
     sql += " WHERE waiting > 0";
   } else if (f.state == "rejected") {
@@ -136,9 +136,9 @@ std::vector<BatchSummary> selectBatches(Session& s, const std::string& orgId, co
   }
   sql += " ORDER BY id DESC LIMIT ?";
   select.addBind(bind(limit));
-  select << sql, into(row.id), into(row.connector), into(row.instrument), into(row.format),
-      into(row.sourceName), into(row.receivedAt), into(row.sampleCount), into(row.resultCount),
-      into(row.waiting), into(rejected), into(signedList), range(0, 1);
+  select << sql::Text{sql}, into(row.id), into(row.connector), into(row.instrument),
+      into(row.format), into(row.sourceName), into(row.receivedAt), into(row.sampleCount),
+      into(row.resultCount), into(row.waiting), into(rejected), into(signedList), range(0, 1);
   eachRow(select, [&] {
     row.state = stateOf(row.waiting, rejected);
     // Meanings are words without commas (reviewed, approved, ...); signatures_message orders
@@ -161,7 +161,7 @@ std::vector<BatchResult> selectResults(Session& s, const std::string& orgId, int
             "r.flags, r.status, r.measured_at, r.comment, r.disposition, r.qa_state, r.decimals "
             "FROM results "
             "r JOIN samples sa ON sa.id = r.sample_row_id WHERE r.org_id = ? AND r.message_id = ? "
-            "AND r.internal_standard = 0 ORDER BY r.id",
+            "AND r.internal_standard = 0 ORDER BY r.id"_sql,
       bind(orgId), bind(messageId), into(row.id), into(row.sampleRow), into(row.sampleId),
       into(row.sampleKind), into(row.sampleAcquiredAt), into(row.instrumentCode), into(row.lisCode),
       into(row.lisName), into(row.value), into(row.units), into(row.referenceRange),
@@ -181,7 +181,7 @@ std::vector<BatchResult> selectResults(Session& s, const std::string& orgId, int
   // plans a CROSS JOIN with a WHERE like the inner join it is.
   findings << "SELECT f.result_id, f.rule_id, f.severity, f.message, f.measured, f.limit_value, "
               "f.action FROM results r CROSS JOIN findings f WHERE f.result_id = r.id AND "
-              "f.org_id = ? AND r.org_id = ? AND r.message_id = ? ORDER BY f.id",
+              "f.org_id = ? AND r.org_id = ? AND r.message_id = ? ORDER BY f.id"_sql,
       bind(orgId), bind(orgId), bind(messageId), into(resultId), into(finding.ruleId),
       into(finding.severity), into(finding.message), into(finding.measured), into(finding.limit),
       into(finding.action), range(0, 1);
@@ -200,7 +200,7 @@ std::vector<BatchFindingRecord> selectBatchFindings(Session& s, const std::strin
   BatchFindingRecord row;
   Statement select(s);
   select << "SELECT analyte, rule_id, severity, message, measured, limit_value, action FROM "
-            "batch_findings WHERE org_id = ? AND message_id = ? ORDER BY id",
+            "batch_findings WHERE org_id = ? AND message_id = ? ORDER BY id"_sql,
       bind(orgId), bind(messageId), into(row.analyte), into(row.ruleId), into(row.severity),
       into(row.message), into(row.measured), into(row.limit), into(row.action), range(0, 1);
   eachRow(select, [&] { out.push_back(row); });
@@ -218,8 +218,8 @@ std::vector<SignatureRecord> selectSignatures(Session& s, const std::string& whe
   SignatureRecord row;
   std::string ids;
   Statement select(s);
-  select << std::string("SELECT ") + kSignatureColumns + " FROM signatures WHERE org_id = ? AND " +
-                where + " ORDER BY id",
+  select << sql::Text{std::string("SELECT ") + kSignatureColumns +
+                      " FROM signatures WHERE org_id = ? AND " + where + " ORDER BY id"},
       bind(orgId), bind(key), into(row.id), into(row.orgId), into(row.batchId), into(row.userId),
       into(row.username), into(row.printedName), into(row.sessionId), into(row.meaning),
       into(row.reason), into(row.signedAt), into(ids), into(row.recordSha256),
@@ -351,7 +351,7 @@ StatusOr<int64_t> SignatureStore::sign(const SignatureDraft& draft) {
   Status written = impl.write([&](Session& s) {
     try {
       int64_t mine = 0;
-      s << "SELECT COUNT(*) FROM messages WHERE org_id = ? AND id = ?", bind(sig.orgId),
+      s << "SELECT COUNT(*) FROM messages WHERE org_id = ? AND id = ?"_sql, bind(sig.orgId),
           bind(sig.batchId), into(mine), now;
       if (mine == 0) {
         throw Refused(Status::notFound("batch", "no such batch"));
@@ -368,20 +368,20 @@ StatusOr<int64_t> SignatureStore::sign(const SignatureDraft& draft) {
       const std::string ids = joinIds(sig.resultIds);
       s << "INSERT INTO signatures (org_id, message_id, user_id, username, printed_name, "
            "session_id, meaning, reason, signed_at, result_ids, record_sha256, signed_bytes, "
-           "signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+           "signature, key_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
           bind(sig.orgId), bind(sig.batchId), bind(sig.userId), bind(sig.username),
           bind(sig.printedName), bind(sig.sessionId), bind(sig.meaning), bind(sig.reason),
           bind(sig.signedAt), bind(ids), bind(sig.recordSha256), bind(sig.signedBytes),
           bind(sig.signature), bind(sig.keyId), now;
-      s << "SELECT last_insert_rowid()", into(newId), now;
+      s << "SELECT last_insert_rowid()"_sql, into(newId), now;
       for (int64_t resultId : draft.qaState.empty() ? std::vector<int64_t>{} : sig.resultIds) {
-        s << "UPDATE results SET qa_state = ? WHERE org_id = ? AND message_id = ? AND id = ?",
+        s << "UPDATE results SET qa_state = ? WHERE org_id = ? AND message_id = ? AND id = ?"_sql,
             bind(draft.qaState), bind(sig.orgId), bind(sig.batchId), bind(resultId), now;
       }
       const std::string createdAt = isoNow();
       for (const OutboundDraft& o : draft.outbound) {
         s << "INSERT INTO outbound (org_id, destination, message_id, control_id, payload, state, "
-             "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+             "created_at) VALUES (?, ?, ?, ?, ?, 'queued', ?)"_sql,
             bind(sig.orgId), bind(o.destination), bind(sig.batchId), bind(o.controlId),
             bind(o.payload), bind(createdAt), now;
       }
@@ -415,8 +415,8 @@ std::optional<SignatureRecord> SignatureStore::signature(const std::string& orgI
 bool SignatureStore::sessionHasSigned(int64_t sessionId) {
   return store_->impl_->read([&](Session& s) {
     int64_t any = 0;
-    s << "SELECT EXISTS (SELECT 1 FROM signatures WHERE session_id = ?)", bind(sessionId),
-        into(any), now;
+    s << "SELECT COUNT(*) FROM (SELECT 1 FROM signatures WHERE session_id = ? LIMIT 1) AS signed"_sql,
+        bind(sessionId), into(any), now;
     return any != 0;
   });
 }
@@ -427,9 +427,9 @@ std::vector<SignatureStore::Waiting> SignatureStore::waitingByInstrument(Store& 
     Waiting row;
     Statement select(s);
     select << "SELECT m.org_id, m.instrument, COUNT(*), MIN(m.received_at) FROM results r JOIN "
-              "messages m ON m.id = r.message_id WHERE r.internal_standard = 0 AND "
+              "messages m ON m.id = r.message_id WHERE r.internal_standard = 0 AND "_sql
            << kResultWaitingSql
-           << " GROUP BY m.org_id, m.instrument ORDER BY m.org_id, m.instrument",
+           << " GROUP BY m.org_id, m.instrument ORDER BY m.org_id, m.instrument"_sql,
         into(row.orgId), into(row.instrument), into(row.results), into(row.oldestReceivedAt),
         range(0, 1);
     eachRow(select, [&] { out.push_back(row); });
@@ -442,7 +442,7 @@ std::vector<std::pair<std::string, int64_t>> SignatureStore::signaturesByKey(Sto
     std::vector<std::pair<std::string, int64_t>> out;
     std::pair<std::string, int64_t> row;
     Statement select(s);
-    select << "SELECT key_id, COUNT(*) FROM signatures GROUP BY key_id ORDER BY key_id",
+    select << "SELECT key_id, COUNT(*) FROM signatures GROUP BY key_id ORDER BY key_id"_sql,
         into(row.first), into(row.second), range(0, 1);
     eachRow(select, [&] { out.push_back(row); });
     return out;

@@ -2,6 +2,7 @@
 // session for queue look-ups. See store.h for the contract.
 #include "engine/store/store.h"
 
+#include <Poco/Data/PostgreSQL/Connector.h>
 #include <Poco/Data/RecordSet.h>
 #include <Poco/Data/SQLite/Connector.h>
 #include <Poco/Data/Session.h>
@@ -25,6 +26,7 @@
 #include "engine/store/audit.h"
 #include "engine/store/audit_log.h"
 #include "engine/store/store_impl.h"
+#include "engine/store/store_url.h"
 #include "util/iso8601.h"
 
 using namespace Poco::Data::Keywords;
@@ -125,14 +127,14 @@ void insertBatchRows(Session& s, const InboundCommit& c, int64_t messageId) {
   for (const BatchFinding& b : m.batchFindings) {
     const Finding& f = b.finding;
     s << "INSERT INTO batch_findings (org_id, message_id, analyte, rule_id, severity, subject, "
-         "message, measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "message, measured, limit_value, action) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
         bind(c.orgId), use(messageId), bind(b.analyte), bind(f.ruleId),
         bind(std::string(toString(f.severity))), bind(f.subject), bind(f.message), bind(f.measured),
         bind(f.limit), bind(std::string(toString(f.action))), now;
   }
   for (const ExportCurve& curve : m.curves) {
     s << "INSERT INTO export_curves (org_id, message_id, analyte, model, weighting, origin) "
-         "VALUES (?, ?, ?, ?, ?, ?)",
+         "VALUES (?, ?, ?, ?, ?, ?)"_sql,
         bind(c.orgId), use(messageId), bind(curve.analyte), bind(curve.model),
         bind(curve.weighting), bind(curve.origin), now;
   }
@@ -142,7 +144,7 @@ void insertBatchRows(Session& s, const InboundCommit& c, int64_t messageId) {
     int seq = q.seq, excluded = q.excluded ? 1 : 0, rejected = q.runRejected ? 1 : 0;
     s << "INSERT INTO qc_history (org_id, instrument, analyte, level, lot, message_id, "
          "sample_id, seq, value, target_mean, target_sd, excluded, run_rejected) VALUES (?, ?, "
-         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
         bind(c.orgId), bind(c.instrument), bind(q.analyte), bind(q.level), bind(q.lot),
         use(messageId), bind(q.sampleId), use(seq), use(value), use(mean), use(sd), use(excluded),
         use(rejected), now;
@@ -150,13 +152,14 @@ void insertBatchRows(Session& s, const InboundCommit& c, int64_t messageId) {
   for (const BatchMetric& metric : m.metrics) {
     double value = metric.value;
     s << "INSERT INTO batch_metrics (org_id, instrument, analyte, metric, message_id, value) "
-         "VALUES (?, ?, ?, ?, ?, ?)",
+         "VALUES (?, ?, ?, ?, ?, ?)"_sql,
         bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
         use(messageId), use(value), now;
     // The QC trends' state (qc_<name>/<level>): the newest value is kept apart for /metrics.
     if (metric.metric.rfind("qc_", 0) == 0 && metric.metric.find('/') != std::string::npos) {
-      s << "INSERT OR REPLACE INTO qc_trend_state (org_id, instrument, analyte, metric, "
-           "message_id, value) VALUES (?, ?, ?, ?, ?, ?)",
+      s << "INSERT INTO qc_trend_state (org_id, instrument, analyte, metric, message_id, value) "
+           "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, instrument, analyte, metric) DO UPDATE "
+           "SET message_id = excluded.message_id, value = excluded.value"_sql,
           bind(c.orgId), bind(c.instrument), bind(metric.analyte), bind(metric.metric),
           use(messageId), use(value), now;
     }
@@ -178,14 +181,28 @@ AuditEvent acceptedEvent(const InboundCommit& c, int64_t messageId, int64_t samp
 
 StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
                                              std::shared_ptr<security::Keyring> keyring) {
+  return open(StoreLocation{dataDir, "", ""}, std::move(keyring));
+}
+
+std::string Store::backendName() const {
+  return impl_->backend() == sql::Backend::kPostgres ? "postgresql" : "sqlite";
+}
+
+StatusOr<std::shared_ptr<Store>> Store::open(const StoreLocation& location,
+                                             std::shared_ptr<security::Keyring> keyring) {
   static std::once_flag registered;
-  std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
+  std::call_once(registered, [] {
+    Poco::Data::SQLite::Connector::registerConnector();
+    Poco::Data::PostgreSQL::Connector::registerConnector();
+  });
+  const std::string& dataDir = location.dataDir;
   // The data directory and the database are the owner's only (0700, 0600) whatever the umask:
   // SQLite gives the -wal and -shm files the database file's mode.
   const std::string made = security::createPrivateDirectories(dataDir);
   if (!made.empty()) return Status::io(dataDir, "cannot create the data directory: " + made);
   std::string path = Poco::Path(dataDir).append("labgate.db").toString();
   for (const std::string& file : {path, path + "-wal", path + "-shm"}) {
+    if (!location.url.empty()) break;  // on PostgreSQL there is no database file here
     if (file != path && !Poco::File(file).exists()) continue;
     security::PrivateFile privateFile = security::ensurePrivateFile(file);
     if (!privateFile.error.empty()) {
@@ -195,10 +212,27 @@ StatusOr<std::shared_ptr<Store>> Store::open(const std::string& dataDir,
       logWarning(Poco::Logger::get("store"), "{}", privateFile.notice);
   }
   std::shared_ptr<Store> store(new Store(path));
+  StoreConnection connection{sql::Backend::kSqlite, path};
+  store->display_ = path;
+  std::string secret;
+  if (!location.url.empty()) {
+    StatusOr<PostgresTarget> target = parseStoreUrl(location.url, location.passwordFile);
+    if (!target.isOk()) return target.status();
+    connection = StoreConnection{sql::Backend::kPostgres, target.value().connectionString()};
+    store->display_ = target.value().display();
+    secret = target.value().password;
+  }
   try {
-    store->impl_ = std::make_unique<Impl>(path);
+    store->impl_ = std::make_unique<Impl>(connection);
   } catch (const Poco::Exception& e) {
-    return Status::io(path, "cannot open the database: " + e.displayText());
+    if (connection.backend == sql::Backend::kSqlite) {
+      return Status::io(path, "cannot open the database: " + e.displayText());
+    }
+    std::string why = e.displayText();
+    for (size_t at; !secret.empty() && (at = why.find(secret)) != std::string::npos;) {
+      why.replace(at, secret.size(), "***");
+    }
+    return Status::io("store.url", "cannot connect to " + store->display_ + ": " + why);
   }
   store->impl_->keyring = std::move(keyring);
   Status migrated = store->impl_->migrate();
@@ -296,7 +330,7 @@ void writeOutcome(Poco::Data::Session& s, StoreImpl& impl, const OutboundOutcome
   if (o.kind == OutboundOutcome::Kind::kRetry) {
     int64_t at = nowMillis() + o.retryDelayMillis;
     s << "UPDATE outbound SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? "
-         "WHERE id = ?",
+         "WHERE id = ?"_sql,
         use(at), bind(o.reason), use(id), now;
     return;
   }
@@ -305,7 +339,7 @@ void writeOutcome(Poco::Data::Session& s, StoreImpl& impl, const OutboundOutcome
   std::string at = delivered ? isoNow() : std::string();
   std::string reason = delivered ? std::string() : o.reason;
   s << "UPDATE outbound SET state = ?, ack_code = ?, last_error = ?, delivered_at = ?, "
-       "attempts = attempts + 1 WHERE id = ?",
+       "attempts = attempts + 1 WHERE id = ?"_sql,
       use(state), bind(o.ackCode), use(reason), use(at), use(id), now;
   impl.appendAudit(
       s,
@@ -333,7 +367,7 @@ std::vector<OutboundItem> Store::claimQueued(const std::string& destination, siz
     const int64_t at = nowMillis();
     Statement select(s);
     select << "SELECT id, org_id, control_id, payload, attempts, next_attempt_at, created_at "
-              "FROM outbound WHERE destination = ? AND state = 'queued' ORDER BY id LIMIT ?",
+              "FROM outbound WHERE destination = ? AND state = 'queued' ORDER BY id LIMIT ?"_sql,
         use(dest), use(rows), into(row.id), into(row.orgId), into(row.controlId), into(row.payload),
         into(row.attempts), into(nextAttemptAt), into(row.createdAt), range(0, 1);
     while (out.size() < limit && !select.done()) {
@@ -360,7 +394,7 @@ std::optional<int64_t> Store::millisUntilNext(const std::string& destination) {
     std::string dest = destination;
     Statement select(s);
     select << "SELECT next_attempt_at FROM outbound WHERE destination = ? AND state = 'queued' "
-              "ORDER BY id LIMIT 1",
+              "ORDER BY id LIMIT 1"_sql,
         use(dest), into(nextAttemptAt);
     if (select.execute() == 0) return std::nullopt;
     return std::max<int64_t>(0, nextAttemptAt - nowMillis());
@@ -403,7 +437,7 @@ std::optional<int64_t> Store::findInbound(const std::string& orgId, const std::s
     std::string org = orgId, conn = connector, snd = sender, ctl = controlId, sha = contentSha256;
     Statement select(s);
     select << "SELECT message_id FROM inbound_keys WHERE org_id = ? AND connector = ? AND "
-              "sender = ? AND control_id = ? AND content_sha256 = ?",
+              "sender = ? AND control_id = ? AND content_sha256 = ?"_sql,
         use(org), use(conn), use(snd), use(ctl), use(sha), into(messageId);
     if (select.execute() == 0) return std::nullopt;
     return messageId;
@@ -423,7 +457,7 @@ std::vector<QcValue> Store::qcHistory(const std::string& orgId, const std::strin
     select << "SELECT message_id, level, lot, sample_id, seq, value, target_mean, target_sd, "
               "excluded, run_rejected FROM (SELECT * FROM qc_history WHERE org_id = ? AND "
               "instrument = ? "
-              "AND analyte = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+              "AND analyte = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id"_sql,
         use(org), use(inst), use(an), use(cap), into(row.batch), into(row.level), into(row.lot),
         into(row.sampleId), into(row.seq), into(row.value), into(mean), into(sd), into(excluded),
         into(rejected), range(0, 1);
@@ -450,7 +484,7 @@ std::vector<double> Store::batchMetricHistory(const std::string& orgId,
     std::string org = orgId, inst = instrument, an = analyte, me = metric;
     int64_t cap = static_cast<int64_t>(limit);
     s << "SELECT value FROM (SELECT id, value FROM batch_metrics WHERE org_id = ? AND "
-         "instrument = ? AND analyte = ? AND metric = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+         "instrument = ? AND analyte = ? AND metric = ? ORDER BY id DESC LIMIT ?) AS recent ORDER BY id"_sql,
         use(org), use(inst), use(an), use(me), use(cap), into(out), now;
     return out;
   });
@@ -462,7 +496,7 @@ std::vector<Store::LatestMetric> Store::latestQcTrendState() {
     LatestMetric row;
     Statement select(s);
     select << "SELECT org_id, instrument, analyte, metric, message_id, value FROM qc_trend_state "
-              "ORDER BY org_id, instrument, analyte, metric",
+              "ORDER BY org_id, instrument, analyte, metric"_sql,
         into(row.orgId), into(row.instrument), into(row.analyte), into(row.metric), into(row.batch),
         into(row.value), range(0, 1);
     while (!select.done()) {
@@ -478,7 +512,7 @@ bool Store::hasInstrument(const std::string& orgId, const std::string& instrumen
     int64_t found = 0;
     std::string org = orgId, inst = instrument;
     s << "SELECT COUNT(*) FROM (SELECT 1 FROM messages WHERE org_id = ? AND instrument = ? LIMIT "
-         "1)",
+         "1) AS any_message"_sql,
         use(org), use(inst), into(found), now;
     return found > 0;
   });
@@ -493,7 +527,7 @@ Store::Diagnostics Store::diagnostics(const std::string& orgId, const std::strin
     // The batch ids in range: the instrument's last `batches` messages.
     int64_t firstBatch = 0;
     s << "SELECT COALESCE(MIN(id), 0) FROM (SELECT id FROM messages WHERE org_id = ? AND "
-         "instrument = ? ORDER BY id DESC LIMIT ?)",
+         "instrument = ? ORDER BY id DESC LIMIT ?) AS recent"_sql,
         use(org), use(inst), use(cap), into(firstBatch), now;
     {
       Diagnostics::MetricPoint row;
@@ -501,7 +535,7 @@ Store::Diagnostics Store::diagnostics(const std::string& orgId, const std::strin
       select << "SELECT m.analyte, m.metric, g.received_at, m.message_id, m.value FROM "
                 "batch_metrics m JOIN messages g ON g.id = m.message_id WHERE m.org_id = ? AND "
                 "m.instrument = ? AND (? = '' OR m.analyte = ?) AND m.message_id >= ? ORDER BY "
-                "m.analyte, m.metric, m.message_id",
+                "m.analyte, m.metric, m.message_id"_sql,
           use(org), use(inst), use(an), use(an), use(firstBatch), into(row.analyte),
           into(row.metric), into(row.receivedAt), into(row.batch), into(row.value), range(0, 1);
       while (!select.done()) {
@@ -514,10 +548,11 @@ Store::Diagnostics Store::diagnostics(const std::string& orgId, const std::strin
       Poco::Nullable<double> mean, sd;
       int rejected = 0;
       Statement select(s);
-      select << "SELECT q.analyte, q.level, q.lot, q.sample_id, g.received_at, q.message_id, "
-                "q.value, q.target_mean, q.target_sd, q.run_rejected FROM qc_history q JOIN "
-                "messages g ON g.id = q.message_id WHERE q.org_id = ? AND q.instrument = ? AND "
-                "(? = '' OR q.analyte = ?) AND q.message_id >= ? ORDER BY q.analyte, q.level, q.id",
+      select
+          << "SELECT q.analyte, q.level, q.lot, q.sample_id, g.received_at, q.message_id, "
+             "q.value, q.target_mean, q.target_sd, q.run_rejected FROM qc_history q JOIN "
+             "messages g ON g.id = q.message_id WHERE q.org_id = ? AND q.instrument = ? AND "
+             "(? = '' OR q.analyte = ?) AND q.message_id >= ? ORDER BY q.analyte, q.level, q.id"_sql,
           use(org), use(inst), use(an), use(an), use(firstBatch), into(row.analyte),
           into(row.level), into(row.lot), into(row.sampleId), into(row.receivedAt), into(row.batch),
           into(row.value), into(mean), into(sd), into(rejected), range(0, 1);
@@ -539,7 +574,7 @@ Store::Diagnostics Store::diagnostics(const std::string& orgId, const std::strin
                 "r.instrument_code = ?) UNION ALL SELECT b.rule_id FROM batch_findings b JOIN "
                 "messages g ON g.id = b.message_id WHERE g.org_id = ? AND g.instrument = ? AND "
                 "g.id >= ? AND b.severity != 'info' AND (? = '' OR b.analyte = ?)) GROUP BY "
-                "rule_id ORDER BY COUNT(*) DESC, rule_id",
+                "rule_id ORDER BY COUNT(*) DESC, rule_id"_sql,
           use(org), use(inst), use(firstBatch), use(an), use(an), use(org), use(inst),
           use(firstBatch), use(an), use(an), into(row.ruleId), into(row.failures), range(0, 1);
       while (!select.done()) {
@@ -555,7 +590,7 @@ int64_t Store::queueDepth(const std::string& destination) {
   return impl_->read([&](Session& s) {
     int64_t queued = 0;
     std::string dest = destination;
-    s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'queued'", use(dest),
+    s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'queued'"_sql, use(dest),
         into(queued), now;
     return queued;
   });
@@ -567,7 +602,7 @@ std::optional<int64_t> Store::oldestQueuedAgeMillis(const std::string& destinati
     std::string dest = destination;
     Statement select(s);
     select << "SELECT created_at FROM outbound WHERE destination = ? AND state = 'queued' "
-              "ORDER BY id LIMIT 1",
+              "ORDER BY id LIMIT 1"_sql,
         use(dest), into(created);
     if (select.execute() == 0) return std::nullopt;
     return created;
@@ -585,8 +620,9 @@ OutboundCounts Store::outboundCounts(const std::string& destination) {
   return impl_->read([&](Session& s) {
     OutboundCounts counts;
     std::string dest = destination;
-    s << "SELECT COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'delivered'), 0), "
-         "COALESCE(SUM(state = 'dead'), 0) FROM outbound WHERE destination = ?",
+    s << "SELECT COUNT(*) FILTER (WHERE state = 'queued'), COUNT(*) FILTER (WHERE state = "
+         "'delivered'), COUNT(*) FILTER (WHERE state = 'dead') FROM outbound WHERE destination = "
+         "?"_sql,
         use(dest), into(counts.queued), into(counts.delivered), into(counts.dead), now;
     return counts;
   });
@@ -602,9 +638,9 @@ Status Store::snapshotTo(const std::string& path) {
   try {
     // Not the reader session: a long copy must not hold up the queue look-ups.
     Session session("SQLite", path_);
-    session << "PRAGMA busy_timeout=10000", now;
+    session << "PRAGMA busy_timeout=10000"_sql, now;
     std::string target = path;
-    session << "VACUUM INTO ?", use(target), now;
+    session << "VACUUM INTO ?"_sql, use(target), now;
   } catch (const Poco::Exception& e) {
     return Status::io(path, "snapshot failed: " + e.displayText());
   }

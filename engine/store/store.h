@@ -1,4 +1,5 @@
-// Store: the one place LabGate's durable state lives (SQLite through POCO Data; PostgreSQL later).
+// Store: the one place LabGate's durable state lives (POCO Data on SQLite, the embedded default, or
+// on PostgreSQL for several nodes: store.url, engine/store/sql_dialect.h, ADR 0021).
 // Repository-style methods with intention-revealing names; no SQL outside engine/store.
 //
 // Durability: journal_mode=WAL with synchronous=FULL on every connection; a method that returns OK
@@ -140,6 +141,25 @@ struct OutboundCounts {
   int64_t dead = 0;
 };
 
+/// Where the store lives: data.dir (SQLite's labgate.db, export body files), and store.url with
+/// store.password_file for PostgreSQL (engine/store/store_url.h); url empty = SQLite.
+struct StoreLocation {
+  std::string dataDir;
+  std::string url;
+  std::string passwordFile;
+};
+
+/// Who delivers a destination's queue on a shared store (Store::acquireLease, ADR 0021).
+struct DeliveryLease {
+  std::string destination;
+  bool held = false;            // by the node that asked
+  std::string node;             // the holder ("" when nobody holds it)
+  int64_t remainingMillis = 0;  // until it expires, by the database's clock
+  int64_t generation = 0;       // grows with every change of holder
+  bool taken = false;           // this call took it (from `previousNode`, "" = nobody)
+  std::string previousNode;
+};
+
 class Store {
  public:
   /// Opens (creating when absent) `<dataDir>/labgate.db` and runs the schema migrations. With a
@@ -150,6 +170,15 @@ class Store {
   /// encryptionKekFingerprint()).
   static StatusOr<std::shared_ptr<Store>> open(
       const std::string& dataDir, std::shared_ptr<security::Keyring> keyring = nullptr);
+  /// The same at `location`: on PostgreSQL when location.url is set (the schema is migrated
+  /// there, one node at a time). Status::config("store.url" / "store.password_file") for a bad
+  /// value, Status::io("store.url", ...) when the server cannot be reached (no secret in it).
+  static StatusOr<std::shared_ptr<Store>> open(
+      const StoreLocation& location, std::shared_ptr<security::Keyring> keyring = nullptr);
+
+  /// "sqlite" or "postgresql", and where (the file, or the URL without any secret).
+  std::string backendName() const;
+  std::string displayLocation() const { return display_; }
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -190,6 +219,18 @@ class Store {
   Status recordOutcomes(const std::vector<OutboundOutcome>& outcomes);
   /// Milliseconds until the head of `destination` may be retried (0 = now), or nullopt if empty.
   std::optional<int64_t> millisUntilNext(const std::string& destination);
+
+  /// True when several engine nodes may share this store (PostgreSQL): deliveries then need a
+  /// lease. On SQLite one process owns the file and every lease is its own.
+  bool shared() const;
+  /// Takes or renews the lease on `destination` for `nodeId` for `ttlMillis`: held when this
+  /// node held it or nobody holds it (never held, released, expired); otherwise not held, with
+  /// the holder and what is left of its lease. A take is audited "delivery.lease_taken".
+  /// On SQLite: held, nothing stored.
+  StatusOr<DeliveryLease> acquireLease(const std::string& destination, const std::string& nodeId,
+                                       int64_t ttlMillis);
+  /// Gives the lease up now (a clean stop), so that another node takes over at once.
+  Status releaseLease(const std::string& destination, const std::string& nodeId);
 
   Status markDelivered(const OutboundItem& item, const std::string& ackCode);
   Status markDeadLetter(const OutboundItem& item, const std::string& ackCode,
@@ -300,6 +341,7 @@ class Store {
   class Impl;
   explicit Store(std::string path);
   std::string path_;
+  std::string display_;  // the file or the URL without secrets
   std::unique_ptr<Impl> impl_;
   class Encryption;  // engine/store/encryption.cpp: keys, bodies, the re-encryption job
   Status setUpEncryption();

@@ -25,6 +25,7 @@
 #include "engine/security/keyring.h"
 #include "engine/store/audit.h"
 #include "engine/store/schema.h"
+#include "engine/store/sql_dialect.h"
 #include "engine/store/store.h"
 #include "engine/store/wal_checkpointer.h"
 #include "engine/store/writer_statements.h"
@@ -43,13 +44,27 @@ class Refused : public std::runtime_error {
   Status status_;
 };
 
+/// Where the store's connections go: the SQLite file, or a PostgreSQL database (issue 17).
+struct StoreConnection {
+  sql::Backend backend = sql::Backend::kSqlite;
+  std::string connectionString;  // the SQLite file, or libpq's "key=value ..." string
+  const char* connector() const {
+    return backend == sql::Backend::kPostgres ? "PostgreSQL" : "SQLite";
+  }
+};
+
 inline void configureConnection(Poco::Data::Session& session) {
   using Poco::Data::Keywords::now;
+  if (sql::backendOf(session) == sql::Backend::kPostgres) {
+    // The server's defaults, without its NOTICEs ("already exists, skipping") on stderr.
+    session << "SET client_min_messages = warning", now;
+    return;
+  }
   // synchronous is per connection (POCO-NOTES trap 9): set it on every session.
-  session << "PRAGMA journal_mode=WAL", now;
-  session << "PRAGMA synchronous=FULL", now;
-  session << "PRAGMA foreign_keys=ON", now;
-  session << "PRAGMA busy_timeout=10000", now;
+  session << "PRAGMA journal_mode=WAL"_sql, now;
+  session << "PRAGMA synchronous=FULL"_sql, now;
+  session << "PRAGMA foreign_keys=ON"_sql, now;
+  session << "PRAGMA busy_timeout=10000"_sql, now;
 }
 
 /// Runs a select built with `range(0, 1)` row by row, calling `take()` after each row has been
@@ -109,8 +124,10 @@ class Store::Impl {
   using Statement = Poco::Data::Statement;
   using Work = std::function<void(Session&)>;
 
-  explicit Impl(const std::string& path)
-      : path_(path), writer_("SQLite", path), reader_("SQLite", path) {
+  explicit Impl(StoreConnection connection)
+      : connection_(std::move(connection)),
+        writer_(connection_.connector(), connection_.connectionString),
+        reader_(connection_.connector(), connection_.connectionString) {
     configureConnection(writer_);
     configureConnection(reader_);
     statements = std::make_unique<WriterStatements>(writer_);
@@ -129,36 +146,49 @@ class Store::Impl {
   }
 
   Status migrate() {
+    using Poco::Data::Keywords::bind;
     using Poco::Data::Keywords::into;
     using Poco::Data::Keywords::now;
     using Poco::Data::Keywords::use;
+    const sql::Backend backend = connection_.backend;
+    const bool postgres = backend == sql::Backend::kPostgres;
     try {
-      writer_ << "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", now;
+      // Nodes starting together on one PostgreSQL database migrate one after the other.
+      if (postgres) writer_ << "SELECT pg_advisory_lock(?)"_sql, bind(kMigrationLock), now;
+      for (const std::string& prelude : sql::preludeFor(backend)) writer_ << prelude, now;
+      writer_ << sql::ddlFor("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)",
+                             backend),
+          now;
       int version = 0;
-      writer_ << "SELECT COALESCE(MAX(version), 0) FROM schema_version", into(version), now;
+      writer_ << "SELECT COALESCE(MAX(version), 0) FROM schema_version"_sql, into(version), now;
       const auto& migrations = schemaMigrations();
       for (size_t i = static_cast<size_t>(version); i < migrations.size(); ++i) {
-        writer_ << "BEGIN IMMEDIATE", now;
+        writer_ << "BEGIN IMMEDIATE"_sql, now;
         try {
           // POCO prepares one statement at a time; split the migration on ';' at line ends,
           // keeping trigger bodies (which contain '; END;') whole.
-          for (const auto& sql : splitSql(migrations[i])) writer_ << sql, now;
+          for (const auto& ddl : splitSql(migrations[i])) writer_ << sql::ddlFor(ddl, backend), now;
           int next = static_cast<int>(i + 1);
-          writer_ << "INSERT INTO schema_version (version) VALUES (?)", use(next), now;
-          writer_ << "COMMIT", now;
+          writer_ << "INSERT INTO schema_version (version) VALUES (?)"_sql, use(next), now;
+          writer_ << "COMMIT"_sql, now;
         } catch (...) {
-          writer_ << "ROLLBACK", now;
+          writer_ << "ROLLBACK"_sql, now;
           throw;
         }
       }
+      if (postgres) writer_ << "SELECT pg_advisory_unlock(?)"_sql, bind(kMigrationLock), now;
       lastHash_ = loadLastHash();
     } catch (const Poco::Exception& e) {
       return Status::io("database", "schema migration failed: " + e.displayText());
     }
     try {
+      if (postgres) {
+        thread_ = std::thread([this] { writerLoop(); });
+        return Status::ok();
+      }
       // Checkpoints off the writer thread (engine/store/wal_checkpointer.h), at SQLite's default
       // WAL size.
-      Session checkpoints("SQLite", path_);
+      Session checkpoints(connection_.connector(), connection_.connectionString);
       configureConnection(checkpoints);
       checkpointer_ = std::make_unique<WalCheckpointer>(writer_, checkpoints, 1000);
     } catch (const Poco::Exception& e) {
@@ -221,12 +251,12 @@ class Store::Impl {
   std::atomic<uint64_t> accountsGeneration{1};
 
   std::string loadLastHash() {
-    using Poco::Data::Keywords::into;
-    std::string hash;
-    Statement select(writer_);
-    select << "SELECT hash FROM audit ORDER BY id DESC LIMIT 1", into(hash);
-    return select.execute() == 0 ? std::string(kAuditGenesisHash) : hash;
+    return statements->selectText("SELECT hash FROM audit ORDER BY id DESC LIMIT 1")
+        .value_or(std::string(kAuditGenesisHash));
   }
+
+  /// The back end this store runs on.
+  sql::Backend backend() const { return connection_.backend; }
 
  private:
   struct Job {
@@ -273,6 +303,12 @@ class Store::Impl {
     std::vector<Status> results(batch.size());
     try {
       statements->run("BEGIN IMMEDIATE");
+      if (connection_.backend == sql::Backend::kPostgres) {
+        // One audit chain across every node (issue 17): the group's transactions are serialised
+        // cluster-wide, and the chain continues from the hash another node may have appended.
+        statements->run("SELECT pg_advisory_xact_lock(?)", kWriteLock);
+        lastHash_ = loadLastHash();
+      }
     } catch (const Poco::Exception& e) {
       for (auto* job : batch)
         job->done.set_value(Status::io("database", "begin failed: " + e.displayText()));
@@ -313,7 +349,11 @@ class Store::Impl {
     return e.what();
   }
 
-  std::string path_;
+  /// pg_advisory_lock keys: schema migrations, and every write transaction (ADR 0021).
+  static constexpr int64_t kMigrationLock = 0x4c414247'0001;  // "LABG" 1
+  static constexpr int64_t kWriteLock = 0x4c414247'0002;      // "LABG" 2
+
+  StoreConnection connection_;
   Session writer_;
   Session reader_;
   std::unique_ptr<WalCheckpointer> checkpointer_;  // set by migrate(), before the writer starts

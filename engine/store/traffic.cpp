@@ -176,7 +176,7 @@ Page<ReceivedMessage> TrafficStore::received(const std::string& orgId, const Rec
     ReceivedMessage row;
     std::string actor, act, subject, detail;
     Statement select(s);
-    select << sql;
+    select << sql::Text{sql};
     select.addBind(bind(orgId));
     select.addBind(bind(beforeId(page)));
     for (const auto& p : params) select.addBind(bind(p));
@@ -209,7 +209,7 @@ Page<ReceivedMessage> TrafficStore::received(const std::string& orgId, const Rec
         Statement notes(s);
         notes << "SELECT action, subject, detail FROM audit WHERE id > ? AND id <= ? AND "
                  "org_id = ? AND action IN ('message.phi_stripped', "
-                 "'message.control_id_reused') ORDER BY id",
+                 "'message.control_id_reused') ORDER BY id"_sql,
             bind(low), bind(high), bind(orgId), into(act), into(sub), into(detail), range(0, 1);
         eachRow(notes, [&] {
           auto it = accepted.find(sub);
@@ -242,7 +242,7 @@ Page<DeadLetter> TrafficStore::deadLetters(const std::string& orgId, const std::
     Statement select(s);
     select << "SELECT id, control_id, ack_code, last_error, created_at, message_id, attempts "
               "FROM outbound WHERE destination = ? AND state = 'dead' AND org_id = ? AND id < ? "
-              "ORDER BY id DESC LIMIT ?",
+              "ORDER BY id DESC LIMIT ?"_sql,
         bind(destination), bind(orgId), bind(beforeId(page)), bind(limit), into(row.id),
         into(row.controlId), into(row.ackCode), into(row.reason), into(row.queuedAt),
         into(row.batchId), into(row.attempts), range(0, 1);
@@ -257,11 +257,11 @@ Page<DeadLetter> TrafficStore::deadLetters(const std::string& orgId, const std::
       const std::string subject = "outbound:" + std::to_string(d.id);
       Statement when(s);
       when << "SELECT COALESCE(MAX(at), '') FROM audit WHERE org_id = ? AND "
-              "action = 'outbound.dead_letter' AND subject = ?",
+              "action = 'outbound.dead_letter' AND subject = ?"_sql,
           bind(orgId), bind(subject), into(d.deadAt), now;
       Statement samples(s);
       samples << "SELECT sample_id FROM samples WHERE message_id = ? AND org_id = ? AND "
-                 "kind = 'unknown' ORDER BY id",
+                 "kind = 'unknown' ORDER BY id"_sql,
           bind(d.batchId), bind(orgId), into(d.sampleIds), now;
     }
     return out;
@@ -272,7 +272,7 @@ Page<DeadLetter> TrafficStore::deadLetters(const std::string& orgId, const std::
 int64_t TrafficStore::deadLetterCount(const std::string& destination) {
   return store_->impl_->read([&](Session& s) {
     int64_t dead = 0;
-    s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'dead'",
+    s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'dead'"_sql,
         bind(destination), into(dead), now;
     return dead;
   });
@@ -288,7 +288,7 @@ StatusOr<Resent> TrafficStore::resend(const std::string& orgId, const std::strin
     int64_t attempts = 0;
     Statement select(s);
     select << "SELECT state, control_id, ack_code, attempts FROM outbound WHERE id = ? AND "
-              "org_id = ? AND destination = ?",
+              "org_id = ? AND destination = ?"_sql,
         bind(id), bind(orgId), bind(destination), into(state), into(out.controlId), into(ackCode),
         into(attempts);
     if (select.execute() == 0) {
@@ -302,9 +302,9 @@ StatusOr<Resent> TrafficStore::resend(const std::string& orgId, const std::strin
     }
     // Back in its original place: the queue is ordered by id.
     s << "UPDATE outbound SET state = 'queued', attempts = 0, next_attempt_at = 0 WHERE id = ? "
-         "AND state = 'dead'",
+         "AND state = 'dead'"_sql,
         bind(id), now;
-    s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'queued' AND id > ?",
+    s << "SELECT COUNT(*) FROM outbound WHERE destination = ? AND state = 'queued' AND id > ?"_sql,
         bind(destination), bind(id), into(out.aheadOf), now;
     impl.appendAudit(s, {orgId, actor, "outbound.resent", "outbound:" + std::to_string(id),
                          "{\"destination\":" + util::jsonQuote(destination) +

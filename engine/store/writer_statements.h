@@ -3,12 +3,16 @@
 // statement per execution; under intake load compiling the same INSERTs again took about a
 // quarter of the engine's CPU, on the one writer thread that every commit waits for.
 //
+// On PostgreSQL (issue 17) the same statements are rewritten once (engine/store/sql_dialect.h),
+// prepared on the writer's libpq connection and executed with their parameters as text.
+//
 // Thread-safety: none. Only the writer thread uses it (inside Store::Impl::write jobs and the
 // group-commit loop), as it is the only user of the writer connection. Private to engine/store.
 #pragma once
 
 #include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include <cstdint>
@@ -17,13 +21,15 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
+
+#include "engine/store/sql_dialect.h"
 
 namespace labgate {
 
 class WriterStatements {
  public:
-  explicit WriterStatements(const Poco::Data::Session& writer)
-      : db_(Poco::Data::SQLite::Utility::dbHandle(writer)) {}
+  explicit WriterStatements(Poco::Data::Session& writer);
   ~WriterStatements() {
     for (auto& entry : cache_) sqlite3_finalize(entry.second);
   }
@@ -36,6 +42,12 @@ class WriterStatements {
   /// way. The arguments must stay alive for the call (they are bound without a copy).
   template <typename... Args>
   void run(std::string_view sql, const Args&... args) {
+    if (pg_) {
+      PgParams params;
+      params.addAll(args...);
+      pgExec(sql, params);
+      return;
+    }
     Use use(db_, prepared(sql));
     use.bindAll(args...);
     while (use.step()) {
@@ -46,16 +58,64 @@ class WriterStatements {
   /// the value is NULL.
   template <typename... Args>
   std::optional<int64_t> selectInt(std::string_view sql, const Args&... args) {
+    if (pg_) {
+      PgParams params;
+      params.addAll(args...);
+      std::optional<std::string> text = pgExec(sql, params);
+      if (!text) return std::nullopt;
+      return std::stoll(*text);
+    }
     Use use(db_, prepared(sql));
     use.bindAll(args...);
     if (!use.step() || sqlite3_column_type(use.stmt, 0) == SQLITE_NULL) return std::nullopt;
     return sqlite3_column_int64(use.stmt, 0);
   }
 
-  /// The rowid of the last row inserted on the writer connection (SELECT last_insert_rowid()).
-  int64_t lastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
+  /// The id of the last row inserted on the writer connection (SQLite's rowid; PostgreSQL's
+  /// lastval(), the identity column's sequence).
+  int64_t lastInsertRowid() {
+    if (pg_) return selectInt("SELECT lastval()").value_or(0);
+    return sqlite3_last_insert_rowid(db_);
+  }
+
+  /// Runs a query of one column of one row: its text, or nullopt when there is no row or NULL.
+  std::optional<std::string> selectText(std::string_view sql);
+
+  /// The back end the writer connection talks to.
+  sql::Backend backend() const { return pg_ ? sql::Backend::kPostgres : sql::Backend::kSqlite; }
 
  private:
+  /// The parameters of one PostgreSQL execution, as text (NULL: nullopt).
+  struct PgParams {
+    std::vector<std::optional<std::string>> values;
+    template <typename... Args>
+    void addAll(const Args&... args) {
+      (add(args), ...);
+    }
+    void add(std::string_view text) { values.emplace_back(std::string(text)); }
+    void add(const std::string& text) { values.emplace_back(text); }
+    void add(const char* text) { values.emplace_back(std::string(text)); }
+    void add(double value);
+    void add(std::nullptr_t) { values.emplace_back(std::nullopt); }
+    template <typename T, typename = std::enable_if_t<std::is_integral_v<T>>>
+    void add(T value) {
+      values.emplace_back(std::to_string(static_cast<long long>(value)));
+    }
+    template <typename T>
+    void add(const std::optional<T>& value) {
+      if (value) {
+        add(*value);
+      } else {
+        add(nullptr);
+      }
+    }
+  };
+
+  /// Executes `sql` (prepared once per connection) with `params` on PostgreSQL; throws
+  /// Poco::Data::DataException with the server's message on an error. Returns the first column
+  /// of the first row, if any.
+  std::optional<std::string> pgExec(std::string_view sql, const PgParams& params);
+
   /// One execution: binds, steps, and resets the statement when it ends (also by an exception),
   /// so that no statement stays active into a COMMIT or ROLLBACK.
   struct Use {
@@ -120,8 +180,10 @@ class WriterStatements {
     return stmt;
   }
 
-  sqlite3* db_;
+  sqlite3* db_ = nullptr;
   std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+  PGconn* pg_ = nullptr;                                     // set on PostgreSQL (db_ is then null)
+  std::map<std::string, std::string, std::less<>> pgNames_;  // portable SQL → prepared name
 };
 
 }  // namespace labgate

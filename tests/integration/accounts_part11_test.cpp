@@ -4,8 +4,9 @@
 //     disabled (users are never deleted);
 //   - §11.300(b): with the organisation's password_expiry_days on, a password older than that
 //     only allows choosing a new one.
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
+#include <Poco/DateTime.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timespan.h>
 #include <gtest/gtest.h>
 
 #include "tests/integration/accounts_test_support.h"
@@ -59,13 +60,13 @@ TEST_F(AccountsPart11Test, AnExpiredPasswordOnlyAllowsChoosingANewOne) {
   EXPECT_FALSE(fresh.flag("password_change_required", true)) << "changed today: not expired";
   stopEngine();
 
-  {  // The password was last changed 91 days ago.
-    Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session db("SQLite", config_.dataDir + "/labgate.db");
-    db << "UPDATE users SET password_changed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', "
-          "'-91 days') WHERE id = " +
-              std::to_string(user.id),
-        Poco::Data::Keywords::now;
+  {  // The password was last changed 91 days ago (the store's ISO-8601 UTC text, written by the
+     // test so the statement is the same on SQLite and PostgreSQL).
+    const Poco::DateTime changed = Poco::DateTime() - Poco::Timespan(91, 0, 0, 0, 0);
+    storeExecute(config_.dataDir + "/labgate.db",
+                 {"UPDATE users SET password_changed_at = '" +
+                  Poco::DateTimeFormatter::format(changed, "%Y-%m-%dT%H:%M:%S.%iZ") +
+                  "' WHERE id = " + std::to_string(user.id)});
   }
   startEngine();
   ApiResponse expired;

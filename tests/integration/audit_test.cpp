@@ -7,8 +7,6 @@
 // retries a refused one. No patient value is used anywhere here.
 #include "engine/store/audit.h"
 
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
 #include <Poco/File.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -293,9 +291,7 @@ class AuditTest : public EngineTest {
 
 /// Runs `sql` on the stopped engine's database with a writing connection of the test.
 void editDatabase(const std::string& dbPath, const std::vector<std::string>& sql) {
-  Poco::Data::SQLite::Connector::registerConnector();
-  Poco::Data::Session session("SQLite", dbPath);
-  for (const auto& s : sql) session << s, Poco::Data::Keywords::now;
+  storeExecute(dbPath, sql);  // the data.dir's database on either back end (harness_store.h)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@
 #include <random>
 #include <sstream>
 
+#include "tests/integration/harness_postgres.h"
+
 namespace labgate::it {
 
 namespace {
@@ -208,6 +210,14 @@ std::vector<std::pair<std::string, std::string>> EngineConfig::entries() const {
     e.emplace_back(p + "retry_max_ms", std::to_string(d.retryMaxMs));
     for (const auto& [k, v] : d.extra) e.emplace_back(p + k, v);
   }
+  if (testStoreIsPostgres()) {
+    // Issue 17: the run's PostgreSQL server, a fresh database per data.dir (harness_postgres.h).
+    std::string why;
+    auto url = testDatabaseFor(dataDir, &why);
+    if (!url) ADD_FAILURE() << why;
+    e.emplace_back("store.url", url.value_or("postgresql://unavailable@127.0.0.1:1/none"));
+    e.emplace_back("store.password_file", runPostgres().passwordFile());
+  }
   for (const auto& [key, value] : overrides) {
     // Clang 14 (clang-tidy) cannot capture a structured binding: bind it by name instead.
     auto it = std::find_if(e.begin(), e.end(),
@@ -335,7 +345,7 @@ void EngineTest::expectNoSecretsWritten(const std::vector<Secret>& secrets) cons
     ADD_FAILURE() << "PHI leak: " << hit.label << " found in " << hit.where;
   }
   const std::string db = config_.dataDir + "/labgate.db";
-  if (!fileExists(db)) return;
+  if (!testStoreIsPostgres() && !fileExists(db)) return;  // PostgreSQL: the data.dir's database
   StoreReader store(db);
   ASSERT_TRUE(store.ok()) << store.error();
   for (const auto& secret : secrets) {

@@ -8,8 +8,6 @@
 // Test output rule: failures print status and problem detail (ApiResponse::describe), never a
 // password or token.
 #include <Poco/Base64Decoder.h>
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
 
 #include <sstream>
 
@@ -27,17 +25,10 @@ std::string base64Decoded(const std::string& text) {
 
 class SignaturesTest : public AccountsTest {
  protected:
-  void SetUp() override {
-    AccountsTest::SetUp();
-    Poco::Data::SQLite::Connector::registerConnector();
-  }
-
   /// Runs `statement` on the engine's database through a connection of the test's own: what an
   /// attacker with file access could do.
   void sql(const std::string& statement) {
-    Poco::Data::Session session("SQLite", config_.dataDir + "/labgate.db");
-    session.setConnectionTimeout(10);
-    session << statement, Poco::Data::Keywords::now;
+    storeExecute(config_.dataDir + "/labgate.db", {statement});  // waits up to 10 s for the engine
   }
 
   /// Sends one ASTM message through lab1 with a mapped and an unmapped (held) result; the id of

@@ -5,20 +5,20 @@
 //  - a refused login that cannot be recorded answers 503, not the ordinary 401;
 //  - a password change whose other sessions cannot be ended fails as a whole (503, the password
 //    unchanged, the sessions as before) instead of answering 204 with the other sessions alive.
-// The failure is made real, in the engine's own database: a trigger added through a second SQLite
-// connection aborts the one write each test is about; dropping it mends the store, and the same
-// request then succeeds.
+// The failure is made real, in the engine's own database: a trigger added through a second
+// connection (SQLite, or PostgreSQL with LABGATE_TEST_STORE=postgres) aborts the one write each
+// test is about; dropping it mends the store, and the same request then succeeds.
 //
 // Test output rule: failures print ApiResponse::describe() (status, title, detail), never a
 // password or token.
-#include <Poco/Data/SQLite/Connector.h>
-#include <Poco/Data/Session.h>
 
+#include <map>
 #include <random>
 #include <string>
 
 #include "tests/integration/harness.h"
 #include "tests/integration/harness_api.h"
+#include "tests/integration/harness_postgres.h"
 
 namespace labgate::it {
 namespace {
@@ -37,7 +37,6 @@ class StatusHandlingTest : public EngineTest {
     EngineTest::SetUp();
     config_.set("security.argon2.memory_kib", "1024");
     config_.set("security.argon2.iterations", "1");
-    Poco::Data::SQLite::Connector::registerConnector();
   }
 
   ApiClient api() const { return ApiClient(config_.httpPort); }
@@ -45,17 +44,36 @@ class StatusHandlingTest : public EngineTest {
 
   /// Runs `statement` on the engine's database through a connection of the test's own.
   void sql(const std::string& statement) {
-    Poco::Data::Session session("SQLite", config_.dataDir + "/labgate.db");
-    session.setConnectionTimeout(10);  // seconds to wait while the engine writes
-    session << statement, Poco::Data::Keywords::now;
+    // Waits up to 10 seconds while the engine writes (harness_store.h).
+    storeExecute(config_.dataDir + "/labgate.db", {statement});
   }
 
-  /// Makes every write that `when` matches in `table` fail (trigger `name`).
+  /// Makes every write that `when` matches fail (trigger `name`; `event` is "INSERT ON table" or
+  /// "UPDATE OF column ON table"). On PostgreSQL (LABGATE_TEST_STORE=postgres) the trigger calls a
+  /// function of the same name that raises the same message.
   void breakWrites(const std::string& name, const std::string& event, const std::string& when) {
+    if (testStoreIsPostgres()) {
+      sql("CREATE FUNCTION " + name +
+          "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'made to fail by the "
+          "test'; END $$");
+      sql("CREATE TRIGGER " + name + " BEFORE " + event + " FOR EACH ROW WHEN (" + when +
+          ") EXECUTE FUNCTION " + name + "()");
+      triggerTables_[name] = event.substr(event.rfind(' ') + 1);
+      return;
+    }
     sql("CREATE TRIGGER " + name + " BEFORE " + event + " WHEN " + when +
         " BEGIN SELECT RAISE(ABORT, 'made to fail by the test'); END");
   }
-  void mend(const std::string& name) { sql("DROP TRIGGER " + name); }
+  void mend(const std::string& name) {
+    if (testStoreIsPostgres()) {
+      sql("DROP TRIGGER " + name + " ON " + triggerTables_.at(name));
+      sql("DROP FUNCTION " + name + "()");
+      return;
+    }
+    sql("DROP TRIGGER " + name);
+  }
+
+  std::map<std::string, std::string> triggerTables_;  // PostgreSQL: trigger name -> its table
 };
 
 TEST_F(StatusHandlingTest, ALogoutThatCannotEndTheSessionIsAnErrorTheLogNames) {

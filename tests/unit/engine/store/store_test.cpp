@@ -11,24 +11,39 @@
 #include <thread>
 
 #include "engine/store/audit.h"
+#include "engine/store/sql_dialect.h"
+#include "tests/unit/engine/store/pg_test_database.h"
 
 using namespace Poco::Data::Keywords;
 
 namespace labgate {
 namespace {
 
-class StoreTest : public ::testing::Test {
+// Every test runs on both back ends (issue 17): the embedded SQLite file, and a fresh database on
+// the run's PostgreSQL server (pg_test_database.h).
+class StoreTest : public ::testing::TestWithParam<sql::Backend> {
  protected:
   void SetUp() override {
     dir_ = Poco::TemporaryFile::tempName();
-    auto opened = Store::open(dir_);
+    location_.dataDir = dir_;
+    if (postgres()) {
+      std::string error;
+      pg_ = testing::PgTestDatabase::create(error);
+      ASSERT_TRUE(pg_.has_value()) << error;
+      location_.url = pg_->url();
+      location_.passwordFile = pg_->passwordFile();
+    }
+    auto opened = Store::open(location_);
     ASSERT_TRUE(opened.isOk()) << opened.status().toString();
     store_ = opened.value();
   }
   void TearDown() override {
     store_.reset();
-    Poco::File(dir_).remove(true);
+    if (Poco::File(dir_).exists()) Poco::File(dir_).remove(true);
+    pg_.reset();
   }
+  bool postgres() const { return GetParam() == sql::Backend::kPostgres; }
+  StatusOr<std::shared_ptr<Store>> reopen() { return Store::open(location_); }
 
   InboundCommit sampleCommit(const std::string& sampleId, int results) {
     InboundCommit c;
@@ -55,15 +70,18 @@ class StoreTest : public ::testing::Test {
   }
 
   Poco::Data::Session session() {
+    if (postgres()) return Poco::Data::Session("PostgreSQL", pg_->connectionString());
     Poco::Data::SQLite::Connector::registerConnector();
     return Poco::Data::Session("SQLite", store_->path());
   }
 
+  std::optional<testing::PgTestDatabase> pg_;
+  StoreLocation location_;
   std::string dir_;
   std::shared_ptr<Store> store_;
 };
 
-TEST_F(StoreTest, CommitInboundWritesEveryTableAndTheAudit) {
+TEST_P(StoreTest, CommitInboundWritesEveryTableAndTheAudit) {
   auto id = store_->commitInbound(sampleCommit("S1", 3));
   ASSERT_TRUE(id.isOk()) << id.status().toString();
   auto s = session();
@@ -80,7 +98,7 @@ TEST_F(StoreTest, CommitInboundWritesEveryTableAndTheAudit) {
   EXPECT_EQ(audit, 1);
 }
 
-TEST_F(StoreTest, FindingsAreStoredWithTheirResult) {
+TEST_P(StoreTest, FindingsAreStoredWithTheirResult) {
   InboundCommit c = sampleCommit("S2", 1);
   c.message.samples[0].results[0].findings.push_back(
       {"mapping.unmapped", Severity::kWarning, "result", "no mapping", "T0", ""});
@@ -94,7 +112,7 @@ TEST_F(StoreTest, FindingsAreStoredWithTheirResult) {
   EXPECT_EQ(disposition, "hold");
 }
 
-TEST_F(StoreTest, QueueIsStrictlyInOrderAndRetryBlocksTheItemsBehind) {
+TEST_P(StoreTest, QueueIsStrictlyInOrderAndRetryBlocksTheItemsBehind) {
   ASSERT_TRUE(store_->commitInbound(sampleCommit("A", 1)).isOk());
   ASSERT_TRUE(store_->commitInbound(sampleCommit("B", 1)).isOk());
   auto first = store_->claimNext("lis");
@@ -125,7 +143,7 @@ TEST_F(StoreTest, QueueIsStrictlyInOrderAndRetryBlocksTheItemsBehind) {
 
 // Issue 16: the delivery worker reads a window of the queue at once, leaving out the items whose
 // outcome it is still committing, and records several outcomes in one transaction.
-TEST_F(StoreTest, QueueWindowSkipsUnrecordedItemsAndOutcomesCommitTogether) {
+TEST_P(StoreTest, QueueWindowSkipsUnrecordedItemsAndOutcomesCommitTogether) {
   for (const char* id : {"A", "B", "C", "D"}) {
     ASSERT_TRUE(store_->commitInbound(sampleCommit(id, 1)).isOk());
   }
@@ -166,7 +184,7 @@ TEST_F(StoreTest, QueueWindowSkipsUnrecordedItemsAndOutcomesCommitTogether) {
   EXPECT_TRUE(store_->verifyAuditChain().isOk());
 }
 
-TEST_F(StoreTest, ConcurrentCommitsAllLand) {
+TEST_P(StoreTest, ConcurrentCommitsAllLand) {
   constexpr int kThreads = 8, kEach = 25;
   std::vector<std::thread> threads;
   threads.reserve(kThreads);
@@ -187,7 +205,7 @@ TEST_F(StoreTest, ConcurrentCommitsAllLand) {
   EXPECT_TRUE(store_->verifyAuditChain().isOk()) << store_->verifyAuditChain().toString();
 }
 
-TEST_F(StoreTest, AuditChainVerifiesAndTheLogIsAppendOnly) {
+TEST_P(StoreTest, AuditChainVerifiesAndTheLogIsAppendOnly) {
   ASSERT_TRUE(store_->commitInbound(sampleCommit("C", 1)).isOk());
   ASSERT_TRUE(store_->appendAudit({"default", "engine", "engine.started", "engine", "{}"}).isOk());
   EXPECT_TRUE(store_->verifyAuditChain().isOk());
@@ -196,21 +214,22 @@ TEST_F(StoreTest, AuditChainVerifiesAndTheLogIsAppendOnly) {
   EXPECT_ANY_THROW((s << "DELETE FROM audit", now));
 }
 
-TEST_F(StoreTest, TamperingIsDetectedByTheChain) {
+TEST_P(StoreTest, TamperingIsDetectedByTheChain) {
   ASSERT_TRUE(store_->appendAudit({"default", "engine", "a", "engine", "{}"}).isOk());
   ASSERT_TRUE(store_->appendAudit({"default", "engine", "b", "engine", "{}"}).isOk());
   auto s = session();
-  s << "DROP TRIGGER audit_no_update", now;  // an attacker with file access
+  // An attacker with file (or database owner) access.
+  s << (postgres() ? "DROP TRIGGER audit_no_update ON audit" : "DROP TRIGGER audit_no_update"), now;
   s << "UPDATE audit SET detail = '{\"x\":1}' WHERE action = 'a'", now;
   Status verified = store_->verifyAuditChain();
   EXPECT_FALSE(verified.isOk());
   EXPECT_NE(verified.location().find("audit event"), std::string::npos);
 }
 
-TEST_F(StoreTest, ReopeningKeepsDataAndTheChain) {
+TEST_P(StoreTest, ReopeningKeepsDataAndTheChain) {
   ASSERT_TRUE(store_->commitInbound(sampleCommit("D", 1)).isOk());
   store_.reset();
-  auto reopened = Store::open(dir_);
+  auto reopened = reopen();
   ASSERT_TRUE(reopened.isOk());
   store_ = reopened.value();
   ASSERT_TRUE(store_->appendAudit({"default", "engine", "engine.started", "engine", "{}"}).isOk());
@@ -231,7 +250,7 @@ TEST(AuditCanonicalForm, FieldsAreLengthPrefixedSoBoundariesCannotShift) {
 namespace labgate {
 namespace {
 
-TEST_F(StoreTest, ResendWithTheSameSenderAndControlIdIsStoredOnce) {
+TEST_P(StoreTest, ResendWithTheSameSenderAndControlIdIsStoredOnce) {
   InboundCommit c = sampleCommit("E", 2);
   c.deduplicate = true;
   c.message.sender = "LCMS^Lab";
@@ -259,7 +278,7 @@ TEST_F(StoreTest, ResendWithTheSameSenderAndControlIdIsStoredOnce) {
 namespace labgate {
 namespace {
 
-TEST_F(StoreTest, RulesOutputsAreKeptAndTheHistoriesReadBackOldestFirst) {
+TEST_P(StoreTest, RulesOutputsAreKeptAndTheHistoriesReadBackOldestFirst) {
   for (int batch = 0; batch < 3; ++batch) {
     InboundCommit c = sampleCommit("B" + std::to_string(batch), 1);
     c.message.rulesVersion = "rules-v7";
@@ -294,6 +313,92 @@ TEST_F(StoreTest, RulesOutputsAreKeptAndTheHistoriesReadBackOldestFirst) {
   EXPECT_EQ(version, "rules-v7");
   EXPECT_EQ(action, "reject");
 }
+
+// Issue 17: one node at a time delivers a destination on a shared store; on SQLite (one process
+// owns the file) every lease is the asking node's.
+TEST_P(StoreTest, OneNodeHoldsADestinationsLeaseUntilItIsReleasedOrExpires) {
+  auto a = store_->acquireLease("lis", "node-a", 60000);
+  ASSERT_TRUE(a.isOk()) << a.status().toString();
+  EXPECT_TRUE(a.value().held);
+  auto b = store_->acquireLease("lis", "node-b", 60000);
+  ASSERT_TRUE(b.isOk()) << b.status().toString();
+  if (!postgres()) {
+    EXPECT_FALSE(store_->shared());
+    EXPECT_TRUE(b.value().held) << "SQLite has one node: nothing to share";
+    return;
+  }
+  EXPECT_TRUE(store_->shared());
+  EXPECT_TRUE(a.value().taken);
+  EXPECT_EQ(a.value().generation, 1);
+  EXPECT_FALSE(b.value().held);
+  EXPECT_EQ(b.value().node, "node-a");
+  EXPECT_GT(b.value().remainingMillis, 50000);
+  EXPECT_TRUE(store_->acquireLease("other", "node-b", 60000).value().held)
+      << "each destination has its own lease";
+  auto renewed = store_->acquireLease("lis", "node-a", 60000);
+  ASSERT_TRUE(renewed.isOk());
+  EXPECT_TRUE(renewed.value().held);
+  EXPECT_FALSE(renewed.value().taken);
+  EXPECT_EQ(renewed.value().generation, 1);
+
+  ASSERT_TRUE(store_->releaseLease("lis", "node-a").isOk());
+  auto taken = store_->acquireLease("lis", "node-b", 300);
+  ASSERT_TRUE(taken.isOk());
+  EXPECT_TRUE(taken.value().held);
+  EXPECT_TRUE(taken.value().taken);
+  EXPECT_EQ(taken.value().previousNode, "node-a");
+  EXPECT_EQ(taken.value().generation, 2);
+  EXPECT_FALSE(store_->acquireLease("lis", "node-a", 60000).value().held);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));  // node-b stops renewing
+  auto after = store_->acquireLease("lis", "node-a", 60000);
+  ASSERT_TRUE(after.isOk());
+  EXPECT_TRUE(after.value().held) << "an expired lease goes to the next node that asks";
+  EXPECT_EQ(after.value().previousNode, "node-b");
+  auto s = session();
+  int taken_events = 0;
+  s << "SELECT COUNT(*) FROM audit WHERE action = 'delivery.lease_taken'", into(taken_events), now;
+  EXPECT_EQ(taken_events, 4);
+  EXPECT_TRUE(store_->verifyAuditChain().isOk());
+}
+
+// Issue 17: two nodes (two stores on one database) appending at once keep one audit chain.
+TEST_P(StoreTest, TwoNodesWritingAtOnceKeepOneAuditChain) {
+  if (!postgres()) {
+    EXPECT_FALSE(store_->shared()) << "one process owns a SQLite store: no second node";
+    return;
+  }
+  auto second = reopen();
+  ASSERT_TRUE(second.isOk()) << second.status().toString();
+  std::shared_ptr<Store> nodes[] = {store_, second.value()};
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        Store& node = *nodes[t % 2];
+        if (!node.commitInbound(sampleCommit("N" + std::to_string(t) + "-" + std::to_string(i), 1))
+                 .isOk() ||
+            !node.appendAudit({"default", "engine", "test.event", "engine", "{}"}).isOk()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_TRUE(store_->verifyAuditChain().isOk()) << store_->verifyAuditChain().toString();
+  auto s = session();
+  int events = 0;
+  s << "SELECT COUNT(*) FROM audit WHERE action IN ('test.event', 'message.accepted')",
+      into(events), now;
+  EXPECT_EQ(events, 240);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest,
+                         ::testing::Values(sql::Backend::kSqlite, sql::Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<sql::Backend>& info) {
+                           return info.param == sql::Backend::kSqlite ? "SQLite" : "PostgreSQL";
+                         });
 
 }  // namespace
 }  // namespace labgate
