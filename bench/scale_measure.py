@@ -58,9 +58,63 @@ def timed(conn, raw, seconds, minimum):
     return lat, body
 
 
+class PgRows:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return self.rows
+
+
+class PgDb:
+    """The few read-only queries of this script through psql, shaped like sqlite3's (integer
+    parameters only)."""
+
+    def __init__(self, url, password_file):
+        self.url = url
+        with open(password_file) as f:
+            self.env = dict(os.environ, PGPASSWORD=f.read().strip())
+
+    def execute(self, sql, params=()):
+        for p in params:
+            sql = sql.replace("?", str(int(p)), 1)
+        out = subprocess.run(["psql", self.url, "-At", "-F", "\x1f", "-c", sql], env=self.env,
+                             check=True, capture_output=True, text=True).stdout
+
+        def value(v):
+            try:
+                return int(v)
+            except ValueError:
+                return v
+        return PgRows([tuple(value(v) for v in line.split("\x1f"))
+                       for line in out.splitlines() if line])
+
+    def close(self):
+        pass
+
+
+PG = {}  # url and password_file when measuring a PostgreSQL store
+
+
+def connect(db_path):
+    if PG:
+        return PgDb(PG["url"], PG["password_file"])
+    return sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+
+
 def store_sizes(db_path):
     out = []
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    db = connect(db_path)
+    if PG:
+        rows = db.execute("SELECT c.relname, CASE c.relkind WHEN 'i' THEN 'index' ELSE 'table' "
+                          "END, pg_total_relation_size(c.oid) - CASE c.relkind WHEN 'r' THEN "
+                          "pg_indexes_size(c.oid) ELSE 0 END FROM pg_class c JOIN pg_namespace n "
+                          "ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN "
+                          "('r', 'i') ORDER BY 3 DESC").fetchall()
+        return [(name, kind, int(size)) for name, kind, size in rows]
     try:
         rows = db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name "
                           "ORDER BY 2 DESC").fetchall()
@@ -74,7 +128,7 @@ def store_sizes(db_path):
 
 
 def counts(db_path):
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    db = connect(db_path)
     try:
         out = {}
         for table in ("messages", "samples", "results", "peaks", "findings", "outbound", "audit",
@@ -89,7 +143,7 @@ def counts(db_path):
 
 def probe_values(db_path):
     """A sample id, instruments and a month that exist, taken from the middle of the store."""
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    db = connect(db_path)
     try:
         (max_sample,) = db.execute("SELECT MAX(id) FROM samples").fetchone()
         sample_id, sample_instr = db.execute(
@@ -159,6 +213,9 @@ def main():
     ap.add_argument("--no-backup", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated prefixes of the requests")
     ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--store-url", default="",
+                    help="the store is this PostgreSQL database (store.url); no backup then")
+    ap.add_argument("--password-file", default="", help="store.password_file")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="labgate-scale-")
@@ -180,13 +237,18 @@ def main():
             minimum = 2
         data_dir = os.path.abspath(args.data_dir)
         db_path = os.path.join(data_dir, "labgate.db")
-        if not os.path.exists(db_path):
+        if args.store_url:
+            PG.update(url=args.store_url, password_file=args.password_file)
+            db_path = args.store_url
+            args.no_backup = True  # labgate backup copies the SQLite file
+        elif not os.path.exists(db_path):
             sys.exit(f"no store at {db_path}: run bench/gen_year first")
         n = counts(db_path)
         print("rows: " + ", ".join(f"{k} {v:,}" for k, v in n.items()))
         if n["patient results"] == 0 or n["messages"] == 0:
             sys.exit("the store holds no results")
-        size = os.path.getsize(db_path)
+        size = (connect(db_path).execute("SELECT pg_database_size(current_database())")
+                .fetchone()[0] if PG else os.path.getsize(db_path))
         print(f"store: {db_path} {size / 2**20:,.1f} MiB")
         print("| table or index | kind | MiB |")
         print("|---|---|---|")
@@ -211,6 +273,8 @@ def main():
                     f"phi.patterns = {os.path.join(root, 'config', 'phi-patterns.json')}\n"
                     f"security.key_file = {key_file}\n"
                     f"backup.dir = {os.path.join(work, 'backups')}\n"
+                    + (f"store.url = {args.store_url}\n"
+                       f"store.password_file = {args.password_file}\n" if PG else "") +
                     "log.level = warning\n"
                     "connectors =\n"
                     "destinations =\n")
@@ -272,6 +336,11 @@ def main():
                                stdout=subprocess.DEVNULL)
                 print(f"restore: {time.perf_counter() - t0:.1f} s (decrypt, integrity_check, "
                       f"counts, audit chain)")
+        except Exception:
+            log.flush()
+            with open(os.path.join(work, "labgated.log")) as f:
+                sys.stderr.write("labgated's log ends:\n" + f.read()[-2000:])
+            raise
         finally:
             engine.send_signal(signal.SIGTERM)
             try:
