@@ -531,6 +531,21 @@ CREATE TABLE IF NOT EXISTS delivery_leases (
   acquired_at TEXT NOT NULL
 );
 )sql",
+      // 17 (issue 17, scale): the batch list's counts per batch
+      // (engine/store/signatures.cpp batchColumns: patient results, waiting, rejected) read
+      // results by message_id alone, which no index led with: every listed batch scanned the
+      // whole results table (a year of a busy lab: hours per page). results_message answers the
+      // three counts from the index (it covers them). messages_org_id lets the newest-first pages
+      // (WHERE org_id = ? AND id < ? ORDER BY id DESC LIMIT n) walk the organisation's messages
+      // in id order and stop after n, instead of reading every message of the organisation
+      // through messages_org_instrument and sorting them; messages_org_instrument_id does the
+      // same for one instrument's batches. Portable (SQLite and PostgreSQL).
+      // bench/README.md "Scale: a year of a busy lab" has the plans and times before and after.
+      R"sql(
+CREATE INDEX IF NOT EXISTS results_message ON results(message_id, internal_standard, disposition, qa_state);
+CREATE INDEX IF NOT EXISTS messages_org_id ON messages(org_id, id);
+CREATE INDEX IF NOT EXISTS messages_org_instrument_id ON messages(org_id, instrument, id);
+)sql",
   };
   return kMigrations;
 }

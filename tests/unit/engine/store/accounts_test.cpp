@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "engine/store/audit.h"
+#include "engine/store/signatures.h"
 
 using namespace Poco::Data::Keywords;
 
@@ -590,6 +591,79 @@ TEST_F(AccountsTest, SamplesAreFilteredAndCarryTheirResults) {
   EXPECT_EQ(detail->results[0].findings[0].action, "reject");
   EXPECT_EQ(detail->results[0].findings[1].severity, "info");
   EXPECT_FALSE(accounts_->sample("default", 9999).has_value());
+}
+
+// Issue 17: a time filter bounds the newest-first walk by the ids of the messages in the range;
+// ids need not follow the times (an export committed after later messages), nothing outside the
+// range and nothing of another organisation is found, and paging goes on within the range.
+TEST_F(AccountsTest, TimeRangesFindExactlyTheirRowsWhateverTheIdOrder) {
+  twoOrganisations();
+  commitSample("default", "S-A", "tq-01", "2026-05-03T08:00:00.000Z", {DispositionKind::kHold});
+  commitSample("default", "S-B", "tq-01", "2026-05-01T08:00:00.000Z", {DispositionKind::kRelease});
+  commitSample("north", "N-A", "tq-01", "2026-05-02T09:00:00.000Z", {DispositionKind::kRelease});
+  commitSample("default", "S-C", "tq-02", "2026-05-02T08:00:00.000Z", {DispositionKind::kHold});
+  commitSample("default", "S-D", "tq-01", "2026-05-04T08:00:00.000Z", {DispositionKind::kRelease});
+  commitSample("default", "S-E", "tq-01", "2026-05-02T10:00:00.000Z", {DispositionKind::kRelease});
+
+  auto idsOf = [](const auto& items) {
+    std::vector<std::string> out;
+    out.reserve(items.size());
+    for (const auto& item : items) out.push_back(item.sampleId);
+    return out;
+  };
+  SampleFilter range;
+  range.from = "2026-05-02T00:00:00.000Z";
+  range.to = "2026-05-03T08:00:00.000Z";
+  EXPECT_EQ(idsOf(accounts_->samples("default", range, {}).items),
+            (std::vector<std::string>{"S-E", "S-C", "S-A"}));
+  PageRequest one;
+  one.limit = 1;
+  auto first = accounts_->samples("default", range, one);
+  ASSERT_TRUE(first.next.has_value());
+  one.before = *first.next;
+  EXPECT_EQ(idsOf(accounts_->samples("default", range, one).items),
+            (std::vector<std::string>{"S-C"}));
+  range.instrument = "tq-01";
+  range.state = "release";
+  EXPECT_EQ(idsOf(accounts_->samples("default", range, {}).items),
+            (std::vector<std::string>{"S-E"}));
+  SampleFilter onlyFrom;
+  onlyFrom.from = "2026-05-03T00:00:00.000Z";
+  EXPECT_EQ(idsOf(accounts_->samples("default", onlyFrom, {}).items),
+            (std::vector<std::string>{"S-D", "S-A"}));
+  SampleFilter onlyTo;
+  onlyTo.to = "2026-05-01T23:00:00.000Z";
+  EXPECT_EQ(idsOf(accounts_->samples("default", onlyTo, {}).items),
+            (std::vector<std::string>{"S-B"}));
+  SampleFilter empty;
+  empty.from = "2026-06-01T00:00:00.000Z";
+  EXPECT_TRUE(accounts_->samples("default", empty, {}).items.empty());
+  SampleFilter north;
+  north.from = "2026-05-02T00:00:00.000Z";
+  north.to = "2026-05-03T08:00:00.000Z";
+  EXPECT_EQ(idsOf(accounts_->samples("north", north, {}).items), (std::vector<std::string>{"N-A"}));
+
+  // The batch list (SignatureStore): the same range, the same rows, each batch once.
+  SignatureStore signatures(store_);
+  BatchFilter batches;
+  batches.from = "2026-05-02T00:00:00.000Z";
+  batches.to = "2026-05-03T08:00:00.000Z";
+  auto listed = signatures.batches("default", batches, {});
+  std::vector<std::string> received;
+  received.reserve(listed.items.size());
+  for (const auto& b : listed.items) received.push_back(b.receivedAt);
+  EXPECT_EQ(received,
+            (std::vector<std::string>{"2026-05-02T10:00:00.000Z", "2026-05-02T08:00:00.000Z",
+                                      "2026-05-03T08:00:00.000Z"}));
+  batches.state = "held";
+  EXPECT_EQ(signatures.batches("default", batches, {}).items.size(), 2u);
+  batches.instrument = "tq-02";
+  EXPECT_EQ(signatures.batches("default", batches, {}).items.size(), 1u);
+  batches.state = "released";
+  EXPECT_TRUE(signatures.batches("default", batches, {}).items.empty());
+  BatchFilter none;
+  none.to = "2026-04-30T00:00:00.000Z";
+  EXPECT_TRUE(signatures.batches("default", none, {}).items.empty());
 }
 
 TEST_F(AccountsTest, UsersAndOrganisationsCannotBeDeleted) {
