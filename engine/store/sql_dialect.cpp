@@ -74,6 +74,13 @@ void rewriteCode(std::string& code, bool ddl) {
     scalarExtremes(code);
   }
   if (code.find("INDEXED") != std::string::npos) dropIndexedBy(code);
+  if (code.find('+') != std::string::npos) {
+    // SQLite's "not this index" hint, a unary + on a column after AND/OR/WHERE/ON: PostgreSQL
+    // has no unary + for text.
+    static const std::regex kUnaryPlus(R"(\b(AND|OR|WHERE|ON)\s+\+(?=[A-Za-z_]))",
+                                       std::regex::icase);
+    code = std::regex_replace(code, kUnaryPlus, "$1 ");
+  }
   if (ddl) {
     static const std::regex kIdentity(R"(\bid\s+INTEGER\s+PRIMARY\s+KEY(\s+AUTOINCREMENT)?)",
                                       std::regex::icase);

@@ -5,7 +5,8 @@
 // PostgreSQL, and only here:
 //   - `?` placeholders become `$1`, `$2`, ... (POCO's PostgreSQL connector and libpq need them);
 //   - `BEGIN IMMEDIATE` becomes `BEGIN` (PostgreSQL locks rows, not the database);
-//   - `group_concat(` becomes `string_agg(`, `INDEXED BY name` is dropped (a planner hint);
+//   - `group_concat(` becomes `string_agg(`; `INDEXED BY name` and a unary `+` before a column
+//     (SQLite's planner hints) are dropped;
 //   - `CAST(... AS INTEGER)` casts to BIGINT (SQLite integers are 64-bit);
 // and the migrations' DDL (ddlFor): INTEGER → BIGINT, REAL → DOUBLE PRECISION, BLOB → BYTEA,
 // `INTEGER PRIMARY KEY` → an identity column, `TEXT COLLATE NOCASE` → CITEXT, and SQLite's

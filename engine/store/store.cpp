@@ -568,13 +568,14 @@ Store::Diagnostics Store::diagnostics(const std::string& orgId, const std::strin
     {
       Diagnostics::RuleCount row;
       Statement select(s);
-      select << "SELECT rule_id, COUNT(*) FROM (SELECT f.rule_id FROM findings f JOIN results r "
-                "ON r.id = f.result_id JOIN messages g ON g.id = r.message_id WHERE g.org_id = ? "
-                "AND g.instrument = ? AND g.id >= ? AND f.severity != 'info' AND (? = '' OR "
-                "r.instrument_code = ?) UNION ALL SELECT b.rule_id FROM batch_findings b JOIN "
-                "messages g ON g.id = b.message_id WHERE g.org_id = ? AND g.instrument = ? AND "
-                "g.id >= ? AND b.severity != 'info' AND (? = '' OR b.analyte = ?)) GROUP BY "
-                "rule_id ORDER BY COUNT(*) DESC, rule_id"_sql,
+      select
+          << "SELECT rule_id, COUNT(*) FROM (SELECT f.rule_id FROM findings f JOIN results r "
+             "ON r.id = f.result_id JOIN messages g ON g.id = r.message_id WHERE g.org_id = ? "
+             "AND g.instrument = ? AND g.id >= ? AND f.severity != 'info' AND (? = '' OR "
+             "r.instrument_code = ?) UNION ALL SELECT b.rule_id FROM batch_findings b JOIN "
+             "messages g ON g.id = b.message_id WHERE g.org_id = ? AND g.instrument = ? AND "
+             "g.id >= ? AND b.severity != 'info' AND (? = '' OR b.analyte = ?)) AS found GROUP BY "
+             "rule_id ORDER BY COUNT(*) DESC, rule_id"_sql,
           use(org), use(inst), use(firstBatch), use(an), use(an), use(org), use(inst),
           use(firstBatch), use(an), use(an), into(row.ruleId), into(row.failures), range(0, 1);
       while (!select.done()) {
