@@ -690,7 +690,18 @@ StatusOr<Pruned> RetentionStore::pruneIds(const std::vector<int64_t>& ids, const
             any = true;
           }
         }
-        if (any) ++part.messages;
+        if (any) {
+          ++part.messages;
+          // When: re-evaluation and people can tell a batch whose peaks are gone.
+          std::string bodyAt = job.bodies ? at : "", peaksAt = job.peaks ? at : "";
+          s << "INSERT INTO retention_pruned (message_id, org_id, body_pruned_at, "
+               "peaks_pruned_at) SELECT id, org_id, ?, ? FROM messages WHERE id = ? ON CONFLICT "
+               "(message_id) DO UPDATE SET body_pruned_at = CASE WHEN excluded.body_pruned_at "
+               "<> '' THEN excluded.body_pruned_at ELSE retention_pruned.body_pruned_at END, "
+               "peaks_pruned_at = CASE WHEN excluded.peaks_pruned_at <> '' THEN "
+               "excluded.peaks_pruned_at ELSE retention_pruned.peaks_pruned_at END",
+              use(bodyAt), use(peaksAt), use(id), now;
+        }
         // The archives covering it are done with it once neither a body nor a peak is left.
         std::string stamp = at;
         s << "UPDATE archive_items SET pruned_at = ? WHERE message_id = ? AND pruned_at = '' AND "

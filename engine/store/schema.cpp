@@ -560,6 +560,12 @@ CREATE TABLE IF NOT EXISTS archive_items (
 );
 CREATE INDEX IF NOT EXISTS archive_items_message ON archive_items(message_id);
 CREATE INDEX IF NOT EXISTS outbound_message ON outbound(message_id);
+CREATE TABLE IF NOT EXISTS retention_pruned (
+  message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+  org_id TEXT NOT NULL,
+  body_pruned_at TEXT NOT NULL DEFAULT '',
+  peaks_pruned_at TEXT NOT NULL DEFAULT ''
+);
 )sql",
   };
   return kMigrations;

@@ -181,6 +181,9 @@ TEST_F(ArchiveRetentionTest, ArchiveVerifiesRecordsThenPrunesWithAnAuditEvent) {
                   written->sha256 + "%'"),
             1);
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'retention.archived'"), 1);
+  EXPECT_EQ(count("SELECT COUNT(*) FROM retention_pruned WHERE body_pruned_at <> '' AND "
+                  "peaks_pruned_at <> ''"),
+            2);
   EXPECT_TRUE(store_->verifyAuditChain().isOk());
   auto ledger = retention.ledger();
   ASSERT_EQ(ledger.size(), 1u);
@@ -278,6 +281,10 @@ TEST_F(ArchiveRetentionTest, ScheduledPassPrunesOnlyArchivedUnlessArchivesAreNot
   EXPECT_EQ(pass->peaks, 2);
   EXPECT_EQ(count("SELECT COUNT(*) FROM message_bodies"), 0);
   EXPECT_EQ(count("SELECT COUNT(*) FROM audit WHERE action = 'retention.pruned'"), 3);
+  // Bodies and peaks pruned in separate passes: both times kept.
+  EXPECT_EQ(count("SELECT COUNT(*) FROM retention_pruned WHERE body_pruned_at <> '' AND "
+                  "peaks_pruned_at <> ''"),
+            2);
   EXPECT_TRUE(store_->verifyAuditChain().isOk());
   // Both periods 0 (forever): nothing.
   EXPECT_EQ(retention.pruneScheduled(Policy{}, nowIso)->messages, 0);
