@@ -12,8 +12,9 @@
 // retrying, dead-lettered).
 //
 // Archive file format (NAME.lga):
-//   "LGA1" | header length (uint32 BE) | header (JSON) | the payload sealed with
-//   security::Keyring::sealFile under the archive's own data key
+//   "LGA1" | header length (uint32 BE) | header (JSON) | the payload, zlib-compressed, sealed
+//   with security::Keyring::sealStream (the chunk format of sealFile) under the archive's own
+//   data key
 // The header names the key-encryption key (fingerprint), carries the archive's data key wrapped
 // under it and the summary (range, counts, the payload's SHA-256). The exact header bytes are the
 // sealed payload's AAD: a changed summary or key makes every chunk fail to open. The payload is a
