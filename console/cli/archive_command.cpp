@@ -159,6 +159,16 @@ void printSummary(const retention::Summary& s, std::ostream& out) {
       << "  written:         " << s.createdAt << " by labgated " << s.version << "\n";
 }
 
+/// What the records policy says (retention.records_years): reported, never acted on.
+void printRecordsPolicy(const EngineConfig& c, std::ostream& out) {
+  out << "results, findings, signatures, QC history and the audit trail are kept: the engine "
+         "never prunes them";
+  if (c.retention.recordsYears > 0) {
+    out << " (records policy: " << c.retention.recordsYears << " years, retention.records_years)";
+  }
+  out << "\n";
+}
+
 int archiveVerify(const Parsed& p, std::ostream& out, std::ostream& err) {
   if (p.positional.size() != 1) {
     err << "labgate archive verify: name one archive file\n" << kUsageText;
@@ -226,6 +236,7 @@ int archiveList(const Parsed& p, std::ostream& out, std::ostream& err) {
   }
   retention::RetentionStore retention(*store.value());
   const auto ledger = retention.ledger();
+  printRecordsPolicy(config.value(), out);
   if (ledger.empty()) out << "no archive recorded\n";
   for (const auto& e : ledger) {
     out << "archive " << e.id << ": " << e.fileName << ", written " << e.createdAt << " by "
@@ -294,8 +305,15 @@ int archiveWrite(const Parsed& p, std::ostream& out, std::ostream& err) {
             .append("labgate-archive-before-" + day + "-" + stamp + retention::kArchiveExtension)
             .toString();
   }
-  auto keyring = std::make_shared<security::Keyring>(kek.value());
-  StatusOr<std::shared_ptr<Store>> store = Store::open(c.dataDir, keyring);
+  // The store's keyring as the engine opens it (with security.previous_key_file during a KEK
+  // rotation); the archive is sealed under the current key file.
+  StatusOr<std::shared_ptr<security::Keyring>> keyring =
+      security::openKeyring(c.keyFile, c.previousKeyFile, c.dataDir);
+  if (!keyring.isOk()) {
+    err << "labgate archive: " << keyring.status().toString() << "\n";
+    return kUsage;
+  }
+  StatusOr<std::shared_ptr<Store>> store = Store::open(c.dataDir, keyring.value());
   if (!store.isOk()) {
     err << "labgate archive: " << store.status().toString() << "\n";
     return kFailed;
@@ -342,6 +360,7 @@ int archiveWrite(const Parsed& p, std::ostream& out, std::ostream& err) {
   }
   out << "the database file does not shrink by itself: run VACUUM in a maintenance window "
          "(docs/operations.md, \"Retention and archives\")\n";
+  printRecordsPolicy(c, out);
   return 0;
 }
 

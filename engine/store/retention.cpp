@@ -388,8 +388,13 @@ StatusOr<Written> RetentionStore::writeArchive(
   auto tell = [&](const std::string& line) {
     if (progress) progress(line);
   };
-  if (Poco::File(out).exists() || Poco::File(out + ".partial").exists()) {
+  if (Poco::File(out).exists()) {
     return Status::rejected(out, "exists already: an archive is never overwritten");
+  }
+  if (Poco::File(out + ".partial").exists()) {
+    // An earlier run stopped before the rename: the file was never recorded nor pruned by.
+    tell("removing " + out + ".partial left by an interrupted run");
+    removeQuietly(out + ".partial");
   }
   const std::vector<int64_t> ids = prunable(before);
   Written written;
