@@ -160,10 +160,11 @@ int main(int argc, char** argv) {
     }
   }
   const double delivered = secondsSince(start);
+  const int64_t totalResults = messages * samples * results;
   std::printf(
       "generated %lld messages (%lld results with peaks, %s of bodies) in %.1f s, "
       "delivered in %.1f s, %d failures\n",
-      static_cast<long long>(messages), static_cast<long long>(messages * samples * results),
+      static_cast<long long>(messages), static_cast<long long>(totalResults),
       mib(messages * bodyBytes).c_str(), generated, delivered, failures.load());
 
   // ---- archive and prune the older half ------------------------------------------------------

@@ -451,9 +451,11 @@ StatusOr<Written> RetentionStore::writeArchive(
         s << "SELECT sample_id, kind, acquired_at FROM samples WHERE message_id = ? ORDER BY id",
             use(messageId), into(sampleIds), into(kinds), into(acquired), now;
       });
-      for (size_t i = 0; i < sampleIds.size(); ++i) {
-        p << "INSERT INTO samples VALUES (?, ?, ?, ?)", use(messageId), use(sampleIds[i]),
-            use(kinds[i]), use(acquired[i]), now;
+      if (!sampleIds.empty()) {
+        // Vectors bound: one prepared statement, executed per row.
+        std::vector<int64_t> owners(sampleIds.size(), messageId);
+        p << "INSERT INTO samples VALUES (?, ?, ?, ?)", use(owners), use(sampleIds), use(kinds),
+            use(acquired), now;
       }
       sum.samples += static_cast<int64_t>(sampleIds.size());
 
@@ -488,9 +490,18 @@ StatusOr<Written> RetentionStore::writeArchive(
         }
         return rows;
       });
-      for (Peak& peak : peaks) {
-        p << "INSERT INTO peaks VALUES (?, ?, ?, ?, ?, ?)", use(messageId), use(peak.resultId),
-            use(peak.sampleId), use(peak.instrumentCode), use(peak.lisCode), use(peak.json), now;
+      if (!peaks.empty()) {
+        std::vector<int64_t> owners(peaks.size(), messageId), resultIds;
+        std::vector<std::string> sampleCol, instrumentCol, lisCol, jsonCol;
+        for (Peak& peak : peaks) {
+          resultIds.push_back(peak.resultId);
+          sampleCol.push_back(std::move(peak.sampleId));
+          instrumentCol.push_back(std::move(peak.instrumentCode));
+          lisCol.push_back(std::move(peak.lisCode));
+          jsonCol.push_back(std::move(peak.json));
+        }
+        p << "INSERT INTO peaks VALUES (?, ?, ?, ?, ?, ?)", use(owners), use(resultIds),
+            use(sampleCol), use(instrumentCol), use(lisCol), use(jsonCol), now;
       }
       sum.peaks += static_cast<int64_t>(peaks.size());
 
