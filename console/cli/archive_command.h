@@ -1,6 +1,6 @@
 // labgate archive: writes the delivered message bodies and peak data received before a date to an
 // encrypted, authenticated archive file, records it in the store's ledger and prunes them
-// (docs/operations.md "Retention and archives", docs/adr/0021-retention-and-archives.md).
+// (docs/operations.md "Retention and archives", docs/adr/0022-retention-and-archives.md).
 //   archive --before DATE   archive, record, prune (labgated stopped: a maintenance task)
 //   archive verify FILE     checks an archive offline and says what it holds
 //   archive list            the store's ledger of archives

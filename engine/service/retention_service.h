@@ -1,4 +1,4 @@
-// The engine's retention pass (retention.*, docs/adr/0021-retention-and-archives.md): every
+// The engine's retention pass (retention.*, docs/adr/0022-retention-and-archives.md): every
 // retention.check_minutes it prunes delivered message bodies older than retention.body_days and
 // peak data older than retention.peak_days, of messages nothing waits on, that an archive covers
 // (or, with retention.archive_required = false, whether archived or not). Each transaction is

@@ -1,7 +1,7 @@
 // The retention.* configuration keys as values, and their parsing (header-only, like
 // backup_settings.h, so that the configuration fuzzer compiling config.cpp alone needs nothing
 // more). docs/configuration.md and docs/operations.md ("Retention and archives") describe them;
-// engine/store/retention.h acts on them; docs/adr/0021-retention-and-archives.md has the why.
+// engine/store/retention.h acts on them; docs/adr/0022-retention-and-archives.md has the why.
 #pragma once
 
 #include <cstdint>

@@ -363,14 +363,14 @@ std::string Summary::toJson() const {
 
 std::vector<int64_t> RetentionStore::select(const std::string& before, bool bodies, bool peaks,
                                             bool archivedOnly) {
-  std::string sql = "SELECT m.id FROM messages m WHERE m.received_at < ? AND " +
-                    contentSql(bodies, peaks) + " AND " + eligibleSql();
-  if (archivedOnly) sql += std::string(" AND ") + kArchivedSql;
-  sql += " ORDER BY m.id";
+  std::string query = "SELECT m.id FROM messages m WHERE m.received_at < ? AND " +
+                      contentSql(bodies, peaks) + " AND " + eligibleSql();
+  if (archivedOnly) query += std::string(" AND ") + kArchivedSql;
+  query += " ORDER BY m.id";
   return store_.impl_->read([&](Session& s) {
     std::vector<int64_t> ids;
     std::string bound = before;
-    s << sql, use(bound), into(ids), now;
+    s << sql::Text{query}, use(bound), into(ids), now;
     return ids;
   });
 }
@@ -425,7 +425,7 @@ StatusOr<Written> RetentionStore::writeArchive(
         Statement select(s);
         select << "SELECT org_id, connector, instrument, format, control_id, sender, "
                   "source_name, received_at, content_sha256, sample_count, result_count FROM "
-                  "messages WHERE id = ?",
+                  "messages WHERE id = ?"_sql,
             use(messageId), into(m.orgId), into(m.connector), into(m.instrument), into(m.format),
             into(m.controlId), into(m.sender), into(m.sourceName), into(m.receivedAt),
             into(m.contentSha256), into(m.sampleCount), into(m.resultCount);
@@ -448,7 +448,7 @@ StatusOr<Written> RetentionStore::writeArchive(
       // Samples: what identifies the content (sample ids hold no PHI: the gate screened them).
       std::vector<std::string> sampleIds, kinds, acquired;
       impl.read([&](Session& s) {
-        s << "SELECT sample_id, kind, acquired_at FROM samples WHERE message_id = ? ORDER BY id",
+        s << "SELECT sample_id, kind, acquired_at FROM samples WHERE message_id = ? ORDER BY id"_sql,
             use(messageId), into(sampleIds), into(kinds), into(acquired), now;
       });
       if (!sampleIds.empty()) {
@@ -470,7 +470,7 @@ StatusOr<Written> RetentionStore::writeArchive(
         select << "SELECT r.id AS result_id_, s.sample_id AS sample_id_, r.instrument_code AS "
                   "instrument_code_, r.lis_code AS lis_code_, p.* FROM samples s JOIN results r "
                   "ON r.sample_row_id = s.id JOIN peaks p ON p.result_id = r.id WHERE "
-                  "s.message_id = ? ORDER BY r.id",
+                  "s.message_id = ? ORDER BY r.id"_sql,
             use(messageId), now;
         Poco::Data::RecordSet rs(select);
         const size_t columns = rs.columnCount();
@@ -622,18 +622,18 @@ StatusOr<Written> RetentionStore::writeArchive(
   const std::string fileName = Poco::Path(out).getFileName();
   int64_t ledgerId = 0;
   Status recorded = impl.write([&](Session& s) {
-    s << "SELECT COALESCE(MAX(id), 0) + 1 FROM archives", into(ledgerId), now;
+    s << "SELECT COALESCE(MAX(id), 0) + 1 FROM archives"_sql, into(ledgerId), now;
     std::string at = sum.createdAt, by = actor, bound = before, name = fileName,
                 sha = written.sha256;
     s << "INSERT INTO archives (id, created_at, created_by, before_at, file_name, file_sha256, "
          "file_bytes, messages, bodies, body_bytes, peaks, first_message, last_message) VALUES "
-         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"_sql,
         use(ledgerId), use(at), use(by), use(bound), use(name), use(sha), use(written.bytes),
         use(sum.messages), use(sum.bodies), use(sum.bodyBytes), use(sum.peaks),
         use(sum.firstMessage), use(sum.lastMessage), now;
     for (int64_t id : ids) {
       int64_t messageId = id;
-      s << "INSERT INTO archive_items (archive_id, message_id) VALUES (?, ?)", use(ledgerId),
+      s << "INSERT INTO archive_items (archive_id, message_id) VALUES (?, ?)"_sql, use(ledgerId),
           use(messageId), now;
     }
     impl.appendAudit(
@@ -682,7 +682,7 @@ StatusOr<Pruned> RetentionStore::pruneIds(const std::vector<int64_t>& ids, const
       for (size_t i = start; i < end; ++i) {
         int64_t id = ids[i];
         int64_t ok = 0;
-        s << eligible, use(id), into(ok), now;  // checked again under the write lock
+        s << sql::Text{eligible}, use(id), into(ok), now;  // checked again under the write lock
         if (ok == 0) {
           ++part.skipped;
           continue;
@@ -691,11 +691,11 @@ StatusOr<Pruned> RetentionStore::pruneIds(const std::vector<int64_t>& ids, const
         if (job.peaks) {
           int64_t peaks = 0;
           s << "SELECT COUNT(*) FROM peaks WHERE result_id IN (SELECT r.id FROM samples s JOIN "
-               "results r ON r.sample_row_id = s.id WHERE s.message_id = ?)",
+               "results r ON r.sample_row_id = s.id WHERE s.message_id = ?)"_sql,
               use(id), into(peaks), now;
           if (peaks > 0) {
             s << "DELETE FROM peaks WHERE result_id IN (SELECT r.id FROM samples s JOIN results "
-                 "r ON r.sample_row_id = s.id WHERE s.message_id = ?)",
+                 "r ON r.sample_row_id = s.id WHERE s.message_id = ?)"_sql,
                 use(id), now;
             part.peaks += peaks;
             any = true;
@@ -704,10 +704,10 @@ StatusOr<Pruned> RetentionStore::pruneIds(const std::vector<int64_t>& ids, const
         if (job.bodies) {
           std::vector<std::string> file;
           std::vector<int64_t> size;
-          s << "SELECT file, size FROM message_bodies WHERE message_id = ?", use(id), into(file),
-              into(size), now;
+          s << "SELECT file, size FROM message_bodies WHERE message_id = ?"_sql, use(id),
+              into(file), into(size), now;
           if (!file.empty()) {
-            s << "DELETE FROM message_bodies WHERE message_id = ?", use(id), now;
+            s << "DELETE FROM message_bodies WHERE message_id = ?"_sql, use(id), now;
             ++part.bodies;
             part.bodyBytes += size[0];
             if (!file[0].empty()) files.push_back(file[0]);
@@ -723,7 +723,7 @@ StatusOr<Pruned> RetentionStore::pruneIds(const std::vector<int64_t>& ids, const
                "(message_id) DO UPDATE SET body_pruned_at = CASE WHEN excluded.body_pruned_at "
                "<> '' THEN excluded.body_pruned_at ELSE retention_pruned.body_pruned_at END, "
                "peaks_pruned_at = CASE WHEN excluded.peaks_pruned_at <> '' THEN "
-               "excluded.peaks_pruned_at ELSE retention_pruned.peaks_pruned_at END",
+               "excluded.peaks_pruned_at ELSE retention_pruned.peaks_pruned_at END"_sql,
               use(bodyAt), use(peaksAt), use(id), now;
         }
         // The archives covering it are done with it once neither a body nor a peak is left.
@@ -731,7 +731,7 @@ StatusOr<Pruned> RetentionStore::pruneIds(const std::vector<int64_t>& ids, const
         s << "UPDATE archive_items SET pruned_at = ? WHERE message_id = ? AND pruned_at = '' AND "
              "NOT EXISTS (SELECT 1 FROM message_bodies WHERE message_id = ?) AND NOT EXISTS "
              "(SELECT 1 FROM samples s JOIN results r ON r.sample_row_id = s.id JOIN peaks p ON "
-             "p.result_id = r.id WHERE s.message_id = ?)",
+             "p.result_id = r.id WHERE s.message_id = ?)"_sql,
             use(stamp), use(id), use(id), use(id), now;
       }
       if (part.messages == 0) return;
@@ -769,11 +769,11 @@ StatusOr<Pruned> RetentionStore::pruneArchive(int64_t ledgerId, const std::strin
   const bool known = impl.read([&](Session& s) {
     int64_t id = ledgerId;
     std::vector<std::string> digests;
-    s << "SELECT file_sha256 FROM archives WHERE id = ?", use(id), into(digests), now;
+    s << "SELECT file_sha256 FROM archives WHERE id = ?"_sql, use(id), into(digests), now;
     if (digests.empty()) return false;
     sha = digests[0];
     s << "SELECT message_id FROM archive_items WHERE archive_id = ? AND pruned_at = '' ORDER BY "
-         "message_id",
+         "message_id"_sql,
         use(id), into(ids), now;
     return true;
   });
@@ -812,7 +812,7 @@ std::vector<LedgerEntry> RetentionStore::ledger() {
     select << "SELECT a.id, a.created_at, a.created_by, a.before_at, a.file_name, a.file_sha256, "
               "a.file_bytes, a.messages, a.bodies, a.body_bytes, a.peaks, (SELECT COUNT(*) FROM "
               "archive_items i WHERE i.archive_id = a.id AND i.pruned_at = '') FROM archives a "
-              "ORDER BY a.id",
+              "ORDER BY a.id"_sql,
         into(e.id), into(e.createdAt), into(e.createdBy), into(e.before), into(e.fileName),
         into(e.fileSha256), into(e.fileBytes), into(e.messages), into(e.bodies), into(e.bodyBytes),
         into(e.peaks), into(e.pending), Poco::Data::Keywords::range(0, 1);

@@ -1,4 +1,4 @@
-// Retention of delivered message bodies and peak data (docs/adr/0021-retention-and-archives.md,
+// Retention of delivered message bodies and peak data (docs/adr/0022-retention-and-archives.md,
 // docs/operations.md "Retention and archives"): which messages' content may be pruned, archives
 // written before pruning (encrypted and authenticated like backups), the archive ledger, and the
 // pruning itself (audited "retention.pruned").
