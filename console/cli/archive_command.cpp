@@ -229,7 +229,9 @@ int archiveList(const Parsed& p, std::ostream& out, std::ostream& err) {
         << config.value().httpPort << ": stop it first (the store is opened here)\n";
     return kFailed;
   }
-  StatusOr<std::shared_ptr<Store>> store = Store::open(config.value().dataDir);
+  const EngineConfig& c = config.value();
+  StatusOr<std::shared_ptr<Store>> store =
+      Store::open(StoreLocation{c.dataDir, c.storeUrl, c.storePasswordFile});
   if (!store.isOk()) {
     err << "labgate archive list: " << store.status().toString() << "\n";
     return kFailed;
@@ -313,7 +315,8 @@ int archiveWrite(const Parsed& p, std::ostream& out, std::ostream& err) {
     err << "labgate archive: " << keyring.status().toString() << "\n";
     return kUsage;
   }
-  StatusOr<std::shared_ptr<Store>> store = Store::open(c.dataDir, keyring.value());
+  StatusOr<std::shared_ptr<Store>> store =
+      Store::open(StoreLocation{c.dataDir, c.storeUrl, c.storePasswordFile}, keyring.value());
   if (!store.isOk()) {
     err << "labgate archive: " << store.status().toString() << "\n";
     return kFailed;

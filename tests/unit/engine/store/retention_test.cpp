@@ -18,7 +18,9 @@
 #include "engine/security/crypto.h"
 #include "engine/security/keyring.h"
 #include "engine/store/audit.h"
+#include "engine/store/sql_dialect.h"
 #include "engine/store/store.h"
+#include "tests/unit/engine/store/pg_test_database.h"
 
 using namespace Poco::Data::Keywords;
 
@@ -39,19 +41,29 @@ std::string readAll(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
-class ArchiveRetentionTest : public ::testing::Test {
+// Every test runs on both back ends (issue 17), as StoreTest does.
+class ArchiveRetentionTest : public ::testing::TestWithParam<sql::Backend> {
  protected:
   void SetUp() override {
     dir_ = Poco::TemporaryFile::tempName();
     Poco::File(dir_).createDirectories();
     kek_ = newKek();
-    auto opened = Store::open(dir_ + "/data", std::make_shared<security::Keyring>(kek_));
+    location_.dataDir = dir_ + "/data";
+    if (GetParam() == sql::Backend::kPostgres) {
+      std::string error;
+      pg_ = labgate::testing::PgTestDatabase::create(error);
+      ASSERT_TRUE(pg_.has_value()) << error;
+      location_.url = pg_->url();
+      location_.passwordFile = pg_->passwordFile();
+    }
+    auto opened = Store::open(location_, std::make_shared<security::Keyring>(kek_));
     ASSERT_TRUE(opened.isOk()) << opened.status().toString();
     store_ = opened.value();
   }
   void TearDown() override {
     store_.reset();
     Poco::File(dir_).remove(true);
+    pg_.reset();
   }
 
   /// A message received at `receivedAt` with one sample, one result (disposition `kind`) with a
@@ -93,15 +105,18 @@ class ArchiveRetentionTest : public ::testing::Test {
     }
   }
 
-  int64_t count(const std::string& sql) {
+  int64_t count(const std::string& query) {
     Poco::Data::SQLite::Connector::registerConnector();
-    Poco::Data::Session s("SQLite", store_->path());
+    Poco::Data::Session s = pg_ ? Poco::Data::Session("PostgreSQL", pg_->connectionString())
+                                : Poco::Data::Session("SQLite", store_->path());
     int64_t n = 0;
-    s << sql, into(n), now;
+    s << query, into(n), now;
     return n;
   }
 
   std::string dir_;
+  std::optional<labgate::testing::PgTestDatabase> pg_;
+  StoreLocation location_;
   KeyEncryptionKey kek_;
   std::shared_ptr<Store> store_;
   int counter_ = 0;
@@ -115,7 +130,7 @@ TEST(ArchiveTimes, BoundsAreTheStoresForm) {
   EXPECT_EQ(daysBefore("2026-03-01T00:00:00.000Z", 1), "2026-02-28T00:00:00.000Z");
 }
 
-TEST_F(ArchiveRetentionTest, NeverPrunableWhileHeldOrUndelivered) {
+TEST_P(ArchiveRetentionTest, NeverPrunableWhileHeldOrUndelivered) {
   const int64_t delivered = commit("2025-01-02T00:00:00.000Z", DispositionKind::kRelease);
   deliverAll();
   const int64_t queued = commit("2025-01-03T00:00:00.000Z", DispositionKind::kRelease);
@@ -128,7 +143,7 @@ TEST_F(ArchiveRetentionTest, NeverPrunableWhileHeldOrUndelivered) {
   (void)held;
 }
 
-TEST_F(ArchiveRetentionTest, ArchiveVerifiesRecordsThenPrunesWithAnAuditEvent) {
+TEST_P(ArchiveRetentionTest, ArchiveVerifiesRecordsThenPrunesWithAnAuditEvent) {
   const int64_t a = commit("2025-01-02T00:00:00.000Z", DispositionKind::kRelease);
   const int64_t b = commit("2025-01-03T00:00:00.000Z", DispositionKind::kRelease);
   deliverAll();
@@ -194,7 +209,7 @@ TEST_F(ArchiveRetentionTest, ArchiveVerifiesRecordsThenPrunesWithAnAuditEvent) {
   EXPECT_TRUE(retention.prunable("2025-02-01T00:00:00.000Z").empty());
 }
 
-TEST_F(ArchiveRetentionTest, TamperedOrForeignKeyArchiveIsRefused) {
+TEST_P(ArchiveRetentionTest, TamperedOrForeignKeyArchiveIsRefused) {
   commit("2025-01-02T00:00:00.000Z", DispositionKind::kRelease);
   deliverAll();
   RetentionStore retention(*store_);
@@ -225,7 +240,7 @@ TEST_F(ArchiveRetentionTest, TamperedOrForeignKeyArchiveIsRefused) {
   EXPECT_FALSE(verifyArchive(tampered, kek_, dir_ + "/work").isOk());
 }
 
-TEST_F(ArchiveRetentionTest, UnwritableOutputLeavesTheStoreUntouched) {
+TEST_P(ArchiveRetentionTest, UnwritableOutputLeavesTheStoreUntouched) {
   commit("2025-01-02T00:00:00.000Z", DispositionKind::kRelease);
   deliverAll();
   RetentionStore retention(*store_);
@@ -240,7 +255,7 @@ TEST_F(ArchiveRetentionTest, UnwritableOutputLeavesTheStoreUntouched) {
   EXPECT_FALSE(Poco::File(dir_ + "/missing").exists());
 }
 
-TEST_F(ArchiveRetentionTest, NothingToArchiveWritesNoFile) {
+TEST_P(ArchiveRetentionTest, NothingToArchiveWritesNoFile) {
   commit("2025-01-02T00:00:00.000Z", DispositionKind::kRelease);  // not delivered
   RetentionStore retention(*store_);
   auto written =
@@ -250,7 +265,7 @@ TEST_F(ArchiveRetentionTest, NothingToArchiveWritesNoFile) {
   EXPECT_FALSE(Poco::File(dir_ + "/a.lga").exists());
 }
 
-TEST_F(ArchiveRetentionTest, ScheduledPassPrunesOnlyArchivedUnlessArchivesAreNotRequired) {
+TEST_P(ArchiveRetentionTest, ScheduledPassPrunesOnlyArchivedUnlessArchivesAreNotRequired) {
   commit("2025-01-02T00:00:00.000Z", DispositionKind::kRelease);
   commit("2025-01-20T00:00:00.000Z", DispositionKind::kRelease);
   deliverAll();
@@ -289,6 +304,12 @@ TEST_F(ArchiveRetentionTest, ScheduledPassPrunesOnlyArchivedUnlessArchivesAreNot
   // Both periods 0 (forever): nothing.
   EXPECT_EQ(retention.pruneScheduled(Policy{}, nowIso)->messages, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, ArchiveRetentionTest,
+                         ::testing::Values(sql::Backend::kSqlite, sql::Backend::kPostgres),
+                         [](const ::testing::TestParamInfo<sql::Backend>& info) {
+                           return info.param == sql::Backend::kSqlite ? "SQLite" : "PostgreSQL";
+                         });
 
 }  // namespace
 }  // namespace labgate::retention
