@@ -47,6 +47,7 @@
 #include "engine/service/log_format.h"
 #include "engine/service/observability.h"
 #include "engine/service/profiles.h"
+#include "engine/service/retention_service.h"
 #include "engine/store/audit_log.h"
 #include "engine/store/mapping_sets.h"
 #include "engine/store/signatures.h"
@@ -359,6 +360,9 @@ class Engine::Impl : public api::EngineView {
       Status started = backups_->start();
       if (!started.isOk()) return started;
     }
+    // Retention (issue 17): prunes delivered bodies and peaks past their period; off by default.
+    retention_ = std::make_unique<RetentionService>(store_, config_.retention);
+    retention_->start();
     // HTTP(S) last: once /health answers, every listener is up (the sockets were bound above, so
     // a client that comes early waits in the backlog instead of being refused).
     if (https_) https_->start();
@@ -388,6 +392,8 @@ class Engine::Impl : public api::EngineView {
     httpPool_.joinAll();
     https_.reset();
     http_.reset();
+    if (retention_) retention_->stop();  // finishes the transaction in progress
+    retention_.reset();
     if (backups_) backups_->stop();  // waits for a backup in progress
     backups_.reset();
     // Every listener stops accepting at once; each then waits for its connections to finish the
@@ -805,8 +811,9 @@ class Engine::Impl : public api::EngineView {
   mutable std::mutex reloadMutex_;  // reloads and mapping-set activations, one at a time
   std::unique_ptr<MappingSetStore> mappingSets_;  // mapping sets stored in the database
   std::unique_ptr<api::Api> api_;
-  std::unique_ptr<Reevaluator> reevaluator_;  // held results evaluated again (issue 14)
-  std::unique_ptr<BackupService> backups_;    // when security.key_file is set
+  std::unique_ptr<Reevaluator> reevaluator_;     // held results evaluated again (issue 14)
+  std::unique_ptr<BackupService> backups_;       // when security.key_file is set
+  std::unique_ptr<RetentionService> retention_;  // retention.* (issue 17)
   std::shared_ptr<const security::SigningKey> signingKey_;  // electronic signatures
   std::shared_ptr<const phi::PhiGate> phiGate_;             // also screens reasons people write
   Pipeline::DestinationMap destinations_;                   // QA release renders through them

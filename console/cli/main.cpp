@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "console/cli/archive_command.h"
 #include "console/cli/audit_command.h"
 #include "console/cli/backup_command.h"
 #include "console/cli/calibrate_command.h"
@@ -29,6 +30,8 @@ void printHelp(std::ostream& out) {
          "The LabGate command-line console.\n"
          "\n"
          "commands:\n"
+         "  archive     archive delivered bodies and peak data before a date, then prune them\n"
+         "              (archive --before DATE | archive verify FILE | archive list)\n"
          "  audit       verify the audit trail's hash chain (audit verify)\n"
          "  backup      take a backup now (backup now) or check a backup file (backup verify)\n"
          "  calibrate   fit a calibration curve to x,y points (CSV) and back-calculate them\n"
@@ -103,6 +106,7 @@ int main(int argc, char** argv) {
   if (command == "qc-targets") return labgate::cli::runQcTargets(args, std::cout, std::cerr);
   if (command == "trend") return labgate::cli::runTrend(args, std::cout, std::cerr);
   if (command == "audit") return labgate::cli::runAudit(args, std::cout, std::cerr);
+  if (command == "archive") return labgate::cli::runArchive(args, std::cout, std::cerr);
   if (command == "backup") return labgate::cli::runBackup(args, std::cout, std::cerr);
   if (command == "restore") return labgate::cli::runRestore(args, std::cout, std::cerr);
   if (command == "keygen") return labgate::cli::runKeygen(args, std::cout, std::cerr);

@@ -134,6 +134,11 @@ StatusOr<ReevaluationOutcome> Reevaluator::reevaluate(const ReevaluationRequest&
   outcome.instrument = batch->instrument;
   outcome.dryRun = !request.commit;
   outcome.signedBatch = batch->signatures > 0;
+  if (batch->peaksPruned && profile->rules) {
+    outcome.notes.push_back(
+        "its peak data were pruned by retention (labgate archive list names the archive that "
+        "holds them): the peak, calibration and ion-ratio checks lack their inputs");
+  }
   if (!batch->canonical && profile->rules) {
     outcome.notes.push_back(
         "stored before re-evaluation was possible: the run order, injection numbers and export "

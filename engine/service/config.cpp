@@ -95,6 +95,11 @@ const std::set<std::string> kTopLevelKeys = {"data.dir",
                                              "backup.dir",
                                              "backup.keep.hourly",
                                              "backup.keep.daily",
+                                             "retention.body_days",
+                                             "retention.peak_days",
+                                             "retention.archive_required",
+                                             "retention.records_years",
+                                             "retention.check_minutes",
                                              "audit.forward",
                                              "audit.change_reason",
                                              "console.dir",
@@ -712,6 +717,15 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   if (config.backup.schedule.on() && config.keyFile.empty()) {
     return Status::config("backup.schedule",
                           "needs security.key_file: backups are always encrypted");
+  }
+  StatusOr<RetentionSettings> retention = parseRetentionSettings(keys);
+  if (!retention.isOk()) return retention.status();
+  config.retention = retention.value();
+  if (config.retention.on() && config.retention.archiveRequired && config.keyFile.empty()) {
+    config.warnings.push_back(
+        "retention.body_days/peak_days are set with retention.archive_required = true but "
+        "security.key_file is not: archives are always encrypted, so none can be written and the "
+        "engine prunes nothing (set security.key_file, or retention.archive_required = false)");
   }
 
   if (Status s = parseSignaturePolicy(keys, config.security.signatures); !s.isOk()) return s;

@@ -15,6 +15,7 @@
 #include "engine/net/interfaces.h"
 #include "engine/security/cidr.h"
 #include "engine/service/backup_settings.h"
+#include "engine/service/retention_settings.h"
 
 namespace labgate {
 
@@ -84,6 +85,7 @@ struct EngineConfig {
   std::string keyFile;             // security.key_file
   std::string previousKeyFile;     // security.previous_key_file
   BackupSettings backup;           // backup.*
+  RetentionSettings retention;     // retention.* (issue 17)
   /// audit.forward = NAME, ... and audit.forwarder.NAME.* (docs/audit.md), in listed order.
   std::vector<AuditForwarderSettings> auditForwarders;
   /// Accepted but worth an operator's attention (e.g. connector.NAME.allow = any on a network

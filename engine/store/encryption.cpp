@@ -615,10 +615,15 @@ Status Store::readRawBody(const std::string& orgId, int64_t messageId,
     std::string org = orgId;
     int64_t id = messageId;
     Statement select(s);
-    select << "SELECT size, file, COALESCE(sealed, zeroblob(0)) FROM message_bodies WHERE "
-              "message_id = ? AND org_id = ?"_sql,
-        use(id), use(org), into(r.size), into(r.file), into(r.sealed);
+    // zeroblob() is SQLite's only: the blob is read in a second query, where it is not NULL
+    // (a body without a file has one).
+    select << "SELECT size, file FROM message_bodies WHERE message_id = ? AND org_id = ?"_sql,
+        use(id), use(org), into(r.size), into(r.file);
     if (select.execute() == 0) return std::nullopt;
+    if (r.file.empty()) {
+      s << "SELECT sealed FROM message_bodies WHERE message_id = ? AND org_id = ?"_sql, use(id),
+          use(org), into(r.sealed), now;
+    }
     return r;
   });
   const std::string where = "message:" + std::to_string(messageId);

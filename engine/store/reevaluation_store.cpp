@@ -260,6 +260,10 @@ std::optional<StoredBatch> ReevaluationStore::batch(const std::string& orgId, in
       return std::nullopt;
     }
     out.canonical = canonical != 0;
+    int64_t pruned = 0;
+    s << "SELECT COUNT(*) FROM retention_pruned WHERE message_id = ? AND peaks_pruned_at <> ''"_sql,
+        bind(id), into(pruned), now;
+    out.peaksPruned = pruned > 0;
     out.message.listedInRunOrder = runOrder != 0;
     out.message.rulesVersion = out.rulesVersion;
     s << "SELECT COUNT(*) FROM signatures WHERE org_id = ? AND message_id = ?"_sql, bind(orgId),

@@ -42,6 +42,8 @@ struct StoredBatch {
   /// Stored with everything the rules read (messages.canonical): false for batches stored before
   /// migration 11 (no run order, injection numbers or export curves).
   bool canonical = false;
+  /// Its peak rows were pruned by retention (engine/store/retention.h): the rules lack them.
+  bool peaksPruned = false;
   int64_t signatures = 0;             // electronic signatures on the batch
   Message message;                    // as stored: codes, units, findings of the last evaluation
   std::vector<StoredResultRow> rows;  // one per result of `message`, in message order

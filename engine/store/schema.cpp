@@ -546,6 +546,42 @@ CREATE INDEX IF NOT EXISTS results_message ON results(message_id, internal_stand
 CREATE INDEX IF NOT EXISTS messages_org_id ON messages(org_id, id);
 CREATE INDEX IF NOT EXISTS messages_org_instrument_id ON messages(org_id, instrument, id);
 )sql",
+      // 18 (issue 17, retention; docs/adr/0023-retention-and-archives.md): the ledger of
+      // archives written by `labgate archive` before delivered message bodies and peak data are
+      // pruned, and the messages each one covers (pruned_at '' until its content was pruned).
+      // Ids are given by the writer (MAX + 1 under the write lock): no AUTOINCREMENT, the same
+      // on SQLite and PostgreSQL. IF NOT EXISTS, as 9.
+      R"sql(
+CREATE TABLE IF NOT EXISTS archives (
+  id INTEGER PRIMARY KEY,
+  created_at TEXT NOT NULL,
+  created_by TEXT NOT NULL,
+  before_at TEXT NOT NULL,
+  file_name TEXT NOT NULL,
+  file_sha256 TEXT NOT NULL,
+  file_bytes INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  bodies INTEGER NOT NULL,
+  body_bytes INTEGER NOT NULL,
+  peaks INTEGER NOT NULL,
+  first_message INTEGER NOT NULL,
+  last_message INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS archive_items (
+  archive_id INTEGER NOT NULL REFERENCES archives(id),
+  message_id INTEGER NOT NULL REFERENCES messages(id),
+  pruned_at TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (archive_id, message_id)
+);
+CREATE INDEX IF NOT EXISTS archive_items_message ON archive_items(message_id);
+CREATE INDEX IF NOT EXISTS outbound_message ON outbound(message_id);
+CREATE TABLE IF NOT EXISTS retention_pruned (
+  message_id INTEGER PRIMARY KEY REFERENCES messages(id),
+  org_id TEXT NOT NULL,
+  body_pruned_at TEXT NOT NULL DEFAULT '',
+  peaks_pruned_at TEXT NOT NULL DEFAULT ''
+);
+)sql",
   };
   return kMigrations;
 }

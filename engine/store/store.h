@@ -29,6 +29,9 @@ namespace labgate {
 namespace security {
 class Keyring;
 }
+namespace retention {
+class RetentionStore;
+}
 
 struct AuditEvent {
   std::string orgId = "default";
@@ -338,6 +341,7 @@ class Store {
   friend class ReevaluationStore;  // the same (engine/store/reevaluation_store.cpp)
   friend class TrafficStore;       // received messages, dead letters (engine/store/traffic.cpp)
   friend class ConsoleStore;       // the console's read models (engine/store/console_store.cpp)
+  friend class retention::RetentionStore;  // archives and pruning (engine/store/retention.cpp)
   class Impl;
   explicit Store(std::string path);
   std::string path_;

@@ -117,7 +117,7 @@ ProgramRun runIn(const std::string& workingDir, const std::string& program,
 const std::vector<std::string> kCommands = {
     "audit",    "backup",   "batches",    "calibrate",   "dry-run", "keygen", "login",
     "logout",   "qc",       "qc-targets", "restore",     "show",    "sign",   "verify-signature",
-    "mappings", "unmapped", "messages",   "dead-letter", "trend"};
+    "mappings", "unmapped", "messages",   "dead-letter", "trend",   "archive"};
 
 class DocsCliTest : public ::testing::Test {
  protected:
