@@ -714,6 +714,12 @@ StatusOr<EngineConfig> parseEngineConfig(const std::map<std::string, std::string
   StatusOr<BackupSettings> backup = parseBackupSettings(keys);
   if (!backup.isOk()) return backup.status();
   config.backup = backup.value();
+  if (config.backup.schedule.on() && !config.storeUrl.empty()) {
+    return Status::config("backup.schedule",
+                          "is for the SQLite store; this store is on PostgreSQL (store.url): "
+                          "set backup.schedule = off and back the database up with pg_dump or "
+                          "pg_basebackup (docs/deployment.md)");
+  }
   if (config.backup.schedule.on() && config.keyFile.empty()) {
     return Status::config("backup.schedule",
                           "needs security.key_file: backups are always encrypted");

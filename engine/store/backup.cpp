@@ -487,6 +487,12 @@ StatusOr<Created> createBackup(Store& store, const security::KeyEncryptionKey& k
                                const std::string& dir, const std::string& bodiesDir,
                                const std::string& workDir, int64_t unixSeconds,
                                const std::string& signingKeyFile) {
+  if (store.shared()) {
+    return Status::unavailable(
+        "backup",
+        "labgate backup copies the SQLite store, and this store is on PostgreSQL "
+        "(store.url): back it up with pg_dump or pg_basebackup (docs/deployment.md)");
+  }
   Created created;
   // The signing key first: a backup that should carry it and cannot is not taken.
   std::string signingKeySealed;
