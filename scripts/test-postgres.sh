@@ -33,13 +33,13 @@ fi
 
 regex=""
 for p in "${patterns[@]}"; do
-  regex+="${regex:+|}($p)"
+  regex+="${regex:+|}$p"  # no groups: CMake's regular expressions allow nine at most
 done
 exclude_args=()
 if ((${#excluded[@]})); then
   exclude=""
   for p in "${excluded[@]}"; do
-    exclude+="${exclude:+|}($p)"
+    exclude+="${exclude:+|}$p"
   done
   exclude_args=(-E "$exclude")
 fi

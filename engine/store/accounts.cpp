@@ -373,23 +373,7 @@ std::optional<T> first(std::vector<T> rows) {
 /// samples_message.
 std::pair<int64_t, int64_t> sampleIdRange(Session& s, const std::string& orgId,
                                           const std::string& from, const std::string& to) {
-  // MIN and MAX in one statement: read from messages_org's range. (Each alone in a scalar
-  // subquery is SQLite's min/max shortcut over messages_org_id, which walks ids until the first
-  // one in the range: half the year for a day in the middle.)
-  std::string sql =
-      "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM messages WHERE org_id = ?";
-  Statement messages(s);
-  messages.addBind(bind(orgId));
-  if (!from.empty()) {
-    sql += " AND received_at >= ?";
-    messages.addBind(bind(from));
-  }
-  if (!to.empty()) {
-    sql += " AND received_at <= ?";
-    messages.addBind(bind(to));
-  }
-  std::pair<int64_t, int64_t> ids{0, 0};
-  messages << sql::Text{sql}, into(ids.first), into(ids.second), now;
+  const std::pair<int64_t, int64_t> ids = messageIdRange(s, orgId, from, to);
   std::pair<int64_t, int64_t> out{0, 0};
   Statement samples(s);
   samples << "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM samples WHERE message_id "

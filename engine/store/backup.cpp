@@ -38,6 +38,7 @@ namespace {
 
 using detail::hexOf;
 using detail::isBodyFileName;
+using detail::TempFolder;
 using security::Fd;
 using security::readFull;
 using security::writeFull;
@@ -136,34 +137,6 @@ void removeQuietly(const std::string& path) {
     // Best effort: a left-over temporary file is named so that nothing mistakes it for a backup.
   }
 }
-
-/// A new private (0700) folder under `parent`, removed when the guard goes.
-class TempFolder {
- public:
-  static StatusOr<std::shared_ptr<TempFolder>> make(const std::string& parent,
-                                                    const std::string& prefix) {
-    const std::string made = security::createPrivateDirectories(parent);
-    if (!made.empty()) return Status::io(parent, made);
-    std::string pattern = Poco::Path(parent).append(prefix + "XXXXXX").toString();
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    if (::mkdtemp(buffer.data()) == nullptr) {
-      return Status::io(parent, "cannot create a temporary folder: " + errnoText());
-    }
-    return std::make_shared<TempFolder>(std::string(buffer.data()));
-  }
-  explicit TempFolder(std::string path) : path_(std::move(path)) {}
-  ~TempFolder() { removeQuietly(path_); }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-  std::string file(const std::string& name) const {
-    return Poco::Path(path_).append(name).toString();
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 /// Hex SHA-256 and size of a file.
 Status digestFile(const std::string& path, std::string& hex, int64_t& bytes) {

@@ -20,6 +20,7 @@
 namespace labgate::backup {
 namespace {
 
+using detail::bytesOfHex;
 using detail::hexOf;
 using detail::isBodyFileName;
 
@@ -44,22 +45,6 @@ bool isKeyFingerprint(const std::string& text) {
 
 /// The one JSON string quoting (util/json_quote.h).
 std::string jsonString(const std::string& text) { return util::jsonQuote(text); }
-
-std::optional<std::string> bytesOfHex(const std::string& hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi << 4 | lo);
-  }
-  return out;
-}
 
 int64_t floorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 

@@ -41,6 +41,8 @@
 namespace labgate::retention {
 namespace {
 
+using backup::detail::bytesOfHex;
+using backup::detail::TempFolder;
 using Poco::Data::Session;
 using Poco::Data::Statement;
 using Poco::Data::Keywords::into;
@@ -110,52 +112,10 @@ std::string finishHex(EVP_MD_CTX* ctx) {
   return backup::detail::hexOf(std::string(reinterpret_cast<const char*>(digest), size));
 }
 
-std::optional<std::string> bytesOfHex(const std::string& hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  std::string out;
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    int hi = nibble(hex[i]), lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi << 4 | lo);
-  }
-  return out;
-}
-
 void removeQuietly(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
 }
-
-/// A private (0700) folder under `parent`, removed with everything in it when the guard goes.
-class TempFolder {
- public:
-  static StatusOr<std::unique_ptr<TempFolder>> make(const std::string& parent) {
-    const std::string made = security::createPrivateDirectories(parent);
-    if (!made.empty()) return Status::io(parent, made);
-    std::string pattern = Poco::Path(parent).append("archive-work-XXXXXX").toString();
-    std::vector<char> buffer(pattern.begin(), pattern.end());
-    buffer.push_back('\0');
-    if (::mkdtemp(buffer.data()) == nullptr) {
-      return Status::io(parent, "cannot create a temporary folder: " + errnoText());
-    }
-    return std::make_unique<TempFolder>(std::string(buffer.data()));
-  }
-  explicit TempFolder(std::string path) : path_(std::move(path)) {}
-  ~TempFolder() { removeQuietly(path_); }
-  TempFolder(const TempFolder&) = delete;
-  TempFolder& operator=(const TempFolder&) = delete;
-  std::string file(const std::string& name) const {
-    return Poco::Path(path_).append(name).toString();
-  }
-
- private:
-  std::string path_;
-};
 
 /// Appends the bytes of `in` from `offset` to its end to the open file `out`.
 Status copyTail(const std::string& in, uint64_t offset, int out, const std::string& outName) {
@@ -403,7 +363,7 @@ StatusOr<Written> RetentionStore::writeArchive(
   tell(std::to_string(ids.size()) + " message(s) received before " + before +
        " may be pruned: archiving them");
 
-  StatusOr<std::unique_ptr<TempFolder>> work = TempFolder::make(workDir);
+  StatusOr<std::shared_ptr<TempFolder>> work = TempFolder::make(workDir, "archive-work-");
   if (!work.isOk()) return work.status();
   const std::string payload = work.value()->file("payload.db");
   Summary& sum = written.summary;
@@ -838,7 +798,7 @@ StatusOr<Verified> verifyArchive(const std::string& file, const security::KeyEnc
                            "its data key does not open with the key file: the header was "
                            "changed or damaged");
   }
-  StatusOr<std::unique_ptr<TempFolder>> work = TempFolder::make(workDir);
+  StatusOr<std::shared_ptr<TempFolder>> work = TempFolder::make(workDir, "archive-work-");
   if (!work.isOk()) return work.status();
   const std::string sealed = work.value()->file("payload.sealed");
   const std::string payload = work.value()->file("payload.db");

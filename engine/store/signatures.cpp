@@ -19,6 +19,32 @@ using Poco::Data::Session;
 using Poco::Data::Statement;
 
 namespace labgate {
+/// The lowest and highest id of `orgId`'s messages received within [from, to] (to already
+/// through upperBound; either may be empty = open), or {0, 0} when there is none: a time filter's
+/// id range, which bounds a newest-first walk exactly (the filter itself stays in the query).
+/// From messages_org (org_id, received_at), which holds the ids.
+std::pair<int64_t, int64_t> messageIdRange(Session& s, const std::string& orgId,
+                                           const std::string& from, const std::string& to) {
+  // MIN and MAX in one statement: read from messages_org's range. (Each alone in a scalar
+  // subquery is SQLite's min/max shortcut over messages_org_id, which walks ids until the first
+  // one in the range: half the year for a day in the middle.)
+  std::string sql =
+      "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM messages WHERE org_id = ?";
+  Statement select(s);
+  select.addBind(bind(orgId));
+  if (!from.empty()) {
+    sql += " AND received_at >= ?";
+    select.addBind(bind(from));
+  }
+  if (!to.empty()) {
+    sql += " AND received_at <= ?";
+    select.addBind(bind(to));
+  }
+  std::pair<int64_t, int64_t> out{0, 0};
+  select << sql::Text{sql}, into(out.first), into(out.second), now;
+  return out;
+}
+
 namespace {
 
 constexpr int64_t kMaxPage = 500;
@@ -69,29 +95,6 @@ std::string stateOf(int64_t waiting, int64_t rejected) {
     return "held";
   }
   return rejected > 0 ? "rejected" : "released";
-}
-
-/// The lowest and highest id of `orgId`'s messages received within [from, to] (to already
-/// through upperBound; either may be empty = open), or {0, 0} when there is none: a time filter's
-/// id range, which bounds a newest-first walk exactly (the filter itself stays in the query).
-/// From messages_org (org_id, received_at), which holds the ids.
-std::pair<int64_t, int64_t> messageIdRange(Session& s, const std::string& orgId,
-                                           const std::string& from, const std::string& to) {
-  std::string sql =
-      "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM messages WHERE org_id = ?";
-  Statement select(s);
-  select.addBind(bind(orgId));
-  if (!from.empty()) {
-    sql += " AND received_at >= ?";
-    select.addBind(bind(from));
-  }
-  if (!to.empty()) {
-    sql += " AND received_at <= ?";
-    select.addBind(bind(to));
-  }
-  std::pair<int64_t, int64_t> out{0, 0};
-  select << sql::Text{sql}, into(out.first), into(out.second), now;
-  return out;
 }
 
 std::vector<BatchSummary> selectBatches(Session& s, const std::string& orgId, const BatchFilter& f,

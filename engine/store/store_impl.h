@@ -113,6 +113,12 @@ void insertBatchRows(Poco::Data::Session& s, const InboundCommit& c, int64_t mes
 AuditEvent acceptedEvent(const InboundCommit& c, int64_t messageId, int64_t samples,
                          int64_t results, int64_t outbound);
 
+/// The lowest and highest id of `orgId`'s messages received within [from, to] (either may be
+/// empty = open), or {0, 0} when there is none: bounds a newest-first walk over a time filter
+/// exactly (engine/store/signatures.cpp; the batch and the sample searches use it).
+std::pair<int64_t, int64_t> messageIdRange(Poco::Data::Session& s, const std::string& orgId,
+                                           const std::string& from, const std::string& to);
+
 /// What a user's sealed TOTP secret is bound to (users are never renamed).
 inline std::string totpSecretAad(const std::string& orgId, const std::string& username) {
   return "totp-secret:" + orgId + ":" + username;

@@ -109,7 +109,7 @@ class FailoverTest : public ::testing::Test {
 
   /// One sample through `node`, by ASTM or HL7, acknowledged. Its id, or "" on failure.
   std::string send(Node& node, bool hl7) {
-    const std::string id = "FO" + std::to_string(++counter_);
+    std::string id = "FO" + std::to_string(++counter_);
     if (hl7) {
       OruSpec spec;
       spec.controlId = "FOC" + std::to_string(counter_);

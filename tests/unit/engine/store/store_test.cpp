@@ -355,9 +355,9 @@ TEST_P(StoreTest, OneNodeHoldsADestinationsLeaseUntilItIsReleasedOrExpires) {
   EXPECT_TRUE(after.value().held) << "an expired lease goes to the next node that asks";
   EXPECT_EQ(after.value().previousNode, "node-b");
   auto s = session();
-  int taken_events = 0;
-  s << "SELECT COUNT(*) FROM audit WHERE action = 'delivery.lease_taken'", into(taken_events), now;
-  EXPECT_EQ(taken_events, 4);
+  int takenEvents = 0;
+  s << "SELECT COUNT(*) FROM audit WHERE action = 'delivery.lease_taken'", into(takenEvents), now;
+  EXPECT_EQ(takenEvents, 4);
   EXPECT_TRUE(store_->verifyAuditChain().isOk());
 }
 
@@ -371,6 +371,7 @@ TEST_P(StoreTest, TwoNodesWritingAtOnceKeepOneAuditChain) {
   ASSERT_TRUE(second.isOk()) << second.status().toString();
   std::shared_ptr<Store> nodes[] = {store_, second.value()};
   std::vector<std::thread> threads;
+  threads.reserve(6);
   std::atomic<int> failures{0};
   for (int t = 0; t < 6; ++t) {
     threads.emplace_back([&, t] {
