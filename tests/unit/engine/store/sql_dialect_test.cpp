@@ -37,9 +37,9 @@ TEST(SqlDialect, SqliteOnlySyntaxIsRewrittenForPostgres) {
   EXPECT_EQ(
       sql::statementFor("SELECT x FROM audit INDEXED BY audit_org WHERE a = 1", Backend::kPostgres),
       "SELECT x FROM audit WHERE a = 1");
-  EXPECT_EQ(sql::statementFor("WHERE a = 1 AND +a.action IN ('x') AND b = c + d",
-                              Backend::kPostgres),
-            "WHERE a = 1 AND a.action IN ('x') AND b = c + d");
+  EXPECT_EQ(
+      sql::statementFor("WHERE a = 1 AND +a.action IN ('x') AND b = c + d", Backend::kPostgres),
+      "WHERE a = 1 AND a.action IN ('x') AND b = c + d");
   EXPECT_EQ(sql::statementFor("SELECT last_insert_rowid()", Backend::kPostgres),
             "SELECT lastval()");
   EXPECT_EQ(sql::statementFor("SET s = MAX(s, ?), t = MAX(t, ?)", Backend::kPostgres),
